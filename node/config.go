@@ -1,0 +1,82 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node/vfs"
+)
+
+// Config configures a ProcessManager. Start from DefaultConfig.
+type Config struct {
+	// Slots is K, the number of CPU slots: how many processes execute at
+	// once. It defaults to GOMAXPROCS.
+	Slots int
+	// Slice is the time a process may keep its slot while others wait.
+	Slice time.Duration
+	// StuckSlices is N: a process that holds its slot for N slices without
+	// making a system call is reported as hogging.
+	StuckSlices int
+	// Retention is how long init keeps the zombie of a process spawned
+	// through the library (its parent is init) before reaping it unasked.
+	// Orphans that init adopts are reaped at once.
+	Retention time.Duration
+	// PipeCapacity is the buffer size of a new pipe.
+	PipeCapacity int
+	// MaxProcesses caps the live processes of the node, like threads-max;
+	// spawning past it is EAGAIN.
+	MaxProcesses int
+	// FS is the namespace that paths resolve in. Nil means a fresh
+	// in-memory namespace.
+	FS vfs.FS
+	// Programs is the registry of programs. Nil means Builtins().
+	Programs *Registry
+	// Clock is the scheduler's time source. Nil means the monotonic clock.
+	Clock Clock
+	// Owner is the user of processes spawned without one.
+	Owner string
+	// Logger receives the kernel's diagnostics. Nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults: GOMAXPROCS slots, 2 ms slices, hogging
+// after 50 slices, one hour of retention and 64 KiB pipes.
+func DefaultConfig() Config {
+	return Config{
+		Slots:        runtime.GOMAXPROCS(0),
+		Slice:        2 * time.Millisecond,
+		StuckSlices:  50,
+		Retention:    time.Hour,
+		PipeCapacity: ipc.DefaultPipeCapacity,
+		MaxProcesses: 1 << 22,
+		Owner:        "root",
+	}
+}
+
+// ErrBadConfig is wrapped by every Validate error.
+var ErrBadConfig = errors.New("bad node config")
+
+// Validate checks each field and how fields relate.
+func (c *Config) Validate() error {
+	switch {
+	case c.Slots < 1:
+		return fmt.Errorf("%w: Slots must be at least 1, got %d", ErrBadConfig, c.Slots)
+	case c.Slice <= 0:
+		return fmt.Errorf("%w: Slice must be positive, got %v", ErrBadConfig, c.Slice)
+	case c.StuckSlices < 2:
+		return fmt.Errorf("%w: StuckSlices must be at least 2, got %d", ErrBadConfig, c.StuckSlices)
+	case c.Retention < 0:
+		return fmt.Errorf("%w: Retention must not be negative", ErrBadConfig)
+	case c.PipeCapacity <= 0 || c.PipeCapacity > ipc.MaxPipeCapacity:
+		return fmt.Errorf("%w: PipeCapacity must be in 1..%d, got %d", ErrBadConfig, ipc.MaxPipeCapacity, c.PipeCapacity)
+	case c.MaxProcesses < 1:
+		return fmt.Errorf("%w: MaxProcesses must be at least 1", ErrBadConfig)
+	case c.Owner == "":
+		return fmt.Errorf("%w: Owner must not be empty", ErrBadConfig)
+	}
+	return nil
+}

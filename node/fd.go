@@ -1,0 +1,332 @@
+package node
+
+import (
+	"errors"
+	"io"
+	"sync/atomic"
+
+	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node/vfs"
+)
+
+// Open flags, with Linux's values. O_NONBLOCK and O_APPEND are status flags
+// of an open file description, shared by every descriptor dup'ed from it.
+const (
+	O_RDONLY   = 0x0
+	O_WRONLY   = 0x1
+	O_RDWR     = 0x2
+	O_ACCMODE  = 0x3
+	O_CREAT    = 0x40
+	O_EXCL     = 0x80
+	O_TRUNC    = 0x200
+	O_APPEND   = 0x400
+	O_NONBLOCK = 0x800
+)
+
+// File is an open file description (Linux's struct file): what a descriptor
+// refers to. dup and spawn share one File between descriptors, with its
+// status flags; it is closed when its last descriptor is.
+type File struct {
+	refs  atomic.Int32
+	flags atomic.Int32
+	name  string
+	ops   fileOps
+}
+
+// fileOps is what an open file can do. p is the calling process: blocking
+// operations wait through its ipc.Waiter.
+type fileOps interface {
+	read(p *Process, b []byte, nonblock bool) (int, error)
+	write(p *Process, b []byte, nonblock bool) (int, error)
+	close() error
+	// object returns an identity and a size to charge against the memory
+	// limit of each process holding the file, or 0, 0.
+	object() (id uint64, cost int64)
+}
+
+func newFile(name string, flags int, ops fileOps) *File {
+	f := &File{name: name, ops: ops}
+	f.refs.Store(1)
+	f.flags.Store(int32(flags))
+	return f
+}
+
+// Name describes what the file is, such as "pipe:[3]" or a path.
+func (f *File) Name() string { return f.name }
+
+// Flags returns the access mode and status flags.
+func (f *File) Flags() int { return int(f.flags.Load()) }
+
+func (f *File) ref() *File {
+	f.refs.Add(1)
+	return f
+}
+
+func (f *File) release() error {
+	if f.refs.Add(-1) == 0 {
+		return f.ops.close()
+	}
+	return nil
+}
+
+func (f *File) readable() bool { return f.Flags()&O_ACCMODE != O_WRONLY }
+func (f *File) writable() bool { return f.Flags()&O_ACCMODE != O_RDONLY }
+
+// Pipe ends.
+type pipeReadOps struct{ r *ipc.PipeReader }
+
+func (o pipeReadOps) read(p *Process, b []byte, nb bool) (int, error) {
+	return o.r.Read(&p.waiter, b, nb)
+}
+func (o pipeReadOps) write(*Process, []byte, bool) (int, error) { return 0, ipc.EBADF }
+func (o pipeReadOps) close() error                              { return o.r.Close() }
+func (o pipeReadOps) object() (uint64, int64)                   { return o.r.ID(), int64(o.r.Capacity()) }
+
+type pipeWriteOps struct{ w *ipc.PipeWriter }
+
+func (o pipeWriteOps) read(*Process, []byte, bool) (int, error) { return 0, ipc.EBADF }
+func (o pipeWriteOps) write(p *Process, b []byte, nb bool) (int, error) {
+	return o.w.Write(&p.waiter, b, nb)
+}
+func (o pipeWriteOps) close() error            { return o.w.Close() }
+func (o pipeWriteOps) object() (uint64, int64) { return o.w.ID(), int64(o.w.Capacity()) }
+
+// Files of the namespace.
+type vfsOps struct{ f vfs.File }
+
+func (o vfsOps) read(_ *Process, b []byte, _ bool) (int, error)  { return o.f.Read(b) }
+func (o vfsOps) write(_ *Process, b []byte, _ bool) (int, error) { return o.f.Write(b) }
+func (o vfsOps) close() error                                    { return o.f.Close() }
+func (o vfsOps) object() (uint64, int64)                         { return 0, 0 }
+
+// Host readers and writers wired through the library. A host read may block
+// in the host, so it runs with the slot given up.
+type hostReaderOps struct{ r io.Reader }
+
+func (o hostReaderOps) read(p *Process, b []byte, _ bool) (n int, err error) {
+	if o.r == nil {
+		return 0, io.EOF
+	}
+	if e := p.blockingCall(func() { n, err = o.r.Read(b) }); e != nil {
+		return 0, e
+	}
+	if n == 0 && err == nil {
+		return 0, ipc.EAGAIN
+	}
+	if n > 0 && errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return n, err
+}
+func (o hostReaderOps) write(*Process, []byte, bool) (int, error) { return 0, ipc.EBADF }
+func (o hostReaderOps) close() error {
+	if c, ok := o.r.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+func (o hostReaderOps) object() (uint64, int64) { return 0, 0 }
+
+type hostWriterOps struct{ w io.Writer }
+
+func (o hostWriterOps) read(*Process, []byte, bool) (int, error) { return 0, ipc.EBADF }
+func (o hostWriterOps) write(_ *Process, b []byte, _ bool) (int, error) {
+	if o.w == nil {
+		return len(b), nil
+	}
+	return o.w.Write(b)
+}
+func (o hostWriterOps) close() error            { return nil }
+func (o hostWriterOps) object() (uint64, int64) { return 0, 0 }
+
+func newHostReaderFile(r io.Reader) *File {
+	name := "host:stdin"
+	if r == nil {
+		name = "/dev/null"
+	}
+	return newFile(name, O_RDONLY, hostReaderOps{r})
+}
+
+func newHostWriterFile(w io.Writer) *File {
+	name := "host:output"
+	if w == nil {
+		name = "/dev/null"
+	}
+	return newFile(name, O_WRONLY, hostWriterOps{w})
+}
+
+// countsOutput reports whether writes to f count against RLIMIT_FSIZE:
+// regular files and host output do, pipes don't.
+func (f *File) countsOutput() bool {
+	switch f.ops.(type) {
+	case vfsOps, hostWriterOps:
+		return true
+	}
+	return false
+}
+
+// memAccount is a process's memory charged for IPC objects: each object
+// once, however many descriptors refer to it.
+type memAccount struct {
+	total int64
+	objs  map[uint64]*memObj
+}
+
+type memObj struct {
+	cost int64
+	refs int
+}
+
+// charge accounts one more reference to f's object. ENOMEM if the object is
+// new to the process and would take it past its memory limit.
+func (p *Process) charge(f *File) error {
+	id, cost := f.ops.object()
+	if id == 0 {
+		return nil
+	}
+	return p.chargeObject(id, cost)
+}
+
+func (p *Process) chargeObject(id uint64, cost int64) error {
+	if p.mem == nil {
+		p.mem = &memAccount{objs: make(map[uint64]*memObj)}
+	}
+	if o, ok := p.mem.objs[id]; ok {
+		o.refs++
+		return nil
+	}
+	if lim := p.Limits.Get(RMem).Soft; lim != Infinity && uint64(p.mem.total+cost) > lim {
+		return ipc.ENOMEM
+	}
+	p.mem.objs[id] = &memObj{cost: cost, refs: 1}
+	p.mem.total += cost
+	return nil
+}
+
+func (p *Process) uncharge(f *File) {
+	id, _ := f.ops.object()
+	if id != 0 {
+		p.unchargeObject(id)
+	}
+}
+
+func (p *Process) unchargeObject(id uint64) {
+	if p.mem == nil {
+		return
+	}
+	if o, ok := p.mem.objs[id]; ok {
+		if o.refs--; o.refs == 0 {
+			p.mem.total -= o.cost
+			delete(p.mem.objs, id)
+		}
+	}
+}
+
+// MemoryUsed returns the bytes of IPC memory charged to the process.
+func (p *Process) memUsed() int64 {
+	if p.mem == nil {
+		return 0
+	}
+	return p.mem.total
+}
+
+// chargeAll charges the descriptors a new process starts with.
+func (p *Process) chargeAll() error {
+	for i, f := range p.Files {
+		if f == nil {
+			continue
+		}
+		if err := p.charge(f); err != nil {
+			for _, g := range p.Files[:i] {
+				if g != nil {
+					p.uncharge(g)
+				}
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// closeAllFiles closes every descriptor, at exit.
+func (p *Process) closeAllFiles() {
+	p.mu.Lock()
+	files := p.Files
+	p.Files = nil
+	p.mu.Unlock()
+	for _, f := range files {
+		if f != nil {
+			f.release()
+		}
+	}
+	p.mem = nil
+}
+
+// installFd puts f at the lowest free descriptor ≥ min. It takes over the
+// caller's reference. EMFILE past RLIMIT_NOFILE.
+func (p *Process) installFd(f *File, min int) (int, error) {
+	limit := p.Limits.Get(RNoFile).Soft
+	fd := min
+	for fd < len(p.Files) && p.Files[fd] != nil {
+		fd++
+	}
+	if uint64(fd) >= limit {
+		return -1, ipc.EMFILE
+	}
+	if err := p.charge(f); err != nil {
+		return -1, err
+	}
+	p.mu.Lock()
+	for fd >= len(p.Files) {
+		p.Files = append(p.Files, nil)
+	}
+	p.Files[fd] = f
+	p.mu.Unlock()
+	return fd, nil
+}
+
+// setFd puts f at descriptor fd, closing what was there (dup2).
+func (p *Process) setFd(fd int, f *File) error {
+	if uint64(fd) >= p.Limits.Get(RNoFile).Soft {
+		return ipc.EBADF
+	}
+	if err := p.charge(f); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	for fd >= len(p.Files) {
+		p.Files = append(p.Files, nil)
+	}
+	old := p.Files[fd]
+	p.Files[fd] = f
+	p.mu.Unlock()
+	if old != nil {
+		p.uncharge(old)
+		old.release()
+	}
+	return nil
+}
+
+func (p *Process) file(fd int) (*File, error) {
+	if fd < 0 || fd >= len(p.Files) || p.Files[fd] == nil {
+		return nil, ipc.EBADF
+	}
+	return p.Files[fd], nil
+}
+
+func (p *Process) closeFd(fd int) error {
+	f, err := p.file(fd)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.Files[fd] = nil
+	n := len(p.Files)
+	for n > 0 && p.Files[n-1] == nil {
+		n--
+	}
+	p.Files = p.Files[:n]
+	p.mu.Unlock()
+	p.uncharge(f)
+	return f.release()
+}

@@ -1,0 +1,686 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node/security"
+	"github.com/vproc/vproc/node/vfs"
+)
+
+// InitPID is the PID of init, the virtual process that adopts orphans and is
+// the parent of every process spawned through the library. It never runs.
+const InitPID = 1
+
+// Sentinel errors of the library API. Each wraps an ipc.Errno, so that
+// errors.Is(err, ipc.ESRCH) holds too.
+var (
+	// ErrNoProcess: no process has that PID (or it has been reaped): ESRCH.
+	ErrNoProcess = fmt.Errorf("no such process: %w", ipc.ESRCH)
+	// ErrUnknownProgram: the command names no registered program: ENOENT.
+	ErrUnknownProgram = fmt.Errorf("unknown program: %w", ipc.ENOENT)
+	// ErrShutdown: the kernel is shutting down: ECANCELED.
+	ErrShutdown = fmt.Errorf("kernel is shut down: %w", ipc.ECANCELED)
+)
+
+// Spec describes a process to spawn through the library.
+type Spec struct {
+	Command  string
+	Args     []string // arguments after the command
+	Env      []string // KEY=VALUE
+	Cwd      string   // default "/"
+	Priority int      // 1..100; 0 means 50
+	Limits   *ResourceLimits
+	Owner    string // default Config.Owner
+
+	Capabilities security.Promise
+	UnveilPaths  []security.UnveilPath
+
+	// Stdin, Stdout and Stderr wire descriptors 0, 1 and 2 to the host. Nil
+	// reads EOF or discards. A host reader is read with the slot given up,
+	// and a signal is acted on once its Read returns. A writer is called
+	// while the process holds its slot, so it should not block for long.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// ProcessManager is the local kernel of one machine: the seed's
+// ProcessManager. It runs virtual processes cooperatively on K CPU slots.
+type ProcessManager struct {
+	cfg      Config
+	clock    Clock
+	slice    int64
+	sched    *FairScheduler
+	fs       vfs.FS
+	programs *Registry
+	log      *slog.Logger
+
+	frozen atomic.Bool
+	fifos  fifoTable
+
+	mu       sync.Mutex // the process tree: table, links, zombies, counters
+	procs    map[int]*Process
+	nextPID  int
+	init     *Process
+	nlive    int
+	closing  bool
+	allDone  chan struct{} // closed when nlive drops to 0 while closing
+	initZomb []*Process    // zombies kept for retention, oldest first
+
+	wg   sync.WaitGroup // every goroutine the kernel starts
+	quit chan struct{}
+}
+
+// New returns a running kernel. It validates cfg first.
+func New(cfg Config) (*ProcessManager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	k := &ProcessManager{
+		cfg:      cfg,
+		clock:    cfg.Clock,
+		slice:    int64(cfg.Slice),
+		fs:       cfg.FS,
+		programs: cfg.Programs,
+		log:      cfg.Logger,
+		procs:    make(map[int]*Process),
+		nextPID:  InitPID + 1,
+		quit:     make(chan struct{}),
+	}
+	if k.clock == nil {
+		k.clock = monoClock{epoch: time.Now()}
+	}
+	if k.fs == nil {
+		k.fs = vfs.NewMem()
+	}
+	if k.programs == nil {
+		k.programs = Builtins()
+	}
+	if k.log == nil {
+		k.log = slog.New(slog.DiscardHandler)
+	}
+	k.sched = newFairScheduler(cfg.Slots, cfg.Slice, k.clock)
+	k.init = &Process{
+		PID: InitPID, Pgid: InitPID, Sid: InitPID, Command: "init", Priority: 50,
+		Owner: cfg.Owner, CreatedAt: time.Now(), Cwd: "/", k: k, cwd: "/",
+	}
+	k.init.stateCode.Store(uint32(codeWaiting))
+	k.procs[InitPID] = k.init
+	k.wg.Add(1)
+	go k.watchdog()
+	return k, nil
+}
+
+// Scheduler returns the kernel's CPU scheduler.
+func (k *ProcessManager) Scheduler() *FairScheduler { return k.sched }
+
+// FS returns the namespace paths resolve in.
+func (k *ProcessManager) FS() vfs.FS { return k.fs }
+
+// Programs returns the program registry.
+func (k *ProcessManager) Programs() *Registry { return k.programs }
+
+// Spawn starts a process whose parent is init and returns its PID. The process
+// leads a new session and process group.
+func (k *ProcessManager) Spawn(spec Spec) (int, error) {
+	files := make([]*File, 3)
+	files[0] = newHostReaderFile(spec.Stdin)
+	files[1] = newHostWriterFile(spec.Stdout)
+	files[2] = newHostWriterFile(spec.Stderr)
+	if spec.Stdout != nil && spec.Stdout == spec.Stderr {
+		files[2].release()
+		files[2] = files[1].ref()
+	}
+	attr := SpawnAttr{
+		Command: spec.Command, Args: spec.Args, Env: spec.Env, Dir: spec.Cwd,
+		Priority: spec.Priority, Limits: spec.Limits, Setsid: true,
+		Capabilities: spec.Capabilities, UnveilPaths: spec.UnveilPaths,
+	}
+	owner := spec.Owner
+	if owner == "" {
+		owner = k.cfg.Owner
+	}
+	p, err := k.spawn(k.init, attr, owner, files)
+	for _, f := range files {
+		f.release() // the new process holds its own references
+	}
+	if err != nil {
+		return 0, err
+	}
+	return p.PID, nil
+}
+
+// SpawnAttr describes a child spawned by a process (posix_spawn-like).
+type SpawnAttr struct {
+	Command  string
+	Args     []string // arguments after the command
+	Env      []string // nil: inherit the parent's environment
+	Dir      string   // "": inherit the parent's cwd; relative to it otherwise
+	Priority int      // 0: inherit the parent's priority
+	Limits   *ResourceLimits
+	// Files maps the child's descriptors: child fd i gets the parent's
+	// descriptor Files[i], or none when Files[i] is -1. Nil inherits 0, 1
+	// and 2 as they are.
+	Files []int
+	// Pgid puts the child in a process group: 0 keeps the parent's, -1
+	// makes the child lead a new group, any other value joins that group.
+	Pgid int
+	// Setsid makes the child lead a new session and group.
+	Setsid bool
+
+	Capabilities security.Promise // zero: inherit; otherwise narrowed
+	UnveilPaths  []security.UnveilPath
+}
+
+// spawn creates a child of parent. files are the child's descriptors; spawn
+// takes its own reference on each.
+func (k *ProcessManager) spawn(parent *Process, a SpawnAttr, owner string, files []*File) (*Process, error) {
+	prog, ok := k.programs.Lookup(a.Command)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownProgram, a.Command)
+	}
+	prio := a.Priority
+	if prio == 0 {
+		prio = parent.Priority
+	}
+	if prio < 1 || prio > 100 {
+		return nil, fmt.Errorf("%w: priority %d is outside 1..100", ipc.EINVAL, a.Priority)
+	}
+	limits, err := Inherit(parent.Limits, a.Limits)
+	if err != nil {
+		return nil, err
+	}
+	cwd := parent.cwd
+	if a.Dir != "" {
+		if cwd, err = k.resolveDir(parent.cwd, a.Dir); err != nil {
+			return nil, err
+		}
+	}
+	caps := parent.Capabilities
+	if a.Capabilities != 0 {
+		var ok bool
+		if caps, ok = caps.Narrow(a.Capabilities); !ok {
+			return nil, fmt.Errorf("%w: promises can only be narrowed", ipc.EPERM)
+		}
+	}
+	unveil := parent.UnveilPaths
+	if a.UnveilPaths != nil {
+		unveil = a.UnveilPaths
+	}
+	env := a.Env
+	if env == nil {
+		env = parent.environ()
+	}
+	p := &Process{
+		Command: a.Command, Args: a.Args, Env: env, Cwd: cwd, cwd: cwd, env: env,
+		Capabilities: caps, UnveilPaths: unveil, Limits: limits,
+		Priority: prio, Owner: owner, CreatedAt: time.Now(),
+		k: k, prog: prog, park: make(chan struct{}, 1),
+		weight: Weight(prio), heapIdx: -1,
+	}
+	p.sys.p = p
+	p.waiter.p = p
+	if len(files) > 0 {
+		p.Files = make([]*File, len(files))
+		for i, f := range files {
+			if f != nil {
+				p.Files[i] = f.ref()
+			}
+		}
+		if err := p.chargeAll(); err != nil {
+			p.closeAllFiles()
+			return nil, err
+		}
+	}
+	if parent != k.init {
+		p.mask = parent.sigMask() // the mask is inherited; handlers are not
+	}
+
+	k.mu.Lock()
+	switch {
+	case k.closing:
+		k.mu.Unlock()
+		p.closeAllFiles()
+		return nil, ErrShutdown
+	case k.nlive >= k.cfg.MaxProcesses:
+		k.mu.Unlock()
+		p.closeAllFiles()
+		return nil, fmt.Errorf("%w: the node's process limit is reached", ipc.EAGAIN)
+	case parent != k.init && uint64(parent.nchildren) >= parent.Limits.Get(RNProc).Soft:
+		k.mu.Unlock()
+		p.closeAllFiles()
+		return nil, fmt.Errorf("%w: child process limit (nproc) reached", ipc.EAGAIN)
+	}
+	p.PID = k.nextPID
+	k.nextPID++
+	p.Pgid, p.Sid = parent.Pgid, parent.Sid
+	switch {
+	case a.Setsid:
+		p.Pgid, p.Sid = p.PID, p.PID
+	case a.Pgid == -1:
+		p.Pgid = p.PID
+	case a.Pgid > 0:
+		if !k.groupInSessionLocked(a.Pgid, p.Sid) {
+			k.mu.Unlock()
+			p.closeAllFiles()
+			return nil, fmt.Errorf("%w: no process group %d in the session", ipc.EPERM, a.Pgid)
+		}
+		p.Pgid = a.Pgid
+	}
+	p.parent = parent
+	p.ParentPID = parent.PID
+	parent.children.push(p)
+	parent.nchildren++
+	k.procs[p.PID] = p
+	k.nlive++
+	k.wg.Add(1)
+	k.mu.Unlock()
+
+	k.sched.Schedule(p)
+	go k.run(p)
+	return p, nil
+}
+
+func (k *ProcessManager) groupInSessionLocked(pgid, sid int) bool {
+	leader, ok := k.procs[pgid]
+	if ok && leader.Pgid == pgid && leader.Sid == sid {
+		return true
+	}
+	for _, q := range k.procs {
+		if q.Pgid == pgid && q.Sid == sid && q.state() != StateZombie {
+			return true
+		}
+	}
+	return false
+}
+
+// run is the goroutine of process p.
+func (k *ProcessManager) run(p *Process) {
+	defer k.wg.Done()
+	defer k.exit(p)
+	if err := p.acquire(); err != nil {
+		return // killed before it first ran
+	}
+	p.StartedAt = time.Now()
+	p.startMono = k.clock.Now()
+	p.armLimits()
+	code := p.prog(&p.sys)
+	p.sys.Exit(code)
+}
+
+// exit runs when p's goroutine ends, whether the program returned, called
+// Exit, was killed at a system call, or panicked.
+func (k *ProcessManager) exit(p *Process) {
+	if r := recover(); r != nil {
+		p.setDeath(ipc.SIGABRT, fmt.Sprintf("program panicked: %v", r))
+	}
+	if p.wallTimer != nil {
+		p.wallTimer.Stop()
+	}
+	p.closeAllFiles()
+	k.sched.release(p)
+	p.hog(false)
+
+	p.mu.Lock()
+	status := p.Status
+	p.mu.Unlock()
+
+	var orphans []*Process
+	k.mu.Lock()
+	p.exitedAt = time.Now()
+	p.setState(codeZombie)
+	parent := p.parent
+	k.nlive--
+	parent.children.remove(p)
+	parent.nchildren--
+	// Reparent the children to init. Zombie children are reaped by init.
+	for c := p.children.head; c != nil; {
+		next := c.sibNext
+		p.children.remove(c)
+		c.parent, c.ParentPID, c.adopted = k.init, InitPID, true
+		k.init.children.push(c)
+		k.init.nchildren++
+		c = next
+	}
+	for c := p.zombies.head; c != nil; {
+		next := c.sibNext
+		p.zombies.remove(c)
+		c.inZombies = false
+		orphans = append(orphans, c)
+		c = next
+	}
+	for _, c := range orphans {
+		k.unlinkLocked(c)
+	}
+	if parent == k.init && (p.adopted || k.closing) {
+		k.unlinkLocked(p)
+	} else {
+		parent.zombies.push(p)
+		p.inZombies = true
+		if parent == k.init {
+			k.initZomb = append(k.initZomb, p)
+		}
+	}
+	if p.done != nil {
+		close(p.done)
+	}
+	if k.closing && k.nlive == 0 && k.allDone != nil {
+		close(k.allDone)
+		k.allDone = nil
+	}
+	k.mu.Unlock()
+	_ = status
+	if parent != k.init {
+		k.notifyParent(parent, p)
+	}
+}
+
+// notifyParent sends SIGCHLD for child and wakes a parent blocked in wait.
+func (k *ProcessManager) notifyParent(parent, child *Process) {
+	k.sendSignal(parent, ipc.SIGCHLD)
+	parent.wake()
+}
+
+// unlinkLocked removes a zombie from the table for good (it is reaped).
+func (k *ProcessManager) unlinkLocked(p *Process) {
+	if p.inZombies {
+		p.parent.zombies.remove(p)
+		p.inZombies = false
+	}
+	delete(k.procs, p.PID)
+}
+
+// reapLocked reaps zombie p on behalf of its parent.
+func (k *ProcessManager) reapLocked(p *Process) {
+	k.unlinkLocked(p)
+	if p.parent == k.init {
+		for i, z := range k.initZomb {
+			if z == p {
+				k.initZomb = append(k.initZomb[:i], k.initZomb[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// Kill sends sig to pid, or to every member of process group -pid when pid is
+// negative, or to every process but init when pid is -1. Signal 0 only checks
+// that the target exists. A bad signal is EINVAL and a missing target ESRCH.
+func (k *ProcessManager) Kill(pid int, sig ipc.Signal) error {
+	if sig != 0 && !sig.Valid() {
+		return fmt.Errorf("%w: signal %d", ipc.EINVAL, sig)
+	}
+	if pid == 0 {
+		return fmt.Errorf("%w: pid 0 names the caller's group, and the library has none", ipc.EINVAL)
+	}
+	return k.kill(nil, pid, sig)
+}
+
+// kill delivers sig to the targets pid names, from sender (nil: the kernel).
+func (k *ProcessManager) kill(sender *Process, pid int, sig ipc.Signal) error {
+	targets := k.targets(sender, pid)
+	if len(targets) == 0 {
+		return fmt.Errorf("%w: %d", ErrNoProcess, pid)
+	}
+	for _, t := range targets {
+		if sig != 0 {
+			k.sendSignal(t, sig)
+		}
+	}
+	return nil
+}
+
+func (k *ProcessManager) targets(sender *Process, pid int) []*Process {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	switch {
+	case pid > 0:
+		if pid == InitPID {
+			return nil // init ignores every signal and can't be killed
+		}
+		p, ok := k.procs[pid]
+		if !ok {
+			return nil
+		}
+		return []*Process{p}
+	case pid == -1:
+		var out []*Process
+		for _, p := range k.procs {
+			if p != k.init && p != sender && p.state() != StateZombie {
+				out = append(out, p)
+			}
+		}
+		return out
+	default:
+		pgid := -pid
+		if pid == 0 && sender != nil {
+			pgid = sender.Pgid
+		}
+		var out []*Process
+		for _, p := range k.procs {
+			if p.Pgid == pgid && p != k.init && p.state() != StateZombie {
+				out = append(out, p)
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+		return out
+	}
+}
+
+// Wait blocks until pid has exited (or ctx ends) and returns a copy of it
+// with its status. A process whose parent is init is reaped by Wait: the
+// caller acts for init. A process with another parent stays a zombie until
+// that parent waits for it.
+func (k *ProcessManager) Wait(ctx context.Context, pid int) (*Process, error) {
+	k.mu.Lock()
+	p, ok := k.procs[pid]
+	if !ok || pid == InitPID {
+		k.mu.Unlock()
+		return nil, fmt.Errorf("%w: %d", ErrNoProcess, pid)
+	}
+	if p.state() != StateZombie {
+		if p.done == nil {
+			p.done = make(chan struct{})
+		}
+		done := p.done
+		k.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		k.mu.Lock()
+	}
+	snap := p.snapshot()
+	if p.parent == k.init {
+		if _, still := k.procs[pid]; !still {
+			k.mu.Unlock()
+			return nil, fmt.Errorf("%w: %d was reaped by another waiter", ErrNoProcess, pid)
+		}
+		k.reapLocked(p)
+	}
+	k.mu.Unlock()
+	return snap, nil
+}
+
+// Get returns a copy of process pid.
+func (k *ProcessManager) Get(pid int) (*Process, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	p, ok := k.procs[pid]
+	if !ok {
+		return nil, fmt.Errorf("%w: %d", ErrNoProcess, pid)
+	}
+	return p.snapshot(), nil
+}
+
+// List returns copies of every process in the table, init included, ordered
+// by PID.
+func (k *ProcessManager) List() []*Process {
+	k.mu.Lock()
+	out := make([]*Process, 0, len(k.procs))
+	for _, p := range k.procs {
+		out = append(out, p.snapshot())
+	}
+	k.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	return out
+}
+
+// Count returns the number of live (not zombie) processes.
+func (k *ProcessManager) Count() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.nlive
+}
+
+// snapshot copies the exported view of p. Callers hold k.mu.
+func (p *Process) snapshot() *Process {
+	c := &Process{
+		PID: p.PID, ParentPID: p.ParentPID, State: p.state(), CreatedAt: p.CreatedAt,
+		Command: p.Command, Args: p.Args, Env: p.Env, Capabilities: p.Capabilities,
+		UnveilPaths: p.UnveilPaths, Limits: p.Limits, Pgid: p.Pgid, Sid: p.Sid,
+		Priority: p.Priority, Owner: p.Owner, CPUTime: time.Duration(p.cpuNs.Load()),
+		Hogging: p.attention.Load()&attnHog != 0,
+	}
+	p.mu.Lock()
+	c.StartedAt = p.StartedAt
+	c.Cwd = p.Cwd
+	c.SignalMask = p.mask
+	c.Status = p.Status
+	c.Reason = p.Reason
+	c.Files = append([]*File(nil), p.Files...)
+	p.mu.Unlock()
+	if c.State == StateZombie {
+		c.ExitCode = c.Status.Code()
+	}
+	return c
+}
+
+// ShutdownError lists the processes Shutdown could not stop: they hold a CPU
+// slot and never call into the system.
+type ShutdownError struct {
+	PIDs []int
+}
+
+func (e *ShutdownError) Error() string {
+	return fmt.Sprintf("shutdown: %d process(es) never reached a system call: %v", len(e.PIDs), e.PIDs)
+}
+
+// Shutdown kills every process with SIGKILL and waits for them to end, until
+// ctx is done. Processes that hold a slot and never call into the system
+// can't be stopped in a cooperative kernel; Shutdown returns a *ShutdownError
+// naming them instead of hanging. Every goroutine the kernel owns has ended
+// when Shutdown returns nil.
+func (k *ProcessManager) Shutdown(ctx context.Context) error {
+	k.mu.Lock()
+	if k.closing {
+		k.mu.Unlock()
+		return nil
+	}
+	k.closing = true
+	var live []*Process
+	for _, p := range k.procs {
+		if p != k.init && p.state() != StateZombie {
+			live = append(live, p)
+		}
+	}
+	var allDone chan struct{}
+	if k.nlive > 0 {
+		allDone = make(chan struct{})
+		k.allDone = allDone
+	}
+	k.mu.Unlock()
+	k.frozen.Store(false)
+	for _, p := range live {
+		p.thaw()
+		k.sendSignal(p, ipc.SIGKILL)
+	}
+	close(k.quit)
+	var err error
+	if allDone != nil {
+		select {
+		case <-allDone:
+		case <-ctx.Done():
+			k.mu.Lock()
+			var stuck []int
+			for _, p := range k.procs {
+				if p != k.init && p.state() != StateZombie {
+					stuck = append(stuck, p.PID)
+				}
+			}
+			k.mu.Unlock()
+			sort.Ints(stuck)
+			return &ShutdownError{PIDs: stuck}
+		}
+	}
+	k.wg.Wait()
+	return err
+}
+
+// watchdog flags processes that hold a slot too long without a system call,
+// and reaps init's zombies whose retention has passed.
+func (k *ProcessManager) watchdog() {
+	defer k.wg.Done()
+	period := time.Duration(k.slice) * time.Duration(k.cfg.StuckSlices) / 2
+	period = max(period, 10*time.Millisecond)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-k.quit:
+			return
+		case <-t.C:
+			k.sched.flagHogs(k.clock.Now(), k.slice*int64(k.cfg.StuckSlices))
+			k.reapExpired(time.Now())
+		}
+	}
+}
+
+func (k *ProcessManager) reapExpired(now time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n := 0
+	for _, z := range k.initZomb {
+		if now.Sub(z.exitedAt) < k.cfg.Retention {
+			break
+		}
+		k.unlinkLocked(z)
+		n++
+	}
+	k.initZomb = k.initZomb[n:]
+}
+
+// Freeze stops every process at its next system call, and keeps blocked ones
+// from completing theirs, until Thaw. The cluster freezes a node whose lease
+// has ended.
+func (k *ProcessManager) Freeze() { k.frozen.Store(true) }
+
+// Thaw undoes Freeze.
+func (k *ProcessManager) Thaw() {
+	k.frozen.Store(false)
+	k.mu.Lock()
+	live := make([]*Process, 0, k.nlive)
+	for _, p := range k.procs {
+		if p != k.init && p.state() != StateZombie {
+			live = append(live, p)
+		}
+	}
+	k.mu.Unlock()
+	for _, p := range live {
+		p.thaw()
+	}
+}
+
+// Frozen reports whether the kernel is frozen.
+func (k *ProcessManager) Frozen() bool { return k.frozen.Load() }
+
+var errKilled = errors.New("process killed")

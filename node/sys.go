@@ -1,0 +1,929 @@
+package node
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"path"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node/vfs"
+)
+
+// Sys is the system-call surface a program receives. Every method is a
+// system call and so a yield point: on the way in the process may be
+// switched out (its slice expired), stopped, frozen, or killed, pending
+// signals are delivered (handlers run here), and limits are checked. A call
+// that blocks gives up the process's CPU slot until it can go on.
+//
+// Errors are ipc.Errno values (errors.Is works with them); a read at end of
+// file returns io.EOF, as Go readers do. A Sys belongs to its process's
+// goroutine and must not be used from any other.
+type Sys struct {
+	p *Process
+}
+
+// Options for Wait4, with Linux's values.
+const (
+	WNOHANG    = 0x1
+	WUNTRACED  = 0x2
+	WCONTINUED = 0x8
+	WNOWAIT    = 0x01000000
+)
+
+// enter is the preemption check at the start of every call.
+func (s *Sys) enter() {
+	p := s.p
+	if p.attention.Load() != 0 || p.k.frozen.Load() {
+		p.slowEnter()
+	}
+	now := p.k.clock.Now()
+	if now-p.sliceStart >= p.k.slice {
+		if p.k.sched.tick(p, now) {
+			p.setState(codeReady)
+			if p.acquire() != nil {
+				p.die()
+			}
+		}
+		now = p.k.clock.Now()
+	}
+	if p.cpuLimitAt != math.MaxInt64 && p.cpuNs.Load()+now-p.sliceStart >= p.cpuLimitAt {
+		p.checkCPU(p.cpuNs.Load() + now - p.sliceStart)
+	}
+}
+
+func (p *Process) slowEnter() {
+	if p.attention.Load()&attnHog != 0 {
+		p.attention.And(^attnHog)
+	}
+	if p.k.frozen.Load() {
+		p.setState(codeReady)
+		if p.acquire() != nil {
+			p.die()
+		}
+	}
+	if p.attention.Load()&attnSignal != 0 {
+		p.deliverSignals()
+	}
+}
+
+// leave ends a call: a process killed while blocked dies here, and signals
+// that arrived during the call are delivered.
+func (s *Sys) leave(err error) error {
+	if err == errKilled {
+		s.p.die()
+	}
+	if s.p.attention.Load()&attnSignal != 0 {
+		s.p.deliverSignals()
+	}
+	return err
+}
+
+// hog reports (or clears) that p holds its slot without calling in.
+func (p *Process) hog(on bool) {
+	if on {
+		p.attention.Or(attnHog)
+	} else {
+		p.attention.And(^attnHog)
+	}
+}
+
+// armLimits sets up CPU and wall-time enforcement when the process starts.
+func (p *Process) armLimits() {
+	p.cpuLimitAt = math.MaxInt64
+	if cpu := p.Limits.Get(RCPU); cpu.Soft != Infinity {
+		p.cpuLimitAt = int64(min(cpu.Soft, math.MaxInt64))
+		p.xcpuNext = cpu.Soft
+	} else if cpu.Hard != Infinity {
+		p.cpuLimitAt = int64(min(cpu.Hard, math.MaxInt64))
+	}
+	if wall := p.Limits.Get(RWall).Soft; wall != Infinity && wall < math.MaxInt64 {
+		k := p.k
+		p.wallTimer = time.AfterFunc(time.Duration(wall), func() {
+			k.killFor(p, ipc.SIGKILL, "wall-clock time limit exceeded")
+		})
+	}
+}
+
+// checkCPU enforces RLIMIT_CPU for a process that has used cpu ns: SIGXCPU
+// at the soft limit and every second after it, SIGKILL at the hard limit.
+func (p *Process) checkCPU(cpu int64) {
+	lim := p.Limits.Get(RCPU)
+	if lim.Hard != Infinity && uint64(cpu) >= lim.Hard {
+		p.k.killFor(p, ipc.SIGKILL, "CPU time hard limit exceeded")
+		p.deliverSignals()
+		return
+	}
+	if lim.Soft != Infinity && uint64(cpu) >= p.xcpuNext {
+		p.xcpuNext = uint64(cpu) + uint64(time.Second)
+		p.k.sendSignal(p, ipc.SIGXCPU)
+	}
+	next := uint64(math.MaxInt64)
+	if lim.Soft != Infinity {
+		next = p.xcpuNext
+	}
+	if lim.Hard != Infinity {
+		next = min(next, lim.Hard)
+	}
+	p.cpuLimitAt = int64(min(next, math.MaxInt64))
+	if p.attention.Load()&attnSignal != 0 {
+		p.deliverSignals()
+	}
+}
+
+// Identity.
+
+// Getpid returns the process's PID.
+func (s *Sys) Getpid() int { s.enter(); return s.p.PID }
+
+// Getppid returns the parent's PID (1 once the parent has died).
+func (s *Sys) Getppid() int {
+	s.enter()
+	k := s.p.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return s.p.parent.PID
+}
+
+// Getpgid returns the process group of pid (0: the caller).
+func (s *Sys) Getpgid(pid int) (int, error) {
+	s.enter()
+	q, err := s.lookup(pid)
+	if err != nil {
+		return 0, s.leave(err)
+	}
+	k := s.p.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return q.Pgid, nil
+}
+
+// Getsid returns the session of pid (0: the caller).
+func (s *Sys) Getsid(pid int) (int, error) {
+	s.enter()
+	q, err := s.lookup(pid)
+	if err != nil {
+		return 0, s.leave(err)
+	}
+	k := s.p.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return q.Sid, nil
+}
+
+func (s *Sys) lookup(pid int) (*Process, error) {
+	if pid == 0 {
+		return s.p, nil
+	}
+	k := s.p.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	q, ok := k.procs[pid]
+	if !ok || pid < 0 {
+		return nil, ipc.ESRCH
+	}
+	return q, nil
+}
+
+// Setpgid moves process pid (0: the caller) into group pgid (0: a group of
+// its own), as setpgid(2): only the caller or its children, within the
+// caller's session, never a session leader, and only into a group that
+// exists in the session or a new one named after pid.
+func (s *Sys) Setpgid(pid, pgid int) error {
+	s.enter()
+	p := s.p
+	k := p.k
+	if pgid < 0 {
+		return s.leave(ipc.EINVAL)
+	}
+	k.mu.Lock()
+	if pid == 0 {
+		pid = p.PID
+	}
+	if pgid == 0 {
+		pgid = pid
+	}
+	q, ok := k.procs[pid]
+	var err error
+	switch {
+	case !ok || (q != p && q.parent != p) || q.state() == StateZombie:
+		err = ipc.ESRCH
+	case q.Sid != p.Sid:
+		err = ipc.EPERM
+	case q.Sid == q.PID:
+		err = ipc.EPERM
+	case pgid != pid && !k.groupInSessionLocked(pgid, p.Sid):
+		err = ipc.EPERM
+	default:
+		q.Pgid = pgid
+	}
+	k.mu.Unlock()
+	return s.leave(err)
+}
+
+// Setsid makes the caller lead a new session and group, as setsid(2). A
+// group leader gets EPERM.
+func (s *Sys) Setsid() (int, error) {
+	s.enter()
+	p := s.p
+	k := p.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if p.Pgid == p.PID {
+		return -1, ipc.EPERM
+	}
+	p.Sid, p.Pgid = p.PID, p.PID
+	return p.Sid, nil
+}
+
+// Command returns the name the process was spawned with.
+func (s *Sys) Command() string { return s.p.Command }
+
+// Args returns the arguments after the command.
+func (s *Sys) Args() []string { return s.p.Args }
+
+// Environ returns the environment as KEY=VALUE strings.
+func (s *Sys) Environ() []string { return s.p.environ() }
+
+func (p *Process) environ() []string {
+	if p.k != nil && p == p.k.init {
+		return nil
+	}
+	return p.env
+}
+
+// Getenv returns the value of key, or "".
+func (s *Sys) Getenv(key string) string {
+	v, _ := s.LookupEnv(key)
+	return v
+}
+
+// LookupEnv returns the value of key and whether it is set.
+func (s *Sys) LookupEnv(key string) (string, bool) {
+	for i := len(s.p.env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(s.p.env[i], "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Setenv sets key to value in the process's environment, which children
+// spawned later inherit.
+func (s *Sys) Setenv(key, value string) error {
+	if key == "" || strings.ContainsAny(key, "=\x00") {
+		return ipc.EINVAL
+	}
+	s.unsetenv(key)
+	s.p.env = append(s.p.env, key+"="+value)
+	return nil
+}
+
+// Unsetenv removes key from the environment.
+func (s *Sys) Unsetenv(key string) { s.unsetenv(key) }
+
+func (s *Sys) unsetenv(key string) {
+	p := s.p
+	out := make([]string, 0, len(p.env)+1) // copy on write: the slice may be shared
+	for _, kv := range p.env {
+		if k, _, _ := strings.Cut(kv, "="); k != key {
+			out = append(out, kv)
+		}
+	}
+	p.env = out
+}
+
+// Owner returns the user the process runs as.
+func (s *Sys) Owner() string { return s.p.Owner }
+
+// Descriptors.
+
+// Read reads from descriptor fd. It blocks (without a slot) on an empty pipe
+// unless the file is non-blocking (EAGAIN). It returns io.EOF at end of file.
+func (s *Sys) Read(fd int, b []byte) (int, error) {
+	s.enter()
+	f, err := s.p.file(fd)
+	if err != nil {
+		return 0, s.leave(err)
+	}
+	if !f.readable() {
+		return 0, s.leave(ipc.EBADF)
+	}
+	n, err := f.ops.read(s.p, b, f.Flags()&O_NONBLOCK != 0)
+	return n, s.leave(err)
+}
+
+// Write writes to descriptor fd. Writing to a pipe with no reader gives EPIPE
+// and SIGPIPE. Output past RLIMIT_FSIZE gives SIGXFSZ, then EFBIG.
+func (s *Sys) Write(fd int, b []byte) (int, error) {
+	s.enter()
+	p := s.p
+	f, err := p.file(fd)
+	if err != nil {
+		return 0, s.leave(err)
+	}
+	if !f.writable() {
+		return 0, s.leave(ipc.EBADF)
+	}
+	counted := f.countsOutput()
+	if counted {
+		if lim := p.Limits.Get(RFSize).Soft; lim != Infinity {
+			room := uint64(0)
+			if p.fsizeUsed < lim {
+				room = lim - p.fsizeUsed
+			}
+			if room == 0 {
+				p.k.sendSignal(p, ipc.SIGXFSZ)
+				return 0, s.leave(ipc.EFBIG)
+			}
+			if uint64(len(b)) > room {
+				b = b[:room]
+			}
+		}
+	}
+	n, err := f.ops.write(p, b, f.Flags()&O_NONBLOCK != 0)
+	if counted && n > 0 {
+		p.fsizeUsed += uint64(n)
+	}
+	if err == ipc.EPIPE {
+		p.k.sendSignal(p, ipc.SIGPIPE)
+	}
+	return n, s.leave(err)
+}
+
+// Close closes descriptor fd.
+func (s *Sys) Close(fd int) error {
+	s.enter()
+	return s.leave(s.p.closeFd(fd))
+}
+
+// Dup returns a new descriptor, the lowest free one, for the file fd refers to.
+func (s *Sys) Dup(fd int) (int, error) {
+	s.enter()
+	f, err := s.p.file(fd)
+	if err != nil {
+		return -1, s.leave(err)
+	}
+	nfd, err := s.p.installFd(f.ref(), 0)
+	if err != nil {
+		f.release()
+	}
+	return nfd, s.leave(err)
+}
+
+// Dup2 makes newfd refer to the file oldfd refers to, closing newfd first.
+func (s *Sys) Dup2(oldfd, newfd int) (int, error) {
+	s.enter()
+	f, err := s.p.file(oldfd)
+	if err != nil {
+		return -1, s.leave(err)
+	}
+	if newfd < 0 {
+		return -1, s.leave(ipc.EBADF)
+	}
+	if oldfd == newfd {
+		return newfd, s.leave(nil)
+	}
+	if err := s.p.setFd(newfd, f.ref()); err != nil {
+		f.release()
+		return -1, s.leave(err)
+	}
+	return newfd, s.leave(nil)
+}
+
+// Pipe creates a pipe and returns its read and write descriptors.
+func (s *Sys) Pipe() (r, w int, err error) { return s.Pipe2(0) }
+
+// Pipe2 is Pipe with flags (O_NONBLOCK) applied to both ends.
+func (s *Sys) Pipe2(flags int) (r, w int, err error) {
+	s.enter()
+	if flags&^O_NONBLOCK != 0 {
+		return -1, -1, s.leave(ipc.EINVAL)
+	}
+	pr, pw, err := ipc.NewPipe(s.p.k.cfg.PipeCapacity)
+	if err != nil {
+		return -1, -1, s.leave(err)
+	}
+	name := fmt.Sprintf("pipe:[%d]", pr.ID())
+	rf := newFile(name, O_RDONLY|flags, pipeReadOps{pr})
+	wf := newFile(name, O_WRONLY|flags, pipeWriteOps{pw})
+	if r, err = s.p.installFd(rf, 0); err != nil {
+		rf.release()
+		wf.release()
+		return -1, -1, s.leave(err)
+	}
+	if w, err = s.p.installFd(wf, 0); err != nil {
+		s.p.closeFd(r)
+		wf.release()
+		return -1, -1, s.leave(err)
+	}
+	return r, w, s.leave(nil)
+}
+
+// SetNonblock sets or clears O_NONBLOCK on the file fd refers to (fcntl
+// F_SETFL): every descriptor sharing that file sees the change.
+func (s *Sys) SetNonblock(fd int, on bool) error {
+	s.enter()
+	f, err := s.p.file(fd)
+	if err != nil {
+		return s.leave(err)
+	}
+	for {
+		old := f.flags.Load()
+		nw := old &^ O_NONBLOCK
+		if on {
+			nw |= O_NONBLOCK
+		}
+		if f.flags.CompareAndSwap(old, nw) {
+			break
+		}
+	}
+	return s.leave(nil)
+}
+
+// Fds lists the open descriptors.
+func (s *Sys) Fds() []int {
+	var out []int
+	for i, f := range s.p.Files {
+		if f != nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Paths.
+
+// abs resolves name against the cwd and cleans it.
+func (p *Process) abs(name string) (string, error) {
+	if name == "" {
+		return "", ipc.ENOENT
+	}
+	if !strings.HasPrefix(name, "/") {
+		name = path.Join(p.cwd, name)
+	}
+	return vfs.Clean(name)
+}
+
+func (k *ProcessManager) resolveDir(cwd, dir string) (string, error) {
+	if !strings.HasPrefix(dir, "/") {
+		dir = path.Join(cwd, dir)
+	}
+	clean, err := vfs.Clean(dir)
+	if err != nil {
+		return "", err
+	}
+	fi, err := k.fs.Stat(clean)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() {
+		return "", &fs.PathError{Op: "chdir", Path: clean, Err: ipc.ENOTDIR}
+	}
+	return clean, nil
+}
+
+// Open opens a file of the namespace, with O_* flags and, for O_CREAT, perm.
+func (s *Sys) Open(name string, flags int, perm fs.FileMode) (int, error) {
+	s.enter()
+	p := s.p
+	abs, err := p.abs(name)
+	if err != nil {
+		return -1, s.leave(err)
+	}
+	if fd, ok, err := s.openSpecial(abs, flags); ok {
+		return fd, s.leave(err)
+	}
+	vf, err := p.k.fs.OpenFile(abs, flags&^O_NONBLOCK, perm)
+	if err != nil {
+		return -1, s.leave(err)
+	}
+	f := newFile(abs, flags&(O_ACCMODE|O_NONBLOCK|O_APPEND), vfsOps{vf})
+	fd, err := p.installFd(f, 0)
+	if err != nil {
+		f.release()
+	}
+	return fd, s.leave(err)
+}
+
+// Chdir changes the working directory.
+func (s *Sys) Chdir(dir string) error {
+	s.enter()
+	p := s.p
+	abs, err := p.k.resolveDir(p.cwd, dir)
+	if err != nil {
+		return s.leave(err)
+	}
+	p.mu.Lock()
+	p.cwd, p.Cwd = abs, abs
+	p.mu.Unlock()
+	return s.leave(nil)
+}
+
+// Getcwd returns the working directory.
+func (s *Sys) Getcwd() string { s.enter(); return s.p.cwd }
+
+// Stat describes a file of the namespace.
+func (s *Sys) Stat(name string) (fs.FileInfo, error) {
+	s.enter()
+	abs, err := s.p.abs(name)
+	if err != nil {
+		return nil, s.leave(err)
+	}
+	fi, err := s.p.k.fs.Stat(abs)
+	return fi, s.leave(err)
+}
+
+// ReadDir lists a directory of the namespace, sorted by name.
+func (s *Sys) ReadDir(name string) ([]fs.DirEntry, error) {
+	s.enter()
+	abs, err := s.p.abs(name)
+	if err != nil {
+		return nil, s.leave(err)
+	}
+	ents, err := s.p.k.fs.ReadDir(abs)
+	return ents, s.leave(err)
+}
+
+// Mkdir makes a directory.
+func (s *Sys) Mkdir(name string, perm fs.FileMode) error {
+	s.enter()
+	abs, err := s.p.abs(name)
+	if err != nil {
+		return s.leave(err)
+	}
+	return s.leave(s.p.k.fs.Mkdir(abs, perm))
+}
+
+// Remove removes a file, a FIFO or an empty directory.
+func (s *Sys) Remove(name string) error {
+	s.enter()
+	abs, err := s.p.abs(name)
+	if err != nil {
+		return s.leave(err)
+	}
+	return s.leave(s.p.k.removePath(abs))
+}
+
+// Rename renames a file or directory.
+func (s *Sys) Rename(oldname, newname string) error {
+	s.enter()
+	from, err := s.p.abs(oldname)
+	if err != nil {
+		return s.leave(err)
+	}
+	to, err := s.p.abs(newname)
+	if err != nil {
+		return s.leave(err)
+	}
+	return s.leave(s.p.k.renamePath(from, to))
+}
+
+// Processes.
+
+// Spawn starts a child process (posix_spawn-like) and returns its PID. The
+// child's descriptors come from attr.Files; it inherits the caller's limits,
+// promises, signal mask, cwd and environment unless attr says otherwise.
+// EAGAIN past RLIMIT_NPROC; ENOENT for an unknown program.
+func (s *Sys) Spawn(attr SpawnAttr) (int, error) {
+	s.enter()
+	p := s.p
+	var files []*File
+	if attr.Files == nil {
+		files = make([]*File, min(3, len(p.Files)))
+		copy(files, p.Files)
+	} else {
+		files = make([]*File, len(attr.Files))
+		for i, fd := range attr.Files {
+			if fd < 0 {
+				continue
+			}
+			f, err := p.file(fd)
+			if err != nil {
+				return -1, s.leave(err)
+			}
+			files[i] = f
+		}
+	}
+	c, err := p.k.spawn(p, attr, p.Owner, files)
+	if err != nil {
+		return -1, s.leave(err)
+	}
+	return c.PID, s.leave(nil)
+}
+
+// Wait4 waits for a child to change state, as wait4(2): pid > 0 is that
+// child, -1 any child, 0 any child in the caller's group, < -1 any child in
+// group -pid. It reaps the child (unless WNOWAIT) and returns its PID and
+// status. WNOHANG returns 0 at once if no child has changed; WUNTRACED and
+// WCONTINUED also report stops and continues. ECHILD if no child matches.
+func (s *Sys) Wait4(pid int, options int) (int, WaitStatus, error) {
+	s.enter()
+	p := s.p
+	k := p.k
+	if options&^(WNOHANG|WUNTRACED|WCONTINUED|WNOWAIT) != 0 {
+		return -1, 0, s.leave(ipc.EINVAL)
+	}
+	match := func(c *Process) bool {
+		switch {
+		case pid > 0:
+			return c.PID == pid
+		case pid == -1:
+			return true
+		case pid == 0:
+			return c.Pgid == p.Pgid
+		default:
+			return c.Pgid == -pid
+		}
+	}
+	for {
+		k.mu.Lock()
+		var found *Process
+		for c := p.zombies.head; c != nil; c = c.sibNext {
+			if match(c) {
+				found = c
+				break
+			}
+		}
+		if found != nil {
+			found.mu.Lock()
+			st := found.Status
+			found.mu.Unlock()
+			if options&WNOWAIT == 0 {
+				k.reapLocked(found)
+			}
+			k.mu.Unlock()
+			return found.PID, st, s.leave(nil)
+		}
+		any := false
+		for c := p.children.head; c != nil; c = c.sibNext {
+			if !match(c) {
+				continue
+			}
+			any = true
+			if options&WUNTRACED != 0 && c.waitEvents&evStopped != 0 {
+				if options&WNOWAIT == 0 {
+					c.waitEvents &^= evStopped
+				}
+				st := stoppedStatus(c.stopSig)
+				k.mu.Unlock()
+				return c.PID, st, s.leave(nil)
+			}
+			if options&WCONTINUED != 0 && c.waitEvents&evContinued != 0 {
+				if options&WNOWAIT == 0 {
+					c.waitEvents &^= evContinued
+				}
+				k.mu.Unlock()
+				return c.PID, continuedStatus, s.leave(nil)
+			}
+		}
+		k.mu.Unlock()
+		if !any {
+			return -1, 0, s.leave(ipc.ECHILD)
+		}
+		if options&WNOHANG != 0 {
+			return 0, 0, s.leave(nil)
+		}
+		if err := p.waiter.Wait(time.Time{}); err != nil {
+			return -1, 0, s.leave(err)
+		}
+	}
+}
+
+// Waitpid is Wait4.
+func (s *Sys) Waitpid(pid int, options int) (int, WaitStatus, error) {
+	return s.Wait4(pid, options)
+}
+
+// Kill sends sig to pid (> 0), to the caller's group (0), to group -pid
+// (< -1), or to every process it may signal (-1). Signal 0 checks existence.
+func (s *Sys) Kill(pid int, sig ipc.Signal) error {
+	s.enter()
+	if sig != 0 && !sig.Valid() {
+		return s.leave(ipc.EINVAL)
+	}
+	if pid == 0 {
+		pid = -s.p.Pgid
+	}
+	err := s.p.k.kill(s.p, pid, sig)
+	if err != nil {
+		err = ipc.ESRCH
+	}
+	return s.leave(err)
+}
+
+// Exit ends the process with code. It does not return.
+func (s *Sys) Exit(code int) {
+	p := s.p
+	p.mu.Lock()
+	p.Status = ExitedStatus(code)
+	p.mu.Unlock()
+	runtime.Goexit()
+}
+
+// Signals.
+
+// Sigaction sets the disposition of sig and returns the previous one; a nil
+// act only reads it. SIGKILL and SIGSTOP can't be changed (EINVAL).
+func (s *Sys) Sigaction(sig ipc.Signal, act *SigAction) (SigAction, error) {
+	s.enter()
+	p := s.p
+	if !sig.Valid() || (act != nil && !sig.Catchable()) {
+		return SigAction{}, s.leave(ipc.EINVAL)
+	}
+	p.mu.Lock()
+	old := p.actionLocked(sig)
+	if act != nil {
+		if p.actions == nil {
+			p.actions = new([ipc.NSIG]SigAction)
+		}
+		a := *act
+		a.Mask = a.Mask.Blockable()
+		p.actions[sig] = a
+		if p.ignoredLocked(sig) {
+			p.pending = p.pending.Del(sig) // setting SIG_IGN discards it
+		}
+	}
+	p.mu.Unlock()
+	return old, s.leave(nil)
+}
+
+// Signal is a shorthand for Sigaction with just a handler.
+func (s *Sys) Signal(sig ipc.Signal, handler func(s *Sys, sig ipc.Signal)) error {
+	_, err := s.Sigaction(sig, &SigAction{Handler: handler})
+	return err
+}
+
+// Sigprocmask changes the blocked set (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK)
+// and returns the old one. SIGKILL and SIGSTOP are never blocked. Signals
+// unblocked by the call are delivered before it returns.
+func (s *Sys) Sigprocmask(how int, set ipc.SignalSet) (ipc.SignalSet, error) {
+	s.enter()
+	p := s.p
+	p.mu.Lock()
+	old := p.mask
+	switch how {
+	case SIG_BLOCK:
+		p.mask = old.Union(set)
+	case SIG_UNBLOCK:
+		p.mask = old.Minus(set)
+	case SIG_SETMASK:
+		p.mask = set
+	default:
+		p.mu.Unlock()
+		return old, s.leave(ipc.EINVAL)
+	}
+	p.mask = p.mask.Blockable()
+	if p.pending&^p.mask != 0 {
+		p.attention.Or(attnSignal)
+	}
+	p.mu.Unlock()
+	return old, s.leave(nil)
+}
+
+// Sigpending returns the signals pending and blocked.
+func (s *Sys) Sigpending() ipc.SignalSet {
+	s.enter()
+	p := s.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pending
+}
+
+// Pause blocks until a signal handler has run, and returns EINTR.
+func (s *Sys) Pause() error {
+	s.enter()
+	for {
+		if err := s.p.waiter.Wait(time.Time{}); err != nil {
+			return s.leave(err)
+		}
+	}
+}
+
+// Time and scheduling.
+
+// Sleep blocks for d without a slot. A handled signal ends it early with
+// EINTR.
+func (s *Sys) Sleep(d time.Duration) error {
+	s.enter()
+	deadline := time.Now().Add(d)
+	for {
+		err := s.p.waiter.Wait(deadline)
+		if err == ipc.ETIMEDOUT {
+			return s.leave(nil)
+		}
+		if err != nil {
+			return s.leave(err)
+		}
+	}
+}
+
+// Yield gives the CPU slot to another runnable process, if one waits, as
+// sched_yield(2).
+func (s *Sys) Yield() {
+	s.enter()
+	p := s.p
+	if p.k.sched.yield(p) {
+		p.setState(codeReady)
+		if p.acquire() != nil {
+			p.die()
+		}
+	}
+	s.leave(nil)
+}
+
+// Now returns the time.
+func (s *Sys) Now() time.Time { s.enter(); return time.Now() }
+
+// CPUTime returns the CPU time the process has used.
+func (s *Sys) CPUTime() time.Duration {
+	s.enter()
+	p := s.p
+	return time.Duration(p.cpuNs.Load() + p.k.clock.Now() - p.sliceStart)
+}
+
+// Getrlimit returns the limit on r.
+func (s *Sys) Getrlimit(r Resource) (Rlimit, error) {
+	s.enter()
+	if r < 0 || r >= numResources {
+		return Rlimit{}, s.leave(ipc.EINVAL)
+	}
+	return s.p.Limits.Get(r), nil
+}
+
+// Setrlimit sets the limit on r: the soft limit up to the hard one, and the
+// hard limit only downwards (EPERM otherwise).
+func (s *Sys) Setrlimit(r Resource, lim Rlimit) error {
+	s.enter()
+	p := s.p
+	if r < 0 || r >= numResources || lim.Soft > lim.Hard {
+		return s.leave(ipc.EINVAL)
+	}
+	if lim.Hard > p.Limits.Get(r).Hard {
+		return s.leave(ipc.EPERM)
+	}
+	nl := p.Limits.Clone()
+	if nl == nil {
+		nl = NewLimits()
+	}
+	nl[r] = lim
+	p.mu.Lock()
+	p.Limits = nl
+	p.mu.Unlock()
+	if r == RCPU {
+		p.xcpuNext = lim.Soft
+		p.cpuLimitAt = int64(min(lim.Soft, lim.Hard, math.MaxInt64))
+	}
+	return s.leave(nil)
+}
+
+// Stdio helpers.
+
+// FD is an io.ReadWriter over one descriptor of a process.
+type FD struct {
+	s  *Sys
+	fd int
+}
+
+// Read implements io.Reader.
+func (f FD) Read(b []byte) (int, error) { return f.s.Read(f.fd, b) }
+
+// Write implements io.Writer. It writes everything unless an error occurs.
+func (f FD) Write(b []byte) (int, error) {
+	total := 0
+	for len(b) > 0 {
+		n, err := f.s.Write(f.fd, b)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		b = b[n:]
+	}
+	return total, nil
+}
+
+// File returns an io.ReadWriter over descriptor fd.
+func (s *Sys) File(fd int) FD { return FD{s, fd} }
+
+// Stdin returns a reader over descriptor 0.
+func (s *Sys) Stdin() io.Reader { return FD{s, 0} }
+
+// Stdout returns a writer over descriptor 1.
+func (s *Sys) Stdout() io.Writer { return FD{s, 1} }
+
+// Stderr returns a writer over descriptor 2.
+func (s *Sys) Stderr() io.Writer { return FD{s, 2} }
+
+// Printf writes to standard output.
+func (s *Sys) Printf(format string, args ...any) {
+	fmt.Fprintf(FD{s, 1}, format, args...)
+}
+
+// Errorf writes a line to standard error, prefixed with the command name.
+func (s *Sys) Errorf(format string, args ...any) {
+	fmt.Fprintf(FD{s, 2}, s.p.Command+": "+format+"\n", args...)
+}

@@ -1,0 +1,169 @@
+package sched
+
+import (
+	"cmp"
+	"fmt"
+	"math/bits"
+	"slices"
+)
+
+// Preemption: making room for a process that no feasible node has room for.
+//
+// A pending process of priority p may evict running processes of priority
+// ≤ p − PreemptGap on one of its feasible nodes. For each such node the
+// planner computes how much room is missing once the evictions in flight
+// have completed and the reservations already made are honoured:
+//
+//	needCnt = cnt − freeCnt + resCnt + 1 − capCnt
+//	needMem = mem − freeMem + resMem + d − capMem     (if capMem > 0)
+//
+// If nothing is missing, evictions in flight already make the room and no
+// new victim is needed. Otherwise victims are taken greedily in preemption
+// order — lowest priority first, then most recently placed, then highest
+// PID — until the room suffices, and the set is then pruned from its most
+// important member down, dropping every victim the room does not need. The
+// result is irreducible: no proper subset frees enough.
+//
+// Among the nodes where room can be made, the planner picks the one whose
+// victims are least important, comparing, in order (as Kubernetes does):
+// the highest victim priority, the sum of victim priorities, the number of
+// victims, and the node ID. It then proposes the evictions and reserves the
+// room for the process, which stays pending: the FSM requeues the victims,
+// and a later plan places the process once they have left. A process that
+// is already being evicted is never chosen again, and the capacity it holds
+// counts as room about to be freed.
+
+// cost ranks a set of victims; lower is better.
+type cost struct {
+	maxPrio int
+	sumPrio int
+	count   int
+}
+
+func (c cost) compare(o cost) int {
+	return cmp.Or(cmp.Compare(c.maxPrio, o.maxPrio), cmp.Compare(c.sumPrio, o.sumPrio), cmp.Compare(c.count, o.count))
+}
+
+// preempt tries to make room for pe on one of its feasible nodes. It reports
+// whether it did; if so, it has recorded the evictions, the reservation and
+// pe's Unplaced entry.
+func (r *round) preempt(pe pendingProc, req requirement, d int64) bool {
+	limit := pe.prio - r.cfg.PreemptGap
+	best, bestCost := int32(-1), cost{}
+	consider := func(i int32) {
+		n := &r.nodes[i]
+		if n.capCnt == 0 || (n.capMem > 0 && d > n.capMem) {
+			return
+		}
+		needCnt := n.cnt - n.freeCnt + n.resCnt + 1 - n.capCnt
+		needMem := int64(0)
+		if n.capMem > 0 {
+			needMem = n.mem - n.freeMem + n.resMem + d - n.capMem
+		}
+		r.victims = r.victims[:0]
+		if needCnt > 0 || needMem > 0 {
+			var ok bool
+			if r.victims, ok = n.pick(limit, needCnt, needMem, r.victims); !ok {
+				return
+			}
+		}
+		c := n.cost(r.victims)
+		if best < 0 || c.compare(bestCost) < 0 {
+			best, bestCost = i, c
+			r.chosen, r.victims = r.victims, r.chosen
+		}
+	}
+	if req.pin >= 0 {
+		consider(req.pin)
+	} else {
+		for w, word := range req.set {
+			for word != 0 {
+				i := int32(w*64 + bits.TrailingZeros64(word))
+				word &= word - 1
+				consider(i)
+			}
+		}
+	}
+	if best < 0 {
+		return false
+	}
+
+	n := &r.nodes[best]
+	for _, vi := range r.chosen {
+		v := &n.victims[vi]
+		v.chosen = true
+		n.spareCnt--
+		n.spareMem -= v.mem
+		n.freeCnt++
+		n.freeMem += v.mem
+		r.plan.Preemptions = append(r.plan.Preemptions, Preemption{
+			PID: v.pid, Incarnation: v.inc, ExpectState: v.state, Node: n.id, For: pe.p.PID,
+		})
+	}
+	n.resCnt++
+	n.resMem += d
+	reason := fmt.Sprintf("waiting for evictions in flight on node %s", n.display())
+	if k := len(r.chosen); k == 1 {
+		reason = fmt.Sprintf("evicting 1 lower-priority process on node %s", n.display())
+	} else if k > 1 {
+		reason = fmt.Sprintf("evicting %d lower-priority processes on node %s", k, n.display())
+	}
+	r.unplaced(pe.p, CausePreempting, reason)
+	return true
+}
+
+// pick appends to buf the victims, as indexes into n.victims, whose eviction
+// frees needCnt process shares and needMem bytes on n, choosing among those
+// of priority ≤ limit. It reports false if they cannot free enough.
+func (n *nodeState) pick(limit int, needCnt, needMem int64, buf []int32) ([]int32, bool) {
+	if n.spareCnt < needCnt || n.spareMem < needMem || n.spareCnt == 0 || n.victimMin > limit {
+		return buf, false
+	}
+	if !n.sorted {
+		slices.SortFunc(n.victims, func(a, b victim) int {
+			return cmp.Or(cmp.Compare(a.prio, b.prio), cmp.Compare(b.placedAt, a.placedAt), cmp.Compare(b.pid, a.pid))
+		})
+		n.sorted = true
+	}
+	for n.cursor < len(n.victims) && n.victims[n.cursor].chosen {
+		n.cursor++
+	}
+	for i := n.cursor; i < len(n.victims) && (needCnt > 0 || needMem > 0); i++ {
+		v := &n.victims[i]
+		if v.chosen {
+			continue
+		}
+		if v.prio > limit {
+			break
+		}
+		buf = append(buf, int32(i))
+		needCnt--
+		needMem -= v.mem
+	}
+	if needCnt > 0 || needMem > 0 {
+		return buf, false
+	}
+	// Prune from the most important victim down: drop each one whose share
+	// and memory the room does not need.
+	spareCnt, spareMem := -needCnt, -needMem
+	for j := len(buf) - 1; j >= 0; j-- {
+		if v := &n.victims[buf[j]]; spareCnt >= 1 && spareMem >= v.mem {
+			spareCnt--
+			spareMem -= v.mem
+			buf = slices.Delete(buf, j, j+1)
+		}
+	}
+	return buf, true
+}
+
+// cost returns the cost of evicting the given victims of n.
+func (n *nodeState) cost(vs []int32) cost {
+	var c cost
+	for _, vi := range vs {
+		p := n.victims[vi].prio
+		c.maxPrio = max(c.maxPrio, p)
+		c.sumPrio += p
+		c.count++
+	}
+	return c
+}
