@@ -494,6 +494,25 @@ func decodeExited(d *decoder) Command {
 	return c
 }
 
+// Reap removes a zombie (exited or lost) from the table, as waitpid(2)
+// does. Its Result carries the final status.
+type Reap struct {
+	PID uint64
+}
+
+// Type returns TypeReap.
+func (c *Reap) Type() Type { return TypeReap }
+
+func (c *Reap) encodeBody(e *encoder) {
+	e.byte(1)
+	e.uint(c.PID)
+}
+
+func decodeReap(d *decoder) Command {
+	d.version(1, "reap")
+	return &Reap{PID: d.uint()}
+}
+
 // Lost reports that a node lost track of one incarnation. It is treated like
 // the loss of the process's node, for that process only.
 type Lost struct {

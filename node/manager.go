@@ -309,7 +309,9 @@ func (k *ProcessManager) run(p *Process) {
 	if err := p.acquire(); err != nil {
 		return // killed before it first ran
 	}
+	p.mu.Lock()
 	p.StartedAt = time.Now()
+	p.mu.Unlock()
 	p.startMono = k.clock.Now()
 	p.armLimits()
 	code := p.prog(&p.sys)
@@ -547,12 +549,13 @@ func (p *Process) snapshot() *Process {
 	c := &Process{
 		PID: p.PID, ParentPID: p.ParentPID, State: p.state(), CreatedAt: p.CreatedAt,
 		Command: p.Command, Args: p.Args, Env: p.Env, Capabilities: p.Capabilities,
-		UnveilPaths: p.UnveilPaths, Limits: p.Limits, Pgid: p.Pgid, Sid: p.Sid,
+		UnveilPaths: p.UnveilPaths, Pgid: p.Pgid, Sid: p.Sid,
 		Priority: p.Priority, Owner: p.Owner, CPUTime: time.Duration(p.cpuNs.Load()),
 		Hogging: p.attention.Load()&attnHog != 0,
 	}
 	p.mu.Lock()
 	c.StartedAt = p.StartedAt
+	c.Limits = p.Limits
 	c.Cwd = p.Cwd
 	c.SignalMask = p.mask
 	c.Status = p.Status

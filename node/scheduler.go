@@ -204,27 +204,16 @@ func (s *FairScheduler) passLocked() *Process {
 	return next
 }
 
-// Yield implements sched_yield(2): if another process is runnable, p's slot
-// goes to it and p joins the queue; otherwise p keeps running. The caller
-// must then wait for p to be handed a slot again (the kernel does).
+// Yield implements sched_yield(2) for a fair scheduler: p gives its slot to
+// the head of the run queue if the head has had no more weighted CPU than p,
+// and joins the queue; otherwise p keeps running. So yielding spinners share
+// CPU by weight, and two equal ones alternate on every Yield. The caller must
+// then wait for p to be handed a slot again (the kernel does).
 func (s *FairScheduler) Yield(p *Process) { s.yield(p) }
 
 // yield is Yield reporting whether p lost its slot.
 func (s *FairScheduler) yield(p *Process) bool {
-	s.mu.Lock()
-	if !p.onSlot.Load() {
-		s.mu.Unlock()
-		return false
-	}
-	s.chargeLocked(p, s.clock.Now())
-	if len(s.rq) == 0 {
-		s.mu.Unlock()
-		return false
-	}
-	next := s.switchLocked(p)
-	s.mu.Unlock()
-	next.wake()
-	return true
+	return s.tick(p, s.clock.Now())
 }
 
 // switchLocked queues p (which holds a slot) and hands the slot to the head.
