@@ -21,12 +21,12 @@ type encoder struct {
 	b []byte
 }
 
-func (e *encoder) byte(v byte)    { e.b = append(e.b, v) }
-func (e *encoder) uint(v uint64)  { e.b = binary.AppendUvarint(e.b, v) }
-func (e *encoder) int(v int64)    { e.b = binary.AppendVarint(e.b, v) }
-func (e *encoder) str(v string)   { e.uint(uint64(len(v))); e.b = append(e.b, v...) }
-func (e *encoder) raw(v []byte)   { e.uint(uint64(len(v))); e.b = append(e.b, v...) }
-func (e *encoder) bool(v bool)    { e.b = append(e.b, b2u(v)) }
+func (e *encoder) byte(v byte)         { e.b = append(e.b, v) }
+func (e *encoder) uint(v uint64)       { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) int(v int64)         { e.b = binary.AppendVarint(e.b, v) }
+func (e *encoder) str(v string)        { e.uint(uint64(len(v))); e.b = append(e.b, v...) }
+func (e *encoder) raw(v []byte)        { e.uint(uint64(len(v))); e.b = append(e.b, v...) }
+func (e *encoder) bool(v bool)         { e.b = append(e.b, b2u(v)) }
 func (e *encoder) dur(v time.Duration) { e.int(int64(v)) }
 
 func b2u(v bool) byte {

@@ -121,9 +121,10 @@ func (f *FSM) NextPID() uint64 { return f.View().NextPID() }
 
 // applier applies commands to the working state for one log entry.
 type applier struct {
-	cfg   *Config
-	s     *state
-	index uint64
+	cfg        *Config
+	s          *state
+	index      uint64
+	sessionSeq uint64 // sessions registered so far in this entry
 }
 
 // advance moves the clock to the leader time of a command. The clock never

@@ -19,6 +19,12 @@ func (a *applier) putSession(old *Session, s *Session) {
 	a.s.sessions.ReplaceOrInsert(sessItem{id: s.ID, s: s})
 }
 
+// sessionSeqBits is the room for sessions registered in one entry. A
+// session id is the registering entry's log index shifted left by it, plus
+// a sequence number, so that ids are never reissued, even after an operator
+// restores an old snapshot (the log index only grows).
+const sessionSeqBits = 16
+
 func (a *applier) registerSession(c *RegisterSession) *Result {
 	a.advance(c.Now)
 	a.sweepSessions()
@@ -28,8 +34,11 @@ func (a *applier) registerSession(c *RegisterSession) *Result {
 		k, _ := a.s.sessionTimes.Min()
 		a.dropSession(k.id)
 	}
-	s := &Session{ID: a.s.nextSessionID, CreatedAt: a.s.clock, LastActive: a.s.clock}
-	a.s.nextSessionID++
+	if a.sessionSeq >= 1<<sessionSeqBits {
+		return failf(ErrInvalid, "too many sessions registered in one entry")
+	}
+	s := &Session{ID: a.index<<sessionSeqBits | a.sessionSeq, CreatedAt: a.s.clock, LastActive: a.s.clock}
+	a.sessionSeq++
 	a.putSession(nil, s)
 	return &Result{SessionID: s.ID}
 }

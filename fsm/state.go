@@ -116,12 +116,11 @@ func lessResp(x, y respItem) bool { return x.sid < y.sid || x.sid == y.sid && x.
 // state is the whole replicated table plus its secondary indexes. The
 // working state belongs to Apply (under FSM.mu); clones are immutable.
 type state struct {
-	index         uint64 // applied index; not part of the hash
-	clock         int64  // the highest leader time seen, unix ns
-	nextPID       uint64
-	nextSigID     uint64 // state-machine signal ids: sigIDReserved | nextSigID
-	nextSessionID uint64
-	sched         SchedulerConfig
+	index     uint64 // applied index; not part of the hash
+	clock     int64  // the highest leader time seen, unix ns
+	nextPID   uint64
+	nextSigID uint64 // state-machine signal ids: sigIDReserved | nextSigID
+	sched     SchedulerConfig
 
 	procs        *btree.BTreeG[pidItem]
 	children     *btree.BTreeG[pairKey] // index: (parent, pid)
@@ -140,23 +139,22 @@ type state struct {
 
 func newState() *state {
 	return &state{
-		nextPID:       InitPID + 1,
-		nextSigID:     1,
-		nextSessionID: 1,
-		sched:         SchedulerConfig{Strategy: StrategySpread},
-		procs:         btree.NewG(btreeDegree, lessPID),
-		children:      btree.NewG(btreeDegree, lessPair),
-		groups:        btree.NewG(btreeDegree, lessPair),
-		byNode:        btree.NewG(btreeDegree, lessNodeKey),
-		queue:         btree.NewG(btreeDegree, lessQueue),
-		signals:       btree.NewG(btreeDegree, lessSig),
-		outcomes:      btree.NewG(btreeDegree, lessOutcome),
-		outcomeTimes:  btree.NewG(btreeDegree, lessTime),
-		nodes:         btree.NewG(btreeDegree, lessNode),
-		objects:       btree.NewG(btreeDegree, lessObj),
-		sessions:      btree.NewG(btreeDegree, lessSess),
-		sessionTimes:  btree.NewG(btreeDegree, lessTime),
-		responses:     btree.NewG(btreeDegree, lessResp),
+		nextPID:      InitPID + 1,
+		nextSigID:    1,
+		sched:        SchedulerConfig{Strategy: StrategySpread},
+		procs:        btree.NewG(btreeDegree, lessPID),
+		children:     btree.NewG(btreeDegree, lessPair),
+		groups:       btree.NewG(btreeDegree, lessPair),
+		byNode:       btree.NewG(btreeDegree, lessNodeKey),
+		queue:        btree.NewG(btreeDegree, lessQueue),
+		signals:      btree.NewG(btreeDegree, lessSig),
+		outcomes:     btree.NewG(btreeDegree, lessOutcome),
+		outcomeTimes: btree.NewG(btreeDegree, lessTime),
+		nodes:        btree.NewG(btreeDegree, lessNode),
+		objects:      btree.NewG(btreeDegree, lessObj),
+		sessions:     btree.NewG(btreeDegree, lessSess),
+		sessionTimes: btree.NewG(btreeDegree, lessTime),
+		responses:    btree.NewG(btreeDegree, lessResp),
 	}
 }
 

@@ -388,7 +388,10 @@ func TestMQNotify(t *testing.T) {
 		}, 0},
 		{"not while a receiver is blocked", func(t *testing.T, e env) {
 			must(t, e.d.Notify("p1", e.fn))
-			ch := async(func() (int, error) { _, _, err := e.d.Receive(NewWaiter(), make([]byte, 8), time.Time{}); return 0, err })
+			ch := async(func() (int, error) {
+				_, _, err := e.d.Receive(NewWaiter(), make([]byte, 8), time.Time{})
+				return 0, err
+			})
 			waitFor(t, "receiver to block", func() bool { _, r := e.d.f.q.waiters(); return r == 1 })
 			send(t, e.d, "a", 0)
 			if got := await(t, ch); got.err != nil {

@@ -252,6 +252,20 @@ func (s *Segment) Close() error {
 	return nil
 }
 
+// Dup returns another handle on the segment, as dup(2) or fork(2) make one.
+// Dup of a closed handle returns a closed handle.
+func (s *Segment) Dup() *Segment {
+	d := &Segment{o: s.o, acc: s.acc}
+	s.o.mu.Lock()
+	defer s.o.mu.Unlock()
+	if s.closed.Load() {
+		d.closed.Store(true)
+		return d
+	}
+	s.o.opens++
+	return d
+}
+
 // Attach maps the segment (mmap with MAP_SHARED). A writable mapping needs a
 // handle open for reading and writing, a read-only one a handle open for
 // reading; otherwise it is EACCES. A closed handle is EBADF.
@@ -281,6 +295,21 @@ func (m *Mapping) Detach() error {
 	o.maps--
 	o.releaseIfUnused()
 	return nil
+}
+
+// Dup returns another mapping of the same segment with the same protection,
+// as fork(2) gives the child a copy of each shared mapping. Dup of a detached
+// mapping returns a detached mapping.
+func (m *Mapping) Dup() *Mapping {
+	d := &Mapping{o: m.o, readonly: m.readonly}
+	m.o.mu.Lock()
+	defer m.o.mu.Unlock()
+	if m.detached.Load() {
+		d.detached.Store(true)
+		return d
+	}
+	m.o.maps++
+	return d
 }
 
 // ReadOnly reports whether the mapping was attached read-only.

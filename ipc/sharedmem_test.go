@@ -182,7 +182,7 @@ func TestShmReadWrite(t *testing.T) {
 		{"unaligned across words", 13, 30, 30, nil},
 		{"across pages", shmPageSize - 11, 2*shmPageSize + 3, 2*shmPageSize + 3, nil},
 		{"up to the end", 3*shmPageSize - 3, 8, 8, nil},
-		{"past the end", 3*shmPageSize, 100, 5, io.EOF},
+		{"past the end", 3 * shmPageSize, 100, 5, io.EOF},
 		{"at the end", 3*shmPageSize + 5, 1, 0, io.EOF},
 	}
 	for _, tt := range tests {
@@ -373,6 +373,38 @@ func TestShmLifetime(t *testing.T) {
 		m = mustAttach(t, s, true)
 		if v, _ := m.Load64(0); v != 11 || s.Size() != 64 {
 			t.Fatalf("reopened: got %d, size %d", v, s.Size())
+		}
+	})
+	t.Run("dups keep it alive", func(t *testing.T) {
+		ns := NewShmNamespace()
+		s := mustShm(t, ns, "/s", O_CREAT|O_RDWR)
+		must(t, s.Truncate(64))
+		m := mustAttach(t, s, false)
+		s2, m2 := s.Dup(), m.Dup()
+		must(t, ns.Unlink("/s"))
+		s.Close()
+		m.Detach()
+		must(t, m2.Store64(0, 3))
+		if _, err := m.Load64(0); err != EFAULT {
+			t.Fatalf("detached original: got %v, want EFAULT", err)
+		}
+		if s2.Size() != 64 {
+			t.Fatalf("dup handle: size %d, want 64", s2.Size())
+		}
+		if d := s.Dup(); d.Truncate(8) != EBADF {
+			t.Fatal("Dup of a closed handle is open")
+		}
+		if d := m.Dup(); d.Store64(0, 1) != EFAULT {
+			t.Fatal("Dup of a detached mapping is attached")
+		}
+		o := s.o
+		s2.Close()
+		if o.tab.Load().size != 64 {
+			t.Fatal("memory released while a mapping remains")
+		}
+		m2.Detach()
+		if o.tab.Load().size != 0 || o.opens != 0 || o.maps != 0 {
+			t.Fatalf("after the last dup: size %d, opens %d, maps %d", o.tab.Load().size, o.opens, o.maps)
 		}
 	})
 	t.Run("O_TRUNC", func(t *testing.T) {

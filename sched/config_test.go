@@ -134,3 +134,23 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestPlannerConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.PreemptGap = 20
+	pl, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pl.Config(); got != cfg {
+		t.Fatalf("Config() = %+v, want %+v", got, cfg)
+	}
+}
+
+func TestCauseString(t *testing.T) {
+	for c, want := range map[Cause]string{CauseInfeasible: "infeasible", CauseFull: "full", CausePreempting: "preempting", CauseDeferred: "deferred", 0: "unknown"} {
+		if got := c.String(); got != want {
+			t.Errorf("Cause(%d).String() = %q, want %q", c, got, want)
+		}
+	}
+}

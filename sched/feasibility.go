@@ -3,7 +3,6 @@ package sched
 import (
 	"cmp"
 	"fmt"
-	"math/bits"
 	"slices"
 	"strings"
 )
@@ -254,8 +253,6 @@ func newBitset(n int) bitset { return make(bitset, (n+63)/64) }
 
 func (b bitset) set(i int) { b[i/64] |= 1 << (uint(i) % 64) }
 
-func (b bitset) has(i int) bool { return b[i/64]&(1<<(uint(i)%64)) != 0 }
-
 func (b bitset) empty() bool {
 	for _, w := range b {
 		if w != 0 {
@@ -263,12 +260,4 @@ func (b bitset) empty() bool {
 		}
 	}
 	return true
-}
-
-func (b bitset) count() int {
-	c := 0
-	for _, w := range b {
-		c += bits.OnesCount64(w)
-	}
-	return c
 }

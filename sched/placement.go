@@ -57,14 +57,12 @@ type round struct {
 
 	pending []pendingProc
 
-	objects   map[Use]objectLoc    // registry answers, plus objects pinned by this plan
+	objects   map[Use]objectLoc     // registry answers, plus objects pinned by this plan
 	singleSet map[Constraint]bitset // feasible-node sets of one-constraint processes
 	multiSet  map[string]bitset     // feasible-node sets of multi-constraint processes
 	parentOf  map[uint64]int32      // pending parents whose children look for them: node index once placed, else -1
 
-	prefs   []pref  // scratch: preferred nodes of the current process
-	victims []int32 // scratch: victims being considered
-	chosen  []int32 // scratch: victims of the best node so far
+	prefs []pref // scratch: preferred nodes of the current process
 
 	placed int
 	plan   *Plan
@@ -92,6 +90,9 @@ type nodeState struct {
 	spareCnt  int64 // number of victims not chosen yet
 	spareMem  int64 // memory of victims not chosen yet
 	victimMin int   // lowest priority among victims, for a quick reject
+
+	version uint64   // bumped by every change to the accounting above
+	memo    pickMemo // the last victim search on this node
 }
 
 // victim is a running process that a higher-priority process may preempt.
@@ -257,9 +258,10 @@ func (r *round) lookup(ref string) int32 {
 // run decides every pending process in order.
 func (r *round) run() {
 	for i, pe := range r.pending {
-		if max := r.cfg.MaxPlacementsPerPlan; max > 0 && r.placed >= max {
+		if limit := r.cfg.MaxPlacementsPerPlan; limit > 0 && r.placed >= limit {
+			reason := fmt.Sprintf("plan limit of %d placements reached", limit)
 			for _, rest := range r.pending[i:] {
-				r.unplaced(rest.p, CauseDeferred, fmt.Sprintf("plan limit of %d placements reached", max))
+				r.unplaced(rest.p, CauseDeferred, reason)
 			}
 			return
 		}
@@ -298,6 +300,7 @@ func (r *round) place(p *Proc, idx int32, demand int64) {
 	n := &r.nodes[idx]
 	n.cnt++
 	n.mem += demand
+	n.version++
 	r.placed++
 	r.plan.Placements = append(r.plan.Placements, Placement{
 		PID: p.PID, Incarnation: p.Incarnation, ExpectState: p.State, Node: n.id,

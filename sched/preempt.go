@@ -50,6 +50,7 @@ func (c cost) compare(o cost) int {
 func (r *round) preempt(pe pendingProc, req requirement, d int64) bool {
 	limit := pe.prio - r.cfg.PreemptGap
 	best, bestCost := int32(-1), cost{}
+	var bestVictims []int32 // n.memo.victims of the best node; no search changes it during the scan
 	consider := func(i int32) {
 		n := &r.nodes[i]
 		if n.capCnt == 0 || (n.capMem > 0 && d > n.capMem) {
@@ -60,17 +61,17 @@ func (r *round) preempt(pe pendingProc, req requirement, d int64) bool {
 		if n.capMem > 0 {
 			needMem = n.mem - n.freeMem + n.resMem + d - n.capMem
 		}
-		r.victims = r.victims[:0]
+		var c cost
+		var victims []int32
 		if needCnt > 0 || needMem > 0 {
 			var ok bool
-			if r.victims, ok = n.pick(limit, needCnt, needMem, r.victims); !ok {
+			if c, ok = n.search(limit, needCnt, needMem); !ok {
 				return
 			}
+			victims = n.memo.victims
 		}
-		c := n.cost(r.victims)
 		if best < 0 || c.compare(bestCost) < 0 {
-			best, bestCost = i, c
-			r.chosen, r.victims = r.victims, r.chosen
+			best, bestCost, bestVictims = i, c, victims
 		}
 	}
 	if req.pin >= 0 {
@@ -89,7 +90,8 @@ func (r *round) preempt(pe pendingProc, req requirement, d int64) bool {
 	}
 
 	n := &r.nodes[best]
-	for _, vi := range r.chosen {
+	n.version++
+	for _, vi := range bestVictims {
 		v := &n.victims[vi]
 		v.chosen = true
 		n.spareCnt--
@@ -103,13 +105,45 @@ func (r *round) preempt(pe pendingProc, req requirement, d int64) bool {
 	n.resCnt++
 	n.resMem += d
 	reason := fmt.Sprintf("waiting for evictions in flight on node %s", n.display())
-	if k := len(r.chosen); k == 1 {
+	if k := len(bestVictims); k == 1 {
 		reason = fmt.Sprintf("evicting 1 lower-priority process on node %s", n.display())
 	} else if k > 1 {
 		reason = fmt.Sprintf("evicting %d lower-priority processes on node %s", k, n.display())
 	}
 	r.unplaced(pe.p, CausePreempting, reason)
 	return true
+}
+
+// pickMemo remembers a node's last victim search. Plans consider pending
+// processes in priority order, so the limit never grows from one search to
+// the next, and a search at limit L answers every search at L' ≤ L on the
+// same node state: the greedy scan takes victims in ascending priority and
+// stops as soon as the room suffices, so with L' it takes the same prefix and
+// succeeds exactly when the highest victim it took is ≤ L'.
+type pickMemo struct {
+	valid            bool
+	version          uint64
+	limit            int
+	needCnt, needMem int64
+	ok               bool
+	cost             cost
+	victims          []int32
+}
+
+// search finds the victims whose eviction frees needCnt process shares and
+// needMem bytes on n among those of priority ≤ limit, leaves them in
+// n.memo.victims and returns their cost. It is pick, memoised in n.memo.
+func (n *nodeState) search(limit int, needCnt, needMem int64) (cost, bool) {
+	m := &n.memo
+	if m.valid && m.version == n.version && m.needCnt == needCnt && m.needMem == needMem && limit <= m.limit {
+		return m.cost, m.ok && m.cost.maxPrio <= limit
+	}
+	victims, ok := n.pick(limit, needCnt, needMem, m.victims[:0])
+	*m = pickMemo{valid: true, version: n.version, limit: limit, needCnt: needCnt, needMem: needMem, ok: ok, victims: victims}
+	if ok {
+		m.cost = n.cost(victims)
+	}
+	return m.cost, ok
 }
 
 // pick appends to buf the victims, as indexes into n.victims, whose eviction

@@ -102,11 +102,11 @@ func (r *round) prefer(idx int32, w int64) {
 
 // scan counts what ranking found, to explain a process left pending.
 type scan struct {
-	candidates int // feasible nodes
-	slotless   int // feasible nodes without CPU slots
-	able       int // feasible nodes big enough for the process when empty
-	short      int // able nodes with a free process share but too little memory
-	reserved   int // able nodes whose free room is reserved for preempting processes
+	candidates int   // feasible nodes
+	slotless   int   // feasible nodes without CPU slots
+	able       int   // feasible nodes big enough for the process when empty
+	short      int   // able nodes with a free process share but too little memory
+	reserved   int   // able nodes whose free room is reserved for preempting processes
 	last       int32 // the last able node
 }
 

@@ -1,0 +1,231 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/vproc/vproc/ipc"
+)
+
+func TestExitCodesAndSignalStatus(t *testing.T) {
+	k := newKernel(t, withPrograms(map[string]Program{
+		"exit3":  func(s *Sys) int { s.Exit(3); return 0 },
+		"ret200": func(*Sys) int { return 200 },
+		"panics": func(*Sys) int { panic("boom") },
+	}))
+	cases := []struct {
+		cmd  string
+		args []string
+		code int
+		sig  ipc.Signal
+	}{
+		{"true", nil, 0, 0},
+		{"false", nil, 1, 0},
+		{"exit3", nil, 3, 0},
+		{"ret200", nil, 200, 0},
+		{"panics", nil, 128 + 6, ipc.SIGABRT},
+		{"sleep", []string{"x"}, 2, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.cmd, func(t *testing.T) {
+			st, _ := run(t, k, Spec{Command: c.cmd, Args: c.args})
+			if st.Code() != c.code || st.Signal() != c.sig {
+				t.Fatalf("got %v (code %d), want code %d signal %v", st, st.Code(), c.code, c.sig)
+			}
+		})
+	}
+}
+
+func TestZombieUntilWaited(t *testing.T) {
+	child := make(chan int, 1)
+	k := newKernel(t, withPrograms(map[string]Program{
+		"parent": func(s *Sys) int {
+			s.Signal(ipc.SIGUSR1, func(*Sys, ipc.Signal) {})
+			c, err := s.Spawn(SpawnAttr{Command: "true"})
+			if err != nil {
+				return 1
+			}
+			child <- c
+			for s.Pause() == nil {
+			}
+			pid, st, err := s.Wait4(c, 0)
+			if err != nil || pid != c || st.ExitStatus() != 0 {
+				return 2
+			}
+			if _, _, err := s.Wait4(-1, WNOHANG); !errors.Is(err, ipc.ECHILD) {
+				return 3
+			}
+			return 0
+		},
+	}))
+	ppid := mustSpawn(t, k, Spec{Command: "parent"})
+	c := <-child
+	waitState(t, k, c, StateZombie)
+	if p, _ := k.Get(c); p.ParentPID != ppid || p.ExitCode != 0 {
+		t.Fatalf("zombie: parent %d exit %d", p.ParentPID, p.ExitCode)
+	}
+	k.Kill(ppid, ipc.SIGUSR1)
+	if p := mustWait(t, k, ppid); p.Status.ExitStatus() != 0 {
+		t.Fatalf("parent: %v", p.Status)
+	}
+	if _, err := k.Get(c); !errors.Is(err, ipc.ESRCH) {
+		t.Fatalf("reaped child: Get gives %v, want ESRCH", err)
+	}
+}
+
+func TestOrphansReparentedAndReaped(t *testing.T) {
+	kids := make(chan [2]int, 1)
+	k := newKernel(t, withPrograms(map[string]Program{
+		"parent": func(s *Sys) int {
+			a, _ := s.Spawn(SpawnAttr{Command: "true"})
+			b, _ := s.Spawn(SpawnAttr{Command: "pause"})
+			for { // wait until a is a zombie, then exit without reaping it
+				if _, _, err := s.Wait4(a, WNOHANG|WNOWAIT); err != nil {
+					return 1
+				}
+				if pid, _, _ := s.Wait4(a, WNOHANG|WNOWAIT); pid == a {
+					break
+				}
+				s.Sleep(time.Millisecond)
+			}
+			kids <- [2]int{a, b}
+			return 0
+		},
+	}))
+	ppid := mustSpawn(t, k, Spec{Command: "parent"})
+	ab := <-kids
+	mustWait(t, k, ppid)
+	// The zombie child was reaped by init at once; the live one was adopted.
+	waitFor(t, "zombie orphan reaped", 10*time.Second, func() bool {
+		_, err := k.Get(ab[0])
+		return errors.Is(err, ipc.ESRCH)
+	})
+	p, err := k.Get(ab[1])
+	if err != nil || p.ParentPID != InitPID {
+		t.Fatalf("live orphan: %v %+v", err, p)
+	}
+	k.Kill(ab[1], ipc.SIGTERM)
+	waitFor(t, "adopted orphan reaped by init at exit", 10*time.Second, func() bool {
+		_, err := k.Get(ab[1])
+		return errors.Is(err, ipc.ESRCH)
+	})
+}
+
+func TestWaitVariants(t *testing.T) {
+	k := newKernel(t, withPrograms(map[string]Program{
+		"waiter": func(s *Sys) int {
+			if _, _, err := s.Wait4(-1, 0); !errors.Is(err, ipc.ECHILD) {
+				return 1 // no children at all
+			}
+			a, _ := s.Spawn(SpawnAttr{Command: "sleep", Args: []string{"0.05"}})
+			b, _ := s.Spawn(SpawnAttr{Command: "false"})
+			if pid, _, err := s.Wait4(a, WNOHANG); pid != 0 || err != nil {
+				return 2 // a is still sleeping
+			}
+			seen := map[int]int{}
+			for range 2 {
+				pid, st, err := s.Wait4(-1, 0) // any child
+				if err != nil {
+					return 3
+				}
+				seen[pid] = st.ExitStatus()
+			}
+			if len(seen) != 2 || seen[a] != 0 || seen[b] != 1 {
+				return 4
+			}
+			if _, _, err := s.Wait4(12345, 0); !errors.Is(err, ipc.ECHILD) {
+				return 5 // not a child
+			}
+			if _, _, err := s.Wait4(-1, 0x4000); !errors.Is(err, ipc.EINVAL) {
+				return 6
+			}
+			return 0
+		},
+	}))
+	st, out := run(t, k, Spec{Command: "waiter"})
+	if st.ExitStatus() != 0 {
+		t.Fatalf("waiter: %v %s", st, out)
+	}
+}
+
+func TestLibraryWaitReapsAndRetention(t *testing.T) {
+	k := newKernel(t, func(c *Config) { c.Retention = 20 * time.Millisecond })
+	pid := mustSpawn(t, k, Spec{Command: "true"})
+	p := mustWait(t, k, pid)
+	if p.State != StateZombie || p.Status.ExitStatus() != 0 {
+		t.Fatalf("wait: %+v", p)
+	}
+	if _, err := k.Wait(context.Background(), pid); !errors.Is(err, ipc.ESRCH) {
+		t.Fatalf("second wait: %v, want ESRCH", err)
+	}
+	// Not waited for: init reaps it once the retention has passed.
+	pid = mustSpawn(t, k, Spec{Command: "true"})
+	waitFor(t, "retention reap", 10*time.Second, func() bool {
+		_, err := k.Get(pid)
+		return errors.Is(err, ipc.ESRCH)
+	})
+}
+
+func TestBadInput(t *testing.T) {
+	k := newKernel(t)
+	pid := mustSpawn(t, k, Spec{Command: "true"})
+	mustWait(t, k, pid) // reaped
+	cases := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"unknown program", second(k.Spawn(Spec{Command: "no-such-program"})), ipc.ENOENT},
+		{"bad priority", second(k.Spawn(Spec{Command: "true", Priority: 101})), ipc.EINVAL},
+		{"bad cwd", second(k.Spawn(Spec{Command: "true", Cwd: "/does/not/exist"})), ipc.ENOENT},
+		{"relative cwd outside", second(k.Spawn(Spec{Command: "true", Cwd: "a\x00b"})), ipc.EINVAL},
+		{"bad signal", k.Kill(pid, 99), ipc.EINVAL},
+		{"negative signal", k.Kill(pid, -1), ipc.EINVAL},
+		{"kill reaped", k.Kill(pid, ipc.SIGTERM), ipc.ESRCH},
+		{"get reaped", second(k.Get(pid)), ipc.ESRCH},
+		{"wait reaped", second(k.Wait(context.Background(), pid)), ipc.ESRCH},
+		{"kill init", k.Kill(InitPID, ipc.SIGKILL), ipc.ESRCH},
+		{"kill pid 0", k.Kill(0, ipc.SIGTERM), ipc.EINVAL},
+		{"bad limit", second(ParseLimits(nil, "cpu=forever")), ErrBadLimit},
+		{"limit past parent", second(Inherit(&ResourceLimits{RNoFile: {Soft: 8, Hard: 8}}, &ResourceLimits{RNoFile: {Soft: 8, Hard: 9}})), ipc.EPERM},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !errors.Is(c.err, c.want) {
+				t.Fatalf("got %v, want %v", c.err, c.want)
+			}
+		})
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func TestShutdownReportsHogs(t *testing.T) {
+	k, err := New(func() Config { c := DefaultConfig(); c.Slots = 1; c.StuckSlices = 2; return c }())
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	k.programs.Register("hog", func(s *Sys) int {
+		<-release // never calls into the system while it holds the slot
+		s.Yield()
+		return 0
+	})
+	pid := mustSpawn(t, k, Spec{Command: "hog"})
+	mustSpawn(t, k, Spec{Command: "sleep", Args: []string{"60"}})
+	waitFor(t, "hog flagged", 10*time.Second, func() bool {
+		p, _ := k.Get(pid)
+		return p.Hogging
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err = k.Shutdown(ctx)
+	var se *ShutdownError
+	if !errors.As(err, &se) || len(se.PIDs) != 1 || se.PIDs[0] != pid {
+		t.Fatalf("shutdown: %v, want a ShutdownError naming %d", err, pid)
+	}
+	close(release) // its next system call kills it
+	k.wg.Wait()
+}
