@@ -18,14 +18,21 @@ const t0 = int64(1_700_000_000) * int64(time.Second)
 // harness applies commands at consecutive indexes with a leader clock that
 // tests move explicitly.
 type harness struct {
-	t   testing.TB
+	t   tb
 	f   *FSM
 	idx uint64
 	now int64
 	log [][]byte
 }
 
-func newHarness(t testing.TB) *harness {
+// tb is what the harness needs of *testing.T, *testing.B and *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
+func newHarness(t tb) *harness {
 	t.Helper()
 	f, err := New(DefaultConfig())
 	if err != nil {
@@ -88,7 +95,7 @@ func (h *harness) get(pid uint64) Process {
 	return p
 }
 
-func wantErr(t testing.TB, r *Result, want error) {
+func wantErr(t tb, r *Result, want error) {
 	t.Helper()
 	if want == nil {
 		if r.Err != nil {

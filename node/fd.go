@@ -139,20 +139,25 @@ func (o hostWriterOps) write(_ *Process, b []byte, _ bool) (int, error) {
 func (o hostWriterOps) close() error            { return nil }
 func (o hostWriterOps) object() (uint64, int64) { return 0, 0 }
 
+// devNullIn and devNullOut are shared by every process whose standard
+// descriptors are not wired: their reference counts never reach zero.
+var (
+	devNullIn  = newFile("/dev/null", O_RDONLY, hostReaderOps{})
+	devNullOut = newFile("/dev/null", O_WRONLY, hostWriterOps{})
+)
+
 func newHostReaderFile(r io.Reader) *File {
-	name := "host:stdin"
 	if r == nil {
-		name = "/dev/null"
+		return devNullIn.ref()
 	}
-	return newFile(name, O_RDONLY, hostReaderOps{r})
+	return newFile("host:stdin", O_RDONLY, hostReaderOps{r})
 }
 
 func newHostWriterFile(w io.Writer) *File {
-	name := "host:output"
 	if w == nil {
-		name = "/dev/null"
+		return devNullOut.ref()
 	}
-	return newFile(name, O_WRONLY, hostWriterOps{w})
+	return newFile("host:output", O_WRONLY, hostWriterOps{w})
 }
 
 // countsOutput reports whether writes to f count against RLIMIT_FSIZE:

@@ -65,6 +65,8 @@ type ProcessManager struct {
 
 	frozen atomic.Bool
 	fifos  fifoTable
+	mqs    *ipc.MQNamespace  // POSIX message queue names
+	shms   *ipc.ShmNamespace // shared-memory segment names
 
 	mu       sync.Mutex // the process tree: table, links, zombies, counters
 	procs    map[int]*Process
@@ -73,7 +75,6 @@ type ProcessManager struct {
 	nlive    int
 	closing  bool
 	allDone  chan struct{} // closed when nlive drops to 0 while closing
-	initZomb []*Process    // zombies kept for retention, oldest first
 
 	wg   sync.WaitGroup // every goroutine the kernel starts
 	quit chan struct{}
@@ -94,6 +95,8 @@ func New(cfg Config) (*ProcessManager, error) {
 		procs:    make(map[int]*Process),
 		nextPID:  InitPID + 1,
 		quit:     make(chan struct{}),
+		mqs:      ipc.NewMQNamespace(),
+		shms:     ipc.NewShmNamespace(),
 	}
 	if k.clock == nil {
 		k.clock = monoClock{epoch: time.Now()}
@@ -131,7 +134,7 @@ func (k *ProcessManager) Programs() *Registry { return k.programs }
 // Spawn starts a process whose parent is init and returns its PID. The process
 // leads a new session and process group.
 func (k *ProcessManager) Spawn(spec Spec) (int, error) {
-	files := make([]*File, 3)
+	var files [3]*File
 	files[0] = newHostReaderFile(spec.Stdin)
 	files[1] = newHostWriterFile(spec.Stdout)
 	files[2] = newHostWriterFile(spec.Stderr)
@@ -148,7 +151,7 @@ func (k *ProcessManager) Spawn(spec Spec) (int, error) {
 	if owner == "" {
 		owner = k.cfg.Owner
 	}
-	p, err := k.spawn(k.init, attr, owner, files)
+	p, err := k.spawn(k.init, attr, owner, files[:])
 	for _, f := range files {
 		f.release() // the new process holds its own references
 	}
@@ -312,10 +315,11 @@ func (k *ProcessManager) run(p *Process) {
 	p.mu.Lock()
 	p.StartedAt = time.Now()
 	p.mu.Unlock()
-	p.startMono = k.clock.Now()
 	p.armLimits()
 	code := p.prog(&p.sys)
-	p.sys.Exit(code)
+	p.mu.Lock()
+	p.Status = ExitedStatus(code)
+	p.mu.Unlock()
 }
 
 // exit runs when p's goroutine ends, whether the program returned, called
@@ -365,11 +369,8 @@ func (k *ProcessManager) exit(p *Process) {
 	if parent == k.init && (p.adopted || k.closing) {
 		k.unlinkLocked(p)
 	} else {
-		parent.zombies.push(p)
+		parent.zombies.push(p) // init's zombies wait here for retention, oldest first
 		p.inZombies = true
-		if parent == k.init {
-			k.initZomb = append(k.initZomb, p)
-		}
 	}
 	if p.done != nil {
 		close(p.done)
@@ -401,17 +402,7 @@ func (k *ProcessManager) unlinkLocked(p *Process) {
 }
 
 // reapLocked reaps zombie p on behalf of its parent.
-func (k *ProcessManager) reapLocked(p *Process) {
-	k.unlinkLocked(p)
-	if p.parent == k.init {
-		for i, z := range k.initZomb {
-			if z == p {
-				k.initZomb = append(k.initZomb[:i], k.initZomb[i+1:]...)
-				break
-			}
-		}
-	}
-}
+func (k *ProcessManager) reapLocked(p *Process) { k.unlinkLocked(p) }
 
 // Kill sends sig to pid, or to every member of process group -pid when pid is
 // negative, or to every process but init when pid is -1. Signal 0 only checks
@@ -651,15 +642,9 @@ func (k *ProcessManager) watchdog() {
 func (k *ProcessManager) reapExpired(now time.Time) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	n := 0
-	for _, z := range k.initZomb {
-		if now.Sub(z.exitedAt) < k.cfg.Retention {
-			break
-		}
+	for z := k.init.zombies.head; z != nil && now.Sub(z.exitedAt) >= k.cfg.Retention; z = k.init.zombies.head {
 		k.unlinkLocked(z)
-		n++
 	}
-	k.initZomb = k.initZomb[n:]
 }
 
 // Freeze stops every process at its next system call, and keeps blocked ones

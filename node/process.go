@@ -124,19 +124,21 @@ func (p *Process) wake() {
 	}
 }
 
-// childList is an intrusive doubly linked list of processes.
+// childList is an intrusive doubly linked list of processes, oldest first.
 type childList struct {
-	head *Process
-	n    int
+	head, tail *Process
+	n          int
 }
 
 func (l *childList) push(c *Process) {
-	c.sibPrev = nil
-	c.sibNext = l.head
-	if l.head != nil {
-		l.head.sibPrev = c
+	c.sibNext = nil
+	c.sibPrev = l.tail
+	if l.tail != nil {
+		l.tail.sibNext = c
+	} else {
+		l.head = c
 	}
-	l.head = c
+	l.tail = c
 	l.n++
 }
 
@@ -148,6 +150,8 @@ func (l *childList) remove(c *Process) {
 	}
 	if c.sibNext != nil {
 		c.sibNext.sibPrev = c.sibPrev
+	} else {
+		l.tail = c.sibPrev
 	}
 	c.sibPrev, c.sibNext = nil, nil
 	l.n--

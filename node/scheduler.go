@@ -1,7 +1,6 @@
 package node
 
 import (
-	"container/heap"
 	"math"
 	"sync"
 	"time"
@@ -128,7 +127,7 @@ func (s *FairScheduler) enqueueLocked(p *Process) *Process {
 	}
 	s.seq++
 	p.queued = true
-	heap.Push(&s.rq, rqItem{p: p, seq: s.seq})
+	s.rq.push(rqItem{p: p, seq: s.seq})
 	return nil
 }
 
@@ -175,7 +174,7 @@ func (s *FairScheduler) updateMinLocked(candidate uint64) {
 func (s *FairScheduler) release(p *Process) {
 	s.mu.Lock()
 	if p.queued {
-		heap.Remove(&s.rq, int(p.heapIdx))
+		s.rq.remove(int(p.heapIdx))
 		p.queued = false
 	}
 	if !p.onSlot.Load() {
@@ -198,7 +197,7 @@ func (s *FairScheduler) passLocked() *Process {
 		s.busy--
 		return nil
 	}
-	next := heap.Pop(&s.rq).(rqItem).p
+	next := s.rq.pop().p
 	next.queued = false
 	s.grantLocked(next)
 	return next
@@ -218,12 +217,12 @@ func (s *FairScheduler) yield(p *Process) bool {
 
 // switchLocked queues p (which holds a slot) and hands the slot to the head.
 func (s *FairScheduler) switchLocked(p *Process) *Process {
-	next := heap.Pop(&s.rq).(rqItem).p
+	next := s.rq.pop().p
 	next.queued = false
 	s.ungrantLocked(p)
 	s.seq++
 	p.queued = true
-	heap.Push(&s.rq, rqItem{p: p, seq: s.seq})
+	s.rq.push(rqItem{p: p, seq: s.seq})
 	s.grantLocked(next)
 	return next
 }
@@ -255,7 +254,7 @@ func (s *FairScheduler) GetNextRunnable() *Process {
 	if len(s.rq) == 0 {
 		return nil
 	}
-	p := heap.Pop(&s.rq).(rqItem).p
+	p := s.rq.pop().p
 	p.queued = false
 	return p
 }
@@ -280,7 +279,8 @@ func (s *FairScheduler) Stats() (slots, busy, queued int) {
 	return s.slots, s.busy, len(s.rq)
 }
 
-// runQueue is a min-heap on (vruntime, seq).
+// runQueue is a min-heap on (vruntime, seq), kept by hand to avoid the
+// interface boxing of container/heap on this hot path.
 type rqItem struct {
 	p   *Process
 	seq uint64
@@ -288,30 +288,73 @@ type rqItem struct {
 
 type runQueue []rqItem
 
-func (q runQueue) Len() int { return len(q) }
-func (q runQueue) Less(i, j int) bool {
+func (q runQueue) less(i, j int) bool {
 	a, b := q[i].p.vruntime, q[j].p.vruntime
 	if a != b {
 		return a < b
 	}
 	return q[i].seq < q[j].seq
 }
-func (q runQueue) Swap(i, j int) {
+
+func (q runQueue) swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
 	q[i].p.heapIdx = int32(i)
 	q[j].p.heapIdx = int32(j)
 }
-func (q *runQueue) Push(x any) {
-	it := x.(rqItem)
+
+func (q runQueue) up(j int) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if !q.less(j, i) {
+			break
+		}
+		q.swap(i, j)
+		j = i
+	}
+}
+
+func (q runQueue) down(i int) bool {
+	i0, n := i, len(q)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		j := l
+		if r := l + 1; r < n && q.less(r, l) {
+			j = r
+		}
+		if !q.less(j, i) {
+			break
+		}
+		q.swap(i, j)
+		i = j
+	}
+	return i > i0
+}
+
+func (q *runQueue) push(it rqItem) {
 	it.p.heapIdx = int32(len(*q))
 	*q = append(*q, it)
+	q.up(len(*q) - 1)
 }
-func (q *runQueue) Pop() any {
+
+func (q *runQueue) pop() rqItem {
+	return q.remove(0)
+}
+
+func (q *runQueue) remove(i int) rqItem {
 	old := *q
-	n := len(old)
-	it := old[n-1]
-	old[n-1] = rqItem{}
-	*q = old[:n-1]
+	n := len(old) - 1
+	if i != n {
+		old.swap(i, n)
+		if !old[:n].down(i) {
+			old[:n].up(i)
+		}
+	}
+	it := old[n]
+	old[n] = rqItem{}
+	*q = old[:n]
 	it.p.heapIdx = -1
 	return it
 }

@@ -147,5 +147,8 @@ func TestBlockedAndSleepingHoldNoSlot(t *testing.T) {
 }
 
 func itoa(i int) string {
+	if i >= 100 {
+		return itoaN(i)
+	}
 	return string(rune('0'+i/10%10)) + string(rune('0'+i%10))
 }

@@ -30,9 +30,9 @@ var ErrUnknownStrategy = errors.New("unknown placement strategy")
 type Strategy string
 
 const (
-	// StrategySpread, the default, puts each process on the feasible node
-	// whose utilisation after the placement is the lowest, and prefers nodes
-	// whose CPU slots the gossip reports as less busy.
+	// StrategySpread is the default strategy. It puts each process on the
+	// feasible node whose utilisation after the placement is the lowest, and
+	// prefers nodes whose CPU slots the gossip reports as less busy.
 	StrategySpread Strategy = "spread"
 	// StrategyBinpack puts each process on the feasible node whose
 	// utilisation after the placement is the highest, so that nodes fill up

@@ -219,11 +219,13 @@ func (n *nodeState) satisfies(c Constraint) bool {
 }
 
 // display names the node for reasons: its name, and its ID if different.
-func (n *nodeState) display() string {
-	if n.name == "" || n.name == n.id {
-		return n.id
+func (n *nodeState) display() string { return n.shown }
+
+func displayName(id, name string) string {
+	if name == "" || name == id {
+		return id
 	}
-	return n.name + " (" + n.id + ")"
+	return name + " (" + id + ")"
 }
 
 // object returns where an IPC object lives: registry answers are memoised,

@@ -56,6 +56,7 @@ type round struct {
 	alive bitset // indexes of the alive nodes
 
 	pending []pendingProc
+	running []Proc // as returned by State.Running
 
 	objects   map[Use]objectLoc     // registry answers, plus objects pinned by this plan
 	singleSet map[Constraint]bitset // feasible-node sets of one-constraint processes
@@ -71,6 +72,7 @@ type round struct {
 // nodeState is a node plus the capacity accounting of the round.
 type nodeState struct {
 	id, name string
+	shown    string // name and ID, for reasons
 	labels   map[string]string
 	alive    bool
 
@@ -96,12 +98,14 @@ type nodeState struct {
 }
 
 // victim is a running process that a higher-priority process may preempt.
+// It holds no pointers, so that the slab of all victims costs the garbage
+// collector nothing to scan.
 type victim struct {
-	pid, inc uint64
-	state    string
-	prio     int
+	pid      uint64
 	placedAt uint64
 	mem      int64
+	prio     int32
+	ref      int32 // index into round.running
 	chosen   bool
 }
 
@@ -147,6 +151,7 @@ func (r *round) initNodes(in []Node) {
 	for i, n := range sorted {
 		ns := &r.nodes[i]
 		ns.id, ns.name, ns.labels, ns.alive = n.ID, n.Name, n.Labels, n.Alive
+		ns.shown = displayName(n.ID, n.Name)
 		if n.Slots > 0 {
 			ns.capCnt = int64(min(n.Slots, maxSlots)) * int64(r.cfg.ProcsPerSlot)
 		}
@@ -179,9 +184,15 @@ func (r *round) initNodes(in []Node) {
 }
 
 func (r *round) initRunning(in []Proc) {
+	r.running = in
+	// Two passes: count each node's victims, then cut one slab into
+	// per-node slices.
+	where := make([]int32, len(in))
+	total := 0
 	for i := range in {
 		p := &in[i]
 		idx := r.lookup(p.Node)
+		where[i] = idx
 		if idx < 0 {
 			continue // a node the table no longer lists holds nothing
 		}
@@ -194,16 +205,29 @@ func (r *round) initRunning(in []Proc) {
 			n.freeMem += mem
 			continue
 		}
+		n.spareCnt++
+		n.spareMem += mem
+		total++
+	}
+	slab := make([]victim, total)
+	for i := range r.nodes {
+		n := &r.nodes[i]
+		k := int(n.spareCnt)
+		n.victims, slab = slab[:0:k], slab[k:]
+	}
+	for i := range in {
+		p := &in[i]
+		if where[i] < 0 || p.Evicting {
+			continue
+		}
+		n := &r.nodes[where[i]]
 		prio := normPriority(p.Priority)
 		if len(n.victims) == 0 || prio < n.victimMin {
 			n.victimMin = prio
 		}
 		n.victims = append(n.victims, victim{
-			pid: p.PID, inc: p.Incarnation, state: p.State,
-			prio: prio, placedAt: p.PlacedAt, mem: mem,
+			pid: p.PID, placedAt: p.PlacedAt, mem: max(p.Memory, 0), prio: int32(prio), ref: int32(i),
 		})
-		n.spareCnt++
-		n.spareMem += mem
 	}
 }
 

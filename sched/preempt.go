@@ -93,13 +93,14 @@ func (r *round) preempt(pe pendingProc, req requirement, d int64) bool {
 	n.version++
 	for _, vi := range bestVictims {
 		v := &n.victims[vi]
+		proc := &r.running[v.ref]
 		v.chosen = true
 		n.spareCnt--
 		n.spareMem -= v.mem
 		n.freeCnt++
 		n.freeMem += v.mem
 		r.plan.Preemptions = append(r.plan.Preemptions, Preemption{
-			PID: v.pid, Incarnation: v.inc, ExpectState: v.state, Node: n.id, For: pe.p.PID,
+			PID: v.pid, Incarnation: proc.Incarnation, ExpectState: proc.State, Node: n.id, For: pe.p.PID,
 		})
 	}
 	n.resCnt++
@@ -167,7 +168,7 @@ func (n *nodeState) pick(limit int, needCnt, needMem int64, buf []int32) ([]int3
 		if v.chosen {
 			continue
 		}
-		if v.prio > limit {
+		if int(v.prio) > limit {
 			break
 		}
 		buf = append(buf, int32(i))
@@ -194,7 +195,7 @@ func (n *nodeState) pick(limit int, needCnt, needMem int64, buf []int32) ([]int3
 func (n *nodeState) cost(vs []int32) cost {
 	var c cost
 	for _, vi := range vs {
-		p := n.victims[vi].prio
+		p := int(n.victims[vi].prio)
 		c.maxPrio = max(c.maxPrio, p)
 		c.sumPrio += p
 		c.count++

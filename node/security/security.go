@@ -13,14 +13,14 @@ type Promise uint64
 // The promises, named as pledge(2) names them where vproc has the same group
 // of calls.
 const (
-	PromiseStdio Promise = 1 << iota // read, write, close, dup, pipe, yield, sleep, getpid...
-	PromiseRpath                     // open for reading, stat, readdir, chdir
-	PromiseWpath                     // open for writing
-	PromiseCpath                     // mkdir, remove, rename, mkfifo
-	PromiseProc                      // spawn, kill, setpgid, setsid, wait
-	PromiseSignal                    // sigaction, sigprocmask (handlers for its own signals)
-	PromiseIPC                       // message queues and shared memory
-	PromiseUnveil                    // unveil more paths
+	PromiseStdio  Promise = 1 << iota // read, write, close, dup, pipe, yield, sleep, getpid...
+	PromiseRpath                      // open for reading, stat, readdir, chdir
+	PromiseWpath                      // open for writing
+	PromiseCpath                      // mkdir, remove, rename, mkfifo
+	PromiseProc                       // spawn, kill, setpgid, setsid, wait
+	PromiseSignal                     // sigaction, sigprocmask (handlers for its own signals)
+	PromiseIPC                        // message queues and shared memory
+	PromiseUnveil                     // unveil more paths
 
 	promiseEnd
 )

@@ -1,0 +1,223 @@
+package node
+
+import (
+	"context"
+	"os/exec"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vproc/vproc/ipc"
+)
+
+var benchEpoch = time.Now()
+
+func nanotime() int64 { return int64(time.Since(benchEpoch)) }
+
+func percentile(xs []int64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
+	return float64(xs[int(q*float64(len(xs)-1))])
+}
+
+// BenchmarkYieldHandoff measures a switch between two processes on one CPU
+// slot: the time from one process entering Yield to the other returning from
+// its own Yield. ns/op is the mean per switch; p50 and p99 are reported.
+func BenchmarkYieldHandoff(b *testing.B) {
+	var last atomic.Int64
+	var mu sync.Mutex
+	var samples []int64
+	n := b.N
+	prog := func(s *Sys) int {
+		local := make([]int64, 0, n)
+		for range n {
+			last.Store(nanotime())
+			s.Yield()
+			local = append(local, nanotime()-last.Load())
+		}
+		mu.Lock()
+		samples = append(samples, local...)
+		mu.Unlock()
+		return 0
+	}
+	k := newKernel(b, func(c *Config) { c.Slots = 1; c.Slice = time.Second }, withPrograms(map[string]Program{"yielder": prog}))
+	b.ResetTimer()
+	a := mustSpawn(b, k, Spec{Command: "yielder"})
+	c := mustSpawn(b, k, Spec{Command: "yielder"})
+	mustWait(b, k, a)
+	mustWait(b, k, c)
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*n), "ns/switch")
+	b.ReportMetric(percentile(samples, 0.50), "p50-ns")
+	b.ReportMetric(percentile(samples, 0.99), "p99-ns")
+}
+
+// BenchmarkChannelHandoff is the Go baseline: two goroutines passing a token
+// over unbuffered channels. ns/op is per handoff.
+func BenchmarkChannelHandoff(b *testing.B) {
+	ping, pong := make(chan struct{}), make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		for range b.N {
+			<-ping
+			pong <- struct{}{}
+		}
+		close(done)
+	}()
+	b.ResetTimer()
+	for range b.N {
+		ping <- struct{}{}
+		<-pong
+	}
+	<-done
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*b.N), "ns/switch")
+}
+
+// BenchmarkSpawnExitReap spawns `true` through the library, in batches, and
+// waits for (reaps) each: ns/op is one whole lifecycle.
+func BenchmarkSpawnExitReap(b *testing.B) {
+	k := newKernel(b)
+	ctx := context.Background()
+	const batch = 256
+	pids := make([]int, 0, batch)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += batch {
+		pids = pids[:0]
+		for j := i; j < min(i+batch, b.N); j++ {
+			pid, err := k.Spawn(Spec{Command: "true"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			pids = append(pids, pid)
+		}
+		for _, pid := range pids {
+			if _, err := k.Wait(ctx, pid); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lifecycles/s")
+}
+
+// BenchmarkSpawnExitReapInKernel is the same lifecycle driven by a virtual
+// process: Spawn then Wait4(-1) in batches.
+func BenchmarkSpawnExitReapInKernel(b *testing.B) {
+	n := b.N
+	k := newKernel(b, withPrograms(map[string]Program{
+		"forker": func(s *Sys) int {
+			const batch = 256
+			for i := 0; i < n; i += batch {
+				m := min(batch, n-i)
+				for range m {
+					if _, err := s.Spawn(SpawnAttr{Command: "true", Files: []int{}}); err != nil {
+						return 1
+					}
+				}
+				for range m {
+					if _, _, err := s.Wait4(-1, 0); err != nil {
+						return 2
+					}
+				}
+			}
+			return 0
+		},
+	}))
+	b.ResetTimer()
+	st, _ := run(b, k, Spec{Command: "forker"})
+	b.StopTimer()
+	if st.ExitStatus() != 0 {
+		b.Fatal(st)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lifecycles/s")
+}
+
+// BenchmarkForkExecTrue is the host baseline: fork+exec+wait of /bin/true.
+func BenchmarkForkExecTrue(b *testing.B) {
+	if _, err := exec.LookPath("/bin/true"); err != nil {
+		b.Skip("no /bin/true")
+	}
+	for range b.N {
+		if err := exec.Command("/bin/true").Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lifecycles/s")
+}
+
+// BenchmarkMemoryPerSleepingProcess reports Δ(HeapInuse+StackInuse)/N after
+// a GC with N processes sleeping in `sleep`. It runs once per size whatever
+// b.N is.
+func BenchmarkMemoryPerSleepingProcess(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(itoaBig(n), func(b *testing.B) {
+			k := newKernel(b)
+			before := inuse()
+			for range n {
+				if _, err := k.Spawn(Spec{Command: "sleep", Args: []string{"3600"}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			waitFor(b, "all sleeping", 5*time.Minute, func() bool {
+				_, busy, queued := k.Scheduler().Stats()
+				return busy == 0 && queued == 0
+			})
+			after := inuse()
+			b.ReportMetric(float64(after-before)/float64(n), "bytes/proc")
+			b.ReportMetric(0, "ns/op")
+			k.Kill(-1, ipc.SIGKILL)
+			waitFor(b, "all dead", 5*time.Minute, func() bool { return k.Count() == 0 })
+		})
+	}
+}
+
+func inuse() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapInuse + ms.StackInuse)
+}
+
+func itoaBig(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return itoa(n/1_000_000) + "M"
+	case n%1000 == 0:
+		return itoaN(n/1000) + "k"
+	}
+	return itoaN(n)
+}
+
+func itoaN(n int) string {
+	s := ""
+	for n > 0 || s == "" {
+		s = string(rune('0'+n%10)) + s
+		n /= 10
+	}
+	return s
+}
+
+// BenchmarkJainRealTime runs 8 equal spinners on real time for a moment and
+// reports Jain's fairness index of the CPU they got.
+func BenchmarkJainRealTime(b *testing.B) {
+	k := newKernel(b)
+	pids := make([]int, 8)
+	for i := range pids {
+		pids[i] = mustSpawn(b, k, Spec{Command: "spin"})
+	}
+	time.Sleep(time.Duration(b.N) * 10 * time.Millisecond)
+	cpu := make([]float64, len(pids))
+	for i, pid := range pids {
+		p, _ := k.Get(pid)
+		cpu[i] = float64(p.CPUTime)
+		k.Kill(pid, ipc.SIGKILL)
+	}
+	b.ReportMetric(jain(cpu), "jain")
+}
