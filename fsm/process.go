@@ -333,7 +333,7 @@ func (a *applier) finish(p *Process, st Status, lost bool, reason string) *Proce
 			st = Status{Signal: SIGKILL, Reason: "killed"}
 		}
 		return a.terminate(p, StateExited, st)
-	case p.Evicting && lost:
+	case p.Evicting && (lost || st.Signal != 0):
 		if lost {
 			st = Status{Signal: SIGKILL, Reason: "preempted"}
 		}

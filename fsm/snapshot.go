@@ -51,19 +51,21 @@ var ErrBadSnapshot = errors.New("fsm: bad snapshot")
 // Snapshot is an immutable picture of the table, taken by FSM.Snapshot in
 // O(1). Persist may run on another goroutine while Apply goes on.
 type Snapshot struct {
-	v *View
+	v     *View
+	index uint64
 }
 
 // Snapshot captures the current table. It is cheap: the table's trees are
 // copy-on-write.
 func (f *FSM) Snapshot() *Snapshot {
-	return &Snapshot{v: f.View()}
+	v := f.View()
+	return &Snapshot{v: v, index: v.Index()}
 }
 
 // Index returns the applied index the snapshot holds.
-func (s *Snapshot) Index() uint64 { return s.v.s.index }
+func (s *Snapshot) Index() uint64 { return s.index }
 
-// View returns the snapshot's view of the table.
+// View returns the snapshot's view of the table, or nil once released.
 func (s *Snapshot) View() *View { return s.v }
 
 // Persist streams the snapshot to w. On an error the caller cancels the

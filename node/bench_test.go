@@ -188,7 +188,7 @@ func inuse() int64 {
 func itoaBig(n int) string {
 	switch {
 	case n >= 1_000_000 && n%1_000_000 == 0:
-		return itoa(n/1_000_000) + "M"
+		return itoaN(n/1_000_000) + "M"
 	case n%1000 == 0:
 		return itoaN(n/1000) + "k"
 	}

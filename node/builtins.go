@@ -116,16 +116,46 @@ func progYes(s *Sys) int {
 	}
 }
 
-// parseDuration takes sleep(1)'s forms: seconds ("1.5") or a Go duration.
+// parseDuration takes sleep(1)'s forms: seconds ("2", "1.5") or a Go
+// duration ("300ms"). Plain seconds are parsed by hand: strconv.ParseFloat's
+// large frame would grow every sleeping process's stack past its minimum.
 func parseDuration(v string) (time.Duration, error) {
-	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 {
-		return time.Duration(f * float64(time.Second)), nil
+	if d, ok := parseSeconds(v); ok {
+		return d, nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
 		return 0, ipc.EINVAL
 	}
 	return d, nil
+}
+
+func parseSeconds(v string) (time.Duration, bool) {
+	var whole, frac, scale int64 = 0, 0, 1
+	dot := false
+	if v == "" || v == "." {
+		return 0, false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '.' && !dot:
+			dot = true
+		case c >= '0' && c <= '9':
+			if !dot {
+				if whole > (1<<62)/int64(time.Second) {
+					return 0, false
+				}
+				whole = whole*10 + int64(c-'0')
+			} else if scale < int64(time.Second) {
+				frac = frac*10 + int64(c-'0')
+				scale *= 10
+			}
+		default:
+			return 0, false
+		}
+	}
+	return time.Duration(whole)*time.Second + time.Duration(frac*int64(time.Second)/scale), true
 }
 
 func progSleep(s *Sys) int {

@@ -33,9 +33,13 @@ import (
 // A subshell, a command substitution, a background job and a pipeline stage
 // that is not a plain program are run by spawning the shell again with -c
 // and the source printed back. The child receives the exported variables in
-// its environment, the other variables, the functions and the options as a
-// prologue of its script, and $?, $$ and $! through the private option
-// --subshell=STATUS,PID,BGPID that comes before -c.
+// its environment, and the rest of the shell's state through the private
+// option that comes before -c:
+//
+//	--subshell=STATUS,PID,BGPID PROLOGUE
+//
+// PROLOGUE is a script that sets the other variables, the functions and the
+// options; STATUS, PID and BGPID are $?, $$ and $!.
 
 // registerShell registers the shell as "sh".
 func registerShell(r *Registry) { r.Register("sh", progSh) }
@@ -181,15 +185,17 @@ func progSh(s *Sys) int {
 // arguments. It returns the script's source and name, or an exit code >= 0.
 func (sh *shell) setup(args []string) (src, name string, code int) {
 	cmd, stdin := false, false
+	prologue, status := "", 0
 	for len(args) > 0 {
 		a := args[0]
 		if a == "--" || a == "-" {
 			args = args[1:]
 			break
 		}
-		if state, ok := strings.CutPrefix(a, "--subshell="); ok {
-			sh.inherit(state)
-			args = args[1:]
+		if state, ok := strings.CutPrefix(a, "--subshell="); ok && len(args) > 1 {
+			prologue = args[1]
+			status = sh.inherit(state)
+			args = args[2:]
 			continue
 		}
 		if len(a) < 2 || (a[0] != '-' && a[0] != '+') {
@@ -237,17 +243,27 @@ func (sh *shell) setup(args []string) (src, name string, code int) {
 		src = string(b)
 	}
 	sh.params = args
+	if prologue != "" {
+		f, err := sh.parser.Parse(strings.NewReader(prologue), "")
+		if err != nil {
+			sh.errorf("subshell prologue: %v", err)
+			return "", "", 2
+		}
+		sh.runStmts(f.Stmts)
+		if sh.ctl == ctlExit {
+			return "", "", sh.exitCode
+		}
+	}
+	sh.status = status
 	return src, name, -1
 }
 
-// inherit takes a parent shell's $?, $$ and $! from --subshell.
-func (sh *shell) inherit(state string) {
+// inherit takes a parent shell's $$ and $! from --subshell, and returns its
+// $?, which holds once the prologue has run.
+func (sh *shell) inherit(state string) (status int) {
 	f := strings.Split(state, ",")
 	if len(f) != 3 {
-		return
-	}
-	if v, err := strconv.Atoi(f[0]); err == nil {
-		sh.status = v
+		return 0
 	}
 	if v, err := strconv.Atoi(f[1]); err == nil && v > 0 {
 		sh.pid = v
@@ -255,6 +271,8 @@ func (sh *shell) inherit(state string) {
 	if v, err := strconv.Atoi(f[2]); err == nil && v >= 0 {
 		sh.lastBg = v
 	}
+	status, _ = strconv.Atoi(f[0])
+	return status
 }
 
 func (sh *shell) setOption(c rune, on bool) bool {
@@ -1153,7 +1171,6 @@ func (sh *shell) runCall(st *syntax.Stmt, call *syntax.CallExpr) {
 		return
 	}
 	defer sh.closeAll(opened)
-	sh.trace(call.Assigns, fields)
 	special := isSpecialBuiltin(name)
 	if special {
 		for _, a := range call.Assigns {
@@ -1169,6 +1186,7 @@ func (sh *shell) runCall(st *syntax.Stmt, call *syntax.CallExpr) {
 		}
 		defer restore()
 	}
+	sh.trace(call.Assigns, fields)
 	if special || isBuiltin(name) {
 		saved := sh.fds
 		sh.fds = tbl
@@ -1270,9 +1288,6 @@ func (sh *shell) spawn(fields []string, tbl fdTable) job {
 // positional parameters of this shell.
 func (sh *shell) forkSource(src string, tbl fdTable) job {
 	var b strings.Builder
-	if f := sh.optionFlags(); f != "" {
-		b.WriteString("set -" + f + "\n")
-	}
 	for _, name := range sortedKeys(sh.vars) {
 		v := sh.vars[name]
 		switch {
@@ -1286,10 +1301,12 @@ func (sh *shell) forkSource(src string, tbl fdTable) job {
 	for _, name := range sortedKeys(sh.funcs) {
 		b.WriteString(sh.print(sh.funcs[name]) + "\n")
 	}
-	b.WriteString(src)
+	if f := sh.optionFlags(); f != "" {
+		b.WriteString("set -" + f + "\n")
+	}
 	args := []string{
-		fmt.Sprintf("--subshell=%d,%d,%d", sh.status, sh.pid, sh.lastBg),
-		"-c", b.String(), sh.arg0,
+		fmt.Sprintf("--subshell=%d,%d,%d", sh.status, sh.pid, sh.lastBg), b.String(),
+		"-c", src, sh.arg0,
 	}
 	args = append(args, sh.params...)
 	pid, err := sh.s.Spawn(SpawnAttr{Command: sh.name, Args: args, Env: sh.environ(), Files: tbl.files()})
@@ -1436,4 +1453,580 @@ func quoteWord(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Builtins.
+
+// isSpecialBuiltin reports whether name is one of POSIX's special builtins
+// the shell has: their prefix assignments last.
+func isSpecialBuiltin(name string) bool {
+	switch name {
+	case ":", ".", "break", "continue", "eval", "exit", "export", "return", "set", "shift", "unset":
+		return true
+	}
+	return false
+}
+
+// isBuiltin reports whether name is one of the shell's regular builtins.
+func isBuiltin(name string) bool {
+	switch name {
+	case "cd", "read", "wait", "test", "[":
+		return true
+	}
+	return false
+}
+
+// builtin runs a builtin and returns its status.
+func (sh *shell) builtin(name string, args []string) int {
+	switch name {
+	case ":":
+		return 0
+	case ".":
+		return sh.builtinDot(args)
+	case "break", "continue":
+		return sh.builtinLoop(name, args)
+	case "eval":
+		return sh.eval(strings.Join(args, " "), "")
+	case "exit":
+		return sh.builtinExit(args)
+	case "export":
+		return sh.builtinExport(args)
+	case "return":
+		return sh.builtinReturn(args)
+	case "set":
+		return sh.builtinSet(args)
+	case "shift":
+		return sh.builtinShift(args)
+	case "unset":
+		return sh.builtinUnset(args)
+	case "cd":
+		return sh.builtinCd(args)
+	case "read":
+		return sh.builtinRead(args)
+	case "wait":
+		return sh.builtinWait(args)
+	case "test", "[":
+		return sh.builtinTest(name, args)
+	}
+	sh.errorf("%s: not a builtin", name)
+	return 2
+}
+
+// count parses the optional count argument of exit, return, break, etc.
+func (sh *shell) count(name string, args []string, def int) (int, bool) {
+	if len(args) == 0 {
+		return def, true
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 0 {
+		sh.errorf("%s: %s: numeric argument required", name, args[0])
+		return 0, false
+	}
+	return n, true
+}
+
+func (sh *shell) builtinExit(args []string) int {
+	n, ok := sh.count("exit", args, sh.status)
+	if !ok {
+		n = 2
+	}
+	sh.exit(n & 0xff)
+	return n & 0xff
+}
+
+func (sh *shell) builtinReturn(args []string) int {
+	n, ok := sh.count("return", args, sh.status)
+	if !ok {
+		return 2
+	}
+	if sh.funcs0 == 0 {
+		sh.errorf("return: not in a function or a dot script")
+		return 1
+	}
+	sh.ctl = ctlReturn
+	return n & 0xff
+}
+
+func (sh *shell) builtinLoop(name string, args []string) int {
+	n, ok := sh.count(name, args, 1)
+	if !ok || n == 0 {
+		if ok {
+			sh.errorf("%s: 0: loop count out of range", name)
+		}
+		return 1
+	}
+	if sh.loops == 0 {
+		return 0
+	}
+	sh.ctl, sh.ctlN = ctlBreak, min(n, sh.loops)
+	if name == "continue" {
+		sh.ctl = ctlContinue
+	}
+	return 0
+}
+
+func (sh *shell) builtinExport(args []string) int {
+	if len(args) == 0 || (len(args) == 1 && args[0] == "-p") {
+		var b strings.Builder
+		for _, name := range sortedKeys(sh.vars) {
+			v := sh.vars[name]
+			switch {
+			case !v.exported || !syntax.ValidName(name):
+			case v.set:
+				b.WriteString("export " + name + "=" + quoteWord(v.value) + "\n")
+			default:
+				b.WriteString("export " + name + "\n")
+			}
+		}
+		return sh.output(b.String())
+	}
+	status := 0
+	for _, a := range args {
+		name, value, hasValue := strings.Cut(a, "=")
+		if !syntax.ValidName(name) {
+			sh.errorf("export: %s: bad variable name", name)
+			status = 1
+			continue
+		}
+		v := sh.vars[name]
+		if v == nil {
+			v = &shVar{}
+			sh.vars[name] = v
+		}
+		v.exported = true
+		if hasValue {
+			v.value, v.set = value, true
+		}
+	}
+	return status
+}
+
+// output writes a builtin's output to standard output; a failed write is
+// its status.
+func (sh *shell) output(str string) int {
+	if str == "" {
+		return 0
+	}
+	if err := sh.write(1, str); err != nil {
+		sh.errorf("write error: %s", errText(err))
+		return 1
+	}
+	return 0
+}
+
+func (sh *shell) builtinUnset(args []string) int {
+	funcs := false
+	if len(args) > 0 && (args[0] == "-f" || args[0] == "-v") {
+		funcs, args = args[0] == "-f", args[1:]
+	}
+	for _, name := range args {
+		if funcs {
+			delete(sh.funcs, name)
+		} else {
+			delete(sh.vars, name)
+		}
+	}
+	return 0
+}
+
+func (sh *shell) builtinSet(args []string) int {
+	if len(args) == 0 {
+		var b strings.Builder
+		for _, name := range sortedKeys(sh.vars) {
+			if v := sh.vars[name]; v.set && syntax.ValidName(name) {
+				b.WriteString(name + "=" + quoteWord(v.value) + "\n")
+			}
+		}
+		return sh.output(b.String())
+	}
+	for len(args) > 0 {
+		a := args[0]
+		if a == "--" {
+			sh.params = slices.Clone(args[1:])
+			return 0
+		}
+		if len(a) < 2 || (a[0] != '-' && a[0] != '+') {
+			break
+		}
+		for _, c := range a[1:] {
+			if !sh.setOption(c, a[0] == '-') {
+				sh.errorf("set: %c%c: invalid option", a[0], c)
+				return 2
+			}
+		}
+		args = args[1:]
+	}
+	if len(args) > 0 {
+		sh.params = slices.Clone(args)
+	}
+	return 0
+}
+
+func (sh *shell) builtinShift(args []string) int {
+	n, ok := sh.count("shift", args, 1)
+	if !ok {
+		return 2
+	}
+	if n > len(sh.params) {
+		sh.errorf("shift: %d: shift count out of range", n)
+		return 1
+	}
+	sh.params = sh.params[n:]
+	return 0
+}
+
+func (sh *shell) builtinCd(args []string) int {
+	var dir string
+	switch {
+	case len(args) == 0:
+		home, ok := sh.lookup("HOME")
+		if !ok {
+			sh.errorf("cd: HOME not set")
+			return 1
+		}
+		dir = home
+	case args[0] == "-":
+		old, ok := sh.lookup("OLDPWD")
+		if !ok {
+			sh.errorf("cd: OLDPWD not set")
+			return 1
+		}
+		dir = old
+	default:
+		dir = args[0]
+	}
+	old := sh.s.Getcwd()
+	if err := sh.s.Chdir(dir); err != nil {
+		sh.errorf("cd: %s: %s", dir, errText(err))
+		return 1
+	}
+	sh.setVar("OLDPWD", old)
+	sh.setVar("PWD", sh.s.Getcwd())
+	if len(args) > 0 && args[0] == "-" {
+		return sh.output(sh.s.Getcwd() + "\n")
+	}
+	return 0
+}
+
+// builtinRead reads one line of standard input, a byte at a time so as to
+// leave the rest to the commands that follow, and splits it into variables.
+func (sh *shell) builtinRead(args []string) int {
+	raw := false
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-" {
+		if args[0] == "--" {
+			args = args[1:]
+			break
+		}
+		if args[0] != "-r" {
+			sh.errorf("read: %s: invalid option", args[0])
+			return 2
+		}
+		raw, args = true, args[1:]
+	}
+	names := args
+	if len(names) == 0 {
+		names = []string{"REPLY"}
+	}
+	for _, n := range names {
+		if !syntax.ValidName(n) {
+			sh.errorf("read: %s: bad variable name", n)
+			return 2
+		}
+	}
+	kfd, ok := sh.fds[0]
+	if !ok {
+		sh.errorf("read: %s", ipc.EBADF)
+		return 1
+	}
+	var line []byte
+	eof := false
+	var b [1]byte
+	for {
+		n, err := sh.s.Read(kfd, b[:])
+		if n == 1 {
+			if b[0] == '\n' {
+				if !raw && len(line) > 0 && line[len(line)-1] == '\\' {
+					line = line[:len(line)-1] // a continued line
+					continue
+				}
+				break
+			}
+			line = append(line, b[0])
+		}
+		if err == io.EOF {
+			eof = true
+			break
+		}
+		if err != nil {
+			sh.errorf("read: %s", errText(err))
+			return 1
+		}
+	}
+	fields := expand.ReadFields(sh.config(), string(line), len(names), raw)
+	for i, n := range names {
+		v := ""
+		if i < len(fields) {
+			v = fields[i]
+		}
+		sh.setVar(n, v)
+	}
+	if eof {
+		return 1
+	}
+	return 0
+}
+
+func (sh *shell) builtinWait(args []string) int {
+	if len(args) == 0 {
+		for {
+			if _, _, err := sh.s.Wait4(-1, 0); err != nil && !errors.Is(err, ipc.EINTR) {
+				return 0
+			}
+		}
+	}
+	status := 0
+	for _, a := range args {
+		pid, err := strconv.Atoi(a)
+		if err != nil || pid <= 0 {
+			sh.errorf("wait: %s: not a pid", a)
+			status = 2
+			continue
+		}
+		_, ws, err := sh.s.Wait4(pid, 0)
+		if err != nil {
+			status = 127
+			continue
+		}
+		status = ws.Code()
+	}
+	return status
+}
+
+// eval parses src and runs it in the shell.
+func (sh *shell) eval(src, name string) int {
+	if sh.depth >= maxShDepth {
+		sh.errorf("eval nested too deeply")
+		sh.exit(2)
+		return 2
+	}
+	f, err := sh.parser.Parse(strings.NewReader(src), name)
+	if err != nil {
+		sh.errorf("%v", err)
+		return 2
+	}
+	if len(f.Stmts) == 0 {
+		return 0
+	}
+	sh.depth++
+	sh.runStmts(f.Stmts)
+	sh.depth--
+	return sh.status
+}
+
+func (sh *shell) builtinDot(args []string) int {
+	if len(args) == 0 {
+		sh.errorf(".: filename argument required")
+		return 2
+	}
+	b, err := sh.readFile(args[0])
+	if err != nil {
+		sh.errorf(".: %s: %s", args[0], errText(err))
+		return 1
+	}
+	saved := sh.params
+	if len(args) > 1 {
+		sh.params = args[1:]
+	}
+	sh.funcs0++
+	status := sh.eval(string(b), args[0])
+	sh.funcs0--
+	if len(args) > 1 {
+		sh.params = saved
+	}
+	if sh.ctl == ctlReturn {
+		sh.ctl = ctlNone
+	}
+	return status
+}
+
+// builtinTest is test(1), also spelled [.
+func (sh *shell) builtinTest(name string, args []string) int {
+	if name == "[" {
+		if len(args) == 0 || args[len(args)-1] != "]" {
+			sh.errorf("[: missing ]")
+			return 2
+		}
+		args = args[:len(args)-1]
+	}
+	t := testExpr{sh: sh, args: args}
+	ok, err := t.eval()
+	if err != nil {
+		sh.errorf("%s: %v", name, err)
+		return 2
+	}
+	if ok {
+		return 0
+	}
+	return 1
+}
+
+// testExpr evaluates the operands of test.
+type testExpr struct {
+	sh   *shell
+	args []string
+	i    int
+}
+
+func (t *testExpr) eval() (bool, error) {
+	switch len(t.args) {
+	case 0:
+		return false, nil
+	case 1:
+		return t.args[0] != "", nil
+	}
+	v, err := t.or()
+	if err == nil && t.i < len(t.args) {
+		err = fmt.Errorf("%s: unexpected operand", t.args[t.i])
+	}
+	return v, err
+}
+
+func (t *testExpr) or() (bool, error) {
+	v, err := t.and()
+	for err == nil && t.i < len(t.args) && t.args[t.i] == "-o" {
+		t.i++
+		var w bool
+		w, err = t.and()
+		v = v || w
+	}
+	return v, err
+}
+
+func (t *testExpr) and() (bool, error) {
+	v, err := t.not()
+	for err == nil && t.i < len(t.args) && t.args[t.i] == "-a" {
+		t.i++
+		var w bool
+		w, err = t.not()
+		v = v && w
+	}
+	return v, err
+}
+
+func (t *testExpr) not() (bool, error) {
+	if t.i+1 < len(t.args) && t.args[t.i] == "!" &&
+		(t.i+2 >= len(t.args) || !testBinary(t.args[t.i+1])) {
+		t.i++
+		v, err := t.not()
+		return !v, err
+	}
+	return t.primary()
+}
+
+func (t *testExpr) primary() (bool, error) {
+	if t.i >= len(t.args) {
+		return false, errors.New("argument expected")
+	}
+	a := t.args[t.i]
+	if t.i+2 < len(t.args) && testBinary(t.args[t.i+1]) {
+		t.i += 3
+		return t.binary(a, t.args[t.i-2], t.args[t.i-1])
+	}
+	if a == "(" && t.i+1 < len(t.args) {
+		t.i++
+		v, err := t.or()
+		if err != nil {
+			return false, err
+		}
+		if t.i >= len(t.args) || t.args[t.i] != ")" {
+			return false, errors.New("missing )")
+		}
+		t.i++
+		return v, nil
+	}
+	if len(a) == 2 && a[0] == '-' && t.i+1 < len(t.args) {
+		t.i += 2
+		return t.unary(a, t.args[t.i-1])
+	}
+	t.i++
+	return a != "", nil
+}
+
+func testBinary(op string) bool {
+	switch op {
+	case "=", "!=", "-eq", "-ne", "-lt", "-le", "-gt", "-ge":
+		return true
+	}
+	return false
+}
+
+func (t *testExpr) binary(x, op, y string) (bool, error) {
+	switch op {
+	case "=":
+		return x == y, nil
+	case "!=":
+		return x != y, nil
+	}
+	a, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("%s: integer expression expected", x)
+	}
+	b, err := strconv.ParseInt(strings.TrimSpace(y), 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("%s: integer expression expected", y)
+	}
+	switch op {
+	case "-eq":
+		return a == b, nil
+	case "-ne":
+		return a != b, nil
+	case "-lt":
+		return a < b, nil
+	case "-le":
+		return a <= b, nil
+	case "-gt":
+		return a > b, nil
+	default:
+		return a >= b, nil
+	}
+}
+
+func (t *testExpr) unary(op, x string) (bool, error) {
+	switch op {
+	case "-n":
+		return x != "", nil
+	case "-z":
+		return x == "", nil
+	case "-t":
+		return false, nil
+	}
+	if t.sh.s == nil {
+		return false, nil
+	}
+	fi, err := t.sh.s.Stat(x)
+	switch op {
+	case "-e", "-f", "-d", "-s", "-p", "-r", "-w", "-x":
+		if err != nil {
+			return false, nil
+		}
+	default:
+		return false, fmt.Errorf("%s: unknown operator", op)
+	}
+	switch op {
+	case "-f":
+		return fi.Mode().IsRegular(), nil
+	case "-d":
+		return fi.IsDir(), nil
+	case "-s":
+		return fi.Size() > 0, nil
+	case "-p":
+		return fi.Mode()&fs.ModeNamedPipe != 0, nil
+	case "-r":
+		return fi.Mode().Perm()&0o444 != 0, nil
+	case "-w":
+		return fi.Mode().Perm()&0o222 != 0, nil
+	case "-x":
+		return fi.Mode().Perm()&0o111 != 0, nil
+	}
+	return true, nil
 }

@@ -381,26 +381,31 @@ func (w *procWaiter) Wait(deadline time.Time) error {
 	return err
 }
 
+// blockedWait parks a process that gave up its slot until it is woken, the
+// deadline passes, or a signal needs it. It keeps its frame small and parks
+// on a plain channel receive, so that a sleeping process's goroutine stack
+// stays at its minimum size.
 func (p *Process) blockedWait(deadline time.Time) error {
-	var tc <-chan time.Time
+	var t *time.Timer
 	if !deadline.IsZero() {
 		d := time.Until(deadline)
 		if d <= 0 {
 			return ipc.ETIMEDOUT
 		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		tc = t.C
+		t = time.AfterFunc(d, p.wake)
 	}
-	if err := p.checkBlocked(); err != nil {
-		return err
+	err := p.checkBlocked()
+	if err == nil {
+		<-p.park
+		err = p.checkBlocked()
+		if err == nil && t != nil && !time.Now().Before(deadline) {
+			err = ipc.ETIMEDOUT
+		}
 	}
-	select {
-	case <-p.park:
-		return p.checkBlocked()
-	case <-tc:
-		return ipc.ETIMEDOUT
+	if t != nil {
+		t.Stop()
 	}
+	return err
 }
 
 // blockingCall runs fn, which may block in the host (a read from a host

@@ -105,10 +105,13 @@ func (r *round) preempt(pe pendingProc, req requirement, d int64) bool {
 	}
 	n.resCnt++
 	n.resMem += d
-	reason := fmt.Sprintf("waiting for evictions in flight on node %s", n.display())
-	if k := len(bestVictims); k == 1 {
-		reason = fmt.Sprintf("evicting 1 lower-priority process on node %s", n.display())
-	} else if k > 1 {
+	var reason string
+	switch k := len(bestVictims); k {
+	case 0:
+		reason = "waiting for evictions in flight on node " + n.display()
+	case 1:
+		reason = "evicting 1 lower-priority process on node " + n.display()
+	default:
 		reason = fmt.Sprintf("evicting %d lower-priority processes on node %s", k, n.display())
 	}
 	r.unplaced(pe.p, CausePreempting, reason)

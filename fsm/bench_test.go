@@ -1,0 +1,110 @@
+package fsm
+
+import (
+	"io"
+	"testing"
+)
+
+func benchSpec() Spec {
+	return Spec{Command: "true", Args: []string{"-x"}, Env: []string{"HOME=/", "PATH=/bin"}, Cwd: "/"}
+}
+
+// BenchmarkApplySpawn applies one spawn per log entry, decoding included.
+func BenchmarkApplySpawn(b *testing.B) {
+	f, _ := New(DefaultConfig())
+	data := Encode(&Spawn{Owner: "bench", Spec: benchSpec(), Now: t0})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if r := f.Apply(uint64(i+1), data).(*Result); r.Err != nil {
+			b.Fatal(r.Err)
+		}
+	}
+}
+
+// BenchmarkApplySpawnBatch100 applies entries of 100 spawns (group
+// commit); ns/spawn is the cost of one spawn.
+func BenchmarkApplySpawnBatch100(b *testing.B) {
+	f, _ := New(DefaultConfig())
+	one := Encode(&Spawn{Owner: "bench", Spec: benchSpec(), Now: t0})
+	entries := make([][]byte, 100)
+	for i := range entries {
+		entries[i] = one
+	}
+	data, err := EncodeBatch(entries)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		rs := f.Apply(uint64(i+1), data).([]*Result)
+		if rs[99].Err != nil {
+			b.Fatal(rs[99].Err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/spawn")
+}
+
+// BenchmarkApplySessionSpawnBatch100 is the cluster's path: 100 spawns,
+// each in its client's session, in one entry. Encoding is included.
+func BenchmarkApplySessionSpawnBatch100(b *testing.B) {
+	f, _ := New(DefaultConfig())
+	sids := make([]uint64, 100)
+	for i := range sids {
+		sids[i] = f.Apply(uint64(i+1), Encode(&RegisterSession{Now: t0})).(*Result).SessionID
+	}
+	spawn := &Spawn{Owner: "bench", Spec: benchSpec(), Now: t0}
+	entries := make([][]byte, 100)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		for j := range entries {
+			rid := uint64(i + 1)
+			entries[j] = Encode(&SessionRequest{SessionID: sids[j], RequestID: rid, AckedBelow: rid, Now: t0, Command: spawn})
+		}
+		data, _ := EncodeBatch(entries)
+		rs := f.Apply(uint64(i+101), data).([]*Result)
+		if rs[99].Err != nil {
+			b.Fatal(rs[99].Err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/spawn")
+}
+
+// BenchmarkSnapshot measures taking a snapshot of a 100k-process table
+// while entries keep being applied.
+func BenchmarkSnapshot(b *testing.B) {
+	f, _ := New(DefaultConfig())
+	data := Encode(&Spawn{Owner: "bench", Spec: benchSpec(), Now: t0})
+	idx := uint64(0)
+	for range 100_000 {
+		idx++
+		f.Apply(idx, data)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		s := f.Snapshot()
+		idx++
+		f.Apply(idx, data)
+		s.Release()
+	}
+}
+
+// BenchmarkPersist100k streams a 100k-process table.
+func BenchmarkPersist100k(b *testing.B) {
+	f, _ := New(DefaultConfig())
+	data := Encode(&Spawn{Owner: "bench", Spec: benchSpec(), Now: t0})
+	for i := range 100_000 {
+		f.Apply(uint64(i+1), data)
+	}
+	s := f.Snapshot()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := s.Persist(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

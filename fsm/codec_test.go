@@ -1,0 +1,267 @@
+package fsm
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+// Generators of arbitrary commands, for the round-trip property and the
+// fuzz corpus. Values cover the whole range of each field, valid or not.
+
+func genStr() *rapid.Generator[string] {
+	return rapid.OneOf(rapid.Just(""), rapid.SampledFrom([]string{"n1", "/q", "sleep", "pending"}), rapid.String())
+}
+
+func genStrs(t *rapid.T, label string) []string {
+	return rapid.SliceOfN(genStr(), 0, 4).Draw(t, label)
+}
+
+func orNil[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func genSpec(t *rapid.T) Spec {
+	s := Spec{
+		Command:  genStr().Draw(t, "command"),
+		Args:     orNil(genStrs(t, "args")),
+		Env:      orNil(genStrs(t, "env")),
+		Cwd:      genStr().Draw(t, "cwd"),
+		Priority: rapid.IntRange(-200, 200).Draw(t, "priority"),
+		Promises: genStr().Draw(t, "promises"),
+		Restart: Restart{
+			Policy:      RestartPolicy(rapid.SampledFrom([]string{"", "never", "on-failure", "always", "x"}).Draw(t, "policy")),
+			MaxRestarts: rapid.IntRange(-5, 1<<20).Draw(t, "max"),
+			BackoffBase: time.Duration(rapid.Int64().Draw(t, "base")),
+			BackoffMax:  time.Duration(rapid.Int64().Draw(t, "bmax")),
+		},
+		Node:              genStr().Draw(t, "node"),
+		InheritsPipesFrom: rapid.Uint64().Draw(t, "inherits"),
+	}
+	for _, l := range s.Limits.pairs() {
+		l.Soft = rapid.Uint64().Draw(t, "soft")
+		l.Hard = rapid.Uint64().Draw(t, "hard")
+	}
+	for range rapid.IntRange(0, 2).Draw(t, "unveils") {
+		s.Unveil = append(s.Unveil, Unveil{Path: genStr().Draw(t, "path"), Perms: genStr().Draw(t, "perms")})
+	}
+	for range rapid.IntRange(0, 2).Draw(t, "constraints") {
+		s.Constraints = append(s.Constraints, Constraint{Label: genStr().Draw(t, "label"), Value: genStr().Draw(t, "value")})
+	}
+	for range rapid.IntRange(0, 2).Draw(t, "uses") {
+		s.Uses = append(s.Uses, Use{Kind: Kind(genStr().Draw(t, "kind")), Name: genStr().Draw(t, "name")})
+	}
+	return s
+}
+
+func genStatus(t *rapid.T) Status {
+	return Status{
+		Exited: rapid.Bool().Draw(t, "exited"),
+		Code:   rapid.IntRange(-1000, 1000).Draw(t, "code"),
+		Signal: rapid.IntRange(-5, 40).Draw(t, "signal"),
+		Core:   rapid.Bool().Draw(t, "core"),
+		Reason: genStr().Draw(t, "reason"),
+	}
+}
+
+// genCommand draws any command but a Batch; inner says whether it may be a
+// session request's command.
+func genCommand(t *rapid.T, inner bool) Command {
+	u := func(l string) uint64 { return rapid.Uint64().Draw(t, l) }
+	i := func(l string) int64 { return rapid.Int64().Draw(t, l) }
+	s := func(l string) string { return genStr().Draw(t, l) }
+	n := rapid.IntRange(0, 21).Draw(t, "which")
+	if inner && (n == 0 || n == 1) {
+		n = 2
+	}
+	switch n {
+	case 0:
+		return &RegisterSession{Now: i("now")}
+	case 1:
+		return &SessionRequest{SessionID: u("sid"), RequestID: u("rid"), AckedBelow: u("ack"), Now: i("now"), Command: genCommand(t, true)}
+	case 2:
+		return &Tick{Now: i("now")}
+	case 3:
+		return &Spawn{Parent: u("parent"), Owner: s("owner"), NewSession: rapid.Bool().Draw(t, "ns"), NewGroup: rapid.Bool().Draw(t, "ng"), JoinGroup: u("jg"), Spec: genSpec(t), Now: i("now")}
+	case 4:
+		return &Place{PID: u("pid"), Incarnation: u("inc"), ExpectState: State(s("state")), Node: s("node"), Now: i("now")}
+	case 5:
+		return &Started{PID: u("pid"), Incarnation: u("inc"), Node: s("node"), Now: i("now")}
+	case 6:
+		return &Stopped{PID: u("pid"), Incarnation: u("inc"), Node: s("node"), Signal: rapid.IntRange(-5, 40).Draw(t, "sig"), Now: i("now")}
+	case 7:
+		return &Continued{PID: u("pid"), Incarnation: u("inc"), Node: s("node"), Now: i("now")}
+	case 8:
+		return &Exited{PID: u("pid"), Incarnation: u("inc"), Node: s("node"), Status: genStatus(t), Now: i("now")}
+	case 9:
+		return &Reap{PID: u("pid")}
+	case 10:
+		return &Lost{PID: u("pid"), Incarnation: u("inc"), Node: s("node"), Reason: s("reason"), Now: i("now")}
+	case 11:
+		return &NodeLost{Node: s("node"), Reason: s("reason"), Now: i("now")}
+	case 12:
+		return &Preempt{PID: u("pid"), Incarnation: u("inc"), Reason: s("reason"), Now: i("now")}
+	case 13:
+		return &Signal{ID: u("id"), Target: i("target"), Signal: rapid.IntRange(-5, 40).Draw(t, "sig"), Sender: u("sender"), Now: i("now")}
+	case 14:
+		return &SignalDelivered{ID: u("id"), PID: u("pid"), Incarnation: u("inc")}
+	case 15:
+		var labels []Label
+		for range rapid.IntRange(0, 3).Draw(t, "labels") {
+			labels = append(labels, Label{Key: s("key"), Value: s("value")})
+		}
+		return &NodeUpsert{ID: s("id"), Name: s("name"), RaftAddr: s("raft"), HTTPAddr: s("http"),
+			Capacity: Capacity{Slots: i("slots"), Memory: i("mem")}, Labels: labels, Status: NodeStatus(s("status")), Now: i("now")}
+	case 16:
+		return &SetNodeStatus{ID: s("id"), Status: NodeStatus(s("status")), Now: i("now")}
+	case 17:
+		return &RegistryCreate{Kind: Kind(s("kind")), Name: s("name"), Node: s("node"), Owner: s("owner"),
+			Mode: rapid.Uint32().Draw(t, "mode"), Attrs: Attrs{MaxMsg: i("maxmsg"), MsgSize: i("msgsize"), Size: i("size")}, Now: i("now")}
+	case 18:
+		return &RegistryUnlink{Kind: Kind(s("kind")), Name: s("name")}
+	case 19:
+		return &SetSchedulerConfig{Strategy: Strategy(s("strategy"))}
+	case 20:
+		return &RaisePIDFloor{Floor: u("floor")}
+	default:
+		return &Unknown{T: Type(rapid.IntRange(0xa0, 0xff).Draw(t, "type")), Body: rapid.SliceOf(rapid.Byte()).Draw(t, "body")}
+	}
+}
+
+func genEntry(t *rapid.T) Command {
+	if rapid.IntRange(0, 5).Draw(t, "batch") == 0 {
+		b := &Batch{}
+		for range rapid.IntRange(0, 4).Draw(t, "len") {
+			b.Commands = append(b.Commands, genCommand(t, false))
+		}
+		return b
+	}
+	return genCommand(t, false)
+}
+
+// normalize makes an empty batch comparable after decoding.
+func normalize(c Command) Command {
+	if b, ok := c.(*Batch); ok && len(b.Commands) == 0 {
+		b.Commands = []Command{}
+	}
+	if u, ok := c.(*Unknown); ok && len(u.Body) == 0 {
+		u.Body = []byte{}
+	}
+	return c
+}
+
+func TestEncodeRoundTrip(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		c := genEntry(t)
+		data := Encode(c)
+		got, err := Decode(data)
+		if err != nil {
+			t.Fatalf("Decode(Encode(%#v)): %v", c, err)
+		}
+		fixUnknownBodies(c)
+		fixUnknownBodies(got)
+		if !reflect.DeepEqual(normalize(got), normalize(c)) {
+			t.Fatalf("round trip:\n got %#v\nwant %#v", got, c)
+		}
+		if again := Encode(got); !bytes.Equal(again, data) {
+			t.Fatalf("re-encoding differs:\n got %x\nwant %x", again, data)
+		}
+	})
+}
+
+// fixUnknownBodies makes nil and empty bodies of Unknown commands equal.
+func fixUnknownBodies(c Command) {
+	switch c := c.(type) {
+	case *Unknown:
+		if len(c.Body) == 0 {
+			c.Body = []byte{}
+		}
+	case *Batch:
+		for _, ic := range c.Commands {
+			fixUnknownBodies(ic)
+		}
+	case *SessionRequest:
+		fixUnknownBodies(c.Command)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	spawn := Encode(&Spawn{Spec: sleepSpec()})
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"empty", nil, ErrMalformed},
+		{"unknown type", []byte{0x70}, ErrUnknownType},
+		{"truncated", spawn[:len(spawn)-1], ErrMalformed},
+		{"trailing", append(append([]byte(nil), spawn...), 0), ErrMalformed},
+		{"version 0", []byte{byte(TypeReap), 0, 1}, ErrMalformed},
+		{"future version", []byte{byte(TypeReap), 2, 1}, ErrMalformed},
+		{"bad bool", []byte{byte(TypeSpawn), 1, 0, 0, 2}, ErrMalformed},
+		{"huge length", []byte{byte(TypeRegistryUnlink), 1, 0xff, 0xff, 0xff, 0xff, 0x0f}, ErrMalformed},
+		{"nested batch", Encode(&Batch{Commands: []Command{&Batch{}}}), ErrMalformed},
+		{"session in session", Encode(&SessionRequest{RequestID: 1, Command: &SessionRequest{Command: &Tick{}}}), ErrMalformed},
+		{"register in session", Encode(&SessionRequest{RequestID: 1, Command: &RegisterSession{}}), ErrMalformed},
+		{"empty session command", Encode(&SessionRequest{RequestID: 1}), ErrMalformed},
+		{"unknown in batch", []byte{byte(TypeBatch), 1, 1, 1, 0x70}, ErrUnknownType},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Decode(tc.data)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Decode(%x) = %v, %v; want error %v", tc.data, c, err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzDecode feeds arbitrary bytes to the decoder: it must never panic. An
+// entry that decodes must re-encode to an entry that decodes to the same
+// command, and applying it must not panic either: every domain failure is
+// a result.
+func FuzzDecode(f *testing.F) {
+	seeds := [][]byte{
+		Encode(&Spawn{Parent: 1, Owner: "alice", Spec: sleepSpec(), Now: t0}),
+		Encode(&Batch{Commands: []Command{&RegisterSession{Now: t0}, &Tick{Now: t0}}}),
+		Encode(&SessionRequest{SessionID: 1, RequestID: 1, Now: t0, Command: &Signal{Target: -2, Signal: 9, Now: t0}}),
+		Encode(&NodeUpsert{ID: "n1", Labels: []Label{{"a", "b"}}, Now: t0}),
+		Encode(&Exited{PID: 2, Incarnation: 1, Node: "n1", Status: Status{Exited: true, Code: 1}, Now: t0}),
+		Encode(&RegistryCreate{Kind: KindMQ, Name: "/q", Node: "n1", Now: t0}),
+		{0xf0, 1, 2},
+		{},
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Decode(data)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnknownType) {
+				t.Fatalf("Decode error %v wraps neither ErrMalformed nor ErrUnknownType", err)
+			}
+			return
+		}
+		again := Encode(c)
+		c2, err := Decode(again)
+		if err != nil {
+			t.Fatalf("re-encoded entry does not decode: %v", err)
+		}
+		fixUnknownBodies(c)
+		fixUnknownBodies(c2)
+		if !reflect.DeepEqual(normalize(c), normalize(c2)) {
+			t.Fatalf("round trip:\n got %#v\nwant %#v", c2, c)
+		}
+		fsm, _ := New(DefaultConfig())
+		fsm.Apply(1, Encode(&NodeUpsert{ID: "n1", Now: t0}))
+		fsm.Apply(2, Encode(&Spawn{Spec: sleepSpec(), Now: t0}))
+		fsm.Apply(3, data)
+		fsm.Apply(4, data)
+	})
+}
