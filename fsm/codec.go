@@ -351,6 +351,7 @@ func (e *encoder) process(p *Process) {
 	e.uint(p.CreateIndex)
 	e.uint(p.ModifyIndex)
 	e.uint(p.QueueIndex)
+	e.uint(p.PlaceIndex)
 }
 
 func (d *decoder) process(p *Process) {
@@ -376,6 +377,7 @@ func (d *decoder) process(p *Process) {
 	p.CreateIndex = d.uint()
 	p.ModifyIndex = d.uint()
 	p.QueueIndex = d.uint()
+	p.PlaceIndex = d.uint()
 }
 
 func (e *encoder) labels(ls []Label) {

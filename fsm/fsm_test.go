@@ -963,3 +963,29 @@ func TestErrorCodes(t *testing.T) {
 		t.Fatal("foreign error must have the unknown code")
 	}
 }
+
+func TestPlaceLocality(t *testing.T) {
+	h := newHarness(t)
+	h.node("n1")
+	h.node("n2")
+	par := h.run(0, sleepSpec(), "n1")
+	pipe := h.spawn(par, Spec{Command: "cat", InheritsPipesFrom: par})
+	wantErr(t, h.apply(&Place{PID: pipe, Incarnation: 1, ExpectState: StatePending, Node: "n2", Now: h.now}), ErrStale)
+	wantErr(t, h.apply(&Place{PID: pipe, Incarnation: 1, ExpectState: StatePending, Node: "n1", Now: h.now}), nil)
+
+	h.ok(&RegistryCreate{Kind: KindSHM, Name: "/seg", Node: "n2", Attrs: Attrs{Size: 4096}, Now: h.now})
+	shm := h.spawn(0, Spec{Command: "x", Uses: []Use{{KindSHM, "/seg"}, {KindMQ, "/q"}}})
+	wantErr(t, h.apply(&Place{PID: shm, Incarnation: 1, ExpectState: StatePending, Node: "n1", Now: h.now}), ErrStale)
+	wantErr(t, h.apply(&Place{PID: shm, Incarnation: 1, ExpectState: StatePending, Node: "n2", Now: h.now}), nil)
+}
+
+func TestListOnNode(t *testing.T) {
+	h := newHarness(t)
+	h.node("n1")
+	a := h.run(0, sleepSpec(), "n1")
+	h.spawn(0, sleepSpec())
+	got := h.f.List(Filter{OnNodeOnly: true})
+	if len(got) != 1 || got[0].PID != a || got[0].PlaceIndex == 0 {
+		t.Fatalf("List(on node) = %+v, want %d with its place index", got, a)
+	}
+}

@@ -207,14 +207,36 @@ func (a *applier) place(c *Place) *Result {
 			return failf(ErrInvalid, "node %q does not have %s=%s", n.ID, con.Label, con.Value)
 		}
 	}
+	if r := a.checkLocality(p, n.ID); r != nil {
+		return r
+	}
 	np := *p
 	s.queue.Delete(queueKeyOf(p))
 	np.State = StatePlaced
 	np.Node = n.ID
+	np.PlaceIndex = a.index
 	np.ModifyIndex = a.index
 	a.put(&np)
 	s.byNode.ReplaceOrInsert(nodeKey{n.ID, np.PID})
 	return &Result{PID: np.PID, Incarnation: np.Incarnation, State: np.State}
+}
+
+// checkLocality re-checks what ties a process to a node (DESIGN.md,
+// "Locality"): the node of the PID whose pipes it inherits, and the node of
+// every shared-memory segment it uses. A mismatch means the plan is stale.
+func (a *applier) checkLocality(p *Process, node string) *Result {
+	if src := a.s.proc(p.Spec.InheritsPipesFrom); src != nil && src.State.OnNode() && src.Node != node {
+		return failf(ErrStale, "pid %d inherits pipes from %d on node %q", p.PID, src.PID, src.Node)
+	}
+	for _, u := range p.Spec.Uses {
+		if u.Kind != KindSHM {
+			continue
+		}
+		if o := a.s.object(KindSHM, u.Name); o != nil && !o.Lost && o.Node != node {
+			return failf(ErrStale, "pid %d uses segment %s on node %q", p.PID, u.Name, o.Node)
+		}
+	}
+	return nil
 }
 
 // event finds the process an event from a node is about, or the result that
@@ -395,6 +417,7 @@ func (a *applier) requeue(p *Process, st Status, counted, delay bool) *Process {
 	np.State = StatePending
 	np.Status = st
 	np.Node = ""
+	np.PlaceIndex = 0
 	np.StartedAt = 0
 	np.Evicting = false
 	np.EvictReason = ""

@@ -221,6 +221,9 @@ type Process struct {
 	// QueueIndex is the log index at which the process last became
 	// pending: the FIFO order among equal priorities.
 	QueueIndex uint64
+	// PlaceIndex is the log index of the place command of the current
+	// incarnation; 0 while pending.
+	PlaceIndex uint64
 }
 
 // Capacity is what a node offers.

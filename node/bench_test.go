@@ -13,9 +13,7 @@ import (
 	"github.com/vproc/vproc/ipc"
 )
 
-var benchEpoch = time.Now()
-
-func nanotime() int64 { return int64(time.Since(benchEpoch)) }
+func nanotime() int64 { return runtimeNano() }
 
 func percentile(xs []int64, q float64) float64 {
 	if len(xs) == 0 {

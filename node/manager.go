@@ -99,7 +99,7 @@ func New(cfg Config) (*ProcessManager, error) {
 		shms:     ipc.NewShmNamespace(),
 	}
 	if k.clock == nil {
-		k.clock = monoClock{epoch: time.Now()}
+		k.clock = monoClock{}
 	}
 	if k.fs == nil {
 		k.fs = vfs.NewMem()

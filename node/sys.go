@@ -35,8 +35,9 @@ const (
 	WNOWAIT    = 0x01000000
 )
 
-// enter is the preemption check at the start of every call.
-func (s *Sys) enter() {
+// enter is the preemption check at the start of every call. It returns the
+// clock reading it made.
+func (s *Sys) enter() int64 {
 	p := s.p
 	if p.attention.Load() != 0 || p.k.frozen.Load() {
 		p.slowEnter()
@@ -54,6 +55,7 @@ func (s *Sys) enter() {
 	if p.cpuLimitAt != math.MaxInt64 && p.cpuNs.Load()+now-p.sliceStart >= p.cpuLimitAt {
 		p.checkCPU(p.cpuNs.Load() + now - p.sliceStart)
 	}
+	return now
 }
 
 func (p *Process) slowEnter() {
@@ -640,13 +642,18 @@ func (s *Sys) Wait4(pid int, options int) (int, WaitStatus, error) {
 			return c.Pgid == -pid
 		}
 	}
+	events := options&(WUNTRACED|WCONTINUED) != 0
 	for {
 		k.mu.Lock()
 		var found *Process
-		for c := p.zombies.head; c != nil; c = c.sibNext {
-			if match(c) {
-				found = c
-				break
+		if pid == -1 {
+			found = p.zombies.head // the oldest zombie
+		} else {
+			for c := p.zombies.head; c != nil; c = c.sibNext {
+				if match(c) {
+					found = c
+					break
+				}
 			}
 		}
 		if found != nil {
@@ -659,26 +666,31 @@ func (s *Sys) Wait4(pid int, options int) (int, WaitStatus, error) {
 			k.mu.Unlock()
 			return found.PID, st, s.leave(nil)
 		}
-		any := false
-		for c := p.children.head; c != nil; c = c.sibNext {
-			if !match(c) {
-				continue
-			}
-			any = true
-			if options&WUNTRACED != 0 && c.waitEvents&evStopped != 0 {
-				if options&WNOWAIT == 0 {
-					c.waitEvents &^= evStopped
+		any := pid == -1 && p.children.n > 0
+		if !any || events {
+			for c := p.children.head; c != nil; c = c.sibNext {
+				if !match(c) {
+					continue
 				}
-				st := stoppedStatus(c.stopSig)
-				k.mu.Unlock()
-				return c.PID, st, s.leave(nil)
-			}
-			if options&WCONTINUED != 0 && c.waitEvents&evContinued != 0 {
-				if options&WNOWAIT == 0 {
-					c.waitEvents &^= evContinued
+				any = true
+				if options&WUNTRACED != 0 && c.waitEvents&evStopped != 0 {
+					if options&WNOWAIT == 0 {
+						c.waitEvents &^= evStopped
+					}
+					st := stoppedStatus(c.stopSig)
+					k.mu.Unlock()
+					return c.PID, st, s.leave(nil)
 				}
-				k.mu.Unlock()
-				return c.PID, continuedStatus, s.leave(nil)
+				if options&WCONTINUED != 0 && c.waitEvents&evContinued != 0 {
+					if options&WNOWAIT == 0 {
+						c.waitEvents &^= evContinued
+					}
+					k.mu.Unlock()
+					return c.PID, continuedStatus, s.leave(nil)
+				}
+				if !events {
+					break
+				}
 			}
 		}
 		k.mu.Unlock()
@@ -825,9 +837,9 @@ func (s *Sys) Sleep(d time.Duration) error {
 // Yield gives the CPU slot to another runnable process, if one waits, as
 // sched_yield(2).
 func (s *Sys) Yield() {
-	s.enter()
+	now := s.enter()
 	p := s.p
-	if p.k.sched.yield(p) {
+	if p.k.sched.tick(p, now) {
 		p.setState(codeReady)
 		if p.acquire() != nil {
 			p.die()
