@@ -20,16 +20,25 @@ import (
 // the parent of every process spawned through the library. It never runs.
 const InitPID = 1
 
-// Sentinel errors of the library API. Each wraps an ipc.Errno, so that
+// Sentinel errors of the library API. Each unwraps to an ipc.Errno, so that
 // errors.Is(err, ipc.ESRCH) holds too.
 var (
 	// ErrNoProcess: no process has that PID (or it has been reaped): ESRCH.
-	ErrNoProcess = fmt.Errorf("no such process: %w", ipc.ESRCH)
+	ErrNoProcess error = &kernelError{"no such process", ipc.ESRCH}
 	// ErrUnknownProgram: the command names no registered program: ENOENT.
-	ErrUnknownProgram = fmt.Errorf("unknown program: %w", ipc.ENOENT)
+	ErrUnknownProgram error = &kernelError{"unknown program", ipc.ENOENT}
 	// ErrShutdown: the kernel is shutting down: ECANCELED.
-	ErrShutdown = fmt.Errorf("kernel is shut down: %w", ipc.ECANCELED)
+	ErrShutdown error = &kernelError{"kernel is shut down", ipc.ECANCELED}
 )
+
+// kernelError is a sentinel with its own message and an errno beneath it.
+type kernelError struct {
+	msg   string
+	errno ipc.Errno
+}
+
+func (e *kernelError) Error() string { return e.msg }
+func (e *kernelError) Unwrap() error { return e.errno }
 
 // Spec describes a process to spawn through the library.
 type Spec struct {
