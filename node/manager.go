@@ -77,13 +77,13 @@ type ProcessManager struct {
 	mqs    *ipc.MQNamespace  // POSIX message queue names
 	shms   *ipc.ShmNamespace // shared-memory segment names
 
-	mu       sync.Mutex // the process tree: table, links, zombies, counters
-	procs    map[int]*Process
-	nextPID  int
-	init     *Process
-	nlive    int
-	closing  bool
-	allDone  chan struct{} // closed when nlive drops to 0 while closing
+	mu      sync.Mutex // the process tree: table, links, zombies, counters
+	procs   map[int]*Process
+	nextPID int
+	init    *Process
+	nlive   int
+	closing bool
+	allDone chan struct{} // closed when nlive drops to 0 while closing
 
 	wg   sync.WaitGroup // every goroutine the kernel starts
 	quit chan struct{}

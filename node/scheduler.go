@@ -2,9 +2,9 @@ package node
 
 import (
 	"math"
-	_ "unsafe" // for go:linkname
 	"sync"
 	"time"
+	_ "unsafe" // for go:linkname
 )
 
 // Scheduler is the seed's local CPU scheduler: it hands the node's CPU slots
