@@ -108,3 +108,23 @@ func BenchmarkPersist100k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkApplySpawnBatch100WithView takes a View between entries, as a
+// reader would, so every entry pays the copy-on-write of the paths it
+// touches.
+func BenchmarkApplySpawnBatch100WithView(b *testing.B) {
+	f, _ := New(DefaultConfig())
+	one := Encode(&Spawn{Owner: "bench", Spec: benchSpec(), Now: t0})
+	entries := make([][]byte, 100)
+	for i := range entries {
+		entries[i] = one
+	}
+	data, _ := EncodeBatch(entries)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		f.Apply(uint64(i+1), data)
+		f.View()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/spawn")
+}

@@ -199,7 +199,7 @@ func TestSpawn(t *testing.T) {
 		{
 			name: "promises inherited",
 			setup: func(h *harness) *Spawn {
-				par := h.spawn(0, Spec{Command: "sh", Promises: "stdio", Unveil: []Unveil{{Path: "/tmp", Perms: "rw"}}})
+				par := h.spawn(0, Spec{Command: "sh", Promises: "stdio", Unveil: []Unveil{{Path: "/data", Perms: "rw"}}})
 				return &Spawn{Parent: par, Spec: Spec{Command: "x"}, Now: h.now}
 			},
 			check: func(t *testing.T, h *harness, r *Result) {
@@ -568,6 +568,7 @@ func TestPreempt(t *testing.T) {
 	running := h.run(0, sleepSpec(), "n1")
 
 	wantErr(t, h.apply(&Preempt{PID: 99, Incarnation: 1, Now: h.now}), ErrNoSuchProcess)
+	wantErr(t, h.apply(&Preempt{PID: InitPID, Incarnation: 1, Now: h.now}), ErrPermission)
 	wantErr(t, h.apply(&Preempt{PID: running, Incarnation: 2, Now: h.now}), ErrStale)
 
 	r := h.ok(&Preempt{PID: placed, Incarnation: 1, Reason: "priority", Now: h.now})

@@ -531,6 +531,9 @@ func (a *applier) nodeLost(c *NodeLost) *Result {
 func (a *applier) preempt(c *Preempt) *Result {
 	a.advance(c.Now)
 	s := a.s
+	if c.PID == InitPID {
+		return failf(ErrPermission, "init cannot be preempted")
+	}
 	p := s.proc(c.PID)
 	if p == nil {
 		return failf(ErrNoSuchProcess, "pid %d", c.PID)

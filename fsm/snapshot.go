@@ -211,6 +211,7 @@ type snapReader struct {
 	buf []byte
 }
 
+// ReadByte reads and hashes one byte, for binary.ReadUvarint.
 func (r *snapReader) ReadByte() (byte, error) {
 	c, err := r.r.ReadByte()
 	if err == nil {

@@ -285,7 +285,7 @@ type Filter struct {
 	// LiveOnly leaves out exited and lost processes.
 	LiveOnly bool
 	// OnNodeOnly keeps the processes that hold a node: placed, running or
-	// stopped.
+	// stopped on one (init, which runs nowhere, is left out).
 	OnNodeOnly bool
 	// Node keeps the processes assigned to that node (including zombies
 	// that ran there).
@@ -298,7 +298,7 @@ type Filter struct {
 
 func (f *Filter) match(p *Process) bool {
 	return (!f.LiveOnly || p.State.Live()) &&
-		(!f.OnNodeOnly || p.State.OnNode()) &&
+		(!f.OnNodeOnly || p.State.OnNode() && p.Node != "") &&
 		(f.Node == "" || p.Node == f.Node) &&
 		(f.Pgid == 0 || p.Pgid == f.Pgid) &&
 		(f.Parent == 0 || p.Parent == f.Parent)

@@ -2,7 +2,6 @@ package node
 
 import (
 	"io"
-	"sync"
 	"time"
 
 	"github.com/vproc/vproc/ipc"
@@ -37,6 +36,11 @@ const mapChargeBit = 1 << 63
 // mqOps is the fileOps of a message-queue descriptor. Data moves through
 // MqSend and MqReceive, never through read and write.
 type mqOps struct{ d *ipc.MQDesc }
+
+var (
+	_ fileOps = mqOps{}
+	_ fileOps = shmOps{}
+)
 
 func (o mqOps) read(*Process, []byte, bool) (int, error)  { return 0, ipc.EBADF }
 func (o mqOps) write(*Process, []byte, bool) (int, error) { return 0, ipc.EBADF }
@@ -381,51 +385,29 @@ type procIPC struct {
 	notify map[*ipc.MQDesc]struct{}
 }
 
-// ipcByProc holds the procIPC of every process that has one. Only a
-// process's own goroutine adds to or removes from its entry.
-var ipcByProc = struct {
-	mu sync.Mutex
-	m  map[*Process]*procIPC // guarded by mu, entries included
-}{m: make(map[*Process]*procIPC)}
-
-// ipcStateLocked returns p's entry, making it. ipcByProc.mu is held.
-func (p *Process) ipcStateLocked() *procIPC {
-	st := ipcByProc.m[p]
-	if st == nil {
-		st = &procIPC{maps: make(map[*Mapping]struct{}), notify: make(map[*ipc.MQDesc]struct{})}
-		ipcByProc.m[p] = st
+// ipcState returns p's procIPC, making it. Only p's goroutine calls it.
+func (p *Process) ipcState() *procIPC {
+	if p.ipcs == nil {
+		p.ipcs = &procIPC{maps: make(map[*Mapping]struct{}), notify: make(map[*ipc.MQDesc]struct{})}
 	}
-	return st
+	return p.ipcs
 }
 
-func (p *Process) trackMapping(m *Mapping) {
-	ipcByProc.mu.Lock()
-	p.ipcStateLocked().maps[m] = struct{}{}
-	ipcByProc.mu.Unlock()
-}
+func (p *Process) trackMapping(m *Mapping) { p.ipcState().maps[m] = struct{}{} }
 
-func (p *Process) trackNotify(d *ipc.MQDesc) {
-	ipcByProc.mu.Lock()
-	p.ipcStateLocked().notify[d] = struct{}{}
-	ipcByProc.mu.Unlock()
-}
+func (p *Process) trackNotify(d *ipc.MQDesc) { p.ipcState().notify[d] = struct{}{} }
 
 // unmap detaches m and drops its charge, unless it is unmapped already.
 func (p *Process) unmap(m *Mapping) {
-	ipcByProc.mu.Lock()
-	st := ipcByProc.m[p]
-	_, live := st.maps[m] // a nil st has no maps
-	if live {
-		delete(st.maps, m)
-		if len(st.maps) == 0 && len(st.notify) == 0 {
-			delete(ipcByProc.m, p)
-		}
+	if p.ipcs == nil {
+		return
 	}
-	ipcByProc.mu.Unlock()
-	if live {
-		m.m.Detach()
-		p.unchargeObject(m.chargeID)
+	if _, live := p.ipcs.maps[m]; !live {
+		return
 	}
+	delete(p.ipcs.maps, m)
+	m.m.Detach()
+	p.unchargeObject(m.chargeID)
 }
 
 // detachAll ends what the process holds outside its fd table, at exit: it
@@ -433,10 +415,8 @@ func (p *Process) unmap(m *Mapping) {
 // registrations the process still has, so that none fires for a dead
 // process. It runs in the process's goroutine, and is idempotent.
 func (p *Process) detachAll() {
-	ipcByProc.mu.Lock()
-	st := ipcByProc.m[p]
-	delete(ipcByProc.m, p)
-	ipcByProc.mu.Unlock()
+	st := p.ipcs
+	p.ipcs = nil
 	if st == nil {
 		return
 	}

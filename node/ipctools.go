@@ -15,6 +15,7 @@ import (
 // "mqsend: /q: no such file or directory", and exits 1 for a failed call and
 // 2 for bad usage.
 
+// registerIPCTools adds the IPC tools to r.
 func registerIPCTools(r *Registry) {
 	r.Register("mkfifo", progMkfifo)
 	r.Register("fifo-write", progFifoWrite)

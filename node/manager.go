@@ -296,7 +296,7 @@ func (k *ProcessManager) spawn(parent *Process, a SpawnAttr, owner string, files
 	k.wg.Add(1)
 	k.mu.Unlock()
 
-	k.sched.Schedule(p)
+	k.sched.schedule(p)
 	go k.run(p)
 	return p, nil
 }
@@ -341,6 +341,7 @@ func (k *ProcessManager) exit(p *Process) {
 		p.wallTimer.Stop()
 	}
 	p.closeAllFiles()
+	p.detachAll()
 	k.sched.release(p)
 	p.hog(false)
 

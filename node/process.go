@@ -87,6 +87,7 @@ type Process struct {
 	// Fields owned by the process's own goroutine.
 	fsizeUsed  uint64
 	mem        *memAccount
+	ipcs       *procIPC // mappings and mq_notify registrations
 	cwd        string   // guarded by mu for writes; the owner reads it freely
 	cpuLimitAt int64    // CPU ns at which the limits must be checked again
 	env        []string // copy-on-write: shares Env until Setenv

@@ -94,18 +94,25 @@ func newFairScheduler(k int, slice time.Duration, clock Clock) *FairScheduler {
 // Schedule makes p runnable. A process that already holds a slot or is
 // already queued is left as it is.
 func (s *FairScheduler) Schedule(p *Process) error {
-	s.mu.Lock()
-	if p.onSlot.Load() || p.queued {
-		s.mu.Unlock()
-		return nil
-	}
-	s.placeLocked(p)
-	wake := s.enqueueLocked(p)
-	s.mu.Unlock()
-	if wake != nil {
-		wake.wake()
+	if s.schedule(p) {
+		p.wake()
 	}
 	return nil
+}
+
+// schedule is Schedule for the kernel's own use, by p's goroutine or before
+// that goroutine starts: it reports whether p was handed a free slot at once
+// and leaves no wake-up behind, since p checks for its slot before it parks.
+// (A stray wake-up would make p's next blocking wait return at once, and a
+// process that blocks, is granted a free slot, and blocks again would spin.)
+func (s *FairScheduler) schedule(p *Process) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.onSlot.Load() || p.queued {
+		return false
+	}
+	s.placeLocked(p)
+	return s.enqueueLocked(p) != nil
 }
 
 // placeLocked sets the virtual runtime of a process that becomes runnable

@@ -243,7 +243,7 @@ func (p *Process) stopRunning(sig ipc.Signal, seq uint64) {
 	p.k.childEvent(p, evStopped, sig)
 	p.parkWhileStopped()
 	p.setState(codeReady)
-	p.k.sched.Schedule(p)
+	p.k.sched.schedule(p)
 	if p.acquire() != nil {
 		p.die()
 	}
@@ -319,7 +319,7 @@ func (p *Process) acquire() error {
 			for k.frozen.Load() && !p.fatalPending() {
 				<-p.park
 			}
-			k.sched.Schedule(p)
+			k.sched.schedule(p)
 			continue
 		}
 		if p.onSlot.Load() {
@@ -374,7 +374,7 @@ func (w *procWaiter) Wait(deadline time.Time) error {
 		return err
 	}
 	p.setState(codeReady)
-	p.k.sched.Schedule(p)
+	p.k.sched.schedule(p)
 	if e := p.acquire(); e != nil {
 		return e
 	}
@@ -415,6 +415,6 @@ func (p *Process) blockingCall(fn func()) error {
 	p.setState(codeWaiting)
 	fn()
 	p.setState(codeReady)
-	p.k.sched.Schedule(p)
+	p.k.sched.schedule(p)
 	return p.acquire()
 }
