@@ -41,6 +41,53 @@ type Config struct {
 	Owner string
 	// Logger receives the kernel's diagnostics. Nil discards them.
 	Logger *slog.Logger
+	// PIDs allocates the PIDs of processes spawned without one. Nil means a
+	// local counter. The cluster plugs in PIDs that are unique cluster-wide.
+	PIDs PIDAllocator
+	// OnEvent, if set, is told when a process starts, stops, continues and
+	// exits. It is called from kernel goroutines with no lock held and must
+	// not block.
+	OnEvent func(Event)
+}
+
+// PIDAllocator hands out PIDs that are never reused. AllocPID may block; a
+// process calling spawn gives up its CPU slot meanwhile.
+type PIDAllocator interface {
+	AllocPID() (int, error)
+}
+
+// EventKind says what happened to a process.
+type EventKind uint8
+
+// The events OnEvent receives.
+const (
+	EventStarted EventKind = iota + 1
+	EventStopped
+	EventContinued
+	EventExited
+)
+
+func (e EventKind) String() string {
+	switch e {
+	case EventStarted:
+		return "started"
+	case EventStopped:
+		return "stopped"
+	case EventContinued:
+		return "continued"
+	case EventExited:
+		return "exited"
+	}
+	return "event"
+}
+
+// Event is a lifecycle change of a process.
+type Event struct {
+	PID    int
+	Kind   EventKind
+	Status WaitStatus // for EventExited: the wait status; EventStopped: the stop report
+	Reason string     // for EventExited: why it died, when not a plain exit
+	CPU    time.Duration
 }
 
 // DefaultConfig returns the defaults: GOMAXPROCS slots, 2 ms slices, hogging

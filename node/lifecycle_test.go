@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -228,4 +230,51 @@ func TestShutdownReportsHogs(t *testing.T) {
 	}
 	close(release) // its next system call kills it
 	k.wg.Wait()
+}
+
+type counterPIDs struct{ next int }
+
+func (c *counterPIDs) AllocPID() (int, error) { c.next += 10; return c.next, nil }
+
+func TestExternalPIDsAndEvents(t *testing.T) {
+	var mu sync.Mutex
+	var events []Event
+	alloc := &counterPIDs{next: 1000}
+	k := newKernel(t, func(c *Config) {
+		c.PIDs = alloc
+		c.OnEvent = func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }
+	})
+	// A PID chosen by the caller, and one that is in use.
+	pid := mustSpawn(t, k, Spec{Command: "sleep", Args: []string{"60"}, PID: 77})
+	if pid != 77 {
+		t.Fatalf("got PID %d, want 77", pid)
+	}
+	if _, err := k.Spawn(Spec{Command: "true", PID: 77}); !errors.Is(err, ipc.EEXIST) {
+		t.Fatalf("reused PID: %v, want EEXIST", err)
+	}
+	if _, err := k.Spawn(Spec{Command: "true", PID: 1}); !errors.Is(err, ipc.EINVAL) {
+		t.Fatalf("PID 1: %v, want EINVAL", err)
+	}
+	// PIDs of children come from the allocator.
+	st, out := run(t, k, Spec{Command: "sh", Args: []string{"-c", "sh -c 'echo $$'"}})
+	if st.ExitStatus() != 0 || out != "1020\n" {
+		t.Fatalf("child PID: %v %q, want 1020 from the allocator", st, out)
+	}
+	k.Kill(pid, ipc.SIGSTOP)
+	waitState(t, k, pid, StateStopped)
+	k.Kill(pid, ipc.SIGCONT)
+	k.Kill(pid, ipc.SIGKILL)
+	mustWait(t, k, pid)
+	mu.Lock()
+	defer mu.Unlock()
+	var kinds []string
+	for _, e := range events {
+		if e.PID == 77 {
+			kinds = append(kinds, e.Kind.String())
+		}
+	}
+	want := "started stopped continued exited"
+	if got := strings.Join(kinds, " "); got != want {
+		t.Fatalf("events for 77: %q, want %q", got, want)
+	}
 }

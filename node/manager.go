@@ -59,6 +59,10 @@ type Spec struct {
 	// while the process holds its slot, so it should not block for long.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+
+	// PID, if not zero, is the PID to give the process (one the cluster
+	// allocated). It must not be in use: EEXIST otherwise.
+	PID int
 }
 
 // ProcessManager is the local kernel of one machine: the seed's
@@ -160,7 +164,7 @@ func (k *ProcessManager) Spawn(spec Spec) (int, error) {
 	if owner == "" {
 		owner = k.cfg.Owner
 	}
-	p, err := k.spawn(k.init, attr, owner, files[:])
+	p, err := k.spawnPID(k.init, attr, owner, files[:], spec.PID)
 	for _, f := range files {
 		f.release() // the new process holds its own references
 	}
@@ -195,6 +199,31 @@ type SpawnAttr struct {
 // spawn creates a child of parent. files are the child's descriptors; spawn
 // takes its own reference on each.
 func (k *ProcessManager) spawn(parent *Process, a SpawnAttr, owner string, files []*File) (*Process, error) {
+	return k.spawnPID(parent, a, owner, files, 0)
+}
+
+// allocPID returns a PID from the configured allocator, for a spawn by
+// parent (init: the library). A process gives up its slot while it waits.
+func (k *ProcessManager) allocPID(parent *Process) (pid int, err error) {
+	if k.cfg.PIDs == nil {
+		return 0, nil
+	}
+	alloc := func() { pid, err = k.cfg.PIDs.AllocPID() }
+	if parent == k.init {
+		alloc()
+	} else if e := parent.blockingCall(alloc); e != nil {
+		return 0, e
+	}
+	if err == nil && pid <= InitPID {
+		err = fmt.Errorf("%w: allocated PID %d", ipc.EINVAL, pid)
+	}
+	return pid, err
+}
+
+func (k *ProcessManager) spawnPID(parent *Process, a SpawnAttr, owner string, files []*File, pid int) (*Process, error) {
+	if pid < 0 || pid == InitPID {
+		return nil, fmt.Errorf("%w: PID %d", ipc.EINVAL, pid)
+	}
 	prog, ok := k.programs.Lookup(a.Command)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownProgram, a.Command)
@@ -255,6 +284,13 @@ func (k *ProcessManager) spawn(parent *Process, a SpawnAttr, owner string, files
 	if parent != k.init {
 		p.mask = parent.sigMask() // the mask is inherited; handlers are not
 	}
+	if pid == 0 {
+		var err error
+		if pid, err = k.allocPID(parent); err != nil {
+			p.closeAllFiles()
+			return nil, err
+		}
+	}
 
 	k.mu.Lock()
 	switch {
@@ -271,8 +307,17 @@ func (k *ProcessManager) spawn(parent *Process, a SpawnAttr, owner string, files
 		p.closeAllFiles()
 		return nil, fmt.Errorf("%w: child process limit (nproc) reached", ipc.EAGAIN)
 	}
-	p.PID = k.nextPID
-	k.nextPID++
+	if pid == 0 {
+		pid = k.nextPID
+		k.nextPID++
+	} else if _, used := k.procs[pid]; used {
+		k.mu.Unlock()
+		p.closeAllFiles()
+		return nil, fmt.Errorf("%w: PID %d is in use", ipc.EEXIST, pid)
+	} else if pid >= k.nextPID {
+		k.nextPID = pid + 1 // the local counter never hands it out again
+	}
+	p.PID = pid
 	p.Pgid, p.Sid = parent.Pgid, parent.Sid
 	switch {
 	case a.Setsid:
@@ -324,6 +369,7 @@ func (k *ProcessManager) run(p *Process) {
 	p.mu.Lock()
 	p.StartedAt = time.Now()
 	p.mu.Unlock()
+	k.emit(Event{PID: p.PID, Kind: EventStarted})
 	p.armLimits()
 	code := p.prog(&p.sys)
 	p.mu.Lock()
@@ -346,7 +392,7 @@ func (k *ProcessManager) exit(p *Process) {
 	p.hog(false)
 
 	p.mu.Lock()
-	status := p.Status
+	status, reason := p.Status, p.Reason
 	p.mu.Unlock()
 
 	var orphans []*Process
@@ -390,9 +436,15 @@ func (k *ProcessManager) exit(p *Process) {
 		k.allDone = nil
 	}
 	k.mu.Unlock()
-	_ = status
 	if parent != k.init {
 		k.notifyParent(parent, p)
+	}
+	k.emit(Event{PID: p.PID, Kind: EventExited, Status: status, Reason: reason, CPU: time.Duration(p.cpuNs.Load())})
+}
+
+func (k *ProcessManager) emit(e Event) {
+	if k.cfg.OnEvent != nil {
+		k.cfg.OnEvent(e)
 	}
 }
 

@@ -141,6 +141,11 @@ func (k *ProcessManager) childEvent(child *Process, ev uint8, sig ipc.Signal) {
 		child.waitEvents = (child.waitEvents &^ evStopped) | evContinued
 	}
 	k.mu.Unlock()
+	if ev == evStopped {
+		k.emit(Event{PID: child.PID, Kind: EventStopped, Status: stoppedStatus(sig)})
+	} else {
+		k.emit(Event{PID: child.PID, Kind: EventContinued, Status: continuedStatus})
+	}
 	if parent == nil || parent == k.init {
 		return
 	}
