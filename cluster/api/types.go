@@ -1,0 +1,187 @@
+package api
+
+import "time"
+
+// MaxBodyBytes caps every request body except snapshot restores and stdin.
+const MaxBodyBytes = 1 << 20
+
+// Headers.
+const (
+	HeaderSession = "X-Vproc-Session"   // the client's session id
+	HeaderRequest = "X-Vproc-Request"   // the request id within the session, increasing
+	HeaderAcked   = "X-Vproc-Acked"     // every request id below this has been answered
+	HeaderIndex   = "X-Vproc-Index"     // the raft index the answer reflects
+	HeaderStale   = "X-Vproc-Stale"     // "true" on an answer from a possibly stale local read
+	HeaderLeader  = "X-Vproc-Leader"    // the HTTP address of the leader, when known
+	HeaderNode    = "X-Vproc-Node"      // the name of the node that answered
+	HeaderFwd     = "X-Vproc-Forwarded" // set on a request forwarded to the leader, to stop loops
+)
+
+// Session is the answer to POST /v1/session.
+type Session struct {
+	ID uint64 `json:"id"`
+}
+
+// SpawnRequest asks for a new process. Limits, Restart, Constraints and Uses
+// use the command-line grammars (DESIGN.md): "cpu=2s:5s,mem=64M",
+// "on-failure[:max[:backoff]]", "label=value", "mq:/q".
+type SpawnRequest struct {
+	Command     string   `json:"command"`
+	Args        []string `json:"args,omitempty"`
+	Env         []string `json:"env,omitempty"`
+	Cwd         string   `json:"cwd,omitempty"`
+	Priority    int      `json:"priority,omitempty"`
+	Limits      []string `json:"limits,omitempty"`
+	Restart     string   `json:"restart,omitempty"`
+	Node        string   `json:"node,omitempty"`
+	Constraints []string `json:"constraints,omitempty"`
+	Uses        []string `json:"uses,omitempty"`
+	Owner       string   `json:"owner,omitempty"`
+	// Stdin asks for standard input to be attached (POST .../stdin);
+	// without it the process reads EOF.
+	Stdin bool `json:"stdin,omitempty"`
+}
+
+// SpawnResponse is the answer to a spawn: the PID once the spawn (and its
+// placement) has committed.
+type SpawnResponse struct {
+	PID   uint64 `json:"pid"`
+	Index uint64 `json:"index"`
+}
+
+// KillRequest signals targets: a PID, or -PGID for a whole group.
+type KillRequest struct {
+	Targets []int64 `json:"targets"`
+	Signal  int     `json:"signal"`
+}
+
+// KillResponse lists the (pid, incarnation) pairs each signal request was
+// made pending in. It returns once the request has committed.
+type KillResponse struct {
+	Reached []Target `json:"reached"`
+	Index   uint64   `json:"index"`
+}
+
+// Target is one process a signal reached.
+type Target struct {
+	PID         uint64 `json:"pid"`
+	Incarnation uint64 `json:"incarnation"`
+}
+
+// Process is a process of the table as clients see it. ExitCode and Signal
+// are null unless they apply; MicroState and CPUMillis come from the node
+// that runs the process when it can be reached.
+type Process struct {
+	PID         uint64    `json:"pid"`
+	PPID        uint64    `json:"ppid"`
+	Pgid        uint64    `json:"pgid"`
+	Sid         uint64    `json:"sid"`
+	State       string    `json:"state"`
+	MicroState  string    `json:"micro_state"`
+	Node        string    `json:"node"`
+	Command     string    `json:"command"`
+	Args        []string  `json:"args"`
+	Priority    int       `json:"priority"`
+	ExitCode    *int      `json:"exit_code"`
+	Signal      *int      `json:"signal"`
+	Core        bool      `json:"core,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	CPUMillis   int64     `json:"cpu_ms"`
+	Owner       string    `json:"owner"`
+	Incarnation uint64    `json:"incarnation"`
+	Restarts    int       `json:"restarts"`
+	Limits      string    `json:"limits,omitempty"`
+	Restart     string    `json:"restart,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	StartedAt   time.Time `json:"started_at,omitzero"`
+	ExitedAt    time.Time `json:"exited_at,omitzero"`
+}
+
+// Exited reports whether the process has a final status.
+func (p *Process) Exited() bool { return p.State == "exited" || p.State == "lost" }
+
+// ProcessList is the answer to GET /v1/procs.
+type ProcessList struct {
+	Processes []Process `json:"processes"`
+	Index     uint64    `json:"index"`
+}
+
+// Node is a member of the cluster.
+type Node struct {
+	ID       string            `json:"id"`
+	Name     string            `json:"name"`
+	Status   string            `json:"status"` // alive, suspect, down, left
+	HTTPAddr string            `json:"http_addr"`
+	RaftAddr string            `json:"raft_addr"`
+	Slots    int               `json:"slots"`
+	Memory   int64             `json:"memory"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Load     Load              `json:"load"`
+	Voter    bool              `json:"voter"`
+	Leader   bool              `json:"leader"`
+}
+
+// Load is a node's gossiped load.
+type Load struct {
+	BusySlots int `json:"busy_slots"`
+	RunQueue  int `json:"run_queue"`
+	Procs     int `json:"procs"`
+}
+
+// NodeList is the answer to GET /v1/nodes.
+type NodeList struct {
+	Nodes []Node `json:"nodes"`
+	Index uint64 `json:"index"`
+}
+
+// Peer is a raft server.
+type Peer struct {
+	ID       string `json:"id"`
+	Address  string `json:"address"`
+	Suffrage string `json:"suffrage"` // voter, nonvoter
+	Leader   bool   `json:"leader"`
+}
+
+// PeerList is the answer to GET /v1/operator/raft/peers.
+type PeerList struct {
+	Peers []Peer `json:"peers"`
+}
+
+// Health is the answer to GET /v1/health.
+type Health struct {
+	Node   string `json:"node"`
+	Leader string `json:"leader"` // the leader's name, "" when there is none
+	OK     bool   `json:"ok"`
+}
+
+// StateInfo is the answer to GET /v1/state: what the answering node has
+// applied, for convergence checks.
+type StateInfo struct {
+	Node         string `json:"node"`
+	AppliedIndex uint64 `json:"applied_index"`
+	Hash         string `json:"hash"`
+}
+
+// Error is the body of every error response.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Error codes. Domain codes of the table (fsm.Code) pass through unchanged.
+const (
+	CodeBadRequest     = "bad_request"     // malformed body, unknown field, bad grammar
+	CodeTooLarge       = "too_large"       // request body over MaxBodyBytes
+	CodeNotFound       = "not_found"       // no such route
+	CodeNoSuchProcess  = "no_such_process" // ESRCH
+	CodeUnknownProgram = "unknown_program" // 127
+	CodeNoLeader       = "no_leader"       // no leader is known: retry
+	CodeNotLeader      = "not_leader"      // refused before dispatch: a plain retry
+	CodeUnknownOutcome = "unknown_outcome" // may have applied: retry with the same request id
+	CodeSessionExpired = "session_expired" // the session is gone: register a new one
+	CodeTimeout        = "timeout"         // a blocking query ran out of time
+	CodeUnavailable    = "unavailable"     // the answering node can't serve it now
+	CodeInternal       = "internal"
+)
