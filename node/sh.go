@@ -558,9 +558,17 @@ func (sh *shell) config() *expand.Config {
 		NoUnset:  sh.nounset,
 	}
 	if sh.s != nil {
-		cfg.ReadDir2 = sh.s.ReadDir
+		cfg.ReadDir2 = sh.readDir
 	}
 	return cfg
+}
+
+// readDir lists a directory for globbing; "" is the working directory.
+func (sh *shell) readDir(name string) ([]fs.DirEntry, error) {
+	if name == "" {
+		name = "."
+	}
+	return sh.s.ReadDir(name)
 }
 
 // fields expands words into the fields of a command line.

@@ -233,6 +233,16 @@ func TestShell(t *testing.T) {
 		{name: "background", script: "echo bg > /f & wait; cat /f", want: "bg\n"},
 		{name: "background pid", script: "true & test -n \"$!\" && wait $! && echo ok", want: "ok\n"},
 		{name: "wait status", script: "(exit 6) & wait $!; echo $?", want: "6\n"},
+
+		// Odds and ends.
+		{name: "heredoc in forked block", script: "{ cat <<EOF\nin block\nEOF\n} | cat", want: "in block\n"},
+		{name: "function in subshell", script: `x='a  b'; f() { echo "$x"; }; (f)`, want: "a  b\n"},
+		{name: "nested substitution", script: `echo $(echo $(echo nested)) "$(echo 'a  b')"`, want: "nested a  b\n"},
+		{name: "prefix env reaches sh", script: `X=1 sh -c 'echo $X'`, want: "1\n"},
+		{name: "exit as last stage", script: "true | exit 3; echo $?", want: "3\n"},
+		{name: "unset function", script: "f() { echo f; }; unset -f f; f", has: []string{"f: command not found"}, code: 127},
+		{name: "empty command name", script: "E=; X=1 $E; echo $X", want: "1\n"},
+		{name: "xtrace in subshell", script: "set -x; (echo a)", has: []string{"+ echo a\n", "a\n"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -306,6 +316,10 @@ func TestShellCdAndGlob(t *testing.T) {
 		{"(cd /d); pwd", "/\n"},
 		{"cd /nope; echo $?", "sh: cd: /nope: no such file or directory\n1\n"},
 		{"HOME=/d/sub; cd; pwd", "/d/sub\n"},
+		{"echo /d/a.txt/* /d/*/x /nope/*", "/d/a.txt/* /d/*/x /nope/*\n"},
+		{"cd /d; unset PWD; echo *.log", "c.log\n"},
+		{"cd /d; echo .*", ".hidden\n"},
+		{"cd /d; X=*.log; echo $X \"$X\"", "c.log *.log\n"},
 	}
 	for _, tc := range tests {
 		st, out := runSh(t, k, tc.script)

@@ -1,0 +1,71 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/fsm"
+)
+
+// core is what the serving half of the agent (the HTTP API, forwarding, the
+// node runner and its process logs) needs from the replication half (raft,
+// the FSM, group commit, gossip and membership). *Agent implements it; the
+// serving half's tests use a fake.
+type core interface {
+	// name returns this node's name (its raft server ID).
+	name() string
+
+	// submit commits cmd through raft on the leader, group-committed with
+	// other commands, and returns its result. sess, if not nil, wraps it in
+	// the session envelope (Guarantee 9). On a follower it returns
+	// errNotLeader without dispatching. Any failure after dispatch (a
+	// timeout, lost leadership) is errUnknownOutcome: the caller retries
+	// with the same session and request id.
+	submit(ctx context.Context, sess *sessionRef, cmd fsm.Command) (*fsm.Result, error)
+	// registerSession commits a new client session on the leader.
+	registerSession(ctx context.Context) (uint64, error)
+
+	// consistentView returns a view of the table for a linearizable read,
+	// following Guarantee 6's recipe. On a follower: errNotLeader.
+	consistentView(ctx context.Context) (*fsm.View, error)
+	// localView returns this node's own view, possibly stale.
+	localView() *fsm.View
+	// waitApplied blocks until this node's FSM has applied an index greater
+	// than index, or ctx ends. It is how blocking queries and the runner
+	// wait for the table to change.
+	waitApplied(ctx context.Context, index uint64) error
+
+	// leader returns the leader's name and HTTP address, if one is known.
+	leader() (name, httpAddr string, ok bool)
+	// isLeader reports whether this node is the leader.
+	isLeader() bool
+	// nodeHTTPAddr returns the HTTP address of the node with that name
+	// (table first, then gossip).
+	nodeHTTPAddr(name string) (string, bool)
+	// nodes returns the members with their gossiped load and raft role.
+	nodes(view *fsm.View) []api.Node
+	// peers returns the raft configuration.
+	peers() ([]api.Peer, error)
+	// snapshotSave streams a snapshot of the table; snapshotRestore replaces
+	// the table with one (leader only).
+	snapshotSave(ctx context.Context, w io.Writer) error
+	snapshotRestore(ctx context.Context, r io.Reader) error
+	// stateInfo returns this node's applied index and state hash.
+	stateInfo() api.StateInfo
+}
+
+// sessionRef names a request within a client session.
+type sessionRef struct {
+	ID         uint64
+	Request    uint64
+	AckedBelow uint64
+}
+
+// Errors of the core.
+var (
+	errNotLeader      = errors.New("not the leader")
+	errNoLeader       = errors.New("no leader")
+	errUnknownOutcome = errors.New("outcome unknown: retry with the same request id")
+)
