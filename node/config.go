@@ -51,9 +51,18 @@ type Config struct {
 }
 
 // PIDAllocator hands out PIDs that are never reused. AllocPID may block; a
-// process calling spawn gives up its CPU slot meanwhile.
+// process calling spawn gives up its CPU slot meanwhile. The cluster records
+// the child in the replicated table as it allocates its PID.
 type PIDAllocator interface {
-	AllocPID() (int, error)
+	AllocPID(req PIDRequest) (int, error)
+}
+
+// PIDRequest describes the process a PID is allocated for.
+type PIDRequest struct {
+	Parent   int // 1 (init) for a spawn through the library
+	Command  string
+	Args     []string
+	Priority int
 }
 
 // EventKind says what happened to a process.

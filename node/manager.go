@@ -204,11 +204,12 @@ func (k *ProcessManager) spawn(parent *Process, a SpawnAttr, owner string, files
 
 // allocPID returns a PID from the configured allocator, for a spawn by
 // parent (init: the library). A process gives up its slot while it waits.
-func (k *ProcessManager) allocPID(parent *Process) (pid int, err error) {
+func (k *ProcessManager) allocPID(parent *Process, a SpawnAttr, prio int) (pid int, err error) {
 	if k.cfg.PIDs == nil {
 		return 0, nil
 	}
-	alloc := func() { pid, err = k.cfg.PIDs.AllocPID() }
+	req := PIDRequest{Parent: parent.PID, Command: a.Command, Args: a.Args, Priority: prio}
+	alloc := func() { pid, err = k.cfg.PIDs.AllocPID(req) }
 	if parent == k.init {
 		alloc()
 	} else if e := parent.blockingCall(alloc); e != nil {
@@ -286,7 +287,7 @@ func (k *ProcessManager) spawnPID(parent *Process, a SpawnAttr, owner string, fi
 	}
 	if pid == 0 {
 		var err error
-		if pid, err = k.allocPID(parent); err != nil {
+		if pid, err = k.allocPID(parent, a, prio); err != nil {
 			p.closeAllFiles()
 			return nil, err
 		}
