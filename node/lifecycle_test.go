@@ -278,3 +278,26 @@ func TestExternalPIDsAndEvents(t *testing.T) {
 		t.Fatalf("events for 77: %q, want %q", got, want)
 	}
 }
+
+// A process killed while it waits for its first slot dies of that signal
+// (it used to be reported as a clean exit).
+func TestKilledBeforeFirstSlot(t *testing.T) {
+	k := newKernel(t, func(c *Config) { c.Slots = 1 }, withPrograms(map[string]Program{
+		"hog-a-while": func(s *Sys) int {
+			for range 200000 {
+				s.Getpid() // calls in, but the slice is long: keeps the slot
+			}
+			return 0
+		},
+	}))
+	busy := mustSpawn(t, k, Spec{Command: "hog-a-while"})
+	pid := mustSpawn(t, k, Spec{Command: "pause"})
+	if p, _ := k.Get(pid); p.State != StateReady {
+		t.Skipf("the second process got a slot at once (%s); nothing to test", p.State)
+	}
+	k.Kill(pid, ipc.SIGTERM)
+	if p := mustWait(t, k, pid); p.Status.Signal() != ipc.SIGTERM {
+		t.Fatalf("got %v, want killed by SIGTERM", p.Status)
+	}
+	mustWait(t, k, busy)
+}

@@ -365,7 +365,7 @@ func (k *ProcessManager) run(p *Process) {
 	defer k.wg.Done()
 	defer k.exit(p)
 	if err := p.acquire(); err != nil {
-		return // killed before it first ran
+		p.die() // killed before it first ran
 	}
 	p.mu.Lock()
 	p.StartedAt = time.Now()

@@ -135,6 +135,8 @@ type shell struct {
 	substStatus int // status of the last command substitution, -1 if none
 }
 
+// newShell makes the shell of the process behind s: its environment becomes
+// exported variables, and commands see the descriptors it has.
 func newShell(s *Sys) *shell {
 	sh := &shell{
 		s:      s,
@@ -163,6 +165,7 @@ func newShell(s *Sys) *shell {
 	return sh
 }
 
+// progSh is the sh program.
 func progSh(s *Sys) int {
 	sh := newShell(s)
 	src, name, code := sh.setup(s.Args())
@@ -275,6 +278,7 @@ func (sh *shell) inherit(state string) (status int) {
 	return status
 }
 
+// setOption turns option c on or off; false means there is no such option.
 func (sh *shell) setOption(c rune, on bool) bool {
 	switch c {
 	case 'e':
@@ -289,6 +293,7 @@ func (sh *shell) setOption(c rune, on bool) bool {
 	return true
 }
 
+// optionFlags is $-: the letters of the options that are on.
 func (sh *shell) optionFlags() string {
 	var b strings.Builder
 	if sh.errexit {
@@ -369,6 +374,7 @@ func (sh *shell) readAll(fd int) ([]byte, error) {
 	}
 }
 
+// closeAll closes descriptors of the shell process.
 func (sh *shell) closeAll(fds []int) {
 	for _, fd := range fds {
 		sh.s.Close(fd)
@@ -386,6 +392,7 @@ func (sh *shell) checkpoint() {
 
 // Variables.
 
+// lookup returns the value of a variable and whether it is set.
 func (sh *shell) lookup(name string) (string, bool) {
 	v := sh.vars[name]
 	if v == nil || !v.set {
@@ -394,6 +401,7 @@ func (sh *shell) lookup(name string) (string, bool) {
 	return v.value, true
 }
 
+// setVar assigns a variable, keeping its export attribute.
 func (sh *shell) setVar(name, value string) error {
 	if !syntax.ValidName(name) {
 		return fmt.Errorf("%s: bad variable name", name)
@@ -417,6 +425,7 @@ func (sh *shell) environ() []string {
 	return env
 }
 
+// sortedKeys returns the keys of m in order.
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -479,10 +488,12 @@ type shellEnv struct{ sh *shell }
 
 var _ expand.WriteEnviron = shellEnv{}
 
+// strVar is a set string variable.
 func strVar(s string) expand.Variable {
 	return expand.Variable{Set: true, Kind: expand.String, Str: s}
 }
 
+// Get returns a variable or a special parameter.
 func (e shellEnv) Get(name string) expand.Variable {
 	sh := e.sh
 	switch name {
@@ -530,6 +541,7 @@ func (e shellEnv) Get(name string) expand.Variable {
 	return vr
 }
 
+// Each calls fn for every variable, in name order, until it returns false.
 func (e shellEnv) Each(fn func(name string, vr expand.Variable) bool) {
 	for _, name := range sortedKeys(e.sh.vars) {
 		if !fn(name, e.Get(name)) {
@@ -538,6 +550,7 @@ func (e shellEnv) Each(fn func(name string, vr expand.Variable) bool) {
 	}
 }
 
+// Set assigns or unsets a variable, for ${NAME=word} and arithmetic.
 func (e shellEnv) Set(name string, vr expand.Variable) error {
 	switch {
 	case vr.Kind == expand.KeepValue:
@@ -551,6 +564,7 @@ func (e shellEnv) Set(name string, vr expand.Variable) error {
 	return e.sh.setVar(name, vr.Str)
 }
 
+// config is the expansion configuration of the shell as it is now.
 func (sh *shell) config() *expand.Config {
 	cfg := &expand.Config{
 		Env:      shellEnv{sh},
@@ -615,6 +629,7 @@ func (sh *shell) expandFailed(err error) {
 	sh.exit(1)
 }
 
+// exit makes the shell end with code once control unwinds.
 func (sh *shell) exit(code int) {
 	sh.ctl, sh.exitCode = ctlExit, code
 }
@@ -670,6 +685,7 @@ func (sh *shell) redirect(base fdTable, redirs []*syntax.Redirect) (tbl fdTable,
 	return tbl, opened, nil
 }
 
+// redirectOne applies one redirection to tbl.
 func (sh *shell) redirectOne(tbl fdTable, rd *syntax.Redirect, opened *[]int) error {
 	n := 1
 	switch rd.Op {
@@ -835,6 +851,7 @@ func stripTabs(parts []syntax.WordPart) []syntax.WordPart {
 
 // Statements.
 
+// runStmts runs a list of statements until control flow changes.
 func (sh *shell) runStmts(stmts []*syntax.Stmt) {
 	for _, st := range stmts {
 		if sh.ctl != ctlNone {
@@ -844,6 +861,8 @@ func (sh *shell) runStmts(stmts []*syntax.Stmt) {
 	}
 }
 
+// runStmt runs one statement in the foreground (or starts it in the
+// background) and sets $?.
 func (sh *shell) runStmt(st *syntax.Stmt) {
 	if sh.ctl != ctlNone {
 		return
@@ -898,6 +917,7 @@ func simpleOrPipeline(cmd syntax.Command) bool {
 	return false
 }
 
+// runCommand runs a compound command, its redirections already made.
 func (sh *shell) runCommand(cmd syntax.Command) {
 	switch cmd := cmd.(type) {
 	case *syntax.Block:
@@ -941,6 +961,7 @@ func (sh *shell) runCommand(cmd syntax.Command) {
 	}
 }
 
+// runIf runs if/elif/else.
 func (sh *shell) runIf(c *syntax.IfClause) {
 	for ; c != nil; c = c.Else {
 		if !c.ThenPos.IsValid() { // else
@@ -982,6 +1003,7 @@ func (sh *shell) loopDone() bool {
 	return true
 }
 
+// runWhile runs a while or until loop.
 func (sh *shell) runWhile(w *syntax.WhileClause) {
 	sh.loops++
 	defer func() { sh.loops-- }()
@@ -1007,6 +1029,7 @@ func (sh *shell) runWhile(w *syntax.WhileClause) {
 	sh.status = status
 }
 
+// runFor runs a for loop over words, or over "$@" without "in".
 func (sh *shell) runFor(f *syntax.ForClause) {
 	wi, ok := f.Loop.(*syntax.WordIter)
 	if !ok {
@@ -1041,6 +1064,7 @@ func (sh *shell) runFor(f *syntax.ForClause) {
 	sh.status = status
 }
 
+// runCase runs the first item of a case whose pattern matches.
 func (sh *shell) runCase(c *syntax.CaseClause) {
 	word, err := sh.literal(c.Word)
 	if err != nil {
@@ -1244,6 +1268,7 @@ func (sh *shell) assign(a *syntax.Assign) bool {
 	return true
 }
 
+// trace writes a command to standard error when xtrace is on.
 func (sh *shell) trace(assigns []*syntax.Assign, fields []string) {
 	if !sh.xtrace {
 		return
@@ -1325,6 +1350,7 @@ func (sh *shell) forkSource(src string, tbl fdTable) job {
 	return job{pid: pid}
 }
 
+// print returns the source of a node.
 func (sh *shell) print(n syntax.Node) string {
 	var b strings.Builder
 	if err := syntax.NewPrinter().Print(&b, n); err != nil {
@@ -1333,6 +1359,7 @@ func (sh *shell) print(n syntax.Node) string {
 	return b.String()
 }
 
+// printStmts returns the source of a list of statements.
 func (sh *shell) printStmts(stmts []*syntax.Stmt) string {
 	return sh.print(&syntax.File{Stmts: stmts})
 }
@@ -1363,6 +1390,8 @@ func (sh *shell) start(st *syntax.Stmt, tbl fdTable) job {
 	return sh.forkSource(sh.print(st), tbl)
 }
 
+// startExternal spawns the program of an expanded simple command, with its
+// prefix assignments and redirections.
 func (sh *shell) startExternal(st *syntax.Stmt, call *syntax.CallExpr, fields []string, tbl fdTable) job {
 	restore, err := sh.tempAssign(call.Assigns)
 	if err != nil {
@@ -1394,6 +1423,7 @@ func (sh *shell) external(name string) bool {
 	return !isSpecialBuiltin(name) && !isBuiltin(name) && name != "exec" && sh.funcs[name] == nil
 }
 
+// callFunc runs a function with args as its positional parameters.
 func (sh *shell) callFunc(fn *syntax.FuncDecl, args []string) {
 	if sh.depth >= maxShDepth {
 		sh.errorf("%s: functions nested too deeply", fn.Name.Value)
@@ -1533,6 +1563,7 @@ func (sh *shell) count(name string, args []string, def int) (int, bool) {
 	return n, true
 }
 
+// builtinExit is exit [N].
 func (sh *shell) builtinExit(args []string) int {
 	n, ok := sh.count("exit", args, sh.status)
 	if !ok {
@@ -1542,6 +1573,7 @@ func (sh *shell) builtinExit(args []string) int {
 	return n & 0xff
 }
 
+// builtinReturn is return [N].
 func (sh *shell) builtinReturn(args []string) int {
 	n, ok := sh.count("return", args, sh.status)
 	if !ok {
@@ -1555,6 +1587,7 @@ func (sh *shell) builtinReturn(args []string) int {
 	return n & 0xff
 }
 
+// builtinLoop is break [N] and continue [N].
 func (sh *shell) builtinLoop(name string, args []string) int {
 	n, ok := sh.count(name, args, 1)
 	if !ok || n == 0 {
@@ -1573,6 +1606,7 @@ func (sh *shell) builtinLoop(name string, args []string) int {
 	return 0
 }
 
+// builtinExport is export [-p] [NAME[=VALUE]...].
 func (sh *shell) builtinExport(args []string) int {
 	if len(args) == 0 || (len(args) == 1 && args[0] == "-p") {
 		var b strings.Builder
@@ -1622,6 +1656,7 @@ func (sh *shell) output(str string) int {
 	return 0
 }
 
+// builtinUnset is unset [-f|-v] NAME...
 func (sh *shell) builtinUnset(args []string) int {
 	funcs := false
 	if len(args) > 0 && (args[0] == "-f" || args[0] == "-v") {
@@ -1637,6 +1672,7 @@ func (sh *shell) builtinUnset(args []string) int {
 	return 0
 }
 
+// builtinSet is set [-eux|+eux] [--] [ARG...]; alone it lists variables.
 func (sh *shell) builtinSet(args []string) int {
 	if len(args) == 0 {
 		var b strings.Builder
@@ -1670,6 +1706,7 @@ func (sh *shell) builtinSet(args []string) int {
 	return 0
 }
 
+// builtinShift is shift [N].
 func (sh *shell) builtinShift(args []string) int {
 	n, ok := sh.count("shift", args, 1)
 	if !ok {
@@ -1683,6 +1720,7 @@ func (sh *shell) builtinShift(args []string) int {
 	return 0
 }
 
+// builtinCd is cd [DIR|-].
 func (sh *shell) builtinCd(args []string) int {
 	var dir string
 	switch {
@@ -1784,6 +1822,7 @@ func (sh *shell) builtinRead(args []string) int {
 	return 0
 }
 
+// builtinWait is wait [PID...]: with no PID it waits for every child.
 func (sh *shell) builtinWait(args []string) int {
 	if len(args) == 0 {
 		for {
@@ -1831,6 +1870,7 @@ func (sh *shell) eval(src, name string) int {
 	return sh.status
 }
 
+// builtinDot is . FILE [ARG...]: it runs FILE in the shell.
 func (sh *shell) builtinDot(args []string) int {
 	if len(args) == 0 {
 		sh.errorf(".: filename argument required")
@@ -1885,6 +1925,8 @@ type testExpr struct {
 	i    int
 }
 
+// eval evaluates the whole expression. With one operand, test is true when
+// it is not empty, whatever it looks like.
 func (t *testExpr) eval() (bool, error) {
 	switch len(t.args) {
 	case 0:
@@ -1960,6 +2002,7 @@ func (t *testExpr) primary() (bool, error) {
 	return a != "", nil
 }
 
+// testBinary reports whether op is a binary operator of test.
 func testBinary(op string) bool {
 	switch op {
 	case "=", "!=", "-eq", "-ne", "-lt", "-le", "-gt", "-ge":
