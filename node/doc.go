@@ -1,0 +1,28 @@
+// Package node is the local kernel of one machine: the seed's process
+// management, placed where every process the cluster runs goes through it.
+//
+// A ProcessManager runs virtual processes. A process is a Program (a Go
+// function) with a PID, a parent, a process group and a session, an
+// environment, a working directory in the namespace (package vfs), an fd
+// table, signal state, resource limits and pledge/unveil capabilities
+// (package security). Programs call into the kernel through Sys, their
+// system-call surface, and every call is a yield point: that is where a
+// process is switched out, stopped, frozen, signalled, limited or killed.
+// Scheduling is cooperative: a program that stops calling in keeps its CPU
+// slot, and the kernel reports it as hogging instead of hanging on it.
+//
+// The kernel hands its K CPU slots to runnable processes with a CFS-style
+// weighted fair scheduler (FairScheduler, the seed's Scheduler): priorities
+// 1..100 map to Linux nice weights, and a process that blocks, sleeps or is
+// stopped holds no slot.
+//
+// Semantics follow Linux: wait(2) statuses and zombies, reparenting to init
+// (PID 1), SIGCHLD, signal(7) dispositions, masks and merging of pending
+// standard signals, EINTR for a blocked call interrupted by a handled signal,
+// job control with setpgid and setsid, getrlimit-style limits, pipe(7) and
+// fifo(7) through package ipc, POSIX message queues and shared memory.
+//
+// The package knows nothing of Raft or of other nodes. The cluster drives it
+// through Spec.PID, Config.PIDs and Config.OnEvent. README.md walks through
+// the design.
+package node
