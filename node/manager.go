@@ -370,7 +370,9 @@ func (k *ProcessManager) run(p *Process) {
 	p.mu.Lock()
 	p.StartedAt = time.Now()
 	p.mu.Unlock()
-	k.emit(Event{PID: p.PID, Kind: EventStarted})
+	if k.cfg.OnEvent != nil {
+		k.emitStarted(p)
+	}
 	p.armLimits()
 	code := p.prog(&p.sys)
 	p.mu.Lock()
@@ -441,6 +443,14 @@ func (k *ProcessManager) exit(p *Process) {
 		k.notifyParent(parent, p)
 	}
 	k.emit(Event{PID: p.PID, Kind: EventExited, Status: status, Reason: reason, CPU: time.Duration(p.cpuNs.Load())})
+}
+
+// emitStarted is kept out of run's frame, so that the goroutine of a
+// process starts, and stays while it sleeps, within its minimum stack.
+//
+//go:noinline
+func (k *ProcessManager) emitStarted(p *Process) {
+	k.emit(Event{PID: p.PID, Kind: EventStarted})
 }
 
 func (k *ProcessManager) emit(e Event) {
