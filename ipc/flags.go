@@ -1,9 +1,6 @@
 package ipc
 
-import (
-	"strings"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // OpenFlag holds open(2)-style flags for mq_open and shm_open, with Linux's
 // values. The access mode (O_RDONLY, O_WRONLY or O_RDWR) is in the bits
@@ -22,33 +19,11 @@ const (
 	O_NONBLOCK OpenFlag = 0x800
 )
 
-// NameMax is the longest a POSIX IPC name may be after its leading '/'
-// (NAME_MAX). A longer name is ENAMETOOLONG.
-const NameMax = 255
-
 // readable reports whether the access mode allows reading.
 func (f OpenFlag) readable() bool { a := f & O_ACCMODE; return a == O_RDONLY || a == O_RDWR }
 
 // writable reports whether the access mode allows writing.
 func (f OpenFlag) writable() bool { a := f & O_ACCMODE; return a == O_WRONLY || a == O_RDWR }
-
-// checkName applies the rules mq_open(3) and shm_open(3) give for a portable
-// name: it starts with '/', has no other '/', names something (neither empty
-// nor "." or ".."), holds no NUL byte and is at most NameMax bytes after the
-// slash.
-func checkName(name string) error {
-	if len(name) < 2 || name[0] != '/' {
-		return EINVAL
-	}
-	rest := name[1:]
-	if strings.IndexByte(rest, '/') >= 0 || strings.IndexByte(rest, 0) >= 0 || rest == "." || rest == ".." {
-		return EINVAL
-	}
-	if len(rest) > NameMax {
-		return ENAMETOOLONG
-	}
-	return nil
-}
 
 // checkAccess checks that a caller named owner may open an object with the
 // given mode and owner for the access flags asks for. The owner's permission

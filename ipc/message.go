@@ -2,7 +2,6 @@ package ipc
 
 import (
 	"math/bits"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,17 +36,15 @@ type MQInfo struct {
 // MQNamespace holds the names of message queues: mq_open and mq_unlink act
 // on it. It is safe for concurrent use.
 type MQNamespace struct {
-	mu     sync.Mutex
-	queues map[string]*mqueue // guarded by mu
+	names nameTable[*mqueue, MQInfo] // has its own lock
 }
 
 // NewMQNamespace returns an empty namespace.
-func NewMQNamespace() *MQNamespace {
-	return &MQNamespace{queues: make(map[string]*mqueue)}
-}
+func NewMQNamespace() *MQNamespace { return &MQNamespace{} }
 
 // msgRing is a FIFO of message buffers that grows by doubling and never
-// shrinks, so that steady-state traffic allocates nothing.
+// shrinks, so that steady-state traffic allocates nothing. It is guarded by
+// its queue's mu.
 type msgRing struct {
 	items [][]byte
 	head  int
@@ -102,7 +99,7 @@ type mqueue struct {
 type mqFile struct {
 	q        *mqueue     // immutable
 	acc      OpenFlag    // immutable: the access mode
-	nonblock atomic.Bool // O_NONBLOCK, changed by SetAttr
+	nonblock atomic.Bool // O_NONBLOCK, swapped by SetAttr
 }
 
 // MQDesc is one open descriptor of a message queue (mqd_t). Handles made by
@@ -128,25 +125,7 @@ type MQDesc struct {
 //     otherwise (EACCES). An access mode of 3 is EINVAL.
 //   - O_NONBLOCK in flags sets the descriptor's initial flag.
 func (ns *MQNamespace) Open(name string, flags OpenFlag, mode uint32, owner string, attr *MQAttr) (*MQDesc, error) {
-	if err := checkName(name); err != nil {
-		return nil, err
-	}
-	if flags&O_ACCMODE == O_ACCMODE {
-		return nil, EINVAL
-	}
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	q, ok := ns.queues[name]
-	switch {
-	case ok && flags&(O_CREAT|O_EXCL) == O_CREAT|O_EXCL:
-		return nil, EEXIST
-	case ok:
-		if err := checkAccess(q.mode, q.owner, owner, flags); err != nil {
-			return nil, err
-		}
-	case flags&O_CREAT == 0:
-		return nil, ENOENT
-	default:
+	q, err := ns.names.open(name, flags, owner, func() (*mqueue, error) {
 		maxMsg, msgSize := int64(DefaultMaxMsg), int64(DefaultMsgSize)
 		if attr != nil {
 			maxMsg, msgSize = attr.MaxMsg, attr.MsgSize
@@ -154,12 +133,11 @@ func (ns *MQNamespace) Open(name string, flags OpenFlag, mode uint32, owner stri
 				return nil, EINVAL
 			}
 		}
-		q = &mqueue{id: nextID(), name: name, mode: mode & 0o777, owner: owner, maxMsg: maxMsg, msgSize: msgSize}
-		ns.queues[name] = q
+		return &mqueue{id: nextID(), name: name, mode: mode & 0o777, owner: owner, maxMsg: maxMsg, msgSize: msgSize}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	q.mu.Lock()
-	q.opens++
-	q.mu.Unlock()
 	d := &MQDesc{f: &mqFile{q: q, acc: flags & O_ACCMODE}}
 	d.f.nonblock.Store(flags&O_NONBLOCK != 0)
 	return d, nil
@@ -167,46 +145,30 @@ func (ns *MQNamespace) Open(name string, flags OpenFlag, mode uint32, owner stri
 
 // Unlink removes name (mq_unlink). The queue itself lives on, messages and
 // all, until its last descriptor is closed. A missing name is ENOENT.
-func (ns *MQNamespace) Unlink(name string) error {
-	if err := checkName(name); err != nil {
-		return err
-	}
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	q, ok := ns.queues[name]
-	if !ok {
-		return ENOENT
-	}
-	delete(ns.queues, name)
+func (ns *MQNamespace) Unlink(name string) error { return ns.names.unlink(name) }
+
+// Lookup returns the attributes, mode and owner of the queue called name, or
+// false if there is none.
+func (ns *MQNamespace) Lookup(name string) (MQInfo, bool) { return ns.names.lookup(name) }
+
+// List describes every named queue, sorted by name.
+func (ns *MQNamespace) List() []MQInfo { return ns.names.list() }
+
+func (q *mqueue) checkOpen(owner string, flags OpenFlag) error {
+	return checkAccess(q.mode, q.owner, owner, flags)
+}
+
+func (q *mqueue) opened(OpenFlag, bool) {
+	q.mu.Lock()
+	q.opens++
+	q.mu.Unlock()
+}
+
+func (q *mqueue) unlink() {
 	q.mu.Lock()
 	q.unlinked = true
 	q.releaseIfUnused()
 	q.mu.Unlock()
-	return nil
-}
-
-// Lookup returns the attributes, mode and owner of the queue called name, or
-// false if there is none.
-func (ns *MQNamespace) Lookup(name string) (MQInfo, bool) {
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	q, ok := ns.queues[name]
-	if !ok {
-		return MQInfo{}, false
-	}
-	return q.info(), true
-}
-
-// List describes every named queue, sorted by name.
-func (ns *MQNamespace) List() []MQInfo {
-	ns.mu.Lock()
-	out := make([]MQInfo, 0, len(ns.queues))
-	for _, q := range ns.queues {
-		out = append(out, q.info())
-	}
-	ns.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }
 
 func (q *mqueue) info() MQInfo {
@@ -346,25 +308,27 @@ func (q *mqueue) block(w Waiter, l *waitList, nonblock bool, deadline time.Time)
 
 // GetAttr returns the queue's attributes, with this descriptor's O_NONBLOCK
 // flag and the number of messages queued now (mq_getattr).
-func (d *MQDesc) GetAttr() MQAttr {
+func (d *MQDesc) GetAttr() MQAttr { return d.attr(d.f.nonblock.Load()) }
+
+// SetAttr sets the descriptor's O_NONBLOCK flag from flags, ignoring every
+// other bit, and returns the attributes as they were before (mq_setattr).
+// The flag is shared with the handles Dup made; it is swapped in one step,
+// so that of two calls at once one sees the other's flag.
+func (d *MQDesc) SetAttr(flags OpenFlag) MQAttr {
+	return d.attr(d.f.nonblock.Swap(flags&O_NONBLOCK != 0))
+}
+
+// attr returns the queue's attributes with the given O_NONBLOCK flag.
+func (d *MQDesc) attr(nonblock bool) MQAttr {
 	q := d.f.q
 	a := MQAttr{MaxMsg: q.maxMsg, MsgSize: q.msgSize}
-	if d.f.nonblock.Load() {
+	if nonblock {
 		a.Flags = O_NONBLOCK
 	}
 	q.mu.Lock()
 	a.CurMsgs = q.cur
 	q.mu.Unlock()
 	return a
-}
-
-// SetAttr sets the descriptor's O_NONBLOCK flag from flags, ignoring every
-// other bit, and returns the attributes as they were before (mq_setattr).
-// The flag is shared with the handles Dup made.
-func (d *MQDesc) SetAttr(flags OpenFlag) MQAttr {
-	old := d.GetAttr()
-	d.f.nonblock.Store(flags&O_NONBLOCK != 0)
-	return old
 }
 
 // Notify registers fn to be called when a message arrives in the empty queue
@@ -400,14 +364,7 @@ func (d *MQDesc) Notify(owner any, fn func()) error {
 // fork(2) make one. Dup of a closed descriptor returns a closed descriptor.
 func (d *MQDesc) Dup() *MQDesc {
 	n := &MQDesc{f: d.f}
-	q := d.f.q
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if d.closed.Load() {
-		n.closed.Store(true)
-		return n
-	}
-	q.opens++
+	dupHandle(&d.f.q.mu, &d.closed, &n.closed, &d.f.q.opens)
 	return n
 }
 
@@ -416,16 +373,13 @@ func (d *MQDesc) Dup() *MQDesc {
 // descriptor is closed, its messages are gone.
 func (d *MQDesc) Close() error {
 	q := d.f.q
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if d.closed.Swap(true) {
-		return nil
-	}
-	if q.notifyDesc == d {
-		q.notifyOwner, q.notifyFn, q.notifyDesc = nil, nil, nil
-	}
-	q.opens--
-	q.releaseIfUnused()
+	closeHandle(&q.mu, &d.closed, func() {
+		if q.notifyDesc == d {
+			q.notifyOwner, q.notifyFn, q.notifyDesc = nil, nil, nil
+		}
+		q.opens--
+		q.releaseIfUnused()
+	})
 	return nil
 }
 

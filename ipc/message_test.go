@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -562,4 +563,41 @@ func TestMQCloseIdempotent(t *testing.T) {
 		t.Fatalf("Dup of a closed descriptor: got %v, want EBADF", err)
 	}
 	d2.Close()
+}
+
+// TestMQSetAttrReturnsOldAtomically has two descriptors of one open
+// description flip O_NONBLOCK against each other. SetAttr returns the flag
+// as it was before, so the changes each side saw itself make must add up to
+// the final flag, as they do when mq_setattr swaps it in one step.
+func TestMQSetAttrReturnsOldAtomically(t *testing.T) {
+	ns := NewMQNamespace()
+	d := mustMQ(t, ns, "/q", O_CREAT|O_RDWR, nil)
+	on, off := d.Dup(), d.Dup()
+	defer on.Close()
+	defer off.Close()
+	const calls = 50000
+	var set, cleared int // changes seen by on (0 to O_NONBLOCK) and off (back)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for range calls {
+			if on.SetAttr(O_NONBLOCK).Flags == 0 {
+				set++
+			}
+		}
+	})
+	wg.Go(func() {
+		for range calls {
+			if off.SetAttr(0).Flags == O_NONBLOCK {
+				cleared++
+			}
+		}
+	})
+	wg.Wait()
+	final := 0
+	if d.GetAttr().Flags == O_NONBLOCK {
+		final = 1
+	}
+	if set-cleared != final {
+		t.Fatalf("SetAttr saw the flag set %d times and cleared %d times, but it ends %d", set, cleared, final)
+	}
 }

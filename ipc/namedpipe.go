@@ -56,30 +56,10 @@ func (f *FIFO) Writers() int {
 // it waits, so writers that open meanwhile do not block. An error from
 // w.Wait, such as EINTR, is returned unchanged and the open is undone.
 func (f *FIFO) OpenRead(w Waiter, nonblock bool) (*PipeReader, error) {
-	p := f.p
-	p.mu.Lock()
-	p.rOpens++
-	p.readers++
-	if p.openWait.len() > 0 {
-		p.openWait.wake()
+	if err := f.p.openEnd(w, nonblock, false); err != nil {
+		return nil, err
 	}
-	if !nonblock && p.writers == 0 {
-		start := p.wOpens
-		for p.wOpens == start {
-			p.openWait.add(w)
-			p.mu.Unlock()
-			err := w.Wait(time.Time{})
-			p.mu.Lock()
-			p.openWait.remove(w)
-			if err != nil {
-				p.closeReadLocked()
-				p.mu.Unlock()
-				return nil, err
-			}
-		}
-	}
-	p.mu.Unlock()
-	return &PipeReader{pipeEnd{p: p}}, nil
+	return &PipeReader{pipeEnd{p: f.p}}, nil
 }
 
 // OpenWrite opens the FIFO for writing (O_WRONLY). With nonblock and no
@@ -88,34 +68,50 @@ func (f *FIFO) OpenRead(w Waiter, nonblock bool) (*PipeReader, error) {
 // again meanwhile. An error from w.Wait, such as EINTR, is returned unchanged
 // and the open is undone.
 func (f *FIFO) OpenWrite(w Waiter, nonblock bool) (*PipeWriter, error) {
-	p := f.p
-	p.mu.Lock()
-	if nonblock && p.readers == 0 {
-		p.mu.Unlock()
-		return nil, ENXIO
+	if err := f.p.openEnd(w, nonblock, true); err != nil {
+		return nil, err
 	}
-	p.wOpens++
-	p.writers++
+	return &PipeWriter{pipeEnd{p: f.p}}, nil
+}
+
+// openEnd counts one more open handle on the read end, or on the write end
+// when write is set, wakes the openers waiting for a partner, and then,
+// unless nonblock is set or a partner is open, waits until the other end has
+// been opened since the call began: the rendezvous of OpenRead and OpenWrite.
+// A non-blocking write open with no reader is ENXIO. On an error from w.Wait
+// the handle is dropped again.
+func (p *pipe) openEnd(w Waiter, nonblock, write bool) error {
+	mine, partners, partnerOpens := &p.readers, &p.writers, &p.wOpens
+	myOpens, drop := &p.rOpens, p.closeReadLocked
+	if write {
+		mine, partners, partnerOpens = &p.writers, &p.readers, &p.rOpens
+		myOpens, drop = &p.wOpens, p.closeWriteLocked
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if write && nonblock && *partners == 0 {
+		return ENXIO
+	}
+	*myOpens++
+	*mine++
 	if p.openWait.len() > 0 {
 		p.openWait.wake()
 	}
-	if p.readers == 0 {
-		start := p.rOpens
-		for p.rOpens == start {
-			p.openWait.add(w)
-			p.mu.Unlock()
-			err := w.Wait(time.Time{})
-			p.mu.Lock()
-			p.openWait.remove(w)
-			if err != nil {
-				p.closeWriteLocked()
-				p.mu.Unlock()
-				return nil, err
-			}
+	if nonblock || *partners > 0 {
+		return nil
+	}
+	for start := *partnerOpens; *partnerOpens == start; {
+		p.openWait.add(w)
+		p.mu.Unlock()
+		err := w.Wait(time.Time{})
+		p.mu.Lock()
+		p.openWait.remove(w)
+		if err != nil {
+			drop()
+			return err
 		}
 	}
-	p.mu.Unlock()
-	return &PipeWriter{pipeEnd{p: p}}, nil
+	return nil
 }
 
 // OpenReadWrite opens both ends at once (O_RDWR). It never blocks, as on

@@ -303,25 +303,14 @@ func (r *PipeReader) Read(w Waiter, p []byte, nonblock bool) (int, error) {
 // handle returns a closed handle.
 func (r *PipeReader) Dup() *PipeReader {
 	d := &PipeReader{pipeEnd{p: r.p}}
-	r.p.mu.Lock()
-	defer r.p.mu.Unlock()
-	if r.closed.Load() {
-		d.closed.Store(true)
-		return d
-	}
-	r.p.readers++
+	dupHandle(&r.p.mu, &r.closed, &d.closed, &r.p.readers)
 	return d
 }
 
 // Close closes this handle. It is idempotent. When the last read handle
 // closes, blocked writers wake and get EPIPE.
 func (r *PipeReader) Close() error {
-	r.p.mu.Lock()
-	defer r.p.mu.Unlock()
-	if r.closed.Swap(true) {
-		return nil
-	}
-	r.p.closeReadLocked()
+	closeHandle(&r.p.mu, &r.closed, r.p.closeReadLocked)
 	return nil
 }
 
@@ -358,24 +347,13 @@ func (w *PipeWriter) Write(wt Waiter, p []byte, nonblock bool) (int, error) {
 // handle returns a closed handle.
 func (w *PipeWriter) Dup() *PipeWriter {
 	d := &PipeWriter{pipeEnd{p: w.p}}
-	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
-	if w.closed.Load() {
-		d.closed.Store(true)
-		return d
-	}
-	w.p.writers++
+	dupHandle(&w.p.mu, &w.closed, &d.closed, &w.p.writers)
 	return d
 }
 
 // Close closes this handle. It is idempotent. When the last write handle
 // closes, blocked readers wake and see EOF once the buffer is drained.
 func (w *PipeWriter) Close() error {
-	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
-	if w.closed.Swap(true) {
-		return nil
-	}
-	w.p.closeWriteLocked()
+	closeHandle(&w.p.mu, &w.closed, w.p.closeWriteLocked)
 	return nil
 }

@@ -3,7 +3,6 @@ package ipc
 import (
 	"encoding/binary"
 	"io"
-	"sort"
 	"sync"
 	"sync/atomic"
 )
@@ -47,14 +46,11 @@ type ShmInfo struct {
 // ShmNamespace holds the names of shared-memory segments: shm_open and
 // shm_unlink act on it. It is safe for concurrent use.
 type ShmNamespace struct {
-	mu   sync.Mutex
-	segs map[string]*shmObject // guarded by mu
+	names nameTable[*shmObject, ShmInfo] // has its own lock
 }
 
 // NewShmNamespace returns an empty namespace.
-func NewShmNamespace() *ShmNamespace {
-	return &ShmNamespace{segs: make(map[string]*shmObject)}
-}
+func NewShmNamespace() *ShmNamespace { return &ShmNamespace{} }
 
 // shmObject is a shared-memory segment.
 type shmObject struct {
@@ -94,85 +90,54 @@ type Mapping struct {
 // size 0. O_TRUNC truncates an existing segment to 0 and needs write
 // permission.
 func (ns *ShmNamespace) Open(name string, flags OpenFlag, mode uint32, owner string) (*Segment, error) {
-	if err := checkName(name); err != nil {
+	o, err := ns.names.open(name, flags, owner, func() (*shmObject, error) {
+		o := &shmObject{id: nextID(), name: name, mode: mode & 0o777, owner: owner}
+		o.tab.Store(emptyShmTable)
+		return o, nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	if flags&O_ACCMODE == O_ACCMODE {
-		return nil, EINVAL
-	}
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	o, ok := ns.segs[name]
-	switch {
-	case ok && flags&(O_CREAT|O_EXCL) == O_CREAT|O_EXCL:
-		return nil, EEXIST
-	case ok:
-		if err := checkAccess(o.mode, o.owner, owner, flags); err != nil {
-			return nil, err
-		}
-		if flags&O_TRUNC != 0 {
-			if err := checkAccess(o.mode, o.owner, owner, O_WRONLY); err != nil {
-				return nil, err
-			}
-		}
-	case flags&O_CREAT == 0:
-		return nil, ENOENT
-	default:
-		o = &shmObject{id: nextID(), name: name, mode: mode & 0o777, owner: owner}
-		o.tab.Store(emptyShmTable)
-		ns.segs[name] = o
-	}
-	o.mu.Lock()
-	o.opens++
-	if ok && flags&O_TRUNC != 0 {
-		o.tab.Store(emptyShmTable)
-	}
-	o.mu.Unlock()
 	return &Segment{o: o, acc: flags & O_ACCMODE}, nil
 }
 
 // Unlink removes name (shm_unlink). The segment's memory lives on until no
 // handle is open and no mapping remains. A missing name is ENOENT.
-func (ns *ShmNamespace) Unlink(name string) error {
-	if err := checkName(name); err != nil {
+func (ns *ShmNamespace) Unlink(name string) error { return ns.names.unlink(name) }
+
+// Lookup describes the segment called name, or returns false if there is
+// none.
+func (ns *ShmNamespace) Lookup(name string) (ShmInfo, bool) { return ns.names.lookup(name) }
+
+// List describes every named segment, sorted by name.
+func (ns *ShmNamespace) List() []ShmInfo { return ns.names.list() }
+
+// checkOpen checks the access mode, and for O_TRUNC write permission too.
+func (o *shmObject) checkOpen(owner string, flags OpenFlag) error {
+	if err := checkAccess(o.mode, o.owner, owner, flags); err != nil {
 		return err
 	}
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	o, ok := ns.segs[name]
-	if !ok {
-		return ENOENT
+	if flags&O_TRUNC != 0 {
+		return checkAccess(o.mode, o.owner, owner, O_WRONLY)
 	}
-	delete(ns.segs, name)
+	return nil
+}
+
+// opened counts a handle, and truncates an existing segment for O_TRUNC.
+func (o *shmObject) opened(flags OpenFlag, existed bool) {
+	o.mu.Lock()
+	o.opens++
+	if existed && flags&O_TRUNC != 0 {
+		o.tab.Store(emptyShmTable)
+	}
+	o.mu.Unlock()
+}
+
+func (o *shmObject) unlink() {
 	o.mu.Lock()
 	o.unlinked = true
 	o.releaseIfUnused()
 	o.mu.Unlock()
-	return nil
-}
-
-// Lookup describes the segment called name, or returns false if there is
-// none.
-func (ns *ShmNamespace) Lookup(name string) (ShmInfo, bool) {
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	o, ok := ns.segs[name]
-	if !ok {
-		return ShmInfo{}, false
-	}
-	return o.info(), true
-}
-
-// List describes every named segment, sorted by name.
-func (ns *ShmNamespace) List() []ShmInfo {
-	ns.mu.Lock()
-	out := make([]ShmInfo, 0, len(ns.segs))
-	for _, o := range ns.segs {
-		out = append(out, o.info())
-	}
-	ns.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }
 
 func (o *shmObject) info() ShmInfo {
@@ -242,13 +207,10 @@ func (s *Segment) Name() string { return s.o.name }
 // It is idempotent. Mappings stay valid.
 func (s *Segment) Close() error {
 	o := s.o
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if s.closed.Swap(true) {
-		return nil
-	}
-	o.opens--
-	o.releaseIfUnused()
+	closeHandle(&o.mu, &s.closed, func() {
+		o.opens--
+		o.releaseIfUnused()
+	})
 	return nil
 }
 
@@ -256,13 +218,7 @@ func (s *Segment) Close() error {
 // Dup of a closed handle returns a closed handle.
 func (s *Segment) Dup() *Segment {
 	d := &Segment{o: s.o, acc: s.acc}
-	s.o.mu.Lock()
-	defer s.o.mu.Unlock()
-	if s.closed.Load() {
-		d.closed.Store(true)
-		return d
-	}
-	s.o.opens++
+	dupHandle(&s.o.mu, &s.closed, &d.closed, &s.o.opens)
 	return d
 }
 
@@ -287,13 +243,10 @@ func (s *Segment) Attach(readonly bool) (*Mapping, error) {
 // through it is EFAULT.
 func (m *Mapping) Detach() error {
 	o := m.o
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if m.detached.Swap(true) {
-		return nil
-	}
-	o.maps--
-	o.releaseIfUnused()
+	closeHandle(&o.mu, &m.detached, func() {
+		o.maps--
+		o.releaseIfUnused()
+	})
 	return nil
 }
 
@@ -302,13 +255,7 @@ func (m *Mapping) Detach() error {
 // mapping returns a detached mapping.
 func (m *Mapping) Dup() *Mapping {
 	d := &Mapping{o: m.o, readonly: m.readonly}
-	m.o.mu.Lock()
-	defer m.o.mu.Unlock()
-	if m.detached.Load() {
-		d.detached.Store(true)
-		return d
-	}
-	m.o.maps++
+	dupHandle(&m.o.mu, &m.detached, &d.detached, &m.o.maps)
 	return d
 }
 

@@ -60,6 +60,7 @@ const (
 	ActCont               // continue the process if it is stopped
 )
 
+// String returns the action's name in signal(7), such as "Term".
 func (a Action) String() string {
 	switch a {
 	case ActTerm:

@@ -33,8 +33,8 @@ func Builtins() *Registry {
 	return r
 }
 
-// writeErr reports a failed write: a broken pipe ends quietly, as it does for
-// a Unix tool killed by SIGPIPE whose handler was changed.
+// exitOnWriteErr reports a failed write: a broken pipe ends quietly, as it
+// does for a Unix tool killed by SIGPIPE whose handler was changed.
 func exitOnWriteErr(s *Sys, err error) int {
 	if errors.Is(err, ipc.EPIPE) {
 		return 141
@@ -76,27 +76,39 @@ func progCat(s *Sys) int {
 				continue
 			}
 		}
-		for {
-			n, err := s.Read(fd, buf)
-			if n > 0 {
-				if _, werr := s.Stdout().Write(buf[:n]); werr != nil {
-					return exitOnWriteErr(s, werr)
-				}
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				s.Errorf("%s: %v", name, err)
-				status = 1
-				break
-			}
+		rerr, werr := pump(s, 1, fd, buf)
+		if werr != nil {
+			return exitOnWriteErr(s, werr)
+		}
+		if rerr != nil {
+			s.Errorf("%s: %v", name, rerr)
+			status = 1
 		}
 		if fd != 0 {
 			s.Close(fd)
 		}
 	}
 	return status
+}
+
+// pump copies descriptor from to descriptor to through buf until end of
+// file, and returns the error that stopped it early: a failed read's as
+// rerr, a failed write's as werr.
+func pump(s *Sys, to, from int, buf []byte) (rerr, werr error) {
+	for {
+		n, err := s.Read(from, buf)
+		if n > 0 {
+			if _, werr := s.File(to).Write(buf[:n]); werr != nil {
+				return nil, werr
+			}
+		}
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			return err, nil
+		}
+	}
 }
 
 func progYes(s *Sys) int {

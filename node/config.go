@@ -46,7 +46,8 @@ type Config struct {
 	PIDs PIDAllocator
 	// OnEvent, if set, is told when a process starts, stops, continues and
 	// exits. It is called from kernel goroutines with no lock held and must
-	// not block.
+	// not block. Each process's events are reported by its own goroutine,
+	// in the order they happened.
 	OnEvent func(Event)
 }
 
@@ -76,6 +77,7 @@ const (
 	EventExited
 )
 
+// String returns the event's name, such as "started".
 func (e EventKind) String() string {
 	switch e {
 	case EventStarted:

@@ -27,10 +27,10 @@ const (
 // refers to. dup and spawn share one File between descriptors, with its
 // status flags; it is closed when its last descriptor is.
 type File struct {
-	refs  atomic.Int32
-	flags atomic.Int32
-	name  string
-	ops   fileOps
+	refs  atomic.Int32 // descriptors (and kernel holds) referring to it
+	flags atomic.Int32 // access mode and status flags; changed with compare-and-swap
+	name  string       // immutable
+	ops   fileOps      // immutable
 }
 
 // fileOps is what an open file can do. p is the calling process: blocking
@@ -171,15 +171,16 @@ func (f *File) countsOutput() bool {
 }
 
 // memAccount is a process's memory charged for IPC objects: each object
-// once, however many descriptors refer to it.
+// once, however many descriptors refer to it. It is owned by the process's
+// goroutine.
 type memAccount struct {
-	total int64
-	objs  map[uint64]*memObj
+	total int64              // bytes charged
+	objs  map[uint64]*memObj // by object ID
 }
 
 type memObj struct {
-	cost int64
-	refs int
+	cost int64 // bytes charged for it
+	refs int   // descriptors and mappings of it in the process
 }
 
 // charge accounts one more reference to f's object. ENOMEM if the object is
@@ -227,7 +228,7 @@ func (p *Process) unchargeObject(id uint64) {
 	}
 }
 
-// MemoryUsed returns the bytes of IPC memory charged to the process.
+// memUsed returns the bytes of IPC memory charged to the process.
 func (p *Process) memUsed() int64 {
 	if p.mem == nil {
 		return 0

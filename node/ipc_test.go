@@ -133,16 +133,7 @@ func TestIPCBlockedCalls(t *testing.T) {
 				t.Fatalf("got %v, want exit 42 (EINTR)", p.Status)
 			}
 		})
-		for _, sig := range []ipc.Signal{ipc.SIGKILL, ipc.SIGTERM} {
-			t.Run(name+"/"+sig.String()+"-kills", func(t *testing.T) {
-				pid := mustSpawn(t, k, Spec{Command: name})
-				waitState(t, k, pid, StateWaiting)
-				k.Kill(pid, sig)
-				if p := mustWait(t, k, pid); p.Status.Signal() != sig {
-					t.Fatalf("got %v, want death by %v", p.Status, sig)
-				}
-			})
-		}
+		testFatalWhileBlocked(t, k, name)
 	}
 }
 
@@ -399,23 +390,10 @@ func TestMqNotify(t *testing.T) {
 	})
 	t.Run("a dead registrant's inherited queue signals nobody", func(t *testing.T) {
 		// The registrant exits while a child keeps the descriptor open.
-		var childPID atomic.Int64
-		wantErr(t, "register and spawn", runSys(t, k, Spec{}, func(s *Sys) error {
-			fd, err := s.MqOpen("/n4", O_RDWR|O_CREAT, 0o600, nil)
-			if err != nil {
-				return err
-			}
-			if err := s.MqNotify(fd, ipc.SIGUSR1); err != nil {
-				return err
-			}
-			c, err := s.Spawn(SpawnAttr{Command: "pause", Files: []int{0, 1, 2, fd}})
-			childPID.Store(int64(c))
-			return err
-		}), nil)
+		c := registerAndSpawnHolder(t, k, "/n4")
 		if st, out := run(t, k, Spec{Command: "mqsend", Args: []string{"/n4", "x"}}); st.ExitStatus() != 0 {
 			t.Fatalf("mqsend: %v %q", st, out)
 		}
-		c := int(childPID.Load())
 		if p, err := k.Get(c); err != nil || p.State == StateZombie {
 			t.Fatalf("child holding the queue: %v %v", p, err)
 		}
@@ -426,20 +404,8 @@ func TestMqNotify(t *testing.T) {
 		})
 	})
 	t.Run("exit removes a registration on a shared descriptor", func(t *testing.T) {
-		var childPID atomic.Int64
-		wantErr(t, "register and spawn", runSys(t, k, Spec{}, func(s *Sys) error {
-			fd, err := s.MqOpen("/n5", O_RDWR|O_CREAT, 0o600, nil)
-			if err != nil {
-				return err
-			}
-			if err := s.MqNotify(fd, ipc.SIGUSR1); err != nil {
-				return err
-			}
-			c, err := s.Spawn(SpawnAttr{Command: "pause", Files: []int{0, 1, 2, fd}})
-			childPID.Store(int64(c))
-			return err
-		}), nil)
-		t.Cleanup(func() { k.Kill(int(childPID.Load()), ipc.SIGKILL) })
+		c := registerAndSpawnHolder(t, k, "/n5")
+		t.Cleanup(func() { k.Kill(c, ipc.SIGKILL) })
 		err := runSys(t, k, Spec{}, func(s *Sys) error {
 			fd, err := s.MqOpen("/n5", O_RDWR, 0, nil)
 			if err != nil {
@@ -452,6 +418,28 @@ func TestMqNotify(t *testing.T) {
 		}
 		wantErr(t, "register after the registrant exited", err, nil)
 	})
+}
+
+// registerAndSpawnHolder runs a process that creates the queue name,
+// registers for SIGUSR1 when a message arrives, and spawns a paused child
+// that inherits the descriptor; then the process exits. It returns the
+// child's PID.
+func registerAndSpawnHolder(t *testing.T, k *ProcessManager, name string) int {
+	t.Helper()
+	var childPID atomic.Int64
+	wantErr(t, "register and spawn", runSys(t, k, Spec{}, func(s *Sys) error {
+		fd, err := s.MqOpen(name, O_RDWR|O_CREAT, 0o600, nil)
+		if err != nil {
+			return err
+		}
+		if err := s.MqNotify(fd, ipc.SIGUSR1); err != nil {
+			return err
+		}
+		c, err := s.Spawn(SpawnAttr{Command: "pause", Files: []int{0, 1, 2, fd}})
+		childPID.Store(int64(c))
+		return err
+	}), nil)
+	return int(childPID.Load())
 }
 
 // runChildCall spawns a child that opens the queue name read-write and
@@ -1035,4 +1023,40 @@ func TestFIFOOpenSemantics(t *testing.T) {
 			wantErr(t, c.name, err, c.want)
 		})
 	}
+}
+
+// TestFIFOFollowsDirectoryRename opens a FIFO, renames the directory that
+// holds it, and opens it under its new name: both opens must reach the same
+// FIFO.
+func TestFIFOFollowsDirectoryRename(t *testing.T) {
+	k := newKernel(t)
+	wantErr(t, "open across a rename", runSys(t, k, Spec{}, func(s *Sys) error {
+		if err := s.Mkdir("/d", 0o755); err != nil {
+			return err
+		}
+		if err := s.Mkfifo("/d/f", 0o644); err != nil {
+			return err
+		}
+		r, err := s.Open("/d/f", O_RDONLY|O_NONBLOCK, 0)
+		if err != nil {
+			return err
+		}
+		if err := s.Rename("/d", "/e"); err != nil {
+			return err
+		}
+		// With the reader open, a non-blocking open for writing succeeds;
+		// on another FIFO it would fail with ENXIO.
+		w, err := s.Open("/e/f", O_WRONLY|O_NONBLOCK, 0)
+		if err != nil {
+			return err
+		}
+		if _, err := s.Write(w, []byte("x")); err != nil {
+			return err
+		}
+		buf := make([]byte, 4)
+		if n, err := s.Read(r, buf); err != nil || n != 1 {
+			return errors.New("read " + strconv.Itoa(n) + " bytes: " + errString(err))
+		}
+		return nil
+	}), nil)
 }

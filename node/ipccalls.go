@@ -47,10 +47,31 @@ func (o mqOps) write(*Process, []byte, bool) (int, error) { return 0, ipc.EBADF 
 func (o mqOps) close() error                              { return o.d.Close() }
 func (o mqOps) object() (uint64, int64)                   { return o.d.ID(), o.d.Cost() }
 
-// openOrCreate calls open with flags. When flags ask to create without
-// O_EXCL it first tries with O_EXCL, so that it can report whether this very
-// call created the object: a caller that then fails to install the
-// descriptor unlinks what it created, as Linux checks limits before creating.
+// openNamed opens, and with O_CREAT creates, a named queue or segment with
+// open, which gets the flags to pass, and installs the File that file makes
+// of the handle at the lowest free descriptor. When flags ask to create
+// without O_EXCL it first tries with O_EXCL, so that it knows whether this
+// very call created the object: if installing the descriptor then fails, it
+// unlinks what it created, as Linux checks limits before creating.
+func openNamed[T any](p *Process, flags ipc.OpenFlag, open func(ipc.OpenFlag) (T, error), file func(T) *File, unlink func() error) (int, error) {
+	h, created, err := openOrCreate(flags, open)
+	if err != nil {
+		return -1, err
+	}
+	f := file(h)
+	fd, err := p.installFd(f, 0)
+	if err != nil {
+		f.release()
+		if created {
+			unlink()
+		}
+	}
+	return fd, err
+}
+
+// openOrCreate calls open with flags, first with O_EXCL added when flags ask
+// to create without it, and reports whether this very call created the
+// object.
 func openOrCreate[T any](flags ipc.OpenFlag, open func(ipc.OpenFlag) (T, error)) (h T, created bool, err error) {
 	if flags&ipc.O_CREAT != 0 && flags&ipc.O_EXCL == 0 {
 		if h, err = open(flags | ipc.O_EXCL); err != ipc.EEXIST {
@@ -72,20 +93,10 @@ func (s *Sys) MqOpen(name string, flags int, mode uint32, attr *ipc.MQAttr) (int
 	s.enter()
 	p := s.p
 	mqs := p.k.mqs
-	d, created, err := openOrCreate(ipc.OpenFlag(flags), func(f ipc.OpenFlag) (*ipc.MQDesc, error) {
-		return mqs.Open(name, f, mode, p.Owner, attr)
-	})
-	if err != nil {
-		return -1, s.leave(err)
-	}
-	f := newFile("mqueue:"+name, flags&(O_ACCMODE|O_NONBLOCK), mqOps{d})
-	fd, err := p.installFd(f, 0)
-	if err != nil {
-		f.release()
-		if created {
-			mqs.Unlink(name)
-		}
-	}
+	fd, err := openNamed(p, ipc.OpenFlag(flags),
+		func(f ipc.OpenFlag) (*ipc.MQDesc, error) { return mqs.Open(name, f, mode, p.Owner, attr) },
+		func(d *ipc.MQDesc) *File { return newFile("mqueue:"+name, flags&(O_ACCMODE|O_NONBLOCK), mqOps{d}) },
+		func() error { return mqs.Unlink(name) })
 	return fd, s.leave(err)
 }
 
@@ -242,20 +253,10 @@ func (s *Sys) ShmOpen(name string, flags int, mode uint32) (int, error) {
 	s.enter()
 	p := s.p
 	shms := p.k.shms
-	seg, created, err := openOrCreate(ipc.OpenFlag(flags), func(f ipc.OpenFlag) (*ipc.Segment, error) {
-		return shms.Open(name, f, mode, p.Owner)
-	})
-	if err != nil {
-		return -1, s.leave(err)
-	}
-	f := newFile("shm:"+name, flags&O_ACCMODE, shmOps{seg})
-	fd, err := p.installFd(f, 0)
-	if err != nil {
-		f.release()
-		if created {
-			shms.Unlink(name)
-		}
-	}
+	fd, err := openNamed(p, ipc.OpenFlag(flags),
+		func(f ipc.OpenFlag) (*ipc.Segment, error) { return shms.Open(name, f, mode, p.Owner) },
+		func(seg *ipc.Segment) *File { return newFile("shm:"+name, flags&O_ACCMODE, shmOps{seg}) },
+		func() error { return shms.Unlink(name) })
 	return fd, s.leave(err)
 }
 
@@ -380,6 +381,7 @@ func (m *Mapping) CompareAndSwap64(off int64, old, new uint64) (bool, error) {
 
 // procIPC is what a process holds besides its descriptors: its live
 // mappings and the queue descriptors it registered notifications through.
+// It is owned by the process's goroutine.
 type procIPC struct {
 	maps   map[*Mapping]struct{}
 	notify map[*ipc.MQDesc]struct{}

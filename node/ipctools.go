@@ -2,7 +2,6 @@ package node
 
 import (
 	"errors"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -90,36 +89,55 @@ func failed(s *Sys, what string, err error) int {
 // returns the exit status: 0, 1 after a failed read, or what exitOnWriteErr
 // gives for a failed write.
 func copyFd(s *Sys, to, from int, name string) int {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := s.Read(from, buf)
-		if n > 0 {
-			if _, werr := s.File(to).Write(buf[:n]); werr != nil {
-				return exitOnWriteErr(s, werr)
-			}
-		}
-		if err == io.EOF {
-			return 0
-		}
-		if err != nil {
-			return failed(s, name, err)
-		}
+	rerr, werr := pump(s, to, from, make([]byte, 32<<10))
+	switch {
+	case werr != nil:
+		return exitOnWriteErr(s, werr)
+	case rerr != nil:
+		return failed(s, name, rerr)
 	}
+	return 0
 }
 
-// progMkfifo makes a FIFO at each PATH (mkfifo PATH...).
-func progMkfifo(s *Sys) int {
+// eachOperand calls fn for each argument of a tool that takes one or more
+// operands (mkfifo PATH..., mqrm NAME...), reporting each failure. It
+// returns the exit status: 2 without operands, 1 if any call failed.
+func eachOperand(s *Sys, synopsis string, fn func(name string) error) int {
 	args := s.Args()
 	if len(args) == 0 {
-		return usage(s, nil, "mkfifo PATH...")
+		return usage(s, nil, synopsis)
 	}
 	status := 0
 	for _, name := range args {
-		if err := s.Mkfifo(name, 0o644); err != nil {
+		if err := fn(name); err != nil {
 			status = failed(s, name, err)
 		}
 	}
 	return status
+}
+
+// openFlags returns the access mode acc, with O_CREAT added when the tool was
+// given -c.
+func (o toolOpts) openFlags(acc int) int {
+	if o.has('c') {
+		return acc | O_CREAT
+	}
+	return acc
+}
+
+// printCounter prints the counter in the first 8 bytes of the segment m maps.
+func printCounter(s *Sys, m *Mapping, name string) int {
+	v, err := m.Load64(0)
+	if err != nil {
+		return failed(s, name, err)
+	}
+	s.Printf("%d\n", v)
+	return 0
+}
+
+// progMkfifo makes a FIFO at each PATH (mkfifo PATH...).
+func progMkfifo(s *Sys) int {
+	return eachOperand(s, "mkfifo PATH...", func(name string) error { return s.Mkfifo(name, 0o644) })
 }
 
 // progFifoWrite opens PATH for writing, blocking until a reader opens it, and
@@ -177,12 +195,8 @@ func progMqsend(s *Sys) int {
 		}
 		prio = uint(n)
 	}
-	flags := O_WRONLY
-	if opts.has('c') {
-		flags |= O_CREAT
-	}
 	name := args[0]
-	fd, err := s.MqOpen(name, flags, 0o644, nil)
+	fd, err := s.MqOpen(name, opts.openFlags(O_WRONLY), 0o644, nil)
 	if err != nil {
 		return failed(s, name, err)
 	}
@@ -217,12 +231,8 @@ func progMqrecv(s *Sys) int {
 			return usage(s, errors.New("bad timeout "+strconv.Quote(v)), synopsis)
 		}
 	}
-	flags := O_RDONLY
-	if opts.has('c') {
-		flags |= O_CREAT
-	}
 	name := args[0]
-	fd, err := s.MqOpen(name, flags, 0o644, nil)
+	fd, err := s.MqOpen(name, opts.openFlags(O_RDONLY), 0o644, nil)
 	if err != nil {
 		return failed(s, name, err)
 	}
@@ -272,17 +282,7 @@ func progMqattr(s *Sys) int {
 
 // progMqrm removes each queue NAME (mqrm NAME...).
 func progMqrm(s *Sys) int {
-	args := s.Args()
-	if len(args) == 0 {
-		return usage(s, nil, "mqrm NAME...")
-	}
-	status := 0
-	for _, name := range args {
-		if err := s.MqUnlink(name); err != nil {
-			status = failed(s, name, err)
-		}
-	}
-	return status
+	return eachOperand(s, "mqrm NAME...", s.MqUnlink)
 }
 
 // progShmCounter attaches the segment NAME and adds 1 to the counter in its
@@ -300,11 +300,7 @@ func progShmCounter(s *Sys) int {
 	if err != nil || n < 0 {
 		return usage(s, errors.New("bad count "+strconv.Quote(args[1])), synopsis)
 	}
-	flags := O_RDWR
-	if opts.has('c') {
-		flags |= O_CREAT
-	}
-	fd, err := s.ShmOpen(name, flags, 0o644)
+	fd, err := s.ShmOpen(name, opts.openFlags(O_RDWR), 0o644)
 	if err != nil {
 		return failed(s, name, err)
 	}
@@ -334,12 +330,7 @@ func progShmCounter(s *Sys) int {
 			s.Yield()
 		}
 	}
-	v, err := m.Load64(0)
-	if err != nil {
-		return failed(s, name, err)
-	}
-	s.Printf("%d\n", v)
-	return 0
+	return printCounter(s, m, name)
 }
 
 // progShmRead prints the counter in the first 8 bytes of the segment NAME
@@ -360,10 +351,5 @@ func progShmRead(s *Sys) int {
 		return failed(s, name, err)
 	}
 	defer m.Munmap()
-	v, err := m.Load64(0)
-	if err != nil {
-		return failed(s, name, err)
-	}
-	s.Printf("%d\n", v)
-	return 0
+	return printCounter(s, m, name)
 }

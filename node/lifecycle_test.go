@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -45,12 +46,15 @@ func TestZombieUntilWaited(t *testing.T) {
 	k := newKernel(t, withPrograms(map[string]Program{
 		"parent": func(s *Sys) int {
 			s.Signal(ipc.SIGUSR1, func(*Sys, ipc.Signal) {})
+			s.Sigprocmask(SIG_BLOCK, ipc.SetOf(ipc.SIGUSR1))
 			c, err := s.Spawn(SpawnAttr{Command: "true"})
 			if err != nil {
 				return 1
 			}
 			child <- c
-			for s.Pause() == nil {
+			// SIGUSR1 may already be pending: sigsuspend can't miss it.
+			if err := s.Sigsuspend(0); !errors.Is(err, ipc.EINTR) {
+				return 4
 			}
 			pid, st, err := s.Wait4(c, 0)
 			if err != nil || pid != c || st.ExitStatus() != 0 {
@@ -300,4 +304,71 @@ func TestKilledBeforeFirstSlot(t *testing.T) {
 		t.Fatalf("got %v, want killed by SIGTERM", p.Status)
 	}
 	mustWait(t, k, busy)
+}
+
+// blockedReader is a host reader whose Read blocks until release is closed.
+type blockedReader struct{ release chan struct{} }
+
+func (r blockedReader) Read([]byte) (int, error) { <-r.release; return 0, io.EOF }
+
+// TestShutdownAgainWaits calls Shutdown again while a killed process has not
+// ended yet: the second call must not report success before the first one
+// could.
+func TestShutdownAgainWaits(t *testing.T) {
+	k, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := blockedReader{release: make(chan struct{})}
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(r.release) }) }
+	t.Cleanup(func() {
+		release()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		k.Shutdown(ctx)
+	})
+	pid := mustSpawn(t, k, Spec{Command: "cat", Stdin: r})
+	waitState(t, k, pid, StateWaiting) // in the host read, which a kill can't end
+	expired, cancel := context.WithCancel(context.Background())
+	cancel()
+	var se *ShutdownError
+	if err := k.Shutdown(expired); !errors.As(err, &se) || len(se.PIDs) != 1 || se.PIDs[0] != pid {
+		t.Fatalf("first Shutdown: got %v, want a ShutdownError naming %d", err, pid)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := k.Shutdown(short); !errors.As(err, &se) || len(se.PIDs) != 1 || se.PIDs[0] != pid {
+		t.Fatalf("second Shutdown while %d still runs: got %v, want a ShutdownError naming it", pid, err)
+	}
+	release()
+	long, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := k.Shutdown(long); err != nil {
+		t.Fatalf("Shutdown once the process can end: %v", err)
+	}
+}
+
+func TestSigsuspend(t *testing.T) {
+	k := newKernel(t, withPrograms(map[string]Program{
+		"suspender": func(s *Sys) int {
+			ran := 0
+			s.Signal(ipc.SIGUSR1, func(*Sys, ipc.Signal) { ran++ })
+			s.Sigprocmask(SIG_BLOCK, ipc.SetOf(ipc.SIGUSR1))
+			s.Kill(s.Getpid(), ipc.SIGUSR1) // pending before the suspend
+			if ran != 0 {
+				return 1
+			}
+			if err := s.Sigsuspend(0); !errors.Is(err, ipc.EINTR) || ran != 1 {
+				return 2
+			}
+			if m, _ := s.Sigprocmask(SIG_BLOCK, 0); !m.Has(ipc.SIGUSR1) {
+				return 3 // the old mask is back
+			}
+			return 0
+		},
+	}))
+	if st, out := run(t, k, Spec{Command: "suspender"}); st.ExitStatus() != 0 {
+		t.Fatalf("got %v %s", st, out)
+	}
 }

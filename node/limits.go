@@ -89,6 +89,7 @@ type LimitError struct {
 	Reason string
 }
 
+// Error describes the malformed item and what is wrong with it.
 func (e *LimitError) Error() string { return fmt.Sprintf("bad limit %q: %s", e.Input, e.Reason) }
 
 // Is reports whether target is ErrBadLimit or ipc.EINVAL.

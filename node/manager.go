@@ -68,29 +68,29 @@ type Spec struct {
 // ProcessManager is the local kernel of one machine: the seed's
 // ProcessManager. It runs virtual processes cooperatively on K CPU slots.
 type ProcessManager struct {
-	cfg      Config
-	clock    Clock
-	slice    int64
-	sched    *FairScheduler
-	fs       vfs.FS
-	programs *Registry
-	log      *slog.Logger
+	cfg      Config         // immutable
+	clock    Clock          // immutable
+	slice    int64          // immutable: cfg.Slice in nanoseconds
+	sched    *FairScheduler // immutable pointer; safe for concurrent use
+	fs       vfs.FS         // immutable; safe for concurrent use
+	programs *Registry      // immutable pointer; safe for concurrent use
+	log      *slog.Logger   // immutable
 
 	frozen atomic.Bool
-	fifos  fifoTable
-	mqs    *ipc.MQNamespace  // POSIX message queue names
-	shms   *ipc.ShmNamespace // shared-memory segment names
+	fifos  fifoTable         // has its own lock
+	mqs    *ipc.MQNamespace  // immutable pointer: POSIX message queue names
+	shms   *ipc.ShmNamespace // immutable pointer: shared-memory segment names
 
-	mu      sync.Mutex // the process tree: table, links, zombies, counters
-	procs   map[int]*Process
-	nextPID int
-	init    *Process
-	nlive   int
-	closing bool
-	allDone chan struct{} // closed when nlive drops to 0 while closing
+	mu      sync.Mutex       // the tree lock: the process table, the links between processes, zombies, counters
+	procs   map[int]*Process // guarded by mu: every process not yet reaped, init included
+	nextPID int              // guarded by mu: the local counter's next PID
+	init    *Process         // immutable pointer; its tree fields are guarded by mu
+	nlive   int              // guarded by mu: processes that are not zombies, init excluded
+	closing bool             // guarded by mu: Shutdown has begun
+	allDone chan struct{}    // guarded by mu: closed, and set to nil, when nlive drops to 0 while closing
 
 	wg   sync.WaitGroup // every goroutine the kernel starts
-	quit chan struct{}
+	quit chan struct{}  // closed by Shutdown: the watchdog's signal to end
 }
 
 // New returns a running kernel. It validates cfg first.
@@ -638,6 +638,7 @@ type ShutdownError struct {
 	PIDs []int
 }
 
+// Error names the processes that kept Shutdown from completing.
 func (e *ShutdownError) Error() string {
 	return fmt.Sprintf("shutdown: %d process(es) never reached a system call: %v", len(e.PIDs), e.PIDs)
 }
@@ -646,33 +647,33 @@ func (e *ShutdownError) Error() string {
 // ctx is done. Processes that hold a slot and never call into the system
 // can't be stopped in a cooperative kernel; Shutdown returns a *ShutdownError
 // naming them instead of hanging. Every goroutine the kernel owns has ended
-// when Shutdown returns nil.
+// when Shutdown returns nil. Calling Shutdown again, while the first call
+// waits or after it gave up, waits in the same way.
 func (k *ProcessManager) Shutdown(ctx context.Context) error {
 	k.mu.Lock()
-	if k.closing {
-		k.mu.Unlock()
-		return nil
-	}
+	first := !k.closing
 	k.closing = true
 	var live []*Process
-	for _, p := range k.procs {
-		if p != k.init && p.state() != StateZombie {
-			live = append(live, p)
+	if first {
+		for _, p := range k.procs {
+			if p != k.init && p.state() != StateZombie {
+				live = append(live, p)
+			}
+		}
+		if k.nlive > 0 {
+			k.allDone = make(chan struct{})
 		}
 	}
-	var allDone chan struct{}
-	if k.nlive > 0 {
-		allDone = make(chan struct{})
-		k.allDone = allDone
-	}
+	allDone := k.allDone // nil once every process has ended
 	k.mu.Unlock()
-	k.frozen.Store(false)
-	for _, p := range live {
-		p.thaw()
-		k.sendSignal(p, ipc.SIGKILL)
+	if first {
+		k.frozen.Store(false)
+		for _, p := range live {
+			p.thaw()
+			k.sendSignal(p, ipc.SIGKILL)
+		}
+		close(k.quit)
 	}
-	close(k.quit)
-	var err error
 	if allDone != nil {
 		select {
 		case <-allDone:
@@ -690,7 +691,7 @@ func (k *ProcessManager) Shutdown(ctx context.Context) error {
 		}
 	}
 	k.wg.Wait()
-	return err
+	return nil
 }
 
 // watchdog flags processes that hold a slot too long without a system call,

@@ -13,87 +13,97 @@ import (
 // Process is a virtual process: a program run by the local kernel. The
 // exported fields are the seed's; a Process handed out by Get or List is a
 // copy, safe to read while the real one runs on.
+//
+// In the kernel's own Process, each field's comment names what guards it:
+// the tree lock (ProcessManager.mu), the signal lock (mu), the scheduler's
+// lock (FairScheduler.mu), or the process's own goroutine (the owner).
+// Immutable fields are set before the process's goroutine starts. Fields
+// marked "in copies" are filled in only in the copies Get, List and Wait
+// return.
 type Process struct {
-	PID          int
-	ParentPID    int
-	State        ProcessState
-	ExitCode     int // wait(2)-style: see Status for the full status
-	CreatedAt    time.Time
-	StartedAt    time.Time
-	Command      string
-	Args         []string
-	Env          []string
-	Cwd          string
-	Capabilities security.Promise
-	UnveilPaths  []security.UnveilPath
-	Limits       *ResourceLimits
-	Files        []*File // the fd table; index is the descriptor
-	SignalMask   ipc.SignalSet
+	PID          int                   // immutable
+	ParentPID    int                   // tree lock: init's PID once reparented
+	State        ProcessState          // in copies
+	ExitCode     int                   // in copies: wait(2)-style, see Status for the full status
+	CreatedAt    time.Time             // immutable
+	StartedAt    time.Time             // mu
+	Command      string                // immutable
+	Args         []string              // immutable
+	Env          []string              // immutable: the environment it started with
+	Cwd          string                // mu
+	Capabilities security.Promise      // immutable
+	UnveilPaths  []security.UnveilPath // immutable
+	Limits       *ResourceLimits       // mu for writes, by the owner; the value is never changed in place
+	Files        []*File               // mu for writes, by the owner: the fd table, indexed by descriptor
+	SignalMask   ipc.SignalSet         // in copies
 
-	Pgid     int
-	Sid      int
-	Priority int    // 1..100, default 50
-	Owner    string // the user the process runs as
-	CPUTime  time.Duration
-	Status   WaitStatus // valid once State is StateZombie
-	Reason   string     // why the process died, when it was not a plain exit
-	Hogging  bool       // holds its CPU slot past the stuck threshold without calling in
+	Pgid     int           // tree lock
+	Sid      int           // tree lock
+	Priority int           // immutable: 1..100, default 50
+	Owner    string        // immutable: the user the process runs as
+	CPUTime  time.Duration // in copies
+	Status   WaitStatus    // mu: valid once State is StateZombie
+	Reason   string        // mu: why the process died, when it was not a plain exit
+	Hogging  bool          // in copies: holds its CPU slot past the stuck threshold without calling in
 
-	k      *ProcessManager
-	prog   Program
-	sys    Sys        // the system-call surface handed to prog
-	waiter procWaiter // the ipc.Waiter of the process's blocking calls
+	k      *ProcessManager // immutable
+	prog   Program         // immutable
+	sys    Sys             // immutable: the system-call surface handed to prog
+	waiter procWaiter      // immutable: the ipc.Waiter of the process's blocking calls
 
 	// park is the process's single wake-up channel (capacity 1). Anything
 	// that may let the process proceed sends to it without blocking; the
 	// process rechecks its condition after every wake-up.
 	park chan struct{}
 
-	// Fields guarded by ProcessManager.mu (the process tree).
+	// Fields guarded by the tree lock, ProcessManager.mu.
 	parent            *Process
-	children, zombies childList // live (and stopped) children; children that are zombies
-	sibPrev, sibNext  *Process  // links in the parent's children or zombies list
-	inZombies         bool
+	children, zombies childList     // live (and stopped) children; children that are zombies
+	sibPrev, sibNext  *Process      // links in the parent's children or zombies list
+	inZombies         bool          // in the parent's zombies list
 	adopted           bool          // reparented to init: init reaps it at once
 	done              chan struct{} // closed at exit; made on demand by Wait
 	waitEvents        uint8         // stop/continue events not yet reported to wait
+	stopSig           ipc.Signal    // the signal of the last stop, for WUNTRACED
 	nchildren         int           // live children, for RLIMIT_NPROC
 	exitedAt          time.Time
-	stateCode         atomic.Uint32 // stateCode; written under the tree lock or by the owner
-	attention         atomic.Uint32 // nonzero: a syscall must take the slow path
 
-	// Fields guarded by mu (signal state).
-	mu       sync.Mutex
-	pending  ipc.SignalSet
-	mask     ipc.SignalSet
-	actions  *[ipc.NSIG]SigAction // nil: every signal has its default action
-	stopped  bool                 // a stop signal has been acted on; cleared by SIGCONT
-	killSig  ipc.Signal           // a fatal signal that must end the process
-	killWhy  string
-	contSeq  uint64     // counts SIGCONTs, so that a stop that races one is dropped
-	stopSig  ipc.Signal // the signal of the last stop, for WUNTRACED
-	xcpuNext uint64     // CPU ns at which the next SIGXCPU is due
+	// Atomic fields.
+	stateCode atomic.Uint32 // a stateCode; written by the owner (under the tree lock at exit)
+	attention atomic.Uint32 // attn bits: set by signal senders and the watchdog, cleared by the owner
 
-	// Fields owned by the scheduler (guarded by cfs.mu).
+	// Fields guarded by mu, the signal lock.
+	mu        sync.Mutex
+	pending   ipc.SignalSet
+	mask      ipc.SignalSet
+	actions   *[ipc.NSIG]SigAction // nil: every signal has its default action
+	stopped   bool                 // a stop signal has been acted on; cleared by SIGCONT
+	continued bool                 // a SIGCONT ended a stop the process has yet to report
+	killSig   ipc.Signal           // a fatal signal that must end the process
+	killWhy   string               // why, for a kill the kernel decided (a limit, a panic)
+	contSeq   uint64               // counts SIGCONTs, so that a stop that races one is dropped
+
+	// Fields guarded by the scheduler's lock, FairScheduler.mu. The owner
+	// also reads sliceStart without it while it holds its slot: it is
+	// written then only by the owner's own calls into the scheduler.
 	vruntime   uint64
-	weight     uint32
-	heapIdx    int32
-	slotIdx    int32
-	onSlot     atomic.Bool // written under cfs.mu; read without it by the owner
-	queued     bool
-	sliceStart int64 // clock reading when the slot was handed over
+	weight     uint32      // immutable: the CPU weight of Priority
+	heapIdx    int32       // index in the run queue, or -1
+	slotIdx    int32       // index in the slot holders, or -1
+	onSlot     atomic.Bool // written under the scheduler's lock; read without it by the owner
+	queued     bool        // in the run queue
+	sliceStart int64       // clock reading when the slot was handed over or last charged
 	cpuNs      atomic.Int64
 
 	// Fields owned by the process's own goroutine.
-	fsizeUsed  uint64
-	mem        *memAccount
-	ipcs       *procIPC // mappings and mq_notify registrations
-	cwd        string   // guarded by mu for writes; the owner reads it freely
-	cpuLimitAt int64    // CPU ns at which the limits must be checked again
-	env        []string // copy-on-write: shares Env until Setenv
-	envOwned   bool
-	startMono  int64
-	wallTimer  *time.Timer
+	fsizeUsed  uint64      // bytes written against RLIMIT_FSIZE
+	xcpuNext   uint64      // CPU ns at which the next SIGXCPU is due
+	mem        *memAccount // IPC memory charged against RLIMIT_MEM
+	ipcs       *procIPC    // mappings and mq_notify registrations
+	cwd        string      // also written under mu, with Cwd
+	cpuLimitAt int64       // CPU ns at which the limits must be checked again
+	env        []string    // copy-on-write: shares Env until Setenv
+	wallTimer  *time.Timer // RLIMIT_WALL's timer; its callback only signals
 }
 
 // attention bits.
@@ -126,6 +136,7 @@ func (p *Process) wake() {
 }
 
 // childList is an intrusive doubly linked list of processes, oldest first.
+// It is guarded by the tree lock, ProcessManager.mu.
 type childList struct {
 	head, tail *Process
 	n          int

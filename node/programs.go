@@ -14,7 +14,7 @@ type Program func(s *Sys) int
 // Registry maps command names to programs. It is safe for concurrent use.
 type Registry struct {
 	mu    sync.RWMutex
-	progs map[string]Program
+	progs map[string]Program // guarded by mu
 }
 
 // NewRegistry returns an empty registry.

@@ -73,17 +73,17 @@ func Weight(priority int) uint32 { return niceWeights[Nice(priority)+20] }
 // to the head of the run queue and wakes that process's goroutine, so a switch
 // costs one channel handoff.
 type FairScheduler struct {
-	clock Clock
-	slice int64
+	clock Clock // immutable
+	slice int64 // immutable: the slice in nanoseconds
 
 	mu          sync.Mutex
-	free        int      // slots nobody holds
-	slots       int      // K
-	rq          runQueue // runnable processes waiting for a slot
-	minVruntime uint64
-	seq         uint64
-	busy        int        // slots held
-	holders     []*Process // the processes holding slots
+	free        int        // guarded by mu: slots nobody holds
+	slots       int        // immutable: K
+	rq          runQueue   // guarded by mu: runnable processes waiting for a slot
+	minVruntime uint64     // guarded by mu: never decreases
+	seq         uint64     // guarded by mu: orders equal vruntimes first come, first served
+	busy        int        // guarded by mu: slots held
+	holders     []*Process // guarded by mu: the processes holding slots
 }
 
 // newFairScheduler returns a scheduler with k slots and the given slice.
@@ -293,7 +293,8 @@ func (s *FairScheduler) Stats() (slots, busy, queued int) {
 }
 
 // runQueue is a min-heap on (vruntime, seq), kept by hand to avoid the
-// interface boxing of container/heap on this hot path.
+// interface boxing of container/heap on this hot path. It is guarded by
+// FairScheduler.mu.
 type rqItem struct {
 	p   *Process
 	seq uint64

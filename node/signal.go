@@ -85,6 +85,7 @@ func (k *ProcessManager) sendSignal(p *Process, sig ipc.Signal) {
 		p.contSeq++
 		if p.stopped {
 			p.stopped = false
+			p.continued = true
 			continued = true
 		}
 	case stopSignals.Has(sig):
@@ -99,10 +100,7 @@ func (k *ProcessManager) sendSignal(p *Process, sig ipc.Signal) {
 	}
 	p.mu.Unlock()
 	if deliverable || continued {
-		p.wake()
-	}
-	if continued {
-		k.childEvent(p, evContinued, ipc.SIGCONT)
+		p.wake() // a continued process reports it itself: see parkWhileStopped
 	}
 }
 
@@ -254,12 +252,24 @@ func (p *Process) stopRunning(sig ipc.Signal, seq uint64) {
 	}
 }
 
+// parkWhileStopped parks a process that has reported its stop until SIGCONT
+// or a kill ends the stop, and then reports the continue, if there was one.
+// The report comes from the process's own goroutine, like the stop's, so
+// that the two reach the parent and OnEvent in the order they happened even
+// when the SIGCONT comes before the stop is reported.
 func (p *Process) parkWhileStopped() {
 	for {
 		p.mu.Lock()
 		done := !p.stopped || p.killSig != 0
+		continued := done && p.continued
+		if continued {
+			p.continued = false
+		}
 		p.mu.Unlock()
 		if done {
+			if continued {
+				p.k.childEvent(p, evContinued, ipc.SIGCONT)
+			}
 			return
 		}
 		<-p.park
@@ -304,6 +314,9 @@ func (p *Process) checkBlocked() error {
 			p.k.childEvent(p, evStopped, sig)
 			p.parkWhileStopped()
 			p.setState(codeWaiting)
+			// The stop may have swallowed the wake-up of the call p is
+			// blocked in; leave one, so that the call rechecks.
+			p.wake()
 			p.mu.Lock()
 		}
 	}
@@ -364,7 +377,7 @@ func (p *Process) thaw() { p.wake() }
 // procWaiter is the ipc.Waiter of a process: while it waits the process holds
 // no slot, a handled signal interrupts it with EINTR, a fatal one ends the
 // wait with errKilled, and a stop signal stops it in place.
-type procWaiter struct{ p *Process }
+type procWaiter struct{ p *Process } // p is immutable
 
 // Wake implements ipc.Waiter.
 func (w *procWaiter) Wake() { w.p.wake() }

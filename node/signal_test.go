@@ -123,16 +123,22 @@ func TestBlockedCallsInterrupted(t *testing.T) {
 				t.Fatalf("got %v, want exit 42 (EINTR)", p.Status)
 			}
 		})
-		for _, sig := range []ipc.Signal{ipc.SIGKILL, ipc.SIGTERM} {
-			t.Run(name+"/"+sig.String()+"-kills", func(t *testing.T) {
-				pid := mustSpawn(t, k, Spec{Command: name})
-				waitState(t, k, pid, StateWaiting)
-				k.Kill(pid, sig)
-				if p := mustWait(t, k, pid); p.Status.Signal() != sig {
-					t.Fatalf("got %v, want death by %v", p.Status, sig)
-				}
-			})
-		}
+		testFatalWhileBlocked(t, k, name)
+	}
+}
+
+// testFatalWhileBlocked checks that SIGKILL, and SIGTERM with its default
+// action, end the program name while it is blocked in a call.
+func testFatalWhileBlocked(t *testing.T, k *ProcessManager, name string) {
+	for _, sig := range []ipc.Signal{ipc.SIGKILL, ipc.SIGTERM} {
+		t.Run(name+"/"+sig.String()+"-kills", func(t *testing.T) {
+			pid := mustSpawn(t, k, Spec{Command: name})
+			waitState(t, k, pid, StateWaiting)
+			k.Kill(pid, sig)
+			if p := mustWait(t, k, pid); p.Status.Signal() != sig {
+				t.Fatalf("got %v, want death by %v", p.Status, sig)
+			}
+		})
 	}
 }
 
@@ -362,5 +368,157 @@ func TestKillProcessGroup(t *testing.T) {
 	}
 	if err := k.Kill(-members[0], ipc.SIGTERM); !errors.Is(err, ipc.ESRCH) {
 		t.Fatalf("kill of an empty group: %v, want ESRCH", err)
+	}
+}
+
+// TestKillOwnGroupRacesSetpgid has a child signal its own group (kill(0,
+// sig)) while its parent moves it between groups: the child's group is
+// tree state, and the race detector checks that kill reads it under the
+// tree lock.
+func TestKillOwnGroupRacesSetpgid(t *testing.T) {
+	k := newKernel(t, withPrograms(map[string]Program{
+		"kill-own-group": func(s *Sys) int {
+			for range 500 {
+				if err := s.Kill(0, 0); err != nil {
+					return 1
+				}
+			}
+			return 0
+		},
+	}))
+	wantErr(t, "move the child between groups", runSys(t, k, Spec{}, func(s *Sys) error {
+		c, err := s.Spawn(SpawnAttr{Command: "kill-own-group"})
+		if err != nil {
+			return err
+		}
+		own, err := s.Getpgid(0)
+		if err != nil {
+			return err
+		}
+		for i := 0; ; i++ {
+			pgid := c
+			if i%2 == 1 {
+				pgid = own
+			}
+			if err := s.Setpgid(c, pgid); err != nil && !errors.Is(err, ipc.ESRCH) {
+				return err
+			}
+			pid, st, err := s.Wait4(c, WNOHANG)
+			if err != nil {
+				return err
+			}
+			if pid == c {
+				if st.ExitStatus() != 0 {
+					return errors.New("child: " + st.String())
+				}
+				return nil
+			}
+		}
+	}), nil)
+}
+
+// TestStopContinueEventsInOrder stops a process over and over while SIGCONT
+// keeps coming: whatever the interleaving, OnEvent must see each stop
+// before the continue that ends it, so that the last event before the exit
+// is never a stop.
+func TestStopContinueEventsInOrder(t *testing.T) {
+	const stops = 100
+	var mu sync.Mutex
+	events := map[int][]EventKind{}
+	k := newKernel(t, func(c *Config) {
+		c.OnEvent = func(e Event) {
+			mu.Lock()
+			events[e.PID] = append(events[e.PID], e.Kind)
+			mu.Unlock()
+		}
+	}, withPrograms(map[string]Program{
+		"stop-self": func(s *Sys) int {
+			for range stops {
+				s.Kill(s.Getpid(), ipc.SIGSTOP)
+			}
+			return 0
+		},
+	}))
+	pid := mustSpawn(t, k, Spec{Command: "stop-self"})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if p, err := k.Get(pid); err != nil || p.State == StateZombie {
+				return
+			}
+			k.Kill(pid, ipc.SIGCONT)
+		}
+	}()
+	mustWait(t, k, pid)
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	evs := events[pid]
+	upTo := func(i int) []EventKind { return evs[:min(i+1, len(evs))] }
+	stopped := false
+	for i, e := range evs {
+		switch e {
+		case EventStopped:
+			if stopped {
+				t.Fatalf("event %d: stopped twice without a continue in between: %v", i, upTo(i))
+			}
+			stopped = true
+		case EventContinued:
+			if !stopped {
+				t.Fatalf("event %d: continued while not stopped: %v", i, upTo(i))
+			}
+			stopped = false
+		case EventExited:
+			if stopped {
+				t.Fatalf("event %d: exited while the events say stopped: %v", i, upTo(i))
+			}
+		}
+	}
+}
+
+// TestStopInBlockedCallKeepsWakeup stops a process as it goes back to sleep
+// in a blocked call, and hands it what it waits for while it is stopped:
+// once continued it must see it, not sleep on.
+func TestStopInBlockedCallKeepsWakeup(t *testing.T) {
+	k := newKernel(t, withPrograms(map[string]Program{
+		"mq-receive-one": func(s *Sys) int {
+			fd, err := s.MqOpen("/wake", O_RDONLY, 0, nil)
+			if err != nil {
+				return 1
+			}
+			buf := make([]byte, ipc.DefaultMsgSize)
+			if n, _, err := s.MqReceive(fd, buf); err != nil || string(buf[:n]) != "hello" {
+				return 2
+			}
+			return 0
+		},
+	}))
+	q, err := k.mqs.Open("/wake", ipc.O_CREAT|ipc.O_WRONLY, 0o600, "root", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	pid := mustSpawn(t, k, Spec{Command: "mq-receive-one"})
+	waitNoSlot(t, k, pid)
+	// A wake-up (SIGCONT to a running process) while frozen leaves the
+	// receiver ready, waiting for a slot; SIGSTOP then stays pending until
+	// the receiver goes back to sleep in the same call, after the thaw.
+	k.Freeze()
+	k.Kill(pid, ipc.SIGCONT)
+	waitState(t, k, pid, StateReady)
+	k.Kill(pid, ipc.SIGSTOP)
+	k.Thaw()
+	waitState(t, k, pid, StateStopped)
+	if err := q.Send(ipc.NewWaiter(), []byte("hello"), 0, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	k.Kill(pid, ipc.SIGCONT)
+	waitFor(t, "the receiver to get the message and exit", 5*time.Second, func() bool {
+		p, err := k.Get(pid)
+		return err == nil && p.State == StateZombie
+	})
+	if p := mustWait(t, k, pid); p.Status.ExitStatus() != 0 {
+		t.Fatalf("receiver: got %v, want exit 0", p.Status)
 	}
 }

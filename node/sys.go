@@ -24,7 +24,7 @@ import (
 // file returns io.EOF, as Go readers do. A Sys belongs to its process's
 // goroutine and must not be used from any other.
 type Sys struct {
-	p *Process
+	p *Process // immutable
 }
 
 // Options for Wait4, with Linux's values.
@@ -153,42 +153,31 @@ func (s *Sys) Getppid() int {
 
 // Getpgid returns the process group of pid (0: the caller).
 func (s *Sys) Getpgid(pid int) (int, error) {
-	s.enter()
-	q, err := s.lookup(pid)
-	if err != nil {
-		return 0, s.leave(err)
-	}
-	k := s.p.k
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return q.Pgid, nil
+	return s.treeID(pid, func(q *Process) int { return q.Pgid })
 }
 
 // Getsid returns the session of pid (0: the caller).
 func (s *Sys) Getsid(pid int) (int, error) {
-	s.enter()
-	q, err := s.lookup(pid)
-	if err != nil {
-		return 0, s.leave(err)
-	}
-	k := s.p.k
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return q.Sid, nil
+	return s.treeID(pid, func(q *Process) int { return q.Sid })
 }
 
-func (s *Sys) lookup(pid int) (*Process, error) {
-	if pid == 0 {
-		return s.p, nil
-	}
+// treeID returns what id reads of process pid (0: the caller), under the
+// tree lock that guards Pgid and Sid. A missing or negative pid is ESRCH.
+func (s *Sys) treeID(pid int, id func(*Process) int) (int, error) {
+	s.enter()
 	k := s.p.k
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	q, ok := k.procs[pid]
-	if !ok || pid < 0 {
-		return nil, ipc.ESRCH
+	q, ok := s.p, true
+	if pid != 0 {
+		q, ok = k.procs[pid]
 	}
-	return q, nil
+	if !ok || pid < 0 {
+		k.mu.Unlock()
+		return 0, s.leave(ipc.ESRCH)
+	}
+	v := id(q)
+	k.mu.Unlock()
+	return v, nil
 }
 
 // Setpgid moves process pid (0: the caller) into group pgid (0: a group of
@@ -718,9 +707,8 @@ func (s *Sys) Kill(pid int, sig ipc.Signal) error {
 	if sig != 0 && !sig.Valid() {
 		return s.leave(ipc.EINVAL)
 	}
-	if pid == 0 {
-		pid = -s.p.Pgid
-	}
+	// kill resolves pid 0 to the caller's group under the tree lock: the
+	// parent may move the caller to another group at any time (setpgid).
 	err := s.p.k.kill(s.p, pid, sig)
 	if err != nil {
 		err = ipc.ESRCH
@@ -814,6 +802,34 @@ func (s *Sys) Pause() error {
 			return s.leave(err)
 		}
 	}
+}
+
+// Sigsuspend replaces the signal mask with mask until a signal handler has
+// run, then restores it and returns EINTR, as sigsuspend(2): with the awaited
+// signal blocked beforehand, there is no window in which it can be lost.
+func (s *Sys) Sigsuspend(mask ipc.SignalSet) error {
+	s.enter()
+	p := s.p
+	p.mu.Lock()
+	saved := p.mask
+	p.mask = mask.Blockable()
+	if p.pending&^p.mask != 0 {
+		p.attention.Or(attnSignal)
+	}
+	p.mu.Unlock()
+	var err error
+	for err == nil {
+		err = p.waiter.Wait(time.Time{})
+	}
+	if err == errKilled {
+		return s.leave(err)
+	}
+	// Run the handler with the temporary mask, then put the old one back.
+	p.deliverSignals()
+	p.mu.Lock()
+	p.mask = saved
+	p.mu.Unlock()
+	return s.leave(err)
 }
 
 // Time and scheduling.

@@ -80,13 +80,9 @@ func rel(name string) string {
 // refused without blocking.
 func (h *Host) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 	const op = "open"
-	name, err := clean(op, name)
+	name, flag, err := cleanOpen(name, flag)
 	if err != nil {
 		return nil, err
-	}
-	flag &= openFlags
-	if errno := checkAccess(flag); errno != 0 {
-		return nil, pathErr(op, name, errno)
 	}
 	if flag&(os.O_CREATE|os.O_EXCL) != os.O_CREATE|os.O_EXCL {
 		// With O_EXCL the open makes a new file or fails; otherwise make
@@ -203,12 +199,9 @@ func (h *Host) ReadDir(name string) ([]fs.DirEntry, error) {
 // Mkdir creates a directory; see [FS].
 func (h *Host) Mkdir(name string, perm fs.FileMode) error {
 	const op = "mkdir"
-	name, err := clean(op, name)
+	name, err := cleanNode(op, name, ipc.EEXIST)
 	if err != nil {
 		return err
-	}
-	if name == "/" {
-		return pathErr(op, name, ipc.EEXIST)
 	}
 	if err := h.root.Mkdir(rel(name), perm&fs.ModePerm); err != nil {
 		return hostErr(op, name, err)
@@ -220,12 +213,9 @@ func (h *Host) Mkdir(name string, perm fs.FileMode) error {
 // hold it, opened through the root; see [FS].
 func (h *Host) Mkfifo(name string, perm fs.FileMode) error {
 	const op = "mkfifo"
-	name, err := clean(op, name)
+	name, err := cleanNode(op, name, ipc.EEXIST)
 	if err != nil {
 		return err
-	}
-	if name == "/" {
-		return pathErr(op, name, ipc.EEXIST)
 	}
 	return h.inDir(op, name, func(dirfd int, base string) error {
 		return unix.Mkfifoat(dirfd, base, uint32(perm&fs.ModePerm))
@@ -236,12 +226,9 @@ func (h *Host) Mkfifo(name string, perm fs.FileMode) error {
 // or an empty directory; see [FS].
 func (h *Host) Remove(name string) error {
 	const op = "remove"
-	name, err := clean(op, name)
+	name, err := cleanNode(op, name, ipc.EBUSY)
 	if err != nil {
 		return err
-	}
-	if name == "/" {
-		return pathErr(op, name, ipc.EBUSY)
 	}
 	if err := h.root.Remove(rel(name)); err != nil {
 		return hostErr(op, name, err)
@@ -254,20 +241,12 @@ func (h *Host) Remove(name string) error {
 // (os.Root.Rename refuses to replace an empty directory); see [FS]. A
 // symbolic link is renamed itself, not what it points to.
 func (h *Host) Rename(oldname, newname string) error {
-	const op = "rename"
-	oldname, err := clean(op, oldname)
-	if err != nil {
-		return err
-	}
-	newname, err = clean(op, newname)
+	oldname, newname, err := cleanRename(oldname, newname)
 	if err != nil {
 		return err
 	}
 	linkErr := func(err error) error {
-		return &os.LinkError{Op: op, Old: oldname, New: newname, Err: toErrno(err)}
-	}
-	if oldname == "/" || newname == "/" {
-		return linkErr(ipc.EBUSY)
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: toErrno(err)}
 	}
 	od, err := h.openDir(path.Dir(oldname))
 	if err != nil {

@@ -87,20 +87,15 @@ func (m *Mem) parent(name string) (*memNode, string, ipc.Errno) {
 
 // OpenFile opens the named file; see [FS].
 func (m *Mem) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
-	const op = "open"
-	name, err := clean(op, name)
+	name, flag, err := cleanOpen(name, flag)
 	if err != nil {
 		return nil, err
-	}
-	flag &= openFlags
-	if errno := checkAccess(flag); errno != 0 {
-		return nil, pathErr(op, name, errno)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n, err := m.openNode(name, flag, perm)
 	if err != nil {
-		return nil, pathErr(op, name, err)
+		return nil, pathErr("open", name, err)
 	}
 	return &memFile{m: m, n: n, name: name, flag: flag}, nil
 }
@@ -121,10 +116,7 @@ func (m *Mem) openNode(name string, flag int, perm fs.FileMode) (*memNode, error
 			if flag&os.O_CREATE == 0 {
 				return nil, ipc.ENOENT
 			}
-			n = newMemNode(perm & fs.ModePerm)
-			dir.children[base] = n
-			dir.modTime = n.modTime
-			return n, nil
+			return dir.add(base, perm&fs.ModePerm), nil
 		}
 	}
 	switch {
@@ -218,74 +210,75 @@ func (m *Mem) Mkfifo(name string, perm fs.FileMode) error {
 
 // mknod creates a node of the given mode under a name that must not exist.
 func (m *Mem) mknod(op, name string, mode fs.FileMode) error {
-	name, err := clean(op, name)
+	name, err := cleanNode(op, name, ipc.EEXIST)
 	if err != nil {
 		return err
 	}
-	if name == "/" {
-		return pathErr(op, name, ipc.EEXIST)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	dir, base, errno := m.parent(name)
-	if errno != 0 {
-		return pathErr(op, name, errno)
-	}
-	if _, ok := dir.children[base]; ok {
-		return pathErr(op, name, ipc.EEXIST)
-	}
-	n := newMemNode(mode)
-	dir.children[base] = n
-	dir.modTime = n.modTime
-	return nil
+	return m.inDir(op, name, func(dir *memNode, base string) ipc.Errno {
+		if _, ok := dir.children[base]; ok {
+			return ipc.EEXIST
+		}
+		dir.add(base, mode)
+		return 0
+	})
 }
 
 // Remove removes a file, a FIFO or an empty directory; see [FS].
 func (m *Mem) Remove(name string) error {
 	const op = "remove"
-	name, err := clean(op, name)
+	name, err := cleanNode(op, name, ipc.EBUSY)
 	if err != nil {
 		return err
 	}
-	if name == "/" {
-		return pathErr(op, name, ipc.EBUSY)
-	}
+	return m.inDir(op, name, func(dir *memNode, base string) ipc.Errno {
+		n, ok := dir.children[base]
+		switch {
+		case !ok:
+			return ipc.ENOENT
+		case n.mode.IsDir() && len(n.children) > 0:
+			return ipc.ENOTEMPTY
+		}
+		delete(dir.children, base)
+		dir.modTime = time.Now()
+		return 0
+	})
+}
+
+// inDir runs fn, with m.mu held for writing, on the directory that holds,
+// or would hold, the cleaned name other than "/" and on the last component
+// of name, and turns the errno of either into the error of op.
+func (m *Mem) inDir(op, name string, fn func(dir *memNode, base string) ipc.Errno) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	dir, base, errno := m.parent(name)
+	if errno == 0 {
+		errno = fn(dir, base)
+	}
 	if errno != 0 {
 		return pathErr(op, name, errno)
 	}
-	n, ok := dir.children[base]
-	if !ok {
-		return pathErr(op, name, ipc.ENOENT)
-	}
-	if n.mode.IsDir() && len(n.children) > 0 {
-		return pathErr(op, name, ipc.ENOTEMPTY)
-	}
-	delete(dir.children, base)
-	dir.modTime = time.Now()
 	return nil
+}
+
+// add makes a node of the given mode, the entry base of directory dir. The
+// owning Mem's mu must be held for writing.
+func (dir *memNode) add(base string, mode fs.FileMode) *memNode {
+	n := newMemNode(mode)
+	dir.children[base] = n
+	dir.modTime = n.modTime
+	return n
 }
 
 // Rename renames oldname to newname as rename(2) does; see [FS].
 func (m *Mem) Rename(oldname, newname string) error {
-	const op = "rename"
-	oldname, err := clean(op, oldname)
+	oldname, newname, err := cleanRename(oldname, newname)
 	if err != nil {
 		return err
-	}
-	newname, err = clean(op, newname)
-	if err != nil {
-		return err
-	}
-	if oldname == "/" || newname == "/" {
-		return &os.LinkError{Op: op, Old: oldname, New: newname, Err: ipc.EBUSY}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if errno := m.rename(oldname, newname); errno != 0 {
-		return &os.LinkError{Op: op, Old: oldname, New: newname, Err: errno}
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: errno}
 	}
 	return nil
 }

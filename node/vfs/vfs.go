@@ -116,6 +116,53 @@ func clean(op, name string) (string, error) {
 	return path.Clean(name), nil
 }
 
+// cleanOpen cleans the name of an OpenFile, keeps the flags an FS honours
+// and checks their access mode (EINVAL).
+func cleanOpen(name string, flag int) (string, int, error) {
+	const op = "open"
+	name, err := clean(op, name)
+	if err != nil {
+		return "", 0, err
+	}
+	flag &= openFlags
+	if errno := checkAccess(flag); errno != 0 {
+		return "", 0, pathErr(op, name, errno)
+	}
+	return name, flag, nil
+}
+
+// cleanNode cleans the name of an operation op that makes or removes a
+// node, which "/" can't be: it fails with rootErr, EEXIST for making it and
+// EBUSY for removing it.
+func cleanNode(op, name string, rootErr ipc.Errno) (string, error) {
+	name, err := clean(op, name)
+	if err != nil {
+		return "", err
+	}
+	if name == "/" {
+		return "", pathErr(op, name, rootErr)
+	}
+	return name, nil
+}
+
+// cleanRename cleans the two names of a Rename. Either being "/" is EBUSY,
+// as an *os.LinkError.
+func cleanRename(oldname, newname string) (string, string, error) {
+	const op = "rename"
+	oldname, err := clean(op, oldname)
+	if err != nil {
+		return "", "", err
+	}
+	newname, err = clean(op, newname)
+	if err != nil {
+		return "", "", err
+	}
+	if oldname == "/" || newname == "/" {
+		return "", "", &os.LinkError{Op: op, Old: oldname, New: newname, Err: ipc.EBUSY}
+	}
+	return oldname, newname, nil
+}
+
 // accMode masks the access mode out of open flags.
 const accMode = os.O_RDONLY | os.O_WRONLY | os.O_RDWR
 
