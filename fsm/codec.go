@@ -95,9 +95,12 @@ func (d *decoder) int() int64 {
 
 // smallInt reads a varint that must fit in an int32, such as a priority, a
 // code or a signal number.
+// smallInt decodes an int. It accepts every value the encoder can write
+// from an int (a value encoding accepts and decoding refuses would turn a
+// client's input into a "corrupt" log entry and panic every replica).
 func (d *decoder) smallInt() int {
 	v := d.int()
-	if v < math.MinInt32 || v > math.MaxInt32 {
+	if v < math.MinInt || v > math.MaxInt {
 		d.fail("integer out of range")
 		return 0
 	}

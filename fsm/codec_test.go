@@ -265,3 +265,21 @@ func FuzzDecode(f *testing.F) {
 		fsm.Apply(4, data)
 	})
 }
+
+// Every value Encode accepts must decode: a 64-bit MaxRestarts used to encode
+// and then fail to decode, which Apply treats as a corrupt log and panics on.
+func TestEncodeDecodeLargeInts(t *testing.T) {
+	cmd := &Spawn{Parent: InitPID, Spec: Spec{Command: "true", Priority: 50,
+		Restart: Restart{Policy: RestartAlways, MaxRestarts: 99999999999}}, Now: 1}
+	data := Encode(cmd)
+	if _, err := Decode(data); err != nil {
+		t.Fatalf("decode of an encoded spawn: %v", err)
+	}
+	f, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := f.Apply(1, data).(*Result); r.Err != nil && r.PID == 0 && !errors.Is(r.Err, ErrInvalid) {
+		t.Fatalf("apply: %v", r.Err)
+	}
+}
