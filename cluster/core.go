@@ -19,7 +19,8 @@ type core interface {
 
 	// submit commits cmd through raft on the leader, group-committed with
 	// other commands, and returns its result. sess, if not nil, wraps it in
-	// the session envelope (Guarantee 9). On a follower it returns
+	// the session envelope (Guarantee 9), which submit stamps with the
+	// leader's clock; the caller stamps cmd's own Now. On a follower it returns
 	// errNotLeader without dispatching. Any failure after dispatch (a
 	// timeout, lost leadership) is errUnknownOutcome: the caller retries
 	// with the same session and request id.

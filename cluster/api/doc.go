@@ -8,8 +8,8 @@
 //	POST   /v1/session                      register a client session → Session
 //	POST   /v1/spawn                        SpawnRequest → SpawnResponse
 //	POST   /v1/kill                         KillRequest → KillResponse
-//	GET    /v1/procs[?all][&stale][&index=N&wait=D]   → ProcessList (blocking query when index is given)
-//	GET    /v1/procs/{pid}[?stale]          → Process
+//	GET    /v1/procs[?all][&stale][&local][&index=N&wait=D]   → ProcessList (blocking query when index is given)
+//	GET    /v1/procs/{pid}[?stale][&local]  → Process
 //	GET    /v1/procs/{pid}/wait[?timeout=D] → Process once it has exited (a blocking query; never reaps)
 //	GET    /v1/procs/{pid}/logs[?follow][&offset=N]   → the process's output, a byte stream
 //	POST   /v1/procs/{pid}/stdin            a byte stream fed to the process's standard input (run -i)
@@ -19,6 +19,7 @@
 //	GET    /v1/snapshot                     → a raft snapshot stream
 //	PUT    /v1/snapshot                     restore the table from a snapshot stream
 //	GET    /v1/state                        → StateInfo: applied index and state hash of the answering node (always local)
+//	POST   /v1/internal/command             node → leader: one encoded table command → CommandResult (see below)
 //
 // Writes carry the session headers (HeaderSession, HeaderRequest,
 // HeaderAcked): retrying a write with the same session and request id
@@ -29,5 +30,94 @@
 // HeaderStale response header. Every table response carries HeaderIndex, the
 // raft index the answer reflects.
 //
-// Errors are an Error body with a stable Code and a non-2xx status.
+// A follower forwards writes and linearizable reads to the leader as a
+// reverse proxy, with HeaderFwd set; a forwarded request that reaches a node
+// that is not the leader is answered 503 not_leader, never forwarded again.
+// Every answer carries HeaderNode, and HeaderLeader when a leader is known.
+// Logs and stdin go to the node that runs the process, with HeaderTarget
+// (that node's name) and HeaderIndex (the index of the record that named
+// it) set: that node first applies the table up to that index, then
+// answers from what it has, and forwards nothing further.
+//
+// # Processes
+//
+// GET /v1/procs lists the live processes, init included; ?all adds the
+// exited and lost ones. Its blocking form (?index=N) answers once the
+// table's index is above N, or when wait (a Go duration, at most and by
+// default 5m) has passed, whichever comes first; either way the answer is
+// the current list, and HeaderIndex tells the index to ask for next.
+// MicroState and CPUMillis come from the node that runs each process: the
+// answering node asks the others with GET /v1/procs?stale&local (at most
+// half a second); a node that does not answer leaves them empty. ?local
+// lists only the processes assigned to the answering node, from its own
+// state, with its kernel's micro-states and CPU times; it never asks other
+// nodes.
+//
+// GET /v1/procs/{pid}/wait blocks until the process has exited or is lost
+// and answers it; it never reaps. With ?timeout=D it gives up after D with
+// 408 timeout (the client asks again); without, it waits as long as the
+// client does.
+//
+// GET /v1/procs/{pid}/logs streams the process's stored standard output
+// and error (interleaved) from the node that ran it; other nodes proxy to
+// that node. offset=N starts at logical byte N of the log; output older than
+// the node's bound has been dropped, and HeaderOffset tells where the stream
+// actually starts. With ?follow the stream goes on as output arrives, until
+// the process has exited (or is lost, reaped, or moved to another node) and
+// everything has been sent, or the client goes away.
+//
+// POST /v1/procs/{pid}/stdin streams its body into the process's standard
+// input, on the node that runs it; the end of the body is EOF. The spawn
+// must have asked for it (SpawnRequest.Stdin), or the answer is 400; a
+// second stream for the same process is 409 conflict. It waits for the
+// process to be placed. Only the first incarnation that starts reads it;
+// later incarnations (restarts) read EOF. The body is not capped. The
+// answer is 204 once the body has been consumed or the process stopped
+// reading.
+//
+// # Writes
+//
+// POST /v1/spawn checks the request on the receiving node: the grammars,
+// the priority (0 or 1..100), the environment (KEY=VALUE; the key
+// VPROC_STDIN is reserved) and the command, which must be a program the
+// node knows (every node runs the same binary), or the answer is 400
+// unknown_program. Limits may not be 0 (leave a resource out for no
+// limit). The process's parent is init. The answer comes once the spawn
+// entry has committed.
+//
+// POST /v1/kill commits one signal request per target, each with its own
+// request id: derived from the session and request id when the headers are
+// given, so that a retry never signals twice, random otherwise. Signal must
+// be 0..31 and targets neither 0 nor -1 (400 bad_request).
+//
+// # Snapshots
+//
+// GET /v1/snapshot streams the leader's table; a failure midway cuts the
+// stream (its trailing checksum then fails). PUT /v1/snapshot restores one,
+// on the leader; its body is capped at MaxSnapshotBytes, and the answer is
+// the leader's StateInfo after the restore.
+//
+// # Node to leader
+//
+// POST /v1/internal/command carries one command of package fsm, encoded
+// with fsm.Encode (Content-Type application/octet-stream), from a node to
+// the leader: the node's runner reports started, stopped, continued,
+// exited and lost incarnations and delivered signals, and records the
+// children its processes spawn (spawn and place on itself, in the node's
+// own session; SIGKILL of a child whose spawn failed). The request names
+// its node in HeaderNode, which must be a node of the table, and each
+// command must be about that node (403 permission otherwise). It may carry
+// the session headers. A domain failure is a 200 CommandResult with Code
+// set.
+//
+// # Errors
+//
+// Errors are an Error body with a stable Code and a non-2xx status:
+//
+//	400 bad_request, invalid, unknown_program   413 too_large
+//	403 permission                              404 not_found, no_such_process, no_such_node, no_such_name
+//	405 method_not_allowed                      408 timeout
+//	409 conflict, stale, killed, not_exited, name_exists, request_too_old
+//	410 session_expired                         500 internal
+//	503 no_leader, not_leader, unknown_outcome, unavailable
 package api

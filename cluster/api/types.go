@@ -15,7 +15,12 @@ const (
 	HeaderLeader  = "X-Vproc-Leader"    // the HTTP address of the leader, when known
 	HeaderNode    = "X-Vproc-Node"      // the name of the node that answered
 	HeaderFwd     = "X-Vproc-Forwarded" // set on a request forwarded to the leader, to stop loops
+	HeaderOffset  = "X-Vproc-Offset"    // on a log stream: the log offset of its first byte
+	HeaderTarget  = "X-Vproc-Target"    // on logs or stdin forwarded to the node that runs the process: that node's name
 )
+
+// MaxSnapshotBytes caps the body of PUT /v1/snapshot.
+const MaxSnapshotBytes = 1 << 30
 
 // Session is the answer to POST /v1/session.
 type Session struct {
@@ -56,10 +61,20 @@ type KillRequest struct {
 }
 
 // KillResponse lists the (pid, incarnation) pairs each signal request was
-// made pending in. It returns once the request has committed.
+// made pending in. It returns once the request has committed. When some
+// targets fail and others are reached, the answer is 200 and Errors lists
+// the failures; when every target fails, the answer is the first failure.
 type KillResponse struct {
-	Reached []Target `json:"reached"`
-	Index   uint64   `json:"index"`
+	Reached []Target      `json:"reached"`
+	Index   uint64        `json:"index"`
+	Errors  []TargetError `json:"errors,omitempty"`
+}
+
+// TargetError is a kill target that could not be signalled.
+type TargetError struct {
+	Target  int64  `json:"target"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // Target is one process a signal reached.
@@ -162,6 +177,19 @@ type StateInfo struct {
 	Hash         string `json:"hash"`
 }
 
+// CommandResult is the answer to POST /v1/internal/command: the result of
+// one table command a node reported. Code and Message are set when the
+// command failed in the table (a domain error, fsm.Code); that is still a
+// 200 answer, since the command was applied (as a no-op).
+type CommandResult struct {
+	Index       uint64 `json:"index"`
+	PID         uint64 `json:"pid,omitempty"`
+	Incarnation uint64 `json:"incarnation,omitempty"`
+	State       string `json:"state,omitempty"`
+	Code        string `json:"code,omitempty"`
+	Message     string `json:"message,omitempty"`
+}
+
 // Error is the body of every error response.
 type Error struct {
 	Code    string `json:"code"`
@@ -183,5 +211,7 @@ const (
 	CodeSessionExpired = "session_expired" // the session is gone: register a new one
 	CodeTimeout        = "timeout"         // a blocking query ran out of time
 	CodeUnavailable    = "unavailable"     // the answering node can't serve it now
+	CodeConflict       = "conflict"        // stdin already attached, or the process has exited
+	CodeNotAllowed     = "method_not_allowed"
 	CodeInternal       = "internal"
 )

@@ -1,0 +1,495 @@
+package cluster
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-sockaddr"
+	"github.com/hashicorp/raft"
+
+	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/fsm"
+)
+
+// Agent is one node of a vproc cluster: a raft server holding the
+// replicated process table, a gossip member, a local kernel running the
+// processes placed on it, and the HTTP API. Create it with New and stop it
+// with Shutdown.
+type Agent struct {
+	// The fields up to meta are set by New before any goroutine starts
+	// and never change afterwards.
+	cfg    Config
+	logger *slog.Logger
+
+	fsm     *fsm.FSM
+	adapter *fsmAdapter
+	stores  *raftStores
+	stream  *streamLayer
+	trans   *raft.NetworkTransport
+	raft    *raft.Raft
+	gossip  *gossip
+	app     *applier
+	serving *serving
+
+	httpLn  net.Listener
+	httpSrv *http.Server
+
+	// Advertised addresses, fixed by New.
+	httpAddr, raftAddr, gossipAddr string
+
+	metaMu sync.Mutex // guards meta and its gossiping
+	// meta is this node's gossip metadata.
+	meta nodeMeta
+
+	// ctx is cancelled when the agent stops; shutdownCh is its Done
+	// channel, which every loop selects on.
+	ctx        context.Context
+	cancel     context.CancelFunc
+	shutdownCh <-chan struct{}
+	wg         sync.WaitGroup // every goroutine of the agent
+
+	// leading is the current term's leader state while this node leads.
+	leading atomic.Pointer[leaderState]
+	// leaving is set once Shutdown starts leaving gossip: no more joins or
+	// metadata updates.
+	leaving atomic.Bool
+	// verifyCh carries reads waiting for a VerifyLeader round.
+	verifyCh chan chan error
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// errShutdown is returned by waits cut short because the agent stops.
+var errShutdown = errors.New("agent shutting down")
+
+// New starts an agent: it validates cfg, opens the raft stores, starts the
+// raft transport, memberlist, the state machine and raft, the serving half
+// (local kernel, runner, process logs, HTTP API), joins the seeds and
+// starts the leadership watch. With Dev, or a bootstrap-expect of 1, the
+// node bootstraps alone.
+func New(cfg Config) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Join = append([]string(nil), cfg.Join...)
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &Agent{
+		cfg:        cfg,
+		logger:     logger,
+		ctx:        ctx,
+		cancel:     cancel,
+		shutdownCh: ctx.Done(),
+		verifyCh:   make(chan chan error),
+	}
+	started := false
+	defer func() {
+		if !started {
+			_ = a.teardown(context.Background(), false)
+		}
+	}()
+	if err := a.open(); err != nil {
+		return nil, err
+	}
+	a.goFunc(a.app.run)
+	a.goFunc(a.app.complete)
+	a.goFunc(a.verifier)
+	a.goFunc(a.watchLeadership)
+	a.goFunc(a.gossipLoop)
+	if len(cfg.Join) > 0 {
+		a.goFunc(a.rejoinLoop)
+	}
+	if cfg.BootstrapExpect > 0 && !cfg.Dev && a.raft.LastIndex() == 0 {
+		a.goFunc(a.bootstrapLoop)
+	}
+	a.httpSrv = &http.Server{
+		Handler:           a.serving.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          newHCLogger(logger, "http").StandardLogger(nil),
+	}
+	ln := a.httpLn
+	a.goFunc(func() {
+		if err := a.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.logger.Error("http server stopped", "error", err)
+		}
+	})
+	a.serving.start()
+	if len(cfg.Join) > 0 {
+		if n, err := a.gossip.join(cfg.Join); err != nil {
+			a.logger.Warn("joining seeds failed; retrying", "seeds", cfg.Join, "error", err,
+				"every", cfg.RejoinInterval)
+		} else {
+			a.logger.Info("joined", "seeds_contacted", n)
+		}
+	}
+	started = true
+	a.logger.Info("agent started", "http", a.httpAddr, "raft", a.raftAddr, "gossip", a.gossipAddr,
+		"dev", cfg.Dev, "bootstrap_expect", cfg.BootstrapExpect)
+	return a, nil
+}
+
+// open creates everything New starts, in order. On an error, teardown
+// closes what was opened.
+func (a *Agent) open() error {
+	cfg := &a.cfg
+	hl := &hclogAdapter{l: a.logger}
+	f, err := fsm.New(cfg.FSM)
+	if err != nil {
+		return err
+	}
+	a.fsm = f
+	a.adapter = newFSMAdapter(f)
+
+	raftLn, err := net.Listen("tcp", cfg.RaftAddr)
+	if err != nil {
+		return fmt.Errorf("raft listener: %w", err)
+	}
+	a.raftAddr = advertiseAddr(raftLn.Addr(), cfg.AdvertiseHost)
+	adv, err := net.ResolveTCPAddr("tcp", a.raftAddr)
+	if err != nil {
+		_ = raftLn.Close()
+		return fmt.Errorf("raft advertise address: %w", err)
+	}
+	a.stream = newStreamLayer(raftLn, adv)
+	a.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  a.stream,
+		MaxPool: transportPool,
+		Timeout: transportTimeout,
+		Logger:  hl.Named("raft-net"),
+	})
+
+	a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	a.httpAddr = advertiseAddr(a.httpLn.Addr(), cfg.AdvertiseHost)
+
+	if a.stores, err = openRaftStores(cfg, hl); err != nil {
+		return err
+	}
+	hasState, err := raft.HasExistingState(a.stores.logs, a.stores.stable, a.stores.snaps)
+	if err != nil {
+		return fmt.Errorf("raft state: %w", err)
+	}
+	a.raft, err = raft.NewRaft(raftConfig(cfg, hl), a.adapter, a.stores.logs, a.stores.stable, a.stores.snaps, a.trans)
+	if err != nil {
+		return fmt.Errorf("raft: %w", err)
+	}
+	if cfg.Dev && !hasState {
+		err := a.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
+			Suffrage: raft.Voter, ID: raft.ServerID(cfg.Name), Address: raft.ServerAddress(a.raftAddr),
+		}}}).Error()
+		if err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+	}
+
+	a.meta = cfg.meta(a.raftAddr, a.httpAddr)
+	a.meta.InCluster = hasState || cfg.Dev
+	if a.gossip, err = startGossip(cfg, a.meta, a.logger); err != nil {
+		return err
+	}
+	a.gossipAddr = a.gossip.addr()
+	a.app = newApplier(a.raft, a.logger, a.shutdownCh)
+
+	if a.serving, err = newServing(a, *cfg, a.logger); err != nil {
+		return fmt.Errorf("serving: %w", err)
+	}
+	return nil
+}
+
+// advertiseAddr is the address peers use for a listener: the advertise
+// host if set, else the bound host, else (bound to every interface) the
+// machine's private IP.
+func advertiseAddr(bound net.Addr, host string) string {
+	tcp, ok := bound.(*net.TCPAddr)
+	if !ok {
+		return bound.String()
+	}
+	if host == "" {
+		if tcp.IP.IsUnspecified() {
+			host = privateIP()
+		} else {
+			host = tcp.IP.String()
+		}
+	}
+	return net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+}
+
+func privateIP() string {
+	if ip, err := sockaddr.GetPrivateIP(); err == nil && ip != "" {
+		return ip
+	}
+	return "127.0.0.1"
+}
+
+// goFunc runs fn on a goroutine tracked by the agent's WaitGroup.
+func (a *Agent) goFunc(fn func()) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		fn()
+	}()
+}
+
+// Shutdown leaves the cluster gracefully and stops the agent: a leader
+// transfers leadership first; the node leaves gossip and waits to be
+// removed from raft (the leader removes it on the leave event); then it
+// stops serving (the HTTP API, the runner and the local processes), and
+// stops raft, gossip and every goroutine. ctx bounds the graceful part;
+// once it ends, the rest is cut short. Shutdown may be called more than
+// once; later calls return the first result.
+func (a *Agent) Shutdown(ctx context.Context) error {
+	a.shutdownOnce.Do(func() {
+		a.leave(ctx)
+		a.shutdownErr = a.teardown(ctx, true)
+	})
+	return a.shutdownErr
+}
+
+// crash stops the agent abruptly, as a killed process would: raft,
+// transport and gossip stop without leaving, then the rest. Tests use it.
+func (a *Agent) crash() {
+	a.shutdownOnce.Do(func() {
+		a.shutdownErr = a.teardown(context.Background(), false)
+	})
+}
+
+// teardown stops whatever open created. graceful stops serving first, so
+// that the runner can still report through raft; otherwise raft and gossip
+// go first.
+func (a *Agent) teardown(ctx context.Context, graceful bool) error {
+	var errs []error
+	stopServing := func() {
+		if a.httpSrv != nil {
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			if err := a.httpSrv.Shutdown(sctx); err != nil {
+				_ = a.httpSrv.Close()
+			}
+			cancel()
+		} else if a.httpLn != nil {
+			_ = a.httpLn.Close()
+		}
+		if a.serving != nil {
+			if err := a.serving.stop(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stopping the runner: %w", err))
+			}
+		}
+	}
+	stopRaft := func() {
+		a.cancel()
+		if a.raft != nil {
+			if err := a.raft.Shutdown().Error(); err != nil {
+				errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+			}
+		}
+		if a.trans != nil {
+			_ = a.trans.Close()
+			a.trans.CloseStreams()
+		}
+		if a.stream != nil {
+			_ = a.stream.Close()
+		}
+		if a.gossip != nil {
+			if err := a.gossip.ml.Shutdown(); err != nil {
+				errs = append(errs, fmt.Errorf("gossip shutdown: %w", err))
+			}
+		}
+	}
+	if graceful {
+		stopServing()
+		stopRaft()
+	} else {
+		stopRaft()
+		stopServing()
+	}
+	a.wg.Wait()
+	if a.stores != nil {
+		if err := a.stores.close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing the raft log: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	a.logger.Info("agent stopped")
+	return nil
+}
+
+// Name returns the node's name: its raft server ID and table node ID.
+func (a *Agent) Name() string { return a.cfg.Name }
+
+// HTTPAddr returns the host:port of the HTTP API as advertised to peers
+// and clients.
+func (a *Agent) HTTPAddr() string { return a.httpAddr }
+
+// RaftAddr returns the advertised host:port of the raft transport.
+func (a *Agent) RaftAddr() string { return a.raftAddr }
+
+// GossipAddr returns the advertised host:port of memberlist, the address
+// other agents pass in Join.
+func (a *Agent) GossipAddr() string { return a.gossipAddr }
+
+// name implements core.name.
+func (a *Agent) name() string { return a.cfg.Name }
+
+// isLeader implements core.isLeader.
+func (a *Agent) isLeader() bool { return a.raft.State() == raft.Leader }
+
+// leaderName returns the name of the leader raft knows, or "".
+func (a *Agent) leaderName() string {
+	_, id := a.raft.LeaderWithID()
+	return string(id)
+}
+
+// leader implements core.leader: the leader raft knows, with its HTTP
+// address from gossip (or the table).
+func (a *Agent) leader() (name, httpAddr string, ok bool) {
+	name = a.leaderName()
+	if name == "" {
+		return "", "", false
+	}
+	if name == a.cfg.Name {
+		return name, a.httpAddr, true
+	}
+	if m, ok := a.gossip.member(name); ok && m.MetaOK && m.Meta.HTTPAddr != "" {
+		return name, m.Meta.HTTPAddr, true
+	}
+	if n, ok := a.fsm.View().Node(name); ok {
+		return name, n.HTTPAddr, true
+	}
+	return name, "", true
+}
+
+// nodeHTTPAddr implements core.nodeHTTPAddr: the table first, by ID or
+// name, then gossip.
+func (a *Agent) nodeHTTPAddr(name string) (string, bool) {
+	if name == a.cfg.Name {
+		return a.httpAddr, true
+	}
+	v := a.fsm.View()
+	if n, ok := v.Node(name); ok && n.HTTPAddr != "" {
+		return n.HTTPAddr, true
+	}
+	for _, n := range v.Nodes() {
+		if n.Name == name && n.HTTPAddr != "" {
+			return n.HTTPAddr, true
+		}
+	}
+	if m, ok := a.gossip.member(name); ok && m.MetaOK && m.Meta.HTTPAddr != "" {
+		return m.Meta.HTTPAddr, true
+	}
+	return "", false
+}
+
+// nodes implements core.nodes: the table's nodes (from view, or the local
+// table if nil) joined with their gossiped load, raft suffrage and the
+// leader flag, followed by gossip members the table does not hold yet.
+func (a *Agent) nodes(view *fsm.View) []api.Node {
+	if view == nil {
+		view = a.fsm.View()
+	}
+	voters := make(map[string]bool)
+	if f := a.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			voters[string(s.ID)] = s.Suffrage == raft.Voter
+		}
+	}
+	leader := a.leaderName()
+	var out []api.Node
+	seen := make(map[string]bool)
+	for _, n := range view.Nodes() {
+		seen[n.ID] = true
+		an := api.Node{
+			ID:       n.ID,
+			Name:     n.Name,
+			Status:   string(n.Status),
+			HTTPAddr: n.HTTPAddr,
+			RaftAddr: n.RaftAddr,
+			Slots:    int(n.Capacity.Slots),
+			Memory:   n.Capacity.Memory,
+			Labels:   labelMap(n.Labels),
+			Voter:    voters[n.ID],
+			Leader:   n.ID == leader,
+		}
+		an.Load, _ = a.gossip.load(n.ID)
+		out = append(out, an)
+	}
+	for _, m := range a.gossip.memberList() {
+		if seen[m.Name] || !m.MetaOK {
+			continue
+		}
+		an := api.Node{
+			ID:       m.Name,
+			Name:     m.Name,
+			Status:   string(m.State.nodeStatus()),
+			HTTPAddr: m.Meta.HTTPAddr,
+			RaftAddr: m.Meta.RaftAddr,
+			Slots:    int(m.Meta.Slots),
+			Memory:   m.Meta.Memory,
+			Labels:   labelMap(m.Meta.Labels),
+			Voter:    voters[m.Name],
+			Leader:   m.Name == leader,
+		}
+		an.Load, _ = a.gossip.load(m.Name)
+		out = append(out, an)
+	}
+	return out
+}
+
+func labelMap(labels []fsm.Label) map[string]string {
+	if len(labels) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(labels))
+	for _, l := range labels {
+		m[l.Key] = l.Value
+	}
+	return m
+}
+
+// peers implements core.peers: raft's latest configuration.
+func (a *Agent) peers() ([]api.Peer, error) {
+	f := a.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	leader := a.leaderName()
+	var out []api.Peer
+	for _, s := range f.Configuration().Servers {
+		suffrage := "voter"
+		if s.Suffrage != raft.Voter {
+			suffrage = "nonvoter"
+		}
+		out = append(out, api.Peer{
+			ID:       string(s.ID),
+			Address:  string(s.Address),
+			Suffrage: suffrage,
+			Leader:   string(s.ID) == leader,
+		})
+	}
+	return out, nil
+}
+
+// stateInfo implements core.stateInfo: the table's own applied index and
+// the state hash, from one view.
+func (a *Agent) stateInfo() api.StateInfo {
+	v := a.fsm.View()
+	h := v.Hash()
+	return api.StateInfo{Node: a.cfg.Name, AppliedIndex: v.Index(), Hash: hex.EncodeToString(h[:])}
+}
+
+var _ core = (*Agent)(nil)

@@ -1,0 +1,191 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/vproc/vproc/cluster/api"
+)
+
+// WaitRound is how long one blocking /wait query of Wait lasts before it is
+// asked again.
+const WaitRound = time.Minute
+
+// ReadOpts are the options of a read of one process.
+type ReadOpts struct {
+	// Stale reads the answering node's own table, which may lag the
+	// leader's, instead of a linearizable read on the leader.
+	Stale bool
+}
+
+// ListOpts are the options of List.
+type ListOpts struct {
+	// All adds exited and lost processes.
+	All bool
+	// Stale reads the answering node's own table (see ReadOpts).
+	Stale bool
+	// Index, if not 0, makes List a blocking query: it answers once the
+	// table has moved past Index, or when Wait has passed.
+	Index uint64
+	// Wait bounds a blocking query; 0 leaves the bound to the server.
+	Wait time.Duration
+}
+
+// Spawn asks for a new process and returns its PID once its spawn entry,
+// placement included, has committed. It is a write: see the package
+// documentation for its retries.
+func (c *Client) Spawn(ctx context.Context, req api.SpawnRequest) (api.SpawnResponse, error) {
+	var out api.SpawnResponse
+	if req.Command == "" {
+		return out, errors.New("spawn: empty command")
+	}
+	err := c.write(ctx, &request{method: http.MethodPost, path: "/v1/spawn", in: req, out: &out})
+	return out, err
+}
+
+// Kill sends a signal to each target, a PID or -PGID, and returns once the
+// signal requests have committed. It is a write: see the package
+// documentation for its retries.
+func (c *Client) Kill(ctx context.Context, req api.KillRequest) (api.KillResponse, error) {
+	var out api.KillResponse
+	if len(req.Targets) == 0 {
+		return out, errors.New("kill: no target")
+	}
+	err := c.write(ctx, &request{method: http.MethodPost, path: "/v1/kill", in: req, out: &out})
+	return out, err
+}
+
+// Get returns the process pid. A process not in the table is ErrNotFound.
+func (c *Client) Get(ctx context.Context, pid uint64, opts ReadOpts) (api.Process, error) {
+	var out api.Process
+	q := url.Values{}
+	if opts.Stale {
+		q.Set("stale", "true")
+	}
+	err := c.read(ctx, &request{method: http.MethodGet, path: procPath(pid, ""), query: q, out: &out})
+	return out, err
+}
+
+// List returns the processes of the table: the live ones, or all with
+// opts.All. With opts.Index it is a blocking query.
+func (c *Client) List(ctx context.Context, opts ListOpts) (api.ProcessList, error) {
+	var out api.ProcessList
+	q := url.Values{}
+	if opts.All {
+		q.Set("all", "true")
+	}
+	if opts.Stale {
+		q.Set("stale", "true")
+	}
+	var timeout time.Duration
+	if opts.Index > 0 {
+		q.Set("index", strconv.FormatUint(opts.Index, 10))
+		if opts.Wait > 0 {
+			q.Set("wait", opts.Wait.String())
+		}
+		timeout = c.cfg.Timeout + max(opts.Wait, WaitRound)
+	}
+	err := c.read(ctx, &request{method: http.MethodGet, path: "/v1/procs", query: q, out: &out, timeout: timeout})
+	return out, err
+}
+
+// Wait blocks until process pid has exited (or is lost) and returns it with
+// its status. It repeats the blocking /wait query for as long as ctx lets
+// it, and never reaps: every Wait on a PID sees the same status.
+func (c *Client) Wait(ctx context.Context, pid uint64) (api.Process, error) {
+	q := url.Values{"timeout": {WaitRound.String()}}
+	r := &request{method: http.MethodGet, path: procPath(pid, "/wait"), query: q,
+		timeout: c.cfg.Timeout + WaitRound}
+	rt := retrier{c: c}
+	for {
+		var p api.Process
+		r.out = &p
+		err := c.call(ctx, r, nil)
+		switch {
+		case err == nil && p.Exited():
+			return p, nil
+		case (err == nil || codeOf(err) == api.CodeTimeout) && ctx.Err() == nil:
+			// The round ended without an exit: ask again, after a short
+			// pause in case the server answers rounds at once.
+			rt = retrier{c: c}
+			if c.pause(ctx, 0) != nil {
+				return p, ctx.Err()
+			}
+			continue
+		case ctx.Err() != nil:
+			return p, ctx.Err()
+		}
+		if !rt.again(ctx, classify(ctx, err)) {
+			if cerr := ctx.Err(); cerr != nil {
+				return p, cerr
+			}
+			return p, err
+		}
+	}
+}
+
+// LogStream is the output of a process, as Logs returns it.
+type LogStream struct {
+	io.ReadCloser
+	// Start is the log offset of the stream's first byte. It is above the
+	// offset asked for when the node has dropped older output to stay
+	// within its bound.
+	Start int64
+}
+
+// Logs returns the output of process pid (standard output and error,
+// interleaved) from log offset on. With follow the stream goes on as the
+// process writes, and ends once it has exited and everything it wrote has
+// been sent. The caller closes the stream; ctx bounds it. The stream is a
+// *LogStream, which tells where it starts, so that a broken stream can be
+// resumed at Start plus the bytes read.
+func (c *Client) Logs(ctx context.Context, pid uint64, follow bool, offset int64) (io.ReadCloser, error) {
+	q := url.Values{}
+	if follow {
+		q.Set("follow", "true")
+	}
+	if offset > 0 {
+		q.Set("offset", strconv.FormatInt(offset, 10))
+	}
+	resp, err := c.open(ctx, &request{method: http.MethodGet, path: procPath(pid, "/logs"), query: q, timeout: -1})
+	if err != nil {
+		return nil, err
+	}
+	ls := &LogStream{ReadCloser: resp.Body, Start: offset}
+	if v, err := strconv.ParseInt(resp.Header.Get(api.HeaderOffset), 10, 64); err == nil && v >= 0 {
+		ls.Start = v
+	}
+	return ls, nil
+}
+
+// Stdin feeds r to the standard input of process pid, which must have been
+// spawned with Stdin set. It returns when r is exhausted (the process then
+// reads EOF) or the process has exited. It is not retried: r cannot be
+// replayed.
+func (c *Client) Stdin(ctx context.Context, pid uint64, r io.Reader) error {
+	return c.call(ctx, &request{method: http.MethodPost, path: procPath(pid, "/stdin"), stream: r, timeout: -1}, nil)
+}
+
+// open sends r until it gets the headers of a 2xx answer, retrying
+// transient failures, and returns the answer; the caller closes its body.
+func (c *Client) open(ctx context.Context, r *request) (*http.Response, error) {
+	rt := retrier{c: c}
+	for {
+		resp, err := c.send(ctx, r, nil)
+		if err == nil {
+			return resp, nil
+		}
+		if r.stream != nil || !rt.again(ctx, classify(ctx, err)) {
+			return nil, err
+		}
+	}
+}
+
+func procPath(pid uint64, suffix string) string {
+	return "/v1/procs/" + strconv.FormatUint(pid, 10) + suffix
+}

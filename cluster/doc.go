@@ -1,0 +1,23 @@
+// Package cluster is the vproc agent: the only package that does distributed
+// I/O. An Agent is one node of a cluster. It has two halves that meet at the
+// core interface (core.go):
+//
+// The replication half keeps the process table: hashicorp/raft over
+// raft-boltdb (in memory with Dev) driving the fsm package's state machine
+// (raft.go), group commit of commands into batched log entries with client
+// sessions (applier.go), linearizable reads after the leader's read barrier
+// (reads.go), memberlist gossip of node metadata and load (gossip.go),
+// bootstrap-expect, joins, voter management, dead-server removal and
+// graceful leave (membership.go), and the leader's loops: placement, init's
+// retention reaping and session ticks (leader.go).
+//
+// The serving half is what users and processes touch: the HTTP API of
+// package cluster/api on every node, with writes and consistent reads
+// forwarded to the leader (http.go, forward.go); the runner, which follows
+// the table for the processes placed on this node, runs them in the local
+// kernel (package node), delivers their signal requests exactly once and
+// reports their lifecycle back (runner.go); and the bounded per-process
+// output logs (logstore.go).
+//
+// The Go client is package cluster/client; the CLI is cmd/vproc.
+package cluster

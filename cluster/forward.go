@@ -1,0 +1,256 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/fsm"
+)
+
+// Forwarding. Every node serves every route, but only the leader can
+// commit writes and answer linearizable reads: a follower forwards those
+// to the leader, as a reverse proxy, with HeaderFwd set. A forwarded request
+// is never forwarded again: if it reaches a node that is not (or no longer)
+// the leader, the answer is 503 not_leader and the client retries. Logs and
+// stdin go, the same way, to the node that runs the process, with
+// HeaderTarget set: that node answers from what it has and forwards
+// nothing.
+//
+// Outcomes of a forwarded write (Guarantee 9):
+//   - no leader known, or the leader refused the connection: the request
+//     never reached it, 503 no_leader, a plain retry;
+//   - any failure after the request may have reached the leader (a timeout,
+//     a reset connection, a broken answer): 503 unknown_outcome, retried
+//     with the same session and request id.
+
+// forwardDialTimeout bounds connecting to another node.
+const forwardDialTimeout = 5 * time.Second
+
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: forwardDialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// baseURL turns an advertised HTTP address ("host:port" or a URL) into a
+// base URL.
+func baseURL(addr string) (*url.URL, error) {
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("bad node address %q", addr)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	return u, nil
+}
+
+// isDialError reports whether err happened before a connection existed, so
+// that the request cannot have reached the other side.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// forwardToLeader proxies r to the leader. write says whether r is a write,
+// whose failures after dispatch have an unknown outcome.
+func (s *serving) forwardToLeader(w http.ResponseWriter, r *http.Request, write bool) {
+	name, addr, ok := s.c.leader()
+	if ok && addr != "" {
+		w.Header().Set(api.HeaderLeader, addr)
+	}
+	switch {
+	case r.Header.Get(api.HeaderFwd) != "":
+		s.fail(w, r, &httpError{http.StatusServiceUnavailable, api.CodeNotLeader, "forwarded to a node that is not the leader"})
+		return
+	case !ok || addr == "":
+		s.fail(w, r, &httpError{http.StatusServiceUnavailable, api.CodeNoLeader, "no leader is known"})
+		return
+	case name == s.name:
+		// The leader is this node by its own account, but it does not
+		// hold leadership now: in transition.
+		s.fail(w, r, &httpError{http.StatusServiceUnavailable, api.CodeNotLeader, "leadership is changing"})
+		return
+	}
+	s.proxy(w, r, addr, "", 0, func(err error) *httpError {
+		switch {
+		case isDialError(err):
+			return &httpError{http.StatusServiceUnavailable, api.CodeNoLeader, "the leader cannot be reached: " + err.Error()}
+		case write:
+			return &httpError{http.StatusServiceUnavailable, api.CodeUnknownOutcome, "forwarding to the leader failed: " + err.Error()}
+		}
+		return &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, "forwarding to the leader failed: " + err.Error()}
+	})
+}
+
+// forwardToNode proxies r to the node with that name (logs, stdin). index
+// is the log index of the record that names the node: the other node
+// waits until it has applied it, so that its own view agrees.
+func (s *serving) forwardToNode(w http.ResponseWriter, r *http.Request, nodeName string, index uint64) {
+	addr, ok := s.c.nodeHTTPAddr(nodeName)
+	if !ok || addr == "" {
+		s.fail(w, r, &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, fmt.Sprintf("node %q has no known address", nodeName)})
+		return
+	}
+	s.proxy(w, r, addr, nodeName, index, func(err error) *httpError {
+		return &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, fmt.Sprintf("node %q cannot be reached: %v", nodeName, err)}
+	})
+}
+
+// proxy streams r to addr and the answer back, flushing as data arrives
+// (log streams). target, if set, is the node r is meant for (HeaderTarget),
+// and index travels with it in HeaderIndex. onErr turns a failure before
+// the answer's header into the error answer.
+func (s *serving) proxy(w http.ResponseWriter, r *http.Request, addr, target string, index uint64, onErr func(error) *httpError) {
+	base, err := baseURL(addr)
+	if err != nil {
+		s.fail(w, r, &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, err.Error()})
+		return
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(base)
+			pr.Out.Host = base.Host
+			pr.Out.Header.Set(api.HeaderFwd, s.name)
+			pr.Out.Header.Del(api.HeaderIndex)
+			pr.Out.Header.Del(api.HeaderTarget)
+			if target != "" {
+				pr.Out.Header.Set(api.HeaderTarget, target)
+				pr.Out.Header.Set(api.HeaderIndex, strconv.FormatUint(index, 10))
+			}
+		},
+		Transport:     s.transport,
+		FlushInterval: -1,
+		ErrorLog:      discardLog,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				return // the client went away
+			}
+			w.Header().Set(api.HeaderNode, s.name)
+			s.fail(w, r, onErr(err))
+		},
+	}
+	// The answer is the other node's, headers included.
+	w.Header().Del(api.HeaderNode)
+	w.Header().Del(api.HeaderLeader)
+	rp.ServeHTTP(w, r)
+}
+
+// discardLog silences the reverse proxy's own log: failures are answered
+// to the client instead.
+var discardLog = log.New(io.Discard, "", 0)
+
+// leaderSender is the runner's way to the leader: core.submit on the
+// leader, POST /v1/internal/command from a follower.
+type leaderSender struct{ s *serving }
+
+var _ sender = leaderSender{}
+
+func (ls leaderSender) send(ctx context.Context, sess *sessionRef, cmd fsm.Command) (*fsm.Result, error) {
+	s := ls.s
+	if s.c.isLeader() {
+		stampNow(cmd, time.Now().UnixNano())
+		return s.c.submit(ctx, sess, cmd)
+	}
+	var out api.CommandResult
+	h := http.Header{}
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set(api.HeaderNode, s.name)
+	if sess != nil {
+		h.Set(api.HeaderSession, strconv.FormatUint(sess.ID, 10))
+		h.Set(api.HeaderRequest, strconv.FormatUint(sess.Request, 10))
+		h.Set(api.HeaderAcked, strconv.FormatUint(sess.AckedBelow, 10))
+	}
+	if err := s.callLeader(ctx, "/v1/internal/command", h, fsm.Encode(cmd), &out); err != nil {
+		return nil, err
+	}
+	return &fsm.Result{
+		Index:       out.Index,
+		Err:         fsm.ErrorForCode(out.Code, ""),
+		PID:         out.PID,
+		Incarnation: out.Incarnation,
+		State:       fsm.State(out.State),
+	}, nil
+}
+
+func (ls leaderSender) registerSession(ctx context.Context) (uint64, error) {
+	s := ls.s
+	if s.c.isLeader() {
+		return s.c.registerSession(ctx)
+	}
+	var out api.Session
+	if err := s.callLeader(ctx, "/v1/session", http.Header{}, nil, &out); err != nil {
+		return 0, err
+	}
+	return out.ID, nil
+}
+
+// callLeader POSTs body to the leader's route and decodes the JSON answer
+// into out. Failures map to the core's errors: errNoLeader when the request
+// cannot have reached the leader, errNotLeader when it refused it before
+// dispatch, errUnknownOutcome otherwise.
+func (s *serving) callLeader(ctx context.Context, route string, h http.Header, body []byte, out any) error {
+	_, addr, ok := s.c.leader()
+	if !ok || addr == "" {
+		return errNoLeader
+	}
+	base, err := baseURL(addr)
+	if err != nil {
+		return errNoLeader
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base.String()+route, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if isDialError(err) {
+			return fmt.Errorf("%w: %v", errNoLeader, err)
+		}
+		return fmt.Errorf("%w: %v", errUnknownOutcome, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, api.MaxBodyBytes))
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUnknownOutcome, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e api.Error
+		_ = json.Unmarshal(data, &e)
+		switch e.Code {
+		case api.CodeNotLeader:
+			return fmt.Errorf("%w: %s", errNotLeader, e.Message)
+		case api.CodeNoLeader:
+			return fmt.Errorf("%w: %s", errNoLeader, e.Message)
+		case "":
+			return fmt.Errorf("%w: status %d", errUnknownOutcome, resp.StatusCode)
+		}
+		return fmt.Errorf("%w: %s: %s", errUnknownOutcome, e.Code, e.Message)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%w: bad answer: %v", errUnknownOutcome, err)
+	}
+	return nil
+}

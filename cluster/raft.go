@@ -1,0 +1,370 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+
+	"github.com/vproc/vproc/fsm"
+)
+
+// Raft plumbing: the stores (raft-boltdb in DataDir/raft.db behind a log
+// cache, or memory with Dev), the file snapshot store (DataDir/snapshots,
+// two retained), the TCP transport, and the adapter that lets raft drive
+// the fsm package's state machine.
+
+const (
+	raftDBFile        = "raft.db"
+	snapshotsRetained = 2
+	logCacheSize      = 512
+	// transportTimeout bounds raft's network I/O (InstallSnapshot scales
+	// it with the snapshot's size).
+	transportTimeout = 10 * time.Second
+	transportPool    = 3
+)
+
+// raftStores are the stores raft runs on.
+type raftStores struct {
+	logs   raft.LogStore
+	stable raft.StableStore
+	snaps  raft.SnapshotStore
+	bolt   *raftboltdb.BoltStore // nil with Dev
+}
+
+// openRaftStores opens the stores of cfg: BoltDB and files under DataDir,
+// or memory with Dev.
+func openRaftStores(cfg *Config, logger *hclogAdapter) (*raftStores, error) {
+	if cfg.Dev {
+		mem := raft.NewInmemStore()
+		return &raftStores{logs: mem, stable: mem, snaps: raft.NewInmemSnapshotStore()}, nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	bolt, err := raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(cfg.DataDir, raftDBFile),
+		BoltOptions: &bbolt.Options{Timeout: time.Second},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("raft log %s: %w", filepath.Join(cfg.DataDir, raftDBFile), err)
+	}
+	cache, err := raft.NewLogCache(logCacheSize, bolt)
+	if err != nil {
+		_ = bolt.Close()
+		return nil, err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, snapshotsRetained, logger.Named("snapshots"))
+	if err != nil {
+		_ = bolt.Close()
+		return nil, fmt.Errorf("snapshot store: %w", err)
+	}
+	return &raftStores{logs: cache, stable: bolt, snaps: snaps, bolt: bolt}, nil
+}
+
+func (s *raftStores) close() error {
+	if s.bolt != nil {
+		return s.bolt.Close()
+	}
+	return nil
+}
+
+// raftConfig turns cfg into raft's configuration.
+func raftConfig(cfg *Config, logger *hclogAdapter) *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.Name)
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = cfg.CommitTimeout
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
+	// Group commit already packs many commands into one entry, and an
+	// unbuffered apply channel guarantees that raft answers every future
+	// it accepted, even when it shuts down.
+	rc.BatchApplyCh = false
+	rc.Logger = logger.Named("raft")
+	return rc
+}
+
+// streamLayer is raft's StreamLayer over a TCP listener the agent owns: it
+// advertises the address the agent chose and, on Close, closes every
+// connection it accepted or dialled, so that no connection handler outlives
+// the transport.
+type streamLayer struct {
+	ln        net.Listener
+	advertise net.Addr
+
+	mu     sync.Mutex // guards conns and closed
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+var _ raft.StreamLayer = (*streamLayer)(nil)
+
+func newStreamLayer(ln net.Listener, advertise net.Addr) *streamLayer {
+	return &streamLayer{ln: ln, advertise: advertise, conns: make(map[net.Conn]struct{})}
+}
+
+func (s *streamLayer) track(c net.Conn) (net.Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = c.Close()
+		return nil, net.ErrClosed
+	}
+	tc := &trackedConn{Conn: c, s: s}
+	s.conns[tc] = struct{}{}
+	return tc, nil
+}
+
+func (s *streamLayer) Accept() (net.Conn, error) {
+	c, err := s.ln.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return s.track(c)
+}
+
+func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", string(address), timeout)
+	if err != nil {
+		return nil, err
+	}
+	return s.track(c)
+}
+
+func (s *streamLayer) Close() error {
+	err := s.ln.Close()
+	s.mu.Lock()
+	s.closed = true
+	conns := s.conns
+	s.conns = map[net.Conn]struct{}{}
+	s.mu.Unlock()
+	for c := range conns {
+		_ = c.(*trackedConn).Conn.Close()
+	}
+	return err
+}
+
+func (s *streamLayer) Addr() net.Addr { return s.advertise }
+
+type trackedConn struct {
+	net.Conn
+	s *streamLayer
+}
+
+func (c *trackedConn) Close() error {
+	c.s.mu.Lock()
+	delete(c.s.conns, c)
+	c.s.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// fsmAdapter is the raft.FSM (and raft.BatchingFSM) over fsm.FSM. Besides
+// applying, it keeps the index up to which the table shows every entry raft
+// handed it (commands and configuration changes; raft's no-op and barrier
+// entries never reach an FSM), and wakes whoever waits for that index to
+// move. Nothing in it blocks.
+type fsmAdapter struct {
+	f *fsm.FSM
+
+	// visible is the index of the last entry whose effects readers see:
+	// the last command or configuration entry applied, or the snapshot
+	// restored. Written by raft's FSM goroutine only.
+	visible atomic.Uint64
+	// restores counts snapshot restores (at start, InstallSnapshot from
+	// the leader, or an operator restore).
+	restores atomic.Uint64
+
+	mu   sync.Mutex    // guards wake
+	wake chan struct{} // closed and replaced whenever visible moves
+
+	// beforeApply, if set, runs before each batch is applied. Tests use
+	// it to hold the state machine back behind raft's commit index.
+	beforeApply atomic.Pointer[func()]
+}
+
+var (
+	_ raft.FSM         = (*fsmAdapter)(nil)
+	_ raft.BatchingFSM = (*fsmAdapter)(nil)
+)
+
+func newFSMAdapter(f *fsm.FSM) *fsmAdapter {
+	a := &fsmAdapter{f: f, wake: make(chan struct{})}
+	a.visible.Store(f.AppliedIndex())
+	return a
+}
+
+// Apply applies one entry (raft calls it only without batching).
+func (a *fsmAdapter) Apply(l *raft.Log) any {
+	return a.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies committed entries in order: commands go to the table;
+// configuration entries only move the visible index.
+func (a *fsmAdapter) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	if len(logs) == 0 {
+		return out
+	}
+	if hook := a.beforeApply.Load(); hook != nil {
+		(*hook)()
+	}
+	for i, l := range logs {
+		if l.Type == raft.LogCommand {
+			out[i] = a.f.Apply(l.Index, l.Data)
+		}
+	}
+	a.advance(logs[len(logs)-1].Index)
+	return out
+}
+
+// Snapshot captures the table in O(1); Persist streams it.
+func (a *fsmAdapter) Snapshot() (raft.FSMSnapshot, error) {
+	return &fsmSnapshot{s: a.f.Snapshot()}, nil
+}
+
+// Restore replaces the table with a snapshot.
+func (a *fsmAdapter) Restore(rc io.ReadCloser) error {
+	defer func() { _ = rc.Close() }()
+	if err := a.f.Restore(rc); err != nil {
+		return err
+	}
+	a.restores.Add(1)
+	a.advance(a.f.AppliedIndex())
+	return nil
+}
+
+func (a *fsmAdapter) advance(index uint64) {
+	a.visible.Store(index)
+	a.mu.Lock()
+	close(a.wake)
+	a.wake = make(chan struct{})
+	a.mu.Unlock()
+}
+
+// waitCh returns a channel closed at the next advance. Take it before
+// checking an index, so that no advance is missed.
+func (a *fsmAdapter) waitCh() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.wake
+}
+
+// fsmSnapshot is a raft.FSMSnapshot of the table.
+type fsmSnapshot struct {
+	s *fsm.Snapshot
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.s.Persist(sink); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() { s.s.Release() }
+
+// Snapshots for operators.
+//
+// snapshotSave streams the table's snapshot format (the same stream raft's
+// snapshots hold) after a linearizable read barrier, so the snapshot holds
+// every write acknowledged before the call. snapshotRestore reads a whole
+// stream, checks it by restoring it into a scratch table, and hands it to
+// raft.Restore: raft writes it as a new local snapshot at an index past its
+// log, restores the leader's table, and followers install it when they
+// find the gap. The stream's applied index is rewritten to 0 first: it
+// belongs to another history, and with 0 a linearizable read waits for the
+// first entry after the restore. That entry is RaisePIDFloor with the
+// leader's counter after the restore (the larger of the snapshot's and the
+// live one), so that every replica agrees on the next PID and none is
+// handed out twice (Guarantee 1).
+
+func (a *Agent) snapshotSave(ctx context.Context, w io.Writer) error {
+	if err := a.readBarrier(ctx); err != nil {
+		return err
+	}
+	s := a.fsm.Snapshot()
+	defer s.Release()
+	return s.Persist(w)
+}
+
+func (a *Agent) snapshotRestore(ctx context.Context, r io.Reader) error {
+	if !a.isLeader() {
+		return errNotLeader
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("reading snapshot: %w", err)
+	}
+	scratch, err := fsm.New(a.cfg.FSM)
+	if err != nil {
+		return err
+	}
+	if err := scratch.Restore(bytes.NewReader(data)); err != nil {
+		return err
+	}
+	data, err = reindexSnapshot(data, 0)
+	if err != nil {
+		return err
+	}
+	var timeout time.Duration
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(d), time.Millisecond)
+	}
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: int64(len(data))}
+	if err := a.raft.Restore(meta, bytes.NewReader(data), timeout); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+			return errNotLeader
+		case errors.Is(err, raft.ErrEnqueueTimeout):
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: restore: %v", errUnknownOutcome, err)
+	}
+	res, err := a.submit(ctx, nil, &fsm.RaisePIDFloor{Floor: a.fsm.NextPID()})
+	if err != nil {
+		return err
+	}
+	if res.Err != nil {
+		return res.Err
+	}
+	a.logger.Info("restored the table from a snapshot", "bytes", len(data), "next_pid", a.fsm.NextPID())
+	return nil
+}
+
+// tableSnapshotMagic is the start of the table's snapshot stream (fsm/README.md,
+// "Snapshot format"): magic, a format byte, then the applied index as a
+// uvarint. Only the body that follows is covered by the trailer's hash.
+const tableSnapshotMagic = "vprocfsm"
+
+// reindexSnapshot returns the stream with its applied index replaced.
+func reindexSnapshot(data []byte, index uint64) ([]byte, error) {
+	n := len(tableSnapshotMagic) + 1
+	if len(data) < n || string(data[:len(tableSnapshotMagic)]) != tableSnapshotMagic {
+		return nil, fmt.Errorf("%w: not a vproc table snapshot", fsm.ErrBadSnapshot)
+	}
+	_, k := binary.Uvarint(data[n:])
+	if k <= 0 {
+		return nil, fmt.Errorf("%w: bad index", fsm.ErrBadSnapshot)
+	}
+	out := make([]byte, 0, len(data))
+	out = append(out, data[:n]...)
+	out = binary.AppendUvarint(out, index)
+	return append(out, data[n+k:]...), nil
+}

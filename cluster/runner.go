@@ -1,0 +1,959 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node"
+)
+
+// The runner makes the local kernel follow the replicated table for the
+// processes assigned to this node (fsm.Process.Node == this node's name).
+//
+// One loop goroutine owns the decisions. It wakes when the table changes
+// (a watcher goroutine blocks in core.waitApplied), when the kernel reports
+// an event, and on a ticker for retries, and then reconciles:
+//
+//  1. Kill. A local incarnation that the table no longer assigns here, that
+//     it assigns with another incarnation, or that it marks exited or lost,
+//     gets SIGKILL. Nothing new starts for that PID until the kernel reports
+//     the old one's exit (Guarantee 3: one runner per PID).
+//  2. Start. A process placed here whose incarnation has not started locally
+//     is spawned in the kernel with the table's PID, spec and a log writer.
+//     A command the kernel does not know exits at once with code 127, any
+//     other failure to start with code 126, both with a reason.
+//     A process the table says is running or stopped here but that this
+//     node does not have (the agent restarted) is reported Lost.
+//  3. Signals. Each pending signal request of this node
+//     (View.PendingSignals) is delivered once, with Kill, to the incarnation
+//     it names, then acknowledged with SignalDelivered. Request ids delivered
+//     are remembered until the table drops them, so a re-read of the table
+//     before the acknowledgement commits does not deliver twice.
+//  4. Garbage. Every few seconds, the logs and stdin pipes of PIDs that the
+//     table has reaped are deleted.
+//
+// An incarnation the runner spawns is reported Started as soon as the
+// kernel has it. Kernel events (OnEvent) are only queued by the callback,
+// which never blocks; the loop turns them into Stopped, Continued and
+// Exited reports, and Started for children. The exit of an incarnation the
+// runner killed because the table moved on is not reported: the table has
+// its answer. Reports go through a reporter goroutine: directly to core.submit
+// on the leader, otherwise to the leader's POST /v1/internal/command. They
+// are idempotent (the table ignores a stale or duplicate incarnation), so
+// each is retried with bounded backoff until the leader answers, and given
+// up only at shutdown. Reports about one PID keep their order.
+//
+// Children. A process that spawns a child asks the runner for a PID
+// (node.PIDAllocator): the child must be in the table, so that PIDs stay
+// unique cluster-wide and ps shows it. AllocPID commits, in order:
+//
+//	Spawn{Parent, Spec{Node: this node, InheritsPipesFrom: Parent}}  (in a node session: a retry never spawns twice)
+//	Place{PID, incarnation 1, pending → this node}
+//
+// and returns the PID; the kernel then starts the child, and its started
+// event is reported like any other. The leader's placement loop may place
+// the child first (its Spec.Node names this node, so it picks the same
+// node): then the Place is stale, and the runner accepts it once the table
+// shows the child placed here. Spec.InheritsPipesFrom marks a child: the
+// runner never starts such a record itself. One that no local AllocPID
+// claims within childGrace (its parent's spawn failed after the PID was
+// allocated, or the table requeued the child after an eviction: a child
+// cannot follow its descriptors elsewhere) is reported exited with code 126. A child spawn thus costs two
+// sequential commits while the parent waits without its CPU slot, plus the
+// asynchronous started and exited reports.
+
+const (
+	// runnerTick is how often the loop wakes to retry without a table
+	// change.
+	runnerTick = time.Second
+	// childGrace is how long a child record placed here may wait for the
+	// local spawn that allocated its PID.
+	childGrace = 10 * time.Second
+	// allocTimeout bounds one AllocPID.
+	allocTimeout = 30 * time.Second
+	// reportConcurrency bounds the reports in flight at once.
+	reportConcurrency = 256
+	// gcEvery is how often logs of reaped processes are looked for.
+	gcEvery = 5 * time.Second
+	// Exit codes of incarnations that could not start.
+	codeUnknownProgram = 127
+	codeCannotStart    = 126
+)
+
+// sender submits commands to the leader: core.submit on the leader, the
+// internal route from a follower (see forward.go).
+type sender interface {
+	send(ctx context.Context, sess *sessionRef, cmd fsm.Command) (*fsm.Result, error)
+	registerSession(ctx context.Context) (uint64, error)
+}
+
+// runner is the node agent loop that runs this node's share of the table.
+type runner struct {
+	c      core
+	name   string
+	kernel *node.ProcessManager // set once by newServing, before start
+	logs   *logStore
+	out    sender
+	log    *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	evMu sync.Mutex   // guards evq
+	evq  []node.Event // kernel events not yet handled
+	// evKick and tableKick (capacity 1) wake the loop.
+	evKick    chan struct{}
+	tableKick chan struct{}
+
+	mu     sync.Mutex // guards procs, stdins, final and firstSeen
+	procs  map[uint64]*localProc
+	stdins map[uint64]*stdinPipe
+	final  map[uint64]finalCPU // CPU time of ended incarnations, until reaped
+	// firstSeen records when the loop first saw a child record placed here
+	// without a local claim.
+	firstSeen map[uint64]time.Time
+
+	// Owned by the loop goroutine.
+	delivered map[sigKey]uint64 // signal requests delivered: → incarnation
+	lastGC    time.Time
+	gcEvery   time.Duration // set before start
+
+	passes atomic.Uint64 // reconcile passes done, for tests
+
+	rep  reporter
+	sess nodeSession
+}
+
+// localProc is one incarnation this node has started, or is about to.
+type localProc struct {
+	pid, inc uint64
+	child    bool // started by the kernel for a local parent (AllocPID)
+	spawned  bool // the kernel has it
+	exited   bool // the kernel reported its exit
+	failed   bool // it could not start, or was lost; an exit was reported
+	killed   bool // the runner sent SIGKILL because the table moved on
+}
+
+type finalCPU struct {
+	inc uint64
+	cpu time.Duration
+}
+
+type sigKey struct{ id, pid uint64 }
+
+// stdinPipe feeds a process's standard input from POST .../stdin. It
+// belongs to the first incarnation that starts after it is made; later
+// incarnations read EOF.
+type stdinPipe struct {
+	r        *io.PipeReader
+	w        *io.PipeWriter
+	inc      uint64 // the incarnation reading it; 0 until one starts
+	attached bool   // a stdin stream has been attached
+}
+
+func newRunner(c core, logs *logStore, out sender, logger *slog.Logger) *runner {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runner{
+		c:         c,
+		name:      c.name(),
+		logs:      logs,
+		out:       out,
+		log:       logger,
+		ctx:       ctx,
+		cancel:    cancel,
+		evKick:    make(chan struct{}, 1),
+		tableKick: make(chan struct{}, 1),
+		procs:     make(map[uint64]*localProc),
+		stdins:    make(map[uint64]*stdinPipe),
+		final:     make(map[uint64]finalCPU),
+		firstSeen: make(map[uint64]time.Time),
+		delivered: make(map[sigKey]uint64),
+		gcEvery:   gcEvery,
+	}
+	r.rep.init(r)
+	return r
+}
+
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// onEvent is the kernel's OnEvent callback: it queues and never blocks.
+func (r *runner) onEvent(e node.Event) {
+	r.evMu.Lock()
+	r.evq = append(r.evq, e)
+	r.evMu.Unlock()
+	kick(r.evKick)
+}
+
+// start starts the loop, the table watcher and the reporter.
+func (r *runner) start() {
+	r.wg.Add(3)
+	go r.loop()
+	go r.watch()
+	go r.rep.run()
+}
+
+// stop stops the goroutines and unblocks every process reading stdin. It
+// does not kill the processes: the kernel's Shutdown does.
+func (r *runner) stop() {
+	r.cancel()
+	r.mu.Lock()
+	for _, sp := range r.stdins {
+		sp.r.CloseWithError(io.EOF)
+		sp.w.CloseWithError(errStopping)
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+var errStopping = errors.New("agent stopping")
+
+// watch wakes the loop whenever the applied index moves.
+func (r *runner) watch() {
+	defer r.wg.Done()
+	var idx uint64
+	for {
+		if err := r.c.waitApplied(r.ctx, idx); err != nil {
+			if r.ctx.Err() != nil {
+				return
+			}
+			if !sleepCtx(r.ctx, 100*time.Millisecond) {
+				return
+			}
+			continue
+		}
+		if v := r.c.localView(); v != nil {
+			idx = v.Index()
+		}
+		kick(r.tableKick)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (r *runner) loop() {
+	defer r.wg.Done()
+	t := time.NewTicker(runnerTick)
+	defer t.Stop()
+	for {
+		r.handleEvents()
+		if v := r.c.localView(); v != nil {
+			r.reconcile(v)
+		}
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-r.tableKick:
+		case <-r.evKick:
+		case <-t.C:
+		}
+	}
+}
+
+// handleEvents turns queued kernel events into reports.
+func (r *runner) handleEvents() {
+	r.evMu.Lock()
+	evs := r.evq
+	r.evq = nil
+	r.evMu.Unlock()
+	for _, e := range evs {
+		pid := uint64(e.PID)
+		r.mu.Lock()
+		lp := r.procs[pid]
+		if lp == nil {
+			r.mu.Unlock()
+			r.log.Debug("kernel event for a process the runner does not know", "pid", pid, "event", e.Kind)
+			continue
+		}
+		inc := lp.inc
+		report := true
+		switch e.Kind {
+		case node.EventStarted:
+			// The runner reported the start of what it spawned itself;
+			// a child's start is reported now.
+			report = lp.child && !lp.spawned
+			lp.spawned = true
+		case node.EventExited:
+			// An incarnation the runner killed because the table moved
+			// on needs no report: the table has its answer.
+			report = !lp.killed
+			lp.exited = true
+			r.final[pid] = finalCPU{inc: inc, cpu: e.CPU}
+			if sp := r.stdins[pid]; sp != nil && sp.inc == inc {
+				sp.r.CloseWithError(io.EOF)
+			}
+		}
+		r.mu.Unlock()
+		if e.Kind == node.EventExited {
+			r.logs.finish(pid)
+			r.reapKernel(pid)
+		}
+		if !report {
+			continue
+		}
+		switch e.Kind {
+		case node.EventStarted:
+			r.rep.add(&fsm.Started{PID: pid, Incarnation: inc, Node: r.name})
+		case node.EventStopped:
+			r.rep.add(&fsm.Stopped{PID: pid, Incarnation: inc, Node: r.name, Signal: int(e.Status.StopSignal())})
+		case node.EventContinued:
+			r.rep.add(&fsm.Continued{PID: pid, Incarnation: inc, Node: r.name})
+		case node.EventExited:
+			r.rep.add(&fsm.Exited{PID: pid, Incarnation: inc, Node: r.name, Status: fsmStatus(e.Status, e.Reason)})
+		}
+	}
+}
+
+// reapKernel removes the kernel's zombie of pid when init is its parent, so
+// that a later incarnation can reuse the PID. A child's zombie stays for its
+// parent's wait.
+func (r *runner) reapKernel(pid uint64) {
+	if kp, err := r.kernel.Get(int(pid)); err != nil || kp.State != node.StateZombie {
+		return // gone already, or still running: never wait for it here
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, time.Second)
+	defer cancel()
+	_, _ = r.kernel.Wait(ctx, int(pid))
+}
+
+// assigned is what the loop needs of a record the table assigns here.
+type assigned struct {
+	inc   uint64
+	state fsm.State
+	child bool
+}
+
+// assignedHere returns the incarnations the view assigns to this node.
+func (r *runner) assignedHere(v *fsm.View) map[uint64]assigned {
+	mine := make(map[uint64]assigned)
+	v.Walk(fsm.Filter{Node: r.name, OnNodeOnly: true}, func(p *fsm.Process) bool {
+		mine[p.PID] = assigned{inc: p.Incarnation, state: p.State, child: p.Spec.InheritsPipesFrom != 0}
+		return true
+	})
+	return mine
+}
+
+// killUnassigned kills every local incarnation that the view no longer
+// assigns here.
+func (r *runner) killUnassigned(v *fsm.View) {
+	mine := r.assignedHere(v)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.killUnassignedLocked(v, mine)
+}
+
+// killUnassignedLocked kills the local incarnations that mine does not
+// hold, and forgets those that have ended. Callers hold r.mu.
+func (r *runner) killUnassignedLocked(v *fsm.View, mine map[uint64]assigned) {
+	for pid, lp := range r.procs {
+		a, ok := mine[pid]
+		if ok && a.inc == lp.inc {
+			continue
+		}
+		if lp.child && !lp.spawned && !lp.exited && !lp.failed {
+			// A child whose PID is being allocated: the table shows it
+			// pending until its Place commits.
+			if p, ok := v.Get(pid); ok && p.Incarnation == lp.inc && p.State.Live() {
+				continue
+			}
+		}
+		if lp.spawned && !lp.exited {
+			if !lp.killed {
+				lp.killed = true
+				r.log.Info("killing an incarnation the table no longer assigns here", "pid", pid, "incarnation", lp.inc)
+				r.closeStdinLocked(pid, lp.inc)
+				if err := r.kernel.Kill(int(pid), ipc.SIGKILL); err != nil && !errors.Is(err, ipc.ESRCH) {
+					r.log.Warn("kill", "pid", pid, "err", err)
+				}
+			}
+			continue
+		}
+		delete(r.procs, pid)
+	}
+}
+
+// reconcile makes the kernel follow the view.
+func (r *runner) reconcile(v *fsm.View) {
+	mine := r.assignedHere(v)
+	var toStart []fsm.Process
+	now := time.Now()
+	r.mu.Lock()
+	// 1. Kill or forget what the table no longer assigns here.
+	r.killUnassignedLocked(v, mine)
+	// 2. Find what must start, or was lost.
+	for pid, a := range mine {
+		if lp := r.procs[pid]; lp != nil {
+			continue // this incarnation is known, or an older one is ending
+		}
+		if a.state == fsm.StateRunning || a.state == fsm.StateStopped {
+			// The table says it runs here, but this node does not have
+			// it: it died with an earlier run of the agent.
+			r.procs[pid] = &localProc{pid: pid, inc: a.inc, child: a.child, failed: true}
+			r.rep.add(&fsm.Lost{PID: pid, Incarnation: a.inc, Node: r.name, Reason: "its node does not run it (the agent restarted)"})
+			continue
+		}
+		if a.child {
+			first, seen := r.firstSeen[pid]
+			if !seen {
+				r.firstSeen[pid] = now
+				continue
+			}
+			if now.Sub(first) < childGrace {
+				continue
+			}
+			delete(r.firstSeen, pid)
+			r.procs[pid] = &localProc{pid: pid, inc: a.inc, child: true, failed: true}
+			r.rep.add(&fsm.Exited{PID: pid, Incarnation: a.inc, Node: r.name,
+				Status: fsm.Status{Exited: true, Code: codeCannotStart, Reason: "the parent's spawn did not complete on this node"}})
+			continue
+		}
+		if p, ok := v.Get(pid); ok && p.State == fsm.StatePlaced {
+			toStart = append(toStart, p)
+		}
+	}
+	for pid := range r.firstSeen {
+		if _, ok := r.procs[pid]; ok {
+			delete(r.firstSeen, pid)
+		} else if _, ok := mine[pid]; !ok {
+			delete(r.firstSeen, pid)
+		}
+	}
+	r.mu.Unlock()
+
+	for i := range toStart {
+		r.startProcess(&toStart[i])
+	}
+	r.deliverSignals(v)
+	if now.Sub(r.lastGC) >= r.gcEvery {
+		r.lastGC = now
+		r.collect(v)
+	}
+	r.passes.Add(1)
+}
+
+// startProcess spawns an incarnation in the kernel.
+func (r *runner) startProcess(p *fsm.Process) {
+	pid, inc := p.PID, p.Incarnation
+	spec, stdin, err := kernelSpec(p)
+	lp := &localProc{pid: pid, inc: inc}
+	r.mu.Lock()
+	r.procs[pid] = lp
+	if err == nil && stdin {
+		sp := r.stdinLocked(pid)
+		if sp.inc == 0 {
+			sp.inc = inc
+			spec.Stdin = sp.r
+		}
+	}
+	r.mu.Unlock()
+	if err == nil {
+		w := r.logs.writer(pid)
+		spec.Stdout, spec.Stderr = w, w
+		_, err = r.kernel.Spawn(spec)
+	}
+	var st fsm.Status
+	switch {
+	case err == nil:
+		r.mu.Lock()
+		lp.spawned = true
+		r.mu.Unlock()
+		// Reported now rather than at the kernel's started event, which
+		// waits for a free CPU slot.
+		r.rep.add(&fsm.Started{PID: pid, Incarnation: inc, Node: r.name})
+		return
+	case errors.Is(err, node.ErrShutdown):
+		r.forget(lp)
+		return
+	case errors.Is(err, ipc.EEXIST):
+		// The kernel still has an older incarnation's zombie: reap it and
+		// try again on the next pass.
+		r.reapKernel(pid)
+		r.forget(lp)
+		return
+	case errors.Is(err, node.ErrUnknownProgram):
+		st = fsm.Status{Exited: true, Code: codeUnknownProgram, Reason: "unknown program " + p.Spec.Command}
+	default:
+		st = fsm.Status{Exited: true, Code: codeCannotStart, Reason: "cannot start: " + err.Error()}
+	}
+	r.mu.Lock()
+	lp.failed = true
+	r.final[pid] = finalCPU{inc: inc}
+	r.closeStdinLocked(pid, inc)
+	r.mu.Unlock()
+	r.logs.finish(pid)
+	r.rep.add(&fsm.Exited{PID: pid, Incarnation: inc, Node: r.name, Status: st})
+}
+
+func (r *runner) forget(lp *localProc) {
+	r.mu.Lock()
+	if r.procs[lp.pid] == lp {
+		delete(r.procs, lp.pid)
+	}
+	r.mu.Unlock()
+}
+
+// deliverSignals delivers this node's pending signal requests.
+func (r *runner) deliverSignals(v *fsm.View) {
+	reqs := v.PendingSignals(r.name)
+	seen := make(map[sigKey]struct{}, len(reqs))
+	for _, req := range reqs {
+		k := sigKey{req.ID, req.PID}
+		seen[k] = struct{}{}
+		if inc, ok := r.delivered[k]; ok && inc == req.Incarnation {
+			continue
+		}
+		r.mu.Lock()
+		lp := r.procs[req.PID]
+		if lp == nil || lp.inc != req.Incarnation || (!lp.spawned && !lp.exited && !lp.failed) {
+			// Not started here yet: the request waits in the table.
+			r.mu.Unlock()
+			continue
+		}
+		deliver := lp.spawned && !lp.exited && !lp.failed
+		if deliver && req.Signal == fsm.SIGKILL {
+			r.closeStdinLocked(req.PID, req.Incarnation)
+		}
+		r.mu.Unlock()
+		if deliver {
+			if err := r.kernel.Kill(int(req.PID), ipc.Signal(req.Signal)); err != nil && !errors.Is(err, ipc.ESRCH) {
+				r.log.Warn("delivering a signal", "pid", req.PID, "signal", req.Signal, "err", err)
+			}
+		}
+		r.delivered[k] = req.Incarnation
+		r.rep.add(&fsm.SignalDelivered{ID: req.ID, PID: req.PID, Incarnation: req.Incarnation})
+	}
+	for k := range r.delivered {
+		if _, ok := seen[k]; !ok {
+			delete(r.delivered, k)
+		}
+	}
+}
+
+// collect drops the logs, stdin pipes and CPU records of reaped processes.
+func (r *runner) collect(v *fsm.View) {
+	for _, pid := range r.logs.pids() {
+		if _, ok := v.Get(pid); !ok {
+			r.logs.remove(pid)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for pid, sp := range r.stdins {
+		if _, ok := v.Get(pid); !ok {
+			sp.r.CloseWithError(io.EOF)
+			delete(r.stdins, pid)
+		}
+	}
+	for pid := range r.final {
+		if _, ok := v.Get(pid); !ok {
+			delete(r.final, pid)
+		}
+	}
+}
+
+// stdinLocked returns pid's stdin pipe, making it if needed. Callers hold
+// r.mu.
+func (r *runner) stdinLocked(pid uint64) *stdinPipe {
+	sp := r.stdins[pid]
+	if sp == nil {
+		pr, pw := io.Pipe()
+		sp = &stdinPipe{r: pr, w: pw}
+		r.stdins[pid] = sp
+	}
+	return sp
+}
+
+// closeStdinLocked ends the stdin of incarnation inc of pid, so that a read
+// blocked in it returns and a pending kill is acted on.
+func (r *runner) closeStdinLocked(pid, inc uint64) {
+	if sp := r.stdins[pid]; sp != nil && sp.inc == inc {
+		sp.r.CloseWithError(io.EOF)
+	}
+}
+
+// attachStdin claims pid's stdin pipe for a POST .../stdin stream. It
+// fails if a stream was attached already.
+func (r *runner) attachStdin(pid uint64) (*io.PipeWriter, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx.Err() != nil {
+		return nil, errStopping
+	}
+	sp := r.stdinLocked(pid)
+	if sp.attached {
+		return nil, errStdinAttached
+	}
+	sp.attached = true
+	return sp.w, nil
+}
+
+var errStdinAttached = errors.New("standard input is already attached")
+
+// localInfo returns the micro-state and CPU time of incarnation inc of pid
+// as this node's kernel sees it.
+func (r *runner) localInfo(pid, inc uint64) (micro string, cpu time.Duration, ok bool) {
+	out := r.localInfos([]procRef{{pid, inc}})
+	if len(out) == 0 {
+		return "", 0, false
+	}
+	return out[0].micro, out[0].cpu, out[0].ok
+}
+
+// procRef names an incarnation.
+type procRef struct{ pid, inc uint64 }
+
+// procInfo is what the local kernel knows of an incarnation.
+type procInfo struct {
+	micro string
+	cpu   time.Duration
+	ok    bool
+}
+
+// localInfos returns localInfo for each incarnation, asking the kernel for
+// its whole list when there are many.
+func (r *runner) localInfos(refs []procRef) []procInfo {
+	out := make([]procInfo, len(refs))
+	live := make([]bool, len(refs))
+	r.mu.Lock()
+	for i, ref := range refs {
+		lp := r.procs[ref.pid]
+		fc, hasFinal := r.final[ref.pid]
+		switch {
+		case hasFinal && fc.inc == ref.inc && (lp == nil || lp.inc != ref.inc || lp.exited || lp.failed):
+			out[i] = procInfo{cpu: fc.cpu, ok: true}
+		case lp != nil && lp.inc == ref.inc:
+			live[i] = true
+		}
+	}
+	r.mu.Unlock()
+	var all map[int]*node.Process
+	if len(refs) > 32 {
+		all = make(map[int]*node.Process)
+		for _, kp := range r.kernel.List() {
+			all[kp.PID] = kp
+		}
+	}
+	for i, ref := range refs {
+		if !live[i] {
+			continue
+		}
+		var kp *node.Process
+		if all != nil {
+			kp = all[int(ref.pid)]
+		} else if p, err := r.kernel.Get(int(ref.pid)); err == nil {
+			kp = p
+		}
+		if kp != nil {
+			out[i] = procInfo{micro: kp.State.MicroState(), cpu: kp.CPUTime, ok: true}
+		}
+	}
+	return out
+}
+
+// AllocPID allocates the PID of a child that a local process spawns: it
+// records the child in the table, placed on this node (see the sequence
+// above). It blocks until both commands commit, or fails with EAGAIN after
+// allocTimeout or at shutdown.
+func (r *runner) AllocPID(req node.PIDRequest) (int, error) {
+	if req.Parent <= node.InitPID {
+		return 0, fmt.Errorf("%w: the cluster allocates PIDs only for children of its processes", ipc.EINVAL)
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, allocTimeout)
+	defer cancel()
+	parent := uint64(req.Parent)
+	owner := "root"
+	if v := r.c.localView(); v != nil {
+		if p, ok := v.Get(parent); ok {
+			owner = p.Owner
+		}
+	}
+	spawn := &fsm.Spawn{
+		Parent: parent,
+		Owner:  owner,
+		Spec: fsm.Spec{
+			Command:           req.Command,
+			Args:              req.Args,
+			Priority:          req.Priority,
+			Node:              r.name,
+			InheritsPipesFrom: parent,
+		},
+	}
+	res, err := r.sess.submit(ctx, r.out, spawn)
+	if err != nil {
+		return 0, fmt.Errorf("%w: recording the child in the table: %v", ipc.EAGAIN, err)
+	}
+	if res.Err != nil {
+		return 0, errnoOf(res.Err)
+	}
+	pid := res.PID
+	lp := &localProc{pid: pid, inc: res.Incarnation, child: true}
+	r.mu.Lock()
+	r.procs[pid] = lp
+	r.mu.Unlock()
+
+	if err := r.placeChild(ctx, pid, res.Incarnation); err != nil {
+		r.mu.Lock()
+		lp.failed = true
+		r.mu.Unlock()
+		// The record must not start anywhere else: kill it in the table
+		// (a pending or placed process exits at once).
+		r.rep.add(&fsm.Signal{Target: int64(pid), Signal: fsm.SIGKILL})
+		return 0, err
+	}
+	return int(pid), nil
+}
+
+// placeChild commits the child's placement on this node.
+func (r *runner) placeChild(ctx context.Context, pid, inc uint64) error {
+	place := &fsm.Place{PID: pid, Incarnation: inc, ExpectState: fsm.StatePending, Node: r.name}
+	for {
+		res, err := r.out.send(ctx, nil, place)
+		if err == nil {
+			if res.Err == nil {
+				return nil
+			}
+			// The leader's placement loop may have placed it first.
+			if err := r.c.waitApplied(ctx, res.Index-1); err == nil {
+				if v := r.c.localView(); v != nil {
+					if p, ok := v.Get(pid); ok && p.Incarnation == inc && p.Node == r.name && p.State.OnNode() {
+						return nil
+					}
+				}
+			}
+			return fmt.Errorf("%w: placing the child: %v", ipc.EAGAIN, res.Err)
+		}
+		if !sleepCtx(ctx, 50*time.Millisecond) {
+			return fmt.Errorf("%w: placing the child: %v", ipc.EAGAIN, err)
+		}
+	}
+}
+
+// errnoOf maps a domain error of a child's spawn to the errno the parent's
+// spawn call returns.
+func errnoOf(err error) error {
+	switch {
+	case errors.Is(err, fsm.ErrNoSuchProcess):
+		return fmt.Errorf("%w: %v", ipc.ESRCH, err)
+	case errors.Is(err, fsm.ErrPermission):
+		return fmt.Errorf("%w: %v", ipc.EPERM, err)
+	case errors.Is(err, fsm.ErrInvalid):
+		return fmt.Errorf("%w: %v", ipc.EINVAL, err)
+	}
+	return fmt.Errorf("%w: %v", ipc.EAGAIN, err)
+}
+
+// nodeSession is the node's own client session, used for the spawns of
+// children so that a retry after an unknown outcome never spawns twice
+// (Guarantee 9).
+type nodeSession struct {
+	mu       sync.Mutex // guards the fields
+	id       uint64
+	next     uint64
+	inflight map[uint64]struct{}
+}
+
+func (ns *nodeSession) begin(ctx context.Context, out sender) (sessionRef, error) {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	if ns.id == 0 {
+		id, err := out.registerSession(ctx)
+		if err != nil {
+			return sessionRef{}, err
+		}
+		ns.id, ns.next = id, 1
+		ns.inflight = make(map[uint64]struct{})
+	}
+	rid := ns.next
+	ns.next++
+	ns.inflight[rid] = struct{}{}
+	acked := rid
+	for id := range ns.inflight {
+		acked = min(acked, id)
+	}
+	return sessionRef{ID: ns.id, Request: rid, AckedBelow: acked}, nil
+}
+
+func (ns *nodeSession) end(ref sessionRef, expired bool) {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	if ns.id != ref.ID {
+		return
+	}
+	delete(ns.inflight, ref.Request)
+	if expired {
+		ns.id = 0
+	}
+}
+
+// submit sends cmd in the node session, retrying until it commits or ctx
+// ends. A session that expired before the request could have applied is
+// replaced, and the request sent again in the new one.
+func (ns *nodeSession) submit(ctx context.Context, out sender, cmd fsm.Command) (*fsm.Result, error) {
+	for {
+		ref, err := ns.begin(ctx, out)
+		if err != nil {
+			if !sleepCtx(ctx, 50*time.Millisecond) {
+				return nil, err
+			}
+			continue
+		}
+		maybeApplied := false
+		for {
+			res, err := out.send(ctx, &ref, cmd)
+			if err == nil {
+				if errors.Is(res.Err, fsm.ErrSessionExpired) {
+					ns.end(ref, true)
+					if maybeApplied {
+						return nil, res.Err
+					}
+					break // a new session, and send again
+				}
+				ns.end(ref, false)
+				return res, nil
+			}
+			if !errors.Is(err, errNotLeader) && !errors.Is(err, errNoLeader) {
+				maybeApplied = true
+			}
+			if !sleepCtx(ctx, 50*time.Millisecond) {
+				ns.end(ref, false)
+				return nil, err
+			}
+		}
+	}
+}
+
+// reporter sends the runner's reports to the leader, retrying each until
+// the leader answers. It takes what is queued as a batch, sends the reports
+// of different PIDs concurrently and those of one PID in order.
+type reporter struct {
+	r    *runner
+	mu   sync.Mutex // guards q
+	q    []fsm.Command
+	wake chan struct{}
+}
+
+func (rp *reporter) init(r *runner) {
+	rp.r = r
+	rp.wake = make(chan struct{}, 1)
+}
+
+func (rp *reporter) add(c fsm.Command) {
+	rp.mu.Lock()
+	rp.q = append(rp.q, c)
+	rp.mu.Unlock()
+	kick(rp.wake)
+}
+
+func reportPID(c fsm.Command) uint64 {
+	switch c := c.(type) {
+	case *fsm.Started:
+		return c.PID
+	case *fsm.Stopped:
+		return c.PID
+	case *fsm.Continued:
+		return c.PID
+	case *fsm.Exited:
+		return c.PID
+	case *fsm.Lost:
+		return c.PID
+	case *fsm.SignalDelivered:
+		return c.PID
+	case *fsm.Signal:
+		return uint64(c.Target)
+	}
+	return 0
+}
+
+func (rp *reporter) run() {
+	r := rp.r
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-rp.wake:
+		}
+		rp.mu.Lock()
+		batch := rp.q
+		rp.q = nil
+		rp.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		groups := make(map[uint64][]fsm.Command)
+		var order []uint64
+		for _, c := range batch {
+			pid := reportPID(c)
+			if _, ok := groups[pid]; !ok {
+				order = append(order, pid)
+			}
+			groups[pid] = append(groups[pid], c)
+		}
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, reportConcurrency)
+		for _, pid := range order {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func(cmds []fsm.Command) {
+				defer func() {
+					<-sem
+					wg.Done()
+				}()
+				for _, c := range cmds {
+					if !rp.deliver(c) {
+						return
+					}
+				}
+			}(groups[pid])
+		}
+		wg.Wait()
+	}
+}
+
+// deliver sends one report until the leader answers. It returns false at
+// shutdown.
+func (rp *reporter) deliver(c fsm.Command) bool {
+	r := rp.r
+	backoff := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+		res, err := r.out.send(ctx, nil, c)
+		cancel()
+		if err == nil {
+			if res.Err != nil {
+				r.log.Debug("report answered with a domain error", "command", c.Type(), "pid", reportPID(c), "err", res.Err)
+			}
+			return true
+		}
+		if r.ctx.Err() != nil {
+			return false
+		}
+		r.log.Debug("report not acknowledged; retrying", "command", c.Type(), "pid", reportPID(c), "err", err)
+		if !sleepCtx(r.ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}

@@ -1,0 +1,324 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node"
+)
+
+func TestRunnerStartsAndReports(t *testing.T) {
+	h := newHarness(t, nil, true)
+	pid := h.spawn(api.SpawnRequest{Command: "sh", Args: []string{"-c", "exit 7"}})
+	p := h.waitState(pid, fsm.StateExited)
+	if !p.Status.Exited || p.Status.Code != 7 || p.StartedAt == 0 || p.ExitedAt == 0 {
+		t.Errorf("exited record: got %+v", p)
+	}
+	if n := len(h.c.commands(fsm.TypeStarted)); n != 1 {
+		t.Errorf("started reports: got %d, want 1", n)
+	}
+	if n := len(h.c.commands(fsm.TypeExited)); n != 1 {
+		t.Errorf("exited reports: got %d, want 1", n)
+	}
+	// The kernel's zombie is reaped, so the PID could run again.
+	waitFor(t, "the kernel to reap pid "+strconv.FormatUint(pid, 10), 5*time.Second, func() bool {
+		_, err := h.s.kernel.Get(int(pid))
+		return err != nil
+	})
+}
+
+func TestRunnerUnknownProgram(t *testing.T) {
+	// The table may hold a command this node does not know (a spawn
+	// checked by a node of another build): it exits with 127.
+	h := newHarness(t, nil, true)
+	r := h.c.apply(&fsm.Spawn{Parent: 1, Spec: fsm.Spec{Command: "no-such-program"}})
+	p := h.waitState(r.PID, fsm.StateExited)
+	if !p.Status.Exited || p.Status.Code != 127 || p.Status.Reason == "" {
+		t.Errorf("unknown program: got status %+v, want exit 127 with a reason", p.Status)
+	}
+	// A bad working directory: 126.
+	pid := h.spawn(api.SpawnRequest{Command: "true", Cwd: "/no/such/dir"})
+	p = h.waitState(pid, fsm.StateExited)
+	if p.Status.Code != 126 || p.Status.Reason == "" {
+		t.Errorf("bad cwd: got status %+v, want exit 126 with a reason", p.Status)
+	}
+}
+
+func TestRunnerRestartsWithNewIncarnation(t *testing.T) {
+	h := newHarness(t, nil, true)
+	pid := h.spawn(api.SpawnRequest{Command: "false", Restart: "on-failure:2:1ms"})
+	// The fake placer places a restart when something is applied after its
+	// backoff: tick.
+	var p fsm.Process
+	waitFor(t, "the restarts to give up", 10*time.Second, func() bool {
+		h.c.apply(&fsm.Tick{Now: time.Now().UnixNano()})
+		p, _ = h.proc(pid)
+		return p.State == fsm.StateExited
+	})
+	if p.Incarnation != 3 || p.Restarts != 2 || p.Status.Code != 1 {
+		t.Errorf("after restarts: got incarnation %d restarts %d status %+v", p.Incarnation, p.Restarts, p.Status)
+	}
+	if n := len(h.c.commands(fsm.TypeStarted)); n != 3 {
+		t.Errorf("started reports: got %d, want 3", n)
+	}
+}
+
+// counter counts the SIGUSR1s that the "usr1" program handles.
+var usr1Count atomic.Int64
+
+func registerTestPrograms(k *node.ProcessManager) {
+	k.Programs().Register("usr1", func(s *node.Sys) int {
+		if err := s.Signal(ipc.SIGUSR1, func(*node.Sys, ipc.Signal) { usr1Count.Add(1) }); err != nil {
+			return 2
+		}
+		for {
+			if err := s.Sleep(time.Hour); err != nil && !errors.Is(err, ipc.EINTR) {
+				return 1
+			}
+		}
+	})
+	k.Programs().Register("spawner", func(s *node.Sys) int {
+		pid, err := s.Spawn(node.SpawnAttr{Command: "echo", Args: []string{"child"}})
+		if err != nil {
+			s.Errorf("spawn: %v", err)
+			return 1
+		}
+		s.Printf("child %d\n", pid)
+		_, st, err := s.Waitpid(pid, 0)
+		if err != nil {
+			s.Errorf("wait: %v", err)
+			return 1
+		}
+		return st.ExitStatus()
+	})
+}
+
+func TestRunnerSignalsOnce(t *testing.T) {
+	h := newHarness(t, nil, true)
+	registerTestPrograms(h.s.kernel)
+	usr1Count.Store(0)
+	pid := h.spawn(api.SpawnRequest{Command: "usr1"})
+	h.waitState(pid, fsm.StateRunning)
+	// Let the process install its handler: it sleeps once it has.
+	waitFor(t, "the handler", 5*time.Second, func() bool {
+		micro, _, _ := h.s.runner.localInfo(pid, 1)
+		return micro == "waiting"
+	})
+
+	// The first acknowledgements fail, so the runner reads the request
+	// again and again before its ack commits: it must deliver once.
+	var fails atomic.Int64
+	h.c.setHook(func(c fsm.Command) error {
+		if c.Type() == fsm.TypeSignalDelivered && fails.Add(1) <= 3 {
+			return errUnknownOutcome
+		}
+		return nil
+	})
+	for i := 1; i <= 3; i++ {
+		r := do(t, "POST", h.url+"/v1/kill", api.KillRequest{Targets: []int64{int64(pid)}, Signal: int(ipc.SIGUSR1)}, nil)
+		if r.status != 200 {
+			t.Fatalf("kill: %d %s", r.status, r.body)
+		}
+		waitFor(t, "the signal to be acknowledged", 10*time.Second, func() bool {
+			return len(h.c.f.View().SignalsFor(pid)) == 0
+		})
+		waitFor(t, fmt.Sprintf("%d handled signals", i), 5*time.Second, func() bool { return usr1Count.Load() >= int64(i) })
+		// More passes of the runner over the same table: a second
+		// delivery would be handled before the process sleeps again.
+		passes := h.s.runner.passes.Load()
+		waitFor(t, "three more passes", 10*time.Second, func() bool {
+			kick(h.s.runner.tableKick)
+			return h.s.runner.passes.Load() >= passes+3
+		})
+		waitFor(t, "the process to sleep again", 5*time.Second, func() bool {
+			micro, _, _ := h.s.runner.localInfo(pid, 1)
+			return micro == "waiting"
+		})
+		if got := usr1Count.Load(); got != int64(i) {
+			t.Fatalf("after %d kills: the handler ran %d times", i, got)
+		}
+	}
+	if got := len(h.c.commands(fsm.TypeSignalDelivered)); got != 3 {
+		t.Errorf("acknowledgements applied: got %d, want 3", got)
+	}
+}
+
+func TestRunnerKillsWhatTheTableKills(t *testing.T) {
+	h := newHarness(t, nil, true)
+	pid := h.spawn(api.SpawnRequest{Command: "sleep", Args: []string{"60"}})
+	h.waitState(pid, fsm.StateRunning)
+	r := do(t, "POST", h.url+"/v1/kill", api.KillRequest{Targets: []int64{int64(pid)}, Signal: 9}, nil)
+	if r.status != 200 {
+		t.Fatalf("kill: %d %s", r.status, r.body)
+	}
+	p := h.waitState(pid, fsm.StateExited)
+	if p.Status.Signal != 9 || !p.Killed {
+		t.Errorf("killed: got %+v", p.Status)
+	}
+	waitFor(t, "the kernel to drop the process", 5*time.Second, func() bool {
+		kp, err := h.s.kernel.Get(int(pid))
+		return err != nil || kp.State == node.StateZombie
+	})
+}
+
+func TestRunnerKillsUnassigned(t *testing.T) {
+	// The table declares the node lost: its incarnations must not run on.
+	h := newHarness(t, nil, true)
+	pid := h.spawn(api.SpawnRequest{Command: "sleep", Args: []string{"60"}})
+	h.waitState(pid, fsm.StateRunning)
+	h.c.autoPlace.Store(false)
+	h.c.apply(&fsm.NodeLost{Node: "n1", Now: time.Now().UnixNano()})
+	if p, _ := h.proc(pid); p.State != fsm.StateLost {
+		t.Fatalf("after node lost: %s", p.State)
+	}
+	waitFor(t, "the runner to kill the unassigned incarnation", 5*time.Second, func() bool {
+		_, err := h.s.kernel.Get(int(pid))
+		return err != nil
+	})
+	if n := h.s.kernel.Count(); n != 0 {
+		t.Errorf("live local processes: got %d, want 0", n)
+	}
+}
+
+func TestRunnerThawKillsUnassigned(t *testing.T) {
+	h := newHarness(t, nil, true)
+	pid := h.spawn(api.SpawnRequest{Command: "sleep", Args: []string{"60"}})
+	h.waitState(pid, fsm.StateRunning)
+	h.s.freeze()
+	h.c.autoPlace.Store(false)
+	h.c.apply(&fsm.NodeLost{Node: "n1", Now: time.Now().UnixNano()})
+	h.s.thaw()
+	waitFor(t, "the incarnation to die", 5*time.Second, func() bool {
+		_, err := h.s.kernel.Get(int(pid))
+		return err != nil
+	})
+}
+
+func TestRunnerReportsLostAfterRestart(t *testing.T) {
+	// An agent that restarts finds the table saying its processes run;
+	// they died with it: it reports them lost.
+	c := newFakeCore(t, "n1")
+	h := newHarness(t, c, true)
+	pid := h.spawn(api.SpawnRequest{Command: "sleep", Args: []string{"60"}})
+	h.waitState(pid, fsm.StateRunning)
+	h.close()
+	if p, _ := c.f.View().Get(pid); p.State != fsm.StateRunning {
+		t.Fatalf("after stop: %s", p.State)
+	}
+	newHarness(t, c, true)
+	p := h.waitState(pid, fsm.StateLost)
+	if p.Status.Reason == "" {
+		t.Errorf("lost without a reason: %+v", p.Status)
+	}
+}
+
+func TestRunnerChildrenGetTablePIDs(t *testing.T) {
+	for _, auto := range []bool{true, false} {
+		t.Run(fmt.Sprintf("autoPlace=%v", auto), func(t *testing.T) {
+			c := newFakeCore(t, "n1")
+			h := newHarness(t, c, true)
+			registerTestPrograms(h.s.kernel)
+			c.autoPlace.Store(auto) // with it, the placer wins the race to place the child
+			pid := h.spawn(api.SpawnRequest{Command: "spawner"})
+			if !auto {
+				c.apply(&fsm.Place{PID: pid, Incarnation: 1, ExpectState: fsm.StatePending, Node: "n1"})
+			}
+			p := h.waitState(pid, fsm.StateExited)
+			if p.Status.Code != 0 {
+				t.Fatalf("spawner: %+v", p.Status)
+			}
+			// The child is in the table (reparented to init since its
+			// parent exited).
+			kid, ok := c.f.View().Get(pid + 1)
+			if !ok {
+				t.Fatalf("the child %d is not in the table", pid+1)
+			}
+			if kid.Spec.Command != "echo" || kid.Node != "n1" || kid.Spec.InheritsPipesFrom != pid || kid.Sid != pid {
+				t.Errorf("child record: got %+v", kid)
+			}
+			kid = h.waitState(kid.PID, fsm.StateExited)
+			if kid.StartedAt == 0 || kid.Status.Code != 0 {
+				t.Errorf("child lifecycle: got %+v", kid)
+			}
+			r := do(t, "GET", fmt.Sprintf("%s/v1/procs/%d/logs", h.url, pid), nil, nil)
+			if want := fmt.Sprintf("child %d\nchild\n", kid.PID); string(r.body) != want && string(r.body) != fmt.Sprintf("child\nchild %d\n", kid.PID) {
+				t.Errorf("spawner output: got %q, want %q", r.body, want)
+			}
+			if n := len(c.commands(fsm.TypeSpawn)); n != 2 {
+				t.Errorf("spawns applied: got %d, want 2", n)
+			}
+		})
+	}
+}
+
+func TestRunnerOrphanChildRecord(t *testing.T) {
+	// A child record that no local spawn claims (its parent's spawn failed
+	// after the PID was allocated) ends with 126.
+	c := newFakeCore(t, "n1")
+	h := newHarness(t, c, false)
+	parent := h.spawn(api.SpawnRequest{Command: "sleep", Args: []string{"60"}})
+	kid := c.apply(&fsm.Spawn{Parent: parent, Spec: fsm.Spec{Command: "true", Node: "n1", InheritsPipesFrom: parent}}).PID
+	h.s.start()
+	r := h.s.runner
+	// Pretend the grace has passed.
+	waitFor(t, "the runner to notice the child", 5*time.Second, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if _, ok := r.firstSeen[kid]; ok {
+			r.firstSeen[kid] = time.Now().Add(-2 * childGrace)
+			return true
+		}
+		return false
+	})
+	kick(r.tableKick)
+	p := h.waitState(kid, fsm.StateExited)
+	if p.Status.Code != 126 {
+		t.Errorf("orphan child record: got %+v", p.Status)
+	}
+}
+
+func TestRunnerFollowerReportsThroughLeader(t *testing.T) {
+	// A node that is not the leader reports through the leader's internal
+	// route. The leader here is a serving over the same table.
+	c := newFakeCore(t, "n1")
+	leader := newHarness(t, c, false)
+	follower := &fakeFollower{fakeCore: c, leaderURL: leader.url}
+	s, err := newServing(follower, Config{Name: "n1", Dev: true, CPUs: 1}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.stop(ctx)
+	})
+	// The leader's runner is not running: the follower's runs the process.
+	pid := leader.spawn(api.SpawnRequest{Command: "sh", Args: []string{"-c", "exit 4"}})
+	p := leader.waitState(pid, fsm.StateExited)
+	if p.Status.Code != 4 {
+		t.Errorf("status through the internal route: %+v", p.Status)
+	}
+}
+
+// fakeFollower is the fake core seen from a node that is not the leader:
+// it submits nothing itself.
+type fakeFollower struct {
+	*fakeCore
+	leaderURL string
+}
+
+func (f *fakeFollower) isLeader() bool                                  { return false }
+func (f *fakeFollower) leader() (string, string, bool)                  { return "n0", f.leaderURL, true }
+func (f *fakeFollower) registerSession(context.Context) (uint64, error) { return 0, errNotLeader }
+func (f *fakeFollower) submit(context.Context, *sessionRef, fsm.Command) (*fsm.Result, error) {
+	return nil, errNotLeader
+}

@@ -1,0 +1,148 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sync"
+
+	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/node"
+)
+
+// DefaultLogMaxBytes bounds each process's stored output when
+// Config.LogMaxBytes is 0.
+const DefaultLogMaxBytes = 1 << 20
+
+// serving is the serving half of the agent: the HTTP API, forwarding, the
+// node runner with its local kernel, and the process logs. It programs
+// against core, which the replication half implements.
+type serving struct {
+	c    core
+	cfg  Config
+	name string
+	log  *slog.Logger
+
+	kernel *node.ProcessManager
+	runner *runner
+	logs   *logStore
+	h      http.Handler
+
+	transport *http.Transport // to the leader and the other nodes
+	client    *http.Client
+
+	// ctx ends when stop begins: long polls and log streams end with it.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// newServing builds the serving half: the local kernel (cfg.CPUs slots when
+// set, the retention, PIDs from the runner, events to the runner), the
+// runner, the log store (under cfg.DataDir/logs, in memory with cfg.Dev or
+// without a data directory) and the HTTP handler. Nothing runs until
+// start.
+func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	maxLog := cfg.LogMaxBytes
+	if maxLog <= 0 {
+		maxLog = DefaultLogMaxBytes
+	}
+	dir := ""
+	if !cfg.Dev && cfg.DataDir != "" {
+		dir = filepath.Join(cfg.DataDir, "logs")
+	}
+	logs, err := newLogStore(dir, maxLog, logger)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tr := newTransport()
+	s := &serving{
+		c:         c,
+		cfg:       cfg,
+		name:      c.name(),
+		log:       logger,
+		logs:      logs,
+		transport: tr,
+		client:    &http.Client{Transport: tr},
+		ctx:       ctx,
+		cancel:    cancel,
+	}
+	s.runner = newRunner(c, logs, leaderSender{s}, logger)
+
+	kcfg := node.DefaultConfig()
+	if cfg.CPUs > 0 {
+		kcfg.Slots = cfg.CPUs
+	}
+	if cfg.Retention > 0 {
+		kcfg.Retention = cfg.Retention
+	}
+	kcfg.PIDs = s.runner
+	kcfg.OnEvent = s.runner.onEvent
+	kcfg.Logger = logger
+	k, err := node.New(kcfg)
+	if err != nil {
+		cancel()
+		logs.close()
+		return nil, fmt.Errorf("local kernel: %w", err)
+	}
+	s.kernel = k
+	s.runner.kernel = k
+	s.h = s.routes()
+	return s, nil
+}
+
+// handler returns the HTTP API.
+func (s *serving) handler() http.Handler { return s.h }
+
+// start starts the runner's goroutines.
+func (s *serving) start() { s.runner.start() }
+
+// drain ends long polls, wait queries and log streams now, so that an
+// http.Server's Shutdown does not wait for them: register it with the
+// server's RegisterOnShutdown. stop drains too.
+func (s *serving) drain() { s.cancel() }
+
+// stop ends long polls and log streams, stops the runner, kills the local
+// processes (the kernel's Shutdown, bounded by ctx: a process that never
+// makes a system call is reported in a *node.ShutdownError) and closes the
+// logs. It is safe to call more than once.
+func (s *serving) stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.cancel()
+		s.runner.stop()
+		err := s.kernel.Shutdown(ctx)
+		s.logs.close()
+		s.transport.CloseIdleConnections()
+		s.stopErr = err
+	})
+	return s.stopErr
+}
+
+// load returns the local load that gossip shares: busy CPU slots, the run
+// queue and the number of live processes.
+func (s *serving) load() api.Load {
+	_, busy, queued := s.kernel.Scheduler().Stats()
+	return api.Load{BusySlots: busy, RunQueue: queued, Procs: s.kernel.Count()}
+}
+
+// freeze stops every local process at its next system call: the node's
+// lease has ended (Guarantee 3).
+func (s *serving) freeze() { s.kernel.Freeze() }
+
+// thaw lets local processes run again once the lease is renewed. First it
+// kills every local incarnation that the current table no longer assigns
+// to this node, so that none of them completes a system call (Guarantee 3,
+// "Returning nodes").
+func (s *serving) thaw() {
+	if v := s.c.localView(); v != nil {
+		s.runner.killUnassigned(v)
+	}
+	s.kernel.Thaw()
+}

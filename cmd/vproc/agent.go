@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/vproc/vproc/cluster"
+	"github.com/vproc/vproc/node"
+)
+
+// agentFlags are the flags of vproc agent. Only the flags given on the
+// command line change the base configuration (DefaultConfig, or DevConfig
+// with --dev).
+type agentFlags struct {
+	dev             bool
+	name            string
+	dataDir         string
+	httpAddr        string
+	raftAddr        string
+	gossipAddr      string
+	join            []string
+	bootstrapExpect int
+	cpus            int
+	memory          string
+	labels          map[string]string
+	retention       time.Duration
+	logLevel        string
+	shutdownTimeout time.Duration
+}
+
+func (f *agentFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.dev, "dev", false, "run a single in-memory node on the default ports (HTTP 7070, raft 7071, gossip 7072)")
+	fs.StringVar(&f.name, "name", "", "the node's name, unique in the cluster (default the host name)")
+	fs.StringVar(&f.dataDir, "data-dir", "", "the directory of the raft log, snapshots and process logs")
+	fs.StringVar(&f.httpAddr, "http-addr", "", "the HTTP API's listen address, host:port (default port 7070)")
+	fs.StringVar(&f.raftAddr, "raft-addr", "", "raft's listen address, host:port (default port 7071)")
+	fs.StringVar(&f.gossipAddr, "gossip-addr", "", "gossip's listen address, host:port (default port 7072)")
+	fs.StringSliceVar(&f.join, "join", nil, "the gossip address of a node to join (repeatable)")
+	fs.IntVar(&f.bootstrapExpect, "bootstrap-expect", 0, "the number of servers that bootstrap the cluster together")
+	fs.IntVar(&f.cpus, "cpus", 0, "CPU slots of this node (default GOMAXPROCS)")
+	fs.StringVar(&f.memory, "memory", "", "memory offered to placement, such as 512M or 4G (default unlimited)")
+	fs.StringToStringVar(&f.labels, "labels", nil, "node labels, as k=v,k2=v2, matched by spawn --constraint")
+	fs.DurationVar(&f.retention, "retention", 0, "how long an exited process spawned from the command line is kept before it is reaped (default 1h)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
+}
+
+// config applies the flags that were given to base.
+func (f *agentFlags) config(fs *pflag.FlagSet, base cluster.Config) (cluster.Config, error) {
+	cfg := base
+	set := fs.Changed
+	if set("name") {
+		cfg.Name = f.name
+	}
+	if set("data-dir") {
+		cfg.DataDir = f.dataDir
+	}
+	if set("http-addr") {
+		cfg.HTTPAddr = f.httpAddr
+	}
+	if set("raft-addr") {
+		cfg.RaftAddr = f.raftAddr
+	}
+	if set("gossip-addr") {
+		cfg.GossipAddr = f.gossipAddr
+	}
+	if set("join") {
+		cfg.Join = f.join
+	}
+	if set("bootstrap-expect") {
+		if f.bootstrapExpect < 0 {
+			return cfg, fmt.Errorf("bad --bootstrap-expect %d", f.bootstrapExpect)
+		}
+		cfg.BootstrapExpect = f.bootstrapExpect
+	}
+	if set("cpus") {
+		if f.cpus < 0 {
+			return cfg, fmt.Errorf("bad --cpus %d", f.cpus)
+		}
+		cfg.CPUs = f.cpus
+	}
+	if set("memory") {
+		m, err := parseSize(f.memory)
+		if err != nil {
+			return cfg, fmt.Errorf("bad --memory %q: %v", f.memory, err)
+		}
+		cfg.Memory = m
+	}
+	if set("labels") {
+		for k := range f.labels {
+			if k == "" {
+				return cfg, fmt.Errorf("bad --labels: empty label name")
+			}
+		}
+		cfg.Labels = f.labels
+	}
+	if set("retention") {
+		if f.retention <= 0 {
+			return cfg, fmt.Errorf("bad --retention %v: must be positive", f.retention)
+		}
+		cfg.Retention = f.retention
+	}
+	if cfg.Name == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			return cfg, fmt.Errorf("no --name given and no host name: %v", err)
+		}
+		cfg.Name = host
+	}
+	return cfg, nil
+}
+
+// parseSize parses a byte count in the limit grammar's size syntax: 64M,
+// 4G, 512K or plain bytes, in powers of 1024.
+func parseSize(s string) (int64, error) {
+	l, err := node.ParseLimits(nil, "mem="+s)
+	if err != nil {
+		return 0, fmt.Errorf("want a size such as 512M or 4G")
+	}
+	v := l.Get(node.RMem).Soft
+	if v == node.Infinity {
+		return 0, nil // unlimited
+	}
+	if v > 1<<62 {
+		return 0, fmt.Errorf("size too large")
+	}
+	return int64(v), nil
+}
+
+// logLevel parses --log-level.
+func logLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return l, fmt.Errorf("bad --log-level %q (want debug, info, warn or error)", s)
+	}
+	return l, nil
+}
+
+func newAgentCmd(e *env) *cobra.Command {
+	var f agentFlags
+	cmd := &cobra.Command{
+		Use:   "agent [flags]",
+		Short: "Run a node of a vproc cluster",
+		Long: `Run a node of a vproc cluster until SIGINT or SIGTERM, then shut it down.
+
+A cluster of three:
+  vproc agent --name n1 --data-dir /var/lib/vproc --bootstrap-expect 3 --join 10.0.0.2:7072,10.0.0.3:7072
+One node on this machine, in memory:
+  vproc agent --dev`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			level, err := logLevel(f.logLevel)
+			if err != nil {
+				return usagef(cmd, "%v", err)
+			}
+			base := cluster.DefaultConfig()
+			if f.dev {
+				base = cluster.DevConfig()
+			}
+			cfg, err := f.config(cmd.Flags(), base)
+			if err != nil {
+				return err
+			}
+			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+			cfg.Logger = logger
+			return runAgent(cmd.Context(), e, cfg, f.shutdownTimeout)
+		},
+	}
+	f.register(cmd.Flags())
+	return cmd
+}
+
+// runAgent runs an agent until ctx ends or SIGINT or SIGTERM arrives.
+func runAgent(ctx context.Context, e *env, cfg cluster.Config, shutdownTimeout time.Duration) error {
+	a, err := cluster.New(cfg)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	cfg.Logger.Info("agent running", "name", cfg.Name, "http", a.HTTPAddr(), "dev", cfg.Dev)
+	ctx, stop := e.signalContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	cfg.Logger.Info("agent shutting down", "timeout", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := a.Shutdown(sctx); err != nil {
+		return fmt.Errorf("agent shutdown: %w", err)
+	}
+	return nil
+}

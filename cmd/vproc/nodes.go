@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vproc/vproc/cluster/api"
+)
+
+func newNodesCmd(e *env, g *globals) *cobra.Command {
+	var (
+		stale  bool
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "nodes [-o json]",
+		Short: "List the nodes of the cluster with their capacity, load and status",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(cmd, output); err != nil {
+				return err
+			}
+			c, err := g.client(e)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			list, err := c.Nodes(cmd.Context(), stale)
+			if err != nil {
+				return fmt.Errorf("nodes: %s", describe(err, g.address(e)))
+			}
+			nodes := list.Nodes
+			if nodes == nil {
+				nodes = []api.Node{}
+			}
+			slices.SortFunc(nodes, func(a, b api.Node) int { return strings.Compare(a.Name, b.Name) })
+			if output == "json" {
+				return writeJSON(e.stdout, nodes)
+			}
+			return nodesTable(e.stdout, nodes)
+		},
+	}
+	cmd.Flags().BoolVar(&stale, "stale", false, "read the answering node's own state, which may lag")
+	outputFlag(cmd.Flags(), &output)
+	return cmd
+}
+
+func nodesTable(w io.Writer, nodes []api.Node) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATUS\tROLE\tADDRESS\tSLOTS\tMEMORY\tBUSY\tQUEUE\tPROCS\tLABELS")
+	for _, n := range nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%s\n",
+			dash(n.Name), dash(n.Status), role(n), dash(n.HTTPAddr), n.Slots, memory(n.Memory),
+			n.Load.BusySlots, n.Load.RunQueue, n.Load.Procs, labels(n.Labels))
+	}
+	return tw.Flush()
+}
+
+func role(n api.Node) string {
+	switch {
+	case n.Leader:
+		return "leader"
+	case n.Voter:
+		return "voter"
+	}
+	return "nonvoter"
+}
+
+// memory formats a byte count with a binary suffix; 0 is unlimited.
+func memory(b int64) string {
+	if b <= 0 {
+		return "-"
+	}
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if b >= u.size && b%u.size == 0 {
+			return strconv.FormatInt(b/u.size, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(b, 10)
+}
+
+func labels(l map[string]string) string {
+	if len(l) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		parts = append(parts, k+"="+l[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+func newHealthCmd(e *env, g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "health",
+		Short: "Exit 0 when the agent answers and the cluster has a leader, 1 otherwise",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client(e)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			h, err := c.Health(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("health: %s", describe(err, g.address(e)))
+			}
+			if !h.OK {
+				return fmt.Errorf("no leader (asked %s)", dash(h.Node))
+			}
+			fmt.Fprintf(e.stdout, "ok: leader %s (asked %s)\n", dash(h.Leader), dash(h.Node))
+			return nil
+		},
+	}
+}

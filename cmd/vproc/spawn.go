@@ -1,0 +1,377 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/client"
+	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node"
+	"github.com/vproc/vproc/sched"
+)
+
+// spawnFlags are the flags that spawn and run share.
+type spawnFlags struct {
+	priority    int
+	limits      []string
+	restart     string
+	node        string
+	constraints []string
+	uses        []string
+	env         []string
+	cwd         string
+}
+
+func (f *spawnFlags) register(fs *pflag.FlagSet) {
+	fs.IntVar(&f.priority, "priority", 0, "priority from 1 to 100 (default 50)")
+	fs.StringArrayVar(&f.limits, "limit", nil, "resource limits, such as cpu=2s:5s,wall=1m,nofile=64,nproc=16,mem=64M,fsize=1M (repeatable)")
+	fs.StringVar(&f.restart, "restart", "", "restart policy: never, always or on-failure[:max[:backoff]]")
+	fs.StringVar(&f.node, "node", "", "run only on this node")
+	fs.StringArrayVar(&f.constraints, "constraint", nil, "run only on nodes whose label matches, as label=value (repeatable)")
+	fs.StringArrayVar(&f.uses, "uses", nil, "IPC objects the process uses, placement follows them: mq:/q,fifo:/run/f,shm:/s (repeatable)")
+	fs.StringArrayVar(&f.env, "env", nil, "an environment variable, as K=V (repeatable)")
+	fs.StringVar(&f.cwd, "cwd", "", "the working directory, in the cluster's namespace")
+	fs.SetInterspersed(false) // flags after CMD belong to CMD
+}
+
+// request checks the flags and builds the spawn request for args (CMD and
+// its arguments).
+func (f *spawnFlags) request(args []string, e *env) (api.SpawnRequest, error) {
+	req := api.SpawnRequest{
+		Command: args[0],
+		Args:    args[1:],
+		Cwd:     f.cwd,
+		Node:    f.node,
+		Owner:   owner(e),
+	}
+	if f.priority != 0 && (f.priority < 1 || f.priority > 100) {
+		return req, fmt.Errorf("bad priority %d (want 1 to 100)", f.priority)
+	}
+	req.Priority = f.priority
+	for _, l := range f.limits {
+		if _, err := node.ParseLimits(nil, l); err != nil {
+			return req, err
+		}
+		req.Limits = append(req.Limits, l)
+	}
+	if f.restart != "" {
+		if err := checkRestart(f.restart); err != nil {
+			return req, err
+		}
+		req.Restart = f.restart
+	}
+	for _, c := range f.constraints {
+		con, err := sched.ParseConstraint(c)
+		if err != nil {
+			return req, err
+		}
+		req.Constraints = append(req.Constraints, con.String())
+	}
+	for _, u := range f.uses {
+		uses, err := sched.ParseUses(u)
+		if err != nil {
+			return req, err
+		}
+		for _, use := range uses {
+			req.Uses = append(req.Uses, use.String())
+		}
+	}
+	for _, kv := range f.env {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.ContainsRune(k, 0) {
+			return req, fmt.Errorf("bad --env %q (want K=V)", kv)
+		}
+		req.Env = append(req.Env, kv)
+	}
+	return req, nil
+}
+
+// checkRestart checks the restart grammar: never, always or
+// on-failure[:max[:backoff]] (always takes the same optional fields).
+func checkRestart(s string) error {
+	parts := strings.Split(s, ":")
+	bad := func(why string) error { return fmt.Errorf("bad restart policy %q: %s", s, why) }
+	switch parts[0] {
+	case "never":
+		if len(parts) > 1 {
+			return bad("never takes no fields")
+		}
+		return nil
+	case "always", "on-failure":
+	default:
+		return bad("want never, always or on-failure[:max[:backoff]]")
+	}
+	if len(parts) > 3 {
+		return bad("too many fields")
+	}
+	if len(parts) > 1 {
+		if n, err := strconv.Atoi(parts[1]); err != nil || n < 0 {
+			return bad("max must be a count")
+		}
+	}
+	if len(parts) > 2 {
+		if d, err := time.ParseDuration(parts[2]); err != nil || d <= 0 {
+			return bad("backoff must be a positive duration")
+		}
+	}
+	return nil
+}
+
+// owner names the user who spawns.
+func owner(e *env) string {
+	if u := e.getenv("USER"); u != "" {
+		return u
+	}
+	return e.getenv("LOGNAME")
+}
+
+func newSpawnCmd(e *env, g *globals) *cobra.Command {
+	var f spawnFlags
+	cmd := &cobra.Command{
+		Use:   "spawn [flags] -- CMD [ARGS]",
+		Short: "Start a process and print its PID",
+		Args:  minArgs("a command"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req, err := f.request(args, e)
+			if err != nil {
+				return err
+			}
+			c, err := g.client(e)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			res, err := c.Spawn(cmd.Context(), req)
+			if err != nil {
+				return spawnErr(g, e, req, err)
+			}
+			fmt.Fprintln(e.stdout, res.PID)
+			return nil
+		},
+	}
+	f.register(cmd.Flags())
+	return cmd
+}
+
+// spawnErr explains a failed spawn.
+func spawnErr(g *globals, e *env, req api.SpawnRequest, err error) error {
+	switch {
+	case errors.Is(err, client.ErrUnknownProgram):
+		return fmt.Errorf("unknown program: %s", req.Command)
+	case errors.Is(err, client.ErrUnknownOutcome):
+		return fmt.Errorf("spawn: the outcome is unknown (the process may have started): %s", describe(err, g.address(e)))
+	}
+	return fmt.Errorf("spawn: %s", describe(err, g.address(e)))
+}
+
+func newRunCmd(e *env, g *globals) *cobra.Command {
+	var (
+		f           spawnFlags
+		interactive bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run [-i] [flags] -- CMD [ARGS]",
+		Short: "Start a process, stream its output, wait and exit with its code",
+		Long: `Start a process, stream its output, wait for it and exit with its code:
+its own code (0-255), 128+N for a death by signal N, 127 for an unknown
+program, and 125 when vproc itself failed or the process was lost.
+SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to the process.`,
+		Args:        minArgs("a command"),
+		Annotations: map[string]string{annotFailCode: "125"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req, err := f.request(args, e)
+			if err != nil {
+				return &exitError{exitInternal, err}
+			}
+			req.Stdin = interactive
+			c, err := g.client(e)
+			if err != nil {
+				return &exitError{exitInternal, err}
+			}
+			defer c.Close()
+			return runProcess(cmd.Context(), e, g, c, req)
+		},
+	}
+	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach standard input")
+	f.register(cmd.Flags())
+	return cmd
+}
+
+// logsGrace is how long run waits for the end of the output once the
+// process has exited.
+const logsGrace = 5 * time.Second
+
+// runProcess is the body of run.
+func runProcess(ctx context.Context, e *env, g *globals, c *client.Client, req api.SpawnRequest) error {
+	res, err := c.Spawn(ctx, req)
+	if err != nil {
+		if errors.Is(err, client.ErrUnknownProgram) {
+			return &exitError{127, spawnErr(g, e, req, err)}
+		}
+		return &exitError{exitInternal, spawnErr(g, e, req, err)}
+	}
+	pid := res.PID
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopSignals := forwardSignals(ctx, e, c, pid)
+	defer stopSignals()
+	if req.Stdin {
+		go c.Stdin(ctx, pid, e.stdin) // ends with the process, or with ctx
+	}
+	exited := make(chan struct{})
+	logsDone := make(chan error, 1)
+	go func() { logsDone <- followLogs(ctx, c, pid, e.stdout, exited) }()
+
+	p, err := c.Wait(ctx, pid)
+	close(exited)
+	if err != nil {
+		cancel()
+		<-logsDone
+		return &exitError{exitInternal, fmt.Errorf("wait %d: %s", pid, describe(err, g.address(e)))}
+	}
+	t := time.NewTimer(logsGrace)
+	defer t.Stop()
+	select {
+	case <-logsDone:
+	case <-t.C:
+		cancel()
+		<-logsDone
+	}
+	code, reason := exitCode(p)
+	if reason != "" {
+		return &exitError{code, errors.New(reason)}
+	}
+	return &exitError{code: code}
+}
+
+// forwardSignals passes the signals vproc gets on to process pid.
+func forwardSignals(ctx context.Context, e *env, c *client.Client, pid uint64) (stop func()) {
+	if e.notify == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan os.Signal, 4)
+	stopNotify := e.notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case s := <-ch:
+				sig, ok := s.(syscall.Signal)
+				if !ok {
+					continue
+				}
+				c.Kill(ctx, api.KillRequest{Targets: []int64{int64(pid)}, Signal: int(sig)})
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() { stopNotify(); cancel(); <-done }
+}
+
+// followLogs copies the output of process pid to w, from the start, and
+// resumes where it stopped whenever the stream breaks. Once exited is closed
+// it reads what is left and returns.
+func followLogs(ctx context.Context, c *client.Client, pid uint64, w io.Writer, exited <-chan struct{}) error {
+	var off int64
+	backoff := 50 * time.Millisecond
+	for {
+		select {
+		case <-exited:
+			// The process has exited: read to the end of its output.
+			rc, err := c.Logs(ctx, pid, false, off)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			_, err = io.Copy(w, rc)
+			return err
+		default:
+		}
+		rc, err := c.Logs(ctx, pid, true, off)
+		if err == nil {
+			var n int64
+			n, err = io.Copy(w, rc)
+			rc.Close()
+			off = logStart(rc, off) + n
+			if n > 0 {
+				backoff = 50 * time.Millisecond
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-exited:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// logStart returns where a stream of Logs starts: where it says, or off,
+// the offset asked for.
+func logStart(rc io.ReadCloser, off int64) int64 {
+	if ls, ok := rc.(*client.LogStream); ok {
+		return ls.Start
+	}
+	return off
+}
+
+// exitCode maps the final status of a process to the exit code of run and
+// wait, with the reason to print when vproc cannot give the process's own
+// code.
+func exitCode(p api.Process) (code int, reason string) {
+	switch {
+	case p.State == "lost":
+		reason = fmt.Sprintf("process %d was lost", p.PID)
+		if p.Reason != "" {
+			reason += ": " + p.Reason
+		}
+		return exitInternal, reason
+	case p.Signal != nil:
+		return 128 + *p.Signal, ""
+	case p.ExitCode != nil:
+		return *p.ExitCode & 0xff, ""
+	}
+	return exitInternal, fmt.Sprintf("process %d has no exit status (state %s)", p.PID, p.State)
+}
+
+// statusLine describes the final status of a process, as wait prints it.
+func statusLine(p api.Process) string {
+	var s string
+	switch {
+	case p.State == "lost":
+		s = "lost"
+	case p.Signal != nil:
+		s = "killed by " + ipc.Signal(*p.Signal).String()
+		if p.Core {
+			s += " (core dumped)"
+		}
+	case p.ExitCode != nil:
+		s = fmt.Sprintf("exit status %d", *p.ExitCode)
+	default:
+		s = "no exit status (state " + p.State + ")"
+	}
+	if p.Reason != "" {
+		s += " (" + p.Reason + ")"
+	}
+	return fmt.Sprintf("%d: %s", p.PID, s)
+}

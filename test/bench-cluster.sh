@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# bench-cluster.sh measures spawns on a real three-node vproc cluster next to
+# the raw raft baseline (test/rawraft), on this machine and in the same run
+# (DESIGN.md, "Tests → Benchmarks"). It builds vproc and rawraft, starts
+# three agents on 127.0.0.1 (data directories in a temporary directory,
+# --bootstrap-expect 3), waits until `vproc health` passes, then runs
+# `vproc bench spawn` against the leader and rawraft at the same
+# concurrencies, RUNS times, interleaved, and prints the medians side by
+# side. It stops the agents and removes everything on exit.
+#
+# Usage: test/bench-cluster.sh
+#        RUNS=3 DURATION=5s CONCURRENCY=1,16,64 test/bench-cluster.sh
+# Environment: RUNS (3), DURATION (10s per concurrency), CONCURRENCY
+# (1,16,64,256), BASE_PORT (27100: node i listens on BASE_PORT+10(i-1) for
+# HTTP, +1 for raft, +2 for gossip), AGENT_FLAGS (extra flags for every
+# agent), KEEP=1 keeps the temporary directory (agent logs, raw output).
+set -euo pipefail
+
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10s}
+CONCURRENCY=${CONCURRENCY:-1,16,64,256}
+BASE_PORT=${BASE_PORT:-27100}
+AGENT_FLAGS=${AGENT_FLAGS:-}
+NODES=3
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+pids=()
+
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ "${KEEP:-}" = 1 ]; then
+		echo "bench-cluster.sh: kept $work" >&2
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "building vproc and rawraft" >&2
+(cd "$root" && go build -o "$work/vproc" ./cmd/vproc && go build -o "$work/rawraft" ./test/rawraft)
+vproc="$work/vproc"
+
+http_port() { echo $((BASE_PORT + 10 * ($1 - 1))); }
+join=""
+for i in $(seq "$NODES"); do
+	join="${join:+$join,}127.0.0.1:$(($(http_port "$i") + 2))"
+done
+for i in $(seq "$NODES"); do
+	p=$(http_port "$i")
+	# shellcheck disable=SC2086 # AGENT_FLAGS is a list of flags
+	"$vproc" agent --name "n$i" --data-dir "$work/n$i" \
+		--http-addr "127.0.0.1:$p" --raft-addr "127.0.0.1:$((p + 1))" --gossip-addr "127.0.0.1:$((p + 2))" \
+		--bootstrap-expect "$NODES" --join "$join" $AGENT_FLAGS >"$work/n$i.log" 2>&1 &
+	pids+=($!)
+done
+
+# Wait until every agent answers and the cluster has a leader.
+deadline=$((SECONDS + 60))
+for i in $(seq "$NODES"); do
+	until "$vproc" --addr "http://127.0.0.1:$(http_port "$i")" health >/dev/null 2>&1; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "bench-cluster.sh: the cluster did not become healthy within 60s; agent logs:" >&2
+			tail -n 20 "$work"/n*.log >&2
+			exit 1
+		fi
+		sleep 0.2
+	done
+done
+leader=$("$vproc" --addr "http://127.0.0.1:$(http_port 1)" operator raft list-peers | awk '$3 == "leader" { print $1 }')
+leader_addr="http://127.0.0.1:$(http_port "${leader#n}")"
+echo "cluster healthy; leader $leader at $leader_addr" >&2
+
+# Figures go to "key value" lines: vproc_C_{rate,p50,p99,p999} and
+# raftR_C_{entries,records,p50,p99} for concurrency C and R records/entry.
+for run in $(seq "$RUNS"); do
+	echo "run $run/$RUNS: vproc bench spawn" >&2
+	"$vproc" --addr "$leader_addr" bench spawn --concurrency "$CONCURRENCY" --duration "$DURATION" |
+		tee -a "$work/vproc.raw" |
+		awk -F'|' '$2 ~ /^ *[0-9]+ *$/ {
+			for (i = 2; i <= 8; i++) { gsub(/ |ms/, "", $i) }
+			print "vproc_" $2 "_rate", $5; print "vproc_" $2 "_p50", $6
+			print "vproc_" $2 "_p99", $7; print "vproc_" $2 "_p999", $8
+		}' >>"$work/figures.txt"
+	echo "run $run/$RUNS: rawraft" >&2
+	"$work/rawraft" --concurrency "$CONCURRENCY" --duration "$DURATION" --records 1,100 |
+		tee -a "$work/rawraft.raw" |
+		awk -F'|' '$2 ~ /^ *[0-9]+ *$/ {
+			for (i = 2; i <= 8; i++) { gsub(/ |ms/, "", $i) }
+			k = "raft" $3 "_" $2
+			print k "_entries", $4; print k "_records", $5; print k "_p50", $6; print k "_p99", $7
+		}' >>"$work/figures.txt"
+done
+
+# median KEY prints the median of KEY's values, or n/a.
+median() {
+	awk -v k="$1" '$1 == k && $2 ~ /^[0-9.eE+-]+$/ { print $2 }' "$work/figures.txt" | sort -g |
+		awk '{ v[NR] = $1 } END {
+			if (NR == 0) { print "n/a"; exit }
+			if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2
+		}'
+}
+
+cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+cat <<INFO
+## spawn throughput: vproc vs raw raft
+
+- machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r), $(go version | awk '{print $3}')
+- command: \`RUNS=$RUNS DURATION=$DURATION CONCURRENCY=$CONCURRENCY test/bench-cluster.sh\`
+- vproc: three agents on 127.0.0.1 with raft-boltdb stores, \`vproc bench spawn\` spawning
+  \`true\` against the leader ($leader) through the Go client; a spawn counts when its PID
+  returns (spawn entry and placement committed)
+- raw raft: the same three-node raft, store and timing in one process (test/rawraft), a
+  ~100-byte record per entry, and 100 records per entry (the ceiling)
+- each figure is the median of $RUNS runs; latencies in ms
+INFO
+echo
+echo "| concurrency | vproc spawns/s | vproc p50 / p99 / p999 | raft entries/s (1 rec) | raft p50 / p99 | raft records/s (100 rec/entry) | raft p50 / p99 | vproc ÷ raft (1 rec) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+for c in ${CONCURRENCY//,/ }; do
+	vr=$(median "vproc_${c}_rate")
+	r1=$(median "raft1_${c}_entries")
+	awk -v c="$c" -v vr="$vr" -v r1="$r1" \
+		-v v50="$(median "vproc_${c}_p50")" -v v99="$(median "vproc_${c}_p99")" -v v999="$(median "vproc_${c}_p999")" \
+		-v a50="$(median "raft1_${c}_p50")" -v a99="$(median "raft1_${c}_p99")" \
+		-v r100="$(median "raft100_${c}_records")" \
+		-v b50="$(median "raft100_${c}_p50")" -v b99="$(median "raft100_${c}_p99")" 'BEGIN {
+		ratio = (vr == "n/a" || r1 == "n/a" || r1 == 0) ? "n/a" : sprintf("%.2f", vr / r1)
+		printf "| %s | %s | %s / %s / %s | %s | %s / %s | %s | %s / %s | %s |\n",
+			c, vr, v50, v99, v999, r1, a50, a99, r100, b50, b99, ratio
+	}'
+done
