@@ -1,0 +1,82 @@
+// Package jepsen is vproc's fault suite: it runs the real vproc binary, one
+// OS process per node, injects faults while concurrent clients work on the
+// replicated process table, records a history on the monotonic clock, and
+// checks every guarantee of the design (DESIGN.md, "Guarantees" 1–9) against
+// that history.
+//
+// The shape follows etcd's tests/robustness and hashicorp/raft's fuzzy/:
+//
+//	traffic (workload.go) ──┐
+//	                        ├─> history (history.go) ─> checkers (checker.go) ─> report (report.go)
+//	faults (nemesis.go) ────┘
+//
+// # Running it
+//
+// The suite is opt-in. Without the run flag TestJepsen skips:
+//
+//	go test ./test/jepsen -run TestJepsen -count=1 -v -timeout 30m \
+//	    -args -jepsen.run -jepsen.duration=3m -jepsen.nodes=3 -jepsen.seed=N
+//
+// or, with the environment, VPROC_JEPSEN=1 DURATION=3m NODES=3 SEED=N. The
+// first line of output is "seed=N"; the same seed gives the same fault
+// schedule and the same workload choices, so any run can be replayed.
+//
+// As root, with iproute2 and iptables, each node lives in its own network
+// namespace, attached by a veth pair to a bridge in a switch namespace; the
+// harness reaches the nodes from the root namespace through one more veth
+// pair. Every address is in a 10.99.X.0/24 network that the run creates and
+// removes. Partitions are iptables DROP rules inside the node namespaces;
+// network emulation is tc netem on the node's interface, skipped with the
+// reason printed when the kernel lacks sch_netem. Without root (or without
+// the tools), the nodes listen on loopback addresses 127.0.0.x and only the
+// kill, pause, restart and membership faults run.
+//
+// Every name the run creates starts with "vpj<pid>", the test process's PID.
+// At start the run removes the namespaces, links and processes of earlier
+// runs whose owning PID is dead, so a crashed run leaves nothing behind for
+// long. Every loop is bounded in count and in time, and the run stops by
+// itself.
+//
+// # Programs the suite uses
+//
+// The workload spawns the builtins sleep and true. Two more are optional and
+// skipped, with the reason printed, while the kernel lacks them:
+//
+//   - heartbeat [interval]: prints one line per interval (default 100ms),
+//     "hb pid=P inc=I node=N mono=T", where T is CLOCK_MONOTONIC in
+//     nanoseconds read with unix.ClockGettime, so that readings from the
+//     agents and from the harness, all on one host, compare. It catches
+//     SIGUSR1 and SIGUSR2 and prints "sig pid=P inc=I node=N sig=S mono=T"
+//     for each delivery. The suite spawns it with restart policy "always"
+//     and follows its output through GET /v1/procs/{pid}/logs.
+//   - the FIFO and message-queue registries: POST /v1/{fifo,mq} with
+//     {"name": N} creates a name, DELETE /v1/{fifo,mq}?name=N unlinks it
+//     (RegistryRoutes). While the routes answer 404 not_found, the registry
+//     workload is skipped.
+//
+// # What is checked
+//
+//   - Linearizability (Guarantees 4 and 6, 7): porcupine, with the table
+//     model partitioned by PID and the registry model by name, under a
+//     timeout. On a violation the HTML visualisation is saved in the run's
+//     output directory.
+//   - list by per-PID inclusion (Guarantee 6).
+//   - Unique PIDs, allocated in real-time order (Guarantee 1), and retries
+//     applied once (Guarantee 9), from the owner tag each spawn carries.
+//   - No lost spawn in the final consistent read (Guarantee 2).
+//   - One runner per PID from heartbeat intervals (Guarantee 3).
+//   - Kill is final (Guarantee 4) and signals are delivered at most once
+//     (Guarantee 5).
+//   - Bounded programs finish: after healing, every acknowledged sleep and
+//     true is final, so no process is left running on a node that died or
+//     left (the lost declaration of Guarantee 3).
+//   - Convergence of applied index and state hash (Guarantee 8).
+//
+// The unit tests of this package run without agents: each checker against
+// hand-made histories, the schedule's determinism, the argv of every
+// network command, the parsing of stale names, and the whole workload
+// against an in-process fake of the HTTP API, correct and with planted bugs.
+// The smoke tests (-args -jepsen.smoke, as root) run the harness itself,
+// namespaces and iptables included, with the test binary standing in for
+// the agent.
+package jepsen
