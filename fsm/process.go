@@ -13,7 +13,8 @@ import (
 // trace.
 
 func (a *applier) put(p *Process) {
-	a.s.procs.ReplaceOrInsert(pidItem{pid: p.PID, p: p})
+	old, _ := a.s.procs.ReplaceOrInsert(pidItem{pid: p.PID, p: p})
+	a.s.indexOnNode(old.p, p)
 }
 
 func queueKeyOf(p *Process) queueKey {
@@ -487,6 +488,7 @@ func (a *applier) reap(c *Reap) *Result {
 		return failf(ErrNotExited, "pid %d is %s", p.PID, p.State)
 	}
 	s.procs.Delete(pidItem{pid: p.PID})
+	s.indexOnNode(p, nil)
 	s.children.Delete(pairKey{p.Parent, p.PID})
 	s.groups.Delete(pairKey{p.Pgid, p.PID})
 	if p.Node != "" {

@@ -544,6 +544,20 @@ func (pt *propTest) check(t *rapid.T) {
 			t.Fatalf("zombie %d has pending signals %v", pid, sigs)
 		}
 	}
+	// The live-on-node index agrees with the model.
+	onNode := map[string][]uint64{}
+	for pid, mp := range m.procs {
+		if mp.state.OnNode() && mp.node != "" {
+			onNode[mp.node] = append(onNode[mp.node], pid)
+		}
+	}
+	for _, n := range v.Nodes() {
+		want := onNode[n.ID]
+		slices.Sort(want)
+		if got := pids(v.List(Filter{Node: n.ID, OnNodeOnly: true})); !slices.Equal(got, want) {
+			t.Fatalf("live on %s: %v, model %v", n.ID, got, want)
+		}
+	}
 	got := pids(v.Pending())
 	sort.Slice(got, func(i, j int) bool { return got[i] < got[j] })
 	slices.Sort(pending)

@@ -352,6 +352,7 @@ func (st *state) load(tag byte, rec []byte) error {
 		if p.Node != "" {
 			st.byNode.ReplaceOrInsert(nodeKey{p.Node, p.PID})
 		}
+		st.indexOnNode(nil, p)
 		if p.State == StatePending {
 			st.queue.ReplaceOrInsert(queueKeyOf(p))
 		}

@@ -126,6 +126,7 @@ type state struct {
 	children     *btree.BTreeG[pairKey] // index: (parent, pid)
 	groups       *btree.BTreeG[pairKey] // index: (pgid, pid)
 	byNode       *btree.BTreeG[nodeKey] // index: (node, pid) for every process with a node
+	onNode       *btree.BTreeG[nodeKey] // index: (node, pid) for the processes placed, running or stopped there
 	queue        *btree.BTreeG[queueKey]
 	signals      *btree.BTreeG[sigItem]
 	outcomes     *btree.BTreeG[outcomeItem]
@@ -146,6 +147,7 @@ func newState() *state {
 		children:     btree.NewG(btreeDegree, lessPair),
 		groups:       btree.NewG(btreeDegree, lessPair),
 		byNode:       btree.NewG(btreeDegree, lessNodeKey),
+		onNode:       btree.NewG(btreeDegree, lessNodeKey),
 		queue:        btree.NewG(btreeDegree, lessQueue),
 		signals:      btree.NewG(btreeDegree, lessSig),
 		outcomes:     btree.NewG(btreeDegree, lessOutcome),
@@ -178,6 +180,7 @@ func (s *state) clone() *state {
 	c.children = s.children.Clone()
 	c.groups = s.groups.Clone()
 	c.byNode = s.byNode.Clone()
+	c.onNode = s.onNode.Clone()
 	c.queue = s.queue.Clone()
 	c.signals = s.signals.Clone()
 	c.outcomes = s.outcomes.Clone()
@@ -233,12 +236,35 @@ func eachPair(t *btree.BTreeG[pairKey], a uint64, fn func(b uint64) bool) {
 }
 
 func (s *state) eachOnNode(node string, fn func(pid uint64) bool) {
-	s.byNode.AscendGreaterOrEqual(nodeKey{node: node}, func(k nodeKey) bool {
+	eachNodeKey(s.byNode, node, fn)
+}
+
+// eachLiveOnNode visits the processes placed, running or stopped on node:
+// the runner's reconcile and signal delivery stay proportional to what the
+// node runs, not to everything that ever ran there.
+func (s *state) eachLiveOnNode(node string, fn func(pid uint64) bool) {
+	eachNodeKey(s.onNode, node, fn)
+}
+
+func eachNodeKey(t *btree.BTreeG[nodeKey], node string, fn func(pid uint64) bool) {
+	t.AscendGreaterOrEqual(nodeKey{node: node}, func(k nodeKey) bool {
 		if k.node != node {
 			return false
 		}
 		return fn(k.pid)
 	})
+}
+
+// indexOnNode keeps onNode in step when a process record old is replaced
+// by new (either may be nil).
+func (s *state) indexOnNode(old, new *Process) {
+	live := func(p *Process) bool { return p != nil && p.State.OnNode() && p.Node != "" }
+	if live(old) && (!live(new) || new.Node != old.Node) {
+		s.onNode.Delete(nodeKey{old.Node, old.PID})
+	}
+	if live(new) {
+		s.onNode.ReplaceOrInsert(nodeKey{new.Node, new.PID})
+	}
 }
 
 func (s *state) eachSignal(pid uint64, fn func(r *SignalRequest) bool) {
@@ -331,6 +357,8 @@ func (v *View) Walk(f Filter, fn func(p *Process) bool) {
 		eachPair(s.children, f.Parent, visit)
 	case f.Pgid != 0:
 		eachPair(s.groups, f.Pgid, visit)
+	case f.Node != "" && f.OnNodeOnly:
+		s.eachLiveOnNode(f.Node, visit)
 	case f.Node != "":
 		s.eachOnNode(f.Node, visit)
 	default:
@@ -410,7 +438,7 @@ func (v *View) SchedulerConfig() SchedulerConfig { return v.s.sched }
 // those of the processes placed, running or stopped on it, by PID and ID.
 func (v *View) PendingSignals(node string) []SignalRequest {
 	var out []SignalRequest
-	v.s.eachOnNode(node, func(pid uint64) bool {
+	v.s.eachLiveOnNode(node, func(pid uint64) bool {
 		p := v.s.proc(pid)
 		if p == nil || !p.State.OnNode() {
 			return true
