@@ -551,6 +551,13 @@ func (pt *propTest) check(t *rapid.T) {
 			onNode[mp.node] = append(onNode[mp.node], pid)
 		}
 	}
+	live := 0
+	for _, l := range onNode {
+		live += len(l)
+	}
+	if got := v.s.onNode.Len(); got != live {
+		t.Fatalf("the live-on-node index holds %d entries, model %d", got, live)
+	}
 	for _, n := range v.Nodes() {
 		want := onNode[n.ID]
 		slices.Sort(want)
