@@ -254,6 +254,14 @@ func (a *Agent) goFunc(fn func()) {
 // once; later calls return the first result.
 func (a *Agent) Shutdown(ctx context.Context) error {
 	a.shutdownOnce.Do(func() {
+		// Local processes die before the node announces its departure, so
+		// that the leader, which then declares them lost and may run them
+		// elsewhere, never has two runners of one PID.
+		if a.serving != nil {
+			if err := a.serving.stop(ctx); err != nil {
+				a.logger.Warn("stopping local processes", "error", err)
+			}
+		}
 		a.leave(ctx)
 		a.shutdownErr = a.teardown(ctx, true)
 	})

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"github.com/vproc/vproc/fsm"
 	"testing"
 	"time"
 
@@ -233,4 +234,42 @@ func TestRejoinAfterRestart(t *testing.T) {
 	if got := a.localView().Len(); got < 4 {
 		t.Errorf("restarted node holds %d processes, want init and 3 spawns", got)
 	}
+}
+
+// A node that leaves gracefully kills its processes first, and the leader
+// then declares what the table still shows on it lost (the fault suite found
+// such processes left "running" forever, with a kill acknowledged but never
+// taking effect).
+func TestGracefulLeaveLosesItsProcesses(t *testing.T) {
+	c := MakeCluster(t, 3)
+	l := c.leader()
+	var victim int
+	for i, a := range c.agents {
+		if a != l {
+			victim = i
+			break
+		}
+	}
+	name := c.agents[victim].Name()
+	res := c.submit(&fsm.Spawn{Spec: fsm.Spec{Command: "sleep", Args: []string{"600"}, Node: name}, Now: time.Now().UnixNano()})
+	pid := res.PID
+	poll(t, 15*time.Second, func() error {
+		p, ok := c.leaderNow().localView().Get(pid)
+		if !ok || p.State != fsm.StateRunning || p.Node != name {
+			return fmt.Errorf("pid %d: %+v", pid, p.State)
+		}
+		return nil
+	})
+	c.shutdown(victim)
+	poll(t, 15*time.Second, func() error {
+		ldr := c.leaderNow()
+		if ldr == nil {
+			return fmt.Errorf("no leader")
+		}
+		p, _ := ldr.localView().Get(pid)
+		if p.State != fsm.StateLost {
+			return fmt.Errorf("pid %d is %s on %q, want lost", pid, p.State, p.Node)
+		}
+		return nil
+	})
 }
