@@ -12,7 +12,8 @@ import (
 )
 
 // Builtins returns a registry holding the built-in programs: true, false,
-// echo, cat, yes, sleep, wc, head, spin, env, pwd, kill, sh and the IPC tools.
+// echo, cat, yes, sleep, wc, head, spin, env, pwd, kill, pause, heartbeat, sh
+// and the IPC tools.
 func Builtins() *Registry {
 	r := NewRegistry()
 	r.Register("true", func(*Sys) int { return 0 })
@@ -28,6 +29,7 @@ func Builtins() *Registry {
 	r.Register("pwd", func(s *Sys) int { s.Printf("%s\n", s.Getcwd()); return 0 })
 	r.Register("kill", progKill)
 	r.Register("pause", func(s *Sys) int { s.Pause(); return 0 })
+	r.Register("heartbeat", progHeartbeat)
 	registerShell(r)
 	registerIPCTools(r)
 	return r
