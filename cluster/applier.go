@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,7 +28,14 @@ import (
 // Under light load a batch holds one command and costs what raft costs;
 // under heavy load a batch grows to whatever queued while the previous ones
 // were being written, so throughput scales with the batch size while
-// latency stays near one commit.
+// latency stays near one commit. Few entries in flight are enough: on a
+// small machine each entry's disk syncs and CPU are what bound throughput,
+// and with two in flight the queue behind them makes large batches.
+//
+// Lazy proposals (a node's reports, submitBatch) wait up to lazyDelay for
+// another proposal before they make an entry of their own: under light load
+// a spawn and the reports of the spawns before it then share one entry
+// instead of queueing behind each other.
 //
 // Outcomes: a command the batcher has not yet taken can be withdrawn (its
 // caller gives up and gets its context's error, or errNotLeader when the
@@ -37,8 +45,10 @@ import (
 const (
 	maxBatchCommands = 512
 	maxBatchBytes    = 1 << 20
-	maxInFlight      = 8
+	maxInFlight      = 2 // entries handed to raft and not yet answered, besides the one the batcher holds
 	applyQueueLen    = 4096
+	// lazyDelay bounds how long a lazy proposal waits for company.
+	lazyDelay = 2 * time.Millisecond
 )
 
 // Proposal states.
@@ -51,6 +61,8 @@ const (
 // proposal is one encoded command on its way through group commit.
 type proposal struct {
 	entry []byte
+	// lazy proposals may wait a little for others to share their entry.
+	lazy  bool
 	state atomic.Int32
 	// done receives the outcome exactly once, unless the proposal was
 	// withdrawn. It runs on the completer goroutine and must not block.
@@ -100,22 +112,54 @@ func (ap *applier) propose(ctx context.Context, p *proposal) error {
 func (p *proposal) withdraw() bool { return p.state.CompareAndSwap(propQueued, propWithdrawn) }
 
 // run is the batcher: it takes everything queued and hands it to raft as
-// one entry. It exits when the agent stops, answering what it has not
-// dispatched, and closes ap.inflight so that the completer answers the
-// rest.
+// one entry. Lazy proposals (a node's reports, submitBatch) do not make an
+// entry of their own at once: they wait, up to lazyDelay, for another
+// proposal to ride with, so that under light load a spawn and the reports
+// of the spawns before it share one entry, and one disk sync, instead of
+// queueing behind each other. Order is kept: a batch takes the held lazy
+// proposals first, and everything queued after them. run exits when the
+// agent stops, answering what it has not dispatched, and closes
+// ap.inflight so that the completer answers the rest.
 func (ap *applier) run() {
 	defer close(ap.inflight)
-	var props []*proposal
+	var props, held []*proposal
 	var entries [][]byte
+	heldBytes := 0
+	timer := time.NewTimer(lazyDelay)
+	timer.Stop()
+	defer timer.Stop()
 	for {
-		props, entries = props[:0], entries[:0]
-		size := 0
+		var first *proposal
+		var ripe <-chan time.Time
+		if len(held) > 0 {
+			ripe = timer.C
+		}
 		select {
-		case p := <-ap.queue:
-			props, entries, size = ap.take(p, props, entries, size)
+		case first = <-ap.queue:
+		case <-ripe:
 		case <-ap.stop:
+			ap.drainHeld(held)
 			ap.drain()
 			return
+		}
+		if first != nil && first.lazy && len(held)+1 < maxBatchCommands && heldBytes+len(first.entry) < maxBatchBytes {
+			if len(held) == 0 {
+				timer.Reset(lazyDelay)
+			}
+			held = append(held, first)
+			heldBytes += len(first.entry)
+			continue
+		}
+		props, entries = props[:0], entries[:0]
+		size := 0
+		for _, p := range held {
+			props, entries, size = ap.take(p, props, entries, size)
+		}
+		clear(held)
+		held, heldBytes = held[:0], 0
+		timer.Stop()
+		if first != nil {
+			props, entries, size = ap.take(first, props, entries, size)
 		}
 	collect:
 		for len(props) < maxBatchCommands && size < maxBatchBytes {
@@ -144,6 +188,16 @@ func (ap *applier) run() {
 			ap.inflight <- batch // room is made by the completer, which drains until close
 			ap.drain()
 			return
+		}
+	}
+}
+
+// drainHeld answers the lazy proposals held back: never dispatched, they
+// are a plain retry.
+func (ap *applier) drainHeld(held []*proposal) {
+	for _, p := range held {
+		if p.state.CompareAndSwap(propQueued, propTaken) {
+			p.done(nil, errNotLeader)
 		}
 	}
 }
@@ -224,10 +278,14 @@ func applyError(err error) error {
 // submit implements core.submit: it wraps cmd in the session envelope
 // stamped with this leader's clock when sess is set, queues it for group
 // commit and waits for its result. The caller stamps leader time into cmd
-// itself.
+// itself. A spawn gets its node here (placeSpawn): one entry allocates its
+// PID and places it.
 func (a *Agent) submit(ctx context.Context, sess *sessionRef, cmd fsm.Command) (*fsm.Result, error) {
 	if !a.isLeader() {
 		return nil, errNotLeader
+	}
+	if sp, ok := cmd.(*fsm.Spawn); ok {
+		a.placeSpawn(sp)
 	}
 	var entry []byte
 	if sess != nil {
@@ -271,6 +329,97 @@ func (a *Agent) apply(ctx context.Context, entry []byte) (*fsm.Result, error) {
 		o := <-ch // the completer answers every dispatched proposal
 		return o.res, o.err
 	}
+}
+
+// submitBatch implements core.submitBatch: one proposal per command,
+// queued in order by this goroutine alone (so that commands about one
+// process keep their order in the log), answered by the completer, and
+// waited for together.
+func (a *Agent) submitBatch(ctx context.Context, cmds []fsm.Command) []applyOutcome {
+	w := newBatchWait(len(cmds))
+	if !a.isLeader() {
+		w.failFrom(0, errNotLeader)
+		return w.out
+	}
+	props := make([]proposal, len(cmds))
+	for i, c := range cmds {
+		if sp, ok := c.(*fsm.Spawn); ok {
+			a.placeSpawn(sp)
+		}
+		p := &props[i]
+		p.entry, p.lazy = fsm.Encode(c), true
+		p.done = func(res *fsm.Result, err error) { w.set(i, res, err) }
+		if err := a.app.propose(ctx, p); err != nil {
+			w.failFrom(i, err) // neither this one nor the rest was queued
+			break
+		}
+	}
+	select {
+	case <-w.done:
+		return w.out
+	case <-ctx.Done():
+		return w.abandon(props, ctx.Err(), ctx.Err())
+	case <-a.shutdownCh:
+		return w.abandon(props, errNotLeader, errNotLeader)
+	}
+}
+
+// batchWait collects the outcomes of a batch of proposals.
+type batchWait struct {
+	mu       sync.Mutex // guards out, answered, left and closed
+	out      []applyOutcome
+	answered []bool
+	left     int
+	closed   bool          // abandoned: later answers are dropped
+	done     chan struct{} // closed once every command is answered
+}
+
+func newBatchWait(n int) *batchWait {
+	w := &batchWait{out: make([]applyOutcome, n), answered: make([]bool, n), left: n, done: make(chan struct{})}
+	if n == 0 {
+		close(w.done)
+	}
+	return w
+}
+
+// set answers command i, once.
+func (w *batchWait) set(i int, res *fsm.Result, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.answered[i] {
+		return
+	}
+	w.out[i], w.answered[i] = applyOutcome{res, err}, true
+	if w.left--; w.left == 0 {
+		close(w.done)
+	}
+}
+
+// failFrom answers commands i and later with err.
+func (w *batchWait) failFrom(i int, err error) {
+	for ; i < len(w.out); i++ {
+		w.set(i, nil, err)
+	}
+}
+
+// abandon stops waiting: what the batcher has not taken is withdrawn and
+// answered withdrawn; what it has is answered with errUnknownOutcome
+// wrapping why. It returns the outcomes, which no later answer changes.
+func (w *batchWait) abandon(props []proposal, withdrawn, why error) []applyOutcome {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	for i := range w.out {
+		if w.answered[i] {
+			continue
+		}
+		if props[i].withdraw() {
+			w.out[i].err = withdrawn
+		} else {
+			w.out[i].err = fmt.Errorf("%w: %v", errUnknownOutcome, why)
+		}
+	}
+	return w.out
 }
 
 // applyAsync commits cmd through group commit without waiting; done gets

@@ -201,3 +201,45 @@ func TestLinearizableReadWaitsForTheFSM(t *testing.T) {
 		t.Errorf("view lacks PID %d committed before the read", res.PID)
 	}
 }
+
+// TestSubmitBatch commits a node's reports as one batch: in order, each
+// with its own result, lazy (they wait for company only briefly when
+// alone), and refused whole on a follower.
+func TestSubmitBatch(t *testing.T) {
+	c := MakeCluster(t, 3)
+	l := c.leader()
+	pid := c.spawnSpec(fsm.Spec{Command: "sleep", Args: []string{"60"}, Node: l.Name()})
+	cmds := []fsm.Command{
+		&fsm.Started{PID: pid, Incarnation: 1, Node: l.Name(), Now: time.Now().UnixNano()},
+		&fsm.Started{PID: pid, Incarnation: 9, Node: l.Name(), Now: time.Now().UnixNano()},
+		&fsm.SignalDelivered{ID: 7, PID: pid, Incarnation: 1},
+	}
+	for _, f := range c.followers() {
+		for i, o := range f.submitBatch(context.Background(), cmds) {
+			if !errors.Is(o.err, errNotLeader) {
+				t.Fatalf("follower %s, command %d: got %+v, %v; want errNotLeader", f.Name(), i, o.res, o.err)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	outs := l.submitBatch(ctx, cmds)
+	took := time.Since(start)
+	for i, o := range outs {
+		if o.err != nil {
+			t.Fatalf("command %d: %v", i, o.err)
+		}
+	}
+	if outs[0].res.State != fsm.StateRunning || !errors.Is(outs[1].res.Err, fsm.ErrStale) || outs[2].res.Err != nil ||
+		outs[0].res.Index > outs[2].res.Index {
+		t.Fatalf("results: %+v %+v %+v", outs[0].res, outs[1].res, outs[2].res)
+	}
+	// Alone, lazy proposals wait lazyDelay for company, then go.
+	if took > 5*time.Second {
+		t.Errorf("a lone batch took %v to commit", took)
+	}
+	if outs := l.submitBatch(ctx, nil); len(outs) != 0 {
+		t.Errorf("an empty batch: got %d outcomes", len(outs))
+	}
+}

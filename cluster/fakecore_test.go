@@ -144,6 +144,14 @@ func (c *fakeCore) submit(ctx context.Context, sess *sessionRef, cmd fsm.Command
 	return c.apply(cmd), nil
 }
 
+func (c *fakeCore) submitBatch(ctx context.Context, cmds []fsm.Command) []applyOutcome {
+	outs := make([]applyOutcome, len(cmds))
+	for i, cmd := range cmds {
+		outs[i].res, outs[i].err = c.submit(ctx, nil, cmd)
+	}
+	return outs
+}
+
 func (c *fakeCore) registerSession(ctx context.Context) (uint64, error) {
 	if !c.leaderFlag.Load() {
 		return 0, errNotLeader

@@ -192,6 +192,89 @@ func (ls leaderSender) send(ctx context.Context, sess *sessionRef, cmd fsm.Comma
 	}, nil
 }
 
+// sendBatch sends cmds to the leader: core.submitBatch on the leader; from
+// a follower, one POST of an fsm Batch per chunk of at most maxReportBatch
+// commands and maxReportBytes. When a chunk gets no answer, it and the
+// chunks after it are answered with that error.
+func (ls leaderSender) sendBatch(ctx context.Context, cmds []fsm.Command) ([]applyOutcome, error) {
+	s := ls.s
+	if s.c.isLeader() {
+		now := time.Now().UnixNano()
+		for _, c := range cmds {
+			stampNow(c, now)
+		}
+		return s.c.submitBatch(ctx, cmds), nil
+	}
+	outs := make([]applyOutcome, 0, len(cmds))
+	entries := make([][]byte, 0, min(len(cmds), maxReportBatch))
+	var buf []byte
+	for start := 0; start < len(cmds); {
+		entries, buf = entries[:0], buf[:0]
+		end := start
+		for end < len(cmds) && len(entries) < maxReportBatch && (len(entries) == 0 || len(buf) < maxReportBytes) {
+			n := len(buf)
+			buf = fsm.AppendEncode(buf, cmds[end])
+			entries = append(entries, buf[n:len(buf):len(buf)])
+			end++
+		}
+		chunk, err := s.sendChunk(ctx, entries)
+		if err != nil {
+			if len(outs) == 0 {
+				return nil, err
+			}
+			for ; start < len(cmds); start++ {
+				outs = append(outs, applyOutcome{err: err})
+			}
+			return outs, nil
+		}
+		outs = append(outs, chunk...)
+		start = end
+	}
+	return outs, nil
+}
+
+// sendChunk POSTs encoded commands to the leader as one fsm Batch.
+func (s *serving) sendChunk(ctx context.Context, entries [][]byte) ([]applyOutcome, error) {
+	body, err := fsm.EncodeBatch(entries)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set(api.HeaderNode, s.name)
+	var out api.CommandResults
+	if err := s.callLeader(ctx, "/v1/internal/command", h, body, &out); err != nil {
+		var ae *api.Error
+		if errors.As(err, &ae) && (ae.Code == api.CodeBadRequest || ae.Code == fsm.Code(fsm.ErrPermission)) {
+			return nil, fmt.Errorf("%w: %v", errBatchRefused, err)
+		}
+		return nil, err
+	}
+	if len(out.Results) != len(entries) {
+		return nil, fmt.Errorf("%w: %d results for %d commands", errUnknownOutcome, len(out.Results), len(entries))
+	}
+	outs := make([]applyOutcome, len(entries))
+	for i, cr := range out.Results {
+		switch cr.Failure {
+		case "":
+			outs[i].res = &fsm.Result{
+				Index:       cr.Index,
+				Err:         fsm.ErrorForCode(cr.Code, ""),
+				PID:         cr.PID,
+				Incarnation: cr.Incarnation,
+				State:       fsm.State(cr.State),
+			}
+		case api.CodeNotLeader:
+			outs[i].err = fmt.Errorf("%w: %s", errNotLeader, cr.Message)
+		case api.CodeNoLeader:
+			outs[i].err = fmt.Errorf("%w: %s", errNoLeader, cr.Message)
+		default:
+			outs[i].err = fmt.Errorf("%w: %s", errUnknownOutcome, cr.Message)
+		}
+	}
+	return outs, nil
+}
+
 func (ls leaderSender) registerSession(ctx context.Context) (uint64, error) {
 	s := ls.s
 	if s.c.isLeader() {
@@ -247,7 +330,7 @@ func (s *serving) callLeader(ctx context.Context, route string, h http.Header, b
 		case "":
 			return fmt.Errorf("%w: status %d", errUnknownOutcome, resp.StatusCode)
 		}
-		return fmt.Errorf("%w: %s: %s", errUnknownOutcome, e.Code, e.Message)
+		return fmt.Errorf("%w: %w", errUnknownOutcome, &e)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%w: bad answer: %v", errUnknownOutcome, err)

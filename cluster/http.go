@@ -1068,6 +1068,10 @@ func (s *serving) handleCommand(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("bad command: %v", err))
 		return
 	}
+	if b, ok := cmd.(*fsm.Batch); ok {
+		s.handleCommandBatch(w, r, from, b.Commands)
+		return
+	}
 	if err := nodeMayReport(cmd, from); err != nil {
 		s.fail(w, r, err)
 		return
@@ -1089,6 +1093,57 @@ func (s *serving) handleCommand(w http.ResponseWriter, r *http.Request) {
 	}
 	s.readHeaders(w, res.Index, false)
 	writeJSON(w, http.StatusOK, out)
+}
+
+// handleCommandBatch takes the commands a node reports together, as one
+// fsm Batch: it checks every one first (the whole batch is refused if one
+// may not be sent), commits them in order through group commit, and
+// answers a CommandResults with one result per command. Commands that
+// failed to replicate carry Failure; the node sends those again.
+func (s *serving) handleCommandBatch(w http.ResponseWriter, r *http.Request, from string, cmds []fsm.Command) {
+	if r.Header.Get(api.HeaderSession) != "" || r.Header.Get(api.HeaderRequest) != "" {
+		s.fail(w, r, badRequest("a batch of commands travels outside sessions"))
+		return
+	}
+	if len(cmds) > maxReportBatch {
+		s.fail(w, r, &httpError{http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("%d commands in a batch; at most %d", len(cmds), maxReportBatch)})
+		return
+	}
+	for _, c := range cmds {
+		if err := nodeMayReport(c, from); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	now := time.Now().UnixNano()
+	for _, c := range cmds {
+		stampNow(c, now)
+	}
+	outs := s.c.submitBatch(r.Context(), cmds)
+	res := api.CommandResults{Results: make([]api.CommandResult, len(outs))}
+	for i, o := range outs {
+		res.Results[i] = commandResult(o.res, o.err)
+		res.Index = max(res.Index, res.Results[i].Index)
+	}
+	s.readHeaders(w, res.Index, false)
+	writeJSON(w, http.StatusOK, res)
+}
+
+// commandResult is the answer for one command of a batch.
+func commandResult(res *fsm.Result, err error) api.CommandResult {
+	switch {
+	case err == nil:
+		out := api.CommandResult{Index: res.Index, PID: res.PID, Incarnation: res.Incarnation, State: string(res.State)}
+		if res.Err != nil {
+			out.Code, out.Message = fsm.Code(res.Err), res.Err.Error()
+		}
+		return out
+	case errors.Is(err, errNotLeader):
+		return api.CommandResult{Failure: api.CodeNotLeader, Message: err.Error()}
+	case errors.Is(err, errNoLeader):
+		return api.CommandResult{Failure: api.CodeNoLeader, Message: err.Error()}
+	}
+	return api.CommandResult{Failure: api.CodeUnknownOutcome, Message: err.Error()}
 }
 
 func isMember(v *fsm.View, name string) bool {
@@ -1136,6 +1191,9 @@ func nodeMayReport(c fsm.Command, from string) error {
 	case *fsm.Spawn:
 		if c.Parent <= fsm.InitPID || c.Spec.Node != from || c.Spec.InheritsPipesFrom != c.Parent {
 			return deny("only a child of a local process, bound to the node")
+		}
+		if c.Place != "" && c.Place != from {
+			return deny("only a child placed on itself")
 		}
 	case *fsm.Place:
 		if c.Node != from || c.ExpectState != fsm.StatePending {

@@ -31,6 +31,9 @@ type leaderState struct {
 	// missingSince records when reconcile first found a raft server that
 	// gossip does not know. Owned by the reconcile loop.
 	missingSince map[string]time.Time
+	// placer chooses nodes, for the placement loop and for the spawns
+	// this leader receives. Set at creation.
+	placer *placer
 }
 
 func (ls *leaderState) run(fn func(ls *leaderState)) {
@@ -83,7 +86,7 @@ func (a *Agent) watchLeadership() {
 // lead starts a term of leadership.
 func (a *Agent) lead() *leaderState {
 	ctx, cancel := context.WithCancel(a.ctx) // the agent stopping ends the term too
-	ls := &leaderState{ctx: ctx, cancel: cancel, ready: make(chan struct{}), missingSince: map[string]time.Time{}}
+	ls := &leaderState{ctx: ctx, cancel: cancel, ready: make(chan struct{}), missingSince: map[string]time.Time{}, placer: newPlacer(a)}
 	a.leading.Store(ls)
 	a.logger.Info("leadership gained")
 	ls.run(a.establish)
@@ -195,34 +198,115 @@ func (a *Agent) reapOnce(ls *leaderState) {
 	a.logger.Debug("reaped init's zombies", "count", len(pids))
 }
 
-// placer is the placement loop's state.
+// placer chooses nodes for this term: for the pending processes, in the
+// placement loop, and for each spawn the leader receives, so that the
+// spawn's one entry both allocates the PID and places it (Spawn.Place).
+// Both use the same rules (pickNode) and share the same counts, so that
+// spawns placed at once and those placed by the loop spread alike. The
+// choice is the leader's; the FSM's Apply re-checks it.
 type placer struct {
-	a  *Agent
-	ls *leaderState
+	a *Agent
 
-	mu sync.Mutex // guards busy: completions arrive on the completer goroutine
+	mu sync.Mutex // guards the fields below: the loop, spawns and completions share them
 	// busy holds the placements in flight and those that failed, until
 	// retryAt, by PID.
 	busy map[uint64]placeMark
-
-	// Owned by the loop. cursor rotates the order in which equally loaded
-	// nodes are considered, so that short-lived processes spread too.
-	// counts holds the processes on each node (placed, running or
-	// stopped) as of countedAt, and since the placements made after that:
-	// counting walks every process a node ever ran that is not reaped yet,
-	// so it is redone at most every countEvery, not on every round.
-	cursor    int
+	// cursor rotates the order in which equally loaded nodes are
+	// considered, so that short-lived processes spread too.
+	cursor int
+	// nodes are the alive nodes with their gossiped load as of nodesAt,
+	// each with its count: counts (the processes on it, placed, running or
+	// stopped, as of countedAt) plus since (the placements made after
+	// that). Counting walks what every node runs, so it is redone at most
+	// every countEvery; the node list at most every nodesEvery.
+	nodes     []placeNode
+	nodesAt   time.Time
 	counts    map[string]int
 	since     map[string]int
 	countedAt time.Time
 }
 
-// countEvery bounds how stale the placement loop's per-node counts get.
-const countEvery = 250 * time.Millisecond
+// How stale the placer's node list and per-node counts get. A node that
+// went down meanwhile costs nothing but a fallback: Apply re-checks every
+// placement, and a spawn whose node can no longer take it stays pending
+// for the placement loop.
+const (
+	countEvery = 250 * time.Millisecond
+	nodesEvery = 50 * time.Millisecond
+)
 
 type placeMark struct {
 	inc     uint64    // the incarnation placed
 	retryAt time.Time // zero while in flight
+}
+
+func newPlacer(a *Agent) *placer {
+	return &placer{a: a, busy: make(map[uint64]placeMark)}
+}
+
+// refreshLocked brings the node list and the counts up to date with view
+// v when they are older than allowed. Callers hold pl.mu.
+func (pl *placer) refreshLocked(v *fsm.View, now time.Time) {
+	recount := pl.counts == nil || now.Sub(pl.countedAt) >= countEvery
+	if !recount && pl.nodes != nil && now.Sub(pl.nodesAt) < nodesEvery {
+		return
+	}
+	pl.nodes, pl.nodesAt = pl.candidates(v), now
+	if recount {
+		pl.counts, pl.since, pl.countedAt = make(map[string]int, len(pl.nodes)), make(map[string]int), now
+		for _, n := range pl.nodes {
+			cnt := 0
+			v.Walk(fsm.Filter{Node: n.ID, OnNodeOnly: true}, func(*fsm.Process) bool {
+				cnt++
+				return true
+			})
+			pl.counts[n.ID] = cnt
+		}
+	}
+	for i := range pl.nodes {
+		pl.nodes[i].count = pl.counts[pl.nodes[i].ID] + pl.since[pl.nodes[i].ID]
+	}
+}
+
+// pickLocked chooses the node for p, or returns "" when no alive node
+// fits, and counts the placement. Callers hold pl.mu.
+func (pl *placer) pickLocked(v *fsm.View, p *fsm.Process) string {
+	if len(pl.nodes) == 0 {
+		return ""
+	}
+	n := pickNode(v, p, pl.nodes, pl.cursor)
+	if n == nil {
+		return ""
+	}
+	pl.cursor++
+	n.count++
+	pl.since[n.ID]++
+	return n.ID
+}
+
+// pickForSpawn chooses the node for a spawn the leader received, with
+// view v. It returns "" when no alive node fits: the spawn then commits
+// pending and waits for the placement loop.
+func (pl *placer) pickForSpawn(v *fsm.View, spec *fsm.Spec) string {
+	p := fsm.Process{Spec: *spec}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	pl.refreshLocked(v, time.Now())
+	return pl.pickLocked(v, &p)
+}
+
+// placeSpawn sets the node of a spawn that this node receives as the
+// leader (Spawn.Place), so that its one entry allocates the PID and places
+// it. A spawn that already names one is left alone. The choice needs no
+// linearizable view: right after an election the local table may lag, and
+// a choice it makes stale only costs a fallback, since the FSM re-checks
+// it and leaves the process pending for the placement loop.
+func (a *Agent) placeSpawn(c *fsm.Spawn) {
+	ls := a.leading.Load()
+	if ls == nil || c.Place != "" {
+		return
+	}
+	c.Place = ls.placer.pickForSpawn(a.fsm.View(), &c.Spec)
 }
 
 // placementLoop places pending processes: each one whose backoff has
@@ -231,10 +315,10 @@ type placeMark struct {
 // placements in flight (pipelined through group commit) without placing a
 // process twice.
 func (a *Agent) placementLoop(ls *leaderState) {
-	pl := &placer{a: a, ls: ls, busy: make(map[uint64]placeMark)}
+	pl := ls.placer
 	for {
 		v := a.fsm.View()
-		wait := pl.round(v)
+		wait := pl.round(ls, v)
 		ctx, cancel := context.WithTimeout(ls.ctx, wait)
 		_ = a.waitApplied(ctx, v.Index())
 		cancel()
@@ -246,36 +330,23 @@ func (a *Agent) placementLoop(ls *leaderState) {
 
 // round places what it can from view v and returns how long to wait at
 // most before the next round.
-func (pl *placer) round(v *fsm.View) time.Duration {
+func (pl *placer) round(ls *leaderState, v *fsm.View) time.Duration {
 	wait := placementInterval
 	if v.PendingLen() == 0 {
 		return wait
 	}
 	now := time.Now()
-	nodes := pl.candidates(v)
-	if len(nodes) == 0 {
-		return wait
-	}
 	pl.mu.Lock()
 	for pid, m := range pl.busy {
 		if !m.retryAt.IsZero() && now.After(m.retryAt) {
 			delete(pl.busy, pid)
 		}
 	}
+	pl.refreshLocked(v, now)
+	alive := len(pl.nodes)
 	pl.mu.Unlock()
-	if pl.counts == nil || now.Sub(pl.countedAt) >= countEvery {
-		pl.counts, pl.since, pl.countedAt = make(map[string]int, len(nodes)), make(map[string]int), now
-		for _, n := range nodes {
-			cnt := 0
-			v.Walk(fsm.Filter{Node: n.ID, OnNodeOnly: true}, func(*fsm.Process) bool {
-				cnt++
-				return true
-			})
-			pl.counts[n.ID] = cnt
-		}
-	}
-	for i := range nodes {
-		nodes[i].count = pl.counts[nodes[i].ID] + pl.since[nodes[i].ID]
+	if alive == 0 {
+		return wait
 	}
 	placed := 0
 	for _, p := range v.Pending() {
@@ -287,24 +358,20 @@ func (pl *placer) round(v *fsm.View) time.Duration {
 			continue
 		}
 		pl.mu.Lock()
-		m, busy := pl.busy[p.PID]
-		pl.mu.Unlock()
-		if busy && m.inc == p.Incarnation {
+		if m, busy := pl.busy[p.PID]; busy && m.inc == p.Incarnation {
+			pl.mu.Unlock()
 			continue
 		}
-		n := pickNode(v, &p, nodes, pl.cursor)
-		if n == nil {
+		node := pl.pickLocked(v, &p)
+		if node == "" {
+			pl.mu.Unlock()
 			continue
 		}
-		pl.cursor++
-		n.count++
-		pl.since[n.ID]++
-		placed++
-		pid, inc, node := p.PID, p.Incarnation, n.ID
-		pl.mu.Lock()
+		pid, inc := p.PID, p.Incarnation
 		pl.busy[pid] = placeMark{inc: inc}
 		pl.mu.Unlock()
-		err := pl.a.applyAsync(pl.ls.ctx, &fsm.Place{
+		placed++
+		err := pl.a.applyAsync(ls.ctx, &fsm.Place{
 			PID: pid, Incarnation: inc, ExpectState: fsm.StatePending, Node: node, Now: now.UnixNano(),
 		}, func(res *fsm.Result, err error) { pl.done(pid, inc, res, err) })
 		if err != nil {

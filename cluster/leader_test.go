@@ -126,3 +126,51 @@ func TestTickExpiresIdleSessions(t *testing.T) {
 	})
 	c.waitConverged()
 }
+
+func TestSpawnPlacedInItsOwnEntry(t *testing.T) {
+	// The ready leader chooses the node when it receives a spawn: one
+	// entry allocates the PID and places it, with the placement loop's
+	// rules. What no node can take commits pending.
+	c := MakeCluster(t, 3, func(i int, c *Config) {
+		if i == 2 {
+			c.Labels = map[string]string{"zone": "b"}
+		}
+	})
+	l := c.leader()
+	for _, tc := range []struct {
+		spec fsm.Spec
+		want string // the node, or "" for pending
+	}{
+		{fsm.Spec{Command: "sleep", Args: []string{"60"}}, "*"},
+		{fsm.Spec{Command: "sleep", Args: []string{"60"}, Node: "node1"}, "node1"},
+		{fsm.Spec{Command: "sleep", Args: []string{"60"}, Constraints: []fsm.Constraint{{Label: "zone", Value: "b"}}}, "node2"},
+		{fsm.Spec{Command: "sleep", Args: []string{"60"}, Node: "node9"}, ""},
+		{fsm.Spec{Command: "sleep", Args: []string{"60"}, Constraints: []fsm.Constraint{{Label: "zone", Value: "x"}}}, ""},
+	} {
+		res := c.submit(&fsm.Spawn{Spec: tc.spec, Now: time.Now().UnixNano()})
+		p, ok := l.localView().Get(res.PID)
+		if !ok {
+			t.Fatalf("spawn %+v: pid %d not in the leader's table", tc.spec, res.PID)
+		}
+		if tc.want == "" {
+			if res.State != fsm.StatePending || p.State != fsm.StatePending || p.Node != "" {
+				t.Errorf("spawn %+v: got %s (record %s on %q), want pending", tc.spec, res.State, p.State, p.Node)
+			}
+			continue
+		}
+		if res.State != fsm.StatePlaced || p.CreateIndex != res.Index || p.PlaceIndex != res.Index {
+			t.Errorf("spawn %+v: got %s, created at %d and placed at %d; want placed by its own entry %d",
+				tc.spec, res.State, p.CreateIndex, p.PlaceIndex, res.Index)
+		}
+		if tc.want != "*" && p.Node != tc.want {
+			t.Errorf("spawn %+v: placed on %s, want %s", tc.spec, p.Node, tc.want)
+		}
+	}
+	// A child reported by a node may only be placed on that node.
+	if err := nodeMayReport(&fsm.Spawn{Parent: 5, Spec: fsm.Spec{Command: "x", Node: "node1", InheritsPipesFrom: 5}, Place: "node2"}, "node1"); err == nil {
+		t.Error("a node may place its child on another node")
+	}
+	if err := nodeMayReport(&fsm.Spawn{Parent: 5, Spec: fsm.Spec{Command: "x", Node: "node1", InheritsPipesFrom: 5}, Place: "node1"}, "node1"); err != nil {
+		t.Errorf("a node may not place its child on itself: %v", err)
+	}
+}

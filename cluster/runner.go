@@ -45,30 +45,36 @@ import (
 // which never blocks; the loop turns them into Stopped, Continued and
 // Exited reports, and Started for children. The exit of an incarnation the
 // runner killed because the table moved on is not reported: the table has
-// its answer. Reports go through a reporter goroutine: directly to core.submit
-// on the leader, otherwise to the leader's POST /v1/internal/command. They
-// are idempotent (the table ignores a stale or duplicate incarnation), so
-// each is retried with bounded backoff until the leader answers, and given
-// up only at shutdown. Reports about one PID keep their order.
+// its answer. Reports go through a reporter goroutine (reporter.go), in
+// batches: directly to core.submitBatch on the leader, otherwise to the
+// leader's POST /v1/internal/command, many commands per request. They are
+// idempotent (the table ignores a stale or duplicate incarnation), so each
+// is retried with bounded backoff until the leader answers, and given up
+// only at shutdown. Reports about one PID keep their order.
 //
 // Children. A process that spawns a child asks the runner for a PID
 // (node.PIDAllocator): the child must be in the table, so that PIDs stay
-// unique cluster-wide and ps shows it. AllocPID commits, in order:
+// unique cluster-wide and ps shows it. AllocPID commits
 //
 //	Spawn{Parent, Spec{Node: this node, InheritsPipesFrom: Parent}}  (in a node session: a retry never spawns twice)
+//
+// which the leader places on this node in the same entry (Spawn.Place), and
+// returns the PID; the kernel then starts the child, and its started event
+// is reported like any other. Should the spawn commit pending (the leader
+// could not place it at once), AllocPID commits
+//
 //	Place{PID, incarnation 1, pending → this node}
 //
-// and returns the PID; the kernel then starts the child, and its started
-// event is reported like any other. The leader's placement loop may place
-// the child first (its Spec.Node names this node, so it picks the same
-// node): then the Place is stale, and the runner accepts it once the table
-// shows the child placed here. Spec.InheritsPipesFrom marks a child: the
+// too. The leader's placement loop may place the child first (its Spec.Node
+// names this node, so it picks the same node): then the Place is stale, and
+// the runner accepts it once the table shows the child placed here.
+// Spec.InheritsPipesFrom marks a child: the
 // runner never starts such a record itself. One that no local AllocPID
 // claims within childGrace (its parent's spawn failed after the PID was
 // allocated, or the table requeued the child after an eviction: a child
-// cannot follow its descriptors elsewhere) is reported exited with code 126. A child spawn thus costs two
-// sequential commits while the parent waits without its CPU slot, plus the
-// asynchronous started and exited reports.
+// cannot follow its descriptors elsewhere) is reported exited with code 126. A child spawn thus costs one
+// commit (two when it commits pending) while the parent waits without its
+// CPU slot, plus the asynchronous started and exited reports.
 
 const (
 	// runnerTick is how often the loop wakes to retry without a table
@@ -79,19 +85,23 @@ const (
 	childGrace = 10 * time.Second
 	// allocTimeout bounds one AllocPID.
 	allocTimeout = 30 * time.Second
-	// reportConcurrency bounds the reports in flight at once.
-	reportConcurrency = 256
-	// gcEvery is how often logs of reaped processes are looked for.
-	gcEvery = 5 * time.Second
+	// gcEvery is how often the logs, stdin pipes and CPU records the
+	// runner keeps are compared with the whole table; between times the
+	// table's feed of reaps says what to drop.
+	gcEvery = time.Minute
 	// Exit codes of incarnations that could not start.
 	codeUnknownProgram = 127
 	codeCannotStart    = 126
 )
 
-// sender submits commands to the leader: core.submit on the leader, the
-// internal route from a follower (see forward.go).
+// sender submits commands to the leader: core.submit and core.submitBatch
+// on the leader, the internal route from a follower (see forward.go).
 type sender interface {
 	send(ctx context.Context, sess *sessionRef, cmd fsm.Command) (*fsm.Result, error)
+	// sendBatch sends many commands, without sessions, in one request (or
+	// a few, when they are many), and returns each one's outcome, or an
+	// error when no answer came for any of them.
+	sendBatch(ctx context.Context, cmds []fsm.Command) ([]applyOutcome, error)
 	registerSession(ctx context.Context) (uint64, error)
 }
 
@@ -122,10 +132,17 @@ type runner struct {
 	// without a local claim.
 	firstSeen map[uint64]time.Time
 
+	// dirty holds the PIDs whose local state changed (kernel events,
+	// starts that must be retried) since the loop's last pass. Guarded by
+	// mu.
+	dirty map[uint64]struct{}
+
 	// Owned by the loop goroutine.
-	delivered map[sigKey]uint64 // signal requests delivered: → incarnation
-	lastGC    time.Time
-	gcEvery   time.Duration // set before start
+	delivered  map[sigKey]uint64 // signal requests delivered: → incarnation
+	lastGC     time.Time
+	gcEvery    time.Duration // set before start
+	reconciled uint64        // the index of the view of the last pass
+	lastFull   time.Time     // when the last full pass ran
 
 	passes atomic.Uint64 // reconcile passes done, for tests
 
@@ -289,6 +306,7 @@ func (r *runner) handleEvents() {
 		}
 		inc := lp.inc
 		report := true
+		r.markDirtyLocked(pid)
 		switch e.Kind {
 		case node.EventStarted:
 			// The runner reported the start of what it spawned itself;
@@ -338,119 +356,234 @@ func (r *runner) reapKernel(pid uint64) {
 	_, _ = r.kernel.Wait(ctx, int(pid))
 }
 
-// assigned is what the loop needs of a record the table assigns here.
-type assigned struct {
-	inc   uint64
-	state fsm.State
-	child bool
-}
+// fullReconcileEvery is how often the loop reconciles every process of
+// this node, not only those that changed. Between full passes a pass looks
+// at what the table changed since the last one (View.WalkModified,
+// View.WalkReaped and View.WalkSignalsSince) and at the PIDs local events
+// touched, so that its cost follows the changes, not what the node runs.
+// The periodic full pass is a safety net; a pass is also full whenever the
+// feeds cannot tell everything (the first pass, a snapshot restore).
+const fullReconcileEvery = runnerTick
 
-// assignedHere returns the incarnations the view assigns to this node.
-func (r *runner) assignedHere(v *fsm.View) map[uint64]assigned {
-	mine := make(map[uint64]assigned)
-	v.Walk(fsm.Filter{Node: r.name, OnNodeOnly: true}, func(p *fsm.Process) bool {
-		mine[p.PID] = assigned{inc: p.Incarnation, state: p.State, child: p.Spec.InheritsPipesFrom != 0}
-		return true
-	})
-	return mine
-}
-
-// killUnassigned kills every local incarnation that the view no longer
-// assigns here.
-func (r *runner) killUnassigned(v *fsm.View) {
-	mine := r.assignedHere(v)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.killUnassignedLocked(v, mine)
-}
-
-// killUnassignedLocked kills the local incarnations that mine does not
-// hold, and forgets those that have ended. Callers hold r.mu.
-func (r *runner) killUnassignedLocked(v *fsm.View, mine map[uint64]assigned) {
-	for pid, lp := range r.procs {
-		a, ok := mine[pid]
-		if ok && a.inc == lp.inc {
-			continue
-		}
-		if lp.child && !lp.spawned && !lp.exited && !lp.failed {
-			// A child whose PID is being allocated: the table shows it
-			// pending until its Place commits.
-			if p, ok := v.Get(pid); ok && p.Incarnation == lp.inc && p.State.Live() {
-				continue
-			}
-		}
-		if lp.spawned && !lp.exited {
-			if !lp.killed {
-				lp.killed = true
-				r.log.Info("killing an incarnation the table no longer assigns here", "pid", pid, "incarnation", lp.inc)
-				r.closeStdinLocked(pid, lp.inc)
-				if err := r.kernel.Kill(int(pid), ipc.SIGKILL); err != nil && !errors.Is(err, ipc.ESRCH) {
-					r.log.Warn("kill", "pid", pid, "err", err)
-				}
-			}
-			continue
-		}
-		delete(r.procs, pid)
-	}
-}
-
-// reconcile makes the kernel follow the view.
+// reconcile makes the kernel follow view v.
 func (r *runner) reconcile(v *fsm.View) {
-	mine := r.assignedHere(v)
-	var toStart []fsm.Process
 	now := time.Now()
-	r.mu.Lock()
-	// 1. Kill or forget what the table no longer assigns here.
-	r.killUnassignedLocked(v, mine)
-	// 2. Find what must start, or was lost.
-	for pid, a := range mine {
-		if lp := r.procs[pid]; lp != nil {
-			continue // this incarnation is known, or an older one is ending
-		}
-		if a.state == fsm.StateRunning || a.state == fsm.StateStopped {
-			// The table says it runs here, but this node does not have
-			// it: it died with an earlier run of the agent.
-			r.procs[pid] = &localProc{pid: pid, inc: a.inc, child: a.child, failed: true}
-			r.rep.add(&fsm.Lost{PID: pid, Incarnation: a.inc, Node: r.name, Reason: "its node does not run it (the agent restarted)"})
-			continue
-		}
-		if a.child {
-			first, seen := r.firstSeen[pid]
-			if !seen {
-				r.firstSeen[pid] = now
-				continue
-			}
-			if now.Sub(first) < childGrace {
-				continue
-			}
-			delete(r.firstSeen, pid)
-			r.procs[pid] = &localProc{pid: pid, inc: a.inc, child: true, failed: true}
-			r.rep.add(&fsm.Exited{PID: pid, Incarnation: a.inc, Node: r.name,
-				Status: fsm.Status{Exited: true, Code: codeCannotStart, Reason: "the parent's spawn did not complete on this node"}})
-			continue
-		}
-		if p, ok := v.Get(pid); ok && p.State == fsm.StatePlaced {
-			toStart = append(toStart, p)
-		}
+	// The change feeds tell what changed since the last pass, unless
+	// there was none, the table went back (an operator's restore), or it
+	// no longer knows every reap since (it was restored from a snapshot,
+	// or many reaps passed): then the pass compares everything.
+	feedOK := r.reconciled != 0 && v.Index() >= r.reconciled &&
+		v.WalkReaped(r.reconciled, func(uint64) bool { return false })
+	if !feedOK {
+		r.lastGC = time.Time{} // compare logs and the rest with the whole table too
 	}
-	for pid := range r.firstSeen {
-		if _, ok := r.procs[pid]; ok {
-			delete(r.firstSeen, pid)
-		} else if _, ok := mine[pid]; !ok {
-			delete(r.firstSeen, pid)
+	full := !feedOK || now.Sub(r.lastFull) >= fullReconcileEvery
+	var toStart []fsm.Process
+	var sigPIDs, reaped []uint64
+	if feedOK {
+		// A reaped process has no record: the feed of reaps says which.
+		// Its local incarnation, if any, is settled like any other, and
+		// what the runner kept for it goes.
+		v.WalkReaped(r.reconciled, func(pid uint64) bool {
+			reaped = append(reaped, pid)
+			return true
+		})
+	}
+	r.mu.Lock()
+	dirty := r.dirty
+	r.dirty = nil
+	if full {
+		r.lastFull = now
+		visited := make(map[uint64]struct{}, len(r.procs))
+		visit := func(pid uint64, p *fsm.Process) {
+			if _, ok := visited[pid]; ok {
+				return
+			}
+			visited[pid] = struct{}{}
+			if start := r.reconcilePIDLocked(v, pid, p, now); start != nil {
+				toStart = append(toStart, *start)
+			}
 		}
+		v.Walk(fsm.Filter{Node: r.name, OnNodeOnly: true}, func(p *fsm.Process) bool {
+			visit(p.PID, p)
+			return true
+		})
+		for pid := range r.procs {
+			visit(pid, nil)
+		}
+		for pid := range r.firstSeen {
+			if _, ok := visited[pid]; !ok {
+				delete(r.firstSeen, pid) // neither here nor local any more
+			}
+		}
+	} else {
+		// What changed in the table since the last pass, what local events
+		// touched, and the children waiting for their claim.
+		pids := make(map[uint64]*fsm.Process, len(dirty))
+		v.WalkModified(r.reconciled, func(p *fsm.Process) bool {
+			if p.Node == r.name || r.procs[p.PID] != nil {
+				pids[p.PID] = p // records never change once in the table
+			}
+			return true
+		})
+		for _, pid := range reaped {
+			if _, ok := pids[pid]; !ok {
+				pids[pid] = nil
+			}
+		}
+		for pid := range dirty {
+			if _, ok := pids[pid]; !ok {
+				pids[pid] = nil
+			}
+		}
+		for pid := range r.firstSeen {
+			if _, ok := pids[pid]; !ok {
+				pids[pid] = nil
+			}
+		}
+		for pid, p := range pids {
+			if start := r.reconcilePIDLocked(v, pid, p, now); start != nil {
+				toStart = append(toStart, *start)
+			}
+			sigPIDs = append(sigPIDs, pid)
+		}
+		// The signal requests made pending since, in processes that did
+		// not change otherwise.
+		v.WalkSignalsSince(r.reconciled, func(req *fsm.SignalRequest) bool {
+			if _, ok := pids[req.PID]; !ok {
+				pids[req.PID] = nil
+				sigPIDs = append(sigPIDs, req.PID)
+			}
+			return true
+		})
 	}
 	r.mu.Unlock()
 
 	for i := range toStart {
 		r.startProcess(&toStart[i])
 	}
-	r.deliverSignals(v)
+	if full {
+		r.deliverSignals(v.PendingSignals(r.name), true)
+	} else {
+		var reqs []fsm.SignalRequest
+		for _, pid := range sigPIDs {
+			if p, ok := v.Get(pid); ok && p.Node == r.name && p.State.OnNode() {
+				reqs = append(reqs, v.SignalsFor(pid)...)
+			}
+		}
+		r.deliverSignals(reqs, false)
+	}
+	r.reconciled = v.Index()
+	if len(reaped) > 0 {
+		r.forgetReaped(reaped)
+	}
 	if now.Sub(r.lastGC) >= r.gcEvery {
 		r.lastGC = now
 		r.collect(v)
 	}
 	r.passes.Add(1)
+}
+
+// markDirtyLocked makes the next pass look at pid, whose local state changed.
+// Callers hold r.mu.
+func (r *runner) markDirtyLocked(pid uint64) {
+	if r.dirty == nil {
+		r.dirty = make(map[uint64]struct{})
+	}
+	r.dirty[pid] = struct{}{}
+}
+
+// reconcilePIDLocked makes the kernel follow view v for one PID, whose
+// record p may be given (nil: look it up). In order:
+//
+//  1. Kill or forget the local incarnation the table no longer assigns
+//     here (settleLocked).
+//  2. When the table assigns an incarnation here that this node does not
+//     have: report it lost if the table says it runs (it died with an
+//     earlier run of the agent); give a child record its grace, then
+//     report it exited; or, for a placed process, return its record: the
+//     caller starts it.
+//
+// Callers hold r.mu.
+func (r *runner) reconcilePIDLocked(v *fsm.View, pid uint64, p *fsm.Process, now time.Time) (start *fsm.Process) {
+	if p == nil {
+		if q, ok := v.Get(pid); ok {
+			p = &q
+		}
+	}
+	assigned := p != nil && p.Node == r.name && p.State.OnNode()
+	if lp := r.procs[pid]; lp != nil {
+		r.settleLocked(pid, lp, p, assigned)
+	}
+	if r.procs[pid] != nil || !assigned {
+		// This incarnation is known, or an older one is ending; or
+		// nothing is assigned here.
+		delete(r.firstSeen, pid)
+		return nil
+	}
+	child := p.Spec.InheritsPipesFrom != 0
+	switch {
+	case p.State == fsm.StateRunning || p.State == fsm.StateStopped:
+		r.procs[pid] = &localProc{pid: pid, inc: p.Incarnation, child: child, failed: true}
+		r.rep.add(&fsm.Lost{PID: pid, Incarnation: p.Incarnation, Node: r.name, Reason: "its node does not run it (the agent restarted)"})
+	case child:
+		first, seen := r.firstSeen[pid]
+		if !seen {
+			r.firstSeen[pid] = now
+			return nil
+		}
+		if now.Sub(first) < childGrace {
+			return nil
+		}
+		delete(r.firstSeen, pid)
+		r.procs[pid] = &localProc{pid: pid, inc: p.Incarnation, child: true, failed: true}
+		r.rep.add(&fsm.Exited{PID: pid, Incarnation: p.Incarnation, Node: r.name,
+			Status: fsm.Status{Exited: true, Code: codeCannotStart, Reason: "the parent's spawn did not complete on this node"}})
+	case p.State == fsm.StatePlaced:
+		return p
+	}
+	return nil
+}
+
+// settleLocked kills the local incarnation lp of pid when the table (p,
+// nil when it has no record; assigned when it assigns an incarnation here)
+// no longer assigns it here, and forgets it once it has ended. Callers
+// hold r.mu.
+func (r *runner) settleLocked(pid uint64, lp *localProc, p *fsm.Process, assigned bool) {
+	if assigned && p.Incarnation == lp.inc {
+		return
+	}
+	if lp.child && !lp.spawned && !lp.exited && !lp.failed && p != nil && p.Incarnation == lp.inc && p.State.Live() {
+		// A child whose PID is being allocated: the table shows it
+		// pending until its Place commits.
+		return
+	}
+	if lp.spawned && !lp.exited {
+		if !lp.killed {
+			lp.killed = true
+			r.log.Info("killing an incarnation the table no longer assigns here", "pid", pid, "incarnation", lp.inc)
+			r.closeStdinLocked(pid, lp.inc)
+			if err := r.kernel.Kill(int(pid), ipc.SIGKILL); err != nil && !errors.Is(err, ipc.ESRCH) {
+				r.log.Warn("kill", "pid", pid, "err", err)
+			}
+		}
+		return
+	}
+	delete(r.procs, pid)
+}
+
+// killUnassigned kills every local incarnation that the view no longer
+// assigns here.
+func (r *runner) killUnassigned(v *fsm.View) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for pid, lp := range r.procs {
+		var p *fsm.Process
+		if q, ok := v.Get(pid); ok {
+			p = &q
+		}
+		r.settleLocked(pid, lp, p, p != nil && p.Node == r.name && p.State.OnNode())
+	}
 }
 
 // startProcess spawns an incarnation in the kernel.
@@ -506,21 +639,29 @@ func (r *runner) startProcess(p *fsm.Process) {
 	r.rep.add(&fsm.Exited{PID: pid, Incarnation: inc, Node: r.name, Status: st})
 }
 
+// forget drops lp, which did not start, so that a later pass tries again.
 func (r *runner) forget(lp *localProc) {
 	r.mu.Lock()
 	if r.procs[lp.pid] == lp {
 		delete(r.procs, lp.pid)
+		r.markDirtyLocked(lp.pid)
 	}
 	r.mu.Unlock()
 }
 
-// deliverSignals delivers this node's pending signal requests.
-func (r *runner) deliverSignals(v *fsm.View) {
-	reqs := v.PendingSignals(r.name)
-	seen := make(map[sigKey]struct{}, len(reqs))
+// deliverSignals delivers signal requests of this node's processes. With
+// all, reqs are all of them (View.PendingSignals), and the requests
+// remembered as delivered that the table no longer holds are forgotten.
+func (r *runner) deliverSignals(reqs []fsm.SignalRequest, all bool) {
+	var seen map[sigKey]struct{}
+	if all {
+		seen = make(map[sigKey]struct{}, len(reqs))
+	}
 	for _, req := range reqs {
 		k := sigKey{req.ID, req.PID}
-		seen[k] = struct{}{}
+		if all {
+			seen[k] = struct{}{}
+		}
 		if inc, ok := r.delivered[k]; ok && inc == req.Incarnation {
 			continue
 		}
@@ -544,6 +685,9 @@ func (r *runner) deliverSignals(v *fsm.View) {
 		r.delivered[k] = req.Incarnation
 		r.rep.add(&fsm.SignalDelivered{ID: req.ID, PID: req.PID, Incarnation: req.Incarnation})
 	}
+	if !all {
+		return
+	}
 	for k := range r.delivered {
 		if _, ok := seen[k]; !ok {
 			delete(r.delivered, k)
@@ -551,7 +695,27 @@ func (r *runner) deliverSignals(v *fsm.View) {
 	}
 }
 
-// collect drops the logs, stdin pipes and CPU records of reaped processes.
+// forgetReaped drops the logs, stdin pipes and CPU records of processes
+// the table has reaped.
+func (r *runner) forgetReaped(pids []uint64) {
+	for _, pid := range pids {
+		r.logs.remove(pid)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, pid := range pids {
+		if sp := r.stdins[pid]; sp != nil {
+			sp.r.CloseWithError(io.EOF)
+			delete(r.stdins, pid)
+		}
+		delete(r.final, pid)
+	}
+}
+
+// collect drops the logs, stdin pipes and CPU records of reaped processes,
+// comparing them with the whole table. Passes learn of reaps from the
+// table's feed (forgetReaped); this catches what the feed cannot show, such
+// as the reaps before a snapshot restore.
 func (r *runner) collect(v *fsm.View) {
 	for _, pid := range r.logs.pids() {
 		if _, ok := v.Get(pid); !ok {
@@ -674,8 +838,8 @@ func (r *runner) localInfos(refs []procRef) []procInfo {
 
 // AllocPID allocates the PID of a child that a local process spawns: it
 // records the child in the table, placed on this node (see the sequence
-// above). It blocks until both commands commit, or fails with EAGAIN after
-// allocTimeout or at shutdown.
+// above). It blocks until the child is placed in the table, or fails with
+// EAGAIN after allocTimeout or at shutdown.
 func (r *runner) AllocPID(req node.PIDRequest) (int, error) {
 	if req.Parent <= node.InitPID {
 		return 0, fmt.Errorf("%w: the cluster allocates PIDs only for children of its processes", ipc.EINVAL)
@@ -712,7 +876,11 @@ func (r *runner) AllocPID(req node.PIDRequest) (int, error) {
 	r.mu.Lock()
 	r.procs[pid] = lp
 	r.mu.Unlock()
-
+	if res.State == fsm.StatePlaced {
+		// The leader placed it in the spawn entry itself: its spec binds
+		// it to this node, so here.
+		return int(pid), nil
+	}
 	if err := r.placeChild(ctx, pid, res.Incarnation); err != nil {
 		r.mu.Lock()
 		lp.failed = true
@@ -841,119 +1009,5 @@ func (ns *nodeSession) submit(ctx context.Context, out sender, cmd fsm.Command) 
 				return nil, err
 			}
 		}
-	}
-}
-
-// reporter sends the runner's reports to the leader, retrying each until
-// the leader answers. It takes what is queued as a batch, sends the reports
-// of different PIDs concurrently and those of one PID in order.
-type reporter struct {
-	r    *runner
-	mu   sync.Mutex // guards q
-	q    []fsm.Command
-	wake chan struct{}
-}
-
-func (rp *reporter) init(r *runner) {
-	rp.r = r
-	rp.wake = make(chan struct{}, 1)
-}
-
-func (rp *reporter) add(c fsm.Command) {
-	rp.mu.Lock()
-	rp.q = append(rp.q, c)
-	rp.mu.Unlock()
-	kick(rp.wake)
-}
-
-func reportPID(c fsm.Command) uint64 {
-	switch c := c.(type) {
-	case *fsm.Started:
-		return c.PID
-	case *fsm.Stopped:
-		return c.PID
-	case *fsm.Continued:
-		return c.PID
-	case *fsm.Exited:
-		return c.PID
-	case *fsm.Lost:
-		return c.PID
-	case *fsm.SignalDelivered:
-		return c.PID
-	case *fsm.Signal:
-		return uint64(c.Target)
-	}
-	return 0
-}
-
-func (rp *reporter) run() {
-	r := rp.r
-	defer r.wg.Done()
-	for {
-		select {
-		case <-r.ctx.Done():
-			return
-		case <-rp.wake:
-		}
-		rp.mu.Lock()
-		batch := rp.q
-		rp.q = nil
-		rp.mu.Unlock()
-		if len(batch) == 0 {
-			continue
-		}
-		groups := make(map[uint64][]fsm.Command)
-		var order []uint64
-		for _, c := range batch {
-			pid := reportPID(c)
-			if _, ok := groups[pid]; !ok {
-				order = append(order, pid)
-			}
-			groups[pid] = append(groups[pid], c)
-		}
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, reportConcurrency)
-		for _, pid := range order {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func(cmds []fsm.Command) {
-				defer func() {
-					<-sem
-					wg.Done()
-				}()
-				for _, c := range cmds {
-					if !rp.deliver(c) {
-						return
-					}
-				}
-			}(groups[pid])
-		}
-		wg.Wait()
-	}
-}
-
-// deliver sends one report until the leader answers. It returns false at
-// shutdown.
-func (rp *reporter) deliver(c fsm.Command) bool {
-	r := rp.r
-	backoff := 50 * time.Millisecond
-	for {
-		ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
-		res, err := r.out.send(ctx, nil, c)
-		cancel()
-		if err == nil {
-			if res.Err != nil {
-				r.log.Debug("report answered with a domain error", "command", c.Type(), "pid", reportPID(c), "err", res.Err)
-			}
-			return true
-		}
-		if r.ctx.Err() != nil {
-			return false
-		}
-		r.log.Debug("report not acknowledged; retrying", "command", c.Type(), "pid", reportPID(c), "err", err)
-		if !sleepCtx(r.ctx, backoff) {
-			return false
-		}
-		backoff = min(2*backoff, 2*time.Second)
 	}
 }

@@ -322,3 +322,32 @@ func (f *fakeFollower) registerSession(context.Context) (uint64, error) { return
 func (f *fakeFollower) submit(context.Context, *sessionRef, fsm.Command) (*fsm.Result, error) {
 	return nil, errNotLeader
 }
+func (f *fakeFollower) submitBatch(_ context.Context, cmds []fsm.Command) []applyOutcome {
+	outs := make([]applyOutcome, len(cmds))
+	for i := range outs {
+		outs[i].err = errNotLeader
+	}
+	return outs
+}
+
+func TestRunnerStartsTheNextIncarnationAfterTheOldEnds(t *testing.T) {
+	// The table moves a process to a new incarnation on this same node
+	// while the old one still runs here: the runner kills the old one,
+	// and starts the new one once the kernel reports the old one's exit,
+	// with no table change in between (Guarantee 3: one runner per PID).
+	h := newHarness(t, nil, true)
+	pid := h.spawn(api.SpawnRequest{Command: "sleep", Args: []string{"60"}, Restart: "always"})
+	h.waitState(pid, fsm.StateRunning)
+	res := h.c.apply(&fsm.Lost{PID: pid, Incarnation: 1, Node: "n1", Reason: "test", Now: time.Now().UnixNano()})
+	if res.Err != nil || res.Incarnation != 2 {
+		t.Fatalf("lost: %+v", res)
+	}
+	p := h.waitState(pid, fsm.StateRunning)
+	if p.Incarnation != 2 || p.Node != "n1" {
+		t.Fatalf("after the loss: incarnation %d on %q, want 2 on n1", p.Incarnation, p.Node)
+	}
+	kp, err := h.s.kernel.Get(int(pid))
+	if err != nil || kp.State == node.StateZombie {
+		t.Fatalf("the kernel's pid %d: %+v, %v; want the new incarnation running", pid, kp, err)
+	}
+}

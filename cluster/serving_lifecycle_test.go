@@ -34,6 +34,23 @@ func TestServingLogsOnDiskAndReaped(t *testing.T) {
 	})
 }
 
+func TestServingLogsGoWithTheReap(t *testing.T) {
+	// Without the periodic comparison with the whole table (gcEvery is a
+	// minute), the table's feed of reaps makes the runner drop a reaped
+	// process's log at once.
+	h := newHarness(t, nil, true)
+	pid := h.spawn(api.SpawnRequest{Command: "echo", Args: []string{"kept"}})
+	h.waitState(pid, fsm.StateExited)
+	waitFor(t, "the log", 5*time.Second, func() bool { return h.s.logs.has(pid) })
+	if r := h.c.apply(&fsm.Reap{PID: pid}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	waitFor(t, "the log to be dropped", 5*time.Second, func() bool { return !h.s.logs.has(pid) })
+	if h.s.runner.gcEvery < time.Minute {
+		t.Fatalf("gcEvery is %v: the test would not tell the feed from the periodic comparison", h.s.runner.gcEvery)
+	}
+}
+
 func TestServingLoadAndStop(t *testing.T) {
 	h := newHarness(t, nil, true)
 	if l := h.s.load(); l.Procs != 0 || l.BusySlots != 0 {

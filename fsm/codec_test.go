@@ -89,7 +89,7 @@ func genCommand(t *rapid.T, inner bool) Command {
 	case 2:
 		return &Tick{Now: i("now")}
 	case 3:
-		return &Spawn{Parent: u("parent"), Owner: s("owner"), NewSession: rapid.Bool().Draw(t, "ns"), NewGroup: rapid.Bool().Draw(t, "ng"), JoinGroup: u("jg"), Spec: genSpec(t), Now: i("now")}
+		return &Spawn{Parent: u("parent"), Owner: s("owner"), NewSession: rapid.Bool().Draw(t, "ns"), NewGroup: rapid.Bool().Draw(t, "ng"), JoinGroup: u("jg"), Spec: genSpec(t), Now: i("now"), Place: s("place")}
 	case 4:
 		return &Place{PID: u("pid"), Incarnation: u("inc"), ExpectState: State(s("state")), Node: s("node"), Now: i("now")}
 	case 5:

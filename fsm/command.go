@@ -341,13 +341,32 @@ type Spawn struct {
 	JoinGroup uint64
 	Spec      Spec
 	Now       int64
+	// Place, if set, is the node the leader chose for the process when it
+	// received the spawn, so that one entry both allocates the PID and
+	// places it. Apply re-checks the choice as it checks a Place command
+	// (the node is in the table and alive, the spec's required node and
+	// constraints, locality) and, when the node can no longer take the
+	// process, leaves it pending for the placement loop instead: the spawn
+	// itself still succeeds. Encoded from body version 2 on.
+	Place string
 }
+
+// Spawn body versions: 1 has no Place; 2 adds it, and is written only when
+// Place is set, so that a spawn without one encodes as it always did.
+const (
+	spawnVersion1     = 1
+	spawnVersionPlace = 2
+)
 
 // Type returns TypeSpawn.
 func (c *Spawn) Type() Type { return TypeSpawn }
 
 func (c *Spawn) encodeBody(e *encoder) {
-	e.byte(1)
+	v := byte(spawnVersion1)
+	if c.Place != "" {
+		v = spawnVersionPlace
+	}
+	e.byte(v)
 	e.uint(c.Parent)
 	e.str(c.Owner)
 	e.bool(c.NewSession)
@@ -355,13 +374,23 @@ func (c *Spawn) encodeBody(e *encoder) {
 	e.uint(c.JoinGroup)
 	e.spec(&c.Spec)
 	e.int(c.Now)
+	if v >= spawnVersionPlace {
+		e.str(c.Place)
+	}
 }
 
 func decodeSpawn(d *decoder) Command {
-	d.version(1, "spawn")
+	v := d.version(spawnVersionPlace, "spawn")
 	c := &Spawn{Parent: d.uint(), Owner: d.str(), NewSession: d.bool(), NewGroup: d.bool(), JoinGroup: d.uint()}
 	d.spec(&c.Spec)
 	c.Now = d.int()
+	if v >= spawnVersionPlace {
+		// Version 2 exists to carry a node: an empty one is not what the
+		// encoder writes.
+		if c.Place = d.str(); c.Place == "" && d.err == nil {
+			d.fail("spawn: version 2 without a node")
+		}
+	}
 	return c
 }
 

@@ -29,7 +29,9 @@
 //
 // Readers use a View: an immutable, consistent picture of the table taken
 // in O(1) from copy-on-write trees, valid while Apply goes on. The
-// scheduler plans from one; Snapshot persists one. AppliedIndex is the
+// scheduler plans from one; Snapshot persists one; a node's runner follows
+// the table through its change feeds (WalkModified, WalkReaped,
+// WalkSignalsSince), looking only at what changed. AppliedIndex is the
 // FSM's own applied index, for linearizable reads (Guarantee 6), and Hash is
 // the state hash for convergence checks (Guarantee 8).
 //

@@ -31,7 +31,9 @@ func New(cfg Config) (*FSM, error) {
 		return nil, err
 	}
 	st := newState()
-	st.procs.ReplaceOrInsert(pidItem{pid: InitPID, p: initProcess()})
+	initp := initProcess()
+	st.procs.ReplaceOrInsert(pidItem{pid: InitPID, p: initp})
+	st.indexModified(nil, initp)
 	st.groups.ReplaceOrInsert(pairKey{InitPID, InitPID})
 	return &FSM{cfg: cfg, st: st}, nil
 }

@@ -15,6 +15,7 @@ import (
 func (a *applier) put(p *Process) {
 	old, _ := a.s.procs.ReplaceOrInsert(pidItem{pid: p.PID, p: p})
 	a.s.indexOnNode(old.p, p)
+	a.s.indexModified(old.p, p)
 }
 
 func queueKeyOf(p *Process) queueKey {
@@ -76,12 +77,26 @@ func (a *applier) spawn(c *Spawn) *Result {
 		ModifyIndex: a.index,
 		QueueIndex:  a.index,
 	}
+	// The leader's choice of node travels in the spawn: placed at once if
+	// the node can still take it, otherwise pending like any other spawn.
+	// Either way the spawn succeeds.
+	var n *Node
+	if c.Place != "" {
+		n, _ = a.placeable(p, c.Place)
+	}
 	s.nextPID++
+	if n != nil {
+		p.State = StatePlaced
+		p.Node = n.ID
+		p.PlaceIndex = a.index
+		s.byNode.ReplaceOrInsert(nodeKey{n.ID, pid})
+	} else {
+		s.queue.ReplaceOrInsert(queueKeyOf(p))
+	}
 	a.put(p)
 	s.children.ReplaceOrInsert(pairKey{ppid, pid})
 	s.groups.ReplaceOrInsert(pairKey{pgid, pid})
-	s.queue.ReplaceOrInsert(queueKeyOf(p))
-	return &Result{PID: pid, Incarnation: 1, State: StatePending}
+	return &Result{PID: pid, Incarnation: 1, State: p.State}
 }
 
 // groupInSession reports whether group pgid has a live member in session sid.
@@ -190,25 +205,8 @@ func (a *applier) place(c *Place) *Result {
 	if p.Killed {
 		return fail(ErrKilled)
 	}
-	n := s.node(c.Node)
-	if n == nil {
-		return failf(ErrStale, "node %q is not in the table", c.Node)
-	}
-	if n.Status != NodeAlive {
-		return failf(ErrStale, "node %q is %s", n.ID, n.Status)
-	}
-	if s.clock < p.NotBefore {
-		return failf(ErrStale, "pid %d backs off until %d", p.PID, p.NotBefore)
-	}
-	if p.Spec.Node != "" && p.Spec.Node != n.ID && p.Spec.Node != n.Name {
-		return failf(ErrInvalid, "pid %d must run on node %q", p.PID, p.Spec.Node)
-	}
-	for _, con := range p.Spec.Constraints {
-		if v, ok := n.Label(con.Label); !ok || v != con.Value {
-			return failf(ErrInvalid, "node %q does not have %s=%s", n.ID, con.Label, con.Value)
-		}
-	}
-	if r := a.checkLocality(p, n.ID); r != nil {
+	n, r := a.placeable(p, c.Node)
+	if r != nil {
 		return r
 	}
 	np := *p
@@ -220,6 +218,38 @@ func (a *applier) place(c *Place) *Result {
 	a.put(&np)
 	s.byNode.ReplaceOrInsert(nodeKey{n.ID, np.PID})
 	return &Result{PID: np.PID, Incarnation: np.Incarnation, State: np.State}
+}
+
+// placeable re-checks that the pending process p may go to node now: the
+// node is in the table and alive, p's backoff has passed, the node is the
+// one p's spec requires and has the labels it asks for, and locality holds.
+// It returns the node, or the result that refuses the placement: ErrStale
+// for what may change, ErrInvalid for what p's spec rules out. Place and
+// Spawn (with Place set) both use it.
+func (a *applier) placeable(p *Process, node string) (*Node, *Result) {
+	s := a.s
+	n := s.node(node)
+	if n == nil {
+		return nil, failf(ErrStale, "node %q is not in the table", node)
+	}
+	if n.Status != NodeAlive {
+		return nil, failf(ErrStale, "node %q is %s", n.ID, n.Status)
+	}
+	if s.clock < p.NotBefore {
+		return nil, failf(ErrStale, "pid %d backs off until %d", p.PID, p.NotBefore)
+	}
+	if p.Spec.Node != "" && p.Spec.Node != n.ID && p.Spec.Node != n.Name {
+		return nil, failf(ErrInvalid, "pid %d must run on node %q", p.PID, p.Spec.Node)
+	}
+	for _, con := range p.Spec.Constraints {
+		if v, ok := n.Label(con.Label); !ok || v != con.Value {
+			return nil, failf(ErrInvalid, "node %q does not have %s=%s", n.ID, con.Label, con.Value)
+		}
+	}
+	if r := a.checkLocality(p, n.ID); r != nil {
+		return nil, r
+	}
+	return n, nil
 }
 
 // checkLocality re-checks what ties a process to a node (DESIGN.md,
@@ -489,6 +519,8 @@ func (a *applier) reap(c *Reap) *Result {
 	}
 	s.procs.Delete(pidItem{pid: p.PID})
 	s.indexOnNode(p, nil)
+	s.indexModified(p, nil)
+	s.noteReap(a.index, p.PID)
 	s.children.Delete(pairKey{p.Parent, p.PID})
 	s.groups.Delete(pairKey{p.Pgid, p.PID})
 	if p.Node != "" {

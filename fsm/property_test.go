@@ -118,7 +118,15 @@ type propTest struct {
 	nextRID  map[uint64]uint64
 	answers  []answer
 	restores int
+	// seen holds each process as the last check saw it, at seenIndex: the
+	// change feed (WalkModified, WalkSignalsSince) must show every change
+	// since.
+	seen      map[uint64]Process
+	seenSigs  map[sigKeyT]bool
+	seenIndex uint64
 }
+
+type sigKeyT struct{ pid, id uint64 }
 
 type answer struct {
 	data []byte
@@ -188,6 +196,11 @@ func (pt *propTest) spawn(t *rapid.T) {
 		// A 1 ns backoff, so that the model need not track time.
 		Restart: Restart{Policy: policy, MaxRestarts: maxR, BackoffBase: 1, BackoffMax: 1},
 	}}
+	// Sometimes the leader chose a node at once: the spawn is placed there
+	// if the node is alive, and pending otherwise.
+	if rapid.Bool().Draw(t, "place-at-spawn") {
+		c.Place = pt.pickNode(t)
+	}
 	var want error
 	pp := m.procs[parent]
 	if pp == nil || !pp.state.Live() {
@@ -204,7 +217,14 @@ func (pt *propTest) spawn(t *rapid.T) {
 	if parent == 1 || newGroup {
 		pgid = r.PID
 	}
-	m.procs[r.PID] = &mproc{parent: parent, pgid: pgid, state: StatePending, inc: 1, policy: policy, max: maxR}
+	np := &mproc{parent: parent, pgid: pgid, state: StatePending, inc: 1, policy: policy, max: maxR}
+	if c.Place != "" && m.nodes[c.Place] == NodeAlive {
+		np.state, np.node = StatePlaced, c.Place
+	}
+	if r.State != np.state {
+		t.Fatalf("spawn placed on %q: got state %s, want %s", c.Place, r.State, np.state)
+	}
+	m.procs[r.PID] = np
 	m.nextPID++
 }
 
@@ -586,6 +606,89 @@ func (pt *propTest) check(t *rapid.T) {
 			t.Fatalf("node %s: %+v, model %s", id, n, st)
 		}
 	}
+	pt.checkChangeFeed(t, v)
+}
+
+// checkChangeFeed checks the change indexes: one entry per process and per
+// signal request, and since the last check, WalkModified visits exactly the
+// processes whose ModifyIndex moved past it, among them every process whose
+// state, node, incarnation or kill flag changed; WalkSignalsSince visits
+// exactly the requests made pending since.
+func (pt *propTest) checkChangeFeed(t *rapid.T, v *View) {
+	if got, want := v.s.modified.Len(), v.s.procs.Len(); got != want {
+		t.Fatalf("the modified index holds %d entries for %d processes", got, want)
+	}
+	if got, want := v.s.sigIndexes.Len(), v.s.signals.Len(); got != want {
+		t.Fatalf("the signal index holds %d entries for %d requests", got, want)
+	}
+	changed := map[uint64]bool{}
+	last := uint64(0)
+	v.WalkModified(pt.seenIndex, func(p *Process) bool {
+		if p.ModifyIndex <= pt.seenIndex || p.ModifyIndex < last || changed[p.PID] {
+			t.Fatalf("WalkModified(%d) visited pid %d at index %d after index %d", pt.seenIndex, p.PID, p.ModifyIndex, last)
+		}
+		last = p.ModifyIndex
+		changed[p.PID] = true
+		return true
+	})
+	now := map[uint64]Process{}
+	v.Walk(Filter{}, func(p *Process) bool {
+		now[p.PID] = *p
+		if (p.ModifyIndex > pt.seenIndex) != changed[p.PID] {
+			t.Fatalf("pid %d modified at %d: visited %v by WalkModified(%d)", p.PID, p.ModifyIndex, changed[p.PID], pt.seenIndex)
+		}
+		if old, ok := pt.seen[p.PID]; ok && !changed[p.PID] &&
+			(old.State != p.State || old.Node != p.Node || old.Incarnation != p.Incarnation || old.Killed != p.Killed) {
+			t.Fatalf("pid %d changed from %+v to %+v without a new ModifyIndex", p.PID, old, *p)
+		}
+		return true
+	})
+	sigs := map[sigKeyT]bool{}
+	v.s.signals.Ascend(func(it sigItem) bool {
+		sigs[sigKeyT{it.pid, it.id}] = true
+		return true
+	})
+	added := map[sigKeyT]bool{}
+	v.WalkSignalsSince(pt.seenIndex, func(r *SignalRequest) bool {
+		if r.Index <= pt.seenIndex {
+			t.Fatalf("WalkSignalsSince(%d) visited a request made pending at %d", pt.seenIndex, r.Index)
+		}
+		added[sigKeyT{r.PID, r.ID}] = true
+		return true
+	})
+	for k := range sigs {
+		if !pt.seenSigs[k] && !added[k] && pt.seenSigs != nil {
+			t.Fatalf("signal request %+v pending since the last check, not visited by WalkSignalsSince(%d)", k, pt.seenIndex)
+		}
+	}
+	// The reaps since the last check: exactly the processes gone since,
+	// unless the FSM was restored from a snapshot taken before then.
+	reaped := map[uint64]bool{}
+	complete := v.WalkReaped(pt.seenIndex, func(pid uint64) bool {
+		if reaped[pid] {
+			t.Fatalf("WalkReaped(%d) visited pid %d twice", pt.seenIndex, pid)
+		}
+		reaped[pid] = true
+		return true
+	})
+	if complete {
+		for pid := range pt.seen {
+			if _, ok := now[pid]; !ok && !reaped[pid] {
+				t.Fatalf("pid %d was reaped since index %d, not visited by WalkReaped", pid, pt.seenIndex)
+			}
+		}
+		for pid := range reaped {
+			if _, ok := now[pid]; ok {
+				t.Fatalf("WalkReaped(%d) visited pid %d, which is in the table", pt.seenIndex, pid)
+			}
+			if _, ok := pt.seen[pid]; !ok && pt.seen != nil {
+				t.Fatalf("WalkReaped(%d) visited pid %d, which the last check did not see", pt.seenIndex, pid)
+			}
+		}
+	} else if v.s.reapsFrom <= pt.seenIndex {
+		t.Fatalf("WalkReaped(%d) incomplete, though the feed starts at %d", pt.seenIndex, v.s.reapsFrom)
+	}
+	pt.seen, pt.seenSigs, pt.seenIndex = now, sigs, v.Index()
 }
 
 func newPropTest(t *rapid.T) *propTest {

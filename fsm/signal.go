@@ -16,18 +16,18 @@ func (a *applier) nextSigID() uint64 {
 func (a *applier) addSignal(r *SignalRequest) {
 	r.CreatedAt = a.s.clock
 	r.Index = a.index
-	a.s.signals.ReplaceOrInsert(sigItem{pid: r.PID, id: r.ID, r: r})
+	a.s.putSignal(r)
 }
 
 // dropSignals removes every request pending in pid: its incarnation ended.
 func (a *applier) dropSignals(pid uint64) {
-	var ids []uint64
+	var rs []*SignalRequest
 	a.s.eachSignal(pid, func(r *SignalRequest) bool {
-		ids = append(ids, r.ID)
+		rs = append(rs, r)
 		return true
 	})
-	for _, id := range ids {
-		a.s.signals.Delete(sigItem{pid: pid, id: id})
+	for _, r := range rs {
+		a.s.deleteSignal(r)
 	}
 }
 
@@ -139,7 +139,7 @@ func (a *applier) send(c *Signal) *Result {
 func (a *applier) signalDelivered(c *SignalDelivered) *Result {
 	k := sigItem{pid: c.PID, id: c.ID}
 	if it, ok := a.s.signals.Get(k); ok && it.r.Incarnation == c.Incarnation {
-		a.s.signals.Delete(k)
+		a.s.deleteSignal(it.r)
 	}
 	return &Result{PID: c.PID, Incarnation: c.Incarnation}
 }

@@ -279,6 +279,7 @@ func readSnapshot(in io.Reader) (*state, error) {
 	r := &snapReader{r: br, h: sha256.New()}
 	st := newState()
 	st.index = index
+	st.reapsFrom = index // no reap at or before the snapshot is known
 	last := secEnd
 	for {
 		tag, err := r.ReadByte()
@@ -353,6 +354,7 @@ func (st *state) load(tag byte, rec []byte) error {
 			st.byNode.ReplaceOrInsert(nodeKey{p.Node, p.PID})
 		}
 		st.indexOnNode(nil, p)
+		st.indexModified(nil, p)
 		if p.State == StatePending {
 			st.queue.ReplaceOrInsert(queueKeyOf(p))
 		}
@@ -368,6 +370,9 @@ func (st *state) load(tag byte, rec []byte) error {
 		sr := &SignalRequest{}
 		d.signal(sr)
 		_, dup = st.signals.ReplaceOrInsert(sigItem{pid: sr.PID, id: sr.ID, r: sr})
+		if !dup {
+			st.sigIndexes.ReplaceOrInsert(sigIndexKey{sr.Index, sr.PID, sr.ID})
+		}
 	case secOutcomes:
 		d.version(1, "outcome")
 		it := outcomeItem{id: d.uint(), at: d.int(), r: &Result{}}

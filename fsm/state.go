@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"math"
 	"strings"
 
 	"github.com/google/btree"
@@ -96,6 +97,16 @@ func lessQueue(x, y queueKey) bool {
 
 func lessSig(x, y sigItem) bool { return x.pid < y.pid || x.pid == y.pid && x.id < y.id }
 
+// sigIndexKey orders signal requests by the index that made them pending.
+type sigIndexKey struct{ index, pid, id uint64 }
+
+func lessSigIndex(x, y sigIndexKey) bool {
+	if x.index != y.index {
+		return x.index < y.index
+	}
+	return x.pid < y.pid || x.pid == y.pid && x.id < y.id
+}
+
 func lessOutcome(x, y outcomeItem) bool { return x.id < y.id }
 
 func lessTime(x, y timeKey) bool { return x.at < y.at || x.at == y.at && x.id < y.id }
@@ -127,8 +138,11 @@ type state struct {
 	groups       *btree.BTreeG[pairKey] // index: (pgid, pid)
 	byNode       *btree.BTreeG[nodeKey] // index: (node, pid) for every process with a node
 	onNode       *btree.BTreeG[nodeKey] // index: (node, pid) for the processes placed, running or stopped there
+	modified     *btree.BTreeG[pairKey] // index: (ModifyIndex, pid) of every process
+	reaps        *btree.BTreeG[pairKey] // index: (reap index, pid) of the latest maxReapFeed reaps
 	queue        *btree.BTreeG[queueKey]
 	signals      *btree.BTreeG[sigItem]
+	sigIndexes   *btree.BTreeG[sigIndexKey] // index: (Index, pid, id) of signal requests
 	outcomes     *btree.BTreeG[outcomeItem]
 	outcomeTimes *btree.BTreeG[timeKey] // index: (at, id) of outcomes
 	nodes        *btree.BTreeG[nodeItem]
@@ -136,6 +150,10 @@ type state struct {
 	sessions     *btree.BTreeG[sessItem]
 	sessionTimes *btree.BTreeG[timeKey] // index: (last active, id)
 	responses    *btree.BTreeG[respItem]
+
+	// reapsFrom: every reap at an index above it is in reaps. Not part of
+	// the snapshot; a restore starts the feed at the snapshot's index.
+	reapsFrom uint64
 }
 
 func newState() *state {
@@ -148,6 +166,9 @@ func newState() *state {
 		groups:       btree.NewG(btreeDegree, lessPair),
 		byNode:       btree.NewG(btreeDegree, lessNodeKey),
 		onNode:       btree.NewG(btreeDegree, lessNodeKey),
+		modified:     btree.NewG(btreeDegree, lessPair),
+		reaps:        btree.NewG(btreeDegree, lessPair),
+		sigIndexes:   btree.NewG(btreeDegree, lessSigIndex),
 		queue:        btree.NewG(btreeDegree, lessQueue),
 		signals:      btree.NewG(btreeDegree, lessSig),
 		outcomes:     btree.NewG(btreeDegree, lessOutcome),
@@ -181,6 +202,9 @@ func (s *state) clone() *state {
 	c.groups = s.groups.Clone()
 	c.byNode = s.byNode.Clone()
 	c.onNode = s.onNode.Clone()
+	c.modified = s.modified.Clone()
+	c.reaps = s.reaps.Clone()
+	c.sigIndexes = s.sigIndexes.Clone()
 	c.queue = s.queue.Clone()
 	c.signals = s.signals.Clone()
 	c.outcomes = s.outcomes.Clone()
@@ -255,14 +279,61 @@ func eachNodeKey(t *btree.BTreeG[nodeKey], node string, fn func(pid uint64) bool
 	})
 }
 
+// indexModified keeps modified in step when a process record old is
+// replaced by new; either may be nil.
+func (s *state) indexModified(old, new *Process) {
+	if old != nil && new != nil && old.ModifyIndex == new.ModifyIndex {
+		return // the key is there already
+	}
+	if old != nil {
+		s.modified.Delete(pairKey{old.ModifyIndex, old.PID})
+	}
+	if new != nil {
+		s.modified.ReplaceOrInsert(pairKey{new.ModifyIndex, new.PID})
+	}
+}
+
+// maxReapFeed bounds the reaps the table remembers for WalkReaped. A
+// variable so that tests can lower it.
+var maxReapFeed = 1 << 16
+
+// noteReap records that pid was reaped at index, forgetting the oldest
+// reap past maxReapFeed.
+func (s *state) noteReap(index, pid uint64) {
+	s.reaps.ReplaceOrInsert(pairKey{index, pid})
+	if s.reaps.Len() > maxReapFeed {
+		if old, ok := s.reaps.DeleteMin(); ok {
+			s.reapsFrom = max(s.reapsFrom, old.a)
+		}
+	}
+}
+
+// putSignal adds a signal request and indexes it.
+func (s *state) putSignal(r *SignalRequest) {
+	if old, ok := s.signals.ReplaceOrInsert(sigItem{pid: r.PID, id: r.ID, r: r}); ok {
+		s.sigIndexes.Delete(sigIndexKey{old.r.Index, old.pid, old.id})
+	}
+	s.sigIndexes.ReplaceOrInsert(sigIndexKey{r.Index, r.PID, r.ID})
+}
+
+// deleteSignal removes a signal request and its index entry.
+func (s *state) deleteSignal(r *SignalRequest) {
+	s.signals.Delete(sigItem{pid: r.PID, id: r.ID})
+	s.sigIndexes.Delete(sigIndexKey{r.Index, r.PID, r.ID})
+}
+
 // indexOnNode keeps onNode in step when a process record old is replaced
 // by new (either may be nil).
 func (s *state) indexOnNode(old, new *Process) {
 	live := func(p *Process) bool { return p != nil && p.State.OnNode() && p.Node != "" }
-	if live(old) && (!live(new) || new.Node != old.Node) {
+	oldLive, newLive := live(old), live(new)
+	if oldLive && newLive && old.Node == new.Node {
+		return // the key is there already
+	}
+	if oldLive {
 		s.onNode.Delete(nodeKey{old.Node, old.PID})
 	}
-	if live(new) {
+	if newLive {
 		s.onNode.ReplaceOrInsert(nodeKey{new.Node, new.PID})
 	}
 }
@@ -433,6 +504,59 @@ func (v *View) Object(kind Kind, name string) (Object, bool) {
 
 // SchedulerConfig returns the cluster-wide scheduler configuration.
 func (v *View) SchedulerConfig() SchedulerConfig { return v.s.sched }
+
+// WalkModified calls fn for every process whose record changed at an
+// index above since (its ModifyIndex), in the order of those indexes, until
+// fn returns false. A follower of the table, such as a node's runner, looks
+// at what changed since it last looked instead of at everything. A reaped
+// process has no record any more and is not visited. The record is shared,
+// as in Walk: a record never changes once in the table (a change inserts a
+// new one), so it may be kept, but never modified.
+func (v *View) WalkModified(since uint64, fn func(p *Process) bool) {
+	if since == math.MaxUint64 {
+		return
+	}
+	v.s.modified.AscendGreaterOrEqual(pairKey{a: since + 1}, func(k pairKey) bool {
+		p := v.s.proc(k.b)
+		if p == nil {
+			return true
+		}
+		return fn(p)
+	})
+}
+
+// WalkReaped calls fn with the PID of every process reaped at an index
+// above since, in the order of those indexes, until fn returns false. It
+// reports whether the view knows every such reap: the table remembers only
+// the latest reaps (and none from before the snapshot it was restored
+// from). When it does not, it calls fn for nothing, and the caller compares
+// what it holds with the whole table instead.
+func (v *View) WalkReaped(since uint64, fn func(pid uint64) bool) bool {
+	if since < v.s.reapsFrom {
+		return false
+	}
+	if since == math.MaxUint64 {
+		return true
+	}
+	v.s.reaps.AscendGreaterOrEqual(pairKey{a: since + 1}, func(k pairKey) bool { return fn(k.b) })
+	return true
+}
+
+// WalkSignalsSince calls fn for every pending signal request made pending
+// at an index above since, in the order of those indexes, until fn returns
+// false. The request is shared and must not be modified.
+func (v *View) WalkSignalsSince(since uint64, fn func(r *SignalRequest) bool) {
+	if since == math.MaxUint64 {
+		return
+	}
+	v.s.sigIndexes.AscendGreaterOrEqual(sigIndexKey{index: since + 1}, func(k sigIndexKey) bool {
+		it, ok := v.s.signals.Get(sigItem{pid: k.pid, id: k.id})
+		if !ok {
+			return true
+		}
+		return fn(it.r)
+	})
+}
 
 // PendingSignals returns the signal requests that the node has to deliver:
 // those of the processes placed, running or stopped on it, by PID and ID.

@@ -19,7 +19,7 @@
 //	GET    /v1/snapshot                     → a raft snapshot stream
 //	PUT    /v1/snapshot                     restore the table from a snapshot stream
 //	GET    /v1/state                        → StateInfo: applied index and state hash of the answering node (always local)
-//	POST   /v1/internal/command             node → leader: one encoded table command → CommandResult (see below)
+//	POST   /v1/internal/command             node → leader: one encoded table command → CommandResult, or a batch → CommandResults (see below)
 //
 // Writes carry the session headers (HeaderSession, HeaderRequest,
 // HeaderAcked): retrying a write with the same session and request id
@@ -109,6 +109,12 @@
 // command must be about that node (403 permission otherwise). It may carry
 // the session headers. A domain failure is a 200 CommandResult with Code
 // set.
+//
+// The body may instead be an fsm Batch of such commands (fsm.EncodeBatch),
+// without session headers: a node's reports, sent together. Every command
+// is checked before any is committed; they commit in order, and the answer
+// is a 200 CommandResults with one CommandResult per command. A command
+// that did not replicate has Failure set, and the node sends it again.
 //
 // # Errors
 //

@@ -188,6 +188,19 @@ type CommandResult struct {
 	State       string `json:"state,omitempty"`
 	Code        string `json:"code,omitempty"`
 	Message     string `json:"message,omitempty"`
+	// Failure is set, in a CommandResults only, when this command did not
+	// replicate: CodeNotLeader or CodeNoLeader (it was not dispatched) or
+	// CodeUnknownOutcome (it may have committed). Message says why; the
+	// other fields are empty. The node sends the command again.
+	Failure string `json:"failure,omitempty"`
+}
+
+// CommandResults is the answer to a batch of commands on POST
+// /v1/internal/command: one CommandResult per command, in order, and the
+// highest index among them.
+type CommandResults struct {
+	Results []CommandResult `json:"results"`
+	Index   uint64          `json:"index"`
 }
 
 // Error is the body of every error response.

@@ -635,3 +635,33 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestSessionFloor(t *testing.T) {
+	// The floor is the lowest request id still outstanding, or the next
+	// id when none is, whatever order the answers come in.
+	s := newSession(1)
+	for _, step := range []struct {
+		begin int      // ids to begin
+		end   []uint64 // then ids to end
+		want  uint64
+	}{
+		{0, nil, 1},
+		{3, nil, 1},            // 1, 2, 3 outstanding
+		{0, []uint64{2}, 1},    // 1, 3
+		{0, []uint64{1}, 3},    // 3
+		{2, nil, 3},            // 3, 4, 5
+		{0, []uint64{3, 5}, 4}, // 4
+		{0, []uint64{4}, 6},    // none
+		{1, []uint64{6}, 7},
+	} {
+		for range step.begin {
+			s.begin()
+		}
+		for _, rid := range step.end {
+			s.end(rid)
+		}
+		if got := s.floor(); got != step.want {
+			t.Fatalf("after %+v: got floor %d, want %d", step, got, step.want)
+		}
+	}
+}

@@ -18,10 +18,13 @@ type session struct {
 	mu          sync.Mutex
 	next        uint64              // guarded by mu; the next request id, from 1
 	outstanding map[uint64]struct{} // guarded by mu; ids sent and not yet answered
+	// low is guarded by mu: no id below it is outstanding. floor moves it
+	// up, past each id at most once.
+	low uint64
 }
 
 func newSession(id uint64) *session {
-	return &session{id: id, next: 1, outstanding: make(map[uint64]struct{})}
+	return &session{id: id, next: 1, low: 1, outstanding: make(map[uint64]struct{})}
 }
 
 // begin returns a new request id and marks it outstanding.
@@ -46,11 +49,13 @@ func (s *session) end(rid uint64) {
 func (s *session) floor() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	low := s.next
-	for rid := range s.outstanding {
-		low = min(low, rid)
+	for s.low < s.next {
+		if _, ok := s.outstanding[s.low]; ok {
+			break
+		}
+		s.low++
 	}
-	return low
+	return s.low
 }
 
 // session returns the client's session, registering one if there is none.

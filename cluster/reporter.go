@@ -1,0 +1,219 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/vproc/vproc/fsm"
+)
+
+// The reporter sends the runner's reports (started, stopped, continued,
+// exited, lost, signal delivered, and SIGKILL of a child whose spawn
+// failed) to the leader. Every process costs at least two of them, so they
+// travel in batches: the reporter takes everything queued, sends it as one
+// request (core.submitBatch on the leader itself, one POST of an fsm Batch
+// to the leader's internal route otherwise), and the leader commits the
+// whole batch through group commit with no goroutine per command.
+//
+//	runner loop ──add──▶ queue ──take all──▶ sendBatch ──▶ leader: submitBatch ──▶ raft
+//	                                            ▲                 │
+//	                                            └── send again ◀──┘ the commands that did not replicate,
+//	                                                                and the later ones about the same PIDs
+//
+// One batch is in flight at a time, so the reports about one PID reach the
+// log in the order they were made, retries included: when a command fails
+// to replicate, it is sent again together with every later command of the
+// batch about the same PID. A leader that refuses batches (an older
+// release) gets the commands one by one.
+
+const (
+	// maxReportBatch bounds the commands of one batch request; a larger
+	// backlog goes in several.
+	maxReportBatch = 1024
+	// maxReportBytes bounds the encoded commands of one batch request,
+	// well under api.MaxBodyBytes.
+	maxReportBytes = 512 << 10
+	// reportTimeout bounds one request.
+	reportTimeout = 10 * time.Second
+	// reportLinger is how long the reporter waits for more reports after
+	// the first one when few are queued: a short process's started and
+	// exited reports then share one request and one raft entry.
+	reportLinger = time.Millisecond
+	// lingerBelow is the queue length from which the reporter sends at
+	// once.
+	lingerBelow = 64
+)
+
+// errBatchRefused means that the leader does not take batches of
+// commands: the reporter sends them one by one.
+var errBatchRefused = errors.New("the leader does not take batches of commands")
+
+// reporter is the runner's report queue and the goroutine that drains it.
+type reporter struct {
+	r    *runner
+	mu   sync.Mutex // guards q
+	q    []fsm.Command
+	wake chan struct{}
+}
+
+func (rp *reporter) init(r *runner) {
+	rp.r = r
+	rp.wake = make(chan struct{}, 1)
+}
+
+// add queues a report; it never blocks.
+func (rp *reporter) add(c fsm.Command) {
+	rp.mu.Lock()
+	rp.q = append(rp.q, c)
+	rp.mu.Unlock()
+	kick(rp.wake)
+}
+
+func reportPID(c fsm.Command) uint64 {
+	switch c := c.(type) {
+	case *fsm.Started:
+		return c.PID
+	case *fsm.Stopped:
+		return c.PID
+	case *fsm.Continued:
+		return c.PID
+	case *fsm.Exited:
+		return c.PID
+	case *fsm.Lost:
+		return c.PID
+	case *fsm.SignalDelivered:
+		return c.PID
+	case *fsm.Signal:
+		return uint64(c.Target)
+	}
+	return 0
+}
+
+// run drains the queue, one batch at a time, until the runner stops.
+func (rp *reporter) run() {
+	r := rp.r
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-rp.wake:
+		}
+		if !rp.linger() {
+			return
+		}
+		for {
+			rp.mu.Lock()
+			batch := rp.q
+			rp.q = nil
+			rp.mu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			if !rp.deliver(batch) {
+				return
+			}
+		}
+	}
+}
+
+// linger waits up to reportLinger for the queue to fill, unless it holds
+// lingerBelow reports already. It returns false at shutdown.
+func (rp *reporter) linger() bool {
+	rp.mu.Lock()
+	n := len(rp.q)
+	rp.mu.Unlock()
+	if n >= lingerBelow {
+		return true
+	}
+	return sleepCtx(rp.r.ctx, reportLinger)
+}
+
+// deliver sends cmds until the leader has answered each one. It returns
+// false at shutdown.
+func (rp *reporter) deliver(cmds []fsm.Command) bool {
+	r := rp.r
+	backoff := 50 * time.Millisecond
+	for len(cmds) > 0 {
+		ctx, cancel := context.WithTimeout(r.ctx, reportTimeout)
+		outs, err := r.out.sendBatch(ctx, cmds)
+		cancel()
+		switch {
+		case errors.Is(err, errBatchRefused):
+			for _, c := range cmds {
+				if !rp.deliverOne(c) {
+					return false
+				}
+			}
+			return true
+		case err == nil:
+			if cmds, err = rp.settle(cmds, outs); len(cmds) == 0 {
+				return true
+			}
+		}
+		if r.ctx.Err() != nil {
+			return false
+		}
+		r.log.Debug("reports not acknowledged; retrying", "reports", len(cmds), "err", err)
+		if !sleepCtx(r.ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+	return true
+}
+
+// settle looks at the outcomes of cmds and returns what must be sent
+// again: each command that did not replicate, and every later command
+// about the same PID, in order; and the first replication error.
+func (rp *reporter) settle(cmds []fsm.Command, outs []applyOutcome) ([]fsm.Command, error) {
+	var again []fsm.Command
+	var failed map[uint64]bool
+	var first error
+	for i, c := range cmds {
+		pid := reportPID(c)
+		if o := outs[i]; o.err != nil || failed[pid] {
+			if failed == nil {
+				failed = make(map[uint64]bool)
+			}
+			if first == nil {
+				first = o.err
+			}
+			failed[pid] = true
+			again = append(again, c)
+			continue
+		}
+		if res := outs[i].res; res != nil && res.Err != nil {
+			rp.r.log.Debug("report answered with a domain error", "command", c.Type(), "pid", pid, "err", res.Err)
+		}
+	}
+	return again, first
+}
+
+// deliverOne sends one report until the leader answers. It returns false
+// at shutdown.
+func (rp *reporter) deliverOne(c fsm.Command) bool {
+	r := rp.r
+	backoff := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(r.ctx, reportTimeout)
+		res, err := r.out.send(ctx, nil, c)
+		cancel()
+		if err == nil {
+			if res.Err != nil {
+				r.log.Debug("report answered with a domain error", "command", c.Type(), "pid", reportPID(c), "err", res.Err)
+			}
+			return true
+		}
+		if r.ctx.Err() != nil {
+			return false
+		}
+		r.log.Debug("report not acknowledged; retrying", "command", c.Type(), "pid", reportPID(c), "err", err)
+		if !sleepCtx(r.ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
