@@ -387,8 +387,11 @@ func fsmStatus(ws node.WaitStatus, reason string) fsm.Status {
 
 // kernelSpec builds the kernel's spec for an incarnation of a table record.
 // It strips the stdin marker and reports whether it was there.
+//
+// The process also learns where and as which incarnation it runs, through
+// VPROC_NODE and VPROC_INCARNATION (the fault suite's heartbeat prints them).
 func kernelSpec(p *fsm.Process) (node.Spec, bool, error) {
-	env := make([]string, 0, len(p.Spec.Env))
+	env := make([]string, 0, len(p.Spec.Env)+2)
 	stdin := false
 	for _, e := range p.Spec.Env {
 		if e == stdinMarker {
@@ -397,6 +400,7 @@ func kernelSpec(p *fsm.Process) (node.Spec, bool, error) {
 		}
 		env = append(env, e)
 	}
+	env = append(env, "VPROC_NODE="+p.Node, "VPROC_INCARNATION="+strconv.FormatUint(p.Incarnation, 10))
 	promises, err := security.ParsePromises(p.Spec.Promises)
 	if err != nil {
 		return node.Spec{}, false, fmt.Errorf("promises %q: %w", p.Spec.Promises, err)

@@ -127,6 +127,10 @@ func TestHTTPStdin(t *testing.T) {
 	if strings.Contains(string(r.body), "VPROC_STDIN") || !strings.Contains(string(r.body), "A=b") {
 		t.Errorf("env output: %q", r.body)
 	}
+	// It learns where and as which incarnation it runs.
+	if !strings.Contains(string(r.body), "VPROC_INCARNATION=1\n") || !strings.Contains(string(r.body), "VPROC_NODE=") {
+		t.Errorf("env output without VPROC_NODE and VPROC_INCARNATION: %q", r.body)
+	}
 }
 
 func TestHTTPStdinErrors(t *testing.T) {
