@@ -1158,6 +1158,23 @@ func isMember(v *fsm.View, name string) bool {
 	return false
 }
 
+// eventNode returns the node named by a lifecycle event of an incarnation.
+func eventNode(c fsm.Command) (string, bool) {
+	switch c := c.(type) {
+	case *fsm.Started:
+		return c.Node, true
+	case *fsm.Stopped:
+		return c.Node, true
+	case *fsm.Continued:
+		return c.Node, true
+	case *fsm.Exited:
+		return c.Node, true
+	case *fsm.Lost:
+		return c.Node, true
+	}
+	return "", false
+}
+
 // nodeMayReport checks that a node reports only what a node may: events
 // of its own incarnations, delivered signals, and the children of its
 // processes (spawned and placed on itself, or killed when their spawn
@@ -1166,27 +1183,13 @@ func nodeMayReport(c fsm.Command, from string) error {
 	deny := func(why string) error {
 		return &httpError{http.StatusForbidden, "permission", fmt.Sprintf("node %q may not send %v: %s", from, c.Type(), why)}
 	}
+	if node, ok := eventNode(c); ok {
+		if node != from {
+			return deny("another node's event")
+		}
+		return nil
+	}
 	switch c := c.(type) {
-	case *fsm.Started:
-		if c.Node != from {
-			return deny("another node's event")
-		}
-	case *fsm.Stopped:
-		if c.Node != from {
-			return deny("another node's event")
-		}
-	case *fsm.Continued:
-		if c.Node != from {
-			return deny("another node's event")
-		}
-	case *fsm.Exited:
-		if c.Node != from {
-			return deny("another node's event")
-		}
-	case *fsm.Lost:
-		if c.Node != from {
-			return deny("another node's event")
-		}
 	case *fsm.SignalDelivered:
 	case *fsm.Spawn:
 		if c.Parent <= fsm.InitPID || c.Spec.Node != from || c.Spec.InheritsPipesFrom != c.Parent {
