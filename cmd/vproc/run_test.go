@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vproc/vproc/cluster/api"
 )
@@ -132,7 +133,27 @@ func TestRunSpawnFailures(t *testing.T) {
 }
 
 func TestRunInteractive(t *testing.T) {
-	f := procAPI(t, 6, "", api.Process{PID: 6, State: "exited", ExitCode: intp(0)})
+	// cat exits once its stdin reaches EOF: the fake's wait answers only
+	// after the stdin stream has ended (an exited process may otherwise
+	// end run before the stream is sent, and the test would race it).
+	f := newFakeAPI(t)
+	f.onSpawn(6)
+	got := make(chan string, 1)
+	f.mux.HandleFunc("GET /v1/procs/6/logs", func(w http.ResponseWriter, r *http.Request) {})
+	f.mux.HandleFunc("POST /v1/procs/6/stdin", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+	})
+	seen := make(chan string, 1)
+	f.mux.HandleFunc("GET /v1/procs/6/wait", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case b := <-got:
+			seen <- b
+		case <-time.After(10 * time.Second):
+			seen <- "(no stdin stream)"
+		}
+		writeAnswer(w, 200, api.Process{PID: 6, State: "exited", ExitCode: intp(0)})
+	})
 	r := runCLI(t, f.srv.URL, "line one\n", "run", "-i", "--", "cat")
 	if r.code != 0 {
 		t.Fatalf("got %+v, want exit 0", r)
@@ -140,7 +161,9 @@ func TestRunInteractive(t *testing.T) {
 	if !f.lastSpawn(t).Stdin {
 		t.Error("run -i spawned without stdin")
 	}
-	waitFor(t, func() bool { return f.hitsOf("stdin:line one\n") == 1 })
+	if stdin := <-seen; stdin != "line one\n" {
+		t.Errorf("stdin stream %q, want %q", stdin, "line one\n")
+	}
 }
 
 func TestRunResumesBrokenLogs(t *testing.T) {
