@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/vproc/vproc/cluster/raftnet"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,7 +34,7 @@ type Agent struct {
 	fsm     *fsm.FSM
 	adapter *fsmAdapter
 	stores  *raftStores
-	stream  *streamLayer
+	stream  *raftnet.StreamLayer
 	trans   *raft.NetworkTransport
 	raft    *raft.Raft
 	gossip  *gossip
@@ -163,7 +164,7 @@ func (a *Agent) open() error {
 		_ = raftLn.Close()
 		return fmt.Errorf("raft advertise address: %w", err)
 	}
-	a.stream = newStreamLayer(raftLn, adv)
+	a.stream = raftnet.NewStreamLayer(raftLn, adv)
 	a.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  a.stream,
 		MaxPool: transportPool,

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -98,80 +97,6 @@ func raftConfig(cfg *Config, logger *hclogAdapter) *raft.Config {
 	rc.BatchApplyCh = false
 	rc.Logger = logger.Named("raft")
 	return rc
-}
-
-// streamLayer is raft's StreamLayer over a TCP listener the agent owns: it
-// advertises the address the agent chose and, on Close, closes every
-// connection it accepted or dialled, so that no connection handler outlives
-// the transport.
-type streamLayer struct {
-	ln        net.Listener
-	advertise net.Addr
-
-	mu     sync.Mutex // guards conns and closed
-	conns  map[net.Conn]struct{}
-	closed bool
-}
-
-var _ raft.StreamLayer = (*streamLayer)(nil)
-
-func newStreamLayer(ln net.Listener, advertise net.Addr) *streamLayer {
-	return &streamLayer{ln: ln, advertise: advertise, conns: make(map[net.Conn]struct{})}
-}
-
-func (s *streamLayer) track(c net.Conn) (net.Conn, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		_ = c.Close()
-		return nil, net.ErrClosed
-	}
-	tc := &trackedConn{Conn: c, s: s}
-	s.conns[tc] = struct{}{}
-	return tc, nil
-}
-
-func (s *streamLayer) Accept() (net.Conn, error) {
-	c, err := s.ln.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return s.track(c)
-}
-
-func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", string(address), timeout)
-	if err != nil {
-		return nil, err
-	}
-	return s.track(c)
-}
-
-func (s *streamLayer) Close() error {
-	err := s.ln.Close()
-	s.mu.Lock()
-	s.closed = true
-	conns := s.conns
-	s.conns = map[net.Conn]struct{}{}
-	s.mu.Unlock()
-	for c := range conns {
-		_ = c.(*trackedConn).Conn.Close()
-	}
-	return err
-}
-
-func (s *streamLayer) Addr() net.Addr { return s.advertise }
-
-type trackedConn struct {
-	net.Conn
-	s *streamLayer
-}
-
-func (c *trackedConn) Close() error {
-	c.s.mu.Lock()
-	delete(c.s.conns, c)
-	c.s.mu.Unlock()
-	return c.Conn.Close()
 }
 
 // fsmAdapter is the raft.FSM (and raft.BatchingFSM) over fsm.FSM. Besides

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/vproc/vproc/cluster/raftnet"
 	"io"
 	"math"
 	"net"
@@ -415,84 +416,11 @@ func newTransport() (*raft.NetworkTransport, error) {
 		return nil, err
 	}
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  &streamLayer{ln: ln, conns: make(map[net.Conn]struct{})},
+		Stream:  raftnet.NewStreamLayer(ln, nil),
 		MaxPool: transportPool,
 		Timeout: transportTimeout,
 		Logger:  hclog.NewNullLogger(),
 	}), nil
-}
-
-// streamLayer is raft's StreamLayer over a TCP listener that tracks the
-// connections it accepted or dialled and closes them all on Close.
-type streamLayer struct {
-	ln net.Listener
-
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{} // guarded by mu
-	closed bool                  // guarded by mu
-}
-
-var _ raft.StreamLayer = (*streamLayer)(nil)
-
-func (s *streamLayer) track(c net.Conn) (net.Conn, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		c.Close()
-		return nil, net.ErrClosed
-	}
-	tc := &trackedConn{Conn: c, s: s}
-	s.conns[tc] = struct{}{}
-	return tc, nil
-}
-
-// Accept accepts a connection and tracks it.
-func (s *streamLayer) Accept() (net.Conn, error) {
-	c, err := s.ln.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return s.track(c)
-}
-
-// Dial dials a server and tracks the connection.
-func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", string(address), timeout)
-	if err != nil {
-		return nil, err
-	}
-	return s.track(c)
-}
-
-// Close closes the listener and every tracked connection.
-func (s *streamLayer) Close() error {
-	err := s.ln.Close()
-	s.mu.Lock()
-	s.closed = true
-	conns := s.conns
-	s.conns = map[net.Conn]struct{}{}
-	s.mu.Unlock()
-	for c := range conns {
-		c.(*trackedConn).Conn.Close()
-	}
-	return err
-}
-
-// Addr returns the listener's address, which peers dial.
-func (s *streamLayer) Addr() net.Addr { return s.ln.Addr() }
-
-// trackedConn forgets itself in its stream layer when closed.
-type trackedConn struct {
-	net.Conn
-	s *streamLayer
-}
-
-// Close closes the connection and forgets it.
-func (c *trackedConn) Close() error {
-	c.s.mu.Lock()
-	delete(c.s.conns, c)
-	c.s.mu.Unlock()
-	return c.Conn.Close()
 }
 
 // waitLeader returns the leader once there is one.
