@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/vproc/vproc/internal/testwait"
 	"io"
 	"log/slog"
 	"net/http"
@@ -387,13 +388,7 @@ func (h *harness) proc(pid uint64) (fsm.Process, bool) { return h.c.f.View().Get
 // waitFor polls cond until it holds or timeout passes.
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, what, timeout, cond)
 }
 
 // waitState waits until pid is in one of the states.

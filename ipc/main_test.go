@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"errors"
+	"github.com/vproc/vproc/internal/testwait"
 	"testing"
 	"time"
 
@@ -15,16 +16,7 @@ func TestMain(m *testing.M) {
 // waitFor polls cond until it holds, failing the test after timeout.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.After(5 * time.Second)
-	tick := time.NewTicker(100 * time.Microsecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
+	testwait.For(t, what, 5*time.Second, cond)
 }
 
 // testWaiter is a Waiter the test controls: Wait returns nil on Wake, or the

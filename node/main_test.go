@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"github.com/vproc/vproc/internal/testwait"
 	"sync"
 	"testing"
 	"time"
@@ -54,13 +55,7 @@ func newKernel(t testing.TB, mod ...func(*Config)) *ProcessManager {
 // waitFor polls cond until it holds or the timeout passes.
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.For(t, what, timeout, cond)
 }
 
 // run spawns spec, waits for it, and returns its status and output.

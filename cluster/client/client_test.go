@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/vproc/vproc/internal/testwait"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -627,13 +628,7 @@ func TestDefaultAddrFromEnv(t *testing.T) {
 // waitFor polls cond until it holds or a deadline passes.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.For(t, "the condition", 5*time.Second, cond)
 }
 
 func TestSessionFloor(t *testing.T) {

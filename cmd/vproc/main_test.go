@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/vproc/vproc/internal/testwait"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -215,11 +216,5 @@ func TestNoStdin(t *testing.T) {
 // waitFor polls cond until it holds or a deadline passes.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.For(t, "the condition", 5*time.Second, cond)
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/vproc/vproc/internal/testwait"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -371,11 +372,5 @@ func assertGone(t *testing.T) {
 // waitFor polls cond until it holds or timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testwait.For(t, "the condition", timeout, cond)
 }
