@@ -145,10 +145,14 @@ func (c *fakeCore) submit(ctx context.Context, sess *sessionRef, cmd fsm.Command
 	return c.apply(cmd), nil
 }
 
-func (c *fakeCore) submitBatch(ctx context.Context, cmds []fsm.Command) []applyOutcome {
+func (c *fakeCore) submitBatch(ctx context.Context, sess []*sessionRef, cmds []fsm.Command) []applyOutcome {
 	outs := make([]applyOutcome, len(cmds))
 	for i, cmd := range cmds {
-		outs[i].res, outs[i].err = c.submit(ctx, nil, cmd)
+		var sr *sessionRef
+		if sess != nil {
+			sr = sess[i]
+		}
+		outs[i].res, outs[i].err = c.submit(ctx, sr, cmd)
 	}
 	return outs
 }

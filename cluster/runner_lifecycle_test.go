@@ -322,7 +322,7 @@ func (f *fakeFollower) registerSession(context.Context) (uint64, error) { return
 func (f *fakeFollower) submit(context.Context, *sessionRef, fsm.Command) (*fsm.Result, error) {
 	return nil, errNotLeader
 }
-func (f *fakeFollower) submitBatch(_ context.Context, cmds []fsm.Command) []applyOutcome {
+func (f *fakeFollower) submitBatch(_ context.Context, _ []*sessionRef, cmds []fsm.Command) []applyOutcome {
 	outs := make([]applyOutcome, len(cmds))
 	for i := range outs {
 		outs[i].err = errNotLeader
