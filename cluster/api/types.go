@@ -244,6 +244,13 @@ type CommandResults struct {
 	Index   uint64          `json:"index"`
 }
 
+// LeaseGrant is the leader's answer to a node's lease renewal (POST
+// /v1/internal/lease): its last log index, which a node whose lease had
+// ended applies before it lets its processes run again.
+type LeaseGrant struct {
+	Index uint64 `json:"index"`
+}
+
 // Error is the body of every error response.
 type Error struct {
 	Code    string `json:"code"`
