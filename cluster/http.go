@@ -723,8 +723,19 @@ func (s *serving) handleWait(w http.ResponseWriter, r *http.Request) {
 		wctx, wcancel = context.WithTimeout(ctx, timeout)
 		defer wcancel()
 	}
+	// Only the first look needs the read recipe (Guarantee 6). After it,
+	// the leader's own table only ever shows committed entries, and an exit
+	// or a reap seen there was committed during this call: returning it is
+	// linearizable. A node that stops leading hands the wait back to the
+	// client, which retries on the new leader.
+	consistent := !stale
 	for {
-		v, err := s.view(wctx, stale)
+		if !consistent && !stale && !s.c.isLeader() {
+			s.fail(w, r, errNotLeader)
+			return
+		}
+		v, err := s.view(wctx, !consistent)
+		consistent = false
 		if err != nil {
 			if wctx.Err() != nil && ctx.Err() == nil {
 				s.fail(w, r, &httpError{http.StatusRequestTimeout, api.CodeTimeout, fmt.Sprintf("pid %d has not exited after %v", pid, timeout)})
@@ -740,7 +751,9 @@ func (s *serving) handleWait(w http.ResponseWriter, r *http.Request) {
 		}
 		if !p.State.Live() {
 			out := []api.Process{apiProcess(&p)}
-			s.enrich(ctx, out, false)
+			// The status is the table's; cpu_ms only where it costs no
+			// round trip to another node.
+			s.enrich(ctx, out, true)
 			s.readHeaders(w, v.Index(), stale)
 			writeJSON(w, http.StatusOK, out[0])
 			return
