@@ -93,7 +93,9 @@ func (s *Sys) MqOpen(name string, flags int, mode uint32, attr *ipc.MQAttr) (int
 	p := s.p
 	k, call := p.k, p.nameCall
 	fd, err := openNamed(p,
-		func() (mqHandle, bool, error) { return k.openQueue(call, name, ipc.OpenFlag(flags), mode, p.Owner, attr) },
+		func() (mqHandle, bool, error) {
+			return k.openQueue(call, name, ipc.OpenFlag(flags), mode, p.Owner, attr)
+		},
 		func(d mqHandle) *File { return newFile("mqueue:"+name, flags&(O_ACCMODE|O_NONBLOCK), mqOps{d}) },
 		func() error { return k.unlinkQueue(call, name) })
 	return fd, s.leave(err)
@@ -251,7 +253,9 @@ func (s *Sys) ShmOpen(name string, flags int, mode uint32) (int, error) {
 	p := s.p
 	k, call := p.k, p.nameCall
 	fd, err := openNamed(p,
-		func() (*ipc.Segment, bool, error) { return k.openSegment(call, name, ipc.OpenFlag(flags), mode, p.Owner) },
+		func() (*ipc.Segment, bool, error) {
+			return k.openSegment(call, name, ipc.OpenFlag(flags), mode, p.Owner)
+		},
 		func(seg *ipc.Segment) *File { return newFile("shm:"+name, flags&O_ACCMODE, shmOps{seg}) },
 		func() error { return k.unlinkSegment(call, name) })
 	return fd, s.leave(err)

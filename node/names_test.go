@@ -113,11 +113,11 @@ func (q fakeRemoteQueue) Receive(w ipc.Waiter, b []byte, nb bool, dl time.Time) 
 	q.d.SetAttr(map[bool]ipc.OpenFlag{true: ipc.O_NONBLOCK}[nb])
 	return q.d.Receive(w, b, dl)
 }
-func (q fakeRemoteQueue) Attr() (ipc.MQAttr, error)   { return q.d.GetAttr(), nil }
-func (q fakeRemoteQueue) Limits() (int64, int64)      { return q.d.MaxMsg(), q.d.MsgSize() }
-func (q fakeRemoteQueue) ID() uint64                  { return q.d.ID() }
-func (q fakeRemoteQueue) Close() error                { return q.d.Close() }
-func (p fakeRemotePipe) ID() uint64                   { return 0 }
+func (q fakeRemoteQueue) Attr() (ipc.MQAttr, error) { return q.d.GetAttr(), nil }
+func (q fakeRemoteQueue) Limits() (int64, int64)    { return q.d.MaxMsg(), q.d.MsgSize() }
+func (q fakeRemoteQueue) ID() uint64                { return q.d.ID() }
+func (q fakeRemoteQueue) Close() error              { return q.d.Close() }
+func (p fakeRemotePipe) ID() uint64                 { return 0 }
 func (p fakeRemotePipe) Read(w ipc.Waiter, b []byte, nb bool) (int, error) {
 	if p.r == nil {
 		return 0, ipc.EBADF
