@@ -78,6 +78,7 @@ func (s *serving) routes() http.Handler {
 	mux.Handle("/v1/state", methods{http.MethodGet: s.handleState})
 	mux.Handle("/v1/internal/command", methods{http.MethodPost: s.leaderOnly(s.handleCommand, true)})
 	mux.Handle("/v1/internal/lease", methods{http.MethodPost: s.handleLease})
+	s.ipcRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &httpError{http.StatusNotFound, api.CodeNotFound, "no route " + r.URL.Path})
 	})
@@ -1215,7 +1216,11 @@ func nodeMayReport(c fsm.Command, from string) error {
 		return nil
 	}
 	switch c := c.(type) {
-	case *fsm.SignalDelivered:
+	case *fsm.SignalDelivered, *fsm.RegistryUnlink:
+	case *fsm.RegistryCreate:
+		if c.Node != from {
+			return deny("only a name held by itself")
+		}
 	case *fsm.Spawn:
 		if c.Parent <= fsm.InitPID || c.Spec.Node != from || c.Spec.InheritsPipesFrom != c.Parent {
 			return deny("only a child of a local process, bound to the node")

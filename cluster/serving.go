@@ -30,6 +30,8 @@ type serving struct {
 	logs   *logStore
 	h      http.Handler
 
+	ipcSrv ipcServer // the IPC streams this node serves
+
 	transport *http.Transport // to the leader and the other nodes
 	client    *http.Client
 
@@ -87,6 +89,7 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 	kcfg.PIDs = s.runner
 	kcfg.OnEvent = s.runner.onEvent
 	kcfg.Logger = logger
+	kcfg.Names = &clusterNames{s: s}
 	k, err := node.New(kcfg)
 	if err != nil {
 		cancel()
@@ -127,6 +130,7 @@ func (s *serving) drain() { s.cancel() }
 func (s *serving) stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.cancel()
+		s.ipcSrv.close()
 		s.wg.Wait()
 		s.runner.stop()
 		err := s.kernel.Shutdown(ctx)

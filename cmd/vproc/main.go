@@ -260,6 +260,9 @@ or VPROC_ADDR (default ` + client.DefaultAddr + `).`,
 		newOperatorCmd(e, g),
 		newSnapshotCmd(e, g),
 		newBenchCmd(e, g),
+		newMQCmd(e, g),
+		newFIFOCmd(e, g),
+		newShmCmd(e, g),
 	)
 	return root
 }
