@@ -285,7 +285,7 @@ func (a *Agent) submit(ctx context.Context, sess *sessionRef, cmd fsm.Command) (
 		return nil, errNotLeader
 	}
 	if sp, ok := cmd.(*fsm.Spawn); ok {
-		a.placeSpawn(sp)
+		defer a.placeSpawn(sp).release()
 	}
 	var entry []byte
 	if sess != nil {
@@ -343,13 +343,18 @@ func (a *Agent) submitBatch(ctx context.Context, cmds []fsm.Command) []applyOutc
 	}
 	props := make([]proposal, len(cmds))
 	for i, c := range cmds {
+		var pick spawnPick
 		if sp, ok := c.(*fsm.Spawn); ok {
-			a.placeSpawn(sp)
+			pick = a.placeSpawn(sp)
 		}
 		p := &props[i]
 		p.entry, p.lazy = fsm.Encode(c), true
-		p.done = func(res *fsm.Result, err error) { w.set(i, res, err) }
+		p.done = func(res *fsm.Result, err error) {
+			pick.release()
+			w.set(i, res, err)
+		}
 		if err := a.app.propose(ctx, p); err != nil {
+			pick.release()
 			w.failFrom(i, err) // neither this one nor the rest was queued
 			break
 		}
