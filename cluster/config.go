@@ -133,6 +133,19 @@ const (
 	DefaultGossipPort = 7072
 )
 
+// DefaultProcsPerSlot is the default Scheduler.ProcsPerSlot of an agent.
+// sched's own default (64) suits long-running, busy programs; vproc's are
+// cooperative and mostly asleep, about 4 KiB each, so a node counts as
+// full only with many more. What crowds a node's CPU shows in its
+// gossiped run queue, which spread avoids.
+const DefaultProcsPerSlot = 1024
+
+func defaultScheduler() sched.Config {
+	c := sched.DefaultConfig()
+	c.ProcsPerSlot = DefaultProcsPerSlot
+	return c
+}
+
 // DefaultPreemptGrace is the default Config.PreemptGrace: as long as
 // systemd's and Kubernetes' stop timeouts are short, enough for a program
 // that catches SIGTERM to finish its current work.
@@ -223,7 +236,7 @@ func DefaultConfig() Config {
 
 		LogMaxBytes:  1 << 20,
 		FSM:          fsm.DefaultConfig(),
-		Scheduler:    sched.DefaultConfig(),
+		Scheduler:    defaultScheduler(),
 		PreemptGrace: DefaultPreemptGrace,
 	}
 }

@@ -32,6 +32,8 @@ type agentFlags struct {
 	memory          string
 	labels          map[string]string
 	retention       time.Duration
+	procsPerSlot    int
+	preemptGrace    time.Duration
 	logLevel        string
 	shutdownTimeout time.Duration
 }
@@ -49,6 +51,8 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.memory, "memory", "", "memory offered to placement, such as 512M or 4G (default unlimited)")
 	fs.StringToStringVar(&f.labels, "labels", nil, "node labels, as k=v,k2=v2, matched by spawn --constraint")
 	fs.DurationVar(&f.retention, "retention", 0, "how long an exited process spawned from the command line is kept before it is reaped (default 1h)")
+	fs.IntVar(&f.procsPerSlot, "procs-per-slot", 0, "processes placement puts on one CPU slot, when this node leads (default 1024)")
+	fs.DurationVar(&f.preemptGrace, "preempt-grace", 0, "how long a preempted process has between SIGTERM and SIGKILL (default 5s)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 }
@@ -107,6 +111,18 @@ func (f *agentFlags) config(fs *pflag.FlagSet, base cluster.Config) (cluster.Con
 			return cfg, fmt.Errorf("bad --retention %v: must be positive", f.retention)
 		}
 		cfg.Retention = f.retention
+	}
+	if set("procs-per-slot") {
+		if f.procsPerSlot < 1 {
+			return cfg, fmt.Errorf("bad --procs-per-slot %d: must be at least 1", f.procsPerSlot)
+		}
+		cfg.Scheduler.ProcsPerSlot = f.procsPerSlot
+	}
+	if set("preempt-grace") {
+		if f.preemptGrace < 0 {
+			return cfg, fmt.Errorf("bad --preempt-grace %v: must not be negative", f.preemptGrace)
+		}
+		cfg.PreemptGrace = f.preemptGrace
 	}
 	if cfg.Name == "" {
 		host, err := os.Hostname()
