@@ -148,6 +148,14 @@ type runner struct {
 
 	rep  reporter
 	sess nodeSession
+
+	// Evictions (evict.go), guarded by mu: the grace period of each
+	// evicting incarnation, and the loop's timer for the next deadline
+	// (evictAt; zero when not armed). grace is set before start.
+	evicting   map[uint64]eviction
+	evictTimer *time.Timer
+	evictAt    time.Time
+	grace      time.Duration
 }
 
 // localProc is one incarnation this node has started, or is about to.
@@ -195,6 +203,7 @@ func newRunner(c core, logs *logStore, out sender, logger *slog.Logger) *runner 
 		firstSeen: make(map[uint64]time.Time),
 		delivered: make(map[sigKey]uint64),
 		gcEvery:   gcEvery,
+		evicting:  make(map[uint64]eviction),
 	}
 	r.rep.init(r)
 	return r
@@ -234,6 +243,7 @@ func (r *runner) stop() {
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
+	r.stopEvictTimer()
 }
 
 var errStopping = errors.New("agent stopping")
@@ -279,12 +289,14 @@ func (r *runner) loop() {
 		if v := r.c.localView(); v != nil {
 			r.reconcile(v)
 		}
+		r.escalateEvictions(time.Now())
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-r.tableKick:
 		case <-r.evKick:
 		case <-t.C:
+		case <-r.evictWake():
 		}
 	}
 }
@@ -514,6 +526,11 @@ func (r *runner) reconcilePIDLocked(v *fsm.View, pid uint64, p *fsm.Process, now
 	assigned := p != nil && p.Node == r.name && p.State.OnNode()
 	if lp := r.procs[pid]; lp != nil {
 		r.settleLocked(pid, lp, p, assigned)
+		if assigned {
+			r.noteEvictionLocked(pid, lp, localView{assigned: true, inc: p.Incarnation, evicting: p.Evicting}, now)
+		} else {
+			r.noteEvictionLocked(pid, lp, localView{}, now)
+		}
 	}
 	if r.procs[pid] != nil || !assigned {
 		// This incarnation is known, or an older one is ending; or
