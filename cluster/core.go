@@ -64,9 +64,10 @@ type core interface {
 	snapshotRestore(ctx context.Context, r io.Reader) error
 	// stateInfo returns this node's applied index and state hash.
 	stateInfo() api.StateInfo
-	// renewLease answers a node's lease renewal on the leader, with the
-	// leader's last log index (Guarantee 3). On a follower: errNotLeader.
-	renewLease(node string) (uint64, error)
+	// renewLease answers a node's lease renewal on the leader, once a
+	// quorum has confirmed its leadership, with the leader's last log index
+	// (Guarantee 3). On a follower: errNotLeader.
+	renewLease(ctx context.Context, node string) (uint64, error)
 }
 
 // sessionRef names a request within a client session.

@@ -56,7 +56,9 @@ func benchSpawn(b *testing.B, conc int, run bool) {
 			defer t.Stop()
 			for {
 				if l := c.leaderNow(); l != nil {
-					_, _ = l.renewLease("phantom")
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					_, _ = l.renewLease(ctx, "phantom")
+					cancel()
 				}
 				select {
 				case <-done:

@@ -200,7 +200,7 @@ func (c *fakeCore) leader() (string, string, bool) {
 
 func (c *fakeCore) isLeader() bool { return c.leaderFlag.Load() }
 
-func (c *fakeCore) renewLease(node string) (uint64, error) {
+func (c *fakeCore) renewLease(_ context.Context, node string) (uint64, error) {
 	if !c.leaderFlag.Load() || c.refuseLeases.Load() {
 		return 0, errNotLeader
 	}

@@ -90,10 +90,21 @@ func (t *leaseTable) fresh(node string, now time.Time, fence time.Duration) bool
 }
 
 // renewLease implements core.renewLease: the leader answers a node's
-// renewal and returns its last log index.
-func (a *Agent) renewLease(node string) (uint64, error) {
+// renewal and returns its last log index. It answers only once a quorum
+// has confirmed its leadership (VerifyLeader, batched with the reads'):
+// raft's own state is not enough, since a leader that was paused, or cut
+// off, still believes it leads until it hears otherwise, and renewing its
+// own node's lease then would let processes run that a newer leader has
+// already moved elsewhere.
+func (a *Agent) renewLease(ctx context.Context, node string) (uint64, error) {
 	ls := a.leading.Load()
 	if ls == nil || !a.isLeader() {
+		return 0, errNotLeader
+	}
+	if err := a.verifyLeader(ctx); err != nil {
+		return 0, err
+	}
+	if a.leading.Load() != ls {
 		return 0, errNotLeader
 	}
 	ls.leases.renew(node, time.Now())
@@ -170,7 +181,7 @@ func (s *serving) handleLease(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("a lease renewal names its node in %s", api.HeaderNode))
 		return
 	}
-	index, err := s.c.renewLease(from)
+	index, err := s.c.renewLease(r.Context(), from)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -218,7 +229,7 @@ func (s *serving) keepLease() {
 // leader, POST /v1/internal/lease from a follower.
 func (s *serving) renewLease(ctx context.Context) (uint64, error) {
 	if s.c.isLeader() {
-		return s.c.renewLease(s.name)
+		return s.c.renewLease(ctx, s.name)
 	}
 	h := http.Header{}
 	h.Set(api.HeaderNode, s.name)
