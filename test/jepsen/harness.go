@@ -358,15 +358,10 @@ func availableFaults(ctx context.Context, want []FaultKind, network Network, rep
 // `go env GOMOD`) into out, with -race and the build tags asked for.
 func BuildBinary(ctx context.Context, dir, out string, race bool, tags []string, logf func(string, ...any)) error {
 	if dir == "" {
-		b, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-		if err != nil {
-			return fmt.Errorf("find the module: %w", err)
+		var err error
+		if dir, err = moduleDir(ctx); err != nil {
+			return err
 		}
-		gomod := strings.TrimSpace(string(b))
-		if gomod == "" || gomod == os.DevNull {
-			return errors.New("find the module: not inside a Go module")
-		}
-		dir = filepath.Dir(gomod)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "cmd", "vproc")); err != nil {
 		return fmt.Errorf("the agent binary: %w", err)
@@ -388,6 +383,19 @@ func BuildBinary(ctx context.Context, dir, out string, race bool, tags []string,
 		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, buf.String())
 	}
 	return nil
+}
+
+// moduleDir finds the root of the module of the working directory.
+func moduleDir(ctx context.Context) (string, error) {
+	b, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the module: %w", err)
+	}
+	gomod := strings.TrimSpace(string(b))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("find the module: not inside a Go module")
+	}
+	return filepath.Dir(gomod), nil
 }
 
 // finalRead takes the consistent read of the whole table after healing.

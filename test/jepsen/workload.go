@@ -447,12 +447,17 @@ func (w *Workload) remember(r procRef) {
 func (w *Workload) spawnHeartbeat(ctx context.Context, st *stream, rng *rand.Rand) Op {
 	op := w.spawn(ctx, st, rng, "heartbeat", []string{w.cfg.HeartbeatInterval.String()}, "always", w.tagging())
 	if op.Outcome == OutcomeOK {
-		w.mu.Lock()
-		w.beating[op.RetPID] = true
-		w.mu.Unlock()
-		w.follow(op.RetPID)
+		w.watchBeat(op.RetPID)
 	}
 	return op
+}
+
+// watchBeat counts pid among the live heartbeats and follows its output.
+func (w *Workload) watchBeat(pid uint64) {
+	w.mu.Lock()
+	w.beating[pid] = true
+	w.mu.Unlock()
+	w.follow(pid)
 }
 
 // keepHeartbeats keeps cfg.Heartbeats heartbeat processes alive, within
@@ -904,8 +909,13 @@ func (w *Workload) read(ctx context.Context, st *stream, rng *rand.Rand, op *Op,
 // spawn spawns command with args; restart is the restart policy, tag asks
 // for an owner tag.
 func (w *Workload) spawn(ctx context.Context, st *stream, rng *rand.Rand, command string, args []string, restart string, tag bool) Op {
-	op := Op{Kind: OpSpawn, Command: command, Args: args, Restart: restart != ""}
-	req := api.SpawnRequest{Command: command, Args: args, Restart: restart}
+	return w.spawnReq(ctx, st, rng, api.SpawnRequest{Command: command, Args: args, Restart: restart}, tag)
+}
+
+// spawnReq spawns what req asks for; tag asks for an owner tag.
+func (w *Workload) spawnReq(ctx context.Context, st *stream, rng *rand.Rand, req api.SpawnRequest, tag bool) Op {
+	command := req.Command
+	op := Op{Kind: OpSpawn, Command: command, Args: req.Args, Restart: req.Restart != ""}
 	if tag {
 		op.Token = fmt.Sprintf("jepsen-%d", w.tokens.Add(1))
 		req.Owner = op.Token
