@@ -64,7 +64,7 @@ var Scenarios = []Scenario{
 // staleReadAttempts bounds the rounds of staleRead, and staleReaders is
 // how many reads each round sends to the old leader.
 const (
-	staleReadAttempts = 6
+	staleReadAttempts = 15
 	staleReaders      = 8
 )
 
