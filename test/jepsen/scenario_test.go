@@ -59,9 +59,12 @@ func runScenario(t *testing.T, sc Scenario, b Build, bins *binaryCache) {
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-30*time.Second))
 		defer cancel()
 	}
-	bin, err := bins.get(ctx, b.Tags, t.Logf)
-	if err != nil {
-		t.Fatal(err)
+	bin := *flagBinary // a prebuilt binary stands for the normal build
+	if bin == "" || len(b.Tags) > 0 {
+		var err error
+		if bin, err = bins.get(ctx, b.Tags, t.Logf); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg := DefaultConfig()
 	cfg.Seed, cfg.Binary, cfg.Network, cfg.KillGrace = 1, bin, *flagNetwork, *flagKillGrace
