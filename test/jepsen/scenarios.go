@@ -37,7 +37,7 @@ var Scenarios = []Scenario{
 		Nodes: 3, Netns: true, Fencing: true,
 		Builds: []Build{
 			{Name: "normal"},
-			{Name: "unsafe-nofence", Tags: []string{TagUnsafeNoFence}, Env: []string{"VPROC_UNSAFE_NOFENCE=1"}, MustFail: []string{checkOneRunner}},
+			{Name: "unsafe-nofence", Tags: []string{TagUnsafeNoFence}, MustFail: []string{checkOneRunner}},
 		},
 		Script: twoRunners,
 	},
