@@ -56,7 +56,10 @@ var Scenarios = []Scenario{
 			"majority commits SIGKILL for it; the cut-off incarnation must complete no system call later than " +
 			"the fence timeout after that (Guarantee 4).",
 		Nodes: 3, Netns: true, Fencing: true,
-		Builds: []Build{{Name: "normal"}},
+		Builds: []Build{
+			{Name: "normal"},
+			{Name: "unsafe-nofence", Tags: []string{TagUnsafeNoFence}, MustFail: []string{checkKillFinal}},
+		},
 		Script: killInMinority,
 	},
 }
