@@ -46,7 +46,7 @@ var Scenarios = []Scenario{
 		About: "regression (membership fault, found by the suite): a node that left gracefully kept its processes " +
 			"running in the table for ever. A node joins, runs a long sleep, and leaves with SIGTERM; " +
 			"the sleep must end up lost.",
-		Nodes: 3,
+		Nodes:  3,
 		Builds: []Build{{Name: "normal"}},
 		Script: gracefulLeave,
 	},
