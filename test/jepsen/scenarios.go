@@ -62,6 +62,18 @@ var Scenarios = []Scenario{
 		},
 		Script: killInMinority,
 	},
+	{
+		Name: "IssuePausedLeaderRenewsItsOwnLease",
+		About: "regression (pause-leader, seed 1795675651409629808): the leader runs a heartbeat and is paused " +
+			"(SIGSTOP) past the lost timeout; the others elect a new leader, which restarts the heartbeat " +
+			"elsewhere; the old leader is resumed. It must not run its incarnation again (Guarantee 3).",
+		Nodes: 3,
+		Builds: []Build{
+			{Name: "normal"},
+			{Name: "unsafe-nofence", Tags: []string{TagUnsafeNoFence}, MustFail: []string{checkOneRunner}},
+		},
+		Script: pausedLeader,
+	},
 }
 
 // staleReadAttempts bounds the rounds of staleRead, and staleReaders is
@@ -299,4 +311,61 @@ func killInMinority(ctx context.Context, s *Script) error {
 		return nil
 	}()
 	return errors.Join(err, cut.HealPartition())
+}
+
+// pausedLeader spawns heartbeats until one runs on the leader, pauses the
+// leader until the others have restarted that heartbeat elsewhere, and
+// resumes it.
+func pausedLeader(ctx context.Context, s *Script) error {
+	members := s.Members()
+	leader, err := s.Leader(ctx, members)
+	if err != nil {
+		return err
+	}
+	c := s.Client(leader)
+	defer c.close()
+	var mine api.Process
+	for i := 0; i < 2*len(members) && mine.PID == 0; i++ {
+		hb := c.Spawn(ctx, api.SpawnRequest{Command: "heartbeat", Args: []string{"50ms"}, Restart: "always"})
+		if hb.Outcome != OutcomeOK {
+			return fmt.Errorf("spawn heartbeat: %s %s", hb.Code, hb.Error)
+		}
+		p, err := s.Running(ctx, c, hb.RetPID, 30*time.Second, nil)
+		if err != nil {
+			return err
+		}
+		if p.Node == leader {
+			mine = p
+		}
+	}
+	if mine.PID == 0 {
+		return fmt.Errorf("no heartbeat was placed on the leader %s in %d spawns", leader, 2*len(members))
+	}
+	s.logf("script: heartbeat %d runs on the leader %s, incarnation %d", mine.PID, leader, mine.Incarnation)
+	sleepCtx(ctx, time.Second)
+	pause, err := s.Inject(FaultPauseLeader, []string{leader}, "SIGSTOP", func() error { return s.r.cl.Pause(leader) })
+	if err != nil {
+		return err
+	}
+	err = func() error {
+		rest := without(members, leader)
+		l2, err := s.Leader(ctx, rest)
+		if err != nil {
+			return err
+		}
+		c2 := s.Client(l2)
+		defer c2.close()
+		p, err := s.Running(ctx, c2, mine.PID, lostWait, func(p api.Process) bool {
+			return p.Incarnation > mine.Incarnation && p.Node != leader
+		})
+		if err != nil {
+			return err
+		}
+		s.logf("script: heartbeat %d restarted on %s, incarnation %d", mine.PID, p.Node, p.Incarnation)
+		sleepCtx(ctx, time.Second)
+		return nil
+	}()
+	err = errors.Join(err, pause.Heal(func() error { return s.r.cl.Resume(leader) }))
+	sleepCtx(ctx, 2*time.Second) // the old leader wakes up next to the new incarnation
+	return err
 }
