@@ -190,6 +190,9 @@ func (c *cluster) Start(name string) error {
 	fmt.Fprintf(f, "==== jepsen: start #%d of %s at %s\n", a.starts, name, fmtTime(c.hist.Clock().Now()))
 	cmd := c.net.Command(a.slot, AgentArgs(a.spec))
 	cmd.Stdout, cmd.Stderr = f, f
+	if len(c.cfg.AgentEnv) > 0 {
+		cmd.Env = append(os.Environ(), c.cfg.AgentEnv...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the harness
 	if err := cmd.Start(); err != nil {
 		f.Close()

@@ -37,6 +37,20 @@
 // long. Every loop is bounded in count and in time, and the run stops by
 // itself.
 //
+// # Scenarios
+//
+// Besides the random run, TestScenario runs scripted scenarios
+// (scenarios.go), as etcd's Issue* scenarios: a fixed sequence of faults
+// and operations against one or more builds of the agent. A deliberately
+// broken build (tags vproc_unsafe_reads, vproc_unsafe_nofence) must fail
+// the check that catches it, the normal build must pass the same script,
+// and each bug the suite found has a named regression scenario. They run
+// when named in -run or with -jepsen.scenarios:
+//
+//	go test ./test/jepsen -run 'TestScenario/StaleReadWithoutReadRecipe' -count=1 -v
+//
+// `make jepsen-ci` runs them all and then a three-minute random run.
+//
 // # Programs the suite uses
 //
 // The workload spawns the builtins sleep and true. Two more are optional and

@@ -41,6 +41,14 @@ type Config struct {
 	ModuleDir string
 	// Race builds the binary with -race.
 	Race bool
+	// Tags are the build tags of the binary built when Binary is "".
+	Tags []string
+	// AgentEnv is added to every agent's environment, as NAME=value.
+	AgentEnv []string
+	// KeepData keeps the agents' data directories after a run that passed.
+	KeepData bool
+	// Scenario names the scripted scenario of the run, "" for a random run.
+	Scenario string
 	// Network is NetworkAuto, NetworkNetns or NetworkLoopback.
 	Network string
 	// LoopbackBasePort fixes the ports of the loopback network: node slot s
@@ -124,6 +132,60 @@ func (c Config) Validate() error {
 // cleans up its processes and network before it returns, also when ctx is
 // cancelled or the process gets SIGINT or SIGTERM.
 func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := openRig(ctx, cfg)
+	if r == nil {
+		return nil, err
+	}
+	defer r.close()
+	if err != nil {
+		return r.rep, err
+	}
+	cfg, lg, rep := r.cfg, r.lg, r.rep
+
+	faults := availableFaults(ctx, cfg.Faults, r.network, rep, lg.printf)
+	schedule := NewSchedule(cfg.Seed, faults, cfg.Duration)
+	rep.Schedule = schedule
+	_ = writeJSON(filepath.Join(cfg.OutDir, "schedule.json"), schedule)
+	lg.printf("schedule: %d faults drawn from %v", len(schedule), faults)
+
+	// The run: traffic and faults together.
+	lg.printf("running for %v with %d clients", cfg.Duration, cfg.Workload.Clients)
+	runCtx, cancelRun := context.WithTimeout(ctx, cfg.Duration)
+	nem := NewNemesis(r.cl, r.hist, lg.printf)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		nem.Run(runCtx, schedule)
+	}()
+	r.wl.Run(runCtx)
+	cancelRun()
+	wg.Wait()
+	return r.finish(ctx)
+}
+
+// rig is one cluster under test and what records it: the output
+// directory, the network, the binary, the agents, the history and the
+// workload's clients. The random run (Run) and the scripted scenarios
+// (RunScenario) share it.
+type rig struct {
+	cfg     Config
+	lg      *logger
+	rep     *Report
+	network Network
+	bin     string
+	hist    *History
+	cl      *cluster
+	wl      *Workload
+	closers []func() // run by close, last first
+}
+
+// openRig prepares the output directory, the network and the binary,
+// starts the agents, and probes the cluster with the workload's clients.
+// On an error after the rig exists it returns both; the caller closes it.
+func openRig(ctx context.Context, cfg Config) (r *rig, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -134,9 +196,6 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	clock := NewClock()
 	lg := &logger{w: cfg.Log, clock: clock}
 	fmt.Fprintf(cfg.Log, "seed=%d\n", cfg.Seed) // first, bare, for scripts
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	if cfg.OutDir == "" {
 		if cfg.OutDir, err = os.MkdirTemp("", fmt.Sprintf("vproc-jepsen-%d-", cfg.Seed)); err != nil {
 			return nil, err
@@ -144,96 +203,87 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	} else if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return nil, err
 	}
+	r = &rig{cfg: cfg, lg: lg, hist: NewHistory(clock)}
 	if f, err := os.Create(filepath.Join(cfg.OutDir, "run.log")); err == nil {
 		fmt.Fprintf(f, "seed=%d\n", cfg.Seed)
 		lg.setFile(f)
-		defer f.Close()
+		r.closers = append(r.closers, func() { lg.setFile(nil); f.Close() })
 	}
 	lg.printf("output in %s", cfg.OutDir)
-	rep = &Report{Seed: cfg.Seed, Nodes: cfg.Nodes, Duration: cfg.Duration, OutDir: cfg.OutDir}
+	r.rep = &Report{Seed: cfg.Seed, Nodes: cfg.Nodes, Duration: cfg.Duration, OutDir: cfg.OutDir, Scenario: cfg.Scenario}
 
 	network, notes, err := setupNetwork(ctx, cfg, lg.printf)
-	rep.Notes = append(rep.Notes, notes...)
+	r.rep.Notes = append(r.rep.Notes, notes...)
 	if err != nil {
-		return rep, err
+		return r, err
 	}
-	rep.Mode = network.Mode()
-	defer func() {
+	r.network = network
+	r.rep.Mode = network.Mode()
+	r.closers = append(r.closers, func() {
 		if terr := network.Teardown(); terr != nil {
 			lg.printf("network teardown: %v", terr)
 		}
-	}()
+	})
 
-	bin := cfg.Binary
-	if bin == "" {
-		if bin, err = buildBinary(ctx, cfg, lg.printf); err != nil {
-			return rep, err
+	r.bin = cfg.Binary
+	if r.bin == "" {
+		r.bin = filepath.Join(cfg.OutDir, "vproc")
+		if err := BuildBinary(ctx, cfg.ModuleDir, r.bin, cfg.Race, cfg.Tags, lg.printf); err != nil {
+			return r, err
 		}
 	}
 
-	hist := NewHistory(clock)
-	cl := newCluster(cfg, network, bin, hist, lg.printf)
-	defer cl.shutdown()
-	if err := cl.startAll(ctx); err != nil {
-		return rep, err
+	r.cl = newCluster(cfg, network, r.bin, r.hist, lg.printf)
+	r.closers = append(r.closers, r.cl.shutdown)
+	if err := r.cl.startAll(ctx); err != nil {
+		return r, err
 	}
-
-	faults := availableFaults(ctx, cfg.Faults, network, rep, lg.printf)
-	schedule := NewSchedule(cfg.Seed, faults, cfg.Duration)
-	rep.Schedule = schedule
-	_ = writeJSON(filepath.Join(cfg.OutDir, "schedule.json"), schedule)
-	lg.printf("schedule: %d faults drawn from %v", len(schedule), faults)
-
-	wl, err := NewWorkload(cfg.Workload, hist, cl.endpoints, lg.printf)
-	if err != nil {
-		return rep, err
+	if r.wl, err = NewWorkload(cfg.Workload, r.hist, r.cl.endpoints, lg.printf); err != nil {
+		return r, err
 	}
-	if err := wl.Probe(ctx); err != nil {
-		return rep, err
-	}
+	r.closers = append(r.closers, r.wl.halt)
+	return r, r.wl.Probe(ctx)
+}
 
-	// The run: traffic and faults together.
-	lg.printf("running for %v with %d clients", cfg.Duration, cfg.Workload.Clients)
-	runCtx, cancelRun := context.WithTimeout(ctx, cfg.Duration)
-	nem := NewNemesis(cl, hist, lg.printf)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		nem.Run(runCtx, schedule)
-	}()
-	wl.Run(runCtx)
-	cancelRun()
-	wg.Wait()
+// close stops the agents and removes the network.
+func (r *rig) close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
+	r.closers = nil
+}
+
+// finish heals every fault, lets the cluster settle, takes the final
+// read, collects the heartbeats, waits for convergence, runs the checkers
+// and writes the report.
+func (r *rig) finish(ctx context.Context) (*Report, error) {
+	cfg, lg, rep, cl := r.cfg, r.lg, r.rep, r.cl
 	if ctx.Err() != nil {
 		lg.printf("interrupted: healing and cleaning up")
 		_ = cl.healAll(context.WithoutCancel(ctx))
-		wl.StopFollowers(ctx)
 		return rep, fmt.Errorf("interrupted: %w", ctx.Err())
 	}
-
-	// Heal everything and let the cluster settle.
 	lg.printf("healing")
 	if err := cl.healAll(context.WithoutCancel(ctx)); err != nil {
 		rep.Notes = append(rep.Notes, "final heal: "+err.Error())
 	}
 	cl.Settle(ctx)
 
-	final := finalRead(ctx, cfg, cl, hist)
+	final := finalRead(ctx, cfg, cl, r.hist)
 	followCtx, cancelFollow := context.WithTimeout(ctx, 30*time.Second)
-	wl.StopFollowers(followCtx)
+	r.wl.StopFollowers(followCtx)
 	cancelFollow()
 	rounds := converge(ctx, cfg, cl)
 
-	rep.Skipped = append(rep.Skipped, wl.Skipped()...)
-	rep.check(hist, final, rounds, cfg, wl, cl)
-	if err := rep.WriteFiles(hist, final, rounds); err != nil {
+	rep.Skipped = append(rep.Skipped, r.wl.Skipped()...)
+	rep.check(r.hist, final, rounds, cfg, r.wl, cl)
+	if err := rep.WriteFiles(r.hist, final, rounds); err != nil {
 		lg.printf("writing the output: %v", err)
 	}
-	if !rep.Failed() { // keep the logs, the history and the report
+	if !rep.Failed() && !cfg.KeepData { // keep the logs, the history and the report
 		_ = os.RemoveAll(filepath.Join(cfg.OutDir, "data"))
 		if cfg.Binary == "" {
-			_ = os.Remove(bin)
+			_ = os.Remove(r.bin)
 		}
 	}
 	lg.printf("done: %s", rep.Outcome())
@@ -304,38 +354,48 @@ func availableFaults(ctx context.Context, want []FaultKind, network Network, rep
 	return out
 }
 
-// buildBinary builds ./cmd/vproc into the output directory.
-func buildBinary(ctx context.Context, cfg Config, logf func(string, ...any)) (string, error) {
-	dir := cfg.ModuleDir
+// BuildBinary builds ./cmd/vproc of the module in dir ("" finds it with
+// `go env GOMOD`) into out, with -race and the build tags asked for.
+func BuildBinary(ctx context.Context, dir, out string, race bool, tags []string, logf func(string, ...any)) error {
 	if dir == "" {
-		out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-		if err != nil {
-			return "", fmt.Errorf("find the module: %w", err)
+		var err error
+		if dir, err = moduleDir(ctx); err != nil {
+			return err
 		}
-		gomod := strings.TrimSpace(string(out))
-		if gomod == "" || gomod == os.DevNull {
-			return "", errors.New("find the module: not inside a Go module")
-		}
-		dir = filepath.Dir(gomod)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "cmd", "vproc")); err != nil {
-		return "", fmt.Errorf("the agent binary: %w", err)
+		return fmt.Errorf("the agent binary: %w", err)
 	}
-	bin := filepath.Join(cfg.OutDir, "vproc")
-	args := []string{"build", "-o", bin}
-	if cfg.Race {
+	args := []string{"build", "-o", out}
+	if race {
 		args = append(args, "-race")
+	}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
 	}
 	args = append(args, "./cmd/vproc")
 	logf("building: go %s", strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/vproc: %w\n%s", err, out.String())
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, buf.String())
 	}
-	return bin, nil
+	return nil
+}
+
+// moduleDir finds the root of the module of the working directory.
+func moduleDir(ctx context.Context) (string, error) {
+	b, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the module: %w", err)
+	}
+	gomod := strings.TrimSpace(string(b))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("find the module: not inside a Go module")
+	}
+	return filepath.Dir(gomod), nil
 }
 
 // finalRead takes the consistent read of the whole table after healing.

@@ -110,3 +110,24 @@ func TestJepsen(t *testing.T) {
 		t.Fatalf("seed=%d: %s", cfg.Seed, rep.Outcome())
 	}
 }
+
+var flagCleanup = flag.Bool("jepsen.cleanup", false, "remove what earlier runs whose process is gone left behind: namespaces, the agents in them, links")
+
+// TestCleanup removes what crashed runs left behind. `make jepsen-ci` runs
+// it after the suite, whatever the suite's outcome; every run also does it
+// at its start.
+func TestCleanup(t *testing.T) {
+	if !*flagCleanup {
+		t.Skip("opt-in: -args -jepsen.cleanup (as root)")
+	}
+	if ok, why := NetnsAvailable(); !ok {
+		t.Skip("nothing to clean: " + why)
+	}
+	removed, err := CleanStale(context.Background())
+	for _, r := range removed {
+		t.Logf("removed stale %s", r)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -101,7 +101,9 @@ const (
 )
 
 // NewSchedule returns the faults of a run of length total, drawn from kinds
-// with seed. The same arguments always give the same schedule.
+// with seed. The kinds are dealt like cards: each one once, in a random
+// order, before any comes again, so that a short run still sees every
+// kind. The same arguments always give the same schedule.
 func NewSchedule(seed uint64, kinds []FaultKind, total time.Duration) []Step {
 	if len(kinds) == 0 || total <= 0 {
 		return nil
@@ -115,9 +117,16 @@ func NewSchedule(seed uint64, kinds []FaultKind, total time.Duration) []Step {
 	}
 	var steps []Step
 	var at time.Duration
+	var deck []FaultKind // every kind once, in a random order, then again
 	for len(steps) < maxSteps {
+		if len(deck) == 0 {
+			deck = slices.Clone(kinds)
+			rng.Shuffle(len(deck), func(i, j int) { deck[i], deck[j] = deck[j], deck[i] })
+		}
+		kind := deck[0]
+		deck = deck[1:]
 		s := Step{
-			Kind:  kinds[rng.IntN(len(kinds))],
+			Kind:  kind,
 			Quiet: between(rng, minQuiet, maxQuiet),
 			Hold:  between(rng, minHold, maxHold),
 			Pick:  rng.Uint64(),

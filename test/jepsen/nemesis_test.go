@@ -48,8 +48,19 @@ func TestScheduleBounds(t *testing.T) {
 		at += s.Quiet + s.Hold
 		seen[s.Kind] = true
 	}
-	if len(seen) < len(AllFaults)/2 {
+	if len(seen) != len(AllFaults) {
 		t.Errorf("a 10-minute schedule drew only %v", seen)
+	}
+	// Dealt like cards: each run of len(AllFaults) steps from the start
+	// holds every kind once.
+	for i := 0; i+len(AllFaults) <= len(steps); i += len(AllFaults) {
+		deck := make(map[FaultKind]bool)
+		for _, s := range steps[i : i+len(AllFaults)] {
+			deck[s.Kind] = true
+		}
+		if len(deck) != len(AllFaults) {
+			t.Errorf("steps %d..%d repeat a kind before dealing every one: %v", i, i+len(AllFaults)-1, deck)
+		}
 	}
 	if got := NewSchedule(7, []FaultKind{FaultKillOne}, total); slices.ContainsFunc(got, func(s Step) bool { return s.Kind != FaultKillOne }) {
 		t.Errorf("schedule of kill-one only drew another kind: %v", got)

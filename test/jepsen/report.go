@@ -77,14 +77,15 @@ func checkCrashes(crashes []Crash) Verdict {
 
 // Report is the outcome of a run.
 type Report struct {
-	Seed     uint64        `json:"seed"`              // replays the run
-	Mode     string        `json:"mode"`              // netns or loopback
-	Nodes    int           `json:"nodes"`             // agents at the start
-	Duration time.Duration `json:"duration"`          // of the faults and the traffic
-	OutDir   string        `json:"out_dir"`           // where the files are
-	Schedule []Step        `json:"schedule"`          // the faults drawn from the seed
-	Notes    []string      `json:"notes,omitempty"`   // remarks on how the run went
-	Skipped  []string      `json:"skipped,omitempty"` // features and faults skipped, with the reason
+	Seed     uint64        `json:"seed"`               // replays the run
+	Scenario string        `json:"scenario,omitempty"` // the scripted scenario, "" for a random run
+	Mode     string        `json:"mode"`               // netns or loopback
+	Nodes    int           `json:"nodes"`              // agents at the start
+	Duration time.Duration `json:"duration"`           // of the faults and the traffic
+	OutDir   string        `json:"out_dir"`            // where the files are
+	Schedule []Step        `json:"schedule"`           // the faults drawn from the seed
+	Notes    []string      `json:"notes,omitempty"`    // remarks on how the run went
+	Skipped  []string      `json:"skipped,omitempty"`  // features and faults skipped, with the reason
 	// Counts are the operations by kind and outcome.
 	Counts   map[OpKind]map[Outcome]int `json:"counts"`
 	Faults   []Fault                    `json:"faults"`            // the faults injected, by start
@@ -141,13 +142,20 @@ func (r *Report) Outcome() string {
 		}
 		res = "FAIL (" + strings.Join(failed, ", ") + ")"
 	}
+	if r.Scenario != "" {
+		return fmt.Sprintf("%s; replay with go test ./test/jepsen -run 'TestScenario/%s$'", res, r.Scenario)
+	}
 	return fmt.Sprintf("%s; replay with -jepsen.seed=%d -jepsen.nodes=%d -jepsen.duration=%v", res, r.Seed, r.Nodes, r.Duration)
 }
 
 // String is the report for people.
 func (r *Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "vproc fault suite: seed=%d mode=%s nodes=%d duration=%v\n", r.Seed, r.Mode, r.Nodes, r.Duration)
+	if r.Scenario != "" {
+		fmt.Fprintf(&b, "vproc fault suite: scenario %s mode=%s nodes=%d\n", r.Scenario, r.Mode, r.Nodes)
+	} else {
+		fmt.Fprintf(&b, "vproc fault suite: seed=%d mode=%s nodes=%d duration=%v\n", r.Seed, r.Mode, r.Nodes, r.Duration)
+	}
 	fmt.Fprintf(&b, "output: %s\n", r.OutDir)
 	fmt.Fprintf(&b, "operations:\n  %-8s %8s %8s %8s\n", "kind", "ok", "fail", "unknown")
 	for _, k := range []OpKind{OpSpawn, OpKill, OpGet, OpWait, OpList, OpCreate, OpUnlink} {

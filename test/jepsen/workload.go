@@ -447,12 +447,17 @@ func (w *Workload) remember(r procRef) {
 func (w *Workload) spawnHeartbeat(ctx context.Context, st *stream, rng *rand.Rand) Op {
 	op := w.spawn(ctx, st, rng, "heartbeat", []string{w.cfg.HeartbeatInterval.String()}, "always", w.tagging())
 	if op.Outcome == OutcomeOK {
-		w.mu.Lock()
-		w.beating[op.RetPID] = true
-		w.mu.Unlock()
-		w.follow(op.RetPID)
+		w.watchBeat(op.RetPID)
 	}
 	return op
+}
+
+// watchBeat counts pid among the live heartbeats and follows its output.
+func (w *Workload) watchBeat(pid uint64) {
+	w.mu.Lock()
+	w.beating[pid] = true
+	w.mu.Unlock()
+	w.follow(pid)
 }
 
 // keepHeartbeats keeps cfg.Heartbeats heartbeat processes alive, within
@@ -523,7 +528,7 @@ func (w *Workload) followLoop(ctx context.Context, pid uint64) {
 			return
 		}
 		ep := eps[rng.IntN(len(eps))]
-		clean, n := w.readLog(ctx, hc, ep, pid, true)
+		clean, n := w.readLog(ctx, hc, ep, pid, true, false)
 		if clean && w.isFinal(ctx, hc, ep, pid) {
 			return
 		}
@@ -543,7 +548,10 @@ func (w *Workload) followLoop(ctx context.Context, pid uint64) {
 // readLog reads a heartbeat PID's log from the recorded offset, following
 // it or not, and records its lines. It reports whether the stream ended
 // without error, and how many bytes of whole lines it read.
-func (w *Workload) readLog(ctx context.Context, hc *http.Client, ep Endpoint, pid uint64, follow bool) (clean bool, n int64) {
+// With local, the node answers from its own copy of the log, whoever runs
+// the process now: an earlier incarnation's output stays on the node that
+// ran it.
+func (w *Workload) readLog(ctx context.Context, hc *http.Client, ep Endpoint, pid uint64, follow, local bool) (clean bool, n int64) {
 	w.mu.Lock()
 	off := w.offsets[pid]
 	w.mu.Unlock()
@@ -560,6 +568,9 @@ func (w *Workload) readLog(ctx context.Context, hc *http.Client, ep Endpoint, pi
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, ep.URL+"/v1/procs/"+strconv.FormatUint(pid, 10)+"/logs?"+q.Encode(), nil)
 	if err != nil {
 		return false, 0
+	}
+	if local {
+		req.Header.Set(api.HeaderTarget, ep.Name)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -612,7 +623,8 @@ func (w *Workload) isFinal(ctx context.Context, hc *http.Client, ep Endpoint, pi
 }
 
 // StopFollowers reads the whole output of every heartbeat PID once more,
-// bounded by ctx, and then stops the followers and waits for them.
+// through the node that runs it and from every node's own copy, bounded by
+// ctx, and then stops the followers and waits for them.
 func (w *Workload) StopFollowers(ctx context.Context) {
 	w.mu.Lock()
 	pids := sortedKeys(w.followers)
@@ -626,11 +638,25 @@ func (w *Workload) StopFollowers(ctx context.Context) {
 				break
 			}
 			w.setOffset(pid, 0)
-			if clean, _ := w.readLog(ctx, hc, ep, pid, false); clean {
+			if clean, _ := w.readLog(ctx, hc, ep, pid, false, false); clean {
 				break
 			}
 		}
+		// Every node's own copy: the output of incarnations that ran
+		// elsewhere (the history drops the lines it has).
+		for _, ep := range eps {
+			if ctx.Err() != nil {
+				break
+			}
+			w.setOffset(pid, 0)
+			w.readLog(ctx, hc, ep, pid, false, true)
+		}
 	}
+	w.halt()
+}
+
+// halt stops the log followers and waits for them.
+func (w *Workload) halt() {
 	w.mu.Lock()
 	w.followStop()
 	w.mu.Unlock()
@@ -647,6 +673,7 @@ type stream struct {
 	hc      *http.Client
 	session uint64 // 0 until the first write registers one
 	next    uint64 // the next request id
+	pin     string // the only node the stream talks to; "" for random nodes
 }
 
 func (w *Workload) newStream(client int) *stream {
@@ -659,7 +686,9 @@ func (s *stream) close() { s.hc.CloseIdleConnections() }
 // robustness clients do after an unknown outcome.
 func (w *Workload) renew(s *stream) {
 	s.close()
+	pin := s.pin
 	*s = *w.newStream(s.client)
+	s.pin = pin
 }
 
 func newTransport() *http.Transport {
@@ -758,9 +787,17 @@ func callAPI(ctx context.Context, hc *http.Client, ep Endpoint, method, path str
 	return a
 }
 
-// endpoint picks a random node.
-func (w *Workload) endpoint(rng *rand.Rand) (Endpoint, bool) {
+// endpoint picks the stream's node: its pinned one, or a random one.
+func (w *Workload) endpoint(st *stream, rng *rand.Rand) (Endpoint, bool) {
 	eps := w.endpoints()
+	if st.pin != "" {
+		for _, ep := range eps {
+			if ep.Name == st.pin {
+				return ep, true
+			}
+		}
+		return Endpoint{}, false
+	}
 	if len(eps) == 0 {
 		return Endpoint{}, false
 	}
@@ -772,7 +809,7 @@ func (w *Workload) endpoint(rng *rand.Rand) (Endpoint, bool) {
 // in op's outcome. After an unknown outcome the stream is renewed.
 func (w *Workload) write(ctx context.Context, st *stream, rng *rand.Rand, op *Op, method, path string, query url.Values, in, out any) {
 	op.Stream, op.Client = st.id, st.client
-	ep, ok := w.endpoint(rng)
+	ep, ok := w.endpoint(st, rng)
 	if !ok {
 		op.Outcome, op.Code, op.Error = OutcomeFail, "no_endpoint", "no node to talk to"
 		return
@@ -799,7 +836,7 @@ func (w *Workload) write(ctx context.Context, st *stream, rng *rand.Rand, op *Op
 	for i := 0; i < w.cfg.Attempts; i++ {
 		if i > 0 {
 			sleepCtx(context.WithoutCancel(ctx), 100*time.Millisecond+time.Duration(rng.Int64N(int64(200*time.Millisecond))))
-			if e, ok := w.endpoint(rng); ok {
+			if e, ok := w.endpoint(st, rng); ok {
 				ep = e
 			}
 		}
@@ -845,7 +882,7 @@ func (w *Workload) read(ctx context.Context, st *stream, rng *rand.Rand, op *Op,
 	op.Call = w.hist.Clock().Now()
 	var last attempt
 	for i := 0; i < 2; i++ {
-		ep, ok := w.endpoint(rng)
+		ep, ok := w.endpoint(st, rng)
 		if !ok {
 			last = attempt{kind: refused, code: "no_endpoint", msg: "no node to talk to"}
 			break
@@ -872,8 +909,13 @@ func (w *Workload) read(ctx context.Context, st *stream, rng *rand.Rand, op *Op,
 // spawn spawns command with args; restart is the restart policy, tag asks
 // for an owner tag.
 func (w *Workload) spawn(ctx context.Context, st *stream, rng *rand.Rand, command string, args []string, restart string, tag bool) Op {
-	op := Op{Kind: OpSpawn, Command: command, Args: args, Restart: restart != ""}
-	req := api.SpawnRequest{Command: command, Args: args, Restart: restart}
+	return w.spawnReq(ctx, st, rng, api.SpawnRequest{Command: command, Args: args, Restart: restart}, tag)
+}
+
+// spawnReq spawns what req asks for; tag asks for an owner tag.
+func (w *Workload) spawnReq(ctx context.Context, st *stream, rng *rand.Rand, req api.SpawnRequest, tag bool) Op {
+	command := req.Command
+	op := Op{Kind: OpSpawn, Command: command, Args: req.Args, Restart: req.Restart != ""}
 	if tag {
 		op.Token = fmt.Sprintf("jepsen-%d", w.tokens.Add(1))
 		req.Owner = op.Token

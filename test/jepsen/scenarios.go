@@ -1,0 +1,371 @@
+//go:build linux
+
+package jepsen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vproc/vproc/cluster/api"
+)
+
+// Scenarios are the scripted runs: the deliberately broken builds that the
+// checkers must catch, and one regression scenario for each bug the suite
+// has found.
+var Scenarios = []Scenario{
+	{
+		Name: "StaleReadWithoutReadRecipe",
+		About: "the leader is paused and cut off; the majority elects another and a spawn commits through it; " +
+			"the old leader wakes up still calling itself leader and is asked for the new PID. " +
+			"Without the read recipe (Guarantee 6) it answers from its stale table; with it, it refuses.",
+		Nodes: 3, Netns: true,
+		Builds: []Build{
+			{Name: "normal"},
+			{Name: "unsafe-reads", Tags: []string{TagUnsafeReads}, Env: []string{"VPROC_UNSAFE_READS=1"}, MustFail: []string{checkLinTable}},
+		},
+		Script: staleRead,
+	},
+	{
+		Name: "TwoRunnersWithoutFencing",
+		About: "a heartbeat process's node is cut off past the lost timeout, so the leader declares it lost and " +
+			"restarts it elsewhere, then the cut heals. With fencing (Guarantee 3) the cut-off node froze before " +
+			"that; without it both incarnations run at once.",
+		Nodes: 3, Netns: true, Fencing: true,
+		Builds: []Build{
+			{Name: "normal"},
+			{Name: "unsafe-nofence", Tags: []string{TagUnsafeNoFence}, MustFail: []string{checkOneRunner}},
+		},
+		Script: twoRunners,
+	},
+	{
+		Name: "IssueGracefulLeaveLosesItsProcesses",
+		About: "regression (membership fault, found by the suite): a node that left gracefully kept its processes " +
+			"running in the table for ever. A node joins, runs a long sleep, and leaves with SIGTERM; " +
+			"the sleep must end up lost.",
+		Nodes:  3,
+		Builds: []Build{{Name: "normal"}},
+		Script: gracefulLeave,
+	},
+	{
+		Name: "IssueKillIsFinalInMinority",
+		About: "regression (seed 11, majority-minority): a heartbeat's node is cut off in the minority and the " +
+			"majority commits SIGKILL for it; the cut-off incarnation must complete no system call later than " +
+			"the fence timeout after that (Guarantee 4).",
+		Nodes: 3, Netns: true, Fencing: true,
+		Builds: []Build{
+			{Name: "normal"},
+			{Name: "unsafe-nofence", Tags: []string{TagUnsafeNoFence}, MustFail: []string{checkKillFinal}},
+		},
+		Script: killInMinority,
+	},
+	{
+		Name: "IssuePausedLeaderRenewsItsOwnLease",
+		About: "regression (pause-leader, seed 1795675651409629808): the leader runs a heartbeat and is paused " +
+			"(SIGSTOP) past the lost timeout; the others elect a new leader, which restarts the heartbeat " +
+			"elsewhere; the old leader is resumed. It must not run its incarnation again (Guarantee 3).",
+		Nodes: 3,
+		Builds: []Build{
+			{Name: "normal"},
+			{Name: "unsafe-nofence", Tags: []string{TagUnsafeNoFence}, MustFail: []string{checkOneRunner}},
+		},
+		Script: pausedLeader,
+	},
+}
+
+// staleReadAttempts bounds the rounds of staleRead, and staleReaders is
+// how many reads each round sends to the old leader.
+const (
+	staleReadAttempts = 15
+	staleReaders      = 8
+)
+
+// staleRead isolates the leader, writes through the majority and reads
+// from the old leader.
+//
+// Raft's leader lease makes a cut-off leader step down (after
+// LeaderLeaseTimeout) before the others can elect a new one (after
+// HeartbeatTimeout), so a leader that is only cut off never calls itself
+// leader next to a newer one. A process pause is what breaks that: the
+// leader is stopped (SIGSTOP) before it is cut off, the majority elects a
+// new leader and commits a spawn through it, the reads of the new PID are
+// sent to the stopped old leader (they wait in its sockets), and then it
+// is woken up. It still believes it leads until its lease check runs;
+// whether a read gets in before that is a race, so the round is repeated
+// until some read is answered, up to staleReadAttempts times. On the
+// normal build no read can be answered while the old leader is cut off,
+// so every round runs.
+func staleRead(ctx context.Context, s *Script) error {
+	members := s.Members()
+	for attempt := 1; attempt <= staleReadAttempts; attempt++ {
+		old, err := s.Leader(ctx, members)
+		if err != nil {
+			return err
+		}
+		rest := without(members, old)
+		pause, err := s.Pause(old)
+		if err != nil {
+			return err
+		}
+		cut, err := s.Isolate(old)
+		if err != nil {
+			_ = pause.Heal(func() error { return s.r.cl.Resume(old) })
+			return err
+		}
+		answered, err := staleReadRound(ctx, s, old, rest)
+		herr := errors.Join(pause.Heal(func() error { return s.r.cl.Resume(old) }), cut.HealPartition())
+		if err = errors.Join(err, herr); err != nil {
+			return err
+		}
+		s.logf("script: round %d: %d of %d reads from the old leader %s were answered", attempt, answered, staleReaders, old)
+		if answered > 0 {
+			return nil
+		}
+	}
+	s.logf("script: no read from the old leader was answered in %d rounds", staleReadAttempts)
+	return nil
+}
+
+// staleReadRound runs one round while old is stopped and cut off, and
+// resumes it; it returns how many reads old answered.
+func staleReadRound(ctx context.Context, s *Script, old string, rest []string) (int, error) {
+	leader, err := s.Leader(ctx, rest)
+	if err != nil {
+		return 0, err
+	}
+	c := s.Client(leader)
+	defer c.close()
+	var spawn Op
+	for i := 0; i < 10; i++ {
+		if spawn = c.Spawn(ctx, api.SpawnRequest{Command: "true"}); spawn.Outcome == OutcomeOK || !sleepCtx(ctx, 200*time.Millisecond) {
+			break
+		}
+	}
+	if spawn.Outcome != OutcomeOK {
+		return 0, fmt.Errorf("spawn through the new leader %s: %s %s", leader, spawn.Code, spawn.Error)
+	}
+	s.logf("script: spawn through %s acknowledged: PID %d", leader, spawn.RetPID)
+	reads := make([]Op, staleReaders)
+	var wg sync.WaitGroup
+	for i := range reads {
+		r := s.Client(old)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.close()
+			reads[i] = r.Get(ctx, spawn.RetPID)
+		}()
+	}
+	sleepCtx(ctx, 500*time.Millisecond) // the requests reach the stopped node's sockets
+	if err := s.r.cl.Resume(old); err != nil {
+		return 0, err
+	}
+	wg.Wait()
+	n := 0
+	for _, op := range reads {
+		if op.Informative() {
+			n++
+			s.logf("script: the old leader %s answered get(%d): %s %s", old, spawn.RetPID, op.Outcome, op.Code)
+		}
+	}
+	return n, nil
+}
+
+// lostWait bounds the wait for the leader to declare a cut-off node's
+// processes lost and restart them: the agents' lost timeout (10 s) plus
+// the election, placement and start.
+const lostWait = 45 * time.Second
+
+// twoRunners cuts a heartbeat's node off until the leader restarts the
+// heartbeat elsewhere, holds the cut a little longer, and heals it.
+func twoRunners(ctx context.Context, s *Script) error {
+	members := s.Members()
+	leader, err := s.Leader(ctx, members)
+	if err != nil {
+		return err
+	}
+	c := s.Client(leader)
+	defer c.close()
+	hb := c.Spawn(ctx, api.SpawnRequest{Command: "heartbeat", Args: []string{"100ms"}, Restart: "always"})
+	if hb.Outcome != OutcomeOK {
+		return fmt.Errorf("spawn heartbeat: %s %s", hb.Code, hb.Error)
+	}
+	first, err := s.Running(ctx, c, hb.RetPID, 30*time.Second, nil)
+	if err != nil {
+		return err
+	}
+	s.logf("script: heartbeat %d runs on %s, incarnation %d", hb.RetPID, first.Node, first.Incarnation)
+	sleepCtx(ctx, time.Second) // some beats before the cut
+	cut, err := s.Isolate(first.Node)
+	if err != nil {
+		return err
+	}
+	rest := without(members, first.Node)
+	err = func() error {
+		leader, err := s.Leader(ctx, rest)
+		if err != nil {
+			return err
+		}
+		c2 := s.Client(leader)
+		defer c2.close()
+		second, err := s.Running(ctx, c2, hb.RetPID, lostWait, func(p api.Process) bool {
+			return p.Incarnation > first.Incarnation && p.Node != first.Node
+		})
+		if err != nil {
+			return err
+		}
+		s.logf("script: heartbeat %d restarted on %s, incarnation %d", hb.RetPID, second.Node, second.Incarnation)
+		sleepCtx(ctx, 3*time.Second) // both would run now, without fencing
+		return nil
+	}()
+	return errors.Join(err, cut.HealPartition())
+}
+
+// gracefulLeave adds a node, runs a long sleep on it, and removes the node
+// gracefully.
+func gracefulLeave(ctx context.Context, s *Script) error {
+	var name string
+	f, err := s.Inject(FaultMembership, nil, "graceful leave", func() (err error) {
+		name, err = s.r.cl.AddNode(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	f.f.Targets = []string{name}
+	err = func() error {
+		leader, err := s.Leader(ctx, s.Members())
+		if err != nil {
+			return err
+		}
+		c := s.Client(leader)
+		defer c.close()
+		// The new node can take processes once the leader has it in the
+		// table.
+		var sp Op
+		for i := 0; i < 120; i++ {
+			sp = c.Spawn(ctx, api.SpawnRequest{Command: "sleep", Args: []string{strconv.Itoa(600)}, Node: name})
+			if sp.Outcome == OutcomeOK || !sleepCtx(ctx, 500*time.Millisecond) {
+				break
+			}
+		}
+		if sp.Outcome != OutcomeOK {
+			return fmt.Errorf("spawn on %s: %s %s", name, sp.Code, sp.Error)
+		}
+		if _, err := s.Running(ctx, c, sp.RetPID, 30*time.Second, func(p api.Process) bool { return p.Node == name }); err != nil {
+			return err
+		}
+		s.logf("script: sleep %d runs on %s; %s leaves", sp.RetPID, name, name)
+		return nil
+	}()
+	return errors.Join(err, f.Heal(func() error { return s.r.cl.RemoveNode(ctx, name) }))
+}
+
+// killInMinority cuts a heartbeat's node off, kills the heartbeat through
+// the majority, holds the cut past the kill grace, and heals it.
+func killInMinority(ctx context.Context, s *Script) error {
+	members := s.Members()
+	leader, err := s.Leader(ctx, members)
+	if err != nil {
+		return err
+	}
+	c := s.Client(leader)
+	defer c.close()
+	hb := c.Spawn(ctx, api.SpawnRequest{Command: "heartbeat", Args: []string{"100ms"}, Restart: "always"})
+	if hb.Outcome != OutcomeOK {
+		return fmt.Errorf("spawn heartbeat: %s %s", hb.Code, hb.Error)
+	}
+	p, err := s.Running(ctx, c, hb.RetPID, 30*time.Second, nil)
+	if err != nil {
+		return err
+	}
+	sleepCtx(ctx, time.Second)
+	g := Grudge{}
+	rest := without(members, p.Node)
+	g.cut([]string{p.Node}, rest)
+	cut, err := s.Inject(FaultMajorityMinority, []string{p.Node}, g.String(), func() error { return s.r.cl.Partition(g) })
+	if err != nil {
+		return err
+	}
+	err = func() error {
+		leader, err := s.Leader(ctx, rest)
+		if err != nil {
+			return err
+		}
+		c2 := s.Client(leader)
+		defer c2.close()
+		var k Op
+		for i := 0; i < 10; i++ {
+			if k = c2.Kill(ctx, hb.RetPID, 9); k.Outcome == OutcomeOK || !sleepCtx(ctx, 300*time.Millisecond) {
+				break
+			}
+		}
+		if k.Outcome != OutcomeOK {
+			return fmt.Errorf("kill -9 %d through %s: %s %s", hb.RetPID, leader, k.Code, k.Error)
+		}
+		s.logf("script: SIGKILL for %d committed through %s while %s is cut off", hb.RetPID, leader, p.Node)
+		sleepCtx(ctx, s.r.cfg.KillGrace+2*time.Second)
+		return nil
+	}()
+	return errors.Join(err, cut.HealPartition())
+}
+
+// pausedLeader spawns heartbeats until one runs on the leader, pauses the
+// leader until the others have restarted that heartbeat elsewhere, and
+// resumes it.
+func pausedLeader(ctx context.Context, s *Script) error {
+	members := s.Members()
+	leader, err := s.Leader(ctx, members)
+	if err != nil {
+		return err
+	}
+	c := s.Client(leader)
+	defer c.close()
+	var mine api.Process
+	for i := 0; i < 2*len(members) && mine.PID == 0; i++ {
+		hb := c.Spawn(ctx, api.SpawnRequest{Command: "heartbeat", Args: []string{"50ms"}, Restart: "always"})
+		if hb.Outcome != OutcomeOK {
+			return fmt.Errorf("spawn heartbeat: %s %s", hb.Code, hb.Error)
+		}
+		p, err := s.Running(ctx, c, hb.RetPID, 30*time.Second, nil)
+		if err != nil {
+			return err
+		}
+		if p.Node == leader {
+			mine = p
+		}
+	}
+	if mine.PID == 0 {
+		return fmt.Errorf("no heartbeat was placed on the leader %s in %d spawns", leader, 2*len(members))
+	}
+	s.logf("script: heartbeat %d runs on the leader %s, incarnation %d", mine.PID, leader, mine.Incarnation)
+	sleepCtx(ctx, time.Second)
+	pause, err := s.Inject(FaultPauseLeader, []string{leader}, "SIGSTOP", func() error { return s.r.cl.Pause(leader) })
+	if err != nil {
+		return err
+	}
+	err = func() error {
+		rest := without(members, leader)
+		l2, err := s.Leader(ctx, rest)
+		if err != nil {
+			return err
+		}
+		c2 := s.Client(l2)
+		defer c2.close()
+		p, err := s.Running(ctx, c2, mine.PID, lostWait, func(p api.Process) bool {
+			return p.Incarnation > mine.Incarnation && p.Node != leader
+		})
+		if err != nil {
+			return err
+		}
+		s.logf("script: heartbeat %d restarted on %s, incarnation %d", mine.PID, p.Node, p.Incarnation)
+		sleepCtx(ctx, time.Second)
+		return nil
+	}()
+	err = errors.Join(err, pause.Heal(func() error { return s.r.cl.Resume(leader) }))
+	sleepCtx(ctx, 2*time.Second) // the old leader wakes up next to the new incarnation
+	return err
+}
