@@ -63,10 +63,10 @@
 //     SIGUSR1 and SIGUSR2 and prints "sig pid=P inc=I node=N sig=S mono=T"
 //     for each delivery. The suite spawns it with restart policy "always"
 //     and follows its output through GET /v1/procs/{pid}/logs.
-//   - the FIFO and message-queue registries: POST /v1/{fifo,mq} with
-//     {"name": N} creates a name, DELETE /v1/{fifo,mq}?name=N unlinks it
-//     (RegistryRoutes). While the routes answer 404 not_found, the registry
-//     workload is skipped.
+//   - the FIFO and message-queue registries: POST /v1/fifo with
+//     {"path": N} or /v1/mq with {"name": N} creates a name, DELETE with
+//     ?path=N or ?name=N unlinks it (RegistryRoutes, RegistryKeys). While
+//     the routes answer 404 not_found, the registry workload is skipped.
 //
 // # What is checked
 //

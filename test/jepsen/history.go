@@ -129,7 +129,8 @@ func (o *Op) Informative() bool {
 // than a refusal or a transport failure.
 func domainCode(code string) bool {
 	switch code {
-	case "no_such_process", "no_such_name", "name_exists", "killed", "conflict", "not_exited", "stale":
+	case "no_such_process", "no_such_name", "name_exists", "killed", "conflict", "not_exited", "stale",
+		"EEXIST", "ENOENT": // the IPC routes answer with errno names
 		return true
 	}
 	return false

@@ -30,12 +30,19 @@ type Endpoint struct {
 }
 
 // RegistryRoutes are the HTTP routes of the FIFO and message-queue
-// registries the workload uses: POST {path} with {"name": N} creates a name,
-// DELETE {path}?name=N unlinks it. While a route answers 404 not_found (no
+// registries the workload uses: POST {route} with {KEY: N} creates a name,
+// DELETE {route}?KEY=N unlinks it, where KEY is RegistryKeys' entry ("path"
+// for a FIFO, "name" for a queue). While a route answers 404 not_found (no
 // such route), its registry is skipped.
 var RegistryRoutes = map[string]string{
 	"fifo": "/v1/fifo",
 	"mq":   "/v1/mq",
+}
+
+// RegistryKeys name the field and query parameter of each registry's names.
+var RegistryKeys = map[string]string{
+	"fifo": "path",
+	"mq":   "name",
 }
 
 // CountedSignals are the signals the workload sends to heartbeat processes
@@ -999,9 +1006,9 @@ func (w *Workload) list(ctx context.Context, st *stream, rng *rand.Rand) Op {
 func (w *Workload) registryOp(ctx context.Context, st *stream, rng *rand.Rand, kind OpKind, registry, name string) Op {
 	op := Op{Kind: kind, Registry: registry, Name: name}
 	if kind == OpCreate {
-		w.write(ctx, st, rng, &op, http.MethodPost, RegistryRoutes[registry], nil, map[string]string{"name": name}, nil)
+		w.write(ctx, st, rng, &op, http.MethodPost, RegistryRoutes[registry], nil, map[string]string{RegistryKeys[registry]: name}, nil)
 	} else {
-		w.write(ctx, st, rng, &op, http.MethodDelete, RegistryRoutes[registry], url.Values{"name": {name}}, nil, nil)
+		w.write(ctx, st, rng, &op, http.MethodDelete, RegistryRoutes[registry], url.Values{RegistryKeys[registry]: {name}}, nil, nil)
 	}
 	w.hist.Add(op)
 	return op
