@@ -42,6 +42,11 @@ type core interface {
 	consistentView(ctx context.Context) (*fsm.View, error)
 	// localView returns this node's own view, possibly stale.
 	localView() *fsm.View
+	// readIndex returns, on the leader, an index such that a table that
+	// has applied it may be read linearizably (Guarantee 6's recipe
+	// without the read): how a follower reads its own table linearizably.
+	// On a follower: errNotLeader.
+	readIndex(ctx context.Context) (uint64, error)
 	// waitApplied blocks until this node's FSM has applied an index greater
 	// than index, or ctx ends. It is how blocking queries and the runner
 	// wait for the table to change.

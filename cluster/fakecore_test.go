@@ -200,6 +200,13 @@ func (c *fakeCore) leader() (string, string, bool) {
 
 func (c *fakeCore) isLeader() bool { return c.leaderFlag.Load() }
 
+func (c *fakeCore) readIndex(context.Context) (uint64, error) {
+	if !c.leaderFlag.Load() {
+		return 0, errNotLeader
+	}
+	return c.f.View().Index(), nil
+}
+
 func (c *fakeCore) renewLease(_ context.Context, node string) (uint64, error) {
 	if !c.leaderFlag.Load() || c.refuseLeases.Load() {
 		return 0, errNotLeader

@@ -79,6 +79,7 @@ func (s *serving) routes() http.Handler {
 	mux.Handle("/v1/state", methods{http.MethodGet: s.handleState})
 	mux.Handle("/v1/internal/command", methods{http.MethodPost: s.leaderOnly(s.handleCommand, true)})
 	mux.Handle("/v1/internal/lease", methods{http.MethodPost: s.handleLease})
+	mux.Handle("/v1/internal/readindex", methods{http.MethodPost: s.handleReadIndex})
 	s.ipcRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &httpError{http.StatusNotFound, api.CodeNotFound, "no route " + r.URL.Path})

@@ -50,12 +50,30 @@ func (n *clusterNames) Register(kind node.NameKind, name string, info node.NameI
 	return registryErrno(res.Err)
 }
 
+// view returns the registry as a linearizable read started now would see
+// it (syncedView), so that a name created or removed a moment ago through
+// another node is seen here (Guarantee 7). Without a leader to give a read
+// index it fails with EAGAIN.
+func (n *clusterNames) view() (*fsm.View, error) {
+	ctx, cancel := context.WithTimeout(n.s.ctx, registryTimeout)
+	defer cancel()
+	v, err := n.s.syncedView(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the registry: %v", ipc.EAGAIN, err)
+	}
+	return v, nil
+}
+
 // Unregister removes name from the registry: at once when this node held
 // it (local) or its node is lost; otherwise it asks the node that holds it
 // to unlink it, which then commits the RegistryUnlink itself.
 func (n *clusterNames) Unregister(kind node.NameKind, name string, local bool) error {
 	s := n.s
-	o, ok := s.c.localView().Object(fsm.Kind(kind), name)
+	v, err := n.view()
+	if err != nil {
+		return err
+	}
+	o, ok := v.Object(fsm.Kind(kind), name)
 	switch {
 	case !ok:
 		return ipc.ENOENT
@@ -101,9 +119,13 @@ func (n *clusterNames) commitUnlink(kind node.NameKind, name string) error {
 	return registryErrno(res.Err)
 }
 
-// Lookup reads the local view of the registry.
+// Lookup reads the registry, linearizably (view).
 func (n *clusterNames) Lookup(kind node.NameKind, name string) (string, error) {
-	o, ok := n.s.c.localView().Object(fsm.Kind(kind), name)
+	v, err := n.view()
+	if err != nil {
+		return "", err
+	}
+	o, ok := v.Object(fsm.Kind(kind), name)
 	switch {
 	case !ok:
 		return "", ipc.ENOENT

@@ -50,22 +50,38 @@ func (a *Agent) readBarrier(ctx context.Context) error {
 		}
 		return nil
 	}
-	ls, err := a.leadership(ctx)
+	readIndex, err := a.readIndex(ctx)
 	if err != nil {
 		return err
+	}
+	return a.waitVisible(ctx, readIndex)
+}
+
+// readIndex implements core.readIndex: steps 1–3 above. A table that has
+// applied the index it returns may be read linearizably, on any node.
+func (a *Agent) readIndex(ctx context.Context) (uint64, error) {
+	if unsafeReadsOn() {
+		if !a.isLeader() {
+			return 0, errNotLeader
+		}
+		return a.fsm.View().Index(), nil
+	}
+	ls, err := a.leadership(ctx)
+	if err != nil {
+		return 0, err
 	}
 	select {
 	case <-ls.ready:
 	case <-ls.ctx.Done():
-		return errNotLeader
+		return 0, errNotLeader
 	case <-ctx.Done():
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 	readIndex := a.raft.CommitIndex()
 	if err := a.verifyLeader(ctx); err != nil {
-		return err
+		return 0, err
 	}
-	return a.waitVisible(ctx, readIndex)
+	return readIndex, nil
 }
 
 // leadership returns the current term's leader state. Raft announces a

@@ -23,6 +23,7 @@
 //	PUT    /v1/snapshot                     restore the table from a snapshot stream
 //	GET    /v1/state                        → StateInfo: applied index and state hash of the answering node (always local)
 //	POST   /v1/internal/command             node → leader: one encoded table command → CommandResult, or a batch → CommandResults (see below)
+//	POST   /v1/internal/readindex           node → leader: a read index (the read recipe without the read) → ReadIndex; never forwarded
 //	POST   /v1/internal/lease               node → leader: renew the node's lease (X-Vproc-Node names it) → LeaseGrant; never forwarded
 //
 // Writes carry the session headers (HeaderSession, HeaderRequest,

@@ -274,6 +274,12 @@ type LeaseGrant struct {
 	Index uint64 `json:"index"`
 }
 
+// ReadIndex is the leader's answer to POST /v1/internal/readindex: a node
+// whose table has applied Index may read it linearizably.
+type ReadIndex struct {
+	Index uint64 `json:"index"`
+}
+
 // Error is the body of every error response.
 type Error struct {
 	Code    string `json:"code"`

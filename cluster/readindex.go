@@ -1,0 +1,53 @@
+package cluster
+
+import (
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/fsm"
+)
+
+// Linearizable reads of a follower's own table, as etcd's ReadIndex: the
+// follower asks the leader for a read index (POST /v1/internal/readindex,
+// which runs steps 1–3 of the read recipe in reads.go), waits until its own
+// table has applied it and reads it. The node-local paths that decide from
+// the table, such as an IPC name's lookup and unlink, use it so that a name
+// created or removed through another node a moment ago is seen.
+
+// syncedView returns a view of this node's table that is at least as
+// recent as a linearizable read started now: the consistent view on the
+// leader, the local one once it has caught up with the leader's read index
+// on a follower.
+func (s *serving) syncedView(ctx context.Context) (*fsm.View, error) {
+	if s.c.isLeader() {
+		return s.c.consistentView(ctx)
+	}
+	var out api.ReadIndex
+	h := http.Header{}
+	h.Set(api.HeaderNode, s.name)
+	if err := s.callLeader(ctx, "/v1/internal/readindex", h, nil, &out); err != nil {
+		return nil, err
+	}
+	for v := s.c.localView(); ; v = s.c.localView() {
+		if v.Index() >= out.Index {
+			return v, nil
+		}
+		if err := s.c.waitApplied(ctx, v.Index()); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// handleReadIndex answers POST /v1/internal/readindex on the leader; it is
+// never forwarded.
+func (s *serving) handleReadIndex(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 1024))
+	index, err := s.c.readIndex(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.ReadIndex{Index: index})
+}
