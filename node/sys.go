@@ -649,10 +649,14 @@ func (s *Sys) Wait4(pid int, options int) (int, WaitStatus, error) {
 			found.mu.Lock()
 			st := found.Status
 			found.mu.Unlock()
-			if options&WNOWAIT == 0 {
+			reaped := options&WNOWAIT == 0
+			if reaped {
 				k.reapLocked(found)
 			}
 			k.mu.Unlock()
+			if reaped {
+				k.emit(Event{PID: found.PID, Kind: EventReaped})
+			}
 			return found.PID, st, s.leave(nil)
 		}
 		any := pid == -1 && p.children.n > 0
@@ -706,6 +710,9 @@ func (s *Sys) Kill(pid int, sig ipc.Signal) error {
 	s.enter()
 	if sig != 0 && !sig.Valid() {
 		return s.leave(ipc.EINVAL)
+	}
+	if target, ok := s.p.k.routed(s.p, pid); ok {
+		return s.leave(s.p.k.routeKill(s.p, target, sig))
 	}
 	// kill resolves pid 0 to the caller's group under the tree lock: the
 	// parent may move the caller to another group at any time (setpgid).
