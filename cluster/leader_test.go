@@ -167,10 +167,10 @@ func TestSpawnPlacedInItsOwnEntry(t *testing.T) {
 		}
 	}
 	// A child reported by a node may only be placed on that node.
-	if err := nodeMayReport(&fsm.Spawn{Parent: 5, Spec: fsm.Spec{Command: "x", Node: "node1", InheritsPipesFrom: 5}, Place: "node2"}, "node1"); err == nil {
+	if err := nodeMayReport(nil, &fsm.Spawn{Parent: 5, Spec: fsm.Spec{Command: "x", Node: "node1", InheritsPipesFrom: 5}, Place: "node2"}, "node1"); err == nil {
 		t.Error("a node may place its child on another node")
 	}
-	if err := nodeMayReport(&fsm.Spawn{Parent: 5, Spec: fsm.Spec{Command: "x", Node: "node1", InheritsPipesFrom: 5}, Place: "node1"}, "node1"); err != nil {
+	if err := nodeMayReport(nil, &fsm.Spawn{Parent: 5, Spec: fsm.Spec{Command: "x", Node: "node1", InheritsPipesFrom: 5}, Place: "node1"}, "node1"); err != nil {
 		t.Errorf("a node may not place its child on itself: %v", err)
 	}
 }

@@ -80,6 +80,10 @@ type PIDRequest struct {
 	Command  string
 	Args     []string
 	Priority int
+	// Env and Cwd are the environment and working directory the child
+	// starts with (inherited or given), for a child that runs elsewhere.
+	Env []string
+	Cwd string
 	// Node is SpawnAttr.Node: the node the child must run on, "" for the
 	// parent's.
 	Node string

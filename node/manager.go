@@ -211,7 +211,7 @@ func (k *ProcessManager) spawn(parent *Process, a SpawnAttr, owner string, files
 
 // allocPID returns a PID from the configured allocator, for a spawn by
 // parent (init: the library). A process gives up its slot while it waits.
-func (k *ProcessManager) allocPID(parent *Process, a SpawnAttr, prio int) (al Allocation, err error) {
+func (k *ProcessManager) allocPID(parent *Process, a SpawnAttr, prio int, env []string, cwd string) (al Allocation, err error) {
 	if k.cfg.PIDs == nil {
 		if a.Node != "" {
 			return al, fmt.Errorf("%w: node %q: this kernel runs every process itself", ipc.EINVAL, a.Node)
@@ -219,7 +219,7 @@ func (k *ProcessManager) allocPID(parent *Process, a SpawnAttr, prio int) (al Al
 		return al, nil
 	}
 	req := PIDRequest{Parent: parent.PID, Command: a.Command, Args: a.Args, Priority: prio,
-		Node: a.Node, Pgid: a.Pgid, Setsid: a.Setsid}
+		Env: env, Cwd: cwd, Node: a.Node, Pgid: a.Pgid, Setsid: a.Setsid}
 	alloc := func() { al, err = k.cfg.PIDs.AllocPID(req) }
 	if parent == k.init {
 		alloc()
@@ -309,7 +309,7 @@ func (k *ProcessManager) spawnPID(parent *Process, a SpawnAttr, owner string, fi
 	}
 	allocated := false
 	if pid == 0 {
-		al, err := k.allocPID(parent, a, prio)
+		al, err := k.allocPID(parent, a, prio, env, cwd)
 		if err != nil {
 			p.closeAllFiles()
 			return nil, err
