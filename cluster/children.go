@@ -124,7 +124,7 @@ func (r *runner) AllocPID(req node.PIDRequest) (node.Allocation, error) {
 		r.mu.Unlock()
 		return node.Allocation{PID: int(pid), Elsewhere: true}, nil
 	}
-	lp := &localProc{pid: pid, inc: res.Incarnation, child: true}
+	lp := &localProc{pid: pid, inc: res.Incarnation, child: true, index: res.Index}
 	r.mu.Lock()
 	r.procs[pid] = lp
 	r.mu.Unlock()

@@ -163,6 +163,9 @@ type localProc struct {
 	// reapOnExit: its parent reaped it before its exit was reported; the
 	// table's Reap follows the Exited report.
 	reapOnExit bool
+	// index is the log index of a child's spawn: a view older than that
+	// does not show the child yet, which says nothing about it.
+	index uint64
 }
 
 type finalCPU struct {
@@ -528,7 +531,7 @@ func (r *runner) reconcilePIDLocked(v *fsm.View, pid uint64, p *fsm.Process, now
 	}
 	assigned := p != nil && p.Node == r.name && p.State.OnNode()
 	if lp := r.procs[pid]; lp != nil {
-		r.settleLocked(pid, lp, p, assigned)
+		r.settleLocked(v, pid, lp, p, assigned)
 	}
 	if r.procs[pid] != nil || !assigned {
 		// This incarnation is known, or an older one is ending; or
@@ -564,8 +567,12 @@ func (r *runner) reconcilePIDLocked(v *fsm.View, pid uint64, p *fsm.Process, now
 // nil when it has no record; assigned when it assigns an incarnation here)
 // no longer assigns it here, and forgets it once it has ended. Callers
 // hold r.mu.
-func (r *runner) settleLocked(pid uint64, lp *localProc, p *fsm.Process, assigned bool) {
+func (r *runner) settleLocked(v *fsm.View, pid uint64, lp *localProc, p *fsm.Process, assigned bool) {
 	if assigned && p.Incarnation == lp.inc {
+		return
+	}
+	if p == nil && v.Index() < lp.index {
+		// A child whose spawn this node's replica has yet to apply.
 		return
 	}
 	if lp.child && !lp.spawned && !lp.exited && !lp.failed && p != nil && p.Incarnation == lp.inc && p.State.Live() {
@@ -597,7 +604,7 @@ func (r *runner) killUnassigned(v *fsm.View) {
 		if q, ok := v.Get(pid); ok {
 			p = &q
 		}
-		r.settleLocked(pid, lp, p, p != nil && p.Node == r.name && p.State.OnNode())
+		r.settleLocked(v, pid, lp, p, p != nil && p.Node == r.name && p.State.OnNode())
 	}
 }
 
