@@ -163,6 +163,9 @@ type localProc struct {
 	// reapOnExit: its parent reaped it before its exit was reported; the
 	// table's Reap follows the Exited report.
 	reapOnExit bool
+	// remoteParent: its parent runs on another node, and the kernel has
+	// not been told that it exited.
+	remoteParent bool
 	// index is the log index of a child's spawn: a view older than that
 	// does not show the child yet, which says nothing about it.
 	index uint64
@@ -533,6 +536,12 @@ func (r *runner) reconcilePIDLocked(v *fsm.View, pid uint64, p *fsm.Process, now
 	if lp := r.procs[pid]; lp != nil {
 		r.settleLocked(v, pid, lp, p, assigned)
 	}
+	if lp := r.procs[pid]; lp != nil && lp.remoteParent && assigned && p.Incarnation == lp.inc && p.Parent == fsm.InitPID && lp.spawned {
+		// Its parent, on another node, exited: the table gave it to init.
+		if err := r.kernel.Orphaned(int(pid)); err == nil || errors.Is(err, ipc.ESRCH) {
+			lp.remoteParent = false
+		}
+	}
 	if r.procs[pid] != nil || !assigned {
 		// This incarnation is known, or an older one is ending; or
 		// nothing is assigned here.
@@ -612,7 +621,7 @@ func (r *runner) killUnassigned(v *fsm.View) {
 func (r *runner) startProcess(p *fsm.Process) {
 	pid, inc := p.PID, p.Incarnation
 	spec, stdin, err := kernelSpec(p)
-	lp := &localProc{pid: pid, inc: inc}
+	lp := &localProc{pid: pid, inc: inc, remoteParent: p.Parent > fsm.InitPID}
 	r.mu.Lock()
 	r.procs[pid] = lp
 	if err == nil && stdin {

@@ -24,7 +24,23 @@ func unixPrograms() *node.Registry {
 	r := node.Builtins()
 	r.Register("rwait", progRemoteWait)
 	r.Register("grouplead", progGroupLead)
+	r.Register("ids", progIDs)
 	return r
+}
+
+// progIDs prints "ids ppid=P pgid=G sid=S" at its start and at each
+// SIGUSR1, and pauses for ever.
+func progIDs(s *Sys) int {
+	print := func(s *Sys, _ ipc.Signal) {
+		pgid, _ := s.Getpgid(0)
+		sid, _ := s.Getsid(0)
+		s.Printf("ids ppid=%d pgid=%d sid=%d\n", s.Getppid(), pgid, sid)
+	}
+	s.Signal(ipc.SIGUSR1, print)
+	print(s, 0)
+	for {
+		s.Pause()
+	}
 }
 
 // progRemoteWait is "rwait NODE": it spawns "sleep 600" on NODE, prints
@@ -320,9 +336,10 @@ func TestUnixAcrossNodes(t *testing.T) {
 	})
 
 	// A parent dies with its child on another node: the child goes to
-	// init. vproc wait never reaps; init reaps both after the retention.
+	// init, and getppid says so. vproc wait never reaps; init reaps both
+	// after the retention.
 	t.Run("orphan", func(t *testing.T) {
-		res, err := clients[0].Spawn(ctx, api.SpawnRequest{Command: "onnode", Args: []string{names[2], "sleep", "600"}, Node: names[1]})
+		res, err := clients[0].Spawn(ctx, api.SpawnRequest{Command: "onnode", Args: []string{names[2], "ids"}, Node: names[1]})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,6 +361,12 @@ func TestUnixAcrossNodes(t *testing.T) {
 			}
 			return errString("no running child yet")
 		})
+		pp, err := clients[0].Get(ctx, parent, client.ReadOpts{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The child sees its parent and its group on the other node.
+		waitLog(t, ctx, clients[0], child, fmt.Sprintf("ids ppid=%d pgid=%d sid=%d\n", parent, pp.Pgid, pp.Sid))
 		kill(clients[2], int64(parent), int(ipc.SIGKILL))
 		first, err := clients[1].Wait(ctx, parent)
 		if err != nil {
@@ -360,6 +383,8 @@ func TestUnixAcrossNodes(t *testing.T) {
 		if err != nil || p.PPID != 1 || p.State != "running" {
 			t.Fatalf("orphan %+v %v: want a running child of init", p, err)
 		}
+		kill(clients[1], int64(child), int(ipc.SIGUSR1))
+		waitLog(t, ctx, clients[1], child, fmt.Sprintf("ids ppid=1 pgid=%d sid=%d\n", pp.Pgid, pp.Sid))
 		kill(clients[1], int64(child), int(ipc.SIGTERM))
 		if p, err := clients[0].Wait(ctx, child); err != nil || p.Signal == nil || *p.Signal != int(ipc.SIGTERM) {
 			t.Fatalf("orphan after SIGTERM: %+v %v", p, err)

@@ -63,6 +63,13 @@ type Spec struct {
 	// PID, if not zero, is the PID to give the process (one the cluster
 	// allocated). It must not be in use: EEXIST otherwise.
 	PID int
+	// Pgid and Sid, if Sid is not zero, are the process group and session
+	// the process joins (the cluster's, for a child whose parent runs on
+	// another node). Zero makes it lead a new session and group.
+	Pgid, Sid int
+	// ParentPID, if not zero, is the PID getppid reports: a parent that
+	// runs on another node (see Orphaned). The kernel's parent is init.
+	ParentPID int
 }
 
 // ProcessManager is the local kernel of one machine: the seed's
@@ -157,7 +164,8 @@ func (k *ProcessManager) Spawn(spec Spec) (int, error) {
 	}
 	attr := SpawnAttr{
 		Command: spec.Command, Args: spec.Args, Env: spec.Env, Dir: spec.Cwd,
-		Priority: spec.Priority, Limits: spec.Limits, Setsid: true,
+		Priority: spec.Priority, Limits: spec.Limits, Setsid: spec.Sid == 0,
+		pgid: spec.Pgid, sid: spec.Sid, ppid: spec.ParentPID,
 		Capabilities: spec.Capabilities, UnveilPaths: spec.UnveilPaths,
 	}
 	owner := spec.Owner
@@ -201,6 +209,9 @@ type SpawnAttr struct {
 	// goes to its own node's log); its parent waits for it, and gets
 	// SIGCHLD for it, as for a local child.
 	Node string
+
+	// Set by the library's Spawn from Spec.Pgid, Sid and ParentPID.
+	pgid, sid, ppid int
 }
 
 // spawn creates a child of parent. files are the child's descriptors; spawn
@@ -350,6 +361,11 @@ func (k *ProcessManager) spawnPID(parent *Process, a SpawnAttr, owner string, fi
 	p.PID = pid
 	p.Pgid, p.Sid = parent.Pgid, parent.Sid
 	switch {
+	case a.sid != 0:
+		p.Pgid, p.Sid = a.pgid, a.sid
+		if a.pgid == 0 {
+			p.Pgid = a.sid
+		}
 	case a.Setsid:
 		p.Pgid, p.Sid = p.PID, p.PID
 	case a.Pgid == -1:
@@ -362,6 +378,9 @@ func (k *ProcessManager) spawnPID(parent *Process, a SpawnAttr, owner string, fi
 	}
 	p.parent = parent
 	p.ParentPID = parent.PID
+	if a.ppid > InitPID {
+		p.ParentPID = a.ppid
+	}
 	parent.children.push(p)
 	parent.nchildren++
 	k.procs[p.PID] = p

@@ -128,6 +128,22 @@ func (k *ProcessManager) ReportRemote(e Event) error {
 	return nil
 }
 
+// Orphaned tells the kernel that the parent of pid, which runs on another
+// node (Spec.ParentPID), has exited: from now on getppid reports init. ESRCH
+// when pid is not here.
+func (k *ProcessManager) Orphaned(pid int) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	p, ok := k.procs[pid]
+	if !ok || pid == InitPID {
+		return fmt.Errorf("%w: %d", ErrNoProcess, pid)
+	}
+	if p.parent == k.init {
+		p.ParentPID = InitPID
+	}
+	return nil
+}
+
 // routed says whether kill(pid) from sender goes through Config.Signals,
 // and to which target: a group (pid 0 is the sender's) or a PID that is
 // not a local process. kill(-1) stays local.

@@ -142,13 +142,14 @@ func (p *Process) checkCPU(cpu int64) {
 // Getpid returns the process's PID.
 func (s *Sys) Getpid() int { s.enter(); return s.p.PID }
 
-// Getppid returns the parent's PID (1 once the parent has died).
+// Getppid returns the parent's PID (1 once the parent has died), wherever
+// the parent runs.
 func (s *Sys) Getppid() int {
 	s.enter()
 	k := s.p.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return s.p.parent.PID
+	return s.p.ParentPID
 }
 
 // Getpgid returns the process group of pid (0: the caller).
