@@ -1208,8 +1208,11 @@ func nodeMayReport(v *fsm.View, c fsm.Command, from string) error {
 		// A local parent reaped the child: the table checks that it has
 		// exited.
 	case *fsm.Spawn:
-		if c.Place != "" && c.Place != from {
-			return deny("only a child placed on itself")
+		// Place is the leader's: a spawn that reached an earlier leader
+		// on this node and is sent again carries that leader's choice,
+		// which the spec binds to its node.
+		if c.Place != "" && c.Place != from && c.Place != c.Spec.Node {
+			return deny("only a child placed on itself or on the node it names")
 		}
 		if c.Parent > fsm.InitPID && c.Spec.Node == from && c.Spec.InheritsPipesFrom == c.Parent {
 			return nil // a child on the parent's node
