@@ -284,22 +284,25 @@ func (a *Agent) submit(ctx context.Context, sess *sessionRef, cmd fsm.Command) (
 	if !a.isLeader() {
 		return nil, errNotLeader
 	}
+	return a.apply(ctx, a.entry(sess, cmd, time.Now().UnixNano()))
+}
+
+// entry places a spawn (placeSpawn) and encodes cmd, inside the session
+// envelope stamped with now when sess is set.
+func (a *Agent) entry(sess *sessionRef, cmd fsm.Command, now int64) []byte {
 	if sp, ok := cmd.(*fsm.Spawn); ok {
 		a.placeSpawn(sp)
 	}
-	var entry []byte
-	if sess != nil {
-		entry = fsm.Encode(&fsm.SessionRequest{
-			SessionID:  sess.ID,
-			RequestID:  sess.Request,
-			AckedBelow: sess.AckedBelow,
-			Now:        time.Now().UnixNano(),
-			Command:    cmd,
-		})
-	} else {
-		entry = fsm.Encode(cmd)
+	if sess == nil {
+		return fsm.Encode(cmd)
 	}
-	return a.apply(ctx, entry)
+	return fsm.Encode(&fsm.SessionRequest{
+		SessionID:  sess.ID,
+		RequestID:  sess.Request,
+		AckedBelow: sess.AckedBelow,
+		Now:        now,
+		Command:    cmd,
+	})
 }
 
 type applyOutcome struct {
@@ -334,20 +337,24 @@ func (a *Agent) apply(ctx context.Context, entry []byte) (*fsm.Result, error) {
 // submitBatch implements core.submitBatch: one proposal per command,
 // queued in order by this goroutine alone (so that commands about one
 // process keep their order in the log), answered by the completer, and
-// waited for together.
-func (a *Agent) submitBatch(ctx context.Context, cmds []fsm.Command) []applyOutcome {
+// waited for together. Without sessions (a node's reports) the proposals
+// are lazy and wait a little for company; with them (a client's merged
+// writes) they go at once, and being queued together they share entries.
+func (a *Agent) submitBatch(ctx context.Context, sess []*sessionRef, cmds []fsm.Command) []applyOutcome {
 	w := newBatchWait(len(cmds))
 	if !a.isLeader() {
 		w.failFrom(0, errNotLeader)
 		return w.out
 	}
+	now := time.Now().UnixNano()
 	props := make([]proposal, len(cmds))
 	for i, c := range cmds {
-		if sp, ok := c.(*fsm.Spawn); ok {
-			a.placeSpawn(sp)
+		var sr *sessionRef
+		if sess != nil {
+			sr = sess[i]
 		}
 		p := &props[i]
-		p.entry, p.lazy = fsm.Encode(c), true
+		p.entry, p.lazy = a.entry(sr, c, now), sess == nil
 		p.done = func(res *fsm.Result, err error) { w.set(i, res, err) }
 		if err := a.app.propose(ctx, p); err != nil {
 			w.failFrom(i, err) // neither this one nor the rest was queued

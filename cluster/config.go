@@ -170,8 +170,17 @@ var ErrBadConfig = errors.New("bad cluster config")
 // every RejoinInterval (10 s) and the leader reconciles every
 // ReconcileInterval (5 s) besides reacting to each gossip event.
 //
-// Leases (Guarantee 3): FenceTimeout (3 s) exceeds the worst election
-// above; LostTimeout (10 s) exceeds FenceTimeout·1.1 plus a margin.
+// Leases (Guarantee 3, cluster/lease.go). A node renews its lease every
+// FenceTimeout/8 (190 ms). FenceTimeout (1.5 s) must exceed the worst
+// ordinary failover plus one renewal interval (1.25 s + 0.19 s), so that an
+// election freezes no healthy node. LostTimeout (2 s) must be at least
+// FenceTimeout·(1+ρ) + ElectionTimeout = 1.9 s with ρ = 0.1, so that a
+// node's processes are frozen before the leader requeues them. Together
+// they bound rescheduling after a crash: a crashed follower's processes are
+// requeued about LostTimeout after its last renewal (≈2 s); a crashed
+// leader's, LostTimeout after the new term starts (≈2.5–3 s). Longer
+// timeouts ride out longer pauses and partitions without moving anything,
+// at the price of a slower recovery.
 func DefaultConfig() Config {
 	name, err := os.Hostname()
 	if err != nil || name == "" {
@@ -205,8 +214,8 @@ func DefaultConfig() Config {
 		PushPullInterval: 15 * time.Second,
 		LoadInterval:     time.Second,
 
-		FenceTimeout: 3 * time.Second,
-		LostTimeout:  10 * time.Second,
+		FenceTimeout: 1500 * time.Millisecond,
+		LostTimeout:  2 * time.Second,
 
 		LogMaxBytes: 1 << 20,
 		FSM:         fsm.DefaultConfig(),
@@ -272,8 +281,8 @@ func (c *Config) Validate() error {
 		return bad("probe timeout %v is above the probe interval %v", c.ProbeTimeout, c.ProbeInterval)
 	case c.SuspicionMult < 1:
 		return bad("suspicion multiplier %d must be at least 1", c.SuspicionMult)
-	case c.FenceTimeout <= c.worstElection():
-		return bad("fence timeout %v must exceed the worst election %v (3×heartbeat + 2×election timeout)",
+	case c.FenceTimeout <= c.worstElection()+c.renewInterval():
+		return bad("fence timeout %v must exceed the worst election %v (3×heartbeat + 2×election timeout) plus a renewal interval (fence timeout / 8)",
 			c.FenceTimeout, c.worstElection())
 	case c.LostTimeout < c.minLostTimeout():
 		return bad("lost timeout %v is below fence timeout × %.1f + election timeout = %v",

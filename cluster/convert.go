@@ -480,5 +480,7 @@ func stampNow(c fsm.Command, now int64) {
 		c.Now = now
 	case *fsm.NodeLost:
 		c.Now = now
+	case *fsm.RegistryCreate:
+		c.Now = now
 	}
 }

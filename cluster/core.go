@@ -25,13 +25,15 @@ type core interface {
 	// timeout, lost leadership) is errUnknownOutcome: the caller retries
 	// with the same session and request id.
 	submit(ctx context.Context, sess *sessionRef, cmd fsm.Command) (*fsm.Result, error)
-	// submitBatch commits many commands, without sessions, as submit
-	// would, keeping their order in the log, and returns each one's
-	// outcome: its result, or submit's errors (errNotLeader when it was
-	// not dispatched, errUnknownOutcome when it may have committed). It
-	// is how a node's reports reach the table: one call, and no goroutine,
-	// per batch.
-	submitBatch(ctx context.Context, cmds []fsm.Command) []applyOutcome
+	// submitBatch commits many commands as submit would, keeping their
+	// order in the log, and returns each one's outcome: its result, or
+	// submit's errors (errNotLeader when it was not dispatched,
+	// errUnknownOutcome when it may have committed). sess is nil (a
+	// node's reports: no sessions, and the commands may wait a little to
+	// share an entry) or holds each command's session, nil for none (a
+	// client's merged spawns). It is one call, and no goroutine, per
+	// batch.
+	submitBatch(ctx context.Context, sess []*sessionRef, cmds []fsm.Command) []applyOutcome
 	// registerSession commits a new client session on the leader.
 	registerSession(ctx context.Context) (uint64, error)
 
@@ -62,6 +64,9 @@ type core interface {
 	snapshotRestore(ctx context.Context, r io.Reader) error
 	// stateInfo returns this node's applied index and state hash.
 	stateInfo() api.StateInfo
+	// renewLease answers a node's lease renewal on the leader, with the
+	// leader's last log index (Guarantee 3). On a follower: errNotLeader.
+	renewLease(node string) (uint64, error)
 }
 
 // sessionRef names a request within a client session.

@@ -44,6 +44,29 @@ func benchSpawn(b *testing.B, conc int, run bool) {
 	c.leader()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	if !run {
+		// The phantom node has no agent to renew its lease: renew it here,
+		// so that the leader keeps placing on it and never declares it lost.
+		done := make(chan struct{})
+		var renewing sync.WaitGroup
+		renewing.Add(1)
+		go func() {
+			defer renewing.Done()
+			t := time.NewTicker(50 * time.Millisecond)
+			defer t.Stop()
+			for {
+				if l := c.leaderNow(); l != nil {
+					_, _ = l.renewLease("phantom")
+				}
+				select {
+				case <-done:
+					return
+				case <-t.C:
+				}
+			}
+		}()
+		defer func() { close(done); renewing.Wait() }()
+	}
 	lat := make([]time.Duration, 0, b.N)
 	var mu sync.Mutex
 	var next atomic.Int64

@@ -215,7 +215,7 @@ func TestSubmitBatch(t *testing.T) {
 		&fsm.SignalDelivered{ID: 7, PID: pid, Incarnation: 1},
 	}
 	for _, f := range c.followers() {
-		for i, o := range f.submitBatch(context.Background(), cmds) {
+		for i, o := range f.submitBatch(context.Background(), nil, cmds) {
 			if !errors.Is(o.err, errNotLeader) {
 				t.Fatalf("follower %s, command %d: got %+v, %v; want errNotLeader", f.Name(), i, o.res, o.err)
 			}
@@ -224,7 +224,7 @@ func TestSubmitBatch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
-	outs := l.submitBatch(ctx, cmds)
+	outs := l.submitBatch(ctx, nil, cmds)
 	took := time.Since(start)
 	for i, o := range outs {
 		if o.err != nil {
@@ -239,7 +239,7 @@ func TestSubmitBatch(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("a lone batch took %v to commit", took)
 	}
-	if outs := l.submitBatch(ctx, nil); len(outs) != 0 {
+	if outs := l.submitBatch(ctx, nil, nil); len(outs) != 0 {
 		t.Errorf("an empty batch: got %d outcomes", len(outs))
 	}
 }

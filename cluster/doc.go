@@ -18,8 +18,10 @@
 // forwarded to the leader (http.go, forward.go); the runner, which follows
 // the table for the processes placed on this node, runs them in the local
 // kernel (package node), delivers their signal requests exactly once and
-// reports their lifecycle back, in batches (runner.go, reporter.go); and the
-// bounded per-process output logs (logstore.go).
+// reports their lifecycle back, in batches (runner.go, reporter.go); the
+// bounded per-process output logs (logstore.go); and the node's lease
+// (lease.go): renewed with the leader, it fences the local kernel, and the
+// leader declares lost the nodes whose leases expired (Guarantee 3).
 //
 // The Go client is package cluster/client; the CLI is cmd/vproc.
 package cluster

@@ -37,6 +37,8 @@ type fakeCore struct {
 
 	leaderFlag atomic.Bool
 	autoPlace  atomic.Bool
+	// refuseLeases makes renewLease fail, as a leader out of reach would.
+	refuseLeases atomic.Bool
 
 	amu        sync.Mutex // guards leaderName, leaderAddr, addrs, hook
 	leaderName string
@@ -145,10 +147,14 @@ func (c *fakeCore) submit(ctx context.Context, sess *sessionRef, cmd fsm.Command
 	return c.apply(cmd), nil
 }
 
-func (c *fakeCore) submitBatch(ctx context.Context, cmds []fsm.Command) []applyOutcome {
+func (c *fakeCore) submitBatch(ctx context.Context, sess []*sessionRef, cmds []fsm.Command) []applyOutcome {
 	outs := make([]applyOutcome, len(cmds))
 	for i, cmd := range cmds {
-		outs[i].res, outs[i].err = c.submit(ctx, nil, cmd)
+		var sr *sessionRef
+		if sess != nil {
+			sr = sess[i]
+		}
+		outs[i].res, outs[i].err = c.submit(ctx, sr, cmd)
 	}
 	return outs
 }
@@ -193,6 +199,13 @@ func (c *fakeCore) leader() (string, string, bool) {
 }
 
 func (c *fakeCore) isLeader() bool { return c.leaderFlag.Load() }
+
+func (c *fakeCore) renewLease(node string) (uint64, error) {
+	if !c.leaderFlag.Load() || c.refuseLeases.Load() {
+		return 0, errNotLeader
+	}
+	return c.f.View().Index(), nil
+}
 
 func (c *fakeCore) nodeHTTPAddr(name string) (string, bool) {
 	c.amu.Lock()
@@ -264,7 +277,7 @@ func newHarness(t testing.TB, c *fakeCore, start bool, opts ...harnessOpt) *harn
 	if c == nil {
 		c = newFakeCore(t, "n1")
 	}
-	cfg := Config{Name: c.nodeName, Dev: true, CPUs: 2}
+	cfg := Config{Name: c.nodeName, Dev: true, CPUs: 2, FenceTimeout: 2 * time.Second, LostTimeout: 4 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}

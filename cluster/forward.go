@@ -203,7 +203,7 @@ func (ls leaderSender) sendBatch(ctx context.Context, cmds []fsm.Command) ([]app
 		for _, c := range cmds {
 			stampNow(c, now)
 		}
-		return s.c.submitBatch(ctx, cmds), nil
+		return s.c.submitBatch(ctx, nil, cmds), nil
 	}
 	outs := make([]applyOutcome, 0, len(cmds))
 	entries := make([][]byte, 0, min(len(cmds), maxReportBatch))

@@ -61,6 +61,7 @@ func (s *serving) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/session", methods{http.MethodPost: s.leaderOnly(s.handleSession, true)})
 	mux.Handle("/v1/spawn", methods{http.MethodPost: s.leaderOnly(s.handleSpawn, true)})
+	mux.Handle("/v1/spawn/batch", methods{http.MethodPost: s.leaderOnly(s.handleSpawnBatch, true)})
 	mux.Handle("/v1/kill", methods{http.MethodPost: s.leaderOnly(s.handleKill, true)})
 	mux.Handle("/v1/procs", methods{http.MethodGet: s.handleList})
 	mux.Handle("/v1/procs/{pid}", methods{http.MethodGet: s.handleGet})
@@ -76,6 +77,8 @@ func (s *serving) routes() http.Handler {
 	})
 	mux.Handle("/v1/state", methods{http.MethodGet: s.handleState})
 	mux.Handle("/v1/internal/command", methods{http.MethodPost: s.leaderOnly(s.handleCommand, true)})
+	mux.Handle("/v1/internal/lease", methods{http.MethodPost: s.handleLease})
+	s.ipcRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &httpError{http.StatusNotFound, api.CodeNotFound, "no route " + r.URL.Path})
 	})
@@ -162,6 +165,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // fail writes the error answer for err.
 func (s *serving) fail(w http.ResponseWriter, r *http.Request, err error) {
+	he := s.httpErrorOf(r, err)
+	if he.status == http.StatusServiceUnavailable && w.Header().Get(api.HeaderLeader) == "" {
+		if _, addr, ok := s.c.leader(); ok && addr != "" {
+			w.Header().Set(api.HeaderLeader, addr)
+		}
+	}
+	writeJSON(w, he.status, api.Error{Code: he.code, Message: he.msg})
+}
+
+// httpErrorOf maps err, met while serving r, to its status and code.
+func (s *serving) httpErrorOf(r *http.Request, err error) *httpError {
 	var he *httpError
 	switch {
 	case errors.As(err, &he):
@@ -179,12 +193,7 @@ func (s *serving) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		he = &httpError{http.StatusInternalServerError, api.CodeInternal, err.Error()}
 	}
-	if he.status == http.StatusServiceUnavailable && w.Header().Get(api.HeaderLeader) == "" {
-		if _, addr, ok := s.c.leader(); ok && addr != "" {
-			w.Header().Set(api.HeaderLeader, addr)
-		}
-	}
-	writeJSON(w, he.status, api.Error{Code: he.code, Message: he.msg})
+	return he
 }
 
 // decodeBody decodes a JSON request body into v: at most MaxBodyBytes,
@@ -220,7 +229,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) err
 // sessionFrom reads the session headers. Both HeaderSession and
 // HeaderRequest, or neither, must be given.
 func sessionFrom(r *http.Request) (*sessionRef, error) {
-	sid, rid, acked := r.Header.Get(api.HeaderSession), r.Header.Get(api.HeaderRequest), r.Header.Get(api.HeaderAcked)
+	return parseSession(r.Header.Get(api.HeaderSession), r.Header.Get(api.HeaderRequest), r.Header.Get(api.HeaderAcked))
+}
+
+// parseSession parses the values of the session headers.
+func parseSession(sid, rid, acked string) (*sessionRef, error) {
 	if sid == "" && rid == "" {
 		if acked != "" {
 			return nil, badRequest("%s without %s and %s", api.HeaderAcked, api.HeaderSession, api.HeaderRequest)
@@ -711,8 +724,19 @@ func (s *serving) handleWait(w http.ResponseWriter, r *http.Request) {
 		wctx, wcancel = context.WithTimeout(ctx, timeout)
 		defer wcancel()
 	}
+	// Only the first look needs the read recipe (Guarantee 6). After it,
+	// the leader's own table only ever shows committed entries, and an exit
+	// or a reap seen there was committed during this call: returning it is
+	// linearizable. A node that stops leading hands the wait back to the
+	// client, which retries on the new leader.
+	consistent := !stale
 	for {
-		v, err := s.view(wctx, stale)
+		if !consistent && !stale && !s.c.isLeader() {
+			s.fail(w, r, errNotLeader)
+			return
+		}
+		v, err := s.view(wctx, !consistent)
+		consistent = false
 		if err != nil {
 			if wctx.Err() != nil && ctx.Err() == nil {
 				s.fail(w, r, &httpError{http.StatusRequestTimeout, api.CodeTimeout, fmt.Sprintf("pid %d has not exited after %v", pid, timeout)})
@@ -728,7 +752,9 @@ func (s *serving) handleWait(w http.ResponseWriter, r *http.Request) {
 		}
 		if !p.State.Live() {
 			out := []api.Process{apiProcess(&p)}
-			s.enrich(ctx, out, false)
+			// The status is the table's; cpu_ms only where it costs no
+			// round trip to another node.
+			s.enrich(ctx, out, true)
 			s.readHeaders(w, v.Index(), stale)
 			writeJSON(w, http.StatusOK, out[0])
 			return
@@ -1120,7 +1146,7 @@ func (s *serving) handleCommandBatch(w http.ResponseWriter, r *http.Request, fro
 	for _, c := range cmds {
 		stampNow(c, now)
 	}
-	outs := s.c.submitBatch(r.Context(), cmds)
+	outs := s.c.submitBatch(r.Context(), nil, cmds)
 	res := api.CommandResults{Results: make([]api.CommandResult, len(outs))}
 	for i, o := range outs {
 		res.Results[i] = commandResult(o.res, o.err)
@@ -1203,10 +1229,14 @@ func nodeMayReport(v *fsm.View, c fsm.Command, from string) error {
 		return nil
 	}
 	switch c := c.(type) {
-	case *fsm.SignalDelivered:
+	case *fsm.SignalDelivered, *fsm.RegistryUnlink:
 	case *fsm.Reap:
 		// A local parent reaped the child: the table checks that it has
 		// exited.
+	case *fsm.RegistryCreate:
+		if c.Node != from {
+			return deny("only a name held by itself")
+		}
 	case *fsm.Spawn:
 		// Place is the leader's: a spawn that reached an earlier leader
 		// on this node and is sent again carries that leader's choice,

@@ -34,6 +34,8 @@ type leaderState struct {
 	// placer chooses nodes, for the placement loop and for the spawns
 	// this leader receives. Set at creation.
 	placer *placer
+	// leases records the node leases this leader renewed (lease.go).
+	leases *leaseTable
 }
 
 func (ls *leaderState) run(fn func(ls *leaderState)) {
@@ -86,7 +88,9 @@ func (a *Agent) watchLeadership() {
 // lead starts a term of leadership.
 func (a *Agent) lead() *leaderState {
 	ctx, cancel := context.WithCancel(a.ctx) // the agent stopping ends the term too
-	ls := &leaderState{ctx: ctx, cancel: cancel, ready: make(chan struct{}), missingSince: map[string]time.Time{}, placer: newPlacer(a)}
+	ls := &leaderState{ctx: ctx, cancel: cancel, ready: make(chan struct{}), missingSince: map[string]time.Time{},
+		leases: newLeaseTable(time.Now())}
+	ls.placer = newPlacer(a, ls.leases)
 	a.leading.Store(ls)
 	a.logger.Info("leadership gained")
 	ls.run(a.establish)
@@ -122,6 +126,7 @@ func (a *Agent) establish(ls *leaderState) {
 	ls.run(a.reapLoop)
 	ls.run(a.tickLoop)
 	ls.run(a.reconcileLoop)
+	ls.run(a.leaseLoop)
 }
 
 // sleepOrDone waits d; it reports false if ctx ended first.
@@ -205,7 +210,8 @@ func (a *Agent) reapOnce(ls *leaderState) {
 // spawns placed at once and those placed by the loop spread alike. The
 // choice is the leader's; the FSM's Apply re-checks it.
 type placer struct {
-	a *Agent
+	a      *Agent
+	leases *leaseTable
 
 	mu sync.Mutex // guards the fields below: the loop, spawns and completions share them
 	// busy holds the placements in flight and those that failed, until
@@ -240,8 +246,8 @@ type placeMark struct {
 	retryAt time.Time // zero while in flight
 }
 
-func newPlacer(a *Agent) *placer {
-	return &placer{a: a, busy: make(map[uint64]placeMark)}
+func newPlacer(a *Agent, leases *leaseTable) *placer {
+	return &placer{a: a, leases: leases, busy: make(map[uint64]placeMark)}
 }
 
 // refreshLocked brings the node list and the counts up to date with view
@@ -251,7 +257,7 @@ func (pl *placer) refreshLocked(v *fsm.View, now time.Time) {
 	if !recount && pl.nodes != nil && now.Sub(pl.nodesAt) < nodesEvery {
 		return
 	}
-	pl.nodes, pl.nodesAt = pl.candidates(v), now
+	pl.nodes, pl.nodesAt = pl.candidates(v, now), now
 	if recount {
 		pl.counts, pl.since, pl.countedAt = make(map[string]int, len(pl.nodes)), make(map[string]int), now
 		for _, n := range pl.nodes {
@@ -413,11 +419,12 @@ type placeNode struct {
 	load   int // gossiped busy slots plus run queue
 }
 
-// candidates returns the alive nodes of the table with their gossiped load.
-func (pl *placer) candidates(v *fsm.View) []placeNode {
+// candidates returns the alive nodes of the table whose lease this leader
+// holds fresh, with their gossiped load.
+func (pl *placer) candidates(v *fsm.View, now time.Time) []placeNode {
 	var out []placeNode
 	for _, n := range v.Nodes() {
-		if n.Status != fsm.NodeAlive {
+		if n.Status != fsm.NodeAlive || !pl.leases.fresh(n.ID, now, pl.a.cfg.FenceTimeout) {
 			continue
 		}
 		pn := placeNode{ID: n.ID, Name: n.Name, Labels: n.Labels}

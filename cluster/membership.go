@@ -307,7 +307,7 @@ func (a *Agent) reconcileNode(ctx context.Context, view *fsm.View, m member) {
 		}
 	case n.Status != status:
 		cmd = &fsm.SetNodeStatus{ID: m.Name, Status: status, Now: now}
-	case status == fsm.NodeLeft && len(view.List(fsm.Filter{Node: m.Name, OnNodeOnly: true})) > 0:
+	case status == fsm.NodeLeft && (len(view.List(fsm.Filter{Node: m.Name, OnNodeOnly: true})) > 0 || holdsNames(view, m.Name)):
 		// A node that left gracefully killed its processes before it
 		// announced the departure (Agent.Shutdown): what the table still
 		// shows on it is lost, and is requeued as its restart policy says.

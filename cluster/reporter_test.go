@@ -234,7 +234,7 @@ func TestFollowerSendsReportsInBatches(t *testing.T) {
 	counted := httptest.NewServer(count)
 	t.Cleanup(counted.Close)
 	follower := &fakeFollower{fakeCore: c, leaderURL: counted.URL}
-	s, err := newServing(follower, Config{Name: "n1", Dev: true, CPUs: 1}, testLogger(t))
+	s, err := newServing(follower, Config{Name: "n1", Dev: true, CPUs: 1, FenceTimeout: 2 * time.Second, LostTimeout: 4 * time.Second}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -188,18 +188,43 @@ func TestRunnerKillsUnassigned(t *testing.T) {
 	}
 }
 
-func TestRunnerThawKillsUnassigned(t *testing.T) {
-	h := newHarness(t, nil, true)
-	pid := h.spawn(api.SpawnRequest{Command: "sleep", Args: []string{"60"}})
+func TestLeaseEndFreezesAndReturnKillsUnassigned(t *testing.T) {
+	// Guarantee 3: a node that cannot renew its lease freezes its
+	// processes; when it renews again, an incarnation the table moved away
+	// meanwhile dies without completing another system call.
+	h := newHarness(t, nil, true, func(c *Config) { c.FenceTimeout = 400 * time.Millisecond })
+	var calls atomic.Int64
+	h.s.kernel.Programs().Register("count", func(s *node.Sys) int {
+		for {
+			s.Getpid()
+			calls.Add(1)
+		}
+	})
+	pid := h.spawn(api.SpawnRequest{Command: "count"})
 	h.waitState(pid, fsm.StateRunning)
-	h.s.freeze()
+	waitFor(t, "the process to run", 5*time.Second, func() bool { return calls.Load() > 0 })
+	h.c.refuseLeases.Store(true)
+	waitFor(t, "the lease to end", 5*time.Second, h.s.kernel.Frozen)
+	waitFor(t, "the process to park", 5*time.Second, func() bool {
+		p, err := h.s.kernel.Get(int(pid))
+		return err == nil && p.State == node.StateReady
+	})
+	frozen := calls.Load()
+	// The runner's own loop would kill the incarnation as soon as it saw
+	// the table change; stopped, it leaves the return path alone to act,
+	// as when a partitioned node's table is stale until the renewal.
+	h.s.runner.stop()
 	h.c.autoPlace.Store(false)
 	h.c.apply(&fsm.NodeLost{Node: "n1", Now: time.Now().UnixNano()})
-	h.s.thaw()
+	h.c.refuseLeases.Store(false)
 	waitFor(t, "the incarnation to die", 5*time.Second, func() bool {
-		_, err := h.s.kernel.Get(int(pid))
-		return err != nil
+		p, err := h.s.kernel.Get(int(pid))
+		return err != nil || p.State == node.StateZombie
 	})
+	waitFor(t, "the lease to be renewed", 5*time.Second, func() bool { return !h.s.kernel.Frozen() })
+	if got := calls.Load(); got > frozen {
+		t.Fatalf("%d system calls completed after the lease ended", got-frozen)
+	}
 }
 
 func TestRunnerReportsLostAfterRestart(t *testing.T) {
@@ -306,7 +331,7 @@ func TestRunnerFollowerReportsThroughLeader(t *testing.T) {
 	c := newFakeCore(t, "n1")
 	leader := newHarness(t, c, false)
 	follower := &fakeFollower{fakeCore: c, leaderURL: leader.url}
-	s, err := newServing(follower, Config{Name: "n1", Dev: true, CPUs: 1}, testLogger(t))
+	s, err := newServing(follower, Config{Name: "n1", Dev: true, CPUs: 1, FenceTimeout: 2 * time.Second, LostTimeout: 4 * time.Second}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +362,7 @@ func (f *fakeFollower) registerSession(context.Context) (uint64, error) { return
 func (f *fakeFollower) submit(context.Context, *sessionRef, fsm.Command) (*fsm.Result, error) {
 	return nil, errNotLeader
 }
-func (f *fakeFollower) submitBatch(_ context.Context, cmds []fsm.Command) []applyOutcome {
+func (f *fakeFollower) submitBatch(_ context.Context, _ []*sessionRef, cmds []fsm.Command) []applyOutcome {
 	outs := make([]applyOutcome, len(cmds))
 	for i := range outs {
 		outs[i].err = errNotLeader

@@ -30,12 +30,15 @@ type serving struct {
 	logs   *logStore
 	h      http.Handler
 
+	ipcSrv ipcServer // the IPC streams this node serves
+
 	transport *http.Transport // to the leader and the other nodes
 	client    *http.Client
 
 	// ctx ends when stop begins: long polls and log streams end with it.
 	ctx      context.Context
 	cancel   context.CancelFunc
+	wg       sync.WaitGroup // keepLease
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -88,11 +91,15 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 	kcfg.Signals = s.runner
 	kcfg.OnEvent = s.runner.onEvent
 	kcfg.Logger = logger
+	kcfg.Names = &clusterNames{s: s}
 	k, err := node.New(kcfg)
 	if err != nil {
 		cancel()
 		logs.close()
 		return nil, fmt.Errorf("local kernel: %w", err)
+	}
+	if fencing {
+		k.Freeze() // until the first renewal of the lease (lease.go)
 	}
 	s.kernel = k
 	s.runner.kernel = k
@@ -103,8 +110,15 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 // handler returns the HTTP API.
 func (s *serving) handler() http.Handler { return s.h }
 
-// start starts the runner's goroutines.
-func (s *serving) start() { s.runner.start() }
+// start starts the runner's goroutines and the lease renewals.
+func (s *serving) start() {
+	s.runner.start()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.keepLease()
+	}()
+}
 
 // drain ends long polls, wait queries and log streams now, so that an
 // http.Server's Shutdown does not wait for them: register it with the
@@ -118,6 +132,8 @@ func (s *serving) drain() { s.cancel() }
 func (s *serving) stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.cancel()
+		s.ipcSrv.close()
+		s.wg.Wait()
 		s.runner.stop()
 		err := s.kernel.Shutdown(ctx)
 		s.logs.close()
@@ -132,19 +148,4 @@ func (s *serving) stop(ctx context.Context) error {
 func (s *serving) load() api.Load {
 	_, busy, queued := s.kernel.Scheduler().Stats()
 	return api.Load{BusySlots: busy, RunQueue: queued, Procs: s.kernel.Count()}
-}
-
-// freeze stops every local process at its next system call: the node's
-// lease has ended (Guarantee 3).
-func (s *serving) freeze() { s.kernel.Freeze() }
-
-// thaw lets local processes run again once the lease is renewed. First it
-// kills every local incarnation that the current table no longer assigns
-// to this node, so that none of them completes a system call (Guarantee 3,
-// "Returning nodes").
-func (s *serving) thaw() {
-	if v := s.c.localView(); v != nil {
-		s.runner.killUnassigned(v)
-	}
-	s.kernel.Thaw()
 }

@@ -85,8 +85,10 @@ func testConfig(t testing.TB, name string) Config {
 	c.RejoinInterval = 200 * time.Millisecond
 	c.ReconcileInterval = 200 * time.Millisecond
 	c.DeadServerTimeout = 2 * time.Second
-	c.FenceTimeout = time.Second
-	c.LostTimeout = 2 * time.Second
+	// Generous leases, so that a test machine's stalls under -race do not
+	// freeze or move processes; lease tests shorten them.
+	c.FenceTimeout = 2 * time.Second
+	c.LostTimeout = 4 * time.Second
 	c.Logger = agentTestLogger(t, name)
 	return c
 }

@@ -47,6 +47,7 @@ const (
 	ENOSYS       Errno = 38
 	ENOTEMPTY    Errno = 39
 	ELOOP        Errno = 40
+	ENOLINK      Errno = 67
 	EMSGSIZE     Errno = 90
 	ENOTSUP      Errno = 95
 	ETIMEDOUT    Errno = 110
@@ -89,6 +90,7 @@ var errnoNames = map[Errno][2]string{
 	ENOSYS:       {"ENOSYS", "function not implemented"},
 	ENOTEMPTY:    {"ENOTEMPTY", "directory not empty"},
 	ELOOP:        {"ELOOP", "too many levels of symbolic links"},
+	ENOLINK:      {"ENOLINK", "link has been severed"},
 	EMSGSIZE:     {"EMSGSIZE", "message too long"},
 	ENOTSUP:      {"ENOTSUP", "operation not supported"},
 	ETIMEDOUT:    {"ETIMEDOUT", "connection timed out"},

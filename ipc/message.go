@@ -84,6 +84,7 @@ type mqueue struct {
 	prio     [MQPrioMax]msgRing // guarded by mu: queued messages, per priority
 	nonEmpty uint32             // guarded by mu: bit p set iff prio[p] holds a message
 	cur      int64              // guarded by mu: messages queued
+	reserved int64              // guarded by mu: free slots promised to senders elsewhere (Reserve)
 	free     [][]byte           // guarded by mu: recycled message buffers
 	opens    int                // guarded by mu: open descriptors
 	unlinked bool               // guarded by mu: the name no longer refers to this queue
@@ -191,7 +192,7 @@ func (q *mqueue) releaseIfUnused() {
 	for i := range q.prio {
 		q.prio[i] = msgRing{}
 	}
-	q.nonEmpty, q.cur, q.free = 0, 0, nil
+	q.nonEmpty, q.cur, q.reserved, q.free = 0, 0, 0, nil
 }
 
 // Send queues a copy of msg with priority prio (mq_timedsend).
@@ -213,11 +214,19 @@ func (d *MQDesc) Send(w Waiter, msg []byte, prio uint, deadline time.Time) error
 		return EMSGSIZE
 	}
 	q.mu.Lock()
-	for q.cur >= q.maxMsg {
+	for q.cur+q.reserved >= q.maxMsg {
 		if err := q.block(w, &q.sendWait, d.f.nonblock.Load(), deadline); err != nil {
 			return err
 		}
 	}
+	q.enqueue(msg, prio)
+	return nil
+}
+
+// enqueue queues a copy of msg with priority prio in a slot the caller made
+// sure of, wakes a receiver or fires the notification, and releases q.mu,
+// which is held on entry.
+func (q *mqueue) enqueue(msg []byte, prio uint) {
 	var buf []byte
 	if k := len(q.free); k > 0 {
 		buf = q.free[k-1]
@@ -243,7 +252,6 @@ func (d *MQDesc) Send(w Waiter, msg []byte, prio uint, deadline time.Time) error
 	if notify != nil {
 		notify()
 	}
-	return nil
 }
 
 // Receive removes the oldest message of the highest priority queued, copies

@@ -134,3 +134,7 @@ func (t *nameTable[T, I]) list() []I {
 	}
 	return out
 }
+
+// CheckName checks a queue or segment name as mq_open and shm_open do:
+// EINVAL for a malformed name, ENAMETOOLONG for a long one.
+func CheckName(name string) error { return checkName(name) }

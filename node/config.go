@@ -57,6 +57,10 @@ type Config struct {
 	// not block. Each process's events are reported by its own goroutine,
 	// in the order they happened.
 	OnEvent func(Event)
+	// Names, if set, shares FIFO, message-queue and shared-memory names
+	// with other nodes and opens the objects they hold (names.go). Nil
+	// keeps every name on this kernel.
+	Names Names
 }
 
 // PIDAllocator hands out PIDs that are never reused. AllocPID may block; a

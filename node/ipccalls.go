@@ -35,7 +35,7 @@ const mapChargeBit = 1 << 63
 
 // mqOps is the fileOps of a message-queue descriptor. Data moves through
 // MqSend and MqReceive, never through read and write.
-type mqOps struct{ d *ipc.MQDesc }
+type mqOps struct{ d mqHandle }
 
 var (
 	_ fileOps = mqOps{}
@@ -48,13 +48,12 @@ func (o mqOps) close() error                              { return o.d.Close() }
 func (o mqOps) object() (uint64, int64)                   { return o.d.ID(), o.d.Cost() }
 
 // openNamed opens, and with O_CREAT creates, a named queue or segment with
-// open, which gets the flags to pass, and installs the File that file makes
-// of the handle at the lowest free descriptor. When flags ask to create
-// without O_EXCL it first tries with O_EXCL, so that it knows whether this
-// very call created the object: if installing the descriptor then fails, it
-// unlinks what it created, as Linux checks limits before creating.
-func openNamed[T any](p *Process, flags ipc.OpenFlag, open func(ipc.OpenFlag) (T, error), file func(T) *File, unlink func() error) (int, error) {
-	h, created, err := openOrCreate(flags, open)
+// open, which reports whether this very call created the object, and
+// installs the File that file makes of the handle at the lowest free
+// descriptor. If installing the descriptor fails, it unlinks what it
+// created, as Linux checks limits before creating.
+func openNamed[T any](p *Process, open func() (T, bool, error), file func(T) *File, unlink func() error) (int, error) {
+	h, created, err := open()
 	if err != nil {
 		return -1, err
 	}
@@ -92,18 +91,20 @@ func openOrCreate[T any](flags ipc.OpenFlag, open func(ipc.OpenFlag) (T, error))
 func (s *Sys) MqOpen(name string, flags int, mode uint32, attr *ipc.MQAttr) (int, error) {
 	s.enter()
 	p := s.p
-	mqs := p.k.mqs
-	fd, err := openNamed(p, ipc.OpenFlag(flags),
-		func(f ipc.OpenFlag) (*ipc.MQDesc, error) { return mqs.Open(name, f, mode, p.Owner, attr) },
-		func(d *ipc.MQDesc) *File { return newFile("mqueue:"+name, flags&(O_ACCMODE|O_NONBLOCK), mqOps{d}) },
-		func() error { return mqs.Unlink(name) })
+	k, call := p.k, p.nameCall
+	fd, err := openNamed(p,
+		func() (mqHandle, bool, error) {
+			return k.openQueue(call, name, ipc.OpenFlag(flags), mode, p.Owner, attr)
+		},
+		func(d mqHandle) *File { return newFile("mqueue:"+name, flags&(O_ACCMODE|O_NONBLOCK), mqOps{d}) },
+		func() error { return k.unlinkQueue(call, name) })
 	return fd, s.leave(err)
 }
 
 // mqDesc returns the queue descriptor fd refers to, with its O_NONBLOCK flag
 // brought in line with the file's, which SetNonblock (fcntl) may have
 // changed. A descriptor that is not a queue's is EBADF.
-func (p *Process) mqDesc(fd int) (*ipc.MQDesc, error) {
+func (p *Process) mqDesc(fd int) (mqHandle, error) {
 	f, err := p.file(fd)
 	if err != nil {
 		return nil, err
@@ -112,10 +113,7 @@ func (p *Process) mqDesc(fd int) (*ipc.MQDesc, error) {
 	if !ok {
 		return nil, ipc.EBADF
 	}
-	nb := ipc.OpenFlag(f.Flags() & O_NONBLOCK)
-	if o.d.GetAttr().Flags&ipc.O_NONBLOCK != nb {
-		o.d.SetAttr(nb)
-	}
+	o.d.syncNonblock(f.Flags()&O_NONBLOCK != 0)
 	return o.d, nil
 }
 
@@ -171,7 +169,8 @@ func (s *Sys) MqGetattr(fd int) (ipc.MQAttr, error) {
 	if err != nil {
 		return ipc.MQAttr{}, s.leave(err)
 	}
-	return d.GetAttr(), s.leave(nil)
+	a, err := d.attr()
+	return a, s.leave(err)
 }
 
 // MqSetattr sets the descriptor's O_NONBLOCK flag from flags, ignoring every
@@ -193,7 +192,7 @@ func (s *Sys) MqSetattr(fd int, flags int) (old ipc.MQAttr, err error) {
 			break
 		}
 	}
-	return d.SetAttr(ipc.OpenFlag(flags & O_NONBLOCK)), s.leave(nil)
+	return d.setNonblock(flags&O_NONBLOCK != 0), s.leave(nil)
 }
 
 // MqNotify asks for sig to be sent to the caller when a message arrives in
@@ -229,7 +228,7 @@ func (s *Sys) MqNotify(fd int, sig ipc.Signal) error {
 // last descriptor is closed. ENOENT if there is no such queue.
 func (s *Sys) MqUnlink(name string) error {
 	s.enter()
-	return s.leave(s.p.k.mqs.Unlink(name))
+	return s.leave(s.p.k.unlinkQueue(s.p.nameCall, name))
 }
 
 // Shared memory.
@@ -252,11 +251,13 @@ func (o shmOps) object() (uint64, int64)                   { return 0, 0 } // ma
 func (s *Sys) ShmOpen(name string, flags int, mode uint32) (int, error) {
 	s.enter()
 	p := s.p
-	shms := p.k.shms
-	fd, err := openNamed(p, ipc.OpenFlag(flags),
-		func(f ipc.OpenFlag) (*ipc.Segment, error) { return shms.Open(name, f, mode, p.Owner) },
+	k, call := p.k, p.nameCall
+	fd, err := openNamed(p,
+		func() (*ipc.Segment, bool, error) {
+			return k.openSegment(call, name, ipc.OpenFlag(flags), mode, p.Owner)
+		},
 		func(seg *ipc.Segment) *File { return newFile("shm:"+name, flags&O_ACCMODE, shmOps{seg}) },
-		func() error { return shms.Unlink(name) })
+		func() error { return k.unlinkSegment(call, name) })
 	return fd, s.leave(err)
 }
 
@@ -281,7 +282,7 @@ func (s *Sys) Ftruncate(fd int, size int64) error {
 // ENOENT if there is no such segment.
 func (s *Sys) ShmUnlink(name string) error {
 	s.enter()
-	return s.leave(s.p.k.shms.Unlink(name))
+	return s.leave(s.p.k.unlinkSegment(s.p.nameCall, name))
 }
 
 // Mmap maps the shared-memory segment fd refers to (mmap with MAP_SHARED). A
@@ -384,20 +385,28 @@ func (m *Mapping) CompareAndSwap64(off int64, old, new uint64) (bool, error) {
 // It is owned by the process's goroutine.
 type procIPC struct {
 	maps   map[*Mapping]struct{}
-	notify map[*ipc.MQDesc]struct{}
+	notify map[mqHandle]struct{}
 }
 
 // ipcState returns p's procIPC, making it. Only p's goroutine calls it.
 func (p *Process) ipcState() *procIPC {
 	if p.ipcs == nil {
-		p.ipcs = &procIPC{maps: make(map[*Mapping]struct{}), notify: make(map[*ipc.MQDesc]struct{})}
+		p.ipcs = &procIPC{maps: make(map[*Mapping]struct{}), notify: make(map[mqHandle]struct{})}
 	}
 	return p.ipcs
 }
 
 func (p *Process) trackMapping(m *Mapping) { p.ipcState().maps[m] = struct{}{} }
 
-func (p *Process) trackNotify(d *ipc.MQDesc) { p.ipcState().notify[d] = struct{}{} }
+func (p *Process) trackNotify(d mqHandle) { p.ipcState().notify[d] = struct{}{} }
+
+// nameCall runs fn, a call into Config.Names that may block, with the
+// process's slot given up. A process killed meanwhile dies once fn returns.
+func (p *Process) nameCall(fn func()) {
+	if p.blockingCall(fn) != nil {
+		p.die()
+	}
+}
 
 // unmap detaches m and drops its charge, unless it is unmapped already.
 func (p *Process) unmap(m *Mapping) {

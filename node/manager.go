@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -83,10 +84,17 @@ type ProcessManager struct {
 	programs *Registry      // immutable pointer; safe for concurrent use
 	log      *slog.Logger   // immutable
 
-	frozen atomic.Bool
-	fifos  fifoTable         // has its own lock
-	mqs    *ipc.MQNamespace  // immutable pointer: POSIX message queue names
-	shms   *ipc.ShmNamespace // immutable pointer: shared-memory segment names
+	// leaseEnd is the kernel clock reading at which the node's lease ends
+	// (math.MaxInt64: no lease, the default). From then on processes
+	// complete no system call until the lease is renewed (Guarantee 3).
+	leaseEnd atomic.Int64
+	frozenMu sync.Mutex
+	// frozenSet holds the processes parked because the lease ended; a
+	// renewal wakes them. Guarded by frozenMu.
+	frozenSet map[*Process]struct{}
+	fifos     fifoTable         // has its own lock
+	mqs       *ipc.MQNamespace  // immutable pointer: POSIX message queue names
+	shms      *ipc.ShmNamespace // immutable pointer: shared-memory segment names
 
 	mu      sync.Mutex       // the tree lock: the process table, the links between processes, zombies, counters
 	procs   map[int]*Process // guarded by mu: every process not yet reaped, init included
@@ -118,6 +126,7 @@ func New(cfg Config) (*ProcessManager, error) {
 		mqs:      ipc.NewMQNamespace(),
 		shms:     ipc.NewShmNamespace(),
 	}
+	k.leaseEnd.Store(math.MaxInt64)
 	if k.clock == nil {
 		k.clock = monoClock{}
 	}
@@ -721,9 +730,8 @@ func (k *ProcessManager) Shutdown(ctx context.Context) error {
 	allDone := k.allDone // nil once every process has ended
 	k.mu.Unlock()
 	if first {
-		k.frozen.Store(false)
+		k.setLease(math.MaxInt64)
 		for _, p := range live {
-			p.thaw()
 			k.sendSignal(p, ipc.SIGKILL)
 		}
 		close(k.quit)
@@ -775,28 +783,79 @@ func (k *ProcessManager) reapExpired(now time.Time) {
 	}
 }
 
-// Freeze stops every process at its next system call, and keeps blocked ones
-// from completing theirs, until Thaw. The cluster freezes a node whose lease
-// has ended.
-func (k *ProcessManager) Freeze() { k.frozen.Store(true) }
+// Leases (Guarantee 3). The cluster holds a lease for the node and passes
+// its end to the kernel. Every system call compares the kernel clock with
+// it: once the lease has ended, a process completes no system call, running
+// or blocked, until the lease is renewed; it parks holding no slot, and only
+// a fatal signal ends it. A kernel without a lease (the default, as in the
+// library) never freezes.
 
-// Thaw undoes Freeze.
-func (k *ProcessManager) Thaw() {
-	k.frozen.Store(false)
-	k.mu.Lock()
-	live := make([]*Process, 0, k.nlive)
-	for _, p := range k.procs {
-		if p != k.init && p.state() != StateZombie {
-			live = append(live, p)
+// RenewLease moves the end of the lease to d from now, if the lease has not
+// ended yet (a kernel without a lease has not). It reports false, changing
+// nothing, if it had ended: processes may be frozen, and the caller must
+// first settle what the node may no longer run, then call ResumeLease.
+func (k *ProcessManager) RenewLease(d time.Duration) bool {
+	for {
+		cur := k.leaseEnd.Load()
+		now := k.clock.Now()
+		if now >= cur {
+			return false
 		}
-	}
-	k.mu.Unlock()
-	for _, p := range live {
-		p.thaw()
+		if k.leaseEnd.CompareAndSwap(cur, now+int64(d)) {
+			k.wakeFrozen()
+			return true
+		}
 	}
 }
 
-// Frozen reports whether the kernel is frozen.
-func (k *ProcessManager) Frozen() bool { return k.frozen.Load() }
+// ResumeLease gives the kernel a new lease ending d from now after the old
+// one ended, and lets frozen processes go on.
+func (k *ProcessManager) ResumeLease(d time.Duration) { k.setLease(k.clock.Now() + int64(d)) }
+
+// Freeze ends the lease now: every process stops at its next system call,
+// and blocked ones cannot complete theirs, until ResumeLease or Thaw.
+func (k *ProcessManager) Freeze() { k.setLease(math.MinInt64) }
+
+// Thaw drops the lease altogether: processes run unfenced, as in a kernel
+// that never had one.
+func (k *ProcessManager) Thaw() { k.setLease(math.MaxInt64) }
+
+// Frozen reports whether the lease has ended.
+func (k *ProcessManager) Frozen() bool { return k.frozenAt(k.clock.Now()) }
+
+func (k *ProcessManager) frozenAt(now int64) bool { return now >= k.leaseEnd.Load() }
+
+func (k *ProcessManager) setLease(end int64) {
+	k.leaseEnd.Store(end)
+	k.wakeFrozen()
+}
+
+// wakeFrozen wakes the processes parked by an ended lease, so that they
+// look at it again. A process registers before it looks, so a renewal that
+// comes in between either finds it registered or is seen by its look.
+func (k *ProcessManager) wakeFrozen() {
+	k.frozenMu.Lock()
+	for p := range k.frozenSet {
+		p.wake()
+	}
+	k.frozenMu.Unlock()
+}
+
+// parkFrozen parks p, which holds no slot, while the lease has ended. It
+// returns once the lease is renewed or a fatal signal is pending.
+func (k *ProcessManager) parkFrozen(p *Process) {
+	k.frozenMu.Lock()
+	if k.frozenSet == nil {
+		k.frozenSet = make(map[*Process]struct{})
+	}
+	k.frozenSet[p] = struct{}{}
+	k.frozenMu.Unlock()
+	for k.Frozen() && !p.fatalPending() {
+		<-p.park
+	}
+	k.frozenMu.Lock()
+	delete(k.frozenSet, p)
+	k.frozenMu.Unlock()
+}
 
 var errKilled = errors.New("process killed")

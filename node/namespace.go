@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"io/fs"
 	"strings"
 	"sync"
@@ -28,14 +29,30 @@ func (t *fifoTable) put(abs string, f *ipc.FIFO) {
 
 // removePath removes a name from the namespace. A FIFO's object lives on
 // while it is open.
+//
+// With Config.Names, removing a FIFO also removes its registered name, and a
+// path that names nothing here but a FIFO another node holds removes that
+// one. The caller's slot is kept meanwhile.
 func (k *ProcessManager) removePath(abs string) error {
 	t := &k.fifos
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	fi, statErr := k.fs.Stat(abs)
 	if err := k.fs.Remove(abs); err != nil {
+		t.mu.Unlock()
+		if k.cfg.Names != nil && errors.Is(err, fs.ErrNotExist) {
+			if node, lerr := k.cfg.Names.Lookup(NameFIFO, abs); lerr == nil && node != "" {
+				return k.cfg.Names.Unregister(NameFIFO, abs, false)
+			}
+		}
 		return err
 	}
 	delete(t.byPath, abs)
+	t.mu.Unlock()
+	if k.cfg.Names != nil && statErr == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
+		if err := k.cfg.Names.Unregister(NameFIFO, abs, true); err != nil && !errors.Is(err, ipc.ENOENT) {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -46,6 +63,15 @@ func (k *ProcessManager) renamePath(from, to string) error {
 	t := &k.fifos
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if k.cfg.Names != nil {
+		// A FIFO's name is registered cluster-wide under its path; moving
+		// it would leave the registry naming a path that is gone.
+		for name := range t.byPath {
+			if name == from || strings.HasPrefix(name, from+"/") {
+				return &fs.PathError{Op: "rename", Path: from, Err: ipc.EXDEV}
+			}
+		}
+	}
 	if err := k.fs.Rename(from, to); err != nil {
 		return err
 	}
@@ -88,6 +114,9 @@ func (k *ProcessManager) fifoAt(abs string) *ipc.FIFO {
 func (s *Sys) openSpecial(abs string, flags int) (fd int, ok bool, err error) {
 	p := s.p
 	fi, err := p.k.fs.Stat(abs)
+	if err != nil && p.k.cfg.Names != nil && errors.Is(err, fs.ErrNotExist) {
+		return s.openRemoteFIFO(abs, flags)
+	}
 	if err != nil || fi.Mode()&fs.ModeNamedPipe == 0 {
 		return -1, false, nil
 	}
@@ -123,7 +152,44 @@ func (s *Sys) openSpecial(abs string, flags int) (fd int, ok bool, err error) {
 	return fd, true, err
 }
 
-// Mkfifo makes a FIFO (named pipe) at name, owned by the caller.
+// openRemoteFIFO opens abs, which names nothing here, when it is a FIFO
+// another node holds; ok is false when no node does.
+func (s *Sys) openRemoteFIFO(abs string, flags int) (fd int, ok bool, err error) {
+	p := s.p
+	names := p.k.cfg.Names
+	node, err := names.Lookup(NameFIFO, abs)
+	switch {
+	case errors.Is(err, ipc.ENOENT) || (err == nil && node == ""):
+		return -1, false, nil
+	case err != nil:
+		return -1, true, &fs.PathError{Op: "open", Path: abs, Err: err}
+	case flags&(O_CREAT|O_EXCL) == O_CREAT|O_EXCL:
+		return -1, true, &fs.PathError{Op: "open", Path: abs, Err: ipc.EEXIST}
+	}
+	var write bool
+	switch flags & O_ACCMODE {
+	case O_RDONLY:
+	case O_WRONLY:
+		write = true
+	default:
+		// O_RDWR would make this node a reader and a writer at once, which
+		// only the FIFO's own node can be.
+		return -1, true, &fs.PathError{Op: "open", Path: abs, Err: ipc.EINVAL}
+	}
+	r, err := names.OpenFIFO(&p.waiter, node, abs, write, flags&O_NONBLOCK != 0, p.Owner)
+	if err != nil {
+		return -1, true, err
+	}
+	f := newFile("fifo:"+abs, flags&(O_ACCMODE|O_NONBLOCK), remotePipeOps{r})
+	if fd, err = p.installFd(f, 0); err != nil {
+		f.release()
+	}
+	return fd, true, err
+}
+
+// Mkfifo makes a FIFO (named pipe) at name, owned by the caller. With
+// Config.Names it registers the path first: EEXIST when any node holds a
+// FIFO there.
 func (s *Sys) Mkfifo(name string, perm fs.FileMode) error {
 	s.enter()
 	p := s.p
@@ -131,12 +197,38 @@ func (s *Sys) Mkfifo(name string, perm fs.FileMode) error {
 	if err != nil {
 		return s.leave(err)
 	}
-	t := &p.k.fifos
+	return s.leave(p.k.mkfifo(p.nameCall, abs, perm, p.Owner))
+}
+
+// mkfifo makes a FIFO at abs, registered with Config.Names when set.
+func (k *ProcessManager) mkfifo(call nameCall, abs string, perm fs.FileMode, owner string) error {
+	names := k.cfg.Names
+	if names != nil {
+		if _, err := k.fs.Stat(abs); err == nil {
+			return &fs.PathError{Op: "mkfifo", Path: abs, Err: ipc.EEXIST}
+		}
+		var err error
+		call(func() { err = names.Register(NameFIFO, abs, NameInfo{Owner: owner, Mode: uint32(perm.Perm())}) })
+		if errors.Is(err, ipc.EEXIST) {
+			// Held here already: a registration whose FIFO was removed
+			// without its name (the unregister failed). Take it up again.
+			if node, lerr := names.Lookup(NameFIFO, abs); lerr == nil && node == "" {
+				err = nil
+			}
+		}
+		if err != nil {
+			return &fs.PathError{Op: "mkfifo", Path: abs, Err: err}
+		}
+	}
+	t := &k.fifos
 	t.mu.Lock()
-	err = p.k.fs.Mkfifo(abs, perm)
+	err := k.fs.Mkfifo(abs, perm)
 	if err == nil {
-		t.put(abs, ipc.NewFIFO(uint32(perm.Perm()), p.Owner))
+		t.put(abs, ipc.NewFIFO(uint32(perm.Perm()), owner))
 	}
 	t.mu.Unlock()
-	return s.leave(err)
+	if err != nil && names != nil {
+		call(func() { names.Unregister(NameFIFO, abs, true) })
+	}
+	return err
 }

@@ -326,7 +326,7 @@ func (p *Process) checkBlocked() error {
 
 // acquire waits until the scheduler hands p a slot (p must have been
 // scheduled). It returns errKilled, holding no slot, if a fatal signal comes
-// first. While the kernel is frozen it gives up any slot and waits.
+// first. While the lease has ended it gives up any slot and waits.
 func (p *Process) acquire() error {
 	k := p.k
 	for {
@@ -334,11 +334,9 @@ func (p *Process) acquire() error {
 			k.sched.release(p)
 			return errKilled
 		}
-		if k.frozen.Load() {
+		if k.Frozen() {
 			k.sched.release(p)
-			for k.frozen.Load() && !p.fatalPending() {
-				<-p.park
-			}
+			k.parkFrozen(p)
 			k.sched.schedule(p)
 			continue
 		}
@@ -373,8 +371,6 @@ func (p *Process) fatalPending() bool {
 	}
 	return false
 }
-
-func (p *Process) thaw() { p.wake() }
 
 // procWaiter is the ipc.Waiter of a process: while it waits the process holds
 // no slot, a handled signal interrupts it with EINTR, a fatal one ends the

@@ -39,10 +39,11 @@ const (
 // clock reading it made.
 func (s *Sys) enter() int64 {
 	p := s.p
-	if p.attention.Load() != 0 || p.k.frozen.Load() {
-		p.slowEnter()
-	}
 	now := p.k.clock.Now()
+	if p.attention.Load() != 0 || p.k.frozenAt(now) {
+		p.slowEnter(now)
+		now = p.k.clock.Now()
+	}
 	if now-p.sliceStart >= p.k.slice {
 		if p.k.sched.tick(p, now) {
 			p.setState(codeReady)
@@ -58,11 +59,11 @@ func (s *Sys) enter() int64 {
 	return now
 }
 
-func (p *Process) slowEnter() {
+func (p *Process) slowEnter(now int64) {
 	if p.attention.Load()&attnHog != 0 {
 		p.attention.And(^attnHog)
 	}
-	if p.k.frozen.Load() {
+	if p.k.frozenAt(now) {
 		p.setState(codeReady)
 		if p.acquire() != nil {
 			p.die()

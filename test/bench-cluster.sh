@@ -4,9 +4,9 @@
 # (DESIGN.md, "Tests → Benchmarks"). It builds vproc and rawraft, starts
 # three agents on 127.0.0.1 (data directories in a temporary directory,
 # --bootstrap-expect 3), waits until `vproc health` passes, then runs
-# `vproc bench spawn` against the leader and rawraft at the same
-# concurrencies, RUNS times, interleaved, and prints the medians side by
-# side. It stops the agents and removes everything on exit.
+# `vproc bench spawn` against the leader (merged, the Go client's default,
+# and --no-merge) and rawraft at the same concurrencies, RUNS times,
+# interleaved, and prints the medians side by side. It stops the agents and removes everything on exit.
 #
 # Usage: test/bench-cluster.sh
 #        RUNS=3 DURATION=5s CONCURRENCY=1,16,64 test/bench-cluster.sh
@@ -77,8 +77,10 @@ leader=$("$vproc" --addr "http://127.0.0.1:$(http_port 1)" operator raft list-pe
 leader_addr="http://127.0.0.1:$(http_port "${leader#n}")"
 echo "cluster healthy; leader $leader at $leader_addr" >&2
 
-# Figures go to "key value" lines: vproc_C_{rate,p50,p99,p999} and
-# raftR_C_{entries,records,p50,p99} for concurrency C and R records/entry.
+# Figures go to "key value" lines: vproc_C_{rate,p50,p99,p999} (the Go
+# client merging concurrent spawns, its default), unmerged_C_{rate,p50,p99}
+# (--no-merge: one request per spawn) and raftR_C_{entries,records,p50,p99}
+# for concurrency C and R records/entry.
 for run in $(seq "$RUNS"); do
 	echo "run $run/$RUNS: vproc bench spawn" >&2
 	"$vproc" --addr "$leader_addr" bench spawn --concurrency "$CONCURRENCY" --duration "$DURATION" |
@@ -87,6 +89,14 @@ for run in $(seq "$RUNS"); do
 			for (i = 2; i <= 8; i++) { gsub(/ |ms/, "", $i) }
 			print "vproc_" $2 "_rate", $5; print "vproc_" $2 "_p50", $6
 			print "vproc_" $2 "_p99", $7; print "vproc_" $2 "_p999", $8
+		}' >>"$work/figures.txt"
+	echo "run $run/$RUNS: vproc bench spawn --no-merge" >&2
+	"$vproc" --addr "$leader_addr" bench spawn --no-merge --concurrency "$CONCURRENCY" --duration "$DURATION" |
+		tee -a "$work/vproc-nomerge.raw" |
+		awk -F'|' '$2 ~ /^ *[0-9]+ *$/ {
+			for (i = 2; i <= 8; i++) { gsub(/ |ms/, "", $i) }
+			print "unmerged_" $2 "_rate", $5; print "unmerged_" $2 "_p50", $6
+			print "unmerged_" $2 "_p99", $7
 		}' >>"$work/figures.txt"
 	echo "run $run/$RUNS: rawraft" >&2
 	"$work/rawraft" --concurrency "$CONCURRENCY" --duration "$DURATION" --records 1,100 |
@@ -115,24 +125,29 @@ cat <<INFO
 - command: \`RUNS=$RUNS DURATION=$DURATION CONCURRENCY=$CONCURRENCY test/bench-cluster.sh\`
 - vproc: three agents on 127.0.0.1 with raft-boltdb stores, \`vproc bench spawn\` spawning
   \`true\` against the leader ($leader) through the Go client; a spawn counts when its PID
-  returns (spawn entry and placement committed)
+  returns (spawn entry and placement committed); "vproc" lets the client merge concurrent
+  spawns into shared requests (its default), "unmerged" sends one request per spawn
 - raw raft: the same three-node raft, store and timing in one process (test/rawraft), a
   ~100-byte record per entry, and 100 records per entry (the ceiling)
 - each figure is the median of $RUNS runs; latencies in ms
 INFO
 echo
-echo "| concurrency | vproc spawns/s | vproc p50 / p99 / p999 | raft entries/s (1 rec) | raft p50 / p99 | raft records/s (100 rec/entry) | raft p50 / p99 | vproc ÷ raft (1 rec) |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| concurrency | vproc spawns/s | vproc p50 / p99 / p999 | unmerged spawns/s | unmerged p50 / p99 | raft entries/s (1 rec) | raft p50 / p99 | raft records/s (100 rec/entry) | raft p50 / p99 | vproc ÷ raft (1 rec) | unmerged ÷ raft | vproc ÷ 100-rec ceiling |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for c in ${CONCURRENCY//,/ }; do
 	vr=$(median "vproc_${c}_rate")
+	ur=$(median "unmerged_${c}_rate")
 	r1=$(median "raft1_${c}_entries")
-	awk -v c="$c" -v vr="$vr" -v r1="$r1" \
+	r100=$(median "raft100_${c}_records")
+	awk -v c="$c" -v vr="$vr" -v ur="$ur" -v r1="$r1" -v r100="$r100" \
 		-v v50="$(median "vproc_${c}_p50")" -v v99="$(median "vproc_${c}_p99")" -v v999="$(median "vproc_${c}_p999")" \
+		-v u50="$(median "unmerged_${c}_p50")" -v u99="$(median "unmerged_${c}_p99")" \
 		-v a50="$(median "raft1_${c}_p50")" -v a99="$(median "raft1_${c}_p99")" \
-		-v r100="$(median "raft100_${c}_records")" \
-		-v b50="$(median "raft100_${c}_p50")" -v b99="$(median "raft100_${c}_p99")" 'BEGIN {
-		ratio = (vr == "n/a" || r1 == "n/a" || r1 == 0) ? "n/a" : sprintf("%.2f", vr / r1)
-		printf "| %s | %s | %s / %s / %s | %s | %s / %s | %s | %s / %s | %s |\n",
-			c, vr, v50, v99, v999, r1, a50, a99, r100, b50, b99, ratio
+		-v b50="$(median "raft100_${c}_p50")" -v b99="$(median "raft100_${c}_p99")" '
+	function ratio(a, b) { return (a == "n/a" || b == "n/a" || b == 0) ? "n/a" : sprintf("%.2f", a / b) }
+	BEGIN {
+		ceil = (vr == "n/a" || r100 == "n/a" || r100 == 0) ? "n/a" : sprintf("%.1f %%", 100 * vr / r100)
+		printf "| %s | %s | %s / %s / %s | %s | %s / %s | %s | %s / %s | %s | %s / %s | %s | %s | %s |\n",
+			c, vr, v50, v99, v999, ur, u50, u99, r1, a50, a99, r100, b50, b99, ratio(vr, r1), ratio(ur, r1), ceil
 	}'
 done

@@ -7,6 +7,7 @@
 //
 //	POST   /v1/session                      register a client session → Session
 //	POST   /v1/spawn                        SpawnRequest → SpawnResponse
+//	POST   /v1/spawn/batch                  SpawnBatchRequest → SpawnBatchResponse (many spawns, one result each)
 //	POST   /v1/kill                         KillRequest → KillResponse
 //	GET    /v1/procs[?all][&stale][&local][&index=N&wait=D]   → ProcessList (blocking query when index is given)
 //	GET    /v1/procs/{pid}[?stale][&local]  → Process
@@ -20,6 +21,7 @@
 //	PUT    /v1/snapshot                     restore the table from a snapshot stream
 //	GET    /v1/state                        → StateInfo: applied index and state hash of the answering node (always local)
 //	POST   /v1/internal/command             node → leader: one encoded table command → CommandResult, or a batch → CommandResults (see below)
+//	POST   /v1/internal/lease               node → leader: renew the node's lease (X-Vproc-Node names it) → LeaseGrant; never forwarded
 //
 // Writes carry the session headers (HeaderSession, HeaderRequest,
 // HeaderAcked): retrying a write with the same session and request id
@@ -84,6 +86,17 @@
 // unknown_program. Limits may not be 0 (leave a resource out for no
 // limit). The process's parent is init. The answer comes once the spawn
 // entry has committed.
+//
+// POST /v1/spawn/batch carries up to MaxSpawnBatch spawns, each checked and
+// committed as POST /v1/spawn would (they share raft entries through group
+// commit), and answers 200 with one SpawnBatchResult per item: its PID, or
+// the error code and status that spawn alone would have got. Each item
+// has its own request id of the session (SpawnBatchItem.Request), so
+// retries are safe per spawn: a retried batch, or an item retried in
+// another batch, gets its first answer. The request as a whole is refused
+// (400, 413) only when it cannot be read: bad JSON, no items, too many,
+// HeaderRequest given, request ids missing, repeated or below HeaderAcked.
+// The Go client merges concurrent Spawn calls into this request.
 //
 // POST /v1/kill commits one signal request per target, each with its own
 // request id: derived from the session and request id when the headers are

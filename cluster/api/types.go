@@ -54,6 +54,47 @@ type SpawnResponse struct {
 	Index uint64 `json:"index"`
 }
 
+// MaxSpawnBatch caps the items of one POST /v1/spawn/batch.
+const MaxSpawnBatch = 1024
+
+// SpawnBatchRequest asks for many processes in one request: POST
+// /v1/spawn/batch. It is how a client merges concurrent spawns. Each item
+// is a spawn of its own: with HeaderSession set, each carries its own
+// request id of that session (distinct, non-zero; HeaderAcked applies to
+// all and HeaderRequest must not be set), so that a retry of the batch,
+// or of any item in a later batch, returns that item's first answer
+// (Guarantee 9); without a session every Request is 0.
+type SpawnBatchRequest struct {
+	Items []SpawnBatchItem `json:"items"`
+}
+
+// SpawnBatchItem is one spawn of a SpawnBatchRequest.
+type SpawnBatchItem struct {
+	Request uint64       `json:"request,omitempty"`
+	Spawn   SpawnRequest `json:"spawn"`
+}
+
+// SpawnBatchResponse is the answer to a SpawnBatchRequest: one result per
+// item, in order, and the highest index among them. A malformed request
+// as a whole (bad JSON, too many items, bad session headers) gets an
+// ordinary error answer instead.
+type SpawnBatchResponse struct {
+	Results []SpawnBatchResult `json:"results"`
+	Index   uint64             `json:"index"`
+}
+
+// SpawnBatchResult is the outcome of one item: its PID and index, or
+// Error with the HTTP status (Status) the same spawn would have got alone.
+// An item that failed with CodeNotLeader or CodeNoLeader was not
+// dispatched; one with CodeUnknownOutcome may have committed and is
+// retried with the same request id.
+type SpawnBatchResult struct {
+	PID    uint64 `json:"pid,omitempty"`
+	Index  uint64 `json:"index,omitempty"`
+	Status int    `json:"status,omitempty"`
+	Error  *Error `json:"error,omitempty"`
+}
+
 // KillRequest signals targets: a PID, or -PGID for a whole group.
 type KillRequest struct {
 	Targets []int64 `json:"targets"`
@@ -201,6 +242,13 @@ type CommandResult struct {
 type CommandResults struct {
 	Results []CommandResult `json:"results"`
 	Index   uint64          `json:"index"`
+}
+
+// LeaseGrant is the leader's answer to a node's lease renewal (POST
+// /v1/internal/lease): its last log index, which a node whose lease had
+// ended applies before it lets its processes run again.
+type LeaseGrant struct {
+	Index uint64 `json:"index"`
 }
 
 // Error is the body of every error response.

@@ -32,6 +32,16 @@ type Client struct {
 
 	mu   sync.Mutex
 	sess *session // guarded by mu; nil until the first write, or after expiry
+
+	spawns merger // concurrent Spawn calls waiting to share a request
+}
+
+// maxSpawnBatch returns how many spawns one request may carry.
+func (c *Client) maxSpawnBatch() int {
+	if c.cfg.MaxSpawnBatch == 0 {
+		return DefaultMaxSpawnBatch
+	}
+	return c.cfg.MaxSpawnBatch
 }
 
 // New returns a client for cfg. It validates cfg and sends nothing: the
@@ -302,7 +312,9 @@ func (c *Client) send(ctx context.Context, r *request, sess *sessionRef) (*http.
 	req.Header.Set("Accept", "application/json")
 	if sess != nil {
 		req.Header.Set(api.HeaderSession, strconv.FormatUint(sess.id, 10))
-		req.Header.Set(api.HeaderRequest, strconv.FormatUint(sess.request, 10))
+		if sess.request != 0 { // 0: a merged request, whose items carry their ids
+			req.Header.Set(api.HeaderRequest, strconv.FormatUint(sess.request, 10))
+		}
 		req.Header.Set(api.HeaderAcked, strconv.FormatUint(sess.acked, 10))
 	}
 	resp, err := c.hc.Do(req)

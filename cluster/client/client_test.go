@@ -83,12 +83,15 @@ func (f *fakeAPI) callsTo(path string) []call {
 	return out
 }
 
-func (f *fakeAPI) client(t *testing.T) *Client {
+func (f *fakeAPI) client(t *testing.T, opts ...func(*Config)) *Client {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Addr = f.srv.URL
 	cfg.Timeout = 2 * time.Second
 	cfg.Retry = Retry{Max: 5, Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +190,7 @@ func TestSessionRegisteredOnce(t *testing.T) {
 	f.mux.HandleFunc("POST /v1/spawn", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, api.SpawnResponse{PID: pid.Add(1)})
 	})
-	c := f.client(t)
+	c := f.client(t, func(cfg *Config) { cfg.MaxSpawnBatch = 1 })
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Go(func() {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/vproc/vproc/cluster/api"
 )
 
 // DefaultAddr is the agent's address when neither Config.Addr nor the
@@ -36,7 +38,15 @@ type Config struct {
 	Timeout time.Duration
 	// Retry bounds the retries of one call.
 	Retry Retry
+	// MaxSpawnBatch is the most concurrent Spawn calls merged into one
+	// request (POST /v1/spawn/batch); each spawn keeps its own request id,
+	// PID and error. 0 means DefaultMaxSpawnBatch; 1 sends every spawn
+	// as a request of its own.
+	MaxSpawnBatch int
 }
+
+// DefaultMaxSpawnBatch is Config.MaxSpawnBatch when it is 0.
+const DefaultMaxSpawnBatch = 256
 
 // Retry says how often and how fast a call is retried.
 type Retry struct {
@@ -88,6 +98,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("client: retry max %d is negative", c.Retry.Max)
 	case c.Retry.Backoff < 0:
 		return fmt.Errorf("client: retry backoff %v is negative", c.Retry.Backoff)
+	case c.MaxSpawnBatch < 0 || c.MaxSpawnBatch > api.MaxSpawnBatch:
+		return fmt.Errorf("client: max spawn batch %d is outside 0..%d", c.MaxSpawnBatch, api.MaxSpawnBatch)
 	case c.Retry.MaxBackoff < c.Retry.Backoff:
 		return fmt.Errorf("client: retry max backoff %v is below the backoff %v", c.Retry.MaxBackoff, c.Retry.Backoff)
 	}

@@ -33,6 +33,22 @@
 //     session had expired before the request was ever sent), the request is
 //     sent once more in a fresh session, since it cannot apply twice.
 //
+// # Merged spawns
+//
+// Concurrent Spawn calls on one Client are merged: while up to four
+// requests of spawns are in flight, the calls that arrive meanwhile wait
+// and then go together, up to Config.MaxSpawnBatch (256) of them, as one
+// POST /v1/spawn/batch. A lone call goes as an ordinary POST /v1/spawn, so
+// one caller at a time sees no added latency. Merging changes nothing a
+// caller sees: each spawn has its own request id, so the retries above
+// apply per spawn (a merged request is retried with the same ids, and the
+// items the leader answered not_leader or unknown_outcome are retried while
+// the others keep their answers), and each call gets its own PID or error.
+// A call whose context ends before its spawn was sent returns the
+// context's error; one whose spawn may have been sent returns an error
+// that matches ErrUnknownOutcome, while the merged request goes on for the
+// others. MaxSpawnBatch 1 turns merging off.
+//
 // Reads retry on no_leader, not_leader, unavailable and transport errors.
 // A connection the agent refuses is retried twice only: an agent that is
 // down does not come back within an election, and the caller had better

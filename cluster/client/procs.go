@@ -38,11 +38,16 @@ type ListOpts struct {
 
 // Spawn asks for a new process and returns its PID once its spawn entry,
 // placement included, has committed. It is a write: see the package
-// documentation for its retries.
+// documentation for its retries. Concurrent calls share requests (see
+// Config.MaxSpawnBatch and the package documentation); each still gets its
+// own PID or error.
 func (c *Client) Spawn(ctx context.Context, req api.SpawnRequest) (api.SpawnResponse, error) {
 	var out api.SpawnResponse
 	if req.Command == "" {
 		return out, errors.New("spawn: empty command")
+	}
+	if c.maxSpawnBatch() > 1 {
+		return c.spawnMerged(ctx, req)
 	}
 	err := c.write(ctx, &request{method: http.MethodPost, path: "/v1/spawn", in: req, out: &out})
 	return out, err

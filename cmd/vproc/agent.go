@@ -32,6 +32,8 @@ type agentFlags struct {
 	memory          string
 	labels          map[string]string
 	retention       time.Duration
+	fenceTimeout    time.Duration
+	lostTimeout     time.Duration
 	logLevel        string
 	shutdownTimeout time.Duration
 }
@@ -49,6 +51,8 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.memory, "memory", "", "memory offered to placement, such as 512M or 4G (default unlimited)")
 	fs.StringToStringVar(&f.labels, "labels", nil, "node labels, as k=v,k2=v2, matched by spawn --constraint")
 	fs.DurationVar(&f.retention, "retention", 0, "how long an exited process spawned from the command line is kept before it is reaped (default 1h)")
+	fs.DurationVar(&f.fenceTimeout, "fence-timeout", 0, "how long after its last answered lease renewal a node freezes its processes (default 1.5s; must exceed the worst election)")
+	fs.DurationVar(&f.lostTimeout, "lost-timeout", 0, "how long after a node's last renewal the leader declares it lost and requeues its processes (default 2s; at least fence-timeout×1.1 + election timeout)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 }
@@ -107,6 +111,12 @@ func (f *agentFlags) config(fs *pflag.FlagSet, base cluster.Config) (cluster.Con
 			return cfg, fmt.Errorf("bad --retention %v: must be positive", f.retention)
 		}
 		cfg.Retention = f.retention
+	}
+	if set("fence-timeout") {
+		cfg.FenceTimeout = f.fenceTimeout
+	}
+	if set("lost-timeout") {
+		cfg.LostTimeout = f.lostTimeout
 	}
 	if cfg.Name == "" {
 		host, err := os.Hostname()

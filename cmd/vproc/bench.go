@@ -24,6 +24,7 @@ type benchFlags struct {
 	concurrency []int
 	duration    time.Duration
 	count       int
+	noMerge     bool
 	output      string
 }
 
@@ -31,6 +32,7 @@ func (f *benchFlags) register(fs *pflag.FlagSet) {
 	fs.IntSliceVar(&f.concurrency, "concurrency", []int{1, 16, 64, 256}, "the numbers of concurrent clients to measure, one after the other")
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long each concurrency runs")
 	fs.IntVar(&f.count, "count", 0, "run this many operations per concurrency instead of for --duration")
+	fs.BoolVar(&f.noMerge, "no-merge", false, "send every spawn as a request of its own, instead of letting the client merge concurrent spawns")
 	outputFlag(fs, &f.output)
 	fs.SetInterspersed(false) // flags after CMD belong to CMD
 }
@@ -61,6 +63,7 @@ type benchReport struct {
 	Bench   string        `json:"bench"`
 	Addr    string        `json:"addr"`
 	Command []string      `json:"command"`
+	Merged  bool          `json:"merged"` // concurrent spawns shared requests
 	Results []benchResult `json:"results"`
 }
 
@@ -84,6 +87,8 @@ func newBenchCmd(e *env, g *globals) *cobra.Command {
 --concurrency, through the Go client with its sessions and retries. A spawn
 counts when the request returns its PID: its spawn entry, placement included,
 has committed. Prints spawns per second and the p50, p99 and p999 latency.
+The client merges concurrent spawns into shared requests, as any user of the
+Go client gets; --no-merge sends one request per spawn.
 The spawned processes stay in the table until init reaps them.`,
 		func(ctx context.Context, c *client.Client, req api.SpawnRequest) error {
 			_, err := c.Spawn(ctx, req)
@@ -128,13 +133,17 @@ func newBenchVerb(e *env, g *globals, name, unit, short, long string,
 			if len(args) == 0 {
 				args = []string{"true"}
 			}
-			c, err := g.client(e)
+			c, err := g.client(e, func(cfg *client.Config) {
+				if f.noMerge {
+					cfg.MaxSpawnBatch = 1
+				}
+			})
 			if err != nil {
 				return err
 			}
 			defer c.Close()
 			req := api.SpawnRequest{Command: args[0], Args: args[1:], Owner: owner(e)}
-			rep := benchReport{Bench: name, Addr: c.Addr(), Command: args}
+			rep := benchReport{Bench: name, Addr: c.Addr(), Command: args, Merged: !f.noMerge}
 			for _, n := range f.concurrency {
 				res := runBench(cmd.Context(), n, f.duration, f.count, func(ctx context.Context) error {
 					return op(ctx, c, req)
@@ -236,7 +245,11 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // benchTable prints a report as a markdown table.
 func benchTable(w io.Writer, rep benchReport, unit string) error {
-	fmt.Fprintf(w, "vproc bench %s: %s, against %s\n\n", rep.Bench, commandLine(rep.Command[0], rep.Command[1:]), rep.Addr)
+	mode := "concurrent spawns merged into shared requests"
+	if !rep.Merged {
+		mode = "one request per spawn"
+	}
+	fmt.Fprintf(w, "vproc bench %s: %s, against %s, %s\n\n", rep.Bench, commandLine(rep.Command[0], rep.Command[1:]), rep.Addr, mode)
 	fmt.Fprintf(w, "| concurrency | %s | errors | %s/s | p50 | p99 | p999 |\n", unit, unit)
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|")
 	var firstErrs []string

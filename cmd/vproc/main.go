@@ -186,9 +186,12 @@ type globals struct {
 }
 
 // client returns a client for the agent the flags or the environment name.
-func (g *globals) client(e *env) (*client.Client, error) {
+func (g *globals) client(e *env, opts ...func(*client.Config)) (*client.Client, error) {
 	cfg := client.DefaultConfig()
 	cfg.Addr = g.address(e)
+	for _, o := range opts {
+		o(&cfg)
+	}
 	c, err := client.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Addr, err)
@@ -257,6 +260,9 @@ or VPROC_ADDR (default ` + client.DefaultAddr + `).`,
 		newOperatorCmd(e, g),
 		newSnapshotCmd(e, g),
 		newBenchCmd(e, g),
+		newMQCmd(e, g),
+		newFIFOCmd(e, g),
+		newShmCmd(e, g),
 	)
 	return root
 }

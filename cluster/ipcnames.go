@@ -1,0 +1,168 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node"
+)
+
+// clusterNames is the local kernel's node.Names: it shares FIFO, queue and
+// segment names through the replicated registry (fsm RegistryCreate and
+// RegistryUnlink), and reaches the objects other nodes hold through IPC
+// streams (ipcstream.go).
+//
+// Errors: EEXIST when any node holds the name; ENOENT when none does;
+// ENOLINK when the node that holds it is lost, or its stream broke; EAGAIN
+// when the registry could not be reached in time (the leader is away).
+type clusterNames struct {
+	s *serving // immutable
+}
+
+var _ node.Names = (*clusterNames)(nil)
+
+// registryTimeout bounds one registry change.
+const registryTimeout = 10 * time.Second
+
+// Register commits a RegistryCreate naming this node, in the node's session
+// (a retry never applies twice), and waits until the local view shows it.
+func (n *clusterNames) Register(kind node.NameKind, name string, info node.NameInfo) error {
+	s := n.s
+	ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
+	defer cancel()
+	cmd := &fsm.RegistryCreate{
+		Kind: fsm.Kind(kind), Name: name, Node: s.name, Owner: info.Owner, Mode: info.Mode,
+		Attrs: fsm.Attrs{MaxMsg: info.MaxMsg, MsgSize: info.MsgSize},
+	}
+	res, err := s.runner.sess.submit(ctx, s.runner.out, cmd)
+	if err != nil {
+		return fmt.Errorf("%w: registering %s %s: %v", ipc.EAGAIN, kind, name, err)
+	}
+	if res.Index > 0 {
+		s.c.waitApplied(ctx, res.Index-1)
+	}
+	return registryErrno(res.Err)
+}
+
+// Unregister removes name from the registry: at once when this node held
+// it (local) or its node is lost; otherwise it asks the node that holds it
+// to unlink it, which then commits the RegistryUnlink itself.
+func (n *clusterNames) Unregister(kind node.NameKind, name string, local bool) error {
+	s := n.s
+	o, ok := s.c.localView().Object(fsm.Kind(kind), name)
+	switch {
+	case !ok:
+		return ipc.ENOENT
+	case local && o.Node != s.name:
+		return nil // the registry names another node's object: not ours to remove
+	case o.Node == s.name || o.Lost:
+		return n.commitUnlink(kind, name)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
+	defer cancel()
+	addr, ok := s.c.nodeHTTPAddr(o.Node)
+	if !ok {
+		return fmt.Errorf("%w: node %s has no address", ipc.ENOLINK, o.Node)
+	}
+	base, err := baseURL(addr)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ipc.ENOLINK, err)
+	}
+	u := base.String() + "/v1/internal/ipc/unlink?kind=" + url.QueryEscape(string(kind)) + "&name=" + url.QueryEscape(name)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ipc.EINVAL, err)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: asking node %s to unlink %s: %v", ipc.ENOLINK, o.Node, name, err)
+	}
+	defer resp.Body.Close()
+	return errnoFromResponse(resp)
+}
+
+func (n *clusterNames) commitUnlink(kind node.NameKind, name string) error {
+	s := n.s
+	ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
+	defer cancel()
+	res, err := s.runner.sess.submit(ctx, s.runner.out, &fsm.RegistryUnlink{Kind: fsm.Kind(kind), Name: name})
+	if err != nil {
+		return fmt.Errorf("%w: unregistering %s %s: %v", ipc.EAGAIN, kind, name, err)
+	}
+	if res.Index > 0 {
+		s.c.waitApplied(ctx, res.Index-1)
+	}
+	return registryErrno(res.Err)
+}
+
+// Lookup reads the local view of the registry.
+func (n *clusterNames) Lookup(kind node.NameKind, name string) (string, error) {
+	o, ok := n.s.c.localView().Object(fsm.Kind(kind), name)
+	switch {
+	case !ok:
+		return "", ipc.ENOENT
+	case o.Lost:
+		return "", fmt.Errorf("%w: %s %s: node %s is lost", ipc.ENOLINK, kind, name, o.Node)
+	case o.Node == n.s.name:
+		return "", nil
+	}
+	return o.Node, nil
+}
+
+// OpenQueue opens a stream to the queue's node.
+func (n *clusterNames) OpenQueue(nodeName, name string, flags ipc.OpenFlag, owner string) (node.RemoteQueue, error) {
+	c, rep, err := n.s.dialIPC(nil, nodeName, openRequest{Kind: node.NameMQ, Name: name, Flags: flags, Owner: owner})
+	if err != nil {
+		return nil, err
+	}
+	return newRemoteQueue(c, rep, flags), nil
+}
+
+// OpenFIFO opens a stream to the FIFO's node; the open waits there for the
+// other end, through w here.
+func (n *clusterNames) OpenFIFO(w ipc.Waiter, nodeName, path string, write, nonblock bool, owner string) (node.RemotePipe, error) {
+	flags := ipc.O_RDONLY
+	if write {
+		flags = ipc.O_WRONLY
+	}
+	if nonblock {
+		flags |= ipc.O_NONBLOCK
+	}
+	c, _, err := n.s.dialIPC(w, nodeName, openRequest{Kind: node.NameFIFO, Name: path, Flags: flags, Owner: owner})
+	if err != nil {
+		return nil, err
+	}
+	return &remotePipe{c: c}, nil
+}
+
+// registryErrno maps a registry result to an errno.
+func registryErrno(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fsm.ErrNameExists):
+		return fmt.Errorf("%w: %v", ipc.EEXIST, err)
+	case errors.Is(err, fsm.ErrNoSuchName):
+		return fmt.Errorf("%w: %v", ipc.ENOENT, err)
+	case errors.Is(err, fsm.ErrInvalid):
+		return fmt.Errorf("%w: %v", ipc.EINVAL, err)
+	}
+	return fmt.Errorf("%w: %v", ipc.EAGAIN, err)
+}
+
+// holdsNames reports whether the registry shows node holding a FIFO, queue
+// or segment it has not lost: a node that left must have them marked lost.
+func holdsNames(v *fsm.View, nodeName string) bool {
+	for _, o := range v.Objects("") {
+		if o.Node == nodeName && !o.Lost {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,258 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/fsm"
+)
+
+// Node leases and fencing (DESIGN.md, Guarantee 3).
+//
+// Node side (keepLease, on every node, the leader included): every
+// renewInterval the node asks the leader to renew its lease, noting when it
+// sent the request on its monotonic clock. An answer extends the local
+// kernel's lease to FenceTimeout after that moment. The kernel checks the
+// lease at every system call: once it has ended, processes complete no
+// system call until a renewal comes. A node's kernel starts frozen and is
+// first thawed by its first renewal.
+//
+// A renewal that comes after the lease ended does not simply thaw the
+// kernel: the answer carries the leader's last log index; the node waits
+// until its own table has applied it, kills every local incarnation that
+// table no longer assigns to it, and only then lets the others run again.
+//
+// Leader side (leaseTable, leaseLoop): the leader records when it answered
+// each node. It declares a node lost (fsm.NodeLost: its processes go
+// through their restart policies, its IPC objects are marked lost) once
+// LostTimeout has passed since the later of that answer and the start of
+// its own term, and only while the table still has something on the node.
+// Placement skips nodes whose lease the leader has not renewed within
+// FenceTimeout (leaseTable.fresh).
+//
+// Why this is safe: the node's lease ends FenceTimeout after it sent its
+// last answered renewal, which is before the leader answered it; the
+// leader waits LostTimeout ≥ FenceTimeout·(1+ρ) + ElectionTimeout from the
+// answer, or from its term's start if a former leader answered. A former
+// leader answers renewals only while raft still calls it leader, which
+// ends LeaderLeaseTimeout after it lost its quorum, before a new term can
+// start. So every process on a lost node is frozen before its PID is
+// requeued, and a returning node kills it before it can run again.
+
+// renewInterval is how often a node renews its lease: an eighth of
+// FenceTimeout, so that several renewals can fail before it ends.
+func (c *Config) renewInterval() time.Duration { return c.FenceTimeout / 8 }
+
+// leaseCheckInterval is how often the leader looks for expired leases.
+func (c *Config) leaseCheckInterval() time.Duration {
+	return min(100*time.Millisecond, c.LostTimeout/10)
+}
+
+// leaseTable is the leader's record of the leases it renewed in its term.
+type leaseTable struct {
+	start time.Time // immutable: when the term began
+
+	mu      sync.Mutex
+	renewed map[string]time.Time // guarded by mu: the last renewal answered, by node
+}
+
+func newLeaseTable(start time.Time) *leaseTable {
+	return &leaseTable{start: start, renewed: make(map[string]time.Time)}
+}
+
+// renew records a renewal answered for node at now.
+func (t *leaseTable) renew(node string, now time.Time) {
+	t.mu.Lock()
+	t.renewed[node] = now
+	t.mu.Unlock()
+}
+
+// since returns the later of node's last answered renewal and the term's
+// start: the moment its lease is counted from.
+func (t *leaseTable) since(node string) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r, ok := t.renewed[node]; ok && r.After(t.start) {
+		return r
+	}
+	return t.start
+}
+
+// fresh reports whether node's lease may still hold at now as far as this
+// leader knows: it renewed within fence, or the term is younger than fence.
+func (t *leaseTable) fresh(node string, now time.Time, fence time.Duration) bool {
+	return now.Sub(t.since(node)) < fence
+}
+
+// renewLease implements core.renewLease: the leader answers a node's
+// renewal and returns its last log index.
+func (a *Agent) renewLease(node string) (uint64, error) {
+	ls := a.leading.Load()
+	if ls == nil || !a.isLeader() {
+		return 0, errNotLeader
+	}
+	ls.leases.renew(node, time.Now())
+	return a.raft.LastIndex(), nil
+}
+
+// leaseLoop declares lost the nodes whose leases expired.
+func (a *Agent) leaseLoop(ls *leaderState) {
+	t := time.NewTicker(a.cfg.leaseCheckInterval())
+	defer t.Stop()
+	for {
+		select {
+		case <-ls.ctx.Done():
+			return
+		case <-t.C:
+		}
+		a.declareLost(ls, time.Now())
+	}
+}
+
+// declareLost commits NodeLost for each node whose lease expired LostTimeout
+// ago and on which the table still has processes or IPC objects.
+func (a *Agent) declareLost(ls *leaderState, now time.Time) {
+	v := a.fsm.View()
+	for _, n := range v.Nodes() {
+		since := ls.leases.since(n.ID)
+		if now.Sub(since) < a.cfg.LostTimeout || !holdsAnything(v, n.ID) {
+			continue
+		}
+		res, err := a.submit(ls.ctx, nil, &fsm.NodeLost{
+			Node:   n.ID,
+			Reason: fmt.Sprintf("its lease expired (no renewal for %v)", now.Sub(since).Round(time.Millisecond)),
+			Now:    now.UnixNano(),
+		})
+		switch {
+		case err != nil:
+			a.logger.Debug("declaring a node lost failed", "member", n.ID, "error", err)
+		case res.Err != nil:
+			a.logger.Warn("declaring a node lost refused", "member", n.ID, "error", res.Err)
+		default:
+			a.logger.Warn("node lost: lease expired", "member", n.ID, "processes", len(res.Targets),
+				"last_renewal_ago", now.Sub(since).Round(time.Millisecond))
+		}
+	}
+}
+
+// holdsAnything reports whether the table has a process on node (placed,
+// running or stopped) or an IPC object it owns that is not yet lost.
+func holdsAnything(v *fsm.View, node string) bool {
+	found := false
+	v.Walk(fsm.Filter{Node: node, OnNodeOnly: true}, func(*fsm.Process) bool {
+		found = true
+		return false
+	})
+	if found {
+		return true
+	}
+	for _, k := range []fsm.Kind{fsm.KindFIFO, fsm.KindMQ, fsm.KindSHM} {
+		for _, o := range v.Objects(k) {
+			if o.Node == node && !o.Lost {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// handleLease answers POST /v1/internal/lease: a node's lease renewal. Only
+// the leader answers; it is never forwarded.
+func (s *serving) handleLease(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 1024))
+	from := r.Header.Get(api.HeaderNode)
+	if from == "" || len(from) > 128 {
+		s.fail(w, r, badRequest("a lease renewal names its node in %s", api.HeaderNode))
+		return
+	}
+	index, err := s.c.renewLease(from)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.LeaseGrant{Index: index})
+}
+
+// keepLease renews this node's lease until the serving half stops.
+func (s *serving) keepLease() {
+	every := s.cfg.renewInterval()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	var lastSent time.Time // of the last renewal answered
+	warned := false
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		sent := time.Now()
+		ctx, cancel := context.WithTimeout(s.ctx, every)
+		index, err := s.renewLease(ctx)
+		cancel()
+		if err != nil {
+			if !warned && !lastSent.IsZero() && time.Since(lastSent) >= s.cfg.FenceTimeout {
+				warned = true
+				s.log.Warn("lease ended: local processes are frozen until the leader renews it", "error", err)
+			}
+			t.Reset(every / 4)
+			continue
+		}
+		if s.grantLease(sent, index) {
+			lastSent = sent
+			if warned {
+				warned = false
+				s.log.Info("lease renewed")
+			}
+		}
+		t.Reset(max(every-time.Since(sent), 0))
+	}
+}
+
+// renewLease asks the leader to renew this node's lease: directly on the
+// leader, POST /v1/internal/lease from a follower.
+func (s *serving) renewLease(ctx context.Context) (uint64, error) {
+	if s.c.isLeader() {
+		return s.c.renewLease(s.name)
+	}
+	h := http.Header{}
+	h.Set(api.HeaderNode, s.name)
+	var out api.LeaseGrant
+	if err := s.callLeader(ctx, "/v1/internal/lease", h, nil, &out); err != nil {
+		return 0, err
+	}
+	return out.Index, nil
+}
+
+// grantLease applies a renewal sent at sent and answered with the leader's
+// index. It reports whether the kernel holds the new lease.
+func (s *serving) grantLease(sent time.Time, index uint64) bool {
+	end := sent.Add(s.cfg.FenceTimeout)
+	if !fencing || time.Until(end) <= 0 {
+		return fencing
+	}
+	if s.kernel.RenewLease(time.Until(end)) {
+		return true
+	}
+	// The lease had ended and processes may be frozen. Before any of them
+	// runs again, catch up with the leader's table and kill what it no
+	// longer assigns here.
+	ctx, cancel := context.WithDeadline(s.ctx, end)
+	defer cancel()
+	for v := s.c.localView(); v.Index() < index; v = s.c.localView() {
+		if err := s.c.waitApplied(ctx, v.Index()); err != nil {
+			return false
+		}
+	}
+	s.runner.killUnassigned(s.c.localView())
+	if d := time.Until(end); d > 0 {
+		s.kernel.ResumeLease(d)
+		return true
+	}
+	return false
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/client"
+)
+
+// The named IPC objects: vproc mq, vproc fifo, vproc shm.
+
+func newMQCmd(e *env, g *globals) *cobra.Command {
+	var (
+		nodeName        string
+		mode            string
+		maxMsg, msgSize int64
+		prio            uint
+		nonblock        bool
+		timeout         string
+	)
+	create := &cobra.Command{
+		Use:   "create [--node N] [--maxmsg M] [--msgsize S] [--mode 0600] NAME",
+		Short: "Create a message queue, on the answering node or on --node",
+		Args:  exactArgs(1, "one queue name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := parseMode(cmd, mode)
+			if err != nil {
+				return err
+			}
+			return withClient(e, g, "mq create", func(c *client.Client) error {
+				return c.MQCreate(cmd.Context(), api.MQCreateRequest{Name: args[0], Node: nodeName, Mode: m, MaxMsg: maxMsg, MsgSize: msgSize})
+			})
+		},
+	}
+	create.Flags().StringVar(&nodeName, "node", "", "the node that holds the queue")
+	create.Flags().StringVar(&mode, "mode", "0600", "permission bits, in octal")
+	create.Flags().Int64Var(&maxMsg, "maxmsg", 0, "the most messages the queue holds (default 10)")
+	create.Flags().Int64Var(&msgSize, "msgsize", 0, "the longest message in bytes (default 8192)")
+
+	send := &cobra.Command{
+		Use:   "send [-p PRIO] [--nonblock] [--timeout D] NAME MESSAGE",
+		Short: "Send one message, blocking while the queue is full",
+		Args:  exactArgs(2, "a queue name and a message"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(e, g, "mq send", func(c *client.Client) error {
+				return c.MQSend(cmd.Context(), api.MQSendRequest{Name: args[0], Message: []byte(args[1]), Priority: prio, NonBlock: nonblock, Timeout: timeout})
+			})
+		},
+	}
+	send.Flags().UintVarP(&prio, "priority", "p", 0, "the message's priority, 0-31")
+	recv := &cobra.Command{
+		Use:   "recv [--nonblock] [--timeout D] NAME",
+		Short: "Receive the oldest message of the highest priority and print it",
+		Args:  exactArgs(1, "one queue name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(e, g, "mq recv", func(c *client.Client) error {
+				m, err := c.MQRecv(cmd.Context(), api.MQRecvRequest{Name: args[0], NonBlock: nonblock, Timeout: timeout})
+				if err == nil {
+					fmt.Fprintf(e.stdout, "%s\n", m.Message)
+				}
+				return err
+			})
+		},
+	}
+	for _, c := range []*cobra.Command{send, recv} {
+		c.Flags().BoolVar(&nonblock, "nonblock", false, "fail with EAGAIN instead of blocking")
+		c.Flags().StringVar(&timeout, "timeout", "", "give up with ETIMEDOUT after this long")
+	}
+	rm := &cobra.Command{
+		Use:   "rm NAME",
+		Short: "Unlink a message queue, wherever it lives",
+		Args:  exactArgs(1, "one queue name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(e, g, "mq rm", func(c *client.Client) error { return c.MQUnlink(cmd.Context(), args[0]) })
+		},
+	}
+	return group("mq", "Message queues: create, send, recv, ls, rm", create, send, recv, newIPCListCmd(e, g, "mq"), rm)
+}
+
+func newFIFOCmd(e *env, g *globals) *cobra.Command {
+	var nodeName, mode string
+	create := &cobra.Command{
+		Use:   "create [--node N] [--mode 0644] PATH",
+		Short: "Make a FIFO, on the answering node or on --node",
+		Args:  exactArgs(1, "one absolute path"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := parseMode(cmd, mode)
+			if err != nil {
+				return err
+			}
+			return withClient(e, g, "fifo create", func(c *client.Client) error {
+				return c.FIFOCreate(cmd.Context(), api.FIFOCreateRequest{Path: args[0], Node: nodeName, Mode: m})
+			})
+		},
+	}
+	create.Flags().StringVar(&nodeName, "node", "", "the node that holds the FIFO")
+	create.Flags().StringVar(&mode, "mode", "0644", "permission bits, in octal")
+	rm := &cobra.Command{
+		Use:   "rm PATH",
+		Short: "Remove a FIFO, wherever it lives",
+		Args:  exactArgs(1, "one path"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(e, g, "fifo rm", func(c *client.Client) error { return c.FIFORemove(cmd.Context(), args[0]) })
+		},
+	}
+	return group("fifo", "Named pipes: create, ls, rm", create, newIPCListCmd(e, g, "fifo"), rm)
+}
+
+func newShmCmd(e *env, g *globals) *cobra.Command {
+	rm := &cobra.Command{
+		Use:   "rm NAME",
+		Short: "Unlink a shared-memory segment, wherever it lives",
+		Args:  exactArgs(1, "one segment name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(e, g, "shm rm", func(c *client.Client) error { return c.ShmUnlink(cmd.Context(), args[0]) })
+		},
+	}
+	return group("shm", "Shared-memory segments: ls, rm", newIPCListCmd(e, g, "shm"), rm)
+}
+
+func newIPCListCmd(e *env, g *globals, kind string) *cobra.Command {
+	var (
+		stale  bool
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "ls [-o json]",
+		Short: "List the names with the node that holds each, its attributes, and lost when that node is gone",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(cmd, output); err != nil {
+				return err
+			}
+			return withClient(e, g, kind+" ls", func(c *client.Client) error {
+				list, err := c.IPCList(cmd.Context(), kind, client.ReadOpts{Stale: stale})
+				if err != nil {
+					return err
+				}
+				if output == "json" {
+					return writeJSON(e.stdout, list.Objects)
+				}
+				return ipcTable(e.stdout, kind, list.Objects)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&stale, "stale", false, "read the answering node's own state, which may lag")
+	outputFlag(cmd.Flags(), &output)
+	return cmd
+}
+
+func ipcTable(w io.Writer, kind string, objs []api.IPCObject) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	head := "NAME\tNODE\tOWNER\tMODE\tSTATE"
+	if kind == "mq" {
+		head = "NAME\tNODE\tOWNER\tMODE\tMAXMSG\tMSGSIZE\tSTATE"
+	}
+	fmt.Fprintln(tw, head)
+	for _, o := range objs {
+		state := "ok"
+		if o.Lost {
+			state = "lost"
+		}
+		cols := []string{o.Name, o.Node, o.Owner, fmt.Sprintf("%04o", o.Mode)}
+		if kind == "mq" {
+			cols = append(cols, strconv.FormatInt(o.MaxMsg, 10), strconv.FormatInt(o.MsgSize, 10))
+		}
+		fmt.Fprintln(tw, strings.Join(append(cols, state), "\t"))
+	}
+	return tw.Flush()
+}
+
+// withClient runs fn with a client of the agent and turns its error into
+// one line naming the verb.
+func withClient(e *env, g *globals, verb string, fn func(c *client.Client) error) error {
+	c, err := g.client(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := fn(c); err != nil {
+		return fmt.Errorf("%s: %s", verb, describe(err, g.address(e)))
+	}
+	return nil
+}
+
+func parseMode(cmd *cobra.Command, s string) (uint32, error) {
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 0o777 {
+		return 0, usagef(cmd, "--mode %q: want octal permission bits such as 0600", s)
+	}
+	return uint32(m), nil
+}

@@ -1,0 +1,347 @@
+package node
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/vproc/vproc/ipc"
+)
+
+// Cluster-wide IPC names.
+//
+// On its own a kernel keeps every FIFO, message-queue and shared-memory name
+// to itself. With Config.Names set, it shares them: creating a name
+// registers it with Names first (EEXIST when any node holds it, Guarantee 7),
+// unlinking removes it there, and opening a FIFO or a queue that another
+// node holds returns a descriptor backed by Names' stream to that node. A
+// remote descriptor keeps the semantics of a local one: blocking, O_NONBLOCK
+// (EAGAIN), deadlines (ETIMEDOUT), EINTR for a handled signal and death for a
+// fatal one while blocked, priority order, FIFO opens that wait for the other
+// end, EOF and EPIPE. A name whose node is lost is ENOLINK, and so is an
+// operation on a descriptor whose node's stream broke. A shared-memory
+// segment never leaves its node: opening one held elsewhere is EXDEV.
+
+// NameKind is the kind of a cluster-wide IPC name.
+type NameKind string
+
+// The kinds of names.
+const (
+	NameFIFO NameKind = "fifo"
+	NameMQ   NameKind = "mq"
+	NameSHM  NameKind = "shm"
+)
+
+// NameInfo describes an object whose name is being registered.
+type NameInfo struct {
+	Owner   string
+	Mode    uint32
+	MaxMsg  int64 // queues
+	MsgSize int64 // queues
+}
+
+// Names is the cluster's registry of IPC names and its way to the objects
+// other nodes hold (Config.Names). Its methods may block; the kernel calls
+// Register, Unregister and OpenQueue with the caller's CPU slot given up,
+// and OpenFIFO and the descriptors' blocking methods wait through the
+// ipc.Waiter they are given, following its protocol.
+type Names interface {
+	// Register records that this node holds the object called name. EEXIST
+	// if any node holds one under that name; EINVAL for a bad name.
+	Register(kind NameKind, name string, info NameInfo) error
+	// Unregister removes name. local says this kernel held the object and
+	// has already removed its own name; otherwise Names asks the node that
+	// holds it to unlink it. ENOENT if no node holds it.
+	Unregister(kind NameKind, name string, local bool) error
+	// Lookup returns the node that holds name, or "" when it is this one.
+	// ENOENT if none does; ENOLINK if the node that held it is lost.
+	Lookup(kind NameKind, name string) (node string, err error)
+	// OpenQueue opens the queue called name on node with flags' access mode
+	// and O_NONBLOCK, checking owner against its mode (EACCES).
+	OpenQueue(node, name string, flags ipc.OpenFlag, owner string) (RemoteQueue, error)
+	// OpenFIFO opens the FIFO at path on node for writing, or for reading,
+	// as fifo(7) says: it waits through w for the other end unless
+	// nonblock, and a non-blocking writer without a reader is ENXIO.
+	OpenFIFO(w ipc.Waiter, node, path string, write, nonblock bool, owner string) (RemotePipe, error)
+}
+
+// RemoteQueue is an open descriptor of a message queue that another node
+// holds. Send and Receive follow ipc.MQDesc's, with the descriptor's
+// O_NONBLOCK flag passed in.
+type RemoteQueue interface {
+	Send(w ipc.Waiter, msg []byte, prio uint, nonblock bool, deadline time.Time) error
+	Receive(w ipc.Waiter, buf []byte, nonblock bool, deadline time.Time) (n int, prio uint, err error)
+	// Attr returns MaxMsg, MsgSize and CurMsgs as the holding node sees them.
+	Attr() (ipc.MQAttr, error)
+	// Limits returns MaxMsg and MsgSize without asking the holding node.
+	Limits() (maxMsg, msgSize int64)
+	ID() uint64
+	Close() error
+}
+
+// RemotePipe is one end of a FIFO that another node holds. Read and Write
+// follow ipc.PipeReader's and ipc.PipeWriter's: EOF once every writer has
+// closed, EPIPE once every reader has (the kernel adds SIGPIPE).
+type RemotePipe interface {
+	Read(w ipc.Waiter, b []byte, nonblock bool) (int, error)
+	Write(w ipc.Waiter, b []byte, nonblock bool) (int, error)
+	ID() uint64
+	Close() error
+}
+
+// maxNameRaces bounds how often a create retries after losing a race for a
+// name to a creator on this node.
+const maxNameRaces = 8
+
+// mqHandle is what a queue descriptor does: a local ipc.MQDesc or a
+// remote queue.
+type mqHandle interface {
+	Send(w ipc.Waiter, msg []byte, prio uint, deadline time.Time) error
+	Receive(w ipc.Waiter, buf []byte, deadline time.Time) (int, uint, error)
+	attr() (ipc.MQAttr, error)
+	setNonblock(on bool) ipc.MQAttr
+	// syncNonblock brings the descriptor's O_NONBLOCK flag in line with
+	// its file's, cheaply.
+	syncNonblock(on bool)
+	Notify(owner any, fn func()) error
+	Close() error
+	ID() uint64
+	Cost() int64
+}
+
+// localMQ is a queue this kernel holds.
+type localMQ struct{ *ipc.MQDesc }
+
+func (l localMQ) attr() (ipc.MQAttr, error) { return l.GetAttr(), nil }
+func (l localMQ) syncNonblock(on bool) {
+	if (l.GetAttr().Flags&ipc.O_NONBLOCK != 0) != on {
+		l.setNonblock(on)
+	}
+}
+
+func (l localMQ) setNonblock(on bool) ipc.MQAttr {
+	if on {
+		return l.SetAttr(ipc.O_NONBLOCK)
+	}
+	return l.SetAttr(0)
+}
+
+// remoteMQ is a queue another node holds.
+type remoteMQ struct {
+	r        RemoteQueue
+	nonblock *atomic.Bool // O_NONBLOCK, shared by the handles of one open description
+}
+
+func (q remoteMQ) Send(w ipc.Waiter, msg []byte, prio uint, deadline time.Time) error {
+	return q.r.Send(w, msg, prio, q.nonblock.Load(), deadline)
+}
+
+func (q remoteMQ) syncNonblock(on bool) { q.nonblock.Store(on) }
+
+func (q remoteMQ) Receive(w ipc.Waiter, buf []byte, deadline time.Time) (int, uint, error) {
+	return q.r.Receive(w, buf, q.nonblock.Load(), deadline)
+}
+
+func (q remoteMQ) attr() (ipc.MQAttr, error) {
+	a, err := q.r.Attr()
+	if q.nonblock.Load() {
+		a.Flags = ipc.O_NONBLOCK
+	}
+	return a, err
+}
+
+func (q remoteMQ) setNonblock(on bool) ipc.MQAttr {
+	old, _ := q.attr()
+	q.nonblock.Store(on)
+	return old
+}
+
+// Notify is ENOTSUP: mq_notify needs the queue's own node.
+func (q remoteMQ) Notify(any, func()) error { return ipc.ENOTSUP }
+func (q remoteMQ) Close() error             { return q.r.Close() }
+func (q remoteMQ) ID() uint64               { return q.r.ID() }
+func (q remoteMQ) Cost() int64 {
+	m, s := q.r.Limits()
+	return m * s
+}
+
+// remotePipeOps is the fileOps of one end of a remote FIFO.
+type remotePipeOps struct{ r RemotePipe }
+
+func (o remotePipeOps) read(p *Process, b []byte, nb bool) (int, error) {
+	return o.r.Read(&p.waiter, b, nb)
+}
+func (o remotePipeOps) write(p *Process, b []byte, nb bool) (int, error) {
+	return o.r.Write(&p.waiter, b, nb)
+}
+func (o remotePipeOps) close() error            { return o.r.Close() }
+func (o remotePipeOps) object() (uint64, int64) { return 0, 0 } // the buffer is on its node
+
+// nameCall runs a Names call that may block.
+type nameCall func(fn func())
+
+func direct(fn func()) { fn() }
+
+// openQueue opens, and with O_CREAT creates, the queue called name, as
+// ipc.MQNamespace.Open does, sharing the name through Config.Names when
+// set. created reports that this call created the queue.
+func (k *ProcessManager) openQueue(call nameCall, name string, flags ipc.OpenFlag, mode uint32, owner string, attr *ipc.MQAttr) (mqHandle, bool, error) {
+	open := func(f ipc.OpenFlag) (*ipc.MQDesc, error) { return k.mqs.Open(name, f, mode, owner, attr) }
+	names := k.cfg.Names
+	if names == nil {
+		d, created, err := openOrCreate(flags, open)
+		if err != nil {
+			return nil, false, err
+		}
+		return localMQ{d}, created, nil
+	}
+	if err := ipc.CheckName(name); err != nil {
+		return nil, false, err
+	}
+	excl := flags&(ipc.O_CREAT|ipc.O_EXCL) == ipc.O_CREAT|ipc.O_EXCL
+	for range maxNameRaces {
+		d, err := open(flags &^ (ipc.O_CREAT | ipc.O_EXCL))
+		switch {
+		case err == nil && excl:
+			d.Close()
+			return nil, false, ipc.EEXIST
+		case err == nil:
+			return localMQ{d}, false, nil
+		case err != ipc.ENOENT:
+			return nil, false, err
+		}
+		var node string
+		call(func() { node, err = names.Lookup(NameMQ, name) })
+		switch {
+		case err == nil && node != "":
+			if excl {
+				return nil, false, ipc.EEXIST
+			}
+			var r RemoteQueue
+			call(func() { r, err = names.OpenQueue(node, name, flags&(ipc.O_ACCMODE|ipc.O_NONBLOCK), owner) })
+			if err != nil {
+				return nil, false, err
+			}
+			rq := remoteMQ{r: r, nonblock: new(atomic.Bool)}
+			rq.nonblock.Store(flags&ipc.O_NONBLOCK != 0)
+			return rq, false, nil
+		case err != nil && !errors.Is(err, ipc.ENOENT):
+			return nil, false, err
+		case flags&ipc.O_CREAT == 0:
+			return nil, false, ipc.ENOENT
+		}
+		if attr != nil && (attr.MaxMsg < 1 || attr.MaxMsg > ipc.MaxMsgLimit || attr.MsgSize < 1 || attr.MsgSize > ipc.MsgSizeLimit) {
+			return nil, false, ipc.EINVAL
+		}
+		if node == "" && err != nil { // nobody holds it: claim it
+			info := NameInfo{Owner: owner, Mode: mode & 0o777, MaxMsg: ipc.DefaultMaxMsg, MsgSize: ipc.DefaultMsgSize}
+			if attr != nil {
+				info.MaxMsg, info.MsgSize = attr.MaxMsg, attr.MsgSize
+			}
+			call(func() { err = names.Register(NameMQ, name, info) })
+			if errors.Is(err, ipc.EEXIST) {
+				continue // someone was quicker: open theirs
+			}
+			if err != nil {
+				return nil, false, err
+			}
+		}
+		d, err = open(flags | ipc.O_EXCL)
+		if err == ipc.EEXIST {
+			continue // a process here created it meanwhile
+		}
+		if err != nil {
+			call(func() { names.Unregister(NameMQ, name, true) })
+			return nil, false, err
+		}
+		return localMQ{d}, true, nil
+	}
+	return nil, false, ipc.EAGAIN
+}
+
+// unlinkQueue removes the queue name here and from Config.Names.
+func (k *ProcessManager) unlinkQueue(call nameCall, name string) error {
+	err := k.mqs.Unlink(name)
+	if k.cfg.Names == nil || (err != nil && err != ipc.ENOENT) {
+		return err
+	}
+	var nerr error
+	call(func() { nerr = k.cfg.Names.Unregister(NameMQ, name, err == nil) })
+	if err == nil && errors.Is(nerr, ipc.ENOENT) {
+		return nil // removed here; the registry had already let it go
+	}
+	return nerr
+}
+
+// unlinkSegment removes the segment name here and from Config.Names.
+func (k *ProcessManager) unlinkSegment(call nameCall, name string) error {
+	err := k.shms.Unlink(name)
+	if k.cfg.Names == nil || (err != nil && err != ipc.ENOENT) {
+		return err
+	}
+	var nerr error
+	call(func() { nerr = k.cfg.Names.Unregister(NameSHM, name, err == nil) })
+	if err == nil && errors.Is(nerr, ipc.ENOENT) {
+		return nil
+	}
+	return nerr
+}
+
+// openSegment opens, and with O_CREAT creates, the segment called name,
+// registering a name it creates with Config.Names when set. A segment held
+// by another node is EXDEV: segments stay on their node.
+func (k *ProcessManager) openSegment(call nameCall, name string, flags ipc.OpenFlag, mode uint32, owner string) (*ipc.Segment, bool, error) {
+	open := func(f ipc.OpenFlag) (*ipc.Segment, error) { return k.shms.Open(name, f, mode, owner) }
+	names := k.cfg.Names
+	if names == nil {
+		return openOrCreate(flags, open)
+	}
+	if err := ipc.CheckName(name); err != nil {
+		return nil, false, err
+	}
+	excl := flags&(ipc.O_CREAT|ipc.O_EXCL) == ipc.O_CREAT|ipc.O_EXCL
+	for range maxNameRaces {
+		seg, err := open(flags &^ (ipc.O_CREAT | ipc.O_EXCL))
+		switch {
+		case err == nil && excl:
+			seg.Close()
+			return nil, false, ipc.EEXIST
+		case err == nil:
+			return seg, false, nil
+		case err != ipc.ENOENT:
+			return nil, false, err
+		}
+		var node string
+		call(func() { node, err = names.Lookup(NameSHM, name) })
+		switch {
+		case err == nil && node != "":
+			if excl {
+				return nil, false, ipc.EEXIST
+			}
+			return nil, false, ipc.EXDEV
+		case err != nil && !errors.Is(err, ipc.ENOENT):
+			return nil, false, err
+		case flags&ipc.O_CREAT == 0:
+			return nil, false, ipc.ENOENT
+		}
+		if err != nil {
+			call(func() { err = names.Register(NameSHM, name, NameInfo{Owner: owner, Mode: mode & 0o777}) })
+			if errors.Is(err, ipc.EEXIST) {
+				continue
+			}
+			if err != nil {
+				return nil, false, err
+			}
+		}
+		seg, err = open(flags | ipc.O_EXCL)
+		if err == ipc.EEXIST {
+			continue
+		}
+		if err != nil {
+			call(func() { names.Unregister(NameSHM, name, true) })
+			return nil, false, err
+		}
+		return seg, true, nil
+	}
+	return nil, false, ipc.EAGAIN
+}

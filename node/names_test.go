@@ -1,0 +1,259 @@
+package node
+
+import (
+	"errors"
+	"io/fs"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vproc/vproc/ipc"
+)
+
+// fakeNames is a registry shared by the kernels of a test, with the remote
+// descriptors made of the holding kernel's own objects in process.
+type fakeNames struct {
+	self string
+	reg  *fakeRegistry
+}
+
+type fakeRegistry struct {
+	mu      sync.Mutex
+	names   map[string]string // kind+name → node; guarded by mu
+	lost    map[string]bool   // node → lost; guarded by mu
+	kernels map[string]*ProcessManager
+}
+
+func (f fakeNames) Register(kind NameKind, name string, _ NameInfo) error {
+	r := f.reg
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.names[string(kind)+name]; ok {
+		return ipc.EEXIST
+	}
+	r.names[string(kind)+name] = f.self
+	return nil
+}
+
+func (f fakeNames) Unregister(kind NameKind, name string, local bool) error {
+	r := f.reg
+	r.mu.Lock()
+	node, ok := r.names[string(kind)+name]
+	lost := r.lost[node]
+	r.mu.Unlock()
+	switch {
+	case !ok:
+		return ipc.ENOENT
+	case node != f.self && !local && !lost:
+		k := r.kernels[node]
+		switch kind {
+		case NameFIFO:
+			return k.RemoveFIFO(name)
+		case NameSHM:
+			return k.ShmUnlink(name)
+		}
+		return k.MqUnlink(name)
+	}
+	r.mu.Lock()
+	delete(r.names, string(kind)+name)
+	r.mu.Unlock()
+	return nil
+}
+
+func (f fakeNames) Lookup(kind NameKind, name string) (string, error) {
+	r := f.reg
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	node, ok := r.names[string(kind)+name]
+	switch {
+	case !ok:
+		return "", ipc.ENOENT
+	case r.lost[node]:
+		return "", ipc.ENOLINK
+	case node == f.self:
+		return "", nil
+	}
+	return node, nil
+}
+
+func (f fakeNames) OpenQueue(node, name string, flags ipc.OpenFlag, owner string) (RemoteQueue, error) {
+	d, err := f.reg.kernels[node].LocalQueue(name, flags, owner)
+	if err != nil {
+		return nil, err
+	}
+	return fakeRemoteQueue{d}, nil
+}
+
+func (f fakeNames) OpenFIFO(w ipc.Waiter, node, path string, write, nonblock bool, _ string) (RemotePipe, error) {
+	fifo, err := f.reg.kernels[node].LocalFIFO(path)
+	if err != nil {
+		return nil, err
+	}
+	if write {
+		pw, err := fifo.OpenWrite(w, nonblock)
+		if err != nil {
+			return nil, err
+		}
+		return fakeRemotePipe{w: pw}, nil
+	}
+	pr, err := fifo.OpenRead(w, nonblock)
+	if err != nil {
+		return nil, err
+	}
+	return fakeRemotePipe{r: pr}, nil
+}
+
+type fakeRemoteQueue struct{ d *ipc.MQDesc }
+
+func (q fakeRemoteQueue) Send(w ipc.Waiter, msg []byte, prio uint, nb bool, dl time.Time) error {
+	q.d.SetAttr(map[bool]ipc.OpenFlag{true: ipc.O_NONBLOCK}[nb])
+	return q.d.Send(w, msg, prio, dl)
+}
+func (q fakeRemoteQueue) Receive(w ipc.Waiter, b []byte, nb bool, dl time.Time) (int, uint, error) {
+	q.d.SetAttr(map[bool]ipc.OpenFlag{true: ipc.O_NONBLOCK}[nb])
+	return q.d.Receive(w, b, dl)
+}
+func (q fakeRemoteQueue) Attr() (ipc.MQAttr, error) { return q.d.GetAttr(), nil }
+func (q fakeRemoteQueue) Limits() (int64, int64)    { return q.d.MaxMsg(), q.d.MsgSize() }
+func (q fakeRemoteQueue) ID() uint64                { return q.d.ID() }
+func (q fakeRemoteQueue) Close() error              { return q.d.Close() }
+func (p fakeRemotePipe) ID() uint64                 { return 0 }
+func (p fakeRemotePipe) Read(w ipc.Waiter, b []byte, nb bool) (int, error) {
+	if p.r == nil {
+		return 0, ipc.EBADF
+	}
+	return p.r.Read(w, b, nb)
+}
+func (p fakeRemotePipe) Write(w ipc.Waiter, b []byte, nb bool) (int, error) {
+	if p.w == nil {
+		return 0, ipc.EBADF
+	}
+	return p.w.Write(w, b, nb)
+}
+func (p fakeRemotePipe) Close() error {
+	if p.r != nil {
+		return p.r.Close()
+	}
+	return p.w.Close()
+}
+
+type fakeRemotePipe struct {
+	r *ipc.PipeReader
+	w *ipc.PipeWriter
+}
+
+// twoNodes returns kernels "a" and "b" sharing a fake registry.
+func twoNodes(t *testing.T) (a, b *ProcessManager, reg *fakeRegistry) {
+	reg = &fakeRegistry{names: map[string]string{}, lost: map[string]bool{}, kernels: map[string]*ProcessManager{}}
+	a = newKernel(t, func(c *Config) { c.Names = fakeNames{self: "a", reg: reg} })
+	b = newKernel(t, func(c *Config) { c.Names = fakeNames{self: "b", reg: reg} })
+	reg.kernels["a"], reg.kernels["b"] = a, b
+	return a, b, reg
+}
+
+func TestNamesQueueAcrossKernels(t *testing.T) {
+	a, b, reg := twoNodes(t)
+	if err := a.MqCreate("/q", 0o600, "root", &ipc.MQAttr{MaxMsg: 2, MsgSize: 32}); err != nil {
+		t.Fatal(err)
+	}
+	runSys(t, b, Spec{}, func(s *Sys) error {
+		_, err := s.MqOpen("/q", O_RDWR|O_CREAT|O_EXCL, 0o600, nil)
+		wantErr(t, "O_EXCL create of a name node a holds", err, ipc.EEXIST)
+		fd, err := s.MqOpen("/q", O_WRONLY|O_CREAT, 0o600, nil)
+		wantErr(t, "open of a's queue from b", err, nil)
+		for _, m := range []struct {
+			msg  string
+			prio uint
+		}{{"low", 1}, {"high", 7}} {
+			wantErr(t, "send "+m.msg, s.MqSend(fd, []byte(m.msg), m.prio), nil)
+		}
+		a, err := s.MqGetattr(fd)
+		if err != nil || a.CurMsgs != 2 || a.MaxMsg != 2 {
+			t.Fatalf("MqGetattr = %+v, %v; want 2 of 2 queued", a, err)
+		}
+		s.MqSetattr(fd, O_NONBLOCK)
+		wantErr(t, "non-blocking send to the full remote queue", s.MqSend(fd, []byte("x"), 0), ipc.EAGAIN)
+		wantErr(t, "mq_notify on a remote queue", s.MqNotify(fd, ipc.SIGUSR1), ipc.ENOTSUP)
+		return nil
+	})
+	runSys(t, a, Spec{}, func(s *Sys) error {
+		fd, err := s.MqOpen("/q", O_RDONLY, 0, nil)
+		wantErr(t, "local open", err, nil)
+		buf := make([]byte, 32)
+		for _, want := range []string{"high", "low"} {
+			n, _, err := s.MqReceive(fd, buf)
+			if err != nil || string(buf[:n]) != want {
+				t.Fatalf("receive = %q, %v; want %q", buf[:n], err, want)
+			}
+		}
+		return nil
+	})
+	// Unlink from b removes a's name.
+	wantErr(t, "unlink from b", b.MqUnlink("/q"), nil)
+	if _, ok := a.mqs.Lookup("/q"); ok {
+		t.Fatal("a still names /q after b unlinked it")
+	}
+	wantErr(t, "second unlink", b.MqUnlink("/q"), ipc.ENOENT)
+
+	// A lost holder: its names give ENOLINK, never an empty queue.
+	wantErr(t, "create on a", a.MqCreate("/gone", 0o600, "root", nil), nil)
+	reg.mu.Lock()
+	reg.lost["a"] = true
+	reg.mu.Unlock()
+	_, err := b.OpenQueue("/gone", O_RDONLY|O_CREAT, 0o600, "root", nil)
+	wantErr(t, "open of a lost node's queue", err, ipc.ENOLINK)
+	wantErr(t, "unlink of a lost node's queue", b.MqUnlink("/gone"), nil)
+	wantErr(t, "create after the lost name is unlinked", b.MqCreate("/gone", 0o600, "root", nil), nil)
+}
+
+func TestNamesSegmentsStayHome(t *testing.T) {
+	a, b, _ := twoNodes(t)
+	runSys(t, a, Spec{}, func(s *Sys) error {
+		_, err := s.ShmOpen("/seg", O_RDWR|O_CREAT, 0o600)
+		return err
+	})
+	runSys(t, b, Spec{}, func(s *Sys) error {
+		_, err := s.ShmOpen("/seg", O_RDWR|O_CREAT|O_EXCL, 0o600)
+		wantErr(t, "exclusive create of a's segment on b", err, ipc.EEXIST)
+		_, err = s.ShmOpen("/seg", O_RDWR, 0)
+		wantErr(t, "open of a's segment on b", err, ipc.EXDEV)
+		wantErr(t, "unlink of a's segment from b", s.ShmUnlink("/seg"), nil)
+		return nil
+	})
+	if _, ok := a.shms.Lookup("/seg"); ok {
+		t.Fatal("a still names /seg")
+	}
+}
+
+func TestNamesFIFOAcrossKernels(t *testing.T) {
+	a, b, _ := twoNodes(t)
+	if err := a.Mkfifo("/f", 0o600, "root"); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Mkfifo("/f", 0o600, "root")
+	if !errors.Is(err, ipc.EEXIST) {
+		t.Fatalf("mkfifo on b of a's FIFO: got %v, want EEXIST", err)
+	}
+	var out syncBuffer
+	reader := mustSpawn(t, a, Spec{Command: "fifo-read", Args: []string{"/f"}, Stdout: &out})
+	writer := mustSpawn(t, b, Spec{Command: "fifo-write", Args: []string{"/f", "across", "nodes"}})
+	if p := mustWait(t, b, writer); p.Status.ExitStatus() != 0 {
+		t.Fatalf("writer: %v", p.Status)
+	}
+	if p := mustWait(t, a, reader); p.Status.ExitStatus() != 0 || out.String() != "across nodes\n" {
+		t.Fatalf("reader: %v, read %q; want exit 0 after EOF and %q", p.Status, out.String(), "across nodes\n")
+	}
+	// A writer on b after the reader on a closed: EPIPE and SIGPIPE.
+	runSys(t, b, Spec{}, func(s *Sys) error {
+		_, err := s.Open("/f", O_WRONLY|O_NONBLOCK, 0)
+		wantErr(t, "non-blocking write open without a reader", err, ipc.ENXIO)
+		_, err = s.Open("/f", O_RDWR, 0)
+		wantErr(t, "O_RDWR open of a remote FIFO", err, ipc.EINVAL)
+		return nil
+	})
+	wantErr(t, "rename of a registered FIFO", runSys(t, a, Spec{}, func(s *Sys) error { return s.Rename("/f", "/g") }), ipc.EXDEV)
+	wantErr(t, "remove from b", b.RemoveFIFO("/f"), nil)
+	if _, err := a.FS().Stat("/f"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a still has /f after b removed it: %v", err)
+	}
+}

@@ -1,0 +1,146 @@
+package node
+
+import (
+	"context"
+	"io/fs"
+	"time"
+
+	"github.com/vproc/vproc/ipc"
+)
+
+// The IPC names of the kernel as the agent reaches them outside any process:
+// to create and remove names for a client, to send and receive for one, and
+// to serve the descriptors other nodes open on objects this kernel holds.
+
+// MqCreate creates the queue called name with O_CREAT|O_EXCL, mode's
+// permission bits, owner and attr (nil: the defaults), and closes it: the
+// queue stays until it is unlinked. With Config.Names it is registered
+// first (EEXIST when any node holds the name).
+func (k *ProcessManager) MqCreate(name string, mode uint32, owner string, attr *ipc.MQAttr) error {
+	h, _, err := k.openQueue(direct, name, ipc.O_RDONLY|ipc.O_CREAT|ipc.O_EXCL, mode, owner, attr)
+	if err != nil {
+		return err
+	}
+	return h.Close()
+}
+
+// MqUnlink removes the queue name (mq_unlink), here or, with Config.Names,
+// on the node that holds it.
+func (k *ProcessManager) MqUnlink(name string) error { return k.unlinkQueue(direct, name) }
+
+// ShmUnlink removes the segment name (shm_unlink), here or, with
+// Config.Names, on the node that holds it.
+func (k *ProcessManager) ShmUnlink(name string) error { return k.unlinkSegment(direct, name) }
+
+// Mkfifo makes a FIFO at the absolute path abs, registered with
+// Config.Names when set.
+func (k *ProcessManager) Mkfifo(abs string, perm fs.FileMode, owner string) error {
+	if len(abs) == 0 || abs[0] != '/' {
+		return &fs.PathError{Op: "mkfifo", Path: abs, Err: ipc.EINVAL}
+	}
+	return k.mkfifo(direct, abs, perm, owner)
+}
+
+// RemoveFIFO removes the FIFO at the absolute path abs, here or, with
+// Config.Names, on the node that holds it. A path naming something other
+// than a FIFO here is EINVAL.
+func (k *ProcessManager) RemoveFIFO(abs string) error {
+	if fi, err := k.fs.Stat(abs); err == nil && fi.Mode()&fs.ModeNamedPipe == 0 {
+		return &fs.PathError{Op: "remove", Path: abs, Err: ipc.EINVAL}
+	}
+	return k.removePath(abs)
+}
+
+// LocalQueue opens the queue called name that this kernel holds, without
+// creating it and without asking Config.Names: what a node serves to the
+// descriptors other nodes open. flags carries the access mode and
+// O_NONBLOCK; owner is checked against the queue's mode (EACCES).
+func (k *ProcessManager) LocalQueue(name string, flags ipc.OpenFlag, owner string) (*ipc.MQDesc, error) {
+	return k.mqs.Open(name, flags&(ipc.O_ACCMODE|ipc.O_NONBLOCK), 0, owner, nil)
+}
+
+// LocalFIFO returns the FIFO at the absolute path abs that this kernel
+// holds: what a node serves to the ends other nodes open. ENOENT if there
+// is none.
+func (k *ProcessManager) LocalFIFO(abs string) (*ipc.FIFO, error) {
+	f := k.fifoAt(abs)
+	if f == nil {
+		return nil, &fs.PathError{Op: "open", Path: abs, Err: ipc.ENOENT}
+	}
+	return f, nil
+}
+
+// Queue is a message queue opened outside any process. Its blocking calls
+// wait on the context given to them. It is safe for concurrent use.
+type Queue struct {
+	h mqHandle
+}
+
+// OpenQueue opens, and with O_CREAT creates, the queue called name, here or
+// on the node that holds it, as a process's MqOpen would for owner.
+func (k *ProcessManager) OpenQueue(name string, flags int, mode uint32, owner string, attr *ipc.MQAttr) (*Queue, error) {
+	h, _, err := k.openQueue(direct, name, ipc.OpenFlag(flags), mode, owner, attr)
+	if err != nil {
+		return nil, err
+	}
+	return &Queue{h: h}, nil
+}
+
+// Send is MqTimedSend: it blocks while the queue is full until ctx ends
+// (ECANCELED) or deadline passes (ETIMEDOUT), unless nonblock (EAGAIN).
+func (q *Queue) Send(ctx context.Context, msg []byte, prio uint, nonblock bool, deadline time.Time) error {
+	q.h.syncNonblock(nonblock)
+	return q.h.Send(newCtxWaiter(ctx), msg, prio, deadline)
+}
+
+// Receive is MqTimedReceive, with Send's blocking rules. buf must hold the
+// queue's MsgSize bytes (EMSGSIZE).
+func (q *Queue) Receive(ctx context.Context, buf []byte, nonblock bool, deadline time.Time) (int, uint, error) {
+	q.h.syncNonblock(nonblock)
+	return q.h.Receive(newCtxWaiter(ctx), buf, deadline)
+}
+
+// Attr returns the queue's attributes (mq_getattr).
+func (q *Queue) Attr() (ipc.MQAttr, error) { return q.h.attr() }
+
+// Close closes the queue.
+func (q *Queue) Close() error { return q.h.Close() }
+
+// ctxWaiter is an ipc.Waiter that ends its waits with ECANCELED once its
+// context is done.
+type ctxWaiter struct {
+	ctx context.Context
+	ch  chan struct{}
+}
+
+func newCtxWaiter(ctx context.Context) *ctxWaiter {
+	return &ctxWaiter{ctx: ctx, ch: make(chan struct{}, 1)}
+}
+
+func (w *ctxWaiter) Wake() {
+	select {
+	case w.ch <- struct{}{}:
+	default:
+	}
+}
+
+func (w *ctxWaiter) Wait(deadline time.Time) error {
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return ipc.ETIMEDOUT
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-w.ch:
+		return nil
+	case <-timeout:
+		return ipc.ETIMEDOUT
+	case <-w.ctx.Done():
+		return ipc.ECANCELED
+	}
+}
