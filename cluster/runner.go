@@ -53,7 +53,9 @@ import (
 //
 // Children. A process that spawns a child asks the runner for a PID
 // (node.PIDAllocator): the child must be in the table, so that PIDs stay
-// unique cluster-wide and ps shows it. AllocPID commits
+// unique cluster-wide and ps shows it. children.go has the whole story,
+// children on other nodes and kills of groups included; for a child on
+// its parent's node, AllocPID commits
 //
 //	Spawn{Parent, Spec{Node: this node, InheritsPipesFrom: Parent}}  (in a node session: a retry never spawns twice)
 //
