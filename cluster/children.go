@@ -58,6 +58,7 @@ import (
 type remoteChild struct {
 	stopped bool      // the kernel was told it stopped, and not since that it continued
 	since   time.Time // when AllocPID recorded it
+	index   uint64    // the log index of its spawn
 }
 
 // AllocPID allocates the PID of a child that a local process spawns, on
@@ -120,7 +121,7 @@ func (r *runner) AllocPID(req node.PIDRequest) (node.Allocation, error) {
 	if elsewhere {
 		// The leader places it on its node, now or when it can.
 		r.mu.Lock()
-		r.remote[pid] = &remoteChild{since: time.Now()}
+		r.remote[pid] = &remoteChild{since: time.Now(), index: res.Index}
 		r.mu.Unlock()
 		return node.Allocation{PID: int(pid), Elsewhere: true}, nil
 	}
@@ -277,6 +278,8 @@ func (r *runner) syncRemote(v *fsm.View, now time.Time) {
 		p, ok := v.Get(pid)
 		e := node.Event{PID: int(pid)}
 		switch {
+		case !ok && v.Index() < rc.index:
+			continue // this replica has yet to apply its spawn
 		case !ok:
 			e.Kind, e.Status, e.Reason = node.EventExited, node.SignaledStatus(ipc.SIGKILL, false), "reaped"
 		case !p.State.Live():

@@ -359,7 +359,12 @@ func TestUnixAcrossNodes(t *testing.T) {
 					return nil
 				}
 			}
-			return errString("no running child yet")
+			var seen []string
+			for _, p := range list.Processes {
+				seen = append(seen, fmt.Sprintf("%d(ppid %d %s on %s)", p.PID, p.PPID, p.State, p.Node))
+			}
+			out, _ := logOf(ctx, clients[0], parent)
+			return fmt.Errorf("no running child of %d yet: %v; its output %q", parent, seen, out)
 		})
 		pp, err := clients[0].Get(ctx, parent, client.ReadOpts{})
 		if err != nil {
