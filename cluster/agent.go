@@ -435,6 +435,9 @@ func (a *Agent) nodes(view *fsm.View) []api.Node {
 			Leader:   n.ID == leader,
 		}
 		an.Load, _ = a.gossip.load(n.ID)
+		u := view.NodeUsage(n.ID)
+		an.Assigned, an.AssignedMemory = u.Procs, u.Memory
+		an.Capacity = an.Slots * a.cfg.Scheduler.ProcsPerSlot
 		out = append(out, an)
 	}
 	for _, m := range a.gossip.memberList() {

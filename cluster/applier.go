@@ -284,17 +284,21 @@ func (a *Agent) submit(ctx context.Context, sess *sessionRef, cmd fsm.Command) (
 	if !a.isLeader() {
 		return nil, errNotLeader
 	}
-	return a.apply(ctx, a.entry(sess, cmd, time.Now().UnixNano()))
+	e, pick := a.entry(sess, cmd, time.Now().UnixNano())
+	defer pick.release()
+	return a.apply(ctx, e)
 }
 
 // entry places a spawn (placeSpawn) and encodes cmd, inside the session
-// envelope stamped with now when sess is set.
-func (a *Agent) entry(sess *sessionRef, cmd fsm.Command, now int64) []byte {
+// envelope stamped with now when sess is set. The caller releases the
+// spawn's pick once its entry has been answered.
+func (a *Agent) entry(sess *sessionRef, cmd fsm.Command, now int64) ([]byte, spawnPick) {
+	var pick spawnPick
 	if sp, ok := cmd.(*fsm.Spawn); ok {
-		a.placeSpawn(sp)
+		pick = a.placeSpawn(sp)
 	}
 	if sess == nil {
-		return fsm.Encode(cmd)
+		return fsm.Encode(cmd), pick
 	}
 	return fsm.Encode(&fsm.SessionRequest{
 		SessionID:  sess.ID,
@@ -302,7 +306,7 @@ func (a *Agent) entry(sess *sessionRef, cmd fsm.Command, now int64) []byte {
 		AckedBelow: sess.AckedBelow,
 		Now:        now,
 		Command:    cmd,
-	})
+	}), pick
 }
 
 type applyOutcome struct {
@@ -353,10 +357,15 @@ func (a *Agent) submitBatch(ctx context.Context, sess []*sessionRef, cmds []fsm.
 		if sess != nil {
 			sr = sess[i]
 		}
+		e, pick := a.entry(sr, c, now)
 		p := &props[i]
-		p.entry, p.lazy = a.entry(sr, c, now), sess == nil
-		p.done = func(res *fsm.Result, err error) { w.set(i, res, err) }
+		p.entry, p.lazy = e, sess == nil
+		p.done = func(res *fsm.Result, err error) {
+			pick.release()
+			w.set(i, res, err)
+		}
 		if err := a.app.propose(ctx, p); err != nil {
+			pick.release()
 			w.failFrom(i, err) // neither this one nor the rest was queued
 			break
 		}

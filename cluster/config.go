@@ -11,6 +11,7 @@ import (
 
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/node"
+	"github.com/vproc/vproc/sched"
 )
 
 // Config configures an Agent: one node of a vproc cluster. Start from
@@ -113,6 +114,18 @@ type Config struct {
 	// use the same values.
 	FSM fsm.Config
 
+	// Scheduler tunes the leader's placement planner (package sched): how
+	// many processes one CPU slot holds, the priority gap preemption
+	// needs, and how much gossiped load weighs. The leader's values apply;
+	// give every server the same ones. The strategy is not here: it is a
+	// cluster-wide setting in the table (vproc operator scheduler
+	// set-config).
+	Scheduler sched.Config
+	// PreemptGrace is how long a process being preempted has between the
+	// SIGTERM its node delivers and the SIGKILL that follows if it is
+	// still running. Its node's value applies.
+	PreemptGrace time.Duration
+
 	// Logger receives the agent's log. Nil discards it. Raft's and
 	// memberlist's own output goes to it at debug level.
 	Logger *slog.Logger
@@ -124,6 +137,24 @@ const (
 	DefaultRaftPort   = 7071
 	DefaultGossipPort = 7072
 )
+
+// DefaultProcsPerSlot is the default Scheduler.ProcsPerSlot of an agent.
+// sched's own default (64) suits long-running, busy programs; vproc's are
+// cooperative and mostly asleep, about 4 KiB each, so a node counts as
+// full only with many more. What crowds a node's CPU shows in its
+// gossiped run queue, which spread avoids.
+const DefaultProcsPerSlot = 1024
+
+func defaultScheduler() sched.Config {
+	c := sched.DefaultConfig()
+	c.ProcsPerSlot = DefaultProcsPerSlot
+	return c
+}
+
+// DefaultPreemptGrace is the default Config.PreemptGrace: as long as
+// systemd's and Kubernetes' stop timeouts are short, enough for a program
+// that catches SIGTERM to finish its current work.
+const DefaultPreemptGrace = 5 * time.Second
 
 // Clock drift bound ρ and the margin that Validate uses for the relation
 // between LostTimeout and FenceTimeout: LostTimeout ≥ FenceTimeout·(1+ρ) +
@@ -217,8 +248,10 @@ func DefaultConfig() Config {
 		FenceTimeout: 1500 * time.Millisecond,
 		LostTimeout:  2 * time.Second,
 
-		LogMaxBytes: 1 << 20,
-		FSM:         fsm.DefaultConfig(),
+		LogMaxBytes:  1 << 20,
+		FSM:          fsm.DefaultConfig(),
+		Scheduler:    defaultScheduler(),
+		PreemptGrace: DefaultPreemptGrace,
 	}
 }
 
@@ -289,6 +322,8 @@ func (c *Config) Validate() error {
 			c.LostTimeout, 1+clockDrift, c.minLostTimeout())
 	case c.LogMaxBytes < 0:
 		return bad("log max bytes %d is negative", c.LogMaxBytes)
+	case c.PreemptGrace < 0:
+		return bad("preempt grace %v is negative", c.PreemptGrace)
 	}
 	for _, a := range []struct{ what, addr string }{
 		{"http", c.HTTPAddr}, {"raft", c.RaftAddr}, {"gossip", c.GossipAddr},
@@ -306,6 +341,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.FSM.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	if err := c.Scheduler.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	if _, err := encodeMeta(c.meta("", "")); err != nil {

@@ -71,6 +71,7 @@ func (s *serving) routes() http.Handler {
 	mux.Handle("/v1/nodes", methods{http.MethodGet: s.handleNodes})
 	mux.Handle("/v1/health", methods{http.MethodGet: s.handleHealth})
 	mux.Handle("/v1/operator/raft/peers", methods{http.MethodGet: s.handlePeers})
+	s.schedulerRoutes(mux)
 	mux.Handle("/v1/snapshot", methods{
 		http.MethodGet: s.leaderOnly(s.handleSnapshotSave, false),
 		http.MethodPut: s.leaderOnly(s.handleSnapshotRestore, true),

@@ -152,6 +152,14 @@ type runner struct {
 
 	rep  reporter
 	sess nodeSession
+
+	// Evictions (evict.go), guarded by mu: the grace period of each
+	// evicting incarnation, and the loop's timer for the next deadline
+	// (evictAt; zero when not armed). grace is set before start.
+	evicting   map[uint64]eviction
+	evictTimer *time.Timer
+	evictAt    time.Time
+	grace      time.Duration
 }
 
 // localProc is one incarnation this node has started, or is about to.
@@ -209,6 +217,7 @@ func newRunner(c core, logs *logStore, out sender, logger *slog.Logger) *runner 
 		remote:    make(map[uint64]*remoteChild),
 		delivered: make(map[sigKey]uint64),
 		gcEvery:   gcEvery,
+		evicting:  make(map[uint64]eviction),
 	}
 	r.rep.init(r)
 	return r
@@ -248,6 +257,7 @@ func (r *runner) stop() {
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
+	r.stopEvictTimer()
 }
 
 var errStopping = errors.New("agent stopping")
@@ -293,12 +303,14 @@ func (r *runner) loop() {
 		if v := r.c.localView(); v != nil {
 			r.reconcile(v)
 		}
+		r.escalateEvictions(time.Now())
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-r.tableKick:
 		case <-r.evKick:
 		case <-t.C:
+		case <-r.evictWake():
 		}
 	}
 }
@@ -537,6 +549,11 @@ func (r *runner) reconcilePIDLocked(v *fsm.View, pid uint64, p *fsm.Process, now
 	assigned := p != nil && p.Node == r.name && p.State.OnNode()
 	if lp := r.procs[pid]; lp != nil {
 		r.settleLocked(v, pid, lp, p, assigned)
+		if assigned {
+			r.noteEvictionLocked(pid, lp, localView{assigned: true, inc: p.Incarnation, evicting: p.Evicting}, now)
+		} else {
+			r.noteEvictionLocked(pid, lp, localView{}, now)
+		}
 	}
 	if lp := r.procs[pid]; lp != nil && lp.remoteParent && assigned && p.Incarnation == lp.inc && p.Parent == fsm.InitPID && lp.spawned {
 		// Its parent, on another node, exited: the table gave it to init.

@@ -78,6 +78,7 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 		cancel:    cancel,
 	}
 	s.runner = newRunner(c, logs, leaderSender{s}, logger)
+	s.runner.grace = cfg.PreemptGrace
 
 	kcfg := node.DefaultConfig()
 	if cfg.CPUs > 0 {

@@ -594,27 +594,53 @@ func decodeNodeLost(d *decoder) Command {
 // Preempt evicts an incarnation so that a higher priority can run. Being
 // preempted is not a kill: the process is requeued, and the requeue does
 // not count as a restart.
+//
+// Signal is the signal made pending in the victim, normally SIGTERM: its
+// node then gives it a grace period and SIGKILLs it if it is still there.
+// 0 means SIGKILL at once (the only behaviour of body version 1).
 type Preempt struct {
 	PID         uint64
 	Incarnation uint64
 	Reason      string
 	Now         int64
+	Signal      int
 }
+
+// Preempt body versions: 2 adds Signal.
+const (
+	preemptVersion1      = 1
+	preemptVersionSignal = 2
+)
 
 // Type returns TypePreempt.
 func (c *Preempt) Type() Type { return TypePreempt }
 
 func (c *Preempt) encodeBody(e *encoder) {
-	e.byte(1)
+	v := byte(preemptVersion1)
+	if c.Signal != 0 {
+		v = preemptVersionSignal
+	}
+	e.byte(v)
 	e.uint(c.PID)
 	e.uint(c.Incarnation)
 	e.str(c.Reason)
 	e.int(c.Now)
+	if v >= preemptVersionSignal {
+		e.int(int64(c.Signal))
+	}
 }
 
 func decodePreempt(d *decoder) Command {
-	d.version(1, "preempt")
-	return &Preempt{PID: d.uint(), Incarnation: d.uint(), Reason: d.str(), Now: d.int()}
+	v := d.version(preemptVersionSignal, "preempt")
+	c := &Preempt{PID: d.uint(), Incarnation: d.uint(), Reason: d.str(), Now: d.int()}
+	if v >= preemptVersionSignal {
+		sig := d.int()
+		if (sig <= 0 || sig >= NSIG) && d.err == nil {
+			d.fail(fmt.Sprintf("preempt: signal %d", sig))
+		}
+		c.Signal = int(sig)
+	}
+	return c
 }
 
 // Signal sends a signal to a PID (Target > 0) or to every member of a

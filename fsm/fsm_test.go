@@ -598,10 +598,51 @@ func TestPreempt(t *testing.T) {
 	if n := len(h.f.PendingSignals("n1")); n != 0 {
 		t.Fatalf("%d pending signals after the exit, want 0", n)
 	}
+	// With a signal, the eviction asks first: SIGTERM is made pending, a
+	// death by it requeues, and an exit of the program's own follows the
+	// restart policy (never: exited).
+	for _, tc := range []struct {
+		status Status
+		want   State
+	}{
+		{Status{Signal: 15}, StatePending},
+		{Status{Exited: true, Code: 0}, StateExited},
+	} {
+		q := h.run(0, sleepSpec(), "n1")
+		h.ok(&Preempt{PID: q, Incarnation: 1, Reason: "priority", Signal: 15, Now: h.now})
+		if sigs := h.f.View().SignalsFor(q); len(sigs) != 1 || sigs[0].Signal != 15 {
+			t.Fatalf("signals of pid %d after a preempt with SIGTERM: %+v, want one SIGTERM", q, sigs)
+		}
+		if r := h.ok(&Exited{PID: q, Incarnation: 1, Node: "n1", Status: tc.status, Now: h.now}); r.State != tc.want {
+			t.Fatalf("evicted pid %d ending with %+v: state %s, want %s", q, tc.status, r.State, tc.want)
+		}
+	}
 	// A killed process cannot be preempted.
 	k := h.run(0, sleepSpec(), "n1")
 	h.ok(&Signal{Target: int64(k), Signal: SIGKILL, Now: h.now})
 	wantErr(t, h.apply(&Preempt{PID: k, Incarnation: 1, Now: h.now}), ErrKilled)
+}
+
+func TestNodeUsage(t *testing.T) {
+	h := newHarness(t)
+	h.node("n1")
+	big := sleepSpec()
+	big.Limits.Mem = Limit{Soft: 4 << 20, Hard: 8 << 20}
+	soft := sleepSpec()
+	soft.Limits.Mem = Limit{Soft: 2 << 20}
+	a := h.run(0, big, "n1")
+	h.run(0, soft, "n1")
+	pending := h.spawn(0, big)
+	if got, want := h.f.View().NodeUsage("n1"), (Usage{Procs: 2, Memory: 10 << 20}); got != want {
+		t.Fatalf("usage with two processes (pid %d pending): %+v, want %+v", pending, got, want)
+	}
+	h.ok(&Exited{PID: a, Incarnation: 1, Node: "n1", Status: Status{Exited: true}, Now: h.now})
+	if got, want := h.f.View().NodeUsage("n1"), (Usage{Procs: 1, Memory: 2 << 20}); got != want {
+		t.Fatalf("usage after an exit: %+v, want %+v", got, want)
+	}
+	if got := h.f.View().NodeUsage("nowhere"); got != (Usage{}) {
+		t.Fatalf("usage of an unknown node: %+v, want zero", got)
+	}
 }
 
 func TestSignal(t *testing.T) {

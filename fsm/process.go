@@ -589,6 +589,10 @@ func (a *applier) preempt(c *Preempt) *Result {
 	np.EvictReason = c.Reason
 	np.ModifyIndex = a.index
 	a.put(&np)
-	a.addSignal(&SignalRequest{ID: a.nextSigID(), PID: np.PID, Incarnation: np.Incarnation, Signal: SIGKILL})
+	sig := c.Signal
+	if sig == 0 {
+		sig = SIGKILL
+	}
+	a.addSignal(&SignalRequest{ID: a.nextSigID(), PID: np.PID, Incarnation: np.Incarnation, Signal: sig})
 	return current(&np)
 }

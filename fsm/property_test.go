@@ -584,6 +584,15 @@ func (pt *propTest) check(t *rapid.T) {
 		if got := pids(v.List(Filter{Node: n.ID, OnNodeOnly: true})); !slices.Equal(got, want) {
 			t.Fatalf("live on %s: %v, model %v", n.ID, got, want)
 		}
+		// The usage index counts the same processes and their memory.
+		var mem int64
+		for _, pid := range want {
+			q, _ := v.Get(pid)
+			mem += q.Spec.MemoryDemand()
+		}
+		if got, want := v.NodeUsage(n.ID), (Usage{Procs: len(want), Memory: mem}); got != want {
+			t.Fatalf("usage of %s: %+v, want %+v", n.ID, got, want)
+		}
 	}
 	got := pids(v.Pending())
 	sort.Slice(got, func(i, j int) bool { return got[i] < got[j] })

@@ -1,6 +1,9 @@
 package fsm
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // State is the replicated state of a process (DESIGN.md, "State vocabulary").
 type State string
@@ -165,6 +168,26 @@ type Spec struct {
 	// InheritsPipesFrom is the PID whose anonymous pipes the process
 	// inherits (it must then run on that PID's node); 0 for none.
 	InheritsPipesFrom uint64
+}
+
+// MemoryDemand is the memory the process may use, in bytes, as placement
+// counts it: the hard memory limit, or the soft one when only that is set.
+// 0 means no limit, which placement counts as nothing.
+func (s *Spec) MemoryDemand() int64 {
+	d := s.Limits.Mem.Hard
+	if d == 0 {
+		d = s.Limits.Mem.Soft
+	}
+	return int64(min(d, math.MaxInt64))
+}
+
+// Usage is what the processes assigned to a node (placed, running or
+// stopped there) hold, as the table counts it.
+type Usage struct {
+	// Procs is the number of processes.
+	Procs int
+	// Memory is the sum of their MemoryDemand, in bytes.
+	Memory int64
 }
 
 // Status is a wait(2)-style status.

@@ -58,6 +58,13 @@ type nodeItem struct {
 	n  *Node
 }
 
+// usageItem is what the processes placed, running or stopped on one node
+// hold, kept in step with onNode.
+type usageItem struct {
+	node string
+	u    Usage
+}
+
 type objItem struct {
 	kind Kind
 	name string
@@ -113,6 +120,8 @@ func lessTime(x, y timeKey) bool { return x.at < y.at || x.at == y.at && x.id < 
 
 func lessNode(x, y nodeItem) bool { return x.id < y.id }
 
+func lessUsage(x, y usageItem) bool { return x.node < y.node }
+
 func lessObj(x, y objItem) bool {
 	if x.kind != y.kind {
 		return x.kind < y.kind
@@ -134,12 +143,13 @@ type state struct {
 	sched     SchedulerConfig
 
 	procs        *btree.BTreeG[pidItem]
-	children     *btree.BTreeG[pairKey] // index: (parent, pid)
-	groups       *btree.BTreeG[pairKey] // index: (pgid, pid)
-	byNode       *btree.BTreeG[nodeKey] // index: (node, pid) for every process with a node
-	onNode       *btree.BTreeG[nodeKey] // index: (node, pid) for the processes placed, running or stopped there
-	modified     *btree.BTreeG[pairKey] // index: (ModifyIndex, pid) of every process
-	reaps        *btree.BTreeG[pairKey] // index: (reap index, pid) of the latest maxReapFeed reaps
+	children     *btree.BTreeG[pairKey]   // index: (parent, pid)
+	groups       *btree.BTreeG[pairKey]   // index: (pgid, pid)
+	byNode       *btree.BTreeG[nodeKey]   // index: (node, pid) for every process with a node
+	onNode       *btree.BTreeG[nodeKey]   // index: (node, pid) for the processes placed, running or stopped there
+	usage        *btree.BTreeG[usageItem] // index: what the processes of onNode hold, per node
+	modified     *btree.BTreeG[pairKey]   // index: (ModifyIndex, pid) of every process
+	reaps        *btree.BTreeG[pairKey]   // index: (reap index, pid) of the latest maxReapFeed reaps
 	queue        *btree.BTreeG[queueKey]
 	signals      *btree.BTreeG[sigItem]
 	sigIndexes   *btree.BTreeG[sigIndexKey] // index: (Index, pid, id) of signal requests
@@ -166,6 +176,7 @@ func newState() *state {
 		groups:       btree.NewG(btreeDegree, lessPair),
 		byNode:       btree.NewG(btreeDegree, lessNodeKey),
 		onNode:       btree.NewG(btreeDegree, lessNodeKey),
+		usage:        btree.NewG(btreeDegree, lessUsage),
 		modified:     btree.NewG(btreeDegree, lessPair),
 		reaps:        btree.NewG(btreeDegree, lessPair),
 		sigIndexes:   btree.NewG(btreeDegree, lessSigIndex),
@@ -202,6 +213,7 @@ func (s *state) clone() *state {
 	c.groups = s.groups.Clone()
 	c.byNode = s.byNode.Clone()
 	c.onNode = s.onNode.Clone()
+	c.usage = s.usage.Clone()
 	c.modified = s.modified.Clone()
 	c.reaps = s.reaps.Clone()
 	c.sigIndexes = s.sigIndexes.Clone()
@@ -332,10 +344,25 @@ func (s *state) indexOnNode(old, new *Process) {
 	}
 	if oldLive {
 		s.onNode.Delete(nodeKey{old.Node, old.PID})
+		s.addUsage(old.Node, -1, -old.Spec.MemoryDemand())
 	}
 	if newLive {
 		s.onNode.ReplaceOrInsert(nodeKey{new.Node, new.PID})
+		s.addUsage(new.Node, 1, new.Spec.MemoryDemand())
 	}
+}
+
+// addUsage adds procs processes and mem bytes to what node holds.
+func (s *state) addUsage(node string, procs int, mem int64) {
+	it, _ := s.usage.Get(usageItem{node: node})
+	it.node = node
+	it.u.Procs += procs
+	it.u.Memory += mem
+	if it.u.Procs == 0 {
+		s.usage.Delete(it)
+		return
+	}
+	s.usage.ReplaceOrInsert(it)
 }
 
 func (s *state) eachSignal(pid uint64, fn func(r *SignalRequest) bool) {
@@ -477,6 +504,14 @@ func (v *View) Node(id string) (Node, bool) {
 		return Node{}, false
 	}
 	return *n, true
+}
+
+// NodeUsage returns what the processes placed, running or stopped on node
+// hold: how many there are and their memory demand (Spec.MemoryDemand).
+// It costs O(log nodes), so placement can ask it for every spawn.
+func (v *View) NodeUsage(node string) Usage {
+	it, _ := v.s.usage.Get(usageItem{node: node})
+	return it.u
 }
 
 // Objects returns the registry entries of one kind (all kinds if kind is

@@ -152,13 +152,9 @@ func (r *round) initNodes(in []Node) {
 		ns := &r.nodes[i]
 		ns.id, ns.name, ns.labels, ns.alive = n.ID, n.Name, n.Labels, n.Alive
 		ns.shown = displayName(n.ID, n.Name)
-		if n.Slots > 0 {
-			ns.capCnt = int64(min(n.Slots, maxSlots)) * int64(r.cfg.ProcsPerSlot)
-		}
-		ns.capMem = max(n.Memory, 0)
+		ns.capCnt, ns.capMem = r.cfg.capacity(n)
 		if r.strategy == StrategySpread {
-			ns.pressure = pressure(n)
-			ns.penalty = ns.pressure * int64(r.cfg.GossipWeight) / 100
+			ns.pressure, ns.penalty = r.cfg.pressure(n)
 		}
 		if n.Alive {
 			r.alive.set(i)

@@ -176,14 +176,21 @@ func (r *round) try(i int32, d int64, sc *scan, best *choice) {
 // score is the strategy's score of node n holding cnt processes and mem
 // bytes after the placement.
 func (r *round) score(n *nodeState, cnt, mem int64) int64 {
-	u := share(cnt, n.capCnt)
-	if n.capMem > 0 {
-		u = max(u, share(mem, n.capMem))
+	return strategyScore(r.strategy, n.capCnt, n.capMem, cnt, mem, n.penalty)
+}
+
+// strategyScore is the strategy's score of a node with capacities capCnt
+// (> 0) and capMem (0: unlimited) holding cnt processes and mem bytes after
+// the placement, with spread's gossip penalty.
+func strategyScore(s Strategy, capCnt, capMem, cnt, mem, penalty int64) int64 {
+	u := share(cnt, capCnt)
+	if capMem > 0 {
+		u = max(u, share(mem, capMem))
 	}
-	if r.strategy == StrategyBinpack {
+	if s == StrategyBinpack {
 		return u
 	}
-	return ppm - u - n.penalty
+	return ppm - u - penalty
 }
 
 // unableReason explains why no feasible node could ever hold the process.

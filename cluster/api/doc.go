@@ -17,6 +17,8 @@
 //	GET    /v1/nodes[?stale]                → NodeList
 //	GET    /v1/health                       → Health (200 when the cluster has a leader, 503 otherwise)
 //	GET    /v1/operator/raft/peers          → PeerList
+//	GET    /v1/operator/scheduler[?stale]   → SchedulerConfig
+//	PUT    /v1/operator/scheduler           SchedulerConfigRequest → SchedulerConfig, once committed
 //	GET    /v1/snapshot                     → a raft snapshot stream
 //	PUT    /v1/snapshot                     restore the table from a snapshot stream
 //	GET    /v1/state                        → StateInfo: applied index and state hash of the answering node (always local)

@@ -175,6 +175,14 @@ type Node struct {
 	Load     Load              `json:"load"`
 	Voter    bool              `json:"voter"`
 	Leader   bool              `json:"leader"`
+	// Capacity is how many processes placement puts on the node: its
+	// slots times the scheduler's processes per slot.
+	Capacity int `json:"capacity"`
+	// Assigned and AssignedMemory are what the table assigns to the node
+	// (processes placed, running or stopped there, and the sum of their
+	// memory limits): the load placement counts against the capacity.
+	Assigned       int   `json:"assigned"`
+	AssignedMemory int64 `json:"assigned_memory"`
 }
 
 // Load is a node's gossiped load.
@@ -201,6 +209,21 @@ type Peer struct {
 // PeerList is the answer to GET /v1/operator/raft/peers.
 type PeerList struct {
 	Peers []Peer `json:"peers"`
+}
+
+// SchedulerConfig is the cluster-wide scheduler configuration, the answer
+// to GET and PUT /v1/operator/scheduler. Strategy is "spread" (the default)
+// or "binpack". ModifyIndex is the raft index of the last change, 0 when it
+// was never set.
+type SchedulerConfig struct {
+	Strategy    string `json:"strategy"`
+	ModifyIndex uint64 `json:"modify_index"`
+}
+
+// SchedulerConfigRequest sets the cluster-wide scheduler configuration
+// (PUT /v1/operator/scheduler).
+type SchedulerConfigRequest struct {
+	Strategy string `json:"strategy"`
 }
 
 // Health is the answer to GET /v1/health.

@@ -95,3 +95,24 @@ func (c *Client) SnapshotSave(ctx context.Context, w io.Writer) error {
 func (c *Client) SnapshotRestore(ctx context.Context, r io.Reader) error {
 	return c.call(ctx, &request{method: http.MethodPut, path: "/v1/snapshot", stream: r, timeout: -1}, nil)
 }
+
+// SchedulerConfig returns the cluster-wide scheduler configuration. With
+// stale the answering node answers from its own state.
+func (c *Client) SchedulerConfig(ctx context.Context, stale bool) (api.SchedulerConfig, error) {
+	var out api.SchedulerConfig
+	q := url.Values{}
+	if stale {
+		q.Set("stale", "true")
+	}
+	err := c.read(ctx, &request{method: http.MethodGet, path: "/v1/operator/scheduler", query: q, out: &out})
+	return out, err
+}
+
+// SetSchedulerConfig sets the cluster-wide scheduler configuration: the
+// placement strategy, "spread" or "binpack". It returns once the change has
+// committed; placements decided after that use it.
+func (c *Client) SetSchedulerConfig(ctx context.Context, req api.SchedulerConfigRequest) (api.SchedulerConfig, error) {
+	var out api.SchedulerConfig
+	err := c.write(ctx, &request{method: http.MethodPut, path: "/v1/operator/scheduler", in: req, out: &out})
+	return out, err
+}

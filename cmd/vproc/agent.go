@@ -34,6 +34,8 @@ type agentFlags struct {
 	retention       time.Duration
 	fenceTimeout    time.Duration
 	lostTimeout     time.Duration
+	procsPerSlot    int
+	preemptGrace    time.Duration
 	logLevel        string
 	shutdownTimeout time.Duration
 }
@@ -53,6 +55,8 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.retention, "retention", 0, "how long an exited process spawned from the command line is kept before it is reaped (default 1h)")
 	fs.DurationVar(&f.fenceTimeout, "fence-timeout", 0, "how long after its last answered lease renewal a node freezes its processes (default 1.5s; must exceed the worst election)")
 	fs.DurationVar(&f.lostTimeout, "lost-timeout", 0, "how long after a node's last renewal the leader declares it lost and requeues its processes (default 2s; at least fence-timeout×1.1 + election timeout)")
+	fs.IntVar(&f.procsPerSlot, "procs-per-slot", 0, "processes placement puts on one CPU slot, when this node leads (default 1024)")
+	fs.DurationVar(&f.preemptGrace, "preempt-grace", 0, "how long a preempted process has between SIGTERM and SIGKILL (default 5s)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 }
@@ -117,6 +121,18 @@ func (f *agentFlags) config(fs *pflag.FlagSet, base cluster.Config) (cluster.Con
 	}
 	if set("lost-timeout") {
 		cfg.LostTimeout = f.lostTimeout
+	}
+	if set("procs-per-slot") {
+		if f.procsPerSlot < 1 {
+			return cfg, fmt.Errorf("bad --procs-per-slot %d: must be at least 1", f.procsPerSlot)
+		}
+		cfg.Scheduler.ProcsPerSlot = f.procsPerSlot
+	}
+	if set("preempt-grace") {
+		if f.preemptGrace < 0 {
+			return cfg, fmt.Errorf("bad --preempt-grace %v: must not be negative", f.preemptGrace)
+		}
+		cfg.PreemptGrace = f.preemptGrace
 	}
 	if cfg.Name == "" {
 		host, err := os.Hostname()

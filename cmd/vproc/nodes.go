@@ -54,13 +54,26 @@ func newNodesCmd(e *env, g *globals) *cobra.Command {
 
 func nodesTable(w io.Writer, nodes []api.Node) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tROLE\tADDRESS\tSLOTS\tMEMORY\tBUSY\tQUEUE\tPROCS\tLABELS")
+	fmt.Fprintln(tw, "NAME\tSTATUS\tROLE\tADDRESS\tSLOTS\tMEMORY\tASSIGNED\tBUSY\tQUEUE\tPROCS\tLABELS")
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\n",
 			dash(n.Name), dash(n.Status), role(n), dash(n.HTTPAddr), n.Slots, memory(n.Memory),
-			n.Load.BusySlots, n.Load.RunQueue, n.Load.Procs, labels(n.Labels))
+			assigned(n), n.Load.BusySlots, n.Load.RunQueue, n.Load.Procs, labels(n.Labels))
 	}
 	return tw.Flush()
+}
+
+// assigned shows what the table assigns to a node against its capacity:
+// "3/128", with the memory when processes declare some ("3/128 64M").
+func assigned(n api.Node) string {
+	s := strconv.Itoa(n.Assigned)
+	if n.Capacity > 0 {
+		s += "/" + strconv.Itoa(n.Capacity)
+	}
+	if n.AssignedMemory > 0 {
+		s += " " + memory(n.AssignedMemory)
+	}
+	return s
 }
 
 func role(n api.Node) string {

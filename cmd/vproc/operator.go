@@ -52,7 +52,8 @@ func newOperatorCmd(e *env, g *globals) *cobra.Command {
 	}
 	outputFlag(peers.Flags(), &output)
 	return group("operator", "Operate the cluster",
-		group("raft", "Inspect the raft cluster", peers))
+		group("raft", "Inspect the raft cluster", peers),
+		newSchedulerCmd(e, g))
 }
 
 func newSnapshotCmd(e *env, g *globals) *cobra.Command {

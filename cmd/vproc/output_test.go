@@ -95,16 +95,16 @@ func TestNodes(t *testing.T) {
 	f.mux.HandleFunc("GET /v1/nodes", func(w http.ResponseWriter, r *http.Request) {
 		writeAnswer(w, 200, api.NodeList{Nodes: []api.Node{
 			{Name: "n2", Status: "suspect", HTTPAddr: "10.0.0.2:7070", Slots: 4, Voter: true,
-				Load: api.Load{BusySlots: 1, RunQueue: 3, Procs: 9}},
+				Load: api.Load{BusySlots: 1, RunQueue: 3, Procs: 9}, Capacity: 256, Assigned: 9, AssignedMemory: 32 << 20},
 			{Name: "n1", Status: "alive", HTTPAddr: "10.0.0.1:7070", Slots: 8, Memory: 64 << 20, Voter: true, Leader: true,
 				Labels: map[string]string{"rack": "a", "ssd": "yes"}},
 		}})
 	})
 	r := runCLI(t, f.srv.URL, "", "nodes")
 	want := "" +
-		"NAME  STATUS   ROLE    ADDRESS        SLOTS  MEMORY  BUSY  QUEUE  PROCS  LABELS\n" +
-		"n1    alive    leader  10.0.0.1:7070  8      64M     0     0      0      rack=a,ssd=yes\n" +
-		"n2    suspect  voter   10.0.0.2:7070  4      -       1     3      9      -\n"
+		"NAME  STATUS   ROLE    ADDRESS        SLOTS  MEMORY  ASSIGNED   BUSY  QUEUE  PROCS  LABELS\n" +
+		"n1    alive    leader  10.0.0.1:7070  8      64M     0          0     0      0      rack=a,ssd=yes\n" +
+		"n2    suspect  voter   10.0.0.2:7070  4      -       9/256 32M  1     3      9      -\n"
 	if r.code != 0 || r.stdout != want {
 		t.Errorf("nodes: got\n%s\nwant\n%s", r.stdout, want)
 	}
