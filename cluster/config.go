@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/node"
 	"github.com/vproc/vproc/sched"
 )
 
@@ -55,6 +56,10 @@ type Config struct {
 	// Retention is how long init keeps an exited process spawned from the
 	// CLI before reaping it.
 	Retention time.Duration
+	// Programs are the programs the local kernel runs. Nil means
+	// node.Builtins(). An application that embeds the agent registers its
+	// own here; every node of a cluster should know the same ones.
+	Programs *node.Registry
 
 	// MaxVoters is the number of raft voters; later servers join as
 	// non-voters.

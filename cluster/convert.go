@@ -412,8 +412,18 @@ func kernelSpec(p *fsm.Process) (node.Spec, bool, error) {
 	if p.PID > math.MaxInt {
 		return node.Spec{}, false, errors.New("pid out of the kernel's range")
 	}
+	if p.Pgid > math.MaxInt || p.Sid > math.MaxInt || p.Parent > math.MaxInt {
+		return node.Spec{}, false, errors.New("group, session or parent out of the kernel's range")
+	}
+	ppid := 0
+	if p.Parent > fsm.InitPID {
+		ppid = int(p.Parent) // a parent on another node
+	}
 	return node.Spec{
 		PID:          int(p.PID),
+		Pgid:         int(p.Pgid),
+		Sid:          int(p.Sid),
+		ParentPID:    ppid,
 		Command:      p.Spec.Command,
 		Args:         p.Spec.Args,
 		Env:          env,

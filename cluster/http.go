@@ -1100,7 +1100,7 @@ func (s *serving) handleCommand(w http.ResponseWriter, r *http.Request) {
 		s.handleCommandBatch(w, r, from, b.Commands)
 		return
 	}
-	if err := nodeMayReport(cmd, from); err != nil {
+	if err := nodeMayReport(s.c.localView(), cmd, from); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -1137,8 +1137,9 @@ func (s *serving) handleCommandBatch(w http.ResponseWriter, r *http.Request, fro
 		s.fail(w, r, &httpError{http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("%d commands in a batch; at most %d", len(cmds), maxReportBatch)})
 		return
 	}
+	v := s.c.localView()
 	for _, c := range cmds {
-		if err := nodeMayReport(c, from); err != nil {
+		if err := nodeMayReport(v, c, from); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -1174,6 +1175,16 @@ func commandResult(res *fsm.Result, err error) api.CommandResult {
 	return api.CommandResult{Failure: api.CodeUnknownOutcome, Message: err.Error()}
 }
 
+// runsOn reports whether the table assigns pid to node (it may have
+// ended there since).
+func runsOn(v *fsm.View, pid uint64, node string) bool {
+	if v == nil {
+		return false
+	}
+	p, ok := v.Get(pid)
+	return ok && p.Node == node
+}
+
 func isMember(v *fsm.View, name string) bool {
 	if name == "" || v == nil {
 		return false
@@ -1204,10 +1215,12 @@ func eventNode(c fsm.Command) (string, bool) {
 }
 
 // nodeMayReport checks that a node reports only what a node may: events
-// of its own incarnations, delivered signals, and the children of its
-// processes (spawned and placed on itself, or killed when their spawn
-// failed).
-func nodeMayReport(c fsm.Command, from string) error {
+// of its own incarnations, delivered signals, the children of its
+// processes (spawned and placed on itself, spawned on the node they name,
+// killed when their spawn failed, reaped when their parent waited for
+// them), and the signals its processes send. v is the leader's table, in
+// which the parent or the sender must run on the node.
+func nodeMayReport(v *fsm.View, c fsm.Command, from string) error {
 	deny := func(why string) error {
 		return &httpError{http.StatusForbidden, "permission", fmt.Sprintf("node %q may not send %v: %s", from, c.Type(), why)}
 	}
@@ -1219,24 +1232,36 @@ func nodeMayReport(c fsm.Command, from string) error {
 	}
 	switch c := c.(type) {
 	case *fsm.SignalDelivered, *fsm.RegistryUnlink:
+	case *fsm.Reap:
+		// A local parent reaped the child: the table checks that it has
+		// exited.
 	case *fsm.RegistryCreate:
 		if c.Node != from {
 			return deny("only a name held by itself")
 		}
 	case *fsm.Spawn:
-		if c.Parent <= fsm.InitPID || c.Spec.Node != from || c.Spec.InheritsPipesFrom != c.Parent {
-			return deny("only a child of a local process, bound to the node")
+		// Place is the leader's: a spawn that reached an earlier leader
+		// on this node and is sent again carries that leader's choice,
+		// which the spec binds to its node.
+		if c.Place != "" && c.Place != from && c.Place != c.Spec.Node {
+			return deny("only a child placed on itself or on the node it names")
 		}
-		if c.Place != "" && c.Place != from {
-			return deny("only a child placed on itself")
+		if c.Parent > fsm.InitPID && c.Spec.Node == from && c.Spec.InheritsPipesFrom == c.Parent {
+			return nil // a child on the parent's node
+		}
+		if c.Parent <= fsm.InitPID || c.Spec.Node == "" || c.Spec.InheritsPipesFrom != 0 || !runsOn(v, c.Parent, from) {
+			return deny("only a child of a local process, bound to a node")
 		}
 	case *fsm.Place:
 		if c.Node != from || c.ExpectState != fsm.StatePending {
 			return deny("only a placement on itself")
 		}
 	case *fsm.Signal:
+		if c.Sender > fsm.InitPID && c.ID != 0 && runsOn(v, c.Sender, from) {
+			return nil // a local process's kill
+		}
 		if c.Signal != fsm.SIGKILL || c.Target <= int64(fsm.InitPID) || c.ID != 0 {
-			return deny("only SIGKILL of a child")
+			return deny("only SIGKILL of a child, or a signal from a local process")
 		}
 	default:
 		return deny("not a node's command")

@@ -136,7 +136,7 @@ func TestHTTPErrors(t *testing.T) {
 		{"command from a stranger", "POST", "/v1/internal/command", fsm.Encode(&fsm.SignalDelivered{ID: 1, PID: 2, Incarnation: 1}), map[string]string{api.HeaderNode: "mallory"}, 403, "permission"},
 		{"bad command", "POST", "/v1/internal/command", []byte{0x7f, 1}, map[string]string{api.HeaderNode: "n1"}, 400, api.CodeBadRequest},
 		{"another node's event", "POST", "/v1/internal/command", fsm.Encode(&fsm.Started{PID: 2, Incarnation: 1, Node: "n2"}), map[string]string{api.HeaderNode: "n1"}, 403, "permission"},
-		{"not a node's command", "POST", "/v1/internal/command", fsm.Encode(&fsm.Reap{PID: 2}), map[string]string{api.HeaderNode: "n1"}, 403, "permission"},
+		{"not a node's command", "POST", "/v1/internal/command", fsm.Encode(&fsm.Preempt{PID: 2, Incarnation: 1}), map[string]string{api.HeaderNode: "n1"}, 403, "permission"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -87,6 +87,8 @@ func reportPID(c fsm.Command) uint64 {
 		return c.PID
 	case *fsm.Signal:
 		return uint64(c.Target)
+	case *fsm.Reap:
+		return c.PID
 	}
 	return 0
 }

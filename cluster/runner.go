@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -54,7 +53,9 @@ import (
 //
 // Children. A process that spawns a child asks the runner for a PID
 // (node.PIDAllocator): the child must be in the table, so that PIDs stay
-// unique cluster-wide and ps shows it. AllocPID commits
+// unique cluster-wide and ps shows it. children.go has the whole story,
+// children on other nodes and kills of groups included; for a child on
+// its parent's node, AllocPID commits
 //
 //	Spawn{Parent, Spec{Node: this node, InheritsPipesFrom: Parent}}  (in a node session: a retry never spawns twice)
 //
@@ -124,13 +125,16 @@ type runner struct {
 	evKick    chan struct{}
 	tableKick chan struct{}
 
-	mu     sync.Mutex // guards procs, stdins, final and firstSeen
+	mu     sync.Mutex // guards procs, stdins, final, firstSeen and remote
 	procs  map[uint64]*localProc
 	stdins map[uint64]*stdinPipe
 	final  map[uint64]finalCPU // CPU time of ended incarnations, until reaped
 	// firstSeen records when the loop first saw a child record placed here
 	// without a local claim.
 	firstSeen map[uint64]time.Time
+	// remote tracks the children that local processes run on other
+	// nodes, while the kernel keeps a record of them (children.go).
+	remote map[uint64]*remoteChild
 
 	// dirty holds the PIDs whose local state changed (kernel events,
 	// starts that must be retried) since the loop's last pass. Guarded by
@@ -166,6 +170,15 @@ type localProc struct {
 	exited   bool // the kernel reported its exit
 	failed   bool // it could not start, or was lost; an exit was reported
 	killed   bool // the runner sent SIGKILL because the table moved on
+	// reapOnExit: its parent reaped it before its exit was reported; the
+	// table's Reap follows the Exited report.
+	reapOnExit bool
+	// remoteParent: its parent runs on another node, and the kernel has
+	// not been told that it exited.
+	remoteParent bool
+	// index is the log index of a child's spawn: a view older than that
+	// does not show the child yet, which says nothing about it.
+	index uint64
 }
 
 type finalCPU struct {
@@ -201,6 +214,7 @@ func newRunner(c core, logs *logStore, out sender, logger *slog.Logger) *runner 
 		stdins:    make(map[uint64]*stdinPipe),
 		final:     make(map[uint64]finalCPU),
 		firstSeen: make(map[uint64]time.Time),
+		remote:    make(map[uint64]*remoteChild),
 		delivered: make(map[sigKey]uint64),
 		gcEvery:   gcEvery,
 		evicting:  make(map[uint64]eviction),
@@ -309,6 +323,10 @@ func (r *runner) handleEvents() {
 	r.evMu.Unlock()
 	for _, e := range evs {
 		pid := uint64(e.PID)
+		if e.Kind == node.EventReaped {
+			r.reaped(pid)
+			continue
+		}
 		r.mu.Lock()
 		lp := r.procs[pid]
 		if lp == nil {
@@ -317,7 +335,7 @@ func (r *runner) handleEvents() {
 			continue
 		}
 		inc := lp.inc
-		report := true
+		report, reap := true, false
 		r.markDirtyLocked(pid)
 		switch e.Kind {
 		case node.EventStarted:
@@ -329,6 +347,7 @@ func (r *runner) handleEvents() {
 			// An incarnation the runner killed because the table moved
 			// on needs no report: the table has its answer.
 			report = !lp.killed
+			reap = lp.reapOnExit
 			lp.exited = true
 			r.final[pid] = finalCPU{inc: inc, cpu: e.CPU}
 			if sp := r.stdins[pid]; sp != nil && sp.inc == inc {
@@ -352,6 +371,9 @@ func (r *runner) handleEvents() {
 			r.rep.add(&fsm.Continued{PID: pid, Incarnation: inc, Node: r.name})
 		case node.EventExited:
 			r.rep.add(&fsm.Exited{PID: pid, Incarnation: inc, Node: r.name, Status: fsmStatus(e.Status, e.Reason)})
+		}
+		if reap {
+			r.rep.add(&fsm.Reap{PID: pid})
 		}
 	}
 }
@@ -485,6 +507,7 @@ func (r *runner) reconcile(v *fsm.View) {
 		}
 		r.deliverSignals(reqs, false)
 	}
+	r.syncRemote(v, now)
 	r.reconciled = v.Index()
 	if len(reaped) > 0 {
 		r.forgetReaped(reaped)
@@ -525,11 +548,17 @@ func (r *runner) reconcilePIDLocked(v *fsm.View, pid uint64, p *fsm.Process, now
 	}
 	assigned := p != nil && p.Node == r.name && p.State.OnNode()
 	if lp := r.procs[pid]; lp != nil {
-		r.settleLocked(pid, lp, p, assigned)
+		r.settleLocked(v, pid, lp, p, assigned)
 		if assigned {
 			r.noteEvictionLocked(pid, lp, localView{assigned: true, inc: p.Incarnation, evicting: p.Evicting}, now)
 		} else {
 			r.noteEvictionLocked(pid, lp, localView{}, now)
+		}
+	}
+	if lp := r.procs[pid]; lp != nil && lp.remoteParent && assigned && p.Incarnation == lp.inc && p.Parent == fsm.InitPID && lp.spawned {
+		// Its parent, on another node, exited: the table gave it to init.
+		if err := r.kernel.Orphaned(int(pid)); err == nil || errors.Is(err, ipc.ESRCH) {
+			lp.remoteParent = false
 		}
 	}
 	if r.procs[pid] != nil || !assigned {
@@ -566,8 +595,12 @@ func (r *runner) reconcilePIDLocked(v *fsm.View, pid uint64, p *fsm.Process, now
 // nil when it has no record; assigned when it assigns an incarnation here)
 // no longer assigns it here, and forgets it once it has ended. Callers
 // hold r.mu.
-func (r *runner) settleLocked(pid uint64, lp *localProc, p *fsm.Process, assigned bool) {
+func (r *runner) settleLocked(v *fsm.View, pid uint64, lp *localProc, p *fsm.Process, assigned bool) {
 	if assigned && p.Incarnation == lp.inc {
+		return
+	}
+	if p == nil && v.Index() < lp.index {
+		// A child whose spawn this node's replica has yet to apply.
 		return
 	}
 	if lp.child && !lp.spawned && !lp.exited && !lp.failed && p != nil && p.Incarnation == lp.inc && p.State.Live() {
@@ -599,7 +632,7 @@ func (r *runner) killUnassigned(v *fsm.View) {
 		if q, ok := v.Get(pid); ok {
 			p = &q
 		}
-		r.settleLocked(pid, lp, p, p != nil && p.Node == r.name && p.State.OnNode())
+		r.settleLocked(v, pid, lp, p, p != nil && p.Node == r.name && p.State.OnNode())
 	}
 }
 
@@ -607,7 +640,7 @@ func (r *runner) killUnassigned(v *fsm.View) {
 func (r *runner) startProcess(p *fsm.Process) {
 	pid, inc := p.PID, p.Incarnation
 	spec, stdin, err := kernelSpec(p)
-	lp := &localProc{pid: pid, inc: inc}
+	lp := &localProc{pid: pid, inc: inc, remoteParent: p.Parent > fsm.InitPID}
 	r.mu.Lock()
 	r.procs[pid] = lp
 	if err == nil && stdin {
@@ -689,7 +722,8 @@ func (r *runner) deliverSignals(reqs []fsm.SignalRequest, all bool) {
 			r.mu.Unlock()
 			continue
 		}
-		deliver := lp.spawned && !lp.exited && !lp.failed
+		// The kernel sends SIGCHLD for its processes' children itself.
+		deliver := lp.spawned && !lp.exited && !lp.failed && !req.FromChild()
 		if deliver && req.Signal == fsm.SIGKILL {
 			r.closeStdinLocked(req.PID, req.Incarnation)
 		}
@@ -851,102 +885,6 @@ func (r *runner) localInfos(refs []procRef) []procInfo {
 		}
 	}
 	return out
-}
-
-// AllocPID allocates the PID of a child that a local process spawns: it
-// records the child in the table, placed on this node (see the sequence
-// above). It blocks until the child is placed in the table, or fails with
-// EAGAIN after allocTimeout or at shutdown.
-func (r *runner) AllocPID(req node.PIDRequest) (int, error) {
-	if req.Parent <= node.InitPID {
-		return 0, fmt.Errorf("%w: the cluster allocates PIDs only for children of its processes", ipc.EINVAL)
-	}
-	ctx, cancel := context.WithTimeout(r.ctx, allocTimeout)
-	defer cancel()
-	parent := uint64(req.Parent)
-	owner := "root"
-	if v := r.c.localView(); v != nil {
-		if p, ok := v.Get(parent); ok {
-			owner = p.Owner
-		}
-	}
-	spawn := &fsm.Spawn{
-		Parent: parent,
-		Owner:  owner,
-		Spec: fsm.Spec{
-			Command:           req.Command,
-			Args:              req.Args,
-			Priority:          req.Priority,
-			Node:              r.name,
-			InheritsPipesFrom: parent,
-		},
-	}
-	res, err := r.sess.submit(ctx, r.out, spawn)
-	if err != nil {
-		return 0, fmt.Errorf("%w: recording the child in the table: %v", ipc.EAGAIN, err)
-	}
-	if res.Err != nil {
-		return 0, errnoOf(res.Err)
-	}
-	pid := res.PID
-	lp := &localProc{pid: pid, inc: res.Incarnation, child: true}
-	r.mu.Lock()
-	r.procs[pid] = lp
-	r.mu.Unlock()
-	if res.State == fsm.StatePlaced {
-		// The leader placed it in the spawn entry itself: its spec binds
-		// it to this node, so here.
-		return int(pid), nil
-	}
-	if err := r.placeChild(ctx, pid, res.Incarnation); err != nil {
-		r.mu.Lock()
-		lp.failed = true
-		r.mu.Unlock()
-		// The record must not start anywhere else: kill it in the table
-		// (a pending or placed process exits at once).
-		r.rep.add(&fsm.Signal{Target: int64(pid), Signal: fsm.SIGKILL})
-		return 0, err
-	}
-	return int(pid), nil
-}
-
-// placeChild commits the child's placement on this node.
-func (r *runner) placeChild(ctx context.Context, pid, inc uint64) error {
-	place := &fsm.Place{PID: pid, Incarnation: inc, ExpectState: fsm.StatePending, Node: r.name}
-	for {
-		res, err := r.out.send(ctx, nil, place)
-		if err == nil {
-			if res.Err == nil {
-				return nil
-			}
-			// The leader's placement loop may have placed it first.
-			if err := r.c.waitApplied(ctx, res.Index-1); err == nil {
-				if v := r.c.localView(); v != nil {
-					if p, ok := v.Get(pid); ok && p.Incarnation == inc && p.Node == r.name && p.State.OnNode() {
-						return nil
-					}
-				}
-			}
-			return fmt.Errorf("%w: placing the child: %v", ipc.EAGAIN, res.Err)
-		}
-		if !sleepCtx(ctx, 50*time.Millisecond) {
-			return fmt.Errorf("%w: placing the child: %v", ipc.EAGAIN, err)
-		}
-	}
-}
-
-// errnoOf maps a domain error of a child's spawn to the errno the parent's
-// spawn call returns.
-func errnoOf(err error) error {
-	switch {
-	case errors.Is(err, fsm.ErrNoSuchProcess):
-		return fmt.Errorf("%w: %v", ipc.ESRCH, err)
-	case errors.Is(err, fsm.ErrPermission):
-		return fmt.Errorf("%w: %v", ipc.EPERM, err)
-	case errors.Is(err, fsm.ErrInvalid):
-		return fmt.Errorf("%w: %v", ipc.EINVAL, err)
-	}
-	return fmt.Errorf("%w: %v", ipc.EAGAIN, err)
 }
 
 // nodeSession is the node's own client session, used for the spawns of

@@ -260,25 +260,40 @@ func TestRunnerChildrenGetTablePIDs(t *testing.T) {
 			if p.Status.Code != 0 {
 				t.Fatalf("spawner: %+v", p.Status)
 			}
-			// The child is in the table (reparented to init since its
-			// parent exited).
-			kid, ok := c.f.View().Get(pid + 1)
-			if !ok {
-				t.Fatalf("the child %d is not in the table", pid+1)
+			// The child was in the table, ran here, exited, and left the
+			// table when its parent's wait reaped it.
+			spawns := c.commands(fsm.TypeSpawn)
+			if len(spawns) != 2 {
+				t.Fatalf("spawns applied: got %d, want 2", len(spawns))
 			}
-			if kid.Spec.Command != "echo" || kid.Node != "n1" || kid.Spec.InheritsPipesFrom != pid || kid.Sid != pid {
-				t.Errorf("child record: got %+v", kid)
+			ks := spawns[1].(*fsm.Spawn)
+			if ks.Parent != pid || ks.Spec.Command != "echo" || ks.Spec.Node != "n1" || ks.Spec.InheritsPipesFrom != pid {
+				t.Errorf("child spawn: got %+v", ks)
 			}
-			kid = h.waitState(kid.PID, fsm.StateExited)
-			if kid.StartedAt == 0 || kid.Status.Code != 0 {
-				t.Errorf("child lifecycle: got %+v", kid)
+			kid := fsm.Process{PID: pid + 1}
+			waitFor(t, "the child's reap", 10*time.Second, func() bool {
+				for _, cmd := range c.commands(fsm.TypeReap) {
+					if cmd.(*fsm.Reap).PID == kid.PID {
+						_, still := c.f.View().Get(kid.PID)
+						return !still
+					}
+				}
+				return false
+			})
+			var started, exited bool
+			for _, cmd := range c.commands(fsm.TypeStarted) {
+				started = started || cmd.(*fsm.Started).PID == kid.PID
+			}
+			for _, cmd := range c.commands(fsm.TypeExited) {
+				e := cmd.(*fsm.Exited)
+				exited = exited || (e.PID == kid.PID && e.Status.Exited && e.Status.Code == 0)
+			}
+			if !started || !exited {
+				t.Errorf("child lifecycle: started %v, exited with 0 %v", started, exited)
 			}
 			r := do(t, "GET", fmt.Sprintf("%s/v1/procs/%d/logs", h.url, pid), nil, nil)
 			if want := fmt.Sprintf("child %d\nchild\n", kid.PID); string(r.body) != want && string(r.body) != fmt.Sprintf("child\nchild %d\n", kid.PID) {
 				t.Errorf("spawner output: got %q, want %q", r.body, want)
-			}
-			if n := len(c.commands(fsm.TypeSpawn)); n != 2 {
-				t.Errorf("spawns applied: got %d, want 2", n)
 			}
 		})
 	}

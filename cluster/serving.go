@@ -87,7 +87,9 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 	if cfg.Retention > 0 {
 		kcfg.Retention = cfg.Retention
 	}
+	kcfg.Programs = cfg.Programs
 	kcfg.PIDs = s.runner
+	kcfg.Signals = s.runner
 	kcfg.OnEvent = s.runner.onEvent
 	kcfg.Logger = logger
 	kcfg.Names = &clusterNames{s: s}

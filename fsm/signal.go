@@ -53,6 +53,14 @@ func (a *applier) sigchld(parent, child uint64) {
 	a.addSignal(&SignalRequest{ID: a.nextSigID(), PID: parent, Incarnation: pp.Incarnation, Signal: SIGCHLD, Sender: child})
 }
 
+// FromChild reports whether the state machine made r itself to tell a
+// parent that a child of its ended (the SIGCHLD of an exit). A node whose
+// kernel keeps the parent's view of its children (local ones, and records
+// of those on other nodes) generates that SIGCHLD itself.
+func (r *SignalRequest) FromChild() bool {
+	return r.ID&sigIDReserved != 0 && r.Signal == SIGCHLD && r.Sender != 0
+}
+
 func (a *applier) signal(c *Signal) *Result {
 	a.advance(c.Now)
 	a.sweepOutcomes()

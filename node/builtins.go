@@ -30,6 +30,7 @@ func Builtins() *Registry {
 	r.Register("kill", progKill)
 	r.Register("pause", func(s *Sys) int { s.Pause(); return 0 })
 	r.Register("heartbeat", progHeartbeat)
+	r.Register("onnode", progOnNode)
 	registerShell(r)
 	registerIPCTools(r)
 	return r

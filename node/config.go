@@ -42,10 +42,18 @@ type Config struct {
 	// Logger receives the kernel's diagnostics. Nil discards them.
 	Logger *slog.Logger
 	// PIDs allocates the PIDs of processes spawned without one. Nil means a
-	// local counter. The cluster plugs in PIDs that are unique cluster-wide.
+	// local counter. The cluster plugs in PIDs that are unique cluster-wide,
+	// and runs a child elsewhere when its spawn names another node (see
+	// Allocation.Elsewhere and README.md, "Children on other nodes").
 	PIDs PIDAllocator
+	// Signals, if set, carries the kill(2) calls of processes that this
+	// kernel cannot settle alone: a process group (kill(-pgid), kill(0)),
+	// and a PID that does not run here. Nil keeps every kill local. The
+	// cluster records such a signal in its table, which makes it pending
+	// in every member wherever it runs, this node's included.
+	Signals SignalRouter
 	// OnEvent, if set, is told when a process starts, stops, continues and
-	// exits. It is called from kernel goroutines with no lock held and must
+	// exits, and when a parent reaps it. It is called from kernel goroutines with no lock held and must
 	// not block. Each process's events are reported by its own goroutine,
 	// in the order they happened.
 	OnEvent func(Event)
@@ -59,7 +67,15 @@ type Config struct {
 // process calling spawn gives up its CPU slot meanwhile. The cluster records
 // the child in the replicated table as it allocates its PID.
 type PIDAllocator interface {
-	AllocPID(req PIDRequest) (int, error)
+	AllocPID(req PIDRequest) (Allocation, error)
+}
+
+// PIDReleaser is an optional ability of a PIDAllocator: the kernel calls
+// ReleasePID when a spawn fails after its PID was allocated (the node's
+// process limit, the parent's nproc limit, shutdown), so that the process
+// recorded for it never runs.
+type PIDReleaser interface {
+	ReleasePID(pid int)
 }
 
 // PIDRequest describes the process a PID is allocated for.
@@ -68,6 +84,36 @@ type PIDRequest struct {
 	Command  string
 	Args     []string
 	Priority int
+	// Env and Cwd are the environment and working directory the child
+	// starts with (inherited or given), for a child that runs elsewhere.
+	Env []string
+	Cwd string
+	// Node is SpawnAttr.Node: the node the child must run on, "" for the
+	// parent's.
+	Node string
+	// Pgid and Setsid are SpawnAttr's: the child's process group (0 the
+	// parent's, -1 a new one, > 0 that one) and a new session.
+	Pgid   int
+	Setsid bool
+}
+
+// Allocation is the answer of a PIDAllocator.
+type Allocation struct {
+	PID int
+	// Elsewhere says that the child runs on another node: the kernel keeps
+	// a remote child record for its parent (no program runs here) and
+	// learns of its stops, continues and exit through ReportRemote.
+	Elsewhere bool
+}
+
+// SignalRouter sends signals beyond the local kernel (Config.Signals).
+type SignalRouter interface {
+	// Signal sends sig from process sender to target: a PID (> 1) or a
+	// process group (-pgid). It returns once the signal is recorded, with
+	// ESRCH when no process matches, EPERM or EINVAL for what the
+	// recorder refuses, and EAGAIN when it could not be recorded. It may
+	// block; the caller gives up its CPU slot meanwhile.
+	Signal(sender, target int, sig ipc.Signal) error
 }
 
 // EventKind says what happened to a process.
@@ -79,6 +125,9 @@ const (
 	EventStopped
 	EventContinued
 	EventExited
+	// EventReaped: a parent other than init reaped the process with Wait4
+	// (a local child or a remote child record).
+	EventReaped
 )
 
 // String returns the event's name, such as "started".
@@ -92,6 +141,8 @@ func (e EventKind) String() string {
 		return "continued"
 	case EventExited:
 		return "exited"
+	case EventReaped:
+		return "reaped"
 	}
 	return "event"
 }

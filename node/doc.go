@@ -23,6 +23,8 @@
 // fifo(7) through package ipc, POSIX message queues and shared memory.
 //
 // The package knows nothing of Raft or of other nodes. The cluster drives it
-// through Spec.PID, Config.PIDs and Config.OnEvent. README.md walks through
-// the design.
+// through Spec.PID, Config.PIDs, Config.Signals and Config.OnEvent, and keeps
+// the remote child records of children that run elsewhere in step with
+// ReportRemote (README.md, "Children on other nodes"). README.md walks
+// through the design.
 package node

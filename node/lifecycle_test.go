@@ -239,7 +239,10 @@ func TestShutdownReportsHogs(t *testing.T) {
 
 type counterPIDs struct{ next int }
 
-func (c *counterPIDs) AllocPID(PIDRequest) (int, error) { c.next += 10; return c.next, nil }
+func (c *counterPIDs) AllocPID(PIDRequest) (Allocation, error) {
+	c.next += 10
+	return Allocation{PID: c.next}, nil
+}
 
 func TestExternalPIDsAndEvents(t *testing.T) {
 	var mu sync.Mutex

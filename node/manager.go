@@ -64,6 +64,13 @@ type Spec struct {
 	// PID, if not zero, is the PID to give the process (one the cluster
 	// allocated). It must not be in use: EEXIST otherwise.
 	PID int
+	// Pgid and Sid, if Sid is not zero, are the process group and session
+	// the process joins (the cluster's, for a child whose parent runs on
+	// another node). Zero makes it lead a new session and group.
+	Pgid, Sid int
+	// ParentPID, if not zero, is the PID getppid reports: a parent that
+	// runs on another node (see Orphaned). The kernel's parent is init.
+	ParentPID int
 }
 
 // ProcessManager is the local kernel of one machine: the seed's
@@ -166,7 +173,8 @@ func (k *ProcessManager) Spawn(spec Spec) (int, error) {
 	}
 	attr := SpawnAttr{
 		Command: spec.Command, Args: spec.Args, Env: spec.Env, Dir: spec.Cwd,
-		Priority: spec.Priority, Limits: spec.Limits, Setsid: true,
+		Priority: spec.Priority, Limits: spec.Limits, Setsid: spec.Sid == 0,
+		pgid: spec.Pgid, sid: spec.Sid, ppid: spec.ParentPID,
 		Capabilities: spec.Capabilities, UnveilPaths: spec.UnveilPaths,
 	}
 	owner := spec.Owner
@@ -203,6 +211,16 @@ type SpawnAttr struct {
 
 	Capabilities security.Promise // zero: inherit; otherwise narrowed
 	UnveilPaths  []security.UnveilPath
+
+	// Node, in a cluster, is the node the child must run on; "" places it
+	// on the parent's node. The kernel only passes it to Config.PIDs. A
+	// child that runs on another node inherits no descriptors (its output
+	// goes to its own node's log); its parent waits for it, and gets
+	// SIGCHLD for it, as for a local child.
+	Node string
+
+	// Set by the library's Spawn from Spec.Pgid, Sid and ParentPID.
+	pgid, sid, ppid int
 }
 
 // spawn creates a child of parent. files are the child's descriptors; spawn
@@ -213,21 +231,36 @@ func (k *ProcessManager) spawn(parent *Process, a SpawnAttr, owner string, files
 
 // allocPID returns a PID from the configured allocator, for a spawn by
 // parent (init: the library). A process gives up its slot while it waits.
-func (k *ProcessManager) allocPID(parent *Process, a SpawnAttr, prio int) (pid int, err error) {
+func (k *ProcessManager) allocPID(parent *Process, a SpawnAttr, prio int, env []string, cwd string) (al Allocation, err error) {
 	if k.cfg.PIDs == nil {
-		return 0, nil
+		if a.Node != "" {
+			return al, fmt.Errorf("%w: node %q: this kernel runs every process itself", ipc.EINVAL, a.Node)
+		}
+		return al, nil
 	}
-	req := PIDRequest{Parent: parent.PID, Command: a.Command, Args: a.Args, Priority: prio}
-	alloc := func() { pid, err = k.cfg.PIDs.AllocPID(req) }
+	req := PIDRequest{Parent: parent.PID, Command: a.Command, Args: a.Args, Priority: prio,
+		Env: env, Cwd: cwd, Node: a.Node, Pgid: a.Pgid, Setsid: a.Setsid}
+	alloc := func() { al, err = k.cfg.PIDs.AllocPID(req) }
 	if parent == k.init {
 		alloc()
 	} else if e := parent.blockingCall(alloc); e != nil {
-		return 0, e
+		if err == nil && al.PID > InitPID {
+			k.releasePID(al.PID)
+		}
+		return Allocation{}, e
 	}
-	if err == nil && pid <= InitPID {
-		err = fmt.Errorf("%w: allocated PID %d", ipc.EINVAL, pid)
+	if err == nil && al.PID <= InitPID {
+		err = fmt.Errorf("%w: allocated PID %d", ipc.EINVAL, al.PID)
 	}
-	return pid, err
+	return al, err
+}
+
+// releasePID tells the allocator that pid, which it allocated, will not be
+// used.
+func (k *ProcessManager) releasePID(pid int) {
+	if r, ok := k.cfg.PIDs.(PIDReleaser); ok {
+		r.ReleasePID(pid)
+	}
 }
 
 func (k *ProcessManager) spawnPID(parent *Process, a SpawnAttr, owner string, files []*File, pid int) (*Process, error) {
@@ -294,56 +327,69 @@ func (k *ProcessManager) spawnPID(parent *Process, a SpawnAttr, owner string, fi
 	if parent != k.init {
 		p.mask = parent.sigMask() // the mask is inherited; handlers are not
 	}
+	allocated := false
 	if pid == 0 {
-		var err error
-		if pid, err = k.allocPID(parent, a, prio); err != nil {
+		al, err := k.allocPID(parent, a, prio, env, cwd)
+		if err != nil {
 			p.closeAllFiles()
 			return nil, err
 		}
+		pid, allocated = al.PID, al.PID != 0
+		if al.Elsewhere {
+			p.closeAllFiles() // descriptors do not follow a child to another node
+			return k.addRemoteChild(parent, p, a, pid)
+		}
+	}
+	// fail undoes the spawn under the tree lock.
+	fail := func(err error) (*Process, error) {
+		k.mu.Unlock()
+		p.closeAllFiles()
+		if allocated {
+			k.releasePID(pid)
+		}
+		return nil, err
 	}
 
 	k.mu.Lock()
 	switch {
 	case k.closing:
-		k.mu.Unlock()
-		p.closeAllFiles()
-		return nil, ErrShutdown
+		return fail(ErrShutdown)
 	case k.nlive >= k.cfg.MaxProcesses:
-		k.mu.Unlock()
-		p.closeAllFiles()
-		return nil, fmt.Errorf("%w: the node's process limit is reached", ipc.EAGAIN)
+		return fail(fmt.Errorf("%w: the node's process limit is reached", ipc.EAGAIN))
 	case parent != k.init && uint64(parent.nchildren) >= parent.Limits.Get(RNProc).Soft:
-		k.mu.Unlock()
-		p.closeAllFiles()
-		return nil, fmt.Errorf("%w: child process limit (nproc) reached", ipc.EAGAIN)
+		return fail(fmt.Errorf("%w: child process limit (nproc) reached", ipc.EAGAIN))
 	}
 	if pid == 0 {
 		pid = k.nextPID
 		k.nextPID++
 	} else if _, used := k.procs[pid]; used {
-		k.mu.Unlock()
-		p.closeAllFiles()
-		return nil, fmt.Errorf("%w: PID %d is in use", ipc.EEXIST, pid)
+		return fail(fmt.Errorf("%w: PID %d is in use", ipc.EEXIST, pid))
 	} else if pid >= k.nextPID {
 		k.nextPID = pid + 1 // the local counter never hands it out again
 	}
 	p.PID = pid
 	p.Pgid, p.Sid = parent.Pgid, parent.Sid
 	switch {
+	case a.sid != 0:
+		p.Pgid, p.Sid = a.pgid, a.sid
+		if a.pgid == 0 {
+			p.Pgid = a.sid
+		}
 	case a.Setsid:
 		p.Pgid, p.Sid = p.PID, p.PID
 	case a.Pgid == -1:
 		p.Pgid = p.PID
 	case a.Pgid > 0:
 		if !k.groupInSessionLocked(a.Pgid, p.Sid) {
-			k.mu.Unlock()
-			p.closeAllFiles()
-			return nil, fmt.Errorf("%w: no process group %d in the session", ipc.EPERM, a.Pgid)
+			return fail(fmt.Errorf("%w: no process group %d in the session", ipc.EPERM, a.Pgid))
 		}
 		p.Pgid = a.Pgid
 	}
 	p.parent = parent
 	p.ParentPID = parent.PID
+	if a.ppid > InitPID {
+		p.ParentPID = a.ppid
+	}
 	parent.children.push(p)
 	parent.nchildren++
 	k.procs[p.PID] = p
@@ -409,12 +455,8 @@ func (k *ProcessManager) exit(p *Process) {
 
 	var orphans []*Process
 	k.mu.Lock()
-	p.exitedAt = time.Now()
-	p.setState(codeZombie)
-	parent := p.parent
+	parent := k.zombieLocked(p)
 	k.nlive--
-	parent.children.remove(p)
-	parent.nchildren--
 	// Reparent the children to init. Zombie children are reaped by init.
 	for c := p.children.head; c != nil; {
 		next := c.sibNext
@@ -434,15 +476,6 @@ func (k *ProcessManager) exit(p *Process) {
 	for _, c := range orphans {
 		k.unlinkLocked(c)
 	}
-	if parent == k.init && (p.adopted || k.closing) {
-		k.unlinkLocked(p)
-	} else {
-		parent.zombies.push(p) // init's zombies wait here for retention, oldest first
-		p.inZombies = true
-	}
-	if p.done != nil {
-		close(p.done)
-	}
 	if k.closing && k.nlive == 0 && k.allDone != nil {
 		close(k.allDone)
 		k.allDone = nil
@@ -452,6 +485,27 @@ func (k *ProcessManager) exit(p *Process) {
 		k.notifyParent(parent, p)
 	}
 	k.emit(Event{PID: p.PID, Kind: EventExited, Status: status, Reason: reason, CPU: time.Duration(p.cpuNs.Load())})
+}
+
+// zombieLocked makes p, which has ended, a zombie in its parent's list,
+// or reaps it at once when init adopted it, and wakes Wait. It returns
+// the parent. Callers hold k.mu.
+func (k *ProcessManager) zombieLocked(p *Process) (parent *Process) {
+	p.exitedAt = time.Now()
+	p.setState(codeZombie)
+	parent = p.parent
+	parent.children.remove(p)
+	parent.nchildren--
+	if parent == k.init && (p.adopted || k.closing) {
+		k.unlinkLocked(p)
+	} else {
+		parent.zombies.push(p) // init's zombies wait here for retention, oldest first
+		p.inZombies = true
+	}
+	if p.done != nil {
+		close(p.done)
+	}
+	return parent
 }
 
 // emitStarted is kept out of run's frame, so that the goroutine of a
@@ -522,14 +576,14 @@ func (k *ProcessManager) targets(sender *Process, pid int) []*Process {
 			return nil // init ignores every signal and can't be killed
 		}
 		p, ok := k.procs[pid]
-		if !ok {
-			return nil
+		if !ok || p.remote {
+			return nil // a remote child record is signalled where it runs
 		}
 		return []*Process{p}
 	case pid == -1:
 		var out []*Process
 		for _, p := range k.procs {
-			if p != k.init && p != sender && p.state() != StateZombie {
+			if p != k.init && p != sender && p.state() != StateZombie && !p.remote {
 				out = append(out, p)
 			}
 		}
@@ -541,7 +595,7 @@ func (k *ProcessManager) targets(sender *Process, pid int) []*Process {
 		}
 		var out []*Process
 		for _, p := range k.procs {
-			if p.Pgid == pgid && p != k.init && p.state() != StateZombie {
+			if p.Pgid == pgid && p != k.init && p.state() != StateZombie && !p.remote {
 				out = append(out, p)
 			}
 		}
@@ -624,7 +678,7 @@ func (p *Process) snapshot() *Process {
 		Command: p.Command, Args: p.Args, Env: p.Env, Capabilities: p.Capabilities,
 		UnveilPaths: p.UnveilPaths, Pgid: p.Pgid, Sid: p.Sid,
 		Priority: p.Priority, Owner: p.Owner, CPUTime: time.Duration(p.cpuNs.Load()),
-		Hogging: p.attention.Load()&attnHog != 0,
+		Hogging: p.attention.Load()&attnHog != 0, Remote: p.remote,
 	}
 	p.mu.Lock()
 	c.StartedAt = p.StartedAt
@@ -665,7 +719,7 @@ func (k *ProcessManager) Shutdown(ctx context.Context) error {
 	var live []*Process
 	if first {
 		for _, p := range k.procs {
-			if p != k.init && p.state() != StateZombie {
+			if p != k.init && p.state() != StateZombie && !p.remote {
 				live = append(live, p)
 			}
 		}
@@ -689,7 +743,7 @@ func (k *ProcessManager) Shutdown(ctx context.Context) error {
 			k.mu.Lock()
 			var stuck []int
 			for _, p := range k.procs {
-				if p != k.init && p.state() != StateZombie {
+				if p != k.init && p.state() != StateZombie && !p.remote {
 					stuck = append(stuck, p.PID)
 				}
 			}

@@ -45,6 +45,9 @@ type Process struct {
 	Status   WaitStatus    // mu: valid once State is StateZombie
 	Reason   string        // mu: why the process died, when it was not a plain exit
 	Hogging  bool          // in copies: holds its CPU slot past the stuck threshold without calling in
+	Remote   bool          // in copies: a remote child record; the process runs on another node
+
+	remote bool // immutable: a remote child record (Allocation.Elsewhere); no program runs here
 
 	k      *ProcessManager // immutable
 	prog   Program         // immutable

@@ -139,9 +139,11 @@ func (k *ProcessManager) childEvent(child *Process, ev uint8, sig ipc.Signal) {
 		child.waitEvents = (child.waitEvents &^ evStopped) | evContinued
 	}
 	k.mu.Unlock()
-	if ev == evStopped {
+	switch {
+	case child.remote: // its own node reports it
+	case ev == evStopped:
 		k.emit(Event{PID: child.PID, Kind: EventStopped, Status: stoppedStatus(sig)})
-	} else {
+	default:
 		k.emit(Event{PID: child.PID, Kind: EventContinued, Status: continuedStatus})
 	}
 	if parent == nil || parent == k.init {

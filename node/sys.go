@@ -143,13 +143,14 @@ func (p *Process) checkCPU(cpu int64) {
 // Getpid returns the process's PID.
 func (s *Sys) Getpid() int { s.enter(); return s.p.PID }
 
-// Getppid returns the parent's PID (1 once the parent has died).
+// Getppid returns the parent's PID (1 once the parent has died), wherever
+// the parent runs.
 func (s *Sys) Getppid() int {
 	s.enter()
 	k := s.p.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return s.p.parent.PID
+	return s.p.ParentPID
 }
 
 // Getpgid returns the process group of pid (0: the caller).
@@ -650,10 +651,14 @@ func (s *Sys) Wait4(pid int, options int) (int, WaitStatus, error) {
 			found.mu.Lock()
 			st := found.Status
 			found.mu.Unlock()
-			if options&WNOWAIT == 0 {
+			reaped := options&WNOWAIT == 0
+			if reaped {
 				k.reapLocked(found)
 			}
 			k.mu.Unlock()
+			if reaped {
+				k.emit(Event{PID: found.PID, Kind: EventReaped})
+			}
 			return found.PID, st, s.leave(nil)
 		}
 		any := pid == -1 && p.children.n > 0
@@ -707,6 +712,9 @@ func (s *Sys) Kill(pid int, sig ipc.Signal) error {
 	s.enter()
 	if sig != 0 && !sig.Valid() {
 		return s.leave(ipc.EINVAL)
+	}
+	if target, ok := s.p.k.routed(s.p, pid); ok {
+		return s.leave(s.p.k.routeKill(s.p, target, sig))
 	}
 	// kill resolves pid 0 to the caller's group under the tree lock: the
 	// parent may move the caller to another group at any time (setpgid).
