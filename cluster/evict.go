@@ -84,7 +84,7 @@ func (r *runner) evictWake() <-chan time.Time {
 // loop goroutine.
 func (r *runner) escalateEvictions(now time.Time) {
 	r.mu.Lock()
-	var kill []uint64
+	var kill []procRef
 	var next time.Time
 	for pid, ev := range r.evicting {
 		lp := r.procs[pid]
@@ -106,19 +106,21 @@ func (r *runner) escalateEvictions(now time.Time) {
 		}
 		ev.killed = true
 		r.evicting[pid] = ev
-		r.closeStdinLocked(pid, ev.inc)
-		kill = append(kill, pid)
+		kill = append(kill, procRef{pid, ev.inc})
 	}
 	r.evictAt = time.Time{}
 	if !next.IsZero() {
 		r.armEvictTimerLocked(next, now)
 	}
 	r.mu.Unlock()
-	for _, pid := range kill {
-		r.log.Info("preempted process still running after the grace period: SIGKILL", "pid", pid)
-		if err := r.kernel.Kill(int(pid), ipc.SIGKILL); err != nil && !errors.Is(err, ipc.ESRCH) {
-			r.log.Warn("kill", "pid", pid, "err", err)
+	for _, k := range kill {
+		r.log.Info("preempted process still running after the grace period: SIGKILL", "pid", k.pid)
+		if err := r.kernel.Kill(int(k.pid), ipc.SIGKILL); err != nil && !errors.Is(err, ipc.ESRCH) {
+			r.log.Warn("kill", "pid", k.pid, "err", err)
 		}
+		r.mu.Lock()
+		r.closeStdinLocked(k.pid, k.inc) // after the kill: see deliverSignals
+		r.mu.Unlock()
 	}
 }
 

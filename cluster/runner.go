@@ -612,10 +612,10 @@ func (r *runner) settleLocked(v *fsm.View, pid uint64, lp *localProc, p *fsm.Pro
 		if !lp.killed {
 			lp.killed = true
 			r.log.Info("killing an incarnation the table no longer assigns here", "pid", pid, "incarnation", lp.inc)
-			r.closeStdinLocked(pid, lp.inc)
 			if err := r.kernel.Kill(int(pid), ipc.SIGKILL); err != nil && !errors.Is(err, ipc.ESRCH) {
 				r.log.Warn("kill", "pid", pid, "err", err)
 			}
+			r.closeStdinLocked(pid, lp.inc) // after the kill: see deliverSignals
 		}
 		return
 	}
@@ -724,13 +724,18 @@ func (r *runner) deliverSignals(reqs []fsm.SignalRequest, all bool) {
 		}
 		// The kernel sends SIGCHLD for its processes' children itself.
 		deliver := lp.spawned && !lp.exited && !lp.failed && !req.FromChild()
-		if deliver && req.Signal == fsm.SIGKILL {
-			r.closeStdinLocked(req.PID, req.Incarnation)
-		}
 		r.mu.Unlock()
 		if deliver {
 			if err := r.kernel.Kill(int(req.PID), ipc.Signal(req.Signal)); err != nil && !errors.Is(err, ipc.ESRCH) {
 				r.log.Warn("delivering a signal", "pid", req.PID, "signal", req.Signal, "err", err)
+			}
+			if req.Signal == fsm.SIGKILL {
+				// After the kill, never before: a read that ends because
+				// its stdin closed must find the SIGKILL pending, or the
+				// process would go on and exit on its own.
+				r.mu.Lock()
+				r.closeStdinLocked(req.PID, req.Incarnation)
+				r.mu.Unlock()
 			}
 		}
 		r.delivered[k] = req.Incarnation
