@@ -418,6 +418,10 @@ func CheckLinearizable(ops []Op, faults []Fault, timeout time.Duration, outDir s
 	}
 }
 
+// maxOpsShown bounds the operations a failing partition lists in the
+// report; the visualisation has them all.
+const maxOpsShown = 16
+
 func checkModel(name string, model porcupine.Model, history []porcupine.Operation, faults []Fault,
 	timeout time.Duration, outDir, file string) Verdict {
 	if len(history) == 0 {
@@ -439,7 +443,11 @@ func checkModel(name string, model porcupine.Model, history []porcupine.Operatio
 	for _, p := range parts {
 		if porcupine.CheckOperationsTimeout(single, p, each) == porcupine.Illegal {
 			var descs []string
-			for _, op := range p {
+			for i, op := range p {
+				if i == maxOpsShown {
+					descs = append(descs, fmt.Sprintf("… %d more (see the visualisation)", len(p)-i))
+					break
+				}
 				descs = append(descs, model.DescribeOperation(op.Input, op.Output))
 			}
 			if len(v.Violations) < maxViolations {
