@@ -14,7 +14,7 @@ import (
 
 // BenchmarkSubmitSpawn measures spawns through the leader's group commit
 // on a three-node loopback cluster with BoltDB and DefaultConfig's raft
-// timing, at 1, 16 and 256 concurrent clients. A spawn counts when its
+// timing, at 1, 16, 64, 128 and 256 concurrent clients. A spawn counts when its
 // spawn entry, placement included, has committed (DESIGN.md, "Benchmarks");
 // the node runners then start and reap the `true` processes as they
 // would in production. It reports spawns/s and the p50 and p99 latency.
@@ -24,7 +24,7 @@ import (
 // the replication half alone (group commit, raft, the FSM and placement).
 func BenchmarkSubmitSpawn(b *testing.B) {
 	for _, run := range []bool{true, false} {
-		for _, conc := range []int{1, 16, 256} {
+		for _, conc := range []int{1, 16, 64, 128, 256} {
 			name := fmt.Sprintf("conc=%d", conc)
 			if !run {
 				name = "norun/" + name
@@ -158,7 +158,7 @@ func (c *testCluster) spawnPlaced(ctx context.Context, spec fsm.Spec) error {
 // records/s and the p50 and p99 latency of an apply.
 func BenchmarkRawRaftApply(b *testing.B) {
 	for _, records := range []int{1, 100} {
-		for _, conc := range []int{1, 16, 256} {
+		for _, conc := range []int{1, 16, 64, 128, 256} {
 			b.Run(fmt.Sprintf("records=%d/conc=%d", records, conc), func(b *testing.B) {
 				benchRawRaft(b, conc, records)
 			})

@@ -93,6 +93,7 @@ type ProcessManager struct {
 	// renewal wakes them. Guarded by frozenMu.
 	frozenSet map[*Process]struct{}
 	fifos     fifoTable         // has its own lock
+	nameLocks nameLocks         // serializes creates and unlinks of each shared name
 	mqs       *ipc.MQNamespace  // immutable pointer: POSIX message queue names
 	shms      *ipc.ShmNamespace // immutable pointer: shared-memory segment names
 

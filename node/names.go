@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -182,6 +183,48 @@ type nameCall func(fn func())
 
 func direct(fn func()) { fn() }
 
+// nameLocks serializes, per name, the calls that change a shared name both
+// here and in Config.Names: a create registers the name, then makes the
+// object here; an unlink removes the object here, then the name. Without
+// it an unlink could come between the two steps of a create, find the name
+// registered to this node but no object yet, and answer ENOENT, or free
+// the name while the object is still being made (Guarantee 7).
+type nameLocks struct {
+	mu sync.Mutex
+	m  map[string]*nameLock // guarded by mu
+}
+
+type nameLock struct {
+	sync.Mutex
+	refs int // guarded by nameLocks.mu
+}
+
+// lock locks the name key of kind, through call, so that a process waiting
+// for it holds no CPU slot, and returns the unlock.
+func (l *nameLocks) lock(call nameCall, kind NameKind, name string) (unlock func()) {
+	key := string(kind) + ":" + name
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = make(map[string]*nameLock)
+	}
+	nl := l.m[key]
+	if nl == nil {
+		nl = &nameLock{}
+		l.m[key] = nl
+	}
+	nl.refs++
+	l.mu.Unlock()
+	call(nl.Lock)
+	return func() {
+		nl.Unlock()
+		l.mu.Lock()
+		if nl.refs--; nl.refs == 0 {
+			delete(l.m, key)
+		}
+		l.mu.Unlock()
+	}
+}
+
 // openQueue opens, and with O_CREAT creates, the queue called name, as
 // ipc.MQNamespace.Open does, sharing the name through Config.Names when
 // set. created reports that this call created the queue.
@@ -198,6 +241,7 @@ func (k *ProcessManager) openQueue(call nameCall, name string, flags ipc.OpenFla
 	if err := ipc.CheckName(name); err != nil {
 		return nil, false, err
 	}
+	defer k.nameLocks.lock(call, NameMQ, name)()
 	excl := flags&(ipc.O_CREAT|ipc.O_EXCL) == ipc.O_CREAT|ipc.O_EXCL
 	for range maxNameRaces {
 		d, err := open(flags &^ (ipc.O_CREAT | ipc.O_EXCL))
@@ -261,6 +305,9 @@ func (k *ProcessManager) openQueue(call nameCall, name string, flags ipc.OpenFla
 
 // unlinkQueue removes the queue name here and from Config.Names.
 func (k *ProcessManager) unlinkQueue(call nameCall, name string) error {
+	if k.cfg.Names != nil {
+		defer k.nameLocks.lock(call, NameMQ, name)()
+	}
 	err := k.mqs.Unlink(name)
 	if k.cfg.Names == nil || (err != nil && err != ipc.ENOENT) {
 		return err
@@ -275,6 +322,9 @@ func (k *ProcessManager) unlinkQueue(call nameCall, name string) error {
 
 // unlinkSegment removes the segment name here and from Config.Names.
 func (k *ProcessManager) unlinkSegment(call nameCall, name string) error {
+	if k.cfg.Names != nil {
+		defer k.nameLocks.lock(call, NameSHM, name)()
+	}
 	err := k.shms.Unlink(name)
 	if k.cfg.Names == nil || (err != nil && err != ipc.ENOENT) {
 		return err
@@ -299,6 +349,7 @@ func (k *ProcessManager) openSegment(call nameCall, name string, flags ipc.OpenF
 	if err := ipc.CheckName(name); err != nil {
 		return nil, false, err
 	}
+	defer k.nameLocks.lock(call, NameSHM, name)()
 	excl := flags&(ipc.O_CREAT|ipc.O_EXCL) == ipc.O_CREAT|ipc.O_EXCL
 	for range maxNameRaces {
 		seg, err := open(flags &^ (ipc.O_CREAT | ipc.O_EXCL))

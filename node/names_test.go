@@ -22,6 +22,8 @@ type fakeRegistry struct {
 	names   map[string]string // kind+name → node; guarded by mu
 	lost    map[string]bool   // node → lost; guarded by mu
 	kernels map[string]*ProcessManager
+	// afterRegister, if set, runs after a successful Register, outside mu.
+	afterRegister func()
 }
 
 func (f fakeNames) Register(kind NameKind, name string, _ NameInfo) error {
@@ -32,6 +34,11 @@ func (f fakeNames) Register(kind NameKind, name string, _ NameInfo) error {
 		return ipc.EEXIST
 	}
 	r.names[string(kind)+name] = f.self
+	if hook := r.afterRegister; hook != nil {
+		r.mu.Unlock()
+		hook()
+		r.mu.Lock()
+	}
 	return nil
 }
 
@@ -255,5 +262,62 @@ func TestNamesFIFOAcrossKernels(t *testing.T) {
 	wantErr(t, "remove from b", b.RemoveFIFO("/f"), nil)
 	if _, err := a.FS().Stat("/f"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a still has /f after b removed it: %v", err)
+	}
+}
+
+// TestNamesUnlinkWaitsForACreateInFlight: a create registers the name and
+// then makes the object here; an unlink that comes in between must neither
+// answer ENOENT for a name that exists nor free the name of an object
+// still being made. The fault suite found the ENOENT.
+func TestNamesUnlinkWaitsForACreateInFlight(t *testing.T) {
+	for _, kind := range []NameKind{NameFIFO, NameMQ} {
+		t.Run(string(kind), func(t *testing.T) {
+			a, _, reg := twoNodes(t)
+			entered, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			reg.afterRegister = func() { once.Do(func() { close(entered); <-release }) }
+			create := func() error {
+				if kind == NameFIFO {
+					return a.Mkfifo("/x", 0o600, "root")
+				}
+				return a.MqCreate("/x", 0o600, "root", nil)
+			}
+			unlink := func() error {
+				if kind == NameFIFO {
+					return a.RemoveFIFO("/x")
+				}
+				return a.MqUnlink("/x")
+			}
+			created, unlinked := make(chan error, 1), make(chan error, 1)
+			go func() { created <- create() }()
+			<-entered
+			go func() { unlinked <- unlink() }()
+			waitFor(t, "the unlink to wait for the create", 10*time.Second, func() bool {
+				select {
+				case err := <-unlinked:
+					close(release)
+					<-created
+					t.Fatalf("the unlink answered %v while the create was half done", err)
+				default:
+				}
+				a.nameLocks.mu.Lock()
+				defer a.nameLocks.mu.Unlock()
+				l := a.nameLocks.m[string(kind)+":/x"]
+				return l != nil && l.refs == 2
+			})
+			close(release)
+			if err := <-created; err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			if err := <-unlinked; err != nil {
+				t.Fatalf("unlink after the create: %v", err)
+			}
+			if _, err := a.cfg.Names.Lookup(kind, "/x"); !errors.Is(err, ipc.ENOENT) {
+				t.Fatalf("the name is still registered: %v", err)
+			}
+			if err := create(); err != nil {
+				t.Fatalf("create again: %v", err)
+			}
+		})
 	}
 }

@@ -34,6 +34,9 @@ func (t *fifoTable) put(abs string, f *ipc.FIFO) {
 // path that names nothing here but a FIFO another node holds removes that
 // one. The caller's slot is kept meanwhile.
 func (k *ProcessManager) removePath(abs string) error {
+	if k.cfg.Names != nil {
+		defer k.nameLocks.lock(direct, NameFIFO, abs)()
+	}
 	t := &k.fifos
 	t.mu.Lock()
 	fi, statErr := k.fs.Stat(abs)
@@ -204,6 +207,7 @@ func (s *Sys) Mkfifo(name string, perm fs.FileMode) error {
 func (k *ProcessManager) mkfifo(call nameCall, abs string, perm fs.FileMode, owner string) error {
 	names := k.cfg.Names
 	if names != nil {
+		defer k.nameLocks.lock(call, NameFIFO, abs)()
 		if _, err := k.fs.Stat(abs); err == nil {
 			return &fs.PathError{Op: "mkfifo", Path: abs, Err: ipc.EEXIST}
 		}

@@ -222,6 +222,17 @@ func (c *client) Kill(ctx context.Context, pid uint64, sig int) Op {
 	return c.s.r.wl.kill(ctx, c.st, c.rng, pid, sig)
 }
 
+// Create creates name in a registry ("fifo" or "mq") through this
+// client's node; Unlink removes it.
+func (c *client) Create(ctx context.Context, registry, name string) Op {
+	return c.s.r.wl.registryOp(ctx, c.st, c.rng, OpCreate, registry, name)
+}
+
+// Unlink removes name from a registry through this client's node.
+func (c *client) Unlink(ctx context.Context, registry, name string) Op {
+	return c.s.r.wl.registryOp(ctx, c.st, c.rng, OpUnlink, registry, name)
+}
+
 // Leader waits until every node of among names the same leader, one of
 // among, and returns it. Paused or cut-off nodes must not be in among.
 func (s *Script) Leader(ctx context.Context, among []string) (string, error) {
