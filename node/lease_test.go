@@ -11,7 +11,7 @@ import (
 // manualClock is a Clock that moves only when the test moves it.
 type manualClock struct{ n atomic.Int64 }
 
-func (c *manualClock) Now() int64               { return c.n.Load() }
+func (c *manualClock) Now() int64              { return c.n.Load() }
 func (c *manualClock) advance(d time.Duration) { c.n.Add(int64(d)) }
 
 // leaseKernel returns a kernel on a manual clock running "count", which

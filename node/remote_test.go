@@ -84,7 +84,7 @@ type waitResult struct {
 func TestRemoteChildWait(t *testing.T) {
 	var sigchld atomic.Int32
 	childPID := make(chan int, 1)
-	step := make(chan int)            // options for the next Wait4(-1, ...)
+	step := make(chan int)           // options for the next Wait4(-1, ...)
 	results := make(chan waitResult) // its answers
 	k, alloc, _, events := remoteKernel(t, map[string]Program{
 		"parent": func(s *Sys) int {
