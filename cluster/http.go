@@ -1239,6 +1239,10 @@ func nodeMayReport(v *fsm.View, c fsm.Command, from string) error {
 		if c.Node != from {
 			return deny("only a name held by itself")
 		}
+	case *fsm.RegistryLost:
+		if c.Node != from {
+			return deny("only a name held by itself")
+		}
 	case *fsm.Spawn:
 		// Place is the leader's: a spawn that reached an earlier leader
 		// on this node and is sent again carries that leader's choice,

@@ -226,3 +226,55 @@ func TestRegistryReadsAreLinearizable(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartedNodeReportsItsNamesLost: a node's queues and FIFOs die with
+// its agent. When it starts again, before its lease lets anything run, it
+// reports lost every name the table says it holds but its new kernel does
+// not have: not silently gone, not recreated empty; the name stays taken
+// until it is unlinked.
+func TestRestartedNodeReportsItsNamesLost(t *testing.T) {
+	// A lost timeout far longer than the restart: the leader must not be
+	// the one to declare the node lost.
+	c := MakeCluster(t, 3, func(_ int, cfg *Config) { cfg.LostTimeout = time.Minute })
+	cls := ipcClients(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	victim := c.index(c.followers()[0])
+	other := (victim + 1) % 3
+	name := c.agents[victim].Name()
+	if err := cls[victim].MQCreate(ctx, api.MQCreateRequest{Name: "/survivor", Node: name}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cls[victim].FIFOCreate(ctx, api.FIFOCreateRequest{Path: "/survivor-fifo", Node: name}); err != nil {
+		t.Fatal(err)
+	}
+	c.crash(victim)
+	c.start(victim)
+	cls = ipcClients(t, c)
+	for _, kind := range []string{"mq", "fifo"} {
+		poll(t, 30*time.Second, func() error {
+			l, err := cls[other].IPCList(ctx, kind, client.ReadOpts{})
+			if err != nil {
+				return err
+			}
+			for _, o := range l.Objects {
+				if o.Lost {
+					return nil
+				}
+			}
+			return errString(kind + " not reported lost yet")
+		})
+	}
+	if err := cls[other].MQCreate(ctx, api.MQCreateRequest{Name: "/survivor"}); errnoCode(err) != "ENOLINK" {
+		t.Fatalf("create over a lost name: got %v, want ENOLINK", err)
+	}
+	if err := cls[other].MQUnlink(ctx, "/survivor"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cls[other].MQCreate(ctx, api.MQCreateRequest{Name: "/survivor"}); err != nil {
+		t.Fatalf("create after the unlink: %v", err)
+	}
+	if err := cls[other].FIFORemove(ctx, "/survivor-fifo"); err != nil {
+		t.Fatal(err)
+	}
+}

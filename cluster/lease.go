@@ -10,6 +10,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/node"
 )
 
 // Node leases and fencing (DESIGN.md, Guarantee 3).
@@ -261,9 +262,34 @@ func (s *serving) grantLease(sent time.Time, index uint64) bool {
 		}
 	}
 	s.runner.killUnassigned(s.c.localView())
+	s.settleNames(ctx, s.c.localView())
 	if d := time.Until(end); d > 0 {
 		s.kernel.ResumeLease(d)
 		return true
 	}
 	return false
+}
+
+// settleNames reports lost the names the table says this node holds but
+// whose objects its kernel does not have: after the agent restarted, they
+// died with its previous process (a FIFO's readers, a queue's messages), so
+// they are reported lost, never silently recreated empty. It runs when the
+// lease is granted again, which includes the first grant after a start.
+func (s *serving) settleNames(ctx context.Context, v *fsm.View) {
+	for _, kind := range []fsm.Kind{fsm.KindFIFO, fsm.KindMQ, fsm.KindSHM} {
+		for _, o := range v.Objects(kind) {
+			if o.Node != s.name || o.Lost || s.kernel.HoldsName(node.NameKind(kind), o.Name) {
+				continue
+			}
+			res, err := s.runner.sess.submit(ctx, s.runner.out, &fsm.RegistryLost{Kind: kind, Name: o.Name, Node: s.name})
+			switch {
+			case err != nil:
+				s.log.Warn("reporting a lost name", "kind", kind, "name", o.Name, "error", err)
+			case res.Err != nil:
+				s.log.Debug("reporting a lost name refused", "kind", kind, "name", o.Name, "error", res.Err)
+			default:
+				s.log.Info("name lost with the previous agent", "kind", kind, "name", o.Name)
+			}
+		}
+	}
 }

@@ -39,6 +39,7 @@ const (
 	TypeRegistryUnlink     Type = 0x14
 	TypeSetSchedulerConfig Type = 0x15
 	TypeRaisePIDFloor      Type = 0x16
+	TypeRegistryLost       Type = 0x17
 )
 
 var typeNames = map[Type]string{
@@ -64,6 +65,7 @@ var typeNames = map[Type]string{
 	TypeRegistryUnlink:     "registry-unlink",
 	TypeSetSchedulerConfig: "set-scheduler-config",
 	TypeRaisePIDFloor:      "raise-pid-floor",
+	TypeRegistryLost:       "registry-lost",
 }
 
 // String returns the command's name, such as "spawn".
@@ -184,6 +186,7 @@ var decoders = map[Type]func(d *decoder) Command{
 	TypeRegistryUnlink:     decodeRegistryUnlink,
 	TypeSetSchedulerConfig: decodeSetSchedulerConfig,
 	TypeRaisePIDFloor:      decodeRaisePIDFloor,
+	TypeRegistryLost:       decodeRegistryLost,
 }
 
 // Unknown is an entry of a type this release does not know, carrying the
@@ -812,6 +815,31 @@ func (c *RegistryUnlink) encodeBody(e *encoder) {
 func decodeRegistryUnlink(d *decoder) Command {
 	d.version(1, "registry-unlink")
 	return &RegistryUnlink{Kind: d.kind(), Name: d.str()}
+}
+
+// RegistryLost reports that the node holding a name no longer has its
+// object: the agent restarted, and the object died with the old process.
+// The object is marked lost, as a lost node's are; its name stays taken
+// until it is unlinked. It applies only while Node still holds the name.
+type RegistryLost struct {
+	Kind Kind
+	Name string
+	Node string
+}
+
+// Type returns TypeRegistryLost.
+func (c *RegistryLost) Type() Type { return TypeRegistryLost }
+
+func (c *RegistryLost) encodeBody(e *encoder) {
+	e.byte(1)
+	e.str(string(c.Kind))
+	e.str(c.Name)
+	e.str(c.Node)
+}
+
+func decodeRegistryLost(d *decoder) Command {
+	d.version(1, "registry-lost")
+	return &RegistryLost{Kind: d.kind(), Name: d.str(), Node: d.str()}
 }
 
 // SetSchedulerConfig sets the cluster-wide scheduler configuration.

@@ -183,6 +183,8 @@ func (a *applier) apply(c Command) *Result {
 		r = a.registryCreate(c)
 	case *RegistryUnlink:
 		r = a.registryUnlink(c)
+	case *RegistryLost:
+		r = a.registryLost(c)
 	case *SetSchedulerConfig:
 		r = a.setSchedulerConfig(c)
 	case *RaisePIDFloor:

@@ -832,6 +832,32 @@ func TestRegistry(t *testing.T) {
 	}
 }
 
+func TestRegistryLost(t *testing.T) {
+	h := newHarness(t)
+	h.ok(&NodeUpsert{ID: "n1", Status: NodeAlive})
+	h.ok(&NodeUpsert{ID: "n2", Status: NodeAlive})
+	h.ok(&RegistryCreate{Kind: KindMQ, Name: "/q", Node: "n1"})
+	for _, tc := range []struct {
+		name string
+		cmd  Command
+		want error
+	}{
+		{"another node's name", &RegistryLost{Kind: KindMQ, Name: "/q", Node: "n2"}, ErrStale},
+		{"no such name", &RegistryLost{Kind: KindMQ, Name: "/none", Node: "n1"}, ErrNoSuchName},
+		{"bad name", &RegistryLost{Kind: KindMQ, Name: "q", Node: "n1"}, ErrInvalid},
+		{"lost", &RegistryLost{Kind: KindMQ, Name: "/q", Node: "n1"}, nil},
+		{"lost again", &RegistryLost{Kind: KindMQ, Name: "/q", Node: "n1"}, nil},
+		{"the name stays taken", &RegistryCreate{Kind: KindMQ, Name: "/q", Node: "n2"}, ErrNameExists},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantErr(t, h.apply(tc.cmd), tc.want) })
+	}
+	if o, ok := h.f.View().Object(KindMQ, "/q"); !ok || !o.Lost || o.Node != "n1" {
+		t.Fatalf("after RegistryLost: %+v %v", o, ok)
+	}
+	h.ok(&RegistryUnlink{Kind: KindMQ, Name: "/q"})
+	h.ok(&RegistryCreate{Kind: KindMQ, Name: "/q", Node: "n2"})
+}
+
 func TestSchedulerConfig(t *testing.T) {
 	h := newHarness(t)
 	if got := h.f.SchedulerConfig().Strategy; got != StrategySpread {

@@ -158,6 +158,31 @@ func (a *applier) registryUnlink(c *RegistryUnlink) *Result {
 	return &Result{}
 }
 
+func (a *applier) registryLost(c *RegistryLost) *Result {
+	if err := validName(c.Kind, c.Name); err != nil {
+		return fail(err)
+	}
+	o := a.s.object(c.Kind, c.Name)
+	switch {
+	case o == nil:
+		return failf(ErrNoSuchName, "%s %s", c.Kind, c.Name)
+	case o.Node != c.Node:
+		return failf(ErrStale, "%s %s is held by node %q, not %q", c.Kind, c.Name, o.Node, c.Node)
+	case o.Lost:
+		return &Result{}
+	}
+	a.markLost(o)
+	return &Result{}
+}
+
+// markLost marks one object lost.
+func (a *applier) markLost(o *Object) {
+	no := *o
+	no.Lost = true
+	no.ModifyIndex = a.index
+	a.s.objects.ReplaceOrInsert(objItem{kind: no.Kind, name: no.Name, o: &no})
+}
+
 // markObjectsLost marks the objects held by a lost node. Their names stay
 // taken until unlinked: a name is never silently freed.
 func (a *applier) markObjectsLost(node string) {
@@ -169,10 +194,7 @@ func (a *applier) markObjectsLost(node string) {
 		return true
 	})
 	for _, o := range lost {
-		no := *o
-		no.Lost = true
-		no.ModifyIndex = a.index
-		a.s.objects.ReplaceOrInsert(objItem{kind: no.Kind, name: no.Name, o: &no})
+		a.markLost(o)
 	}
 }
 

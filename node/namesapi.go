@@ -59,6 +59,26 @@ func (k *ProcessManager) LocalQueue(name string, flags ipc.OpenFlag, owner strin
 	return k.mqs.Open(name, flags&(ipc.O_ACCMODE|ipc.O_NONBLOCK), 0, owner, nil)
 }
 
+// HoldsName reports whether this kernel has the object of kind called name
+// (a FIFO's absolute path): what the cluster compares with the registry
+// when an agent starts again, to report the names whose objects died with
+// its previous process. A create or unlink of the name in progress here
+// finishes first.
+func (k *ProcessManager) HoldsName(kind NameKind, name string) bool {
+	defer k.nameLocks.lock(direct, kind, name)()
+	switch kind {
+	case NameMQ:
+		_, ok := k.mqs.Lookup(name)
+		return ok
+	case NameSHM:
+		_, ok := k.shms.Lookup(name)
+		return ok
+	case NameFIFO:
+		return k.fifoAt(name) != nil
+	}
+	return false
+}
+
 // LocalFIFO returns the FIFO at the absolute path abs that this kernel
 // holds: what a node serves to the ends other nodes open. ENOENT if there
 // is none.

@@ -43,8 +43,10 @@ func (k *ProcessManager) removePath(abs string) error {
 	if err := k.fs.Remove(abs); err != nil {
 		t.mu.Unlock()
 		if k.cfg.Names != nil && errors.Is(err, fs.ErrNotExist) {
-			if node, lerr := k.cfg.Names.Lookup(NameFIFO, abs); lerr == nil && node != "" {
-				return k.cfg.Names.Unregister(NameFIFO, abs, false)
+			// Not here: another node's FIFO, or a lost one, whose name
+			// goes all the same.
+			if uerr := k.cfg.Names.Unregister(NameFIFO, abs, false); !errors.Is(uerr, ipc.ENOENT) {
+				return uerr
 			}
 		}
 		return err
