@@ -271,13 +271,16 @@ func (k *ProcessManager) openQueue(call nameCall, name string, flags ipc.OpenFla
 			return rq, false, nil
 		case err != nil && !errors.Is(err, ipc.ENOENT):
 			return nil, false, err
+		case err == nil:
+			// Registered to this node, yet not here: its object is gone.
+			return nil, false, ipc.ENOLINK
 		case flags&ipc.O_CREAT == 0:
 			return nil, false, ipc.ENOENT
 		}
 		if attr != nil && (attr.MaxMsg < 1 || attr.MaxMsg > ipc.MaxMsgLimit || attr.MsgSize < 1 || attr.MsgSize > ipc.MsgSizeLimit) {
 			return nil, false, ipc.EINVAL
 		}
-		if node == "" && err != nil { // nobody holds it: claim it
+		{ // nobody holds it: claim it
 			info := NameInfo{Owner: owner, Mode: mode & 0o777, MaxMsg: ipc.DefaultMaxMsg, MsgSize: ipc.DefaultMsgSize}
 			if attr != nil {
 				info.MaxMsg, info.MsgSize = attr.MaxMsg, attr.MsgSize
@@ -305,36 +308,38 @@ func (k *ProcessManager) openQueue(call nameCall, name string, flags ipc.OpenFla
 
 // unlinkQueue removes the queue name here and from Config.Names.
 func (k *ProcessManager) unlinkQueue(call nameCall, name string) error {
-	if k.cfg.Names != nil {
-		defer k.nameLocks.lock(call, NameMQ, name)()
+	return k.unlinkShared(call, NameMQ, name, func() bool { _, ok := k.mqs.Lookup(name); return ok }, k.mqs.Unlink)
+}
+
+// unlinkShared removes the queue or segment name of kind. With
+// Config.Names it removes the name there first, while the object is still
+// here, so that a failure leaves both as they were (a name without its
+// object would be taken for ever); then it removes it here. A name not
+// held here goes wherever it is held.
+func (k *ProcessManager) unlinkShared(call nameCall, kind NameKind, name string, here func() bool, unlink func(string) error) error {
+	names := k.cfg.Names
+	if names == nil {
+		return unlink(name)
 	}
-	err := k.mqs.Unlink(name)
-	if k.cfg.Names == nil || (err != nil && err != ipc.ENOENT) {
+	defer k.nameLocks.lock(call, kind, name)()
+	local := here()
+	var err error
+	call(func() { err = names.Unregister(kind, name, local) })
+	switch {
+	case !local:
+		return err
+	case err != nil && !errors.Is(err, ipc.ENOENT):
 		return err
 	}
-	var nerr error
-	call(func() { nerr = k.cfg.Names.Unregister(NameMQ, name, err == nil) })
-	if err == nil && errors.Is(nerr, ipc.ENOENT) {
-		return nil // removed here; the registry had already let it go
+	if err := unlink(name); err != nil && err != ipc.ENOENT {
+		return err
 	}
-	return nerr
+	return nil
 }
 
 // unlinkSegment removes the segment name here and from Config.Names.
 func (k *ProcessManager) unlinkSegment(call nameCall, name string) error {
-	if k.cfg.Names != nil {
-		defer k.nameLocks.lock(call, NameSHM, name)()
-	}
-	err := k.shms.Unlink(name)
-	if k.cfg.Names == nil || (err != nil && err != ipc.ENOENT) {
-		return err
-	}
-	var nerr error
-	call(func() { nerr = k.cfg.Names.Unregister(NameSHM, name, err == nil) })
-	if err == nil && errors.Is(nerr, ipc.ENOENT) {
-		return nil
-	}
-	return nerr
+	return k.unlinkShared(call, NameSHM, name, func() bool { _, ok := k.shms.Lookup(name); return ok }, k.shms.Unlink)
 }
 
 // openSegment opens, and with O_CREAT creates, the segment called name,
@@ -372,10 +377,13 @@ func (k *ProcessManager) openSegment(call nameCall, name string, flags ipc.OpenF
 			return nil, false, ipc.EXDEV
 		case err != nil && !errors.Is(err, ipc.ENOENT):
 			return nil, false, err
+		case err == nil:
+			// Registered to this node, yet not here: its object is gone.
+			return nil, false, ipc.ENOLINK
 		case flags&ipc.O_CREAT == 0:
 			return nil, false, ipc.ENOENT
 		}
-		if err != nil {
+		{
 			call(func() { err = names.Register(NameSHM, name, NameInfo{Owner: owner, Mode: mode & 0o777}) })
 			if errors.Is(err, ipc.EEXIST) {
 				continue

@@ -24,6 +24,8 @@ type fakeRegistry struct {
 	kernels map[string]*ProcessManager
 	// afterRegister, if set, runs after a successful Register, outside mu.
 	afterRegister func()
+	// failUnregister, if set, is returned by the next Unregister.
+	failUnregister error
 }
 
 func (f fakeNames) Register(kind NameKind, name string, _ NameInfo) error {
@@ -45,6 +47,11 @@ func (f fakeNames) Register(kind NameKind, name string, _ NameInfo) error {
 func (f fakeNames) Unregister(kind NameKind, name string, local bool) error {
 	r := f.reg
 	r.mu.Lock()
+	if err := r.failUnregister; err != nil {
+		r.failUnregister = nil
+		r.mu.Unlock()
+		return err
+	}
 	node, ok := r.names[string(kind)+name]
 	lost := r.lost[node]
 	r.mu.Unlock()
@@ -317,6 +324,53 @@ func TestNamesUnlinkWaitsForACreateInFlight(t *testing.T) {
 			}
 			if err := create(); err != nil {
 				t.Fatalf("create again: %v", err)
+			}
+		})
+	}
+}
+
+// TestNamesFailedUnlinkChangesNothing: when the registry cannot remove a
+// name, the unlink fails and the object stays, still named; a name left
+// without its object would be taken for ever.
+func TestNamesFailedUnlinkChangesNothing(t *testing.T) {
+	for _, kind := range []NameKind{NameFIFO, NameMQ, NameSHM} {
+		t.Run(string(kind), func(t *testing.T) {
+			a, b, reg := twoNodes(t)
+			var create, unlink func() error
+			switch kind {
+			case NameFIFO:
+				create = func() error { return a.Mkfifo("/x", 0o600, "root") }
+				unlink = func() error { return a.RemoveFIFO("/x") }
+			case NameMQ:
+				create = func() error { return a.MqCreate("/x", 0o600, "root", nil) }
+				unlink = func() error { return a.MqUnlink("/x") }
+			case NameSHM:
+				create = func() error {
+					_, _, err := a.openSegment(direct, "/x", ipc.O_CREAT|ipc.O_EXCL|ipc.O_RDWR, 0o600, "root")
+					return err
+				}
+				unlink = func() error { return a.ShmUnlink("/x") }
+			}
+			if err := create(); err != nil {
+				t.Fatal(err)
+			}
+			reg.mu.Lock()
+			reg.failUnregister = ipc.EAGAIN
+			reg.mu.Unlock()
+			if err := unlink(); !errors.Is(err, ipc.EAGAIN) {
+				t.Fatalf("unlink with the registry failing: got %v, want EAGAIN", err)
+			}
+			if !a.HoldsName(kind, "/x") {
+				t.Fatal("the object is gone although its name stays")
+			}
+			if node, err := b.cfg.Names.Lookup(kind, "/x"); err != nil || node != "a" {
+				t.Fatalf("the name: %q %v, want held by a", node, err)
+			}
+			if err := unlink(); err != nil {
+				t.Fatalf("unlink again: %v", err)
+			}
+			if a.HoldsName(kind, "/x") {
+				t.Fatal("the object is still here after the unlink")
 			}
 		})
 	}

@@ -34,31 +34,32 @@ func (t *fifoTable) put(abs string, f *ipc.FIFO) {
 // path that names nothing here but a FIFO another node holds removes that
 // one. The caller's slot is kept meanwhile.
 func (k *ProcessManager) removePath(abs string) error {
-	if k.cfg.Names != nil {
+	names := k.cfg.Names
+	if names != nil {
 		defer k.nameLocks.lock(direct, NameFIFO, abs)()
+		// A FIFO here loses its name first, so that a failure leaves both
+		// as they were (a name without its FIFO would be taken for ever).
+		if fi, err := k.fs.Stat(abs); err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
+			if err := names.Unregister(NameFIFO, abs, true); err != nil && !errors.Is(err, ipc.ENOENT) {
+				return &fs.PathError{Op: "remove", Path: abs, Err: err}
+			}
+		}
 	}
 	t := &k.fifos
 	t.mu.Lock()
-	fi, statErr := k.fs.Stat(abs)
-	if err := k.fs.Remove(abs); err != nil {
-		t.mu.Unlock()
-		if k.cfg.Names != nil && errors.Is(err, fs.ErrNotExist) {
-			// Not here: another node's FIFO, or a lost one, whose name
-			// goes all the same.
-			if uerr := k.cfg.Names.Unregister(NameFIFO, abs, false); !errors.Is(uerr, ipc.ENOENT) {
-				return uerr
-			}
-		}
-		return err
+	err := k.fs.Remove(abs)
+	if err == nil {
+		delete(t.byPath, abs)
 	}
-	delete(t.byPath, abs)
 	t.mu.Unlock()
-	if k.cfg.Names != nil && statErr == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
-		if err := k.cfg.Names.Unregister(NameFIFO, abs, true); err != nil && !errors.Is(err, ipc.ENOENT) {
-			return err
+	if err != nil && names != nil && errors.Is(err, fs.ErrNotExist) {
+		// Not here: another node's FIFO, or a lost one, whose name goes
+		// all the same.
+		if uerr := names.Unregister(NameFIFO, abs, false); !errors.Is(uerr, ipc.ENOENT) {
+			return uerr
 		}
 	}
-	return nil
+	return err
 }
 
 // renamePath renames a name, carrying with it the FIFO objects of the FIFO
@@ -215,13 +216,6 @@ func (k *ProcessManager) mkfifo(call nameCall, abs string, perm fs.FileMode, own
 		}
 		var err error
 		call(func() { err = names.Register(NameFIFO, abs, NameInfo{Owner: owner, Mode: uint32(perm.Perm())}) })
-		if errors.Is(err, ipc.EEXIST) {
-			// Held here already: a registration whose FIFO was removed
-			// without its name (the unregister failed). Take it up again.
-			if node, lerr := names.Lookup(NameFIFO, abs); lerr == nil && node == "" {
-				err = nil
-			}
-		}
 		if err != nil {
 			return &fs.PathError{Op: "mkfifo", Path: abs, Err: err}
 		}
