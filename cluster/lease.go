@@ -270,12 +270,22 @@ func (s *serving) grantLease(sent time.Time, index uint64) bool {
 	return false
 }
 
-// settleNames reports lost the names the table says this node holds but
-// whose objects its kernel does not have: after the agent restarted, they
-// died with its previous process (a FIFO's readers, a queue's messages), so
-// they are reported lost, never silently recreated empty. It runs when the
-// lease is granted again, which includes the first grant after a start.
+// settleNames brings this node's IPC objects in line with the registry
+// when its lease is granted again, which includes the first grant after a
+// start. An object the registry no longer gives this node (unlinked or
+// declared lost while the node was cut off or paused) is dropped, as the
+// processes the table moved away are killed. A name the registry gives
+// this node whose object its kernel does not have died with the agent's
+// previous process (a FIFO's readers, a queue's messages): it is reported
+// lost, never silently recreated empty.
 func (s *serving) settleNames(ctx context.Context, v *fsm.View) {
+	for _, h := range s.kernel.HeldNames() {
+		if o, ok := v.Object(fsm.Kind(h.Kind), h.Name); ok && o.Node == s.name && !o.Lost {
+			continue
+		}
+		s.kernel.DropName(h.Kind, h.Name)
+		s.log.Info("dropped an IPC object the registry no longer gives this node", "kind", h.Kind, "name", h.Name)
+	}
 	for _, kind := range []fsm.Kind{fsm.KindFIFO, fsm.KindMQ, fsm.KindSHM} {
 		for _, o := range v.Objects(kind) {
 			if o.Node != s.name || o.Lost || s.kernel.HoldsName(node.NameKind(kind), o.Name) {

@@ -245,6 +245,18 @@ func (k *ProcessManager) openQueue(call nameCall, name string, flags ipc.OpenFla
 	excl := flags&(ipc.O_CREAT|ipc.O_EXCL) == ipc.O_CREAT|ipc.O_EXCL
 	for range maxNameRaces {
 		d, err := open(flags &^ (ipc.O_CREAT | ipc.O_EXCL))
+		if err == nil {
+			own, oerr := k.ownedHere(call, NameMQ, name)
+			switch {
+			case oerr != nil:
+				d.Close()
+				return nil, false, oerr
+			case !own:
+				d.Close()
+				k.dropLocal(NameMQ, name)
+				err = ipc.ENOENT
+			}
+		}
 		switch {
 		case err == nil && excl:
 			d.Close()
@@ -311,6 +323,41 @@ func (k *ProcessManager) unlinkQueue(call nameCall, name string) error {
 	return k.unlinkShared(call, NameMQ, name, func() bool { _, ok := k.mqs.Lookup(name); return ok }, k.mqs.Unlink)
 }
 
+// ownedHere reports whether Config.Names gives name to this kernel's
+// object. An object it does not (the name is gone, lost, or another
+// node's) is an orphan: left behind by an unlink whose outcome was unknown,
+// or by a lease that ended while the node was cut off. Callers drop it.
+func (k *ProcessManager) ownedHere(call nameCall, kind NameKind, name string) (bool, error) {
+	var node string
+	var err error
+	call(func() { node, err = k.cfg.Names.Lookup(kind, name) })
+	switch {
+	case err == nil:
+		return node == "", nil
+	case errors.Is(err, ipc.ENOENT), errors.Is(err, ipc.ENOLINK):
+		return false, nil
+	}
+	return false, err
+}
+
+// dropLocal removes the object of kind called name here, and nothing else.
+// Callers hold the name's lock.
+func (k *ProcessManager) dropLocal(kind NameKind, name string) {
+	switch kind {
+	case NameMQ:
+		_ = k.mqs.Unlink(name)
+	case NameSHM:
+		_ = k.shms.Unlink(name)
+	case NameFIFO:
+		t := &k.fifos
+		t.mu.Lock()
+		if err := k.fs.Remove(name); err == nil {
+			delete(t.byPath, name)
+		}
+		t.mu.Unlock()
+	}
+}
+
 // unlinkShared removes the queue or segment name of kind. With
 // Config.Names it removes the name there first, while the object is still
 // here, so that a failure leaves both as they were (a name without its
@@ -323,6 +370,16 @@ func (k *ProcessManager) unlinkShared(call nameCall, kind NameKind, name string,
 	}
 	defer k.nameLocks.lock(call, kind, name)()
 	local := here()
+	if local {
+		own, err := k.ownedHere(call, kind, name)
+		if err != nil {
+			return err
+		}
+		if !own {
+			k.dropLocal(kind, name)
+			local = false
+		}
+	}
 	var err error
 	call(func() { err = names.Unregister(kind, name, local) })
 	switch {
@@ -358,6 +415,18 @@ func (k *ProcessManager) openSegment(call nameCall, name string, flags ipc.OpenF
 	excl := flags&(ipc.O_CREAT|ipc.O_EXCL) == ipc.O_CREAT|ipc.O_EXCL
 	for range maxNameRaces {
 		seg, err := open(flags &^ (ipc.O_CREAT | ipc.O_EXCL))
+		if err == nil {
+			own, oerr := k.ownedHere(call, NameSHM, name)
+			switch {
+			case oerr != nil:
+				seg.Close()
+				return nil, false, oerr
+			case !own:
+				seg.Close()
+				k.dropLocal(NameSHM, name)
+				err = ipc.ENOENT
+			}
+		}
 		switch {
 		case err == nil && excl:
 			seg.Close()

@@ -375,3 +375,46 @@ func TestNamesFailedUnlinkChangesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestNamesOrphanObjects: an object whose name the registry no longer
+// gives this kernel (unlinked elsewhere while the node was cut off, or an
+// unlink whose registry outcome was unknown) is an orphan. It must not
+// make an unlink succeed or a create fail.
+func TestNamesOrphanObjects(t *testing.T) {
+	for _, kind := range []NameKind{NameFIFO, NameMQ} {
+		t.Run(string(kind), func(t *testing.T) {
+			a, _, reg := twoNodes(t)
+			create := func() error { return a.MqCreate("/x", 0o600, "root", nil) }
+			unlink := func() error { return a.MqUnlink("/x") }
+			if kind == NameFIFO {
+				create = func() error { return a.Mkfifo("/x", 0o600, "root") }
+				unlink = func() error { return a.RemoveFIFO("/x") }
+			}
+			forget := func() {
+				reg.mu.Lock()
+				delete(reg.names, string(kind)+"/x")
+				reg.mu.Unlock()
+			}
+			if err := create(); err != nil {
+				t.Fatal(err)
+			}
+			forget()
+			if err := unlink(); !errors.Is(err, ipc.ENOENT) {
+				t.Fatalf("unlink of an orphan: got %v, want ENOENT", err)
+			}
+			if a.HoldsName(kind, "/x") {
+				t.Fatal("the orphan is still here")
+			}
+			if err := create(); err != nil {
+				t.Fatal(err)
+			}
+			forget()
+			if err := create(); err != nil {
+				t.Fatalf("create over an orphan: %v", err)
+			}
+			if node, err := a.cfg.Names.Lookup(kind, "/x"); err != nil || node != "" {
+				t.Fatalf("after the create: %q %v, want held here", node, err)
+			}
+		})
+	}
+}

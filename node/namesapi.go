@@ -79,6 +79,38 @@ func (k *ProcessManager) HoldsName(kind NameKind, name string) bool {
 	return false
 }
 
+// NameRef names an object a kernel holds.
+type NameRef struct {
+	Kind NameKind
+	Name string // a FIFO's absolute path
+}
+
+// HeldNames lists the queues, segments and FIFOs this kernel holds.
+func (k *ProcessManager) HeldNames() []NameRef {
+	var out []NameRef
+	for _, q := range k.mqs.List() {
+		out = append(out, NameRef{NameMQ, q.Name})
+	}
+	for _, s := range k.shms.List() {
+		out = append(out, NameRef{NameSHM, s.Name})
+	}
+	k.fifos.mu.Lock()
+	for path := range k.fifos.byPath {
+		out = append(out, NameRef{NameFIFO, path})
+	}
+	k.fifos.mu.Unlock()
+	return out
+}
+
+// DropName removes the object of kind called name here, without telling
+// Config.Names: the cluster drops what the registry no longer gives this
+// node when its lease is granted again, as it kills the processes the
+// table no longer assigns to it.
+func (k *ProcessManager) DropName(kind NameKind, name string) {
+	defer k.nameLocks.lock(direct, kind, name)()
+	k.dropLocal(kind, name)
+}
+
 // LocalFIFO returns the FIFO at the absolute path abs that this kernel
 // holds: what a node serves to the ends other nodes open. ENOENT if there
 // is none.

@@ -39,8 +39,16 @@ func (k *ProcessManager) removePath(abs string) error {
 		defer k.nameLocks.lock(direct, NameFIFO, abs)()
 		// A FIFO here loses its name first, so that a failure leaves both
 		// as they were (a name without its FIFO would be taken for ever).
+		// An orphan FIFO (ownedHere) goes at once, and the name is looked
+		// for elsewhere.
 		if fi, err := k.fs.Stat(abs); err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
-			if err := names.Unregister(NameFIFO, abs, true); err != nil && !errors.Is(err, ipc.ENOENT) {
+			own, err := k.ownedHere(direct, NameFIFO, abs)
+			if err != nil {
+				return &fs.PathError{Op: "remove", Path: abs, Err: err}
+			}
+			if !own {
+				k.dropLocal(NameFIFO, abs)
+			} else if err := names.Unregister(NameFIFO, abs, true); err != nil && !errors.Is(err, ipc.ENOENT) {
 				return &fs.PathError{Op: "remove", Path: abs, Err: err}
 			}
 		}
@@ -211,8 +219,17 @@ func (k *ProcessManager) mkfifo(call nameCall, abs string, perm fs.FileMode, own
 	names := k.cfg.Names
 	if names != nil {
 		defer k.nameLocks.lock(call, NameFIFO, abs)()
-		if _, err := k.fs.Stat(abs); err == nil {
-			return &fs.PathError{Op: "mkfifo", Path: abs, Err: ipc.EEXIST}
+		if fi, err := k.fs.Stat(abs); err == nil {
+			own := true
+			if fi.Mode()&fs.ModeNamedPipe != 0 {
+				if own, err = k.ownedHere(call, NameFIFO, abs); err != nil {
+					return &fs.PathError{Op: "mkfifo", Path: abs, Err: err}
+				}
+			}
+			if own {
+				return &fs.PathError{Op: "mkfifo", Path: abs, Err: ipc.EEXIST}
+			}
+			k.dropLocal(NameFIFO, abs) // an orphan: the name is free, or held elsewhere
 		}
 		var err error
 		call(func() { err = names.Register(NameFIFO, abs, NameInfo{Owner: owner, Mode: uint32(perm.Perm())}) })
