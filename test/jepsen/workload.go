@@ -854,7 +854,7 @@ func (w *Workload) write(ctx context.Context, st *stream, rng *rand.Rand, op *Op
 		if last.kind == maybe {
 			applied = true
 		}
-		if last.kind == answered {
+		if last.kind == answered || last.kind == maybe && op.Kind.oncePerOutcome() {
 			break
 		}
 	}
@@ -1073,3 +1073,11 @@ func ReadHealth(ctx context.Context, ep Endpoint, timeout time.Duration) (api.He
 	}
 	return h, nil
 }
+
+// oncePerOutcome reports whether an operation of kind k may not be retried
+// once an attempt may have applied: the FIFO and queue routes do not take
+// client sessions (a retry would apply again, and answer EEXIST or ENOENT
+// for the first attempt's own effect), so the workload, like the Go
+// client, makes one attempt there unless the first was refused before
+// dispatch.
+func (k OpKind) oncePerOutcome() bool { return k == OpCreate || k == OpUnlink }
