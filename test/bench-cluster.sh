@@ -11,7 +11,8 @@
 # Usage: test/bench-cluster.sh
 #        RUNS=3 DURATION=5s CONCURRENCY=1,16,64 test/bench-cluster.sh
 # Environment: RUNS (3), DURATION (10s per concurrency), CONCURRENCY
-# (1,16,64,256), BASE_PORT (27100: node i listens on BASE_PORT+10(i-1) for
+# (1,16,64,256), LIFECYCLE (1: also `vproc bench lifecycle` and fork+exec+wait
+# of /bin/true beside it; 0 skips them), BASE_PORT (27100: node i listens on BASE_PORT+10(i-1) for
 # HTTP, +1 for raft, +2 for gossip), AGENT_FLAGS (extra flags for every
 # agent), KEEP=1 keeps the temporary directory (agent logs, raw output).
 set -euo pipefail
@@ -21,6 +22,7 @@ DURATION=${DURATION:-10s}
 CONCURRENCY=${CONCURRENCY:-1,16,64,256}
 BASE_PORT=${BASE_PORT:-27100}
 AGENT_FLAGS=${AGENT_FLAGS:-}
+LIFECYCLE=${LIFECYCLE:-1}
 NODES=3
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -98,6 +100,18 @@ for run in $(seq "$RUNS"); do
 			print "unmerged_" $2 "_rate", $5; print "unmerged_" $2 "_p50", $6
 			print "unmerged_" $2 "_p99", $7
 		}' >>"$work/figures.txt"
+	if [ "$LIFECYCLE" = 1 ]; then
+		echo "run $run/$RUNS: vproc bench lifecycle" >&2
+		"$vproc" --addr "$leader_addr" bench lifecycle --concurrency "$CONCURRENCY" --duration "$DURATION" |
+			tee -a "$work/lifecycle.raw" |
+			awk -F'|' '$2 ~ /^ *[0-9]+ *$/ {
+				for (i = 2; i <= 8; i++) { gsub(/ |ms/, "", $i) }
+				print "life_" $2 "_rate", $5; print "life_" $2 "_p50", $6; print "life_" $2 "_p99", $7
+			}' >>"$work/figures.txt"
+		echo "run $run/$RUNS: fork+exec+wait of /bin/true" >&2
+		(cd "$root" && go test -run '^$' -bench 'ForkExecTrue' -benchtime 2s ./node/) |
+			awk '/lifecycles\/s/ { for (i = 1; i <= NF; i++) if ($(i+1) == "lifecycles/s") print "forkexec_rate", $i }' >>"$work/figures.txt"
+	fi
 	echo "run $run/$RUNS: rawraft" >&2
 	"$work/rawraft" --concurrency "$CONCURRENCY" --duration "$DURATION" --records 1,100 |
 		tee -a "$work/rawraft.raw" |
@@ -151,3 +165,22 @@ for c in ${CONCURRENCY//,/ }; do
 			c, vr, v50, v99, v999, ur, u50, u99, r1, a50, a99, r100, b50, b99, ratio(vr, r1), ratio(ur, r1), ceil
 	}'
 done
+
+if [ "$LIFECYCLE" = 1 ]; then
+	echo
+	echo "## whole lifecycles (spawn, run \`true\`, exit, wait): vproc vs fork+exec+wait"
+	echo
+	echo "fork+exec+wait of /bin/true on this machine, one after the other: $(median forkexec_rate)/s (median)"
+	echo
+	echo "| concurrency | vproc lifecycles/s | p50 / p99 ms | ÷ fork+exec+wait |"
+	echo "|---:|---:|---:|---:|"
+	fe=$(median forkexec_rate)
+	for c in ${CONCURRENCY//,/ }; do
+		lr=$(median "life_${c}_rate")
+		awk -v c="$c" -v lr="$lr" -v fe="$fe" -v p50="$(median "life_${c}_p50")" -v p99="$(median "life_${c}_p99")" '
+		BEGIN {
+			r = (lr == "n/a" || fe == "n/a" || fe == 0) ? "n/a" : sprintf("%.1f", lr / fe)
+			printf "| %s | %s | %s / %s | %s |\n", c, lr, p50, p99, r
+		}'
+	done
+fi
