@@ -244,19 +244,7 @@ func (k *ProcessManager) openQueue(call nameCall, name string, flags ipc.OpenFla
 	defer k.nameLocks.lock(call, NameMQ, name)()
 	excl := flags&(ipc.O_CREAT|ipc.O_EXCL) == ipc.O_CREAT|ipc.O_EXCL
 	for range maxNameRaces {
-		d, err := open(flags &^ (ipc.O_CREAT | ipc.O_EXCL))
-		if err == nil {
-			own, oerr := k.ownedHere(call, NameMQ, name)
-			switch {
-			case oerr != nil:
-				d.Close()
-				return nil, false, oerr
-			case !own:
-				d.Close()
-				k.dropLocal(NameMQ, name)
-				err = ipc.ENOENT
-			}
-		}
+		d, err := openHeld(k, call, NameMQ, name, func() (*ipc.MQDesc, error) { return open(flags &^ (ipc.O_CREAT | ipc.O_EXCL)) })
 		switch {
 		case err == nil && excl:
 			d.Close()
@@ -340,6 +328,28 @@ func (k *ProcessManager) ownedHere(call nameCall, kind NameKind, name string) (b
 	return false, err
 }
 
+// openHeld opens the object of kind called name here with open, and keeps
+// it only if Config.Names gives the name to this kernel: an orphan is
+// closed, dropped and reported ENOENT, so that callers look for the name
+// elsewhere or create it.
+func openHeld[T interface{ Close() error }](k *ProcessManager, call nameCall, kind NameKind, name string, open func() (T, error)) (T, error) {
+	h, err := open()
+	if err != nil {
+		return h, err
+	}
+	own, err := k.ownedHere(call, kind, name)
+	if err == nil && own {
+		return h, nil
+	}
+	_ = h.Close()
+	var zero T
+	if err != nil {
+		return zero, err
+	}
+	k.dropLocal(kind, name)
+	return zero, ipc.ENOENT
+}
+
 // dropLocal removes the object of kind called name here, and nothing else.
 // Callers hold the name's lock.
 func (k *ProcessManager) dropLocal(kind NameKind, name string) {
@@ -414,19 +424,7 @@ func (k *ProcessManager) openSegment(call nameCall, name string, flags ipc.OpenF
 	defer k.nameLocks.lock(call, NameSHM, name)()
 	excl := flags&(ipc.O_CREAT|ipc.O_EXCL) == ipc.O_CREAT|ipc.O_EXCL
 	for range maxNameRaces {
-		seg, err := open(flags &^ (ipc.O_CREAT | ipc.O_EXCL))
-		if err == nil {
-			own, oerr := k.ownedHere(call, NameSHM, name)
-			switch {
-			case oerr != nil:
-				seg.Close()
-				return nil, false, oerr
-			case !own:
-				seg.Close()
-				k.dropLocal(NameSHM, name)
-				err = ipc.ENOENT
-			}
-		}
+		seg, err := openHeld(k, call, NameSHM, name, func() (*ipc.Segment, error) { return open(flags &^ (ipc.O_CREAT | ipc.O_EXCL)) })
 		switch {
 		case err == nil && excl:
 			seg.Close()
