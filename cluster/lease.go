@@ -261,7 +261,7 @@ func (s *serving) grantLease(sent time.Time, index uint64) bool {
 			return false
 		}
 	}
-	s.runner.killUnassigned(s.c.localView())
+	s.runner.killUnassigned()
 	s.settleNames(ctx, s.c.localView())
 	if d := time.Until(end); d > 0 {
 		s.kernel.ResumeLease(d)

@@ -176,8 +176,9 @@ type localProc struct {
 	// remoteParent: its parent runs on another node, and the kernel has
 	// not been told that it exited.
 	remoteParent bool
-	// index is the log index of a child's spawn: a view older than that
-	// does not show the child yet, which says nothing about it.
+	// index is the log index of a child's spawn, or of the record a
+	// process was started from: a view older than that says nothing
+	// about it.
 	index uint64
 }
 
@@ -599,8 +600,11 @@ func (r *runner) settleLocked(v *fsm.View, pid uint64, lp *localProc, p *fsm.Pro
 	if assigned && p.Incarnation == lp.inc {
 		return
 	}
-	if p == nil && v.Index() < lp.index {
-		// A child whose spawn this node's replica has yet to apply.
+	if v.Index() < lp.index {
+		// A view older than what the runner knew of this incarnation when
+		// it took it up (a child whose spawn this replica has yet to
+		// apply, or a process started from a newer view): it cannot
+		// judge it.
 		return
 	}
 	if lp.child && !lp.spawned && !lp.exited && !lp.failed && p != nil && p.Incarnation == lp.inc && p.State.Live() {
@@ -622,11 +626,13 @@ func (r *runner) settleLocked(v *fsm.View, pid uint64, lp *localProc, p *fsm.Pro
 	delete(r.procs, pid)
 }
 
-// killUnassigned kills every local incarnation that the view no longer
-// assigns here.
-func (r *runner) killUnassigned(v *fsm.View) {
+// killUnassigned kills every local incarnation that the table no longer
+// assigns here. It reads the table under the runner's lock, so that the
+// view is at least as new as any the runner took a process up from.
+func (r *runner) killUnassigned() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	v := r.c.localView()
 	for pid, lp := range r.procs {
 		var p *fsm.Process
 		if q, ok := v.Get(pid); ok {
@@ -640,7 +646,7 @@ func (r *runner) killUnassigned(v *fsm.View) {
 func (r *runner) startProcess(p *fsm.Process) {
 	pid, inc := p.PID, p.Incarnation
 	spec, stdin, err := kernelSpec(p)
-	lp := &localProc{pid: pid, inc: inc, remoteParent: p.Parent > fsm.InitPID}
+	lp := &localProc{pid: pid, inc: inc, remoteParent: p.Parent > fsm.InitPID, index: p.ModifyIndex}
 	r.mu.Lock()
 	r.procs[pid] = lp
 	if err == nil && stdin {

@@ -391,3 +391,38 @@ func TestRunnerStartsTheNextIncarnationAfterTheOldEnds(t *testing.T) {
 		t.Fatalf("the kernel's pid %d: %+v, %v; want the new incarnation running", pid, kp, err)
 	}
 }
+
+// TestRunnerOlderViewLeavesAStartedProcessAlone: a view older than the
+// record the runner started a process from says nothing about it. The
+// lease's return path once settled the runner's processes against a view
+// read before the runner took one up, and killed it or forgot it, so that
+// its exit was never reported.
+func TestRunnerOlderViewLeavesAStartedProcessAlone(t *testing.T) {
+	h := newHarness(t, nil, false)
+	old := h.c.f.View()
+	res := h.c.apply(&fsm.Spawn{Parent: fsm.InitPID, Spec: fsm.Spec{Command: "sleep", Args: []string{"60"}}, Now: time.Now().UnixNano()})
+	p, ok := h.c.f.View().Get(res.PID)
+	if !ok || p.Node != "n1" {
+		t.Fatalf("spawned: %+v", p)
+	}
+	h.s.kernel.Thaw()
+	r := h.s.runner
+	r.startProcess(&p)
+	r.mu.Lock()
+	lp := r.procs[p.PID]
+	if lp != nil {
+		q, _ := old.Get(p.PID)
+		r.settleLocked(old, p.PID, lp, &q, false)
+	}
+	kept := r.procs[p.PID] == lp && lp != nil && !lp.killed
+	r.mu.Unlock()
+	if !kept {
+		t.Fatal("an older view killed or forgot a process the runner had started")
+	}
+	if _, err := h.s.kernel.Get(int(p.PID)); err != nil {
+		t.Fatalf("the process: %v", err)
+	}
+	if err := h.s.kernel.Kill(int(p.PID), ipc.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+}
