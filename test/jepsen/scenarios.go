@@ -212,9 +212,20 @@ func staleReadRound(ctx context.Context, s *Script, old string, rest []string) (
 	return n, nil
 }
 
+// heartbeat spawns a heartbeat process that beats every period, with
+// restart policy always, through c, and waits until it runs.
+func (s *Script) heartbeat(ctx context.Context, c *client, period string) (api.Process, error) {
+	hb := c.Spawn(ctx, api.SpawnRequest{Command: "heartbeat", Args: []string{period}, Restart: "always"})
+	if hb.Outcome != OutcomeOK {
+		return api.Process{}, fmt.Errorf("spawn heartbeat: %s %s", hb.Code, hb.Error)
+	}
+	return s.Running(ctx, c, hb.RetPID, 30*time.Second, nil)
+}
+
 // lostWait bounds the wait for the leader to declare a cut-off node's
-// processes lost and restart them: the agents' lost timeout (10 s) plus
-// the election, placement and start.
+// processes lost and restart them: the agents' lost timeout (2 s by
+// default) plus the election, placement and start, with room to spare on
+// a loaded machine.
 const lostWait = 45 * time.Second
 
 // twoRunners cuts a heartbeat's node off until the leader restarts the
@@ -227,15 +238,11 @@ func twoRunners(ctx context.Context, s *Script) error {
 	}
 	c := s.Client(leader)
 	defer c.close()
-	hb := c.Spawn(ctx, api.SpawnRequest{Command: "heartbeat", Args: []string{"100ms"}, Restart: "always"})
-	if hb.Outcome != OutcomeOK {
-		return fmt.Errorf("spawn heartbeat: %s %s", hb.Code, hb.Error)
-	}
-	first, err := s.Running(ctx, c, hb.RetPID, 30*time.Second, nil)
+	first, err := s.heartbeat(ctx, c, "100ms")
 	if err != nil {
 		return err
 	}
-	s.logf("script: heartbeat %d runs on %s, incarnation %d", hb.RetPID, first.Node, first.Incarnation)
+	s.logf("script: heartbeat %d runs on %s, incarnation %d", first.PID, first.Node, first.Incarnation)
 	sleepCtx(ctx, time.Second) // some beats before the cut
 	cut, err := s.Isolate(first.Node)
 	if err != nil {
@@ -249,13 +256,13 @@ func twoRunners(ctx context.Context, s *Script) error {
 		}
 		c2 := s.Client(leader)
 		defer c2.close()
-		second, err := s.Running(ctx, c2, hb.RetPID, lostWait, func(p api.Process) bool {
+		second, err := s.Running(ctx, c2, first.PID, lostWait, func(p api.Process) bool {
 			return p.Incarnation > first.Incarnation && p.Node != first.Node
 		})
 		if err != nil {
 			return err
 		}
-		s.logf("script: heartbeat %d restarted on %s, incarnation %d", hb.RetPID, second.Node, second.Incarnation)
+		s.logf("script: heartbeat %d restarted on %s, incarnation %d", first.PID, second.Node, second.Incarnation)
 		sleepCtx(ctx, 3*time.Second) // both would run now, without fencing
 		return nil
 	}()
@@ -312,11 +319,7 @@ func killInMinority(ctx context.Context, s *Script) error {
 	}
 	c := s.Client(leader)
 	defer c.close()
-	hb := c.Spawn(ctx, api.SpawnRequest{Command: "heartbeat", Args: []string{"100ms"}, Restart: "always"})
-	if hb.Outcome != OutcomeOK {
-		return fmt.Errorf("spawn heartbeat: %s %s", hb.Code, hb.Error)
-	}
-	p, err := s.Running(ctx, c, hb.RetPID, 30*time.Second, nil)
+	p, err := s.heartbeat(ctx, c, "100ms")
 	if err != nil {
 		return err
 	}
@@ -337,14 +340,14 @@ func killInMinority(ctx context.Context, s *Script) error {
 		defer c2.close()
 		var k Op
 		for i := 0; i < 10; i++ {
-			if k = c2.Kill(ctx, hb.RetPID, 9); k.Outcome == OutcomeOK || !sleepCtx(ctx, 300*time.Millisecond) {
+			if k = c2.Kill(ctx, p.PID, 9); k.Outcome == OutcomeOK || !sleepCtx(ctx, 300*time.Millisecond) {
 				break
 			}
 		}
 		if k.Outcome != OutcomeOK {
-			return fmt.Errorf("kill -9 %d through %s: %s %s", hb.RetPID, leader, k.Code, k.Error)
+			return fmt.Errorf("kill -9 %d through %s: %s %s", p.PID, leader, k.Code, k.Error)
 		}
-		s.logf("script: SIGKILL for %d committed through %s while %s is cut off", hb.RetPID, leader, p.Node)
+		s.logf("script: SIGKILL for %d committed through %s while %s is cut off", p.PID, leader, p.Node)
 		sleepCtx(ctx, s.r.cfg.KillGrace+2*time.Second)
 		return nil
 	}()
@@ -364,11 +367,7 @@ func pausedLeader(ctx context.Context, s *Script) error {
 	defer c.close()
 	var mine api.Process
 	for i := 0; i < 2*len(members) && mine.PID == 0; i++ {
-		hb := c.Spawn(ctx, api.SpawnRequest{Command: "heartbeat", Args: []string{"50ms"}, Restart: "always"})
-		if hb.Outcome != OutcomeOK {
-			return fmt.Errorf("spawn heartbeat: %s %s", hb.Code, hb.Error)
-		}
-		p, err := s.Running(ctx, c, hb.RetPID, 30*time.Second, nil)
+		p, err := s.heartbeat(ctx, c, "50ms")
 		if err != nil {
 			return err
 		}
