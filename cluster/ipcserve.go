@@ -308,49 +308,17 @@ func (p *ipcPeer) open(sw *srvWaiter, body []byte) [][]byte {
 // (the client's cancel frame, or the stream's end) makes its waits return
 // EINTR.
 type srvWaiter struct {
-	ch       chan struct{} // capacity 1: a wake token
+	ipc.Waiter
 	canceled chan struct{}
 	once     sync.Once
 }
 
 func newSrvWaiter() *srvWaiter {
-	return &srvWaiter{ch: make(chan struct{}, 1), canceled: make(chan struct{})}
+	c := make(chan struct{})
+	return &srvWaiter{Waiter: ipc.NewCancelableWaiter(c, ipc.EINTR), canceled: c}
 }
 
 func (w *srvWaiter) cancel() { w.once.Do(func() { close(w.canceled) }) }
-
-func (w *srvWaiter) Wake() {
-	select {
-	case w.ch <- struct{}{}:
-	default:
-	}
-}
-
-func (w *srvWaiter) Wait(deadline time.Time) error {
-	select {
-	case <-w.canceled:
-		return ipc.EINTR
-	default:
-	}
-	var timeout <-chan time.Time
-	if !deadline.IsZero() {
-		d := time.Until(deadline)
-		if d <= 0 {
-			return ipc.ETIMEDOUT
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		timeout = t.C
-	}
-	select {
-	case <-w.ch:
-		return nil
-	case <-timeout:
-		return ipc.ETIMEDOUT
-	case <-w.canceled:
-		return ipc.EINTR
-	}
-}
 
 // handleIPCUnlink unlinks a FIFO, queue or segment this node holds, for the
 // node that was asked to (clusterNames.Unregister).

@@ -41,15 +41,24 @@ type Waiter interface {
 }
 
 // chanWaiter is the Waiter used by callers outside the kernel (tests, tools,
-// benchmarks): it waits on a channel, honours deadlines, and is never
-// interrupted.
+// benchmarks, the cluster's streams): it waits on a channel and honours
+// deadlines; with a done channel, its waits end with err once done is
+// closed.
 type chanWaiter struct {
-	ch chan struct{}
+	ch   chan struct{} // capacity 1: a wake token
+	done <-chan struct{}
+	err  error
 }
 
-// NewWaiter returns a Waiter for a caller that is not a kernel process. It may
-// be used by one goroutine at a time.
+// NewWaiter returns a Waiter for a caller that is not a kernel process. Its
+// waits are never interrupted. It may be used by one goroutine at a time.
 func NewWaiter() Waiter { return &chanWaiter{ch: make(chan struct{}, 1)} }
+
+// NewCancelableWaiter returns a Waiter like NewWaiter's whose waits end
+// with err once done is closed: a context's Done, a request's cancel.
+func NewCancelableWaiter(done <-chan struct{}, err error) Waiter {
+	return &chanWaiter{ch: make(chan struct{}, 1), done: done, err: err}
+}
 
 func (w *chanWaiter) Wake() {
 	select {
@@ -59,21 +68,28 @@ func (w *chanWaiter) Wake() {
 }
 
 func (w *chanWaiter) Wait(deadline time.Time) error {
-	if deadline.IsZero() {
-		<-w.ch
-		return nil
+	select {
+	case <-w.done:
+		return w.err
+	default:
 	}
-	d := time.Until(deadline)
-	if d <= 0 {
-		return ETIMEDOUT
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return ETIMEDOUT
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
 	case <-w.ch:
 		return nil
-	case <-t.C:
+	case <-timeout:
 		return ETIMEDOUT
+	case <-w.done:
+		return w.err
 	}
 }
 

@@ -158,41 +158,8 @@ func (q *Queue) Attr() (ipc.MQAttr, error) { return q.h.attr() }
 // Close closes the queue.
 func (q *Queue) Close() error { return q.h.Close() }
 
-// ctxWaiter is an ipc.Waiter that ends its waits with ECANCELED once its
-// context is done.
-type ctxWaiter struct {
-	ctx context.Context
-	ch  chan struct{}
-}
-
-func newCtxWaiter(ctx context.Context) *ctxWaiter {
-	return &ctxWaiter{ctx: ctx, ch: make(chan struct{}, 1)}
-}
-
-func (w *ctxWaiter) Wake() {
-	select {
-	case w.ch <- struct{}{}:
-	default:
-	}
-}
-
-func (w *ctxWaiter) Wait(deadline time.Time) error {
-	var timeout <-chan time.Time
-	if !deadline.IsZero() {
-		d := time.Until(deadline)
-		if d <= 0 {
-			return ipc.ETIMEDOUT
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		timeout = t.C
-	}
-	select {
-	case <-w.ch:
-		return nil
-	case <-timeout:
-		return ipc.ETIMEDOUT
-	case <-w.ctx.Done():
-		return ipc.ECANCELED
-	}
+// newCtxWaiter returns an ipc.Waiter that ends its waits with ECANCELED
+// once ctx is done.
+func newCtxWaiter(ctx context.Context) ipc.Waiter {
+	return ipc.NewCancelableWaiter(ctx.Done(), ipc.ECANCELED)
 }
