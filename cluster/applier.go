@@ -97,6 +97,11 @@ func newApplier(r *raft.Raft, logger *slog.Logger, stop <-chan struct{}) *applie
 
 // propose queues p. It fails with errNotLeader once the agent is stopping.
 func (ap *applier) propose(ctx context.Context, p *proposal) error {
+	// A context already ended must not race the queue: select picks at
+	// random among ready cases.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case ap.queue <- p:
 		return nil

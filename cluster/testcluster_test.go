@@ -284,6 +284,22 @@ func (c *testCluster) waitMembers(n int) {
 				return fmt.Errorf("%s sees %d alive nodes in the table, want %d", a.Name(), alive, len(c.up()))
 			}
 		}
+		// Every node holds a lease the leader renewed, so that placement
+		// sees all of them: a test that spawns at once spreads over all.
+		ls := l.leading.Load()
+		if ls == nil {
+			return errors.New("leader state not set up yet")
+		}
+		now := time.Now()
+		for _, a := range c.up() {
+			nd, ok := l.localView().Node(a.Name())
+			if !ok || !ls.eligible(&nd, now) {
+				return fmt.Errorf("the leader may not place on %s yet", a.Name())
+			}
+		}
+		ls.sched.mu.Lock()
+		ls.sched.nodes = nil // the next spawn lists the nodes afresh
+		ls.sched.mu.Unlock()
 		return nil
 	})
 	c.leader()
