@@ -126,6 +126,11 @@ type Config struct {
 	// still running. Its node's value applies.
 	PreemptGrace time.Duration
 
+	// EnableDebug serves Go's profiles (net/http/pprof) under
+	// /debug/pprof/ on the HTTP API, as Consul's and Nomad's enable_debug
+	// do. Off by default: profiles reveal memory contents and cost CPU.
+	EnableDebug bool
+
 	// Logger receives the agent's log. Nil discards it. Raft's and
 	// memberlist's own output goes to it at debug level.
 	Logger *slog.Logger

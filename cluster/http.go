@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"runtime/debug"
 	"sort"
@@ -81,6 +82,13 @@ func (s *serving) routes() http.Handler {
 	mux.Handle("/v1/internal/lease", methods{http.MethodPost: s.handleLease})
 	mux.Handle("/v1/internal/readindex", methods{http.MethodPost: s.handleReadIndex})
 	s.ipcRoutes(mux)
+	if s.cfg.EnableDebug {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &httpError{http.StatusNotFound, api.CodeNotFound, "no route " + r.URL.Path})
 	})

@@ -430,3 +430,19 @@ func TestHTTPInternalCommand(t *testing.T) {
 		t.Errorf("stale started: %d %s", r.status, r.body)
 	}
 }
+
+// TestHTTPDebugProfiles: /debug/pprof/ is served only with EnableDebug.
+func TestHTTPDebugProfiles(t *testing.T) {
+	off := newHarness(t, nil, false)
+	if r := do(t, "GET", off.url+"/debug/pprof/", nil, nil); r.status != 404 || r.err().Code != api.CodeNotFound {
+		t.Errorf("without EnableDebug: %d %s, want 404 %s", r.status, r.body, api.CodeNotFound)
+	}
+	on := newHarness(t, nil, false, func(c *Config) { c.EnableDebug = true })
+	r := do(t, "GET", on.url+"/debug/pprof/", nil, nil)
+	if r.status != 200 || !bytes.Contains(r.body, []byte("goroutine")) {
+		t.Errorf("with EnableDebug: %d %.200s, want 200 and the profile index", r.status, r.body)
+	}
+	if r := do(t, "GET", on.url+"/debug/pprof/goroutine?debug=1", nil, nil); r.status != 200 {
+		t.Errorf("goroutine profile: %d", r.status)
+	}
+}

@@ -38,6 +38,7 @@ type agentFlags struct {
 	preemptGrace    time.Duration
 	logLevel        string
 	shutdownTimeout time.Duration
+	enableDebug     bool
 }
 
 func (f *agentFlags) register(fs *pflag.FlagSet) {
@@ -59,6 +60,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.preemptGrace, "preempt-grace", 0, "how long a preempted process has between SIGTERM and SIGKILL (default 5s)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
+	fs.BoolVar(&f.enableDebug, "enable-debug", false, "serve Go's profiles under /debug/pprof/ on the HTTP API")
 }
 
 // config applies the flags that were given to base.
@@ -133,6 +135,9 @@ func (f *agentFlags) config(fs *pflag.FlagSet, base cluster.Config) (cluster.Con
 			return cfg, fmt.Errorf("bad --preempt-grace %v: must not be negative", f.preemptGrace)
 		}
 		cfg.PreemptGrace = f.preemptGrace
+	}
+	if set("enable-debug") {
+		cfg.EnableDebug = f.enableDebug
 	}
 	if cfg.Name == "" {
 		host, err := os.Hostname()
