@@ -7,28 +7,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 
+	"github.com/vproc/vproc/cluster/raftstore"
 	"github.com/vproc/vproc/fsm"
 )
 
-// Raft plumbing: the stores (raft-boltdb in DataDir/raft.db behind a log
-// cache, or memory with Dev), the file snapshot store (DataDir/snapshots,
-// two retained), the TCP transport, and the adapter that lets raft drive
+// Raft plumbing: the stores (package raftstore: raft-boltdb in
+// DataDir/raft.db behind a log cache and the file snapshot store in
+// DataDir/snapshots, or memory with Dev), the TCP transport, and the adapter that lets raft drive
 // the fsm package's state machine.
 
 const (
-	raftDBFile        = "raft.db"
-	snapshotsRetained = 2
-	logCacheSize      = 512
 	// transportTimeout bounds raft's network I/O (InstallSnapshot scales
 	// it with the snapshot's size).
 	transportTimeout = 10 * time.Second
@@ -37,45 +31,29 @@ const (
 
 // raftStores are the stores raft runs on.
 type raftStores struct {
-	logs   raft.LogStore
-	stable raft.StableStore
-	snaps  raft.SnapshotStore
-	bolt   *raftboltdb.BoltStore // nil with Dev
+	logs    raft.LogStore
+	stable  raft.StableStore
+	snaps   raft.SnapshotStore
+	durable *raftstore.Stores // nil with Dev
 }
 
-// openRaftStores opens the stores of cfg: BoltDB and files under DataDir,
-// or memory with Dev.
+// openRaftStores opens the stores of cfg: BoltDB and files under DataDir
+// (package raftstore), or memory with Dev.
 func openRaftStores(cfg *Config, logger *hclogAdapter) (*raftStores, error) {
 	if cfg.Dev {
 		mem := raft.NewInmemStore()
 		return &raftStores{logs: mem, stable: mem, snaps: raft.NewInmemSnapshotStore()}, nil
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
-	bolt, err := raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(cfg.DataDir, raftDBFile),
-		BoltOptions: &bbolt.Options{Timeout: time.Second},
-	})
+	d, err := raftstore.Open(cfg.DataDir, logger.Named("snapshots"))
 	if err != nil {
-		return nil, fmt.Errorf("raft log %s: %w", filepath.Join(cfg.DataDir, raftDBFile), err)
-	}
-	cache, err := raft.NewLogCache(logCacheSize, bolt)
-	if err != nil {
-		_ = bolt.Close()
 		return nil, err
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, snapshotsRetained, logger.Named("snapshots"))
-	if err != nil {
-		_ = bolt.Close()
-		return nil, fmt.Errorf("snapshot store: %w", err)
-	}
-	return &raftStores{logs: cache, stable: bolt, snaps: snaps, bolt: bolt}, nil
+	return &raftStores{logs: d.Logs, stable: d.Stable, snaps: d.Snaps, durable: d}, nil
 }
 
 func (s *raftStores) close() error {
-	if s.bolt != nil {
-		return s.bolt.Close()
+	if s.durable != nil {
+		return s.durable.Close()
 	}
 	return nil
 }

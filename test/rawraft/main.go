@@ -1,7 +1,8 @@
 // Command rawraft is the raw raft baseline of vproc's spawn benchmark
 // (DESIGN.md, "Tests → Benchmarks"). It starts an N-node hashicorp/raft
 // cluster in one process, on TCP loopback, with the store the product uses
-// (raft-boltdb behind a log cache, file snapshots) and a trivial state
+// (package raftstore: raft-boltdb behind a log cache, file snapshots) and
+// the product's transport (package raftnet), and a trivial state
 // machine, and measures Apply throughput and latency at each concurrency:
 // with one record per entry (the figure a spawn-per-entry design would get)
 // and with many records per entry (the ceiling of batching).
@@ -21,7 +22,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/vproc/vproc/cluster/raftnet"
 	"io"
 	"math"
 	"net"
@@ -38,8 +38,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
+
+	"github.com/vproc/vproc/cluster/raftnet"
+	"github.com/vproc/vproc/cluster/raftstore"
 )
 
 func main() {
@@ -68,8 +69,6 @@ var defaultTiming = Timing{
 
 // The product's other raft and store settings (cluster/raft.go).
 const (
-	logCacheSize      = 512
-	snapshotsRetained = 2
 	transportPool     = 3
 	transportTimeout  = 10 * time.Second
 	snapshotThreshold = 8192
@@ -320,9 +319,9 @@ type raftCluster struct {
 
 // server is one raft server and what it owns.
 type server struct {
-	raft  *raft.Raft
-	trans *raft.NetworkTransport
-	bolt  *raftboltdb.BoltStore
+	raft   *raft.Raft
+	trans  *raft.NetworkTransport
+	stores *raftstore.Stores
 }
 
 // startCluster starts n servers under dir, bootstrapped together.
@@ -364,27 +363,13 @@ func startCluster(dir string, n int, t Timing) (_ *raftCluster, err error) {
 }
 
 func startServer(dir string, id raft.ServerID, tr *raft.NetworkTransport, conf raft.Configuration, t Timing) (*server, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	bolt, err := raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(dir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: time.Second},
-	})
+	st, err := raftstore.Open(dir, nil)
 	if err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*server, error) {
-		bolt.Close()
+		st.Close()
 		return nil, err
-	}
-	logs, err := raft.NewLogCache(logCacheSize, bolt)
-	if err != nil {
-		return fail(err)
-	}
-	snaps, err := raft.NewFileSnapshotStore(dir, snapshotsRetained, io.Discard)
-	if err != nil {
-		return fail(err)
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = id
@@ -397,14 +382,14 @@ func startServer(dir string, id raft.ServerID, tr *raft.NetworkTransport, conf r
 	rc.TrailingLogs = trailingLogs
 	rc.BatchApplyCh = false
 	rc.Logger = hclog.NewNullLogger()
-	if err := raft.BootstrapCluster(rc, logs, bolt, snaps, tr, conf); err != nil {
+	if err := raft.BootstrapCluster(rc, st.Logs, st.Stable, st.Snaps, tr, conf); err != nil {
 		return fail(err)
 	}
-	r, err := raft.NewRaft(rc, &countFSM{}, logs, bolt, snaps, tr)
+	r, err := raft.NewRaft(rc, &countFSM{}, st.Logs, st.Stable, st.Snaps, tr)
 	if err != nil {
 		return fail(err)
 	}
-	return &server{raft: r, trans: tr, bolt: bolt}, nil
+	return &server{raft: r, trans: tr, stores: st}, nil
 }
 
 // newTransport returns a TCP transport on a free loopback port, set up as
@@ -447,7 +432,7 @@ func (c *raftCluster) waitLeader(ctx context.Context, timeout time.Duration) (*r
 func (c *raftCluster) shutdown() error {
 	var errs []error
 	for _, s := range c.servers {
-		errs = append(errs, s.raft.Shutdown().Error(), s.trans.Close(), s.bolt.Close())
+		errs = append(errs, s.raft.Shutdown().Error(), s.trans.Close(), s.stores.Close())
 	}
 	c.servers = nil
 	return errors.Join(errs...)
