@@ -56,7 +56,9 @@ type Agent struct {
 	ctx        context.Context
 	cancel     context.CancelFunc
 	shutdownCh <-chan struct{}
-	wg         sync.WaitGroup // every goroutine of the agent
+	// raftDown is closed once raft has shut down (teardown).
+	raftDown chan struct{}
+	wg       sync.WaitGroup // every goroutine of the agent
 
 	// leading is the current term's leader state while this node leads.
 	leading atomic.Pointer[leaderState]
@@ -94,6 +96,7 @@ func New(cfg Config) (*Agent, error) {
 		ctx:        ctx,
 		cancel:     cancel,
 		shutdownCh: ctx.Done(),
+		raftDown:   make(chan struct{}),
 		verifyCh:   make(chan chan error),
 	}
 	started := false
@@ -204,7 +207,7 @@ func (a *Agent) open() error {
 		return err
 	}
 	a.gossipAddr = a.gossip.addr()
-	a.app = newApplier(a.raft, a.logger, a.shutdownCh)
+	a.app = newApplier(a.raft, a.logger, a.shutdownCh, a.raftDown)
 
 	if a.serving, err = newServing(a, *cfg, a.logger); err != nil {
 		return fmt.Errorf("serving: %w", err)
@@ -305,6 +308,7 @@ func (a *Agent) teardown(ctx context.Context, graceful bool) error {
 				errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 			}
 		}
+		close(a.raftDown) // raft answers no future any more
 		if a.trans != nil {
 			_ = a.trans.Close()
 			a.trans.CloseStreams()

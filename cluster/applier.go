@@ -80,16 +80,22 @@ type applier struct {
 	raft   *raft.Raft
 	logger *slog.Logger
 	stop   <-chan struct{}
+	// raftDown is closed once raft has shut down: a future not answered
+	// by then never will be (unblockOnShutdown).
+	raftDown chan struct{}
+	escapes  bool // whether futures take raftDown; false only on another raft version
 
 	queue    chan *proposal // proposals waiting for the batcher
 	inflight chan *inflight // batches handed to raft, closed by the batcher on exit
 }
 
-func newApplier(r *raft.Raft, logger *slog.Logger, stop <-chan struct{}) *applier {
+func newApplier(r *raft.Raft, logger *slog.Logger, stop <-chan struct{}, raftDown chan struct{}) *applier {
 	return &applier{
 		raft:     r,
 		logger:   logger,
 		stop:     stop,
+		raftDown: raftDown,
+		escapes:  true,
 		queue:    make(chan *proposal, applyQueueLen),
 		inflight: make(chan *inflight, maxInFlight-1), // one more waits in the completer
 	}
@@ -186,7 +192,12 @@ func (ap *applier) run() {
 				panic(fmt.Sprintf("cluster: group commit: %v", err))
 			}
 		}
-		batch := &inflight{props: append([]*proposal(nil), props...), future: ap.raft.Apply(data, 0)}
+		f := ap.raft.Apply(data, 0)
+		if ap.escapes && !unblockOnShutdown(f, ap.raftDown) {
+			ap.escapes = false
+			ap.logger.Warn("group commit: raft's apply futures have no shutdown escape; a shutdown may wait on an entry raft never answers")
+		}
+		batch := &inflight{props: append([]*proposal(nil), props...), future: f}
 		select {
 		case ap.inflight <- batch:
 		case <-ap.stop:
@@ -232,8 +243,9 @@ func (ap *applier) drain() {
 
 // complete is the completer: it waits for each entry in log order and
 // answers its proposals. It exits once the batcher has closed ap.inflight
-// and every batch is answered; raft answers every future it accepted, with
-// an error at the latest when it shuts down.
+// and every batch is answered: raft answers a future it accepted, or, when
+// it shuts down first, the future's wait ends with raft's shutdown
+// (unblockOnShutdown).
 func (ap *applier) complete() {
 	for b := range ap.inflight {
 		ap.finish(b)

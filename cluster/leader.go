@@ -102,7 +102,9 @@ func (a *Agent) lead() *leaderState {
 func (a *Agent) establish(ls *leaderState) {
 	start := time.Now()
 	for {
-		err := a.raft.Barrier(0).Error()
+		f := a.raft.Barrier(0)
+		unblockOnShutdown(f, a.raftDown)
+		err := f.Error()
 		if err == nil {
 			break
 		}
