@@ -31,6 +31,14 @@ func TestUnblockOnShutdownFitsRaft(t *testing.T) {
 	if err := b.Error(); err != nil {
 		t.Fatal(err)
 	}
+	// A configuration change's future: re-adding the voter as it is.
+	cf := c.leader().raft.AddVoter(raft.ServerID(c.leader().Name()), raft.ServerAddress(c.leader().RaftAddr()), 0, 0)
+	if !unblockOnShutdown(cf, make(chan struct{})) {
+		t.Fatalf("a configuration change's %T takes no shutdown channel", cf)
+	}
+	if err := cf.Error(); err != nil {
+		t.Fatal(err)
+	}
 	if unblockOnShutdown(raft.Future(nil), make(chan struct{})) {
 		t.Error("a nil future took the channel")
 	}

@@ -6,13 +6,13 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// Raft does not answer every log future it accepted (Apply and Barrier). A
-// committed entry waits
-// for its state machine in a buffered channel, and raft's state machine
-// goroutine returns on shutdown without answering what is still queued
-// there (hashicorp/raft#498): the future's Error then blocks forever. Its
-// futures do have an escape, the exported ShutdownCh of the future's
-// embedded deferError, which raft sets only for its own internal futures.
+// Raft does not answer every log future it accepted (Apply, Barrier and
+// configuration changes). A committed entry waits for its state machine in
+// a buffered channel, and raft's state machine goroutine returns on
+// shutdown without answering what is still queued there
+// (hashicorp/raft#498): the future's Error then blocks forever. Its futures
+// do have an escape, the exported ShutdownCh of the future's embedded
+// deferError, which raft sets only for its own internal futures.
 // unblockOnShutdown sets it on f to down, a channel the agent closes once
 // raft's Shutdown has returned, when no answer can come any more: Error
 // then returns raft.ErrRaftShutdown, which the applier reports as an
