@@ -30,7 +30,7 @@ func TestAgentConfig(t *testing.T) {
 		"--raft-addr", "127.0.0.1:8081", "--gossip-addr", "127.0.0.1:8082",
 		"--join", "10.0.0.2:7072", "--join", "10.0.0.3:7072,10.0.0.4:7072",
 		"--bootstrap-expect", "3", "--cpus", "4", "--memory", "64M",
-		"--labels", "rack=a,ssd=yes", "--retention", "10m")
+		"--labels", "rack=a,ssd=yes", "--retention", "10m", "--enable-debug")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +41,7 @@ func TestAgentConfig(t *testing.T) {
 	want.BootstrapExpect, want.CPUs, want.Memory = 3, 4, 64<<20
 	want.Labels = map[string]string{"rack": "a", "ssd": "yes"}
 	want.Retention = 10 * time.Minute
+	want.EnableDebug = true
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got %+v\nwant %+v", cfg, want)
 	}
