@@ -413,7 +413,7 @@ func (r *runner) reconcile(v *fsm.View) {
 		r.lastGC = time.Time{} // compare logs and the rest with the whole table too
 	}
 	full := !feedOK || now.Sub(r.lastFull) >= fullReconcileEvery
-	var toStart []fsm.Process
+	var toStart []*fsm.Process
 	var sigPIDs, reaped []uint64
 	if feedOK {
 		// A reaped process has no record: the feed of reaps says which.
@@ -436,7 +436,7 @@ func (r *runner) reconcile(v *fsm.View) {
 			}
 			visited[pid] = struct{}{}
 			if start := r.reconcilePIDLocked(v, pid, p, now); start != nil {
-				toStart = append(toStart, *start)
+				toStart = append(toStart, start)
 			}
 		}
 		v.Walk(fsm.Filter{Node: r.name, OnNodeOnly: true}, func(p *fsm.Process) bool {
@@ -478,7 +478,7 @@ func (r *runner) reconcile(v *fsm.View) {
 		}
 		for pid, p := range pids {
 			if start := r.reconcilePIDLocked(v, pid, p, now); start != nil {
-				toStart = append(toStart, *start)
+				toStart = append(toStart, start)
 			}
 			sigPIDs = append(sigPIDs, pid)
 		}
@@ -494,8 +494,8 @@ func (r *runner) reconcile(v *fsm.View) {
 	}
 	r.mu.Unlock()
 
-	for i := range toStart {
-		r.startProcess(&toStart[i])
+	for _, p := range toStart {
+		r.startProcess(p)
 	}
 	if full {
 		r.deliverSignals(v.PendingSignals(r.name), true)
