@@ -128,3 +128,53 @@ func BenchmarkApplySpawnBatch100WithView(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/spawn")
 }
+
+// BenchmarkApplyLifecycleBatch100 is what every replica applies for a
+// `true` spawned through the cluster: an entry of 100 session spawns, each
+// placed by the leader, then an entry of their nodes' reports (started and
+// exited), with a View taken after each entry as the runner and readers
+// do. ns/spawn is the cost of one whole lifecycle on one replica.
+func BenchmarkApplyLifecycleBatch100(b *testing.B) {
+	f, _ := New(DefaultConfig())
+	idx := uint64(0)
+	apply := func(data []byte) any {
+		idx++
+		out := f.Apply(idx, data)
+		f.View()
+		return out
+	}
+	apply(Encode(&NodeUpsert{ID: "n1", Name: "n1", Capacity: Capacity{Slots: 2, Memory: 1 << 30}, Now: t0}))
+	sids := make([]uint64, 100)
+	for i := range sids {
+		sids[i] = apply(Encode(&RegisterSession{Now: t0})).(*Result).SessionID
+	}
+	spawn := &Spawn{Owner: "bench", Spec: benchSpec(), Now: t0, Place: "n1"}
+	spawns := make([][]byte, 100)
+	reports := make([][]byte, 0, 200)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		for j := range spawns {
+			rid := uint64(i + 1)
+			spawns[j] = Encode(&SessionRequest{SessionID: sids[j], RequestID: rid, AckedBelow: rid, Now: t0, Command: spawn})
+		}
+		data, _ := EncodeBatch(spawns)
+		rs := apply(data).([]*Result)
+		reports = reports[:0]
+		for _, r := range rs {
+			if r.Err != nil || r.State != StatePlaced {
+				b.Fatalf("spawn: %+v", r)
+			}
+			reports = append(reports,
+				Encode(&Started{PID: r.PID, Incarnation: 1, Node: "n1", Now: t0}),
+				Encode(&Exited{PID: r.PID, Incarnation: 1, Node: "n1", Status: Status{Exited: true}, Now: t0}))
+		}
+		data, _ = EncodeBatch(reports)
+		for _, r := range apply(data).([]*Result) {
+			if r.Err != nil {
+				b.Fatal(r.Err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/spawn")
+}

@@ -37,7 +37,7 @@ func (a *applier) spawn(c *Spawn) *Result {
 		return failf(ErrInvalid, "no PIDs left")
 	}
 	spec := c.Spec
-	if err := normalizeSpec(&spec, &parent.Spec); err != nil {
+	if err := normalizeSpec(&spec, parent.Spec); err != nil {
 		return fail(err)
 	}
 	if spec.InheritsPipesFrom != 0 {
@@ -70,7 +70,7 @@ func (a *applier) spawn(c *Spawn) *Result {
 		Pgid:        pgid,
 		Sid:         sid,
 		Owner:       c.Owner,
-		Spec:        spec,
+		Spec:        &spec,
 		State:       StatePending,
 		CreatedAt:   s.clock,
 		CreateIndex: a.index,

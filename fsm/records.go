@@ -210,8 +210,7 @@ type Status struct {
 func (s Status) Failed() bool { return !s.Exited || s.Code != 0 || s.Signal != 0 }
 
 // Process is the replicated record of a virtual process. Values returned by
-// the read API are copies; their slices (in Spec) are shared and must not be
-// modified.
+// the read API are copies; their Spec is shared and must not be modified.
 type Process struct {
 	PID         uint64
 	Incarnation uint64 // 1 for the first; a restart increments it
@@ -219,9 +218,12 @@ type Process struct {
 	Pgid        uint64
 	Sid         uint64
 	Owner       string
-	Spec        Spec
-	Node        string // assigned node ID; empty while pending
-	State       State
+	// Spec is what the process runs. It is never nil, and it is shared by
+	// every copy of the record (the incarnations and states of one
+	// spawn): it must not be modified.
+	Spec  *Spec
+	Node  string // assigned node ID; empty while pending
+	State State
 	// Status is the final wait status once exited or lost; while a
 	// restarted process is pending or running again it holds the status of
 	// the previous incarnation.

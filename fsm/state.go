@@ -200,7 +200,7 @@ func initProcess() *Process {
 		Pgid:        InitPID,
 		Sid:         InitPID,
 		Owner:       "root",
-		Spec:        Spec{Command: "init", Priority: DefaultPriority, Restart: Restart{Policy: RestartNever}},
+		Spec:        &Spec{Command: "init", Priority: DefaultPriority, Restart: Restart{Policy: RestartNever}},
 		State:       StateRunning,
 	}
 }
