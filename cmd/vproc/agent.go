@@ -39,6 +39,8 @@ type agentFlags struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	enableDebug     bool
+	gcPercent       int
+	memoryLimit     string
 }
 
 func (f *agentFlags) register(fs *pflag.FlagSet) {
@@ -61,6 +63,8 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	fs.BoolVar(&f.enableDebug, "enable-debug", false, "serve Go's profiles under /debug/pprof/ on the HTTP API")
+	fs.IntVar(&f.gcPercent, "gc-percent", defaultGCPercent, "the agent's garbage collection target (GOGC): the heap may grow this many percent over the live heap before a collection; -1 turns collection off until --memory-limit (default 400, or $GOGC when set)")
+	fs.StringVar(&f.memoryLimit, "memory-limit", "", "the agent's soft memory limit (GOMEMLIMIT), such as 2G, or none: the collector works harder as the agent nears it (default $GOMEMLIMIT, or half of the machine's or cgroup's memory)")
 }
 
 // config applies the flags that were given to base.
@@ -200,6 +204,12 @@ One node on this machine, in memory:
 			if err != nil {
 				return err
 			}
+			fs := cmd.Flags()
+			gc, err := resolveGC(f.gcPercent, fs.Changed("gc-percent"), f.memoryLimit, fs.Changed("memory-limit"), os.Getenv, machineMemory())
+			if err != nil {
+				return err
+			}
+			gc.apply()
 			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 			cfg.Logger = logger
 			return runAgent(cmd.Context(), e, cfg, f.shutdownTimeout)
