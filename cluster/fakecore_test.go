@@ -108,6 +108,23 @@ func (c *fakeCore) commands(t fsm.Type) []fsm.Command {
 	return out
 }
 
+// reportedStarts counts the starts of pid that reached the table: Started
+// reports, and exits that report the start too.
+func (c *fakeCore) reportedStarts(pid uint64) int {
+	n := 0
+	for _, cmd := range c.commands(fsm.TypeStarted) {
+		if cmd.(*fsm.Started).PID == pid {
+			n++
+		}
+	}
+	for _, cmd := range c.commands(fsm.TypeExited) {
+		if e := cmd.(*fsm.Exited); e.PID == pid && e.Started {
+			n++
+		}
+	}
+	return n
+}
+
 func (c *fakeCore) setHook(h func(fsm.Command) error) {
 	c.amu.Lock()
 	c.hook = h

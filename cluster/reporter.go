@@ -93,6 +93,45 @@ func reportPID(c fsm.Command) uint64 {
 	return 0
 }
 
+// foldStarts folds a start into the exit that follows it: a Started whose
+// next report about the same PID in batch is the same incarnation's Exited
+// is dropped, and that Exited says Started instead. A short process then
+// costs the table one command on every replica instead of two, and the
+// table records the same start. The order of the remaining reports is kept.
+func foldStarts(batch []fsm.Command) []fsm.Command {
+	var open map[uint64]int // pid -> index in batch of its last report, a Started
+	folded := 0
+	for i, c := range batch {
+		pid := reportPID(c)
+		j, ok := open[pid]
+		delete(open, pid)
+		switch c := c.(type) {
+		case *fsm.Started:
+			if open == nil {
+				open = make(map[uint64]int)
+			}
+			open[pid] = i
+		case *fsm.Exited:
+			if ok && batch[j].(*fsm.Started).Incarnation == c.Incarnation {
+				c.Started = true
+				batch[j] = nil
+				folded++
+			}
+		}
+	}
+	if folded == 0 {
+		return batch
+	}
+	out := batch[:0]
+	for _, c := range batch {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	clear(batch[len(out):])
+	return out
+}
+
 // run drains the queue, one batch at a time, until the runner stops.
 func (rp *reporter) run() {
 	r := rp.r
@@ -114,6 +153,7 @@ func (rp *reporter) run() {
 			if len(batch) == 0 {
 				break
 			}
+			batch = foldStarts(batch)
 			if !rp.deliver(batch) {
 				return
 			}

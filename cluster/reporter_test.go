@@ -76,14 +76,61 @@ func runReporter(r *runner) {
 	go r.rep.run()
 }
 
+// lifecycle is two reports about each PID: started, then stopped (a
+// start followed by an exit would fold into one report).
 func lifecycle(pids ...uint64) []fsm.Command {
 	var cmds []fsm.Command
 	for _, pid := range pids {
 		cmds = append(cmds,
 			&fsm.Started{PID: pid, Incarnation: 1, Node: "n1"},
-			&fsm.Exited{PID: pid, Incarnation: 1, Node: "n1", Status: fsm.Status{Exited: true}})
+			&fsm.Stopped{PID: pid, Incarnation: 1, Node: "n1", Signal: 19})
 	}
 	return cmds
+}
+
+func TestReporterFoldsAStartIntoTheExit(t *testing.T) {
+	exited := func(pid, inc uint64) *fsm.Exited {
+		return &fsm.Exited{PID: pid, Incarnation: inc, Node: "n1", Status: fsm.Status{Exited: true}}
+	}
+	started := func(pid, inc uint64) *fsm.Started { return &fsm.Started{PID: pid, Incarnation: inc, Node: "n1"} }
+	e2, e3, e5, e6 := exited(2, 1), exited(3, 1), exited(5, 2), exited(6, 1)
+	s3, s4, s5, s6 := started(3, 1), started(4, 1), started(5, 1), started(6, 1)
+	stop3 := &fsm.Stopped{PID: 3, Incarnation: 1, Node: "n1", Signal: 19}
+	in := []fsm.Command{
+		started(2, 1), e2, // folds into e2
+		s3, stop3, e3, // a report in between: nothing folds
+		s4,     // no exit yet
+		s5, e5, // another incarnation's exit
+		s6, &fsm.Reap{PID: 6}, e6, // a reap in between
+	}
+	want := []fsm.Command{e2, s3, stop3, e3, s4, s5, e5, s6, &fsm.Reap{PID: 6}, e6}
+	got := foldStarts(in)
+	if len(got) != len(want) {
+		t.Fatalf("got %d reports %v, want %d", len(got), got, len(want))
+	}
+	for i := range want {
+		if fmt.Sprint(got[i]) != fmt.Sprint(want[i]) {
+			t.Fatalf("report %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if !e2.Started || e3.Started || e5.Started || e6.Started {
+		t.Fatalf("Started on the exits: 2 %v, 3 %v, 5 %v, 6 %v; want only 2", e2.Started, e3.Started, e5.Started, e6.Started)
+	}
+
+	// The reporter sends the folded batch.
+	out := &recordingSender{}
+	r := startReporter(t, out)
+	r.rep.add(started(7, 1))
+	e7 := exited(7, 1)
+	r.rep.add(e7)
+	runReporter(r)
+	waitFor(t, "the batch", 5*time.Second, func() bool {
+		b, _ := out.calls()
+		return len(b) > 0
+	})
+	if batches, _ := out.calls(); len(batches) != 1 || len(batches[0]) != 1 || batches[0][0] != fsm.Command(e7) || !e7.Started {
+		t.Fatalf("got batches %v, want one batch of pid 7's exit with its start", batches)
+	}
 }
 
 func TestReporterSendsOneBatch(t *testing.T) {
@@ -106,15 +153,15 @@ func TestReporterSendsOneBatch(t *testing.T) {
 
 func TestReporterResendsWhatFailed(t *testing.T) {
 	// In the first answer, pid 3's started report did not replicate and
-	// pid 4's exit may or may not have: they are sent again, with pid 3's
-	// later exit (which did commit) so that pid 3's reports keep their
+	// pid 4's stop may or may not have: they are sent again, with pid 3's
+	// later stop (which did commit) so that pid 3's reports keep their
 	// order. Domain errors are answers: not sent again.
 	out := &recordingSender{answer: func(call int, cmds []fsm.Command) ([]applyOutcome, error) {
 		outs := committed(cmds)
 		if call == 0 {
 			outs[2].err = errNotLeader                                         // started 3
-			outs[5].err = fmt.Errorf("%w: lost leadership", errUnknownOutcome) // exited 4
-			outs[1].res = &fsm.Result{Err: fsm.ErrStale}                       // exited 2: an answer
+			outs[5].err = fmt.Errorf("%w: lost leadership", errUnknownOutcome) // stopped 4
+			outs[1].res = &fsm.Result{Err: fsm.ErrStale}                       // stopped 2: an answer
 		}
 		if call == 1 {
 			return nil, fmt.Errorf("%w: reset", errUnknownOutcome) // no answer at all

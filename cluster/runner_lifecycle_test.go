@@ -22,8 +22,8 @@ func TestRunnerStartsAndReports(t *testing.T) {
 	if !p.Status.Exited || p.Status.Code != 7 || p.StartedAt == 0 || p.ExitedAt == 0 {
 		t.Errorf("exited record: got %+v", p)
 	}
-	if n := len(h.c.commands(fsm.TypeStarted)); n != 1 {
-		t.Errorf("started reports: got %d, want 1", n)
+	if n := h.c.reportedStarts(pid); n != 1 {
+		t.Errorf("reported starts: got %d, want 1", n)
 	}
 	if n := len(h.c.commands(fsm.TypeExited)); n != 1 {
 		t.Errorf("exited reports: got %d, want 1", n)
@@ -66,8 +66,8 @@ func TestRunnerRestartsWithNewIncarnation(t *testing.T) {
 	if p.Incarnation != 3 || p.Restarts != 2 || p.Status.Code != 1 {
 		t.Errorf("after restarts: got incarnation %d restarts %d status %+v", p.Incarnation, p.Restarts, p.Status)
 	}
-	if n := len(h.c.commands(fsm.TypeStarted)); n != 3 {
-		t.Errorf("started reports: got %d, want 3", n)
+	if n := h.c.reportedStarts(pid); n != 3 {
+		t.Errorf("reported starts: got %d, want 3", n)
 	}
 }
 
@@ -280,10 +280,8 @@ func TestRunnerChildrenGetTablePIDs(t *testing.T) {
 				}
 				return false
 			})
-			var started, exited bool
-			for _, cmd := range c.commands(fsm.TypeStarted) {
-				started = started || cmd.(*fsm.Started).PID == kid.PID
-			}
+			started := c.reportedStarts(kid.PID) == 1
+			exited := false
 			for _, cmd := range c.commands(fsm.TypeExited) {
 				e := cmd.(*fsm.Exited)
 				exited = exited || (e.PID == kid.PID && e.Status.Exited && e.Status.Code == 0)

@@ -99,7 +99,7 @@ func genCommand(t *rapid.T, inner bool) Command {
 	case 7:
 		return &Continued{PID: u("pid"), Incarnation: u("inc"), Node: s("node"), Now: i("now")}
 	case 8:
-		return &Exited{PID: u("pid"), Incarnation: u("inc"), Node: s("node"), Status: genStatus(t), Now: i("now")}
+		return &Exited{PID: u("pid"), Incarnation: u("inc"), Node: s("node"), Status: genStatus(t), Now: i("now"), Started: rapid.Bool().Draw(t, "started")}
 	case 9:
 		return &Reap{PID: u("pid")}
 	case 10:
@@ -235,6 +235,7 @@ func FuzzDecode(f *testing.F) {
 		Encode(&SessionRequest{SessionID: 1, RequestID: 1, Now: t0, Command: &Signal{Target: -2, Signal: 9, Now: t0}}),
 		Encode(&NodeUpsert{ID: "n1", Labels: []Label{{"a", "b"}}, Now: t0}),
 		Encode(&Exited{PID: 2, Incarnation: 1, Node: "n1", Status: Status{Exited: true, Code: 1}, Now: t0}),
+		Encode(&Exited{PID: 2, Incarnation: 1, Node: "n1", Status: Status{Exited: true}, Now: t0, Started: true}),
 		Encode(&RegistryCreate{Kind: KindMQ, Name: "/q", Node: "n1", Now: t0}),
 		{0xf0, 1, 2},
 		{},

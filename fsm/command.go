@@ -509,20 +509,51 @@ type Exited struct {
 	Node        string
 	Status      Status
 	Now         int64
+	// Started says that the node started the incarnation and reports its
+	// start with its exit instead of in a Started of its own (a short
+	// process's two reports leave the node together). A process still
+	// placed then gets StartedAt as well as ExitedAt from this command.
+	// Without it, an exit of a placed process is one the node could not
+	// start, and StartedAt stays 0. Encoded from body version 2 on.
+	Started bool
 }
+
+// Exited body versions: 1 has no Started; 2 adds it, and is written only
+// when Started is set, so that other exits encode as they always did.
+const (
+	exitedVersion1       = 1
+	exitedVersionStarted = 2
+)
 
 // Type returns TypeExited.
 func (c *Exited) Type() Type { return TypeExited }
 
 func (c *Exited) encodeBody(e *encoder) {
-	encodeEvent(e, c.PID, c.Incarnation, c.Node, c.Now)
+	v := byte(exitedVersion1)
+	if c.Started {
+		v = exitedVersionStarted
+	}
+	e.byte(v)
+	e.uint(c.PID)
+	e.uint(c.Incarnation)
+	e.str(c.Node)
+	e.int(c.Now)
 	e.status(&c.Status)
+	if v >= exitedVersionStarted {
+		e.bool(c.Started)
+	}
 }
 
 func decodeExited(d *decoder) Command {
 	c := &Exited{}
-	c.PID, c.Incarnation, c.Node, c.Now = decodeEvent(d, "exited")
+	v := d.version(exitedVersionStarted, "exited")
+	c.PID, c.Incarnation, c.Node, c.Now = d.uint(), d.uint(), d.str(), d.int()
 	d.status(&c.Status)
+	if v >= exitedVersionStarted {
+		if c.Started = d.bool(); !c.Started {
+			d.fail("exited: version 2 without started")
+		}
+	}
 	return c
 }
 

@@ -356,7 +356,7 @@ func (a *applier) exited(c *Exited) *Result {
 	if err := validStatus(&c.Status); err != nil {
 		return fail(err)
 	}
-	return current(a.finish(p, c.Status, false, ""))
+	return current(a.finish(p, c.Status, false, "", c.Started))
 }
 
 func (a *applier) lost(c *Lost) *Result {
@@ -368,24 +368,27 @@ func (a *applier) lost(c *Lost) *Result {
 	if !p.State.Live() {
 		return current(p)
 	}
-	return current(a.finish(p, Status{}, true, c.Reason))
+	return current(a.finish(p, Status{}, true, c.Reason, false))
 }
 
 // finish ends the current incarnation of p, which is placed, running or
-// stopped. lost says that its node lost it rather than reporting a status.
+// stopped. lost says that its node lost it rather than reporting a status;
+// started, that the node's exit report also reports the start (Exited's
+// Started), which a process still placed then records.
 // The outcome, in order:
 //   - killed: exited, for good, with the reported status (SIGKILL if lost);
 //   - evicting and ended by a signal or lost: requeued, not counted;
 //   - the restart policy allows a restart: requeued, counted, after a
 //     backoff (none when lost: the failure was the node's);
 //   - otherwise exited with the status, or lost.
-func (a *applier) finish(p *Process, st Status, lost bool, reason string) *Process {
+func (a *applier) finish(p *Process, st Status, lost bool, reason string, started bool) *Process {
+	startNow := started && !lost && p.State == StatePlaced
 	switch {
 	case p.Killed:
 		if lost {
 			st = Status{Signal: SIGKILL, Reason: "killed"}
 		}
-		return a.terminate(p, StateExited, st)
+		return a.terminate(p, StateExited, st, startNow)
 	case p.Evicting && (lost || st.Signal != 0):
 		if lost {
 			st = Status{Signal: SIGKILL, Reason: "preempted"}
@@ -402,9 +405,9 @@ func (a *applier) finish(p *Process, st Status, lost bool, reason string) *Proce
 		return a.requeue(p, st, true, !lost)
 	}
 	if lost {
-		return a.terminate(p, StateLost, st)
+		return a.terminate(p, StateLost, st, false)
 	}
-	return a.terminate(p, StateExited, st)
+	return a.terminate(p, StateExited, st, startNow)
 }
 
 func shouldRestart(p *Process, failed bool) bool {
@@ -467,8 +470,9 @@ func (a *applier) requeue(p *Process, st Status, counted, delay bool) *Process {
 }
 
 // terminate makes p a zombie (exited) or lost, for good: its children go to
-// init and its parent gets SIGCHLD.
-func (a *applier) terminate(p *Process, to State, st Status) *Process {
+// init and its parent gets SIGCHLD. startNow records the incarnation's
+// start at this command's time too.
+func (a *applier) terminate(p *Process, to State, st Status, startNow bool) *Process {
 	s := a.s
 	np := *p
 	if p.State == StatePending {
@@ -478,6 +482,9 @@ func (a *applier) terminate(p *Process, to State, st Status) *Process {
 	np.State = to
 	np.Status = st
 	np.ExitedAt = s.clock
+	if startNow {
+		np.StartedAt = s.clock
+	}
 	np.Evicting = false
 	np.EvictReason = ""
 	np.ModifyIndex = a.index
@@ -548,7 +555,7 @@ func (a *applier) nodeLost(c *NodeLost) *Result {
 	for _, pid := range victims {
 		// Fetch again: finishing an earlier victim may have reparented
 		// this one.
-		np := a.finish(s.proc(pid), Status{}, true, c.Reason)
+		np := a.finish(s.proc(pid), Status{}, true, c.Reason, false)
 		r.Targets = append(r.Targets, Target{PID: np.PID, Incarnation: np.Incarnation})
 	}
 	if n.Status == NodeAlive || n.Status == NodeSuspect {

@@ -295,7 +295,9 @@ func (pt *propTest) exited(t *rapid.T) {
 		st = Status{Signal: rapid.SampledFrom([]int{9, 15}).Draw(t, "sig")}
 	}
 	p, want := pt.m.event(pid, inc, node)
-	pt.exec(t, &Exited{PID: pid, Incarnation: inc, Node: node, Status: st, Now: pt.h.now}, want)
+	// Started (a start reported with the exit) changes no state.
+	started := rapid.Bool().Draw(t, "with-start")
+	pt.exec(t, &Exited{PID: pid, Incarnation: inc, Node: node, Status: st, Now: pt.h.now, Started: started}, want)
 	if want == nil && p.state.Live() {
 		pt.m.finish(pid, p, st, false)
 	}

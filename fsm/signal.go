@@ -134,7 +134,7 @@ func (a *applier) send(c *Signal) *Result {
 			np.Killed = true
 			np.ModifyIndex = a.index
 			if p.State == StatePending || p.State == StatePlaced {
-				a.terminate(&np, StateExited, Status{Signal: SIGKILL, Reason: "killed"})
+				a.terminate(&np, StateExited, Status{Signal: SIGKILL, Reason: "killed"}, false)
 				continue
 			}
 			a.put(&np)
