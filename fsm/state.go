@@ -13,7 +13,7 @@ import (
 // so a Snapshot) is a cheap, immutable picture that stays valid while Apply
 // goes on.
 
-const btreeDegree = 16
+const btreeDegree = 32
 
 type pidItem struct {
 	pid uint64
