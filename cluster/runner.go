@@ -383,12 +383,7 @@ func (r *runner) handleEvents() {
 // that a later incarnation can reuse the PID. A child's zombie stays for its
 // parent's wait.
 func (r *runner) reapKernel(pid uint64) {
-	if kp, err := r.kernel.Get(int(pid)); err != nil || kp.State != node.StateZombie {
-		return // gone already, or still running: never wait for it here
-	}
-	ctx, cancel := context.WithTimeout(r.ctx, time.Second)
-	defer cancel()
-	_, _ = r.kernel.Wait(ctx, int(pid))
+	r.kernel.ReapZombie(int(pid)) // gone already or still running: never wait for it here
 }
 
 // fullReconcileEvery is how often the loop reconciles every process of

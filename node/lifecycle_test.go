@@ -407,3 +407,64 @@ func TestHeartbeat(t *testing.T) {
 		last = mono
 	}
 }
+
+func TestReapZombie(t *testing.T) {
+	k := newKernel(t, withPrograms(map[string]Program{
+		// parent leaves its child a zombie: it sleeps without waiting.
+		"parent": func(s *Sys) int {
+			if _, err := s.Spawn(SpawnAttr{Command: "true"}); err != nil {
+				return 1
+			}
+			_ = s.Sleep(time.Minute)
+			return 0
+		},
+	}))
+	done, err := k.Spawn(Spec{Command: "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := k.Spawn(Spec{Command: "sleep", Args: []string{"60"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, err := k.Spawn(Spec{Command: "parent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zombie := func(pid int) bool {
+		p, err := k.Get(pid)
+		return err == nil && p.State == StateZombie
+	}
+	waitFor(t, "the zombie of init's child", 5*time.Second, func() bool { return zombie(done) })
+	var kid int
+	waitFor(t, "the zombie of another parent's child", 5*time.Second, func() bool {
+		for _, p := range k.List() {
+			if p.ParentPID == parent && p.State == StateZombie {
+				kid = p.PID
+			}
+		}
+		return kid != 0
+	})
+	for _, tc := range []struct {
+		name string
+		pid  int
+		want bool
+	}{
+		{"running", held, false},
+		{"another parent's zombie", kid, false},
+		{"unknown", 99999, false},
+		{"init", InitPID, false},
+		{"init's zombie", done, true},
+		{"reaped already", done, false},
+	} {
+		if got := k.ReapZombie(tc.pid); got != tc.want {
+			t.Errorf("%s: ReapZombie(%d) = %v, want %v", tc.name, tc.pid, got, tc.want)
+		}
+	}
+	if _, err := k.Get(done); !errors.Is(err, ErrNoProcess) {
+		t.Errorf("after the reap, Get(%d) = %v, want ErrNoProcess", done, err)
+	}
+	if !zombie(kid) {
+		t.Errorf("another parent's zombie %d was reaped", kid)
+	}
+}

@@ -641,6 +641,21 @@ func (k *ProcessManager) Wait(ctx context.Context, pid int) (*Process, error) {
 	return snap, nil
 }
 
+// ReapZombie reaps pid if it is a zombie whose parent is init, as Wait
+// would, without blocking or copying it, and reports whether it did. A
+// process still running, a child of another process and an unknown PID are
+// left alone.
+func (k *ProcessManager) ReapZombie(pid int) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	p, ok := k.procs[pid]
+	if !ok || pid == InitPID || p.parent != k.init || p.state() != StateZombie {
+		return false
+	}
+	k.reapLocked(p)
+	return true
+}
+
 // Get returns a copy of process pid.
 func (k *ProcessManager) Get(pid int) (*Process, error) {
 	k.mu.Lock()
