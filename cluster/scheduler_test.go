@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -262,6 +263,9 @@ func TestSchedulerPreemption(t *testing.T) {
 	for _, pid := range append(slices.Clone(low), hold) {
 		c.waitProc(pid, "running", func(p fsm.Process) bool { return p.State == fsm.StateRunning })
 	}
+	// Running in the table is not yet running the program: wait until the
+	// stubborn one ignores SIGTERM.
+	waitFor(t, "the stubborn process to ignore SIGTERM", 10*time.Second, func() bool { return stubbornReady.Load() > 0 })
 	// 15 points above the sleepers: enough. The stubborn one, at 5, is
 	// the cheapest victim.
 	high := c.spawnSpec(fsm.Spec{Command: "sleep", Args: []string{"600"}, Priority: 25})
@@ -310,11 +314,15 @@ func TestSchedulerPreemption(t *testing.T) {
 	}
 }
 
+// stubbornReady counts the stubborn processes that ignore SIGTERM.
+var stubbornReady atomic.Int64
+
 // stubborn ignores SIGTERM and sleeps until it is killed.
 func stubborn(s *node.Sys) int {
 	if _, err := s.Sigaction(ipc.SIGTERM, &node.SigAction{Ignore: true}); err != nil {
 		return 1
 	}
+	stubbornReady.Add(1)
 	for {
 		if err := s.Sleep(time.Hour); err != nil && !isEINTR(err) {
 			return 2
