@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # bench-cluster.sh measures spawns on a real three-node vproc cluster next to
 # the raw raft baseline (test/rawraft), on this machine and in the same run
-# (DESIGN.md, "Tests → Benchmarks"). It builds vproc and rawraft, starts
-# three agents on 127.0.0.1 (data directories in a temporary directory,
-# --bootstrap-expect 3), waits until `vproc health` passes, then runs
-# `vproc bench spawn` against the leader (merged, the Go client's default,
-# and --no-merge) and rawraft at the same concurrencies, RUNS times,
-# interleaved, and prints the medians side by side. It stops the agents and removes everything on exit.
+# (DESIGN.md, "Tests → Benchmarks"). It builds vproc and rawraft; then, RUNS
+# times, it starts three fresh agents on 127.0.0.1 (data directories in a
+# temporary directory, --bootstrap-expect 3), waits until `vproc health`
+# passes, runs `vproc bench spawn` against the leader (merged, the Go
+# client's default, and --no-merge) at each concurrency, stops the agents
+# and runs rawraft at the same concurrencies; it prints the medians side by
+# side. It stops the agents and removes everything on exit.
 #
 # Usage: test/bench-cluster.sh
 #        RUNS=3 DURATION=5s CONCURRENCY=1,16,64 test/bench-cluster.sh
@@ -29,13 +30,7 @@ work=$(mktemp -d)
 pids=()
 
 cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
+	stop_cluster
 	if [ "${KEEP:-}" = 1 ]; then
 		echo "bench-cluster.sh: kept $work" >&2
 	else
@@ -54,36 +49,58 @@ join=""
 for i in $(seq "$NODES"); do
 	join="${join:+$join,}127.0.0.1:$(($(http_port "$i") + 2))"
 done
-for i in $(seq "$NODES"); do
-	p=$(http_port "$i")
-	# shellcheck disable=SC2086 # AGENT_FLAGS is a list of flags
-	"$vproc" agent --name "n$i" --data-dir "$work/n$i" \
-		--http-addr "127.0.0.1:$p" --raft-addr "127.0.0.1:$((p + 1))" --gossip-addr "127.0.0.1:$((p + 2))" \
-		--bootstrap-expect "$NODES" --join "$join" $AGENT_FLAGS >"$work/n$i.log" 2>&1 &
-	pids+=($!)
-done
 
-# Wait until every agent answers and the cluster has a leader.
-deadline=$((SECONDS + 60))
-for i in $(seq "$NODES"); do
-	until "$vproc" --addr "http://127.0.0.1:$(http_port "$i")" health >/dev/null 2>&1; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			echo "bench-cluster.sh: the cluster did not become healthy within 60s; agent logs:" >&2
-			tail -n 20 "$work"/n*.log >&2
-			exit 1
-		fi
-		sleep 0.2
+# start_cluster starts three agents with fresh data directories, waits until
+# every one answers and the cluster has a leader, and sets leader_addr.
+start_cluster() {
+	local i p deadline
+	rm -rf "$work"/n[0-9]*
+	pids=()
+	for i in $(seq "$NODES"); do
+		p=$(http_port "$i")
+		# shellcheck disable=SC2086 # AGENT_FLAGS is a list of flags
+		"$vproc" agent --name "n$i" --data-dir "$work/n$i" \
+			--http-addr "127.0.0.1:$p" --raft-addr "127.0.0.1:$((p + 1))" --gossip-addr "127.0.0.1:$((p + 2))" \
+			--bootstrap-expect "$NODES" --join "$join" $AGENT_FLAGS >>"$work/n$i.log" 2>&1 &
+		pids+=($!)
 	done
-done
-leader=$("$vproc" --addr "http://127.0.0.1:$(http_port 1)" operator raft list-peers | awk '$3 == "leader" { print $1 }')
-leader_addr="http://127.0.0.1:$(http_port "${leader#n}")"
-echo "cluster healthy; leader $leader at $leader_addr" >&2
+	deadline=$((SECONDS + 60))
+	for i in $(seq "$NODES"); do
+		until "$vproc" --addr "http://127.0.0.1:$(http_port "$i")" health >/dev/null 2>&1; do
+			if [ "$SECONDS" -ge "$deadline" ]; then
+				echo "bench-cluster.sh: the cluster did not become healthy within 60s; agent logs:" >&2
+				tail -n 20 "$work"/n*.log >&2
+				exit 1
+			fi
+			sleep 0.2
+		done
+	done
+	leader=$("$vproc" --addr "http://127.0.0.1:$(http_port 1)" operator raft list-peers | awk '$3 == "leader" { print $1 }')
+	leader_addr="http://127.0.0.1:$(http_port "${leader#n}")"
+	echo "cluster healthy; leader $leader at $leader_addr" >&2
+}
+
+# stop_cluster stops the agents and waits for them to exit.
+stop_cluster() {
+	local pid
+	for pid in "${pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	pids=()
+}
 
 # Figures go to "key value" lines: vproc_C_{rate,p50,p99,p999} (the Go
 # client merging concurrent spawns, its default), unmerged_C_{rate,p50,p99}
 # (--no-merge: one request per spawn) and raftR_C_{entries,records,p50,p99}
 # for concurrency C and R records/entry.
+# Each run has a cluster of its own: the runs are independent samples, and
+# no run measures a table that earlier runs filled (exited processes stay
+# in the table for --retention, an hour by default).
 for run in $(seq "$RUNS"); do
+	start_cluster
 	echo "run $run/$RUNS: vproc bench spawn" >&2
 	"$vproc" --addr "$leader_addr" bench spawn --concurrency "$CONCURRENCY" --duration "$DURATION" |
 		tee -a "$work/vproc.raw" |
@@ -112,6 +129,7 @@ for run in $(seq "$RUNS"); do
 		(cd "$root" && go test -run '^$' -bench 'ForkExecTrue' -benchtime 2s ./node/) |
 			awk '/lifecycles\/s/ { for (i = 1; i <= NF; i++) if ($(i+1) == "lifecycles/s") print "forkexec_rate", $i }' >>"$work/figures.txt"
 	fi
+	stop_cluster
 	echo "run $run/$RUNS: rawraft" >&2
 	"$work/rawraft" --concurrency "$CONCURRENCY" --duration "$DURATION" --records 1,100 |
 		tee -a "$work/rawraft.raw" |
