@@ -81,3 +81,33 @@ func TestChangeFeeds(t *testing.T) {
 		t.Fatal("a restored table does not know that nothing was reaped since its snapshot")
 	}
 }
+
+// WalkModified gives each process's current record, also when one entry
+// changed it twice, and the record the table holds.
+func TestChangeFeedGivesTheCurrentRecord(t *testing.T) {
+	h := newHarness(t)
+	h.node("n1")
+	pid := h.spawn(0, sleepSpec())
+	h.ok(&Place{PID: pid, Incarnation: 1, ExpectState: StatePending, Node: "n1", Now: h.now})
+	mark := h.idx
+	// One entry: started, then stopped.
+	out := h.raw(Encode(&Batch{Commands: []Command{
+		&Started{PID: pid, Incarnation: 1, Node: "n1", Now: h.now},
+		&Stopped{PID: pid, Incarnation: 1, Node: "n1", Signal: 19, Now: h.now},
+	}}))
+	for _, r := range out.([]*Result) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	v := h.f.View()
+	var got []*Process
+	v.WalkModified(mark, func(p *Process) bool {
+		got = append(got, p)
+		return true
+	})
+	cur, _ := v.Get(pid)
+	if len(got) != 1 || got[0].State != StateStopped || *got[0] != cur {
+		t.Fatalf("WalkModified(%d) = %v, want pid %d's current record %+v", mark, got, pid, cur)
+	}
+}
