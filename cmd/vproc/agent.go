@@ -63,7 +63,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	fs.BoolVar(&f.enableDebug, "enable-debug", false, "serve Go's profiles under /debug/pprof/ on the HTTP API")
-	fs.IntVar(&f.gcPercent, "gc-percent", defaultGCPercent, "the agent's garbage collection target (GOGC): the heap may grow this many percent over the live heap before a collection; -1 turns collection off until --memory-limit (default 400, or $GOGC when set)")
+	fs.IntVar(&f.gcPercent, "gc-percent", 0, "the agent's garbage collection target (GOGC): the heap may grow this many percent over the live heap before a collection; -1 turns collection off until --memory-limit (default 400, or $GOGC when set)")
 	fs.StringVar(&f.memoryLimit, "memory-limit", "", "the agent's soft memory limit (GOMEMLIMIT), such as 2G, or none: the collector works harder as the agent nears it (default $GOMEMLIMIT, or half of the machine's or cgroup's memory)")
 }
 

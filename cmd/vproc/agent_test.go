@@ -107,4 +107,12 @@ func TestAgentBadConfigIsOneLine(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "data dir") {
 		t.Errorf("got %+v, want exit 1 and a data directory error", r)
 	}
+	// Bad collector settings: refused before anything starts.
+	for _, args := range [][]string{{"--gc-percent", "-5"}, {"--memory-limit", "lots"}, {"--gc-percent", "-1", "--memory-limit", "none"}} {
+		r := runCLI(t, "", "", append([]string{"agent", "--dev"}, args...)...)
+		checkOneLine(t, args, r.stderr)
+		if r.code != 1 || !strings.Contains(r.stderr, args[0]) {
+			t.Errorf("%v: got %+v, want exit 1 and an error about %s", args, r, args[0])
+		}
+	}
 }
