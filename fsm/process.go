@@ -89,7 +89,6 @@ func (a *applier) spawn(c *Spawn) *Result {
 		p.State = StatePlaced
 		p.Node = n.ID
 		p.PlaceIndex = a.index
-		s.byNode.ReplaceOrInsert(nodeKey{n.ID, pid})
 	} else {
 		s.queue.ReplaceOrInsert(queueKeyOf(p))
 	}
@@ -216,7 +215,6 @@ func (a *applier) place(c *Place) *Result {
 	np.PlaceIndex = a.index
 	np.ModifyIndex = a.index
 	a.put(&np)
-	s.byNode.ReplaceOrInsert(nodeKey{n.ID, np.PID})
 	return &Result{PID: np.PID, Incarnation: np.Incarnation, State: np.State}
 }
 
@@ -443,9 +441,6 @@ func backoff(r *Restart, n int) time.Duration {
 func (a *applier) requeue(p *Process, st Status, counted, delay bool) *Process {
 	s := a.s
 	np := *p
-	if p.Node != "" {
-		s.byNode.Delete(nodeKey{p.Node, p.PID})
-	}
 	a.dropSignals(p.PID)
 	np.Incarnation++
 	np.State = StatePending
@@ -530,9 +525,6 @@ func (a *applier) reap(c *Reap) *Result {
 	s.noteReap(a.index, p.PID)
 	s.children.Delete(pairKey{p.Parent, p.PID})
 	s.groups.Delete(pairKey{p.Pgid, p.PID})
-	if p.Node != "" {
-		s.byNode.Delete(nodeKey{p.Node, p.PID})
-	}
 	a.dropSignals(p.PID)
 	return current(p)
 }
@@ -545,10 +537,8 @@ func (a *applier) nodeLost(c *NodeLost) *Result {
 		return failf(ErrNoSuchNode, "%q", c.Node)
 	}
 	var victims []uint64
-	s.eachOnNode(n.ID, func(pid uint64) bool {
-		if p := s.proc(pid); p != nil && p.State.OnNode() {
-			victims = append(victims, pid)
-		}
+	s.eachLiveOnNode(n.ID, func(pid uint64) bool {
+		victims = append(victims, pid)
 		return true
 	})
 	r := &Result{}

@@ -350,9 +350,6 @@ func (st *state) load(tag byte, rec []byte) error {
 			st.children.ReplaceOrInsert(pairKey{p.Parent, p.PID})
 		}
 		st.groups.ReplaceOrInsert(pairKey{p.Pgid, p.PID})
-		if p.Node != "" {
-			st.byNode.ReplaceOrInsert(nodeKey{p.Node, p.PID})
-		}
 		st.indexOnNode(nil, p)
 		st.indexModified(nil, p)
 		if p.State == StatePending {

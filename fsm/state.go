@@ -145,7 +145,6 @@ type state struct {
 	procs        *btree.BTreeG[pidItem]
 	children     *btree.BTreeG[pairKey]   // index: (parent, pid)
 	groups       *btree.BTreeG[pairKey]   // index: (pgid, pid)
-	byNode       *btree.BTreeG[nodeKey]   // index: (node, pid) for every process with a node
 	onNode       *btree.BTreeG[nodeKey]   // index: (node, pid) for the processes placed, running or stopped there
 	usage        *btree.BTreeG[usageItem] // index: what the processes of onNode hold, per node
 	modified     *btree.BTreeG[pairKey]   // index: (ModifyIndex, pid) of every process
@@ -174,7 +173,6 @@ func newState() *state {
 		procs:        btree.NewG(btreeDegree, lessPID),
 		children:     btree.NewG(btreeDegree, lessPair),
 		groups:       btree.NewG(btreeDegree, lessPair),
-		byNode:       btree.NewG(btreeDegree, lessNodeKey),
 		onNode:       btree.NewG(btreeDegree, lessNodeKey),
 		usage:        btree.NewG(btreeDegree, lessUsage),
 		modified:     btree.NewG(btreeDegree, lessPair),
@@ -211,7 +209,6 @@ func (s *state) clone() *state {
 	c.procs = s.procs.Clone()
 	c.children = s.children.Clone()
 	c.groups = s.groups.Clone()
-	c.byNode = s.byNode.Clone()
 	c.onNode = s.onNode.Clone()
 	c.usage = s.usage.Clone()
 	c.modified = s.modified.Clone()
@@ -269,10 +266,6 @@ func eachPair(t *btree.BTreeG[pairKey], a uint64, fn func(b uint64) bool) {
 		}
 		return fn(k.b)
 	})
-}
-
-func (s *state) eachOnNode(node string, fn func(pid uint64) bool) {
-	eachNodeKey(s.byNode, node, fn)
 }
 
 // eachLiveOnNode visits the processes placed, running or stopped on node:
@@ -455,11 +448,11 @@ func (v *View) Walk(f Filter, fn func(p *Process) bool) {
 		eachPair(s.children, f.Parent, visit)
 	case f.Pgid != 0:
 		eachPair(s.groups, f.Pgid, visit)
-	case f.Node != "" && f.OnNodeOnly:
+	case f.Node != "" && (f.OnNodeOnly || f.LiveOnly):
+		// A live process with a node is placed, running or stopped there.
 		s.eachLiveOnNode(f.Node, visit)
-	case f.Node != "":
-		s.eachOnNode(f.Node, visit)
 	default:
+		// Zombies by node are not indexed: asking for them walks the table.
 		s.procs.Ascend(func(it pidItem) bool {
 			if !f.match(it.p) {
 				return true
