@@ -439,8 +439,15 @@ func (c *Started) Type() Type { return TypeStarted }
 
 func (c *Started) encodeBody(e *encoder) { encodeEvent(e, c.PID, c.Incarnation, c.Node, c.Now) }
 
+// encodeEvent writes a node event's body, version 1: its version byte and
+// eventFields.
 func encodeEvent(e *encoder, pid, inc uint64, node string, now int64) {
 	e.byte(1)
+	eventFields(e, pid, inc, node, now)
+}
+
+// eventFields writes the fields every node event starts with.
+func eventFields(e *encoder, pid, inc uint64, node string, now int64) {
 	e.uint(pid)
 	e.uint(inc)
 	e.str(node)
@@ -449,6 +456,10 @@ func encodeEvent(e *encoder, pid, inc uint64, node string, now int64) {
 
 func decodeEvent(d *decoder, what string) (pid, inc uint64, node string, now int64) {
 	d.version(1, what)
+	return decodeEventFields(d)
+}
+
+func decodeEventFields(d *decoder) (pid, inc uint64, node string, now int64) {
 	return d.uint(), d.uint(), d.str(), d.int()
 }
 
@@ -534,10 +545,7 @@ func (c *Exited) encodeBody(e *encoder) {
 		v = exitedVersionStarted
 	}
 	e.byte(v)
-	e.uint(c.PID)
-	e.uint(c.Incarnation)
-	e.str(c.Node)
-	e.int(c.Now)
+	eventFields(e, c.PID, c.Incarnation, c.Node, c.Now)
 	e.status(&c.Status)
 	if v >= exitedVersionStarted {
 		e.bool(c.Started)
@@ -547,7 +555,7 @@ func (c *Exited) encodeBody(e *encoder) {
 func decodeExited(d *decoder) Command {
 	c := &Exited{}
 	v := d.version(exitedVersionStarted, "exited")
-	c.PID, c.Incarnation, c.Node, c.Now = d.uint(), d.uint(), d.str(), d.int()
+	c.PID, c.Incarnation, c.Node, c.Now = decodeEventFields(d)
 	d.status(&c.Status)
 	if v >= exitedVersionStarted {
 		if c.Started = d.bool(); !c.Started {
