@@ -6,7 +6,7 @@
 //
 // The shape follows etcd's tests/robustness and hashicorp/raft's fuzzy/:
 //
-//	traffic (workload.go) ──┐
+//	traffic (workload*.go) ─┐
 //	                        ├─> history (history.go) ─> checkers (checker.go) ─> report (report.go)
 //	faults (nemesis.go) ────┘
 //
