@@ -241,13 +241,14 @@ func (s *Script) Leader(ctx context.Context, among []string) (string, error) {
 	var last string
 	for ctx.Err() == nil {
 		votes := make(map[string]int)
+		var unreachable []string
 		for _, ep := range s.r.cl.endpoints() {
 			if !slices.Contains(among, ep.Name) {
 				continue
 			}
 			h, err := ReadHealth(ctx, ep, time.Second)
 			if err != nil {
-				last = err.Error()
+				unreachable = append(unreachable, err.Error())
 				continue
 			}
 			votes[h.Leader]++
@@ -258,6 +259,9 @@ func (s *Script) Leader(ctx context.Context, among []string) (string, error) {
 			}
 		}
 		last = fmt.Sprintf("leaders named: %v", votes)
+		if len(unreachable) > 0 {
+			last += "; " + strings.Join(unreachable, "; ")
+		}
 		sleepCtx(ctx, 100*time.Millisecond)
 	}
 	return "", fmt.Errorf("no leader among %v within %v (%s)", among, 2*s.r.cfg.SettleTimeout, last)
