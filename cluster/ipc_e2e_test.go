@@ -69,6 +69,9 @@ func errnoCode(err error) string {
 // is EEXIST; the objects of a crashed node are reported lost and their
 // names give ENOLINK until unlinked.
 func TestIPCAcrossNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a slow multi-node test; skipped with -short")
+	}
 	c := MakeCluster(t, 3)
 	cls := ipcClients(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

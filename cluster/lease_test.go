@@ -66,6 +66,9 @@ func TestConfigLeaseRelations(t *testing.T) {
 // incarnation, never ends lost. Processes on the other nodes are left
 // alone.
 func TestNodeCrashReschedulesByPolicy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a slow multi-node test; skipped with -short")
+	}
 	c := MakeCluster(t, 3, leaseTiming)
 	leader := c.leader()
 	policies := []fsm.RestartPolicy{fsm.RestartAlways, fsm.RestartOnFailure, fsm.RestartNever}

@@ -10,6 +10,9 @@ import (
 )
 
 func TestClusterForms(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a slow multi-node test; skipped with -short")
+	}
 	for _, tc := range []struct {
 		name string
 		n    int
@@ -74,6 +77,9 @@ func (c *testCluster) waitPeers(voters, nonvoters int) []api.Peer {
 }
 
 func TestMaxVotersThenNonvoters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a slow multi-node test; skipped with -short")
+	}
 	c := makeCluster(t, 4, viaJoin, func(i int, c *Config) { c.MaxVoters = 3 })
 	peers := c.waitPeers(3, 1)
 	var nonvoter string
