@@ -325,17 +325,17 @@ func readSnapshot(in io.Reader) (*state, error) {
 }
 
 // load decodes one record of section tag into st and indexes it.
-func (st *state) load(tag byte, rec []byte) error {
+func (s *state) load(tag byte, rec []byte) error {
 	d := decoder{b: rec}
 	dup := false
 	switch tag {
 	case secMeta:
 		d.version(metaVersion, "meta")
-		st.clock = d.int()
-		st.nextPID = d.uint()
-		st.nextSigID = d.uint()
-		st.sched.Strategy = d.strategy()
-		st.sched.ModifyIndex = d.uint()
+		s.clock = d.int()
+		s.nextPID = d.uint()
+		s.nextSigID = d.uint()
+		s.sched.Strategy = d.strategy()
+		s.sched.ModifyIndex = d.uint()
 	case secProcesses:
 		p := &Process{}
 		d.process(p)
@@ -345,47 +345,47 @@ func (st *state) load(tag byte, rec []byte) error {
 		if p.PID == 0 {
 			return badSnapshot("process with PID 0")
 		}
-		_, dup = st.procs.ReplaceOrInsert(pidItem{pid: p.PID, p: p})
+		_, dup = s.procs.ReplaceOrInsert(pidItem{pid: p.PID, p: p})
 		if p.Parent != 0 {
-			st.children.ReplaceOrInsert(pairKey{p.Parent, p.PID})
+			s.children.ReplaceOrInsert(pairKey{p.Parent, p.PID})
 		}
-		st.groups.ReplaceOrInsert(pairKey{p.Pgid, p.PID})
-		st.indexOnNode(nil, p)
-		st.indexModified(nil, p)
+		s.groups.ReplaceOrInsert(pairKey{p.Pgid, p.PID})
+		s.indexOnNode(nil, p)
+		s.indexModified(nil, p)
 		if p.State == StatePending {
-			st.queue.ReplaceOrInsert(queueKeyOf(p))
+			s.queue.ReplaceOrInsert(queueKeyOf(p))
 		}
 	case secNodes:
 		n := &Node{}
 		d.node(n)
-		_, dup = st.nodes.ReplaceOrInsert(nodeItem{id: n.ID, n: n})
+		_, dup = s.nodes.ReplaceOrInsert(nodeItem{id: n.ID, n: n})
 	case secObjects:
 		o := &Object{}
 		d.object(o)
-		_, dup = st.objects.ReplaceOrInsert(objItem{kind: o.Kind, name: o.Name, o: o})
+		_, dup = s.objects.ReplaceOrInsert(objItem{kind: o.Kind, name: o.Name, o: o})
 	case secSignals:
 		sr := &SignalRequest{}
 		d.signal(sr)
-		_, dup = st.signals.ReplaceOrInsert(sigItem{pid: sr.PID, id: sr.ID, r: sr})
+		_, dup = s.signals.ReplaceOrInsert(sigItem{pid: sr.PID, id: sr.ID, r: sr})
 		if !dup {
-			st.sigIndexes.ReplaceOrInsert(sigIndexKey{sr.Index, sr.PID, sr.ID})
+			s.sigIndexes.ReplaceOrInsert(sigIndexKey{sr.Index, sr.PID, sr.ID})
 		}
 	case secOutcomes:
 		d.version(1, "outcome")
 		it := outcomeItem{id: d.uint(), at: d.int(), r: &Result{}}
 		d.result(it.r)
-		_, dup = st.outcomes.ReplaceOrInsert(it)
-		st.outcomeTimes.ReplaceOrInsert(timeKey{at: it.at, id: it.id})
+		_, dup = s.outcomes.ReplaceOrInsert(it)
+		s.outcomeTimes.ReplaceOrInsert(timeKey{at: it.at, id: it.id})
 	case secSessions:
-		s := &Session{}
-		d.session(s)
-		_, dup = st.sessions.ReplaceOrInsert(sessItem{id: s.ID, s: s})
-		st.sessionTimes.ReplaceOrInsert(timeKey{at: s.LastActive, id: s.ID})
+		sess := &Session{}
+		d.session(sess)
+		_, dup = s.sessions.ReplaceOrInsert(sessItem{id: sess.ID, s: sess})
+		s.sessionTimes.ReplaceOrInsert(timeKey{at: sess.LastActive, id: sess.ID})
 	case secResponses:
 		d.version(1, "response")
 		it := respItem{sid: d.uint(), rid: d.uint(), r: &Result{}}
 		d.result(it.r)
-		_, dup = st.responses.ReplaceOrInsert(it)
+		_, dup = s.responses.ReplaceOrInsert(it)
 	}
 	if err := d.end(); err != nil {
 		return badSnapshot("section %d: %v", tag, err)
@@ -397,17 +397,17 @@ func (st *state) load(tag byte, rec []byte) error {
 }
 
 // check verifies what the records must agree on.
-func (st *state) check() error {
-	if st.proc(InitPID) == nil {
+func (s *state) check() error {
+	if s.proc(InitPID) == nil {
 		return badSnapshot("no init process")
 	}
 	var err error
-	st.procs.Ascend(func(it pidItem) bool {
+	s.procs.Ascend(func(it pidItem) bool {
 		p := it.p
 		switch {
-		case p.PID >= st.nextPID:
-			err = badSnapshot("pid %d not below the counter %d", p.PID, st.nextPID)
-		case p.PID != InitPID && st.proc(p.Parent) == nil:
+		case p.PID >= s.nextPID:
+			err = badSnapshot("pid %d not below the counter %d", p.PID, s.nextPID)
+		case p.PID != InitPID && s.proc(p.Parent) == nil:
 			err = badSnapshot("pid %d has no parent %d", p.PID, p.Parent)
 		}
 		return err == nil
@@ -416,10 +416,10 @@ func (st *state) check() error {
 		return err
 	}
 	total := 0
-	st.sessions.Ascend(func(it sessItem) bool {
+	s.sessions.Ascend(func(it sessItem) bool {
 		total += it.s.Cached
 		n := 0
-		st.responses.AscendGreaterOrEqual(respItem{sid: it.id}, func(r respItem) bool {
+		s.responses.AscendGreaterOrEqual(respItem{sid: it.id}, func(r respItem) bool {
 			if r.sid != it.id {
 				return false
 			}
@@ -431,8 +431,8 @@ func (st *state) check() error {
 		}
 		return err == nil
 	})
-	if err == nil && total != st.responses.Len() {
-		err = badSnapshot("%d cached responses, sessions say %d", st.responses.Len(), total)
+	if err == nil && total != s.responses.Len() {
+		err = badSnapshot("%d cached responses, sessions say %d", s.responses.Len(), total)
 	}
 	return err
 }
