@@ -1,8 +1,12 @@
 # vproc: make targets. `make test` is the whole test suite (it installs what
-# the multi-host tests need first); `make bench` runs the benchmarks.
+# the multi-host tests need first); `make check` is the quick gate before a
+# commit; `make bench` runs the benchmarks.
 GO ?= go
 
-.PHONY: test deps unit bench bench-ipc bench-cluster vet jepsen jepsen-ci
+# staticcheck, pinned; `go run` fetches and builds it once into Go's caches.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: test check fmt staticcheck short deps unit bench bench-ipc bench-cluster vet jepsen jepsen-ci
 
 test: deps vet unit jepsen-ci
 
@@ -11,6 +15,20 @@ deps:
 
 vet:
 	$(GO) vet ./...
+
+# The quick gate, a few minutes at most: formatting, vet, staticcheck (its
+# checks are chosen in staticcheck.conf), and the unit tests with -short,
+# without -race and without the fault suite. `make test` stays the full gate.
+check: fmt vet staticcheck short
+
+fmt:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$out"; exit 1; fi
+
+staticcheck:
+	$(STATICCHECK) ./...
+
+short:
+	$(GO) test -short -count=1 -timeout 5m ./...
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
