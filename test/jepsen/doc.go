@@ -1,8 +1,7 @@
 // Package jepsen is vproc's fault suite: it runs the real vproc binary, one
 // OS process per node, injects faults while concurrent clients work on the
 // replicated process table, records a history on the monotonic clock, and
-// checks every guarantee of the design (DESIGN.md, "Guarantees" 1–9) against
-// that history.
+// checks every guarantee of docs/guarantees.md against that history.
 //
 // The shape follows etcd's tests/robustness and hashicorp/raft's fuzzy/:
 //
@@ -70,21 +69,14 @@
 //
 // # What is checked
 //
-//   - Linearizability (Guarantees 4 and 6, 7): porcupine, with the table
-//     model partitioned by PID and the registry model by name, under a
-//     timeout. On a violation the HTML visualisation is saved in the run's
-//     output directory.
-//   - list by per-PID inclusion (Guarantee 6).
-//   - Unique PIDs, allocated in real-time order (Guarantee 1), and retries
-//     applied once (Guarantee 9), from the owner tag each spawn carries.
-//   - No lost spawn in the final consistent read (Guarantee 2).
-//   - One runner per PID from heartbeat intervals (Guarantee 3).
-//   - Kill is final (Guarantee 4) and signals are delivered at most once
-//     (Guarantee 5).
-//   - Bounded programs finish: after healing, every acknowledged sleep and
-//     true is final, so no process is left running on a node that died or
-//     left (the lost declaration of Guarantee 3).
-//   - Convergence of applied index and state hash (Guarantee 8).
+// Each guarantee has a checker in checker.go, and CheckAll (report.go) runs
+// them all after every run: porcupine for linearizability, with the table
+// model partitioned by PID and the registry model by name, under a timeout
+// (on a violation the HTML visualisation is saved in the run's output
+// directory), list inclusion per PID, unique PIDs, no lost spawn, one
+// runner per PID, kill is final, bounded programs finish, signals at most
+// once, and convergence. docs/guarantees.md lists the guarantees and, for
+// each, the checkers and the scenarios that show it.
 //
 // The unit tests of this package run without agents: each checker against
 // hand-made histories, the schedule's determinism, the argv of every
