@@ -81,7 +81,7 @@ type ProcessManager struct {
 	slice    int64          // immutable: cfg.Slice in nanoseconds
 	sched    *FairScheduler // immutable pointer; safe for concurrent use
 	fs       vfs.FS         // immutable; safe for concurrent use
-	programs *Registry      // immutable pointer; safe for concurrent use
+	programs Resolver       // immutable; safe for concurrent use
 	log      *slog.Logger   // immutable
 
 	// leaseEnd is the kernel clock reading at which the node's lease ends
@@ -135,7 +135,7 @@ func New(cfg Config) (*ProcessManager, error) {
 		k.fs = vfs.NewMem()
 	}
 	if k.programs == nil {
-		k.programs = Builtins()
+		k.programs = NewRegistry()
 	}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
@@ -158,8 +158,9 @@ func (k *ProcessManager) Scheduler() *FairScheduler { return k.sched }
 // FS returns the namespace paths resolve in.
 func (k *ProcessManager) FS() vfs.FS { return k.fs }
 
-// Programs returns the program registry.
-func (k *ProcessManager) Programs() *Registry { return k.programs }
+// Programs returns the resolver that the kernel looks up the command of
+// every spawn in (Config.Programs).
+func (k *ProcessManager) Programs() Resolver { return k.programs }
 
 // Spawn starts a process whose parent is init and returns its PID. The process
 // leads a new session and process group.

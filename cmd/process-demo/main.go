@@ -17,6 +17,7 @@ import (
 
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
+	"github.com/vproc/vproc/node/builtins"
 )
 
 func main() {
@@ -99,7 +100,7 @@ func (d *demo) state(pid int) string {
 func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	progs := node.Builtins()
+	progs := builtins.Registry()
 	registerDemoPrograms(progs)
 	cfg := node.DefaultConfig()
 	cfg.Programs = progs
