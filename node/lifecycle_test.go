@@ -209,7 +209,13 @@ func TestBadInput(t *testing.T) {
 func second[T any](_ T, err error) error { return err }
 
 func TestShutdownReportsHogs(t *testing.T) {
-	k, err := New(func() Config { c := DefaultConfig(); c.Programs = testPrograms(); c.Slots = 1; c.StuckSlices = 2; return c }())
+	k, err := New(func() Config {
+		c := DefaultConfig()
+		c.Programs = testPrograms()
+		c.Slots = 1
+		c.StuckSlices = 2
+		return c
+	}())
 	if err != nil {
 		t.Fatal(err)
 	}
