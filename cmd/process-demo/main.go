@@ -136,6 +136,7 @@ func (d *demo) shares() error {
 	section("2. CPU shares of spinners at three priorities (one CPU slot, 400 ms)")
 	cfg := node.DefaultConfig()
 	cfg.Slots = 1
+	cfg.Programs = builtins.Registry()
 	k, err := node.New(cfg)
 	if err != nil {
 		return err
