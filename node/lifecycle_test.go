@@ -288,18 +288,20 @@ func TestExternalPIDsAndEvents(t *testing.T) {
 	k.Kill(pid, ipc.SIGCONT)
 	k.Kill(pid, ipc.SIGKILL)
 	mustWait(t, k, pid)
-	mu.Lock()
-	defer mu.Unlock()
-	var kinds []string
-	for _, e := range events {
-		if e.PID == 77 {
-			kinds = append(kinds, e.Kind.String())
+	// The exit is reported after the zombie can be waited for.
+	kinds := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		var kinds []string
+		for _, e := range events {
+			if e.PID == 77 {
+				kinds = append(kinds, e.Kind.String())
+			}
 		}
+		return strings.Join(kinds, " ")
 	}
 	want := "started stopped continued exited"
-	if got := strings.Join(kinds, " "); got != want {
-		t.Fatalf("events for 77: %q, want %q", got, want)
-	}
+	waitFor(t, "events for 77 to be \""+want+"\"", 10*time.Second, func() bool { return kinds() == want })
 }
 
 // A process killed while it waits for its first slot dies of that signal
