@@ -72,7 +72,7 @@ func domainError(err error) *httpError {
 // spawnCommand checks a SpawnRequest and builds the fsm.Spawn it asks for.
 // The parent is init (PID 1): processes spawned through the API belong to
 // init, which reaps them after the retention. programs, if not nil, is the
-// local kernel's programs: every node runs the same binary, so a command it
+// local kernel's registry: every node runs the same binary, so a command it
 // does not know is unknown_program everywhere.
 func spawnCommand(req *api.SpawnRequest, programs node.Resolver) (*fsm.Spawn, error) {
 	if req.Command == "" {
