@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,7 +76,8 @@ func testPrograms() *Registry {
 				s.Yield()
 			}
 		}
-		s.Printf("%d\n", i+int(x&0)) // x&0 keeps the loop from being optimised away
+		runtime.KeepAlive(x) // keeps the work from being optimised away
+		s.Printf("%d\n", i)
 		return 0
 	})
 	r.Register("pause", func(s *Sys) int { s.Pause(); return 0 })

@@ -49,7 +49,7 @@ func (sh *shell) redirectOne(tbl fdTable, rd *syntax.Redirect, opened *[]int) er
 	switch rd.Op {
 	case syntax.RdrIn:
 		flags = node.O_RDONLY
-	case syntax.RdrOut, syntax.ClbOut:
+	case syntax.RdrOut, syntax.RdrClob:
 		flags = node.O_WRONLY | node.O_CREAT | node.O_TRUNC
 	case syntax.AppOut:
 		flags = node.O_WRONLY | node.O_CREAT | node.O_APPEND
