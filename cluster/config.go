@@ -57,9 +57,10 @@ type Config struct {
 	// CLI before reaping it.
 	Retention time.Duration
 	// Programs are the programs the local kernel runs. Nil means
-	// node.Builtins(). An application that embeds the agent registers its
-	// own here; every node of a cluster should know the same ones.
-	Programs *node.Registry
+	// builtins.Registry() (package node/builtins). An application that
+	// embeds the agent installs the builtins and its own programs here;
+	// every node of a cluster should know the same ones.
+	Programs node.Resolver
 
 	// MaxVoters is the number of raft voters; later servers join as
 	// non-voters.

@@ -74,7 +74,7 @@ func domainError(err error) *httpError {
 // init, which reaps them after the retention. programs, if not nil, is the
 // local kernel's registry: every node runs the same binary, so a command it
 // does not know is unknown_program everywhere.
-func spawnCommand(req *api.SpawnRequest, programs *node.Registry) (*fsm.Spawn, error) {
+func spawnCommand(req *api.SpawnRequest, programs node.Resolver) (*fsm.Spawn, error) {
 	if req.Command == "" {
 		return nil, badRequest("command is empty")
 	}

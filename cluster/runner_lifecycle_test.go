@@ -75,7 +75,7 @@ func TestRunnerRestartsWithNewIncarnation(t *testing.T) {
 var usr1Count atomic.Int64
 
 func registerTestPrograms(k *node.ProcessManager) {
-	k.Programs().Register("usr1", func(s *node.Sys) int {
+	k.Programs().(*node.Registry).Register("usr1", func(s *node.Sys) int {
 		if err := s.Signal(ipc.SIGUSR1, func(*node.Sys, ipc.Signal) { usr1Count.Add(1) }); err != nil {
 			return 2
 		}
@@ -85,7 +85,7 @@ func registerTestPrograms(k *node.ProcessManager) {
 			}
 		}
 	})
-	k.Programs().Register("spawner", func(s *node.Sys) int {
+	k.Programs().(*node.Registry).Register("spawner", func(s *node.Sys) int {
 		pid, err := s.Spawn(node.SpawnAttr{Command: "echo", Args: []string{"child"}})
 		if err != nil {
 			s.Errorf("spawn: %v", err)
@@ -194,7 +194,7 @@ func TestLeaseEndFreezesAndReturnKillsUnassigned(t *testing.T) {
 	// meanwhile dies without completing another system call.
 	h := newHarness(t, nil, true, func(c *Config) { c.FenceTimeout = 400 * time.Millisecond })
 	var calls atomic.Int64
-	h.s.kernel.Programs().Register("count", func(s *node.Sys) int {
+	h.s.kernel.Programs().(*node.Registry).Register("count", func(s *node.Sys) int {
 		for {
 			s.Getpid()
 			calls.Add(1)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/node"
+	"github.com/vproc/vproc/node/builtins"
 )
 
 // DefaultLogMaxBytes bounds each process's stored output when
@@ -88,6 +89,9 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 		kcfg.Retention = cfg.Retention
 	}
 	kcfg.Programs = cfg.Programs
+	if kcfg.Programs == nil {
+		kcfg.Programs = builtins.Registry()
+	}
 	kcfg.PIDs = s.runner
 	kcfg.Signals = s.runner
 	kcfg.OnEvent = s.runner.onEvent

@@ -14,6 +14,7 @@ import (
 	"github.com/vproc/vproc/cluster/client"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
+	"github.com/vproc/vproc/node/builtins"
 )
 
 // Unix semantics across nodes, end to end on an in-process three-node
@@ -21,7 +22,7 @@ import (
 
 // unixPrograms are the builtins and the test programs below.
 func unixPrograms() *node.Registry {
-	r := node.Builtins()
+	r := builtins.Registry()
 	r.Register("rwait", progRemoteWait)
 	r.Register("grouplead", progGroupLead)
 	r.Register("ids", progIDs)

@@ -33,8 +33,11 @@ type Config struct {
 	// FS is the namespace that paths resolve in. Nil means a fresh
 	// in-memory namespace.
 	FS vfs.FS
-	// Programs is the registry of programs. Nil means Builtins().
-	Programs *Registry
+	// Programs resolves the command of every spawn to the program it runs.
+	// Nil means an empty Registry: every spawn fails with
+	// ErrUnknownProgram. Package node/builtins installs the shell and the
+	// standard programs into a Registry.
+	Programs Resolver
 	// Clock is the scheduler's time source. Nil means the monotonic clock.
 	Clock Clock
 	// Owner is the user of processes spawned without one.

@@ -11,6 +11,11 @@
 // Scheduling is cooperative: a program that stops calling in keeps its CPU
 // slot, and the kernel reports it as hogging instead of hanging on it.
 //
+// The kernel holds no programs of its own. It looks up the command of every
+// spawn through a Resolver (Config.Programs): a Registry of Go functions, or
+// Resolvers, which asks several in turn. The shell and the standard tools
+// are user programs in package node/builtins, built on Sys alone.
+//
 // The kernel hands its K CPU slots to runnable processes with a CFS-style
 // weighted fair scheduler (FairScheduler, the seed's Scheduler): priorities
 // 1..100 map to Linux nice weights, and a process that blocks, sleeps or is

@@ -3,10 +3,11 @@ package node
 import (
 	"bytes"
 	"context"
-	"github.com/vproc/vproc/internal/testwait"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vproc/vproc/internal/testwait"
 
 	"go.uber.org/goleak"
 )
@@ -35,6 +36,7 @@ func (b *syncBuffer) String() string {
 func newKernel(t testing.TB, mod ...func(*Config)) *ProcessManager {
 	t.Helper()
 	cfg := DefaultConfig()
+	cfg.Programs = testPrograms()
 	for _, m := range mod {
 		m(&cfg)
 	}

@@ -229,81 +229,134 @@ func (l *nameLocks) lock(call nameCall, kind NameKind, name string) (unlock func
 // ipc.MQNamespace.Open does, sharing the name through Config.Names when
 // set. created reports that this call created the queue.
 func (k *ProcessManager) openQueue(call nameCall, name string, flags ipc.OpenFlag, mode uint32, owner string, attr *ipc.MQAttr) (mqHandle, bool, error) {
-	open := func(f ipc.OpenFlag) (*ipc.MQDesc, error) { return k.mqs.Open(name, f, mode, owner, attr) }
-	names := k.cfg.Names
-	if names == nil {
-		d, created, err := openOrCreate(flags, open)
-		if err != nil {
-			return nil, false, err
-		}
-		return localMQ{d}, created, nil
-	}
-	if err := ipc.CheckName(name); err != nil {
-		return nil, false, err
-	}
-	defer k.nameLocks.lock(call, NameMQ, name)()
-	excl := flags&(ipc.O_CREAT|ipc.O_EXCL) == ipc.O_CREAT|ipc.O_EXCL
-	for range maxNameRaces {
-		d, err := openHeld(k, call, NameMQ, name, func() (*ipc.MQDesc, error) { return open(flags &^ (ipc.O_CREAT | ipc.O_EXCL)) })
-		switch {
-		case err == nil && excl:
-			d.Close()
-			return nil, false, ipc.EEXIST
-		case err == nil:
-			return localMQ{d}, false, nil
-		case err != ipc.ENOENT:
-			return nil, false, err
-		}
-		var node string
-		call(func() { node, err = names.Lookup(NameMQ, name) })
-		switch {
-		case err == nil && node != "":
-			if excl {
-				return nil, false, ipc.EEXIST
-			}
-			var r RemoteQueue
-			call(func() { r, err = names.OpenQueue(node, name, flags&(ipc.O_ACCMODE|ipc.O_NONBLOCK), owner) })
+	return openShared(k, call, name, flags, sharedOps[mqHandle]{
+		kind: NameMQ,
+		open: func(f ipc.OpenFlag) (mqHandle, error) {
+			d, err := k.mqs.Open(name, f, mode, owner, attr)
 			if err != nil {
-				return nil, false, err
+				return nil, err
+			}
+			return localMQ{d}, nil
+		},
+		elsewhere: func(node string) (mqHandle, error) {
+			var r RemoteQueue
+			var err error
+			call(func() { r, err = k.cfg.Names.OpenQueue(node, name, flags&(ipc.O_ACCMODE|ipc.O_NONBLOCK), owner) })
+			if err != nil {
+				return nil, err
 			}
 			rq := remoteMQ{r: r, nonblock: new(atomic.Bool)}
 			rq.nonblock.Store(flags&ipc.O_NONBLOCK != 0)
-			return rq, false, nil
-		case err != nil && !errors.Is(err, ipc.ENOENT):
-			return nil, false, err
-		case err == nil:
-			// Registered to this node, yet not here: its object is gone.
-			return nil, false, ipc.ENOLINK
-		case flags&ipc.O_CREAT == 0:
-			return nil, false, ipc.ENOENT
-		}
-		if attr != nil && (attr.MaxMsg < 1 || attr.MaxMsg > ipc.MaxMsgLimit || attr.MsgSize < 1 || attr.MsgSize > ipc.MsgSizeLimit) {
-			return nil, false, ipc.EINVAL
-		}
-		{ // nobody holds it: claim it
+			return rq, nil
+		},
+		info: func() (NameInfo, error) {
+			if attr != nil && (attr.MaxMsg < 1 || attr.MaxMsg > ipc.MaxMsgLimit || attr.MsgSize < 1 || attr.MsgSize > ipc.MsgSizeLimit) {
+				return NameInfo{}, ipc.EINVAL
+			}
 			info := NameInfo{Owner: owner, Mode: mode & 0o777, MaxMsg: ipc.DefaultMaxMsg, MsgSize: ipc.DefaultMsgSize}
 			if attr != nil {
 				info.MaxMsg, info.MsgSize = attr.MaxMsg, attr.MsgSize
 			}
-			call(func() { err = names.Register(NameMQ, name, info) })
-			if errors.Is(err, ipc.EEXIST) {
-				continue // someone was quicker: open theirs
-			}
-			if err != nil {
-				return nil, false, err
-			}
+			return info, nil
+		},
+	})
+}
+
+// sharedOps is how openShared reaches one kind of named object.
+type sharedOps[T any] struct {
+	kind NameKind
+	// open opens the object here with flags, as ipc's namespaces do; with
+	// O_CREAT|O_EXCL it creates it.
+	open func(flags ipc.OpenFlag) (T, error)
+	// elsewhere opens the object that another node holds.
+	elsewhere func(node string) (T, error)
+	// info checks the attributes of an object about to be created, and
+	// describes it for Names.Register.
+	info func() (NameInfo, error)
+}
+
+// openShared opens, and with O_CREAT creates, the object of ops.kind
+// called name, sharing the name through Config.Names when set; created
+// reports that this call created it. With Names it holds the name's lock
+// and, up to maxNameRaces times:
+//
+//  1. opens the object here if Names gives the name to this node (an
+//     orphan is dropped and taken as absent);
+//  2. else asks Names who holds it: another node's object is opened there
+//     (ops.elsewhere), a name registered to this node without its object
+//     is ENOLINK, and without O_CREAT a missing name is ENOENT;
+//  3. else claims it: registers the name (EEXIST: another node was
+//     quicker, start over), then creates the object here with O_EXCL
+//     (EEXIST: a process here was quicker, start over); if creating fails
+//     otherwise, the name is unregistered again.
+//
+// O_CREAT|O_EXCL fails with EEXIST wherever the name is held. After
+// maxNameRaces lost races it gives up with EAGAIN.
+func openShared[T interface{ Close() error }](k *ProcessManager, call nameCall, name string, flags ipc.OpenFlag, ops sharedOps[T]) (T, bool, error) {
+	var zero T
+	names := k.cfg.Names
+	if names == nil {
+		return openOrCreate(flags, ops.open)
+	}
+	if err := ipc.CheckName(name); err != nil {
+		return zero, false, err
+	}
+	defer k.nameLocks.lock(call, ops.kind, name)()
+	excl := flags&(ipc.O_CREAT|ipc.O_EXCL) == ipc.O_CREAT|ipc.O_EXCL
+	for range maxNameRaces {
+		h, err := openHeld(k, call, ops.kind, name, func() (T, error) { return ops.open(flags &^ (ipc.O_CREAT | ipc.O_EXCL)) })
+		switch {
+		case err == nil && excl:
+			h.Close()
+			return zero, false, ipc.EEXIST
+		case err == nil:
+			return h, false, nil
+		case err != ipc.ENOENT:
+			return zero, false, err
 		}
-		d, err = open(flags | ipc.O_EXCL)
+		var node string
+		call(func() { node, err = names.Lookup(ops.kind, name) })
+		switch {
+		case err == nil && node != "":
+			if excl {
+				return zero, false, ipc.EEXIST
+			}
+			h, err := ops.elsewhere(node)
+			if err != nil {
+				return zero, false, err
+			}
+			return h, false, nil
+		case err != nil && !errors.Is(err, ipc.ENOENT):
+			return zero, false, err
+		case err == nil:
+			// Registered to this node, yet not here: its object is gone.
+			return zero, false, ipc.ENOLINK
+		case flags&ipc.O_CREAT == 0:
+			return zero, false, ipc.ENOENT
+		}
+		info, err := ops.info()
+		if err != nil {
+			return zero, false, err
+		}
+		// Nobody holds it: claim it.
+		call(func() { err = names.Register(ops.kind, name, info) })
+		if errors.Is(err, ipc.EEXIST) {
+			continue // someone was quicker: open theirs
+		}
+		if err != nil {
+			return zero, false, err
+		}
+		h, err = ops.open(flags | ipc.O_EXCL)
 		if err == ipc.EEXIST {
 			continue // a process here created it meanwhile
 		}
 		if err != nil {
-			call(func() { names.Unregister(NameMQ, name, true) })
-			return nil, false, err
+			call(func() { names.Unregister(ops.kind, name, true) })
+			return zero, false, err
 		}
-		return localMQ{d}, true, nil
+		return h, true, nil
 	}
-	return nil, false, ipc.EAGAIN
+	return zero, false, ipc.EAGAIN
 }
 
 // unlinkQueue removes the queue name here and from Config.Names.
@@ -413,61 +466,10 @@ func (k *ProcessManager) unlinkSegment(call nameCall, name string) error {
 // registering a name it creates with Config.Names when set. A segment held
 // by another node is EXDEV: segments stay on their node.
 func (k *ProcessManager) openSegment(call nameCall, name string, flags ipc.OpenFlag, mode uint32, owner string) (*ipc.Segment, bool, error) {
-	open := func(f ipc.OpenFlag) (*ipc.Segment, error) { return k.shms.Open(name, f, mode, owner) }
-	names := k.cfg.Names
-	if names == nil {
-		return openOrCreate(flags, open)
-	}
-	if err := ipc.CheckName(name); err != nil {
-		return nil, false, err
-	}
-	defer k.nameLocks.lock(call, NameSHM, name)()
-	excl := flags&(ipc.O_CREAT|ipc.O_EXCL) == ipc.O_CREAT|ipc.O_EXCL
-	for range maxNameRaces {
-		seg, err := openHeld(k, call, NameSHM, name, func() (*ipc.Segment, error) { return open(flags &^ (ipc.O_CREAT | ipc.O_EXCL)) })
-		switch {
-		case err == nil && excl:
-			seg.Close()
-			return nil, false, ipc.EEXIST
-		case err == nil:
-			return seg, false, nil
-		case err != ipc.ENOENT:
-			return nil, false, err
-		}
-		var node string
-		call(func() { node, err = names.Lookup(NameSHM, name) })
-		switch {
-		case err == nil && node != "":
-			if excl {
-				return nil, false, ipc.EEXIST
-			}
-			return nil, false, ipc.EXDEV
-		case err != nil && !errors.Is(err, ipc.ENOENT):
-			return nil, false, err
-		case err == nil:
-			// Registered to this node, yet not here: its object is gone.
-			return nil, false, ipc.ENOLINK
-		case flags&ipc.O_CREAT == 0:
-			return nil, false, ipc.ENOENT
-		}
-		{
-			call(func() { err = names.Register(NameSHM, name, NameInfo{Owner: owner, Mode: mode & 0o777}) })
-			if errors.Is(err, ipc.EEXIST) {
-				continue
-			}
-			if err != nil {
-				return nil, false, err
-			}
-		}
-		seg, err = open(flags | ipc.O_EXCL)
-		if err == ipc.EEXIST {
-			continue
-		}
-		if err != nil {
-			call(func() { names.Unregister(NameSHM, name, true) })
-			return nil, false, err
-		}
-		return seg, true, nil
-	}
-	return nil, false, ipc.EAGAIN
+	return openShared(k, call, name, flags, sharedOps[*ipc.Segment]{
+		kind:      NameSHM,
+		open:      func(f ipc.OpenFlag) (*ipc.Segment, error) { return k.shms.Open(name, f, mode, owner) },
+		elsewhere: func(string) (*ipc.Segment, error) { return nil, ipc.EXDEV },
+		info:      func() (NameInfo, error) { return NameInfo{Owner: owner, Mode: mode & 0o777}, nil },
+	})
 }

@@ -249,8 +249,8 @@ func TestNamesFIFOAcrossKernels(t *testing.T) {
 		t.Fatalf("mkfifo on b of a's FIFO: got %v, want EEXIST", err)
 	}
 	var out syncBuffer
-	reader := mustSpawn(t, a, Spec{Command: "fifo-read", Args: []string{"/f"}, Stdout: &out})
-	writer := mustSpawn(t, b, Spec{Command: "fifo-write", Args: []string{"/f", "across", "nodes"}})
+	reader := mustSpawn(t, a, Spec{Command: "read-from", Args: []string{"/f"}, Stdout: &out})
+	writer := mustSpawn(t, b, Spec{Command: "write-to", Args: []string{"/f", "across", "nodes"}})
 	if p := mustWait(t, b, writer); p.Status.ExitStatus() != 0 {
 		t.Fatalf("writer: %v", p.Status)
 	}

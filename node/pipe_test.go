@@ -8,63 +8,6 @@ import (
 	"github.com/vproc/vproc/ipc"
 )
 
-// pipeline runs cmds joined by pipes, as a shell would, and returns each
-// stage's status.
-func pipelineProgram(cmds [][]string, statuses chan<- []WaitStatus) Program {
-	return func(s *Sys) int {
-		pids := make([]int, len(cmds))
-		in := 0
-		for i, c := range cmds {
-			out, next := 1, -1
-			var w int
-			if i < len(cmds)-1 {
-				r, wr, err := s.Pipe()
-				if err != nil {
-					return 1
-				}
-				out, next, w = wr, r, wr
-			}
-			pid, err := s.Spawn(SpawnAttr{Command: c[0], Args: c[1:], Files: []int{in, out, 2}})
-			if err != nil {
-				return 2
-			}
-			pids[i] = pid
-			if in != 0 {
-				s.Close(in)
-			}
-			if next >= 0 {
-				s.Close(w)
-			}
-			in = next
-		}
-		sts := make([]WaitStatus, len(pids))
-		for i, pid := range pids {
-			_, st, err := s.Wait4(pid, 0)
-			if err != nil {
-				return 3
-			}
-			sts[i] = st
-		}
-		statuses <- sts
-		return 0
-	}
-}
-
-func TestPipelineYesHeadWcSIGPIPE(t *testing.T) {
-	sts := make(chan []WaitStatus, 1)
-	k := newKernel(t, withPrograms(map[string]Program{
-		"pipeline": pipelineProgram([][]string{{"yes"}, {"head", "-n", "3"}, {"wc", "-l"}}, sts),
-	}))
-	st, out := run(t, k, Spec{Command: "pipeline"})
-	if st.ExitStatus() != 0 || out != "3\n" {
-		t.Fatalf("pipeline: %v %q, want 3", st, out)
-	}
-	got := <-sts
-	if got[0].Signal() != ipc.SIGPIPE || got[1].ExitStatus() != 0 || got[2].ExitStatus() != 0 {
-		t.Fatalf("statuses %v, want yes killed by SIGPIPE and the rest 0", got)
-	}
-}
-
 func TestPipeSemanticsThroughKernel(t *testing.T) {
 	k := newKernel(t, withPrograms(map[string]Program{
 		"eof-after-all-writers": func(s *Sys) int {
@@ -173,7 +116,7 @@ func TestPipeSemanticsThroughKernel(t *testing.T) {
 		})
 	}
 	t.Run("badfd", func(t *testing.T) {
-		k.programs.Register("badfd-noSIGPIPE", func(s *Sys) int {
+		k.programs.(*Registry).Register("badfd-noSIGPIPE", func(s *Sys) int {
 			s.Sigaction(ipc.SIGPIPE, &SigAction{Ignore: true})
 			p, _ := k.programs.Lookup("badfd")
 			return p(s)

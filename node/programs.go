@@ -11,11 +11,41 @@ import (
 // its next call into s.
 type Program func(s *Sys) int
 
-// Registry maps command names to programs. It is safe for concurrent use.
+// Resolver finds the program that a command names. The kernel asks its
+// Config.Programs for the command of every spawn; a name it does not know
+// fails the spawn with ErrUnknownProgram. Lookup may be called from many
+// goroutines at once.
+type Resolver interface {
+	Lookup(name string) (Program, bool)
+}
+
+// Resolvers is a Resolver made of several: Lookup asks each in order, and
+// the first that knows a name wins. It lets programs from several sources
+// (a Registry of Go functions, loaded modules) share one namespace of names.
+type Resolvers []Resolver
+
+// Lookup returns the program called name from the first resolver that has it.
+func (rs Resolvers) Lookup(name string) (Program, bool) {
+	for _, r := range rs {
+		if p, ok := r.Lookup(name); ok {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// Registry is the static Resolver: it maps command names to Go functions.
+// It is safe for concurrent use, and programs may be registered while the
+// kernel runs.
 type Registry struct {
 	mu    sync.RWMutex
 	progs map[string]Program // guarded by mu
 }
+
+var (
+	_ Resolver = (*Registry)(nil)
+	_ Resolver = Resolvers(nil)
+)
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{progs: make(map[string]Program)} }

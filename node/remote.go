@@ -1,7 +1,6 @@
 package node
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -173,35 +172,4 @@ func (k *ProcessManager) routeKill(sender *Process, target int, sig ipc.Signal) 
 		return e
 	}
 	return err
-}
-
-// progOnNode is "onnode NODE CMD [ARGS...]": it runs CMD as its child on
-// node NODE (in a cluster; a kernel without one refuses another node),
-// waits for it, and exits as the child did: its code, or 128+N for a death
-// by signal N. The child is in onnode's process group.
-func progOnNode(s *Sys) int {
-	args := s.Args()
-	if len(args) < 2 {
-		s.Errorf("usage: onnode NODE CMD [ARGS...]")
-		return 2
-	}
-	pid, err := s.Spawn(SpawnAttr{Command: args[1], Args: args[2:], Node: args[0]})
-	if err != nil {
-		s.Errorf("%s: %v", args[1], err)
-		if errors.Is(err, ipc.ENOENT) {
-			return 127
-		}
-		return 126
-	}
-	for {
-		_, ws, err := s.Wait4(pid, 0)
-		switch {
-		case errors.Is(err, ipc.EINTR):
-			continue
-		case err != nil:
-			s.Errorf("wait: %v", err)
-			return 126
-		}
-		return ws.Code()
-	}
 }

@@ -130,13 +130,28 @@ func TestNoStarvation(t *testing.T) {
 }
 
 func TestBlockedAndSleepingHoldNoSlot(t *testing.T) {
-	k := newKernel(t, func(c *Config) { c.Slots = 1 })
+	k := newKernel(t, func(c *Config) { c.Slots = 1 }, withPrograms(map[string]Program{
+		// blocker waits for a cat that reads a pipe whose write end
+		// blocker keeps open and never writes to.
+		"blocker": func(s *Sys) int {
+			r, _, err := s.Pipe()
+			if err != nil {
+				return 1
+			}
+			c, err := s.Spawn(SpawnAttr{Command: "cat", Files: []int{r, 1, 2}})
+			if err != nil {
+				return 1
+			}
+			s.Wait4(c, 0)
+			return 0
+		},
+	}))
 	// A sleeper, and a reader blocked on a pipe nobody writes to.
 	sleeper, err := k.Spawn(Spec{Command: "sleep", Args: []string{"30"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocker, err := k.Spawn(Spec{Command: "sh", Args: []string{"-c", "sleep 30 | cat"}})
+	blocker, err := k.Spawn(Spec{Command: "blocker"})
 	if err != nil {
 		t.Fatal(err)
 	}

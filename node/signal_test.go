@@ -15,7 +15,7 @@ import (
 // the builtins.
 func withPrograms(progs map[string]Program) func(*Config) {
 	return func(c *Config) {
-		r := Builtins()
+		r := testPrograms()
 		for n, p := range progs {
 			r.Register(n, p)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
+	"github.com/vproc/vproc/node/builtins"
 )
 
 func main() {
@@ -99,7 +100,7 @@ func (d *demo) state(pid int) string {
 func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	progs := node.Builtins()
+	progs := builtins.Registry()
 	registerDemoPrograms(progs)
 	cfg := node.DefaultConfig()
 	cfg.Programs = progs
@@ -135,6 +136,7 @@ func (d *demo) shares() error {
 	section("2. CPU shares of spinners at three priorities (one CPU slot, 400 ms)")
 	cfg := node.DefaultConfig()
 	cfg.Slots = 1
+	cfg.Programs = builtins.Registry()
 	k, err := node.New(cfg)
 	if err != nil {
 		return err

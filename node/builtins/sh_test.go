@@ -1,4 +1,4 @@
-package node
+package builtins
 
 import (
 	"context"
@@ -11,14 +11,15 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node"
 )
 
-// shPrograms is Builtins plus programs that let the shell's tests look at
+// shPrograms is Registry plus programs that let the shell's tests look at
 // what its children received.
-func shPrograms() *Registry {
-	r := Builtins()
+func shPrograms() *node.Registry {
+	r := Registry()
 	// lsfd prints the descriptors it has.
-	r.Register("lsfd", func(s *Sys) int {
+	r.Register("lsfd", func(s *node.Sys) int {
 		var out []string
 		for _, fd := range s.Fds() {
 			out = append(out, strconv.Itoa(fd))
@@ -28,9 +29,9 @@ func shPrograms() *Registry {
 	})
 	// reap runs its arguments as a child with its own descriptors, waits
 	// for it, and tells on standard error how it ended.
-	r.Register("reap", func(s *Sys) int {
+	r.Register("reap", func(s *node.Sys) int {
 		a := s.Args()
-		pid, err := s.Spawn(SpawnAttr{Command: a[0], Args: a[1:]})
+		pid, err := s.Spawn(node.SpawnAttr{Command: a[0], Args: a[1:]})
 		if err != nil {
 			s.Errorf("%v", err)
 			return 127
@@ -50,21 +51,21 @@ func shPrograms() *Registry {
 	return r
 }
 
-func newShKernel(t testing.TB, mod ...func(*Config)) *ProcessManager {
+func newShKernel(t testing.TB, mod ...func(*node.Config)) *node.ProcessManager {
 	t.Helper()
-	return newKernel(t, append([]func(*Config){func(c *Config) { c.Programs = shPrograms() }}, mod...)...)
+	return newKernel(t, append([]func(*node.Config){func(c *node.Config) { c.Programs = shPrograms() }}, mod...)...)
 }
 
 // runSh runs sh -c script with args and returns its status and its
 // standard output and error, interleaved.
-func runSh(t testing.TB, k *ProcessManager, script string, args ...string) (WaitStatus, string) {
+func runSh(t testing.TB, k *node.ProcessManager, script string, args ...string) (node.WaitStatus, string) {
 	t.Helper()
-	return run(t, k, Spec{Command: "sh", Args: append([]string{"-c", script}, args...)})
+	return run(t, k, node.Spec{Command: "sh", Args: append([]string{"-c", script}, args...)})
 }
 
-func writeFile(t testing.TB, k *ProcessManager, name, data string) {
+func writeFile(t testing.TB, k *node.ProcessManager, name, data string) {
 	t.Helper()
-	f, err := k.FS().OpenFile(name, O_WRONLY|O_CREAT|O_TRUNC, 0o644)
+	f, err := k.FS().OpenFile(name, node.O_WRONLY|node.O_CREAT|node.O_TRUNC, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,16 +273,16 @@ func TestShell(t *testing.T) {
 func TestShellScriptSources(t *testing.T) {
 	k := newShKernel(t)
 	writeFile(t, k, "/s.sh", "echo $0 $1 $#\nexit 7\n")
-	st, out := run(t, k, Spec{Command: "sh", Args: []string{"/s.sh", "a", "b"}})
+	st, out := run(t, k, node.Spec{Command: "sh", Args: []string{"/s.sh", "a", "b"}})
 	if st.Code() != 7 || out != "/s.sh a 2\n" {
 		t.Errorf("sh FILE: got %v %q, want exit 7 and %q", st, out, "/s.sh a 2\n")
 	}
-	st, out = run(t, k, Spec{Command: "sh", Args: []string{"/nope.sh"}})
+	st, out = run(t, k, node.Spec{Command: "sh", Args: []string{"/nope.sh"}})
 	if st.Code() != 127 || !strings.Contains(out, "/nope.sh") {
 		t.Errorf("sh MISSING: got %v %q, want exit 127 and a message", st, out)
 	}
 	var buf syncBuffer
-	st, _ = run(t, k, Spec{Command: "sh", Stdin: strings.NewReader("echo from stdin\nfalse\n"), Stdout: &buf, Stderr: &buf})
+	st, _ = run(t, k, node.Spec{Command: "sh", Stdin: strings.NewReader("echo from stdin\nfalse\n"), Stdout: &buf, Stderr: &buf})
 	if st.Code() != 1 || buf.String() != "from stdin\n" {
 		t.Errorf("sh < script: got %v %q, want exit 1 and %q", st, buf.String(), "from stdin\n")
 	}
@@ -289,7 +290,7 @@ func TestShellScriptSources(t *testing.T) {
 	if st.Code() != 7 || out != "/s.sh x 1\n" {
 		t.Errorf("running a script by path: got %v %q", st, out)
 	}
-	st, out = run(t, k, Spec{Command: "sh", Args: []string{"-q"}})
+	st, out = run(t, k, node.Spec{Command: "sh", Args: []string{"-q"}})
 	if st.Code() != 2 || !strings.Contains(out, "invalid option") {
 		t.Errorf("sh -q: got %v %q, want exit 2 and a message", st, out)
 	}
@@ -344,18 +345,18 @@ func TestShellPipelineSIGPIPE(t *testing.T) {
 // shell uses and checks how yes ends.
 func TestShellYesDiesOfSIGPIPE(t *testing.T) {
 	r := shPrograms()
-	r.Register("yeshead", func(s *Sys) int {
+	r.Register("yeshead", func(s *node.Sys) int {
 		rd, wr, err := s.Pipe()
 		if err != nil {
 			s.Errorf("%v", err)
 			return 1
 		}
-		yes, err := s.Spawn(SpawnAttr{Command: "yes", Files: []int{-1, wr, 2}})
+		yes, err := s.Spawn(node.SpawnAttr{Command: "yes", Files: []int{-1, wr, 2}})
 		if err != nil {
 			s.Errorf("%v", err)
 			return 1
 		}
-		head, err := s.Spawn(SpawnAttr{Command: "head", Args: []string{"-n", "3"}, Files: []int{rd, 1, 2}})
+		head, err := s.Spawn(node.SpawnAttr{Command: "head", Args: []string{"-n", "3"}, Files: []int{rd, 1, 2}})
 		if err != nil {
 			s.Errorf("%v", err)
 			return 1
@@ -375,8 +376,8 @@ func TestShellYesDiesOfSIGPIPE(t *testing.T) {
 		s.Printf("yes: signaled=%v signal=%d code=%d; head: %d\n", yst.Signaled(), yst.Signal(), yst.Code(), hst.Code())
 		return 0
 	})
-	k := newKernel(t, func(c *Config) { c.Programs = r })
-	st, out := run(t, k, Spec{Command: "yeshead"})
+	k := newKernel(t, func(c *node.Config) { c.Programs = r })
+	st, out := run(t, k, node.Spec{Command: "yeshead"})
 	want := fmt.Sprintf("y\ny\ny\nyes: signaled=true signal=%d code=%d; head: 0\n", ipc.SIGPIPE, 128+int(ipc.SIGPIPE))
 	if st.Code() != 0 || out != want {
 		t.Errorf("got %v %q, want %q", st, out, want)
@@ -393,7 +394,7 @@ func TestShellPipelineFinishes(t *testing.T) {
 		"yes | { head -n 1; } | cat",
 	} {
 		var out syncBuffer
-		pid, err := k.Spawn(Spec{Command: "sh", Args: []string{"-c", script}, Stdout: &out, Stderr: &out})
+		pid, err := k.Spawn(node.Spec{Command: "sh", Args: []string{"-c", script}, Stdout: &out, Stderr: &out})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,7 +416,7 @@ func TestShellPipelineFinishes(t *testing.T) {
 func TestShellKilled(t *testing.T) {
 	k := newShKernel(t)
 	var out syncBuffer
-	pid, err := k.Spawn(Spec{Command: "sh", Args: []string{"-c", "echo started; while :; do :; done"}, Stdout: &out})
+	pid, err := k.Spawn(node.Spec{Command: "sh", Args: []string{"-c", "echo started; while :; do :; done"}, Stdout: &out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,15 +541,15 @@ func FuzzShell(f *testing.F) {
 		if len(src) > 512 || strings.ContainsAny(src, "\x00") || !runnable(src) {
 			return
 		}
-		r := NewRegistry()
+		r := node.NewRegistry()
 		registerShell(r)
-		r.Register("true", func(*Sys) int { return 0 })
-		r.Register("false", func(*Sys) int { return 1 })
+		r.Register("true", func(*node.Sys) int { return 0 })
+		r.Register("false", func(*node.Sys) int { return 1 })
 		r.Register("echo", progEcho)
-		k := newKernel(t, func(c *Config) { c.Programs = r; c.MaxProcesses = 32 })
-		lim := NewLimits()
-		lim[RWall] = Rlimit{Soft: uint64(time.Second), Hard: uint64(time.Second)}
-		st, _ := run(t, k, Spec{Command: "sh", Args: []string{"-c", src}, Limits: lim})
+		k := newKernel(t, func(c *node.Config) { c.Programs = r; c.MaxProcesses = 32 })
+		lim := node.NewLimits()
+		lim[node.RWall] = node.Rlimit{Soft: uint64(time.Second), Hard: uint64(time.Second)}
+		st, _ := run(t, k, node.Spec{Command: "sh", Args: []string{"-c", src}, Limits: lim})
 		if st.Signaled() && st.Signal() == ipc.SIGABRT {
 			t.Fatalf("the shell panicked on %q", src)
 		}

@@ -1,4 +1,4 @@
-package node
+package builtins
 
 import (
 	"strconv"
@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node"
 )
 
 // progHeartbeat is the fault suite's witness: "heartbeat [interval]" prints
@@ -20,7 +21,7 @@ import (
 // delivery. The incarnation and node come from VPROC_INCARNATION and
 // VPROC_NODE, which the cluster's runner sets (0 and "-" outside a cluster).
 // Every line is written with one write, so lines never interleave.
-func progHeartbeat(s *Sys) int {
+func progHeartbeat(s *node.Sys) int {
 	interval := 100 * time.Millisecond
 	if a := s.Args(); len(a) > 0 {
 		d, err := parseDuration(a[0])
@@ -42,7 +43,7 @@ func progHeartbeat(s *Sys) int {
 	line := func(kind, extra string) []byte {
 		return []byte(kind + prefix + extra + " mono=" + strconv.FormatInt(monotonicNow(), 10) + "\n")
 	}
-	onSig := func(s *Sys, sig ipc.Signal) {
+	onSig := func(s *node.Sys, sig ipc.Signal) {
 		s.Write(1, line("sig", " sig="+strconv.Itoa(int(sig))))
 	}
 	s.Signal(ipc.SIGUSR1, onSig)

@@ -1,23 +1,32 @@
-package node
+package builtins
 
 import (
 	"bufio"
 	"errors"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node"
 )
 
-// Builtins returns a registry holding the built-in programs: true, false,
-// echo, cat, yes, sleep, wc, head, spin, env, pwd, kill, pause, heartbeat, sh
-// and the IPC tools.
-func Builtins() *Registry {
-	r := NewRegistry()
-	r.Register("true", func(*Sys) int { return 0 })
-	r.Register("false", func(*Sys) int { return 1 })
+// Registry returns a new registry holding every built-in program (Install).
+func Registry() *node.Registry {
+	r := node.NewRegistry()
+	Install(r)
+	return r
+}
+
+// Install registers the built-in programs in r, replacing programs of the
+// same names: true, false, echo, cat, yes, sleep, wc, head, spin, env, pwd,
+// kill, pause, heartbeat, onnode, sh and the IPC tools (mkfifo, fifo-read,
+// fifo-write, mqsend, mqrecv, mqattr, mqrm, shm-counter, shm-read).
+func Install(r *node.Registry) {
+	r.Register("true", func(*node.Sys) int { return 0 })
+	r.Register("false", func(*node.Sys) int { return 1 })
 	r.Register("echo", progEcho)
 	r.Register("cat", progCat)
 	r.Register("yes", progYes)
@@ -26,19 +35,18 @@ func Builtins() *Registry {
 	r.Register("head", progHead)
 	r.Register("spin", progSpin)
 	r.Register("env", progEnv)
-	r.Register("pwd", func(s *Sys) int { s.Printf("%s\n", s.Getcwd()); return 0 })
+	r.Register("pwd", func(s *node.Sys) int { s.Printf("%s\n", s.Getcwd()); return 0 })
 	r.Register("kill", progKill)
-	r.Register("pause", func(s *Sys) int { s.Pause(); return 0 })
+	r.Register("pause", func(s *node.Sys) int { s.Pause(); return 0 })
 	r.Register("heartbeat", progHeartbeat)
 	r.Register("onnode", progOnNode)
 	registerShell(r)
 	registerIPCTools(r)
-	return r
 }
 
 // exitOnWriteErr reports a failed write: a broken pipe ends quietly, as it
 // does for a Unix tool killed by SIGPIPE whose handler was changed.
-func exitOnWriteErr(s *Sys, err error) int {
+func exitOnWriteErr(s *node.Sys, err error) int {
 	if errors.Is(err, ipc.EPIPE) {
 		return 141
 	}
@@ -46,7 +54,7 @@ func exitOnWriteErr(s *Sys, err error) int {
 	return 1
 }
 
-func progEcho(s *Sys) int {
+func progEcho(s *node.Sys) int {
 	args := s.Args()
 	nl := true
 	if len(args) > 0 && args[0] == "-n" {
@@ -62,7 +70,7 @@ func progEcho(s *Sys) int {
 	return 0
 }
 
-func progCat(s *Sys) int {
+func progCat(s *node.Sys) int {
 	files := s.Args()
 	if len(files) == 0 {
 		files = []string{"-"}
@@ -73,7 +81,7 @@ func progCat(s *Sys) int {
 		fd := 0
 		if name != "-" {
 			var err error
-			if fd, err = s.Open(name, O_RDONLY, 0); err != nil {
+			if fd, err = s.Open(name, node.O_RDONLY, 0); err != nil {
 				s.Errorf("%s: %v", name, err)
 				status = 1
 				continue
@@ -97,7 +105,7 @@ func progCat(s *Sys) int {
 // pump copies descriptor from to descriptor to through buf until end of
 // file, and returns the error that stopped it early: a failed read's as
 // rerr, a failed write's as werr.
-func pump(s *Sys, to, from int, buf []byte) (rerr, werr error) {
+func pump(s *node.Sys, to, from int, buf []byte) (rerr, werr error) {
 	for {
 		n, err := s.Read(from, buf)
 		if n > 0 {
@@ -114,7 +122,7 @@ func pump(s *Sys, to, from int, buf []byte) (rerr, werr error) {
 	}
 }
 
-func progYes(s *Sys) int {
+func progYes(s *node.Sys) int {
 	word := "y"
 	if a := s.Args(); len(a) > 0 {
 		word = strings.Join(a, " ")
@@ -173,7 +181,7 @@ func parseSeconds(v string) (time.Duration, bool) {
 	return time.Duration(whole)*time.Second + time.Duration(frac*int64(time.Second)/scale), true
 }
 
-func progSleep(s *Sys) int {
+func progSleep(s *node.Sys) int {
 	args := s.Args()
 	if len(args) == 0 {
 		s.Errorf("missing operand")
@@ -194,7 +202,7 @@ func progSleep(s *Sys) int {
 	return 0
 }
 
-func progWc(s *Sys) int {
+func progWc(s *node.Sys) int {
 	var lines, words, bytes int
 	inWord := false
 	buf := make([]byte, 32<<10)
@@ -236,7 +244,7 @@ func progWc(s *Sys) int {
 	return 0
 }
 
-func progHead(s *Sys) int {
+func progHead(s *node.Sys) int {
 	n := 10
 	args := s.Args()
 	for i := 0; i < len(args); i++ {
@@ -281,7 +289,7 @@ func progHead(s *Sys) int {
 
 // progSpin is a CPU-bound loop of N iterations (default: until killed) that
 // yields every 64 iterations and prints how many it ran.
-func progSpin(s *Sys) int {
+func progSpin(s *node.Sys) int {
 	n := -1
 	if a := s.Args(); len(a) > 0 {
 		v, err := strconv.Atoi(a[0])
@@ -299,18 +307,19 @@ func progSpin(s *Sys) int {
 			s.Yield()
 		}
 	}
-	s.Printf("%d\n", i+int(x&0)) // x&0 keeps the loop from being optimised away
+	runtime.KeepAlive(x) // keeps the work from being optimised away
+	s.Printf("%d\n", i)
 	return 0
 }
 
-func progEnv(s *Sys) int {
+func progEnv(s *node.Sys) int {
 	for _, kv := range s.Environ() {
 		s.Printf("%s\n", kv)
 	}
 	return 0
 }
 
-func progKill(s *Sys) int {
+func progKill(s *node.Sys) int {
 	args := s.Args()
 	sig := ipc.SIGTERM
 	if len(args) > 0 && strings.HasPrefix(args[0], "-") && len(args[0]) > 1 {

@@ -1,4 +1,4 @@
-package node
+package builtins
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node"
 )
 
 // The IPC tools: small programs over FIFOs, message queues and shared
@@ -15,7 +16,7 @@ import (
 // 2 for bad usage.
 
 // registerIPCTools adds the IPC tools to r.
-func registerIPCTools(r *Registry) {
+func registerIPCTools(r *node.Registry) {
 	r.Register("mkfifo", progMkfifo)
 	r.Register("fifo-write", progFifoWrite)
 	r.Register("fifo-read", progFifoRead)
@@ -71,7 +72,7 @@ func parseToolOpts(args []string, flags, withValue string) (toolOpts, []string, 
 }
 
 // usage reports bad usage and returns exit status 2.
-func usage(s *Sys, err error, synopsis string) int {
+func usage(s *node.Sys, err error, synopsis string) int {
 	if err != nil {
 		s.Errorf("%v", err)
 	}
@@ -80,7 +81,7 @@ func usage(s *Sys, err error, synopsis string) int {
 }
 
 // failed reports a failed call on what and returns exit status 1.
-func failed(s *Sys, what string, err error) int {
+func failed(s *node.Sys, what string, err error) int {
 	s.Errorf("%s: %s", what, errText(err))
 	return 1
 }
@@ -88,7 +89,7 @@ func failed(s *Sys, what string, err error) int {
 // copyFd copies descriptor from to descriptor to until end of file. It
 // returns the exit status: 0, 1 after a failed read, or what exitOnWriteErr
 // gives for a failed write.
-func copyFd(s *Sys, to, from int, name string) int {
+func copyFd(s *node.Sys, to, from int, name string) int {
 	rerr, werr := pump(s, to, from, make([]byte, 32<<10))
 	switch {
 	case werr != nil:
@@ -102,7 +103,7 @@ func copyFd(s *Sys, to, from int, name string) int {
 // eachOperand calls fn for each argument of a tool that takes one or more
 // operands (mkfifo PATH..., mqrm NAME...), reporting each failure. It
 // returns the exit status: 2 without operands, 1 if any call failed.
-func eachOperand(s *Sys, synopsis string, fn func(name string) error) int {
+func eachOperand(s *node.Sys, synopsis string, fn func(name string) error) int {
 	args := s.Args()
 	if len(args) == 0 {
 		return usage(s, nil, synopsis)
@@ -120,13 +121,13 @@ func eachOperand(s *Sys, synopsis string, fn func(name string) error) int {
 // given -c.
 func (o toolOpts) openFlags(acc int) int {
 	if o.has('c') {
-		return acc | O_CREAT
+		return acc | node.O_CREAT
 	}
 	return acc
 }
 
 // printCounter prints the counter in the first 8 bytes of the segment m maps.
-func printCounter(s *Sys, m *Mapping, name string) int {
+func printCounter(s *node.Sys, m *node.Mapping, name string) int {
 	v, err := m.Load64(0)
 	if err != nil {
 		return failed(s, name, err)
@@ -136,20 +137,20 @@ func printCounter(s *Sys, m *Mapping, name string) int {
 }
 
 // progMkfifo makes a FIFO at each PATH (mkfifo PATH...).
-func progMkfifo(s *Sys) int {
+func progMkfifo(s *node.Sys) int {
 	return eachOperand(s, "mkfifo PATH...", func(name string) error { return s.Mkfifo(name, 0o644) })
 }
 
 // progFifoWrite opens PATH for writing, blocking until a reader opens it, and
 // writes TEXT joined by spaces and a newline, or copies its standard input
 // when there is no TEXT (fifo-write PATH [TEXT...]).
-func progFifoWrite(s *Sys) int {
+func progFifoWrite(s *node.Sys) int {
 	args := s.Args()
 	if len(args) == 0 {
 		return usage(s, nil, "fifo-write PATH [TEXT...]")
 	}
 	name := args[0]
-	fd, err := s.Open(name, O_WRONLY, 0)
+	fd, err := s.Open(name, node.O_WRONLY, 0)
 	if err != nil {
 		return failed(s, name, err)
 	}
@@ -166,12 +167,12 @@ func progFifoWrite(s *Sys) int {
 // progFifoRead opens PATH for reading, blocking until a writer opens it, and
 // copies what arrives to standard output until every writer has closed
 // (fifo-read PATH).
-func progFifoRead(s *Sys) int {
+func progFifoRead(s *node.Sys) int {
 	args := s.Args()
 	if len(args) != 1 {
 		return usage(s, nil, "fifo-read PATH")
 	}
-	fd, err := s.Open(args[0], O_RDONLY, 0)
+	fd, err := s.Open(args[0], node.O_RDONLY, 0)
 	if err != nil {
 		return failed(s, args[0], err)
 	}
@@ -181,7 +182,7 @@ func progFifoRead(s *Sys) int {
 
 // progMqsend sends each MSG as one message, with priority PRIO (default 0),
 // creating the queue with -c (mqsend [-p PRIO] [-c] NAME MSG...).
-func progMqsend(s *Sys) int {
+func progMqsend(s *node.Sys) int {
 	const synopsis = "mqsend [-p PRIO] [-c] NAME MSG..."
 	opts, args, err := parseToolOpts(s.Args(), "c", "p")
 	if err != nil || len(args) < 2 {
@@ -196,7 +197,7 @@ func progMqsend(s *Sys) int {
 		prio = uint(n)
 	}
 	name := args[0]
-	fd, err := s.MqOpen(name, opts.openFlags(O_WRONLY), 0o644, nil)
+	fd, err := s.MqOpen(name, opts.openFlags(node.O_WRONLY), 0o644, nil)
 	if err != nil {
 		return failed(s, name, err)
 	}
@@ -212,7 +213,7 @@ func progMqsend(s *Sys) int {
 // progMqrecv receives COUNT messages (default 1) and prints each on a line,
 // creating the queue with -c and waiting at most TIMEOUT for each message
 // with -t (mqrecv [-n COUNT] [-c] [-t TIMEOUT] NAME).
-func progMqrecv(s *Sys) int {
+func progMqrecv(s *node.Sys) int {
 	const synopsis = "mqrecv [-n COUNT] [-c] [-t TIMEOUT] NAME"
 	opts, args, err := parseToolOpts(s.Args(), "c", "nt")
 	if err != nil || len(args) != 1 {
@@ -232,7 +233,7 @@ func progMqrecv(s *Sys) int {
 		}
 	}
 	name := args[0]
-	fd, err := s.MqOpen(name, opts.openFlags(O_RDONLY), 0o644, nil)
+	fd, err := s.MqOpen(name, opts.openFlags(node.O_RDONLY), 0o644, nil)
 	if err != nil {
 		return failed(s, name, err)
 	}
@@ -261,13 +262,13 @@ func progMqrecv(s *Sys) int {
 
 // progMqattr prints a queue's attributes as "maxmsg=M msgsize=S curmsgs=C"
 // (mqattr NAME).
-func progMqattr(s *Sys) int {
+func progMqattr(s *node.Sys) int {
 	args := s.Args()
 	if len(args) != 1 {
 		return usage(s, nil, "mqattr NAME")
 	}
 	name := args[0]
-	fd, err := s.MqOpen(name, O_RDONLY, 0, nil)
+	fd, err := s.MqOpen(name, node.O_RDONLY, 0, nil)
 	if err != nil {
 		return failed(s, name, err)
 	}
@@ -281,7 +282,7 @@ func progMqattr(s *Sys) int {
 }
 
 // progMqrm removes each queue NAME (mqrm NAME...).
-func progMqrm(s *Sys) int {
+func progMqrm(s *node.Sys) int {
 	return eachOperand(s, "mqrm NAME...", s.MqUnlink)
 }
 
@@ -289,7 +290,7 @@ func progMqrm(s *Sys) int {
 // first 8 bytes N times, yielding every 64 adds, then prints the counter.
 // With -c it creates the segment and gives it room for the counter
 // (shm-counter [-c] NAME N).
-func progShmCounter(s *Sys) int {
+func progShmCounter(s *node.Sys) int {
 	const synopsis = "shm-counter [-c] NAME N"
 	opts, args, err := parseToolOpts(s.Args(), "c", "")
 	if err != nil || len(args) != 2 {
@@ -300,7 +301,7 @@ func progShmCounter(s *Sys) int {
 	if err != nil || n < 0 {
 		return usage(s, errors.New("bad count "+strconv.Quote(args[1])), synopsis)
 	}
-	fd, err := s.ShmOpen(name, opts.openFlags(O_RDWR), 0o644)
+	fd, err := s.ShmOpen(name, opts.openFlags(node.O_RDWR), 0o644)
 	if err != nil {
 		return failed(s, name, err)
 	}
@@ -335,13 +336,13 @@ func progShmCounter(s *Sys) int {
 
 // progShmRead prints the counter in the first 8 bytes of the segment NAME
 // (shm-read NAME).
-func progShmRead(s *Sys) int {
+func progShmRead(s *node.Sys) int {
 	args := s.Args()
 	if len(args) != 1 {
 		return usage(s, nil, "shm-read NAME")
 	}
 	name := args[0]
-	fd, err := s.ShmOpen(name, O_RDONLY, 0)
+	fd, err := s.ShmOpen(name, node.O_RDONLY, 0)
 	if err != nil {
 		return failed(s, name, err)
 	}

@@ -1,0 +1,106 @@
+package builtins
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node"
+)
+
+// pipeline runs cmds joined by pipes, as a shell would, and returns each
+// stage's status.
+func pipelineProgram(cmds [][]string, statuses chan<- []node.WaitStatus) node.Program {
+	return func(s *node.Sys) int {
+		pids := make([]int, len(cmds))
+		in := 0
+		for i, c := range cmds {
+			out, next := 1, -1
+			var w int
+			if i < len(cmds)-1 {
+				r, wr, err := s.Pipe()
+				if err != nil {
+					return 1
+				}
+				out, next, w = wr, r, wr
+			}
+			pid, err := s.Spawn(node.SpawnAttr{Command: c[0], Args: c[1:], Files: []int{in, out, 2}})
+			if err != nil {
+				return 2
+			}
+			pids[i] = pid
+			if in != 0 {
+				s.Close(in)
+			}
+			if next >= 0 {
+				s.Close(w)
+			}
+			in = next
+		}
+		sts := make([]node.WaitStatus, len(pids))
+		for i, pid := range pids {
+			_, st, err := s.Wait4(pid, 0)
+			if err != nil {
+				return 3
+			}
+			sts[i] = st
+		}
+		statuses <- sts
+		return 0
+	}
+}
+
+func TestPipelineYesHeadWcSIGPIPE(t *testing.T) {
+	sts := make(chan []node.WaitStatus, 1)
+	k := newKernel(t, withPrograms(map[string]node.Program{
+		"pipeline": pipelineProgram([][]string{{"yes"}, {"head", "-n", "3"}, {"wc", "-l"}}, sts),
+	}))
+	st, out := run(t, k, node.Spec{Command: "pipeline"})
+	if st.ExitStatus() != 0 || out != "3\n" {
+		t.Fatalf("pipeline: %v %q, want 3", st, out)
+	}
+	got := <-sts
+	if got[0].Signal() != ipc.SIGPIPE || got[1].ExitStatus() != 0 || got[2].ExitStatus() != 0 {
+		t.Fatalf("statuses %v, want yes killed by SIGPIPE and the rest 0", got)
+	}
+}
+
+func TestTools(t *testing.T) {
+	k := newKernel(t)
+	for _, c := range []struct {
+		args  []string
+		stdin string
+		code  int
+		out   string
+	}{
+		{[]string{"true"}, "", 0, ""},
+		{[]string{"false"}, "", 1, ""},
+		{[]string{"echo", "hi", "there"}, "", 0, "hi there\n"},
+		{[]string{"echo", "-n", "x"}, "", 0, "x"},
+		{[]string{"cat"}, "abc\ndef", 0, "abc\ndef"},
+		{[]string{"wc"}, "a b\nc\n", 0, "2 3 6\n"},
+		{[]string{"wc", "-l"}, "a b\nc\n", 0, "2\n"},
+		{[]string{"head", "-n", "2"}, "1\n2\n3\n", 0, "1\n2\n"},
+		{[]string{"head", "-n", "x"}, "", 2, "head: invalid number of lines \"x\"\n"},
+		{[]string{"sleep", "0.001", "1ms"}, "", 0, ""},
+		{[]string{"sleep"}, "", 2, "sleep: missing operand\n"},
+		{[]string{"sleep", "x"}, "", 2, "sleep: invalid time interval \"x\"\n"},
+		{[]string{"spin", "100"}, "", 0, "100\n"},
+		{[]string{"spin", "-1"}, "", 2, "spin: bad count \"-1\"\n"},
+		{[]string{"pwd"}, "", 0, "/\n"},
+		{[]string{"kill", "abc"}, "", 1, "kill: bad pid \"abc\"\n"},
+		{[]string{"heartbeat", "0"}, "", 2, "heartbeat: bad interval \"0\"\n"},
+		{[]string{"onnode", "n1"}, "", 2, "onnode: usage: onnode NODE CMD [ARGS...]\n"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			spec := node.Spec{Command: c.args[0], Args: c.args[1:]}
+			if c.stdin != "" {
+				spec.Stdin = strings.NewReader(c.stdin)
+			}
+			st, out := run(t, k, spec)
+			if st.ExitStatus() != c.code || out != c.out {
+				t.Fatalf("got %v %q, want exit %d %q for %q", st, out, c.code, c.out, c.args)
+			}
+		})
+	}
+}

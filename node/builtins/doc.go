@@ -1,0 +1,26 @@
+// Package builtins holds the programs every vproc node ships: the sh shell,
+// the small Unix tools (true, false, echo, cat, yes, sleep, wc, head, env,
+// pwd, kill, pause), spin, the fault suite's heartbeat witness, onnode, and
+// the IPC tools over FIFOs, message queues and shared memory.
+//
+// They are user programs, not kernel code: each is a node.Program that
+// reaches the kernel only through the exported system calls of node.Sys,
+// exactly as a program of one's own does. Install puts them into a
+// node.Registry, which a kernel takes as its Config.Programs:
+//
+//	progs := builtins.Registry()
+//	progs.Register("hello", func(s *node.Sys) int { s.Printf("hello\n"); return 0 })
+//	cfg := node.DefaultConfig()
+//	cfg.Programs = progs
+//
+// This package imports node; node never imports it.
+//
+// The shell parses with mvdan.cc/sh/v3/syntax and expands words with
+// mvdan.cc/sh/v3/expand; everything else (pipelines, redirections, jobs,
+// its own builtins such as cd, export and wait, and test) is written here on
+// top of the system calls, so that pipes, signals, process groups and
+// limits are the kernel's. Its files follow those concerns: sh.go (the
+// shell's state, options and variables), shexpand.go, shredirect.go,
+// shexec.go (statements and pipelines), shcommand.go (simple commands,
+// functions and children), shbuiltin.go and shcond.go (test and [).
+package builtins

@@ -1,0 +1,480 @@
+package builtins
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node"
+)
+
+// The sh program is a small POSIX shell. mvdan.cc/sh/v3/syntax parses the
+// script and mvdan.cc/sh/v3/expand performs word expansion; everything else
+// is interpreted here on top of Sys, so that every command is a kernel
+// process: pipes, signals, process groups and limits are the kernel's.
+//
+// Usage:
+//
+//	sh -c SCRIPT [ARG0 [ARG...]]   run SCRIPT
+//	sh FILE [ARG...]               run the script FILE of the namespace
+//	sh [-s] [ARG...]               run the script read from standard input
+//
+// The options -e (errexit), -u (nounset) and -x (xtrace) may come first.
+//
+// A subshell, a command substitution, a background job and a pipeline stage
+// that is not a plain program are run by spawning the shell again with -c
+// and the source printed back. The child receives the exported variables in
+// its environment, and the rest of the shell's state through the private
+// option that comes before -c:
+//
+//	--subshell=STATUS,PID,BGPID PROLOGUE
+//
+// PROLOGUE is a script that sets the other variables, the functions and the
+// options; STATUS, PID and BGPID are $?, $$ and $!.
+
+// registerShell registers the shell as "sh".
+func registerShell(r *node.Registry) { r.Register("sh", progSh) }
+
+// Limits of the interpreter.
+const (
+	maxShDepth = 1000 // nested function calls, eval and . (dot)
+	maxShFd    = 1023 // the highest descriptor a redirection may name
+)
+
+// control is a pending change of control flow.
+type control int
+
+const (
+	ctlNone     control = iota
+	ctlBreak            // break ctlN loops
+	ctlContinue         // continue the ctlN-th enclosing loop
+	ctlReturn           // return from a function or a dot script
+	ctlExit             // end the shell with exitCode
+)
+
+// shVar is a shell variable.
+type shVar struct {
+	value    string
+	set      bool // false: declared by export but never given a value
+	exported bool
+}
+
+// fdTable maps the descriptors commands see (the shell's view, as changed
+// by redirections) to the shell process's own descriptors.
+type fdTable map[int]int
+
+func (t fdTable) clone() fdTable {
+	c := make(fdTable, len(t)+2)
+	for k, v := range t {
+		c[k] = v
+	}
+	return c
+}
+
+// files returns the SpawnAttr.Files of a child that sees t.
+func (t fdTable) files() []int {
+	n := 0
+	for fd := range t {
+		n = max(n, fd+1)
+	}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = -1
+	}
+	for fd, k := range t {
+		out[fd] = k
+	}
+	return out
+}
+
+// job is a command the shell started: a child to wait for (pid > 0), or the
+// status of one that could not start.
+type job struct {
+	pid    int
+	status int
+}
+
+// shell is the state of one sh process. Its process's goroutine owns it.
+type shell struct {
+	s      *node.Sys // nil in the offline expansion tests
+	name   string
+	parser *syntax.Parser
+
+	vars   map[string]*shVar
+	funcs  map[string]*syntax.FuncDecl
+	arg0   string
+	params []string
+
+	status int // $?
+	pid    int // $$
+	ppid   int
+	lastBg int // $!; 0 until a job runs in the background
+
+	fds   fdTable // what commands see
+	owned []int   // descriptors exec made permanent, closed when replaced
+
+	errexit, nounset, xtrace bool
+
+	cond     int // > 0 while a condition runs: errexit is off
+	loops    int // enclosing loops
+	funcs0   int // enclosing function calls and dot scripts, for return
+	depth    int // enclosing function calls, eval and dot scripts
+	ctl      control
+	ctlN     int
+	exitCode int
+
+	substStatus int // status of the last command substitution, -1 if none
+}
+
+// newShell makes the shell of the process behind s: its environment becomes
+// exported variables, and commands see the descriptors it has.
+func newShell(s *node.Sys) *shell {
+	sh := &shell{
+		s:      s,
+		name:   s.Command(),
+		parser: syntax.NewParser(syntax.Variant(syntax.LangPOSIX)),
+		vars:   make(map[string]*shVar),
+		funcs:  make(map[string]*syntax.FuncDecl),
+		pid:    s.Getpid(),
+		ppid:   s.Getppid(),
+		fds:    make(fdTable),
+	}
+	sh.arg0 = sh.name
+	for _, kv := range s.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			sh.vars[k] = &shVar{value: v, set: true, exported: true}
+		}
+	}
+	if v := sh.vars["PWD"]; v != nil {
+		v.value = s.Getcwd()
+	} else {
+		sh.vars["PWD"] = &shVar{value: s.Getcwd(), set: true}
+	}
+	for _, fd := range s.Fds() {
+		sh.fds[fd] = fd
+	}
+	return sh
+}
+
+// progSh is the sh program.
+func progSh(s *node.Sys) int {
+	sh := newShell(s)
+	src, name, code := sh.setup(s.Args())
+	if code >= 0 {
+		return code
+	}
+	f, err := sh.parser.Parse(strings.NewReader(src), name)
+	if err != nil {
+		sh.errorf("%v", err)
+		return 2
+	}
+	sh.runStmts(f.Stmts)
+	if sh.ctl == ctlExit {
+		return sh.exitCode
+	}
+	return sh.status
+}
+
+// setup reads the command line: options, then the script and its
+// arguments. It returns the script's source and name, or an exit code >= 0.
+func (sh *shell) setup(args []string) (src, name string, code int) {
+	cmd, stdin := false, false
+	prologue, status := "", 0
+	for len(args) > 0 {
+		a := args[0]
+		if a == "--" || a == "-" {
+			args = args[1:]
+			break
+		}
+		if state, ok := strings.CutPrefix(a, "--subshell="); ok && len(args) > 1 {
+			prologue = args[1]
+			status = sh.inherit(state)
+			args = args[2:]
+			continue
+		}
+		if len(a) < 2 || (a[0] != '-' && a[0] != '+') {
+			break
+		}
+		for _, c := range a[1:] {
+			switch c {
+			case 'c':
+				cmd = true
+			case 's':
+				stdin = true
+			default:
+				if !sh.setOption(c, a[0] == '-') {
+					sh.errorf("%c%c: invalid option", a[0], c)
+					return "", "", 2
+				}
+			}
+		}
+		args = args[1:]
+	}
+	switch {
+	case cmd:
+		if len(args) == 0 {
+			sh.errorf("-c: option requires an argument")
+			return "", "", 2
+		}
+		src, args = args[0], args[1:]
+		if len(args) > 0 {
+			sh.arg0, args = args[0], args[1:]
+		}
+	case !stdin && len(args) > 0:
+		name, args = args[0], args[1:]
+		b, err := sh.readFile(name)
+		if err != nil {
+			sh.errorf("%s: %s", name, errText(err))
+			return "", "", 127
+		}
+		src, sh.arg0 = string(b), name
+	default:
+		b, err := sh.readAll(0)
+		if err != nil {
+			sh.errorf("reading the script: %s", errText(err))
+			return "", "", 2
+		}
+		src = string(b)
+	}
+	sh.params = args
+	if prologue != "" {
+		f, err := sh.parser.Parse(strings.NewReader(prologue), "")
+		if err != nil {
+			sh.errorf("subshell prologue: %v", err)
+			return "", "", 2
+		}
+		sh.runStmts(f.Stmts)
+		if sh.ctl == ctlExit {
+			return "", "", sh.exitCode
+		}
+	}
+	sh.status = status
+	return src, name, -1
+}
+
+// inherit takes a parent shell's $$ and $! from --subshell, and returns its
+// $?, which holds once the prologue has run.
+func (sh *shell) inherit(state string) (status int) {
+	f := strings.Split(state, ",")
+	if len(f) != 3 {
+		return 0
+	}
+	if v, err := strconv.Atoi(f[1]); err == nil && v > 0 {
+		sh.pid = v
+	}
+	if v, err := strconv.Atoi(f[2]); err == nil && v >= 0 {
+		sh.lastBg = v
+	}
+	status, _ = strconv.Atoi(f[0])
+	return status
+}
+
+// setOption turns option c on or off; false means there is no such option.
+func (sh *shell) setOption(c rune, on bool) bool {
+	switch c {
+	case 'e':
+		sh.errexit = on
+	case 'u':
+		sh.nounset = on
+	case 'x':
+		sh.xtrace = on
+	default:
+		return false
+	}
+	return true
+}
+
+// optionFlags is $-: the letters of the options that are on.
+func (sh *shell) optionFlags() string {
+	var b strings.Builder
+	if sh.errexit {
+		b.WriteByte('e')
+	}
+	if sh.nounset {
+		b.WriteByte('u')
+	}
+	if sh.xtrace {
+		b.WriteByte('x')
+	}
+	return b.String()
+}
+
+// Output.
+
+// write writes str to the shell's descriptor fd, as redirected.
+func (sh *shell) write(fd int, str string) error {
+	kfd, ok := sh.fds[fd]
+	if !ok {
+		return ipc.EBADF
+	}
+	_, err := sh.s.File(kfd).Write([]byte(str))
+	return err
+}
+
+// errorf writes a diagnostic line to the shell's standard error.
+func (sh *shell) errorf(format string, args ...any) {
+	sh.errorTo(sh.fds, format, args...)
+}
+
+// errorTo writes a diagnostic line to the standard error of tbl.
+func (sh *shell) errorTo(tbl fdTable, format string, args ...any) {
+	kfd, ok := tbl[2]
+	if !ok || sh.s == nil {
+		return
+	}
+	msg := sh.name + ": " + fmt.Sprintf(format, args...) + "\n"
+	sh.s.File(kfd).Write([]byte(msg))
+}
+
+// errText is the short description of err that diagnostics show.
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	var en ipc.Errno
+	if errors.As(err, &en) {
+		return en.Error()
+	}
+	return err.Error()
+}
+
+// readFile reads a whole file of the namespace.
+func (sh *shell) readFile(name string) ([]byte, error) {
+	fd, err := sh.s.Open(name, node.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer sh.s.Close(fd)
+	return sh.readAll(fd)
+}
+
+// readAll reads the shell's own descriptor fd to its end.
+func (sh *shell) readAll(fd int) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := sh.s.Read(fd, buf)
+		out = append(out, buf[:n]...)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+}
+
+// closeAll closes descriptors of the shell process.
+func (sh *shell) closeAll(fds []int) {
+	for _, fd := range fds {
+		sh.s.Close(fd)
+	}
+}
+
+// checkpoint is a system call, and so a yield point, for loops made only of
+// shell builtins: without it they would hold the CPU slot and could be
+// neither preempted nor killed.
+func (sh *shell) checkpoint() {
+	if sh.s != nil {
+		sh.s.Getpid()
+	}
+}
+
+// Variables.
+
+// lookup returns the value of a variable and whether it is set.
+func (sh *shell) lookup(name string) (string, bool) {
+	v := sh.vars[name]
+	if v == nil || !v.set {
+		return "", false
+	}
+	return v.value, true
+}
+
+// setVar assigns a variable, keeping its export attribute.
+func (sh *shell) setVar(name, value string) error {
+	if !syntax.ValidName(name) {
+		return fmt.Errorf("%s: bad variable name", name)
+	}
+	if v := sh.vars[name]; v != nil {
+		v.value, v.set = value, true
+		return nil
+	}
+	sh.vars[name] = &shVar{value: value, set: true}
+	return nil
+}
+
+// environ is the environment of a child: the exported variables that are set.
+func (sh *shell) environ() []string {
+	env := make([]string, 0, len(sh.vars))
+	for _, name := range sortedKeys(sh.vars) {
+		if v := sh.vars[name]; v.exported && v.set {
+			env = append(env, name+"="+v.value)
+		}
+	}
+	return env
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// tempAssign performs the assignments of a command's prefix as exported
+// variables; restore undoes them.
+func (sh *shell) tempAssign(assigns []*syntax.Assign) (restore func(), err error) {
+	type saved struct {
+		name string
+		old  *shVar
+	}
+	var undo []saved
+	restore = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			if undo[i].old == nil {
+				delete(sh.vars, undo[i].name)
+			} else {
+				sh.vars[undo[i].name] = undo[i].old
+			}
+		}
+	}
+	for _, a := range assigns {
+		value, err := sh.assignValue(a)
+		if err != nil {
+			restore()
+			return func() {}, err
+		}
+		name := a.Name.Value
+		var old *shVar
+		if v := sh.vars[name]; v != nil {
+			c := *v
+			old = &c
+		}
+		undo = append(undo, saved{name, old})
+		sh.vars[name] = &shVar{value: value, set: true, exported: true}
+	}
+	return restore, nil
+}
+
+// assignValue expands the value of an assignment.
+func (sh *shell) assignValue(a *syntax.Assign) (string, error) {
+	if a.Name == nil || a.Append || a.Array != nil || a.Index != nil || a.Naked {
+		return "", errors.New("unsupported assignment")
+	}
+	if !syntax.ValidName(a.Name.Value) {
+		return "", fmt.Errorf("%s: bad variable name", a.Name.Value)
+	}
+	return sh.literal(a.Value)
+}

@@ -1,0 +1,342 @@
+package builtins
+
+import (
+	"errors"
+	"regexp"
+	"slices"
+
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/pattern"
+	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/vproc/vproc/ipc"
+)
+
+// Statements: lists, and-or lists, compound commands, background jobs and
+// pipelines.
+
+// runStmts runs a list of statements until control flow changes.
+func (sh *shell) runStmts(stmts []*syntax.Stmt) {
+	for _, st := range stmts {
+		if sh.ctl != ctlNone {
+			return
+		}
+		sh.runStmt(st)
+	}
+}
+
+// runStmt runs one statement in the foreground (or starts it in the
+// background) and sets $?.
+func (sh *shell) runStmt(st *syntax.Stmt) {
+	if sh.ctl != ctlNone {
+		return
+	}
+	if st.Background {
+		sh.background(st)
+		return
+	}
+	if st.Negated {
+		sh.cond++
+	}
+	switch cmd := st.Cmd.(type) {
+	case *syntax.CallExpr:
+		sh.runCall(st, cmd)
+	case nil:
+		sh.runCall(st, &syntax.CallExpr{})
+	default:
+		tbl, opened, err := sh.redirect(sh.fds, st.Redirs)
+		if err != nil {
+			sh.errorf("%v", err)
+			sh.status = 1
+			break
+		}
+		saved := sh.fds
+		sh.fds = tbl
+		sh.runCommand(cmd)
+		sh.fds = saved
+		sh.closeAll(opened)
+	}
+	if st.Negated {
+		sh.cond--
+		if sh.status == 0 {
+			sh.status = 1
+		} else {
+			sh.status = 0
+		}
+	}
+	if sh.errexit && sh.cond == 0 && !st.Negated && sh.status != 0 && sh.ctl == ctlNone && simpleOrPipeline(st.Cmd) {
+		sh.exit(sh.status)
+	}
+}
+
+// simpleOrPipeline reports whether errexit applies to cmd itself rather than
+// to the commands inside it.
+func simpleOrPipeline(cmd syntax.Command) bool {
+	switch cmd := cmd.(type) {
+	case *syntax.CallExpr, *syntax.Subshell, nil:
+		return true
+	case *syntax.BinaryCmd:
+		return cmd.Op == syntax.Pipe || cmd.Op == syntax.PipeAll
+	}
+	return false
+}
+
+// runCommand runs a compound command, its redirections already made.
+func (sh *shell) runCommand(cmd syntax.Command) {
+	switch cmd := cmd.(type) {
+	case *syntax.Block:
+		sh.runStmts(cmd.Stmts)
+	case *syntax.Subshell:
+		sh.status = sh.wait(sh.forkSource(sh.printStmts(cmd.Stmts), sh.fds))
+	case *syntax.BinaryCmd:
+		switch cmd.Op {
+		case syntax.AndStmt, syntax.OrStmt:
+			sh.cond++
+			sh.runStmt(cmd.X)
+			sh.cond--
+			if sh.ctl == ctlNone && (sh.status == 0) == (cmd.Op == syntax.AndStmt) {
+				sh.runStmt(cmd.Y)
+			}
+		case syntax.Pipe:
+			sh.runPipeline(pipelineStages(nil, cmd))
+		default:
+			sh.errorf("%s: unsupported operator", cmd.Op)
+			sh.status = 2
+		}
+	case *syntax.IfClause:
+		sh.runIf(cmd)
+	case *syntax.WhileClause:
+		sh.runWhile(cmd)
+	case *syntax.ForClause:
+		sh.runFor(cmd)
+	case *syntax.CaseClause:
+		sh.runCase(cmd)
+	case *syntax.FuncDecl:
+		if cmd.Name == nil {
+			sh.errorf("function without a name")
+			sh.status = 2
+			return
+		}
+		sh.funcs[cmd.Name.Value] = cmd
+		sh.status = 0
+	default:
+		sh.errorf("unsupported command")
+		sh.status = 2
+	}
+}
+
+// runIf runs if/elif/else.
+func (sh *shell) runIf(c *syntax.IfClause) {
+	for ; c != nil; c = c.Else {
+		if !c.ThenPos.IsValid() { // else
+			sh.runStmts(c.Then)
+			return
+		}
+		sh.cond++
+		sh.runStmts(c.Cond)
+		sh.cond--
+		if sh.ctl != ctlNone {
+			return
+		}
+		if sh.status == 0 {
+			sh.runStmts(c.Then)
+			return
+		}
+	}
+	sh.status = 0
+}
+
+// loopDone consumes a break or continue aimed at the innermost loop and
+// reports whether that loop must stop.
+func (sh *shell) loopDone() bool {
+	switch sh.ctl {
+	case ctlNone:
+		return false
+	case ctlBreak:
+		if sh.ctlN--; sh.ctlN <= 0 {
+			sh.ctl = ctlNone
+		}
+		return true
+	case ctlContinue:
+		if sh.ctlN--; sh.ctlN <= 0 {
+			sh.ctl = ctlNone
+			return false
+		}
+		return true
+	}
+	return true
+}
+
+// runWhile runs a while or until loop.
+func (sh *shell) runWhile(w *syntax.WhileClause) {
+	sh.loops++
+	defer func() { sh.loops-- }()
+	status := 0
+	for {
+		sh.checkpoint()
+		sh.cond++
+		sh.runStmts(w.Cond)
+		sh.cond--
+		if sh.ctl == ctlContinue && sh.ctlN == 1 {
+			sh.ctl = ctlNone
+			continue
+		}
+		if sh.loopDone() || (sh.status == 0) == w.Until {
+			break
+		}
+		sh.runStmts(w.Do)
+		status = sh.status
+		if sh.loopDone() {
+			break
+		}
+	}
+	sh.status = status
+}
+
+// runFor runs a for loop over words, or over "$@" without "in".
+func (sh *shell) runFor(f *syntax.ForClause) {
+	wi, ok := f.Loop.(*syntax.WordIter)
+	if !ok {
+		sh.errorf("unsupported for loop")
+		sh.status = 2
+		return
+	}
+	items := slices.Clone(sh.params)
+	if wi.InPos.IsValid() {
+		var err error
+		if items, err = sh.fields(wi.Items...); err != nil {
+			sh.expandFailed(err)
+			return
+		}
+	}
+	sh.loops++
+	defer func() { sh.loops-- }()
+	status := 0
+	for _, it := range items {
+		sh.checkpoint()
+		if err := sh.setVar(wi.Name.Value, it); err != nil {
+			sh.errorf("%v", err)
+			sh.status = 1
+			return
+		}
+		sh.runStmts(f.Do)
+		status = sh.status
+		if sh.loopDone() {
+			break
+		}
+	}
+	sh.status = status
+}
+
+// runCase runs the first item of a case whose pattern matches.
+func (sh *shell) runCase(c *syntax.CaseClause) {
+	word, err := sh.literal(c.Word)
+	if err != nil {
+		sh.expandFailed(err)
+		return
+	}
+	for _, item := range c.Items {
+		for _, pw := range item.Patterns {
+			pat, err := expand.Pattern(sh.config(), pw)
+			if err != nil {
+				sh.expandFailed(err)
+				return
+			}
+			expr, err := pattern.Regexp(pat, pattern.EntireString)
+			if err != nil {
+				continue
+			}
+			rx, err := regexp.Compile(expr)
+			if err != nil || !rx.MatchString(word) {
+				continue
+			}
+			sh.status = 0
+			sh.runStmts(item.Stmts)
+			return
+		}
+	}
+	sh.status = 0
+}
+
+// background starts st without waiting for it and sets $!.
+func (sh *shell) background(st *syntax.Stmt) {
+	fg := *st
+	fg.Background, fg.Semicolon = false, syntax.Pos{}
+	j := sh.start(&fg, sh.fds)
+	if j.pid > 0 {
+		sh.lastBg = j.pid
+	}
+	sh.status = 0
+}
+
+// pipelineStages flattens the left-nested pipes of a pipeline.
+func pipelineStages(out []*syntax.Stmt, cmd *syntax.BinaryCmd) []*syntax.Stmt {
+	for _, st := range []*syntax.Stmt{cmd.X, cmd.Y} {
+		if b, ok := st.Cmd.(*syntax.BinaryCmd); ok && b.Op == syntax.Pipe &&
+			!st.Negated && !st.Background && len(st.Redirs) == 0 {
+			out = pipelineStages(out, b)
+			continue
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// runPipeline starts every stage with a pipe between neighbours, then waits
+// for all of them; the status is the last stage's. The shell closes its
+// copies of the pipe ends as soon as the stage that uses them has started,
+// and each stage gets only its own ends, so that a reader sees end of file
+// and a writer SIGPIPE when their peers are gone.
+func (sh *shell) runPipeline(stages []*syntax.Stmt) {
+	jobs := make([]job, 0, len(stages))
+	in := -1
+	for i, st := range stages {
+		tbl := sh.fds.clone()
+		if in >= 0 {
+			tbl[0] = in
+		}
+		out, next := -1, -1
+		if i < len(stages)-1 {
+			r, w, err := sh.s.Pipe()
+			if err != nil {
+				sh.errorf("pipe: %s", errText(err))
+				jobs = append(jobs, job{status: 1})
+				break
+			}
+			tbl[1], out, next = w, w, r
+		}
+		jobs = append(jobs, sh.start(st, tbl))
+		if in >= 0 {
+			sh.s.Close(in)
+		}
+		if out >= 0 {
+			sh.s.Close(out)
+		}
+		in = next
+	}
+	if in >= 0 {
+		sh.s.Close(in)
+	}
+	status := 0
+	for _, j := range jobs {
+		status = sh.wait(j)
+	}
+	sh.status = status
+}
+
+// wait waits for a job and returns its status as $? shows it.
+func (sh *shell) wait(j job) int {
+	if j.pid <= 0 {
+		return j.status
+	}
+	for {
+		_, ws, err := sh.s.Wait4(j.pid, 0)
+		if err == nil {
+			return ws.Code()
+		}
+		if !errors.Is(err, ipc.EINTR) {
+			sh.errorf("wait for %d: %s", j.pid, errText(err))
+			return 127
+		}
+	}
+}

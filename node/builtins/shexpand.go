@@ -1,0 +1,198 @@
+package builtins
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+	"strings"
+
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// Word expansion through mvdan.cc/sh/v3/expand, with the shell's variables,
+// special parameters and command substitution.
+
+// shellEnv shows the shell's variables and special parameters to expand.
+type shellEnv struct{ sh *shell }
+
+var _ expand.WriteEnviron = shellEnv{}
+
+// strVar is a set string variable.
+func strVar(s string) expand.Variable {
+	return expand.Variable{Set: true, Kind: expand.String, Str: s}
+}
+
+// Get returns a variable or a special parameter.
+func (e shellEnv) Get(name string) expand.Variable {
+	sh := e.sh
+	switch name {
+	case "@", "*":
+		return expand.Variable{Set: true, Kind: expand.Indexed, List: sh.params}
+	case "#":
+		return strVar(strconv.Itoa(len(sh.params)))
+	case "?":
+		return strVar(strconv.Itoa(sh.status))
+	case "$":
+		return strVar(strconv.Itoa(sh.pid))
+	case "!":
+		if sh.lastBg == 0 {
+			return expand.Variable{}
+		}
+		return strVar(strconv.Itoa(sh.lastBg))
+	case "-":
+		return strVar(sh.optionFlags())
+	case "0":
+		return strVar(sh.arg0)
+	case "PPID":
+		return strVar(strconv.Itoa(sh.ppid))
+	}
+	if name != "" && strings.Trim(name, "0123456789") == "" {
+		n, err := strconv.Atoi(name)
+		if err != nil || n < 1 || n > len(sh.params) {
+			return expand.Variable{}
+		}
+		return strVar(sh.params[n-1])
+	}
+	if user, ok := strings.CutPrefix(name, "HOME "); ok {
+		// ~user: the namespace has no user database, so the word stays
+		// as it is, as POSIX says for an unknown user.
+		return strVar("~" + user)
+	}
+	v := sh.vars[name]
+	if v == nil {
+		return expand.Variable{}
+	}
+	if !v.set {
+		return expand.Variable{Exported: v.exported}
+	}
+	vr := strVar(v.value)
+	vr.Exported = v.exported
+	return vr
+}
+
+// Each calls fn for every variable, in name order, until it returns false.
+func (e shellEnv) Each(fn func(name string, vr expand.Variable) bool) {
+	for _, name := range sortedKeys(e.sh.vars) {
+		if !fn(name, e.Get(name)) {
+			return
+		}
+	}
+}
+
+// Set assigns or unsets a variable, for ${NAME=word} and arithmetic.
+func (e shellEnv) Set(name string, vr expand.Variable) error {
+	switch {
+	case vr.Kind == expand.KeepValue:
+		return nil
+	case !vr.IsSet():
+		delete(e.sh.vars, name)
+		return nil
+	case vr.Kind != expand.String:
+		return fmt.Errorf("%s: arrays are not supported", name)
+	}
+	return e.sh.setVar(name, vr.Str)
+}
+
+// config is the expansion configuration of the shell as it is now.
+func (sh *shell) config() *expand.Config {
+	cfg := &expand.Config{
+		Env:      shellEnv{sh},
+		CmdSubst: sh.cmdSubst,
+		NoUnset:  sh.nounset,
+	}
+	if sh.s != nil {
+		cfg.ReadDir2 = sh.readDir
+	}
+	return cfg
+}
+
+// readDir lists a directory for globbing; "" is the working directory.
+func (sh *shell) readDir(name string) ([]fs.DirEntry, error) {
+	if name == "" {
+		name = "."
+	}
+	return sh.s.ReadDir(name)
+}
+
+// fields expands words into the fields of a command line.
+func (sh *shell) fields(words ...*syntax.Word) ([]string, error) {
+	return expand.Fields(sh.config(), words...)
+}
+
+// commandFields expands a command line. The NAME=value arguments of export
+// are expanded as assignments, without field splitting.
+func (sh *shell) commandFields(words []*syntax.Word) ([]string, error) {
+	if len(words) == 0 || words[0].Lit() != "export" {
+		return sh.fields(words...)
+	}
+	out := []string{"export"}
+	for _, w := range words[1:] {
+		if lit, ok := w.Parts[0].(*syntax.Lit); ok {
+			if name, _, ok := strings.Cut(lit.Value, "="); ok && syntax.ValidName(name) {
+				v, err := sh.literal(w)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, v)
+				continue
+			}
+		}
+		f, err := sh.fields(w)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f...)
+	}
+	return out, nil
+}
+
+// literal expands a word into one string, without splitting or globbing.
+func (sh *shell) literal(w *syntax.Word) (string, error) {
+	return expand.Literal(sh.config(), w)
+}
+
+// expandFailed handles an expansion error: a non-interactive shell exits.
+func (sh *shell) expandFailed(err error) {
+	sh.errorf("%v", err)
+	sh.status = 1
+	sh.exit(1)
+}
+
+// exit makes the shell end with code once control unwinds.
+func (sh *shell) exit(code int) {
+	sh.ctl, sh.exitCode = ctlExit, code
+}
+
+// cmdSubst runs a command substitution and copies its output to w.
+func (sh *shell) cmdSubst(w io.Writer, cs *syntax.CmdSubst) error {
+	if sh.s == nil || len(cs.Stmts) == 0 {
+		return nil
+	}
+	r, wfd, err := sh.s.Pipe()
+	if err != nil {
+		return fmt.Errorf("command substitution: %s", errText(err))
+	}
+	tbl := sh.fds.clone()
+	tbl[1] = wfd
+	j := sh.startList(cs.Stmts, tbl)
+	sh.s.Close(wfd)
+	buf := make([]byte, 32<<10)
+	var rerr error
+	for {
+		n, err := sh.s.Read(r, buf)
+		w.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			rerr = fmt.Errorf("command substitution: %s", errText(err))
+			break
+		}
+	}
+	sh.s.Close(r)
+	sh.status = sh.wait(j)
+	sh.substStatus = sh.status
+	return rerr
+}
