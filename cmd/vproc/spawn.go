@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -17,8 +16,7 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
 	"github.com/vproc/vproc/ipc"
-	"github.com/vproc/vproc/node"
-	"github.com/vproc/vproc/sched"
+	"github.com/vproc/vproc/spec"
 )
 
 // spawnFlags are the flags that spawn and run share.
@@ -59,33 +57,37 @@ func (f *spawnFlags) request(args []string, e *env) (api.SpawnRequest, error) {
 		return req, fmt.Errorf("bad priority %d (want 1 to 100)", f.priority)
 	}
 	req.Priority = f.priority
+	// Each flag is checked with the spawn grammar and sent in its
+	// canonical form; the agent parses it with the same grammar.
 	for _, l := range f.limits {
-		if _, err := node.ParseLimits(nil, l); err != nil {
-			return req, err
-		}
-		req.Limits = append(req.Limits, l)
-	}
-	if f.restart != "" {
-		if err := checkRestart(f.restart); err != nil {
-			return req, err
-		}
-		req.Restart = f.restart
-	}
-	for _, c := range f.constraints {
-		con, err := sched.ParseConstraint(c)
+		lim, err := spec.ParseLimits(l)
 		if err != nil {
 			return req, err
+		}
+		if c := lim.String(); c != "" {
+			req.Limits = append(req.Limits, c)
+		}
+	}
+	if f.restart != "" {
+		r, err := restartFlag(f.restart)
+		if err != nil {
+			return req, err
+		}
+		req.Restart = r.String()
+	}
+	for _, c := range f.constraints {
+		con, err := spec.ParseConstraint(c)
+		if err != nil {
+			return req, reword("invalid constraint", err)
 		}
 		req.Constraints = append(req.Constraints, con.String())
 	}
-	for _, u := range f.uses {
-		uses, err := sched.ParseUses(u)
-		if err != nil {
-			return req, err
-		}
-		for _, use := range uses {
-			req.Uses = append(req.Uses, use.String())
-		}
+	uses, err := spec.ParseUses(f.uses...)
+	if err != nil {
+		return req, reword("invalid --uses entry", err)
+	}
+	for _, use := range uses {
+		req.Uses = append(req.Uses, use.String())
 	}
 	for _, kv := range f.env {
 		k, _, ok := strings.Cut(kv, "=")
@@ -97,35 +99,31 @@ func (f *spawnFlags) request(args []string, e *env) (api.SpawnRequest, error) {
 	return req, nil
 }
 
-// checkRestart checks the restart grammar: never, always or
-// on-failure[:max[:backoff]] (always takes the same optional fields).
+// restartFlag parses --restart: never, always or on-failure[:max[:backoff]]
+// (always takes the same optional fields), in any case. The flag, when
+// given, must name a policy.
+func restartFlag(s string) (spec.Restart, error) {
+	r, err := spec.ParseRestart(s)
+	if err == nil && r.Policy == "" {
+		err = &spec.SyntaxError{Err: spec.ErrBadRestart, Input: s, Reason: "want never, always or on-failure[:max[:backoff]]"}
+	}
+	return r, err
+}
+
+// checkRestart checks a --restart value.
 func checkRestart(s string) error {
-	parts := strings.Split(s, ":")
-	bad := func(why string) error { return fmt.Errorf("bad restart policy %q: %s", s, why) }
-	switch parts[0] {
-	case "never":
-		if len(parts) > 1 {
-			return bad("never takes no fields")
-		}
-		return nil
-	case "always", "on-failure":
-	default:
-		return bad("want never, always or on-failure[:max[:backoff]]")
+	_, err := restartFlag(s)
+	return err
+}
+
+// reword gives a syntax error of the spawn grammar the words the command
+// line uses for that flag, keeping the item and the reason.
+func reword(what string, err error) error {
+	var se *spec.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%s %q: %s", what, se.Input, se.Reason)
 	}
-	if len(parts) > 3 {
-		return bad("too many fields")
-	}
-	if len(parts) > 1 {
-		if n, err := strconv.Atoi(parts[1]); err != nil || n < 0 {
-			return bad("max must be a count")
-		}
-	}
-	if len(parts) > 2 {
-		if d, err := time.ParseDuration(parts[2]); err != nil || d <= 0 {
-			return bad("backoff must be a positive duration")
-		}
-	}
-	return nil
+	return err
 }
 
 // owner names the user who spawns.

@@ -136,3 +136,22 @@ func TestCheckRestart(t *testing.T) {
 		}
 	}
 }
+
+// The flags are parsed with the spawn grammar, names in any case, and sent
+// in its canonical form.
+func TestSpawnSendsCanonicalForms(t *testing.T) {
+	f := newFakeAPI(t)
+	f.onSpawn(7)
+	args := []string{"spawn", "--limit", "MEM=65536K, wall=60s", "--limit", "cpu=unlimited", "--restart", "ALWAYS:0:60s",
+		"--constraint", " rack = a ", "--uses", "MQ:/q, shm:/s", "--", "true"}
+	r := runCLI(t, f.srv.URL, "", args...)
+	if r.code != 0 || r.stdout != "7\n" {
+		t.Fatalf("got %+v, want exit 0 and the PID for input %q", r, args)
+	}
+	got := f.lastSpawn(t)
+	want := api.SpawnRequest{Command: "true", Owner: "alice", Limits: []string{"wall=1m,mem=64M"}, Restart: "always:0:1m",
+		Constraints: []string{"rack=a"}, Uses: []string{"mq:/q", "shm:/s"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, want %+v for input %q", got, want, args)
+	}
+}
