@@ -145,17 +145,17 @@ func newSpawnCmd(e *env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.client(e)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			res, err := c.Spawn(cmd.Context(), req)
-			if err != nil {
-				return spawnErr(g, e, req, err)
-			}
-			fmt.Fprintln(e.stdout, res.PID)
-			return nil
+			return verb[api.SpawnResponse]{
+				name: "spawn",
+				call: func(ctx context.Context, c *client.Client) (api.SpawnResponse, error) {
+					return c.Spawn(ctx, req)
+				},
+				explain: func(err error) error { return spawnErr(g, e, req, err) },
+				print: func(w io.Writer, res api.SpawnResponse) error {
+					_, err := fmt.Fprintln(w, res.PID)
+					return err
+				},
+			}.run(cmd, e, g)
 		},
 	}
 	f.register(cmd.Flags())
