@@ -13,6 +13,7 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/spec"
 )
 
 func newKillCmd(e *env, g *globals) *cobra.Command {
@@ -105,7 +106,7 @@ func parseKillArgs(args []string) (killArgs, error) {
 			ka.signal, sigSet = 0, true
 			return nil
 		}
-		s, err := ipc.ParseSignal(v)
+		s, err := spec.ParseSignal(v)
 		if err != nil {
 			return fmt.Errorf("bad signal %q", v)
 		}

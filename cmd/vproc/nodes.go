@@ -14,6 +14,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
+	"github.com/vproc/vproc/spec"
 )
 
 func newNodesCmd(e *env, g *globals) *cobra.Command {
@@ -81,20 +82,13 @@ func role(n api.Node) string {
 	return "nonvoter"
 }
 
-// memory formats a byte count with a binary suffix; 0 is unlimited.
+// memory formats a byte count with a binary suffix (spec.FormatSize); 0 is
+// unlimited.
 func memory(b int64) string {
 	if b <= 0 {
 		return "-"
 	}
-	for _, u := range []struct {
-		suffix string
-		size   int64
-	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
-		if b >= u.size && b%u.size == 0 {
-			return strconv.FormatInt(b/u.size, 10) + u.suffix
-		}
-	}
-	return strconv.FormatInt(b, 10)
+	return spec.FormatSize(uint64(b))
 }
 
 func labels(l map[string]string) string {
