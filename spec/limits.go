@@ -118,6 +118,9 @@ func ParseLimits(lists ...string) (Limits, error) {
 
 func parseLimitItem(item string) (Resource, Limit, error) {
 	it := strings.TrimSpace(item)
+	if it == "" {
+		return 0, Limit{}, syntaxError(ErrBadLimit, item, "empty item (want name=soft[:hard])")
+	}
 	name, val, ok := strings.Cut(it, "=")
 	if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(val) == "" {
 		return 0, Limit{}, syntaxError(ErrBadLimit, it, "want name=soft[:hard]")

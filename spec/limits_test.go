@@ -71,7 +71,8 @@ func TestParseLimitsErrors(t *testing.T) {
 		{"nofile=5:4", `bad limit "nofile=5:4": soft limit above hard limit`},
 		{"nofile=unlimited:4", `bad limit "nofile=unlimited:4": soft limit above hard limit`},
 		{"cpu=1s:", `bad limit "cpu=1s:": empty value`},
-		{"cpu=2s,,", `bad limit "": want name=soft[:hard]`},
+		{"cpu=2s,,", `bad limit "": empty item (want name=soft[:hard])`},
+		{"cpu=2s, ", `bad limit " ": empty item (want name=soft[:hard])`},
 	}
 	for _, c := range cases {
 		_, err := ParseLimits(c.in)
