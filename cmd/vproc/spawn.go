@@ -59,15 +59,11 @@ func (f *spawnFlags) request(args []string, e *env) (api.SpawnRequest, error) {
 	req.Priority = f.priority
 	// Each flag is checked with the spawn grammar and sent in its
 	// canonical form; the agent parses it with the same grammar.
-	for _, l := range f.limits {
-		lim, err := spec.ParseLimits(l)
-		if err != nil {
-			return req, err
-		}
-		if c := lim.String(); c != "" {
-			req.Limits = append(req.Limits, c)
-		}
+	limits, err := limitFlags(f.limits)
+	if err != nil {
+		return req, err
 	}
+	req.Limits = limits
 	if f.restart != "" {
 		r, err := restartFlag(f.restart)
 		if err != nil {
@@ -97,6 +93,39 @@ func (f *spawnFlags) request(args []string, e *env) (api.SpawnRequest, error) {
 		req.Env = append(req.Env, kv)
 	}
 	return req, nil
+}
+
+// limitFlags checks the --limit flags and returns each in canonical form,
+// leaving out those that say nothing. The agent applies them in order, as
+// spec.ParseLimits does, so a flag that sets a resource back to unlimited
+// after an earlier flag limited it keeps "name=unlimited".
+func limitFlags(flags []string) ([]string, error) {
+	var out []string
+	var sofar spec.Limits
+	for _, fl := range flags {
+		lim, err := spec.ParseLimits(fl)
+		if err != nil {
+			return nil, err
+		}
+		merged, err := spec.ParseLimits(sofar.String(), fl)
+		if err != nil {
+			return nil, err
+		}
+		var items []string
+		if c := lim.String(); c != "" {
+			items = append(items, c)
+		}
+		for r := range spec.Resource(spec.NumResources) {
+			if merged.Get(r) == (spec.Limit{}) && sofar.Get(r) != (spec.Limit{}) {
+				items = append(items, r.String()+"=unlimited")
+			}
+		}
+		if len(items) > 0 {
+			out = append(out, strings.Join(items, ","))
+		}
+		sofar = merged
+	}
+	return out, nil
 }
 
 // restartFlag parses --restart: never, always or on-failure[:max[:backoff]]

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/spec"
 )
 
 func TestSpawnRequest(t *testing.T) {
@@ -153,5 +154,34 @@ func TestSpawnSendsCanonicalForms(t *testing.T) {
 		Constraints: []string{"rack=a"}, Uses: []string{"mq:/q", "shm:/s"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v, want %+v for input %q", got, want, args)
+	}
+}
+
+// Each --limit flag is sent in canonical form, and the agent, applying them
+// in order, gets what the flags say: a later "unlimited" undoes an earlier
+// limit.
+func TestLimitFlags(t *testing.T) {
+	cases := []struct {
+		flags []string
+		want  []string
+	}{
+		{[]string{"cpu=2s:5s,mem=64M", "nofile=64"}, []string{"cpu=2s:5s,mem=64M", "nofile=64"}},
+		{[]string{"MEM=65536K"}, []string{"mem=64M"}},
+		{[]string{"cpu=unlimited"}, nil},
+		{[]string{"cpu=1s", "cpu=unlimited,nofile=3"}, []string{"cpu=1s", "nofile=3,cpu=unlimited"}},
+		{[]string{"cpu=1s,cpu=unlimited"}, nil},
+		{[]string{"cpu=1s", "nofile=3", "cpu=2s"}, []string{"cpu=1s", "nofile=3", "cpu=2s"}},
+	}
+	for _, tc := range cases {
+		got, err := limitFlags(tc.flags)
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("got %q, %v, want %q for input %q", got, err, tc.want, tc.flags)
+			continue
+		}
+		sent, err1 := spec.ParseLimits(got...)
+		meant, err2 := spec.ParseLimits(tc.flags...)
+		if err1 != nil || err2 != nil || sent != meant {
+			t.Errorf("got %+v (%v), want %+v (%v) for input %q", sent, err1, meant, err2, tc.flags)
+		}
 	}
 }
