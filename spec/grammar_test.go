@@ -203,3 +203,44 @@ func TestParseSignal(t *testing.T) {
 		}
 	}
 }
+
+// FuzzGrammars checks the round trip of the other grammars: whatever
+// parses formats to a form that parses to the same value.
+func FuzzGrammars(f *testing.F) {
+	for _, s := range []string{"always:3:2s", "On-Failure", "never", "64MiB", "1k", "mq:/q, SHM:/s", "rack = a", "90m"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if r, err := ParseRestart(s); err == nil {
+			if back, err := ParseRestart(r.String()); err != nil || back != r {
+				t.Fatalf("got %+v, %v, want %+v for the restart %q of input %q", back, err, r, r.String(), s)
+			}
+		}
+		if n, err := ParseSize(s); err == nil {
+			if back, err := ParseSize(FormatSize(n)); err != nil || back != n {
+				t.Fatalf("got %d, %v, want %d for the size %q of input %q", back, err, n, FormatSize(n), s)
+			}
+		}
+		if d, err := ParseDuration(s); err == nil {
+			if back, err := ParseDuration(FormatDuration(d)); err != nil || back != d {
+				t.Fatalf("got %v, %v, want %v for the duration %q of input %q", back, err, d, FormatDuration(d), s)
+			}
+		}
+		if c, err := ParseConstraint(s); err == nil {
+			if back, err := ParseConstraint(c.String()); err != nil || back != c {
+				t.Fatalf("got %+v, %v, want %+v for the constraint %q of input %q", back, err, c, c.String(), s)
+			}
+		}
+		if uses, err := ParseUses(s); err == nil {
+			back, err := ParseUses(FormatUses(uses))
+			if err != nil || len(back) != len(uses) {
+				t.Fatalf("got %v, %v, want %v for the uses %q of input %q", back, err, uses, FormatUses(uses), s)
+			}
+			for i := range uses {
+				if back[i] != uses[i] {
+					t.Fatalf("got %v, want %v for the uses %q of input %q", back, uses, FormatUses(uses), s)
+				}
+			}
+		}
+	})
+}
