@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"strconv"
 	"strings"
 	"time"
 )
@@ -32,6 +31,3 @@ func FormatDuration(d time.Duration) string {
 	}
 	return s
 }
-
-// quote is strconv.Quote, short for the messages.
-func quote(s string) string { return strconv.Quote(s) }

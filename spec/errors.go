@@ -43,3 +43,6 @@ func (e *SyntaxError) Is(target error) bool { return target == e.Err || target =
 func syntaxError(sentinel error, input, reason string) *SyntaxError {
 	return &SyntaxError{Err: sentinel, Input: input, Reason: reason}
 }
+
+// quote is strconv.Quote, short for the messages.
+func quote(s string) string { return strconv.Quote(s) }
