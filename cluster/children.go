@@ -178,7 +178,7 @@ func nodeNamed(v *fsm.View, name string) (fsm.Node, bool) {
 func childEnv(env []string) []string {
 	out := make([]string, 0, len(env))
 	for _, e := range env {
-		if e == stdinMarker || strings.HasPrefix(e, "VPROC_NODE=") || strings.HasPrefix(e, "VPROC_INCARNATION=") {
+		if strings.HasPrefix(e, "VPROC_NODE=") || strings.HasPrefix(e, "VPROC_INCARNATION=") {
 			continue
 		}
 		out = append(out, e)

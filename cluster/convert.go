@@ -14,20 +14,12 @@ import (
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
 	"github.com/vproc/vproc/node/security"
+	"github.com/vproc/vproc/spec"
 )
 
 // Conversions between the API's JSON (package api), the replicated table
-// (package fsm) and the local kernel (package node), and the parsers of the
-// command-line grammars a SpawnRequest carries.
-
-// stdinMarker is the environment entry that records, in the table's spec,
-// that a spawn asked for standard input: fsm.Spec has no field for it. The
-// runner strips it before the process starts, so the program never sees it;
-// a client may not set it itself.
-const stdinMarker = "VPROC_STDIN=1"
-
-// reservedEnvPrefix is the key a client's environment may not use.
-const reservedEnvPrefix = "VPROC_STDIN="
+// (package fsm) and the local kernel (package node). The grammars a
+// SpawnRequest carries are parsed by package spec (api.SpawnRequest.ParseSpec).
 
 // httpError is an error answer: an HTTP status and an api.Error body.
 type httpError struct {
@@ -90,29 +82,10 @@ func spawnCommand(req *api.SpawnRequest, programs node.Resolver) (*fsm.Spawn, er
 		if !strings.Contains(e, "=") || strings.HasPrefix(e, "=") {
 			return nil, badRequest("env entry %q is not KEY=VALUE", e)
 		}
-		if strings.HasPrefix(e, reservedEnvPrefix) {
-			return nil, badRequest("env key %q is reserved", strings.TrimSuffix(reservedEnvPrefix, "="))
-		}
 	}
-	limits, err := parseLimits(req.Limits)
+	parsed, err := req.ParseSpec()
 	if err != nil {
-		return nil, err
-	}
-	restart, err := parseRestart(req.Restart)
-	if err != nil {
-		return nil, err
-	}
-	cons, err := parseConstraints(req.Constraints)
-	if err != nil {
-		return nil, err
-	}
-	uses, err := parseUses(req.Uses)
-	if err != nil {
-		return nil, err
-	}
-	env := req.Env
-	if req.Stdin {
-		env = append(append(make([]string, 0, len(req.Env)+1), req.Env...), stdinMarker)
+		return nil, badRequest("%v", err)
 	}
 	owner := req.Owner
 	if owner == "" {
@@ -124,80 +97,27 @@ func spawnCommand(req *api.SpawnRequest, programs node.Resolver) (*fsm.Spawn, er
 		Spec: fsm.Spec{
 			Command:     req.Command,
 			Args:        req.Args,
-			Env:         env,
+			Env:         req.Env,
 			Cwd:         req.Cwd,
 			Priority:    req.Priority,
-			Limits:      limits,
-			Restart:     restart,
-			Constraints: cons,
+			Limits:      parsed.Limits,
+			Restart:     fsm.Restart{Policy: parsed.Restart.Policy, MaxRestarts: parsed.Restart.Max, BackoffBase: parsed.Restart.Backoff},
+			Constraints: parsed.Constraints,
 			Node:        req.Node,
-			Uses:        uses,
+			Uses:        parsed.Uses,
+			Stdin:       req.Stdin,
 		},
 	}, nil
 }
 
-// parseLimits parses limit items in node.ParseLimits's grammar
-// ("cpu=2s:5s,mem=64M"), each later item adding to the earlier ones. A
-// resource left out is inherited from the parent (for init: unlimited).
-// The table stores 0 for "unlimited", so a limit of 0 cannot be expressed
-// and is rejected.
-func parseLimits(items []string) (fsm.Limits, error) {
-	var out fsm.Limits
-	for _, item := range items {
-		rl, err := node.ParseLimits(nil, item)
-		if err != nil {
-			return fsm.Limits{}, badRequest("%v", err)
-		}
-		// Only the resources this item names change: find them by parsing
-		// each name again.
-		for _, part := range strings.Split(item, ",") {
-			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
-			r, ok := resourceByName(name)
-			if !ok {
-				continue
-			}
-			l := rl[r]
-			if l.Soft == 0 || l.Hard == 0 {
-				return fsm.Limits{}, badRequest("bad limit %q: a limit of 0 is not supported (leave the resource out for no limit)", strings.TrimSpace(part))
-			}
-			*limitField(&out, r) = fsm.Limit{Soft: fromInfinity(l.Soft), Hard: fromInfinity(l.Hard)}
-		}
-	}
-	return out, nil
-}
-
-func resourceByName(name string) (node.Resource, bool) {
-	name = strings.ToLower(strings.TrimSpace(name))
-	for r := node.RCPU; r <= node.RFSize; r++ {
-		if r.String() == name {
-			return r, true
-		}
-	}
-	return 0, false
-}
-
-func limitField(l *fsm.Limits, r node.Resource) *fsm.Limit {
-	switch r {
-	case node.RCPU:
-		return &l.CPU
-	case node.RWall:
-		return &l.Wall
-	case node.RNoFile:
-		return &l.NoFile
-	case node.RNProc:
-		return &l.NProc
-	case node.RMem:
-		return &l.Mem
-	default:
-		return &l.FSize
-	}
-}
-
-func fromInfinity(v uint64) uint64 {
-	if v == node.Infinity {
-		return 0
-	}
-	return v
+// nodeResource maps the grammar's resources to the kernel's.
+var nodeResource = [spec.NumResources]node.Resource{
+	spec.CPU:    node.RCPU,
+	spec.Wall:   node.RWall,
+	spec.NoFile: node.RNoFile,
+	spec.NProc:  node.RNProc,
+	spec.Mem:    node.RMem,
+	spec.FSize:  node.RFSize,
 }
 
 func toInfinity(v uint64) uint64 {
@@ -213,8 +133,8 @@ func nodeLimits(l fsm.Limits) *node.ResourceLimits {
 		return nil
 	}
 	out := node.NewLimits()
-	for r := node.RCPU; r <= node.RFSize; r++ {
-		f := limitField(&l, r)
+	for r := range spec.Resource(spec.NumResources) {
+		f := l.Get(r)
 		if f.Soft == 0 && f.Hard == 0 {
 			continue
 		}
@@ -222,105 +142,22 @@ func nodeLimits(l fsm.Limits) *node.ResourceLimits {
 		if soft > hard {
 			soft = hard
 		}
-		out[r] = node.Rlimit{Soft: soft, Hard: hard}
+		out[nodeResource[r]] = node.Rlimit{Soft: soft, Hard: hard}
 	}
 	return out
 }
 
-// formatLimits formats the table's limits in the limit grammar.
-func formatLimits(l fsm.Limits) string { return nodeLimits(l).String() }
-
-// parseRestart parses "never|on-failure|always[:max[:backoff]]": max is
-// the number of restarts (0: no bound) and backoff the delay before the
-// first restart (a Go duration; it doubles up to max(1m, backoff)).
-func parseRestart(s string) (fsm.Restart, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return fsm.Restart{}, nil
-	}
-	parts := strings.Split(s, ":")
-	if len(parts) > 3 {
-		return fsm.Restart{}, badRequest("bad restart %q: want never|on-failure|always[:max[:backoff]]", s)
-	}
-	var r fsm.Restart
-	switch p := fsm.RestartPolicy(strings.ToLower(parts[0])); p {
-	case fsm.RestartNever, fsm.RestartOnFailure, fsm.RestartAlways:
-		r.Policy = p
-	default:
-		return fsm.Restart{}, badRequest("bad restart policy %q: want never, on-failure or always", parts[0])
-	}
-	if len(parts) > 1 && r.Policy == fsm.RestartNever {
-		return fsm.Restart{}, badRequest("bad restart %q: never takes no max or backoff", s)
-	}
-	if len(parts) > 1 && parts[1] != "" {
-		n, err := strconv.Atoi(parts[1])
-		if err != nil || n < 0 || n > math.MaxInt32 {
-			return fsm.Restart{}, badRequest("bad restart %q: max must be a count from 0 to %d", s, math.MaxInt32)
-		}
-		r.MaxRestarts = n
-	}
-	if len(parts) > 2 {
-		d, err := time.ParseDuration(parts[2])
-		if err != nil || d <= 0 {
-			return fsm.Restart{}, badRequest("bad restart %q: backoff must be a positive duration such as 1s", s)
-		}
-		r.BackoffBase = d
-	}
-	return r, nil
-}
-
-// formatRestart formats a restart policy in parseRestart's grammar.
+// formatRestart formats the table's restart policy in the restart grammar,
+// leaving out the default backoff.
 func formatRestart(r fsm.Restart) string {
 	if r.Policy == "" || r.Policy == fsm.RestartNever {
 		return string(fsm.RestartNever)
 	}
-	s := string(r.Policy)
-	if r.MaxRestarts != 0 || (r.BackoffBase != 0 && r.BackoffBase != fsm.DefaultBackoffBase) {
-		s += ":" + strconv.Itoa(r.MaxRestarts)
-		if r.BackoffBase != 0 && r.BackoffBase != fsm.DefaultBackoffBase {
-			s += ":" + r.BackoffBase.String()
-		}
+	out := spec.Restart{Policy: r.Policy, Max: r.MaxRestarts, Backoff: r.BackoffBase}
+	if out.Backoff == fsm.DefaultBackoffBase {
+		out.Backoff = 0
 	}
-	return s
-}
-
-// parseConstraints parses "label=value" items.
-func parseConstraints(items []string) ([]fsm.Constraint, error) {
-	var out []fsm.Constraint
-	for _, it := range items {
-		k, v, ok := strings.Cut(strings.TrimSpace(it), "=")
-		if !ok || k == "" {
-			return nil, badRequest("bad constraint %q: want label=value", it)
-		}
-		out = append(out, fsm.Constraint{Label: k, Value: v})
-	}
-	return out, nil
-}
-
-// parseUses parses "kind:name" items, each possibly a comma-separated list
-// ("mq:/q,fifo:/run/f,shm:/s").
-func parseUses(items []string) ([]fsm.Use, error) {
-	var out []fsm.Use
-	for _, item := range items {
-		for _, it := range strings.Split(item, ",") {
-			it = strings.TrimSpace(it)
-			if it == "" {
-				continue
-			}
-			k, name, ok := strings.Cut(it, ":")
-			kind := fsm.Kind(strings.ToLower(k))
-			switch {
-			case !ok || name == "":
-				return nil, badRequest("bad use %q: want mq:/name, fifo:/path or shm:/name", it)
-			case kind != fsm.KindMQ && kind != fsm.KindFIFO && kind != fsm.KindSHM:
-				return nil, badRequest("bad use %q: kind must be mq, fifo or shm", it)
-			case !strings.HasPrefix(name, "/"):
-				return nil, badRequest("bad use %q: the name must start with /", it)
-			}
-			out = append(out, fsm.Use{Kind: kind, Name: name})
-		}
-	}
-	return out, nil
+	return out.String()
 }
 
 // apiProcess converts a table record to the API's Process. MicroState and
@@ -339,7 +176,7 @@ func apiProcess(p *fsm.Process) api.Process {
 		Owner:       p.Owner,
 		Incarnation: p.Incarnation,
 		Restarts:    p.Restarts,
-		Limits:      formatLimits(p.Spec.Limits),
+		Limits:      p.Spec.Limits.String(),
 		Restart:     formatRestart(p.Spec.Restart),
 		CreatedAt:   unixTime(p.CreatedAt),
 		StartedAt:   unixTime(p.StartedAt),
@@ -386,34 +223,26 @@ func fsmStatus(ws node.WaitStatus, reason string) fsm.Status {
 }
 
 // kernelSpec builds the kernel's spec for an incarnation of a table record.
-// It strips the stdin marker and reports whether it was there.
 //
 // The process also learns where and as which incarnation it runs, through
 // VPROC_NODE and VPROC_INCARNATION (the fault suite's heartbeat prints them).
-func kernelSpec(p *fsm.Process) (node.Spec, bool, error) {
+func kernelSpec(p *fsm.Process) (node.Spec, error) {
 	env := make([]string, 0, len(p.Spec.Env)+2)
-	stdin := false
-	for _, e := range p.Spec.Env {
-		if e == stdinMarker {
-			stdin = true
-			continue
-		}
-		env = append(env, e)
-	}
+	env = append(env, p.Spec.Env...)
 	env = append(env, "VPROC_NODE="+p.Node, "VPROC_INCARNATION="+strconv.FormatUint(p.Incarnation, 10))
 	promises, err := security.ParsePromises(p.Spec.Promises)
 	if err != nil {
-		return node.Spec{}, false, fmt.Errorf("promises %q: %w", p.Spec.Promises, err)
+		return node.Spec{}, fmt.Errorf("promises %q: %w", p.Spec.Promises, err)
 	}
 	var unveil []security.UnveilPath
 	for _, u := range p.Spec.Unveil {
 		unveil = append(unveil, security.UnveilPath{Path: u.Path, Perms: u.Perms})
 	}
 	if p.PID > math.MaxInt {
-		return node.Spec{}, false, errors.New("pid out of the kernel's range")
+		return node.Spec{}, errors.New("pid out of the kernel's range")
 	}
 	if p.Pgid > math.MaxInt || p.Sid > math.MaxInt || p.Parent > math.MaxInt {
-		return node.Spec{}, false, errors.New("group, session or parent out of the kernel's range")
+		return node.Spec{}, errors.New("group, session or parent out of the kernel's range")
 	}
 	ppid := 0
 	if p.Parent > fsm.InitPID {
@@ -433,17 +262,7 @@ func kernelSpec(p *fsm.Process) (node.Spec, bool, error) {
 		Owner:        p.Owner,
 		Capabilities: promises,
 		UnveilPaths:  unveil,
-	}, stdin, nil
-}
-
-// wantsStdin reports whether the spec asked for standard input.
-func wantsStdin(s *fsm.Spec) bool {
-	for _, e := range s.Env {
-		if e == stdinMarker {
-			return true
-		}
-	}
-	return false
+	}, nil
 }
 
 // checkEncodable makes sure that cmd survives the log's encoding: a value

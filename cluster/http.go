@@ -970,7 +970,7 @@ func (s *serving) handleStdin(w http.ResponseWriter, r *http.Request) {
 	case !ok:
 		s.fail(w, r, domainError(fmt.Errorf("%w: pid %d", fsm.ErrNoSuchProcess, pid)))
 		return
-	case !wantsStdin(p.Spec):
+	case !p.Spec.Stdin:
 		s.fail(w, r, badRequest("pid %d was not spawned with stdin", pid))
 		return
 	case !p.State.Live():

@@ -37,7 +37,7 @@ func TestHTTPSpawnGetList(t *testing.T) {
 	if p.ExitCode != nil || p.Signal != nil {
 		t.Errorf("exit_code/signal of a running process: got %v %v, want null", p.ExitCode, p.Signal)
 	}
-	if p.Limits != "cpu=2s:5s,mem=67108864" || p.Restart != "on-failure:3:2s" {
+	if p.Limits != "cpu=2s:5s,mem=64M" || p.Restart != "on-failure:3:2s" {
 		t.Errorf("limits/restart: got %q %q", p.Limits, p.Restart)
 	}
 	if p.MicroState == "" {
@@ -110,7 +110,6 @@ func TestHTTPErrors(t *testing.T) {
 		{"priority too high", "POST", "/v1/spawn", api.SpawnRequest{Command: "true", Priority: 101}, nil, 400, api.CodeBadRequest},
 		{"priority negative", "POST", "/v1/spawn", api.SpawnRequest{Command: "true", Priority: -1}, nil, 400, api.CodeBadRequest},
 		{"bad env", "POST", "/v1/spawn", api.SpawnRequest{Command: "true", Env: []string{"NOEQUALS"}}, nil, 400, api.CodeBadRequest},
-		{"reserved env", "POST", "/v1/spawn", api.SpawnRequest{Command: "true", Env: []string{"VPROC_STDIN=1"}}, nil, 400, api.CodeBadRequest},
 		{"bad session header", "POST", "/v1/spawn", api.SpawnRequest{Command: "true"}, map[string]string{api.HeaderSession: "x", api.HeaderRequest: "1"}, 400, api.CodeBadRequest},
 		{"session without request", "POST", "/v1/spawn", api.SpawnRequest{Command: "true"}, map[string]string{api.HeaderSession: "5"}, 400, api.CodeBadRequest},
 		{"expired session", "POST", "/v1/spawn", api.SpawnRequest{Command: "true"}, map[string]string{api.HeaderSession: "99", api.HeaderRequest: "1"}, 410, api.CodeSessionExpired},

@@ -115,7 +115,8 @@ func TestHTTPStdin(t *testing.T) {
 	if string(r.body) != "hello\nvia stdin\n" {
 		t.Errorf("cat echoed %q", r.body)
 	}
-	// The table hides the stdin marker from the process's environment.
+	// Stdin is a field of the table's spec, not an entry of the process's
+	// environment.
 	env := h.spawn(api.SpawnRequest{Command: "env", Stdin: true, Env: []string{"A=b"}})
 	h.waitState(env, fsm.StateRunning, fsm.StateExited)
 	r = do(t, "POST", fmt.Sprintf("%s/v1/procs/%d/stdin", h.url, env), "", nil)
@@ -130,6 +131,18 @@ func TestHTTPStdin(t *testing.T) {
 	// It learns where and as which incarnation it runs.
 	if !strings.Contains(string(r.body), "VPROC_INCARNATION=1\n") || !strings.Contains(string(r.body), "VPROC_NODE=") {
 		t.Errorf("env output without VPROC_NODE and VPROC_INCARNATION: %q", r.body)
+	}
+	// An environment variable named VPROC_STDIN is just a variable: it
+	// asks for no standard input.
+	plain := h.spawn(api.SpawnRequest{Command: "env", Env: []string{"VPROC_STDIN=1"}})
+	h.waitState(plain, fsm.StateExited)
+	r = do(t, "POST", fmt.Sprintf("%s/v1/procs/%d/stdin", h.url, plain), "x", nil)
+	if r.status != http.StatusBadRequest {
+		t.Errorf("stdin of a process spawned without it: got %d %s, want 400", r.status, r.body)
+	}
+	r = do(t, "GET", fmt.Sprintf("%s/v1/procs/%d/logs", h.url, plain), nil, nil)
+	if !strings.Contains(string(r.body), "VPROC_STDIN=1\n") {
+		t.Errorf("env output: got %q, want it to hold VPROC_STDIN=1", r.body)
 	}
 }
 

@@ -640,7 +640,8 @@ func (r *runner) killUnassigned() {
 // startProcess spawns an incarnation in the kernel.
 func (r *runner) startProcess(p *fsm.Process) {
 	pid, inc := p.PID, p.Incarnation
-	spec, stdin, err := kernelSpec(p)
+	spec, err := kernelSpec(p)
+	stdin := p.Spec.Stdin
 	lp := &localProc{pid: pid, inc: inc, remoteParent: p.Parent > fsm.InitPID, index: p.ModifyIndex}
 	r.mu.Lock()
 	r.procs[pid] = lp

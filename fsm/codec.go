@@ -184,70 +184,45 @@ func (d *decoder) end() error {
 
 // Enumerations are encoded as their strings, so that a command can carry any
 // value and Apply decides whether it is valid. Decoding interns the known
-// values.
-
-func (d *decoder) state() State {
+// values (codes), so that a decoded table does not hold one copy of
+// "running" per process.
+func decodeEnum[T ~string](d *decoder, codes []T) T {
 	b := d.bytes()
-	for _, s := range stateCodes {
+	for _, s := range codes {
 		if string(b) == string(s) {
 			return s
 		}
 	}
-	return State(b)
+	return T(b)
 }
 
-func (d *decoder) policy() RestartPolicy {
-	b := d.bytes()
-	for _, s := range policyCodes {
-		if string(b) == string(s) {
-			return s
-		}
-	}
-	return RestartPolicy(b)
-}
-
-func (d *decoder) kind() Kind {
-	b := d.bytes()
-	for _, s := range kindCodes {
-		if string(b) == string(s) {
-			return s
-		}
-	}
-	return Kind(b)
-}
-
-func (d *decoder) nodeStatus() NodeStatus {
-	b := d.bytes()
-	for _, s := range nodeStatusCodes {
-		if string(b) == string(s) {
-			return s
-		}
-	}
-	return NodeStatus(b)
-}
-
-func (d *decoder) strategy() Strategy {
-	b := d.bytes()
-	for _, s := range strategyCodes {
-		if string(b) == string(s) {
-			return s
-		}
-	}
-	return Strategy(b)
-}
+func (d *decoder) state() State           { return decodeEnum(d, stateCodes) }
+func (d *decoder) policy() RestartPolicy  { return decodeEnum(d, policyCodes) }
+func (d *decoder) kind() Kind             { return decodeEnum(d, kindCodes) }
+func (d *decoder) nodeStatus() NodeStatus { return decodeEnum(d, nodeStatusCodes) }
+func (d *decoder) strategy() Strategy     { return decodeEnum(d, strategyCodes) }
 
 // Records.
 
-const specVersion = 1
+// Spec versions: 1 has no Stdin; 2 adds it, and is written only when Stdin
+// is set, so that every other spec encodes as it always did.
+const (
+	specVersion1     = 1
+	specVersionStdin = 2
+)
 
 func (e *encoder) spec(s *Spec) {
-	e.byte(specVersion)
+	v := byte(specVersion1)
+	if s.Stdin {
+		v = specVersionStdin
+	}
+	e.byte(v)
 	e.str(s.Command)
 	e.strs(s.Args)
 	e.strs(s.Env)
 	e.str(s.Cwd)
 	e.int(int64(s.Priority))
-	for _, l := range s.Limits.pairs() {
+	for _, l := range limitPairs(&s.Limits) {
 		e.uint(l.Soft)
 		e.uint(l.Hard)
 	}
@@ -273,16 +248,19 @@ func (e *encoder) spec(s *Spec) {
 		e.str(u.Name)
 	}
 	e.uint(s.InheritsPipesFrom)
+	if v >= specVersionStdin {
+		e.bool(s.Stdin)
+	}
 }
 
 func (d *decoder) spec(s *Spec) {
-	d.version(specVersion, "spec")
+	v := d.version(specVersionStdin, "spec")
 	s.Command = d.str()
 	s.Args = d.strs()
 	s.Env = d.strs()
 	s.Cwd = d.str()
 	s.Priority = d.smallInt()
-	for _, l := range s.Limits.pairs() {
+	for _, l := range limitPairs(&s.Limits) {
 		l.Soft = d.uint()
 		l.Hard = d.uint()
 	}
@@ -311,6 +289,13 @@ func (d *decoder) spec(s *Spec) {
 		}
 	}
 	s.InheritsPipesFrom = d.uint()
+	if v >= specVersionStdin {
+		// Version 2 exists to carry Stdin: false is not what the encoder
+		// writes.
+		if s.Stdin = d.bool(); !s.Stdin && d.err == nil {
+			d.fail("spec: version 2 without stdin")
+		}
+	}
 }
 
 func (e *encoder) status(s *Status) {

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"testing"
@@ -44,8 +45,9 @@ func genSpec(t *rapid.T) Spec {
 		},
 		Node:              genStr().Draw(t, "node"),
 		InheritsPipesFrom: rapid.Uint64().Draw(t, "inherits"),
+		Stdin:             rapid.Bool().Draw(t, "stdin"),
 	}
-	for _, l := range s.Limits.pairs() {
+	for _, l := range limitPairs(&s.Limits) {
 		l.Soft = rapid.Uint64().Draw(t, "soft")
 		l.Hard = rapid.Uint64().Draw(t, "hard")
 	}
@@ -284,5 +286,68 @@ func TestEncodeDecodeLargeInts(t *testing.T) {
 	}
 	if r := f.Apply(1, data).(*Result); r.Err != nil && r.PID == 0 && !errors.Is(r.Err, ErrInvalid) {
 		t.Fatalf("apply: %v", r.Err)
+	}
+}
+
+// Spawns written before the spec carried Stdin (spec version 1, in spawn
+// bodies 1 and 2) still decode, and a spec without Stdin still encodes to
+// exactly those bytes, so that existing logs and state hashes stay valid.
+func TestSpawnOldVersionsDecode(t *testing.T) {
+	want := &Spawn{Parent: 1, Owner: "alice", Spec: Spec{Command: "cat", Args: []string{"-"}, Env: []string{"A=b"},
+		Limits: Limits{NoFile: Limit{Soft: 64, Hard: 64}}, Restart: Restart{Policy: RestartOnFailure, MaxRestarts: 3},
+		Uses: []Use{{Kind: KindMQ, Name: "/q"}}}, Now: 7}
+	const body = "0105616c696365000000010363617401012d0103413d62000000000000404000000000000000000a6f6e2d6661696c757265060000000001026d71022f71000e"
+	for _, tc := range []struct {
+		name  string
+		hex   string
+		place string
+	}{
+		{"spawn 1, spec 1", "0501" + body, ""},
+		{"spawn 2, spec 1", "0502" + body + "026e31", "n1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := hex.DecodeString(tc.hex)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Decode(data)
+			if err != nil {
+				t.Fatalf("got error %v, want %+v for input %s", err, want, tc.hex)
+			}
+			w := *want
+			w.Place = tc.place
+			if !reflect.DeepEqual(got, &w) {
+				t.Fatalf("got %+v, want %+v for input %s", got, &w, tc.hex)
+			}
+			if again := Encode(got); !bytes.Equal(again, data) {
+				t.Fatalf("got %x, want %x: re-encoding changed the bytes", again, data)
+			}
+		})
+	}
+}
+
+// A spec with Stdin is written as spec version 2 and round-trips; version 2
+// without Stdin set is not what the encoder writes, so it is malformed.
+func TestSpecStdinVersion(t *testing.T) {
+	c := &Spawn{Parent: 1, Spec: Spec{Command: "cat", Stdin: true}, Now: 7}
+	data := Encode(c)
+	got, err := Decode(data)
+	if err != nil || !reflect.DeepEqual(got, c) {
+		t.Fatalf("got %+v, %v, want %+v", got, err, c)
+	}
+	plain := Encode(&Spawn{Parent: 1, Spec: Spec{Command: "cat"}, Now: 7})
+	if len(data) != len(plain)+1 {
+		t.Fatalf("got %d bytes, want %d: Stdin should add one byte to the spawn %x", len(data), len(plain)+1, plain)
+	}
+	// The spec's version byte follows the spawn's type, version, parent,
+	// owner, new-session, new-group and join-group fields.
+	const specAt = 7
+	if data[specAt] != specVersionStdin || plain[specAt] != specVersion1 {
+		t.Fatalf("got spec versions %d and %d, want %d and %d", data[specAt], plain[specAt], specVersionStdin, specVersion1)
+	}
+	bad := append([]byte(nil), data...)
+	bad[len(bad)-2] = 0 // Stdin false, before Now
+	if _, err := Decode(bad); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("got %v, want ErrMalformed for spec version 2 without stdin: %x", err, bad)
 	}
 }

@@ -171,7 +171,7 @@ func TestSpawn(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness, r *Result) {
 				l := h.get(r.PID).Spec.Limits
-				if l.NoFile != (Limit{32, 64}) || l.Mem != (Limit{50, 200}) {
+				if l.NoFile != (Limit{Soft: 32, Hard: 64}) || l.Mem != (Limit{Soft: 50, Hard: 200}) {
 					t.Fatalf("limits = %+v, want nofile 32:64 mem 50:200", l)
 				}
 			},
@@ -320,7 +320,7 @@ func TestPlaceConstraints(t *testing.T) {
 	h.node("n1", Label{"zone", "a"})
 	h.node("n2", Label{"zone", "b"})
 	pin := h.spawn(0, Spec{Command: "x", Node: "n2"})
-	con := h.spawn(0, Spec{Command: "x", Constraints: []Constraint{{"zone", "b"}}})
+	con := h.spawn(0, Spec{Command: "x", Constraints: []Constraint{{Label: "zone", Value: "b"}}})
 	for _, pid := range []uint64{pin, con} {
 		wantErr(t, h.apply(&Place{PID: pid, Incarnation: 1, ExpectState: StatePending, Node: "n1", Now: h.now}), ErrInvalid)
 		wantErr(t, h.apply(&Place{PID: pid, Incarnation: 1, ExpectState: StatePending, Node: "n2", Now: h.now}), nil)
@@ -1042,7 +1042,7 @@ func TestPlaceLocality(t *testing.T) {
 	wantErr(t, h.apply(&Place{PID: pipe, Incarnation: 1, ExpectState: StatePending, Node: "n1", Now: h.now}), nil)
 
 	h.ok(&RegistryCreate{Kind: KindSHM, Name: "/seg", Node: "n2", Attrs: Attrs{Size: 4096}, Now: h.now})
-	shm := h.spawn(0, Spec{Command: "x", Uses: []Use{{KindSHM, "/seg"}, {KindMQ, "/q"}}})
+	shm := h.spawn(0, Spec{Command: "x", Uses: []Use{{Kind: KindSHM, Name: "/seg"}, {Kind: KindMQ, Name: "/q"}}})
 	wantErr(t, h.apply(&Place{PID: shm, Incarnation: 1, ExpectState: StatePending, Node: "n1", Now: h.now}), ErrStale)
 	wantErr(t, h.apply(&Place{PID: shm, Incarnation: 1, ExpectState: StatePending, Node: "n2", Now: h.now}), nil)
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/vproc/vproc/spec"
 )
 
 // Process lifecycle: spawn, place, started/stopped/continued, exited, lost,
@@ -142,7 +144,7 @@ func normalizeSpec(s *Spec, parent *Spec) error {
 	if r.BackoffMax < r.BackoffBase {
 		return errorf(ErrInvalid, fmt.Sprintf("backoff max %v below base %v", r.BackoffMax, r.BackoffBase))
 	}
-	mine, theirs := s.Limits.pairs(), parent.Limits.pairs()
+	mine, theirs := limitPairs(&s.Limits), limitPairs(&parent.Limits)
 	for i, l := range mine {
 		pl := theirs[i]
 		switch {
@@ -155,10 +157,10 @@ func normalizeSpec(s *Spec, parent *Spec) error {
 			l.Soft = l.Hard
 		}
 		if l.Hard != 0 && l.Soft > l.Hard {
-			return errorf(ErrInvalid, fmt.Sprintf("%s soft limit %d above hard limit %d", limitNames[i], l.Soft, l.Hard))
+			return errorf(ErrInvalid, fmt.Sprintf("%s soft limit %d above hard limit %d", spec.Resource(i), l.Soft, l.Hard))
 		}
 		if pl.Hard != 0 && (l.Hard == 0 || l.Hard > pl.Hard) {
-			return errorf(ErrPermission, fmt.Sprintf("%s hard limit above the parent's %d", limitNames[i], pl.Hard))
+			return errorf(ErrPermission, fmt.Sprintf("%s hard limit above the parent's %d", spec.Resource(i), pl.Hard))
 		}
 	}
 	if s.Promises == "" {

@@ -3,6 +3,8 @@ package fsm
 import (
 	"math"
 	"time"
+
+	"github.com/vproc/vproc/spec"
 )
 
 // State is the replicated state of a process (DESIGN.md, "State vocabulary").
@@ -51,13 +53,13 @@ const (
 )
 
 // RestartPolicy says when an exited incarnation is replaced by a new one.
-type RestartPolicy string
+type RestartPolicy = spec.RestartPolicy
 
 // The restart policies.
 const (
-	RestartNever     RestartPolicy = "never"
-	RestartOnFailure RestartPolicy = "on-failure"
-	RestartAlways    RestartPolicy = "always"
+	RestartNever     = spec.RestartNever
+	RestartOnFailure = spec.RestartOnFailure
+	RestartAlways    = spec.RestartAlways
 )
 
 var policyCodes = []RestartPolicy{"", RestartNever, RestartOnFailure, RestartAlways}
@@ -84,26 +86,20 @@ type Restart struct {
 }
 
 // Limit is a soft/hard pair, as in getrlimit(2). 0 means unlimited.
-type Limit struct {
-	Soft uint64
-	Hard uint64
-}
+type Limit = spec.Limit
 
-// Limits are a process's resource limits (DESIGN.md, "Limits").
-type Limits struct {
-	CPU    Limit // CPU time, nanoseconds: SIGXCPU at soft, SIGKILL at hard
-	Wall   Limit // wall time, nanoseconds
-	NoFile Limit // open descriptors: EMFILE
-	NProc  Limit // child processes: EAGAIN
-	Mem    Limit // bytes of IPC buffers and segments: ENOMEM
-	FSize  Limit // output bytes: SIGXFSZ/EFBIG
-}
+// Limits are a process's resource limits (DESIGN.md, "Limits"), in the
+// grammar's own type.
+type Limits = spec.Limits
 
-func (l *Limits) pairs() [6]*Limit {
-	return [6]*Limit{&l.CPU, &l.Wall, &l.NoFile, &l.NProc, &l.Mem, &l.FSize}
+// limitPairs returns pointers to the six limits of l, in resource order.
+func limitPairs(l *Limits) [spec.NumResources]*Limit {
+	var out [spec.NumResources]*Limit
+	for r := range spec.Resource(spec.NumResources) {
+		out[r] = l.Ref(r)
+	}
+	return out
 }
-
-var limitNames = [6]string{"cpu", "wall", "nofile", "nproc", "mem", "fsize"}
 
 // Unveil is one unveil(2) entry: a path in the node's namespace and the
 // permissions ("r", "w", "x", "c", in any combination).
@@ -113,29 +109,23 @@ type Unveil struct {
 }
 
 // Constraint requires the node to carry a label with this value.
-type Constraint struct {
-	Label string
-	Value string
-}
+type Constraint = spec.Constraint
 
 // Kind is the kind of a named IPC object.
-type Kind string
+type Kind = spec.Kind
 
 // The named IPC object kinds.
 const (
-	KindFIFO Kind = "fifo"
-	KindMQ   Kind = "mq"
-	KindSHM  Kind = "shm"
+	KindFIFO = spec.KindFIFO
+	KindMQ   = spec.KindMQ
+	KindSHM  = spec.KindSHM
 )
 
 var kindCodes = []Kind{"", KindFIFO, KindMQ, KindSHM}
 
 // Use declares a named IPC object that a process uses, so that placement can
 // follow it.
-type Use struct {
-	Kind Kind
-	Name string
-}
+type Use = spec.Use
 
 // Spec is what a process runs and how. It is immutable once spawned.
 type Spec struct {
@@ -168,6 +158,10 @@ type Spec struct {
 	// InheritsPipesFrom is the PID whose anonymous pipes the process
 	// inherits (it must then run on that PID's node); 0 for none.
 	InheritsPipesFrom uint64
+	// Stdin says that the spawn asked for standard input: the node that
+	// runs the first incarnation attaches the stream the client sends.
+	// Without it the process reads EOF. Encoded from spec version 2 on.
+	Stdin bool
 }
 
 // MemoryDemand is the memory the process may use, in bytes, as placement

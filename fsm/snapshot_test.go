@@ -234,3 +234,27 @@ func TestViewIsImmutable(t *testing.T) {
 		t.Fatal("view changed")
 	}
 }
+
+// A process spawned with Stdin keeps it through a snapshot (its record's
+// spec is written at version 2), and one spawned without it stays without.
+func TestSnapshotKeepsStdin(t *testing.T) {
+	h := newHarness(t)
+	with := h.spawn(0, Spec{Command: "cat", Stdin: true})
+	without := h.spawn(0, Spec{Command: "cat"})
+	f, _ := New(DefaultConfig())
+	if err := f.Restore(bytes.NewReader(persist(t, h.f.Snapshot()))); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		pid  uint64
+		want bool
+	}{{with, true}, {without, false}} {
+		p, ok := f.Get(tc.pid)
+		if !ok || p.Spec.Stdin != tc.want {
+			t.Errorf("got Stdin %v (found %v), want %v for pid %d after restore", p.Spec.Stdin, ok, tc.want, tc.pid)
+		}
+	}
+	if f.Hash() != h.f.Hash() {
+		t.Fatal("restored hash differs")
+	}
+}

@@ -91,7 +91,7 @@ func TestSpawnPlace(t *testing.T) {
 			return 0, Spec{Command: "x", Node: "one"}
 		}, "n1", StatePlaced},
 		{"constraints met", func(h *harness) (uint64, Spec) {
-			return 0, Spec{Command: "x", Constraints: []Constraint{{"zone", "a"}}}
+			return 0, Spec{Command: "x", Constraints: []Constraint{{Label: "zone", Value: "a"}}}
 		}, "n1", StatePlaced},
 		{"unknown node", func(h *harness) (uint64, Spec) { return 0, sleepSpec() }, "n9", StatePending},
 		{"node down", func(h *harness) (uint64, Spec) {
@@ -106,7 +106,7 @@ func TestSpawnPlace(t *testing.T) {
 			return 0, Spec{Command: "x", Node: "n2"}
 		}, "n1", StatePending},
 		{"constraint unmet", func(h *harness) (uint64, Spec) {
-			return 0, Spec{Command: "x", Constraints: []Constraint{{"zone", "b"}}}
+			return 0, Spec{Command: "x", Constraints: []Constraint{{Label: "zone", Value: "b"}}}
 		}, "n1", StatePending},
 		{"pipes on another node", func(h *harness) (uint64, Spec) {
 			par := h.run(0, sleepSpec(), "n2")
@@ -118,7 +118,7 @@ func TestSpawnPlace(t *testing.T) {
 		}, "n1", StatePlaced},
 		{"segment on another node", func(h *harness) (uint64, Spec) {
 			h.ok(&RegistryCreate{Kind: KindSHM, Name: "/seg", Node: "n2", Attrs: Attrs{Size: 4096}, Now: h.now})
-			return 0, Spec{Command: "x", Uses: []Use{{KindSHM, "/seg"}}}
+			return 0, Spec{Command: "x", Uses: []Use{{Kind: KindSHM, Name: "/seg"}}}
 		}, "n1", StatePending},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

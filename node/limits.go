@@ -1,7 +1,6 @@
 package node
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/spec"
 )
 
 // Infinity is RLIM_INFINITY: no limit.
@@ -79,128 +79,44 @@ func (l *ResourceLimits) Clone() *ResourceLimits {
 	return &c
 }
 
-// ErrBadLimit is wrapped by every limit-syntax error.
-var ErrBadLimit = errors.New("bad limit")
+// ErrBadLimit is matched by every limit-syntax error (a *spec.SyntaxError,
+// which also matches ipc.EINVAL).
+var ErrBadLimit = spec.ErrBadLimit
 
-// LimitError describes a malformed limit specification. It matches ErrBadLimit
-// and ipc.EINVAL with errors.Is.
-type LimitError struct {
-	Input  string
-	Reason string
-}
-
-// Error describes the malformed item and what is wrong with it.
-func (e *LimitError) Error() string { return fmt.Sprintf("bad limit %q: %s", e.Input, e.Reason) }
-
-// Is reports whether target is ErrBadLimit or ipc.EINVAL.
-func (e *LimitError) Is(target error) bool { return target == ErrBadLimit || target == ipc.EINVAL }
-
-// ParseLimits parses the limit grammar
+// ParseLimits parses the limit grammar of package spec
 //
 //	cpu=2s[:5s],wall=1m,nofile=64,nproc=16,mem=64M,fsize=1M
 //
-// Each item is soft[:hard]; without a hard value the hard limit equals the
-// soft one. Times take Go durations (500ms, 2s, 1m, 1h); sizes take a plain
-// byte count or K, M, G, T suffixes (powers of 1024, optionally followed by
-// "iB" or "B"); "unlimited" and "inf" mean Infinity. Items start from base
-// (nil means unlimited), so that a repeated flag adds to earlier ones.
-func ParseLimits(base *ResourceLimits, spec string) (*ResourceLimits, error) {
+// over base (nil means unlimited): each resource the items limit replaces
+// base's, so that a repeated flag adds to earlier ones. A hard value of
+// "unlimited" is Infinity; a resource left out, or "unlimited" as a whole,
+// keeps base's limit.
+func ParseLimits(base *ResourceLimits, items string) (*ResourceLimits, error) {
+	parsed, err := spec.ParseLimits(items)
+	if err != nil {
+		return nil, err
+	}
 	out := base.Clone()
 	if out == nil {
 		out = NewLimits()
 	}
-	if strings.TrimSpace(spec) == "" {
-		return out, nil
-	}
-	for _, item := range strings.Split(spec, ",") {
-		item = strings.TrimSpace(item)
-		name, val, ok := strings.Cut(item, "=")
-		if !ok || name == "" || val == "" {
-			return nil, &LimitError{item, "want name=soft[:hard]"}
+	for r := range spec.Resource(spec.NumResources) {
+		l := parsed.Get(r)
+		if l == (spec.Limit{}) {
+			continue
 		}
-		r := Resource(-1)
-		for i, n := range resourceNames {
-			if n == strings.ToLower(name) {
-				r = Resource(i)
-			}
-		}
-		if r < 0 {
-			return nil, &LimitError{item, "unknown resource " + strconv.Quote(name) + " (want cpu, wall, nofile, nproc, mem or fsize)"}
-		}
-		softS, hardS, hasHard := strings.Cut(val, ":")
-		soft, err := parseLimitValue(r, softS)
-		if err != nil {
-			return nil, &LimitError{item, err.Error()}
-		}
-		hard := soft
-		if hasHard {
-			if hard, err = parseLimitValue(r, hardS); err != nil {
-				return nil, &LimitError{item, err.Error()}
-			}
-		}
-		if soft > hard {
-			return nil, &LimitError{item, "soft limit above hard limit"}
-		}
-		out[r] = Rlimit{Soft: soft, Hard: hard}
+		// The kernel's resources are the grammar's, in the same order.
+		out[Resource(r)] = Rlimit{Soft: orInfinity(l.Soft), Hard: orInfinity(l.Hard)}
 	}
 	return out, nil
 }
 
-func parseLimitValue(r Resource, s string) (uint64, error) {
-	s = strings.TrimSpace(s)
-	switch strings.ToLower(s) {
-	case "unlimited", "inf", "infinity":
-		return Infinity, nil
-	case "":
-		return 0, errors.New("empty value")
+// orInfinity maps the grammar's 0, no limit, to Infinity.
+func orInfinity(v uint64) uint64 {
+	if v == 0 {
+		return Infinity
 	}
-	switch r {
-	case RCPU, RWall:
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return 0, fmt.Errorf("bad duration %q", s)
-		}
-		if d < 0 {
-			return 0, errors.New("negative duration")
-		}
-		return uint64(d), nil
-	case RMem, RFSize:
-		return parseSize(s)
-	default:
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("bad count %q", s)
-		}
-		return n, nil
-	}
-}
-
-func parseSize(s string) (uint64, error) {
-	num := strings.TrimRight(s, "KMGTkmgtiBb")
-	suffix := strings.ToUpper(s[len(num):])
-	suffix = strings.TrimSuffix(strings.TrimSuffix(suffix, "B"), "I")
-	var mult uint64 = 1
-	switch suffix {
-	case "":
-	case "K":
-		mult = 1 << 10
-	case "M":
-		mult = 1 << 20
-	case "G":
-		mult = 1 << 30
-	case "T":
-		mult = 1 << 40
-	default:
-		return 0, fmt.Errorf("bad size suffix in %q", s)
-	}
-	n, err := strconv.ParseUint(num, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	if n > math.MaxUint64/mult {
-		return 0, fmt.Errorf("size %q overflows", s)
-	}
-	return n * mult, nil
+	return v
 }
 
 // String formats l in the limit grammar, leaving out unlimited resources.

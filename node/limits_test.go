@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/spec"
 )
 
 func TestParseLimits(t *testing.T) {
@@ -39,7 +40,7 @@ func TestParseLimits(t *testing.T) {
 		})
 	}
 	bad := []string{"cpu", "cpu=", "=1", "bogus=1", "cpu=fast", "cpu=-1s", "nofile=-1", "nofile=1.5",
-		"mem=12Q", "mem=99999999999999999999", "mem=20000000T", "nofile=5:4", "cpu=1s:", "cpu=2s,,"}
+		"mem=12Q", "mem=99999999999999999999", "mem=20000000T", "nofile=5:4", "cpu=1s:", "cpu=2s,,", "nofile=0"}
 	for _, in := range bad {
 		t.Run("bad/"+in, func(t *testing.T) {
 			_, err := ParseLimits(nil, in)
@@ -47,6 +48,12 @@ func TestParseLimits(t *testing.T) {
 				t.Fatalf("got %v, want a bad-limit error", err)
 			}
 		})
+	}
+	// The kernel's resources are the grammar's, in the same order.
+	for r := range spec.Resource(spec.NumResources) {
+		if got, want := Resource(r).String(), r.String(); got != want {
+			t.Fatalf("got resource %q, want %q for index %d", got, want, r)
+		}
 	}
 	// Repeated flags accumulate; String gives the grammar back.
 	l, _ := ParseLimits(nil, "cpu=1s:2s")

@@ -78,54 +78,6 @@ func TestParseStrategy(t *testing.T) {
 	}
 }
 
-func TestParseConstraint(t *testing.T) {
-	cases := []struct {
-		in   string
-		want Constraint
-		ok   bool
-	}{
-		{"zone=eu", Constraint{"zone", "eu"}, true},
-		{" disk = ssd ", Constraint{"disk", "ssd"}, true},
-		{"gpu=", Constraint{"gpu", ""}, true},
-		{"a=b=c", Constraint{"a", "b=c"}, true},
-		{"zone", Constraint{}, false},
-		{"=eu", Constraint{}, false},
-	}
-	for _, tc := range cases {
-		got, err := ParseConstraint(tc.in)
-		if got != tc.want || tc.ok != (err == nil) {
-			t.Errorf("ParseConstraint(%q) = %v, %v; want %v, ok=%v", tc.in, got, err, tc.want, tc.ok)
-		}
-		if err != nil && !errors.Is(err, ErrInvalidConstraint) {
-			t.Errorf("ParseConstraint(%q) error %v does not wrap ErrInvalidConstraint", tc.in, err)
-		}
-	}
-	if s := (Constraint{"zone", "eu"}).String(); s != "zone=eu" {
-		t.Errorf("String() = %q, want zone=eu", s)
-	}
-}
-
-func TestParseUses(t *testing.T) {
-	got, err := ParseUses("mq:/q, fifo:/run/f,,SHM:/s")
-	want := []Use{{UseMQ, "/q"}, {UseFIFO, "/run/f"}, {UseSHM, "/s"}}
-	if err != nil || len(got) != len(want) {
-		t.Fatalf("ParseUses = %v, %v; want %v", got, err, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("ParseUses[%d] = %v, want %v", i, got[i], want[i])
-		}
-	}
-	for _, bad := range []string{"sock:/x", "mq", "mq:", "/q"} {
-		if _, err := ParseUses(bad); !errors.Is(err, ErrInvalidUse) {
-			t.Errorf("ParseUses(%q) error = %v, want ErrInvalidUse", bad, err)
-		}
-	}
-	if s := (Use{UseSHM, "/s"}).String(); s != "shm:/s" {
-		t.Errorf("String() = %q, want shm:/s", s)
-	}
-}
-
 func TestFormatBytes(t *testing.T) {
 	cases := map[int64]string{0: "0B", 1023: "1023B", 1024: "1KiB", 1536: "1.5KiB", 512 << 20: "512MiB", 4 << 30: "4GiB"}
 	for in, want := range cases {

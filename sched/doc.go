@@ -2,7 +2,8 @@
 //
 // It is a pure function from a read-only view of the process table to a
 // Plan. It does no I/O, reads no clock, draws no random numbers, starts no
-// goroutines and imports no other vproc package. The same view always gives
+// goroutines and imports no vproc package but the leaf spec (whose Constraint
+// and Use it shares with the table). The same view always gives
 // the same plan, whatever the order of the slices in it.
 //
 // The view is the State interface, which the consumer implements from one

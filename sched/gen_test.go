@@ -43,13 +43,13 @@ func genCluster(seed uint64, s clusterSpec) *view {
 		if s.rich {
 			p.Memory = int64(rng.IntN(64)) << 20
 			if rng.IntN(10) == 0 {
-				v.objects[Use{UseSHM, fmt.Sprintf("/shm%d", pid)}] = node
+				v.objects[Use{Kind: UseSHM, Name: fmt.Sprintf("/shm%d", pid)}] = node
 			}
 			if rng.IntN(5) == 0 {
-				v.objects[Use{UseFIFO, fmt.Sprintf("/fifo%d", pid)}] = node
+				v.objects[Use{Kind: UseFIFO, Name: fmt.Sprintf("/fifo%d", pid)}] = node
 			}
 			if rng.IntN(5) == 0 {
-				v.objects[Use{UseMQ, fmt.Sprintf("/mq%d", pid)}] = node
+				v.objects[Use{Kind: UseMQ, Name: fmt.Sprintf("/mq%d", pid)}] = node
 			}
 		}
 		v.running = append(v.running, p)
@@ -64,9 +64,9 @@ func genCluster(seed uint64, s clusterSpec) *view {
 			p.Memory = int64(rng.IntN(128)) << 20
 			switch rng.IntN(8) {
 			case 0:
-				p.Constraints = []Constraint{{"zone", zones[rng.IntN(len(zones))]}}
+				p.Constraints = []Constraint{{Label: "zone", Value: zones[rng.IntN(len(zones))]}}
 			case 1:
-				p.Constraints = []Constraint{{"zone", zones[rng.IntN(len(zones))]}, {"disk", "ssd"}}
+				p.Constraints = []Constraint{{Label: "zone", Value: zones[rng.IntN(len(zones))]}, {Label: "disk", Value: "ssd"}}
 			case 2:
 				p.RequiredNode = fmt.Sprintf("n%d", rng.IntN(s.nodes))
 			}
@@ -78,7 +78,7 @@ func genCluster(seed uint64, s clusterSpec) *view {
 			if len(v.running) > 0 && rng.IntN(4) == 0 {
 				other := v.running[rng.IntN(len(v.running))].PID
 				kind := []UseKind{UseSHM, UseFIFO, UseMQ}[rng.IntN(3)]
-				p.Uses = append(p.Uses, Use{kind, fmt.Sprintf("/%s%d", kind, other)})
+				p.Uses = append(p.Uses, Use{Kind: kind, Name: fmt.Sprintf("/%s%d", kind, other)})
 			}
 		}
 		v.pending = append(v.pending, p)

@@ -94,7 +94,7 @@ func TestPlanPreemption(t *testing.T) {
 			name:     "victims only on feasible nodes",
 			nodes:    []Node{labelled("a", 1, "zone", "us"), labelled("b", 1, "zone", "eu")},
 			running:  []Proc{run(100, 1, "a"), run(101, 30, "b")},
-			pending:  []Proc{with(pend(1, 90), func(p *Proc) { p.Constraints = []Constraint{{"zone", "eu"}} })},
+			pending:  []Proc{with(pend(1, 90), func(p *Proc) { p.Constraints = []Constraint{{Label: "zone", Value: "eu"}} })},
 			evicted:  []string{"101@b>1"},
 			unplaced: map[uint64]Cause{1: CausePreempting},
 		},

@@ -65,7 +65,7 @@ func drawView(t *rapid.T) *view {
 		})
 		pid++
 	}
-	objects := []Use{{UseSHM, "/s0"}, {UseSHM, "/s1"}, {UseFIFO, "/f0"}, {UseMQ, "/q0"}}
+	objects := []Use{{Kind: UseSHM, Name: "/s0"}, {Kind: UseSHM, Name: "/s1"}, {Kind: UseFIFO, Name: "/f0"}, {Kind: UseMQ, Name: "/q0"}}
 	for _, u := range objects {
 		if rapid.Bool().Draw(t, "registered") {
 			v.objects[u] = nodeRef.Draw(t, "objectNode")
@@ -79,7 +79,7 @@ func drawView(t *rapid.T) *view {
 			Memory:   int64(rapid.IntRange(0, 4).Draw(t, "mem")) * 50,
 		}
 		if rapid.IntRange(0, 3).Draw(t, "constrained") == 0 {
-			p.Constraints = []Constraint{{"zone", rapid.SampledFrom([]string{"us", "eu", "ap"}).Draw(t, "zone")}}
+			p.Constraints = []Constraint{{Label: "zone", Value: rapid.SampledFrom([]string{"us", "eu", "ap"}).Draw(t, "zone")}}
 		}
 		if rapid.IntRange(0, 5).Draw(t, "pinned") == 0 {
 			p.RequiredNode = nodeRef.Draw(t, "requiredNode")

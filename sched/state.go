@@ -1,10 +1,6 @@
 package sched
 
-import (
-	"errors"
-	"fmt"
-	"strings"
-)
+import "github.com/vproc/vproc/spec"
 
 // State is the read-only view of the cluster that a plan is computed from:
 // the process table's nodes, processes and IPC registries, plus the load each
@@ -119,82 +115,24 @@ type Proc struct {
 }
 
 // Constraint is a label constraint: the node's label Label must equal Value.
-type Constraint struct {
-	Label string
-	Value string
-}
-
-// ErrInvalidConstraint is wrapped by ParseConstraint's errors.
-var ErrInvalidConstraint = errors.New("invalid constraint")
-
-// ParseConstraint parses a constraint written as "label=value", the syntax of
-// `spawn --constraint`. The label must not be empty; the value may be.
-func ParseConstraint(s string) (Constraint, error) {
-	label, value, ok := strings.Cut(s, "=")
-	label = strings.TrimSpace(label)
-	if !ok || label == "" {
-		return Constraint{}, fmt.Errorf("%w: %q (want label=value)", ErrInvalidConstraint, s)
-	}
-	return Constraint{Label: label, Value: strings.TrimSpace(value)}, nil
-}
-
-// String returns the constraint as "label=value".
-func (c Constraint) String() string { return c.Label + "=" + c.Value }
+// It is the spawn grammar's type (spec.ParseConstraint parses one).
+type Constraint = spec.Constraint
 
 // UseKind is the kind of an IPC object a process declares it uses.
-type UseKind string
+type UseKind = spec.Kind
 
 const (
 	// UseFIFO is a named pipe. FIFOs work from any node; running next to the
 	// FIFO's node is preferred.
-	UseFIFO UseKind = "fifo"
+	UseFIFO = spec.KindFIFO
 	// UseMQ is a message queue. Queues work from any node; running next to
 	// the queue's node is preferred.
-	UseMQ UseKind = "mq"
+	UseMQ = spec.KindMQ
 	// UseSHM is a shared-memory segment. Segments are node-local, so a
 	// process that uses one must run on the segment's node.
-	UseSHM UseKind = "shm"
+	UseSHM = spec.KindSHM
 )
 
 // Use is an IPC object a process declares it uses: `spawn --uses mq:/q`.
-type Use struct {
-	Kind UseKind
-	Name string
-}
-
-// ErrInvalidUse is wrapped by ParseUse's and ParseUses's errors.
-var ErrInvalidUse = errors.New("invalid --uses entry")
-
-// ParseUse parses one object written as "kind:name", where kind is fifo, mq
-// or shm, for example "shm:/seg".
-func ParseUse(s string) (Use, error) {
-	kind, name, ok := strings.Cut(strings.TrimSpace(s), ":")
-	if !ok || name == "" {
-		return Use{}, fmt.Errorf("%w: %q (want kind:name)", ErrInvalidUse, s)
-	}
-	switch k := UseKind(strings.ToLower(kind)); k {
-	case UseFIFO, UseMQ, UseSHM:
-		return Use{Kind: k, Name: name}, nil
-	}
-	return Use{}, fmt.Errorf("%w: %q: kind %q is not fifo, mq or shm", ErrInvalidUse, s, kind)
-}
-
-// ParseUses parses a comma-separated list of objects, the syntax of
-// `spawn --uses mq:/q,fifo:/run/f,shm:/s`. Empty entries are skipped.
-func ParseUses(s string) ([]Use, error) {
-	var uses []Use
-	for _, f := range strings.Split(s, ",") {
-		if strings.TrimSpace(f) == "" {
-			continue
-		}
-		u, err := ParseUse(f)
-		if err != nil {
-			return nil, err
-		}
-		uses = append(uses, u)
-	}
-	return uses, nil
-}
-
-// String returns the object as "kind:name".
-func (u Use) String() string { return string(u.Kind) + ":" + u.Name }
+// It is the spawn grammar's type (spec.ParseUses parses a list).
+type Use = spec.Use

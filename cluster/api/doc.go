@@ -82,13 +82,13 @@
 //
 // # Writes
 //
-// POST /v1/spawn checks the request on the receiving node: the grammars,
-// the priority (0 or 1..100), the environment (KEY=VALUE; the key
-// VPROC_STDIN is reserved) and the command, which must be a program the
-// node knows (every node runs the same binary), or the answer is 400
-// unknown_program. Limits may not be 0 (leave a resource out for no
-// limit). The process's parent is init. The answer comes once the spawn
-// entry has committed.
+// POST /v1/spawn checks the request on the receiving node: the grammars
+// (SpawnRequest.ParseSpec), the priority (0 or 1..100), the environment
+// (KEY=VALUE) and the command, which must be a program the node knows
+// (every node runs the same binary), or the answer is 400 unknown_program.
+// Limits may not be 0 (leave a resource out for no limit). Stdin is
+// recorded in the table's spec. The process's parent is init. The answer
+// comes once the spawn entry has committed.
 //
 // POST /v1/spawn/batch carries up to MaxSpawnBatch spawns, each checked and
 // committed as POST /v1/spawn would (they share raft entries through group

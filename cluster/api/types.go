@@ -28,8 +28,9 @@ type Session struct {
 }
 
 // SpawnRequest asks for a new process. Limits, Restart, Constraints and Uses
-// use the command-line grammars (DESIGN.md): "cpu=2s:5s,mem=64M",
-// "on-failure[:max[:backoff]]", "label=value", "mq:/q".
+// use the grammar of a spawn (package spec, and ParseSpec):
+// "cpu=2s:5s,mem=64M", "on-failure[:max[:backoff]]", "label=value",
+// "mq:/q".
 type SpawnRequest struct {
 	Command     string   `json:"command"`
 	Args        []string `json:"args,omitempty"`

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/spec"
 )
 
 func TestMain(m *testing.M) {
@@ -661,5 +662,35 @@ func TestSessionFloor(t *testing.T) {
 		if got := s.floor(); got != step.want {
 			t.Fatalf("after %+v: got floor %d, want %d", step, got, step.want)
 		}
+	}
+}
+
+// A spawn whose grammar fields do not parse is refused before anything is
+// sent, with the grammar's error.
+func TestSpawnBadGrammarNotSent(t *testing.T) {
+	f := newFakeAPI(t)
+	f.mux.HandleFunc("POST /v1/spawn", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, api.SpawnResponse{PID: 2, Index: 1})
+	})
+	c := f.client(t)
+	cases := []struct {
+		req  api.SpawnRequest
+		want error
+	}{
+		{api.SpawnRequest{Command: "true", Limits: []string{"cpu=fast"}}, spec.ErrBadLimit},
+		{api.SpawnRequest{Command: "true", Restart: "sometimes"}, spec.ErrBadRestart},
+		{api.SpawnRequest{Command: "true", Constraints: []string{"rack"}}, spec.ErrBadConstraint},
+		{api.SpawnRequest{Command: "true", Uses: []string{"mq:q"}}, spec.ErrBadUse},
+	}
+	for _, tc := range cases {
+		if _, err := c.Spawn(context.Background(), tc.req); !errors.Is(err, tc.want) {
+			t.Errorf("got %v, want %v for input %+v", err, tc.want, tc.req)
+		}
+	}
+	if n := len(f.callsTo("/v1/spawn")); n != 0 {
+		t.Errorf("got %d spawn requests, want 0", n)
+	}
+	if _, err := c.Spawn(context.Background(), api.SpawnRequest{Command: "true", Restart: "ALWAYS:2", Limits: []string{"MEM=1g"}}); err != nil {
+		t.Errorf("got %v, want a PID for a request in any case", err)
 	}
 }

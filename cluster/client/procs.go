@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -40,11 +41,16 @@ type ListOpts struct {
 // placement included, has committed. It is a write: see the package
 // documentation for its retries. Concurrent calls share requests (see
 // Config.MaxSpawnBatch and the package documentation); each still gets its
-// own PID or error.
+// own PID or error. A request whose grammar fields do not parse
+// (api.SpawnRequest.ParseSpec) is refused before anything is sent, with the
+// *spec.SyntaxError that says why.
 func (c *Client) Spawn(ctx context.Context, req api.SpawnRequest) (api.SpawnResponse, error) {
 	var out api.SpawnResponse
 	if req.Command == "" {
 		return out, errors.New("spawn: empty command")
+	}
+	if _, err := req.ParseSpec(); err != nil {
+		return out, fmt.Errorf("spawn: %w", err)
 	}
 	if c.maxSpawnBatch() > 1 {
 		return c.spawnMerged(ctx, req)

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vproc/vproc/cluster"
-	"github.com/vproc/vproc/node"
+	"github.com/vproc/vproc/spec"
 )
 
 // agentFlags are the flags of vproc agent. Only the flags given on the
@@ -153,16 +153,17 @@ func (f *agentFlags) config(fs *pflag.FlagSet, base cluster.Config) (cluster.Con
 	return cfg, nil
 }
 
-// parseSize parses a byte count in the limit grammar's size syntax: 64M,
-// 4G, 512K or plain bytes, in powers of 1024.
+// parseSize parses a byte count in the spawn grammar's size syntax
+// (spec.ParseSize): 64M, 4G, 512K or plain bytes, in powers of 1024.
+// "unlimited" is 0, no limit.
 func parseSize(s string) (int64, error) {
-	l, err := node.ParseLimits(nil, "mem="+s)
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "unlimited", "inf", "infinity":
+		return 0, nil
+	}
+	v, err := spec.ParseSize(s)
 	if err != nil {
 		return 0, fmt.Errorf("want a size such as 512M or 4G")
-	}
-	v := l.Get(node.RMem).Soft
-	if v == node.Infinity {
-		return 0, nil // unlimited
 	}
 	if v > 1<<62 {
 		return 0, fmt.Errorf("size too large")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -33,9 +34,9 @@ func newMQCmd(e *env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withClient(e, g, "mq create", func(c *client.Client) error {
-				return c.MQCreate(cmd.Context(), api.MQCreateRequest{Name: args[0], Node: nodeName, Mode: m, MaxMsg: maxMsg, MsgSize: msgSize})
-			})
+			return action("mq create", func(ctx context.Context, c *client.Client) error {
+				return c.MQCreate(ctx, api.MQCreateRequest{Name: args[0], Node: nodeName, Mode: m, MaxMsg: maxMsg, MsgSize: msgSize})
+			}).run(cmd, e, g)
 		},
 	}
 	create.Flags().StringVar(&nodeName, "node", "", "the node that holds the queue")
@@ -48,9 +49,9 @@ func newMQCmd(e *env, g *globals) *cobra.Command {
 		Short: "Send one message, blocking while the queue is full",
 		Args:  exactArgs(2, "a queue name and a message"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withClient(e, g, "mq send", func(c *client.Client) error {
-				return c.MQSend(cmd.Context(), api.MQSendRequest{Name: args[0], Message: []byte(args[1]), Priority: prio, NonBlock: nonblock, Timeout: timeout})
-			})
+			return action("mq send", func(ctx context.Context, c *client.Client) error {
+				return c.MQSend(ctx, api.MQSendRequest{Name: args[0], Message: []byte(args[1]), Priority: prio, NonBlock: nonblock, Timeout: timeout})
+			}).run(cmd, e, g)
 		},
 	}
 	send.Flags().UintVarP(&prio, "priority", "p", 0, "the message's priority, 0-31")
@@ -59,13 +60,16 @@ func newMQCmd(e *env, g *globals) *cobra.Command {
 		Short: "Receive the oldest message of the highest priority and print it",
 		Args:  exactArgs(1, "one queue name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withClient(e, g, "mq recv", func(c *client.Client) error {
-				m, err := c.MQRecv(cmd.Context(), api.MQRecvRequest{Name: args[0], NonBlock: nonblock, Timeout: timeout})
-				if err == nil {
-					fmt.Fprintf(e.stdout, "%s\n", m.Message)
-				}
-				return err
-			})
+			return verb[api.MQMessage]{
+				name: "mq recv",
+				call: func(ctx context.Context, c *client.Client) (api.MQMessage, error) {
+					return c.MQRecv(ctx, api.MQRecvRequest{Name: args[0], NonBlock: nonblock, Timeout: timeout})
+				},
+				print: func(w io.Writer, m api.MQMessage) error {
+					_, err := fmt.Fprintf(w, "%s\n", m.Message)
+					return err
+				},
+			}.run(cmd, e, g)
 		},
 	}
 	for _, c := range []*cobra.Command{send, recv} {
@@ -77,7 +81,7 @@ func newMQCmd(e *env, g *globals) *cobra.Command {
 		Short: "Unlink a message queue, wherever it lives",
 		Args:  exactArgs(1, "one queue name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withClient(e, g, "mq rm", func(c *client.Client) error { return c.MQUnlink(cmd.Context(), args[0]) })
+			return action("mq rm", func(ctx context.Context, c *client.Client) error { return c.MQUnlink(ctx, args[0]) }).run(cmd, e, g)
 		},
 	}
 	return group("mq", "Message queues: create, send, recv, ls, rm", create, send, recv, newIPCListCmd(e, g, "mq"), rm)
@@ -94,9 +98,9 @@ func newFIFOCmd(e *env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withClient(e, g, "fifo create", func(c *client.Client) error {
-				return c.FIFOCreate(cmd.Context(), api.FIFOCreateRequest{Path: args[0], Node: nodeName, Mode: m})
-			})
+			return action("fifo create", func(ctx context.Context, c *client.Client) error {
+				return c.FIFOCreate(ctx, api.FIFOCreateRequest{Path: args[0], Node: nodeName, Mode: m})
+			}).run(cmd, e, g)
 		},
 	}
 	create.Flags().StringVar(&nodeName, "node", "", "the node that holds the FIFO")
@@ -106,7 +110,7 @@ func newFIFOCmd(e *env, g *globals) *cobra.Command {
 		Short: "Remove a FIFO, wherever it lives",
 		Args:  exactArgs(1, "one path"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withClient(e, g, "fifo rm", func(c *client.Client) error { return c.FIFORemove(cmd.Context(), args[0]) })
+			return action("fifo rm", func(ctx context.Context, c *client.Client) error { return c.FIFORemove(ctx, args[0]) }).run(cmd, e, g)
 		},
 	}
 	return group("fifo", "Named pipes: create, ls, rm", create, newIPCListCmd(e, g, "fifo"), rm)
@@ -118,7 +122,7 @@ func newShmCmd(e *env, g *globals) *cobra.Command {
 		Short: "Unlink a shared-memory segment, wherever it lives",
 		Args:  exactArgs(1, "one segment name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withClient(e, g, "shm rm", func(c *client.Client) error { return c.ShmUnlink(cmd.Context(), args[0]) })
+			return action("shm rm", func(ctx context.Context, c *client.Client) error { return c.ShmUnlink(ctx, args[0]) }).run(cmd, e, g)
 		},
 	}
 	return group("shm", "Shared-memory segments: ls, rm", newIPCListCmd(e, g, "shm"), rm)
@@ -134,19 +138,15 @@ func newIPCListCmd(e *env, g *globals, kind string) *cobra.Command {
 		Short: "List the names with the node that holds each, its attributes, and lost when that node is gone",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(cmd, output); err != nil {
-				return err
-			}
-			return withClient(e, g, kind+" ls", func(c *client.Client) error {
-				list, err := c.IPCList(cmd.Context(), kind, client.ReadOpts{Stale: stale})
-				if err != nil {
-					return err
-				}
-				if output == "json" {
-					return writeJSON(e.stdout, list.Objects)
-				}
-				return ipcTable(e.stdout, kind, list.Objects)
-			})
+			return verb[[]api.IPCObject]{
+				name:   kind + " ls",
+				output: &output,
+				call: func(ctx context.Context, c *client.Client) ([]api.IPCObject, error) {
+					list, err := c.IPCList(ctx, kind, client.ReadOpts{Stale: stale})
+					return list.Objects, err
+				},
+				print: func(w io.Writer, objs []api.IPCObject) error { return ipcTable(w, kind, objs) },
+			}.run(cmd, e, g)
 		},
 	}
 	cmd.Flags().BoolVar(&stale, "stale", false, "read the answering node's own state, which may lag")
@@ -173,20 +173,6 @@ func ipcTable(w io.Writer, kind string, objs []api.IPCObject) error {
 		fmt.Fprintln(tw, strings.Join(append(cols, state), "\t"))
 	}
 	return tw.Flush()
-}
-
-// withClient runs fn with a client of the agent and turns its error into
-// one line naming the verb.
-func withClient(e *env, g *globals, verb string, fn func(c *client.Client) error) error {
-	c, err := g.client(e)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := fn(c); err != nil {
-		return fmt.Errorf("%s: %s", verb, describe(err, g.address(e)))
-	}
-	return nil
 }
 
 func parseMode(cmd *cobra.Command, s string) (uint32, error) {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/spec"
 )
 
 func newKillCmd(e *env, g *globals) *cobra.Command {
@@ -39,31 +42,33 @@ group needs '--' in front of it: vproc kill -s TERM -- -42.`,
 			if ka.addr != "" {
 				g.addr = ka.addr
 			}
-			c, err := g.client(e)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			res, err := c.Kill(cmd.Context(), api.KillRequest{Targets: ka.targets, Signal: int(ka.signal)})
-			if err != nil {
-				if errors.Is(err, client.ErrNotFound) {
-					return fmt.Errorf("no such process: %s", targetList(ka.targets))
-				}
-				return fmt.Errorf("kill: %s", describe(err, g.address(e)))
-			}
-			// Some targets failed while others were reached: one line
-			// each, and exit 1.
-			for _, te := range res.Errors {
-				if te.Code == api.CodeNoSuchProcess {
-					fmt.Fprintf(e.stderr, "vproc: no such process: %d\n", te.Target)
-				} else {
-					fmt.Fprintf(e.stderr, "vproc: kill %d: %s\n", te.Target, oneLine(te.Message))
-				}
-			}
-			if len(res.Errors) > 0 {
-				return exitWith(exitFailure)
-			}
-			return nil
+			return verb[api.KillResponse]{
+				name: "kill",
+				call: func(ctx context.Context, c *client.Client) (api.KillResponse, error) {
+					return c.Kill(ctx, api.KillRequest{Targets: ka.targets, Signal: int(ka.signal)})
+				},
+				explain: func(err error) error {
+					if errors.Is(err, client.ErrNotFound) {
+						return fmt.Errorf("no such process: %s", targetList(ka.targets))
+					}
+					return nil
+				},
+				print: func(_ io.Writer, res api.KillResponse) error {
+					// Some targets failed while others were reached: one
+					// line each on stderr, and exit 1.
+					for _, te := range res.Errors {
+						if te.Code == api.CodeNoSuchProcess {
+							fmt.Fprintf(e.stderr, "vproc: no such process: %d\n", te.Target)
+						} else {
+							fmt.Fprintf(e.stderr, "vproc: kill %d: %s\n", te.Target, oneLine(te.Message))
+						}
+					}
+					if len(res.Errors) > 0 {
+						return exitWith(exitFailure)
+					}
+					return nil
+				},
+			}.run(cmd, e, g)
 		},
 	}
 	// Declared for the help text only; parseKillArgs reads them.
@@ -101,7 +106,7 @@ func parseKillArgs(args []string) (killArgs, error) {
 			ka.signal, sigSet = 0, true
 			return nil
 		}
-		s, err := ipc.ParseSignal(v)
+		s, err := spec.ParseSignal(v)
 		if err != nil {
 			return fmt.Errorf("bad signal %q", v)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -12,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/client"
+	"github.com/vproc/vproc/spec"
 )
 
 func newNodesCmd(e *env, g *globals) *cobra.Command {
@@ -24,27 +27,20 @@ func newNodesCmd(e *env, g *globals) *cobra.Command {
 		Short: "List the nodes of the cluster with their capacity, load and status",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(cmd, output); err != nil {
-				return err
-			}
-			c, err := g.client(e)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			list, err := c.Nodes(cmd.Context(), stale)
-			if err != nil {
-				return fmt.Errorf("nodes: %s", describe(err, g.address(e)))
-			}
-			nodes := list.Nodes
-			if nodes == nil {
-				nodes = []api.Node{}
-			}
-			slices.SortFunc(nodes, func(a, b api.Node) int { return strings.Compare(a.Name, b.Name) })
-			if output == "json" {
-				return writeJSON(e.stdout, nodes)
-			}
-			return nodesTable(e.stdout, nodes)
+			return verb[[]api.Node]{
+				name:   "nodes",
+				output: &output,
+				call: func(ctx context.Context, c *client.Client) ([]api.Node, error) {
+					list, err := c.Nodes(ctx, stale)
+					nodes := list.Nodes
+					if nodes == nil {
+						nodes = []api.Node{}
+					}
+					slices.SortFunc(nodes, func(a, b api.Node) int { return strings.Compare(a.Name, b.Name) })
+					return nodes, err
+				},
+				print: nodesTable,
+			}.run(cmd, e, g)
 		},
 	}
 	cmd.Flags().BoolVar(&stale, "stale", false, "read the answering node's own state, which may lag")
@@ -86,20 +82,13 @@ func role(n api.Node) string {
 	return "nonvoter"
 }
 
-// memory formats a byte count with a binary suffix; 0 is unlimited.
+// memory formats a byte count with a binary suffix (spec.FormatSize); 0 is
+// unlimited.
 func memory(b int64) string {
 	if b <= 0 {
 		return "-"
 	}
-	for _, u := range []struct {
-		suffix string
-		size   int64
-	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
-		if b >= u.size && b%u.size == 0 {
-			return strconv.FormatInt(b/u.size, 10) + u.suffix
-		}
-	}
-	return strconv.FormatInt(b, 10)
+	return spec.FormatSize(uint64(b))
 }
 
 func labels(l map[string]string) string {
@@ -119,20 +108,17 @@ func newHealthCmd(e *env, g *globals) *cobra.Command {
 		Short: "Exit 0 when the agent answers and the cluster has a leader, 1 otherwise",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client(e)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			h, err := c.Health(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("health: %s", describe(err, g.address(e)))
-			}
-			if !h.OK {
-				return fmt.Errorf("no leader (asked %s)", dash(h.Node))
-			}
-			fmt.Fprintf(e.stdout, "ok: leader %s (asked %s)\n", dash(h.Leader), dash(h.Node))
-			return nil
+			return verb[api.Health]{
+				name: "health",
+				call: func(ctx context.Context, c *client.Client) (api.Health, error) { return c.Health(ctx) },
+				print: func(w io.Writer, h api.Health) error {
+					if !h.OK {
+						return fmt.Errorf("no leader (asked %s)", dash(h.Node))
+					}
+					_, err := fmt.Fprintf(w, "ok: leader %s (asked %s)\n", dash(h.Leader), dash(h.Node))
+					return err
+				},
+			}.run(cmd, e, g)
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/client"
 )
 
 func newOperatorCmd(e *env, g *globals) *cobra.Command {
@@ -19,35 +21,18 @@ func newOperatorCmd(e *env, g *globals) *cobra.Command {
 		Short: "List the raft servers, their suffrage and the leader",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(cmd, output); err != nil {
-				return err
-			}
-			c, err := g.client(e)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			list, err := c.Peers(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("list-peers: %s", describe(err, g.address(e)))
-			}
-			ps := list.Peers
-			if ps == nil {
-				ps = []api.Peer{}
-			}
-			if output == "json" {
-				return writeJSON(e.stdout, ps)
-			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 8, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tADDRESS\tSTATE\tVOTER")
-			for _, p := range ps {
-				state := "follower"
-				if p.Leader {
-					state = "leader"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%t\n", p.ID, p.Address, state, p.Suffrage != "nonvoter")
-			}
-			return tw.Flush()
+			return verb[[]api.Peer]{
+				name:   "list-peers",
+				output: &output,
+				call: func(ctx context.Context, c *client.Client) ([]api.Peer, error) {
+					list, err := c.Peers(ctx)
+					if list.Peers == nil {
+						list.Peers = []api.Peer{}
+					}
+					return list.Peers, err
+				},
+				print: peersTable,
+			}.run(cmd, e, g)
 		},
 	}
 	outputFlag(peers.Flags(), &output)
@@ -56,28 +41,34 @@ func newOperatorCmd(e *env, g *globals) *cobra.Command {
 		newSchedulerCmd(e, g))
 }
 
+func peersTable(w io.Writer, ps []api.Peer) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tADDRESS\tSTATE\tVOTER")
+	for _, p := range ps {
+		state := "follower"
+		if p.Leader {
+			state = "leader"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\n", p.ID, p.Address, state, p.Suffrage != "nonvoter")
+	}
+	return tw.Flush()
+}
+
 func newSnapshotCmd(e *env, g *globals) *cobra.Command {
 	save := &cobra.Command{
 		Use:   "save FILE|-",
 		Short: "Save a snapshot of the process table to FILE, or to standard output with -",
 		Args:  exactArgs(1, "one FILE or -"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client(e)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
 			if args[0] == "-" {
-				if err := c.SnapshotSave(cmd.Context(), e.stdout); err != nil {
-					return fmt.Errorf("snapshot save: %s", describe(err, g.address(e)))
-				}
-				return nil
+				return action("snapshot save", func(ctx context.Context, c *client.Client) error {
+					return c.SnapshotSave(ctx, e.stdout)
+				}).run(cmd, e, g)
 			}
 			return writeFileAtomic(args[0], func(w io.Writer) error {
-				if err := c.SnapshotSave(cmd.Context(), w); err != nil {
-					return fmt.Errorf("snapshot save: %s", describe(err, g.address(e)))
-				}
-				return nil
+				return action("snapshot save", func(ctx context.Context, c *client.Client) error {
+					return c.SnapshotSave(ctx, w)
+				}).run(cmd, e, g)
 			})
 		},
 	}
@@ -95,15 +86,9 @@ func newSnapshotCmd(e *env, g *globals) *cobra.Command {
 				defer f.Close()
 				r = f
 			}
-			c, err := g.client(e)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if err := c.SnapshotRestore(cmd.Context(), r); err != nil {
-				return fmt.Errorf("snapshot restore: %s", describe(err, g.address(e)))
-			}
-			return nil
+			return action("snapshot restore", func(ctx context.Context, c *client.Client) error {
+				return c.SnapshotRestore(ctx, r)
+			}).run(cmd, e, g)
 		},
 	}
 	return group("snapshot", "Save or restore the process table", save, restore)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,24 +30,18 @@ func newPsCmd(e *env, g *globals) *cobra.Command {
 MICRO and CPU come from the nodes that can be reached.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(cmd, output); err != nil {
-				return err
-			}
-			c, err := g.client(e)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			list, err := c.List(cmd.Context(), client.ListOpts{All: all, Stale: stale})
-			if err != nil {
-				return fmt.Errorf("ps: %s", describe(err, g.address(e)))
-			}
-			procs := list.Processes
-			slices.SortFunc(procs, func(a, b api.Process) int { return cmpUint(a.PID, b.PID) })
-			if output == "json" {
-				return writeJSON(e.stdout, psJSON(procs))
-			}
-			return psTable(e.stdout, procs)
+			return verb[[]api.Process]{
+				name:   "ps",
+				output: &output,
+				call: func(ctx context.Context, c *client.Client) ([]api.Process, error) {
+					list, err := c.List(ctx, client.ListOpts{All: all, Stale: stale})
+					procs := list.Processes
+					slices.SortFunc(procs, func(a, b api.Process) int { return cmpUint(a.PID, b.PID) })
+					return procs, err
+				},
+				print: psTable,
+				json:  func(procs []api.Process) any { return psJSON(procs) },
+			}.run(cmd, e, g)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "add exited and lost processes")

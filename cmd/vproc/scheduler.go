@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/client"
 	"github.com/vproc/vproc/sched"
 )
 
@@ -21,19 +23,14 @@ func newSchedulerCmd(e *env, g *globals) *cobra.Command {
 		Short: "Show the cluster-wide scheduler configuration",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(cmd, output); err != nil {
-				return err
-			}
-			c, err := g.client(e)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			cfg, err := c.SchedulerConfig(cmd.Context(), stale)
-			if err != nil {
-				return fmt.Errorf("scheduler get-config: %s", describe(err, g.address(e)))
-			}
-			return printSchedulerConfig(e.stdout, cfg, output)
+			return verb[api.SchedulerConfig]{
+				name:   "scheduler get-config",
+				output: &output,
+				call: func(ctx context.Context, c *client.Client) (api.SchedulerConfig, error) {
+					return c.SchedulerConfig(ctx, stale)
+				},
+				print: printSchedulerConfig,
+			}.run(cmd, e, g)
 		},
 	}
 	get.Flags().BoolVar(&stale, "stale", false, "read the answering node's own state, which may lag")
@@ -59,16 +56,14 @@ The change applies to every placement decided after it commits.`,
 			if err != nil || strategy == "" {
 				return fmt.Errorf("set-config: bad --strategy %q (want spread or binpack)", strategy)
 			}
-			c, err := g.client(e)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			cfg, err := c.SetSchedulerConfig(cmd.Context(), api.SchedulerConfigRequest{Strategy: string(s)})
-			if err != nil {
-				return fmt.Errorf("scheduler set-config: %s", describe(err, g.address(e)))
-			}
-			return printSchedulerConfig(e.stdout, cfg, output)
+			return verb[api.SchedulerConfig]{
+				name:   "scheduler set-config",
+				output: &output,
+				call: func(ctx context.Context, c *client.Client) (api.SchedulerConfig, error) {
+					return c.SetSchedulerConfig(ctx, api.SchedulerConfigRequest{Strategy: string(s)})
+				},
+				print: printSchedulerConfig,
+			}.run(cmd, e, g)
 		},
 	}
 	set.Flags().StringVar(&strategy, "strategy", "", "placement strategy: spread or binpack")
@@ -76,10 +71,7 @@ The change applies to every placement decided after it commits.`,
 	return group("scheduler", "Inspect or change the cluster scheduler's configuration", get, set)
 }
 
-func printSchedulerConfig(w io.Writer, cfg api.SchedulerConfig, output string) error {
-	if output == "json" {
-		return writeJSON(w, cfg)
-	}
+func printSchedulerConfig(w io.Writer, cfg api.SchedulerConfig) error {
 	_, err := fmt.Fprintf(w, "strategy: %s\n", cfg.Strategy)
 	return err
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -17,8 +16,7 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
 	"github.com/vproc/vproc/ipc"
-	"github.com/vproc/vproc/node"
-	"github.com/vproc/vproc/sched"
+	"github.com/vproc/vproc/spec"
 )
 
 // spawnFlags are the flags that spawn and run share.
@@ -59,33 +57,33 @@ func (f *spawnFlags) request(args []string, e *env) (api.SpawnRequest, error) {
 		return req, fmt.Errorf("bad priority %d (want 1 to 100)", f.priority)
 	}
 	req.Priority = f.priority
-	for _, l := range f.limits {
-		if _, err := node.ParseLimits(nil, l); err != nil {
-			return req, err
-		}
-		req.Limits = append(req.Limits, l)
+	// Each flag is checked with the spawn grammar and sent in its
+	// canonical form; the agent parses it with the same grammar.
+	limits, err := limitFlags(f.limits)
+	if err != nil {
+		return req, err
 	}
+	req.Limits = limits
 	if f.restart != "" {
-		if err := checkRestart(f.restart); err != nil {
-			return req, err
-		}
-		req.Restart = f.restart
-	}
-	for _, c := range f.constraints {
-		con, err := sched.ParseConstraint(c)
+		r, err := restartFlag(f.restart)
 		if err != nil {
 			return req, err
+		}
+		req.Restart = r.String()
+	}
+	for _, c := range f.constraints {
+		con, err := spec.ParseConstraint(c)
+		if err != nil {
+			return req, reword("invalid constraint", err)
 		}
 		req.Constraints = append(req.Constraints, con.String())
 	}
-	for _, u := range f.uses {
-		uses, err := sched.ParseUses(u)
-		if err != nil {
-			return req, err
-		}
-		for _, use := range uses {
-			req.Uses = append(req.Uses, use.String())
-		}
+	uses, err := spec.ParseUses(f.uses...)
+	if err != nil {
+		return req, reword("invalid --uses entry", err)
+	}
+	for _, use := range uses {
+		req.Uses = append(req.Uses, use.String())
 	}
 	for _, kv := range f.env {
 		k, _, ok := strings.Cut(kv, "=")
@@ -97,35 +95,64 @@ func (f *spawnFlags) request(args []string, e *env) (api.SpawnRequest, error) {
 	return req, nil
 }
 
-// checkRestart checks the restart grammar: never, always or
-// on-failure[:max[:backoff]] (always takes the same optional fields).
+// limitFlags checks the --limit flags and returns each in canonical form,
+// leaving out those that say nothing. The agent applies them in order, as
+// spec.ParseLimits does, so a flag that sets a resource back to unlimited
+// after an earlier flag limited it keeps "name=unlimited".
+func limitFlags(flags []string) ([]string, error) {
+	var out []string
+	var sofar spec.Limits
+	for _, fl := range flags {
+		lim, err := spec.ParseLimits(fl)
+		if err != nil {
+			return nil, err
+		}
+		merged, err := spec.ParseLimits(sofar.String(), fl)
+		if err != nil {
+			return nil, err
+		}
+		var items []string
+		if c := lim.String(); c != "" {
+			items = append(items, c)
+		}
+		for r := range spec.Resource(spec.NumResources) {
+			if merged.Get(r) == (spec.Limit{}) && sofar.Get(r) != (spec.Limit{}) {
+				items = append(items, r.String()+"=unlimited")
+			}
+		}
+		if len(items) > 0 {
+			out = append(out, strings.Join(items, ","))
+		}
+		sofar = merged
+	}
+	return out, nil
+}
+
+// restartFlag parses --restart: never, always or on-failure[:max[:backoff]]
+// (always takes the same optional fields), in any case. The flag, when
+// given, must name a policy.
+func restartFlag(s string) (spec.Restart, error) {
+	r, err := spec.ParseRestart(s)
+	if err == nil && r.Policy == "" {
+		err = &spec.SyntaxError{Err: spec.ErrBadRestart, Input: s, Reason: "want never, always or on-failure[:max[:backoff]]"}
+	}
+	return r, err
+}
+
+// checkRestart checks a --restart value.
 func checkRestart(s string) error {
-	parts := strings.Split(s, ":")
-	bad := func(why string) error { return fmt.Errorf("bad restart policy %q: %s", s, why) }
-	switch parts[0] {
-	case "never":
-		if len(parts) > 1 {
-			return bad("never takes no fields")
-		}
-		return nil
-	case "always", "on-failure":
-	default:
-		return bad("want never, always or on-failure[:max[:backoff]]")
+	_, err := restartFlag(s)
+	return err
+}
+
+// reword gives a syntax error of the spawn grammar the words the command
+// line uses for that flag, keeping the item and the reason.
+func reword(what string, err error) error {
+	var se *spec.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%s %q: %s", what, se.Input, se.Reason)
 	}
-	if len(parts) > 3 {
-		return bad("too many fields")
-	}
-	if len(parts) > 1 {
-		if n, err := strconv.Atoi(parts[1]); err != nil || n < 0 {
-			return bad("max must be a count")
-		}
-	}
-	if len(parts) > 2 {
-		if d, err := time.ParseDuration(parts[2]); err != nil || d <= 0 {
-			return bad("backoff must be a positive duration")
-		}
-	}
-	return nil
+	return err
 }
 
 // owner names the user who spawns.
@@ -147,17 +174,17 @@ func newSpawnCmd(e *env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.client(e)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			res, err := c.Spawn(cmd.Context(), req)
-			if err != nil {
-				return spawnErr(g, e, req, err)
-			}
-			fmt.Fprintln(e.stdout, res.PID)
-			return nil
+			return verb[api.SpawnResponse]{
+				name: "spawn",
+				call: func(ctx context.Context, c *client.Client) (api.SpawnResponse, error) {
+					return c.Spawn(ctx, req)
+				},
+				explain: func(err error) error { return spawnErr(g, e, req, err) },
+				print: func(w io.Writer, res api.SpawnResponse) error {
+					_, err := fmt.Fprintln(w, res.PID)
+					return err
+				},
+			}.run(cmd, e, g)
 		},
 	}
 	f.register(cmd.Flags())

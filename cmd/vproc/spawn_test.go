@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/spec"
 )
 
 func TestSpawnRequest(t *testing.T) {
@@ -133,6 +134,54 @@ func TestCheckRestart(t *testing.T) {
 	for _, s := range []string{"", "no", "never:1", "on-failure:-1", "on-failure:1:0s", "on-failure:1:x", "always:1:1s:2"} {
 		if err := checkRestart(s); err == nil {
 			t.Errorf("checkRestart(%q): got nil, want an error", s)
+		}
+	}
+}
+
+// The flags are parsed with the spawn grammar, names in any case, and sent
+// in its canonical form.
+func TestSpawnSendsCanonicalForms(t *testing.T) {
+	f := newFakeAPI(t)
+	f.onSpawn(7)
+	args := []string{"spawn", "--limit", "MEM=65536K, wall=60s", "--limit", "cpu=unlimited", "--restart", "ALWAYS:0:60s",
+		"--constraint", " rack = a ", "--uses", "MQ:/q, shm:/s", "--", "true"}
+	r := runCLI(t, f.srv.URL, "", args...)
+	if r.code != 0 || r.stdout != "7\n" {
+		t.Fatalf("got %+v, want exit 0 and the PID for input %q", r, args)
+	}
+	got := f.lastSpawn(t)
+	want := api.SpawnRequest{Command: "true", Owner: "alice", Limits: []string{"wall=1m,mem=64M"}, Restart: "always:0:1m",
+		Constraints: []string{"rack=a"}, Uses: []string{"mq:/q", "shm:/s"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, want %+v for input %q", got, want, args)
+	}
+}
+
+// Each --limit flag is sent in canonical form, and the agent, applying them
+// in order, gets what the flags say: a later "unlimited" undoes an earlier
+// limit.
+func TestLimitFlags(t *testing.T) {
+	cases := []struct {
+		flags []string
+		want  []string
+	}{
+		{[]string{"cpu=2s:5s,mem=64M", "nofile=64"}, []string{"cpu=2s:5s,mem=64M", "nofile=64"}},
+		{[]string{"MEM=65536K"}, []string{"mem=64M"}},
+		{[]string{"cpu=unlimited"}, nil},
+		{[]string{"cpu=1s", "cpu=unlimited,nofile=3"}, []string{"cpu=1s", "nofile=3,cpu=unlimited"}},
+		{[]string{"cpu=1s,cpu=unlimited"}, nil},
+		{[]string{"cpu=1s", "nofile=3", "cpu=2s"}, []string{"cpu=1s", "nofile=3", "cpu=2s"}},
+	}
+	for _, tc := range cases {
+		got, err := limitFlags(tc.flags)
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("got %q, %v, want %q for input %q", got, err, tc.want, tc.flags)
+			continue
+		}
+		sent, err1 := spec.ParseLimits(got...)
+		meant, err2 := spec.ParseLimits(tc.flags...)
+		if err1 != nil || err2 != nil || sent != meant {
+			t.Errorf("got %+v (%v), want %+v (%v) for input %q", sent, err1, meant, err2, tc.flags)
 		}
 	}
 }
