@@ -215,6 +215,7 @@ func (a *Agent) open() error {
 	if a.serving, err = newServing(a, *cfg, a.logger); err != nil {
 		return fmt.Errorf("serving: %w", err)
 	}
+	a.serving.runner.gcAfter = a.raft.LastIndex()
 	return nil
 }
 
