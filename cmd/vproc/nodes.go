@@ -114,10 +114,16 @@ func labels(l map[string]string) string {
 }
 
 func newHealthCmd(e *env, g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "health",
+	var agentOnly bool
+	cmd := &cobra.Command{
+		Use:   "health [--agent-only]",
 		Short: "Exit 0 when the agent answers and the cluster has a leader, 1 otherwise",
-		Args:  exactArgs(0, "no arguments"),
+		Long: `Exit 0 when the agent answers and the cluster has a leader, 1 otherwise.
+
+With --agent-only, exit 0 whenever the agent answers, leader or not: a
+liveness probe that restarted agents for want of a leader would not bring
+the leader back.`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client(e)
 			if err != nil {
@@ -128,11 +134,17 @@ func newHealthCmd(e *env, g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("health: %s", describe(err, g.address(e)))
 			}
-			if !h.OK {
+			switch {
+			case !h.OK && agentOnly:
+				fmt.Fprintf(e.stdout, "ok: the agent answers, no leader (asked %s)\n", dash(h.Node))
+			case !h.OK:
 				return fmt.Errorf("no leader (asked %s)", dash(h.Node))
+			default:
+				fmt.Fprintf(e.stdout, "ok: leader %s (asked %s)\n", dash(h.Leader), dash(h.Node))
 			}
-			fmt.Fprintf(e.stdout, "ok: leader %s (asked %s)\n", dash(h.Leader), dash(h.Node))
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&agentOnly, "agent-only", false, "exit 0 when the agent answers, whether or not the cluster has a leader (for liveness probes)")
+	return cmd
 }

@@ -249,10 +249,11 @@ func leaderOf(t *testing.T, d *deployment, node string) string {
 	return l
 }
 
-// leaderNow returns the leader node reports.
+// leaderNow returns the leader node knows of (a stale read, which does
+// not wait for a dead leader).
 func leaderNow(d *deployment, node string) (string, error) {
-	ns, err := d.nodes(node)
-	if err != nil {
+	var ns []api.Node
+	if err := d.vprocJSON(node, &ns, "nodes", "--stale"); err != nil {
 		return "", err
 	}
 	for _, n := range ns {
