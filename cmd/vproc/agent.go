@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -241,18 +242,27 @@ One node on this machine, in memory:
 // reloads on SIGHUP.
 func runAgent(ctx context.Context, e *env, s *agentSettings, r *reloader) error {
 	cfg := s.cfg
+	ctx, stop := e.signalContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	// SIGHUP is caught from the start; one that comes before the agent
+	// runs has nothing to reload.
+	var running atomic.Pointer[cluster.Agent]
+	stopHangups := e.onSignal(ctx, syscall.SIGHUP, func() {
+		if a := running.Load(); a != nil {
+			r.reload(a)
+		}
+	})
+	defer stopHangups()
 	a, err := cluster.New(cfg)
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
+	running.Store(a)
 	v, commit := buildVersion()
 	cfg.Logger.Info("agent running", "name", cfg.Name, "http", a.HTTPAddr(), "dev", cfg.Dev, "version", v, "commit", commit)
 	if err := sdNotify(e.getenv, "READY=1"); err != nil {
 		cfg.Logger.Warn("telling systemd the agent is ready", "error", err)
 	}
-	ctx, stop := e.signalContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	stopHangups := e.onSignal(ctx, syscall.SIGHUP, func() { r.reload(a) })
 	<-ctx.Done()
 	stopHangups()
 	_ = sdNotify(e.getenv, "STOPPING=1")

@@ -427,3 +427,30 @@ func TestVersion(t *testing.T) {
 		t.Errorf("stamped: got %q, want v1.2.3 and abc123", r.stdout)
 	}
 }
+
+// TestExampleConfigs checks that the example config files of deploy/ load
+// and give a valid configuration.
+func TestExampleConfigs(t *testing.T) {
+	paths, err := filepath.Glob("../../deploy/*.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, _ := filepath.Glob("../../deploy/*/*.hcl")
+	paths = append(paths, more...)
+	if len(paths) < 2 {
+		t.Fatalf("found %v, want the compose and systemd examples", paths)
+	}
+	for _, p := range paths {
+		s, err := settings(t, "--config", p, "--name", "n1")
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if err := s.cfg.Validate(); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		if s.cfg.BootstrapExpect != 3 || s.cfg.DataDir == "" {
+			t.Errorf("%s: got bootstrap_expect %d, data_dir %q; want a three-server cluster with a data directory", p, s.cfg.BootstrapExpect, s.cfg.DataDir)
+		}
+	}
+}

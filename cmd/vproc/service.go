@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -47,8 +48,8 @@ func monotonicUsec() int64 {
 }
 
 // onSignal calls fn for each sig until ctx ends or stop is called; stop
-// returns once fn no longer runs. Without a notify function (tests) it
-// does nothing.
+// returns once fn no longer runs, and may be called more than once.
+// Without a notify function (tests) it does nothing.
 func (e *env) onSignal(ctx context.Context, sig os.Signal, fn func()) (stop func()) {
 	if e.notify == nil {
 		return func() {}
@@ -68,9 +69,9 @@ func (e *env) onSignal(ctx context.Context, sig os.Signal, fn func()) (stop func
 			}
 		}
 	}()
-	return func() {
+	return sync.OnceFunc(func() {
 		stopNotify()
 		cancel()
 		<-done
-	}
+	})
 }
