@@ -145,13 +145,14 @@ type runner struct {
 	delivered  map[sigKey]uint64 // signal requests delivered: → incarnation
 	lastGC     time.Time
 	gcEvery    time.Duration // set before start
+	reconciled uint64        // the index of the view of the last pass
+	lastFull   time.Time     // when the last full pass ran
+
 	// gcAfter is the raft log's last index when the agent started (set
 	// before start): the table of a restarted node is empty or old until
 	// it has applied that far, and comparing logs with it then would drop
 	// the logs of processes it does not show yet.
 	gcAfter uint64
-	reconciled uint64        // the index of the view of the last pass
-	lastFull   time.Time     // when the last full pass ran
 
 	passes atomic.Uint64 // reconcile passes done, for tests
 
