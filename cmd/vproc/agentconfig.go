@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -407,18 +408,7 @@ func flagStrings(v cty.Value, k fileKey) ([]string, error) {
 	if v.IsNull() {
 		return nil, errors.New("null is not a value")
 	}
-	var fl pflag.Flag
-	var f agentFlags
-	fs := pflag.NewFlagSet("", pflag.ContinueOnError)
-	f.register(fs)
-	if p := fs.Lookup(k.flag); p != nil {
-		fl = *p
-	}
-	typ := ""
-	if fl.Value != nil {
-		typ = fl.Value.Type()
-	}
-	switch typ {
+	switch agentFlagTypes()[k.flag] {
 	case "bool":
 		b, err := convert.Convert(v, cty.Bool)
 		if err != nil {
@@ -470,6 +460,17 @@ func flagStrings(v cty.Value, k fileKey) ([]string, error) {
 		return []string{s.AsString()}, nil
 	}
 }
+
+// agentFlagTypes maps each agent flag to its pflag type ("bool", "int",
+// "stringSlice", ...).
+var agentFlagTypes = sync.OnceValue(func() map[string]string {
+	var f agentFlags
+	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
+	f.register(fs)
+	types := make(map[string]string)
+	fs.VisitAll(func(fl *pflag.Flag) { types[fl.Name] = fl.Value.Type() })
+	return types
+})
 
 // stringList converts a list (or one string) to strings.
 func stringList(v cty.Value) ([]string, error) {
