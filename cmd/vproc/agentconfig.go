@@ -631,7 +631,8 @@ func sizeString(b int64) string {
 	return strconv.FormatInt(b, 10)
 }
 
-// print writes the effective settings as a config file that gives them.
+// print writes the effective settings as a config file that gives them,
+// and returns the reason an agent would refuse them, if any.
 func (s *agentSettings) print(w io.Writer) error {
 	f := hclwrite.NewEmptyFile()
 	body := f.Body()
@@ -647,8 +648,11 @@ func (s *agentSettings) print(w io.Writer) error {
 		fmt.Fprintf(&b, "# advertise resolves to %s\n", s.cfg.AdvertiseHost)
 	}
 	b.Write(hclwrite.Format(f.Bytes()))
-	_, err := w.Write(b.Bytes())
-	return err
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return err
+	}
+	// The settings are shown either way; an agent would refuse these.
+	return s.cfg.Validate()
 }
 
 // changedKeys returns the keys whose effective values differ between s

@@ -300,6 +300,11 @@ func TestPrintConfigCommand(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, `name             = "n1"`) || !strings.Contains(r.stdout, "cpus             = 3\n") {
 		t.Errorf("got %+v, want the effective settings", r)
 	}
+	r = runCLI(t, "", "", "agent", "--name", "n1", "--print-config")
+	checkOneLine(t, []string{"agent", "--print-config"}, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stdout, `name             = "n1"`) || !strings.Contains(r.stderr, "data dir") {
+		t.Errorf("no data_dir: got %+v, want the settings, then exit 1 and the reason", r)
+	}
 	r = runCLI(t, "", "", "agent", "--config", p+".missing", "--print-config")
 	checkOneLine(t, []string{"agent", "--config"}, r.stderr)
 	if r.code != 1 {
