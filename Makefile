@@ -6,9 +6,9 @@ GO ?= go
 # staticcheck, pinned; `go run` fetches and builds it once into Go's caches.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test check fmt staticcheck short deps unit bench bench-ipc bench-cluster vet jepsen jepsen-ci
+.PHONY: test check fmt staticcheck short deps unit bench bench-ipc bench-cluster vet jepsen jepsen-ci image release deploy-test k8s-test
 
-test: deps vet unit jepsen-ci
+test: deps vet unit k8s-test deploy-test jepsen-ci
 
 deps:
 	@bash test/deps.sh
@@ -69,3 +69,45 @@ jepsen-ci:
 		-args -jepsen.run -jepsen.duration=$(CI_DURATION) -jepsen.nodes=3 -jepsen.seed=$(SEED) || status=1; \
 	$(GO) test ./test/jepsen -run '^TestCleanup$$' -count=1 -v -args -jepsen.cleanup || status=1; \
 	exit $$status
+
+# Deployment (deploy/). The version stamped into binaries and images:
+# `vproc version` prints it with the commit.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+IMAGE ?= vproc:latest
+DIST ?= dist
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64
+
+# The container image: the static binary FROM scratch (deploy/Dockerfile).
+image:
+	sh deploy/build-image.sh $(IMAGE) $(VERSION) $(COMMIT)
+
+# Static binaries for each platform, with the version stamped in, and a
+# SHA256SUMS file: dist/vproc-VERSION-OS-ARCH.
+release:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for p in $(RELEASE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; out=$(DIST)/vproc-$(VERSION)-$$os-$$arch; \
+		echo "building $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath \
+			-ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $$out ./cmd/vproc; \
+	done
+	cd $(DIST) && sha256sum vproc-* > SHA256SUMS && cat SHA256SUMS
+
+# The 3-node Compose cluster, for real, where a Docker engine answers
+# (skipped with one line otherwise). The test tears its cluster and image
+# down itself, even on failure or interrupt; the cleanup step removes what
+# a killed run may have left.
+DEPLOY_TIMEOUT ?= 20m
+
+deploy-test:
+	@status=0; \
+	$(GO) test ./test/deploy -run '^TestCompose$$' -count=1 -v -timeout $(DEPLOY_TIMEOUT) -args -deploy.run || status=1; \
+	$(GO) test ./test/deploy -run '^TestCleanup$$' -count=1 -v -args -deploy.cleanup || status=1; \
+	exit $$status
+
+# The Kubernetes manifests, decoded strictly with the API types. A module
+# of its own (deploy/k8s/go.mod), so that vproc's own does not carry
+# k8s.io/api and k8s.io/apimachinery.
+k8s-test:
+	cd deploy/k8s && $(GO) test -count=1 ./...

@@ -67,6 +67,8 @@ type Agent struct {
 	leaving atomic.Bool
 	// verifyCh carries reads waiting for a VerifyLeader round.
 	verifyCh chan chan error
+	// retention is Config.Retention in nanoseconds; Reload changes it.
+	retention atomic.Int64
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -99,6 +101,7 @@ func New(cfg Config) (*Agent, error) {
 		raftDown:   make(chan struct{}),
 		verifyCh:   make(chan chan error),
 	}
+	a.retention.Store(int64(cfg.Retention))
 	started := false
 	defer func() {
 		if !started {
@@ -212,6 +215,7 @@ func (a *Agent) open() error {
 	if a.serving, err = newServing(a, *cfg, a.logger); err != nil {
 		return fmt.Errorf("serving: %w", err)
 	}
+	a.serving.runner.gcAfter = a.raft.LastIndex()
 	return nil
 }
 

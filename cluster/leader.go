@@ -167,7 +167,7 @@ func (a *Agent) tickLoop(ls *leaderState) {
 
 // reapLoop reaps init's zombies once they are older than Retention.
 func (a *Agent) reapLoop(ls *leaderState) {
-	every := min(max(a.cfg.Retention/10, 100*time.Millisecond), 10*time.Second)
+	every := min(max(a.currentRetention()/10, 100*time.Millisecond), 10*time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -181,7 +181,7 @@ func (a *Agent) reapLoop(ls *leaderState) {
 }
 
 func (a *Agent) reapOnce(ls *leaderState) {
-	cutoff := time.Now().Add(-a.cfg.Retention).UnixNano()
+	cutoff := time.Now().Add(-a.currentRetention()).UnixNano()
 	var pids []uint64
 	a.fsm.View().Walk(fsm.Filter{Parent: fsm.InitPID}, func(p *fsm.Process) bool {
 		if !p.State.Live() && p.ExitedAt != 0 && p.ExitedAt <= cutoff {

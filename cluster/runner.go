@@ -148,6 +148,12 @@ type runner struct {
 	reconciled uint64        // the index of the view of the last pass
 	lastFull   time.Time     // when the last full pass ran
 
+	// gcAfter is the raft log's last index when the agent started (set
+	// before start): the table of a restarted node is empty or old until
+	// it has applied that far, and comparing logs with it then would drop
+	// the logs of processes it does not show yet.
+	gcAfter uint64
+
 	passes atomic.Uint64 // reconcile passes done, for tests
 
 	rep  reporter
@@ -508,7 +514,7 @@ func (r *runner) reconcile(v *fsm.View) {
 	if len(reaped) > 0 {
 		r.forgetReaped(reaped)
 	}
-	if now.Sub(r.lastGC) >= r.gcEvery {
+	if now.Sub(r.lastGC) >= r.gcEvery && v.Index() >= r.gcAfter {
 		r.lastGC = now
 		r.collect(v)
 	}

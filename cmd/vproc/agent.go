@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,6 +28,7 @@ type agentFlags struct {
 	httpAddr        string
 	raftAddr        string
 	gossipAddr      string
+	advertise       string
 	join            []string
 	bootstrapExpect int
 	cpus            int
@@ -50,6 +53,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.httpAddr, "http-addr", "", "the HTTP API's listen address, host:port (default port 7070)")
 	fs.StringVar(&f.raftAddr, "raft-addr", "", "raft's listen address, host:port (default port 7071)")
 	fs.StringVar(&f.gossipAddr, "gossip-addr", "", "gossip's listen address, host:port (default port 7072)")
+	fs.StringVar(&f.advertise, "advertise", "", "the IP address, or a host name resolved at start, that other nodes and clients use to reach this one (default the bound host, or the first private IPv4 address when bound to 0.0.0.0)")
 	fs.StringSliceVar(&f.join, "join", nil, "the gossip address of a node to join (repeatable)")
 	fs.IntVar(&f.bootstrapExpect, "bootstrap-expect", 0, "the number of servers that bootstrap the cluster together")
 	fs.IntVar(&f.cpus, "cpus", 0, "CPU slots of this node (default GOMAXPROCS)")
@@ -67,8 +71,9 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.memoryLimit, "memory-limit", "", "the agent's soft memory limit (GOMEMLIMIT), such as 2G, or none: the collector works harder as the agent nears it (default $GOMEMLIMIT, or half of the machine's or cgroup's memory)")
 }
 
-// config applies the flags that were given to base.
-func (f *agentFlags) config(fs *pflag.FlagSet, base cluster.Config) (cluster.Config, error) {
+// config applies the flags that were given (set on the command line or by
+// a config file) to base.
+func (f *agentFlags) config(fs changedFlags, base cluster.Config) (cluster.Config, error) {
 	cfg := base
 	set := fs.Changed
 	if set("name") {
@@ -85,6 +90,13 @@ func (f *agentFlags) config(fs *pflag.FlagSet, base cluster.Config) (cluster.Con
 	}
 	if set("gossip-addr") {
 		cfg.GossipAddr = f.gossipAddr
+	}
+	if set("advertise") && f.advertise != "" {
+		host, err := advertiseHost(f.advertise)
+		if err != nil {
+			return cfg, fmt.Errorf("bad --advertise %q: %v", f.advertise, err)
+		}
+		cfg.AdvertiseHost = host
 	}
 	if set("join") {
 		cfg.Join = f.join
@@ -171,67 +183,92 @@ func parseSize(s string) (int64, error) {
 	return int64(v), nil
 }
 
+// errBadLogLevel is the error of a --log-level that is not a level.
+var errBadLogLevel = errors.New("bad --log-level")
+
 // logLevel parses --log-level.
 func logLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
-		return l, fmt.Errorf("bad --log-level %q (want debug, info, warn or error)", s)
+		return l, fmt.Errorf("%w %q (want debug, info, warn or error)", errBadLogLevel, s)
 	}
 	return l, nil
 }
 
 func newAgentCmd(e *env) *cobra.Command {
-	var f agentFlags
+	var (
+		f    agentFlags
+		file fileFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "agent [flags]",
 		Short: "Run a node of a vproc cluster",
 		Long: `Run a node of a vproc cluster until SIGINT or SIGTERM, then shut it down.
+SIGHUP re-reads the config files and applies what can change while the agent
+runs (log_level, retention).
 
 A cluster of three:
   vproc agent --name n1 --data-dir /var/lib/vproc --bootstrap-expect 3 --join 10.0.0.2:7072,10.0.0.3:7072
+The same from a config file (HCL or JSON; flags override it):
+  vproc agent --config /etc/vproc/agent.hcl
 One node on this machine, in memory:
   vproc agent --dev`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			level, err := logLevel(f.logLevel)
+			s, err := loadAgentSettings(file.cli, file.paths, e.getenv)
 			if err != nil {
-				return usagef(cmd, "%v", err)
-			}
-			base := cluster.DefaultConfig()
-			if f.dev {
-				base = cluster.DevConfig()
-			}
-			cfg, err := f.config(cmd.Flags(), base)
-			if err != nil {
+				var ce *configError
+				if errors.Is(err, errBadLogLevel) && !errors.As(err, &ce) {
+					return usagef(cmd, "%v", err)
+				}
 				return err
 			}
-			fs := cmd.Flags()
-			gc, err := resolveGC(f.gcPercent, fs.Changed("gc-percent"), f.memoryLimit, fs.Changed("memory-limit"), os.Getenv, machineMemory())
-			if err != nil {
-				return err
+			if file.print {
+				return s.print(e.stdout)
 			}
-			gc.apply()
-			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-			cfg.Logger = logger
-			return runAgent(cmd.Context(), e, cfg, f.shutdownTimeout)
+			s.gc.apply()
+			level := new(slog.LevelVar)
+			level.Set(s.level)
+			s.cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+			return runAgent(cmd.Context(), e, s, &reloader{e: e, cli: file.cli, paths: file.paths, level: level, cur: s})
 		},
 	}
 	f.register(cmd.Flags())
+	file.register(cmd.Flags())
 	return cmd
 }
 
-// runAgent runs an agent until ctx ends or SIGINT or SIGTERM arrives.
-func runAgent(ctx context.Context, e *env, cfg cluster.Config, shutdownTimeout time.Duration) error {
+// runAgent runs an agent until ctx ends or SIGINT or SIGTERM arrives. It
+// tells systemd when it is ready and when it stops (sd_notify), and
+// reloads on SIGHUP.
+func runAgent(ctx context.Context, e *env, s *agentSettings, r *reloader) error {
+	cfg := s.cfg
+	ctx, stop := e.signalContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	// SIGHUP is caught from the start; one that comes before the agent
+	// runs has nothing to reload.
+	var running atomic.Pointer[cluster.Agent]
+	stopHangups := e.onSignal(ctx, syscall.SIGHUP, func() {
+		if a := running.Load(); a != nil {
+			r.reload(a)
+		}
+	})
+	defer stopHangups()
 	a, err := cluster.New(cfg)
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	cfg.Logger.Info("agent running", "name", cfg.Name, "http", a.HTTPAddr(), "dev", cfg.Dev)
-	ctx, stop := e.signalContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	running.Store(a)
+	v, commit := buildVersion()
+	cfg.Logger.Info("agent running", "name", cfg.Name, "http", a.HTTPAddr(), "dev", cfg.Dev, "version", v, "commit", commit)
+	if err := sdNotify(e.getenv, "READY=1"); err != nil {
+		cfg.Logger.Warn("telling systemd the agent is ready", "error", err)
+	}
 	<-ctx.Done()
-	cfg.Logger.Info("agent shutting down", "timeout", shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	stopHangups()
+	_ = sdNotify(e.getenv, "STOPPING=1")
+	cfg.Logger.Info("agent shutting down", "timeout", s.f.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.f.shutdownTimeout)
 	defer cancel()
 	if err := a.Shutdown(sctx); err != nil {
 		return fmt.Errorf("agent shutdown: %w", err)

@@ -103,16 +103,26 @@ func labels(l map[string]string) string {
 }
 
 func newHealthCmd(e *env, g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "health",
+	var agentOnly bool
+	cmd := &cobra.Command{
+		Use:   "health [--agent-only]",
 		Short: "Exit 0 when the agent answers and the cluster has a leader, 1 otherwise",
-		Args:  exactArgs(0, "no arguments"),
+		Long: `Exit 0 when the agent answers and the cluster has a leader, 1 otherwise.
+
+With --agent-only, exit 0 whenever the agent answers, leader or not: a
+liveness probe that restarted agents for want of a leader would not bring
+the leader back.`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return verb[api.Health]{
 				name: "health",
 				call: func(ctx context.Context, c *client.Client) (api.Health, error) { return c.Health(ctx) },
 				print: func(w io.Writer, h api.Health) error {
-					if !h.OK {
+					switch {
+					case !h.OK && agentOnly:
+						_, err := fmt.Fprintf(w, "ok: the agent answers, no leader (asked %s)\n", dash(h.Node))
+						return err
+					case !h.OK:
 						return fmt.Errorf("no leader (asked %s)", dash(h.Node))
 					}
 					_, err := fmt.Fprintf(w, "ok: leader %s (asked %s)\n", dash(h.Leader), dash(h.Node))
@@ -121,4 +131,6 @@ func newHealthCmd(e *env, g *globals) *cobra.Command {
 			}.run(cmd, e, g)
 		},
 	}
+	cmd.Flags().BoolVar(&agentOnly, "agent-only", false, "exit 0 when the agent answers, whether or not the cluster has a leader (for liveness probes)")
+	return cmd
 }
