@@ -21,6 +21,19 @@ const (
 	O_TRUNC    = 0x200
 	O_APPEND   = 0x400
 	O_NONBLOCK = 0x800
+	O_CLOEXEC  = 0x80000 // a descriptor flag: the new descriptor gets FD_CLOEXEC
+)
+
+// Fcntl commands and the descriptor flag, with Linux's values.
+const (
+	F_DUPFD         = 0
+	F_GETFD         = 1
+	F_SETFD         = 2
+	F_GETFL         = 3
+	F_SETFL         = 4
+	F_DUPFD_CLOEXEC = 1030
+
+	FD_CLOEXEC = 1 // close the descriptor on Exec
 )
 
 // File is an open file description (Linux's struct file): what a descriptor
@@ -260,6 +273,7 @@ func (p *Process) closeAllFiles() {
 	files := p.Files
 	p.Files = nil
 	p.mu.Unlock()
+	p.cloexec = nil
 	for _, f := range files {
 		if f != nil {
 			f.release()
@@ -288,6 +302,7 @@ func (p *Process) installFd(f *File, min int) (int, error) {
 	}
 	p.Files[fd] = f
 	p.mu.Unlock()
+	p.setCloexec(fd, false)
 	return fd, nil
 }
 
@@ -306,6 +321,7 @@ func (p *Process) setFd(fd int, f *File) error {
 	old := p.Files[fd]
 	p.Files[fd] = f
 	p.mu.Unlock()
+	p.setCloexec(fd, false)
 	if old != nil {
 		p.uncharge(old)
 		old.release()
@@ -333,6 +349,35 @@ func (p *Process) closeFd(fd int) error {
 	}
 	p.Files = p.Files[:n]
 	p.mu.Unlock()
+	p.setCloexec(fd, false)
 	p.uncharge(f)
 	return f.release()
+}
+
+// setCloexec sets or clears FD_CLOEXEC on descriptor fd. The flags are
+// allocated on the first descriptor that sets one.
+func (p *Process) setCloexec(fd int, on bool) {
+	if !on {
+		if fd < len(p.cloexec) {
+			p.cloexec[fd] = false
+		}
+		return
+	}
+	for fd >= len(p.cloexec) {
+		p.cloexec = append(p.cloexec, false)
+	}
+	p.cloexec[fd] = true
+}
+
+// isCloexec reports whether descriptor fd has FD_CLOEXEC.
+func (p *Process) isCloexec(fd int) bool { return fd < len(p.cloexec) && p.cloexec[fd] }
+
+// closeOnExec closes every descriptor with FD_CLOEXEC, as execve(2) does.
+func (p *Process) closeOnExec() {
+	for fd := range p.cloexec {
+		if p.cloexec[fd] {
+			p.closeFd(fd)
+		}
+	}
+	p.cloexec = nil
 }

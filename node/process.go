@@ -27,9 +27,11 @@ type Process struct {
 	ExitCode     int                   // in copies: wait(2)-style, see Status for the full status
 	CreatedAt    time.Time             // immutable
 	StartedAt    time.Time             // mu
-	Command      string                // immutable
-	Args         []string              // immutable
-	Env          []string              // immutable: the environment it started with
+	Command      string                // tree lock for writes, by the owner (Exec): the program running now
+	Args         []string              // tree lock for writes, by the owner (Exec)
+	Env          []string              // tree lock for writes, by the owner (Exec): the environment of the last spawn or exec
+	SpawnCommand string                // immutable: the command the process was spawned with
+	SpawnArgs    []string              // immutable: the arguments it was spawned with
 	Cwd          string                // mu
 	Capabilities security.Promise      // immutable
 	UnveilPaths  []security.UnveilPath // immutable
@@ -50,7 +52,7 @@ type Process struct {
 	remote bool // immutable: a remote child record (Allocation.Elsewhere); no program runs here
 
 	k      *ProcessManager // immutable
-	prog   Program         // immutable
+	prog   Program         // the owner: replaced by Exec
 	sys    Sys             // immutable: the system-call surface handed to prog
 	waiter procWaiter      // immutable: the ipc.Waiter of the process's blocking calls
 
@@ -99,6 +101,7 @@ type Process struct {
 	cpuNs      atomic.Int64
 
 	// Fields owned by the process's own goroutine.
+	cloexec    []bool      // FD_CLOEXEC of each descriptor, indexed like Files; nil while none has it
 	fsizeUsed  uint64      // bytes written against RLIMIT_FSIZE
 	xcpuNext   uint64      // CPU ns at which the next SIGXCPU is due
 	mem        *memAccount // IPC memory charged against RLIMIT_MEM

@@ -302,7 +302,11 @@ func (s *Sys) Spawn(attr SpawnAttr) (int, error) {
 	var files []*File
 	if attr.Files == nil {
 		files = make([]*File, min(3, len(p.Files)))
-		copy(files, p.Files)
+		for fd := range files {
+			if !p.isCloexec(fd) {
+				files[fd] = p.Files[fd]
+			}
+		}
 	} else {
 		files = make([]*File, len(attr.Files))
 		for i, fd := range attr.Files {

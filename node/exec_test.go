@@ -1,0 +1,223 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vproc/vproc/ipc"
+)
+
+// execProbe reports, on its stdout, what execve(2) must have kept or reset:
+// its PID, parent, group and session, its open descriptors with their flags,
+// the dispositions of SIGUSR1 (caught before), SIGUSR2 (ignored before) and
+// SIGCHLD's flags, its mask and its pending set.
+func execProbe(s *Sys) int {
+	pgid, _ := s.Getpgid(0)
+	sid, _ := s.Getsid(0)
+	var fds []string
+	for _, fd := range s.Fds() {
+		fl, _ := s.Fcntl(fd, F_GETFD, 0)
+		fds = append(fds, fmt.Sprintf("%d:%d", fd, fl))
+	}
+	usr1, _ := s.Sigaction(ipc.SIGUSR1, nil)
+	usr2, _ := s.Sigaction(ipc.SIGUSR2, nil)
+	chld, _ := s.Sigaction(ipc.SIGCHLD, nil)
+	mask, _ := s.Sigprocmask(SIG_BLOCK, 0)
+	s.Printf("pid=%d ppid=%d pgid=%d sid=%d fds=%s usr1-handler=%v usr2-ignored=%v chld-flags=%d mask=%v pending=%v cmd=%s args=%v env=%v\n",
+		s.Getpid(), s.Getppid(), pgid, sid, strings.Join(fds, ","),
+		usr1.Handler != nil, usr2.Ignore, chld.Flags, mask, s.Sigpending(),
+		s.Command(), s.Args(), s.Environ())
+	return 7
+}
+
+func TestExecKeepsTheProcess(t *testing.T) {
+	var before string
+	k := newKernel(t, withPrograms(map[string]Program{
+		"probe": execProbe,
+		"execer": func(s *Sys) int {
+			s.Signal(ipc.SIGUSR1, func(*Sys, ipc.Signal) {})
+			s.Sigaction(ipc.SIGUSR2, &SigAction{Ignore: true})
+			s.Sigaction(ipc.SIGCHLD, &SigAction{Flags: SA_NOCLDSTOP})
+			s.Sigprocmask(SIG_BLOCK, ipc.SetOf(ipc.SIGTERM))
+			s.Kill(0, ipc.SIGTERM) // pending and blocked: it must stay so
+			if _, _, err := s.Pipe(); err != nil { // fds 3, 4: kept
+				return 1
+			}
+			if _, _, err := s.Pipe2(O_CLOEXEC); err != nil { // fds 5, 6: closed
+				return 1
+			}
+			fd, _ := s.Dup(0) // 7, then marked close-on-exec with fcntl
+			if _, err := s.Fcntl(fd, F_SETFD, FD_CLOEXEC); err != nil {
+				return 1
+			}
+			pgid, _ := s.Getpgid(0)
+			before = fmt.Sprintf("pid=%d ppid=%d pgid=%d", s.Getpid(), s.Getppid(), pgid)
+			err := s.Exec("probe", []string{"a", "b"}, []string{"X=1"})
+			s.Printf("exec returned: %v\n", err)
+			return 1
+		},
+	}))
+	st, out := run(t, k, Spec{Command: "execer"})
+	if st.ExitStatus() != 7 {
+		t.Fatalf("status %v, want exit 7; output %q", st, out)
+	}
+	for _, want := range []string{
+		before + " ",
+		"fds=0:0,1:0,2:0,3:0,4:0 ",
+		"usr1-handler=false usr2-ignored=true chld-flags=0 ",
+		"mask=" + ipc.SetOf(ipc.SIGTERM).String() + " pending=" + ipc.SetOf(ipc.SIGTERM).String(),
+		"cmd=probe args=[a b] env=[X=1]",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("after exec: got %q, want it to contain %q", out, want)
+		}
+	}
+}
+
+func TestExecUnknownProgramReturns(t *testing.T) {
+	k := newKernel(t, withPrograms(map[string]Program{
+		"execer": func(s *Sys) int {
+			s.Signal(ipc.SIGUSR1, func(*Sys, ipc.Signal) {})
+			r, _, _ := s.Pipe2(O_CLOEXEC)
+			err := s.Exec("no-such-program", nil, nil)
+			if !errors.Is(err, ipc.ENOENT) || !errors.Is(err, ErrUnknownProgram) {
+				s.Printf("err=%v\n", err)
+				return 1
+			}
+			act, _ := s.Sigaction(ipc.SIGUSR1, nil)
+			fl, ferr := s.Fcntl(r, F_GETFD, 0)
+			if act.Handler == nil || ferr != nil || fl != FD_CLOEXEC || s.Command() != "execer" {
+				s.Printf("a failed exec changed the process: handler=%v fd=%d,%v cmd=%s\n", act.Handler != nil, fl, ferr, s.Command())
+				return 1
+			}
+			return 0
+		},
+	}))
+	if st, out := run(t, k, Spec{Command: "execer"}); st.ExitStatus() != 0 {
+		t.Fatalf("status %v, output %q", st, out)
+	}
+}
+
+// A signal to the PID after exec reaches the program exec started: the old
+// program is gone, not left waiting for a child.
+func TestExecSignalReachesNewProgram(t *testing.T) {
+	var mu sync.Mutex
+	var events []Event
+	k := newKernel(t, withPrograms(map[string]Program{
+		"execer": func(s *Sys) int {
+			s.Exec("sleep", []string{"30"}, nil)
+			return 1
+		},
+	}), func(c *Config) {
+		c.OnEvent = func(e Event) {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		}
+	})
+	pid := mustSpawn(t, k, Spec{Command: "execer", Args: []string{"x"}})
+	waitFor(t, "ps to show sleep", 10*time.Second, func() bool {
+		p, err := k.Get(pid)
+		return err == nil && p.Command == "sleep" && p.State == StateWaiting
+	})
+	p, _ := k.Get(pid)
+	if p.SpawnCommand != "execer" || len(p.SpawnArgs) != 1 || p.SpawnArgs[0] != "x" || len(p.Args) != 1 || p.Args[0] != "30" {
+		t.Errorf("record after exec: command %q %v, spawned as %q %v", p.Command, p.Args, p.SpawnCommand, p.SpawnArgs)
+	}
+	if c := k.Count(); c != 1 {
+		t.Errorf("exec left %d live processes, want 1", c)
+	}
+	if err := k.Kill(pid, ipc.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if st := mustWait(t, k, pid).Status; st.Signal() != ipc.SIGTERM {
+		t.Fatalf("status %v, want killed by SIGTERM", st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var kinds []string
+	for _, e := range events {
+		kinds = append(kinds, e.Kind.String())
+		if e.Kind == EventExec && (e.Command != "sleep" || len(e.Args) != 1 || e.Args[0] != "30") {
+			t.Errorf("exec event names %q %v, want sleep [30]", e.Command, e.Args)
+		}
+	}
+	if got := strings.Join(kinds, ","); got != "started,exec,exited" {
+		t.Errorf("events %s, want started,exec,exited", got)
+	}
+}
+
+// The child spawned with inherited standard descriptors does not get one
+// marked close-on-exec, as posix_spawn closes it.
+func TestSpawnSkipsCloexecStdio(t *testing.T) {
+	k := newKernel(t, withPrograms(map[string]Program{
+		"fds": func(s *Sys) int {
+			s.Printf("%v\n", s.Fds())
+			return 0
+		},
+		"parent": func(s *Sys) int {
+			s.Fcntl(0, F_SETFD, FD_CLOEXEC)
+			pid, err := s.Spawn(SpawnAttr{Command: "fds"})
+			if err != nil {
+				return 1
+			}
+			s.Wait4(pid, 0)
+			return 0
+		},
+	}))
+	if _, out := run(t, k, Spec{Command: "parent"}); out != "[1 2]\n" {
+		t.Fatalf("child's descriptors: got %q, want [1 2]", out)
+	}
+}
+
+func TestFcntl(t *testing.T) {
+	k := newKernel(t, withPrograms(map[string]Program{
+		"fcntl": func(s *Sys) int {
+			r, w, _ := s.Pipe()
+			check := func(what string, got, want int, err error) bool {
+				if err != nil || got != want {
+					s.Printf("%s: got %d, %v; want %d\n", what, got, err, want)
+					return false
+				}
+				return true
+			}
+			fl, err := s.Fcntl(r, F_GETFD, 0)
+			ok := check("F_GETFD of a new pipe", fl, 0, err)
+			nfd, err := s.Fcntl(r, F_DUPFD_CLOEXEC, 10)
+			ok = ok && check("F_DUPFD_CLOEXEC", nfd, 10, err)
+			fl, err = s.Fcntl(10, F_GETFD, 0)
+			ok = ok && check("F_GETFD after F_DUPFD_CLOEXEC", fl, FD_CLOEXEC, err)
+			d, err := s.Dup2(10, 11)
+			ok = ok && check("dup2", d, 11, err)
+			fl, err = s.Fcntl(11, F_GETFD, 0)
+			ok = ok && check("F_GETFD of dup2's copy", fl, 0, err)
+			_, err = s.Fcntl(w, F_SETFL, O_NONBLOCK)
+			fl, _ = s.Fcntl(w, F_GETFL, 0)
+			ok = ok && check("F_GETFL after F_SETFL", fl&O_NONBLOCK, O_NONBLOCK, err)
+			s.Close(10)
+			nfd, err = s.Fcntl(r, F_DUPFD, 10)
+			ok = ok && check("F_DUPFD reuses 10", nfd, 10, err)
+			fl, err = s.Fcntl(10, F_GETFD, 0)
+			ok = ok && check("F_GETFD of a reused descriptor", fl, 0, err)
+			if _, err := s.Fcntl(99, F_GETFD, 0); !errors.Is(err, ipc.EBADF) {
+				s.Printf("bad fd: %v\n", err)
+				ok = false
+			}
+			if _, err := s.Fcntl(r, 12345, 0); !errors.Is(err, ipc.EINVAL) {
+				s.Printf("bad cmd: %v\n", err)
+				ok = false
+			}
+			if !ok {
+				return 1
+			}
+			return 0
+		},
+	}))
+	if st, out := run(t, k, Spec{Command: "fcntl"}); st.ExitStatus() != 0 {
+		t.Fatalf("status %v: %s", st, out)
+	}
+}
