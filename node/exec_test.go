@@ -43,7 +43,7 @@ func TestExecKeepsTheProcess(t *testing.T) {
 			s.Sigaction(ipc.SIGUSR2, &SigAction{Ignore: true})
 			s.Sigaction(ipc.SIGCHLD, &SigAction{Flags: SA_NOCLDSTOP})
 			s.Sigprocmask(SIG_BLOCK, ipc.SetOf(ipc.SIGTERM))
-			s.Kill(0, ipc.SIGTERM) // pending and blocked: it must stay so
+			s.Kill(0, ipc.SIGTERM)                 // pending and blocked: it must stay so
 			if _, _, err := s.Pipe(); err != nil { // fds 3, 4: kept
 				return 1
 			}

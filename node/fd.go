@@ -174,13 +174,11 @@ func newHostWriterFile(w io.Writer) *File {
 }
 
 // countsOutput reports whether writes to f count against RLIMIT_FSIZE:
-// regular files and host output do, pipes don't.
+// only regular files of the namespace do, as on Linux; pipes, FIFOs,
+// devices and host output (the log) don't.
 func (f *File) countsOutput() bool {
-	switch f.ops.(type) {
-	case vfsOps, hostWriterOps:
-		return true
-	}
-	return false
+	_, ok := f.ops.(vfsOps)
+	return ok
 }
 
 // memAccount is a process's memory charged for IPC objects: each object

@@ -30,6 +30,8 @@ var (
 	ErrUnknownProgram error = &kernelError{"unknown program", ipc.ENOENT}
 	// ErrShutdown: the kernel is shutting down: ECANCELED.
 	ErrShutdown error = &kernelError{"kernel is shut down", ipc.ECANCELED}
+	// ErrPermission: the sender may not signal the target (kill(2)): EPERM.
+	ErrPermission error = &kernelError{"operation not permitted", ipc.EPERM}
 )
 
 // kernelError is a sentinel with its own message and an errno beneath it.
@@ -300,55 +302,86 @@ func (k *ProcessManager) Kill(pid int, sig ipc.Signal) error {
 	return k.kill(nil, pid, sig)
 }
 
-// kill delivers sig to the targets pid names, from sender (nil: the kernel).
+// kill delivers sig to the targets pid names, from sender (nil: the
+// kernel), as kill(2): it succeeds if it may signal at least one target;
+// otherwise it fails with EPERM if there were targets it may not signal, and
+// with ESRCH (ErrNoProcess) if there were none. Signal 0 sends nothing.
 func (k *ProcessManager) kill(sender *Process, pid int, sig ipc.Signal) error {
-	targets := k.targets(sender, pid)
-	if len(targets) == 0 {
+	targets, denied := k.targets(sender, pid, sig)
+	switch {
+	case len(targets) > 0:
+	case denied:
+		return fmt.Errorf("%w: %d", ErrPermission, pid)
+	default:
 		return fmt.Errorf("%w: %d", ErrNoProcess, pid)
 	}
-	for _, t := range targets {
-		if sig != 0 {
+	if sig != 0 {
+		for _, t := range targets {
 			k.sendSignal(t, sig)
 		}
 	}
 	return nil
 }
 
-func (k *ProcessManager) targets(sender *Process, pid int) []*Process {
+// Privileged reports whether a process of owner may signal processes of
+// any owner: "root", and the empty owner of the system itself.
+func Privileged(owner string) bool { return owner == "" || owner == "root" }
+
+// mayKill applies kill(2)'s permission rule (credentials(7)): the kernel
+// and privileged senders may signal anyone, others only processes of their
+// own owner. As on Linux, SIGCONT may also go to any process of the
+// sender's session. Callers hold the tree lock.
+func mayKillLocked(sender, target *Process, sig ipc.Signal) bool {
+	switch {
+	case sender == nil || Privileged(sender.Owner):
+		return true
+	case sender.Owner == target.Owner:
+		return true
+	}
+	return sig == ipc.SIGCONT && sender.Sid == target.Sid
+}
+
+// targets returns the processes pid names that sender may send sig to, and
+// whether pid named others that it may not signal.
+func (k *ProcessManager) targets(sender *Process, pid int, sig ipc.Signal) (out []*Process, denied bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	add := func(p *Process) {
+		if mayKillLocked(sender, p, sig) {
+			out = append(out, p)
+		} else {
+			denied = true
+		}
+	}
 	switch {
 	case pid > 0:
 		if pid == InitPID {
-			return nil // init ignores every signal and can't be killed
+			return nil, false // init ignores every signal and can't be killed
 		}
 		p, ok := k.procs[pid]
 		if !ok || p.remote {
-			return nil // a remote child record is signalled where it runs
+			return nil, false // a remote child record is signalled where it runs
 		}
-		return []*Process{p}
+		add(p)
 	case pid == -1:
-		var out []*Process
 		for _, p := range k.procs {
 			if p != k.init && p != sender && p.state() != StateZombie && !p.remote {
-				out = append(out, p)
+				add(p)
 			}
 		}
-		return out
 	default:
 		pgid := -pid
 		if pid == 0 && sender != nil {
 			pgid = sender.Pgid
 		}
-		var out []*Process
 		for _, p := range k.procs {
 			if p.Pgid == pgid && p != k.init && p.state() != StateZombie && !p.remote {
-				out = append(out, p)
+				add(p)
 			}
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
-		return out
 	}
+	return out, denied
 }
 
 // Wait blocks until pid has exited (or ctx ends) and returns a copy of it
