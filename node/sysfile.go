@@ -240,7 +240,12 @@ func (k *ProcessManager) resolveDir(cwd, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	fi, err := k.fs.Stat(clean)
+	var fi fs.FileInfo
+	if onDev(clean) {
+		fi, err = statDev(nil, clean)
+	} else {
+		fi, err = k.fs.Stat(clean)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -265,10 +270,13 @@ func (s *Sys) Open(name string, flags int, perm fs.FileMode) (int, error) {
 	return fd, s.leave(err)
 }
 
-// open opens abs, a clean absolute path: a device, a FIFO or a file of
-// the namespace.
+// open opens abs, a clean absolute path: a device (dev.go), a FIFO or a
+// file of the namespace.
 func (s *Sys) open(abs string, flags int, perm fs.FileMode) (int, error) {
 	p := s.p
+	if onDev(abs) {
+		return s.openDev(abs, flags)
+	}
 	if fd, ok, err := s.openSpecial(abs, flags); ok {
 		return fd, err
 	}
@@ -308,6 +316,10 @@ func (s *Sys) Stat(name string) (fs.FileInfo, error) {
 	if err != nil {
 		return nil, s.leave(err)
 	}
+	if onDev(abs) {
+		fi, err := statDev(s.p, abs)
+		return fi, s.leave(err)
+	}
 	fi, err := s.p.k.fs.Stat(abs)
 	return fi, s.leave(err)
 }
@@ -319,7 +331,14 @@ func (s *Sys) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, s.leave(err)
 	}
+	if onDev(abs) {
+		ents, err := readDev(s.p, abs)
+		return ents, s.leave(err)
+	}
 	ents, err := s.p.k.fs.ReadDir(abs)
+	if err == nil && abs == "/" {
+		ents = withDevEntry(ents)
+	}
 	return ents, s.leave(err)
 }
 
@@ -329,6 +348,12 @@ func (s *Sys) Mkdir(name string, perm fs.FileMode) error {
 	abs, err := s.p.abs(name)
 	if err != nil {
 		return s.leave(err)
+	}
+	switch {
+	case abs == devDir || abs == devDir+"/fd":
+		return s.leave(&fs.PathError{Op: "mkdir", Path: abs, Err: ipc.EEXIST})
+	case onDev(abs):
+		return s.leave(devPathError("mkdir", abs))
 	}
 	return s.leave(s.p.k.fs.Mkdir(abs, perm))
 }
