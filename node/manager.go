@@ -202,13 +202,14 @@ func (k *ProcessManager) exit(p *Process) {
 	status, reason := p.Status, p.Reason
 	p.mu.Unlock()
 
-	var orphans []*Process
+	var orphans, adopted []*Process
 	k.mu.Lock()
 	parent := k.zombieLocked(p)
 	k.nlive--
 	// Reparent the children to init. Zombie children are reaped by init.
 	for c := p.children.head; c != nil; {
 		next := c.sibNext
+		adopted = append(adopted, c)
 		p.children.remove(c)
 		c.parent, c.ParentPID, c.adopted = k.init, InitPID, true
 		k.init.children.push(c)
@@ -225,11 +226,13 @@ func (k *ProcessManager) exit(p *Process) {
 	for _, c := range orphans {
 		k.unlinkLocked(c)
 	}
+	hangUp := k.newlyOrphanedLocked(p, parent, adopted)
 	if k.closing && k.nlive == 0 && k.allDone != nil {
 		close(k.allDone)
 		k.allDone = nil
 	}
 	k.mu.Unlock()
+	k.hangUpOrphans(hangUp)
 	if parent != k.init {
 		k.notifyParent(parent, p)
 	}

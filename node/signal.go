@@ -226,7 +226,9 @@ func (p *Process) deliverSignals() {
 			case ipc.ActStop:
 				seq := p.contSeq
 				p.mu.Unlock()
-				p.stopRunning(sig, seq)
+				if !p.discardStop(sig) {
+					p.stopRunning(sig, seq)
+				}
 			default:
 				p.mu.Unlock()
 			}
@@ -310,6 +312,13 @@ func (p *Process) checkBlocked() error {
 			p.mu.Unlock()
 			return errKilled
 		case ipc.ActStop:
+			seq := p.contSeq
+			p.mu.Unlock()
+			discard := p.discardStop(sig)
+			p.mu.Lock()
+			if discard || p.contSeq != seq {
+				continue // orphaned, or a SIGCONT came meanwhile
+			}
 			p.stopped = true
 			p.mu.Unlock()
 			p.setState(codeStopped)
