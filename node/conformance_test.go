@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,5 +258,197 @@ func recvPID(t *testing.T, ch <-chan int) int {
 	case <-time.After(20 * time.Second):
 		t.Fatal("timed out waiting for an exit")
 		return 0
+	}
+}
+
+// TestDefaultActions: the default action of each of the 31 standard signals
+// (signal(7)), seen by a parent through wait: terminate, terminate with a
+// core dump noted in the status, stop, or nothing (ignore, and continue for
+// a process that is not stopped), after which SIGKILL ends the child. The
+// child is in its own group with its parent in the session's other group,
+// so that its group is not orphaned and the stop signals stop it.
+func TestDefaultActions(t *testing.T) {
+	k := newKernel(t, withPrograms(map[string]Program{
+		"victim": func(s *Sys) int {
+			n, _ := strconv.Atoi(s.Args()[0])
+			sig := ipc.Signal(n)
+			c, err := s.Spawn(SpawnAttr{Command: "sleep", Args: []string{"30"}, Pgid: -1})
+			if err != nil {
+				return 1
+			}
+			s.Kill(c, sig)
+			_, st, _ := s.Wait4(c, WUNTRACED|WNOHANG)
+			for st == 0 && sig.DefaultAction() != ipc.ActIgn && sig.DefaultAction() != ipc.ActCont {
+				_, st, _ = s.Wait4(c, WUNTRACED)
+			}
+			if !st.Signaled() {
+				if st != 0 {
+					s.Printf("%v, ", st)
+				}
+				s.Kill(c, ipc.SIGKILL)
+				_, st, _ = s.Wait4(c, 0)
+			}
+			s.Printf("%v", st)
+			return 0
+		},
+	}))
+	term := func(sig ipc.Signal) string { return "killed by " + sig.String() }
+	core := func(sig ipc.Signal) string { return term(sig) + " (core dumped)" }
+	stop := func(sig ipc.Signal) string { return "stopped by " + sig.String() + ", killed by SIGKILL" }
+	nothing := func(ipc.Signal) string { return "killed by SIGKILL" }
+	want := map[ipc.Signal]func(ipc.Signal) string{
+		ipc.SIGHUP: term, ipc.SIGINT: term, ipc.SIGQUIT: core, ipc.SIGILL: core,
+		ipc.SIGTRAP: core, ipc.SIGABRT: core, ipc.SIGBUS: core, ipc.SIGFPE: core,
+		ipc.SIGKILL: term, ipc.SIGUSR1: term, ipc.SIGSEGV: core, ipc.SIGUSR2: term,
+		ipc.SIGPIPE: term, ipc.SIGALRM: term, ipc.SIGTERM: term, ipc.SIGSTKFLT: term,
+		ipc.SIGCHLD: nothing, ipc.SIGCONT: nothing, ipc.SIGSTOP: stop, ipc.SIGTSTP: stop,
+		ipc.SIGTTIN: stop, ipc.SIGTTOU: stop, ipc.SIGURG: nothing, ipc.SIGXCPU: core,
+		ipc.SIGXFSZ: core, ipc.SIGVTALRM: term, ipc.SIGPROF: term, ipc.SIGWINCH: nothing,
+		ipc.SIGIO: term, ipc.SIGPWR: term, ipc.SIGSYS: core,
+	}
+	if len(want) != 31 {
+		t.Fatalf("the table has %d signals, want 31", len(want))
+	}
+	for sig := ipc.Signal(1); sig < ipc.NSIG; sig++ {
+		t.Run(sig.String(), func(t *testing.T) {
+			st, out := run(t, k, Spec{Command: "victim", Args: []string{strconv.Itoa(int(sig))}})
+			if w := want[sig](sig); st.ExitStatus() != 0 || out != w {
+				t.Errorf("default action of %v: got %q (%v), want %q", sig, out, st, w)
+			}
+		})
+	}
+}
+
+// TestChildSignalFlags: SIGCHLD tells a parent of a child's stop, continue
+// and exit; SA_NOCLDSTOP leaves out stops and continues; SA_NOCLDWAIT, and
+// SIGCHLD set to SIG_IGN, keep children from becoming zombies, so that a
+// wait blocks until every child has ended and then fails with ECHILD.
+func TestChildSignalFlags(t *testing.T) {
+	cases := []struct {
+		name   string
+		act    SigAction
+		chlds  int  // SIGCHLDs caught for stop, continue and exit
+		zombie bool // the child stays a zombie until waited for
+	}{
+		{"handler", SigAction{}, 3, true},
+		{"SA_NOCLDSTOP", SigAction{Flags: SA_NOCLDSTOP}, 1, true},
+		{"SA_NOCLDWAIT", SigAction{Flags: SA_NOCLDWAIT}, 3, false},
+		{"SIG_IGN", SigAction{Ignore: true}, 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var reaped []int
+			var mu sync.Mutex
+			k := newKernel(t, withPrograms(map[string]Program{
+				"parent": func(s *Sys) int {
+					chlds := 0
+					act := c.act
+					if !act.Ignore {
+						act.Handler = func(*Sys, ipc.Signal) { chlds++ }
+					}
+					s.Sigaction(ipc.SIGCHLD, &act)
+					wait := func(pid, options int) (int, WaitStatus, error) {
+						for { // a caught SIGCHLD interrupts the wait
+							pid, st, err := s.Wait4(pid, options)
+							if !errors.Is(err, ipc.EINTR) {
+								return pid, st, err
+							}
+						}
+					}
+					child, _ := s.Spawn(SpawnAttr{Command: "sleep", Args: []string{"30"}, Pgid: -1})
+					s.Kill(child, ipc.SIGSTOP)
+					wait(child, WUNTRACED)
+					s.Kill(child, ipc.SIGCONT)
+					wait(child, WCONTINUED)
+					s.Kill(child, ipc.SIGTERM)
+					pid, st, err := wait(child, 0)
+					if c.zombie {
+						if pid != child || st.Signal() != ipc.SIGTERM || err != nil {
+							s.Printf("wait: %d %v %v\n", pid, st, err)
+							return 1
+						}
+					} else if !errors.Is(err, ipc.ECHILD) {
+						s.Printf("wait without zombies: %d %v %v, want ECHILD\n", pid, st, err)
+						return 1
+					}
+					for chlds < c.chlds { // the last SIGCHLD may come after the wait returned
+						s.Pause()
+					}
+					s.Getpid() // a system call, where a SIGCHLD too many would be caught
+					if chlds != c.chlds {
+						s.Printf("caught %d SIGCHLDs, want %d\n", chlds, c.chlds)
+						return 1
+					}
+					return 0
+				},
+			}), func(cfg *Config) {
+				cfg.OnEvent = func(e Event) {
+					if e.Kind == EventReaped {
+						mu.Lock()
+						reaped = append(reaped, e.PID)
+						mu.Unlock()
+					}
+				}
+			})
+			if st, out := run(t, k, Spec{Command: "parent"}); st.ExitStatus() != 0 {
+				t.Fatalf("parent: %v %s", st, out)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(reaped) != 1 {
+				t.Errorf("reaped events %v, want one for the child", reaped)
+			}
+		})
+	}
+}
+
+// TestWaitPeek: WNOWAIT reports a zombie, a stop or a continue and leaves
+// it to be reported again, as waitid(2) does.
+func TestWaitPeek(t *testing.T) {
+	k := newKernel(t, withPrograms(map[string]Program{
+		"peeker": func(s *Sys) int {
+			child, _ := s.Spawn(SpawnAttr{Command: "sleep", Args: []string{"30"}, Pgid: -1})
+			fail := func(what string, pid int, st WaitStatus, err error) int {
+				s.Printf("%s: %d %v %v\n", what, pid, st, err)
+				return 1
+			}
+			s.Kill(child, ipc.SIGSTOP)
+			for range 2 {
+				if pid, st, err := s.Wait4(child, WUNTRACED|WNOWAIT); pid != child || !st.Stopped() {
+					return fail("peek at the stop", pid, st, err)
+				}
+			}
+			if pid, st, err := s.Wait4(child, WUNTRACED); pid != child || !st.Stopped() {
+				return fail("collect the stop", pid, st, err)
+			}
+			if pid, st, err := s.Wait4(child, WUNTRACED|WNOHANG); pid != 0 {
+				return fail("the stop reported after it was collected", pid, st, err)
+			}
+			s.Kill(child, ipc.SIGCONT)
+			for range 2 {
+				if pid, st, err := s.Wait4(child, WCONTINUED|WNOWAIT); pid != child || !st.Continued() {
+					return fail("peek at the continue", pid, st, err)
+				}
+			}
+			if pid, st, err := s.Wait4(-1, WCONTINUED); pid != child || !st.Continued() {
+				return fail("collect the continue", pid, st, err)
+			}
+			s.Kill(child, ipc.SIGTERM)
+			for range 2 {
+				if pid, st, err := s.Wait4(-1, WNOWAIT); pid != child || st.Signal() != ipc.SIGTERM {
+					return fail("peek at the zombie", pid, st, err)
+				}
+			}
+			if pid, st, err := s.Wait4(child, 0); pid != child || st.Signal() != ipc.SIGTERM {
+				return fail("reap", pid, st, err)
+			}
+			if pid, st, err := s.Wait4(-1, WNOHANG); !errors.Is(err, ipc.ECHILD) {
+				return fail("wait after the reap", pid, st, err)
+			}
+			return 0
+		},
+	}))
+	if st, out := run(t, k, Spec{Command: "peeker"}); st.ExitStatus() != 0 {
+		t.Fatalf("peeker: %v %s", st, out)
 	}
 }

@@ -204,7 +204,7 @@ func (k *ProcessManager) exit(p *Process) {
 
 	var orphans, adopted []*Process
 	k.mu.Lock()
-	parent := k.zombieLocked(p)
+	parent, autoReaped := k.zombieLocked(p)
 	k.nlive--
 	// Reparent the children to init. Zombie children are reaped by init.
 	for c := p.children.head; c != nil; {
@@ -237,27 +237,44 @@ func (k *ProcessManager) exit(p *Process) {
 		k.notifyParent(parent, p)
 	}
 	k.emit(Event{PID: p.PID, Kind: EventExited, Status: status, Reason: reason, CPU: time.Duration(p.cpuNs.Load())})
+	if autoReaped {
+		k.emit(Event{PID: p.PID, Kind: EventReaped})
+	}
 }
 
 // zombieLocked makes p, which has ended, a zombie in its parent's list,
-// or reaps it at once when init adopted it, and wakes Wait. It returns
-// the parent. Callers hold k.mu.
-func (k *ProcessManager) zombieLocked(p *Process) (parent *Process) {
+// or reaps it at once when init adopted it or when its parent ignores
+// SIGCHLD or set SA_NOCLDWAIT (autoReaped), and wakes Wait. It returns the
+// parent. Callers hold k.mu.
+func (k *ProcessManager) zombieLocked(p *Process) (parent *Process, autoReaped bool) {
 	p.exitedAt = time.Now()
 	p.setState(codeZombie)
 	parent = p.parent
 	parent.children.remove(p)
 	parent.nchildren--
-	if parent == k.init && (p.adopted || k.closing) {
+	switch {
+	case parent == k.init && (p.adopted || k.closing):
 		k.unlinkLocked(p)
-	} else {
+	case parent != k.init && parent.noChildWait():
+		k.unlinkLocked(p)
+		autoReaped = true
+	default:
 		parent.zombies.push(p) // init's zombies wait here for retention, oldest first
 		p.inZombies = true
 	}
 	if p.done != nil {
 		close(p.done)
 	}
-	return parent
+	return parent, autoReaped
+}
+
+// noChildWait reports whether p's children are reaped as they end, as
+// wait(2) says of a SIGCHLD set to SIG_IGN or with SA_NOCLDWAIT.
+func (p *Process) noChildWait() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	act := p.actionLocked(ipc.SIGCHLD)
+	return act.Handler == nil && act.Ignore || act.Flags&SA_NOCLDWAIT != 0
 }
 
 // emitStarted is kept out of run's frame, so that the goroutine of a

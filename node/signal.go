@@ -13,6 +13,7 @@ type SigFlags uint32
 // The supported flags, with Linux's values.
 const (
 	SA_NOCLDSTOP SigFlags = 0x1        // no SIGCHLD when a child stops or continues
+	SA_NOCLDWAIT SigFlags = 0x2        // children are not turned into zombies: they are reaped as they end
 	SA_NODEFER   SigFlags = 0x40000000 // don't block the signal while its handler runs
 	SA_RESETHAND SigFlags = 0x80000000 // restore the default action once the handler is entered
 )
