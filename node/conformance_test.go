@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,6 +178,7 @@ func TestOrphanedGroupHangUp(t *testing.T) {
 	for _, stop := range []bool{true, false} {
 		t.Run(map[bool]string{true: "stopped member", false: "no stopped member"}[stop], func(t *testing.T) {
 			exited := make(chan int, 16)
+			var child atomic.Int64
 			k := newKernel(t, withPrograms(map[string]Program{
 				"parent": func(s *Sys) int {
 					r, w, _ := s.Pipe()
@@ -184,6 +186,7 @@ func TestOrphanedGroupHangUp(t *testing.T) {
 					if err != nil {
 						return 1
 					}
+					child.Store(int64(c))
 					s.Close(w)
 					s.Read(r, make([]byte, 1)) // the child's handlers are set
 					if s.Getenv("STOP") != "" {
@@ -225,22 +228,13 @@ func TestOrphanedGroupHangUp(t *testing.T) {
 			if recvPID(t, exited) != parent {
 				t.Fatal("the child exited before its parent")
 			}
-			var child int
-			for _, p := range k.List() {
-				if p.Command == "hupper" {
-					child = p.PID
-				}
-			}
-			if child == 0 {
-				t.Fatal("no hupper process")
-			}
 			want := "SIGHUP\nSIGCONT\n"
 			if !stop {
-				k.Kill(child, ipc.SIGUSR2)
+				k.Kill(int(child.Load()), ipc.SIGUSR2)
 				want = "SIGUSR2\n"
 			}
-			if got := recvPID(t, exited); got != child {
-				t.Fatalf("exit of %d, want %d", got, child)
+			if got := recvPID(t, exited); got != int(child.Load()) {
+				t.Fatalf("exit of %d, want the child's, %d", got, child.Load())
 			}
 			if got := out.String(); got != want {
 				t.Errorf("the orphaned child got %q, want %q", got, want)
