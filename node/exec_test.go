@@ -57,6 +57,9 @@ func TestExecKeepsTheProcess(t *testing.T) {
 			if _, err := s.MqOpen("/q", O_RDWR|O_CREAT, 0o600, nil); err != nil { // 8: closed, as execve closes queue descriptors
 				return 1
 			}
+			if _, err := s.ShmOpen("/s", O_RDWR|O_CREAT|O_CLOEXEC, 0o600); err != nil { // 9: closed, as shm_open sets FD_CLOEXEC
+				return 1
+			}
 			pgid, _ := s.Getpgid(0)
 			before = fmt.Sprintf("pid=%d ppid=%d pgid=%d", s.Getpid(), s.Getppid(), pgid)
 			err := s.Exec("probe", []string{"a", "b"}, []string{"X=1"})
