@@ -23,8 +23,8 @@ import (
 // on, as execve's ENOENT leaves the old program running.
 //
 // The process record shows the new command and arguments (Get, List);
-// SpawnCommand and SpawnArgs keep those it was spawned with. OnEvent gets an
-// EventExec with the new command.
+// Spawned keeps those it was spawned with. OnEvent gets an EventExec with
+// the new command.
 func (s *Sys) Exec(command string, args, env []string) error {
 	s.enter()
 	p := s.p
@@ -60,6 +60,9 @@ func (s *Sys) Exec(command string, args, env []string) error {
 
 	k := p.k
 	k.mu.Lock()
+	if p.Spawned == nil {
+		p.Spawned = &Argv{Command: p.Command, Args: p.Args}
+	}
 	p.Command, p.Args = command, args
 	if env != nil {
 		p.Env, p.env = env, env

@@ -131,8 +131,8 @@ func TestExecSignalReachesNewProgram(t *testing.T) {
 		return err == nil && p.Command == "sleep" && p.State == StateWaiting
 	})
 	p, _ := k.Get(pid)
-	if p.SpawnCommand != "execer" || len(p.SpawnArgs) != 1 || p.SpawnArgs[0] != "x" || len(p.Args) != 1 || p.Args[0] != "30" {
-		t.Errorf("record after exec: command %q %v, spawned as %q %v", p.Command, p.Args, p.SpawnCommand, p.SpawnArgs)
+	if p.Spawned.Command != "execer" || len(p.Spawned.Args) != 1 || p.Spawned.Args[0] != "x" || len(p.Args) != 1 || p.Args[0] != "30" {
+		t.Errorf("record after exec: command %q %v, spawned as %+v", p.Command, p.Args, *p.Spawned)
 	}
 	if c := k.Count(); c != 1 {
 		t.Errorf("exec left %d live processes, want 1", c)

@@ -355,25 +355,38 @@ func (p *Process) closeFd(fd int) error {
 // setCloexec sets or clears FD_CLOEXEC on descriptor fd. The flags are
 // allocated on the first descriptor that sets one.
 func (p *Process) setCloexec(fd int, on bool) {
+	if p.cloexec == nil {
+		if !on {
+			return
+		}
+		p.cloexec = new([]bool)
+	}
+	flags := *p.cloexec
 	if !on {
-		if fd < len(p.cloexec) {
-			p.cloexec[fd] = false
+		if fd < len(flags) {
+			flags[fd] = false
 		}
 		return
 	}
-	for fd >= len(p.cloexec) {
-		p.cloexec = append(p.cloexec, false)
+	for fd >= len(flags) {
+		flags = append(flags, false)
 	}
-	p.cloexec[fd] = true
+	flags[fd] = true
+	*p.cloexec = flags
 }
 
 // isCloexec reports whether descriptor fd has FD_CLOEXEC.
-func (p *Process) isCloexec(fd int) bool { return fd < len(p.cloexec) && p.cloexec[fd] }
+func (p *Process) isCloexec(fd int) bool {
+	return p.cloexec != nil && fd < len(*p.cloexec) && (*p.cloexec)[fd]
+}
 
 // closeOnExec closes every descriptor with FD_CLOEXEC, as execve(2) does.
 func (p *Process) closeOnExec() {
-	for fd := range p.cloexec {
-		if p.cloexec[fd] {
+	if p.cloexec == nil {
+		return
+	}
+	for fd, on := range *p.cloexec {
+		if on {
 			p.closeFd(fd)
 		}
 	}

@@ -144,7 +144,7 @@ func New(cfg Config) (*ProcessManager, error) {
 	}
 	k.sched = newFairScheduler(cfg.Slots, cfg.Slice, k.clock)
 	k.init = &Process{
-		PID: InitPID, Pgid: InitPID, Sid: InitPID, Command: "init", SpawnCommand: "init", Priority: 50,
+		PID: InitPID, Pgid: InitPID, Sid: InitPID, Command: "init", Priority: 50,
 		Owner: cfg.Owner, CreatedAt: time.Now(), Cwd: "/", k: k, cwd: "/",
 	}
 	k.init.stateCode.Store(uint32(codeWaiting))
@@ -490,9 +490,9 @@ func (k *ProcessManager) Count() int {
 func (p *Process) snapshot() *Process {
 	c := &Process{
 		PID: p.PID, ParentPID: p.ParentPID, State: p.state(), CreatedAt: p.CreatedAt,
-		Command: p.Command, Args: p.Args, Env: p.Env, SpawnCommand: p.SpawnCommand,
-		SpawnArgs: p.SpawnArgs, Capabilities: p.Capabilities,
-		UnveilPaths: p.UnveilPaths, Pgid: p.Pgid, Sid: p.Sid,
+		Command: p.Command, Args: p.Args, Env: p.Env, Spawned: p.Spawned,
+		Capabilities: p.Capabilities,
+		UnveilPaths:  p.UnveilPaths, Pgid: p.Pgid, Sid: p.Sid,
 		Priority: p.Priority, Owner: p.Owner, CPUTime: time.Duration(p.cpuNs.Load()),
 		Hogging: p.attention.Load()&attnHog != 0, Remote: p.remote,
 	}
@@ -507,6 +507,9 @@ func (p *Process) snapshot() *Process {
 	p.mu.Unlock()
 	if c.State == StateZombie {
 		c.ExitCode = c.Status.Code()
+	}
+	if c.Spawned == nil {
+		c.Spawned = &Argv{Command: p.Command, Args: p.Args}
 	}
 	return c
 }

@@ -21,17 +21,20 @@ import (
 // marked "in copies" are filled in only in the copies Get, List and Wait
 // return.
 type Process struct {
-	PID          int                   // immutable
-	ParentPID    int                   // tree lock: init's PID once reparented
-	State        ProcessState          // in copies
-	ExitCode     int                   // in copies: wait(2)-style, see Status for the full status
-	CreatedAt    time.Time             // immutable
-	StartedAt    time.Time             // mu
-	Command      string                // tree lock for writes, by the owner (Exec): the program running now
-	Args         []string              // tree lock for writes, by the owner (Exec)
-	Env          []string              // tree lock for writes, by the owner (Exec): the environment of the last spawn or exec
-	SpawnCommand string                // immutable: the command the process was spawned with
-	SpawnArgs    []string              // immutable: the arguments it was spawned with
+	PID       int          // immutable
+	ParentPID int          // tree lock: init's PID once reparented
+	State     ProcessState // in copies
+	ExitCode  int          // in copies: wait(2)-style, see Status for the full status
+	CreatedAt time.Time    // immutable
+	StartedAt time.Time    // mu
+	Command   string       // tree lock for writes, by the owner (Exec): the program running now
+	Args      []string     // tree lock for writes, by the owner (Exec)
+	Env       []string     // tree lock for writes, by the owner (Exec): the environment of the last spawn or exec
+	// Spawned is the command the process was spawned with, which a restart
+	// runs. In copies it is always set; in the kernel's own Process it is
+	// set by the first Exec (tree lock), and nil while the process runs
+	// what it was spawned with.
+	Spawned      *Argv
 	Cwd          string                // mu
 	Capabilities security.Promise      // immutable
 	UnveilPaths  []security.UnveilPath // immutable
@@ -101,7 +104,7 @@ type Process struct {
 	cpuNs      atomic.Int64
 
 	// Fields owned by the process's own goroutine.
-	cloexec    []bool      // FD_CLOEXEC of each descriptor, indexed like Files; nil while none has it
+	cloexec    *[]bool     // FD_CLOEXEC of each descriptor, indexed like Files; nil while none has it
 	fsizeUsed  uint64      // bytes written against RLIMIT_FSIZE
 	xcpuNext   uint64      // CPU ns at which the next SIGXCPU is due
 	mem        *memAccount // IPC memory charged against RLIMIT_MEM
@@ -110,6 +113,12 @@ type Process struct {
 	cpuLimitAt int64       // CPU ns at which the limits must be checked again
 	env        []string    // copy-on-write: shares Env until Setenv
 	wallTimer  *time.Timer // RLIMIT_WALL's timer; its callback only signals
+}
+
+// Argv is a command and its arguments.
+type Argv struct {
+	Command string
+	Args    []string // arguments after the command
 }
 
 // attention bits.

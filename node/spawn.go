@@ -154,7 +154,6 @@ func (k *ProcessManager) spawnPID(parent *Process, a SpawnAttr, owner string, fi
 	}
 	p := &Process{
 		Command: a.Command, Args: a.Args, Env: env, Cwd: cwd, cwd: cwd, env: env,
-		SpawnCommand: a.Command, SpawnArgs: a.Args,
 		Capabilities: caps, UnveilPaths: unveil, Limits: limits,
 		Priority: prio, Owner: owner, CreatedAt: time.Now(),
 		k: k, prog: prog, park: make(chan struct{}, 1),
