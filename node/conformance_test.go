@@ -387,6 +387,13 @@ func TestChildSignalFlags(t *testing.T) {
 			if st, out := run(t, k, Spec{Command: "parent"}); st.ExitStatus() != 0 {
 				t.Fatalf("parent: %v %s", st, out)
 			}
+			// The child's own goroutine reports its reaping as it ends,
+			// which may be after its parent has gone.
+			waitFor(t, "the child's reaped event", 10*time.Second, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(reaped) >= 1
+			})
 			mu.Lock()
 			defer mu.Unlock()
 			if len(reaped) != 1 {

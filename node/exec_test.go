@@ -143,6 +143,11 @@ func TestExecSignalReachesNewProgram(t *testing.T) {
 	if st := mustWait(t, k, pid).Status; st.Signal() != ipc.SIGTERM {
 		t.Fatalf("status %v, want killed by SIGTERM", st)
 	}
+	waitFor(t, "the exit event", 10*time.Second, func() bool { // it follows the zombie
+		mu.Lock()
+		defer mu.Unlock()
+		return len(events) > 0 && events[len(events)-1].Kind == EventExited
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	var kinds []string
