@@ -7,36 +7,63 @@ import (
 	"github.com/vproc/vproc/ipc"
 )
 
-// Exec replaces the program the process runs with command, as execve(2):
-// the process keeps its PID, parent, process group and session, its cwd,
-// limits, promises, priority and CPU time, its signal mask and pending
-// signals, and every descriptor but those with FD_CLOEXEC. Caught signals
-// get their default action back; ignored ones stay ignored; every
-// disposition's flags and mask are cleared. Message-queue descriptors are
-// closed, mappings are unmapped and mq_notify registrations are dropped,
-// as execve(2) says of POSIX IPC. args are the arguments after the
-// command; env is the new environment, nil keeps the current one.
+// ExecAttr describes the program Exec runs.
+type ExecAttr struct {
+	Command string
+	Args    []string // arguments after the command
+	Env     []string // the new environment; nil keeps the current one
+	// Files, if not nil, rearranges the descriptors before the program
+	// runs, as dup2 calls before execve(2) would: the new program's
+	// descriptor i is the caller's descriptor Files[i] (none when it is
+	// -1), and every other descriptor is closed. A shell's exec with
+	// redirections passes its table here. Nil keeps the descriptors as
+	// they are, less those with FD_CLOEXEC.
+	Files []int
+}
+
+// Exec replaces the program the process runs with attr.Command, as
+// execve(2): the process keeps its PID, parent, process group and session,
+// its cwd, limits, promises, priority and CPU time, its signal mask and
+// pending signals, and every descriptor but those with FD_CLOEXEC (or as
+// attr.Files arranges them). Caught signals get their default action back;
+// ignored ones stay ignored; every disposition's flags and mask are
+// cleared. Message-queue descriptors are closed, mappings are unmapped and
+// mq_notify registrations are dropped, as execve(2) says of POSIX IPC.
 //
 // Exec does not return when it succeeds: the new program runs, and its
-// return ends the process. A command that names no program fails with
-// ErrUnknownProgram (ENOENT) before anything changes, and the caller goes
-// on, as execve's ENOENT leaves the old program running.
+// return ends the process. It fails before anything changes, and the
+// caller goes on, as after a failed execve: with ErrUnknownProgram
+// (ENOENT) for a command that names no program, and with EBADF for an
+// entry of attr.Files that is not an open descriptor, or that would be
+// past RLIMIT_NOFILE.
 //
 // The process record shows the new command and arguments (Get, List);
 // Spawned keeps those it was spawned with. OnEvent gets an EventExec with
 // the new command.
-func (s *Sys) Exec(command string, args, env []string) error {
+func (s *Sys) Exec(attr ExecAttr) error {
 	s.enter()
 	p := s.p
-	prog, ok := p.k.programs.Lookup(command)
+	prog, ok := p.k.programs.Lookup(attr.Command)
 	if !ok {
-		return s.leave(fmt.Errorf("%w: %q", ErrUnknownProgram, command))
+		return s.leave(fmt.Errorf("%w: %q", ErrUnknownProgram, attr.Command))
 	}
-	args = append([]string(nil), args...)
+	var files []*File
+	if attr.Files != nil {
+		var err error
+		if files, err = p.execFiles(attr.Files); err != nil {
+			return s.leave(err)
+		}
+	}
+	command := attr.Command
+	args := append([]string(nil), attr.Args...)
+	env := attr.Env
 	if env != nil {
 		env = append([]string(nil), env...)
 	}
 
+	if files != nil {
+		p.replaceFiles(files)
+	}
 	p.closeOnExec()
 	var mqs []int
 	for fd, f := range p.Files {
@@ -103,4 +130,45 @@ func (f *File) opsIfOpen() fileOps {
 		return nil
 	}
 	return f.ops
+}
+
+// execFiles takes a reference on the file of each descriptor in fds, for
+// replaceFiles: nil where fds holds -1. EBADF for a descriptor that is not
+// open, or for a table longer than RLIMIT_NOFILE allows.
+func (p *Process) execFiles(fds []int) ([]*File, error) {
+	if uint64(len(fds)) > p.Limits.Get(RNoFile).Soft {
+		return nil, ipc.EBADF
+	}
+	files := make([]*File, len(fds))
+	for i, fd := range fds {
+		if fd < 0 {
+			continue
+		}
+		f, err := p.file(fd)
+		if err != nil {
+			for _, g := range files[:i] {
+				if g != nil {
+					g.release()
+				}
+			}
+			return nil, err
+		}
+		files[i] = f.ref()
+	}
+	return files, nil
+}
+
+// replaceFiles closes every descriptor and puts files in their place,
+// taking over the references execFiles took.
+func (p *Process) replaceFiles(files []*File) {
+	for fd := len(p.Files) - 1; fd >= 0; fd-- {
+		if fd < len(p.Files) && p.Files[fd] != nil { // closing trims the table
+			p.closeFd(fd)
+		}
+	}
+	for fd, f := range files {
+		if f != nil {
+			p.setFd(fd, f) // cannot fail: within RLIMIT_NOFILE, and charged no more than before
+		}
+	}
 }

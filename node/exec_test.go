@@ -62,7 +62,7 @@ func TestExecKeepsTheProcess(t *testing.T) {
 			}
 			pgid, _ := s.Getpgid(0)
 			before = fmt.Sprintf("pid=%d ppid=%d pgid=%d", s.Getpid(), s.Getppid(), pgid)
-			err := s.Exec("probe", []string{"a", "b"}, []string{"X=1"})
+			err := s.Exec(ExecAttr{Command: "probe", Args: []string{"a", "b"}, Env: []string{"X=1"}})
 			s.Printf("exec returned: %v\n", err)
 			return 1
 		},
@@ -89,7 +89,7 @@ func TestExecUnknownProgramReturns(t *testing.T) {
 		"execer": func(s *Sys) int {
 			s.Signal(ipc.SIGUSR1, func(*Sys, ipc.Signal) {})
 			r, _, _ := s.Pipe2(O_CLOEXEC)
-			err := s.Exec("no-such-program", nil, nil)
+			err := s.Exec(ExecAttr{Command: "no-such-program"})
 			if !errors.Is(err, ipc.ENOENT) || !errors.Is(err, ErrUnknownProgram) {
 				s.Printf("err=%v\n", err)
 				return 1
@@ -115,7 +115,7 @@ func TestExecSignalReachesNewProgram(t *testing.T) {
 	var events []Event
 	k := newKernel(t, withPrograms(map[string]Program{
 		"execer": func(s *Sys) int {
-			s.Exec("sleep", []string{"30"}, nil)
+			s.Exec(ExecAttr{Command: "sleep", Args: []string{"30"}})
 			return 1
 		},
 	}), func(c *Config) {
@@ -230,5 +230,46 @@ func TestFcntl(t *testing.T) {
 	}))
 	if st, out := run(t, k, Spec{Command: "fcntl"}); st.ExitStatus() != 0 {
 		t.Fatalf("status %v: %s", st, out)
+	}
+}
+
+// ExecAttr.Files arranges the new program's descriptors, as dup2 calls
+// before execve would, and closes the rest; a bad entry fails the exec
+// before anything changes.
+func TestExecFiles(t *testing.T) {
+	var out syncBuffer
+	k := newKernel(t, withPrograms(map[string]Program{
+		"fds": func(s *Sys) int {
+			s.Printf("%v\n", s.Fds())
+			return 0
+		},
+		"execer": func(s *Sys) int {
+			r, w, _ := s.Pipe()
+			if err := s.Exec(ExecAttr{Command: "fds", Files: []int{0, 1, 42}}); !errors.Is(err, ipc.EBADF) {
+				s.Printf("exec with a closed descriptor: %v, want EBADF\n", err)
+				return 1
+			}
+			if fl, err := s.Fcntl(r, F_GETFD, 0); err != nil || fl != 0 {
+				s.Printf("the failed exec changed the descriptors: %d %v\n", fl, err)
+				return 1
+			}
+			if _, err := s.Spawn(SpawnAttr{Command: "cat", Files: []int{r, 1, 2}}); err != nil {
+				return 1
+			}
+			s.Close(r)
+			// The new program writes its descriptors into the pipe, as its
+			// stdout; cat copies them to the test. It gets no stdin, and its
+			// descriptor 2 is the test's stdout.
+			s.Exec(ExecAttr{Command: "fds", Files: []int{-1, w, 1}})
+			return 1
+		},
+	}))
+	pid := mustSpawn(t, k, Spec{Command: "execer", Stdout: &out})
+	if p := mustWait(t, k, pid); p.Status.ExitStatus() != 0 {
+		t.Fatalf("execer: %v (%s) %q", p.Status, p.Reason, out.String())
+	}
+	waitFor(t, "cat to copy the pipe", 10*time.Second, func() bool { return strings.HasSuffix(out.String(), "\n") })
+	if got := out.String(); got != "[1 2]\n" {
+		t.Fatalf("descriptors after exec with Files {-1, w, 1}: got %q, want [1 2]", got)
 	}
 }
