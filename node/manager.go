@@ -324,12 +324,15 @@ func (k *ProcessManager) Kill(pid int, sig ipc.Signal) error {
 
 // kill delivers sig to the targets pid names, from sender (nil: the
 // kernel), as kill(2): it succeeds if it may signal at least one target;
-// otherwise it fails with EPERM if there were targets it may not signal, and
-// with ESRCH (ErrNoProcess) if there were none. Signal 0 sends nothing.
+// otherwise it fails with EPERM if there were targets it may not signal
+// (except for pid -1, which then succeeds, as on Linux), and with ESRCH
+// (ErrNoProcess) if there were none. Signal 0 sends nothing.
 func (k *ProcessManager) kill(sender *Process, pid int, sig ipc.Signal) error {
 	targets, denied := k.targets(sender, pid, sig)
 	switch {
 	case len(targets) > 0:
+	case denied && pid == -1:
+		return nil // as Linux's kill(-1): success once there was someone to ask
 	case denied:
 		return fmt.Errorf("%w: %d", ErrPermission, pid)
 	default:
