@@ -431,7 +431,8 @@ func (s *Sys) Waitpid(pid int, options int) (int, WaitStatus, error) {
 // process may signal those of its own owner; a privileged one (owner
 // "root", see Privileged) any; SIGCONT also goes to any process of the
 // caller's session. ESRCH if no process matches, EPERM if none of those
-// that match may be signalled, EINVAL for a bad signal.
+// that match may be signalled (kill(-1) then succeeds, as on Linux),
+// EINVAL for a bad signal.
 func (s *Sys) Kill(pid int, sig ipc.Signal) error {
 	s.enter()
 	if sig != 0 && !sig.Valid() {
