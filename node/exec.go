@@ -109,19 +109,20 @@ func (s *Sys) Exec(attr ExecAttr) error {
 // of the program it replaced, and ends the process when it returns. The
 // replaced program never runs again: a panic of prog is the process's
 // death (SIGABRT), not something the replaced program's frames may
-// recover.
+// recover, and the deferred calls of the replaced program, which run as
+// the goroutine unwinds, complete no system call (attnGone).
 func (p *Process) runExeced(prog Program) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.setDeath(ipc.SIGABRT, fmt.Sprintf("program panicked: %v", r))
-			runtime.Goexit()
 		}
+		p.attention.Or(attnGone)
+		runtime.Goexit()
 	}()
 	code := prog(&p.sys)
 	p.mu.Lock()
 	p.Status = ExitedStatus(code)
 	p.mu.Unlock()
-	runtime.Goexit()
 }
 
 // opsIfOpen returns f's operations, or nil for a closed descriptor's slot.

@@ -273,3 +273,18 @@ func TestExecFiles(t *testing.T) {
 		t.Fatalf("descriptors after exec with Files {-1, w, 1}: got %q, want [1 2]", got)
 	}
 }
+
+// The replaced program is gone: its deferred calls, which run as the
+// goroutine unwinds after the new program ends, complete no system call.
+func TestExecReplacedProgramsDefersAreSilent(t *testing.T) {
+	k := newKernel(t, withPrograms(map[string]Program{
+		"execer": func(s *Sys) int {
+			defer s.Printf("deferred call of the replaced program\n")
+			s.Exec(ExecAttr{Command: "echo", Args: []string{"new"}})
+			return 1
+		},
+	}))
+	if st, out := run(t, k, Spec{Command: "execer"}); st.ExitStatus() != 0 || out != "new\n" {
+		t.Fatalf("got %v %q, want exit 0 and only the new program's output", st, out)
+	}
+}

@@ -125,6 +125,7 @@ type Argv struct {
 const (
 	attnSignal uint32 = 1 << iota // a deliverable signal, or a kill, is pending
 	attnHog                       // flagged as hogging its slot; cleared when it calls in
+	attnGone                      // the program an Exec started has ended: no call completes
 )
 
 func (p *Process) state() ProcessState { return stateCode(p.stateCode.Load()).state() }

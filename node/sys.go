@@ -58,6 +58,9 @@ func (s *Sys) enter() int64 {
 }
 
 func (p *Process) slowEnter(now int64) {
+	if p.attention.Load()&attnGone != 0 {
+		runtime.Goexit() // a deferred call of a program Exec replaced
+	}
 	if p.attention.Load()&attnHog != 0 {
 		p.attention.And(^attnHog)
 	}
