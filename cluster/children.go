@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/internal/ctxutil"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
 )
@@ -205,7 +206,7 @@ func (r *runner) placeChild(ctx context.Context, pid, inc uint64) error {
 			}
 			return fmt.Errorf("%w: placing the child: %v", ipc.EAGAIN, res.Err)
 		}
-		if !sleepCtx(ctx, 50*time.Millisecond) {
+		if !ctxutil.Sleep(ctx, 50*time.Millisecond) {
 			return fmt.Errorf("%w: placing the child: %v", ipc.EAGAIN, err)
 		}
 	}
@@ -244,7 +245,7 @@ func (r *runner) Signal(sender, target int, sig ipc.Signal) error {
 			}
 			return nil
 		}
-		if !sleepCtx(ctx, 50*time.Millisecond) {
+		if !ctxutil.Sleep(ctx, 50*time.Millisecond) {
 			return fmt.Errorf("%w: recording the signal: %v", ipc.EAGAIN, err)
 		}
 	}

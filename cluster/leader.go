@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // Leader loops. While this node leads, a leaderState runs its loops, each a
@@ -109,7 +110,7 @@ func (a *Agent) establish(ls *leaderState) {
 			break
 		}
 		a.logger.Warn("leader barrier failed", "error", err)
-		if !sleepOrDone(ls.ctx, retryBackoff) {
+		if !ctxutil.Sleep(ls.ctx, retryBackoff) {
 			return
 		}
 	}
@@ -118,7 +119,7 @@ func (a *Agent) establish(ls *leaderState) {
 		if err == nil {
 			break
 		}
-		if !sleepOrDone(ls.ctx, retryBackoff) {
+		if !ctxutil.Sleep(ls.ctx, retryBackoff) {
 			return
 		}
 	}
@@ -129,18 +130,6 @@ func (a *Agent) establish(ls *leaderState) {
 	ls.run(a.tickLoop)
 	ls.run(a.reconcileLoop)
 	ls.run(a.leaseLoop)
-}
-
-// sleepOrDone waits d; it reports false if ctx ended first.
-func sleepOrDone(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // tickLoop commits a Tick every second unless some other command already

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // The reporter sends the runner's reports (started, stopped, continued,
@@ -170,7 +171,7 @@ func (rp *reporter) linger() bool {
 	if n >= lingerBelow {
 		return true
 	}
-	return sleepCtx(rp.r.ctx, reportLinger)
+	return ctxutil.Sleep(rp.r.ctx, reportLinger)
 }
 
 // deliver sends cmds until the leader has answered each one. It returns
@@ -199,7 +200,7 @@ func (rp *reporter) deliver(cmds []fsm.Command) bool {
 			return false
 		}
 		r.log.Debug("reports not acknowledged; retrying", "reports", len(cmds), "err", err)
-		if !sleepCtx(r.ctx, backoff) {
+		if !ctxutil.Sleep(r.ctx, backoff) {
 			return false
 		}
 		backoff = min(2*backoff, 2*time.Second)
@@ -253,7 +254,7 @@ func (rp *reporter) deliverOne(c fsm.Command) bool {
 			return false
 		}
 		r.log.Debug("report not acknowledged; retrying", "command", c.Type(), "pid", reportPID(c), "err", err)
-		if !sleepCtx(r.ctx, backoff) {
+		if !ctxutil.Sleep(r.ctx, backoff) {
 			return false
 		}
 		backoff = min(2*backoff, 2*time.Second)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/internal/ctxutil"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
 )
@@ -272,7 +273,7 @@ func (r *runner) watch() {
 			if r.ctx.Err() != nil {
 				return
 			}
-			if !sleepCtx(r.ctx, 100*time.Millisecond) {
+			if !ctxutil.Sleep(r.ctx, 100*time.Millisecond) {
 				return
 			}
 			continue
@@ -281,17 +282,6 @@ func (r *runner) watch() {
 			idx = v.Index()
 		}
 		kick(r.tableKick)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 
@@ -943,7 +933,7 @@ func (ns *nodeSession) submit(ctx context.Context, out sender, cmd fsm.Command) 
 	for {
 		ref, err := ns.begin(ctx, out)
 		if err != nil {
-			if !sleepCtx(ctx, 50*time.Millisecond) {
+			if !ctxutil.Sleep(ctx, 50*time.Millisecond) {
 				return nil, err
 			}
 			continue
@@ -965,7 +955,7 @@ func (ns *nodeSession) submit(ctx context.Context, out sender, cmd fsm.Command) 
 			if !errors.Is(err, errNotLeader) && !errors.Is(err, errNoLeader) {
 				maybeApplied = true
 			}
-			if !sleepCtx(ctx, 50*time.Millisecond) {
+			if !ctxutil.Sleep(ctx, 50*time.Millisecond) {
 				ns.end(ref, false)
 				return nil, err
 			}

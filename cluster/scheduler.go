@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/internal/ctxutil"
 	"github.com/vproc/vproc/sched"
 )
 
@@ -309,7 +310,7 @@ func (a *Agent) placementLoop(ls *leaderState) {
 	for {
 		v := a.fsm.View()
 		wait, changed := s.round(v)
-		if !changed && wait > 0 && !sleepOrDone(ls.ctx, min(wait, minPlanGap)) {
+		if !changed && wait > 0 && !ctxutil.Sleep(ls.ctx, min(wait, minPlanGap)) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(ls.ctx, wait)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // Endpoint is a node the clients can talk to.
@@ -203,7 +204,7 @@ func (w *Workload) Probe(ctx context.Context) error {
 		if op.Outcome == OutcomeOK || op.Code == api.CodeBadRequest || ctx.Err() != nil {
 			break
 		}
-		sleepCtx(ctx, time.Second)
+		ctxutil.Sleep(ctx, time.Second)
 	}
 	switch {
 	case op.Code == api.CodeBadRequest:
@@ -221,7 +222,7 @@ func (w *Workload) Probe(ctx context.Context) error {
 	// The heartbeat program.
 	if w.cfg.Heartbeats > 0 {
 		for i := 0; i < 5; i++ {
-			if op = w.spawnHeartbeat(ctx, st, rng); !transient(op) || !sleepCtx(ctx, time.Second) {
+			if op = w.spawnHeartbeat(ctx, st, rng); !transient(op) || !ctxutil.Sleep(ctx, time.Second) {
 				break
 			}
 		}
@@ -242,7 +243,7 @@ func (w *Workload) Probe(ctx context.Context) error {
 	// The registries.
 	for _, kind := range sortedKeys(RegistryRoutes) {
 		for i := 0; i < 5; i++ {
-			if op = w.registryOp(ctx, st, rng, OpCreate, kind, "/jepsen-probe"); !transient(op) || !sleepCtx(ctx, time.Second) {
+			if op = w.registryOp(ctx, st, rng, OpCreate, kind, "/jepsen-probe"); !transient(op) || !ctxutil.Sleep(ctx, time.Second) {
 				break
 			}
 		}
@@ -399,7 +400,7 @@ func (w *Workload) client(ctx context.Context, id int) {
 			}
 		}
 		if w.cfg.ThinkTime > 0 {
-			sleepCtx(ctx, time.Duration(rng.Int64N(int64(w.cfg.ThinkTime))))
+			ctxutil.Sleep(ctx, time.Duration(rng.Int64N(int64(w.cfg.ThinkTime))))
 		}
 	}
 }
@@ -502,7 +503,7 @@ func (w *Workload) keepHeartbeats(ctx context.Context) {
 			spawned++
 			continue
 		}
-		sleepCtx(ctx, tick)
+		ctxutil.Sleep(ctx, tick)
 	}
 }
 
@@ -548,7 +549,7 @@ func (w *Workload) followLoop(ctx context.Context, pid uint64) {
 			w.setOffset(pid, 0)
 			idle = 0
 		}
-		sleepCtx(ctx, 250*time.Millisecond+time.Duration(rng.Int64N(int64(250*time.Millisecond))))
+		ctxutil.Sleep(ctx, 250*time.Millisecond+time.Duration(rng.Int64N(int64(250*time.Millisecond))))
 	}
 }
 
@@ -842,7 +843,7 @@ func (w *Workload) write(ctx context.Context, st *stream, rng *rand.Rand, op *Op
 	var last attempt
 	for i := 0; i < w.cfg.Attempts; i++ {
 		if i > 0 {
-			sleepCtx(context.WithoutCancel(ctx), 100*time.Millisecond+time.Duration(rng.Int64N(int64(200*time.Millisecond))))
+			ctxutil.Sleep(context.WithoutCancel(ctx), 100*time.Millisecond+time.Duration(rng.Int64N(int64(200*time.Millisecond))))
 			if e, ok := w.endpoint(st, rng); ok {
 				ep = e
 			}
@@ -1029,7 +1030,7 @@ func ReadAll(ctx context.Context, eps []Endpoint, timeout time.Duration) ([]api.
 		if last.kind == answered && last.code == "" {
 			return l.Processes, nil
 		}
-		sleepCtx(ctx, 500*time.Millisecond)
+		ctxutil.Sleep(ctx, 500*time.Millisecond)
 	}
 	return nil, fmt.Errorf("no consistent read: %s %s", last.code, last.msg)
 }
