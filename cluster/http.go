@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -195,7 +196,7 @@ func (s *serving) httpErrorOf(r *http.Request, err error) *httpError {
 		he = &httpError{http.StatusServiceUnavailable, api.CodeNoLeader, err.Error()}
 	case errors.Is(err, errUnknownOutcome):
 		he = &httpError{http.StatusServiceUnavailable, api.CodeUnknownOutcome, err.Error()}
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errLogClosed), errors.Is(err, errStopping):
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, logstore.ErrClosed), errors.Is(err, errStopping):
 		he = &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, err.Error()}
 	case fsm.Code(err) != fsm.CodeUnknown:
 		he = domainError(err)
@@ -843,7 +844,7 @@ func (s *serving) handleLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case !ok && s.logs.has(pid):
+	case !ok && s.logs.Has(pid):
 	case !ok && !toNode && !fromNode && !s.c.isLeader():
 		// This node may lag behind: the leader knows.
 		s.forwardToLeader(w, r, false)
@@ -867,7 +868,7 @@ func (s *serving) streamLog(ctx context.Context, w http.ResponseWriter, r *http.
 	tick := time.NewTicker(followRecheck)
 	defer tick.Stop()
 	for {
-		n, at, err := s.logs.read(pid, off, buf)
+		n, at, err := s.logs.Read(pid, off, buf)
 		if err != nil {
 			if !started {
 				s.fail(w, r, err)
@@ -895,7 +896,7 @@ func (s *serving) streamLog(ctx context.Context, w http.ResponseWriter, r *http.
 			return
 		}
 		_ = rc.Flush()
-		wake, atEnd := s.logs.waitChan(pid, off)
+		wake, atEnd := s.logs.WaitChan(pid, off)
 		var table <-chan struct{}
 		stopTable := func() {}
 		if atEnd {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/internal/ctxutil"
 	"github.com/vproc/vproc/ipc"
@@ -112,7 +113,7 @@ type runner struct {
 	c      core
 	name   string
 	kernel *node.ProcessManager // set once by newServing, before start
-	logs   *logStore
+	logs   *logstore.Store
 	out    sender
 	log    *slog.Logger
 
@@ -200,7 +201,7 @@ type stdinPipe struct {
 	attached bool   // a stdin stream has been attached
 }
 
-func newRunner(c core, logs *logStore, out sender, logger *slog.Logger) *runner {
+func newRunner(c core, logs *logstore.Store, out sender, logger *slog.Logger) *runner {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &runner{
 		c:         c,
@@ -347,7 +348,7 @@ func (r *runner) handleEvents() {
 		}
 		r.mu.Unlock()
 		if e.Kind == node.EventExited {
-			r.logs.finish(pid)
+			r.logs.Finish(pid)
 			r.reapKernel(pid)
 		}
 		if !report {
@@ -643,7 +644,7 @@ func (r *runner) startProcess(p *fsm.Process) {
 	}
 	r.mu.Unlock()
 	if err == nil {
-		w := r.logs.writer(pid)
+		w := r.logs.Writer(pid)
 		spec.Stdout, spec.Stderr = w, w
 		_, err = r.kernel.Spawn(spec)
 	}
@@ -676,7 +677,7 @@ func (r *runner) startProcess(p *fsm.Process) {
 	r.final[pid] = finalCPU{inc: inc}
 	r.closeStdinLocked(pid, inc)
 	r.mu.Unlock()
-	r.logs.finish(pid)
+	r.logs.Finish(pid)
 	r.rep.add(&fsm.Exited{PID: pid, Incarnation: inc, Node: r.name, Status: st})
 }
 
@@ -746,7 +747,7 @@ func (r *runner) deliverSignals(reqs []fsm.SignalRequest, all bool) {
 // the table has reaped.
 func (r *runner) forgetReaped(pids []uint64) {
 	for _, pid := range pids {
-		r.logs.remove(pid)
+		r.logs.Remove(pid)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -764,9 +765,9 @@ func (r *runner) forgetReaped(pids []uint64) {
 // table's feed (forgetReaped); this catches what the feed cannot show, such
 // as the reaps before a snapshot restore.
 func (r *runner) collect(v *fsm.View) {
-	for _, pid := range r.logs.pids() {
+	for _, pid := range r.logs.PIDs() {
 		if _, ok := v.Get(pid); !ok {
-			r.logs.remove(pid)
+			r.logs.Remove(pid)
 		}
 	}
 	r.mu.Lock()

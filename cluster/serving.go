@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/node"
 )
 
@@ -27,7 +28,7 @@ type serving struct {
 
 	kernel *node.ProcessManager
 	runner *runner
-	logs   *logStore
+	logs   *logstore.Store
 	h      http.Handler
 
 	ipcSrv ipcServer // the IPC streams this node serves
@@ -60,7 +61,7 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 	if !cfg.Dev && cfg.DataDir != "" {
 		dir = filepath.Join(cfg.DataDir, "logs")
 	}
-	logs, err := newLogStore(dir, maxLog, logger)
+	logs, err := logstore.New(dir, maxLog, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +97,7 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 	k, err := node.New(kcfg)
 	if err != nil {
 		cancel()
-		logs.close()
+		logs.Close()
 		return nil, fmt.Errorf("local kernel: %w", err)
 	}
 	if fencing {
@@ -137,7 +138,7 @@ func (s *serving) stop(ctx context.Context) error {
 		s.wg.Wait()
 		s.runner.stop()
 		err := s.kernel.Shutdown(ctx)
-		s.logs.close()
+		s.logs.Close()
 		s.transport.CloseIdleConnections()
 		s.stopErr = err
 	})

@@ -30,7 +30,7 @@ func TestServingLogsOnDiskAndReaped(t *testing.T) {
 	}
 	waitFor(t, "the log to be deleted", 5*time.Second, func() bool {
 		ents, _ := os.ReadDir(logs)
-		return len(ents) == 0 && !h.s.logs.has(pid)
+		return len(ents) == 0 && !h.s.logs.Has(pid)
 	})
 }
 
@@ -41,11 +41,11 @@ func TestServingLogsGoWithTheReap(t *testing.T) {
 	h := newHarness(t, nil, true)
 	pid := h.spawn(api.SpawnRequest{Command: "echo", Args: []string{"kept"}})
 	h.waitState(pid, fsm.StateExited)
-	waitFor(t, "the log", 5*time.Second, func() bool { return h.s.logs.has(pid) })
+	waitFor(t, "the log", 5*time.Second, func() bool { return h.s.logs.Has(pid) })
 	if r := h.c.apply(&fsm.Reap{PID: pid}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	waitFor(t, "the log to be dropped", 5*time.Second, func() bool { return !h.s.logs.has(pid) })
+	waitFor(t, "the log to be dropped", 5*time.Second, func() bool { return !h.s.logs.Has(pid) })
 	if h.s.runner.gcEvery < time.Minute {
 		t.Fatalf("gcEvery is %v: the test would not tell the feed from the periodic comparison", h.s.runner.gcEvery)
 	}

@@ -1,4 +1,4 @@
-package cluster
+package logstore
 
 import (
 	"bytes"
@@ -11,24 +11,24 @@ import (
 	"time"
 )
 
-func newTestLogStore(t *testing.T, dir string, max int64) *logStore {
+func newTestLogStore(t *testing.T, dir string, max int64) *Store {
 	t.Helper()
-	st, err := newLogStore(dir, max, slog.New(slog.DiscardHandler))
+	st, err := New(dir, max, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(st.close)
+	t.Cleanup(st.Close)
 	return st
 }
 
 // readAll reads pid's log from off to its current end.
-func readAll(t *testing.T, st *logStore, pid uint64, off int64) (string, int64) {
+func readAll(t *testing.T, st *Store, pid uint64, off int64) (string, int64) {
 	t.Helper()
 	var out bytes.Buffer
 	buf := make([]byte, 7) // small, to cross segment and buffer boundaries
 	first := int64(-1)
 	for {
-		n, at, err := st.read(pid, off, buf)
+		n, at, err := st.Read(pid, off, buf)
 		if err != nil {
 			t.Fatalf("read pid %d at %d: %v", pid, off, err)
 		}
@@ -51,7 +51,7 @@ func forEachMode(t *testing.T, fn func(t *testing.T, dir string)) {
 func TestLogstoreReadOffsets(t *testing.T) {
 	forEachMode(t, func(t *testing.T, dir string) {
 		st := newTestLogStore(t, dir, 1<<20)
-		w := st.writer(5)
+		w := st.Writer(5)
 		fmt.Fprint(w, "hello ")
 		fmt.Fprint(w, "world\n")
 		for _, flushed := range []bool{false, true} {
@@ -83,7 +83,7 @@ func TestLogstoreBounded(t *testing.T) {
 	forEachMode(t, func(t *testing.T, dir string) {
 		const max = 100
 		st := newTestLogStore(t, dir, max)
-		w := st.writer(7)
+		w := st.Writer(7)
 		var all strings.Builder
 		for i := range 200 {
 			line := fmt.Sprintf("line %03d\n", i) // 9 bytes
@@ -124,11 +124,11 @@ func TestLogstoreBounded(t *testing.T) {
 
 func TestLogstoreReopen(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "logs")
-	st, err := newLogStore(dir, 64, slog.New(slog.DiscardHandler))
+	st, err := New(dir, 64, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := st.writer(3)
+	w := st.Writer(3)
 	var all strings.Builder
 	for i := range 20 {
 		s := fmt.Sprintf("%02d-", i)
@@ -137,17 +137,17 @@ func TestLogstoreReopen(t *testing.T) {
 		st.flushAll()
 	}
 	want, at := readAll(t, st, 3, 0)
-	st.close()
+	st.Close()
 	st2 := newTestLogStore(t, dir, 64)
 	got, at2 := readAll(t, st2, 3, 0)
 	if got != want || at2 != at {
 		t.Errorf("after reopening: got %q at %d, want %q at %d", got, at2, want, at)
 	}
-	if _, finished := st2.waitChan(3, at2+int64(len(got))); !finished {
+	if _, finished := st2.WaitChan(3, at2+int64(len(got))); !finished {
 		t.Errorf("a reopened log is not done")
 	}
 	// Writing goes on at the logical end.
-	fmt.Fprint(st2.writer(3), "more")
+	fmt.Fprint(st2.Writer(3), "more")
 	got, _ = readAll(t, st2, 3, at2+int64(len(want)))
 	if got != "more" {
 		t.Errorf("after reopening and writing: got %q", got)
@@ -158,7 +158,7 @@ func TestLogstoreNoOpenFiles(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "logs")
 	st := newTestLogStore(t, dir, 1<<20)
 	for pid := uint64(2); pid < 200; pid++ {
-		fmt.Fprintf(st.writer(pid), "output of %d\n", pid)
+		fmt.Fprintf(st.Writer(pid), "output of %d\n", pid)
 	}
 	st.flushAll()
 	readAll(t, st, 100, 0)
@@ -181,30 +181,30 @@ func TestLogstoreNoOpenFiles(t *testing.T) {
 func TestLogstoreRemoveAndWake(t *testing.T) {
 	forEachMode(t, func(t *testing.T, dir string) {
 		st := newTestLogStore(t, dir, 1<<20)
-		wake, finished := st.waitChan(4, 0)
+		wake, finished := st.WaitChan(4, 0)
 		if finished {
 			t.Fatal("an empty live log is finished")
 		}
-		w := st.writer(4)
+		w := st.Writer(4)
 		fmt.Fprint(w, "x")
 		select {
 		case <-wake:
 		case <-time.After(5 * time.Second):
 			t.Fatal("a write did not wake the reader")
 		}
-		wake, _ = st.waitChan(4, 1)
-		st.finish(4)
+		wake, _ = st.WaitChan(4, 1)
+		st.Finish(4)
 		select {
 		case <-wake:
 		case <-time.After(5 * time.Second):
 			t.Fatal("finish did not wake the reader")
 		}
-		if _, finished := st.waitChan(4, 1); !finished {
+		if _, finished := st.WaitChan(4, 1); !finished {
 			t.Error("a finished log read to its end is not finished")
 		}
 		st.flushAll()
-		st.remove(4)
-		if st.has(4) {
+		st.Remove(4)
+		if st.Has(4) {
 			t.Error("a removed log is still there")
 		}
 		if dir != "" {

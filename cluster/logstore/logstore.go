@@ -1,4 +1,4 @@
-package cluster
+package logstore
 
 import (
 	"errors"
@@ -14,38 +14,16 @@ import (
 	"time"
 )
 
-// The log store keeps the standard output and error of the processes this
-// node runs (DESIGN.md: "stdout and stderr logs, streamable, with no open
-// file per idle process").
-//
-// Each PID has one log, shared by its incarnations that run here. A log is a
-// logical byte stream: offset 0 is its first byte ever written, and readers
-// ask for an offset. It is bounded by maxBytes: two segments of maxBytes/2
-// each, the older dropped whole when the newer fills up, so between
-// maxBytes/2 and maxBytes of the most recent output is kept. A reader asking
-// for an offset that has been dropped gets the oldest byte still kept.
-//
-// Writes (from the kernel, while the writing process holds its CPU slot)
-// only append to an in-memory buffer under a mutex: they never touch the
-// disk. One flusher goroutine moves the buffers into the segments shortly
-// after: on disk it opens the segment file, appends and closes it, so no file
-// stays open between flushes. Readers see buffered output at once. If the
-// flusher falls behind by more than maxBytes, the oldest buffered bytes are
-// dropped, as the bound says.
-//
-// On disk a segment is the file "<pid>.<base>.log" in the store's directory,
-// where base is the logical offset of its first byte; a restarted agent finds
-// its logs again from the names alone. With an empty directory everything
-// stays in memory (Dev).
-
 // logFlushDelay is how long the flusher waits after the first write before it
 // flushes, so that a chatty process is written in batches.
 const logFlushDelay = 50 * time.Millisecond
 
-// errLogClosed is returned by reads after the store is closed.
-var errLogClosed = errors.New("log store closed")
+// ErrClosed is returned by reads after the store is closed.
+var ErrClosed = errors.New("log store closed")
 
-type logStore struct {
+// Store holds the output logs of the processes this node runs. It is safe
+// for concurrent use. Create it with New and stop it with Close.
+type Store struct {
 	dir    string // "" keeps the logs in memory
 	segMax int64  // the capacity of each of a log's two segments
 	log    *slog.Logger
@@ -64,14 +42,14 @@ type logStore struct {
 type procLog struct {
 	pid uint64
 
-	// Guarded by logStore.mu.
+	// Guarded by Store.mu.
 	buf      []byte        // output not yet in a segment
 	bufStart int64         // logical offset of buf[0]
 	done     bool          // no incarnation writes to it now: the last one exited
 	gone     bool          // deleted
 	wake     chan struct{} // made by a waiting reader, closed by the next change
 
-	io   sync.Mutex // guards segs, cur and the segment files; taken before logStore.mu
+	io   sync.Mutex // guards segs, cur and the segment files; taken before Store.mu
 	segs [2]segment // segs[cur] is appended to; segs[1-cur] is older
 	cur  int
 }
@@ -84,13 +62,13 @@ type segment struct {
 
 func (s *segment) end() int64 { return s.base + s.size }
 
-// newLogStore opens the store in dir (created if needed), or in memory when
+// New opens the store in dir (created if needed), or in memory when
 // dir is "". maxBytes bounds each log.
-func newLogStore(dir string, maxBytes int64, logger *slog.Logger) (*logStore, error) {
+func New(dir string, maxBytes int64, logger *slog.Logger) (*Store, error) {
 	if maxBytes < 2 {
 		return nil, fmt.Errorf("log size bound %d is too small", maxBytes)
 	}
-	st := &logStore{
+	st := &Store{
 		dir:    dir,
 		segMax: maxBytes / 2,
 		log:    logger,
@@ -114,7 +92,7 @@ func newLogStore(dir string, maxBytes int64, logger *slog.Logger) (*logStore, er
 
 // load finds the logs a previous run left in the directory. Their processes
 // have ended with that run, so they are done.
-func (st *logStore) load() error {
+func (st *Store) load() error {
 	ents, err := os.ReadDir(st.dir)
 	if err != nil {
 		return fmt.Errorf("log store: %w", err)
@@ -178,13 +156,13 @@ func parseSegmentName(name string) (pid uint64, base int64, ok bool) {
 	return pid, base, true
 }
 
-func (st *logStore) segPath(pid uint64, base int64) string {
+func (st *Store) segPath(pid uint64, base int64) string {
 	return filepath.Join(st.dir, strconv.FormatUint(pid, 10)+"."+strconv.FormatInt(base, 10)+".log")
 }
 
 // getLocked returns pid's log, creating it when create is set. Callers hold
 // st.mu.
-func (st *logStore) getLocked(pid uint64, create bool) *procLog {
+func (st *Store) getLocked(pid uint64, create bool) *procLog {
 	pl := st.logs[pid]
 	if pl == nil && create && !st.closed {
 		pl = &procLog{pid: pid}
@@ -202,7 +180,7 @@ func (pl *procLog) wakeLocked() {
 
 // logWriter is the io.Writer a process's stdout and stderr go to.
 type logWriter struct {
-	st  *logStore
+	st  *Store
 	pid uint64
 }
 
@@ -231,9 +209,9 @@ func (w logWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// writer returns the writer for pid's output, and marks the log as written
+// Writer returns the writer for pid's output, and marks the log as written
 // to again (not done).
-func (st *logStore) writer(pid uint64) io.Writer {
+func (st *Store) Writer(pid uint64) io.Writer {
 	st.mu.Lock()
 	if pl := st.getLocked(pid, true); pl != nil {
 		pl.done = false
@@ -243,8 +221,8 @@ func (st *logStore) writer(pid uint64) io.Writer {
 	return logWriter{st: st, pid: pid}
 }
 
-// finish marks pid's log done: the incarnation writing it has exited.
-func (st *logStore) finish(pid uint64) {
+// Finish marks pid's log done: the incarnation writing it has exited.
+func (st *Store) Finish(pid uint64) {
 	st.mu.Lock()
 	if pl := st.logs[pid]; pl != nil {
 		pl.done = true
@@ -253,8 +231,8 @@ func (st *logStore) finish(pid uint64) {
 	st.mu.Unlock()
 }
 
-// remove deletes pid's log (the table reaped the process).
-func (st *logStore) remove(pid uint64) {
+// Remove deletes pid's log (the table reaped the process).
+func (st *Store) Remove(pid uint64) {
 	st.mu.Lock()
 	pl := st.logs[pid]
 	if pl == nil {
@@ -279,8 +257,8 @@ func (st *logStore) remove(pid uint64) {
 	}
 }
 
-// pids lists the PIDs that have a log.
-func (st *logStore) pids() []uint64 {
+// PIDs lists the PIDs that have a log.
+func (st *Store) PIDs() []uint64 {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	out := make([]uint64, 0, len(st.logs))
@@ -290,24 +268,24 @@ func (st *logStore) pids() []uint64 {
 	return out
 }
 
-// has reports whether pid has a log here.
-func (st *logStore) has(pid uint64) bool {
+// Has reports whether pid has a log here.
+func (st *Store) Has(pid uint64) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.logs[pid] != nil
 }
 
-// read copies output of pid's log from logical offset off into p. It
+// Read copies output of pid's log from logical offset off into p. It
 // returns the number of bytes copied and the offset of p[0], which is above
 // off when the output at off has been dropped. n is 0 when there is nothing
 // at or after off yet.
-func (st *logStore) read(pid uint64, off int64, p []byte) (n int, at int64, err error) {
+func (st *Store) Read(pid uint64, off int64, p []byte) (n int, at int64, err error) {
 	st.mu.Lock()
 	pl := st.logs[pid]
 	closed := st.closed
 	st.mu.Unlock()
 	if closed {
-		return 0, off, errLogClosed
+		return 0, off, ErrClosed
 	}
 	if pl == nil {
 		return 0, off, nil
@@ -355,10 +333,10 @@ func (st *logStore) read(pid uint64, off int64, p []byte) (n int, at int64, err 
 	return n, off, err
 }
 
-// waitChan returns a channel closed when pid's log changes, and whether
+// WaitChan returns a channel closed when pid's log changes, and whether
 // the log is done with nothing left at or after off. The log is created if
 // needed so that a reader can wait for a process that has not written yet.
-func (st *logStore) waitChan(pid uint64, off int64) (wake <-chan struct{}, finished bool) {
+func (st *Store) WaitChan(pid uint64, off int64) (wake <-chan struct{}, finished bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	pl := st.getLocked(pid, true)
@@ -378,7 +356,7 @@ func (st *logStore) waitChan(pid uint64, off int64) (wake <-chan struct{}, finis
 }
 
 // flusher moves buffered output into the segments.
-func (st *logStore) flusher() {
+func (st *Store) flusher() {
 	defer st.wg.Done()
 	for {
 		select {
@@ -399,7 +377,7 @@ func (st *logStore) flusher() {
 	}
 }
 
-func (st *logStore) flushAll() {
+func (st *Store) flushAll() {
 	st.mu.Lock()
 	list := make([]*procLog, 0, len(st.dirty))
 	for pl := range st.dirty {
@@ -415,7 +393,7 @@ func (st *logStore) flushAll() {
 }
 
 // flush appends pl's buffer to its segments.
-func (st *logStore) flush(pl *procLog) error {
+func (st *Store) flush(pl *procLog) error {
 	pl.io.Lock()
 	defer pl.io.Unlock()
 	st.mu.Lock()
@@ -463,7 +441,7 @@ func (st *logStore) flush(pl *procLog) error {
 	return nil
 }
 
-func (st *logStore) dropSegment(pl *procLog, i int) error {
+func (st *Store) dropSegment(pl *procLog, i int) error {
 	s := &pl.segs[i]
 	if st.dir != "" && s.size > 0 {
 		if err := os.Remove(st.segPath(pl.pid, s.base)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -474,7 +452,7 @@ func (st *logStore) dropSegment(pl *procLog, i int) error {
 	return nil
 }
 
-func (st *logStore) appendSegment(pid uint64, s *segment, b []byte) error {
+func (st *Store) appendSegment(pid uint64, s *segment, b []byte) error {
 	if st.dir == "" {
 		s.data = append(s.data, b...)
 		s.size += int64(len(b))
@@ -492,9 +470,9 @@ func (st *logStore) appendSegment(pid uint64, s *segment, b []byte) error {
 	return err
 }
 
-// close flushes what is buffered and stops the flusher. Later writes are
+// Close flushes what is buffered and stops the flusher. Later writes are
 // dropped and reads fail.
-func (st *logStore) close() {
+func (st *Store) Close() {
 	st.mu.Lock()
 	if st.closed {
 		st.mu.Unlock()
