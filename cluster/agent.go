@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/vproc/vproc/cluster/raftnet"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vproc/vproc/cluster/raftnet"
 
 	"github.com/hashicorp/go-sockaddr"
 	"github.com/hashicorp/raft"

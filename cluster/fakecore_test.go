@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"github.com/vproc/vproc/internal/testwait"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vproc/vproc/internal/testwait"
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/fsm"

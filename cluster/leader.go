@@ -32,7 +32,7 @@ type leaderState struct {
 	missingSince map[string]time.Time
 	// sched places processes: the placement loop's plans and the spawns
 	// this leader receives. Set at creation.
-	sched *scheduler
+	placer *placer
 	// leases records the node leases this leader renewed (lease.go), and
 	// fence is the fence timeout, after which a lease it did not renew may
 	// have ended.
@@ -91,7 +91,7 @@ func (a *Agent) lead() *leaderState {
 	ctx, cancel := context.WithCancel(a.ctx) // the agent stopping ends the term too
 	ls := &leaderState{ctx: ctx, cancel: cancel, ready: make(chan struct{}), missingSince: map[string]time.Time{},
 		leases: newLeaseTable(time.Now()), fence: a.cfg.FenceTimeout}
-	ls.sched = newScheduler(a, ls)
+	ls.placer = newPlacer(a, ls)
 	a.leading.Store(ls)
 	a.logger.Info("leadership gained")
 	ls.run(a.establish)

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -171,23 +170,6 @@ func holdsAnything(v *fsm.View, node string) bool {
 		}
 	}
 	return false
-}
-
-// handleLease answers POST /v1/internal/lease: a node's lease renewal. Only
-// the leader answers; it is never forwarded.
-func (s *serving) handleLease(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 1024))
-	from := r.Header.Get(api.HeaderNode)
-	if from == "" || len(from) > 128 {
-		s.fail(w, r, badRequest("a lease renewal names its node in %s", api.HeaderNode))
-		return
-	}
-	index, err := s.c.renewLease(r.Context(), from)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, api.LeaseGrant{Index: index})
 }
 
 // keepLease renews this node's lease until the serving half stops.

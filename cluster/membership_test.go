@@ -2,9 +2,10 @@ package cluster
 
 import (
 	"fmt"
-	"github.com/vproc/vproc/fsm"
 	"testing"
 	"time"
+
+	"github.com/vproc/vproc/fsm"
 
 	"github.com/vproc/vproc/cluster/api"
 )

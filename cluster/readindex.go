@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"io"
 	"net/http"
 
 	"github.com/vproc/vproc/cluster/api"
@@ -38,16 +37,4 @@ func (s *serving) syncedView(ctx context.Context) (*fsm.View, error) {
 			return nil, err
 		}
 	}
-}
-
-// handleReadIndex answers POST /v1/internal/readindex on the leader; it is
-// never forwarded.
-func (s *serving) handleReadIndex(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 1024))
-	index, err := s.c.readIndex(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, api.ReadIndex{Index: index})
 }

@@ -297,9 +297,9 @@ func (c *testCluster) waitMembers(n int) {
 				return fmt.Errorf("the leader may not place on %s yet", a.Name())
 			}
 		}
-		ls.sched.mu.Lock()
-		ls.sched.nodes = nil // the next spawn lists the nodes afresh
-		ls.sched.mu.Unlock()
+		ls.placer.mu.Lock()
+		ls.placer.nodes = nil // the next spawn lists the nodes afresh
+		ls.placer.mu.Unlock()
 		return nil
 	})
 	c.leader()

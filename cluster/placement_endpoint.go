@@ -8,18 +8,19 @@ import (
 	"github.com/vproc/vproc/sched"
 )
 
-// schedulerRoutes registers the scheduler operator routes:
+// placementRoutes registers the routes of the placement configuration (the
+// strategy the leader places with), named scheduler on the wire:
 //
 //	GET /v1/operator/scheduler[?stale]  the cluster-wide configuration
 //	PUT /v1/operator/scheduler          set it (a write, in the client's session)
-func (s *serving) schedulerRoutes(mux *http.ServeMux) {
+func (s *serving) placementRoutes(mux *http.ServeMux) {
 	mux.Handle("/v1/operator/scheduler", methods{
-		http.MethodGet: s.handleGetSchedulerConfig,
-		http.MethodPut: s.leaderOnly(s.handleSetSchedulerConfig, true),
+		http.MethodGet: s.handleGetPlacementConfig,
+		http.MethodPut: s.leaderOnly(s.handleSetPlacementConfig, true),
 	})
 }
 
-func (s *serving) handleGetSchedulerConfig(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleGetPlacementConfig(w http.ResponseWriter, r *http.Request) {
 	stale := boolParam(r.URL.Query(), "stale")
 	if !stale && !s.c.isLeader() {
 		s.forwardToLeader(w, r, false)
@@ -34,7 +35,7 @@ func (s *serving) handleGetSchedulerConfig(w http.ResponseWriter, r *http.Reques
 	writeJSON(w, http.StatusOK, apiSchedulerConfig(v.SchedulerConfig()))
 }
 
-func (s *serving) handleSetSchedulerConfig(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleSetPlacementConfig(w http.ResponseWriter, r *http.Request) {
 	var req api.SchedulerConfigRequest
 	if err := decodeBody(w, r, &req, false); err != nil {
 		s.fail(w, r, err)

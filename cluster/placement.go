@@ -63,8 +63,8 @@ func (ls *leaderState) eligible(n *fsm.Node, now time.Time) bool {
 	return n.Status == fsm.NodeAlive && ls.leases.fresh(n.ID, now, ls.fence)
 }
 
-// scheduler places processes for one term of leadership.
-type scheduler struct {
+// placer places processes for one term of leadership.
+type placer struct {
 	a       *Agent
 	ls      *leaderState
 	planner *sched.Planner
@@ -91,13 +91,13 @@ type spawnPickRec struct {
 	at   time.Time
 }
 
-func newScheduler(a *Agent, ls *leaderState) *scheduler {
+func newPlacer(a *Agent, ls *leaderState) *placer {
 	pl, err := sched.New(a.cfg.Scheduler)
 	if err != nil {
 		// Config.Validate checked it before the agent started.
-		panic(fmt.Sprintf("scheduler config: %v", err))
+		panic(fmt.Sprintf("placement config: %v", err))
 	}
-	return &scheduler{a: a, ls: ls, planner: pl, picks: map[uint64]spawnPickRec{}, held: map[string]sched.Usage{}}
+	return &placer{a: a, ls: ls, planner: pl, picks: map[uint64]spawnPickRec{}, held: map[string]sched.Usage{}}
 }
 
 // strategyOf returns the table's strategy.
@@ -110,7 +110,7 @@ func strategyOf(v *fsm.View) sched.Strategy {
 }
 
 // schedNode converts a table node for the planner.
-func (s *scheduler) schedNode(n *fsm.Node, now time.Time) sched.Node {
+func (s *placer) schedNode(n *fsm.Node, now time.Time) sched.Node {
 	sn := sched.Node{
 		ID:     n.ID,
 		Name:   n.Name,
@@ -133,7 +133,7 @@ func (s *scheduler) schedNode(n *fsm.Node, now time.Time) sched.Node {
 // spawnPick is the spawn path's choice for one spawn; release ends its
 // count as in flight once the spawn's entry has been answered.
 type spawnPick struct {
-	s  *scheduler
+	s  *placer
 	id uint64
 }
 
@@ -146,7 +146,7 @@ func (p spawnPick) release() {
 	p.s.dropPickLocked(p.id)
 }
 
-func (s *scheduler) dropPickLocked(id uint64) {
+func (s *placer) dropPickLocked(id uint64) {
 	r, ok := s.picks[id]
 	if !ok {
 		return
@@ -164,7 +164,7 @@ func (s *scheduler) dropPickLocked(id uint64) {
 
 // pickForSpawn chooses the node of a spawn with spec, from view v, or ""
 // to let it commit pending for the placement loop.
-func (s *scheduler) pickForSpawn(v *fsm.View, spec *fsm.Spec) (string, spawnPick) {
+func (s *placer) pickForSpawn(v *fsm.View, spec *fsm.Spec) (string, spawnPick) {
 	need, ok := spawnRequirement(v, spec)
 	if !ok {
 		return "", spawnPick{}
@@ -235,7 +235,7 @@ func (s *scheduler) pickForSpawn(v *fsm.View, spec *fsm.Spec) (string, spawnPick
 
 // refreshLocked rebuilds the list of eligible nodes and drops the picks
 // whose answer never came. Callers hold s.mu.
-func (s *scheduler) refreshLocked(v *fsm.View, now time.Time) {
+func (s *placer) refreshLocked(v *fsm.View, now time.Time) {
 	s.nodes = s.nodes[:0]
 	for _, n := range v.Nodes() {
 		if !s.ls.eligible(&n, now) {
@@ -297,7 +297,7 @@ func (a *Agent) placeSpawn(c *fsm.Spawn) spawnPick {
 	if ls == nil || c.Place != "" {
 		return spawnPick{}
 	}
-	node, pick := ls.sched.pickForSpawn(a.fsm.View(), &c.Spec)
+	node, pick := ls.placer.pickForSpawn(a.fsm.View(), &c.Spec)
 	c.Place = node
 	return pick
 }
@@ -306,7 +306,7 @@ func (a *Agent) placeSpawn(c *fsm.Spawn) spawnPick {
 // when the table has changed and pending processes exist, at least every
 // placementInterval, and when a restart backoff ends.
 func (a *Agent) placementLoop(ls *leaderState) {
-	s := ls.sched
+	s := ls.placer
 	for {
 		v := a.fsm.View()
 		wait, changed := s.round(v)
@@ -326,7 +326,7 @@ func (a *Agent) placementLoop(ls *leaderState) {
 
 // round plans from view v and commits the plan. It returns how long to wait
 // at most before the next round, and whether the plan changed the table.
-func (s *scheduler) round(v *fsm.View) (time.Duration, bool) {
+func (s *placer) round(v *fsm.View) (time.Duration, bool) {
 	wait := placementInterval
 	if v.PendingLen() == 0 {
 		s.setWaiting(0)
@@ -356,7 +356,7 @@ func (s *scheduler) round(v *fsm.View) (time.Duration, bool) {
 	return wait, true
 }
 
-func (s *scheduler) setWaiting(prio int) {
+func (s *placer) setWaiting(prio int) {
 	s.mu.Lock()
 	s.waiting = prio
 	s.mu.Unlock()
@@ -364,7 +364,7 @@ func (s *scheduler) setWaiting(prio int) {
 
 // commit proposes every entry of plan and waits for their outcomes. It
 // reports false when the entries could not be proposed (leadership lost).
-func (s *scheduler) commit(plan *sched.Plan, now time.Time) bool {
+func (s *placer) commit(plan *sched.Plan, now time.Time) bool {
 	n := len(plan.Placements) + len(plan.Preemptions)
 	type outcome struct {
 		what string
@@ -465,7 +465,7 @@ func (p *planState) waitingPriority(plan *sched.Plan) int {
 // backoff has passed (backoff is how long until the next one's ends, 0 if
 // none waits), every process that holds capacity on a node of the table,
 // and the nodes, eligible or not.
-func (s *scheduler) state(v *fsm.View, now time.Time) (*planState, time.Duration) {
+func (s *placer) state(v *fsm.View, now time.Time) (*planState, time.Duration) {
 	st := &planState{v: v, prio: map[uint64]int{}}
 	var backoff time.Duration
 	for _, p := range v.Pending() {

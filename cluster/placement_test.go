@@ -95,11 +95,11 @@ func sortedCounts(m map[string]int) []int {
 	return out
 }
 
-// TestSchedulerSpreadAndBinpack places six processes on three nodes of four
+// TestPlacementSpreadAndBinpack places six processes on three nodes of four
 // each: spread puts two on every node; binpack, set through a follower's
 // HTTP API as `vproc operator scheduler set-config` does, fills one node
 // and puts the rest on a second.
-func TestSchedulerSpreadAndBinpack(t *testing.T) {
+func TestPlacementSpreadAndBinpack(t *testing.T) {
 	c := schedCluster(t, 4)
 	cl := clientOf(t, c.followers()[0])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -157,10 +157,10 @@ func TestSchedulerSpreadAndBinpack(t *testing.T) {
 	}
 }
 
-// TestSchedulerConstraints places by --node and --constraint through the
+// TestPlacementConstraints places by --node and --constraint through the
 // HTTP API, and leaves what no node satisfies pending until a node that
 // does exists.
-func TestSchedulerConstraints(t *testing.T) {
+func TestPlacementConstraints(t *testing.T) {
 	c := schedCluster(t, 8, func(i int, c *Config) {
 		if i == 1 {
 			c.Labels = map[string]string{"zone": "b", "disk": "ssd"}
@@ -214,10 +214,10 @@ func TestSchedulerConstraints(t *testing.T) {
 	}
 }
 
-// TestSchedulerPriorityOrder fills the cluster, then queues processes whose
+// TestPlacementPriorityOrder fills the cluster, then queues processes whose
 // priorities are too close to preempt anything: as room frees up, the
 // highest priority goes first, and equal priorities go in spawn order.
-func TestSchedulerPriorityOrder(t *testing.T) {
+func TestPlacementPriorityOrder(t *testing.T) {
 	c := schedCluster(t, 1)
 	var running []uint64
 	for range 3 {
@@ -248,12 +248,12 @@ func TestSchedulerPriorityOrder(t *testing.T) {
 	}
 }
 
-// TestSchedulerPreemption fills the cluster with low-priority processes and
+// TestPlacementPreemption fills the cluster with low-priority processes and
 // spawns a high-priority one: it evicts one of them with SIGTERM, takes
 // its room, and the victim is requeued (being preempted is not a kill) and
 // placed again as soon as room frees up. A victim that ignores SIGTERM is
 // SIGKILLed after the grace period.
-func TestSchedulerPreemption(t *testing.T) {
+func TestPlacementPreemption(t *testing.T) {
 	c := schedCluster(t, 1, func(i int, c *Config) { c.PreemptGrace = 300 * time.Millisecond })
 	for _, a := range c.agents {
 		a.serving.kernel.Programs().Register("stubborn", stubborn)
@@ -332,10 +332,10 @@ func stubborn(s *node.Sys) int {
 
 func isEINTR(err error) bool { return errors.Is(err, ipc.EINTR) }
 
-// TestSchedulerSpawnFlagsEndToEnd spawns through one node with every
+// TestPlacementSpawnFlagsEndToEnd spawns through one node with every
 // scheduler-facing spawn flag, reads the record, logs and micro-state
 // through another, and kills it through the third.
-func TestSchedulerSpawnFlagsEndToEnd(t *testing.T) {
+func TestPlacementSpawnFlagsEndToEnd(t *testing.T) {
 	c := schedCluster(t, 8, func(i int, c *Config) {
 		if i == 2 {
 			c.Labels = map[string]string{"zone": "b"}

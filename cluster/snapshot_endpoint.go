@@ -1,0 +1,42 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/fsm"
+)
+
+func (s *serving) handleSnapshotSave(w http.ResponseWriter, r *http.Request) {
+	tw := &trackWriter{ResponseWriter: w}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if err := s.c.snapshotSave(r.Context(), tw); err != nil {
+		if tw.wrote {
+			// Cut the stream: its checksum will not verify.
+			panic(http.ErrAbortHandler)
+		}
+		w.Header().Del("Content-Type")
+		s.fail(w, r, &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, "snapshot: " + err.Error()})
+	}
+}
+
+func (s *serving) handleSnapshotRestore(w http.ResponseWriter, r *http.Request) {
+	body := http.MaxBytesReader(w, r.Body, api.MaxSnapshotBytes)
+	if err := s.c.snapshotRestore(r.Context(), body); err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			s.fail(w, r, &httpError{http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("snapshot is over %d bytes", int64(api.MaxSnapshotBytes))})
+		case errors.Is(err, errNotLeader), errors.Is(err, errNoLeader), errors.Is(err, errUnknownOutcome):
+			s.fail(w, r, err)
+		case errors.Is(err, fsm.ErrBadSnapshot):
+			s.fail(w, r, badRequest("snapshot: %v", err))
+		default:
+			s.fail(w, r, &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, "restore: " + err.Error()})
+		}
+		return
+	}
+	writeJSON(w, http.StatusOK, s.c.stateInfo())
+}
