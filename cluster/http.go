@@ -57,27 +57,27 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *serving) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/session", methods{http.MethodPost: s.leaderOnly(s.handleSession, true)})
-	mux.Handle("/v1/spawn", methods{http.MethodPost: s.leaderOnly(s.handleSpawn, true)})
-	mux.Handle("/v1/spawn/batch", methods{http.MethodPost: s.leaderOnly(s.handleSpawnBatch, true)})
-	mux.Handle("/v1/kill", methods{http.MethodPost: s.leaderOnly(s.handleKill, true)})
-	mux.Handle("/v1/procs", methods{http.MethodGet: s.handleList})
-	mux.Handle("/v1/procs/{pid}", methods{http.MethodGet: s.handleGet})
-	mux.Handle("/v1/procs/{pid}/wait", methods{http.MethodGet: s.handleWait})
+	mux.Handle("/v1/session", methods{http.MethodPost: s.leaderOnly(s.wrap(s.handleSession), true)})
+	mux.Handle("/v1/spawn", methods{http.MethodPost: s.leaderOnly(s.wrap(s.handleSpawn), true)})
+	mux.Handle("/v1/spawn/batch", methods{http.MethodPost: s.leaderOnly(s.wrap(s.handleSpawnBatch), true)})
+	mux.Handle("/v1/kill", methods{http.MethodPost: s.leaderOnly(s.wrap(s.handleKill), true)})
+	mux.Handle("/v1/procs", methods{http.MethodGet: s.wrap(s.handleList)})
+	mux.Handle("/v1/procs/{pid}", methods{http.MethodGet: s.wrap(s.handleGet)})
+	mux.Handle("/v1/procs/{pid}/wait", methods{http.MethodGet: s.wrap(s.handleWait)})
 	mux.Handle("/v1/procs/{pid}/logs", methods{http.MethodGet: s.handleLogs})
 	mux.Handle("/v1/procs/{pid}/stdin", methods{http.MethodPost: s.handleStdin})
-	mux.Handle("/v1/nodes", methods{http.MethodGet: s.handleNodes})
-	mux.Handle("/v1/health", methods{http.MethodGet: s.handleHealth})
-	mux.Handle("/v1/operator/raft/peers", methods{http.MethodGet: s.handlePeers})
+	mux.Handle("/v1/nodes", methods{http.MethodGet: s.wrap(s.handleNodes)})
+	mux.Handle("/v1/health", methods{http.MethodGet: s.wrap(s.handleHealth)})
+	mux.Handle("/v1/operator/raft/peers", methods{http.MethodGet: s.wrap(s.handlePeers)})
 	s.placementRoutes(mux)
 	mux.Handle("/v1/snapshot", methods{
 		http.MethodGet: s.leaderOnly(s.handleSnapshotSave, false),
-		http.MethodPut: s.leaderOnly(s.handleSnapshotRestore, true),
+		http.MethodPut: s.leaderOnly(s.wrap(s.handleSnapshotRestore), true),
 	})
-	mux.Handle("/v1/state", methods{http.MethodGet: s.handleState})
-	mux.Handle("/v1/internal/command", methods{http.MethodPost: s.leaderOnly(s.handleCommand, true)})
-	mux.Handle("/v1/internal/lease", methods{http.MethodPost: s.handleLease})
-	mux.Handle("/v1/internal/readindex", methods{http.MethodPost: s.handleReadIndex})
+	mux.Handle("/v1/state", methods{http.MethodGet: s.wrap(s.handleState)})
+	mux.Handle("/v1/internal/command", methods{http.MethodPost: s.leaderOnly(s.wrap(s.handleCommand), true)})
+	mux.Handle("/v1/internal/lease", methods{http.MethodPost: s.wrap(s.handleLease)})
+	mux.Handle("/v1/internal/readindex", methods{http.MethodPost: s.wrap(s.handleReadIndex)})
 	s.ipcRoutes(mux)
 	if s.cfg.EnableDebug {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -163,6 +163,39 @@ func (s *serving) leaderOnly(h http.HandlerFunc, write bool) http.HandlerFunc {
 	}
 }
 
+// endpoint is the handler of a JSON route. It returns the value to answer
+// with, as JSON with status 200 (a *reply sets another status), or the error
+// to answer with, which wrap maps to its status and code. It returns neither
+// when it has answered itself: a request forwarded to another node.
+// Streaming routes (logs, stdin, snapshots, IPC streams) are plain
+// http.HandlerFuncs that answer their errors with fail, the same mapping.
+type endpoint func(w http.ResponseWriter, r *http.Request) (any, error)
+
+// reply is an answer whose status is not 200.
+type reply struct {
+	status int
+	body   any
+}
+
+// wrap serves an endpoint: it writes the endpoint's value or error once for
+// every JSON route.
+func (s *serving) wrap(h endpoint) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := h(w, r)
+		switch {
+		case err != nil:
+			s.fail(w, r, err)
+		case v == nil:
+		default:
+			if rp, ok := v.(*reply); ok {
+				writeJSON(w, rp.status, rp.body)
+				return
+			}
+			writeJSON(w, http.StatusOK, v)
+		}
+	}
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -172,6 +205,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // fail writes the error answer for err.
 func (s *serving) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ee *errnoErr
+	if errors.As(err, &ee) {
+		if status, code, ok := errnoStatus(ee.err); ok {
+			writeJSON(w, status, api.Error{Code: code, Message: ee.err.Error()})
+			return
+		}
+		err = ee.err
+	}
 	he := s.httpErrorOf(r, err)
 	if he.status == http.StatusServiceUnavailable && w.Header().Get(api.HeaderLeader) == "" {
 		if _, addr, ok := s.c.leader(); ok && addr != "" {

@@ -22,34 +22,32 @@ const maxIPCWait = 5 * time.Minute
 
 func (s *serving) ipcRoutes(mux *http.ServeMux) {
 	mux.Handle("/v1/internal/ipc/stream", methods{http.MethodGet: s.handleIPCStream})
-	mux.Handle("/v1/internal/ipc/unlink", methods{http.MethodPost: s.handleIPCUnlink})
-	mux.Handle("/v1/ipc/{kind}", methods{http.MethodGet: s.handleIPCList})
-	mux.Handle("/v1/mq", methods{http.MethodPost: s.handleMQCreate, http.MethodDelete: s.handleIPCRemove})
-	mux.Handle("/v1/mq/send", methods{http.MethodPost: s.handleMQSend})
-	mux.Handle("/v1/mq/recv", methods{http.MethodPost: s.handleMQRecv})
-	mux.Handle("/v1/fifo", methods{http.MethodPost: s.handleFIFOCreate, http.MethodDelete: s.handleIPCRemove})
-	mux.Handle("/v1/shm", methods{http.MethodDelete: s.handleIPCRemove})
+	mux.Handle("/v1/internal/ipc/unlink", methods{http.MethodPost: s.wrap(s.handleIPCUnlink)})
+	mux.Handle("/v1/ipc/{kind}", methods{http.MethodGet: s.wrap(s.handleIPCList)})
+	mux.Handle("/v1/mq", methods{http.MethodPost: s.wrap(s.handleMQCreate), http.MethodDelete: s.wrap(s.handleIPCRemove)})
+	mux.Handle("/v1/mq/send", methods{http.MethodPost: s.wrap(s.handleMQSend)})
+	mux.Handle("/v1/mq/recv", methods{http.MethodPost: s.wrap(s.handleMQRecv)})
+	mux.Handle("/v1/fifo", methods{http.MethodPost: s.wrap(s.handleFIFOCreate), http.MethodDelete: s.wrap(s.handleIPCRemove)})
+	mux.Handle("/v1/shm", methods{http.MethodDelete: s.wrap(s.handleIPCRemove)})
 }
 
-func (s *serving) handleIPCList(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleIPCList(w http.ResponseWriter, r *http.Request) (any, error) {
 	kind := fsm.Kind(r.PathValue("kind"))
 	switch kind {
 	case fsm.KindMQ, fsm.KindFIFO, fsm.KindSHM:
 	default:
-		s.fail(w, r, badRequest("kind %q: want mq, fifo or shm", kind))
-		return
+		return nil, badRequest("kind %q: want mq, fifo or shm", kind)
 	}
 	stale := boolParam(r.URL.Query(), "stale")
 	if !stale && !s.c.isLeader() {
 		s.forwardToLeader(w, r, false)
-		return
+		return nil, nil
 	}
 	ctx, cancel := s.reqCtx(r)
 	defer cancel()
 	v, err := s.view(ctx, stale)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	out := api.IPCList{Index: v.Index(), Objects: []api.IPCObject{}}
 	for _, o := range v.Objects(kind) {
@@ -59,7 +57,7 @@ func (s *serving) handleIPCList(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	s.readHeaders(w, out.Index, stale)
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // decodeForward decodes r's JSON body into v and keeps the body, so that
@@ -86,14 +84,13 @@ func (s *serving) elsewhere(w http.ResponseWriter, r *http.Request, nodeName str
 	return true
 }
 
-func (s *serving) handleMQCreate(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleMQCreate(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.MQCreateRequest
 	if err := decodeForward(w, r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if s.elsewhere(w, r, req.Node) {
-		return
+		return nil, nil
 	}
 	var attr *ipc.MQAttr
 	if req.MaxMsg != 0 || req.MsgSize != 0 {
@@ -106,31 +103,28 @@ func (s *serving) handleMQCreate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := s.kernel.MqCreate(req.Name, modeOr(req.Mode, 0o600), ownerOr(req.Owner), attr); err != nil {
-		s.failErrno(w, r, err)
-		return
+		return nil, errnoError(err)
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	return struct{}{}, nil
 }
 
-func (s *serving) handleFIFOCreate(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleFIFOCreate(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.FIFOCreateRequest
 	if err := decodeForward(w, r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if s.elsewhere(w, r, req.Node) {
-		return
+		return nil, nil
 	}
 	if err := s.kernel.Mkfifo(req.Path, fs.FileMode(modeOr(req.Mode, 0o644)), ownerOr(req.Owner)); err != nil {
-		s.failErrno(w, r, err)
-		return
+		return nil, errnoError(err)
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	return struct{}{}, nil
 }
 
 // handleIPCRemove unlinks a queue or a segment (?name) or removes a FIFO
 // (?path), wherever it lives.
-func (s *serving) handleIPCRemove(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleIPCRemove(w http.ResponseWriter, r *http.Request) (any, error) {
 	q := r.URL.Query()
 	var err error
 	switch r.URL.Path {
@@ -142,10 +136,9 @@ func (s *serving) handleIPCRemove(w http.ResponseWriter, r *http.Request) {
 		err = s.kernel.RemoveFIFO(q.Get("path"))
 	}
 	if err != nil {
-		s.failErrno(w, r, err)
-		return
+		return nil, errnoError(err)
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	return struct{}{}, nil
 }
 
 // ipcDeadline returns the context and deadline of a blocking send or
@@ -164,61 +157,52 @@ func (s *serving) ipcDeadline(r *http.Request, timeout string) (context.Context,
 	return ctx, func() { stop(); cancel() }, deadline, nil
 }
 
-func (s *serving) handleMQSend(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleMQSend(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.MQSendRequest
 	if err := decodeBody(w, r, &req, false); err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	ctx, cancel, deadline, err := s.ipcDeadline(r, req.Timeout)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	defer cancel()
 	q, err := s.kernel.OpenQueue(req.Name, node.O_WRONLY, 0, "root", nil)
 	if err != nil {
-		s.failErrno(w, r, err)
-		return
+		return nil, errnoError(err)
 	}
 	defer q.Close()
 	if err := q.Send(ctx, req.Message, req.Priority, req.NonBlock, deadline); err != nil {
-		s.failErrno(w, r, err)
-		return
+		return nil, errnoError(err)
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	return struct{}{}, nil
 }
 
-func (s *serving) handleMQRecv(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleMQRecv(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.MQRecvRequest
 	if err := decodeBody(w, r, &req, false); err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	ctx, cancel, deadline, err := s.ipcDeadline(r, req.Timeout)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	defer cancel()
 	q, err := s.kernel.OpenQueue(req.Name, node.O_RDONLY, 0, "root", nil)
 	if err != nil {
-		s.failErrno(w, r, err)
-		return
+		return nil, errnoError(err)
 	}
 	defer q.Close()
 	a, err := q.Attr()
 	if err != nil {
-		s.failErrno(w, r, err)
-		return
+		return nil, errnoError(err)
 	}
 	buf := make([]byte, a.MsgSize)
 	n, prio, err := q.Receive(ctx, buf, req.NonBlock, deadline)
 	if err != nil {
-		s.failErrno(w, r, err)
-		return
+		return nil, errnoError(err)
 	}
-	writeJSON(w, http.StatusOK, api.MQMessage{Message: buf[:n], Priority: prio})
+	return api.MQMessage{Message: buf[:n], Priority: prio}, nil
 }
 
 func modeOr(m, def uint32) uint32 {

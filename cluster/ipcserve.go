@@ -322,7 +322,7 @@ func (w *srvWaiter) cancel() { w.once.Do(func() { close(w.canceled) }) }
 
 // handleIPCUnlink unlinks a FIFO, queue or segment this node holds, for the
 // node that was asked to (clusterNames.Unregister).
-func (s *serving) handleIPCUnlink(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleIPCUnlink(w http.ResponseWriter, r *http.Request) (any, error) {
 	q := r.URL.Query()
 	name := q.Get("name")
 	var err error
@@ -337,21 +337,29 @@ func (s *serving) handleIPCUnlink(w http.ResponseWriter, r *http.Request) {
 		err = ipc.EINVAL
 	}
 	if err != nil {
-		s.failErrno(w, r, err)
-		return
+		return nil, errnoError(err)
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	return struct{}{}, nil
 }
 
-// failErrno answers an error that carries an errno with the errno's name
-// as its code.
-func (s *serving) failErrno(w http.ResponseWriter, r *http.Request, err error) {
+// errnoErr marks an error of the local kernel's IPC calls: when it
+// carries an errno, it is answered with the errno's name as its code.
+type errnoErr struct{ err error }
+
+func (e *errnoErr) Error() string { return e.err.Error() }
+func (e *errnoErr) Unwrap() error { return e.err }
+
+// errnoError marks err as an IPC call's error for fail.
+func errnoError(err error) error { return &errnoErr{err} }
+
+// errnoStatus returns the status and code that answer err, when it carries
+// an errno.
+func errnoStatus(err error) (status int, code string, ok bool) {
 	var e ipc.Errno
 	if !errors.As(err, &e) {
-		s.fail(w, r, err)
-		return
+		return 0, "", false
 	}
-	status := http.StatusConflict
+	status = http.StatusConflict
 	switch e {
 	case ipc.ENOENT:
 		status = http.StatusNotFound
@@ -364,10 +372,10 @@ func (s *serving) failErrno(w http.ResponseWriter, r *http.Request, err error) {
 	case ipc.ETIMEDOUT:
 		status = http.StatusGatewayTimeout
 	}
-	writeJSON(w, status, api.Error{Code: e.Name(), Message: err.Error()})
+	return status, e.Name(), true
 }
 
-// errnoFromResponse turns an answer of failErrno back into its errno.
+// errnoFromResponse turns an errno answer (errnoStatus) back into its errno.
 func errnoFromResponse(resp *http.Response) error {
 	if resp.StatusCode/100 == 2 {
 		return nil

@@ -17,52 +17,44 @@ import (
 // read of its own table).
 
 // handleCommand takes a command a node reports (POST /v1/internal/command).
-func (s *serving) handleCommand(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleCommand(w http.ResponseWriter, r *http.Request) (any, error) {
 	from := r.Header.Get(api.HeaderNode)
 	if !isMember(s.c.localView(), from) {
-		s.fail(w, r, &httpError{http.StatusForbidden, "permission", fmt.Sprintf("%q is not a node of the cluster", from)})
-		return
+		return nil, &httpError{http.StatusForbidden, "permission", fmt.Sprintf("%q is not a node of the cluster", from)}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			s.fail(w, r, &httpError{http.StatusRequestEntityTooLarge, api.CodeTooLarge, "command too large"})
-			return
+			return nil, &httpError{http.StatusRequestEntityTooLarge, api.CodeTooLarge, "command too large"}
 		}
-		s.fail(w, r, badRequest("reading the command: %v", err))
-		return
+		return nil, badRequest("reading the command: %v", err)
 	}
 	cmd, err := fsm.Decode(body)
 	if err != nil {
-		s.fail(w, r, badRequest("bad command: %v", err))
-		return
+		return nil, badRequest("bad command: %v", err)
 	}
 	if b, ok := cmd.(*fsm.Batch); ok {
-		s.handleCommandBatch(w, r, from, b.Commands)
-		return
+		return s.handleCommandBatch(w, r, from, b.Commands)
 	}
 	if err := nodeMayReport(s.c.localView(), cmd, from); err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	sess, err := sessionFrom(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	stampNow(cmd, time.Now().UnixNano())
 	res, err := s.c.submit(r.Context(), sess, cmd)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	out := api.CommandResult{Index: res.Index, PID: res.PID, Incarnation: res.Incarnation, State: string(res.State)}
 	if res.Err != nil {
 		out.Code, out.Message = fsm.Code(res.Err), res.Err.Error()
 	}
 	s.readHeaders(w, res.Index, false)
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // handleCommandBatch takes the commands a node reports together, as one
@@ -70,20 +62,17 @@ func (s *serving) handleCommand(w http.ResponseWriter, r *http.Request) {
 // may not be sent), commits them in order through group commit, and
 // answers a CommandResults with one result per command. Commands that
 // failed to replicate carry Failure; the node sends those again.
-func (s *serving) handleCommandBatch(w http.ResponseWriter, r *http.Request, from string, cmds []fsm.Command) {
+func (s *serving) handleCommandBatch(w http.ResponseWriter, r *http.Request, from string, cmds []fsm.Command) (any, error) {
 	if r.Header.Get(api.HeaderSession) != "" || r.Header.Get(api.HeaderRequest) != "" {
-		s.fail(w, r, badRequest("a batch of commands travels outside sessions"))
-		return
+		return nil, badRequest("a batch of commands travels outside sessions")
 	}
 	if len(cmds) > maxReportBatch {
-		s.fail(w, r, &httpError{http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("%d commands in a batch; at most %d", len(cmds), maxReportBatch)})
-		return
+		return nil, &httpError{http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("%d commands in a batch; at most %d", len(cmds), maxReportBatch)}
 	}
 	v := s.c.localView()
 	for _, c := range cmds {
 		if err := nodeMayReport(v, c, from); err != nil {
-			s.fail(w, r, err)
-			return
+			return nil, err
 		}
 	}
 	now := time.Now().UnixNano()
@@ -97,7 +86,7 @@ func (s *serving) handleCommandBatch(w http.ResponseWriter, r *http.Request, fro
 		res.Index = max(res.Index, res.Results[i].Index)
 	}
 	s.readHeaders(w, res.Index, false)
-	writeJSON(w, http.StatusOK, res)
+	return res, nil
 }
 
 // commandResult is the answer for one command of a batch.
@@ -217,29 +206,26 @@ func nodeMayReport(v *fsm.View, c fsm.Command, from string) error {
 
 // handleLease answers POST /v1/internal/lease: a node's lease renewal. Only
 // the leader answers; it is never forwarded.
-func (s *serving) handleLease(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleLease(w http.ResponseWriter, r *http.Request) (any, error) {
 	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 1024))
 	from := r.Header.Get(api.HeaderNode)
 	if from == "" || len(from) > 128 {
-		s.fail(w, r, badRequest("a lease renewal names its node in %s", api.HeaderNode))
-		return
+		return nil, badRequest("a lease renewal names its node in %s", api.HeaderNode)
 	}
 	index, err := s.c.renewLease(r.Context(), from)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, api.LeaseGrant{Index: index})
+	return api.LeaseGrant{Index: index}, nil
 }
 
 // handleReadIndex answers POST /v1/internal/readindex on the leader; it is
 // never forwarded.
-func (s *serving) handleReadIndex(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleReadIndex(w http.ResponseWriter, r *http.Request) (any, error) {
 	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 1024))
 	index, err := s.c.readIndex(r.Context())
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, api.ReadIndex{Index: index})
+	return api.ReadIndex{Index: index}, nil
 }

@@ -6,14 +6,13 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 )
 
-func (s *serving) handlePeers(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handlePeers(w http.ResponseWriter, r *http.Request) (any, error) {
 	peers, err := s.c.peers()
 	if err != nil {
-		s.fail(w, r, &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, err.Error()})
-		return
+		return nil, &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, err.Error()}
 	}
 	if peers == nil {
 		peers = []api.Peer{}
 	}
-	writeJSON(w, http.StatusOK, api.PeerList{Peers: peers})
+	return api.PeerList{Peers: peers}, nil
 }

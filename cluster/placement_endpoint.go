@@ -15,58 +15,51 @@ import (
 //	PUT /v1/operator/scheduler          set it (a write, in the client's session)
 func (s *serving) placementRoutes(mux *http.ServeMux) {
 	mux.Handle("/v1/operator/scheduler", methods{
-		http.MethodGet: s.handleGetPlacementConfig,
-		http.MethodPut: s.leaderOnly(s.handleSetPlacementConfig, true),
+		http.MethodGet: s.wrap(s.handleGetPlacementConfig),
+		http.MethodPut: s.leaderOnly(s.wrap(s.handleSetPlacementConfig), true),
 	})
 }
 
-func (s *serving) handleGetPlacementConfig(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleGetPlacementConfig(w http.ResponseWriter, r *http.Request) (any, error) {
 	stale := boolParam(r.URL.Query(), "stale")
 	if !stale && !s.c.isLeader() {
 		s.forwardToLeader(w, r, false)
-		return
+		return nil, nil
 	}
 	v, err := s.view(r.Context(), stale)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	s.readHeaders(w, v.Index(), stale)
-	writeJSON(w, http.StatusOK, apiSchedulerConfig(v.SchedulerConfig()))
+	return apiSchedulerConfig(v.SchedulerConfig()), nil
 }
 
-func (s *serving) handleSetPlacementConfig(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleSetPlacementConfig(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.SchedulerConfigRequest
 	if err := decodeBody(w, r, &req, false); err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	sess, err := sessionFrom(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if req.Strategy == "" {
-		s.fail(w, r, badRequest("no strategy: want %q or %q", sched.StrategySpread, sched.StrategyBinpack))
-		return
+		return nil, badRequest("no strategy: want %q or %q", sched.StrategySpread, sched.StrategyBinpack)
 	}
 	strategy, err := sched.ParseStrategy(req.Strategy)
 	if err != nil {
-		s.fail(w, r, badRequest("%v", err))
-		return
+		return nil, badRequest("%v", err)
 	}
 	res, err := s.c.submit(r.Context(), sess, &fsm.SetSchedulerConfig{Strategy: fsm.Strategy(strategy)})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if res.Err != nil {
-		s.fail(w, r, domainError(res.Err))
-		return
+		return nil, domainError(res.Err)
 	}
 	s.readHeaders(w, res.Index, false)
 	// The answer is what this entry set, whatever came after it.
-	writeJSON(w, http.StatusOK, api.SchedulerConfig{Strategy: string(strategy), ModifyIndex: res.Index})
+	return api.SchedulerConfig{Strategy: string(strategy), ModifyIndex: res.Index}, nil
 }
 
 func apiSchedulerConfig(c fsm.SchedulerConfig) api.SchedulerConfig {

@@ -23,16 +23,14 @@ import (
 // together (they share raft entries) and answered one by one. It is what
 // the Go client sends when concurrent callers spawn at once: one request,
 // one JSON decode and one answer for many spawns, instead of one each.
-func (s *serving) handleSpawnBatch(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleSpawnBatch(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.SpawnBatchRequest
 	if err := decodeBody(w, r, &req, false); err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	sess, err := spawnBatchSessions(r, req.Items)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	results := make([]api.SpawnBatchResult, len(req.Items))
 	// Items that pass the checks go to the table together; the others are
@@ -72,7 +70,7 @@ func (s *serving) handleSpawnBatch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.readHeaders(w, index, false)
-	writeJSON(w, http.StatusOK, api.SpawnBatchResponse{Results: results, Index: index})
+	return api.SpawnBatchResponse{Results: results, Index: index}, nil
 }
 
 // batchError is the result of an item that failed with err.
@@ -126,38 +124,32 @@ func spawnBatchSessions(r *http.Request, items []api.SpawnBatchItem) ([]*session
 	return refs, nil
 }
 
-func (s *serving) handleSpawn(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleSpawn(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.SpawnRequest
 	if err := decodeBody(w, r, &req, false); err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	sess, err := sessionFrom(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	cmd, err := spawnCommand(&req, s.kernel.Programs())
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	cmd.Now = time.Now().UnixNano()
 	if err := checkEncodable(cmd); err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	res, err := s.c.submit(r.Context(), sess, cmd)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if res.Err != nil {
-		s.fail(w, r, domainError(res.Err))
-		return
+		return nil, domainError(res.Err)
 	}
 	s.readHeaders(w, res.Index, false)
-	writeJSON(w, http.StatusOK, api.SpawnResponse{PID: res.PID, Index: res.Index})
+	return api.SpawnResponse{PID: res.PID, Index: res.Index}, nil
 }
 
 // signalID returns the request id of the i-th target of a kill: derived
@@ -183,29 +175,24 @@ func signalID(sess *sessionRef, i int) uint64 {
 	return id
 }
 
-func (s *serving) handleKill(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleKill(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.KillRequest
 	if err := decodeBody(w, r, &req, false); err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	sess, err := sessionFrom(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if len(req.Targets) == 0 {
-		s.fail(w, r, badRequest("no targets"))
-		return
+		return nil, badRequest("no targets")
 	}
 	if req.Signal < 0 || req.Signal >= fsm.NSIG {
-		s.fail(w, r, badRequest("bad signal %d: want 0..%d", req.Signal, fsm.NSIG-1))
-		return
+		return nil, badRequest("bad signal %d: want 0..%d", req.Signal, fsm.NSIG-1)
 	}
 	for _, t := range req.Targets {
 		if t == 0 || t == -1 {
-			s.fail(w, r, badRequest("bad target %d: want a PID or -PGID", t))
-			return
+			return nil, badRequest("bad target %d: want a PID or -PGID", t)
 		}
 	}
 	// One target travels in the session envelope. Several cannot share
@@ -216,8 +203,7 @@ func (s *serving) handleKill(w http.ResponseWriter, r *http.Request) {
 		envelope = nil
 		if sess != nil {
 			if _, ok := s.c.localView().Session(sess.ID); !ok {
-				s.fail(w, r, domainError(fsm.ErrSessionExpired))
-				return
+				return nil, domainError(fsm.ErrSessionExpired)
 			}
 		}
 	}
@@ -249,8 +235,7 @@ func (s *serving) handleKill(w http.ResponseWriter, r *http.Request) {
 		if o.err != nil {
 			// Other targets may have been signalled: a retry reuses
 			// their ids.
-			s.fail(w, r, o.err)
-			return
+			return nil, o.err
 		}
 		out.Index = max(out.Index, o.res.Index)
 		if o.res.Err != nil {
@@ -265,11 +250,10 @@ func (s *serving) handleKill(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(out.Errors) == len(req.Targets) {
-		s.fail(w, r, domainError(firstErr))
-		return
+		return nil, domainError(firstErr)
 	}
 	s.readHeaders(w, out.Index, false)
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // enrich fills in micro-states and CPU times: from the local kernel for the
@@ -371,7 +355,7 @@ func (s *serving) fetchLocal(ctx context.Context, addr, route string) (map[uint6
 	return out, nil
 }
 
-func (s *serving) handleList(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleList(w http.ResponseWriter, r *http.Request) (any, error) {
 	q := r.URL.Query()
 	local := boolParam(q, "local")
 	stale := boolParam(q, "stale") || local
@@ -381,28 +365,25 @@ func (s *serving) handleList(w http.ResponseWriter, r *http.Request) {
 	if blocking {
 		var err error
 		if index, err = strconv.ParseUint(q.Get("index"), 10, 64); err != nil {
-			s.fail(w, r, badRequest("bad index %q", q.Get("index")))
-			return
+			return nil, badRequest("bad index %q", q.Get("index"))
 		}
 	}
 	wait, ok, err := durationParam(q, "wait")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if !ok || wait > maxBlockingWait {
 		wait = maxBlockingWait
 	}
 	if !stale && !s.c.isLeader() {
 		s.forwardToLeader(w, r, false)
-		return
+		return nil, nil
 	}
 	ctx, cancel := s.reqCtx(r)
 	defer cancel()
 	v, err := s.view(ctx, stale)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if blocking && v.Index() <= index {
 		wctx, wcancel := context.WithTimeout(ctx, wait)
@@ -416,15 +397,14 @@ func (s *serving) handleList(w http.ResponseWriter, r *http.Request) {
 					break
 				}
 				wcancel()
-				s.fail(w, r, err)
-				return
+				return nil, err
 			}
 			v = nv
 		}
 		wcancel()
 		if ctx.Err() != nil {
 			s.stopping(w, r)
-			return
+			return nil, nil
 		}
 	}
 	filter := fsm.Filter{LiveOnly: !all}
@@ -438,54 +418,49 @@ func (s *serving) handleList(w http.ResponseWriter, r *http.Request) {
 	})
 	s.enrich(ctx, list.Processes, local)
 	s.readHeaders(w, v.Index(), stale)
-	writeJSON(w, http.StatusOK, list)
+	return list, nil
 }
 
-func (s *serving) handleGet(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleGet(w http.ResponseWriter, r *http.Request) (any, error) {
 	pid, err := pidParam(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	q := r.URL.Query()
 	local := boolParam(q, "local")
 	stale := boolParam(q, "stale") || local
 	if !stale && !s.c.isLeader() {
 		s.forwardToLeader(w, r, false)
-		return
+		return nil, nil
 	}
 	v, err := s.view(r.Context(), stale)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	p, ok := v.Get(pid)
 	if !ok {
-		s.fail(w, r, domainError(fmt.Errorf("%w: pid %d", fsm.ErrNoSuchProcess, pid)))
-		return
+		return nil, domainError(fmt.Errorf("%w: pid %d", fsm.ErrNoSuchProcess, pid))
 	}
 	out := []api.Process{apiProcess(&p)}
 	s.enrich(r.Context(), out, local)
 	s.readHeaders(w, v.Index(), stale)
-	writeJSON(w, http.StatusOK, out[0])
+	return out[0], nil
 }
 
-func (s *serving) handleWait(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleWait(w http.ResponseWriter, r *http.Request) (any, error) {
 	pid, err := pidParam(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	q := r.URL.Query()
 	stale := boolParam(q, "stale")
 	timeout, hasTimeout, err := durationParam(q, "timeout")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	if !stale && !s.c.isLeader() {
 		s.forwardToLeader(w, r, false)
-		return
+		return nil, nil
 	}
 	ctx, cancel := s.reqCtx(r)
 	defer cancel()
@@ -503,23 +478,19 @@ func (s *serving) handleWait(w http.ResponseWriter, r *http.Request) {
 	consistent := !stale
 	for {
 		if !consistent && !stale && !s.c.isLeader() {
-			s.fail(w, r, errNotLeader)
-			return
+			return nil, errNotLeader
 		}
 		v, err := s.view(wctx, !consistent)
 		consistent = false
 		if err != nil {
 			if wctx.Err() != nil && ctx.Err() == nil {
-				s.fail(w, r, &httpError{http.StatusRequestTimeout, api.CodeTimeout, fmt.Sprintf("pid %d has not exited after %v", pid, timeout)})
-				return
+				return nil, &httpError{http.StatusRequestTimeout, api.CodeTimeout, fmt.Sprintf("pid %d has not exited after %v", pid, timeout)}
 			}
-			s.fail(w, r, err)
-			return
+			return nil, err
 		}
 		p, ok := v.Get(pid)
 		if !ok {
-			s.fail(w, r, domainError(fmt.Errorf("%w: pid %d", fsm.ErrNoSuchProcess, pid)))
-			return
+			return nil, domainError(fmt.Errorf("%w: pid %d", fsm.ErrNoSuchProcess, pid))
 		}
 		if !p.State.Live() {
 			out := []api.Process{apiProcess(&p)}
@@ -527,20 +498,17 @@ func (s *serving) handleWait(w http.ResponseWriter, r *http.Request) {
 			// round trip to another node.
 			s.enrich(ctx, out, true)
 			s.readHeaders(w, v.Index(), stale)
-			writeJSON(w, http.StatusOK, out[0])
-			return
+			return out[0], nil
 		}
 		if err := s.c.waitApplied(wctx, v.Index()); err != nil {
 			if ctx.Err() != nil {
 				s.stopping(w, r)
-				return
+				return nil, nil
 			}
 			if wctx.Err() != nil {
-				s.fail(w, r, &httpError{http.StatusRequestTimeout, api.CodeTimeout, fmt.Sprintf("pid %d has not exited after %v", pid, timeout)})
-				return
+				return nil, &httpError{http.StatusRequestTimeout, api.CodeTimeout, fmt.Sprintf("pid %d has not exited after %v", pid, timeout)}
 			}
-			s.fail(w, r, err)
-			return
+			return nil, err
 		}
 	}
 }

@@ -6,16 +6,14 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 )
 
-func (s *serving) handleSession(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleSession(w http.ResponseWriter, r *http.Request) (any, error) {
 	var body struct{}
 	if err := decodeBody(w, r, &body, true); err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	id, err := s.c.registerSession(r.Context())
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, api.Session{ID: id})
+	return api.Session{ID: id}, nil
 }

@@ -22,21 +22,19 @@ func (s *serving) handleSnapshotSave(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *serving) handleSnapshotRestore(w http.ResponseWriter, r *http.Request) {
+func (s *serving) handleSnapshotRestore(w http.ResponseWriter, r *http.Request) (any, error) {
 	body := http.MaxBytesReader(w, r.Body, api.MaxSnapshotBytes)
 	if err := s.c.snapshotRestore(r.Context(), body); err != nil {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
-			s.fail(w, r, &httpError{http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("snapshot is over %d bytes", int64(api.MaxSnapshotBytes))})
+			return nil, &httpError{http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("snapshot is over %d bytes", int64(api.MaxSnapshotBytes))}
 		case errors.Is(err, errNotLeader), errors.Is(err, errNoLeader), errors.Is(err, errUnknownOutcome):
-			s.fail(w, r, err)
+			return nil, err
 		case errors.Is(err, fsm.ErrBadSnapshot):
-			s.fail(w, r, badRequest("snapshot: %v", err))
-		default:
-			s.fail(w, r, &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, "restore: " + err.Error()})
+			return nil, badRequest("snapshot: %v", err)
 		}
-		return
+		return nil, &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, "restore: " + err.Error()}
 	}
-	writeJSON(w, http.StatusOK, s.c.stateInfo())
+	return s.c.stateInfo(), nil
 }
