@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vproc/vproc/cluster/internal/logbridge"
+	"github.com/vproc/vproc/cluster/membership"
 	"github.com/vproc/vproc/cluster/raftnet"
 
 	"github.com/hashicorp/go-sockaddr"
@@ -38,7 +40,7 @@ type Agent struct {
 	stream  *raftnet.StreamLayer
 	trans   *raft.NetworkTransport
 	raft    *raft.Raft
-	gossip  *gossip
+	gossip  *membership.Gossip
 	app     *applier
 	serving *serving
 
@@ -50,7 +52,7 @@ type Agent struct {
 
 	metaMu sync.Mutex // guards meta and its gossiping
 	// meta is this node's gossip metadata.
-	meta nodeMeta
+	meta membership.Meta
 
 	// ctx is cancelled when the agent stops; shutdownCh is its Done
 	// channel, which every loop selects on.
@@ -123,7 +125,7 @@ func New(cfg Config) (*Agent, error) {
 	a.httpSrv = &http.Server{
 		Handler:           a.serving.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          newHCLogger(logger, "http").StandardLogger(nil),
+		ErrorLog:          logbridge.HCLog(logger, "http").StandardLogger(nil),
 	}
 	ln := a.httpLn
 	a.goFunc(func() {
@@ -133,7 +135,7 @@ func New(cfg Config) (*Agent, error) {
 	})
 	a.serving.start()
 	if len(cfg.Join) > 0 {
-		if n, err := a.gossip.join(cfg.Join); err != nil {
+		if n, err := a.gossip.Join(cfg.Join); err != nil {
 			a.logger.Warn("joining seeds failed; retrying", "seeds", cfg.Join, "error", err,
 				"every", cfg.RejoinInterval)
 		} else {
@@ -150,7 +152,7 @@ func New(cfg Config) (*Agent, error) {
 // closes what was opened.
 func (a *Agent) open() error {
 	cfg := &a.cfg
-	hl := &hclogAdapter{l: a.logger}
+	hl := logbridge.HCLog(a.logger, "")
 	f, err := fsm.New(cfg.FSM)
 	if err != nil {
 		return err
@@ -204,10 +206,14 @@ func (a *Agent) open() error {
 
 	a.meta = cfg.meta(a.raftAddr, a.httpAddr)
 	a.meta.InCluster = hasState || cfg.Dev
-	if a.gossip, err = startGossip(cfg, a.meta, a.logger); err != nil {
+	gcfg, err := cfg.gossipConfig()
+	if err != nil {
 		return err
 	}
-	a.gossipAddr = a.gossip.addr()
+	if a.gossip, err = membership.Start(gcfg, a.meta, a.logger); err != nil {
+		return err
+	}
+	a.gossipAddr = a.gossip.Addr()
 	a.app = newApplier(a.raft, a.logger, a.shutdownCh, a.raftDown)
 
 	if a.serving, err = newServing(a, *cfg, a.logger); err != nil {
@@ -318,7 +324,7 @@ func (a *Agent) teardown(ctx context.Context, graceful bool) error {
 			_ = a.stream.Close()
 		}
 		if a.gossip != nil {
-			if err := a.gossip.ml.Shutdown(); err != nil {
+			if err := a.gossip.Shutdown(); err != nil {
 				errs = append(errs, fmt.Errorf("gossip shutdown: %w", err))
 			}
 		}
@@ -379,7 +385,7 @@ func (a *Agent) leader() (name, httpAddr string, ok bool) {
 	if name == a.cfg.Name {
 		return name, a.httpAddr, true
 	}
-	if m, ok := a.gossip.member(name); ok && m.MetaOK && m.Meta.HTTPAddr != "" {
+	if m, ok := a.gossip.Member(name); ok && m.MetaOK && m.Meta.HTTPAddr != "" {
 		return name, m.Meta.HTTPAddr, true
 	}
 	if n, ok := a.fsm.View().Node(name); ok {
@@ -403,7 +409,7 @@ func (a *Agent) nodeHTTPAddr(name string) (string, bool) {
 			return n.HTTPAddr, true
 		}
 	}
-	if m, ok := a.gossip.member(name); ok && m.MetaOK && m.Meta.HTTPAddr != "" {
+	if m, ok := a.gossip.Member(name); ok && m.MetaOK && m.Meta.HTTPAddr != "" {
 		return m.Meta.HTTPAddr, true
 	}
 	return "", false
@@ -439,20 +445,20 @@ func (a *Agent) nodes(view *fsm.View) []api.Node {
 			Voter:    voters[n.ID],
 			Leader:   n.ID == leader,
 		}
-		an.Load, _ = a.gossip.load(n.ID)
+		an.Load, _ = a.gossip.Load(n.ID)
 		u := view.NodeUsage(n.ID)
 		an.Assigned, an.AssignedMemory = u.Procs, u.Memory
 		an.Capacity = an.Slots * a.cfg.Scheduler.ProcsPerSlot
 		out = append(out, an)
 	}
-	for _, m := range a.gossip.memberList() {
+	for _, m := range a.gossip.Members() {
 		if seen[m.Name] || !m.MetaOK {
 			continue
 		}
 		an := api.Node{
 			ID:       m.Name,
 			Name:     m.Name,
-			Status:   string(m.State.nodeStatus()),
+			Status:   string(m.State.NodeStatus()),
 			HTTPAddr: m.Meta.HTTPAddr,
 			RaftAddr: m.Meta.RaftAddr,
 			Slots:    int(m.Meta.Slots),
@@ -461,7 +467,7 @@ func (a *Agent) nodes(view *fsm.View) []api.Node {
 			Voter:    voters[m.Name],
 			Leader:   m.Name == leader,
 		}
-		an.Load, _ = a.gossip.load(m.Name)
+		an.Load, _ = a.gossip.Load(m.Name)
 		out = append(out, an)
 	}
 	return out

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/vproc/vproc/cluster/membership"
 )
 
 func TestDefaultAndDevConfigsAreValid(t *testing.T) {
@@ -60,5 +62,21 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, want ErrBadConfig", err)
 			}
 		})
+	}
+}
+
+// TestGossipConfigMatchesDefaults checks that the agent's default gossip
+// timing and membership's defaults are the same.
+func TestGossipConfigMatchesDefaults(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Name = "n1"
+	got, err := cfg.gossipConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := membership.DefaultConfig()
+	want.Name, want.BindHost, want.BindPort, want.AdvertiseHost = got.Name, got.BindHost, got.BindPort, got.AdvertiseHost
+	if got != want {
+		t.Errorf("gossipConfig() = %+v, want membership's defaults %+v", got, want)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vproc/vproc/cluster/membership"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/node"
 	"github.com/vproc/vproc/sched"
@@ -351,7 +352,7 @@ func (c *Config) Validate() error {
 	if err := c.Scheduler.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
-	if _, err := encodeMeta(c.meta("", "")); err != nil {
+	if _, err := membership.EncodeMeta(c.meta("", "")); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	return nil

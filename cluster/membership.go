@@ -3,12 +3,14 @@ package cluster
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"sort"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/vproc/vproc/cluster/membership"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -39,6 +41,54 @@ import (
 //     waits, within Shutdown's context, until its own configuration shows
 //     it removed.
 
+// meta returns the metadata the configuration gives, with the advertised
+// addresses.
+func (c *Config) meta(raftAddr, httpAddr string) membership.Meta {
+	m := membership.Meta{
+		RaftAddr: raftAddr,
+		HTTPAddr: httpAddr,
+		Slots:    int64(c.CPUs),
+		Memory:   c.Memory,
+		Expect:   c.BootstrapExpect,
+		Labels:   sortedLabels(c.Labels),
+	}
+	if m.Slots == 0 {
+		m.Slots = int64(runtime.GOMAXPROCS(0))
+	}
+	return m
+}
+
+func sortedLabels(labels map[string]string) []fsm.Label {
+	if len(labels) == 0 {
+		return nil
+	}
+	out := make([]fsm.Label, 0, len(labels))
+	for k, v := range labels {
+		out = append(out, fsm.Label{Key: k, Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// gossipConfig returns the configuration of the node's gossip.
+func (c *Config) gossipConfig() (membership.Config, error) {
+	host, port, err := splitListenAddr(c.GossipAddr)
+	if err != nil {
+		return membership.Config{}, err
+	}
+	return membership.Config{
+		Name:             c.Name,
+		BindHost:         host,
+		BindPort:         port,
+		AdvertiseHost:    c.AdvertiseHost,
+		GossipInterval:   c.GossipInterval,
+		ProbeInterval:    c.ProbeInterval,
+		ProbeTimeout:     c.ProbeTimeout,
+		SuspicionMult:    c.SuspicionMult,
+		PushPullInterval: c.PushPullInterval,
+	}, nil
+}
+
 // bootstrapLoop bootstraps raft with the first BootstrapExpect servers. It
 // exits once this server belongs to a cluster.
 func (a *Agent) bootstrapLoop() {
@@ -52,7 +102,7 @@ func (a *Agent) bootstrapLoop() {
 		select {
 		case <-a.shutdownCh:
 			return
-		case <-a.gossip.bootstrapSig:
+		case <-a.gossip.BootstrapSig():
 		case <-t.C:
 		}
 	}
@@ -65,9 +115,9 @@ func (a *Agent) tryBootstrap(warned map[string]bool) bool {
 		return true
 	}
 	expect := a.cfg.BootstrapExpect
-	var servers []member
-	for _, m := range a.gossip.memberList() {
-		if m.State != memberAlive || !m.MetaOK {
+	var servers []membership.Member
+	for _, m := range a.gossip.Members() {
+		if m.State != membership.Alive || !m.MetaOK {
 			continue
 		}
 		if m.Meta.InCluster {
@@ -128,7 +178,7 @@ func (a *Agent) reconcileLoop(ls *leaderState) {
 		case <-ls.ctx.Done():
 			t.Stop()
 			return
-		case <-a.gossip.reconcileSig:
+		case <-a.gossip.ReconcileSig():
 		case <-t.C:
 		}
 		t.Stop()
@@ -143,7 +193,7 @@ func (a *Agent) reconcile(ls *leaderState) time.Duration {
 		return retryBackoff
 	}
 	servers := f.Configuration().Servers
-	members := a.gossip.memberList()
+	members := a.gossip.Members()
 	view := a.fsm.View()
 	now := time.Now()
 
@@ -154,7 +204,7 @@ func (a *Agent) reconcile(ls *leaderState) time.Duration {
 		}
 	}
 
-	byName := make(map[string]member, len(members))
+	byName := make(map[string]membership.Member, len(members))
 	for _, m := range members {
 		byName[m.Name] = m
 	}
@@ -164,7 +214,7 @@ func (a *Agent) reconcile(ls *leaderState) time.Duration {
 		inRaft[string(s.ID)] = s
 		if s.Suffrage == raft.Voter {
 			voters++
-			if m, ok := byName[string(s.ID)]; ok && (m.State == memberAlive || m.State == memberSuspect) ||
+			if m, ok := byName[string(s.ID)]; ok && (m.State == membership.Alive || m.State == membership.Suspect) ||
 				string(s.ID) == a.cfg.Name {
 				healthy++
 			}
@@ -177,7 +227,7 @@ func (a *Agent) reconcile(ls *leaderState) time.Duration {
 		if ls.ctx.Err() != nil {
 			return next
 		}
-		if m.State != memberAlive || !m.MetaOK || m.Meta.RaftAddr == "" || m.Name == a.cfg.Name {
+		if m.State != membership.Alive || !m.MetaOK || m.Meta.RaftAddr == "" || m.Name == a.cfg.Name {
 			continue
 		}
 		s, ok := inRaft[m.Name]
@@ -216,10 +266,10 @@ func (a *Agent) reconcile(ls *leaderState) time.Duration {
 		}
 		var since time.Time
 		switch {
-		case known && m.State == memberLeft:
+		case known && m.State == membership.Left:
 			cands = append(cands, gone{id: id, left: true, voter: s.Suffrage == raft.Voter})
 			continue
-		case known && m.State == memberFailed:
+		case known && m.State == membership.Failed:
 			since = m.Since
 		case !known:
 			if _, ok := ls.missingSince[id]; !ok {
@@ -281,8 +331,8 @@ func (a *Agent) changeConfig(what, id string, f raft.IndexFuture) bool {
 }
 
 // reconcileNode makes the table's record of member m match gossip.
-func (a *Agent) reconcileNode(ctx context.Context, view *fsm.View, m member) {
-	status := m.State.nodeStatus()
+func (a *Agent) reconcileNode(ctx context.Context, view *fsm.View, m membership.Member) {
+	status := m.State.NodeStatus()
 	n, ok := view.Node(m.Name)
 	if !ok && status != fsm.NodeAlive && status != fsm.NodeSuspect {
 		return
@@ -293,7 +343,7 @@ func (a *Agent) reconcileNode(ctx context.Context, view *fsm.View, m member) {
 	case !ok || n.RaftAddr != m.Meta.RaftAddr || n.HTTPAddr != m.Meta.HTTPAddr ||
 		n.Capacity.Slots != m.Meta.Slots || n.Capacity.Memory != m.Meta.Memory ||
 		!slices.Equal(n.Labels, m.Meta.Labels):
-		if !ok && m.State == memberSuspect {
+		if !ok && m.State == membership.Suspect {
 			status = fsm.NodeAlive // a new node is suspect only once known
 		}
 		cmd = &fsm.NodeUpsert{
@@ -366,13 +416,13 @@ func (a *Agent) leave(ctx context.Context) {
 	a.metaMu.Lock()
 	a.leaving.Store(true)
 	a.meta.Leaving = true
-	if err := a.gossip.setMeta(a.meta); err == nil {
-		if err := a.gossip.updateMeta(leaveTimeout); err != nil {
+	if err := a.gossip.SetMeta(a.meta); err == nil {
+		if err := a.gossip.UpdateMeta(leaveTimeout); err != nil {
 			a.logger.Debug("announcing the departure", "error", err)
 		}
 	}
 	a.metaMu.Unlock()
-	if err := a.gossip.ml.Leave(leaveTimeout); err != nil {
+	if err := a.gossip.Leave(leaveTimeout); err != nil {
 		a.logger.Warn("gossip leave", "error", err)
 	}
 	if n == 0 {
@@ -410,7 +460,7 @@ func (a *Agent) rejoinLoop() {
 		if a.leaving.Load() {
 			return
 		}
-		if _, err := a.gossip.join(a.cfg.Join); err != nil {
+		if _, err := a.gossip.Join(a.cfg.Join); err != nil {
 			a.logger.Debug("rejoin", "error", err)
 		}
 	}
@@ -423,27 +473,27 @@ func (a *Agent) gossipLoop() {
 	defer refresh.Stop()
 	load := time.NewTicker(a.cfg.LoadInterval)
 	defer load.Stop()
-	a.gossip.publishLoad(a.serving.load())
+	a.gossip.PublishLoad(a.serving.load())
 	for {
 		select {
 		case <-a.shutdownCh:
 			return
 		case <-refresh.C:
-			a.gossip.refresh()
+			a.gossip.Refresh()
 			a.metaMu.Lock()
 			if !a.meta.InCluster && a.raft.LastIndex() > 0 && !a.leaving.Load() {
 				a.meta.InCluster = true
-				if err := a.gossip.setMeta(a.meta); err == nil {
+				if err := a.gossip.SetMeta(a.meta); err == nil {
 					// The update is queued at once; waiting for it to go out
 					// only delays the loop.
-					if err := a.gossip.updateMeta(2 * a.cfg.GossipInterval); err != nil {
+					if err := a.gossip.UpdateMeta(2 * a.cfg.GossipInterval); err != nil {
 						a.logger.Debug("gossip metadata update", "error", err)
 					}
 				}
 			}
 			a.metaMu.Unlock()
 		case <-load.C:
-			a.gossip.publishLoad(a.serving.load())
+			a.gossip.PublishLoad(a.serving.load())
 		}
 	}
 }

@@ -124,7 +124,7 @@ func (s *placer) schedNode(n *fsm.Node, now time.Time) sched.Node {
 			sn.Labels[l.Key] = l.Value
 		}
 	}
-	if l, ok := s.a.gossip.load(n.ID); ok {
+	if l, ok := s.a.gossip.Load(n.ID); ok {
 		sn.Load = sched.Load{BusySlots: l.BusySlots, RunQueue: l.RunQueue}
 	}
 	return sn

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"github.com/vproc/vproc/cluster/raftstore"
@@ -39,7 +40,7 @@ type raftStores struct {
 
 // openRaftStores opens the stores of cfg: BoltDB and files under DataDir
 // (package raftstore), or memory with Dev.
-func openRaftStores(cfg *Config, logger *hclogAdapter) (*raftStores, error) {
+func openRaftStores(cfg *Config, logger hclog.Logger) (*raftStores, error) {
 	if cfg.Dev {
 		mem := raft.NewInmemStore()
 		return &raftStores{logs: mem, stable: mem, snaps: raft.NewInmemSnapshotStore()}, nil
@@ -59,7 +60,7 @@ func (s *raftStores) close() error {
 }
 
 // raftConfig turns cfg into raft's configuration.
-func raftConfig(cfg *Config, logger *hclogAdapter) *raft.Config {
+func raftConfig(cfg *Config, logger hclog.Logger) *raft.Config {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.Name)
 	rc.HeartbeatTimeout = cfg.HeartbeatTimeout

@@ -1,4 +1,4 @@
-package cluster
+package membership
 
 import (
 	"encoding/binary"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/internal/logbridge"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -33,8 +33,8 @@ import (
 // never block; whoever must act on a change (bootstrap, the leader's
 // reconcile) is signalled through a channel of capacity 1.
 
-// nodeMeta is a node's gossip metadata.
-type nodeMeta struct {
+// Meta is a node's gossip metadata.
+type Meta struct {
 	RaftAddr string
 	HTTPAddr string
 	Slots    int64
@@ -57,41 +57,12 @@ const (
 	metaLeaving   = 1 << 1
 )
 
-// errMetaTooLarge is returned for metadata over memberlist.MetaMaxSize.
-var errMetaTooLarge = fmt.Errorf("node metadata is larger than %d bytes (too many or too long labels?)", memberlist.MetaMaxSize)
+// ErrMetaTooLarge is returned for metadata over memberlist.MetaMaxSize.
+var ErrMetaTooLarge = fmt.Errorf("node metadata is larger than %d bytes (too many or too long labels?)", memberlist.MetaMaxSize)
 
-// meta returns the metadata the configuration gives, with the advertised
-// addresses.
-func (c *Config) meta(raftAddr, httpAddr string) nodeMeta {
-	m := nodeMeta{
-		RaftAddr: raftAddr,
-		HTTPAddr: httpAddr,
-		Slots:    int64(c.CPUs),
-		Memory:   c.Memory,
-		Expect:   c.BootstrapExpect,
-		Labels:   sortedLabels(c.Labels),
-	}
-	if m.Slots == 0 {
-		m.Slots = int64(runtime.GOMAXPROCS(0))
-	}
-	return m
-}
-
-func sortedLabels(labels map[string]string) []fsm.Label {
-	if len(labels) == 0 {
-		return nil
-	}
-	out := make([]fsm.Label, 0, len(labels))
-	for k, v := range labels {
-		out = append(out, fsm.Label{Key: k, Value: v})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out
-}
-
-// encodeMeta encodes m compactly: a version byte, flags, uvarints and
+// EncodeMeta encodes m compactly: a version byte, flags, uvarints and
 // length-prefixed strings.
-func encodeMeta(m nodeMeta) ([]byte, error) {
+func EncodeMeta(m Meta) ([]byte, error) {
 	b := make([]byte, 0, 64)
 	b = append(b, metaVersion)
 	var flags byte
@@ -113,14 +84,14 @@ func encodeMeta(m nodeMeta) ([]byte, error) {
 		b = appendWireString(b, l.Value)
 	}
 	if len(b) > memberlist.MetaMaxSize {
-		return nil, errMetaTooLarge
+		return nil, ErrMetaTooLarge
 	}
 	return b, nil
 }
 
-// decodeMeta decodes what encodeMeta encoded.
-func decodeMeta(b []byte) (nodeMeta, error) {
-	var m nodeMeta
+// decodeMeta decodes what EncodeMeta encoded.
+func decodeMeta(b []byte) (Meta, error) {
+	var m Meta
 	d := wireDecoder{b: b}
 	if v := d.byte(); v != metaVersion {
 		return m, fmt.Errorf("node metadata version %d", v)
@@ -201,50 +172,50 @@ func (d *wireDecoder) str() string {
 	return s
 }
 
-// memberState is a member's gossip state.
-type memberState uint8
+// MemberState is a member's gossip state.
+type MemberState uint8
 
 const (
-	memberAlive memberState = iota
-	memberSuspect
-	memberFailed
-	memberLeft
+	Alive MemberState = iota
+	Suspect
+	Failed
+	Left
 )
 
-func (s memberState) String() string {
+func (s MemberState) String() string {
 	switch s {
-	case memberAlive:
+	case Alive:
 		return "alive"
-	case memberSuspect:
+	case Suspect:
 		return "suspect"
-	case memberFailed:
+	case Failed:
 		return "failed"
-	case memberLeft:
+	case Left:
 		return "left"
 	}
 	return "unknown"
 }
 
-// nodeStatus maps a gossip state to the table's node status.
-func (s memberState) nodeStatus() fsm.NodeStatus {
+// NodeStatus maps a gossip state to the table's node status.
+func (s MemberState) NodeStatus() fsm.NodeStatus {
 	switch s {
-	case memberAlive:
+	case Alive:
 		return fsm.NodeAlive
-	case memberSuspect:
+	case Suspect:
 		return fsm.NodeSuspect
-	case memberLeft:
+	case Left:
 		return fsm.NodeLeft
 	}
 	return fsm.NodeDown
 }
 
-// member is what gossip knows of one node.
-type member struct {
+// Member is what gossip knows of one node.
+type Member struct {
 	Name   string
 	Addr   string // gossip address, host:port
-	Meta   nodeMeta
+	Meta   Meta
 	MetaOK bool // Meta decoded
-	State  memberState
+	State  MemberState
 	// Since is when State last changed, on the local monotonic clock.
 	Since time.Time
 }
@@ -260,10 +231,10 @@ const (
 	msgLoad byte = 1
 )
 
-// gossip owns memberlist and what it has learnt.
-type gossip struct {
+// Gossip owns memberlist and what it has learnt.
+type Gossip struct {
 	name   string
-	self   string // the advertised gossip address, set by startGossip
+	self   string // the advertised gossip address, set by Start
 	logger *slog.Logger
 	ml     *memberlist.Memberlist // set once by startGossip
 	queue  *memberlist.TransmitLimitedQueue
@@ -271,7 +242,7 @@ type gossip struct {
 	meta atomic.Pointer[[]byte] // the local metadata, encoded
 
 	mu      sync.Mutex // guards members, loads and loadSeq
-	members map[string]*member
+	members map[string]*Member
 	loads   map[string]loadEntry
 	loadSeq uint64
 
@@ -281,26 +252,26 @@ type gossip struct {
 	reconcileSig chan struct{}
 }
 
-// startGossip creates the memberlist of a node. Its metadata starts as
-// meta.
-func startGossip(cfg *Config, meta nodeMeta, logger *slog.Logger) (*gossip, error) {
-	g := &gossip{
+// Start validates cfg and creates the memberlist of a node. Its metadata
+// starts as meta. Stop it with Shutdown.
+func Start(cfg Config, meta Meta, logger *slog.Logger) (*Gossip, error) {
+	g := &Gossip{
 		name:         cfg.Name,
 		logger:       logger,
-		members:      make(map[string]*member),
+		members:      make(map[string]*Member),
 		loads:        make(map[string]loadEntry),
 		loadSeq:      uint64(time.Now().UnixNano()), // a restarted node's loads win
 		bootstrapSig: make(chan struct{}, 1),
 		reconcileSig: make(chan struct{}, 1),
 	}
-	if err := g.setMeta(meta); err != nil {
+	if err := g.SetMeta(meta); err != nil {
 		return nil, err
 	}
-	host, port, err := splitListenAddr(cfg.GossipAddr)
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	ip, err := resolveBindHost(host)
+	port := cfg.BindPort
+	ip, err := resolveBindHost(cfg.BindHost)
 	if err != nil {
 		return nil, fmt.Errorf("gossip address: %w", err)
 	}
@@ -325,7 +296,7 @@ func startGossip(cfg *Config, meta nodeMeta, logger *slog.Logger) (*gossip, erro
 	mc.DeadNodeReclaimTime = 30 * time.Second
 	mc.Delegate = &delegate{g: g}
 	mc.Events = &eventDelegate{g: g}
-	mc.LogOutput = &stdlogWriter{logger: logger.With("module", "memberlist")}
+	mc.LogOutput = logbridge.StdlogWriter(logger.With("module", "memberlist"))
 	g.queue = &memberlist.TransmitLimitedQueue{
 		NumNodes:       g.numAlive, // memberlist may gossip before Create returns
 		RetransmitMult: 3,
@@ -364,12 +335,27 @@ func resolveBindHost(host string) (string, error) {
 	return addrs[0].String(), nil
 }
 
-// addr returns the gossip address this node advertises.
-func (g *gossip) addr() string { return g.self }
+// BootstrapSig is signalled, never blocking, on every membership change:
+// bootstrap-expect waits on it.
+func (g *Gossip) BootstrapSig() <-chan struct{} { return g.bootstrapSig }
 
-// setMeta replaces the local metadata. Call updateMeta to gossip it.
-func (g *gossip) setMeta(m nodeMeta) error {
-	b, err := encodeMeta(m)
+// ReconcileSig is signalled, never blocking, on every membership change:
+// the leader's reconcile waits on it.
+func (g *Gossip) ReconcileSig() <-chan struct{} { return g.reconcileSig }
+
+// Leave announces that this node leaves and waits up to timeout for the
+// announcement to spread.
+func (g *Gossip) Leave(timeout time.Duration) error { return g.ml.Leave(timeout) }
+
+// Shutdown stops memberlist without leaving.
+func (g *Gossip) Shutdown() error { return g.ml.Shutdown() }
+
+// Addr returns the gossip address this node advertises.
+func (g *Gossip) Addr() string { return g.self }
+
+// SetMeta replaces the local metadata. Call UpdateMeta to gossip it.
+func (g *Gossip) SetMeta(m Meta) error {
+	b, err := EncodeMeta(m)
 	if err != nil {
 		return err
 	}
@@ -377,16 +363,16 @@ func (g *gossip) setMeta(m nodeMeta) error {
 	return nil
 }
 
-// updateMeta gossips the local metadata after setMeta. It blocks until the
+// UpdateMeta gossips the local metadata after SetMeta. It blocks until the
 // update has been broadcast or timeout.
-func (g *gossip) updateMeta(timeout time.Duration) error {
+func (g *Gossip) UpdateMeta(timeout time.Duration) error {
 	return g.ml.UpdateNode(timeout)
 }
 
-// join joins the seeds, leaving out this node's own address. It returns the
+// Join joins the seeds, leaving out this node's own address. It returns the
 // number of seeds contacted.
-func (g *gossip) join(seeds []string) (int, error) {
-	self := g.addr()
+func (g *Gossip) Join(seeds []string) (int, error) {
+	self := g.Addr()
 	var others []string
 	for _, s := range seeds {
 		if s != self && s != "" {
@@ -400,7 +386,7 @@ func (g *gossip) join(seeds []string) (int, error) {
 }
 
 // signal wakes bootstrap and reconcile without blocking.
-func (g *gossip) signal() {
+func (g *Gossip) signal() {
 	for _, ch := range []chan struct{}{g.bootstrapSig, g.reconcileSig} {
 		select {
 		case ch <- struct{}{}:
@@ -410,8 +396,8 @@ func (g *gossip) signal() {
 }
 
 // observe records a member's state from an event. meta is copied.
-func (g *gossip) observe(n *memberlist.Node, state memberState) {
-	m := &member{
+func (g *Gossip) observe(n *memberlist.Node, state MemberState) {
+	m := &Member{
 		Name:  n.Name,
 		Addr:  net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))),
 		State: state,
@@ -420,7 +406,7 @@ func (g *gossip) observe(n *memberlist.Node, state memberState) {
 	meta, err := decodeMeta(n.Meta) // copies every field
 	if err == nil {
 		m.Meta, m.MetaOK = meta, true
-	} else if state == memberAlive {
+	} else if state == Alive {
 		g.logger.Warn("ignoring gossip member with bad metadata", "member", n.Name, "error", err)
 	}
 	g.mu.Lock()
@@ -429,8 +415,8 @@ func (g *gossip) observe(n *memberlist.Node, state memberState) {
 			m.Meta, m.MetaOK = old.Meta, old.MetaOK
 		}
 	}
-	if m.State == memberFailed && m.MetaOK && m.Meta.Leaving {
-		m.State = memberLeft // it announced its departure
+	if m.State == Failed && m.MetaOK && m.Meta.Leaving {
+		m.State = Left // it announced its departure
 	}
 	if old, ok := g.members[n.Name]; ok && old.State == m.State {
 		m.Since = old.Since
@@ -440,9 +426,9 @@ func (g *gossip) observe(n *memberlist.Node, state memberState) {
 	g.signal()
 }
 
-// refresh picks up suspicion, which memberlist reports through no event:
+// Refresh picks up suspicion, which memberlist reports through no event:
 // alive members that memberlist suspects become suspect and back.
-func (g *gossip) refresh() {
+func (g *Gossip) Refresh() {
 	changed := false
 	now := time.Now()
 	nodes := g.ml.Members()
@@ -452,16 +438,16 @@ func (g *gossip) refresh() {
 		if !ok {
 			continue
 		}
-		var want memberState
+		var want MemberState
 		switch n.State {
 		case memberlist.StateSuspect:
-			want = memberSuspect
+			want = Suspect
 		case memberlist.StateAlive:
-			want = memberAlive
+			want = Alive
 		default:
 			continue
 		}
-		if (m.State == memberAlive || m.State == memberSuspect) && m.State != want {
+		if (m.State == Alive || m.State == Suspect) && m.State != want {
 			mm := *m
 			mm.State, mm.Since = want, now
 			g.members[n.Name] = &mm
@@ -474,10 +460,10 @@ func (g *gossip) refresh() {
 	}
 }
 
-// memberList returns a copy of every member known, by name.
-func (g *gossip) memberList() []member {
+// Members returns a copy of every member known, by name.
+func (g *Gossip) Members() []Member {
 	g.mu.Lock()
-	out := make([]member, 0, len(g.members))
+	out := make([]Member, 0, len(g.members))
 	for _, m := range g.members {
 		out = append(out, *m)
 	}
@@ -487,39 +473,39 @@ func (g *gossip) memberList() []member {
 }
 
 // numAlive returns the number of members alive or suspect, at least 1.
-func (g *gossip) numAlive() int {
+func (g *Gossip) numAlive() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	n := 0
 	for _, m := range g.members {
-		if m.State == memberAlive || m.State == memberSuspect {
+		if m.State == Alive || m.State == Suspect {
 			n++
 		}
 	}
 	return max(n, 1)
 }
 
-// member returns what gossip knows of one node.
-func (g *gossip) member(name string) (member, bool) {
+// Member returns what gossip knows of one node.
+func (g *Gossip) Member(name string) (Member, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	m, ok := g.members[name]
 	if !ok {
-		return member{}, false
+		return Member{}, false
 	}
 	return *m, true
 }
 
-// load returns the latest load known for a node.
-func (g *gossip) load(name string) (api.Load, bool) {
+// Load returns the latest load known for a node.
+func (g *Gossip) Load(name string) (api.Load, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	e, ok := g.loads[name]
 	return e.Load, ok
 }
 
-// publishLoad records the local load and queues it for gossip.
-func (g *gossip) publishLoad(l api.Load) {
+// PublishLoad records the local load and queues it for gossip.
+func (g *Gossip) PublishLoad(l api.Load) {
 	g.mu.Lock()
 	g.loadSeq++
 	e := loadEntry{Seq: g.loadSeq, Load: l}
@@ -530,7 +516,7 @@ func (g *gossip) publishLoad(l api.Load) {
 }
 
 // mergeLoad keeps a node's load if it is newer than the one known.
-func (g *gossip) mergeLoad(name string, e loadEntry) {
+func (g *Gossip) mergeLoad(name string, e loadEntry) {
 	if name == g.name {
 		return
 	}
@@ -578,14 +564,14 @@ func (b *loadBroadcast) Finished()       {}
 
 // delegate is memberlist's Delegate: metadata, load messages and
 // push-pull state.
-type delegate struct{ g *gossip }
+type delegate struct{ g *Gossip }
 
 var _ memberlist.Delegate = (*delegate)(nil)
 
 func (d *delegate) NodeMeta(limit int) []byte {
 	b := *d.g.meta.Load()
 	if len(b) > limit {
-		// encodeMeta checked MetaMaxSize; a smaller limit is a bug.
+		// EncodeMeta checked MetaMaxSize; a smaller limit is a bug.
 		d.g.logger.Error("node metadata over the limit", "size", len(b), "limit", limit)
 		return nil
 	}
@@ -639,10 +625,10 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 // eventDelegate is memberlist's EventDelegate: membership changes. A
 // leave counts as "left" when the member announced it in its metadata
 // (memberlist does not fill in Node.State), and as a failure otherwise.
-type eventDelegate struct{ g *gossip }
+type eventDelegate struct{ g *Gossip }
 
 var _ memberlist.EventDelegate = (*eventDelegate)(nil)
 
-func (e *eventDelegate) NotifyJoin(n *memberlist.Node)   { e.g.observe(n, memberAlive) }
-func (e *eventDelegate) NotifyUpdate(n *memberlist.Node) { e.g.observe(n, memberAlive) }
-func (e *eventDelegate) NotifyLeave(n *memberlist.Node)  { e.g.observe(n, memberFailed) }
+func (e *eventDelegate) NotifyJoin(n *memberlist.Node)   { e.g.observe(n, Alive) }
+func (e *eventDelegate) NotifyUpdate(n *memberlist.Node) { e.g.observe(n, Alive) }
+func (e *eventDelegate) NotifyLeave(n *memberlist.Node)  { e.g.observe(n, Failed) }

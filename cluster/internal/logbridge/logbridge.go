@@ -1,4 +1,4 @@
-package cluster
+package logbridge
 
 import (
 	"bytes"
@@ -11,11 +11,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// raft logs through hclog and memberlist through the standard log package.
-// Both are routed into the agent's slog.Logger at debug level: their
-// chatter (elections, probes, retries) is useful when debugging and noise
-// otherwise, and what matters to an operator the agent logs itself.
-
 // hclogAdapter is an hclog.Logger writing to a slog.Logger at debug level.
 type hclogAdapter struct {
 	l    *slog.Logger
@@ -25,8 +20,15 @@ type hclogAdapter struct {
 
 var _ hclog.Logger = (*hclogAdapter)(nil)
 
-func newHCLogger(l *slog.Logger, name string) hclog.Logger {
+// HCLog returns an hclog.Logger named name that writes to l at debug level.
+func HCLog(l *slog.Logger, name string) hclog.Logger {
 	return &hclogAdapter{l: l, name: name}
+}
+
+// StdlogWriter returns a writer for the standard log package (memberlist's
+// LogOutput) that turns its lines into debug records of l.
+func StdlogWriter(l *slog.Logger) io.Writer {
+	return &stdlogWriter{logger: l}
 }
 
 func (h *hclogAdapter) enabled() bool { return h.l.Enabled(context.Background(), slog.LevelDebug) }
