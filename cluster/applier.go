@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -41,9 +42,9 @@ import (
 // instead of queueing behind each other.
 //
 // Outcomes: a command the batcher has not yet taken can be withdrawn (its
-// caller gives up and gets its context's error, or errNotLeader when the
+// caller gives up and gets its context's error, or commit.ErrNotLeader when the
 // agent stops); once in an entry handed to raft, it may commit, and every
-// failure but raft refusing it outright is errUnknownOutcome (Guarantee 9).
+// failure but raft refusing it outright is commit.ErrUnknownOutcome (Guarantee 9).
 
 const (
 	maxBatchCommands = 512
@@ -104,7 +105,7 @@ func newApplier(r *raft.Raft, logger *slog.Logger, stop <-chan struct{}, raftDow
 	}
 }
 
-// propose queues p. It fails with errNotLeader once the agent is stopping.
+// propose queues p. It fails with commit.ErrNotLeader once the agent is stopping.
 func (ap *applier) propose(ctx context.Context, p *proposal) error {
 	// A context already ended must not race the queue: select picks at
 	// random among ready cases.
@@ -115,7 +116,7 @@ func (ap *applier) propose(ctx context.Context, p *proposal) error {
 	case ap.queue <- p:
 		return nil
 	case <-ap.stop:
-		return errNotLeader
+		return commit.ErrNotLeader
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -216,7 +217,7 @@ func (ap *applier) run() {
 func (ap *applier) drainHeld(held []*proposal) {
 	for _, p := range held {
 		if p.state.CompareAndSwap(propQueued, propTaken) {
-			p.done(nil, errNotLeader)
+			p.done(nil, commit.ErrNotLeader)
 		}
 	}
 }
@@ -236,7 +237,7 @@ func (ap *applier) drain() {
 		select {
 		case p := <-ap.queue:
 			if p.state.CompareAndSwap(propQueued, propTaken) {
-				p.done(nil, errNotLeader)
+				p.done(nil, commit.ErrNotLeader)
 			}
 		default:
 			return
@@ -279,7 +280,7 @@ func (ap *applier) finish(b *inflight) {
 	}
 	ap.logger.Error("group commit: unexpected response", "type", fmt.Sprintf("%T", b.future.Response()), "commands", len(b.props))
 	for _, p := range b.props {
-		p.done(nil, fmt.Errorf("%w: unexpected response from the state machine", errUnknownOutcome))
+		p.done(nil, fmt.Errorf("%w: unexpected response from the state machine", commit.ErrUnknownOutcome))
 	}
 }
 
@@ -290,9 +291,9 @@ func (ap *applier) finish(b *inflight) {
 func applyError(err error) error {
 	switch {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		return errNotLeader
+		return commit.ErrNotLeader
 	}
-	return fmt.Errorf("%w: %v", errUnknownOutcome, err)
+	return fmt.Errorf("%w: %v", commit.ErrUnknownOutcome, err)
 }
 
 // submit implements core.submit: it wraps cmd in the session envelope
@@ -300,9 +301,9 @@ func applyError(err error) error {
 // commit and waits for its result. The caller stamps leader time into cmd
 // itself. A spawn gets its node here (placeSpawn): one entry allocates its
 // PID and places it.
-func (a *Agent) submit(ctx context.Context, sess *sessionRef, cmd fsm.Command) (*fsm.Result, error) {
+func (a *Agent) submit(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {
 	if !a.isLeader() {
-		return nil, errNotLeader
+		return nil, commit.ErrNotLeader
 	}
 	e, pick := a.entry(sess, cmd, time.Now().UnixNano())
 	defer pick.release()
@@ -312,7 +313,7 @@ func (a *Agent) submit(ctx context.Context, sess *sessionRef, cmd fsm.Command) (
 // entry places a spawn (placeSpawn) and encodes cmd, inside the session
 // envelope stamped with now when sess is set. The caller releases the
 // spawn's pick once its entry has been answered.
-func (a *Agent) entry(sess *sessionRef, cmd fsm.Command, now int64) ([]byte, spawnPick) {
+func (a *Agent) entry(sess *commit.SessionRef, cmd fsm.Command, now int64) ([]byte, spawnPick) {
 	var pick spawnPick
 	if sp, ok := cmd.(*fsm.Spawn); ok {
 		pick = a.placeSpawn(sp)
@@ -329,32 +330,27 @@ func (a *Agent) entry(sess *sessionRef, cmd fsm.Command, now int64) ([]byte, spa
 	}), pick
 }
 
-type applyOutcome struct {
-	res *fsm.Result
-	err error
-}
-
 // apply commits one encoded entry through group commit and waits for it.
 func (a *Agent) apply(ctx context.Context, entry []byte) (*fsm.Result, error) {
-	ch := make(chan applyOutcome, 1)
-	p := &proposal{entry: entry, done: func(res *fsm.Result, err error) { ch <- applyOutcome{res, err} }}
+	ch := make(chan commit.Outcome, 1)
+	p := &proposal{entry: entry, done: func(res *fsm.Result, err error) { ch <- commit.Outcome{Res: res, Err: err} }}
 	if err := a.app.propose(ctx, p); err != nil {
 		return nil, err
 	}
 	select {
 	case o := <-ch:
-		return o.res, o.err
+		return o.Res, o.Err
 	case <-ctx.Done():
 		if p.withdraw() {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: %v", errUnknownOutcome, ctx.Err())
+		return nil, fmt.Errorf("%w: %v", commit.ErrUnknownOutcome, ctx.Err())
 	case <-a.shutdownCh:
 		if p.withdraw() {
-			return nil, errNotLeader
+			return nil, commit.ErrNotLeader
 		}
 		o := <-ch // the completer answers every dispatched proposal
-		return o.res, o.err
+		return o.Res, o.Err
 	}
 }
 
@@ -364,16 +360,16 @@ func (a *Agent) apply(ctx context.Context, entry []byte) (*fsm.Result, error) {
 // waited for together. Without sessions (a node's reports) the proposals
 // are lazy and wait a little for company; with them (a client's merged
 // writes) they go at once, and being queued together they share entries.
-func (a *Agent) submitBatch(ctx context.Context, sess []*sessionRef, cmds []fsm.Command) []applyOutcome {
+func (a *Agent) submitBatch(ctx context.Context, sess []*commit.SessionRef, cmds []fsm.Command) []commit.Outcome {
 	w := newBatchWait(len(cmds))
 	if !a.isLeader() {
-		w.failFrom(0, errNotLeader)
+		w.failFrom(0, commit.ErrNotLeader)
 		return w.out
 	}
 	now := time.Now().UnixNano()
 	props := make([]proposal, len(cmds))
 	for i, c := range cmds {
-		var sr *sessionRef
+		var sr *commit.SessionRef
 		if sess != nil {
 			sr = sess[i]
 		}
@@ -396,14 +392,14 @@ func (a *Agent) submitBatch(ctx context.Context, sess []*sessionRef, cmds []fsm.
 	case <-ctx.Done():
 		return w.abandon(props, ctx.Err(), ctx.Err())
 	case <-a.shutdownCh:
-		return w.abandon(props, errNotLeader, errNotLeader)
+		return w.abandon(props, commit.ErrNotLeader, commit.ErrNotLeader)
 	}
 }
 
 // batchWait collects the outcomes of a batch of proposals.
 type batchWait struct {
 	mu       sync.Mutex // guards out, answered, left and closed
-	out      []applyOutcome
+	out      []commit.Outcome
 	answered []bool
 	left     int
 	closed   bool          // abandoned: later answers are dropped
@@ -411,7 +407,7 @@ type batchWait struct {
 }
 
 func newBatchWait(n int) *batchWait {
-	w := &batchWait{out: make([]applyOutcome, n), answered: make([]bool, n), left: n, done: make(chan struct{})}
+	w := &batchWait{out: make([]commit.Outcome, n), answered: make([]bool, n), left: n, done: make(chan struct{})}
 	if n == 0 {
 		close(w.done)
 	}
@@ -425,7 +421,7 @@ func (w *batchWait) set(i int, res *fsm.Result, err error) {
 	if w.closed || w.answered[i] {
 		return
 	}
-	w.out[i], w.answered[i] = applyOutcome{res, err}, true
+	w.out[i], w.answered[i] = commit.Outcome{Res: res, Err: err}, true
 	if w.left--; w.left == 0 {
 		close(w.done)
 	}
@@ -439,9 +435,9 @@ func (w *batchWait) failFrom(i int, err error) {
 }
 
 // abandon stops waiting: what the batcher has not taken is withdrawn and
-// answered withdrawn; what it has is answered with errUnknownOutcome
+// answered withdrawn; what it has is answered with commit.ErrUnknownOutcome
 // wrapping why. It returns the outcomes, which no later answer changes.
-func (w *batchWait) abandon(props []proposal, withdrawn, why error) []applyOutcome {
+func (w *batchWait) abandon(props []proposal, withdrawn, why error) []commit.Outcome {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true
@@ -450,9 +446,9 @@ func (w *batchWait) abandon(props []proposal, withdrawn, why error) []applyOutco
 			continue
 		}
 		if props[i].withdraw() {
-			w.out[i].err = withdrawn
+			w.out[i].Err = withdrawn
 		} else {
-			w.out[i].err = fmt.Errorf("%w: %v", errUnknownOutcome, why)
+			w.out[i].Err = fmt.Errorf("%w: %v", commit.ErrUnknownOutcome, why)
 		}
 	}
 	return w.out
@@ -462,7 +458,7 @@ func (w *batchWait) abandon(props []proposal, withdrawn, why error) []applyOutco
 // the outcome on the completer goroutine and must not block.
 func (a *Agent) applyAsync(ctx context.Context, cmd fsm.Command, done func(*fsm.Result, error)) error {
 	if !a.isLeader() {
-		return errNotLeader
+		return commit.ErrNotLeader
 	}
 	return a.app.propose(ctx, &proposal{entry: fsm.Encode(cmd), done: done})
 }

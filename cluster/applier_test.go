@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -101,7 +102,7 @@ func TestShutdownWithEntriesQueuedForTheFSM(t *testing.T) {
 			for range n {
 				select {
 				case err := <-answers:
-					if err != nil && !errors.Is(err, errUnknownOutcome) && !errors.Is(err, errNotLeader) {
+					if err != nil && !errors.Is(err, commit.ErrUnknownOutcome) && !errors.Is(err, commit.ErrNotLeader) {
 						t.Errorf("submit: %v, want success, an unknown outcome or not leader", err)
 					}
 				case <-time.After(10 * time.Second):

@@ -20,6 +20,7 @@ import (
 	"github.com/vproc/vproc/internal/testwait"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -147,9 +148,9 @@ func (c *fakeCore) setAddr(name, addr string) {
 
 func (c *fakeCore) name() string { return c.nodeName }
 
-func (c *fakeCore) submit(ctx context.Context, sess *sessionRef, cmd fsm.Command) (*fsm.Result, error) {
+func (c *fakeCore) submit(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {
 	if !c.leaderFlag.Load() {
-		return nil, errNotLeader
+		return nil, commit.ErrNotLeader
 	}
 	c.amu.Lock()
 	hook := c.hook
@@ -165,28 +166,28 @@ func (c *fakeCore) submit(ctx context.Context, sess *sessionRef, cmd fsm.Command
 	return c.apply(cmd), nil
 }
 
-func (c *fakeCore) submitBatch(ctx context.Context, sess []*sessionRef, cmds []fsm.Command) []applyOutcome {
-	outs := make([]applyOutcome, len(cmds))
+func (c *fakeCore) submitBatch(ctx context.Context, sess []*commit.SessionRef, cmds []fsm.Command) []commit.Outcome {
+	outs := make([]commit.Outcome, len(cmds))
 	for i, cmd := range cmds {
-		var sr *sessionRef
+		var sr *commit.SessionRef
 		if sess != nil {
 			sr = sess[i]
 		}
-		outs[i].res, outs[i].err = c.submit(ctx, sr, cmd)
+		outs[i].Res, outs[i].Err = c.submit(ctx, sr, cmd)
 	}
 	return outs
 }
 
 func (c *fakeCore) registerSession(ctx context.Context) (uint64, error) {
 	if !c.leaderFlag.Load() {
-		return 0, errNotLeader
+		return 0, commit.ErrNotLeader
 	}
 	return c.apply(&fsm.RegisterSession{Now: time.Now().UnixNano()}).SessionID, nil
 }
 
 func (c *fakeCore) consistentView(ctx context.Context) (*fsm.View, error) {
 	if !c.leaderFlag.Load() {
-		return nil, errNotLeader
+		return nil, commit.ErrNotLeader
 	}
 	return c.f.View(), nil
 }
@@ -220,14 +221,14 @@ func (c *fakeCore) isLeader() bool { return c.leaderFlag.Load() }
 
 func (c *fakeCore) readIndex(context.Context) (uint64, error) {
 	if !c.leaderFlag.Load() {
-		return 0, errNotLeader
+		return 0, commit.ErrNotLeader
 	}
 	return c.f.View().Index(), nil
 }
 
 func (c *fakeCore) renewLease(_ context.Context, node string) (uint64, error) {
 	if !c.leaderFlag.Load() || c.refuseLeases.Load() {
-		return 0, errNotLeader
+		return 0, commit.ErrNotLeader
 	}
 	return c.f.View().Index(), nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -165,7 +166,7 @@ type leaderSender struct{ s *serving }
 
 var _ sender = leaderSender{}
 
-func (ls leaderSender) send(ctx context.Context, sess *sessionRef, cmd fsm.Command) (*fsm.Result, error) {
+func (ls leaderSender) send(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {
 	s := ls.s
 	if s.c.isLeader() {
 		stampNow(cmd, time.Now().UnixNano())
@@ -196,7 +197,7 @@ func (ls leaderSender) send(ctx context.Context, sess *sessionRef, cmd fsm.Comma
 // a follower, one POST of an fsm Batch per chunk of at most maxReportBatch
 // commands and maxReportBytes. When a chunk gets no answer, it and the
 // chunks after it are answered with that error.
-func (ls leaderSender) sendBatch(ctx context.Context, cmds []fsm.Command) ([]applyOutcome, error) {
+func (ls leaderSender) sendBatch(ctx context.Context, cmds []fsm.Command) ([]commit.Outcome, error) {
 	s := ls.s
 	if s.c.isLeader() {
 		now := time.Now().UnixNano()
@@ -205,7 +206,7 @@ func (ls leaderSender) sendBatch(ctx context.Context, cmds []fsm.Command) ([]app
 		}
 		return s.c.submitBatch(ctx, nil, cmds), nil
 	}
-	outs := make([]applyOutcome, 0, len(cmds))
+	outs := make([]commit.Outcome, 0, len(cmds))
 	entries := make([][]byte, 0, min(len(cmds), maxReportBatch))
 	var buf []byte
 	for start := 0; start < len(cmds); {
@@ -223,7 +224,7 @@ func (ls leaderSender) sendBatch(ctx context.Context, cmds []fsm.Command) ([]app
 				return nil, err
 			}
 			for ; start < len(cmds); start++ {
-				outs = append(outs, applyOutcome{err: err})
+				outs = append(outs, commit.Outcome{Err: err})
 			}
 			return outs, nil
 		}
@@ -234,7 +235,7 @@ func (ls leaderSender) sendBatch(ctx context.Context, cmds []fsm.Command) ([]app
 }
 
 // sendChunk POSTs encoded commands to the leader as one fsm Batch.
-func (s *serving) sendChunk(ctx context.Context, entries [][]byte) ([]applyOutcome, error) {
+func (s *serving) sendChunk(ctx context.Context, entries [][]byte) ([]commit.Outcome, error) {
 	body, err := fsm.EncodeBatch(entries)
 	if err != nil {
 		return nil, err
@@ -251,13 +252,13 @@ func (s *serving) sendChunk(ctx context.Context, entries [][]byte) ([]applyOutco
 		return nil, err
 	}
 	if len(out.Results) != len(entries) {
-		return nil, fmt.Errorf("%w: %d results for %d commands", errUnknownOutcome, len(out.Results), len(entries))
+		return nil, fmt.Errorf("%w: %d results for %d commands", commit.ErrUnknownOutcome, len(out.Results), len(entries))
 	}
-	outs := make([]applyOutcome, len(entries))
+	outs := make([]commit.Outcome, len(entries))
 	for i, cr := range out.Results {
 		switch cr.Failure {
 		case "":
-			outs[i].res = &fsm.Result{
+			outs[i].Res = &fsm.Result{
 				Index:       cr.Index,
 				Err:         fsm.ErrorForCode(cr.Code, ""),
 				PID:         cr.PID,
@@ -265,11 +266,11 @@ func (s *serving) sendChunk(ctx context.Context, entries [][]byte) ([]applyOutco
 				State:       fsm.State(cr.State),
 			}
 		case api.CodeNotLeader:
-			outs[i].err = fmt.Errorf("%w: %s", errNotLeader, cr.Message)
+			outs[i].Err = fmt.Errorf("%w: %s", commit.ErrNotLeader, cr.Message)
 		case api.CodeNoLeader:
-			outs[i].err = fmt.Errorf("%w: %s", errNoLeader, cr.Message)
+			outs[i].Err = fmt.Errorf("%w: %s", commit.ErrNoLeader, cr.Message)
 		default:
-			outs[i].err = fmt.Errorf("%w: %s", errUnknownOutcome, cr.Message)
+			outs[i].Err = fmt.Errorf("%w: %s", commit.ErrUnknownOutcome, cr.Message)
 		}
 	}
 	return outs, nil
@@ -288,17 +289,17 @@ func (ls leaderSender) registerSession(ctx context.Context) (uint64, error) {
 }
 
 // callLeader POSTs body to the leader's route and decodes the JSON answer
-// into out. Failures map to the core's errors: errNoLeader when the request
-// cannot have reached the leader, errNotLeader when it refused it before
-// dispatch, errUnknownOutcome otherwise.
+// into out. Failures map to the core's errors: commit.ErrNoLeader when the request
+// cannot have reached the leader, commit.ErrNotLeader when it refused it before
+// dispatch, commit.ErrUnknownOutcome otherwise.
 func (s *serving) callLeader(ctx context.Context, route string, h http.Header, body []byte, out any) error {
 	_, addr, ok := s.c.leader()
 	if !ok || addr == "" {
-		return errNoLeader
+		return commit.ErrNoLeader
 	}
 	base, err := baseURL(addr)
 	if err != nil {
-		return errNoLeader
+		return commit.ErrNoLeader
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base.String()+route, bytes.NewReader(body))
 	if err != nil {
@@ -310,30 +311,30 @@ func (s *serving) callLeader(ctx context.Context, route string, h http.Header, b
 	resp, err := s.client.Do(req)
 	if err != nil {
 		if isDialError(err) {
-			return fmt.Errorf("%w: %v", errNoLeader, err)
+			return fmt.Errorf("%w: %v", commit.ErrNoLeader, err)
 		}
-		return fmt.Errorf("%w: %v", errUnknownOutcome, err)
+		return fmt.Errorf("%w: %v", commit.ErrUnknownOutcome, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, api.MaxBodyBytes))
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUnknownOutcome, err)
+		return fmt.Errorf("%w: %v", commit.ErrUnknownOutcome, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		var e api.Error
 		_ = json.Unmarshal(data, &e)
 		switch e.Code {
 		case api.CodeNotLeader:
-			return fmt.Errorf("%w: %s", errNotLeader, e.Message)
+			return fmt.Errorf("%w: %s", commit.ErrNotLeader, e.Message)
 		case api.CodeNoLeader:
-			return fmt.Errorf("%w: %s", errNoLeader, e.Message)
+			return fmt.Errorf("%w: %s", commit.ErrNoLeader, e.Message)
 		case "":
-			return fmt.Errorf("%w: status %d", errUnknownOutcome, resp.StatusCode)
+			return fmt.Errorf("%w: status %d", commit.ErrUnknownOutcome, resp.StatusCode)
 		}
-		return fmt.Errorf("%w: %w", errUnknownOutcome, &e)
+		return fmt.Errorf("%w: %w", commit.ErrUnknownOutcome, &e)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%w: bad answer: %v", errUnknownOutcome, err)
+		return fmt.Errorf("%w: bad answer: %v", commit.ErrUnknownOutcome, err)
 	}
 	return nil
 }

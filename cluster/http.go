@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/fsm"
 )
@@ -227,11 +228,11 @@ func (s *serving) httpErrorOf(r *http.Request, err error) *httpError {
 	var he *httpError
 	switch {
 	case errors.As(err, &he):
-	case errors.Is(err, errNotLeader):
+	case errors.Is(err, commit.ErrNotLeader):
 		he = &httpError{http.StatusServiceUnavailable, api.CodeNotLeader, err.Error()}
-	case errors.Is(err, errNoLeader):
+	case errors.Is(err, commit.ErrNoLeader):
 		he = &httpError{http.StatusServiceUnavailable, api.CodeNoLeader, err.Error()}
-	case errors.Is(err, errUnknownOutcome):
+	case errors.Is(err, commit.ErrUnknownOutcome):
 		he = &httpError{http.StatusServiceUnavailable, api.CodeUnknownOutcome, err.Error()}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, logstore.ErrClosed), errors.Is(err, errStopping):
 		he = &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, err.Error()}
@@ -276,12 +277,12 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) err
 
 // sessionFrom reads the session headers. Both HeaderSession and
 // HeaderRequest, or neither, must be given.
-func sessionFrom(r *http.Request) (*sessionRef, error) {
+func sessionFrom(r *http.Request) (*commit.SessionRef, error) {
 	return parseSession(r.Header.Get(api.HeaderSession), r.Header.Get(api.HeaderRequest), r.Header.Get(api.HeaderAcked))
 }
 
 // parseSession parses the values of the session headers.
-func parseSession(sid, rid, acked string) (*sessionRef, error) {
+func parseSession(sid, rid, acked string) (*commit.SessionRef, error) {
 	if sid == "" && rid == "" {
 		if acked != "" {
 			return nil, badRequest("%s without %s and %s", api.HeaderAcked, api.HeaderSession, api.HeaderRequest)
@@ -291,7 +292,7 @@ func parseSession(sid, rid, acked string) (*sessionRef, error) {
 	if sid == "" || rid == "" {
 		return nil, badRequest("%s and %s go together", api.HeaderSession, api.HeaderRequest)
 	}
-	var ref sessionRef
+	var ref commit.SessionRef
 	var err error
 	if ref.ID, err = strconv.ParseUint(sid, 10, 64); err != nil || ref.ID == 0 {
 		return nil, badRequest("bad %s %q", api.HeaderSession, sid)

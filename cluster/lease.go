@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/node"
 )
@@ -99,13 +100,13 @@ func (t *leaseTable) fresh(node string, now time.Time, fence time.Duration) bool
 func (a *Agent) renewLease(ctx context.Context, node string) (uint64, error) {
 	ls := a.leading.Load()
 	if ls == nil || !a.isLeader() {
-		return 0, errNotLeader
+		return 0, commit.ErrNotLeader
 	}
 	if err := a.verifyLeader(ctx); err != nil {
 		return 0, err
 	}
 	if a.leading.Load() != ls {
-		return 0, errNotLeader
+		return 0, commit.ErrNotLeader
 	}
 	ls.leases.renew(node, time.Now())
 	return a.raft.LastIndex(), nil

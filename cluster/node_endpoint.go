@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -82,7 +83,7 @@ func (s *serving) handleCommandBatch(w http.ResponseWriter, r *http.Request, fro
 	outs := s.c.submitBatch(r.Context(), nil, cmds)
 	res := api.CommandResults{Results: make([]api.CommandResult, len(outs))}
 	for i, o := range outs {
-		res.Results[i] = commandResult(o.res, o.err)
+		res.Results[i] = commandResult(o.Res, o.Err)
 		res.Index = max(res.Index, res.Results[i].Index)
 	}
 	s.readHeaders(w, res.Index, false)
@@ -98,9 +99,9 @@ func commandResult(res *fsm.Result, err error) api.CommandResult {
 			out.Code, out.Message = fsm.Code(res.Err), res.Err.Error()
 		}
 		return out
-	case errors.Is(err, errNotLeader):
+	case errors.Is(err, commit.ErrNotLeader):
 		return api.CommandResult{Failure: api.CodeNotLeader, Message: err.Error()}
-	case errors.Is(err, errNoLeader):
+	case errors.Is(err, commit.ErrNoLeader):
 		return api.CommandResult{Failure: api.CodeNoLeader, Message: err.Error()}
 	}
 	return api.CommandResult{Failure: api.CodeUnknownOutcome, Message: err.Error()}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/internal/ctxutil"
 )
@@ -20,13 +21,13 @@ type nodeSession struct {
 	inflight map[uint64]struct{}
 }
 
-func (ns *nodeSession) begin(ctx context.Context, out sender) (sessionRef, error) {
+func (ns *nodeSession) begin(ctx context.Context, out sender) (commit.SessionRef, error) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	if ns.id == 0 {
 		id, err := out.registerSession(ctx)
 		if err != nil {
-			return sessionRef{}, err
+			return commit.SessionRef{}, err
 		}
 		ns.id, ns.next = id, 1
 		ns.inflight = make(map[uint64]struct{})
@@ -38,10 +39,10 @@ func (ns *nodeSession) begin(ctx context.Context, out sender) (sessionRef, error
 	for id := range ns.inflight {
 		acked = min(acked, id)
 	}
-	return sessionRef{ID: ns.id, Request: rid, AckedBelow: acked}, nil
+	return commit.SessionRef{ID: ns.id, Request: rid, AckedBelow: acked}, nil
 }
 
-func (ns *nodeSession) end(ref sessionRef, expired bool) {
+func (ns *nodeSession) end(ref commit.SessionRef, expired bool) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	if ns.id != ref.ID {
@@ -79,7 +80,7 @@ func (ns *nodeSession) submit(ctx context.Context, out sender, cmd fsm.Command) 
 				ns.end(ref, false)
 				return res, nil
 			}
-			if !errors.Is(err, errNotLeader) && !errors.Is(err, errNoLeader) {
+			if !errors.Is(err, commit.ErrNotLeader) && !errors.Is(err, commit.ErrNoLeader) {
 				maybeApplied = true
 			}
 			if !ctxutil.Sleep(ctx, 50*time.Millisecond) {

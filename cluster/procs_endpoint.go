@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -36,7 +37,7 @@ func (s *serving) handleSpawnBatch(w http.ResponseWriter, r *http.Request) (any,
 	// Items that pass the checks go to the table together; the others are
 	// answered with their error and never reach it.
 	var cmds []fsm.Command
-	var cmdSess []*sessionRef
+	var cmdSess []*commit.SessionRef
 	var slot []int
 	now := time.Now().UnixNano()
 	for i := range req.Items {
@@ -59,13 +60,13 @@ func (s *serving) handleSpawnBatch(w http.ResponseWriter, r *http.Request) (any,
 		for j, o := range s.c.submitBatch(r.Context(), cmdSess, cmds) {
 			i := slot[j]
 			switch {
-			case o.err != nil:
-				results[i] = s.batchError(r, o.err)
-			case o.res.Err != nil:
-				results[i] = s.batchError(r, domainError(o.res.Err))
+			case o.Err != nil:
+				results[i] = s.batchError(r, o.Err)
+			case o.Res.Err != nil:
+				results[i] = s.batchError(r, domainError(o.Res.Err))
 			default:
-				results[i] = api.SpawnBatchResult{PID: o.res.PID, Index: o.res.Index}
-				index = max(index, o.res.Index)
+				results[i] = api.SpawnBatchResult{PID: o.Res.PID, Index: o.Res.Index}
+				index = max(index, o.Res.Index)
 			}
 		}
 	}
@@ -81,7 +82,7 @@ func (s *serving) batchError(r *http.Request, err error) api.SpawnBatchResult {
 
 // spawnBatchSessions checks the batch as a whole and returns each item's
 // session reference, or nil when the batch travels outside a session.
-func spawnBatchSessions(r *http.Request, items []api.SpawnBatchItem) ([]*sessionRef, error) {
+func spawnBatchSessions(r *http.Request, items []api.SpawnBatchItem) ([]*commit.SessionRef, error) {
 	switch {
 	case len(items) == 0:
 		return nil, badRequest("no items")
@@ -107,7 +108,7 @@ func spawnBatchSessions(r *http.Request, items []api.SpawnBatchItem) ([]*session
 	if err != nil {
 		return nil, err
 	}
-	refs := make([]*sessionRef, len(items))
+	refs := make([]*commit.SessionRef, len(items))
 	seen := make(map[uint64]struct{}, len(items))
 	for i, it := range items {
 		switch _, dup := seen[it.Request]; {
@@ -119,7 +120,7 @@ func spawnBatchSessions(r *http.Request, items []api.SpawnBatchItem) ([]*session
 			return nil, badRequest("item %d: request id %d is below %s %d", i, it.Request, api.HeaderAcked, base.AckedBelow)
 		}
 		seen[it.Request] = struct{}{}
-		refs[i] = &sessionRef{ID: base.ID, Request: it.Request, AckedBelow: base.AckedBelow}
+		refs[i] = &commit.SessionRef{ID: base.ID, Request: it.Request, AckedBelow: base.AckedBelow}
 	}
 	return refs, nil
 }
@@ -156,7 +157,7 @@ func (s *serving) handleSpawn(w http.ResponseWriter, r *http.Request) (any, erro
 // from the session and request id, so that a retry reuses it, or random.
 // Either way it is non-zero with the high bit clear (the table's own ids
 // have it set).
-func signalID(sess *sessionRef, i int) uint64 {
+func signalID(sess *commit.SessionRef, i int) uint64 {
 	var b [8]byte
 	if sess != nil {
 		var in [24]byte
@@ -478,7 +479,7 @@ func (s *serving) handleWait(w http.ResponseWriter, r *http.Request) (any, error
 	consistent := !stale
 	for {
 		if !consistent && !stale && !s.c.isLeader() {
-			return nil, errNotLeader
+			return nil, commit.ErrNotLeader
 		}
 		v, err := s.view(wctx, !consistent)
 		consistent = false

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/cluster/raftstore"
 	"github.com/vproc/vproc/fsm"
 )
@@ -210,7 +211,7 @@ func (a *Agent) snapshotSave(ctx context.Context, w io.Writer) error {
 
 func (a *Agent) snapshotRestore(ctx context.Context, r io.Reader) error {
 	if !a.isLeader() {
-		return errNotLeader
+		return commit.ErrNotLeader
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -235,11 +236,11 @@ func (a *Agent) snapshotRestore(ctx context.Context, r io.Reader) error {
 	if err := a.raft.Restore(meta, bytes.NewReader(data), timeout); err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-			return errNotLeader
+			return commit.ErrNotLeader
 		case errors.Is(err, raft.ErrEnqueueTimeout):
 			return ctx.Err()
 		}
-		return fmt.Errorf("%w: restore: %v", errUnknownOutcome, err)
+		return fmt.Errorf("%w: restore: %v", commit.ErrUnknownOutcome, err)
 	}
 	res, err := a.submit(ctx, nil, &fsm.RaisePIDFloor{Floor: a.fsm.NextPID()})
 	if err != nil {

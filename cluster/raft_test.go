@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -236,15 +237,15 @@ func TestSnapshotSaveRestore(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := c.followers()[0].snapshotSave(ctx, &bytes.Buffer{}); !errors.Is(err, errNotLeader) {
-		t.Errorf("snapshotSave on a follower = %v, want errNotLeader", err)
+	if err := c.followers()[0].snapshotSave(ctx, &bytes.Buffer{}); !errors.Is(err, commit.ErrNotLeader) {
+		t.Errorf("snapshotSave on a follower = %v, want commit.ErrNotLeader", err)
 	}
 	var lastPID uint64
 	for i := 0; i < 5; i++ {
 		lastPID = c.spawn("lost by the restore").PID
 	}
-	if err := c.followers()[0].snapshotRestore(ctx, bytes.NewReader(saved.Bytes())); !errors.Is(err, errNotLeader) {
-		t.Errorf("snapshotRestore on a follower = %v, want errNotLeader", err)
+	if err := c.followers()[0].snapshotRestore(ctx, bytes.NewReader(saved.Bytes())); !errors.Is(err, commit.ErrNotLeader) {
+		t.Errorf("snapshotRestore on a follower = %v, want commit.ErrNotLeader", err)
 	}
 	if err := c.leader().snapshotRestore(ctx, bytes.NewReader([]byte("garbage"))); !errors.Is(err, fsm.ErrBadSnapshot) {
 		t.Errorf("snapshotRestore(garbage) = %v, want ErrBadSnapshot", err)

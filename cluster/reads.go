@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -46,7 +47,7 @@ func (a *Agent) readBarrier(ctx context.Context) error {
 		// The fault suite's deliberately broken mode: trust the local
 		// idea of leadership and read whatever has been applied.
 		if !a.isLeader() {
-			return errNotLeader
+			return commit.ErrNotLeader
 		}
 		return nil
 	}
@@ -62,7 +63,7 @@ func (a *Agent) readBarrier(ctx context.Context) error {
 func (a *Agent) readIndex(ctx context.Context) (uint64, error) {
 	if unsafeReadsOn() {
 		if !a.isLeader() {
-			return 0, errNotLeader
+			return 0, commit.ErrNotLeader
 		}
 		return a.fsm.View().Index(), nil
 	}
@@ -73,7 +74,7 @@ func (a *Agent) readIndex(ctx context.Context) (uint64, error) {
 	select {
 	case <-ls.ready:
 	case <-ls.ctx.Done():
-		return 0, errNotLeader
+		return 0, commit.ErrNotLeader
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
@@ -93,13 +94,13 @@ func (a *Agent) leadership(ctx context.Context) (*leaderState, error) {
 			return ls, nil
 		}
 		if !a.isLeader() {
-			return nil, errNotLeader
+			return nil, commit.ErrNotLeader
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-a.shutdownCh:
-			return nil, errNotLeader
+			return nil, commit.ErrNotLeader
 		case <-time.After(time.Millisecond):
 		}
 	}
@@ -114,7 +115,7 @@ func (a *Agent) verifyLeader(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-a.shutdownCh:
-		return errNotLeader
+		return commit.ErrNotLeader
 	}
 	select {
 	case err := <-done:
@@ -122,7 +123,7 @@ func (a *Agent) verifyLeader(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-a.shutdownCh:
-		return errNotLeader
+		return commit.ErrNotLeader
 	}
 }
 
@@ -151,9 +152,9 @@ func (a *Agent) verifier() {
 		if err != nil {
 			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
 				errors.Is(err, raft.ErrRaftShutdown) {
-				err = errNotLeader
+				err = commit.ErrNotLeader
 			} else {
-				err = fmt.Errorf("%w: verify leader: %v", errNotLeader, err)
+				err = fmt.Errorf("%w: verify leader: %v", commit.ErrNotLeader, err)
 			}
 		}
 		for _, ch := range waiting {
@@ -174,7 +175,7 @@ func (a *Agent) waitVisible(ctx context.Context, index uint64) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-a.shutdownCh:
-			return errNotLeader
+			return commit.ErrNotLeader
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/internal/ctxutil"
 )
@@ -211,24 +212,24 @@ func (rp *reporter) deliver(cmds []fsm.Command) bool {
 // settle looks at the outcomes of cmds and returns what must be sent
 // again: each command that did not replicate, and every later command
 // about the same PID, in order; and the first replication error.
-func (rp *reporter) settle(cmds []fsm.Command, outs []applyOutcome) ([]fsm.Command, error) {
+func (rp *reporter) settle(cmds []fsm.Command, outs []commit.Outcome) ([]fsm.Command, error) {
 	var again []fsm.Command
 	var failed map[uint64]bool
 	var first error
 	for i, c := range cmds {
 		pid := reportPID(c)
-		if o := outs[i]; o.err != nil || failed[pid] {
+		if o := outs[i]; o.Err != nil || failed[pid] {
 			if failed == nil {
 				failed = make(map[uint64]bool)
 			}
 			if first == nil {
-				first = o.err
+				first = o.Err
 			}
 			failed[pid] = true
 			again = append(again, c)
 			continue
 		}
-		if res := outs[i].res; res != nil && res.Err != nil {
+		if res := outs[i].Res; res != nil && res.Err != nil {
 			rp.r.log.Debug("report answered with a domain error", "command", c.Type(), "pid", pid, "err", res.Err)
 		}
 	}

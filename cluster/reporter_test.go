@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -22,17 +23,17 @@ type recordingSender struct {
 	batches [][]fsm.Command
 	singles []fsm.Command
 	// answer, if set, decides each batch's outcomes (or its error).
-	answer func(call int, cmds []fsm.Command) ([]applyOutcome, error)
+	answer func(call int, cmds []fsm.Command) ([]commit.Outcome, error)
 }
 
-func (s *recordingSender) send(_ context.Context, _ *sessionRef, cmd fsm.Command) (*fsm.Result, error) {
+func (s *recordingSender) send(_ context.Context, _ *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.singles = append(s.singles, cmd)
 	return &fsm.Result{Index: 1}, nil
 }
 
-func (s *recordingSender) sendBatch(_ context.Context, cmds []fsm.Command) ([]applyOutcome, error) {
+func (s *recordingSender) sendBatch(_ context.Context, cmds []fsm.Command) ([]commit.Outcome, error) {
 	s.mu.Lock()
 	call := len(s.batches)
 	s.batches = append(s.batches, slices.Clone(cmds))
@@ -52,10 +53,10 @@ func (s *recordingSender) calls() ([][]fsm.Command, []fsm.Command) {
 	return slices.Clone(s.batches), slices.Clone(s.singles)
 }
 
-func committed(cmds []fsm.Command) []applyOutcome {
-	outs := make([]applyOutcome, len(cmds))
+func committed(cmds []fsm.Command) []commit.Outcome {
+	outs := make([]commit.Outcome, len(cmds))
 	for i := range outs {
-		outs[i].res = &fsm.Result{Index: 1}
+		outs[i].Res = &fsm.Result{Index: 1}
 	}
 	return outs
 }
@@ -156,15 +157,15 @@ func TestReporterResendsWhatFailed(t *testing.T) {
 	// pid 4's stop may or may not have: they are sent again, with pid 3's
 	// later stop (which did commit) so that pid 3's reports keep their
 	// order. Domain errors are answers: not sent again.
-	out := &recordingSender{answer: func(call int, cmds []fsm.Command) ([]applyOutcome, error) {
+	out := &recordingSender{answer: func(call int, cmds []fsm.Command) ([]commit.Outcome, error) {
 		outs := committed(cmds)
 		if call == 0 {
-			outs[2].err = errNotLeader                                         // started 3
-			outs[5].err = fmt.Errorf("%w: lost leadership", errUnknownOutcome) // stopped 4
-			outs[1].res = &fsm.Result{Err: fsm.ErrStale}                       // stopped 2: an answer
+			outs[2].Err = commit.ErrNotLeader                                         // started 3
+			outs[5].Err = fmt.Errorf("%w: lost leadership", commit.ErrUnknownOutcome) // stopped 4
+			outs[1].Res = &fsm.Result{Err: fsm.ErrStale}                              // stopped 2: an answer
 		}
 		if call == 1 {
-			return nil, fmt.Errorf("%w: reset", errUnknownOutcome) // no answer at all
+			return nil, fmt.Errorf("%w: reset", commit.ErrUnknownOutcome) // no answer at all
 		}
 		return outs, nil
 	}}
@@ -188,7 +189,7 @@ func TestReporterResendsWhatFailed(t *testing.T) {
 func TestReporterFallsBackToSingleSends(t *testing.T) {
 	// A leader that refuses batches (an older release) gets the reports
 	// one by one, in order.
-	out := &recordingSender{answer: func(int, []fsm.Command) ([]applyOutcome, error) {
+	out := &recordingSender{answer: func(int, []fsm.Command) ([]commit.Outcome, error) {
 		return nil, fmt.Errorf("%w: 403", errBatchRefused)
 	}}
 	r := startReporter(t, out)
@@ -304,10 +305,10 @@ func TestFollowerSendsReportsInBatches(t *testing.T) {
 	}
 	last := uint64(0)
 	for i, o := range outs {
-		if o.err != nil || o.res == nil || o.res.Index < last {
-			t.Fatalf("outcome %d: %+v %v (after index %d)", i, o.res, o.err, last)
+		if o.Err != nil || o.Res == nil || o.Res.Index < last {
+			t.Fatalf("outcome %d: %+v %v (after index %d)", i, o.Res, o.Err, last)
 		}
-		last = o.res.Index
+		last = o.Res.Index
 	}
 	if got := requests.Load(); got != 3 {
 		t.Errorf("%d commands took %d requests, want 3", n, got)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/internal/ctxutil"
@@ -100,11 +101,11 @@ const (
 // sender submits commands to the leader: core.submit and core.submitBatch
 // on the leader, the internal route from a follower (see forward.go).
 type sender interface {
-	send(ctx context.Context, sess *sessionRef, cmd fsm.Command) (*fsm.Result, error)
+	send(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error)
 	// sendBatch sends many commands, without sessions, in one request (or
 	// a few, when they are many), and returns each one's outcome, or an
 	// error when no answer came for any of them.
-	sendBatch(ctx context.Context, cmds []fsm.Command) ([]applyOutcome, error)
+	sendBatch(ctx context.Context, cmds []fsm.Command) ([]commit.Outcome, error)
 	registerSession(ctx context.Context) (uint64, error)
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
@@ -118,7 +119,7 @@ func TestRunnerSignalsOnce(t *testing.T) {
 	var fails atomic.Int64
 	h.c.setHook(func(c fsm.Command) error {
 		if c.Type() == fsm.TypeSignalDelivered && fails.Add(1) <= 3 {
-			return errUnknownOutcome
+			return commit.ErrUnknownOutcome
 		}
 		return nil
 	})
@@ -354,16 +355,18 @@ type fakeFollower struct {
 	leaderURL string
 }
 
-func (f *fakeFollower) isLeader() bool                                  { return false }
-func (f *fakeFollower) leader() (string, string, bool)                  { return "n0", f.leaderURL, true }
-func (f *fakeFollower) registerSession(context.Context) (uint64, error) { return 0, errNotLeader }
-func (f *fakeFollower) submit(context.Context, *sessionRef, fsm.Command) (*fsm.Result, error) {
-	return nil, errNotLeader
+func (f *fakeFollower) isLeader() bool                 { return false }
+func (f *fakeFollower) leader() (string, string, bool) { return "n0", f.leaderURL, true }
+func (f *fakeFollower) registerSession(context.Context) (uint64, error) {
+	return 0, commit.ErrNotLeader
 }
-func (f *fakeFollower) submitBatch(_ context.Context, _ []*sessionRef, cmds []fsm.Command) []applyOutcome {
-	outs := make([]applyOutcome, len(cmds))
+func (f *fakeFollower) submit(context.Context, *commit.SessionRef, fsm.Command) (*fsm.Result, error) {
+	return nil, commit.ErrNotLeader
+}
+func (f *fakeFollower) submitBatch(_ context.Context, _ []*commit.SessionRef, cmds []fsm.Command) []commit.Outcome {
+	outs := make([]commit.Outcome, len(cmds))
 	for i := range outs {
-		outs[i].err = errNotLeader
+		outs[i].Err = commit.ErrNotLeader
 	}
 	return outs
 }

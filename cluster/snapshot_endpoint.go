@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -29,7 +30,7 @@ func (s *serving) handleSnapshotRestore(w http.ResponseWriter, r *http.Request) 
 		switch {
 		case errors.As(err, &mbe):
 			return nil, &httpError{http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("snapshot is over %d bytes", int64(api.MaxSnapshotBytes))}
-		case errors.Is(err, errNotLeader), errors.Is(err, errNoLeader), errors.Is(err, errUnknownOutcome):
+		case errors.Is(err, commit.ErrNotLeader), errors.Is(err, commit.ErrNoLeader), errors.Is(err, commit.ErrUnknownOutcome):
 			return nil, err
 		case errors.Is(err, fsm.ErrBadSnapshot):
 			return nil, badRequest("snapshot: %v", err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -374,7 +375,7 @@ func (c *testCluster) submit(cmd fsm.Command) *fsm.Result {
 		c.sess = c.session()
 	}
 	c.req++
-	res, err := c.submitIn(&sessionRef{ID: c.sess, Request: c.req, AckedBelow: c.req}, cmd)
+	res, err := c.submitIn(&commit.SessionRef{ID: c.sess, Request: c.req, AckedBelow: c.req}, cmd)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -402,12 +403,12 @@ func (c *testCluster) session() uint64 {
 // submitIn commits cmd as request ref, retrying across leader changes and
 // unknown outcomes. It may be called from any goroutine; it returns a
 // domain error as an error.
-func (c *testCluster) submitIn(ref *sessionRef, cmd fsm.Command) (*fsm.Result, error) {
+func (c *testCluster) submitIn(ref *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var err error
 		if l := c.leaderNow(); l == nil {
-			err = errNoLeader
+			err = commit.ErrNoLeader
 		} else {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			var res *fsm.Result
