@@ -16,6 +16,7 @@ import (
 	"github.com/vproc/vproc/cluster/internal/logbridge"
 	"github.com/vproc/vproc/cluster/membership"
 	"github.com/vproc/vproc/cluster/raftnet"
+	"github.com/vproc/vproc/cluster/replica"
 
 	"github.com/hashicorp/go-sockaddr"
 	"github.com/hashicorp/raft"
@@ -34,14 +35,12 @@ type Agent struct {
 	cfg    Config
 	logger *slog.Logger
 
-	fsm     *fsm.FSM
-	adapter *fsmAdapter
-	stores  *raftStores
+	replica *replica.Replica
+	fsm     *fsm.FSM   // replica.FSM()
+	raft    *raft.Raft // replica.Raft()
 	stream  *raftnet.StreamLayer
 	trans   *raft.NetworkTransport
-	raft    *raft.Raft
 	gossip  *membership.Gossip
-	app     *applier
 	serving *serving
 
 	httpLn  net.Listener
@@ -59,24 +58,17 @@ type Agent struct {
 	ctx        context.Context
 	cancel     context.CancelFunc
 	shutdownCh <-chan struct{}
-	// raftDown is closed once raft has shut down (teardown).
-	raftDown chan struct{}
-	wg       sync.WaitGroup // every goroutine of the agent
+	wg         sync.WaitGroup // every goroutine of the agent but the replica's
 
 	// leading is the current term's leader state while this node leads.
 	leading atomic.Pointer[leaderState]
 	// leaving is set once Shutdown starts leaving gossip: no more joins or
 	// metadata updates.
 	leaving atomic.Bool
-	// verifyCh carries reads waiting for a VerifyLeader round.
-	verifyCh chan chan error
 
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
-
-// errShutdown is returned by waits cut short because the agent stops.
-var errShutdown = errors.New("agent shutting down")
 
 // New starts an agent: it validates cfg, opens the raft stores, starts the
 // raft transport, memberlist, the state machine and raft, the serving half
@@ -99,8 +91,6 @@ func New(cfg Config) (*Agent, error) {
 		ctx:        ctx,
 		cancel:     cancel,
 		shutdownCh: ctx.Done(),
-		raftDown:   make(chan struct{}),
-		verifyCh:   make(chan chan error),
 	}
 	started := false
 	defer func() {
@@ -111,9 +101,7 @@ func New(cfg Config) (*Agent, error) {
 	if err := a.open(); err != nil {
 		return nil, err
 	}
-	a.goFunc(a.app.run)
-	a.goFunc(a.app.complete)
-	a.goFunc(a.verifier)
+	a.replica.Start()
 	a.goFunc(a.watchLeadership)
 	a.goFunc(a.gossipLoop)
 	if len(cfg.Join) > 0 {
@@ -153,13 +141,6 @@ func New(cfg Config) (*Agent, error) {
 func (a *Agent) open() error {
 	cfg := &a.cfg
 	hl := logbridge.HCLog(a.logger, "")
-	f, err := fsm.New(cfg.FSM)
-	if err != nil {
-		return err
-	}
-	a.fsm = f
-	a.adapter = newFSMAdapter(f)
-
 	raftLn, err := net.Listen("tcp", cfg.RaftAddr)
 	if err != nil {
 		return fmt.Errorf("raft listener: %w", err)
@@ -184,28 +165,19 @@ func (a *Agent) open() error {
 	}
 	a.httpAddr = advertiseAddr(a.httpLn.Addr(), cfg.AdvertiseHost)
 
-	if a.stores, err = openRaftStores(cfg, hl); err != nil {
+	a.replica, err = replica.New(cfg.replicaConfig(a.raftAddr), a.trans, replica.Env{
+		Logger:     a.logger,
+		Stop:       a.shutdownCh,
+		Leadership: leadership{a},
+		Placer:     spawnPlacer{a},
+	})
+	if err != nil {
 		return err
 	}
-	hasState, err := raft.HasExistingState(a.stores.logs, a.stores.stable, a.stores.snaps)
-	if err != nil {
-		return fmt.Errorf("raft state: %w", err)
-	}
-	a.raft, err = raft.NewRaft(raftConfig(cfg, hl), a.adapter, a.stores.logs, a.stores.stable, a.stores.snaps, a.trans)
-	if err != nil {
-		return fmt.Errorf("raft: %w", err)
-	}
-	if cfg.Dev && !hasState {
-		err := a.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
-			Suffrage: raft.Voter, ID: raft.ServerID(cfg.Name), Address: raft.ServerAddress(a.raftAddr),
-		}}}).Error()
-		if err != nil {
-			return fmt.Errorf("bootstrap: %w", err)
-		}
-	}
+	a.fsm, a.raft = a.replica.FSM(), a.replica.Raft()
 
 	a.meta = cfg.meta(a.raftAddr, a.httpAddr)
-	a.meta.InCluster = hasState || cfg.Dev
+	a.meta.InCluster = a.replica.HasState() || cfg.Dev
 	gcfg, err := cfg.gossipConfig()
 	if err != nil {
 		return err
@@ -214,7 +186,6 @@ func (a *Agent) open() error {
 		return err
 	}
 	a.gossipAddr = a.gossip.Addr()
-	a.app = newApplier(a.raft, a.logger, a.shutdownCh, a.raftDown)
 
 	if a.serving, err = newServing(a, *cfg, a.logger); err != nil {
 		return fmt.Errorf("serving: %w", err)
@@ -310,12 +281,12 @@ func (a *Agent) teardown(ctx context.Context, graceful bool) error {
 	}
 	stopRaft := func() {
 		a.cancel()
-		if a.raft != nil {
-			if err := a.raft.Shutdown().Error(); err != nil {
+		if a.replica != nil {
+			// raft answers no future any more
+			if err := a.replica.ShutdownRaft(); err != nil {
 				errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 			}
 		}
-		close(a.raftDown) // raft answers no future any more
 		if a.trans != nil {
 			_ = a.trans.Close()
 			a.trans.CloseStreams()
@@ -337,8 +308,8 @@ func (a *Agent) teardown(ctx context.Context, graceful bool) error {
 		stopServing()
 	}
 	a.wg.Wait()
-	if a.stores != nil {
-		if err := a.stores.close(); err != nil {
+	if a.replica != nil {
+		if err := a.replica.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("closing the raft log: %w", err))
 		}
 	}
@@ -367,7 +338,7 @@ func (a *Agent) GossipAddr() string { return a.gossipAddr }
 func (a *Agent) name() string { return a.cfg.Name }
 
 // isLeader implements core.isLeader.
-func (a *Agent) isLeader() bool { return a.raft.State() == raft.Leader }
+func (a *Agent) isLeader() bool { return a.replica.IsLeader() }
 
 // leaderName returns the name of the leader raft knows, or "".
 func (a *Agent) leaderName() string {
@@ -516,3 +487,10 @@ func (a *Agent) stateInfo() api.StateInfo {
 }
 
 var _ core = (*Agent)(nil)
+
+const (
+	// transportTimeout bounds raft's network I/O (InstallSnapshot scales
+	// it with the snapshot's size).
+	transportTimeout = 10 * time.Second
+	transportPool    = 3
+)

@@ -153,7 +153,7 @@ func TestLinearizableReadWaitsForTheFSM(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	hold := func() { <-release }
-	l.adapter.beforeApply.Store(&hold)
+	l.replica.HoldApply(hold)
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
 
 	done := make(chan *fsm.Result, 1)
@@ -177,7 +177,7 @@ func TestLinearizableReadWaitsForTheFSM(t *testing.T) {
 	released := make(chan struct{})
 	time.AfterFunc(200*time.Millisecond, func() {
 		close(released)
-		l.adapter.beforeApply.Store(nil)
+		l.replica.HoldApply(nil)
 		once.Do(func() { close(release) })
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

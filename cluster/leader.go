@@ -104,7 +104,7 @@ func (a *Agent) establish(ls *leaderState) {
 	start := time.Now()
 	for {
 		f := a.raft.Barrier(0)
-		unblockOnShutdown(f, a.raftDown)
+		a.replica.Unblock(f)
 		err := f.Error()
 		if err == nil {
 			break
@@ -184,7 +184,7 @@ func (a *Agent) reapOnce(ls *leaderState) {
 	var wg sync.WaitGroup
 	for _, pid := range pids {
 		wg.Add(1)
-		err := a.applyAsync(ls.ctx, &fsm.Reap{PID: pid}, func(res *fsm.Result, err error) { wg.Done() })
+		err := a.replica.ApplyAsync(ls.ctx, &fsm.Reap{PID: pid}, func(res *fsm.Result, err error) { wg.Done() })
 		if err != nil {
 			wg.Done()
 			break

@@ -102,7 +102,7 @@ func (a *Agent) renewLease(ctx context.Context, node string) (uint64, error) {
 	if ls == nil || !a.isLeader() {
 		return 0, commit.ErrNotLeader
 	}
-	if err := a.verifyLeader(ctx); err != nil {
+	if err := a.replica.VerifyLeader(ctx); err != nil {
 		return 0, err
 	}
 	if a.leading.Load() != ls {

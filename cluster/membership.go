@@ -321,7 +321,7 @@ func canRemoveVoter(voters, healthy int) bool {
 
 // changeConfig waits for a configuration change and logs its outcome.
 func (a *Agent) changeConfig(what, id string, f raft.IndexFuture) bool {
-	unblockOnShutdown(f, a.raftDown)
+	a.replica.Unblock(f)
 	if err := f.Error(); err != nil {
 		a.logger.Warn("raft configuration change failed", "change", what, "server", id, "error", err)
 		return false

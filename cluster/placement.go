@@ -375,7 +375,7 @@ func (s *placer) commit(plan *sched.Plan, now time.Time) bool {
 	done := make(chan outcome, n)
 	sent := 0
 	propose := func(what string, pid uint64, cmd fsm.Command) bool {
-		err := s.a.applyAsync(s.ls.ctx, cmd, func(res *fsm.Result, err error) { done <- outcome{what, pid, res, err} })
+		err := s.a.replica.ApplyAsync(s.ls.ctx, cmd, func(res *fsm.Result, err error) { done <- outcome{what, pid, res, err} })
 		if err != nil {
 			return false
 		}

@@ -1,6 +1,6 @@
 //go:build vproc_unsafe_reads
 
-package cluster
+package replica
 
 import (
 	"os"

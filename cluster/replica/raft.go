@@ -1,4 +1,4 @@
-package cluster
+package replica
 
 import (
 	"bytes"
@@ -21,15 +21,8 @@ import (
 
 // Raft plumbing: the stores (package raftstore: raft-boltdb in
 // DataDir/raft.db behind a log cache and the file snapshot store in
-// DataDir/snapshots, or memory with Dev), the TCP transport, and the adapter that lets raft drive
-// the fsm package's state machine.
-
-const (
-	// transportTimeout bounds raft's network I/O (InstallSnapshot scales
-	// it with the snapshot's size).
-	transportTimeout = 10 * time.Second
-	transportPool    = 3
-)
+// DataDir/snapshots, or memory with Dev), raft's configuration, and the
+// adapter that lets raft drive the fsm package's state machine.
 
 // raftStores are the stores raft runs on.
 type raftStores struct {
@@ -187,7 +180,7 @@ func (s *fsmSnapshot) Release() { s.s.Release() }
 
 // Snapshots for operators.
 //
-// snapshotSave streams the table's snapshot format (the same stream raft's
+// SnapshotSave streams the table's snapshot format (the same stream raft's
 // snapshots hold) after a linearizable read barrier, so the snapshot holds
 // every write acknowledged before the call. snapshotRestore reads a whole
 // stream, checks it by restoring it into a scratch table, and hands it to
@@ -200,24 +193,24 @@ func (s *fsmSnapshot) Release() { s.s.Release() }
 // live one), so that every replica agrees on the next PID and none is
 // handed out twice (Guarantee 1).
 
-func (a *Agent) snapshotSave(ctx context.Context, w io.Writer) error {
-	if err := a.readBarrier(ctx); err != nil {
+func (r *Replica) SnapshotSave(ctx context.Context, w io.Writer) error {
+	if err := r.ReadBarrier(ctx); err != nil {
 		return err
 	}
-	s := a.fsm.Snapshot()
+	s := r.fsm.Snapshot()
 	defer s.Release()
 	return s.Persist(w)
 }
 
-func (a *Agent) snapshotRestore(ctx context.Context, r io.Reader) error {
-	if !a.isLeader() {
+func (r *Replica) SnapshotRestore(ctx context.Context, src io.Reader) error {
+	if !r.IsLeader() {
 		return commit.ErrNotLeader
 	}
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(src)
 	if err != nil {
 		return fmt.Errorf("reading snapshot: %w", err)
 	}
-	scratch, err := fsm.New(a.cfg.FSM)
+	scratch, err := fsm.New(r.cfg.FSM)
 	if err != nil {
 		return err
 	}
@@ -233,7 +226,7 @@ func (a *Agent) snapshotRestore(ctx context.Context, r io.Reader) error {
 		timeout = max(time.Until(d), time.Millisecond)
 	}
 	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: int64(len(data))}
-	if err := a.raft.Restore(meta, bytes.NewReader(data), timeout); err != nil {
+	if err := r.raft.Restore(meta, bytes.NewReader(data), timeout); err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 			return commit.ErrNotLeader
@@ -242,14 +235,14 @@ func (a *Agent) snapshotRestore(ctx context.Context, r io.Reader) error {
 		}
 		return fmt.Errorf("%w: restore: %v", commit.ErrUnknownOutcome, err)
 	}
-	res, err := a.submit(ctx, nil, &fsm.RaisePIDFloor{Floor: a.fsm.NextPID()})
+	res, err := r.Submit(ctx, nil, &fsm.RaisePIDFloor{Floor: r.fsm.NextPID()})
 	if err != nil {
 		return err
 	}
 	if res.Err != nil {
 		return res.Err
 	}
-	a.logger.Info("restored the table from a snapshot", "bytes", len(data), "next_pid", a.fsm.NextPID())
+	r.logger.Info("restored the table from a snapshot", "bytes", len(data), "next_pid", r.fsm.NextPID())
 	return nil
 }
 

@@ -1,6 +1,6 @@
 //go:build !vproc_unsafe_reads
 
-package cluster
+package replica
 
 // unsafeReadsOn reports whether linearizable reads skip Guarantee 6's
 // recipe. Only a build with the vproc_unsafe_reads tag can turn that on.

@@ -1,4 +1,4 @@
-package cluster
+package replica
 
 import (
 	"context"
@@ -296,27 +296,27 @@ func applyError(err error) error {
 	return fmt.Errorf("%w: %v", commit.ErrUnknownOutcome, err)
 }
 
-// submit implements core.submit: it wraps cmd in the session envelope
+// Submit wraps cmd in the session envelope
 // stamped with this leader's clock when sess is set, queues it for group
 // commit and waits for its result. The caller stamps leader time into cmd
-// itself. A spawn gets its node here (placeSpawn): one entry allocates its
+// itself. A spawn gets its node here (SpawnPlacer): one entry allocates its
 // PID and places it.
-func (a *Agent) submit(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {
-	if !a.isLeader() {
+func (r *Replica) Submit(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {
+	if !r.IsLeader() {
 		return nil, commit.ErrNotLeader
 	}
-	e, pick := a.entry(sess, cmd, time.Now().UnixNano())
-	defer pick.release()
-	return a.apply(ctx, e)
+	e, release := r.entry(sess, cmd, time.Now().UnixNano())
+	defer release()
+	return r.apply(ctx, e)
 }
 
-// entry places a spawn (placeSpawn) and encodes cmd, inside the session
-// envelope stamped with now when sess is set. The caller releases the
-// spawn's pick once its entry has been answered.
-func (a *Agent) entry(sess *commit.SessionRef, cmd fsm.Command, now int64) ([]byte, spawnPick) {
-	var pick spawnPick
-	if sp, ok := cmd.(*fsm.Spawn); ok {
-		pick = a.placeSpawn(sp)
+// entry places a spawn (SpawnPlacer) and encodes cmd, inside the session
+// envelope stamped with now when sess is set. The caller calls the
+// returned release once its entry has been answered.
+func (r *Replica) entry(sess *commit.SessionRef, cmd fsm.Command, now int64) ([]byte, func()) {
+	pick := func() {}
+	if sp, ok := cmd.(*fsm.Spawn); ok && r.placer != nil {
+		pick = r.placer.PlaceSpawn(sp)
 	}
 	if sess == nil {
 		return fsm.Encode(cmd), pick
@@ -331,10 +331,10 @@ func (a *Agent) entry(sess *commit.SessionRef, cmd fsm.Command, now int64) ([]by
 }
 
 // apply commits one encoded entry through group commit and waits for it.
-func (a *Agent) apply(ctx context.Context, entry []byte) (*fsm.Result, error) {
+func (r *Replica) apply(ctx context.Context, entry []byte) (*fsm.Result, error) {
 	ch := make(chan commit.Outcome, 1)
 	p := &proposal{entry: entry, done: func(res *fsm.Result, err error) { ch <- commit.Outcome{Res: res, Err: err} }}
-	if err := a.app.propose(ctx, p); err != nil {
+	if err := r.app.propose(ctx, p); err != nil {
 		return nil, err
 	}
 	select {
@@ -345,7 +345,7 @@ func (a *Agent) apply(ctx context.Context, entry []byte) (*fsm.Result, error) {
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("%w: %v", commit.ErrUnknownOutcome, ctx.Err())
-	case <-a.shutdownCh:
+	case <-r.shutdownCh:
 		if p.withdraw() {
 			return nil, commit.ErrNotLeader
 		}
@@ -354,15 +354,15 @@ func (a *Agent) apply(ctx context.Context, entry []byte) (*fsm.Result, error) {
 	}
 }
 
-// submitBatch implements core.submitBatch: one proposal per command,
+// SubmitBatch commits cmds as Submit would, in order: one proposal per command,
 // queued in order by this goroutine alone (so that commands about one
 // process keep their order in the log), answered by the completer, and
 // waited for together. Without sessions (a node's reports) the proposals
 // are lazy and wait a little for company; with them (a client's merged
 // writes) they go at once, and being queued together they share entries.
-func (a *Agent) submitBatch(ctx context.Context, sess []*commit.SessionRef, cmds []fsm.Command) []commit.Outcome {
+func (r *Replica) SubmitBatch(ctx context.Context, sess []*commit.SessionRef, cmds []fsm.Command) []commit.Outcome {
 	w := newBatchWait(len(cmds))
-	if !a.isLeader() {
+	if !r.IsLeader() {
 		w.failFrom(0, commit.ErrNotLeader)
 		return w.out
 	}
@@ -373,15 +373,15 @@ func (a *Agent) submitBatch(ctx context.Context, sess []*commit.SessionRef, cmds
 		if sess != nil {
 			sr = sess[i]
 		}
-		e, pick := a.entry(sr, c, now)
+		e, release := r.entry(sr, c, now)
 		p := &props[i]
 		p.entry, p.lazy = e, sess == nil
 		p.done = func(res *fsm.Result, err error) {
-			pick.release()
+			release()
 			w.set(i, res, err)
 		}
-		if err := a.app.propose(ctx, p); err != nil {
-			pick.release()
+		if err := r.app.propose(ctx, p); err != nil {
+			release()
 			w.failFrom(i, err) // neither this one nor the rest was queued
 			break
 		}
@@ -391,7 +391,7 @@ func (a *Agent) submitBatch(ctx context.Context, sess []*commit.SessionRef, cmds
 		return w.out
 	case <-ctx.Done():
 		return w.abandon(props, ctx.Err(), ctx.Err())
-	case <-a.shutdownCh:
+	case <-r.shutdownCh:
 		return w.abandon(props, commit.ErrNotLeader, commit.ErrNotLeader)
 	}
 }
@@ -454,18 +454,19 @@ func (w *batchWait) abandon(props []proposal, withdrawn, why error) []commit.Out
 	return w.out
 }
 
-// applyAsync commits cmd through group commit without waiting; done gets
+// ApplyAsync commits cmd through group commit without waiting; done gets
 // the outcome on the completer goroutine and must not block.
-func (a *Agent) applyAsync(ctx context.Context, cmd fsm.Command, done func(*fsm.Result, error)) error {
-	if !a.isLeader() {
+func (r *Replica) ApplyAsync(ctx context.Context, cmd fsm.Command, done func(*fsm.Result, error)) error {
+	if !r.IsLeader() {
 		return commit.ErrNotLeader
 	}
-	return a.app.propose(ctx, &proposal{entry: fsm.Encode(cmd), done: done})
+	return r.app.propose(ctx, &proposal{entry: fsm.Encode(cmd), done: done})
 }
 
-// registerSession implements core.registerSession.
-func (a *Agent) registerSession(ctx context.Context) (uint64, error) {
-	res, err := a.submit(ctx, nil, &fsm.RegisterSession{Now: time.Now().UnixNano()})
+// RegisterSession commits a new client session on the leader and returns
+// its id.
+func (r *Replica) RegisterSession(ctx context.Context) (uint64, error) {
+	res, err := r.Submit(ctx, nil, &fsm.RegisterSession{Now: time.Now().UnixNano()})
 	if err != nil {
 		return 0, err
 	}

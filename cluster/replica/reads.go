@@ -1,4 +1,4 @@
-package cluster
+package replica
 
 import (
 	"context"
@@ -29,92 +29,94 @@ import (
 //     which only means "handed to the FSM") reaches the read index.
 //  5. It reads a View.
 
-// consistentView implements core.consistentView.
-func (a *Agent) consistentView(ctx context.Context) (*fsm.View, error) {
-	if err := a.readBarrier(ctx); err != nil {
+// ConsistentView returns a view of the table for a linearizable read:
+// steps 1–5 above. On a follower: commit.ErrNotLeader.
+func (r *Replica) ConsistentView(ctx context.Context) (*fsm.View, error) {
+	if err := r.ReadBarrier(ctx); err != nil {
 		return nil, err
 	}
-	return a.fsm.View(), nil
+	return r.fsm.View(), nil
 }
 
-// localView implements core.localView.
-func (a *Agent) localView() *fsm.View { return a.fsm.View() }
+// LocalView returns this node's own view of the table, possibly stale.
+func (r *Replica) LocalView() *fsm.View { return r.fsm.View() }
 
-// readBarrier returns once a read of the local table is linearizable: it
+// ReadBarrier returns once a read of the local table is linearizable: it
 // is steps 1–4 above.
-func (a *Agent) readBarrier(ctx context.Context) error {
+func (r *Replica) ReadBarrier(ctx context.Context) error {
 	if unsafeReadsOn() {
 		// The fault suite's deliberately broken mode: trust the local
 		// idea of leadership and read whatever has been applied.
-		if !a.isLeader() {
+		if !r.IsLeader() {
 			return commit.ErrNotLeader
 		}
 		return nil
 	}
-	readIndex, err := a.readIndex(ctx)
+	readIndex, err := r.ReadIndex(ctx)
 	if err != nil {
 		return err
 	}
-	return a.waitVisible(ctx, readIndex)
+	return r.waitVisible(ctx, readIndex)
 }
 
-// readIndex implements core.readIndex: steps 1–3 above. A table that has
+// ReadIndex runs steps 1–3 above. A table that has
 // applied the index it returns may be read linearizably, on any node.
-func (a *Agent) readIndex(ctx context.Context) (uint64, error) {
+func (r *Replica) ReadIndex(ctx context.Context) (uint64, error) {
 	if unsafeReadsOn() {
-		if !a.isLeader() {
+		if !r.IsLeader() {
 			return 0, commit.ErrNotLeader
 		}
-		return a.fsm.View().Index(), nil
+		return r.fsm.View().Index(), nil
 	}
-	ls, err := a.leadership(ctx)
+	ready, done, err := r.leadership(ctx)
 	if err != nil {
 		return 0, err
 	}
 	select {
-	case <-ls.ready:
-	case <-ls.ctx.Done():
+	case <-ready:
+	case <-done:
 		return 0, commit.ErrNotLeader
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
-	readIndex := a.raft.CommitIndex()
-	if err := a.verifyLeader(ctx); err != nil {
+	readIndex := r.raft.CommitIndex()
+	if err := r.VerifyLeader(ctx); err != nil {
 		return 0, err
 	}
 	return readIndex, nil
 }
 
-// leadership returns the current term's leader state. Raft announces a
-// new leadership a moment before the leadership watch starts the term, so
-// a node that raft already calls leader waits for it.
-func (a *Agent) leadership(ctx context.Context) (*leaderState, error) {
+// leadership returns the current term's ready and done channels
+// (Leadership.Term). Raft announces a new leadership a moment before the
+// leadership watch starts the term, so a node that raft already calls
+// leader waits for it.
+func (r *Replica) leadership(ctx context.Context) (ready, done <-chan struct{}, err error) {
 	for {
-		if ls := a.leading.Load(); ls != nil {
-			return ls, nil
+		if ready, done, ok := r.lead.Term(); ok {
+			return ready, done, nil
 		}
-		if !a.isLeader() {
-			return nil, commit.ErrNotLeader
+		if !r.IsLeader() {
+			return nil, nil, commit.ErrNotLeader
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-a.shutdownCh:
-			return nil, commit.ErrNotLeader
+			return nil, nil, ctx.Err()
+		case <-r.shutdownCh:
+			return nil, nil, commit.ErrNotLeader
 		case <-time.After(time.Millisecond):
 		}
 	}
 }
 
-// verifyLeader confirms leadership with a quorum, in a round that starts
+// VerifyLeader confirms leadership with a quorum, in a round that starts
 // after the call.
-func (a *Agent) verifyLeader(ctx context.Context) error {
+func (r *Replica) VerifyLeader(ctx context.Context) error {
 	done := make(chan error, 1)
 	select {
-	case a.verifyCh <- done:
+	case r.verifyCh <- done:
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-a.shutdownCh:
+	case <-r.shutdownCh:
 		return commit.ErrNotLeader
 	}
 	select {
@@ -122,33 +124,33 @@ func (a *Agent) verifyLeader(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-a.shutdownCh:
+	case <-r.shutdownCh:
 		return commit.ErrNotLeader
 	}
 }
 
 // verifier runs the VerifyLeader rounds: each round answers every read
 // that was waiting when it started.
-func (a *Agent) verifier() {
+func (r *Replica) verifier() {
 	var waiting []chan error
 	for {
 		waiting = waiting[:0]
 		select {
-		case ch := <-a.verifyCh:
+		case ch := <-r.verifyCh:
 			waiting = append(waiting, ch)
-		case <-a.shutdownCh:
+		case <-r.shutdownCh:
 			return
 		}
 	more:
 		for {
 			select {
-			case ch := <-a.verifyCh:
+			case ch := <-r.verifyCh:
 				waiting = append(waiting, ch)
 			default:
 				break more
 			}
 		}
-		err := a.raft.VerifyLeader().Error()
+		err := r.raft.VerifyLeader().Error()
 		if err != nil {
 			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
 				errors.Is(err, raft.ErrRaftShutdown) {
@@ -164,36 +166,36 @@ func (a *Agent) verifier() {
 }
 
 // waitVisible blocks until the table shows every entry up to index.
-func (a *Agent) waitVisible(ctx context.Context, index uint64) error {
+func (r *Replica) waitVisible(ctx context.Context, index uint64) error {
 	for {
-		ch := a.adapter.waitCh()
-		if a.adapter.visible.Load() >= index {
+		ch := r.adapter.waitCh()
+		if r.adapter.visible.Load() >= index {
 			return nil
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-a.shutdownCh:
+		case <-r.shutdownCh:
 			return commit.ErrNotLeader
 		}
 	}
 }
 
-// waitApplied implements core.waitApplied: it returns once the table's
+// WaitApplied returns once the table's
 // applied index (View.Index) is above index.
-func (a *Agent) waitApplied(ctx context.Context, index uint64) error {
+func (r *Replica) WaitApplied(ctx context.Context, index uint64) error {
 	for {
-		ch := a.adapter.waitCh()
-		if a.fsm.AppliedIndex() > index {
+		ch := r.adapter.waitCh()
+		if r.fsm.AppliedIndex() > index {
 			return nil
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-a.shutdownCh:
-			return errShutdown
+		case <-r.shutdownCh:
+			return ErrShutdown
 		}
 	}
 }
