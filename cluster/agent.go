@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/internal/logbridge"
+	"github.com/vproc/vproc/cluster/leader"
 	"github.com/vproc/vproc/cluster/membership"
 	"github.com/vproc/vproc/cluster/raftnet"
 	"github.com/vproc/vproc/cluster/replica"
@@ -41,6 +42,7 @@ type Agent struct {
 	stream  *raftnet.StreamLayer
 	trans   *raft.NetworkTransport
 	gossip  *membership.Gossip
+	lead    *leader.Leader
 	serving *serving
 
 	httpLn  net.Listener
@@ -60,8 +62,6 @@ type Agent struct {
 	shutdownCh <-chan struct{}
 	wg         sync.WaitGroup // every goroutine of the agent but the replica's
 
-	// leading is the current term's leader state while this node leads.
-	leading atomic.Pointer[leaderState]
 	// leaving is set once Shutdown starts leaving gossip: no more joins or
 	// metadata updates.
 	leaving atomic.Bool
@@ -102,7 +102,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a.replica.Start()
-	a.goFunc(a.watchLeadership)
+	a.goFunc(func() { a.lead.Watch(a.raft.LeaderCh()) })
 	a.goFunc(a.gossipLoop)
 	if len(cfg.Join) > 0 {
 		a.goFunc(a.rejoinLoop)
@@ -186,6 +186,9 @@ func (a *Agent) open() error {
 		return err
 	}
 	a.gossipAddr = a.gossip.Addr()
+	if a.lead, err = leader.New(a.ctx, cfg.leaderConfig(), a.replica, a.gossip, a.logger, a.reconcileLoop); err != nil {
+		return err
+	}
 
 	if a.serving, err = newServing(a, *cfg, a.logger); err != nil {
 		return fmt.Errorf("serving: %w", err)

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/cluster/leader"
 	"github.com/vproc/vproc/cluster/replica"
 	"github.com/vproc/vproc/fsm"
 )
@@ -12,6 +13,20 @@ import (
 // The Agent implements core with its replica of the table (package
 // replica) and gives the replica what it needs from the leader's side: the
 // current term (leadership) and the placement of spawns (spawnPlacer).
+
+// leaderConfig returns the configuration of the leader's loops.
+func (c *Config) leaderConfig() leader.Config {
+	return leader.Config{
+		FenceTimeout: c.FenceTimeout,
+		LostTimeout:  c.LostTimeout,
+		Retention:    c.Retention,
+		Placement:    c.Scheduler,
+	}
+}
+
+func (a *Agent) renewLease(ctx context.Context, node string) (uint64, error) {
+	return a.lead.RenewLease(ctx, node)
+}
 
 // replicaConfig returns the configuration of the node's replica, which
 // advertises raftAddr.
@@ -32,26 +47,22 @@ func (c *Config) replicaConfig(raftAddr string) replica.Config {
 	}
 }
 
-// leadership is replica.Leadership over the leadership watch's terms.
+// leadership is replica.Leadership over the leader's terms. The replica is
+// created before the leader, which needs it; a.lead is set before any
+// goroutine starts.
 type leadership struct{ a *Agent }
 
 var _ replica.Leadership = leadership{}
 
-func (l leadership) Term() (ready, done <-chan struct{}, ok bool) {
-	ls := l.a.leading.Load()
-	if ls == nil {
-		return nil, nil, false
-	}
-	return ls.ready, ls.ctx.Done(), true
-}
+func (l leadership) Term() (ready, done <-chan struct{}, ok bool) { return l.a.lead.Term() }
 
-// spawnPlacer is replica.SpawnPlacer over the current term's placer.
+// spawnPlacer is replica.SpawnPlacer over the leader's placement.
 type spawnPlacer struct{ a *Agent }
 
 var _ replica.SpawnPlacer = spawnPlacer{}
 
 func (p spawnPlacer) PlaceSpawn(sp *fsm.Spawn) (release func()) {
-	return p.a.placeSpawn(sp).release
+	return p.a.lead.PlaceSpawn(sp)
 }
 
 func (a *Agent) submit(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {

@@ -168,14 +168,21 @@ func (a *Agent) tryBootstrap(warned map[string]bool) bool {
 	return true
 }
 
+// retryBackoff is how soon a reconcile pass that could not read raft's
+// configuration runs again.
+const retryBackoff = 50 * time.Millisecond
+
 // reconcileLoop keeps raft and the table in line with gossip while this
 // node leads.
-func (a *Agent) reconcileLoop(ls *leaderState) {
+func (a *Agent) reconcileLoop(ctx context.Context) {
+	// missingSince records when reconcile first found a raft server that
+	// gossip does not know.
+	missingSince := map[string]time.Time{}
 	for {
-		wait := a.reconcile(ls)
+		wait := a.reconcile(ctx, missingSince)
 		t := time.NewTimer(wait)
 		select {
-		case <-ls.ctx.Done():
+		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-a.gossip.ReconcileSig():
@@ -186,7 +193,7 @@ func (a *Agent) reconcileLoop(ls *leaderState) {
 }
 
 // reconcile runs one pass and returns when the next is due at the latest.
-func (a *Agent) reconcile(ls *leaderState) time.Duration {
+func (a *Agent) reconcile(ctx context.Context, missingSince map[string]time.Time) time.Duration {
 	next := a.cfg.ReconcileInterval
 	f := a.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
@@ -199,8 +206,8 @@ func (a *Agent) reconcile(ls *leaderState) time.Duration {
 
 	// The table follows gossip.
 	for _, m := range members {
-		if m.MetaOK && ls.ctx.Err() == nil {
-			a.reconcileNode(ls.ctx, view, m)
+		if m.MetaOK && ctx.Err() == nil {
+			a.reconcileNode(ctx, view, m)
 		}
 	}
 
@@ -224,7 +231,7 @@ func (a *Agent) reconcile(ls *leaderState) time.Duration {
 	// Alive servers join raft; non-voters are promoted while voters are
 	// missing.
 	for _, m := range members {
-		if ls.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return next
 		}
 		if m.State != membership.Alive || !m.MetaOK || m.Meta.RaftAddr == "" || m.Name == a.cfg.Name {
@@ -262,7 +269,7 @@ func (a *Agent) reconcile(ls *leaderState) time.Duration {
 		}
 		m, known := byName[id]
 		if known {
-			delete(ls.missingSince, id)
+			delete(missingSince, id)
 		}
 		var since time.Time
 		switch {
@@ -272,10 +279,10 @@ func (a *Agent) reconcile(ls *leaderState) time.Duration {
 		case known && m.State == membership.Failed:
 			since = m.Since
 		case !known:
-			if _, ok := ls.missingSince[id]; !ok {
-				ls.missingSince[id] = now
+			if _, ok := missingSince[id]; !ok {
+				missingSince[id] = now
 			}
-			since = ls.missingSince[id]
+			since = missingSince[id]
 		default:
 			continue
 		}
@@ -302,7 +309,7 @@ func (a *Agent) reconcile(ls *leaderState) time.Duration {
 			why = "left"
 		}
 		if a.changeConfig("remove server ("+why+")", c.id, a.raft.RemoveServer(raft.ServerID(c.id), 0, 0)) {
-			delete(ls.missingSince, c.id)
+			delete(missingSince, c.id)
 			return 0 // promote a non-voter at once if one is waiting
 		}
 		break

@@ -233,12 +233,12 @@ func (c *testCluster) leader() *Agent {
 		if l == nil {
 			return errors.New("no leader")
 		}
-		ls := l.leading.Load()
-		if ls == nil {
+		ready, _, ok := l.lead.Term()
+		if !ok {
 			return errors.New("leader not leading yet")
 		}
 		select {
-		case <-ls.ready:
+		case <-ready:
 			return nil
 		default:
 			return errors.New("leader not ready")
@@ -287,20 +287,17 @@ func (c *testCluster) waitMembers(n int) {
 		}
 		// Every node holds a lease the leader renewed, so that placement
 		// sees all of them: a test that spawns at once spreads over all.
-		ls := l.leading.Load()
-		if ls == nil {
+		if !l.lead.Leading() {
 			return errors.New("leader state not set up yet")
 		}
 		now := time.Now()
 		for _, a := range c.up() {
 			nd, ok := l.localView().Node(a.Name())
-			if !ok || !ls.eligible(&nd, now) {
+			if !ok || !l.lead.Eligible(&nd, now) {
 				return fmt.Errorf("the leader may not place on %s yet", a.Name())
 			}
 		}
-		ls.placer.mu.Lock()
-		ls.placer.nodes = nil // the next spawn lists the nodes afresh
-		ls.placer.mu.Unlock()
+		l.lead.ForgetNodes() // the next spawn lists the nodes afresh
 		return nil
 	})
 	c.leader()

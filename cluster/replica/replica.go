@@ -239,6 +239,17 @@ func (r *Replica) FSM() *fsm.FSM { return r.fsm }
 // belongs to a cluster already.
 func (r *Replica) HasState() bool { return r.hasState }
 
+// Barrier waits until every entry raft has before it is applied (the
+// first barrier of a term makes reads on the new leader current).
+func (r *Replica) Barrier() error {
+	f := r.raft.Barrier(0)
+	r.Unblock(f)
+	return f.Error()
+}
+
+// LastIndex returns the index of raft's last log entry.
+func (r *Replica) LastIndex() uint64 { return r.raft.LastIndex() }
+
 // IsLeader reports whether this node is the raft leader.
 func (r *Replica) IsLeader() bool { return r.raft.State() == raft.Leader }
 

@@ -1,4 +1,4 @@
-package cluster
+package leader
 
 import (
 	"context"
@@ -59,14 +59,14 @@ const (
 // eligible reports whether node n may be given processes at time now: it
 // is alive, and this leader renewed its lease within the fence timeout
 // (lease.go). It is the one place where leader code decides that.
-func (ls *leaderState) eligible(n *fsm.Node, now time.Time) bool {
+func (ls *Term) eligible(n *fsm.Node, now time.Time) bool {
 	return n.Status == fsm.NodeAlive && ls.leases.fresh(n.ID, now, ls.fence)
 }
 
 // placer places processes for one term of leadership.
 type placer struct {
-	a       *Agent
-	ls      *leaderState
+	l       *Leader
+	ls      *Term
 	planner *sched.Planner
 
 	mu sync.Mutex // guards the fields below: spawns, completions and the loop share them
@@ -91,13 +91,13 @@ type spawnPickRec struct {
 	at   time.Time
 }
 
-func newPlacer(a *Agent, ls *leaderState) *placer {
-	pl, err := sched.New(a.cfg.Scheduler)
+func newPlacer(l *Leader, ls *Term) *placer {
+	pl, err := sched.New(l.cfg.Placement)
 	if err != nil {
 		// Config.Validate checked it before the agent started.
 		panic(fmt.Sprintf("placement config: %v", err))
 	}
-	return &placer{a: a, ls: ls, planner: pl, picks: map[uint64]spawnPickRec{}, held: map[string]sched.Usage{}}
+	return &placer{l: l, ls: ls, planner: pl, picks: map[uint64]spawnPickRec{}, held: map[string]sched.Usage{}}
 }
 
 // strategyOf returns the table's strategy.
@@ -124,7 +124,7 @@ func (s *placer) schedNode(n *fsm.Node, now time.Time) sched.Node {
 			sn.Labels[l.Key] = l.Value
 		}
 	}
-	if l, ok := s.a.gossip.Load(n.ID); ok {
+	if l, ok := s.l.loads.Load(n.ID); ok {
 		sn.Load = sched.Load{BusySlots: l.BusySlots, RunQueue: l.RunQueue}
 	}
 	return sn
@@ -285,6 +285,31 @@ func hasLabels(labels map[string]string, cons []fsm.Constraint) bool {
 	return true
 }
 
+// Eligible reports whether the current term may place processes on n at
+// now (alive, with a lease this leader renewed within the fence timeout),
+// and false while no term runs. Tests use it to wait for a settled
+// cluster.
+func (l *Leader) Eligible(n *fsm.Node, now time.Time) bool {
+	ls := l.leading.Load()
+	return ls != nil && ls.eligible(n, now)
+}
+
+// ForgetNodes makes the next spawn list the eligible nodes afresh instead
+// of using the list it keeps for up to nodesEvery. Tests use it once every
+// node is eligible.
+func (l *Leader) ForgetNodes() {
+	if ls := l.leading.Load(); ls != nil {
+		ls.placer.mu.Lock()
+		ls.placer.nodes = nil
+		ls.placer.mu.Unlock()
+	}
+}
+
+// PlaceSpawn implements replica.SpawnPlacer with placeSpawn.
+func (l *Leader) PlaceSpawn(c *fsm.Spawn) (release func()) {
+	return l.placeSpawn(c).release
+}
+
 // placeSpawn sets the node of a spawn that this node receives as the
 // leader (Spawn.Place), so that its one entry allocates the PID and places
 // it. A spawn that already names one is left alone. The choice needs no
@@ -292,12 +317,12 @@ func hasLabels(labels map[string]string, cons []fsm.Constraint) bool {
 // a choice it makes stale only costs a fallback, since the FSM re-checks
 // it and leaves the process pending for the placement loop. The caller
 // releases the pick once the spawn's entry has been answered.
-func (a *Agent) placeSpawn(c *fsm.Spawn) spawnPick {
-	ls := a.leading.Load()
+func (l *Leader) placeSpawn(c *fsm.Spawn) spawnPick {
+	ls := l.leading.Load()
 	if ls == nil || c.Place != "" {
 		return spawnPick{}
 	}
-	node, pick := ls.placer.pickForSpawn(a.fsm.View(), &c.Spec)
+	node, pick := ls.placer.pickForSpawn(l.r.LocalView(), &c.Spec)
 	c.Place = node
 	return pick
 }
@@ -305,17 +330,17 @@ func (a *Agent) placeSpawn(c *fsm.Spawn) spawnPick {
 // placementLoop commits placement plans while this node leads. It plans
 // when the table has changed and pending processes exist, at least every
 // placementInterval, and when a restart backoff ends.
-func (a *Agent) placementLoop(ls *leaderState) {
+func (l *Leader) placementLoop(ls *Term) {
 	s := ls.placer
 	for {
-		v := a.fsm.View()
+		v := l.r.LocalView()
 		wait, changed := s.round(v)
 		if !changed && wait > 0 && !ctxutil.Sleep(ls.ctx, min(wait, minPlanGap)) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(ls.ctx, wait)
 		if !changed {
-			_ = a.waitApplied(ctx, v.Index())
+			_ = l.r.WaitApplied(ctx, v.Index())
 		}
 		cancel()
 		if ls.ctx.Err() != nil {
@@ -343,7 +368,7 @@ func (s *placer) round(v *fsm.View) (time.Duration, bool) {
 	}
 	plan, err := s.planner.Plan(strategyOf(v), st)
 	if err != nil {
-		s.a.logger.Error("placement plan", "error", err)
+		s.l.logger.Error("placement plan", "error", err)
 		return wait, false
 	}
 	s.setWaiting(st.waitingPriority(plan))
@@ -375,7 +400,7 @@ func (s *placer) commit(plan *sched.Plan, now time.Time) bool {
 	done := make(chan outcome, n)
 	sent := 0
 	propose := func(what string, pid uint64, cmd fsm.Command) bool {
-		err := s.a.replica.ApplyAsync(s.ls.ctx, cmd, func(res *fsm.Result, err error) { done <- outcome{what, pid, res, err} })
+		err := s.l.r.ApplyAsync(s.ls.ctx, cmd, func(res *fsm.Result, err error) { done <- outcome{what, pid, res, err} })
 		if err != nil {
 			return false
 		}
@@ -406,9 +431,9 @@ func (s *placer) commit(plan *sched.Plan, now time.Time) bool {
 		}
 		switch {
 		case o.err != nil:
-			s.a.logger.Debug("placement entry not committed", "op", o.what, "pid", o.pid, "error", o.err)
+			s.l.logger.Debug("placement entry not committed", "op", o.what, "pid", o.pid, "error", o.err)
 		case o.res.Err != nil && !errors.Is(o.res.Err, fsm.ErrStale):
-			s.a.logger.Warn("placement entry refused", "op", o.what, "pid", o.pid, "error", o.res.Err)
+			s.l.logger.Warn("placement entry refused", "op", o.what, "pid", o.pid, "error", o.res.Err)
 		case o.res.Err != nil:
 		case o.what == "place":
 			placed++
@@ -417,9 +442,9 @@ func (s *placer) commit(plan *sched.Plan, now time.Time) bool {
 		}
 	}
 	if evicted > 0 {
-		s.a.logger.Info("preempting lower-priority processes", "victims", evicted)
+		s.l.logger.Info("preempting lower-priority processes", "victims", evicted)
 	}
-	s.a.logger.Debug("placement plan committed", "placed", placed, "preempted", evicted, "unplaced", len(plan.Unplaced))
+	s.l.logger.Debug("placement plan committed", "placed", placed, "preempted", evicted, "unplaced", len(plan.Unplaced))
 	return ok
 }
 
