@@ -1,32 +1,49 @@
-// Package cluster is the vproc agent: the only package that does distributed
-// I/O. An Agent is one node of a cluster. It has two halves that meet at the
-// core interface (core.go):
+// Package cluster is the vproc agent: the only part of vproc that does
+// distributed I/O. An Agent is one node of a cluster; package cluster
+// wires its parts together (New, Shutdown) and keeps what needs several of
+// them at once. Its parts, by concern:
 //
-// The replication half keeps the process table: hashicorp/raft over
-// raft-boltdb (in memory with Dev) driving the fsm package's state machine
-// (raft.go), group commit of commands into batched log entries with client
-// sessions (applier.go), linearizable reads after the leader's read barrier
-// (reads.go), memberlist gossip of node metadata and load (gossip.go),
-// bootstrap-expect, joins, voter management, dead-server removal and
-// graceful leave (membership.go), and the leader's loops: placement with
-// package sched (placement.go), init's retention reaping and session ticks
-// (leader.go). The leader also ranks the nodes for each spawn it receives,
-// with the table's strategy, so that one entry allocates the PID and places
-// it (fsm.Spawn.Place); the placement loop commits sched's plans for the
-// rest: placements and preemptions.
+//	cluster/replica     the raft side: raft over package raftstore driving the
+//	                    fsm package's table, group commit with client
+//	                    sessions, linearizable reads, operator snapshots
+//	cluster/leader      the leader's loops for each term: placement with
+//	                    package sched, init's reaping, session ticks, the
+//	                    lease table and the declaring of lost nodes
+//	cluster/membership  gossip: memberlist, node metadata and load
+//	cluster/logstore    the bounded per-process output logs
+//	cluster/commit      the vocabulary they share: sessions, outcomes,
+//	                    replication errors
+//	cluster/api         the HTTP API's wire types; cluster/client its Go client
+//	cluster/raftnet     raft's TCP stream layer
+//	cluster/internal/logbridge  raft's and memberlist's logs into slog
 //
-// The serving half is what users and processes touch: the HTTP API of
-// package cluster/api on every node, with writes and consistent reads
-// forwarded to the leader (routing and middleware in http.go, one
-// <resource>_endpoint.go per resource, forwarding in forward.go); the
-// runner, which follows the table for the processes placed on this node,
-// runs them in the local kernel (package node), delivers their signal
-// requests exactly once and reports their lifecycle back, in batches
-// (runner.go, reporter.go), and SIGKILLs a preempted process that outlives
-// its grace period (evict.go); the bounded per-process output logs (package
-// cluster/logstore); and the node's lease (lease.go): renewed with the
-// leader, it fences the local kernel, and the leader declares lost the
-// nodes whose leases expired (Guarantee 3).
+// Imports point downwards only: package cluster imports its parts; none of
+// them imports package cluster, and replica, leader and membership do not
+// import each other. Each declares what it needs from the others as small
+// interfaces (replica.Leadership and replica.SpawnPlacer, leader.Replica
+// and leader.Loads), which package cluster satisfies.
 //
-// The Go client is package cluster/client; the CLI is cmd/vproc.
+// Package cluster itself holds:
+//
+//   - the Agent: its Config, the listeners and raft's transport, and how it
+//     implements core (core.go, core_agent.go): what the serving half
+//     needs from the replication half;
+//   - membership's raft side (membership.go): bootstrap-expect, joins, the
+//     leader's reconcile of gossip with raft voters and with the table's
+//     node records, dead-server removal and graceful leave;
+//   - the serving half, which users and processes touch: the HTTP API of
+//     package cluster/api on every node, with writes and consistent reads
+//     forwarded to the leader (routing, middleware and the one error
+//     mapping in http.go; one <resource>_endpoint.go per resource;
+//     forwarding in forward.go); the runner, which follows the table for
+//     the processes placed on this node, runs them in the local kernel
+//     (package node), delivers their signal requests exactly once and
+//     reports their lifecycle back, in batches (runner.go, reporter.go,
+//     children.go), and SIGKILLs a preempted process that outlives its
+//     grace period (evict.go); the IPC streams and names between nodes
+//     (ipcserve.go, ipcstream.go, ipcnames.go); and the node side of the
+//     lease (lease.go): renewed with the leader, it fences the local kernel
+//     (Guarantee 3).
+//
+// The CLI is cmd/vproc.
 package cluster
