@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vproc/vproc/cluster/httpapi"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/internal/ctxutil"
 	"github.com/vproc/vproc/ipc"
@@ -179,7 +180,7 @@ func nodeNamed(v *fsm.View, name string) (fsm.Node, bool) {
 func childEnv(env []string) []string {
 	out := make([]string, 0, len(env))
 	for _, e := range env {
-		if e == stdinMarker || strings.HasPrefix(e, "VPROC_NODE=") || strings.HasPrefix(e, "VPROC_INCARNATION=") {
+		if e == httpapi.StdinMarker || strings.HasPrefix(e, "VPROC_NODE=") || strings.HasPrefix(e, "VPROC_INCARNATION=") {
 			continue
 		}
 		out = append(out, e)
@@ -191,7 +192,7 @@ func childEnv(env []string) []string {
 func (r *runner) placeChild(ctx context.Context, pid, inc uint64) error {
 	place := &fsm.Place{PID: pid, Incarnation: inc, ExpectState: fsm.StatePending, Node: r.name}
 	for {
-		res, err := r.out.send(ctx, nil, place)
+		res, err := r.out.Send(ctx, nil, place)
 		if err == nil {
 			if res.Err == nil {
 				return nil
@@ -238,7 +239,7 @@ func (r *runner) Signal(sender, target int, sig ipc.Signal) error {
 	ctx, cancel := context.WithTimeout(r.ctx, allocTimeout)
 	defer cancel()
 	for {
-		res, err := r.out.send(ctx, nil, cmd)
+		res, err := r.out.Send(ctx, nil, cmd)
 		if err == nil {
 			if res.Err != nil {
 				return errnoOf(res.Err)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/vproc/vproc/cluster/httpapi"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
@@ -51,13 +52,13 @@ func (n *clusterNames) Register(kind node.NameKind, name string, info node.NameI
 }
 
 // view returns the registry as a linearizable read started now would see
-// it (syncedView), so that a name created or removed a moment ago through
+// it (httpapi.Client.SyncedView), so that a name created or removed a moment ago through
 // another node is seen here (Guarantee 7). Without a leader to give a read
 // index it fails with EAGAIN.
 func (n *clusterNames) view() (*fsm.View, error) {
 	ctx, cancel := context.WithTimeout(n.s.ctx, registryTimeout)
 	defer cancel()
-	v, err := n.s.syncedView(ctx)
+	v, err := n.s.client.SyncedView(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading the registry: %v", ipc.EAGAIN, err)
 	}
@@ -88,7 +89,7 @@ func (n *clusterNames) Unregister(kind node.NameKind, name string, local bool) e
 	if !ok {
 		return fmt.Errorf("%w: node %s has no address", ipc.ENOLINK, o.Node)
 	}
-	base, err := baseURL(addr)
+	base, err := httpapi.BaseURL(addr)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ipc.ENOLINK, err)
 	}
@@ -102,7 +103,7 @@ func (n *clusterNames) Unregister(kind node.NameKind, name string, local bool) e
 		return fmt.Errorf("%w: asking node %s to unlink %s: %v", ipc.ENOLINK, o.Node, name, err)
 	}
 	defer resp.Body.Close()
-	return errnoFromResponse(resp)
+	return httpapi.ErrnoFromResponse(resp)
 }
 
 func (n *clusterNames) commitUnlink(kind node.NameKind, name string) error {

@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/httpapi"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
 )
@@ -44,12 +44,12 @@ func (is *ipcServer) close() {
 // until the client or the agent ends it.
 func (s *serving) handleIPCStream(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Upgrade") != ipcUpgrade {
-		s.fail(w, r, badRequest("this route needs Upgrade: %s", ipcUpgrade))
+		s.api.Fail(w, r, httpapi.BadRequest("this route needs Upgrade: %s", ipcUpgrade))
 		return
 	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		s.fail(w, r, fmt.Errorf("ipc stream: %w", err))
+		s.api.Fail(w, r, fmt.Errorf("ipc stream: %w", err))
 		return
 	}
 	is := &s.ipcSrv
@@ -319,71 +319,3 @@ func newSrvWaiter() *srvWaiter {
 }
 
 func (w *srvWaiter) cancel() { w.once.Do(func() { close(w.canceled) }) }
-
-// handleIPCUnlink unlinks a FIFO, queue or segment this node holds, for the
-// node that was asked to (clusterNames.Unregister).
-func (s *serving) handleIPCUnlink(w http.ResponseWriter, r *http.Request) (any, error) {
-	q := r.URL.Query()
-	name := q.Get("name")
-	var err error
-	switch node.NameKind(q.Get("kind")) {
-	case node.NameMQ:
-		err = s.kernel.MqUnlink(name)
-	case node.NameSHM:
-		err = s.kernel.ShmUnlink(name)
-	case node.NameFIFO:
-		err = s.kernel.RemoveFIFO(name)
-	default:
-		err = ipc.EINVAL
-	}
-	if err != nil {
-		return nil, errnoError(err)
-	}
-	return struct{}{}, nil
-}
-
-// errnoErr marks an error of the local kernel's IPC calls: when it
-// carries an errno, it is answered with the errno's name as its code.
-type errnoErr struct{ err error }
-
-func (e *errnoErr) Error() string { return e.err.Error() }
-func (e *errnoErr) Unwrap() error { return e.err }
-
-// errnoError marks err as an IPC call's error for fail.
-func errnoError(err error) error { return &errnoErr{err} }
-
-// errnoStatus returns the status and code that answer err, when it carries
-// an errno.
-func errnoStatus(err error) (status int, code string, ok bool) {
-	var e ipc.Errno
-	if !errors.As(err, &e) {
-		return 0, "", false
-	}
-	status = http.StatusConflict
-	switch e {
-	case ipc.ENOENT:
-		status = http.StatusNotFound
-	case ipc.EINVAL, ipc.ENAMETOOLONG, ipc.EMSGSIZE:
-		status = http.StatusBadRequest
-	case ipc.EACCES, ipc.EPERM:
-		status = http.StatusForbidden
-	case ipc.ENOLINK, ipc.EAGAIN:
-		status = http.StatusServiceUnavailable
-	case ipc.ETIMEDOUT:
-		status = http.StatusGatewayTimeout
-	}
-	return status, e.Name(), true
-}
-
-// errnoFromResponse turns an errno answer (errnoStatus) back into its errno.
-func errnoFromResponse(resp *http.Response) error {
-	if resp.StatusCode/100 == 2 {
-		return nil
-	}
-	var e api.Error
-	json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
-	if n, ok := ipc.ErrnoByName(e.Code); ok {
-		return fmt.Errorf("%w: %s", n, e.Message)
-	}
-	return fmt.Errorf("%w: %s %s", ipc.EAGAIN, resp.Status, e.Message)
-}

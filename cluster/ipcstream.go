@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vproc/vproc/cluster/httpapi"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
 )
@@ -220,7 +221,7 @@ func (s *serving) dialIPC(w ipc.Waiter, nodeName string, req openRequest) (*ipcC
 	if !ok || addr == "" {
 		return nil, openReply{}, fmt.Errorf("%w: node %s has no address", ipc.ENOLINK, nodeName)
 	}
-	base, err := baseURL(addr)
+	base, err := httpapi.BaseURL(addr)
 	if err != nil {
 		return nil, openReply{}, fmt.Errorf("%w: %v", ipc.ENOLINK, err)
 	}

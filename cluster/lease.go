@@ -91,7 +91,7 @@ func (s *serving) renewLease(ctx context.Context) (uint64, error) {
 	h := http.Header{}
 	h.Set(api.HeaderNode, s.name)
 	var out api.LeaseGrant
-	if err := s.callLeader(ctx, "/v1/internal/lease", h, nil, &out); err != nil {
+	if err := s.client.CallLeader(ctx, "/v1/internal/lease", h, nil, &out); err != nil {
 		return 0, err
 	}
 	return out.Index, nil

@@ -25,7 +25,7 @@ func (ns *nodeSession) begin(ctx context.Context, out sender) (commit.SessionRef
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	if ns.id == 0 {
-		id, err := out.registerSession(ctx)
+		id, err := out.RegisterSession(ctx)
 		if err != nil {
 			return commit.SessionRef{}, err
 		}
@@ -68,7 +68,7 @@ func (ns *nodeSession) submit(ctx context.Context, out sender, cmd fsm.Command) 
 		}
 		maybeApplied := false
 		for {
-			res, err := out.send(ctx, &ref, cmd)
+			res, err := out.Send(ctx, &ref, cmd)
 			if err == nil {
 				if errors.Is(res.Err, fsm.ErrSessionExpired) {
 					ns.end(ref, true)

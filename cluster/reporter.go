@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/cluster/httpapi"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/internal/ctxutil"
 )
@@ -31,12 +32,6 @@ import (
 // release) gets the commands one by one.
 
 const (
-	// maxReportBatch bounds the commands of one batch request; a larger
-	// backlog goes in several.
-	maxReportBatch = 1024
-	// maxReportBytes bounds the encoded commands of one batch request,
-	// well under api.MaxBodyBytes.
-	maxReportBytes = 512 << 10
 	// reportTimeout bounds one request.
 	reportTimeout = 10 * time.Second
 	// reportLinger is how long the reporter waits for more reports after
@@ -47,10 +42,6 @@ const (
 	// once.
 	lingerBelow = 64
 )
-
-// errBatchRefused means that the leader does not take batches of
-// commands: the reporter sends them one by one.
-var errBatchRefused = errors.New("the leader does not take batches of commands")
 
 // reporter is the runner's report queue and the goroutine that drains it.
 type reporter struct {
@@ -182,10 +173,10 @@ func (rp *reporter) deliver(cmds []fsm.Command) bool {
 	backoff := 50 * time.Millisecond
 	for len(cmds) > 0 {
 		ctx, cancel := context.WithTimeout(r.ctx, reportTimeout)
-		outs, err := r.out.sendBatch(ctx, cmds)
+		outs, err := r.out.SendBatch(ctx, cmds)
 		cancel()
 		switch {
-		case errors.Is(err, errBatchRefused):
+		case errors.Is(err, httpapi.ErrBatchRefused):
 			for _, c := range cmds {
 				if !rp.deliverOne(c) {
 					return false
@@ -243,7 +234,7 @@ func (rp *reporter) deliverOne(c fsm.Command) bool {
 	backoff := 50 * time.Millisecond
 	for {
 		ctx, cancel := context.WithTimeout(r.ctx, reportTimeout)
-		res, err := r.out.send(ctx, nil, c)
+		res, err := r.out.Send(ctx, nil, c)
 		cancel()
 		if err == nil {
 			if res.Err != nil {

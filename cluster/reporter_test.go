@@ -13,6 +13,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/cluster/httpapi"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -26,14 +27,14 @@ type recordingSender struct {
 	answer func(call int, cmds []fsm.Command) ([]commit.Outcome, error)
 }
 
-func (s *recordingSender) send(_ context.Context, _ *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {
+func (s *recordingSender) Send(_ context.Context, _ *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.singles = append(s.singles, cmd)
 	return &fsm.Result{Index: 1}, nil
 }
 
-func (s *recordingSender) sendBatch(_ context.Context, cmds []fsm.Command) ([]commit.Outcome, error) {
+func (s *recordingSender) SendBatch(_ context.Context, cmds []fsm.Command) ([]commit.Outcome, error) {
 	s.mu.Lock()
 	call := len(s.batches)
 	s.batches = append(s.batches, slices.Clone(cmds))
@@ -45,7 +46,7 @@ func (s *recordingSender) sendBatch(_ context.Context, cmds []fsm.Command) ([]co
 	return committed(cmds), nil
 }
 
-func (s *recordingSender) registerSession(context.Context) (uint64, error) { return 1, nil }
+func (s *recordingSender) RegisterSession(context.Context) (uint64, error) { return 1, nil }
 
 func (s *recordingSender) calls() ([][]fsm.Command, []fsm.Command) {
 	s.mu.Lock()
@@ -190,7 +191,7 @@ func TestReporterFallsBackToSingleSends(t *testing.T) {
 	// A leader that refuses batches (an older release) gets the reports
 	// one by one, in order.
 	out := &recordingSender{answer: func(int, []fsm.Command) ([]commit.Outcome, error) {
-		return nil, fmt.Errorf("%w: 403", errBatchRefused)
+		return nil, fmt.Errorf("%w: 403", httpapi.ErrBatchRefused)
 	}}
 	r := startReporter(t, out)
 	cmds := lifecycle(2, 3)
@@ -268,7 +269,7 @@ func TestInternalRouteTakesBatches(t *testing.T) {
 
 func TestFollowerSendsReportsInBatches(t *testing.T) {
 	// A follower's reports reach the leader as batches, chunked at
-	// maxReportBatch commands: one request per chunk, every command
+	// httpapi.MaxReportBatch commands: one request per chunk, every command
 	// answered in order.
 	c := newFakeCore(t, "n1")
 	leader := newHarness(t, c, false)
@@ -291,12 +292,12 @@ func TestFollowerSendsReportsInBatches(t *testing.T) {
 		defer cancel()
 		_ = s.stop(ctx)
 	})
-	n := 2*maxReportBatch + 10
+	n := 2*httpapi.MaxReportBatch + 10
 	cmds := make([]fsm.Command, n)
 	for i := range cmds {
 		cmds[i] = &fsm.SignalDelivered{ID: uint64(i + 1), PID: 99, Incarnation: 1}
 	}
-	outs, err := leaderSender{s}.sendBatch(context.Background(), cmds)
+	outs, err := s.client.SendBatch(context.Background(), cmds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/cluster/httpapi"
 	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/internal/ctxutil"
@@ -99,15 +100,19 @@ const (
 )
 
 // sender submits commands to the leader: core.submit and core.submitBatch
-// on the leader, the internal route from a follower (see forward.go).
+// on the leader, the internal route from a follower (httpapi.Client).
 type sender interface {
-	send(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error)
-	// sendBatch sends many commands, without sessions, in one request (or
+	// Send commits cmd, in the session sess if not nil.
+	Send(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error)
+	// SendBatch sends many commands, without sessions, in one request (or
 	// a few, when they are many), and returns each one's outcome, or an
 	// error when no answer came for any of them.
-	sendBatch(ctx context.Context, cmds []fsm.Command) ([]commit.Outcome, error)
-	registerSession(ctx context.Context) (uint64, error)
+	SendBatch(ctx context.Context, cmds []fsm.Command) ([]commit.Outcome, error)
+	// RegisterSession registers a client session.
+	RegisterSession(ctx context.Context) (uint64, error)
 }
+
+var _ sender = (*httpapi.Client)(nil)
 
 // runner is the node agent loop that runs this node's share of the table.
 type runner struct {
@@ -247,14 +252,12 @@ func (r *runner) stop() {
 	r.mu.Lock()
 	for _, sp := range r.stdins {
 		sp.r.CloseWithError(io.EOF)
-		sp.w.CloseWithError(errStopping)
+		sp.w.CloseWithError(httpapi.ErrStopping)
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
 	r.stopEvictTimer()
 }
-
-var errStopping = errors.New("agent stopping")
 
 // watch wakes the loop whenever the applied index moves.
 func (r *runner) watch() {
@@ -353,7 +356,7 @@ func (r *runner) handleEvents() {
 		case node.EventContinued:
 			r.rep.add(&fsm.Continued{PID: pid, Incarnation: inc, Node: r.name})
 		case node.EventExited:
-			r.rep.add(&fsm.Exited{PID: pid, Incarnation: inc, Node: r.name, Status: fsmStatus(e.Status, e.Reason)})
+			r.rep.add(&fsm.Exited{PID: pid, Incarnation: inc, Node: r.name, Status: httpapi.FSMStatus(e.Status, e.Reason)})
 		}
 		if reap {
 			r.rep.add(&fsm.Reap{PID: pid})
@@ -622,7 +625,7 @@ func (r *runner) killUnassigned() {
 // startProcess spawns an incarnation in the kernel.
 func (r *runner) startProcess(p *fsm.Process) {
 	pid, inc := p.PID, p.Incarnation
-	spec, stdin, err := kernelSpec(p)
+	spec, stdin, err := httpapi.KernelSpec(p)
 	lp := &localProc{pid: pid, inc: inc, remoteParent: p.Parent > fsm.InitPID, index: p.ModifyIndex}
 	r.mu.Lock()
 	r.procs[pid] = lp

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/httpapi"
 	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/node"
 )
@@ -29,14 +30,13 @@ type serving struct {
 	kernel *node.ProcessManager
 	runner *runner
 	logs   *logstore.Store
-	h      http.Handler
+	api    *httpapi.Server
 
 	ipcSrv ipcServer // the IPC streams this node serves
 
-	transport *http.Transport // to the leader and the other nodes
-	client    *http.Client
+	client *httpapi.Client // to the leader and the other nodes
 
-	// ctx ends when stop begins: long polls and log streams end with it.
+	// ctx ends when stop begins: the node's own waits end with it.
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup // keepLease
@@ -66,19 +66,17 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	tr := newTransport()
 	s := &serving{
-		c:         c,
-		cfg:       cfg,
-		name:      c.name(),
-		log:       logger,
-		logs:      logs,
-		transport: tr,
-		client:    &http.Client{Transport: tr},
-		ctx:       ctx,
-		cancel:    cancel,
+		c:      c,
+		cfg:    cfg,
+		name:   c.name(),
+		log:    logger,
+		logs:   logs,
+		client: httpapi.NewClient(coreAPI{c}),
+		ctx:    ctx,
+		cancel: cancel,
 	}
-	s.runner = newRunner(c, logs, leaderSender{s}, logger)
+	s.runner = newRunner(c, logs, s.client, logger)
 	s.runner.grace = cfg.PreemptGrace
 
 	kcfg := node.DefaultConfig()
@@ -105,12 +103,26 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 	}
 	s.kernel = k
 	s.runner.kernel = k
-	s.h = s.routes()
+	s.api, err = httpapi.New(httpapi.Config{
+		Core:        coreAPI{c},
+		Node:        nodeAPI{s},
+		Logs:        logs,
+		Client:      s.client,
+		Logger:      logger,
+		IPCStream:   s.handleIPCStream,
+		EnableDebug: cfg.EnableDebug,
+	})
+	if err != nil {
+		cancel()
+		logs.Close()
+		_ = k.Shutdown(context.Background())
+		return nil, err
+	}
 	return s, nil
 }
 
 // handler returns the HTTP API.
-func (s *serving) handler() http.Handler { return s.h }
+func (s *serving) handler() http.Handler { return s.api.Handler() }
 
 // start starts the runner's goroutines and the lease renewals.
 func (s *serving) start() {
@@ -125,7 +137,10 @@ func (s *serving) start() {
 // drain ends long polls, wait queries and log streams now, so that an
 // http.Server's Shutdown does not wait for them: register it with the
 // server's RegisterOnShutdown. stop drains too.
-func (s *serving) drain() { s.cancel() }
+func (s *serving) drain() {
+	s.cancel()
+	s.api.Drain()
+}
 
 // stop ends long polls and log streams, stops the runner, kills the local
 // processes (the kernel's Shutdown, bounded by ctx: a process that never
@@ -134,12 +149,13 @@ func (s *serving) drain() { s.cancel() }
 func (s *serving) stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.cancel()
+		s.api.Drain()
 		s.ipcSrv.close()
 		s.wg.Wait()
 		s.runner.stop()
 		err := s.kernel.Shutdown(ctx)
 		s.logs.Close()
-		s.transport.CloseIdleConnections()
+		s.client.Close()
 		s.stopErr = err
 	})
 	return s.stopErr

@@ -1,8 +1,9 @@
 package cluster
 
 import (
-	"errors"
 	"io"
+
+	"github.com/vproc/vproc/cluster/httpapi"
 )
 
 // stdinPipe feeds a process's standard input from POST .../stdin. It
@@ -41,14 +42,12 @@ func (r *runner) attachStdin(pid uint64) (*io.PipeWriter, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ctx.Err() != nil {
-		return nil, errStopping
+		return nil, httpapi.ErrStopping
 	}
 	sp := r.stdinLocked(pid)
 	if sp.attached {
-		return nil, errStdinAttached
+		return nil, httpapi.ErrStdinAttached
 	}
 	sp.attached = true
 	return sp.w, nil
 }
-
-var errStdinAttached = errors.New("standard input is already attached")

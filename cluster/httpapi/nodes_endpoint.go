@@ -1,4 +1,4 @@
-package cluster
+package httpapi
 
 import (
 	"net/http"
@@ -6,9 +6,9 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 )
 
-func (s *serving) handleNodes(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleNodes(w http.ResponseWriter, r *http.Request) (any, error) {
 	stale := boolParam(r.URL.Query(), "stale")
-	if !stale && !s.c.isLeader() {
+	if !stale && !s.core.IsLeader() {
 		s.forwardToLeader(w, r, false)
 		return nil, nil
 	}
@@ -16,7 +16,7 @@ func (s *serving) handleNodes(w http.ResponseWriter, r *http.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	nodes := s.c.nodes(v)
+	nodes := s.core.Nodes(v)
 	if nodes == nil {
 		nodes = []api.Node{}
 	}
@@ -24,8 +24,8 @@ func (s *serving) handleNodes(w http.ResponseWriter, r *http.Request) (any, erro
 	return api.NodeList{Nodes: nodes, Index: v.Index()}, nil
 }
 
-func (s *serving) handleHealth(w http.ResponseWriter, r *http.Request) (any, error) {
-	name, addr, ok := s.c.leader()
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) (any, error) {
+	name, addr, ok := s.core.Leader()
 	h := api.Health{Node: s.name, Leader: name, OK: ok && name != ""}
 	if addr != "" {
 		w.Header().Set(api.HeaderLeader, addr)
@@ -37,6 +37,6 @@ func (s *serving) handleHealth(w http.ResponseWriter, r *http.Request) (any, err
 	return h, nil
 }
 
-func (s *serving) handleState(w http.ResponseWriter, r *http.Request) (any, error) {
-	return s.c.stateInfo(), nil
+func (s *Server) handleState(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.core.StateInfo(), nil
 }

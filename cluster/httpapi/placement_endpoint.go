@@ -1,4 +1,4 @@
-package cluster
+package httpapi
 
 import (
 	"net/http"
@@ -13,16 +13,16 @@ import (
 //
 //	GET /v1/operator/scheduler[?stale]  the cluster-wide configuration
 //	PUT /v1/operator/scheduler          set it (a write, in the client's session)
-func (s *serving) placementRoutes(mux *http.ServeMux) {
+func (s *Server) placementRoutes(mux *http.ServeMux) {
 	mux.Handle("/v1/operator/scheduler", methods{
 		http.MethodGet: s.wrap(s.handleGetPlacementConfig),
 		http.MethodPut: s.leaderOnly(s.wrap(s.handleSetPlacementConfig), true),
 	})
 }
 
-func (s *serving) handleGetPlacementConfig(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleGetPlacementConfig(w http.ResponseWriter, r *http.Request) (any, error) {
 	stale := boolParam(r.URL.Query(), "stale")
-	if !stale && !s.c.isLeader() {
+	if !stale && !s.core.IsLeader() {
 		s.forwardToLeader(w, r, false)
 		return nil, nil
 	}
@@ -34,7 +34,7 @@ func (s *serving) handleGetPlacementConfig(w http.ResponseWriter, r *http.Reques
 	return apiSchedulerConfig(v.SchedulerConfig()), nil
 }
 
-func (s *serving) handleSetPlacementConfig(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleSetPlacementConfig(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.SchedulerConfigRequest
 	if err := decodeBody(w, r, &req, false); err != nil {
 		return nil, err
@@ -50,7 +50,7 @@ func (s *serving) handleSetPlacementConfig(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
-	res, err := s.c.submit(r.Context(), sess, &fsm.SetSchedulerConfig{Strategy: fsm.Strategy(strategy)})
+	res, err := s.core.Submit(r.Context(), sess, &fsm.SetSchedulerConfig{Strategy: fsm.Strategy(strategy)})
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,11 @@
-package cluster
+package httpapi
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 
 	"io/fs"
@@ -20,8 +23,8 @@ import (
 // maxIPCWait bounds a blocking send or receive through the API.
 const maxIPCWait = 5 * time.Minute
 
-func (s *serving) ipcRoutes(mux *http.ServeMux) {
-	mux.Handle("/v1/internal/ipc/stream", methods{http.MethodGet: s.handleIPCStream})
+func (s *Server) ipcRoutes(mux *http.ServeMux) {
+	mux.Handle("/v1/internal/ipc/stream", methods{http.MethodGet: s.ipcStream})
 	mux.Handle("/v1/internal/ipc/unlink", methods{http.MethodPost: s.wrap(s.handleIPCUnlink)})
 	mux.Handle("/v1/ipc/{kind}", methods{http.MethodGet: s.wrap(s.handleIPCList)})
 	mux.Handle("/v1/mq", methods{http.MethodPost: s.wrap(s.handleMQCreate), http.MethodDelete: s.wrap(s.handleIPCRemove)})
@@ -31,7 +34,7 @@ func (s *serving) ipcRoutes(mux *http.ServeMux) {
 	mux.Handle("/v1/shm", methods{http.MethodDelete: s.wrap(s.handleIPCRemove)})
 }
 
-func (s *serving) handleIPCList(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleIPCList(w http.ResponseWriter, r *http.Request) (any, error) {
 	kind := fsm.Kind(r.PathValue("kind"))
 	switch kind {
 	case fsm.KindMQ, fsm.KindFIFO, fsm.KindSHM:
@@ -39,7 +42,7 @@ func (s *serving) handleIPCList(w http.ResponseWriter, r *http.Request) (any, er
 		return nil, badRequest("kind %q: want mq, fifo or shm", kind)
 	}
 	stale := boolParam(r.URL.Query(), "stale")
-	if !stale && !s.c.isLeader() {
+	if !stale && !s.core.IsLeader() {
 		s.forwardToLeader(w, r, false)
 		return nil, nil
 	}
@@ -76,7 +79,7 @@ func decodeForward(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 // elsewhere forwards r to nodeName when it names another node.
-func (s *serving) elsewhere(w http.ResponseWriter, r *http.Request, nodeName string) bool {
+func (s *Server) elsewhere(w http.ResponseWriter, r *http.Request, nodeName string) bool {
 	if nodeName == "" || nodeName == s.name {
 		return false
 	}
@@ -84,7 +87,7 @@ func (s *serving) elsewhere(w http.ResponseWriter, r *http.Request, nodeName str
 	return true
 }
 
-func (s *serving) handleMQCreate(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleMQCreate(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.MQCreateRequest
 	if err := decodeForward(w, r, &req); err != nil {
 		return nil, err
@@ -102,13 +105,13 @@ func (s *serving) handleMQCreate(w http.ResponseWriter, r *http.Request) (any, e
 			attr.MsgSize = ipc.DefaultMsgSize
 		}
 	}
-	if err := s.kernel.MqCreate(req.Name, modeOr(req.Mode, 0o600), ownerOr(req.Owner), attr); err != nil {
+	if err := s.node.MqCreate(req.Name, modeOr(req.Mode, 0o600), ownerOr(req.Owner), attr); err != nil {
 		return nil, errnoError(err)
 	}
 	return struct{}{}, nil
 }
 
-func (s *serving) handleFIFOCreate(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleFIFOCreate(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.FIFOCreateRequest
 	if err := decodeForward(w, r, &req); err != nil {
 		return nil, err
@@ -116,7 +119,7 @@ func (s *serving) handleFIFOCreate(w http.ResponseWriter, r *http.Request) (any,
 	if s.elsewhere(w, r, req.Node) {
 		return nil, nil
 	}
-	if err := s.kernel.Mkfifo(req.Path, fs.FileMode(modeOr(req.Mode, 0o644)), ownerOr(req.Owner)); err != nil {
+	if err := s.node.Mkfifo(req.Path, fs.FileMode(modeOr(req.Mode, 0o644)), ownerOr(req.Owner)); err != nil {
 		return nil, errnoError(err)
 	}
 	return struct{}{}, nil
@@ -124,16 +127,16 @@ func (s *serving) handleFIFOCreate(w http.ResponseWriter, r *http.Request) (any,
 
 // handleIPCRemove unlinks a queue or a segment (?name) or removes a FIFO
 // (?path), wherever it lives.
-func (s *serving) handleIPCRemove(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleIPCRemove(w http.ResponseWriter, r *http.Request) (any, error) {
 	q := r.URL.Query()
 	var err error
 	switch r.URL.Path {
 	case "/v1/mq":
-		err = s.kernel.MqUnlink(q.Get("name"))
+		err = s.node.MqUnlink(q.Get("name"))
 	case "/v1/shm":
-		err = s.kernel.ShmUnlink(q.Get("name"))
+		err = s.node.ShmUnlink(q.Get("name"))
 	default:
-		err = s.kernel.RemoveFIFO(q.Get("path"))
+		err = s.node.RemoveFIFO(q.Get("path"))
 	}
 	if err != nil {
 		return nil, errnoError(err)
@@ -143,7 +146,7 @@ func (s *serving) handleIPCRemove(w http.ResponseWriter, r *http.Request) (any, 
 
 // ipcDeadline returns the context and deadline of a blocking send or
 // receive.
-func (s *serving) ipcDeadline(r *http.Request, timeout string) (context.Context, context.CancelFunc, time.Time, error) {
+func (s *Server) ipcDeadline(r *http.Request, timeout string) (context.Context, context.CancelFunc, time.Time, error) {
 	var deadline time.Time
 	if timeout != "" {
 		d, err := time.ParseDuration(timeout)
@@ -157,7 +160,7 @@ func (s *serving) ipcDeadline(r *http.Request, timeout string) (context.Context,
 	return ctx, func() { stop(); cancel() }, deadline, nil
 }
 
-func (s *serving) handleMQSend(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleMQSend(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.MQSendRequest
 	if err := decodeBody(w, r, &req, false); err != nil {
 		return nil, err
@@ -167,7 +170,7 @@ func (s *serving) handleMQSend(w http.ResponseWriter, r *http.Request) (any, err
 		return nil, err
 	}
 	defer cancel()
-	q, err := s.kernel.OpenQueue(req.Name, node.O_WRONLY, 0, "root", nil)
+	q, err := s.node.OpenQueue(req.Name, node.O_WRONLY, 0, "root", nil)
 	if err != nil {
 		return nil, errnoError(err)
 	}
@@ -178,7 +181,7 @@ func (s *serving) handleMQSend(w http.ResponseWriter, r *http.Request) (any, err
 	return struct{}{}, nil
 }
 
-func (s *serving) handleMQRecv(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleMQRecv(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.MQRecvRequest
 	if err := decodeBody(w, r, &req, false); err != nil {
 		return nil, err
@@ -188,7 +191,7 @@ func (s *serving) handleMQRecv(w http.ResponseWriter, r *http.Request) (any, err
 		return nil, err
 	}
 	defer cancel()
-	q, err := s.kernel.OpenQueue(req.Name, node.O_RDONLY, 0, "root", nil)
+	q, err := s.node.OpenQueue(req.Name, node.O_RDONLY, 0, "root", nil)
 	if err != nil {
 		return nil, errnoError(err)
 	}
@@ -217,4 +220,73 @@ func ownerOr(o string) string {
 		return "root"
 	}
 	return o
+}
+
+// handleIPCUnlink unlinks a FIFO, queue or segment this node holds, for the
+// node that was asked to (clusterNames.Unregister).
+func (s *Server) handleIPCUnlink(w http.ResponseWriter, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	name := q.Get("name")
+	var err error
+	switch node.NameKind(q.Get("kind")) {
+	case node.NameMQ:
+		err = s.node.MqUnlink(name)
+	case node.NameSHM:
+		err = s.node.ShmUnlink(name)
+	case node.NameFIFO:
+		err = s.node.RemoveFIFO(name)
+	default:
+		err = ipc.EINVAL
+	}
+	if err != nil {
+		return nil, errnoError(err)
+	}
+	return struct{}{}, nil
+}
+
+// errnoErr marks an error of the local kernel's IPC calls: when it
+// carries an errno, it is answered with the errno's name as its code.
+type errnoErr struct{ err error }
+
+func (e *errnoErr) Error() string { return e.err.Error() }
+
+func (e *errnoErr) Unwrap() error { return e.err }
+
+// errnoError marks err as an IPC call's error for fail.
+func errnoError(err error) error { return &errnoErr{err} }
+
+// errnoStatus returns the status and code that answer err, when it carries
+// an errno.
+func errnoStatus(err error) (status int, code string, ok bool) {
+	var e ipc.Errno
+	if !errors.As(err, &e) {
+		return 0, "", false
+	}
+	status = http.StatusConflict
+	switch e {
+	case ipc.ENOENT:
+		status = http.StatusNotFound
+	case ipc.EINVAL, ipc.ENAMETOOLONG, ipc.EMSGSIZE:
+		status = http.StatusBadRequest
+	case ipc.EACCES, ipc.EPERM:
+		status = http.StatusForbidden
+	case ipc.ENOLINK, ipc.EAGAIN:
+		status = http.StatusServiceUnavailable
+	case ipc.ETIMEDOUT:
+		status = http.StatusGatewayTimeout
+	}
+	return status, e.Name(), true
+}
+
+// ErrnoFromResponse turns an errno answer (errnoStatus) back into its errno.
+func ErrnoFromResponse(resp *http.Response) error {
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	var e api.Error
+	json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
+	if n, ok := ipc.ErrnoByName(e.Code); ok {
+		return fmt.Errorf("%w: %s", n, e.Message)
+	}
+	return fmt.Errorf("%w: %s %s", ipc.EAGAIN, resp.Status, e.Message)
 }

@@ -1,4 +1,4 @@
-package cluster
+package httpapi
 
 import (
 	"errors"
@@ -18,9 +18,9 @@ import (
 // read of its own table).
 
 // handleCommand takes a command a node reports (POST /v1/internal/command).
-func (s *serving) handleCommand(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) (any, error) {
 	from := r.Header.Get(api.HeaderNode)
-	if !isMember(s.c.localView(), from) {
+	if !isMember(s.core.LocalView(), from) {
 		return nil, &httpError{http.StatusForbidden, "permission", fmt.Sprintf("%q is not a node of the cluster", from)}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxBodyBytes))
@@ -38,7 +38,7 @@ func (s *serving) handleCommand(w http.ResponseWriter, r *http.Request) (any, er
 	if b, ok := cmd.(*fsm.Batch); ok {
 		return s.handleCommandBatch(w, r, from, b.Commands)
 	}
-	if err := nodeMayReport(s.c.localView(), cmd, from); err != nil {
+	if err := nodeMayReport(s.core.LocalView(), cmd, from); err != nil {
 		return nil, err
 	}
 	sess, err := sessionFrom(r)
@@ -46,7 +46,7 @@ func (s *serving) handleCommand(w http.ResponseWriter, r *http.Request) (any, er
 		return nil, err
 	}
 	stampNow(cmd, time.Now().UnixNano())
-	res, err := s.c.submit(r.Context(), sess, cmd)
+	res, err := s.core.Submit(r.Context(), sess, cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -63,14 +63,14 @@ func (s *serving) handleCommand(w http.ResponseWriter, r *http.Request) (any, er
 // may not be sent), commits them in order through group commit, and
 // answers a CommandResults with one result per command. Commands that
 // failed to replicate carry Failure; the node sends those again.
-func (s *serving) handleCommandBatch(w http.ResponseWriter, r *http.Request, from string, cmds []fsm.Command) (any, error) {
+func (s *Server) handleCommandBatch(w http.ResponseWriter, r *http.Request, from string, cmds []fsm.Command) (any, error) {
 	if r.Header.Get(api.HeaderSession) != "" || r.Header.Get(api.HeaderRequest) != "" {
 		return nil, badRequest("a batch of commands travels outside sessions")
 	}
-	if len(cmds) > maxReportBatch {
-		return nil, &httpError{http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("%d commands in a batch; at most %d", len(cmds), maxReportBatch)}
+	if len(cmds) > MaxReportBatch {
+		return nil, &httpError{http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("%d commands in a batch; at most %d", len(cmds), MaxReportBatch)}
 	}
-	v := s.c.localView()
+	v := s.core.LocalView()
 	for _, c := range cmds {
 		if err := nodeMayReport(v, c, from); err != nil {
 			return nil, err
@@ -80,7 +80,7 @@ func (s *serving) handleCommandBatch(w http.ResponseWriter, r *http.Request, fro
 	for _, c := range cmds {
 		stampNow(c, now)
 	}
-	outs := s.c.submitBatch(r.Context(), nil, cmds)
+	outs := s.core.SubmitBatch(r.Context(), nil, cmds)
 	res := api.CommandResults{Results: make([]api.CommandResult, len(outs))}
 	for i, o := range outs {
 		res.Results[i] = commandResult(o.Res, o.Err)
@@ -207,13 +207,13 @@ func nodeMayReport(v *fsm.View, c fsm.Command, from string) error {
 
 // handleLease answers POST /v1/internal/lease: a node's lease renewal. Only
 // the leader answers; it is never forwarded.
-func (s *serving) handleLease(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleLease(w http.ResponseWriter, r *http.Request) (any, error) {
 	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 1024))
 	from := r.Header.Get(api.HeaderNode)
 	if from == "" || len(from) > 128 {
 		return nil, badRequest("a lease renewal names its node in %s", api.HeaderNode)
 	}
-	index, err := s.c.renewLease(r.Context(), from)
+	index, err := s.core.RenewLease(r.Context(), from)
 	if err != nil {
 		return nil, err
 	}
@@ -222,9 +222,9 @@ func (s *serving) handleLease(w http.ResponseWriter, r *http.Request) (any, erro
 
 // handleReadIndex answers POST /v1/internal/readindex on the leader; it is
 // never forwarded.
-func (s *serving) handleReadIndex(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleReadIndex(w http.ResponseWriter, r *http.Request) (any, error) {
 	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 1024))
-	index, err := s.c.readIndex(r.Context())
+	index, err := s.core.ReadIndex(r.Context())
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package cluster
+package httpapi
 
 import (
 	"context"
@@ -56,7 +56,7 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusMethodNotAllowed, api.Error{Code: api.CodeNotAllowed, Message: "method " + r.Method + " not allowed; use " + strings.Join(allow, ", ")})
 }
 
-func (s *serving) routes() http.Handler {
+func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/session", methods{http.MethodPost: s.leaderOnly(s.wrap(s.handleSession), true)})
 	mux.Handle("/v1/spawn", methods{http.MethodPost: s.leaderOnly(s.wrap(s.handleSpawn), true)})
@@ -80,7 +80,7 @@ func (s *serving) routes() http.Handler {
 	mux.Handle("/v1/internal/lease", methods{http.MethodPost: s.wrap(s.handleLease)})
 	mux.Handle("/v1/internal/readindex", methods{http.MethodPost: s.wrap(s.handleReadIndex)})
 	s.ipcRoutes(mux)
-	if s.cfg.EnableDebug {
+	if s.debug {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -94,7 +94,7 @@ func (s *serving) routes() http.Handler {
 }
 
 // common sets the headers every answer carries.
-func (s *serving) common(next http.Handler) http.Handler {
+func (s *Server) common(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(api.HeaderNode, s.name)
 		next.ServeHTTP(w, r)
@@ -104,7 +104,7 @@ func (s *serving) common(next http.Handler) http.Handler {
 // recoverer turns a panic into a 500 internal answer (or, once the answer
 // has started, a cut connection), logged with its stack; the client never
 // sees a stack trace.
-func (s *serving) recoverer(next http.Handler) http.Handler {
+func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tw := &trackWriter{ResponseWriter: w}
 		defer func() {
@@ -154,9 +154,9 @@ func (t *trackWriter) Flush() {
 func (t *trackWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 // leaderOnly serves h on the leader and forwards the request elsewhere.
-func (s *serving) leaderOnly(h http.HandlerFunc, write bool) http.HandlerFunc {
+func (s *Server) leaderOnly(h http.HandlerFunc, write bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.c.isLeader() {
+		if !s.core.IsLeader() {
 			s.forwardToLeader(w, r, write)
 			return
 		}
@@ -180,7 +180,7 @@ type reply struct {
 
 // wrap serves an endpoint: it writes the endpoint's value or error once for
 // every JSON route.
-func (s *serving) wrap(h endpoint) http.HandlerFunc {
+func (s *Server) wrap(h endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v, err := h(w, r)
 		switch {
@@ -205,7 +205,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // fail writes the error answer for err.
-func (s *serving) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ee *errnoErr
 	if errors.As(err, &ee) {
 		if status, code, ok := errnoStatus(ee.err); ok {
@@ -216,7 +216,7 @@ func (s *serving) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	he := s.httpErrorOf(r, err)
 	if he.status == http.StatusServiceUnavailable && w.Header().Get(api.HeaderLeader) == "" {
-		if _, addr, ok := s.c.leader(); ok && addr != "" {
+		if _, addr, ok := s.core.Leader(); ok && addr != "" {
 			w.Header().Set(api.HeaderLeader, addr)
 		}
 	}
@@ -224,7 +224,7 @@ func (s *serving) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // httpErrorOf maps err, met while serving r, to its status and code.
-func (s *serving) httpErrorOf(r *http.Request, err error) *httpError {
+func (s *Server) httpErrorOf(r *http.Request, err error) *httpError {
 	var he *httpError
 	switch {
 	case errors.As(err, &he):
@@ -234,7 +234,7 @@ func (s *serving) httpErrorOf(r *http.Request, err error) *httpError {
 		he = &httpError{http.StatusServiceUnavailable, api.CodeNoLeader, err.Error()}
 	case errors.Is(err, commit.ErrUnknownOutcome):
 		he = &httpError{http.StatusServiceUnavailable, api.CodeUnknownOutcome, err.Error()}
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, logstore.ErrClosed), errors.Is(err, errStopping):
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, logstore.ErrClosed), errors.Is(err, ErrStopping):
 		he = &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, err.Error()}
 	case fsm.Code(err) != fsm.CodeUnknown:
 		he = domainError(err)
@@ -349,7 +349,7 @@ func pidParam(r *http.Request) (uint64, error) {
 
 // reqCtx returns the context of a long request: it ends when the client
 // goes away or the agent stops.
-func (s *serving) reqCtx(r *http.Request) (context.Context, context.CancelFunc) {
+func (s *Server) reqCtx(r *http.Request) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(r.Context())
 	stop := context.AfterFunc(s.ctx, cancel)
 	return ctx, func() {
@@ -360,7 +360,7 @@ func (s *serving) reqCtx(r *http.Request) (context.Context, context.CancelFunc) 
 
 // stopping answers a long request cut short: if the client is still
 // there, the agent is stopping.
-func (s *serving) stopping(w http.ResponseWriter, r *http.Request) {
+func (s *Server) stopping(w http.ResponseWriter, r *http.Request) {
 	if r.Context().Err() == nil {
 		s.fail(w, r, &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, "the agent is stopping"})
 	}
@@ -368,20 +368,20 @@ func (s *serving) stopping(w http.ResponseWriter, r *http.Request) {
 
 // view returns the table view a read answers from: this node's own when
 // stale, else a linearizable one (on the leader).
-func (s *serving) view(ctx context.Context, stale bool) (*fsm.View, error) {
+func (s *Server) view(ctx context.Context, stale bool) (*fsm.View, error) {
 	if stale {
-		return s.c.localView(), nil
+		return s.core.LocalView(), nil
 	}
-	return s.c.consistentView(ctx)
+	return s.core.ConsistentView(ctx)
 }
 
 // readHeaders sets the headers of a table answer.
-func (s *serving) readHeaders(w http.ResponseWriter, index uint64, stale bool) {
+func (s *Server) readHeaders(w http.ResponseWriter, index uint64, stale bool) {
 	w.Header().Set(api.HeaderIndex, strconv.FormatUint(index, 10))
 	if stale {
 		w.Header().Set(api.HeaderStale, "true")
 	}
-	if _, addr, ok := s.c.leader(); ok && addr != "" {
+	if _, addr, ok := s.core.Leader(); ok && addr != "" {
 		w.Header().Set(api.HeaderLeader, addr)
 	}
 }

@@ -1,4 +1,4 @@
-package cluster
+package httpapi
 
 import (
 	"context"
@@ -17,13 +17,13 @@ import (
 // locate finds the node a process's logs or stdin live on. It waits, while
 // ctx lasts, for a pending process to be placed when waitPlaced. It
 // returns the record (ok false when the table does not have it).
-func (s *serving) locate(ctx context.Context, r *http.Request, pid uint64, waitPlaced bool) (fsm.Process, bool, error) {
+func (s *Server) locate(ctx context.Context, r *http.Request, pid uint64, waitPlaced bool) (fsm.Process, bool, error) {
 	if r.Header.Get(api.HeaderTarget) != "" {
 		// Forwarded by a node that saw the record at this index: catch up
 		// with it first (briefly; a lagging node answers what it has).
 		if idx, err := strconv.ParseUint(r.Header.Get(api.HeaderIndex), 10, 64); err == nil && idx > 0 {
 			cctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
-			err := s.c.waitApplied(cctx, idx-1)
+			err := s.core.WaitApplied(cctx, idx-1)
 			cancel()
 			if err != nil && ctx.Err() != nil {
 				return fsm.Process{}, false, ctx.Err()
@@ -31,18 +31,18 @@ func (s *serving) locate(ctx context.Context, r *http.Request, pid uint64, waitP
 		}
 	}
 	for {
-		v := s.c.localView()
+		v := s.core.LocalView()
 		p, ok := v.Get(pid)
 		if !ok || p.Node != "" || !p.State.Live() || !waitPlaced {
 			return p, ok, nil
 		}
-		if err := s.c.waitApplied(ctx, v.Index()); err != nil {
+		if err := s.core.WaitApplied(ctx, v.Index()); err != nil {
 			return p, ok, err
 		}
 	}
 }
 
-func (s *serving) handleLogs(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	pid, err := pidParam(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -74,7 +74,7 @@ func (s *serving) handleLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case !ok && s.logs.Has(pid):
-	case !ok && !toNode && !fromNode && !s.c.isLeader():
+	case !ok && !toNode && !fromNode && !s.core.IsLeader():
 		// This node may lag behind: the leader knows.
 		s.forwardToLeader(w, r, false)
 		return
@@ -90,7 +90,7 @@ func (s *serving) handleLogs(w http.ResponseWriter, r *http.Request) {
 
 // streamLog sends pid's log from off, and with follow goes on until the
 // process has ended here and everything is sent.
-func (s *serving) streamLog(ctx context.Context, w http.ResponseWriter, r *http.Request, pid uint64, off int64, follow bool) {
+func (s *Server) streamLog(ctx context.Context, w http.ResponseWriter, r *http.Request, pid uint64, off int64, follow bool) {
 	rc := http.NewResponseController(w)
 	buf := make([]byte, logChunk)
 	started := false
@@ -129,7 +129,7 @@ func (s *serving) streamLog(ctx context.Context, w http.ResponseWriter, r *http.
 		var table <-chan struct{}
 		stopTable := func() {}
 		if atEnd {
-			v := s.c.localView()
+			v := s.core.LocalView()
 			if logEnded(v, pid, s.name) {
 				return
 			}
@@ -150,14 +150,14 @@ func (s *serving) streamLog(ctx context.Context, w http.ResponseWriter, r *http.
 
 // tableChanged returns a channel closed once the applied index is above
 // index, and the function that stops watching.
-func (s *serving) tableChanged(ctx context.Context, index uint64) (<-chan struct{}, func()) {
+func (s *Server) tableChanged(ctx context.Context, index uint64) (<-chan struct{}, func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	ch := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if s.c.waitApplied(ctx, index) == nil {
+		if s.core.WaitApplied(ctx, index) == nil {
 			close(ch)
 		}
 	}()
@@ -174,7 +174,7 @@ func logEnded(v *fsm.View, pid uint64, self string) bool {
 	return !ok || !p.State.Live() || (p.Node != "" && p.Node != self)
 }
 
-func (s *serving) handleStdin(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleStdin(w http.ResponseWriter, r *http.Request) {
 	pid, err := pidParam(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -194,7 +194,7 @@ func (s *serving) handleStdin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case !ok && !toNode && !fromNode && !s.c.isLeader():
+	case !ok && !toNode && !fromNode && !s.core.IsLeader():
 		s.forwardToLeader(w, r, false)
 		return
 	case !ok:
@@ -213,9 +213,9 @@ func (s *serving) handleStdin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, fmt.Sprintf("pid %d does not run on node %s", pid, s.name)})
 		return
 	}
-	pw, err := s.runner.attachStdin(pid)
+	pw, err := s.node.AttachStdin(pid)
 	if err != nil {
-		if errors.Is(err, errStdinAttached) {
+		if errors.Is(err, ErrStdinAttached) {
 			s.fail(w, r, &httpError{http.StatusConflict, api.CodeConflict, err.Error()})
 			return
 		}

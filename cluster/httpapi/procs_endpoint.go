@@ -1,4 +1,4 @@
-package cluster
+package httpapi
 
 import (
 	"context"
@@ -24,7 +24,7 @@ import (
 // together (they share raft entries) and answered one by one. It is what
 // the Go client sends when concurrent callers spawn at once: one request,
 // one JSON decode and one answer for many spawns, instead of one each.
-func (s *serving) handleSpawnBatch(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleSpawnBatch(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.SpawnBatchRequest
 	if err := decodeBody(w, r, &req, false); err != nil {
 		return nil, err
@@ -41,7 +41,7 @@ func (s *serving) handleSpawnBatch(w http.ResponseWriter, r *http.Request) (any,
 	var slot []int
 	now := time.Now().UnixNano()
 	for i := range req.Items {
-		cmd, err := spawnCommand(&req.Items[i].Spawn, s.kernel.Programs())
+		cmd, err := spawnCommand(&req.Items[i].Spawn, s.node.Programs())
 		if err == nil {
 			cmd.Now = now
 			err = checkEncodable(cmd)
@@ -57,7 +57,7 @@ func (s *serving) handleSpawnBatch(w http.ResponseWriter, r *http.Request) (any,
 	}
 	var index uint64
 	if len(cmds) > 0 {
-		for j, o := range s.c.submitBatch(r.Context(), cmdSess, cmds) {
+		for j, o := range s.core.SubmitBatch(r.Context(), cmdSess, cmds) {
 			i := slot[j]
 			switch {
 			case o.Err != nil:
@@ -75,7 +75,7 @@ func (s *serving) handleSpawnBatch(w http.ResponseWriter, r *http.Request) (any,
 }
 
 // batchError is the result of an item that failed with err.
-func (s *serving) batchError(r *http.Request, err error) api.SpawnBatchResult {
+func (s *Server) batchError(r *http.Request, err error) api.SpawnBatchResult {
 	he := s.httpErrorOf(r, err)
 	return api.SpawnBatchResult{Status: he.status, Error: &api.Error{Code: he.code, Message: he.msg}}
 }
@@ -125,7 +125,7 @@ func spawnBatchSessions(r *http.Request, items []api.SpawnBatchItem) ([]*commit.
 	return refs, nil
 }
 
-func (s *serving) handleSpawn(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleSpawn(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.SpawnRequest
 	if err := decodeBody(w, r, &req, false); err != nil {
 		return nil, err
@@ -134,7 +134,7 @@ func (s *serving) handleSpawn(w http.ResponseWriter, r *http.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	cmd, err := spawnCommand(&req, s.kernel.Programs())
+	cmd, err := spawnCommand(&req, s.node.Programs())
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (s *serving) handleSpawn(w http.ResponseWriter, r *http.Request) (any, erro
 	if err := checkEncodable(cmd); err != nil {
 		return nil, err
 	}
-	res, err := s.c.submit(r.Context(), sess, cmd)
+	res, err := s.core.Submit(r.Context(), sess, cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +176,7 @@ func signalID(sess *commit.SessionRef, i int) uint64 {
 	return id
 }
 
-func (s *serving) handleKill(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req api.KillRequest
 	if err := decodeBody(w, r, &req, false); err != nil {
 		return nil, err
@@ -203,7 +203,7 @@ func (s *serving) handleKill(w http.ResponseWriter, r *http.Request) (any, error
 	if len(req.Targets) > 1 {
 		envelope = nil
 		if sess != nil {
-			if _, ok := s.c.localView().Session(sess.ID); !ok {
+			if _, ok := s.core.LocalView().Session(sess.ID); !ok {
 				return nil, domainError(fsm.ErrSessionExpired)
 			}
 		}
@@ -226,7 +226,7 @@ func (s *serving) handleKill(w http.ResponseWriter, r *http.Request) (any, error
 				wg.Done()
 			}()
 			cmd := &fsm.Signal{ID: signalID(sess, i), Target: t, Signal: req.Signal, Now: time.Now().UnixNano()}
-			outs[i].res, outs[i].err = s.c.submit(r.Context(), envelope, cmd)
+			outs[i].res, outs[i].err = s.core.Submit(r.Context(), envelope, cmd)
 		}()
 	}
 	wg.Wait()
@@ -260,25 +260,25 @@ func (s *serving) handleKill(w http.ResponseWriter, r *http.Request) (any, error
 // enrich fills in micro-states and CPU times: from the local kernel for the
 // processes assigned here, and, unless localOnly, from the other nodes
 // (GET /v1/procs?stale&local) within fanoutTimeout.
-func (s *serving) enrich(ctx context.Context, procs []api.Process, localOnly bool) {
+func (s *Server) enrich(ctx context.Context, procs []api.Process, localOnly bool) {
 	remote := make(map[string][]int)
 	var local []int
-	var refs []procRef
+	var refs []ProcRef
 	for i := range procs {
 		p := &procs[i]
 		switch {
 		case p.Node == "":
 		case p.Node == s.name:
 			local = append(local, i)
-			refs = append(refs, procRef{p.PID, p.Incarnation})
+			refs = append(refs, ProcRef{PID: p.PID, Inc: p.Incarnation})
 		case !localOnly:
 			remote[p.Node] = append(remote[p.Node], i)
 		}
 	}
-	for j, info := range s.runner.localInfos(refs) {
-		if info.ok {
+	for j, info := range s.node.LocalInfos(refs) {
+		if info.OK {
 			p := &procs[local[j]]
-			p.MicroState, p.CPUMillis = info.micro, info.cpu.Milliseconds()
+			p.MicroState, p.CPUMillis = info.Micro, info.CPU.Milliseconds()
 		}
 	}
 	if len(remote) == 0 {
@@ -289,7 +289,7 @@ func (s *serving) enrich(ctx context.Context, procs []api.Process, localOnly boo
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for nodeName, idxs := range remote {
-		addr, ok := s.c.nodeHTTPAddr(nodeName)
+		addr, ok := s.core.NodeHTTPAddr(nodeName)
 		if !ok || addr == "" {
 			continue
 		}
@@ -318,8 +318,8 @@ func (s *serving) enrich(ctx context.Context, procs []api.Process, localOnly boo
 }
 
 // fetchLocal asks another node for its local view of its processes.
-func (s *serving) fetchLocal(ctx context.Context, addr, route string) (map[uint64]api.Process, error) {
-	base, err := baseURL(addr)
+func (s *Server) fetchLocal(ctx context.Context, addr, route string) (map[uint64]api.Process, error) {
+	base, err := BaseURL(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +356,7 @@ func (s *serving) fetchLocal(ctx context.Context, addr, route string) (map[uint6
 	return out, nil
 }
 
-func (s *serving) handleList(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error) {
 	q := r.URL.Query()
 	local := boolParam(q, "local")
 	stale := boolParam(q, "stale") || local
@@ -376,7 +376,7 @@ func (s *serving) handleList(w http.ResponseWriter, r *http.Request) (any, error
 	if !ok || wait > maxBlockingWait {
 		wait = maxBlockingWait
 	}
-	if !stale && !s.c.isLeader() {
+	if !stale && !s.core.IsLeader() {
 		s.forwardToLeader(w, r, false)
 		return nil, nil
 	}
@@ -389,7 +389,7 @@ func (s *serving) handleList(w http.ResponseWriter, r *http.Request) (any, error
 	if blocking && v.Index() <= index {
 		wctx, wcancel := context.WithTimeout(ctx, wait)
 		for v.Index() <= index {
-			if err := s.c.waitApplied(wctx, v.Index()); err != nil {
+			if err := s.core.WaitApplied(wctx, v.Index()); err != nil {
 				break // the wait is over: answer what there is
 			}
 			nv, err := s.view(wctx, stale)
@@ -422,7 +422,7 @@ func (s *serving) handleList(w http.ResponseWriter, r *http.Request) (any, error
 	return list, nil
 }
 
-func (s *serving) handleGet(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) (any, error) {
 	pid, err := pidParam(r)
 	if err != nil {
 		return nil, err
@@ -430,7 +430,7 @@ func (s *serving) handleGet(w http.ResponseWriter, r *http.Request) (any, error)
 	q := r.URL.Query()
 	local := boolParam(q, "local")
 	stale := boolParam(q, "stale") || local
-	if !stale && !s.c.isLeader() {
+	if !stale && !s.core.IsLeader() {
 		s.forwardToLeader(w, r, false)
 		return nil, nil
 	}
@@ -448,7 +448,7 @@ func (s *serving) handleGet(w http.ResponseWriter, r *http.Request) (any, error)
 	return out[0], nil
 }
 
-func (s *serving) handleWait(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) (any, error) {
 	pid, err := pidParam(r)
 	if err != nil {
 		return nil, err
@@ -459,7 +459,7 @@ func (s *serving) handleWait(w http.ResponseWriter, r *http.Request) (any, error
 	if err != nil {
 		return nil, err
 	}
-	if !stale && !s.c.isLeader() {
+	if !stale && !s.core.IsLeader() {
 		s.forwardToLeader(w, r, false)
 		return nil, nil
 	}
@@ -478,7 +478,7 @@ func (s *serving) handleWait(w http.ResponseWriter, r *http.Request) (any, error
 	// client, which retries on the new leader.
 	consistent := !stale
 	for {
-		if !consistent && !stale && !s.c.isLeader() {
+		if !consistent && !stale && !s.core.IsLeader() {
 			return nil, commit.ErrNotLeader
 		}
 		v, err := s.view(wctx, !consistent)
@@ -501,7 +501,7 @@ func (s *serving) handleWait(w http.ResponseWriter, r *http.Request) (any, error
 			s.readHeaders(w, v.Index(), stale)
 			return out[0], nil
 		}
-		if err := s.c.waitApplied(wctx, v.Index()); err != nil {
+		if err := s.core.WaitApplied(wctx, v.Index()); err != nil {
 			if ctx.Err() != nil {
 				s.stopping(w, r)
 				return nil, nil

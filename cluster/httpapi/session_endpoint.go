@@ -1,4 +1,4 @@
-package cluster
+package httpapi
 
 import (
 	"net/http"
@@ -6,12 +6,12 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 )
 
-func (s *serving) handleSession(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) (any, error) {
 	var body struct{}
 	if err := decodeBody(w, r, &body, true); err != nil {
 		return nil, err
 	}
-	id, err := s.c.registerSession(r.Context())
+	id, err := s.core.RegisterSession(r.Context())
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package cluster
+package httpapi
 
 import (
 	"errors"
@@ -20,11 +20,11 @@ import (
 // (package fsm) and the local kernel (package node), and the parsers of the
 // command-line grammars a SpawnRequest carries.
 
-// stdinMarker is the environment entry that records, in the table's spec,
+// StdinMarker is the environment entry that records, in the table's spec,
 // that a spawn asked for standard input: fsm.Spec has no field for it. The
 // runner strips it before the process starts, so the program never sees it;
 // a client may not set it itself.
-const stdinMarker = "VPROC_STDIN=1"
+const StdinMarker = "VPROC_STDIN=1"
 
 // reservedEnvPrefix is the key a client's environment may not use.
 const reservedEnvPrefix = "VPROC_STDIN="
@@ -112,7 +112,7 @@ func spawnCommand(req *api.SpawnRequest, programs *node.Registry) (*fsm.Spawn, e
 	}
 	env := req.Env
 	if req.Stdin {
-		env = append(append(make([]string, 0, len(req.Env)+1), req.Env...), stdinMarker)
+		env = append(append(make([]string, 0, len(req.Env)+1), req.Env...), StdinMarker)
 	}
 	owner := req.Owner
 	if owner == "" {
@@ -372,8 +372,8 @@ func unixTime(ns int64) time.Time {
 	return time.Unix(0, ns).UTC()
 }
 
-// fsmStatus converts a kernel wait status to the table's.
-func fsmStatus(ws node.WaitStatus, reason string) fsm.Status {
+// FSMStatus converts a kernel wait status to the table's.
+func FSMStatus(ws node.WaitStatus, reason string) fsm.Status {
 	switch {
 	case ws.Signaled():
 		return fsm.Status{Signal: int(ws.Signal()), Core: ws.CoreDump(), Reason: reason}
@@ -385,16 +385,16 @@ func fsmStatus(ws node.WaitStatus, reason string) fsm.Status {
 	return fsm.Status{Signal: int(ipc.SIGKILL), Reason: reason}
 }
 
-// kernelSpec builds the kernel's spec for an incarnation of a table record.
+// KernelSpec builds the kernel's spec for an incarnation of a table record.
 // It strips the stdin marker and reports whether it was there.
 //
 // The process also learns where and as which incarnation it runs, through
 // VPROC_NODE and VPROC_INCARNATION (the fault suite's heartbeat prints them).
-func kernelSpec(p *fsm.Process) (node.Spec, bool, error) {
+func KernelSpec(p *fsm.Process) (node.Spec, bool, error) {
 	env := make([]string, 0, len(p.Spec.Env)+2)
 	stdin := false
 	for _, e := range p.Spec.Env {
-		if e == stdinMarker {
+		if e == StdinMarker {
 			stdin = true
 			continue
 		}
@@ -439,7 +439,7 @@ func kernelSpec(p *fsm.Process) (node.Spec, bool, error) {
 // wantsStdin reports whether the spec asked for standard input.
 func wantsStdin(s *fsm.Spec) bool {
 	for _, e := range s.Env {
-		if e == stdinMarker {
+		if e == StdinMarker {
 			return true
 		}
 	}

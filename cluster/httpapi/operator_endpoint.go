@@ -1,4 +1,4 @@
-package cluster
+package httpapi
 
 import (
 	"net/http"
@@ -6,8 +6,8 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 )
 
-func (s *serving) handlePeers(w http.ResponseWriter, r *http.Request) (any, error) {
-	peers, err := s.c.peers()
+func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) (any, error) {
+	peers, err := s.core.Peers()
 	if err != nil {
 		return nil, &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, err.Error()}
 	}

@@ -1,4 +1,4 @@
-package cluster
+package httpapi
 
 import (
 	"context"
@@ -15,25 +15,25 @@ import (
 // the table, such as an IPC name's lookup and unlink, use it so that a name
 // created or removed through another node a moment ago is seen.
 
-// syncedView returns a view of this node's table that is at least as
+// SyncedView returns a view of this node's table that is at least as
 // recent as a linearizable read started now: the consistent view on the
 // leader, the local one once it has caught up with the leader's read index
 // on a follower.
-func (s *serving) syncedView(ctx context.Context) (*fsm.View, error) {
-	if s.c.isLeader() {
-		return s.c.consistentView(ctx)
+func (c *Client) SyncedView(ctx context.Context) (*fsm.View, error) {
+	if c.core.IsLeader() {
+		return c.core.ConsistentView(ctx)
 	}
 	var out api.ReadIndex
 	h := http.Header{}
-	h.Set(api.HeaderNode, s.name)
-	if err := s.callLeader(ctx, "/v1/internal/readindex", h, nil, &out); err != nil {
+	h.Set(api.HeaderNode, c.name)
+	if err := c.CallLeader(ctx, "/v1/internal/readindex", h, nil, &out); err != nil {
 		return nil, err
 	}
-	for v := s.c.localView(); ; v = s.c.localView() {
+	for v := c.core.LocalView(); ; v = c.core.LocalView() {
 		if v.Index() >= out.Index {
 			return v, nil
 		}
-		if err := s.c.waitApplied(ctx, v.Index()); err != nil {
+		if err := c.core.WaitApplied(ctx, v.Index()); err != nil {
 			return nil, err
 		}
 	}

@@ -1,4 +1,4 @@
-package cluster
+package httpapi
 
 import (
 	"errors"
@@ -10,10 +10,10 @@ import (
 	"github.com/vproc/vproc/fsm"
 )
 
-func (s *serving) handleSnapshotSave(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleSnapshotSave(w http.ResponseWriter, r *http.Request) {
 	tw := &trackWriter{ResponseWriter: w}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	if err := s.c.snapshotSave(r.Context(), tw); err != nil {
+	if err := s.core.SnapshotSave(r.Context(), tw); err != nil {
 		if tw.wrote {
 			// Cut the stream: its checksum will not verify.
 			panic(http.ErrAbortHandler)
@@ -23,9 +23,9 @@ func (s *serving) handleSnapshotSave(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *serving) handleSnapshotRestore(w http.ResponseWriter, r *http.Request) (any, error) {
+func (s *Server) handleSnapshotRestore(w http.ResponseWriter, r *http.Request) (any, error) {
 	body := http.MaxBytesReader(w, r.Body, api.MaxSnapshotBytes)
-	if err := s.c.snapshotRestore(r.Context(), body); err != nil {
+	if err := s.core.SnapshotRestore(r.Context(), body); err != nil {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
@@ -37,5 +37,5 @@ func (s *serving) handleSnapshotRestore(w http.ResponseWriter, r *http.Request) 
 		}
 		return nil, &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, "restore: " + err.Error()}
 	}
-	return s.c.stateInfo(), nil
+	return s.core.StateInfo(), nil
 }
