@@ -10,6 +10,9 @@
 //	                    package sched, init's reaping, session ticks, the
 //	                    lease table and the declaring of lost nodes
 //	cluster/membership  gossip: memberlist, node metadata and load
+//	cluster/httpapi     the HTTP API behind the Core, Node and Logs interfaces
+//	                    it declares, one file per resource, forwarding to the
+//	                    leader, and the node's client of the leader
 //	cluster/logstore    the bounded per-process output logs
 //	cluster/commit      the vocabulary they share: sessions, outcomes,
 //	                    replication errors
@@ -18,10 +21,11 @@
 //	cluster/internal/logbridge  raft's and memberlist's logs into slog
 //
 // Imports point downwards only: package cluster imports its parts; none of
-// them imports package cluster, and replica, leader and membership do not
-// import each other. Each declares what it needs from the others as small
-// interfaces (replica.Leadership and replica.SpawnPlacer, leader.Replica
-// and leader.Loads), which package cluster satisfies.
+// them imports package cluster, and replica, leader, membership and httpapi
+// do not import each other. Each declares what it needs from the others as
+// small interfaces (replica.Leadership and replica.SpawnPlacer,
+// leader.Replica and leader.Loads, httpapi.Core, httpapi.Node and
+// httpapi.Logs), which package cluster satisfies.
 //
 // Package cluster itself holds:
 //
@@ -31,11 +35,9 @@
 //   - membership's raft side (membership.go): bootstrap-expect, joins, the
 //     leader's reconcile of gossip with raft voters and with the table's
 //     node records, dead-server removal and graceful leave;
-//   - the serving half, which users and processes touch: the HTTP API of
-//     package cluster/api on every node, with writes and consistent reads
-//     forwarded to the leader (routing, middleware and the one error
-//     mapping in http.go; one <resource>_endpoint.go per resource;
-//     forwarding in forward.go); the runner, which follows the table for
+//   - the serving half, which users and processes touch (serving.go): the
+//     local kernel, the HTTP API of package httpapi over it
+//     (serving_api.go), the runner, which follows the table for
 //     the processes placed on this node, runs them in the local kernel
 //     (package node), delivers their signal requests exactly once and
 //     reports their lifecycle back, in batches (runner.go, reporter.go,
