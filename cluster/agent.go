@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/vproc/vproc/cluster/internal/logbridge"
@@ -42,6 +41,7 @@ type Agent struct {
 	stream  *raftnet.StreamLayer
 	trans   *raft.NetworkTransport
 	gossip  *membership.Gossip
+	members *membership.Manager
 	lead    *leader.Leader
 	serving *serving
 
@@ -51,20 +51,12 @@ type Agent struct {
 	// Advertised addresses, fixed by New.
 	httpAddr, raftAddr, gossipAddr string
 
-	metaMu sync.Mutex // guards meta and its gossiping
-	// meta is this node's gossip metadata.
-	meta membership.Meta
-
 	// ctx is cancelled when the agent stops; shutdownCh is its Done
 	// channel, which every loop selects on.
 	ctx        context.Context
 	cancel     context.CancelFunc
 	shutdownCh <-chan struct{}
 	wg         sync.WaitGroup // every goroutine of the agent but the replica's
-
-	// leaving is set once Shutdown starts leaving gossip: no more joins or
-	// metadata updates.
-	leaving atomic.Bool
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -103,12 +95,12 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a.replica.Start()
 	a.goFunc(func() { a.lead.Watch(a.raft.LeaderCh()) })
-	a.goFunc(a.gossipLoop)
+	a.goFunc(a.members.RunGossip)
 	if len(cfg.Join) > 0 {
-		a.goFunc(a.rejoinLoop)
+		a.goFunc(a.members.RunRejoin)
 	}
 	if cfg.BootstrapExpect > 0 && !cfg.Dev && a.raft.LastIndex() == 0 {
-		a.goFunc(a.bootstrapLoop)
+		a.goFunc(a.members.RunBootstrap)
 	}
 	a.httpSrv = &http.Server{
 		Handler:           a.serving.handler(),
@@ -176,17 +168,21 @@ func (a *Agent) open() error {
 	}
 	a.fsm, a.raft = a.replica.FSM(), a.replica.Raft()
 
-	a.meta = cfg.meta(a.raftAddr, a.httpAddr)
-	a.meta.InCluster = a.replica.HasState() || cfg.Dev
+	meta := cfg.meta(a.raftAddr, a.httpAddr)
+	meta.InCluster = a.replica.HasState() || cfg.Dev
 	gcfg, err := cfg.gossipConfig()
 	if err != nil {
 		return err
 	}
-	if a.gossip, err = membership.Start(gcfg, a.meta, a.logger); err != nil {
+	if a.gossip, err = membership.Start(gcfg, meta, a.logger); err != nil {
 		return err
 	}
 	a.gossipAddr = a.gossip.Addr()
-	if a.lead, err = leader.New(a.ctx, cfg.leaderConfig(), a.replica, a.gossip, a.logger, a.reconcileLoop); err != nil {
+	load := func() api.Load { return a.serving.load() }
+	if a.members, err = membership.NewManager(cfg.serversConfig(), a.gossip, meta, a.raft, a.replica, load, a.shutdownCh, a.logger); err != nil {
+		return err
+	}
+	if a.lead, err = leader.New(a.ctx, cfg.leaderConfig(), a.replica, a.gossip, a.logger, a.members.Reconcile); err != nil {
 		return err
 	}
 
@@ -247,7 +243,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 				a.logger.Warn("stopping local processes", "error", err)
 			}
 		}
-		a.leave(ctx)
+		a.members.Leave(ctx)
 		a.shutdownErr = a.teardown(ctx, true)
 	})
 	return a.shutdownErr

@@ -98,3 +98,15 @@ func TestSubconfigsMatchDefaults(t *testing.T) {
 		t.Errorf("leaderConfig() = %+v, want leader's defaults %+v", lc, lwant)
 	}
 }
+
+// TestServersConfigMatchesDefaults checks that the agent's defaults give
+// membership's servers' side its own defaults.
+func TestServersConfigMatchesDefaults(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Name = "n1"
+	got, want := cfg.serversConfig(), membership.DefaultServersConfig()
+	want.Name, want.BootstrapExpect, want.Join = got.Name, got.BootstrapExpect, got.Join
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("serversConfig() = %+v, want membership's defaults %+v", got, want)
+	}
+}

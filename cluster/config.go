@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
+	"sort"
 	"strconv"
 	"time"
 
@@ -380,4 +382,52 @@ func splitListenAddr(addr string) (string, int, error) {
 		return "", 0, fmt.Errorf("bad port %q", p)
 	}
 	return host, port, nil
+}
+
+// meta returns the metadata the configuration gives, with the advertised
+// addresses.
+func (c *Config) meta(raftAddr, httpAddr string) membership.Meta {
+	m := membership.Meta{
+		RaftAddr: raftAddr,
+		HTTPAddr: httpAddr,
+		Slots:    int64(c.CPUs),
+		Memory:   c.Memory,
+		Expect:   c.BootstrapExpect,
+		Labels:   sortedLabels(c.Labels),
+	}
+	if m.Slots == 0 {
+		m.Slots = int64(runtime.GOMAXPROCS(0))
+	}
+	return m
+}
+
+func sortedLabels(labels map[string]string) []fsm.Label {
+	if len(labels) == 0 {
+		return nil
+	}
+	out := make([]fsm.Label, 0, len(labels))
+	for k, v := range labels {
+		out = append(out, fsm.Label{Key: k, Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// gossipConfig returns the configuration of the node's gossip.
+func (c *Config) gossipConfig() (membership.Config, error) {
+	host, port, err := splitListenAddr(c.GossipAddr)
+	if err != nil {
+		return membership.Config{}, err
+	}
+	return membership.Config{
+		Name:             c.Name,
+		BindHost:         host,
+		BindPort:         port,
+		AdvertiseHost:    c.AdvertiseHost,
+		GossipInterval:   c.GossipInterval,
+		ProbeInterval:    c.ProbeInterval,
+		ProbeTimeout:     c.ProbeTimeout,
+		SuspicionMult:    c.SuspicionMult,
+		PushPullInterval: c.PushPullInterval,
+	}, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/cluster/leader"
+	"github.com/vproc/vproc/cluster/membership"
 	"github.com/vproc/vproc/cluster/replica"
 	"github.com/vproc/vproc/fsm"
 )
@@ -13,6 +14,23 @@ import (
 // The Agent implements core with its replica of the table (package
 // replica) and gives the replica what it needs from the leader's side: the
 // current term (leadership) and the placement of spawns (spawnPlacer).
+
+// serversConfig returns the configuration of the servers' side of
+// membership.
+func (c *Config) serversConfig() membership.ServersConfig {
+	return membership.ServersConfig{
+		Name:              c.Name,
+		BootstrapExpect:   c.BootstrapExpect,
+		Join:              c.Join,
+		MaxVoters:         c.MaxVoters,
+		DeadServerTimeout: c.DeadServerTimeout,
+		ReconcileInterval: c.ReconcileInterval,
+		RejoinInterval:    c.RejoinInterval,
+		ProbeInterval:     c.ProbeInterval,
+		GossipInterval:    c.GossipInterval,
+		LoadInterval:      c.LoadInterval,
+	}
+}
 
 // leaderConfig returns the configuration of the leader's loops.
 func (c *Config) leaderConfig() leader.Config {

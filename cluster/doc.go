@@ -9,7 +9,10 @@
 //	cluster/leader      the leader's loops for each term: placement with
 //	                    package sched, init's reaping, session ticks, the
 //	                    lease table and the declaring of lost nodes
-//	cluster/membership  gossip: memberlist, node metadata and load
+//	cluster/membership  gossip (memberlist, node metadata and load) and the
+//	                    servers' side: bootstrap-expect, joins, the leader's
+//	                    reconcile with raft voters and the table's node
+//	                    records, dead-server removal, graceful leave
 //	cluster/httpapi     the HTTP API behind the Core, Node and Logs interfaces
 //	                    it declares, one file per resource, forwarding to the
 //	                    leader, and the node's client of the leader
@@ -24,17 +27,14 @@
 // them imports package cluster, and replica, leader, membership and httpapi
 // do not import each other. Each declares what it needs from the others as
 // small interfaces (replica.Leadership and replica.SpawnPlacer,
-// leader.Replica and leader.Loads, httpapi.Core, httpapi.Node and
-// httpapi.Logs), which package cluster satisfies.
+// leader.Replica and leader.Loads, membership.Table, httpapi.Core,
+// httpapi.Node and httpapi.Logs), which package cluster satisfies.
 //
 // Package cluster itself holds:
 //
 //   - the Agent: its Config, the listeners and raft's transport, and how it
 //     implements core (core.go, core_agent.go): what the serving half
 //     needs from the replication half;
-//   - membership's raft side (membership.go): bootstrap-expect, joins, the
-//     leader's reconcile of gossip with raft voters and with the table's
-//     node records, dead-server removal and graceful leave;
 //   - the serving half, which users and processes touch (serving.go): the
 //     local kernel, the HTTP API of package httpapi over it
 //     (serving_api.go), the runner, which follows the table for

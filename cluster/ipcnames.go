@@ -179,13 +179,3 @@ func registryErrno(err error) error {
 	return fmt.Errorf("%w: %v", ipc.EAGAIN, err)
 }
 
-// holdsNames reports whether the registry shows node holding a FIFO, queue
-// or segment it has not lost: a node that left must have them marked lost.
-func holdsNames(v *fsm.View, nodeName string) bool {
-	for _, o := range v.Objects("") {
-		if o.Node == nodeName && !o.Lost {
-			return true
-		}
-	}
-	return false
-}

@@ -1,12 +1,17 @@
-// Package membership is the agent's gossip layer: a hashicorp/memberlist
-// member that finds the other servers and carries, besides liveness, each
-// node's metadata (Meta: raft and HTTP addresses, capacity, labels,
-// bootstrap-expect) and its load. Gossip keeps what it learns (Members,
-// Load) and signals every change (BootstrapSig, ReconcileSig) without
-// blocking; package cluster acts on them (bootstrap-expect, the leader's
-// reconcile of gossip with raft and with the table's node records).
+// Package membership is how servers find each other and form a cluster.
 //
-// Its memberlist callbacks copy their input, take one short lock and never
-// block. It must not import raft, the fsm's apply path or any other
-// cluster package but cluster/api (the load type) and cluster/internal.
+// Gossip (gossip.go) is a hashicorp/memberlist member that carries, besides
+// liveness, each node's metadata (Meta: raft and HTTP addresses, capacity,
+// labels, bootstrap-expect) and its load. It keeps what it learns (Members,
+// Load) and signals every change (BootstrapSig, ReconcileSig) without
+// blocking. Its memberlist callbacks copy their input, take one short lock
+// and never block.
+//
+// Manager (servers.go) acts on gossip with raft: bootstrap-expect, joins,
+// the leader's reconcile of gossip with raft voters and with the table's
+// node records, dead-server removal and graceful leave.
+//
+// It declares what it needs from the replica as Table. It must not import
+// package cluster, package replica, the leader's loops or the serving half;
+// of the cluster packages it imports only api, commit and internal.
 package membership

@@ -1,16 +1,14 @@
-package cluster
+package membership
 
 import (
 	"context"
 	"errors"
-	"runtime"
 	"slices"
 	"sort"
 	"time"
 
 	"github.com/hashicorp/raft"
 
-	"github.com/vproc/vproc/cluster/membership"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -41,68 +39,20 @@ import (
 //     waits, within Shutdown's context, until its own configuration shows
 //     it removed.
 
-// meta returns the metadata the configuration gives, with the advertised
-// addresses.
-func (c *Config) meta(raftAddr, httpAddr string) membership.Meta {
-	m := membership.Meta{
-		RaftAddr: raftAddr,
-		HTTPAddr: httpAddr,
-		Slots:    int64(c.CPUs),
-		Memory:   c.Memory,
-		Expect:   c.BootstrapExpect,
-		Labels:   sortedLabels(c.Labels),
-	}
-	if m.Slots == 0 {
-		m.Slots = int64(runtime.GOMAXPROCS(0))
-	}
-	return m
-}
-
-func sortedLabels(labels map[string]string) []fsm.Label {
-	if len(labels) == 0 {
-		return nil
-	}
-	out := make([]fsm.Label, 0, len(labels))
-	for k, v := range labels {
-		out = append(out, fsm.Label{Key: k, Value: v})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out
-}
-
-// gossipConfig returns the configuration of the node's gossip.
-func (c *Config) gossipConfig() (membership.Config, error) {
-	host, port, err := splitListenAddr(c.GossipAddr)
-	if err != nil {
-		return membership.Config{}, err
-	}
-	return membership.Config{
-		Name:             c.Name,
-		BindHost:         host,
-		BindPort:         port,
-		AdvertiseHost:    c.AdvertiseHost,
-		GossipInterval:   c.GossipInterval,
-		ProbeInterval:    c.ProbeInterval,
-		ProbeTimeout:     c.ProbeTimeout,
-		SuspicionMult:    c.SuspicionMult,
-		PushPullInterval: c.PushPullInterval,
-	}, nil
-}
-
 // bootstrapLoop bootstraps raft with the first BootstrapExpect servers. It
 // exits once this server belongs to a cluster.
-func (a *Agent) bootstrapLoop() {
-	t := time.NewTicker(a.cfg.ProbeInterval)
+func (mg *Manager) bootstrapLoop() {
+	t := time.NewTicker(mg.cfg.ProbeInterval)
 	defer t.Stop()
 	warned := make(map[string]bool)
 	for {
-		if a.tryBootstrap(warned) {
+		if mg.tryBootstrap(warned) {
 			return
 		}
 		select {
-		case <-a.shutdownCh:
+		case <-mg.stop:
 			return
-		case <-a.gossip.BootstrapSig():
+		case <-mg.gossip.BootstrapSig():
 		case <-t.C:
 		}
 	}
@@ -110,14 +60,14 @@ func (a *Agent) bootstrapLoop() {
 
 // tryBootstrap bootstraps if the servers are there. It reports true once
 // this server belongs to a cluster.
-func (a *Agent) tryBootstrap(warned map[string]bool) bool {
-	if a.raft.LastIndex() > 0 {
+func (mg *Manager) tryBootstrap(warned map[string]bool) bool {
+	if mg.raft.LastIndex() > 0 {
 		return true
 	}
-	expect := a.cfg.BootstrapExpect
-	var servers []membership.Member
-	for _, m := range a.gossip.Members() {
-		if m.State != membership.Alive || !m.MetaOK {
+	expect := mg.cfg.BootstrapExpect
+	var servers []Member
+	for _, m := range mg.gossip.Members() {
+		if m.State != Alive || !m.MetaOK {
 			continue
 		}
 		if m.Meta.InCluster {
@@ -129,7 +79,7 @@ func (a *Agent) tryBootstrap(warned map[string]bool) bool {
 		if m.Meta.Expect != expect {
 			if !warned[m.Name] {
 				warned[m.Name] = true
-				a.logger.Error("server announces another bootstrap-expect: not bootstrapping",
+				mg.logger.Error("server announces another bootstrap-expect: not bootstrapping",
 					"member", m.Name, "its_expect", m.Meta.Expect, "ours", expect)
 			}
 			return false
@@ -143,7 +93,7 @@ func (a *Agent) tryBootstrap(warned map[string]bool) bool {
 	conf := raft.Configuration{}
 	self := false
 	for _, m := range servers {
-		self = self || m.Name == a.cfg.Name
+		self = self || m.Name == mg.cfg.Name
 		conf.Servers = append(conf.Servers, raft.Server{
 			Suffrage: raft.Voter,
 			ID:       raft.ServerID(m.Name),
@@ -153,18 +103,18 @@ func (a *Agent) tryBootstrap(warned map[string]bool) bool {
 	if !self {
 		return false
 	}
-	if err := a.raft.BootstrapCluster(conf).Error(); err != nil {
+	if err := mg.raft.BootstrapCluster(conf).Error(); err != nil {
 		if errors.Is(err, raft.ErrCantBootstrap) {
 			return true
 		}
-		a.logger.Error("bootstrap failed", "error", err)
+		mg.logger.Error("bootstrap failed", "error", err)
 		return false
 	}
 	names := make([]string, len(servers))
 	for i, m := range servers {
 		names[i] = m.Name
 	}
-	a.logger.Info("bootstrapped the cluster", "servers", names)
+	mg.logger.Info("bootstrapped the cluster", "servers", names)
 	return true
 }
 
@@ -174,18 +124,18 @@ const retryBackoff = 50 * time.Millisecond
 
 // reconcileLoop keeps raft and the table in line with gossip while this
 // node leads.
-func (a *Agent) reconcileLoop(ctx context.Context) {
+func (mg *Manager) reconcileLoop(ctx context.Context) {
 	// missingSince records when reconcile first found a raft server that
 	// gossip does not know.
 	missingSince := map[string]time.Time{}
 	for {
-		wait := a.reconcile(ctx, missingSince)
+		wait := mg.reconcile(ctx, missingSince)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case <-a.gossip.ReconcileSig():
+		case <-mg.gossip.ReconcileSig():
 		case <-t.C:
 		}
 		t.Stop()
@@ -193,25 +143,25 @@ func (a *Agent) reconcileLoop(ctx context.Context) {
 }
 
 // reconcile runs one pass and returns when the next is due at the latest.
-func (a *Agent) reconcile(ctx context.Context, missingSince map[string]time.Time) time.Duration {
-	next := a.cfg.ReconcileInterval
-	f := a.raft.GetConfiguration()
+func (mg *Manager) reconcile(ctx context.Context, missingSince map[string]time.Time) time.Duration {
+	next := mg.cfg.ReconcileInterval
+	f := mg.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return retryBackoff
 	}
 	servers := f.Configuration().Servers
-	members := a.gossip.Members()
-	view := a.fsm.View()
+	members := mg.gossip.Members()
+	view := mg.table.LocalView()
 	now := time.Now()
 
 	// The table follows gossip.
 	for _, m := range members {
 		if m.MetaOK && ctx.Err() == nil {
-			a.reconcileNode(ctx, view, m)
+			mg.reconcileNode(ctx, view, m)
 		}
 	}
 
-	byName := make(map[string]membership.Member, len(members))
+	byName := make(map[string]Member, len(members))
 	for _, m := range members {
 		byName[m.Name] = m
 	}
@@ -221,8 +171,8 @@ func (a *Agent) reconcile(ctx context.Context, missingSince map[string]time.Time
 		inRaft[string(s.ID)] = s
 		if s.Suffrage == raft.Voter {
 			voters++
-			if m, ok := byName[string(s.ID)]; ok && (m.State == membership.Alive || m.State == membership.Suspect) ||
-				string(s.ID) == a.cfg.Name {
+			if m, ok := byName[string(s.ID)]; ok && (m.State == Alive || m.State == Suspect) ||
+				string(s.ID) == mg.cfg.Name {
 				healthy++
 			}
 		}
@@ -234,23 +184,23 @@ func (a *Agent) reconcile(ctx context.Context, missingSince map[string]time.Time
 		if ctx.Err() != nil {
 			return next
 		}
-		if m.State != membership.Alive || !m.MetaOK || m.Meta.RaftAddr == "" || m.Name == a.cfg.Name {
+		if m.State != Alive || !m.MetaOK || m.Meta.RaftAddr == "" || m.Name == mg.cfg.Name {
 			continue
 		}
 		s, ok := inRaft[m.Name]
 		addr := raft.ServerAddress(m.Meta.RaftAddr)
 		switch {
-		case !ok && voters < a.cfg.MaxVoters, ok && s.Suffrage != raft.Voter && voters < a.cfg.MaxVoters:
-			if a.changeConfig("add voter", m.Name, a.raft.AddVoter(raft.ServerID(m.Name), addr, 0, 0)) {
+		case !ok && voters < mg.cfg.MaxVoters, ok && s.Suffrage != raft.Voter && voters < mg.cfg.MaxVoters:
+			if mg.changeConfig("add voter", m.Name, mg.raft.AddVoter(raft.ServerID(m.Name), addr, 0, 0)) {
 				voters++
 				healthy++
 			}
 		case !ok:
-			a.changeConfig("add non-voter", m.Name, a.raft.AddNonvoter(raft.ServerID(m.Name), addr, 0, 0))
+			mg.changeConfig("add non-voter", m.Name, mg.raft.AddNonvoter(raft.ServerID(m.Name), addr, 0, 0))
 		case s.Address != addr && s.Suffrage == raft.Voter:
-			a.changeConfig("update voter address", m.Name, a.raft.AddVoter(raft.ServerID(m.Name), addr, 0, 0))
+			mg.changeConfig("update voter address", m.Name, mg.raft.AddVoter(raft.ServerID(m.Name), addr, 0, 0))
 		case s.Address != addr:
-			a.changeConfig("update non-voter address", m.Name, a.raft.AddNonvoter(raft.ServerID(m.Name), addr, 0, 0))
+			mg.changeConfig("update non-voter address", m.Name, mg.raft.AddNonvoter(raft.ServerID(m.Name), addr, 0, 0))
 		}
 	}
 
@@ -264,7 +214,7 @@ func (a *Agent) reconcile(ctx context.Context, missingSince map[string]time.Time
 	var cands []gone
 	for _, s := range servers {
 		id := string(s.ID)
-		if id == a.cfg.Name {
+		if id == mg.cfg.Name {
 			continue
 		}
 		m, known := byName[id]
@@ -273,10 +223,10 @@ func (a *Agent) reconcile(ctx context.Context, missingSince map[string]time.Time
 		}
 		var since time.Time
 		switch {
-		case known && m.State == membership.Left:
+		case known && m.State == Left:
 			cands = append(cands, gone{id: id, left: true, voter: s.Suffrage == raft.Voter})
 			continue
-		case known && m.State == membership.Failed:
+		case known && m.State == Failed:
 			since = m.Since
 		case !known:
 			if _, ok := missingSince[id]; !ok {
@@ -286,7 +236,7 @@ func (a *Agent) reconcile(ctx context.Context, missingSince map[string]time.Time
 		default:
 			continue
 		}
-		if due := since.Add(a.cfg.DeadServerTimeout); now.Before(due) {
+		if due := since.Add(mg.cfg.DeadServerTimeout); now.Before(due) {
 			next = min(next, due.Sub(now))
 			continue
 		}
@@ -300,15 +250,15 @@ func (a *Agent) reconcile(ctx context.Context, missingSince map[string]time.Time
 	})
 	for _, c := range cands {
 		if c.voter && !c.left && !canRemoveVoter(voters, healthy) {
-			a.logger.Warn("dead server kept: removing it would leave no healthy quorum",
+			mg.logger.Warn("dead server kept: removing it would leave no healthy quorum",
 				"server", c.id, "voters", voters, "healthy", healthy)
 			continue
 		}
-		why := "dead for " + a.cfg.DeadServerTimeout.String()
+		why := "dead for " + mg.cfg.DeadServerTimeout.String()
 		if c.left {
 			why = "left"
 		}
-		if a.changeConfig("remove server ("+why+")", c.id, a.raft.RemoveServer(raft.ServerID(c.id), 0, 0)) {
+		if mg.changeConfig("remove server ("+why+")", c.id, mg.raft.RemoveServer(raft.ServerID(c.id), 0, 0)) {
 			delete(missingSince, c.id)
 			return 0 // promote a non-voter at once if one is waiting
 		}
@@ -327,18 +277,18 @@ func canRemoveVoter(voters, healthy int) bool {
 }
 
 // changeConfig waits for a configuration change and logs its outcome.
-func (a *Agent) changeConfig(what, id string, f raft.IndexFuture) bool {
-	a.replica.Unblock(f)
+func (mg *Manager) changeConfig(what, id string, f raft.IndexFuture) bool {
+	mg.table.Unblock(f)
 	if err := f.Error(); err != nil {
-		a.logger.Warn("raft configuration change failed", "change", what, "server", id, "error", err)
+		mg.logger.Warn("raft configuration change failed", "change", what, "server", id, "error", err)
 		return false
 	}
-	a.logger.Info("raft configuration changed", "change", what, "server", id)
+	mg.logger.Info("raft configuration changed", "change", what, "server", id)
 	return true
 }
 
 // reconcileNode makes the table's record of member m match gossip.
-func (a *Agent) reconcileNode(ctx context.Context, view *fsm.View, m membership.Member) {
+func (mg *Manager) reconcileNode(ctx context.Context, view *fsm.View, m Member) {
 	status := m.State.NodeStatus()
 	n, ok := view.Node(m.Name)
 	if !ok && status != fsm.NodeAlive && status != fsm.NodeSuspect {
@@ -350,7 +300,7 @@ func (a *Agent) reconcileNode(ctx context.Context, view *fsm.View, m membership.
 	case !ok || n.RaftAddr != m.Meta.RaftAddr || n.HTTPAddr != m.Meta.HTTPAddr ||
 		n.Capacity.Slots != m.Meta.Slots || n.Capacity.Memory != m.Meta.Memory ||
 		!slices.Equal(n.Labels, m.Meta.Labels):
-		if !ok && m.State == membership.Suspect {
+		if !ok && m.State == Suspect {
 			status = fsm.NodeAlive // a new node is suspect only once known
 		}
 		cmd = &fsm.NodeUpsert{
@@ -373,23 +323,23 @@ func (a *Agent) reconcileNode(ctx context.Context, view *fsm.View, m membership.
 	default:
 		return
 	}
-	res, err := a.submit(ctx, nil, cmd)
+	res, err := mg.table.Submit(ctx, nil, cmd)
 	switch {
 	case err != nil:
-		a.logger.Debug("node reconcile failed", "member", m.Name, "error", err)
+		mg.logger.Debug("node reconcile failed", "member", m.Name, "error", err)
 	case res.Err != nil:
-		a.logger.Warn("node reconcile refused", "member", m.Name, "error", res.Err)
+		mg.logger.Warn("node reconcile refused", "member", m.Name, "error", res.Err)
 	default:
-		a.logger.Info("node status", "member", m.Name, "status", status)
+		mg.logger.Info("node status", "member", m.Name, "status", status)
 	}
 }
 
 // leave removes this server from the cluster gracefully: leadership
 // transfer, gossip leave, removal from raft.
-func (a *Agent) leave(ctx context.Context) {
-	self := raft.ServerID(a.cfg.Name)
+func (mg *Manager) leave(ctx context.Context) {
+	self := raft.ServerID(mg.cfg.Name)
 	others := func() (n int, member bool) {
-		f := a.raft.GetConfiguration()
+		f := mg.raft.GetConfiguration()
 		if f.Error() != nil {
 			return 0, false
 		}
@@ -403,45 +353,45 @@ func (a *Agent) leave(ctx context.Context) {
 		return n, member
 	}
 	n, _ := others()
-	if n > 0 && a.isLeader() {
-		if err := a.raft.LeadershipTransfer().Error(); err != nil {
-			a.logger.Warn("leadership transfer failed", "error", err)
+	if n > 0 && mg.isLeader() {
+		if err := mg.raft.LeadershipTransfer().Error(); err != nil {
+			mg.logger.Warn("leadership transfer failed", "error", err)
 		} else {
-			a.logger.Info("leadership transferred", "to", a.leaderName())
+			mg.logger.Info("leadership transferred", "to", mg.leaderName())
 		}
 	}
-	if n > 0 && a.isLeader() {
+	if n > 0 && mg.isLeader() {
 		// No one took over: leave raft ourselves; the rest elect a leader.
-		if err := a.raft.RemoveServer(self, 0, 0).Error(); err != nil {
-			a.logger.Warn("removing self from raft failed", "error", err)
+		if err := mg.raft.RemoveServer(self, 0, 0).Error(); err != nil {
+			mg.logger.Warn("removing self from raft failed", "error", err)
 		}
 	}
-	leaveTimeout := max(4*a.cfg.GossipInterval, time.Second)
+	leaveTimeout := max(4*mg.cfg.GossipInterval, time.Second)
 	if d, ok := ctx.Deadline(); ok {
 		leaveTimeout = max(min(leaveTimeout, time.Until(d)), time.Millisecond) // 0 would wait forever
 	}
-	a.metaMu.Lock()
-	a.leaving.Store(true)
-	a.meta.Leaving = true
-	if err := a.gossip.SetMeta(a.meta); err == nil {
-		if err := a.gossip.UpdateMeta(leaveTimeout); err != nil {
-			a.logger.Debug("announcing the departure", "error", err)
+	mg.metaMu.Lock()
+	mg.leaving.Store(true)
+	mg.meta.Leaving = true
+	if err := mg.gossip.SetMeta(mg.meta); err == nil {
+		if err := mg.gossip.UpdateMeta(leaveTimeout); err != nil {
+			mg.logger.Debug("announcing the departure", "error", err)
 		}
 	}
-	a.metaMu.Unlock()
-	if err := a.gossip.Leave(leaveTimeout); err != nil {
-		a.logger.Warn("gossip leave", "error", err)
+	mg.metaMu.Unlock()
+	if err := mg.gossip.Leave(leaveTimeout); err != nil {
+		mg.logger.Warn("gossip leave", "error", err)
 	}
 	if n == 0 {
 		return
 	}
 	// The leader removes us on the leave event; wait to see it.
-	deadline := time.Now().Add(max(5*time.Second, 2*a.cfg.ReconcileInterval))
+	deadline := time.Now().Add(max(5*time.Second, 2*mg.cfg.ReconcileInterval))
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for time.Now().Before(deadline) {
 		if _, member := others(); !member {
-			a.logger.Info("left the cluster")
+			mg.logger.Info("left the cluster")
 			return
 		}
 		select {
@@ -450,57 +400,68 @@ func (a *Agent) leave(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-	a.logger.Warn("leaving: still in the raft configuration")
+	mg.logger.Warn("leaving: still in the raft configuration")
 }
 
 // rejoinLoop rejoins the seeds every RejoinInterval: memberlist does not
 // heal a partition by itself.
-func (a *Agent) rejoinLoop() {
-	t := time.NewTicker(a.cfg.RejoinInterval)
+func (mg *Manager) rejoinLoop() {
+	t := time.NewTicker(mg.cfg.RejoinInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-a.shutdownCh:
+		case <-mg.stop:
 			return
 		case <-t.C:
 		}
-		if a.leaving.Load() {
+		if mg.leaving.Load() {
 			return
 		}
-		if _, err := a.gossip.Join(a.cfg.Join); err != nil {
-			a.logger.Debug("rejoin", "error", err)
+		if _, err := mg.gossip.Join(mg.cfg.Join); err != nil {
+			mg.logger.Debug("rejoin", "error", err)
 		}
 	}
 }
 
 // gossipLoop refreshes suspicion, gossips the load and announces once this
 // server belongs to a cluster.
-func (a *Agent) gossipLoop() {
-	refresh := time.NewTicker(a.cfg.ProbeInterval)
+func (mg *Manager) gossipLoop() {
+	refresh := time.NewTicker(mg.cfg.ProbeInterval)
 	defer refresh.Stop()
-	load := time.NewTicker(a.cfg.LoadInterval)
+	load := time.NewTicker(mg.cfg.LoadInterval)
 	defer load.Stop()
-	a.gossip.PublishLoad(a.serving.load())
+	mg.gossip.PublishLoad(mg.load())
 	for {
 		select {
-		case <-a.shutdownCh:
+		case <-mg.stop:
 			return
 		case <-refresh.C:
-			a.gossip.Refresh()
-			a.metaMu.Lock()
-			if !a.meta.InCluster && a.raft.LastIndex() > 0 && !a.leaving.Load() {
-				a.meta.InCluster = true
-				if err := a.gossip.SetMeta(a.meta); err == nil {
+			mg.gossip.Refresh()
+			mg.metaMu.Lock()
+			if !mg.meta.InCluster && mg.raft.LastIndex() > 0 && !mg.leaving.Load() {
+				mg.meta.InCluster = true
+				if err := mg.gossip.SetMeta(mg.meta); err == nil {
 					// The update is queued at once; waiting for it to go out
 					// only delays the loop.
-					if err := a.gossip.UpdateMeta(2 * a.cfg.GossipInterval); err != nil {
-						a.logger.Debug("gossip metadata update", "error", err)
+					if err := mg.gossip.UpdateMeta(2 * mg.cfg.GossipInterval); err != nil {
+						mg.logger.Debug("gossip metadata update", "error", err)
 					}
 				}
 			}
-			a.metaMu.Unlock()
+			mg.metaMu.Unlock()
 		case <-load.C:
-			a.gossip.PublishLoad(a.serving.load())
+			mg.gossip.PublishLoad(mg.load())
 		}
 	}
+}
+
+// holdsNames reports whether the registry shows node holding a FIFO, queue
+// or segment it has not lost: a node that left must have them marked lost.
+func holdsNames(v *fsm.View, nodeName string) bool {
+	for _, o := range v.Objects("") {
+		if o.Node == nodeName && !o.Lost {
+			return true
+		}
+	}
+	return false
 }
