@@ -178,4 +178,3 @@ func registryErrno(err error) error {
 	}
 	return fmt.Errorf("%w: %v", ipc.EAGAIN, err)
 }
-
