@@ -16,6 +16,9 @@
 //	cluster/httpapi     the HTTP API behind the Core, Node and Logs interfaces
 //	                    it declares, one file per resource, forwarding to the
 //	                    leader, and the node's client of the leader
+//	cluster/runner      the node runner: the local kernel follows the table
+//	                    for this node's processes, reports their lifecycle,
+//	                    children across nodes, evictions
 //	cluster/logstore    the bounded per-process output logs
 //	cluster/commit      the vocabulary they share: sessions, outcomes,
 //	                    replication errors
@@ -24,11 +27,13 @@
 //	cluster/internal/logbridge  raft's and memberlist's logs into slog
 //
 // Imports point downwards only: package cluster imports its parts; none of
-// them imports package cluster, and replica, leader, membership and httpapi
-// do not import each other. Each declares what it needs from the others as
+// them imports package cluster, and replica, leader, membership, httpapi
+// and runner do not import each other, but for the runner's use of
+// httpapi's conversions of table records to the kernel's (convert.go). Each declares what it needs from the others as
 // small interfaces (replica.Leadership and replica.SpawnPlacer,
 // leader.Replica and leader.Loads, membership.Table, httpapi.Core,
-// httpapi.Node and httpapi.Logs), which package cluster satisfies.
+// httpapi.Node and httpapi.Logs, runner.Table, runner.Logs and
+// runner.Sender), which package cluster satisfies.
 //
 // Package cluster itself holds:
 //
@@ -36,16 +41,11 @@
 //     implements core (core.go, core_agent.go): what the serving half
 //     needs from the replication half;
 //   - the serving half, which users and processes touch (serving.go): the
-//     local kernel, the HTTP API of package httpapi over it
-//     (serving_api.go), the runner, which follows the table for
-//     the processes placed on this node, runs them in the local kernel
-//     (package node), delivers their signal requests exactly once and
-//     reports their lifecycle back, in batches (runner.go, reporter.go,
-//     children.go), and SIGKILLs a preempted process that outlives its
-//     grace period (evict.go); the IPC streams and names between nodes
-//     (ipcserve.go, ipcstream.go, ipcnames.go); and the node side of the
-//     lease (lease.go): renewed with the leader, it fences the local kernel
-//     (Guarantee 3).
+//     local kernel with its runner (package runner), the HTTP API of
+//     package httpapi over them (serving_api.go), the IPC streams and
+//     names between nodes (ipcserve.go, ipcstream.go, ipcnames.go), and
+//     the node side of the lease (lease.go): renewed with the leader, it
+//     fences the local kernel (Guarantee 3).
 //
 // The CLI is cmd/vproc.
 package cluster

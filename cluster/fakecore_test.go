@@ -21,6 +21,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/cluster/runner"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -288,13 +289,24 @@ type harness struct {
 	url  string
 }
 
-type harnessOpt func(*Config)
-
-func withDataDir(dir string) harnessOpt {
-	return func(c *Config) { c.Dev, c.DataDir = false, dir }
+// harnessOpts is what harness options change: the agent's configuration
+// and the runner's.
+type harnessOpts struct {
+	cfg  Config
+	tune []func(*runner.Config)
 }
 
-func withLogMax(n int64) harnessOpt { return func(c *Config) { c.LogMaxBytes = n } }
+type harnessOpt func(*harnessOpts)
+
+func withDataDir(dir string) harnessOpt {
+	return func(o *harnessOpts) { o.cfg.Dev, o.cfg.DataDir = false, dir }
+}
+
+func withLogMax(n int64) harnessOpt { return func(o *harnessOpts) { o.cfg.LogMaxBytes = n } }
+
+func withRunner(fn func(*runner.Config)) harnessOpt {
+	return func(o *harnessOpts) { o.tune = append(o.tune, fn) }
+}
 
 // newHarness starts a serving on core c (a fresh one if nil). start says
 // whether its runner runs.
@@ -303,11 +315,11 @@ func newHarness(t testing.TB, c *fakeCore, start bool, opts ...harnessOpt) *harn
 	if c == nil {
 		c = newFakeCore(t, "n1")
 	}
-	cfg := Config{Name: c.nodeName, Dev: true, CPUs: 2, FenceTimeout: 2 * time.Second, LostTimeout: 4 * time.Second}
-	for _, o := range opts {
-		o(&cfg)
+	o := harnessOpts{cfg: Config{Name: c.nodeName, Dev: true, CPUs: 2, FenceTimeout: 2 * time.Second, LostTimeout: 4 * time.Second}}
+	for _, opt := range opts {
+		opt(&o)
 	}
-	s, err := newServing(c, cfg, testLogger(t))
+	s, err := newServing(c, o.cfg, testLogger(t), o.tune...)
 	if err != nil {
 		t.Fatal(err)
 	}

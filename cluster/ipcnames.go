@@ -41,7 +41,7 @@ func (n *clusterNames) Register(kind node.NameKind, name string, info node.NameI
 		Kind: fsm.Kind(kind), Name: name, Node: s.name, Owner: info.Owner, Mode: info.Mode,
 		Attrs: fsm.Attrs{MaxMsg: info.MaxMsg, MsgSize: info.MsgSize},
 	}
-	res, err := s.runner.sess.submit(ctx, s.runner.out, cmd)
+	res, err := s.runner.Submit(ctx, cmd)
 	if err != nil {
 		return fmt.Errorf("%w: registering %s %s: %v", ipc.EAGAIN, kind, name, err)
 	}
@@ -110,7 +110,7 @@ func (n *clusterNames) commitUnlink(kind node.NameKind, name string) error {
 	s := n.s
 	ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
 	defer cancel()
-	res, err := s.runner.sess.submit(ctx, s.runner.out, &fsm.RegistryUnlink{Kind: fsm.Kind(kind), Name: name})
+	res, err := s.runner.Submit(ctx, &fsm.RegistryUnlink{Kind: fsm.Kind(kind), Name: name})
 	if err != nil {
 		return fmt.Errorf("%w: unregistering %s %s: %v", ipc.EAGAIN, kind, name, err)
 	}

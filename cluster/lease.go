@@ -117,7 +117,7 @@ func (s *serving) grantLease(sent time.Time, index uint64) bool {
 			return false
 		}
 	}
-	s.runner.killUnassigned()
+	s.runner.KillUnassigned()
 	s.settleNames(ctx, s.c.localView())
 	if d := time.Until(end); d > 0 {
 		s.kernel.ResumeLease(d)
@@ -147,7 +147,7 @@ func (s *serving) settleNames(ctx context.Context, v *fsm.View) {
 			if o.Node != s.name || o.Lost || s.kernel.HoldsName(node.NameKind(kind), o.Name) {
 				continue
 			}
-			res, err := s.runner.sess.submit(ctx, s.runner.out, &fsm.RegistryLost{Kind: kind, Name: o.Name, Node: s.name})
+			res, err := s.runner.Submit(ctx, &fsm.RegistryLost{Kind: kind, Name: o.Name, Node: s.name})
 			switch {
 			case err != nil:
 				s.log.Warn("reporting a lost name", "kind", kind, "name", o.Name, "error", err)

@@ -11,12 +11,15 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/httpapi"
 	"github.com/vproc/vproc/cluster/logstore"
+	"github.com/vproc/vproc/cluster/runner"
 	"github.com/vproc/vproc/node"
 )
 
 // DefaultLogMaxBytes bounds each process's stored output when
 // Config.LogMaxBytes is 0.
 const DefaultLogMaxBytes = 1 << 20
+
+var _ runner.Sender = (*httpapi.Client)(nil)
 
 // serving is the serving half of the agent: the HTTP API, forwarding, the
 // node runner with its local kernel, and the process logs. It programs
@@ -28,7 +31,7 @@ type serving struct {
 	log  *slog.Logger
 
 	kernel *node.ProcessManager
-	runner *runner
+	runner *runner.Runner
 	logs   *logstore.Store
 	api    *httpapi.Server
 
@@ -48,8 +51,8 @@ type serving struct {
 // set, the retention, PIDs from the runner, events to the runner), the
 // runner, the log store (under cfg.DataDir/logs, in memory with cfg.Dev or
 // without a data directory) and the HTTP handler. Nothing runs until
-// start.
-func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
+// start. Tests adjust the runner's configuration with tune.
+func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Config)) (*serving, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -76,8 +79,16 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 		ctx:    ctx,
 		cancel: cancel,
 	}
-	s.runner = newRunner(c, logs, s.client, logger)
-	s.runner.grace = cfg.PreemptGrace
+	rcfg := runner.DefaultConfig()
+	rcfg.Name, rcfg.PreemptGrace = s.name, cfg.PreemptGrace
+	for _, fn := range tune {
+		fn(&rcfg)
+	}
+	if s.runner, err = runner.New(rcfg, coreAPI{c}, logs, s.client, logger); err != nil {
+		cancel()
+		logs.Close()
+		return nil, err
+	}
 
 	kcfg := node.DefaultConfig()
 	if cfg.CPUs > 0 {
@@ -89,7 +100,7 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 	kcfg.Programs = cfg.Programs
 	kcfg.PIDs = s.runner
 	kcfg.Signals = s.runner
-	kcfg.OnEvent = s.runner.onEvent
+	kcfg.OnEvent = s.runner.OnEvent
 	kcfg.Logger = logger
 	kcfg.Names = &clusterNames{s: s}
 	k, err := node.New(kcfg)
@@ -102,7 +113,7 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 		k.Freeze() // until the first renewal of the lease (lease.go)
 	}
 	s.kernel = k
-	s.runner.kernel = k
+	s.runner.SetKernel(k)
 	s.api, err = httpapi.New(httpapi.Config{
 		Core:        coreAPI{c},
 		Node:        nodeAPI{s},
@@ -126,7 +137,7 @@ func (s *serving) handler() http.Handler { return s.api.Handler() }
 
 // start starts the runner's goroutines and the lease renewals.
 func (s *serving) start() {
-	s.runner.start()
+	s.runner.Start()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -152,7 +163,7 @@ func (s *serving) stop(ctx context.Context) error {
 		s.api.Drain()
 		s.ipcSrv.close()
 		s.wg.Wait()
-		s.runner.stop()
+		s.runner.Stop()
 		err := s.kernel.Shutdown(ctx)
 		s.logs.Close()
 		s.client.Close()

@@ -8,6 +8,7 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/cluster/httpapi"
+	"github.com/vproc/vproc/cluster/runner"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
@@ -58,19 +59,19 @@ var _ httpapi.Node = nodeAPI{}
 func (n nodeAPI) Programs() *node.Registry { return n.s.kernel.Programs() }
 
 func (n nodeAPI) LocalInfos(refs []httpapi.ProcRef) []httpapi.ProcInfo {
-	rr := make([]procRef, len(refs))
+	rr := make([]runner.ProcRef, len(refs))
 	for i, r := range refs {
-		rr[i] = procRef{r.PID, r.Inc}
+		rr[i] = runner.ProcRef{PID: r.PID, Inc: r.Inc}
 	}
-	infos := n.s.runner.localInfos(rr)
+	infos := n.s.runner.LocalInfos(rr)
 	out := make([]httpapi.ProcInfo, len(infos))
 	for i, in := range infos {
-		out[i] = httpapi.ProcInfo{Micro: in.micro, CPU: in.cpu, OK: in.ok}
+		out[i] = httpapi.ProcInfo{Micro: in.Micro, CPU: in.CPU, OK: in.OK}
 	}
 	return out
 }
 
-func (n nodeAPI) AttachStdin(pid uint64) (*io.PipeWriter, error) { return n.s.runner.attachStdin(pid) }
+func (n nodeAPI) AttachStdin(pid uint64) (*io.PipeWriter, error) { return n.s.runner.AttachStdin(pid) }
 
 func (n nodeAPI) MqCreate(name string, mode uint32, owner string, attr *ipc.MQAttr) error {
 	return n.s.kernel.MqCreate(name, mode, owner, attr)

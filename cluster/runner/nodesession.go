@@ -1,4 +1,4 @@
-package cluster
+package runner
 
 import (
 	"context"
@@ -21,7 +21,7 @@ type nodeSession struct {
 	inflight map[uint64]struct{}
 }
 
-func (ns *nodeSession) begin(ctx context.Context, out sender) (commit.SessionRef, error) {
+func (ns *nodeSession) begin(ctx context.Context, out Sender) (commit.SessionRef, error) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	if ns.id == 0 {
@@ -57,7 +57,7 @@ func (ns *nodeSession) end(ref commit.SessionRef, expired bool) {
 // submit sends cmd in the node session, retrying until it commits or ctx
 // ends. A session that expired before the request could have applied is
 // replaced, and the request sent again in the new one.
-func (ns *nodeSession) submit(ctx context.Context, out sender, cmd fsm.Command) (*fsm.Result, error) {
+func (ns *nodeSession) submit(ctx context.Context, out Sender, cmd fsm.Command) (*fsm.Result, error) {
 	for {
 		ref, err := ns.begin(ctx, out)
 		if err != nil {

@@ -1,4 +1,4 @@
-package cluster
+package runner
 
 import (
 	"context"
@@ -45,13 +45,13 @@ const (
 
 // reporter is the runner's report queue and the goroutine that drains it.
 type reporter struct {
-	r    *runner
+	r    *Runner
 	mu   sync.Mutex // guards q
 	q    []fsm.Command
 	wake chan struct{}
 }
 
-func (rp *reporter) init(r *runner) {
+func (rp *reporter) init(r *Runner) {
 	rp.r = r
 	rp.wake = make(chan struct{}, 1)
 }

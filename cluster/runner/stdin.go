@@ -1,4 +1,4 @@
-package cluster
+package runner
 
 import (
 	"io"
@@ -18,7 +18,7 @@ type stdinPipe struct {
 
 // stdinLocked returns pid's stdin pipe, making it if needed. Callers hold
 // r.mu.
-func (r *runner) stdinLocked(pid uint64) *stdinPipe {
+func (r *Runner) stdinLocked(pid uint64) *stdinPipe {
 	sp := r.stdins[pid]
 	if sp == nil {
 		pr, pw := io.Pipe()
@@ -30,15 +30,15 @@ func (r *runner) stdinLocked(pid uint64) *stdinPipe {
 
 // closeStdinLocked ends the stdin of incarnation inc of pid, so that a read
 // blocked in it returns and a pending kill is acted on.
-func (r *runner) closeStdinLocked(pid, inc uint64) {
+func (r *Runner) closeStdinLocked(pid, inc uint64) {
 	if sp := r.stdins[pid]; sp != nil && sp.inc == inc {
 		sp.r.CloseWithError(io.EOF)
 	}
 }
 
-// attachStdin claims pid's stdin pipe for a POST .../stdin stream. It
+// AttachStdin claims pid's stdin pipe for a POST .../stdin stream. It
 // fails if a stream was attached already.
-func (r *runner) attachStdin(pid uint64) (*io.PipeWriter, error) {
+func (r *Runner) AttachStdin(pid uint64) (*io.PipeWriter, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ctx.Err() != nil {

@@ -1,4 +1,4 @@
-package cluster
+package runner
 
 import (
 	"context"
@@ -68,7 +68,7 @@ type remoteChild struct {
 // (see above). It blocks until the child is in the table, or fails with
 // EAGAIN after allocTimeout or at shutdown, EINVAL for a node the table
 // does not know.
-func (r *runner) AllocPID(req node.PIDRequest) (node.Allocation, error) {
+func (r *Runner) AllocPID(req node.PIDRequest) (node.Allocation, error) {
 	if req.Parent <= node.InitPID {
 		return node.Allocation{}, fmt.Errorf("%w: the cluster allocates PIDs only for children of its processes", ipc.EINVAL)
 	}
@@ -77,7 +77,7 @@ func (r *runner) AllocPID(req node.PIDRequest) (node.Allocation, error) {
 	parent := uint64(req.Parent)
 	owner := "root"
 	target := r.name
-	v := r.c.localView()
+	v := r.table.LocalView()
 	if v != nil {
 		if p, ok := v.Get(parent); ok {
 			owner = p.Owner
@@ -151,7 +151,7 @@ func (r *runner) AllocPID(req node.PIDRequest) (node.Allocation, error) {
 // ReleasePID implements node.PIDReleaser: the kernel could not use pid, a
 // child AllocPID recorded. The child is killed in the table, so that it
 // never runs (or stops running, on another node).
-func (r *runner) ReleasePID(pid int) {
+func (r *Runner) ReleasePID(pid int) {
 	p := uint64(pid)
 	r.mu.Lock()
 	delete(r.remote, p)
@@ -189,7 +189,7 @@ func childEnv(env []string) []string {
 }
 
 // placeChild commits the child's placement on this node.
-func (r *runner) placeChild(ctx context.Context, pid, inc uint64) error {
+func (r *Runner) placeChild(ctx context.Context, pid, inc uint64) error {
 	place := &fsm.Place{PID: pid, Incarnation: inc, ExpectState: fsm.StatePending, Node: r.name}
 	for {
 		res, err := r.out.Send(ctx, nil, place)
@@ -198,8 +198,8 @@ func (r *runner) placeChild(ctx context.Context, pid, inc uint64) error {
 				return nil
 			}
 			// The leader's placement loop may have placed it first.
-			if err := r.c.waitApplied(ctx, res.Index-1); err == nil {
-				if v := r.c.localView(); v != nil {
+			if err := r.table.WaitApplied(ctx, res.Index-1); err == nil {
+				if v := r.table.LocalView(); v != nil {
 					if p, ok := v.Get(pid); ok && p.Incarnation == inc && p.Node == r.name && p.State.OnNode() {
 						return nil
 					}
@@ -230,7 +230,7 @@ func errnoOf(err error) error {
 // Signal implements node.SignalRouter: it commits the signal of a local
 // process to target (a PID or -pgid) in the table, under one request id
 // however often it must be sent, and returns once it is committed.
-func (r *runner) Signal(sender, target int, sig ipc.Signal) error {
+func (r *Runner) Signal(sender, target int, sig ipc.Signal) error {
 	id := rand.Uint64() >> 1 // the high bit is the state machine's
 	if id == 0 {
 		id = 1
@@ -255,7 +255,7 @@ func (r *runner) Signal(sender, target int, sig ipc.Signal) error {
 // reaped handles the kernel's EventReaped: a local parent reaped pid. The
 // table reaps it too, after the child's exit report when the child ran
 // here and its exit is not reported yet.
-func (r *runner) reaped(pid uint64) {
+func (r *Runner) reaped(pid uint64) {
 	r.mu.Lock()
 	if lp := r.procs[pid]; lp != nil && !lp.exited && !lp.failed {
 		lp.reapOnExit = true
@@ -269,7 +269,7 @@ func (r *runner) reaped(pid uint64) {
 
 // syncRemote tells the kernel what the table shows of the children that
 // local processes run on other nodes.
-func (r *runner) syncRemote(v *fsm.View, now time.Time) {
+func (r *Runner) syncRemote(v *fsm.View, now time.Time) {
 	type todo struct {
 		pid uint64
 		e   node.Event
@@ -306,7 +306,7 @@ func (r *runner) syncRemote(v *fsm.View, now time.Time) {
 			delete(r.remote, w.pid)
 		case err == nil:
 			rc.stopped = w.e.Kind == node.EventStopped
-		case errors.Is(err, ipc.ESRCH) && now.Sub(rc.since) >= childGrace:
+		case errors.Is(err, ipc.ESRCH) && now.Sub(rc.since) >= r.childGrace:
 			// The kernel never linked the record (its spawn failed and
 			// released the PID), or reaped it already.
 			delete(r.remote, w.pid)

@@ -1,4 +1,4 @@
-package cluster
+package runner
 
 import (
 	"errors"
@@ -28,7 +28,7 @@ type eviction struct {
 // noteEvictionLocked starts the grace period of pid's local incarnation lp
 // when the table (p) marks it Evicting, and forgets evictions of ended or
 // replaced incarnations. Callers hold r.mu.
-func (r *runner) noteEvictionLocked(pid uint64, lp *localProc, p localView, now time.Time) {
+func (r *Runner) noteEvictionLocked(pid uint64, lp *localProc, p localView, now time.Time) {
 	ev, known := r.evicting[pid]
 	if lp == nil || !p.assigned || p.inc != lp.inc || lp.exited || lp.failed {
 		if known {
@@ -55,7 +55,7 @@ type localView struct {
 // armEvictTimerLocked makes the loop wake at deadline, unless it is armed
 // to wake earlier. The timer belongs to the loop goroutine; callers hold
 // r.mu too.
-func (r *runner) armEvictTimerLocked(deadline, now time.Time) {
+func (r *Runner) armEvictTimerLocked(deadline, now time.Time) {
 	if !r.evictAt.IsZero() && !deadline.Before(r.evictAt) {
 		return
 	}
@@ -70,7 +70,7 @@ func (r *runner) armEvictTimerLocked(deadline, now time.Time) {
 
 // evictWake is the channel that fires at the next eviction deadline, nil
 // when none is armed. Called by the loop goroutine.
-func (r *runner) evictWake() <-chan time.Time {
+func (r *Runner) evictWake() <-chan time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.evictTimer == nil || r.evictAt.IsZero() {
@@ -82,9 +82,9 @@ func (r *runner) evictWake() <-chan time.Time {
 // escalateEvictions SIGKILLs the evicting incarnations whose grace has
 // passed, and re-arms the timer for the next deadline. It runs on the
 // loop goroutine.
-func (r *runner) escalateEvictions(now time.Time) {
+func (r *Runner) escalateEvictions(now time.Time) {
 	r.mu.Lock()
-	var kill []procRef
+	var kill []ProcRef
 	var next time.Time
 	for pid, ev := range r.evicting {
 		lp := r.procs[pid]
@@ -106,7 +106,7 @@ func (r *runner) escalateEvictions(now time.Time) {
 		}
 		ev.killed = true
 		r.evicting[pid] = ev
-		kill = append(kill, procRef{pid, ev.inc})
+		kill = append(kill, ProcRef{PID: pid, Inc: ev.inc})
 	}
 	r.evictAt = time.Time{}
 	if !next.IsZero() {
@@ -114,18 +114,18 @@ func (r *runner) escalateEvictions(now time.Time) {
 	}
 	r.mu.Unlock()
 	for _, k := range kill {
-		r.log.Info("preempted process still running after the grace period: SIGKILL", "pid", k.pid)
-		if err := r.kernel.Kill(int(k.pid), ipc.SIGKILL); err != nil && !errors.Is(err, ipc.ESRCH) {
-			r.log.Warn("kill", "pid", k.pid, "err", err)
+		r.log.Info("preempted process still running after the grace period: SIGKILL", "pid", k.PID)
+		if err := r.kernel.Kill(int(k.PID), ipc.SIGKILL); err != nil && !errors.Is(err, ipc.ESRCH) {
+			r.log.Warn("kill", "pid", k.PID, "err", err)
 		}
 		r.mu.Lock()
-		r.closeStdinLocked(k.pid, k.inc) // after the kill: see deliverSignals
+		r.closeStdinLocked(k.PID, k.Inc) // after the kill: see deliverSignals
 		r.mu.Unlock()
 	}
 }
 
 // stopEvictTimer releases the timer when the runner stops.
-func (r *runner) stopEvictTimer() {
+func (r *Runner) stopEvictTimer() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.evictTimer != nil {

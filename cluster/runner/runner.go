@@ -1,8 +1,9 @@
-package cluster
+package runner
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/cluster/httpapi"
-	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/internal/ctxutil"
 	"github.com/vproc/vproc/ipc"
@@ -85,23 +85,16 @@ const (
 	// runnerTick is how often the loop wakes to retry without a table
 	// change.
 	runnerTick = time.Second
-	// childGrace is how long a child record placed here may wait for the
-	// local spawn that allocated its PID.
-	childGrace = 10 * time.Second
 	// allocTimeout bounds one AllocPID.
 	allocTimeout = 30 * time.Second
-	// gcEvery is how often the logs, stdin pipes and CPU records the
-	// runner keeps are compared with the whole table; between times the
-	// table's feed of reaps says what to drop.
-	gcEvery = time.Minute
 	// Exit codes of incarnations that could not start.
 	codeUnknownProgram = 127
 	codeCannotStart    = 126
 )
 
-// sender submits commands to the leader: core.submit and core.submitBatch
-// on the leader, the internal route from a follower (httpapi.Client).
-type sender interface {
+// Sender submits commands to the leader: the replica itself on the
+// leader, the internal route from a follower (httpapi.Client).
+type Sender interface {
 	// Send commits cmd, in the session sess if not nil.
 	Send(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error)
 	// SendBatch sends many commands, without sessions, in one request (or
@@ -112,16 +105,72 @@ type sender interface {
 	RegisterSession(ctx context.Context) (uint64, error)
 }
 
-var _ sender = (*httpapi.Client)(nil)
+// Table is what the runner needs from the node's replica of the table.
+type Table interface {
+	// LocalView returns this node's view of the table.
+	LocalView() *fsm.View
+	// WaitApplied returns once the table has applied an index above index,
+	// or ctx ends.
+	WaitApplied(ctx context.Context, index uint64) error
+}
 
-// runner is the node agent loop that runs this node's share of the table.
-type runner struct {
-	c      core
+// Logs is what the runner writes of its processes' output logs (package
+// logstore).
+type Logs interface {
+	Writer(pid uint64) io.Writer
+	Finish(pid uint64)
+	Remove(pid uint64)
+	PIDs() []uint64
+}
+
+// Config configures a Runner.
+type Config struct {
+	// Name is this node's name, as the table assigns processes to it.
+	Name string
+	// PreemptGrace is how long a preempted incarnation has between SIGTERM
+	// and SIGKILL.
+	PreemptGrace time.Duration
+	// ChildGrace is how long a child record placed here may wait for the
+	// local spawn that allocated its PID.
+	ChildGrace time.Duration
+	// GCEvery is how often the logs, stdin pipes and CPU records the
+	// runner keeps are compared with the whole table; between times the
+	// table's feed of reaps says what to drop.
+	GCEvery time.Duration
+}
+
+// DefaultConfig returns the runner's defaults; the caller sets Name.
+func DefaultConfig() Config {
+	return Config{PreemptGrace: 5 * time.Second, ChildGrace: 10 * time.Second, GCEvery: time.Minute}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	switch {
+	case c.Name == "":
+		return fmt.Errorf("%w: no node name", ErrBadConfig)
+	case c.PreemptGrace < 0, c.ChildGrace <= 0, c.GCEvery <= 0:
+		return fmt.Errorf("%w: negative preempt grace, or child grace or gc interval not positive", ErrBadConfig)
+	}
+	return nil
+}
+
+// ErrBadConfig is returned by Config.Validate and New for a configuration
+// that cannot work.
+var ErrBadConfig = errors.New("bad runner configuration")
+
+// Runner is the node agent loop that runs this node's share of the
+// table. Create it with New, give it the kernel with SetKernel, then Start
+// it; Stop stops it.
+type Runner struct {
+	table  Table
 	name   string
-	kernel *node.ProcessManager // set once by newServing, before start
-	logs   *logstore.Store
-	out    sender
+	kernel *node.ProcessManager // set once by SetKernel, before Start
+	logs   Logs
+	out    Sender
 	log    *slog.Logger
+	// childGrace: Config.ChildGrace.
+	childGrace time.Duration
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -152,18 +201,18 @@ type runner struct {
 	// Owned by the loop goroutine.
 	delivered  map[sigKey]uint64 // signal requests delivered: → incarnation
 	lastGC     time.Time
-	gcEvery    time.Duration // set before start
+	gcEvery    time.Duration // Config.GCEvery
 	reconciled uint64        // the index of the view of the last pass
 	lastFull   time.Time     // when the last full pass ran
 
-	passes atomic.Uint64 // reconcile passes done, for tests
+	passes atomic.Uint64 // reconcile passes done
 
 	rep  reporter
 	sess nodeSession
 
 	// Evictions (evict.go), guarded by mu: the grace period of each
 	// evicting incarnation, and the loop's timer for the next deadline
-	// (evictAt; zero when not armed). grace is set before start.
+	// (evictAt; zero when not armed). grace is Config.PreemptGrace.
 	evicting   map[uint64]eviction
 	evictTimer *time.Timer
 	evictAt    time.Time
@@ -197,29 +246,58 @@ type finalCPU struct {
 
 type sigKey struct{ id, pid uint64 }
 
-func newRunner(c core, logs *logstore.Store, out sender, logger *slog.Logger) *runner {
+// New validates cfg and returns the runner of the node cfg names, which
+// follows table, writes its processes' output to logs and reports
+// through out.
+func New(cfg Config, table Table, logs Logs, out Sender, logger *slog.Logger) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runner{
-		c:         c,
-		name:      c.name(),
-		logs:      logs,
-		out:       out,
-		log:       logger,
-		ctx:       ctx,
-		cancel:    cancel,
-		evKick:    make(chan struct{}, 1),
-		tableKick: make(chan struct{}, 1),
-		procs:     make(map[uint64]*localProc),
-		stdins:    make(map[uint64]*stdinPipe),
-		final:     make(map[uint64]finalCPU),
-		firstSeen: make(map[uint64]time.Time),
-		remote:    make(map[uint64]*remoteChild),
-		delivered: make(map[sigKey]uint64),
-		gcEvery:   gcEvery,
-		evicting:  make(map[uint64]eviction),
+	r := &Runner{
+		table:      table,
+		name:       cfg.Name,
+		childGrace: cfg.ChildGrace,
+		grace:      cfg.PreemptGrace,
+		logs:       logs,
+		out:        out,
+		log:        logger,
+		ctx:        ctx,
+		cancel:     cancel,
+		evKick:     make(chan struct{}, 1),
+		tableKick:  make(chan struct{}, 1),
+		procs:      make(map[uint64]*localProc),
+		stdins:     make(map[uint64]*stdinPipe),
+		final:      make(map[uint64]finalCPU),
+		firstSeen:  make(map[uint64]time.Time),
+		remote:     make(map[uint64]*remoteChild),
+		delivered:  make(map[sigKey]uint64),
+		gcEvery:    cfg.GCEvery,
+		evicting:   make(map[uint64]eviction),
 	}
 	r.rep.init(r)
-	return r
+	return r, nil
+}
+
+// SetKernel gives the runner the local kernel, which is created with the
+// runner as its PID allocator, signal sender and event sink. Call it once,
+// before Start.
+func (r *Runner) SetKernel(k *node.ProcessManager) { r.kernel = k }
+
+// Kick makes the loop look at the table now.
+func (r *Runner) Kick() { kick(r.tableKick) }
+
+// Passes returns how many reconcile passes the loop has made.
+func (r *Runner) Passes() uint64 { return r.passes.Load() }
+
+// Submit commits cmd through the leader in the node's own client session,
+// retrying until it commits or ctx ends, so that a retry never applies it
+// twice (Guarantee 9).
+func (r *Runner) Submit(ctx context.Context, cmd fsm.Command) (*fsm.Result, error) {
+	return r.sess.submit(ctx, r.out, cmd)
 }
 
 func kick(c chan struct{}) {
@@ -229,25 +307,25 @@ func kick(c chan struct{}) {
 	}
 }
 
-// onEvent is the kernel's OnEvent callback: it queues and never blocks.
-func (r *runner) onEvent(e node.Event) {
+// OnEvent is the kernel's OnEvent callback: it queues and never blocks.
+func (r *Runner) OnEvent(e node.Event) {
 	r.evMu.Lock()
 	r.evq = append(r.evq, e)
 	r.evMu.Unlock()
 	kick(r.evKick)
 }
 
-// start starts the loop, the table watcher and the reporter.
-func (r *runner) start() {
+// Start starts the loop, the table watcher and the reporter.
+func (r *Runner) Start() {
 	r.wg.Add(3)
 	go r.loop()
 	go r.watch()
 	go r.rep.run()
 }
 
-// stop stops the goroutines and unblocks every process reading stdin. It
+// Stop stops the goroutines and unblocks every process reading stdin. It
 // does not kill the processes: the kernel's Shutdown does.
-func (r *runner) stop() {
+func (r *Runner) Stop() {
 	r.cancel()
 	r.mu.Lock()
 	for _, sp := range r.stdins {
@@ -260,11 +338,11 @@ func (r *runner) stop() {
 }
 
 // watch wakes the loop whenever the applied index moves.
-func (r *runner) watch() {
+func (r *Runner) watch() {
 	defer r.wg.Done()
 	var idx uint64
 	for {
-		if err := r.c.waitApplied(r.ctx, idx); err != nil {
+		if err := r.table.WaitApplied(r.ctx, idx); err != nil {
 			if r.ctx.Err() != nil {
 				return
 			}
@@ -273,20 +351,20 @@ func (r *runner) watch() {
 			}
 			continue
 		}
-		if v := r.c.localView(); v != nil {
+		if v := r.table.LocalView(); v != nil {
 			idx = v.Index()
 		}
 		kick(r.tableKick)
 	}
 }
 
-func (r *runner) loop() {
+func (r *Runner) loop() {
 	defer r.wg.Done()
 	t := time.NewTicker(runnerTick)
 	defer t.Stop()
 	for {
 		r.handleEvents()
-		if v := r.c.localView(); v != nil {
+		if v := r.table.LocalView(); v != nil {
 			r.reconcile(v)
 		}
 		r.escalateEvictions(time.Now())
@@ -302,7 +380,7 @@ func (r *runner) loop() {
 }
 
 // handleEvents turns queued kernel events into reports.
-func (r *runner) handleEvents() {
+func (r *Runner) handleEvents() {
 	r.evMu.Lock()
 	evs := r.evq
 	r.evq = nil
@@ -367,7 +445,7 @@ func (r *runner) handleEvents() {
 // reapKernel removes the kernel's zombie of pid when init is its parent, so
 // that a later incarnation can reuse the PID. A child's zombie stays for its
 // parent's wait.
-func (r *runner) reapKernel(pid uint64) {
+func (r *Runner) reapKernel(pid uint64) {
 	r.kernel.ReapZombie(int(pid)) // gone already or still running: never wait for it here
 }
 
@@ -381,7 +459,7 @@ func (r *runner) reapKernel(pid uint64) {
 const fullReconcileEvery = runnerTick
 
 // reconcile makes the kernel follow view v.
-func (r *runner) reconcile(v *fsm.View) {
+func (r *Runner) reconcile(v *fsm.View) {
 	now := time.Now()
 	// The change feeds tell what changed since the last pass, unless
 	// there was none, the table went back (an operator's restore), or it
@@ -502,7 +580,7 @@ func (r *runner) reconcile(v *fsm.View) {
 
 // markDirtyLocked makes the next pass look at pid, whose local state changed.
 // Callers hold r.mu.
-func (r *runner) markDirtyLocked(pid uint64) {
+func (r *Runner) markDirtyLocked(pid uint64) {
 	if r.dirty == nil {
 		r.dirty = make(map[uint64]struct{})
 	}
@@ -521,7 +599,7 @@ func (r *runner) markDirtyLocked(pid uint64) {
 //     caller starts it.
 //
 // Callers hold r.mu.
-func (r *runner) reconcilePIDLocked(v *fsm.View, pid uint64, p *fsm.Process, now time.Time) (start *fsm.Process) {
+func (r *Runner) reconcilePIDLocked(v *fsm.View, pid uint64, p *fsm.Process, now time.Time) (start *fsm.Process) {
 	if p == nil {
 		if q, ok := v.Get(pid); ok {
 			p = &q
@@ -559,7 +637,7 @@ func (r *runner) reconcilePIDLocked(v *fsm.View, pid uint64, p *fsm.Process, now
 			r.firstSeen[pid] = now
 			return nil
 		}
-		if now.Sub(first) < childGrace {
+		if now.Sub(first) < r.childGrace {
 			return nil
 		}
 		delete(r.firstSeen, pid)
@@ -576,7 +654,7 @@ func (r *runner) reconcilePIDLocked(v *fsm.View, pid uint64, p *fsm.Process, now
 // nil when it has no record; assigned when it assigns an incarnation here)
 // no longer assigns it here, and forgets it once it has ended. Callers
 // hold r.mu.
-func (r *runner) settleLocked(v *fsm.View, pid uint64, lp *localProc, p *fsm.Process, assigned bool) {
+func (r *Runner) settleLocked(v *fsm.View, pid uint64, lp *localProc, p *fsm.Process, assigned bool) {
 	if assigned && p.Incarnation == lp.inc {
 		return
 	}
@@ -606,13 +684,13 @@ func (r *runner) settleLocked(v *fsm.View, pid uint64, lp *localProc, p *fsm.Pro
 	delete(r.procs, pid)
 }
 
-// killUnassigned kills every local incarnation that the table no longer
+// KillUnassigned kills every local incarnation that the table no longer
 // assigns here. It reads the table under the runner's lock, so that the
 // view is at least as new as any the runner took a process up from.
-func (r *runner) killUnassigned() {
+func (r *Runner) KillUnassigned() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	v := r.c.localView()
+	v := r.table.LocalView()
 	for pid, lp := range r.procs {
 		var p *fsm.Process
 		if q, ok := v.Get(pid); ok {
@@ -623,7 +701,7 @@ func (r *runner) killUnassigned() {
 }
 
 // startProcess spawns an incarnation in the kernel.
-func (r *runner) startProcess(p *fsm.Process) {
+func (r *Runner) startProcess(p *fsm.Process) {
 	pid, inc := p.PID, p.Incarnation
 	spec, stdin, err := httpapi.KernelSpec(p)
 	lp := &localProc{pid: pid, inc: inc, remoteParent: p.Parent > fsm.InitPID, index: p.ModifyIndex}
@@ -676,7 +754,7 @@ func (r *runner) startProcess(p *fsm.Process) {
 }
 
 // forget drops lp, which did not start, so that a later pass tries again.
-func (r *runner) forget(lp *localProc) {
+func (r *Runner) forget(lp *localProc) {
 	r.mu.Lock()
 	if r.procs[lp.pid] == lp {
 		delete(r.procs, lp.pid)
@@ -688,7 +766,7 @@ func (r *runner) forget(lp *localProc) {
 // deliverSignals delivers signal requests of this node's processes. With
 // all, reqs are all of them (View.PendingSignals), and the requests
 // remembered as delivered that the table no longer holds are forgotten.
-func (r *runner) deliverSignals(reqs []fsm.SignalRequest, all bool) {
+func (r *Runner) deliverSignals(reqs []fsm.SignalRequest, all bool) {
 	var seen map[sigKey]struct{}
 	if all {
 		seen = make(map[sigKey]struct{}, len(reqs))
@@ -739,7 +817,7 @@ func (r *runner) deliverSignals(reqs []fsm.SignalRequest, all bool) {
 
 // forgetReaped drops the logs, stdin pipes and CPU records of processes
 // the table has reaped.
-func (r *runner) forgetReaped(pids []uint64) {
+func (r *Runner) forgetReaped(pids []uint64) {
 	for _, pid := range pids {
 		r.logs.Remove(pid)
 	}
@@ -758,7 +836,7 @@ func (r *runner) forgetReaped(pids []uint64) {
 // comparing them with the whole table. Passes learn of reaps from the
 // table's feed (forgetReaped); this catches what the feed cannot show, such
 // as the reaps before a snapshot restore.
-func (r *runner) collect(v *fsm.View) {
+func (r *Runner) collect(v *fsm.View) {
 	for _, pid := range r.logs.PIDs() {
 		if _, ok := v.Get(pid); !ok {
 			r.logs.Remove(pid)
