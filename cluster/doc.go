@@ -19,6 +19,8 @@
 //	cluster/runner      the node runner: the local kernel follows the table
 //	                    for this node's processes, reports their lifecycle,
 //	                    children across nodes, evictions
+//	cluster/ipcnet      IPC between nodes: the registry of names, the
+//	                    streams to objects other nodes hold
 //	cluster/logstore    the bounded per-process output logs
 //	cluster/commit      the vocabulary they share: sessions, outcomes,
 //	                    replication errors
@@ -27,13 +29,15 @@
 //	cluster/internal/logbridge  raft's and memberlist's logs into slog
 //
 // Imports point downwards only: package cluster imports its parts; none of
-// them imports package cluster, and replica, leader, membership, httpapi
-// and runner do not import each other, but for the runner's use of
-// httpapi's conversions of table records to the kernel's (convert.go). Each declares what it needs from the others as
+// them imports package cluster, and replica, leader, membership, httpapi,
+// runner and ipcnet do not import each other, but for the runner's use of
+// httpapi's conversions of table records to the kernel's (convert.go) and
+// ipcnet's of its address and errno helpers. Each declares what it needs from the others as
 // small interfaces (replica.Leadership and replica.SpawnPlacer,
 // leader.Replica and leader.Loads, membership.Table, httpapi.Core,
 // httpapi.Node and httpapi.Logs, runner.Table, runner.Logs and
-// runner.Sender), which package cluster satisfies.
+// runner.Sender, ipcnet.Core, ipcnet.Committer and ipcnet.Client), which
+// package cluster satisfies.
 //
 // Package cluster itself holds:
 //
@@ -41,11 +45,10 @@
 //     implements core (core.go, core_agent.go): what the serving half
 //     needs from the replication half;
 //   - the serving half, which users and processes touch (serving.go): the
-//     local kernel with its runner (package runner), the HTTP API of
-//     package httpapi over them (serving_api.go), the IPC streams and
-//     names between nodes (ipcserve.go, ipcstream.go, ipcnames.go), and
-//     the node side of the lease (lease.go): renewed with the leader, it
-//     fences the local kernel (Guarantee 3).
+//     local kernel with its runner (package runner) and IPC between nodes
+//     (package ipcnet), the HTTP API of package httpapi over them
+//     (serving_api.go), and the node side of the lease (lease.go): renewed
+//     with the leader, it fences the local kernel (Guarantee 3).
 //
 // The CLI is cmd/vproc.
 package cluster

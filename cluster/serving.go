@@ -10,6 +10,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/httpapi"
+	"github.com/vproc/vproc/cluster/ipcnet"
 	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/cluster/runner"
 	"github.com/vproc/vproc/node"
@@ -35,7 +36,7 @@ type serving struct {
 	logs   *logstore.Store
 	api    *httpapi.Server
 
-	ipcSrv ipcServer // the IPC streams this node serves
+	ipc *ipcnet.Net // IPC between nodes: names and streams
 
 	client *httpapi.Client // to the leader and the other nodes
 
@@ -48,9 +49,10 @@ type serving struct {
 }
 
 // newServing builds the serving half: the local kernel (cfg.CPUs slots when
-// set, the retention, PIDs from the runner, events to the runner), the
-// runner, the log store (under cfg.DataDir/logs, in memory with cfg.Dev or
-// without a data directory) and the HTTP handler. Nothing runs until
+// set, the retention, PIDs from the runner, events to the runner, names
+// from ipcnet), the runner, IPC between nodes, the log store (under
+// cfg.DataDir/logs, in memory with cfg.Dev or without a data directory)
+// and the HTTP API. Nothing runs until
 // start. Tests adjust the runner's configuration with tune.
 func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Config)) (*serving, error) {
 	if logger == nil {
@@ -89,6 +91,17 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		logs.Close()
 		return nil, err
 	}
+	if s.ipc, err = ipcnet.New(ipcnet.Config{
+		Name:   s.name,
+		Core:   coreAPI{c},
+		Commit: s.runner,
+		Client: s.client,
+		Fail:   func(w http.ResponseWriter, r *http.Request, err error) { s.api.Fail(w, r, err) },
+	}); err != nil {
+		cancel()
+		logs.Close()
+		return nil, err
+	}
 
 	kcfg := node.DefaultConfig()
 	if cfg.CPUs > 0 {
@@ -102,7 +115,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 	kcfg.Signals = s.runner
 	kcfg.OnEvent = s.runner.OnEvent
 	kcfg.Logger = logger
-	kcfg.Names = &clusterNames{s: s}
+	kcfg.Names = s.ipc.Names()
 	k, err := node.New(kcfg)
 	if err != nil {
 		cancel()
@@ -114,13 +127,14 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 	}
 	s.kernel = k
 	s.runner.SetKernel(k)
+	s.ipc.SetKernel(k)
 	s.api, err = httpapi.New(httpapi.Config{
 		Core:        coreAPI{c},
 		Node:        nodeAPI{s},
 		Logs:        logs,
 		Client:      s.client,
 		Logger:      logger,
-		IPCStream:   s.handleIPCStream,
+		IPCStream:   s.ipc.ServeStream,
 		EnableDebug: cfg.EnableDebug,
 	})
 	if err != nil {
@@ -161,7 +175,7 @@ func (s *serving) stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.cancel()
 		s.api.Drain()
-		s.ipcSrv.close()
+		s.ipc.Close()
 		s.wg.Wait()
 		s.runner.Stop()
 		err := s.kernel.Shutdown(ctx)

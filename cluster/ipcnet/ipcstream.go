@@ -1,4 +1,4 @@
-package cluster
+package ipcnet
 
 import (
 	"bufio"
@@ -216,8 +216,8 @@ func replyErr(body []byte) ([]byte, error) {
 // dialIPC connects to the IPC stream of node and opens the object req
 // names. A FIFO open may block there: w, when not nil, waits for it and may
 // cancel it.
-func (s *serving) dialIPC(w ipc.Waiter, nodeName string, req openRequest) (*ipcConn, openReply, error) {
-	addr, ok := s.c.nodeHTTPAddr(nodeName)
+func (s *Net) dialIPC(w ipc.Waiter, nodeName string, req openRequest) (*ipcConn, openReply, error) {
+	addr, ok := s.core.NodeHTTPAddr(nodeName)
 	if !ok || addr == "" {
 		return nil, openReply{}, fmt.Errorf("%w: node %s has no address", ipc.ENOLINK, nodeName)
 	}

@@ -1,4 +1,4 @@
-package cluster
+package ipcnet
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 // ENOLINK when the node that holds it is lost, or its stream broke; EAGAIN
 // when the registry could not be reached in time (the leader is away).
 type clusterNames struct {
-	s *serving // immutable
+	s *Net // immutable
 }
 
 var _ node.Names = (*clusterNames)(nil)
@@ -41,12 +41,12 @@ func (n *clusterNames) Register(kind node.NameKind, name string, info node.NameI
 		Kind: fsm.Kind(kind), Name: name, Node: s.name, Owner: info.Owner, Mode: info.Mode,
 		Attrs: fsm.Attrs{MaxMsg: info.MaxMsg, MsgSize: info.MsgSize},
 	}
-	res, err := s.runner.Submit(ctx, cmd)
+	res, err := s.commit.Submit(ctx, cmd)
 	if err != nil {
 		return fmt.Errorf("%w: registering %s %s: %v", ipc.EAGAIN, kind, name, err)
 	}
 	if res.Index > 0 {
-		s.c.waitApplied(ctx, res.Index-1)
+		s.core.WaitApplied(ctx, res.Index-1)
 	}
 	return registryErrno(res.Err)
 }
@@ -85,7 +85,7 @@ func (n *clusterNames) Unregister(kind node.NameKind, name string, local bool) e
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
 	defer cancel()
-	addr, ok := s.c.nodeHTTPAddr(o.Node)
+	addr, ok := s.core.NodeHTTPAddr(o.Node)
 	if !ok {
 		return fmt.Errorf("%w: node %s has no address", ipc.ENOLINK, o.Node)
 	}
@@ -110,12 +110,12 @@ func (n *clusterNames) commitUnlink(kind node.NameKind, name string) error {
 	s := n.s
 	ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
 	defer cancel()
-	res, err := s.runner.Submit(ctx, &fsm.RegistryUnlink{Kind: fsm.Kind(kind), Name: name})
+	res, err := s.commit.Submit(ctx, &fsm.RegistryUnlink{Kind: fsm.Kind(kind), Name: name})
 	if err != nil {
 		return fmt.Errorf("%w: unregistering %s %s: %v", ipc.EAGAIN, kind, name, err)
 	}
 	if res.Index > 0 {
-		s.c.waitApplied(ctx, res.Index-1)
+		s.core.WaitApplied(ctx, res.Index-1)
 	}
 	return registryErrno(res.Err)
 }

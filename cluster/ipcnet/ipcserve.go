@@ -1,4 +1,4 @@
-package cluster
+package ipcnet
 
 import (
 	"bufio"
@@ -40,19 +40,19 @@ func (is *ipcServer) close() {
 	is.wg.Wait()
 }
 
-// handleIPCStream upgrades the connection to an IPC stream and serves it
+// ServeStream upgrades the connection to an IPC stream and serves it
 // until the client or the agent ends it.
-func (s *serving) handleIPCStream(w http.ResponseWriter, r *http.Request) {
+func (s *Net) ServeStream(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Upgrade") != ipcUpgrade {
-		s.api.Fail(w, r, httpapi.BadRequest("this route needs Upgrade: %s", ipcUpgrade))
+		s.fail(w, r, httpapi.BadRequest("this route needs Upgrade: %s", ipcUpgrade))
 		return
 	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		s.api.Fail(w, r, fmt.Errorf("ipc stream: %w", err))
+		s.fail(w, r, fmt.Errorf("ipc stream: %w", err))
 		return
 	}
-	is := &s.ipcSrv
+	is := &s.srv
 	p := &ipcPeer{s: s, conn: conn, inflight: make(map[uint32]*srvWaiter)}
 	is.mu.Lock()
 	if is.closed {
@@ -83,7 +83,7 @@ func (s *serving) handleIPCStream(w http.ResponseWriter, r *http.Request) {
 
 // ipcPeer serves one IPC stream: one open object.
 type ipcPeer struct {
-	s    *serving
+	s    *Net
 	conn net.Conn
 	fw   *frameWriter
 
