@@ -3,14 +3,12 @@ package runner
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/cluster/httpapi"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/internal/ctxutil"
@@ -91,73 +89,6 @@ const (
 	codeUnknownProgram = 127
 	codeCannotStart    = 126
 )
-
-// Sender submits commands to the leader: the replica itself on the
-// leader, the internal route from a follower (httpapi.Client).
-type Sender interface {
-	// Send commits cmd, in the session sess if not nil.
-	Send(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error)
-	// SendBatch sends many commands, without sessions, in one request (or
-	// a few, when they are many), and returns each one's outcome, or an
-	// error when no answer came for any of them.
-	SendBatch(ctx context.Context, cmds []fsm.Command) ([]commit.Outcome, error)
-	// RegisterSession registers a client session.
-	RegisterSession(ctx context.Context) (uint64, error)
-}
-
-// Table is what the runner needs from the node's replica of the table.
-type Table interface {
-	// LocalView returns this node's view of the table.
-	LocalView() *fsm.View
-	// WaitApplied returns once the table has applied an index above index,
-	// or ctx ends.
-	WaitApplied(ctx context.Context, index uint64) error
-}
-
-// Logs is what the runner writes of its processes' output logs (package
-// logstore).
-type Logs interface {
-	Writer(pid uint64) io.Writer
-	Finish(pid uint64)
-	Remove(pid uint64)
-	PIDs() []uint64
-}
-
-// Config configures a Runner.
-type Config struct {
-	// Name is this node's name, as the table assigns processes to it.
-	Name string
-	// PreemptGrace is how long a preempted incarnation has between SIGTERM
-	// and SIGKILL.
-	PreemptGrace time.Duration
-	// ChildGrace is how long a child record placed here may wait for the
-	// local spawn that allocated its PID.
-	ChildGrace time.Duration
-	// GCEvery is how often the logs, stdin pipes and CPU records the
-	// runner keeps are compared with the whole table; between times the
-	// table's feed of reaps says what to drop.
-	GCEvery time.Duration
-}
-
-// DefaultConfig returns the runner's defaults; the caller sets Name.
-func DefaultConfig() Config {
-	return Config{PreemptGrace: 5 * time.Second, ChildGrace: 10 * time.Second, GCEvery: time.Minute}
-}
-
-// Validate checks the configuration.
-func (c *Config) Validate() error {
-	switch {
-	case c.Name == "":
-		return fmt.Errorf("%w: no node name", ErrBadConfig)
-	case c.PreemptGrace < 0, c.ChildGrace <= 0, c.GCEvery <= 0:
-		return fmt.Errorf("%w: negative preempt grace, or child grace or gc interval not positive", ErrBadConfig)
-	}
-	return nil
-}
-
-// ErrBadConfig is returned by Config.Validate and New for a configuration
-// that cannot work.
-var ErrBadConfig = errors.New("bad runner configuration")
 
 // Runner is the node agent loop that runs this node's share of the
 // table. Create it with New, give it the kernel with SetKernel, then Start
