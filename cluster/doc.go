@@ -31,8 +31,8 @@
 // Imports point downwards only: package cluster imports its parts; none of
 // them imports package cluster, and replica, leader, membership, httpapi,
 // runner and ipcnet do not import each other, but for the runner's use of
-// httpapi's conversions of table records to the kernel's (convert.go) and
-// ipcnet's of its address and errno helpers. Each declares what it needs from the others as
+// httpapi's conversions of table records to the kernel's
+// (httpapi/convert.go) and ipcnet's of its address and errno helpers. Each declares what it needs from the others as
 // small interfaces (replica.Leadership and replica.SpawnPlacer,
 // leader.Replica and leader.Loads, membership.Table, httpapi.Core,
 // httpapi.Node and httpapi.Logs, runner.Table, runner.Logs and

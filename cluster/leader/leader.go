@@ -20,7 +20,8 @@ import (
 //	establish ── Barrier (first of the term) ── Tick ── ready ──┬── placement
 //	                                                            ├── reaper (init's retention)
 //	                                                            ├── ticker (session expiry)
-//	                                                            └── reconcile (membership.go)
+//	                                                            ├── the loops New is given (membership's reconcile)
+//	                                                            └── lease checks (lease.go)
 
 // Term lives for one term of leadership.
 type Term struct {

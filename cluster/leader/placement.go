@@ -32,7 +32,7 @@ import (
 //
 // Preemption. A Preempt marks the victim Evicting and makes SIGTERM pending
 // in it; its node delivers it, waits Config.PreemptGrace and SIGKILLs the
-// incarnation if it is still there (evict.go). Its death requeues it as a
+// incarnation if it is still there (package runner). Its death requeues it as a
 // new incarnation, not counted as a restart; a victim that exits by itself
 // after the SIGTERM follows its restart policy. The process it was evicted
 // for is placed by a later plan, once the room is free.
