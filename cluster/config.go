@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vproc/vproc/cluster/lease"
 	"github.com/vproc/vproc/cluster/membership"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/node"
@@ -209,7 +210,7 @@ var ErrBadConfig = errors.New("bad cluster config")
 // every RejoinInterval (10 s) and the leader reconciles every
 // ReconcileInterval (5 s) besides reacting to each gossip event.
 //
-// Leases (Guarantee 3, cluster/lease.go). A node renews its lease every
+// Leases (Guarantee 3, package lease). A node renews its lease every
 // FenceTimeout/8 (190 ms). FenceTimeout (1.5 s) must exceed the worst
 // ordinary failover plus one renewal interval (1.25 s + 0.19 s), so that an
 // election freezes no healthy node. LostTimeout (2 s) must be at least
@@ -322,7 +323,7 @@ func (c *Config) Validate() error {
 		return bad("probe timeout %v is above the probe interval %v", c.ProbeTimeout, c.ProbeInterval)
 	case c.SuspicionMult < 1:
 		return bad("suspicion multiplier %d must be at least 1", c.SuspicionMult)
-	case c.FenceTimeout <= c.worstElection()+c.renewInterval():
+	case c.FenceTimeout <= c.worstElection()+lease.RenewInterval(c.FenceTimeout):
 		return bad("fence timeout %v must exceed the worst election %v (3×heartbeat + 2×election timeout) plus a renewal interval (fence timeout / 8)",
 			c.FenceTimeout, c.worstElection())
 	case c.LostTimeout < c.minLostTimeout():

@@ -21,6 +21,8 @@
 //	                    children across nodes, evictions
 //	cluster/ipcnet      IPC between nodes: the registry of names, the
 //	                    streams to objects other nodes hold
+//	cluster/lease       the node side of leases: renewal and fencing, with
+//	                    the protocol and its safety argument (lease.go)
 //	cluster/logstore    the bounded per-process output logs
 //	cluster/commit      the vocabulary they share: sessions, outcomes,
 //	                    replication errors
@@ -30,14 +32,15 @@
 //
 // Imports point downwards only: package cluster imports its parts; none of
 // them imports package cluster, and replica, leader, membership, httpapi,
-// runner and ipcnet do not import each other, but for the runner's use of
-// httpapi's conversions of table records to the kernel's
-// (httpapi/convert.go) and ipcnet's of its address and errno helpers. Each declares what it needs from the others as
-// small interfaces (replica.Leadership and replica.SpawnPlacer,
+// runner, ipcnet and lease do not import each other, but for the runner's
+// use of httpapi's conversions of table records to the kernel's
+// (httpapi/convert.go) and ipcnet's of its address and errno helpers.
+// Each declares what it needs from the others as small interfaces (replica.Leadership and replica.SpawnPlacer,
 // leader.Replica and leader.Loads, membership.Table, httpapi.Core,
 // httpapi.Node and httpapi.Logs, runner.Table, runner.Logs and
-// runner.Sender, ipcnet.Core, ipcnet.Committer and ipcnet.Client), which
-// package cluster satisfies.
+// runner.Sender, ipcnet.Core, ipcnet.Committer and ipcnet.Client,
+// lease.Core, lease.Client and lease.Runner), which package cluster
+// satisfies.
 //
 // Package cluster itself holds:
 //
@@ -45,10 +48,9 @@
 //     implements core (core.go, core_agent.go): what the serving half
 //     needs from the replication half;
 //   - the serving half, which users and processes touch (serving.go): the
-//     local kernel with its runner (package runner) and IPC between nodes
-//     (package ipcnet), the HTTP API of package httpapi over them
-//     (serving_api.go), and the node side of the lease (lease.go): renewed
-//     with the leader, it fences the local kernel (Guarantee 3).
+//     local kernel with its runner (package runner), IPC between nodes
+//     (package ipcnet) and the node's lease (package lease), and the HTTP
+//     API of package httpapi over them (serving_api.go).
 //
 // The CLI is cmd/vproc.
 package cluster

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vproc/vproc/cluster/lease"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -117,7 +118,7 @@ func TestNodeCrashReschedulesByPolicy(t *testing.T) {
 	})
 	t.Logf("%d processes of the crashed node settled %v after the crash (lost timeout %v)",
 		count[name], movedAt.Round(time.Millisecond), c.cfgs[victim].LostTimeout)
-	if movedAt < c.cfgs[victim].LostTimeout-c.cfgs[victim].renewInterval() {
+	if movedAt < c.cfgs[victim].LostTimeout-lease.RenewInterval(c.cfgs[victim].FenceTimeout) {
 		t.Fatalf("processes moved %v after the crash, before the lost timeout", movedAt)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/httpapi"
 	"github.com/vproc/vproc/cluster/ipcnet"
+	"github.com/vproc/vproc/cluster/lease"
 	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/cluster/runner"
 	"github.com/vproc/vproc/node"
@@ -36,14 +37,15 @@ type serving struct {
 	logs   *logstore.Store
 	api    *httpapi.Server
 
-	ipc *ipcnet.Net // IPC between nodes: names and streams
+	ipc   *ipcnet.Net   // IPC between nodes: names and streams
+	lease *lease.Keeper // the node's lease
 
 	client *httpapi.Client // to the leader and the other nodes
 
 	// ctx ends when stop begins: the node's own waits end with it.
 	ctx      context.Context
 	cancel   context.CancelFunc
-	wg       sync.WaitGroup // keepLease
+	wg       sync.WaitGroup // the lease's Run
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -122,12 +124,18 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		logs.Close()
 		return nil, fmt.Errorf("local kernel: %w", err)
 	}
-	if fencing {
-		k.Freeze() // until the first renewal of the lease (lease.go)
+	if lease.Fencing {
+		k.Freeze() // until the first renewal of the lease (package lease)
 	}
 	s.kernel = k
 	s.runner.SetKernel(k)
 	s.ipc.SetKernel(k)
+	if s.lease, err = lease.New(ctx, lease.Config{Name: s.name, FenceTimeout: cfg.FenceTimeout}, coreAPI{c}, s.client, k, s.runner, logger); err != nil {
+		cancel()
+		logs.Close()
+		_ = k.Shutdown(context.Background())
+		return nil, err
+	}
 	s.api, err = httpapi.New(httpapi.Config{
 		Core:        coreAPI{c},
 		Node:        nodeAPI{s},
@@ -155,7 +163,7 @@ func (s *serving) start() {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.keepLease()
+		s.lease.Run()
 	}()
 }
 

@@ -10,8 +10,8 @@ import (
 	"github.com/vproc/vproc/fsm"
 )
 
-// The leader's side of node leases (Guarantee 3; package cluster's lease.go
-// has the protocol and its safety argument): leaseTable records when this
+// The leader's side of node leases (Guarantee 3; package lease states the
+// protocol and its safety argument): leaseTable records when this
 // leader answered each node's renewal, placement skips nodes whose lease it
 // has not renewed within FenceTimeout, and leaseLoop declares lost the nodes
 // whose leases expired LostTimeout ago.

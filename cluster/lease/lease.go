@@ -1,4 +1,4 @@
-package cluster
+package lease
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 
 // Node leases and fencing (DESIGN.md, Guarantee 3).
 //
-// Node side (keepLease, on every node, the leader included): every
-// renewInterval the node asks the leader to renew its lease, noting when it
+// Node side (Keeper.Run, on every node, the leader included): every
+// RenewInterval the node asks the leader to renew its lease, noting when it
 // sent the request on its monotonic clock. An answer extends the local
 // kernel's lease to FenceTimeout after that moment. The kernel checks the
 // lease at every system call: once it has ended, processes complete no
@@ -25,7 +25,7 @@ import (
 // until its own table has applied it, kills every local incarnation that
 // table no longer assigns to it, and only then lets the others run again.
 //
-// Leader side (leaseTable, leaseLoop): the leader records when it answered
+// Leader side (package leader: leaseTable, leaseLoop): the leader records when it answered
 // each node. It declares a node lost (fsm.NodeLost: its processes go
 // through their restart policies, its IPC objects are marked lost) once
 // LostTimeout has passed since the later of that answer and the start of
@@ -42,13 +42,13 @@ import (
 // start. So every process on a lost node is frozen before its PID is
 // requeued, and a returning node kills it before it can run again.
 
-// renewInterval is how often a node renews its lease: an eighth of
-// FenceTimeout, so that several renewals can fail before it ends.
-func (c *Config) renewInterval() time.Duration { return c.FenceTimeout / 8 }
+// RenewInterval is how often a node renews its lease: an eighth of the
+// fence timeout, so that several renewals can fail before it ends.
+func RenewInterval(fence time.Duration) time.Duration { return fence / 8 }
 
-// keepLease renews this node's lease until the serving half stops.
-func (s *serving) keepLease() {
-	every := s.cfg.renewInterval()
+// Run renews this node's lease until ctx (New's) ends.
+func (s *Keeper) Run() {
+	every := RenewInterval(s.fence)
 	t := time.NewTimer(0)
 	defer t.Stop()
 	var lastSent time.Time // of the last renewal answered
@@ -64,7 +64,7 @@ func (s *serving) keepLease() {
 		index, err := s.renewLease(ctx)
 		cancel()
 		if err != nil {
-			if !warned && !lastSent.IsZero() && time.Since(lastSent) >= s.cfg.FenceTimeout {
+			if !warned && !lastSent.IsZero() && time.Since(lastSent) >= s.fence {
 				warned = true
 				s.log.Warn("lease ended: local processes are frozen until the leader renews it", "error", err)
 			}
@@ -84,9 +84,9 @@ func (s *serving) keepLease() {
 
 // renewLease asks the leader to renew this node's lease: directly on the
 // leader, POST /v1/internal/lease from a follower.
-func (s *serving) renewLease(ctx context.Context) (uint64, error) {
-	if s.c.isLeader() {
-		return s.c.renewLease(ctx, s.name)
+func (s *Keeper) renewLease(ctx context.Context) (uint64, error) {
+	if s.core.IsLeader() {
+		return s.core.RenewLease(ctx, s.name)
 	}
 	h := http.Header{}
 	h.Set(api.HeaderNode, s.name)
@@ -99,10 +99,10 @@ func (s *serving) renewLease(ctx context.Context) (uint64, error) {
 
 // grantLease applies a renewal sent at sent and answered with the leader's
 // index. It reports whether the kernel holds the new lease.
-func (s *serving) grantLease(sent time.Time, index uint64) bool {
-	end := sent.Add(s.cfg.FenceTimeout)
-	if !fencing || time.Until(end) <= 0 {
-		return fencing
+func (s *Keeper) grantLease(sent time.Time, index uint64) bool {
+	end := sent.Add(s.fence)
+	if !Fencing || time.Until(end) <= 0 {
+		return Fencing
 	}
 	if s.kernel.RenewLease(time.Until(end)) {
 		return true
@@ -112,13 +112,13 @@ func (s *serving) grantLease(sent time.Time, index uint64) bool {
 	// longer assigns here.
 	ctx, cancel := context.WithDeadline(s.ctx, end)
 	defer cancel()
-	for v := s.c.localView(); v.Index() < index; v = s.c.localView() {
-		if err := s.c.waitApplied(ctx, v.Index()); err != nil {
+	for v := s.core.LocalView(); v.Index() < index; v = s.core.LocalView() {
+		if err := s.core.WaitApplied(ctx, v.Index()); err != nil {
 			return false
 		}
 	}
 	s.runner.KillUnassigned()
-	s.settleNames(ctx, s.c.localView())
+	s.settleNames(ctx, s.core.LocalView())
 	if d := time.Until(end); d > 0 {
 		s.kernel.ResumeLease(d)
 		return true
@@ -134,7 +134,7 @@ func (s *serving) grantLease(sent time.Time, index uint64) bool {
 // this node whose object its kernel does not have died with the agent's
 // previous process (a FIFO's readers, a queue's messages): it is reported
 // lost, never silently recreated empty.
-func (s *serving) settleNames(ctx context.Context, v *fsm.View) {
+func (s *Keeper) settleNames(ctx context.Context, v *fsm.View) {
 	for _, h := range s.kernel.HeldNames() {
 		if o, ok := v.Object(fsm.Kind(h.Kind), h.Name); ok && o.Node == s.name && !o.Lost {
 			continue
