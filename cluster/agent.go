@@ -5,14 +5,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/vproc/vproc/cluster/raftnet"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/vproc/vproc/cluster/internal/logbridge"
+	"github.com/vproc/vproc/cluster/leader"
+	"github.com/vproc/vproc/cluster/membership"
+	"github.com/vproc/vproc/cluster/raftnet"
+	"github.com/vproc/vproc/cluster/replica"
+	"github.com/vproc/vproc/cluster/runner"
 
 	"github.com/hashicorp/go-sockaddr"
 	"github.com/hashicorp/raft"
@@ -31,14 +36,14 @@ type Agent struct {
 	cfg    Config
 	logger *slog.Logger
 
-	fsm     *fsm.FSM
-	adapter *fsmAdapter
-	stores  *raftStores
+	replica *replica.Replica
+	fsm     *fsm.FSM   // replica.FSM()
+	raft    *raft.Raft // replica.Raft()
 	stream  *raftnet.StreamLayer
 	trans   *raft.NetworkTransport
-	raft    *raft.Raft
-	gossip  *gossip
-	app     *applier
+	gossip  *membership.Gossip
+	members *membership.Manager
+	lead    *leader.Leader
 	serving *serving
 
 	httpLn  net.Listener
@@ -47,35 +52,16 @@ type Agent struct {
 	// Advertised addresses, fixed by New.
 	httpAddr, raftAddr, gossipAddr string
 
-	metaMu sync.Mutex // guards meta and its gossiping
-	// meta is this node's gossip metadata.
-	meta nodeMeta
-
 	// ctx is cancelled when the agent stops; shutdownCh is its Done
 	// channel, which every loop selects on.
 	ctx        context.Context
 	cancel     context.CancelFunc
 	shutdownCh <-chan struct{}
-	// raftDown is closed once raft has shut down (teardown).
-	raftDown chan struct{}
-	wg       sync.WaitGroup // every goroutine of the agent
-
-	// leading is the current term's leader state while this node leads.
-	leading atomic.Pointer[leaderState]
-	// leaving is set once Shutdown starts leaving gossip: no more joins or
-	// metadata updates.
-	leaving atomic.Bool
-	// verifyCh carries reads waiting for a VerifyLeader round.
-	verifyCh chan chan error
-	// retention is Config.Retention in nanoseconds; Reload changes it.
-	retention atomic.Int64
+	wg         sync.WaitGroup // every goroutine of the agent but the replica's
 
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
-
-// errShutdown is returned by waits cut short because the agent stops.
-var errShutdown = errors.New("agent shutting down")
 
 // New starts an agent: it validates cfg, opens the raft stores, starts the
 // raft transport, memberlist, the state machine and raft, the serving half
@@ -98,10 +84,7 @@ func New(cfg Config) (*Agent, error) {
 		ctx:        ctx,
 		cancel:     cancel,
 		shutdownCh: ctx.Done(),
-		raftDown:   make(chan struct{}),
-		verifyCh:   make(chan chan error),
 	}
-	a.retention.Store(int64(cfg.Retention))
 	started := false
 	defer func() {
 		if !started {
@@ -111,21 +94,19 @@ func New(cfg Config) (*Agent, error) {
 	if err := a.open(); err != nil {
 		return nil, err
 	}
-	a.goFunc(a.app.run)
-	a.goFunc(a.app.complete)
-	a.goFunc(a.verifier)
-	a.goFunc(a.watchLeadership)
-	a.goFunc(a.gossipLoop)
+	a.replica.Start()
+	a.goFunc(func() { a.lead.Watch(a.raft.LeaderCh()) })
+	a.goFunc(a.members.RunGossip)
 	if len(cfg.Join) > 0 {
-		a.goFunc(a.rejoinLoop)
+		a.goFunc(a.members.RunRejoin)
 	}
 	if cfg.BootstrapExpect > 0 && !cfg.Dev && a.raft.LastIndex() == 0 {
-		a.goFunc(a.bootstrapLoop)
+		a.goFunc(a.members.RunBootstrap)
 	}
 	a.httpSrv = &http.Server{
 		Handler:           a.serving.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          newHCLogger(logger, "http").StandardLogger(nil),
+		ErrorLog:          logbridge.HCLog(logger, "http").StandardLogger(nil),
 	}
 	ln := a.httpLn
 	a.goFunc(func() {
@@ -135,7 +116,7 @@ func New(cfg Config) (*Agent, error) {
 	})
 	a.serving.start()
 	if len(cfg.Join) > 0 {
-		if n, err := a.gossip.join(cfg.Join); err != nil {
+		if n, err := a.gossip.Join(cfg.Join); err != nil {
 			a.logger.Warn("joining seeds failed; retrying", "seeds", cfg.Join, "error", err,
 				"every", cfg.RejoinInterval)
 		} else {
@@ -152,14 +133,7 @@ func New(cfg Config) (*Agent, error) {
 // closes what was opened.
 func (a *Agent) open() error {
 	cfg := &a.cfg
-	hl := &hclogAdapter{l: a.logger}
-	f, err := fsm.New(cfg.FSM)
-	if err != nil {
-		return err
-	}
-	a.fsm = f
-	a.adapter = newFSMAdapter(f)
-
+	hl := logbridge.HCLog(a.logger, "")
 	raftLn, err := net.Listen("tcp", cfg.RaftAddr)
 	if err != nil {
 		return fmt.Errorf("raft listener: %w", err)
@@ -184,38 +158,39 @@ func (a *Agent) open() error {
 	}
 	a.httpAddr = advertiseAddr(a.httpLn.Addr(), cfg.AdvertiseHost)
 
-	if a.stores, err = openRaftStores(cfg, hl); err != nil {
+	a.replica, err = replica.New(cfg.replicaConfig(a.raftAddr), a.trans, replica.Env{
+		Logger:     a.logger,
+		Stop:       a.shutdownCh,
+		Leadership: leadership{a},
+		Placer:     spawnPlacer{a},
+	})
+	if err != nil {
 		return err
 	}
-	hasState, err := raft.HasExistingState(a.stores.logs, a.stores.stable, a.stores.snaps)
-	if err != nil {
-		return fmt.Errorf("raft state: %w", err)
-	}
-	a.raft, err = raft.NewRaft(raftConfig(cfg, hl), a.adapter, a.stores.logs, a.stores.stable, a.stores.snaps, a.trans)
-	if err != nil {
-		return fmt.Errorf("raft: %w", err)
-	}
-	if cfg.Dev && !hasState {
-		err := a.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
-			Suffrage: raft.Voter, ID: raft.ServerID(cfg.Name), Address: raft.ServerAddress(a.raftAddr),
-		}}}).Error()
-		if err != nil {
-			return fmt.Errorf("bootstrap: %w", err)
-		}
-	}
+	a.fsm, a.raft = a.replica.FSM(), a.replica.Raft()
 
-	a.meta = cfg.meta(a.raftAddr, a.httpAddr)
-	a.meta.InCluster = hasState || cfg.Dev
-	if a.gossip, err = startGossip(cfg, a.meta, a.logger); err != nil {
+	meta := cfg.meta(a.raftAddr, a.httpAddr)
+	meta.InCluster = a.replica.HasState() || cfg.Dev
+	gcfg, err := cfg.gossipConfig()
+	if err != nil {
 		return err
 	}
-	a.gossipAddr = a.gossip.addr()
-	a.app = newApplier(a.raft, a.logger, a.shutdownCh, a.raftDown)
+	if a.gossip, err = membership.Start(gcfg, meta, a.logger); err != nil {
+		return err
+	}
+	a.gossipAddr = a.gossip.Addr()
+	load := func() api.Load { return a.serving.load() }
+	if a.members, err = membership.NewManager(cfg.serversConfig(), a.gossip, meta, a.raft, a.replica, load, a.shutdownCh, a.logger); err != nil {
+		return err
+	}
+	if a.lead, err = leader.New(a.ctx, cfg.leaderConfig(), a.replica, a.gossip, a.logger, a.members.Reconcile); err != nil {
+		return err
+	}
 
-	if a.serving, err = newServing(a, *cfg, a.logger); err != nil {
+	gcAfter := a.raft.LastIndex()
+	if a.serving, err = newServing(a, *cfg, a.logger, func(rc *runner.Config) { rc.GCAfter = gcAfter }); err != nil {
 		return fmt.Errorf("serving: %w", err)
 	}
-	a.serving.runner.gcAfter = a.raft.LastIndex()
 	return nil
 }
 
@@ -270,7 +245,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 				a.logger.Warn("stopping local processes", "error", err)
 			}
 		}
-		a.leave(ctx)
+		a.members.Leave(ctx)
 		a.shutdownErr = a.teardown(ctx, true)
 	})
 	return a.shutdownErr
@@ -307,12 +282,12 @@ func (a *Agent) teardown(ctx context.Context, graceful bool) error {
 	}
 	stopRaft := func() {
 		a.cancel()
-		if a.raft != nil {
-			if err := a.raft.Shutdown().Error(); err != nil {
+		if a.replica != nil {
+			// raft answers no future any more
+			if err := a.replica.ShutdownRaft(); err != nil {
 				errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 			}
 		}
-		close(a.raftDown) // raft answers no future any more
 		if a.trans != nil {
 			_ = a.trans.Close()
 			a.trans.CloseStreams()
@@ -321,7 +296,7 @@ func (a *Agent) teardown(ctx context.Context, graceful bool) error {
 			_ = a.stream.Close()
 		}
 		if a.gossip != nil {
-			if err := a.gossip.ml.Shutdown(); err != nil {
+			if err := a.gossip.Shutdown(); err != nil {
 				errs = append(errs, fmt.Errorf("gossip shutdown: %w", err))
 			}
 		}
@@ -334,8 +309,8 @@ func (a *Agent) teardown(ctx context.Context, graceful bool) error {
 		stopServing()
 	}
 	a.wg.Wait()
-	if a.stores != nil {
-		if err := a.stores.close(); err != nil {
+	if a.replica != nil {
+		if err := a.replica.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("closing the raft log: %w", err))
 		}
 	}
@@ -364,7 +339,7 @@ func (a *Agent) GossipAddr() string { return a.gossipAddr }
 func (a *Agent) name() string { return a.cfg.Name }
 
 // isLeader implements core.isLeader.
-func (a *Agent) isLeader() bool { return a.raft.State() == raft.Leader }
+func (a *Agent) isLeader() bool { return a.replica.IsLeader() }
 
 // leaderName returns the name of the leader raft knows, or "".
 func (a *Agent) leaderName() string {
@@ -382,7 +357,7 @@ func (a *Agent) leader() (name, httpAddr string, ok bool) {
 	if name == a.cfg.Name {
 		return name, a.httpAddr, true
 	}
-	if m, ok := a.gossip.member(name); ok && m.MetaOK && m.Meta.HTTPAddr != "" {
+	if m, ok := a.gossip.Member(name); ok && m.MetaOK && m.Meta.HTTPAddr != "" {
 		return name, m.Meta.HTTPAddr, true
 	}
 	if n, ok := a.fsm.View().Node(name); ok {
@@ -406,7 +381,7 @@ func (a *Agent) nodeHTTPAddr(name string) (string, bool) {
 			return n.HTTPAddr, true
 		}
 	}
-	if m, ok := a.gossip.member(name); ok && m.MetaOK && m.Meta.HTTPAddr != "" {
+	if m, ok := a.gossip.Member(name); ok && m.MetaOK && m.Meta.HTTPAddr != "" {
 		return m.Meta.HTTPAddr, true
 	}
 	return "", false
@@ -442,20 +417,20 @@ func (a *Agent) nodes(view *fsm.View) []api.Node {
 			Voter:    voters[n.ID],
 			Leader:   n.ID == leader,
 		}
-		an.Load, _ = a.gossip.load(n.ID)
+		an.Load, _ = a.gossip.Load(n.ID)
 		u := view.NodeUsage(n.ID)
 		an.Assigned, an.AssignedMemory = u.Procs, u.Memory
 		an.Capacity = an.Slots * a.cfg.Scheduler.ProcsPerSlot
 		out = append(out, an)
 	}
-	for _, m := range a.gossip.memberList() {
+	for _, m := range a.gossip.Members() {
 		if seen[m.Name] || !m.MetaOK {
 			continue
 		}
 		an := api.Node{
 			ID:       m.Name,
 			Name:     m.Name,
-			Status:   string(m.State.nodeStatus()),
+			Status:   string(m.State.NodeStatus()),
 			HTTPAddr: m.Meta.HTTPAddr,
 			RaftAddr: m.Meta.RaftAddr,
 			Slots:    int(m.Meta.Slots),
@@ -464,7 +439,7 @@ func (a *Agent) nodes(view *fsm.View) []api.Node {
 			Voter:    voters[m.Name],
 			Leader:   m.Name == leader,
 		}
-		an.Load, _ = a.gossip.load(m.Name)
+		an.Load, _ = a.gossip.Load(m.Name)
 		out = append(out, an)
 	}
 	return out
@@ -513,3 +488,10 @@ func (a *Agent) stateInfo() api.StateInfo {
 }
 
 var _ core = (*Agent)(nil)
+
+const (
+	// transportTimeout bounds raft's network I/O (InstallSnapshot scales
+	// it with the snapshot's size).
+	transportTimeout = 10 * time.Second
+	transportPool    = 3
+)

@@ -2,8 +2,13 @@ package cluster
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
+
+	"github.com/vproc/vproc/cluster/leader"
+	"github.com/vproc/vproc/cluster/membership"
+	"github.com/vproc/vproc/cluster/replica"
 )
 
 func TestDefaultAndDevConfigsAreValid(t *testing.T) {
@@ -60,5 +65,48 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, want ErrBadConfig", err)
 			}
 		})
+	}
+}
+
+// TestGossipConfigMatchesDefaults checks that the agent's default gossip
+// timing and membership's defaults are the same.
+func TestGossipConfigMatchesDefaults(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Name = "n1"
+	got, err := cfg.gossipConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := membership.DefaultConfig()
+	want.Name, want.BindHost, want.BindPort, want.AdvertiseHost = got.Name, got.BindHost, got.BindPort, got.AdvertiseHost
+	if got != want {
+		t.Errorf("gossipConfig() = %+v, want membership's defaults %+v", got, want)
+	}
+}
+
+// TestSubconfigsMatchDefaults checks that the agent's defaults give the
+// replica and the leader's loops their own packages' defaults.
+func TestSubconfigsMatchDefaults(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Name = "n1"
+	rc, rwant := cfg.replicaConfig("127.0.0.1:7071"), replica.DefaultConfig()
+	rwant.Name, rwant.Addr, rwant.DataDir, rwant.Dev = rc.Name, rc.Addr, rc.DataDir, rc.Dev
+	if !reflect.DeepEqual(rc, rwant) {
+		t.Errorf("replicaConfig() = %+v, want replica's defaults %+v", rc, rwant)
+	}
+	if lc, lwant := cfg.leaderConfig(), leader.DefaultConfig(); !reflect.DeepEqual(lc, lwant) {
+		t.Errorf("leaderConfig() = %+v, want leader's defaults %+v", lc, lwant)
+	}
+}
+
+// TestServersConfigMatchesDefaults checks that the agent's defaults give
+// membership's servers' side its own defaults.
+func TestServersConfigMatchesDefaults(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Name = "n1"
+	got, want := cfg.serversConfig(), membership.DefaultServersConfig()
+	want.Name, want.BootstrapExpect, want.Join = got.Name, got.BootstrapExpect, got.Join
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("serversConfig() = %+v, want membership's defaults %+v", got, want)
 	}
 }

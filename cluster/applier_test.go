@@ -10,39 +10,9 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
-
-// TestUnblockOnShutdownFitsRaft pins unblockOnShutdown to the raft version
-// in go.mod: its apply futures must take the shutdown channel.
-func TestUnblockOnShutdownFitsRaft(t *testing.T) {
-	c := MakeCluster(t, 1)
-	f := c.leader().raft.Apply(fsm.Encode(&fsm.Tick{}), 0)
-	if !unblockOnShutdown(f, make(chan struct{})) {
-		t.Fatalf("a %T takes no shutdown channel", f)
-	}
-	if err := f.Error(); err != nil {
-		t.Fatal(err)
-	}
-	b := c.leader().raft.Barrier(0)
-	if !unblockOnShutdown(b, make(chan struct{})) {
-		t.Fatalf("a barrier's %T takes no shutdown channel", b)
-	}
-	if err := b.Error(); err != nil {
-		t.Fatal(err)
-	}
-	// A configuration change's future: re-adding the voter as it is.
-	cf := c.leader().raft.AddVoter(raft.ServerID(c.leader().Name()), raft.ServerAddress(c.leader().RaftAddr()), 0, 0)
-	if !unblockOnShutdown(cf, make(chan struct{})) {
-		t.Fatalf("a configuration change's %T takes no shutdown channel", cf)
-	}
-	if err := cf.Error(); err != nil {
-		t.Fatal(err)
-	}
-	if unblockOnShutdown(raft.Future(nil), make(chan struct{})) {
-		t.Error("a nil future took the channel")
-	}
-}
 
 // TestShutdownWithEntriesQueuedForTheFSM stops an agent while committed
 // entries wait for its state machine. Raft's state machine goroutine may
@@ -58,7 +28,7 @@ func TestShutdownWithEntriesQueuedForTheFSM(t *testing.T) {
 			release := make(chan struct{})
 			var once sync.Once
 			hold := func() { <-release }
-			a.adapter.beforeApply.Store(&hold)
+			a.replica.HoldApply(hold)
 			t.Cleanup(func() { once.Do(func() { close(release) }) })
 
 			// Entries commit behind the held one.
@@ -101,7 +71,7 @@ func TestShutdownWithEntriesQueuedForTheFSM(t *testing.T) {
 			for range n {
 				select {
 				case err := <-answers:
-					if err != nil && !errors.Is(err, errUnknownOutcome) && !errors.Is(err, errNotLeader) {
+					if err != nil && !errors.Is(err, commit.ErrUnknownOutcome) && !errors.Is(err, commit.ErrNotLeader) {
 						t.Errorf("submit: %v, want success, an unknown outcome or not leader", err)
 					}
 				case <-time.After(10 * time.Second):

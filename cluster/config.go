@@ -6,9 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
+	"sort"
 	"strconv"
 	"time"
 
+	"github.com/vproc/vproc/cluster/lease"
+	"github.com/vproc/vproc/cluster/membership"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/node"
 	"github.com/vproc/vproc/sched"
@@ -207,7 +211,7 @@ var ErrBadConfig = errors.New("bad cluster config")
 // every RejoinInterval (10 s) and the leader reconciles every
 // ReconcileInterval (5 s) besides reacting to each gossip event.
 //
-// Leases (Guarantee 3, cluster/lease.go). A node renews its lease every
+// Leases (Guarantee 3, package lease). A node renews its lease every
 // FenceTimeout/8 (190 ms). FenceTimeout (1.5 s) must exceed the worst
 // ordinary failover plus one renewal interval (1.25 s + 0.19 s), so that an
 // election freezes no healthy node. LostTimeout (2 s) must be at least
@@ -320,7 +324,7 @@ func (c *Config) Validate() error {
 		return bad("probe timeout %v is above the probe interval %v", c.ProbeTimeout, c.ProbeInterval)
 	case c.SuspicionMult < 1:
 		return bad("suspicion multiplier %d must be at least 1", c.SuspicionMult)
-	case c.FenceTimeout <= c.worstElection()+c.renewInterval():
+	case c.FenceTimeout <= c.worstElection()+lease.RenewInterval(c.FenceTimeout):
 		return bad("fence timeout %v must exceed the worst election %v (3×heartbeat + 2×election timeout) plus a renewal interval (fence timeout / 8)",
 			c.FenceTimeout, c.worstElection())
 	case c.LostTimeout < c.minLostTimeout():
@@ -352,7 +356,7 @@ func (c *Config) Validate() error {
 	if err := c.Scheduler.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
-	if _, err := encodeMeta(c.meta("", "")); err != nil {
+	if _, err := membership.EncodeMeta(c.meta("", "")); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	return nil
@@ -380,4 +384,52 @@ func splitListenAddr(addr string) (string, int, error) {
 		return "", 0, fmt.Errorf("bad port %q", p)
 	}
 	return host, port, nil
+}
+
+// meta returns the metadata the configuration gives, with the advertised
+// addresses.
+func (c *Config) meta(raftAddr, httpAddr string) membership.Meta {
+	m := membership.Meta{
+		RaftAddr: raftAddr,
+		HTTPAddr: httpAddr,
+		Slots:    int64(c.CPUs),
+		Memory:   c.Memory,
+		Expect:   c.BootstrapExpect,
+		Labels:   sortedLabels(c.Labels),
+	}
+	if m.Slots == 0 {
+		m.Slots = int64(runtime.GOMAXPROCS(0))
+	}
+	return m
+}
+
+func sortedLabels(labels map[string]string) []fsm.Label {
+	if len(labels) == 0 {
+		return nil
+	}
+	out := make([]fsm.Label, 0, len(labels))
+	for k, v := range labels {
+		out = append(out, fsm.Label{Key: k, Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// gossipConfig returns the configuration of the node's gossip.
+func (c *Config) gossipConfig() (membership.Config, error) {
+	host, port, err := splitListenAddr(c.GossipAddr)
+	if err != nil {
+		return membership.Config{}, err
+	}
+	return membership.Config{
+		Name:             c.Name,
+		BindHost:         host,
+		BindPort:         port,
+		AdvertiseHost:    c.AdvertiseHost,
+		GossipInterval:   c.GossipInterval,
+		ProbeInterval:    c.ProbeInterval,
+		ProbeTimeout:     c.ProbeTimeout,
+		SuspicionMult:    c.SuspicionMult,
+		PushPullInterval: c.PushPullInterval,
+	}, nil
 }

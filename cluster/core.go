@@ -2,10 +2,10 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"io"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -21,31 +21,31 @@ type core interface {
 	// other commands, and returns its result. sess, if not nil, wraps it in
 	// the session envelope (Guarantee 9), which submit stamps with the
 	// leader's clock; the caller stamps cmd's own Now. On a follower it returns
-	// errNotLeader without dispatching. Any failure after dispatch (a
-	// timeout, lost leadership) is errUnknownOutcome: the caller retries
+	// commit.ErrNotLeader without dispatching. Any failure after dispatch (a
+	// timeout, lost leadership) is commit.ErrUnknownOutcome: the caller retries
 	// with the same session and request id.
-	submit(ctx context.Context, sess *sessionRef, cmd fsm.Command) (*fsm.Result, error)
+	submit(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error)
 	// submitBatch commits many commands as submit would, keeping their
 	// order in the log, and returns each one's outcome: its result, or
-	// submit's errors (errNotLeader when it was not dispatched,
-	// errUnknownOutcome when it may have committed). sess is nil (a
+	// submit's errors (commit.ErrNotLeader when it was not dispatched,
+	// commit.ErrUnknownOutcome when it may have committed). sess is nil (a
 	// node's reports: no sessions, and the commands may wait a little to
 	// share an entry) or holds each command's session, nil for none (a
 	// client's merged spawns). It is one call, and no goroutine, per
 	// batch.
-	submitBatch(ctx context.Context, sess []*sessionRef, cmds []fsm.Command) []applyOutcome
+	submitBatch(ctx context.Context, sess []*commit.SessionRef, cmds []fsm.Command) []commit.Outcome
 	// registerSession commits a new client session on the leader.
 	registerSession(ctx context.Context) (uint64, error)
 
 	// consistentView returns a view of the table for a linearizable read,
-	// following Guarantee 6's recipe. On a follower: errNotLeader.
+	// following Guarantee 6's recipe. On a follower: commit.ErrNotLeader.
 	consistentView(ctx context.Context) (*fsm.View, error)
 	// localView returns this node's own view, possibly stale.
 	localView() *fsm.View
 	// readIndex returns, on the leader, an index such that a table that
 	// has applied it may be read linearizably (Guarantee 6's recipe
 	// without the read): how a follower reads its own table linearizably.
-	// On a follower: errNotLeader.
+	// On a follower: commit.ErrNotLeader.
 	readIndex(ctx context.Context) (uint64, error)
 	// waitApplied blocks until this node's FSM has applied an index greater
 	// than index, or ctx ends. It is how blocking queries and the runner
@@ -71,20 +71,6 @@ type core interface {
 	stateInfo() api.StateInfo
 	// renewLease answers a node's lease renewal on the leader, once a
 	// quorum has confirmed its leadership, with the leader's last log index
-	// (Guarantee 3). On a follower: errNotLeader.
+	// (Guarantee 3). On a follower: commit.ErrNotLeader.
 	renewLease(ctx context.Context, node string) (uint64, error)
 }
-
-// sessionRef names a request within a client session.
-type sessionRef struct {
-	ID         uint64
-	Request    uint64
-	AckedBelow uint64
-}
-
-// Errors of the core.
-var (
-	errNotLeader      = errors.New("not the leader")
-	errNoLeader       = errors.New("no leader")
-	errUnknownOutcome = errors.New("outcome unknown: retry with the same request id")
-)

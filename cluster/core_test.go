@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -35,7 +36,7 @@ func TestSubmitGroupCommit(t *testing.T) {
 			for i := 0; i < each; i++ {
 				// Each worker retries in its own session, so a leader
 				// change under load costs no spawn twice.
-				ref := &sessionRef{ID: sid, Request: uint64(i + 1), AckedBelow: uint64(i + 1)}
+				ref := &commit.SessionRef{ID: sid, Request: uint64(i + 1), AckedBelow: uint64(i + 1)}
 				res, err := c.submitIn(ref, &fsm.Spawn{
 					Spec: fsm.Spec{Command: "true", Args: []string{strconv.Itoa(w), strconv.Itoa(i)}},
 					Now:  time.Now().UnixNano(),
@@ -88,7 +89,7 @@ func TestSubmitSessionRetryReturnsFirstPID(t *testing.T) {
 	if err != nil || sid == 0 {
 		t.Fatalf("registerSession = %d, %v", sid, err)
 	}
-	ref := &sessionRef{ID: sid, Request: 1}
+	ref := &commit.SessionRef{ID: sid, Request: 1}
 	cmd := &fsm.Spawn{Spec: fsm.Spec{Command: "true"}, Now: time.Now().UnixNano()}
 	first, err := l.submit(ctx, ref, cmd)
 	if err != nil || first.Err != nil {
@@ -106,7 +107,7 @@ func TestSubmitSessionRetryReturnsFirstPID(t *testing.T) {
 		t.Errorf("retry moved the PID counter from %d to %d: applied twice", before, next)
 	}
 	// A session the leader does not know is refused, not applied.
-	res, err := l.submit(ctx, &sessionRef{ID: sid + 12345, Request: 1}, cmd)
+	res, err := l.submit(ctx, &commit.SessionRef{ID: sid + 12345, Request: 1}, cmd)
 	if err != nil || !errors.Is(res.Err, fsm.ErrSessionExpired) {
 		t.Errorf("submit in an unknown session = %v, %v; want ErrSessionExpired", res, err)
 	}
@@ -118,14 +119,14 @@ func TestFollowersRefuseBeforeDispatch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, f := range c.followers() {
-		if _, err := f.submit(ctx, nil, &fsm.Tick{}); !errors.Is(err, errNotLeader) {
-			t.Errorf("%s: submit = %v, want errNotLeader", f.Name(), err)
+		if _, err := f.submit(ctx, nil, &fsm.Tick{}); !errors.Is(err, commit.ErrNotLeader) {
+			t.Errorf("%s: submit = %v, want commit.ErrNotLeader", f.Name(), err)
 		}
-		if _, err := f.registerSession(ctx); !errors.Is(err, errNotLeader) {
-			t.Errorf("%s: registerSession = %v, want errNotLeader", f.Name(), err)
+		if _, err := f.registerSession(ctx); !errors.Is(err, commit.ErrNotLeader) {
+			t.Errorf("%s: registerSession = %v, want commit.ErrNotLeader", f.Name(), err)
 		}
-		if _, err := f.consistentView(ctx); !errors.Is(err, errNotLeader) {
-			t.Errorf("%s: consistentView = %v, want errNotLeader", f.Name(), err)
+		if _, err := f.consistentView(ctx); !errors.Is(err, commit.ErrNotLeader) {
+			t.Errorf("%s: consistentView = %v, want commit.ErrNotLeader", f.Name(), err)
 		}
 		if v := f.localView(); v == nil {
 			t.Errorf("%s: localView = nil", f.Name())
@@ -152,7 +153,7 @@ func TestLinearizableReadWaitsForTheFSM(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	hold := func() { <-release }
-	l.adapter.beforeApply.Store(&hold)
+	l.replica.HoldApply(hold)
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
 
 	done := make(chan *fsm.Result, 1)
@@ -176,7 +177,7 @@ func TestLinearizableReadWaitsForTheFSM(t *testing.T) {
 	released := make(chan struct{})
 	time.AfterFunc(200*time.Millisecond, func() {
 		close(released)
-		l.adapter.beforeApply.Store(nil)
+		l.replica.HoldApply(nil)
 		once.Do(func() { close(release) })
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -216,8 +217,8 @@ func TestSubmitBatch(t *testing.T) {
 	}
 	for _, f := range c.followers() {
 		for i, o := range f.submitBatch(context.Background(), nil, cmds) {
-			if !errors.Is(o.err, errNotLeader) {
-				t.Fatalf("follower %s, command %d: got %+v, %v; want errNotLeader", f.Name(), i, o.res, o.err)
+			if !errors.Is(o.Err, commit.ErrNotLeader) {
+				t.Fatalf("follower %s, command %d: got %+v, %v; want commit.ErrNotLeader", f.Name(), i, o.Res, o.Err)
 			}
 		}
 	}
@@ -227,13 +228,13 @@ func TestSubmitBatch(t *testing.T) {
 	outs := l.submitBatch(ctx, nil, cmds)
 	took := time.Since(start)
 	for i, o := range outs {
-		if o.err != nil {
-			t.Fatalf("command %d: %v", i, o.err)
+		if o.Err != nil {
+			t.Fatalf("command %d: %v", i, o.Err)
 		}
 	}
-	if outs[0].res.State != fsm.StateRunning || !errors.Is(outs[1].res.Err, fsm.ErrStale) || outs[2].res.Err != nil ||
-		outs[0].res.Index > outs[2].res.Index {
-		t.Fatalf("results: %+v %+v %+v", outs[0].res, outs[1].res, outs[2].res)
+	if outs[0].Res.State != fsm.StateRunning || !errors.Is(outs[1].Res.Err, fsm.ErrStale) || outs[2].Res.Err != nil ||
+		outs[0].Res.Index > outs[2].Res.Index {
+		t.Fatalf("results: %+v %+v %+v", outs[0].Res, outs[1].Res, outs[2].Res)
 	}
 	// Alone, lazy proposals wait lazyDelay for company, then go.
 	if took > 5*time.Second {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vproc/vproc/cluster/replica"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -16,14 +17,14 @@ import (
 // on, a read on the leader does not wait for the FSM to catch up with the
 // commit index, so it can miss an acknowledged write.
 func TestUnsafeReadsSkipTheBarrier(t *testing.T) {
-	SetUnsafeReads(true)
-	t.Cleanup(func() { SetUnsafeReads(false) })
+	replica.SetUnsafeReads(true)
+	t.Cleanup(func() { replica.SetUnsafeReads(false) })
 	c := MakeCluster(t, 3)
 	l := c.leader()
 	release := make(chan struct{})
 	var once sync.Once
 	hold := func() { <-release }
-	l.adapter.beforeApply.Store(&hold)
+	l.replica.HoldApply(hold)
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -45,6 +46,6 @@ func TestUnsafeReadsSkipTheBarrier(t *testing.T) {
 	if v.Index() >= l.raft.CommitIndex() {
 		t.Errorf("unsafe read waited for the commit index %d", v.Index())
 	}
-	l.adapter.beforeApply.Store(nil)
+	l.replica.HoldApply(nil)
 	once.Do(func() { close(release) })
 }

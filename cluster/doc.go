@@ -1,30 +1,56 @@
-// Package cluster is the vproc agent: the only package that does distributed
-// I/O. An Agent is one node of a cluster. It has two halves that meet at the
-// core interface (core.go):
+// Package cluster is the vproc agent: the only part of vproc that does
+// distributed I/O. An Agent is one node of a cluster; package cluster
+// wires its parts together (New, Shutdown) and keeps what needs several of
+// them at once. Its parts, by concern:
 //
-// The replication half keeps the process table: hashicorp/raft over
-// raft-boltdb (in memory with Dev) driving the fsm package's state machine
-// (raft.go), group commit of commands into batched log entries with client
-// sessions (applier.go), linearizable reads after the leader's read barrier
-// (reads.go), memberlist gossip of node metadata and load (gossip.go),
-// bootstrap-expect, joins, voter management, dead-server removal and
-// graceful leave (membership.go), and the leader's loops: placement with
-// package sched (scheduler.go), init's retention reaping and session ticks
-// (leader.go). The leader also ranks the nodes for each spawn it receives,
-// with the table's strategy, so that one entry allocates the PID and places
-// it (fsm.Spawn.Place); the placement loop commits sched's plans for the
-// rest: placements and preemptions.
+//	cluster/replica     the raft side: raft over package raftstore driving the
+//	                    fsm package's table, group commit with client
+//	                    sessions, linearizable reads, operator snapshots
+//	cluster/leader      the leader's loops for each term: placement with
+//	                    package sched, init's reaping, session ticks, the
+//	                    lease table and the declaring of lost nodes
+//	cluster/membership  gossip (memberlist, node metadata and load) and the
+//	                    servers' side: bootstrap-expect, joins, the leader's
+//	                    reconcile with raft voters and the table's node
+//	                    records, dead-server removal, graceful leave
+//	cluster/httpapi     the HTTP API behind the Core, Node and Logs interfaces
+//	                    it declares, one file per resource, forwarding to the
+//	                    leader, and the node's client of the leader
+//	cluster/runner      the node runner: the local kernel follows the table
+//	                    for this node's processes, reports their lifecycle,
+//	                    children across nodes, evictions
+//	cluster/ipcnet      IPC between nodes: the registry of names, the
+//	                    streams to objects other nodes hold
+//	cluster/lease       the node side of leases: renewal and fencing, with
+//	                    the protocol and its safety argument (lease.go)
+//	cluster/logstore    the bounded per-process output logs
+//	cluster/commit      the vocabulary they share: sessions, outcomes,
+//	                    replication errors
+//	cluster/api         the HTTP API's wire types; cluster/client its Go client
+//	cluster/raftnet     raft's TCP stream layer
+//	cluster/internal/logbridge  raft's and memberlist's logs into slog
 //
-// The serving half is what users and processes touch: the HTTP API of
-// package cluster/api on every node, with writes and consistent reads
-// forwarded to the leader (http.go, forward.go); the runner, which follows
-// the table for the processes placed on this node, runs them in the local
-// kernel (package node), delivers their signal requests exactly once and
-// reports their lifecycle back, in batches (runner.go, reporter.go), and
-// SIGKILLs a preempted process that outlives its grace period (evict.go);
-// the bounded per-process output logs (logstore.go); and the node's lease
-// (lease.go): renewed with the leader, it fences the local kernel, and the
-// leader declares lost the nodes whose leases expired (Guarantee 3).
+// Imports point downwards only: package cluster imports its parts; none of
+// them imports package cluster, and replica, leader, membership, httpapi,
+// runner, ipcnet and lease do not import each other, but for the runner's
+// use of httpapi's conversions of table records to the kernel's
+// (httpapi/convert.go) and ipcnet's of its address and errno helpers.
+// Each declares what it needs from the others as small interfaces (replica.Leadership and replica.SpawnPlacer,
+// leader.Replica and leader.Loads, membership.Table, httpapi.Core,
+// httpapi.Node and httpapi.Logs, runner.Table, runner.Logs and
+// runner.Sender, ipcnet.Core, ipcnet.Committer and ipcnet.Client,
+// lease.Core, lease.Client and lease.Runner), which package cluster
+// satisfies.
 //
-// The Go client is package cluster/client; the CLI is cmd/vproc.
+// Package cluster itself holds:
+//
+//   - the Agent: its Config, the listeners and raft's transport, and how it
+//     implements core (core.go, core_agent.go): what the serving half
+//     needs from the replication half;
+//   - the serving half, which users and processes touch (serving.go): the
+//     local kernel with its runner (package runner), IPC between nodes
+//     (package ipcnet) and the node's lease (package lease), and the HTTP
+//     API of package httpapi over them (serving_api.go).
+//
+// The CLI is cmd/vproc.
 package cluster

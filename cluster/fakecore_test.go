@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"github.com/vproc/vproc/internal/testwait"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,7 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vproc/vproc/internal/testwait"
+
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/cluster/runner"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -146,9 +149,9 @@ func (c *fakeCore) setAddr(name, addr string) {
 
 func (c *fakeCore) name() string { return c.nodeName }
 
-func (c *fakeCore) submit(ctx context.Context, sess *sessionRef, cmd fsm.Command) (*fsm.Result, error) {
+func (c *fakeCore) submit(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {
 	if !c.leaderFlag.Load() {
-		return nil, errNotLeader
+		return nil, commit.ErrNotLeader
 	}
 	c.amu.Lock()
 	hook := c.hook
@@ -164,28 +167,28 @@ func (c *fakeCore) submit(ctx context.Context, sess *sessionRef, cmd fsm.Command
 	return c.apply(cmd), nil
 }
 
-func (c *fakeCore) submitBatch(ctx context.Context, sess []*sessionRef, cmds []fsm.Command) []applyOutcome {
-	outs := make([]applyOutcome, len(cmds))
+func (c *fakeCore) submitBatch(ctx context.Context, sess []*commit.SessionRef, cmds []fsm.Command) []commit.Outcome {
+	outs := make([]commit.Outcome, len(cmds))
 	for i, cmd := range cmds {
-		var sr *sessionRef
+		var sr *commit.SessionRef
 		if sess != nil {
 			sr = sess[i]
 		}
-		outs[i].res, outs[i].err = c.submit(ctx, sr, cmd)
+		outs[i].Res, outs[i].Err = c.submit(ctx, sr, cmd)
 	}
 	return outs
 }
 
 func (c *fakeCore) registerSession(ctx context.Context) (uint64, error) {
 	if !c.leaderFlag.Load() {
-		return 0, errNotLeader
+		return 0, commit.ErrNotLeader
 	}
 	return c.apply(&fsm.RegisterSession{Now: time.Now().UnixNano()}).SessionID, nil
 }
 
 func (c *fakeCore) consistentView(ctx context.Context) (*fsm.View, error) {
 	if !c.leaderFlag.Load() {
-		return nil, errNotLeader
+		return nil, commit.ErrNotLeader
 	}
 	return c.f.View(), nil
 }
@@ -219,14 +222,14 @@ func (c *fakeCore) isLeader() bool { return c.leaderFlag.Load() }
 
 func (c *fakeCore) readIndex(context.Context) (uint64, error) {
 	if !c.leaderFlag.Load() {
-		return 0, errNotLeader
+		return 0, commit.ErrNotLeader
 	}
 	return c.f.View().Index(), nil
 }
 
 func (c *fakeCore) renewLease(_ context.Context, node string) (uint64, error) {
 	if !c.leaderFlag.Load() || c.refuseLeases.Load() {
-		return 0, errNotLeader
+		return 0, commit.ErrNotLeader
 	}
 	return c.f.View().Index(), nil
 }
@@ -286,13 +289,24 @@ type harness struct {
 	url  string
 }
 
-type harnessOpt func(*Config)
-
-func withDataDir(dir string) harnessOpt {
-	return func(c *Config) { c.Dev, c.DataDir = false, dir }
+// harnessOpts is what harness options change: the agent's configuration
+// and the runner's.
+type harnessOpts struct {
+	cfg  Config
+	tune []func(*runner.Config)
 }
 
-func withLogMax(n int64) harnessOpt { return func(c *Config) { c.LogMaxBytes = n } }
+type harnessOpt func(*harnessOpts)
+
+func withDataDir(dir string) harnessOpt {
+	return func(o *harnessOpts) { o.cfg.Dev, o.cfg.DataDir = false, dir }
+}
+
+func withLogMax(n int64) harnessOpt { return func(o *harnessOpts) { o.cfg.LogMaxBytes = n } }
+
+func withRunner(fn func(*runner.Config)) harnessOpt {
+	return func(o *harnessOpts) { o.tune = append(o.tune, fn) }
+}
 
 // newHarness starts a serving on core c (a fresh one if nil). start says
 // whether its runner runs.
@@ -301,11 +315,11 @@ func newHarness(t testing.TB, c *fakeCore, start bool, opts ...harnessOpt) *harn
 	if c == nil {
 		c = newFakeCore(t, "n1")
 	}
-	cfg := Config{Name: c.nodeName, Dev: true, CPUs: 2, FenceTimeout: 2 * time.Second, LostTimeout: 4 * time.Second}
-	for _, o := range opts {
-		o(&cfg)
+	o := harnessOpts{cfg: Config{Name: c.nodeName, Dev: true, CPUs: 2, FenceTimeout: 2 * time.Second, LostTimeout: 4 * time.Second}}
+	for _, opt := range opts {
+		opt(&o)
 	}
-	s, err := newServing(c, cfg, testLogger(t))
+	s, err := newServing(c, o.cfg, testLogger(t), o.tune...)
 	if err != nil {
 		t.Fatal(err)
 	}

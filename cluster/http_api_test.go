@@ -436,7 +436,7 @@ func TestHTTPDebugProfiles(t *testing.T) {
 	if r := do(t, "GET", off.url+"/debug/pprof/", nil, nil); r.status != 404 || r.err().Code != api.CodeNotFound {
 		t.Errorf("without EnableDebug: %d %s, want 404 %s", r.status, r.body, api.CodeNotFound)
 	}
-	on := newHarness(t, nil, false, func(c *Config) { c.EnableDebug = true })
+	on := newHarness(t, nil, false, func(o *harnessOpts) { o.cfg.EnableDebug = true })
 	r := do(t, "GET", on.url+"/debug/pprof/", nil, nil)
 	if r.status != 200 || !bytes.Contains(r.body, []byte("goroutine")) {
 		t.Errorf("with EnableDebug: %d %.200s, want 200 and the profile index", r.status, r.body)

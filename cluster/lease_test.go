@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vproc/vproc/cluster/lease"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -13,29 +14,6 @@ import (
 func leaseTiming(_ int, c *Config) {
 	c.FenceTimeout = time.Second
 	c.LostTimeout = 1500 * time.Millisecond
-}
-
-func TestLeaseTableCountsFromTheLaterOfRenewalAndTerm(t *testing.T) {
-	start := time.Unix(1000, 0)
-	lt := newLeaseTable(start)
-	fence := time.Second
-	if got := lt.since("a"); !got.Equal(start) {
-		t.Fatalf("never renewed: since %v, want the term's start %v", got, start)
-	}
-	if !lt.fresh("a", start.Add(999*time.Millisecond), fence) || lt.fresh("a", start.Add(fence), fence) {
-		t.Fatal("a node the term has not heard from must be fresh for one fence timeout from the term's start")
-	}
-	lt.renew("a", start.Add(-time.Second)) // answered before the term: by an earlier leader
-	if got := lt.since("a"); !got.Equal(start) {
-		t.Fatalf("renewal before the term: since %v, want %v", got, start)
-	}
-	lt.renew("a", start.Add(3*time.Second))
-	if got := lt.since("a"); !got.Equal(start.Add(3 * time.Second)) {
-		t.Fatalf("since %v, want the renewal", got)
-	}
-	if lt.fresh("b", start.Add(3*time.Second), fence) || !lt.fresh("a", start.Add(3*time.Second), fence) {
-		t.Fatal("freshness is per node")
-	}
 }
 
 func TestConfigLeaseRelations(t *testing.T) {
@@ -143,7 +121,7 @@ func TestNodeCrashReschedulesByPolicy(t *testing.T) {
 	})
 	t.Logf("%d processes of the crashed node settled %v after the crash (lost timeout %v)",
 		count[name], movedAt.Round(time.Millisecond), c.cfgs[victim].LostTimeout)
-	if movedAt < c.cfgs[victim].LostTimeout-c.cfgs[victim].renewInterval() {
+	if movedAt < c.cfgs[victim].LostTimeout-lease.RenewInterval(c.cfgs[victim].FenceTimeout) {
 		t.Fatalf("processes moved %v after the crash, before the lost timeout", movedAt)
 	}
 }

@@ -1,9 +1,5 @@
 package cluster
 
-import (
-	"time"
-)
-
 // Reload applies the settings of cfg that can change while the agent runs,
 // as SIGHUP does for Consul's agent: Retention, which the reaper uses from
 // its next round on (its own while this node leads). cfg must be valid;
@@ -13,12 +9,7 @@ func (a *Agent) Reload(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	a.retention.Store(int64(cfg.Retention))
+	a.lead.SetRetention(cfg.Retention)
 	a.logger.Info("settings reloaded", "retention", cfg.Retention)
 	return nil
-}
-
-// currentRetention is the Retention in effect.
-func (a *Agent) currentRetention() time.Duration {
-	return time.Duration(a.retention.Load())
 }

@@ -20,7 +20,7 @@ func TestReloadRetention(t *testing.T) {
 	if err := a.Reload(bad); !errors.Is(err, ErrBadConfig) {
 		t.Errorf("retention 0: got %v, want ErrBadConfig", err)
 	}
-	if got := a.currentRetention(); got != time.Hour {
+	if got := a.lead.Retention(); got != time.Hour {
 		t.Errorf("after a bad reload: got retention %v, want 1h", got)
 	}
 

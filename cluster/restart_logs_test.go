@@ -22,7 +22,7 @@ func TestRestartKeepsProcessLogs(t *testing.T) {
 		}
 		return nil
 	})
-	if !c.agents[i].serving.logs.has(pid) {
+	if !c.agents[i].serving.logs.Has(pid) {
 		t.Fatalf("%s holds no log of pid %d", name, pid)
 	}
 	c.crash(i)
@@ -36,14 +36,14 @@ func TestRestartKeepsProcessLogs(t *testing.T) {
 		return nil
 	})
 	// Passes after the catch-up compare the logs with the whole table.
-	passes := a.serving.runner.passes.Load()
+	passes := a.serving.runner.Passes()
 	poll(t, 20*time.Second, func() error {
-		if n := a.serving.runner.passes.Load(); n < passes+2 {
+		if n := a.serving.runner.Passes(); n < passes+2 {
 			return fmt.Errorf("%d runner passes since the catch-up", n-passes)
 		}
 		return nil
 	})
-	if !a.serving.logs.has(pid) {
+	if !a.serving.logs.Has(pid) {
 		t.Errorf("%s dropped the log of pid %d after its restart", name, pid)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/cluster/runner"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
@@ -109,7 +111,7 @@ func TestRunnerSignalsOnce(t *testing.T) {
 	h.waitState(pid, fsm.StateRunning)
 	// Let the process install its handler: it sleeps once it has.
 	waitFor(t, "the handler", 5*time.Second, func() bool {
-		micro, _, _ := h.s.runner.localInfo(pid, 1)
+		micro, _, _ := h.s.runner.LocalInfo(pid, 1)
 		return micro == "waiting"
 	})
 
@@ -118,7 +120,7 @@ func TestRunnerSignalsOnce(t *testing.T) {
 	var fails atomic.Int64
 	h.c.setHook(func(c fsm.Command) error {
 		if c.Type() == fsm.TypeSignalDelivered && fails.Add(1) <= 3 {
-			return errUnknownOutcome
+			return commit.ErrUnknownOutcome
 		}
 		return nil
 	})
@@ -133,13 +135,13 @@ func TestRunnerSignalsOnce(t *testing.T) {
 		waitFor(t, fmt.Sprintf("%d handled signals", i), 5*time.Second, func() bool { return usr1Count.Load() >= int64(i) })
 		// More passes of the runner over the same table: a second
 		// delivery would be handled before the process sleeps again.
-		passes := h.s.runner.passes.Load()
+		passes := h.s.runner.Passes()
 		waitFor(t, "three more passes", 10*time.Second, func() bool {
-			kick(h.s.runner.tableKick)
-			return h.s.runner.passes.Load() >= passes+3
+			h.s.runner.Kick()
+			return h.s.runner.Passes() >= passes+3
 		})
 		waitFor(t, "the process to sleep again", 5*time.Second, func() bool {
-			micro, _, _ := h.s.runner.localInfo(pid, 1)
+			micro, _, _ := h.s.runner.LocalInfo(pid, 1)
 			return micro == "waiting"
 		})
 		if got := usr1Count.Load(); got != int64(i) {
@@ -192,7 +194,7 @@ func TestLeaseEndFreezesAndReturnKillsUnassigned(t *testing.T) {
 	// Guarantee 3: a node that cannot renew its lease freezes its
 	// processes; when it renews again, an incarnation the table moved away
 	// meanwhile dies without completing another system call.
-	h := newHarness(t, nil, true, func(c *Config) { c.FenceTimeout = 400 * time.Millisecond })
+	h := newHarness(t, nil, true, func(o *harnessOpts) { o.cfg.FenceTimeout = 400 * time.Millisecond })
 	var calls atomic.Int64
 	h.s.kernel.Programs().(*node.Registry).Register("count", func(s *node.Sys) int {
 		for {
@@ -213,7 +215,7 @@ func TestLeaseEndFreezesAndReturnKillsUnassigned(t *testing.T) {
 	// The runner's own loop would kill the incarnation as soon as it saw
 	// the table change; stopped, it leaves the return path alone to act,
 	// as when a partitioned node's table is stale until the renewal.
-	h.s.runner.stop()
+	h.s.runner.Stop()
 	h.c.autoPlace.Store(false)
 	h.c.apply(&fsm.NodeLost{Node: "n1", Now: time.Now().UnixNano()})
 	h.c.refuseLeases.Store(false)
@@ -301,22 +303,11 @@ func TestRunnerOrphanChildRecord(t *testing.T) {
 	// A child record that no local spawn claims (its parent's spawn failed
 	// after the PID was allocated) ends with 126.
 	c := newFakeCore(t, "n1")
-	h := newHarness(t, c, false)
+	// A short grace: the record is unclaimed from the start.
+	h := newHarness(t, c, false, withRunner(func(rc *runner.Config) { rc.ChildGrace = 200 * time.Millisecond }))
 	parent := h.spawn(api.SpawnRequest{Command: "sleep", Args: []string{"60"}})
 	kid := c.apply(&fsm.Spawn{Parent: parent, Spec: fsm.Spec{Command: "true", Node: "n1", InheritsPipesFrom: parent}}).PID
 	h.s.start()
-	r := h.s.runner
-	// Pretend the grace has passed.
-	waitFor(t, "the runner to notice the child", 5*time.Second, func() bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if _, ok := r.firstSeen[kid]; ok {
-			r.firstSeen[kid] = time.Now().Add(-2 * childGrace)
-			return true
-		}
-		return false
-	})
-	kick(r.tableKick)
 	p := h.waitState(kid, fsm.StateExited)
 	if p.Status.Code != 126 {
 		t.Errorf("orphan child record: got %+v", p.Status)
@@ -354,16 +345,18 @@ type fakeFollower struct {
 	leaderURL string
 }
 
-func (f *fakeFollower) isLeader() bool                                  { return false }
-func (f *fakeFollower) leader() (string, string, bool)                  { return "n0", f.leaderURL, true }
-func (f *fakeFollower) registerSession(context.Context) (uint64, error) { return 0, errNotLeader }
-func (f *fakeFollower) submit(context.Context, *sessionRef, fsm.Command) (*fsm.Result, error) {
-	return nil, errNotLeader
+func (f *fakeFollower) isLeader() bool                 { return false }
+func (f *fakeFollower) leader() (string, string, bool) { return "n0", f.leaderURL, true }
+func (f *fakeFollower) registerSession(context.Context) (uint64, error) {
+	return 0, commit.ErrNotLeader
 }
-func (f *fakeFollower) submitBatch(_ context.Context, _ []*sessionRef, cmds []fsm.Command) []applyOutcome {
-	outs := make([]applyOutcome, len(cmds))
+func (f *fakeFollower) submit(context.Context, *commit.SessionRef, fsm.Command) (*fsm.Result, error) {
+	return nil, commit.ErrNotLeader
+}
+func (f *fakeFollower) submitBatch(_ context.Context, _ []*commit.SessionRef, cmds []fsm.Command) []commit.Outcome {
+	outs := make([]commit.Outcome, len(cmds))
 	for i := range outs {
-		outs[i].err = errNotLeader
+		outs[i].Err = commit.ErrNotLeader
 	}
 	return outs
 }
@@ -387,40 +380,5 @@ func TestRunnerStartsTheNextIncarnationAfterTheOldEnds(t *testing.T) {
 	kp, err := h.s.kernel.Get(int(pid))
 	if err != nil || kp.State == node.StateZombie {
 		t.Fatalf("the kernel's pid %d: %+v, %v; want the new incarnation running", pid, kp, err)
-	}
-}
-
-// TestRunnerOlderViewLeavesAStartedProcessAlone: a view older than the
-// record the runner started a process from says nothing about it. The
-// lease's return path once settled the runner's processes against a view
-// read before the runner took one up, and killed it or forgot it, so that
-// its exit was never reported.
-func TestRunnerOlderViewLeavesAStartedProcessAlone(t *testing.T) {
-	h := newHarness(t, nil, false)
-	old := h.c.f.View()
-	res := h.c.apply(&fsm.Spawn{Parent: fsm.InitPID, Spec: fsm.Spec{Command: "sleep", Args: []string{"60"}}, Now: time.Now().UnixNano()})
-	p, ok := h.c.f.View().Get(res.PID)
-	if !ok || p.Node != "n1" {
-		t.Fatalf("spawned: %+v", p)
-	}
-	h.s.kernel.Thaw()
-	r := h.s.runner
-	r.startProcess(&p)
-	r.mu.Lock()
-	lp := r.procs[p.PID]
-	if lp != nil {
-		q, _ := old.Get(p.PID)
-		r.settleLocked(old, p.PID, lp, &q, false)
-	}
-	kept := r.procs[p.PID] == lp && lp != nil && !lp.killed
-	r.mu.Unlock()
-	if !kept {
-		t.Fatal("an older view killed or forgot a process the runner had started")
-	}
-	if _, err := h.s.kernel.Get(int(p.PID)); err != nil {
-		t.Fatalf("the process: %v", err)
-	}
-	if err := h.s.kernel.Kill(int(p.PID), ipc.SIGKILL); err != nil {
-		t.Fatal(err)
 	}
 }

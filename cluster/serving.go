@@ -9,6 +9,11 @@ import (
 	"sync"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/httpapi"
+	"github.com/vproc/vproc/cluster/ipcnet"
+	"github.com/vproc/vproc/cluster/lease"
+	"github.com/vproc/vproc/cluster/logstore"
+	"github.com/vproc/vproc/cluster/runner"
 	"github.com/vproc/vproc/node"
 	"github.com/vproc/vproc/node/builtins"
 )
@@ -16,6 +21,8 @@ import (
 // DefaultLogMaxBytes bounds each process's stored output when
 // Config.LogMaxBytes is 0.
 const DefaultLogMaxBytes = 1 << 20
+
+var _ runner.Sender = (*httpapi.Client)(nil)
 
 // serving is the serving half of the agent: the HTTP API, forwarding, the
 // node runner with its local kernel, and the process logs. It programs
@@ -27,29 +34,30 @@ type serving struct {
 	log  *slog.Logger
 
 	kernel *node.ProcessManager
-	runner *runner
-	logs   *logStore
-	h      http.Handler
+	runner *runner.Runner
+	logs   *logstore.Store
+	api    *httpapi.Server
 
-	ipcSrv ipcServer // the IPC streams this node serves
+	ipc   *ipcnet.Net   // IPC between nodes: names and streams
+	lease *lease.Keeper // the node's lease
 
-	transport *http.Transport // to the leader and the other nodes
-	client    *http.Client
+	client *httpapi.Client // to the leader and the other nodes
 
-	// ctx ends when stop begins: long polls and log streams end with it.
+	// ctx ends when stop begins: the node's own waits end with it.
 	ctx      context.Context
 	cancel   context.CancelFunc
-	wg       sync.WaitGroup // keepLease
+	wg       sync.WaitGroup // the lease's Run
 	stopOnce sync.Once
 	stopErr  error
 }
 
 // newServing builds the serving half: the local kernel (cfg.CPUs slots when
-// set, the retention, PIDs from the runner, events to the runner), the
-// runner, the log store (under cfg.DataDir/logs, in memory with cfg.Dev or
-// without a data directory) and the HTTP handler. Nothing runs until
-// start.
-func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
+// set, the retention, PIDs from the runner, events to the runner, names
+// from ipcnet), the runner, IPC between nodes, the log store (under
+// cfg.DataDir/logs, in memory with cfg.Dev or without a data directory)
+// and the HTTP API. Nothing runs until
+// start. Tests adjust the runner's configuration with tune.
+func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Config)) (*serving, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -61,25 +69,42 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 	if !cfg.Dev && cfg.DataDir != "" {
 		dir = filepath.Join(cfg.DataDir, "logs")
 	}
-	logs, err := newLogStore(dir, maxLog, logger)
+	logs, err := logstore.New(dir, maxLog, logger)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	tr := newTransport()
 	s := &serving{
-		c:         c,
-		cfg:       cfg,
-		name:      c.name(),
-		log:       logger,
-		logs:      logs,
-		transport: tr,
-		client:    &http.Client{Transport: tr},
-		ctx:       ctx,
-		cancel:    cancel,
+		c:      c,
+		cfg:    cfg,
+		name:   c.name(),
+		log:    logger,
+		logs:   logs,
+		client: httpapi.NewClient(coreAPI{c}),
+		ctx:    ctx,
+		cancel: cancel,
 	}
-	s.runner = newRunner(c, logs, leaderSender{s}, logger)
-	s.runner.grace = cfg.PreemptGrace
+	rcfg := runner.DefaultConfig()
+	rcfg.Name, rcfg.PreemptGrace = s.name, cfg.PreemptGrace
+	for _, fn := range tune {
+		fn(&rcfg)
+	}
+	if s.runner, err = runner.New(rcfg, coreAPI{c}, logs, s.client, logger); err != nil {
+		cancel()
+		logs.Close()
+		return nil, err
+	}
+	if s.ipc, err = ipcnet.New(ipcnet.Config{
+		Name:   s.name,
+		Core:   coreAPI{c},
+		Commit: s.runner,
+		Client: s.client,
+		Fail:   func(w http.ResponseWriter, r *http.Request, err error) { s.api.Fail(w, r, err) },
+	}); err != nil {
+		cancel()
+		logs.Close()
+		return nil, err
+	}
 
 	kcfg := node.DefaultConfig()
 	if cfg.CPUs > 0 {
@@ -94,41 +119,65 @@ func newServing(c core, cfg Config, logger *slog.Logger) (*serving, error) {
 	}
 	kcfg.PIDs = s.runner
 	kcfg.Signals = s.runner
-	kcfg.OnEvent = s.runner.onEvent
+	kcfg.OnEvent = s.runner.OnEvent
 	kcfg.Logger = logger
-	kcfg.Names = &clusterNames{s: s}
+	kcfg.Names = s.ipc.Names()
 	k, err := node.New(kcfg)
 	if err != nil {
 		cancel()
-		logs.close()
+		logs.Close()
 		return nil, fmt.Errorf("local kernel: %w", err)
 	}
-	if fencing {
-		k.Freeze() // until the first renewal of the lease (lease.go)
+	if lease.Fencing {
+		k.Freeze() // until the first renewal of the lease (package lease)
 	}
 	s.kernel = k
-	s.runner.kernel = k
-	s.h = s.routes()
+	s.runner.SetKernel(k)
+	s.ipc.SetKernel(k)
+	if s.lease, err = lease.New(ctx, lease.Config{Name: s.name, FenceTimeout: cfg.FenceTimeout}, coreAPI{c}, s.client, k, s.runner, logger); err != nil {
+		cancel()
+		logs.Close()
+		_ = k.Shutdown(context.Background())
+		return nil, err
+	}
+	s.api, err = httpapi.New(httpapi.Config{
+		Core:        coreAPI{c},
+		Node:        nodeAPI{s},
+		Logs:        logs,
+		Client:      s.client,
+		Logger:      logger,
+		IPCStream:   s.ipc.ServeStream,
+		EnableDebug: cfg.EnableDebug,
+	})
+	if err != nil {
+		cancel()
+		logs.Close()
+		_ = k.Shutdown(context.Background())
+		return nil, err
+	}
 	return s, nil
 }
 
 // handler returns the HTTP API.
-func (s *serving) handler() http.Handler { return s.h }
+func (s *serving) handler() http.Handler { return s.api.Handler() }
 
 // start starts the runner's goroutines and the lease renewals.
 func (s *serving) start() {
-	s.runner.start()
+	s.runner.Start()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.keepLease()
+		s.lease.Run()
 	}()
 }
 
 // drain ends long polls, wait queries and log streams now, so that an
 // http.Server's Shutdown does not wait for them: register it with the
 // server's RegisterOnShutdown. stop drains too.
-func (s *serving) drain() { s.cancel() }
+func (s *serving) drain() {
+	s.cancel()
+	s.api.Drain()
+}
 
 // stop ends long polls and log streams, stops the runner, kills the local
 // processes (the kernel's Shutdown, bounded by ctx: a process that never
@@ -137,12 +186,13 @@ func (s *serving) drain() { s.cancel() }
 func (s *serving) stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.cancel()
-		s.ipcSrv.close()
+		s.api.Drain()
+		s.ipc.Close()
 		s.wg.Wait()
-		s.runner.stop()
+		s.runner.Stop()
 		err := s.kernel.Shutdown(ctx)
-		s.logs.close()
-		s.transport.CloseIdleConnections()
+		s.logs.Close()
+		s.client.Close()
 		s.stopErr = err
 	})
 	return s.stopErr

@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/runner"
 	"github.com/vproc/vproc/fsm"
 )
 
 func TestServingLogsOnDiskAndReaped(t *testing.T) {
 	dir := t.TempDir()
-	h := newHarness(t, nil, false, withDataDir(dir))
-	h.s.runner.gcEvery = 10 * time.Millisecond
+	h := newHarness(t, nil, false, withDataDir(dir), withRunner(func(rc *runner.Config) { rc.GCEvery = 10 * time.Millisecond }))
 	h.s.start()
 	pid := h.spawn(api.SpawnRequest{Command: "echo", Args: []string{"kept"}})
 	h.waitState(pid, fsm.StateExited)
@@ -30,24 +30,24 @@ func TestServingLogsOnDiskAndReaped(t *testing.T) {
 	}
 	waitFor(t, "the log to be deleted", 5*time.Second, func() bool {
 		ents, _ := os.ReadDir(logs)
-		return len(ents) == 0 && !h.s.logs.has(pid)
+		return len(ents) == 0 && !h.s.logs.Has(pid)
 	})
 }
 
 func TestServingLogsGoWithTheReap(t *testing.T) {
-	// Without the periodic comparison with the whole table (gcEvery is a
+	// Without the periodic comparison with the whole table (GCEvery is a
 	// minute), the table's feed of reaps makes the runner drop a reaped
 	// process's log at once.
 	h := newHarness(t, nil, true)
 	pid := h.spawn(api.SpawnRequest{Command: "echo", Args: []string{"kept"}})
 	h.waitState(pid, fsm.StateExited)
-	waitFor(t, "the log", 5*time.Second, func() bool { return h.s.logs.has(pid) })
+	waitFor(t, "the log", 5*time.Second, func() bool { return h.s.logs.Has(pid) })
 	if r := h.c.apply(&fsm.Reap{PID: pid}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	waitFor(t, "the log to be dropped", 5*time.Second, func() bool { return !h.s.logs.has(pid) })
-	if h.s.runner.gcEvery < time.Minute {
-		t.Fatalf("gcEvery is %v: the test would not tell the feed from the periodic comparison", h.s.runner.gcEvery)
+	waitFor(t, "the log to be dropped", 5*time.Second, func() bool { return !h.s.logs.Has(pid) })
+	if every := runner.DefaultConfig().GCEvery; every < time.Minute {
+		t.Fatalf("GCEvery is %v: the test would not tell the feed from the periodic comparison", every)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -232,12 +233,12 @@ func (c *testCluster) leader() *Agent {
 		if l == nil {
 			return errors.New("no leader")
 		}
-		ls := l.leading.Load()
-		if ls == nil {
+		ready, _, ok := l.lead.Term()
+		if !ok {
 			return errors.New("leader not leading yet")
 		}
 		select {
-		case <-ls.ready:
+		case <-ready:
 			return nil
 		default:
 			return errors.New("leader not ready")
@@ -286,20 +287,17 @@ func (c *testCluster) waitMembers(n int) {
 		}
 		// Every node holds a lease the leader renewed, so that placement
 		// sees all of them: a test that spawns at once spreads over all.
-		ls := l.leading.Load()
-		if ls == nil {
+		if !l.lead.Leading() {
 			return errors.New("leader state not set up yet")
 		}
 		now := time.Now()
 		for _, a := range c.up() {
 			nd, ok := l.localView().Node(a.Name())
-			if !ok || !ls.eligible(&nd, now) {
+			if !ok || !l.lead.Eligible(&nd, now) {
 				return fmt.Errorf("the leader may not place on %s yet", a.Name())
 			}
 		}
-		ls.sched.mu.Lock()
-		ls.sched.nodes = nil // the next spawn lists the nodes afresh
-		ls.sched.mu.Unlock()
+		l.lead.ForgetNodes() // the next spawn lists the nodes afresh
 		return nil
 	})
 	c.leader()
@@ -374,7 +372,7 @@ func (c *testCluster) submit(cmd fsm.Command) *fsm.Result {
 		c.sess = c.session()
 	}
 	c.req++
-	res, err := c.submitIn(&sessionRef{ID: c.sess, Request: c.req, AckedBelow: c.req}, cmd)
+	res, err := c.submitIn(&commit.SessionRef{ID: c.sess, Request: c.req, AckedBelow: c.req}, cmd)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -402,12 +400,12 @@ func (c *testCluster) session() uint64 {
 // submitIn commits cmd as request ref, retrying across leader changes and
 // unknown outcomes. It may be called from any goroutine; it returns a
 // domain error as an error.
-func (c *testCluster) submitIn(ref *sessionRef, cmd fsm.Command) (*fsm.Result, error) {
+func (c *testCluster) submitIn(ref *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var err error
 		if l := c.leaderNow(); l == nil {
-			err = errNoLeader
+			err = commit.ErrNoLeader
 		} else {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			var res *fsm.Result

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // AgentSpec is the command line of one agent.
@@ -159,7 +161,7 @@ func (c *cluster) startAll(ctx context.Context) error {
 			c.logf("cluster up: %d nodes, leader %s", len(c.base), sortedKeys(leaders)[0])
 			return nil
 		}
-		sleepCtx(ctx, 250*time.Millisecond)
+		ctxutil.Sleep(ctx, 250*time.Millisecond)
 	}
 	var tails []string
 	for _, name := range c.base {
@@ -353,7 +355,7 @@ func (c *cluster) Settle(ctx context.Context) {
 		if _, err := c.Leader(ctx); err == nil {
 			return
 		}
-		sleepCtx(ctx, 250*time.Millisecond)
+		ctxutil.Sleep(ctx, 250*time.Millisecond)
 	}
 }
 

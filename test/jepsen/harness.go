@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // Network modes of Config.Network.
@@ -435,7 +437,7 @@ func ReadFinal(ctx context.Context, eps []Endpoint, hist *History, timeout time.
 				settled = false
 			}
 		}
-		if settled || !sleepCtx(ctx, 250*time.Millisecond) {
+		if settled || !ctxutil.Sleep(ctx, 250*time.Millisecond) {
 			break
 		}
 	}
@@ -457,7 +459,7 @@ func converge(ctx context.Context, cfg Config, cl *cluster) [][]StateSample {
 		if agree(r) {
 			break
 		}
-		sleepCtx(ctx, 100*time.Millisecond)
+		ctxutil.Sleep(ctx, 100*time.Millisecond)
 	}
 	return rounds
 }

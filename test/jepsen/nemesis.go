@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // FaultKind names a fault the nemesis injects.
@@ -310,7 +312,7 @@ func NewNemesis(target Target, hist *History, logf func(format string, args ...a
 // healed at once.
 func (n *Nemesis) Run(ctx context.Context, steps []Step) {
 	for _, s := range steps {
-		if !sleepCtx(ctx, s.Quiet) {
+		if !ctxutil.Sleep(ctx, s.Quiet) {
 			return
 		}
 		n.inject(ctx, s.Kind, s.Pick, s.Hold, s)
@@ -340,7 +342,7 @@ func (n *Nemesis) inject(ctx context.Context, kind FaultKind, pick uint64, hold 
 		return
 	}
 	n.logf("nemesis: %s %v %s for %v", kind, f.Targets, f.Detail, hold)
-	sleepCtx(ctx, hold)
+	ctxutil.Sleep(ctx, hold)
 	if err := heal(context.WithoutCancel(ctx)); err != nil {
 		f.Error = "heal: " + err.Error()
 		n.logf("nemesis: healing %s: %v", kind, err)
@@ -444,7 +446,7 @@ func (n *Nemesis) apply(ctx context.Context, kind FaultKind, rng *rand.Rand, f *
 			f.Detail = "with " + string(s.Inner)
 		}
 		heal := func(hctx context.Context) error { return t.RemoveNode(hctx, name) }
-		if s.Inner != "" && sleepCtx(ctx, n.leadIn) {
+		if s.Inner != "" && ctxutil.Sleep(ctx, n.leadIn) {
 			n.inject(ctx, s.Inner, rng.Uint64(), s.InnerHold, Step{})
 		}
 		return heal, nil
@@ -457,20 +459,4 @@ func joinErrs(errs []string) error {
 		return nil
 	}
 	return fmt.Errorf("%s", strings.Join(errs, "; "))
-}
-
-// sleepCtx sleeps for d or until ctx is done, and reports whether it slept
-// the whole time.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // A scenario is a scripted run: a fixed sequence of faults and operations
@@ -262,7 +263,7 @@ func (s *Script) Leader(ctx context.Context, among []string) (string, error) {
 		if len(unreachable) > 0 {
 			last += "; " + strings.Join(unreachable, "; ")
 		}
-		sleepCtx(ctx, 100*time.Millisecond)
+		ctxutil.Sleep(ctx, 100*time.Millisecond)
 	}
 	return "", fmt.Errorf("no leader among %v within %v (%s)", among, 2*s.r.cfg.SettleTimeout, last)
 }
@@ -275,7 +276,7 @@ func (s *Script) Until(ctx context.Context, d time.Duration, what string, cond f
 		if cond() {
 			return nil
 		}
-		if !sleepCtx(ctx, 100*time.Millisecond) {
+		if !ctxutil.Sleep(ctx, 100*time.Millisecond) {
 			return fmt.Errorf("%s: not within %v", what, d)
 		}
 	}

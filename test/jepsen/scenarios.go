@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // Scenarios are the scripted runs: the deliberately broken builds that the
@@ -178,7 +179,7 @@ func staleReadRound(ctx context.Context, s *Script, old string, rest []string) (
 	defer c.close()
 	var spawn Op
 	for i := 0; i < 10; i++ {
-		if spawn = c.Spawn(ctx, api.SpawnRequest{Command: "true"}); spawn.Outcome == OutcomeOK || !sleepCtx(ctx, 200*time.Millisecond) {
+		if spawn = c.Spawn(ctx, api.SpawnRequest{Command: "true"}); spawn.Outcome == OutcomeOK || !ctxutil.Sleep(ctx, 200*time.Millisecond) {
 			break
 		}
 	}
@@ -197,7 +198,7 @@ func staleReadRound(ctx context.Context, s *Script, old string, rest []string) (
 			reads[i] = r.Get(ctx, spawn.RetPID)
 		}()
 	}
-	sleepCtx(ctx, 500*time.Millisecond) // the requests reach the stopped node's sockets
+	ctxutil.Sleep(ctx, 500*time.Millisecond) // the requests reach the stopped node's sockets
 	if err := s.r.cl.Resume(old); err != nil {
 		return 0, err
 	}
@@ -243,7 +244,7 @@ func twoRunners(ctx context.Context, s *Script) error {
 		return err
 	}
 	s.logf("script: heartbeat %d runs on %s, incarnation %d", first.PID, first.Node, first.Incarnation)
-	sleepCtx(ctx, time.Second) // some beats before the cut
+	ctxutil.Sleep(ctx, time.Second) // some beats before the cut
 	cut, err := s.Isolate(first.Node)
 	if err != nil {
 		return err
@@ -263,7 +264,7 @@ func twoRunners(ctx context.Context, s *Script) error {
 			return err
 		}
 		s.logf("script: heartbeat %d restarted on %s, incarnation %d", first.PID, second.Node, second.Incarnation)
-		sleepCtx(ctx, 3*time.Second) // both would run now, without fencing
+		ctxutil.Sleep(ctx, 3*time.Second) // both would run now, without fencing
 		return nil
 	}()
 	return errors.Join(err, cut.HealPartition())
@@ -293,7 +294,7 @@ func gracefulLeave(ctx context.Context, s *Script) error {
 		var sp Op
 		for i := 0; i < 120; i++ {
 			sp = c.Spawn(ctx, api.SpawnRequest{Command: "sleep", Args: []string{strconv.Itoa(600)}, Node: name})
-			if sp.Outcome == OutcomeOK || !sleepCtx(ctx, 500*time.Millisecond) {
+			if sp.Outcome == OutcomeOK || !ctxutil.Sleep(ctx, 500*time.Millisecond) {
 				break
 			}
 		}
@@ -323,7 +324,7 @@ func killInMinority(ctx context.Context, s *Script) error {
 	if err != nil {
 		return err
 	}
-	sleepCtx(ctx, time.Second)
+	ctxutil.Sleep(ctx, time.Second)
 	g := Grudge{}
 	rest := without(members, p.Node)
 	g.cut([]string{p.Node}, rest)
@@ -340,7 +341,7 @@ func killInMinority(ctx context.Context, s *Script) error {
 		defer c2.close()
 		var k Op
 		for i := 0; i < 10; i++ {
-			if k = c2.Kill(ctx, p.PID, 9); k.Outcome == OutcomeOK || !sleepCtx(ctx, 300*time.Millisecond) {
+			if k = c2.Kill(ctx, p.PID, 9); k.Outcome == OutcomeOK || !ctxutil.Sleep(ctx, 300*time.Millisecond) {
 				break
 			}
 		}
@@ -348,7 +349,7 @@ func killInMinority(ctx context.Context, s *Script) error {
 			return fmt.Errorf("kill -9 %d through %s: %s %s", p.PID, leader, k.Code, k.Error)
 		}
 		s.logf("script: SIGKILL for %d committed through %s while %s is cut off", p.PID, leader, p.Node)
-		sleepCtx(ctx, s.r.cfg.KillGrace+2*time.Second)
+		ctxutil.Sleep(ctx, s.r.cfg.KillGrace+2*time.Second)
 		return nil
 	}()
 	return errors.Join(err, cut.HealPartition())
@@ -379,7 +380,7 @@ func pausedLeader(ctx context.Context, s *Script) error {
 		return fmt.Errorf("no heartbeat was placed on the leader %s in %d spawns", leader, 2*len(members))
 	}
 	s.logf("script: heartbeat %d runs on the leader %s, incarnation %d", mine.PID, leader, mine.Incarnation)
-	sleepCtx(ctx, time.Second)
+	ctxutil.Sleep(ctx, time.Second)
 	pause, err := s.Inject(FaultPauseLeader, []string{leader}, "SIGSTOP", func() error { return s.r.cl.Pause(leader) })
 	if err != nil {
 		return err
@@ -399,10 +400,10 @@ func pausedLeader(ctx context.Context, s *Script) error {
 			return err
 		}
 		s.logf("script: heartbeat %d restarted on %s, incarnation %d", mine.PID, p.Node, p.Incarnation)
-		sleepCtx(ctx, time.Second)
+		ctxutil.Sleep(ctx, time.Second)
 		return nil
 	}()
 	err = errors.Join(err, pause.Heal(func() error { return s.r.cl.Resume(leader) }))
-	sleepCtx(ctx, 2*time.Second) // the old leader wakes up next to the new incarnation
+	ctxutil.Sleep(ctx, 2*time.Second) // the old leader wakes up next to the new incarnation
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // Endpoint is a node the clients can talk to.
@@ -193,7 +194,7 @@ func (w *Workload) Probe(ctx context.Context) error {
 		if op.Outcome == OutcomeOK || op.Code == api.CodeBadRequest || ctx.Err() != nil {
 			break
 		}
-		sleepCtx(ctx, time.Second)
+		ctxutil.Sleep(ctx, time.Second)
 	}
 	switch {
 	case op.Code == api.CodeBadRequest:
@@ -211,7 +212,7 @@ func (w *Workload) Probe(ctx context.Context) error {
 	// The heartbeat program.
 	if w.cfg.Heartbeats > 0 {
 		for i := 0; i < 5; i++ {
-			if op = w.spawnHeartbeat(ctx, st, rng); !transient(op) || !sleepCtx(ctx, time.Second) {
+			if op = w.spawnHeartbeat(ctx, st, rng); !transient(op) || !ctxutil.Sleep(ctx, time.Second) {
 				break
 			}
 		}
@@ -232,7 +233,7 @@ func (w *Workload) Probe(ctx context.Context) error {
 	// The registries.
 	for _, kind := range sortedKeys(RegistryRoutes) {
 		for i := 0; i < 5; i++ {
-			if op = w.registryOp(ctx, st, rng, OpCreate, kind, "/jepsen-probe"); !transient(op) || !sleepCtx(ctx, time.Second) {
+			if op = w.registryOp(ctx, st, rng, OpCreate, kind, "/jepsen-probe"); !transient(op) || !ctxutil.Sleep(ctx, time.Second) {
 				break
 			}
 		}

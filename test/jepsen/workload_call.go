@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // stream is a client stream: one session, one HTTP transport. A new one
@@ -190,7 +191,7 @@ func (w *Workload) write(ctx context.Context, st *stream, rng *rand.Rand, op *Op
 	var last attempt
 	for i := 0; i < w.cfg.Attempts; i++ {
 		if i > 0 {
-			sleepCtx(context.WithoutCancel(ctx), 100*time.Millisecond+time.Duration(rng.Int64N(int64(200*time.Millisecond))))
+			ctxutil.Sleep(context.WithoutCancel(ctx), 100*time.Millisecond+time.Duration(rng.Int64N(int64(200*time.Millisecond))))
 			if e, ok := w.endpoint(st, rng); ok {
 				ep = e
 			}

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // opKinds are the choices of a client, with their weights.
@@ -113,7 +115,7 @@ func (w *Workload) client(ctx context.Context, id int) {
 			}
 		}
 		if w.cfg.ThinkTime > 0 {
-			sleepCtx(ctx, time.Duration(rng.Int64N(int64(w.cfg.ThinkTime))))
+			ctxutil.Sleep(ctx, time.Duration(rng.Int64N(int64(w.cfg.ThinkTime))))
 		}
 	}
 }

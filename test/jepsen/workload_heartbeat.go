@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // spawnHeartbeat spawns one heartbeat process, with restart policy always,
@@ -70,7 +71,7 @@ func (w *Workload) keepHeartbeats(ctx context.Context) {
 			spawned++
 			continue
 		}
-		sleepCtx(ctx, tick)
+		ctxutil.Sleep(ctx, tick)
 	}
 }
 
@@ -116,7 +117,7 @@ func (w *Workload) followLoop(ctx context.Context, pid uint64) {
 			w.setOffset(pid, 0)
 			idle = 0
 		}
-		sleepCtx(ctx, 250*time.Millisecond+time.Duration(rng.Int64N(int64(250*time.Millisecond))))
+		ctxutil.Sleep(ctx, 250*time.Millisecond+time.Duration(rng.Int64N(int64(250*time.Millisecond))))
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // ReadAll reads the whole table, exited processes included, with a
@@ -29,7 +30,7 @@ func ReadAll(ctx context.Context, eps []Endpoint, timeout time.Duration) ([]api.
 		if last.kind == answered && last.code == "" {
 			return l.Processes, nil
 		}
-		sleepCtx(ctx, 500*time.Millisecond)
+		ctxutil.Sleep(ctx, 500*time.Millisecond)
 	}
 	return nil, fmt.Errorf("no consistent read: %s %s", last.code, last.msg)
 }

@@ -67,7 +67,7 @@ var defaultTiming = Timing{
 	Commit:      5 * time.Millisecond,
 }
 
-// The product's other raft and store settings (cluster/raft.go).
+// The product's other raft and store settings (cluster/replica/raft.go).
 const (
 	transportPool     = 3
 	transportTimeout  = 10 * time.Second

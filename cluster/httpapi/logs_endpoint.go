@@ -1,0 +1,232 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/fsm"
+)
+
+// locate finds the node a process's logs or stdin live on. It waits, while
+// ctx lasts, for a pending process to be placed when waitPlaced. It
+// returns the record (ok false when the table does not have it).
+func (s *Server) locate(ctx context.Context, r *http.Request, pid uint64, waitPlaced bool) (fsm.Process, bool, error) {
+	if r.Header.Get(api.HeaderTarget) != "" {
+		// Forwarded by a node that saw the record at this index: catch up
+		// with it first (briefly; a lagging node answers what it has).
+		if idx, err := strconv.ParseUint(r.Header.Get(api.HeaderIndex), 10, 64); err == nil && idx > 0 {
+			cctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+			err := s.core.WaitApplied(cctx, idx-1)
+			cancel()
+			if err != nil && ctx.Err() != nil {
+				return fsm.Process{}, false, ctx.Err()
+			}
+		}
+	}
+	for {
+		v := s.core.LocalView()
+		p, ok := v.Get(pid)
+		if !ok || p.Node != "" || !p.State.Live() || !waitPlaced {
+			return p, ok, nil
+		}
+		if err := s.core.WaitApplied(ctx, v.Index()); err != nil {
+			return p, ok, err
+		}
+	}
+}
+
+func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
+	pid, err := pidParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	follow := boolParam(q, "follow")
+	var off int64
+	if v := q.Get("offset"); v != "" {
+		if off, err = strconv.ParseInt(v, 10, 64); err != nil || off < 0 {
+			s.fail(w, r, badRequest("bad offset %q", v))
+			return
+		}
+	}
+	ctx, cancel := s.reqCtx(r)
+	defer cancel()
+	// toNode: forwarded here as the node that runs the process; serve
+	// what is here. fromNode: forwarded to this node as the leader.
+	toNode := r.Header.Get(api.HeaderTarget) != ""
+	fromNode := r.Header.Get(api.HeaderFwd) != ""
+	p, ok, err := s.locate(ctx, r, pid, follow && !toNode)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.fail(w, r, err)
+		} else {
+			s.stopping(w, r)
+		}
+		return
+	}
+	switch {
+	case !ok && s.logs.Has(pid):
+	case !ok && !toNode && !fromNode && !s.core.IsLeader():
+		// This node may lag behind: the leader knows.
+		s.forwardToLeader(w, r, false)
+		return
+	case !ok:
+		s.fail(w, r, domainError(fmt.Errorf("%w: pid %d", fsm.ErrNoSuchProcess, pid)))
+		return
+	case p.Node != "" && p.Node != s.name && !toNode:
+		s.forwardToNode(w, r, p.Node, p.ModifyIndex)
+		return
+	}
+	s.streamLog(ctx, w, r, pid, off, follow)
+}
+
+// streamLog sends pid's log from off, and with follow goes on until the
+// process has ended here and everything is sent.
+func (s *Server) streamLog(ctx context.Context, w http.ResponseWriter, r *http.Request, pid uint64, off int64, follow bool) {
+	rc := http.NewResponseController(w)
+	buf := make([]byte, logChunk)
+	started := false
+	tick := time.NewTicker(followRecheck)
+	defer tick.Stop()
+	for {
+		n, at, err := s.logs.Read(pid, off, buf)
+		if err != nil {
+			if !started {
+				s.fail(w, r, err)
+			}
+			return
+		}
+		if !started {
+			started = true
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set(api.HeaderOffset, strconv.FormatInt(at, 10))
+			w.WriteHeader(http.StatusOK)
+		}
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return
+			}
+			off = at + int64(n)
+			if follow {
+				_ = rc.Flush()
+			}
+			continue
+		}
+		off = at
+		if !follow {
+			return
+		}
+		_ = rc.Flush()
+		wake, atEnd := s.logs.WaitChan(pid, off)
+		var table <-chan struct{}
+		stopTable := func() {}
+		if atEnd {
+			v := s.core.LocalView()
+			if logEnded(v, pid, s.name) {
+				return
+			}
+			table, stopTable = s.tableChanged(ctx, v.Index())
+		}
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-table:
+		case <-tick.C:
+		}
+		stopTable()
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// tableChanged returns a channel closed once the applied index is above
+// index, and the function that stops watching.
+func (s *Server) tableChanged(ctx context.Context, index uint64) (<-chan struct{}, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if s.core.WaitApplied(ctx, index) == nil {
+			close(ch)
+		}
+	}()
+	return ch, func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+// logEnded reports whether nothing more will be written to pid's log here:
+// the process has exited, is lost, was reaped, or runs elsewhere.
+func logEnded(v *fsm.View, pid uint64, self string) bool {
+	p, ok := v.Get(pid)
+	return !ok || !p.State.Live() || (p.Node != "" && p.Node != self)
+}
+
+func (s *Server) handleStdin(w http.ResponseWriter, r *http.Request) {
+	pid, err := pidParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ctx, cancel := s.reqCtx(r)
+	defer cancel()
+	toNode := r.Header.Get(api.HeaderTarget) != ""
+	fromNode := r.Header.Get(api.HeaderFwd) != ""
+	p, ok, err := s.locate(ctx, r, pid, !toNode)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.fail(w, r, err)
+		} else {
+			s.stopping(w, r)
+		}
+		return
+	}
+	switch {
+	case !ok && !toNode && !fromNode && !s.core.IsLeader():
+		s.forwardToLeader(w, r, false)
+		return
+	case !ok:
+		s.fail(w, r, domainError(fmt.Errorf("%w: pid %d", fsm.ErrNoSuchProcess, pid)))
+		return
+	case !p.Spec.Stdin:
+		s.fail(w, r, badRequest("pid %d was not spawned with stdin", pid))
+		return
+	case !p.State.Live():
+		s.fail(w, r, &httpError{http.StatusConflict, api.CodeConflict, fmt.Sprintf("pid %d has exited", pid)})
+		return
+	case p.Node != "" && p.Node != s.name && !toNode:
+		s.forwardToNode(w, r, p.Node, p.ModifyIndex)
+		return
+	case p.Node != s.name:
+		s.fail(w, r, &httpError{http.StatusServiceUnavailable, api.CodeUnavailable, fmt.Sprintf("pid %d does not run on node %s", pid, s.name)})
+		return
+	}
+	pw, err := s.node.AttachStdin(pid)
+	if err != nil {
+		if errors.Is(err, ErrStdinAttached) {
+			s.fail(w, r, &httpError{http.StatusConflict, api.CodeConflict, err.Error()})
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	_, err = io.Copy(pw, r.Body)
+	if err != nil && !errors.Is(err, io.ErrClosedPipe) {
+		// The client went away: its input ends here.
+		s.log.Debug("stdin stream ended early", "pid", pid, "err", err)
+	}
+	pw.Close()
+	w.WriteHeader(http.StatusNoContent)
+}

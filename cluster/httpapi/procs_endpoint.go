@@ -1,0 +1,515 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/fsm"
+)
+
+// handleSpawnBatch serves POST /v1/spawn/batch: many spawns in one request,
+// each with its own request id of the client's session, committed
+// together (they share raft entries) and answered one by one. It is what
+// the Go client sends when concurrent callers spawn at once: one request,
+// one JSON decode and one answer for many spawns, instead of one each.
+func (s *Server) handleSpawnBatch(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req api.SpawnBatchRequest
+	if err := decodeBody(w, r, &req, false); err != nil {
+		return nil, err
+	}
+	sess, err := spawnBatchSessions(r, req.Items)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]api.SpawnBatchResult, len(req.Items))
+	// Items that pass the checks go to the table together; the others are
+	// answered with their error and never reach it.
+	var cmds []fsm.Command
+	var cmdSess []*commit.SessionRef
+	var slot []int
+	now := time.Now().UnixNano()
+	for i := range req.Items {
+		cmd, err := spawnCommand(&req.Items[i].Spawn, s.node.Programs())
+		if err == nil {
+			cmd.Now = now
+			err = checkEncodable(cmd)
+		}
+		if err != nil {
+			results[i] = s.batchError(r, err)
+			continue
+		}
+		cmds, slot = append(cmds, cmd), append(slot, i)
+		if sess != nil {
+			cmdSess = append(cmdSess, sess[i])
+		}
+	}
+	var index uint64
+	if len(cmds) > 0 {
+		for j, o := range s.core.SubmitBatch(r.Context(), cmdSess, cmds) {
+			i := slot[j]
+			switch {
+			case o.Err != nil:
+				results[i] = s.batchError(r, o.Err)
+			case o.Res.Err != nil:
+				results[i] = s.batchError(r, domainError(o.Res.Err))
+			default:
+				results[i] = api.SpawnBatchResult{PID: o.Res.PID, Index: o.Res.Index}
+				index = max(index, o.Res.Index)
+			}
+		}
+	}
+	s.readHeaders(w, index, false)
+	return api.SpawnBatchResponse{Results: results, Index: index}, nil
+}
+
+// batchError is the result of an item that failed with err.
+func (s *Server) batchError(r *http.Request, err error) api.SpawnBatchResult {
+	he := s.httpErrorOf(r, err)
+	return api.SpawnBatchResult{Status: he.status, Error: &api.Error{Code: he.code, Message: he.msg}}
+}
+
+// spawnBatchSessions checks the batch as a whole and returns each item's
+// session reference, or nil when the batch travels outside a session.
+func spawnBatchSessions(r *http.Request, items []api.SpawnBatchItem) ([]*commit.SessionRef, error) {
+	switch {
+	case len(items) == 0:
+		return nil, badRequest("no items")
+	case len(items) > api.MaxSpawnBatch:
+		return nil, &httpError{http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("%d items; at most %d", len(items), api.MaxSpawnBatch)}
+	case r.Header.Get(api.HeaderRequest) != "":
+		return nil, badRequest("%s does not go with a batch: each item has its own request id", api.HeaderRequest)
+	}
+	if r.Header.Get(api.HeaderSession) == "" {
+		if r.Header.Get(api.HeaderAcked) != "" {
+			return nil, badRequest("%s without %s", api.HeaderAcked, api.HeaderSession)
+		}
+		for i, it := range items {
+			if it.Request != 0 {
+				return nil, badRequest("item %d: a request id without %s", i, api.HeaderSession)
+			}
+		}
+		return nil, nil
+	}
+	// The request id is per item: parse the session and acked headers
+	// with a stand-in.
+	base, err := parseSession(r.Header.Get(api.HeaderSession), "1", r.Header.Get(api.HeaderAcked))
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]*commit.SessionRef, len(items))
+	seen := make(map[uint64]struct{}, len(items))
+	for i, it := range items {
+		switch _, dup := seen[it.Request]; {
+		case it.Request == 0:
+			return nil, badRequest("item %d: no request id", i)
+		case dup:
+			return nil, badRequest("item %d: request id %d repeated", i, it.Request)
+		case it.Request < base.AckedBelow:
+			return nil, badRequest("item %d: request id %d is below %s %d", i, it.Request, api.HeaderAcked, base.AckedBelow)
+		}
+		seen[it.Request] = struct{}{}
+		refs[i] = &commit.SessionRef{ID: base.ID, Request: it.Request, AckedBelow: base.AckedBelow}
+	}
+	return refs, nil
+}
+
+func (s *Server) handleSpawn(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req api.SpawnRequest
+	if err := decodeBody(w, r, &req, false); err != nil {
+		return nil, err
+	}
+	sess, err := sessionFrom(r)
+	if err != nil {
+		return nil, err
+	}
+	cmd, err := spawnCommand(&req, s.node.Programs())
+	if err != nil {
+		return nil, err
+	}
+	cmd.Now = time.Now().UnixNano()
+	if err := checkEncodable(cmd); err != nil {
+		return nil, err
+	}
+	res, err := s.core.Submit(r.Context(), sess, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if res.Err != nil {
+		return nil, domainError(res.Err)
+	}
+	s.readHeaders(w, res.Index, false)
+	return api.SpawnResponse{PID: res.PID, Index: res.Index}, nil
+}
+
+// signalID returns the request id of the i-th target of a kill: derived
+// from the session and request id, so that a retry reuses it, or random.
+// Either way it is non-zero with the high bit clear (the table's own ids
+// have it set).
+func signalID(sess *commit.SessionRef, i int) uint64 {
+	var b [8]byte
+	if sess != nil {
+		var in [24]byte
+		binary.BigEndian.PutUint64(in[0:], sess.ID)
+		binary.BigEndian.PutUint64(in[8:], sess.Request)
+		binary.BigEndian.PutUint64(in[16:], uint64(i))
+		sum := sha256.Sum256(in[:])
+		copy(b[:], sum[:8])
+	} else {
+		_, _ = rand.Read(b[:])
+	}
+	id := binary.BigEndian.Uint64(b[:]) &^ (1 << 63)
+	if id == 0 {
+		id = 1
+	}
+	return id
+}
+
+func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req api.KillRequest
+	if err := decodeBody(w, r, &req, false); err != nil {
+		return nil, err
+	}
+	sess, err := sessionFrom(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Targets) == 0 {
+		return nil, badRequest("no targets")
+	}
+	if req.Signal < 0 || req.Signal >= fsm.NSIG {
+		return nil, badRequest("bad signal %d: want 0..%d", req.Signal, fsm.NSIG-1)
+	}
+	for _, t := range req.Targets {
+		if t == 0 || t == -1 {
+			return nil, badRequest("bad target %d: want a PID or -PGID", t)
+		}
+	}
+	// One target travels in the session envelope. Several cannot share
+	// one request id: each gets a request id derived from it instead, and
+	// the session must still be alive.
+	envelope := sess
+	if len(req.Targets) > 1 {
+		envelope = nil
+		if sess != nil {
+			if _, ok := s.core.LocalView().Session(sess.ID); !ok {
+				return nil, domainError(fsm.ErrSessionExpired)
+			}
+		}
+	}
+	// The targets are independent: commit them concurrently (they share
+	// group commits), and answer in the request's order.
+	type outcome struct {
+		res *fsm.Result
+		err error
+	}
+	outs := make([]outcome, len(req.Targets))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for i, t := range req.Targets {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() {
+				<-sem
+				wg.Done()
+			}()
+			cmd := &fsm.Signal{ID: signalID(sess, i), Target: t, Signal: req.Signal, Now: time.Now().UnixNano()}
+			outs[i].res, outs[i].err = s.core.Submit(r.Context(), envelope, cmd)
+		}()
+	}
+	wg.Wait()
+	out := api.KillResponse{Reached: []api.Target{}}
+	var firstErr error
+	for i, o := range outs {
+		if o.err != nil {
+			// Other targets may have been signalled: a retry reuses
+			// their ids.
+			return nil, o.err
+		}
+		out.Index = max(out.Index, o.res.Index)
+		if o.res.Err != nil {
+			if firstErr == nil {
+				firstErr = o.res.Err
+			}
+			out.Errors = append(out.Errors, api.TargetError{Target: req.Targets[i], Code: fsm.Code(o.res.Err), Message: o.res.Err.Error()})
+			continue
+		}
+		for _, tg := range o.res.Targets {
+			out.Reached = append(out.Reached, api.Target{PID: tg.PID, Incarnation: tg.Incarnation})
+		}
+	}
+	if len(out.Errors) == len(req.Targets) {
+		return nil, domainError(firstErr)
+	}
+	s.readHeaders(w, out.Index, false)
+	return out, nil
+}
+
+// enrich fills in micro-states and CPU times: from the local kernel for the
+// processes assigned here, and, unless localOnly, from the other nodes
+// (GET /v1/procs?stale&local) within fanoutTimeout.
+func (s *Server) enrich(ctx context.Context, procs []api.Process, localOnly bool) {
+	remote := make(map[string][]int)
+	var local []int
+	var refs []ProcRef
+	for i := range procs {
+		p := &procs[i]
+		switch {
+		case p.Node == "":
+		case p.Node == s.name:
+			local = append(local, i)
+			refs = append(refs, ProcRef{PID: p.PID, Inc: p.Incarnation})
+		case !localOnly:
+			remote[p.Node] = append(remote[p.Node], i)
+		}
+	}
+	for j, info := range s.node.LocalInfos(refs) {
+		if info.OK {
+			p := &procs[local[j]]
+			p.MicroState, p.CPUMillis = info.Micro, info.CPU.Milliseconds()
+		}
+	}
+	if len(remote) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, fanoutTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for nodeName, idxs := range remote {
+		addr, ok := s.core.NodeHTTPAddr(nodeName)
+		if !ok || addr == "" {
+			continue
+		}
+		route := "/v1/procs?stale&local&all"
+		if len(idxs) == 1 {
+			route = "/v1/procs/" + strconv.FormatUint(procs[idxs[0]].PID, 10) + "?stale&local"
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			info, err := s.fetchLocal(ctx, addr, route)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, i := range idxs {
+				p := &procs[i]
+				if q, ok := info[p.PID]; ok && q.Incarnation == p.Incarnation {
+					p.MicroState, p.CPUMillis = q.MicroState, q.CPUMillis
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// fetchLocal asks another node for its local view of its processes.
+func (s *Server) fetchLocal(ctx context.Context, addr, route string) (map[uint64]api.Process, error) {
+	base, err := BaseURL(addr)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base.String()+route, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set(api.HeaderFwd, s.name)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	dec := json.NewDecoder(io.LimitReader(resp.Body, 64<<20))
+	out := make(map[uint64]api.Process)
+	if strings.HasPrefix(route, "/v1/procs?") {
+		var l api.ProcessList
+		if err := dec.Decode(&l); err != nil {
+			return nil, err
+		}
+		for _, p := range l.Processes {
+			out[p.PID] = p
+		}
+		return out, nil
+	}
+	var p api.Process
+	if err := dec.Decode(&p); err != nil {
+		return nil, err
+	}
+	out[p.PID] = p
+	return out, nil
+}
+
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	local := boolParam(q, "local")
+	stale := boolParam(q, "stale") || local
+	all := boolParam(q, "all")
+	var index uint64
+	blocking := q.Has("index")
+	if blocking {
+		var err error
+		if index, err = strconv.ParseUint(q.Get("index"), 10, 64); err != nil {
+			return nil, badRequest("bad index %q", q.Get("index"))
+		}
+	}
+	wait, ok, err := durationParam(q, "wait")
+	if err != nil {
+		return nil, err
+	}
+	if !ok || wait > maxBlockingWait {
+		wait = maxBlockingWait
+	}
+	if !stale && !s.core.IsLeader() {
+		s.forwardToLeader(w, r, false)
+		return nil, nil
+	}
+	ctx, cancel := s.reqCtx(r)
+	defer cancel()
+	v, err := s.view(ctx, stale)
+	if err != nil {
+		return nil, err
+	}
+	if blocking && v.Index() <= index {
+		wctx, wcancel := context.WithTimeout(ctx, wait)
+		for v.Index() <= index {
+			if err := s.core.WaitApplied(wctx, v.Index()); err != nil {
+				break // the wait is over: answer what there is
+			}
+			nv, err := s.view(wctx, stale)
+			if err != nil {
+				if wctx.Err() != nil {
+					break
+				}
+				wcancel()
+				return nil, err
+			}
+			v = nv
+		}
+		wcancel()
+		if ctx.Err() != nil {
+			s.stopping(w, r)
+			return nil, nil
+		}
+	}
+	filter := fsm.Filter{LiveOnly: !all}
+	if local {
+		filter.Node = s.name
+	}
+	list := api.ProcessList{Processes: []api.Process{}, Index: v.Index()}
+	v.Walk(filter, func(p *fsm.Process) bool {
+		list.Processes = append(list.Processes, apiProcess(p))
+		return true
+	})
+	s.enrich(ctx, list.Processes, local)
+	s.readHeaders(w, v.Index(), stale)
+	return list, nil
+}
+
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) (any, error) {
+	pid, err := pidParam(r)
+	if err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	local := boolParam(q, "local")
+	stale := boolParam(q, "stale") || local
+	if !stale && !s.core.IsLeader() {
+		s.forwardToLeader(w, r, false)
+		return nil, nil
+	}
+	v, err := s.view(r.Context(), stale)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := v.Get(pid)
+	if !ok {
+		return nil, domainError(fmt.Errorf("%w: pid %d", fsm.ErrNoSuchProcess, pid))
+	}
+	out := []api.Process{apiProcess(&p)}
+	s.enrich(r.Context(), out, local)
+	s.readHeaders(w, v.Index(), stale)
+	return out[0], nil
+}
+
+func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) (any, error) {
+	pid, err := pidParam(r)
+	if err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	stale := boolParam(q, "stale")
+	timeout, hasTimeout, err := durationParam(q, "timeout")
+	if err != nil {
+		return nil, err
+	}
+	if !stale && !s.core.IsLeader() {
+		s.forwardToLeader(w, r, false)
+		return nil, nil
+	}
+	ctx, cancel := s.reqCtx(r)
+	defer cancel()
+	wctx := ctx
+	if hasTimeout {
+		var wcancel context.CancelFunc
+		wctx, wcancel = context.WithTimeout(ctx, timeout)
+		defer wcancel()
+	}
+	// Only the first look needs the read recipe (Guarantee 6). After it,
+	// the leader's own table only ever shows committed entries, and an exit
+	// or a reap seen there was committed during this call: returning it is
+	// linearizable. A node that stops leading hands the wait back to the
+	// client, which retries on the new leader.
+	consistent := !stale
+	for {
+		if !consistent && !stale && !s.core.IsLeader() {
+			return nil, commit.ErrNotLeader
+		}
+		v, err := s.view(wctx, !consistent)
+		consistent = false
+		if err != nil {
+			if wctx.Err() != nil && ctx.Err() == nil {
+				return nil, &httpError{http.StatusRequestTimeout, api.CodeTimeout, fmt.Sprintf("pid %d has not exited after %v", pid, timeout)}
+			}
+			return nil, err
+		}
+		p, ok := v.Get(pid)
+		if !ok {
+			return nil, domainError(fmt.Errorf("%w: pid %d", fsm.ErrNoSuchProcess, pid))
+		}
+		if !p.State.Live() {
+			out := []api.Process{apiProcess(&p)}
+			// The status is the table's; cpu_ms only where it costs no
+			// round trip to another node.
+			s.enrich(ctx, out, true)
+			s.readHeaders(w, v.Index(), stale)
+			return out[0], nil
+		}
+		if err := s.core.WaitApplied(wctx, v.Index()); err != nil {
+			if ctx.Err() != nil {
+				s.stopping(w, r)
+				return nil, nil
+			}
+			if wctx.Err() != nil {
+				return nil, &httpError{http.StatusRequestTimeout, api.CodeTimeout, fmt.Sprintf("pid %d has not exited after %v", pid, timeout)}
+			}
+			return nil, err
+		}
+	}
+}
