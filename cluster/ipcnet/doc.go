@@ -10,6 +10,6 @@
 // It declares what it needs as Core (node addresses, the applied index),
 // Committer (the node session's commits) and Client (linearizable reads,
 // requests to other nodes). It must not import package cluster, the
-// replication half (replica, leader, membership), the runner or the HTTP
-// API; it uses httpapi's BaseURL and ErrnoFromResponse only.
+// replication half (replica, leader, membership) or the runner; of package
+// httpapi it uses only BaseURL and ErrnoFromResponse.
 package ipcnet
