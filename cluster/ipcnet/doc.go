@@ -11,5 +11,5 @@
 // Committer (the node session's commits) and Client (linearizable reads,
 // requests to other nodes). It must not import package cluster, the
 // replication half (replica, leader, membership) or the runner; of package
-// httpapi it uses only BaseURL and ErrnoFromResponse.
+// httpapi it uses only BaseURL, ErrnoFromResponse and BadRequest.
 package ipcnet
