@@ -141,7 +141,7 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Default ports (DESIGN.md, "Command line").
+// Default ports (docs/design.md, "Command line").
 const (
 	DefaultHTTPPort   = 7070
 	DefaultRaftPort   = 7071

@@ -252,8 +252,8 @@ func (a *applier) placeable(p *Process, node string) (*Node, *Result) {
 	return n, nil
 }
 
-// checkLocality re-checks what ties a process to a node (DESIGN.md,
-// "Locality"): the node of the PID whose pipes it inherits, and the node of
+// checkLocality re-checks what ties a process to a node (docs/design.md,
+// "Unix semantics, limits and capabilities", Locality): the node of the PID whose pipes it inherits, and the node of
 // every shared-memory segment it uses. A mismatch means the plan is stale.
 func (a *applier) checkLocality(p *Process, node string) *Result {
 	if src := a.s.proc(p.Spec.InheritsPipesFrom); src != nil && src.State.OnNode() && src.Node != node {

@@ -75,8 +75,8 @@ type Spec struct {
 	ParentPID int
 }
 
-// ProcessManager is the local kernel of one machine: the seed's
-// ProcessManager. It runs virtual processes cooperatively on K CPU slots.
+// ProcessManager is the local kernel of one machine. It runs virtual
+// processes cooperatively on K CPU slots.
 type ProcessManager struct {
 	cfg      Config         // immutable
 	clock    Clock          // immutable

@@ -11,8 +11,9 @@ import (
 )
 
 // Process is a virtual process: a program run by the local kernel. The
-// exported fields are the seed's; a Process handed out by Get or List is a
-// copy, safe to read while the real one runs on.
+// exported fields describe it (PID, parent, state, exit code, command,
+// limits, fd table, ...); a Process handed out by Get or List is a copy,
+// safe to read while the real one runs on.
 //
 // In the kernel's own Process, each field's comment names what guards it:
 // the tree lock (ProcessManager.mu), the signal lock (mu), the scheduler's

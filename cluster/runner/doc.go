@@ -13,4 +13,6 @@
 // uses only the conversions of a table record to the kernel's spec
 // (KernelSpec, FSMStatus) and the errors the API maps (ErrStopping,
 // ErrStdinAttached, ErrBatchRefused).
+//
+// Guarantees are numbered as in docs/guarantees.md.
 package runner

@@ -1,5 +1,5 @@
 // Command vproc is vproc's command line: it runs an agent (a node of a
-// cluster) and talks to a cluster as a client. See DESIGN.md, "Command
+// cluster) and talks to a cluster as a client. See docs/design.md, "Command
 // line", for the verbs, flags, output and exit codes.
 package main
 
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, e *env) int {
 }
 
 // Exit codes of the verbs other than run and wait, and of those two when
-// vproc itself fails (DESIGN.md, "Exit codes").
+// vproc itself fails (docs/design.md, "Command line").
 const (
 	exitFailure  = 1
 	exitInternal = 125
