@@ -61,7 +61,7 @@ type Config struct {
 	// CLI before reaping it.
 	Retention time.Duration
 	// Programs are the programs the local kernel runs. Nil means
-	// builtins.Registry() (package node/builtins). An application that
+	// builtins.Programs() (package node/builtins). An application that
 	// embeds the agent installs the builtins and its own programs here;
 	// every node of a cluster should know the same ones.
 	Programs node.Resolver

@@ -115,7 +115,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 	}
 	kcfg.Programs = cfg.Programs
 	if kcfg.Programs == nil {
-		kcfg.Programs = builtins.Registry()
+		kcfg.Programs = builtins.Programs()
 	}
 	kcfg.PIDs = s.runner
 	kcfg.Signals = s.runner

@@ -34,9 +34,9 @@ type Config struct {
 	// in-memory namespace.
 	FS vfs.FS
 	// Programs resolves the command of every spawn to the program it runs.
-	// Nil means an empty Registry: every spawn fails with
+	// Nil means an empty ProgramTable: every spawn fails with
 	// ErrUnknownProgram. Package node/builtins installs the shell and the
-	// standard programs into a Registry.
+	// standard programs into a ProgramTable.
 	Programs Resolver
 	// Clock is the scheduler's time source. Nil means the monotonic clock.
 	Clock Clock

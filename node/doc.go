@@ -12,7 +12,7 @@
 // slot, and the kernel reports it as hogging instead of hanging on it.
 //
 // The kernel holds no programs of its own. It looks up the command of every
-// spawn through a Resolver (Config.Programs): a Registry of Go functions, or
+// spawn through a Resolver (Config.Programs): a ProgramTable of Go functions, or
 // Resolvers, which asks several in turn. The shell and the standard tools
 // are user programs in package node/builtins, built on Sys alone.
 //

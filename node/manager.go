@@ -137,7 +137,7 @@ func New(cfg Config) (*ProcessManager, error) {
 		k.fs = vfs.NewMem()
 	}
 	if k.programs == nil {
-		k.programs = NewRegistry()
+		k.programs = NewProgramTable()
 	}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)

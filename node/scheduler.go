@@ -8,7 +8,8 @@ import (
 )
 
 // Scheduler is the local CPU scheduler (Schedule, Yield, GetNextRunnable):
-// it hands the node's CPU slots to runnable processes. The kernel's implementation is *FairScheduler.
+// it hands the node's CPU slots to runnable processes. The kernel's
+// implementation is *FairScheduler.
 type Scheduler interface {
 	// Schedule makes p runnable: it gets a free slot at once, or joins the
 	// run queue.

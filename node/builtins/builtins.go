@@ -13,9 +13,9 @@ import (
 	"github.com/vproc/vproc/node"
 )
 
-// Registry returns a new registry holding every built-in program (Install).
-func Registry() *node.Registry {
-	r := node.NewRegistry()
+// Programs returns a new program table holding every built-in program (Install).
+func Programs() *node.ProgramTable {
+	r := node.NewProgramTable()
 	Install(r)
 	return r
 }
@@ -24,7 +24,7 @@ func Registry() *node.Registry {
 // same names: true, false, echo, cat, yes, sleep, wc, head, spin, env, pwd,
 // kill, pause, heartbeat, onnode, ls, sh and the IPC tools (mkfifo, fifo-read,
 // fifo-write, mqsend, mqrecv, mqattr, mqrm, shm-counter, shm-read).
-func Install(r *node.Registry) {
+func Install(r *node.ProgramTable) {
 	r.Register("true", func(*node.Sys) int { return 0 })
 	r.Register("false", func(*node.Sys) int { return 1 })
 	r.Register("echo", progEcho)

@@ -6,9 +6,9 @@
 // They are user programs, not kernel code: each is a node.Program that
 // reaches the kernel only through the exported system calls of node.Sys,
 // exactly as a program of one's own does. Install puts them into a
-// node.Registry, which a kernel takes as its Config.Programs:
+// node.ProgramTable, which a kernel takes as its Config.Programs:
 //
-//	progs := builtins.Registry()
+//	progs := builtins.Programs()
 //	progs.Register("hello", func(s *node.Sys) int { s.Printf("hello\n"); return 0 })
 //	cfg := node.DefaultConfig()
 //	cfg.Programs = progs

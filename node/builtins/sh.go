@@ -40,7 +40,7 @@ import (
 // options; STATUS, PID and BGPID are $?, $$ and $!.
 
 // registerShell registers the shell as "sh".
-func registerShell(r *node.Registry) { r.Register("sh", progSh) }
+func registerShell(r *node.ProgramTable) { r.Register("sh", progSh) }
 
 // Limits of the interpreter.
 const (

@@ -14,10 +14,10 @@ import (
 	"github.com/vproc/vproc/node"
 )
 
-// shPrograms is Registry plus programs that let the shell's tests look at
+// shPrograms is Programs plus programs that let the shell's tests look at
 // what its children received.
-func shPrograms() *node.Registry {
-	r := Registry()
+func shPrograms() *node.ProgramTable {
+	r := Programs()
 	// lsfd prints the descriptors it has.
 	r.Register("lsfd", func(s *node.Sys) int {
 		var out []string
@@ -541,7 +541,7 @@ func FuzzShell(f *testing.F) {
 		if len(src) > 512 || strings.ContainsAny(src, "\x00") || !runnable(src) {
 			return
 		}
-		r := node.NewRegistry()
+		r := node.NewProgramTable()
 		registerShell(r)
 		r.Register("true", func(*node.Sys) int { return 0 })
 		r.Register("false", func(*node.Sys) int { return 1 })
