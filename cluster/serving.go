@@ -171,14 +171,6 @@ func (s *serving) start() {
 	}()
 }
 
-// drain ends long polls, wait queries and log streams now, so that an
-// http.Server's Shutdown does not wait for them: register it with the
-// server's RegisterOnShutdown. stop drains too.
-func (s *serving) drain() {
-	s.cancel()
-	s.api.Drain()
-}
-
 // stop ends long polls and log streams, stops the runner, kills the local
 // processes (the kernel's Shutdown, bounded by ctx: a process that never
 // makes a system call is reported in a *node.ShutdownError) and closes the

@@ -559,7 +559,10 @@ func (q *remoteQueue) prefetch() {
 	body = binary.BigEndian.AppendUint64(body, uint64(q.batch))
 	p := &pending{async: func(rep []byte, err error) {
 		if err == nil {
-			rep, err = replyErr(rep)
+			// The holder counts what it granted even when it answers an
+			// errno (EAGAIN with none granted), so the grant is taken
+			// whatever the errno; a failed prefetch is not retried.
+			rep, _ = replyErr(rep)
 		}
 		q.mu.Lock()
 		q.asking = false

@@ -211,11 +211,6 @@ func (g *globals) address(e *env) string {
 	return client.DefaultAddr
 }
 
-// clientErr wraps an error of the client for cmd's exit.
-func (g *globals) clientErr(e *env, err error) error {
-	return errors.New(describe(err, g.address(e)))
-}
-
 // newRootCmd builds the whole command tree.
 func newRootCmd(e *env) *cobra.Command {
 	g := &globals{}

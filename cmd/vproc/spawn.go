@@ -331,9 +331,14 @@ func followLogs(ctx context.Context, c *client.Client, pid uint64, w io.Writer, 
 		}
 		rc, err := c.Logs(ctx, pid, true, off)
 		if err == nil {
-			var n int64
-			n, err = io.Copy(w, rc)
+			// A stream that breaks is asked for again from where it
+			// stopped; output that cannot be written ends the follow.
+			ew := &errWriter{w: w}
+			n, _ := io.Copy(ew, rc)
 			rc.Close()
+			if ew.err != nil {
+				return ew.err
+			}
 			off = logStart(rc, off) + n
 			if n > 0 {
 				backoff = 50 * time.Millisecond
@@ -351,6 +356,20 @@ func followLogs(ctx context.Context, c *client.Client, pid uint64, w io.Writer, 
 		t.Stop()
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// errWriter is w that keeps the first error a Write returned.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // logStart returns where a stream of Logs starts: where it says, or off,
