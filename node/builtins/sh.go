@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"slices"
 	"strconv"
 	"strings"
 
+	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/vproc/vproc/ipc"
@@ -59,13 +59,6 @@ const (
 	ctlExit             // end the shell with exitCode
 )
 
-// shVar is a shell variable.
-type shVar struct {
-	value    string
-	set      bool // false: declared by export but never given a value
-	exported bool
-}
-
 // fdTable maps the descriptors commands see (the shell's view, as changed
 // by redirections) to the shell process's own descriptors.
 type fdTable map[int]int
@@ -108,6 +101,7 @@ type shell struct {
 	parser *syntax.Parser
 
 	vars   map[string]*shVar
+	frames []frame // one per function call: the variables its locals hid
 	funcs  map[string]*syntax.FuncDecl
 	arg0   string
 	params []string
@@ -120,7 +114,15 @@ type shell struct {
 	fds   fdTable // what commands see
 	owned []int   // descriptors exec made permanent, closed when replaced
 
-	errexit, nounset, xtrace bool
+	errexit, nounset, xtrace, pipefail bool
+
+	traps   map[string]string // trap actions: EXIT, ERR and signal names without SIG
+	caught  []ipc.Signal      // trapped signals that arrived, not yet handled
+	inTrap  bool              // a trap action runs: traps don't nest
+	exiting bool              // the EXIT trap has run or runs
+
+	jobs   []*shJob    // background jobs, by job number
+	reaped map[int]int // status of children reaped by wait -n or wait, by pid
 
 	cond     int // > 0 while a condition runs: errexit is off
 	loops    int // enclosing loops
@@ -131,6 +133,7 @@ type shell struct {
 	exitCode int
 
 	substStatus int // status of the last command substitution, -1 if none
+	hdocSeq     int // numbers the files of large here-documents
 }
 
 // newShell makes the shell of the process behind s: its environment becomes
@@ -139,9 +142,11 @@ func newShell(s *node.Sys) *shell {
 	sh := &shell{
 		s:      s,
 		name:   s.Command(),
-		parser: syntax.NewParser(syntax.Variant(syntax.LangPOSIX)),
+		parser: syntax.NewParser(syntax.Variant(syntax.LangBash)),
 		vars:   make(map[string]*shVar),
 		funcs:  make(map[string]*syntax.FuncDecl),
+		traps:  make(map[string]string),
+		reaped: make(map[int]int),
 		pid:    s.Getpid(),
 		ppid:   s.Getppid(),
 		fds:    make(fdTable),
@@ -149,13 +154,13 @@ func newShell(s *node.Sys) *shell {
 	sh.arg0 = sh.name
 	for _, kv := range s.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
-			sh.vars[k] = &shVar{value: v, set: true, exported: true}
+			sh.vars[k] = &shVar{kind: expand.String, value: v, set: true, exported: true}
 		}
 	}
 	if v := sh.vars["PWD"]; v != nil {
-		v.value = s.Getcwd()
+		v.kind, v.value = expand.String, s.Getcwd()
 	} else {
-		sh.vars["PWD"] = &shVar{value: s.Getcwd(), set: true}
+		sh.vars["PWD"] = &shVar{kind: expand.String, value: s.Getcwd(), set: true}
 	}
 	for _, fd := range s.Fds() {
 		sh.fds[fd] = fd
@@ -176,10 +181,20 @@ func progSh(s *node.Sys) int {
 		return 2
 	}
 	sh.runStmts(f.Stmts)
+	return sh.finish()
+}
+
+// finish runs the EXIT trap and returns the shell's exit code.
+func (sh *shell) finish() int {
+	code := sh.status
 	if sh.ctl == ctlExit {
-		return sh.exitCode
+		code = sh.exitCode
 	}
-	return sh.status
+	sh.runExitTrap(code)
+	if sh.ctl == ctlExit {
+		code = sh.exitCode
+	}
+	return code
 }
 
 // setup reads the command line: options, then the script and its
@@ -201,6 +216,14 @@ func (sh *shell) setup(args []string) (src, name string, code int) {
 		}
 		if len(a) < 2 || (a[0] != '-' && a[0] != '+') {
 			break
+		}
+		if a[1:] == "o" && len(args) > 1 {
+			if !sh.setLongOption(args[1], a[0] == '-') {
+				sh.errorf("%s: invalid option name", args[1])
+				return "", "", 2
+			}
+			args = args[2:]
+			continue
 		}
 		for _, c := range a[1:] {
 			switch c {
@@ -231,14 +254,14 @@ func (sh *shell) setup(args []string) (src, name string, code int) {
 		name, args = args[0], args[1:]
 		b, err := sh.readFile(name)
 		if err != nil {
-			sh.errorf("%s: %s", name, errText(err))
+			sh.errorf("%s: %s", name, strerror(err))
 			return "", "", 127
 		}
 		src, sh.arg0 = string(b), name
 	default:
 		b, err := sh.readAll(0)
 		if err != nil {
-			sh.errorf("reading the script: %s", errText(err))
+			sh.errorf("reading the script: %s", strerror(err))
 			return "", "", 2
 		}
 		src = string(b)
@@ -289,6 +312,42 @@ func (sh *shell) setOption(c rune, on bool) bool {
 		return false
 	}
 	return true
+}
+
+// shOptions are the options of set -o, in the order set -o lists them.
+var shOptions = []string{"errexit", "nounset", "pipefail", "xtrace"}
+
+// setLongOption turns a set -o option on or off; false means there is no
+// such option.
+func (sh *shell) setLongOption(name string, on bool) bool {
+	switch name {
+	case "errexit":
+		sh.errexit = on
+	case "nounset":
+		sh.nounset = on
+	case "xtrace":
+		sh.xtrace = on
+	case "pipefail":
+		sh.pipefail = on
+	default:
+		return false
+	}
+	return true
+}
+
+// longOption reports whether a set -o option is on.
+func (sh *shell) longOption(name string) bool {
+	switch name {
+	case "errexit":
+		return sh.errexit
+	case "nounset":
+		return sh.nounset
+	case "xtrace":
+		return sh.xtrace
+	case "pipefail":
+		return sh.pipefail
+	}
+	return false
 }
 
 // optionFlags is $-: the letters of the options that are on.
@@ -386,95 +445,4 @@ func (sh *shell) checkpoint() {
 	if sh.s != nil {
 		sh.s.Getpid()
 	}
-}
-
-// Variables.
-
-// lookup returns the value of a variable and whether it is set.
-func (sh *shell) lookup(name string) (string, bool) {
-	v := sh.vars[name]
-	if v == nil || !v.set {
-		return "", false
-	}
-	return v.value, true
-}
-
-// setVar assigns a variable, keeping its export attribute.
-func (sh *shell) setVar(name, value string) error {
-	if !syntax.ValidName(name) {
-		return fmt.Errorf("%s: bad variable name", name)
-	}
-	if v := sh.vars[name]; v != nil {
-		v.value, v.set = value, true
-		return nil
-	}
-	sh.vars[name] = &shVar{value: value, set: true}
-	return nil
-}
-
-// environ is the environment of a child: the exported variables that are set.
-func (sh *shell) environ() []string {
-	env := make([]string, 0, len(sh.vars))
-	for _, name := range sortedKeys(sh.vars) {
-		if v := sh.vars[name]; v.exported && v.set {
-			env = append(env, name+"="+v.value)
-		}
-	}
-	return env
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-// tempAssign performs the assignments of a command's prefix as exported
-// variables; restore undoes them.
-func (sh *shell) tempAssign(assigns []*syntax.Assign) (restore func(), err error) {
-	type saved struct {
-		name string
-		old  *shVar
-	}
-	var undo []saved
-	restore = func() {
-		for i := len(undo) - 1; i >= 0; i-- {
-			if undo[i].old == nil {
-				delete(sh.vars, undo[i].name)
-			} else {
-				sh.vars[undo[i].name] = undo[i].old
-			}
-		}
-	}
-	for _, a := range assigns {
-		value, err := sh.assignValue(a)
-		if err != nil {
-			restore()
-			return func() {}, err
-		}
-		name := a.Name.Value
-		var old *shVar
-		if v := sh.vars[name]; v != nil {
-			c := *v
-			old = &c
-		}
-		undo = append(undo, saved{name, old})
-		sh.vars[name] = &shVar{value: value, set: true, exported: true}
-	}
-	return restore, nil
-}
-
-// assignValue expands the value of an assignment.
-func (sh *shell) assignValue(a *syntax.Assign) (string, error) {
-	if a.Name == nil || a.Append || a.Array != nil || a.Index != nil || a.Naked {
-		return "", errors.New("unsupported assignment")
-	}
-	if !syntax.ValidName(a.Name.Value) {
-		return "", fmt.Errorf("%s: bad variable name", a.Name.Value)
-	}
-	return sh.literal(a.Value)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/vproc/vproc/ipc"
@@ -124,7 +125,7 @@ func TestShell(t *testing.T) {
 		// Environment.
 		{name: "not exported", script: "X=1; env", hasNot: []string{"X=1"}},
 		{name: "export", script: "X=1; export X; export Y=2; env", has: []string{"X=1\n", "Y=2\n"}},
-		{name: "export list", script: "export Y=2; export", has: []string{"export Y=2\n"}},
+		{name: "export list", script: "export Y=2; export", has: []string{"declare -x Y=\"2\"\n"}},
 		{name: "export no split", script: `V='a b'; export X=$V; env`, has: []string{"X=a b\n"}},
 		{name: "prefix env", script: "X=2 env; echo ${X-unset}", has: []string{"X=2\n", "unset\n"}},
 		{name: "prefix overrides", script: "export X=1; X=2 env; env", has: []string{"X=2\n", "X=1\n"}},
@@ -182,7 +183,7 @@ func TestShell(t *testing.T) {
 		{name: "numbered fd", script: "echo x 3>/f >&3; cat /f", want: "x\n"},
 		{name: "close fd", script: "lsfd 2>&-", want: "0 1\n"},
 		{name: "bad fd", script: "echo x >&7", has: []string{"7: bad file descriptor"}, code: 1},
-		{name: "missing input", script: "cat < /nope; echo $?", has: []string{"/nope: no such file or directory", "1\n"}},
+		{name: "missing input", script: "cat < /nope; echo $?", has: []string{"/nope: No such file or directory", "1\n"}},
 		{name: "redirect alone", script: "> /f; cat /f; echo $?", want: "0\n"},
 		{name: "builtin redirect", script: "cd /nonexistent 2>/e; wc -l < /e", want: "1\n"},
 		{name: "builtin in pipe", script: "cd /nonexistent 2>&1 | wc -l", want: "1\n"},
@@ -315,7 +316,7 @@ func TestShellCdAndGlob(t *testing.T) {
 		{"cd /d; echo *.none", "*.none\n"},
 		{"cd /d; for f in *.txt; do echo $f; done", "a.txt\nb.txt\n"},
 		{"(cd /d); pwd", "/\n"},
-		{"cd /nope; echo $?", "sh: cd: /nope: no such file or directory\n1\n"},
+		{"cd /nope; echo $?", "sh: cd: /nope: No such file or directory\n1\n"},
 		{"HOME=/d/sub; cd; pwd", "/d/sub\n"},
 		{"echo /d/a.txt/* /d/*/x /nope/*", "/d/a.txt/* /d/*/x /nope/*\n"},
 		{"cd /d; unset PWD; echo *.log", "c.log\n"},
@@ -441,8 +442,8 @@ func TestShellKilled(t *testing.T) {
 func offlineShell() *shell {
 	return &shell{
 		name:   "sh",
-		parser: syntax.NewParser(syntax.Variant(syntax.LangPOSIX)),
-		vars:   map[string]*shVar{"X": {value: "a b", set: true}, "E": {value: "1", set: true, exported: true}},
+		parser: syntax.NewParser(syntax.Variant(syntax.LangBash)),
+		vars:   map[string]*shVar{"X": {kind: expand.String, value: "a b", set: true}, "E": {kind: expand.String, value: "1", set: true, exported: true}},
 		funcs:  map[string]*syntax.FuncDecl{},
 		arg0:   "sh",
 		params: []string{"p1", "p 2"},
@@ -463,7 +464,7 @@ func expandAll(src string) error {
 		case *syntax.CallExpr:
 			sh.commandFields(n.Args)
 			for _, a := range n.Assigns {
-				sh.assignValue(a)
+				sh.assignTo(a)
 			}
 		case *syntax.Redirect:
 			sh.literal(n.Word)
@@ -559,7 +560,7 @@ func FuzzShell(f *testing.F) {
 // runnable reports whether a fuzzed script is bounded in time: it has no
 // loops and no functions.
 func runnable(src string) bool {
-	f, err := syntax.NewParser(syntax.Variant(syntax.LangPOSIX)).Parse(strings.NewReader(src), "")
+	f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(src), "")
 	if err != nil {
 		return false
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/vproc/vproc/node"
@@ -91,11 +92,7 @@ func (sh *shell) runAssignments(st *syntax.Stmt, call *syntax.CallExpr) {
 
 // assign performs one assignment in the shell; false means it failed.
 func (sh *shell) assign(a *syntax.Assign) bool {
-	v, err := sh.assignValue(a)
-	if err == nil {
-		err = sh.setVar(a.Name.Value, v)
-	}
-	if err != nil {
+	if err := sh.assignTo(a); err != nil {
 		sh.expandFailed(err)
 		return false
 	}
@@ -128,7 +125,7 @@ func (sh *shell) spawn(fields []string, tbl fdTable) job {
 	if strings.Contains(name, "/") {
 		fi, err := sh.s.Stat(name)
 		if err != nil {
-			sh.errorTo(tbl, "%s: %s", name, errText(err))
+			sh.errorTo(tbl, "%s: %s", name, strerror(err))
 			return job{status: 127}
 		}
 		if fi.IsDir() {
@@ -145,7 +142,7 @@ func (sh *shell) spawn(fields []string, tbl fdTable) job {
 		sh.errorTo(tbl, "%s: command not found", fields[0])
 		return job{status: 127}
 	default:
-		sh.errorTo(tbl, "%s: %s", fields[0], errText(err))
+		sh.errorTo(tbl, "%s: %s", fields[0], strerror(err))
 		return job{status: 126}
 	}
 }
@@ -159,6 +156,8 @@ func (sh *shell) forkSource(src string, tbl fdTable) job {
 		v := sh.vars[name]
 		switch {
 		case !syntax.ValidName(name):
+		case v.kind != expand.String && v.set:
+			b.WriteString(quoteVar(name, v) + "\n")
 		case v.set && !v.exported:
 			b.WriteString(name + "=" + quoteWord(v.value) + "\n")
 		case !v.set && v.exported:
@@ -171,6 +170,9 @@ func (sh *shell) forkSource(src string, tbl fdTable) job {
 	if f := sh.optionFlags(); f != "" {
 		b.WriteString("set -" + f + "\n")
 	}
+	if sh.pipefail {
+		b.WriteString("set -o pipefail\n")
+	}
 	args := []string{
 		fmt.Sprintf("--subshell=%d,%d,%d", sh.status, sh.pid, sh.lastBg), b.String(),
 		"-c", src, sh.arg0,
@@ -178,7 +180,7 @@ func (sh *shell) forkSource(src string, tbl fdTable) job {
 	args = append(args, sh.params...)
 	pid, err := sh.s.Spawn(node.SpawnAttr{Command: sh.name, Args: args, Env: sh.environ(), Files: tbl.files()})
 	if err != nil {
-		sh.errorTo(tbl, "cannot start a subshell: %s", errText(err))
+		sh.errorTo(tbl, "cannot start a subshell: %s", strerror(err))
 		return job{status: 126}
 	}
 	return job{pid: pid}
@@ -270,7 +272,9 @@ func (sh *shell) callFunc(fn *syntax.FuncDecl, args []string) {
 	sh.params = args
 	sh.depth++
 	sh.funcs0++
+	sh.frames = append(sh.frames, frame{})
 	sh.runStmt(fn.Body)
+	sh.popFrame()
 	sh.funcs0--
 	sh.depth--
 	sh.params = saved

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"regexp"
 	"slices"
+	"strconv"
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/pattern"
@@ -64,16 +65,21 @@ func (sh *shell) runStmt(st *syntax.Stmt) {
 			sh.status = 0
 		}
 	}
-	if sh.errexit && sh.cond == 0 && !st.Negated && sh.status != 0 && sh.ctl == ctlNone && simpleOrPipeline(st.Cmd) {
-		sh.exit(sh.status)
+	if sh.cond == 0 && !st.Negated && sh.status != 0 && sh.ctl == ctlNone && simpleOrPipeline(st.Cmd) {
+		sh.runErrTrap()
+		if sh.errexit && sh.ctl == ctlNone {
+			sh.exit(sh.status)
+		}
 	}
+	sh.runTraps()
 }
 
 // simpleOrPipeline reports whether errexit applies to cmd itself rather than
 // to the commands inside it.
 func simpleOrPipeline(cmd syntax.Command) bool {
 	switch cmd := cmd.(type) {
-	case *syntax.CallExpr, *syntax.Subshell, nil:
+	case *syntax.CallExpr, *syntax.Subshell, *syntax.ArithmCmd, *syntax.TestClause,
+		*syntax.DeclClause, *syntax.LetClause, nil:
 		return true
 	case *syntax.BinaryCmd:
 		return cmd.Op == syntax.Pipe || cmd.Op == syntax.PipeAll
@@ -88,6 +94,15 @@ func (sh *shell) runCommand(cmd syntax.Command) {
 		sh.runStmts(cmd.Stmts)
 	case *syntax.Subshell:
 		sh.status = sh.wait(sh.forkSource(sh.printStmts(cmd.Stmts), sh.fds))
+		sh.setPipeStatus(sh.status)
+	case *syntax.ArithmCmd:
+		sh.runArithm(cmd)
+	case *syntax.TestClause:
+		sh.runTestClause(cmd)
+	case *syntax.LetClause:
+		sh.runLet(cmd)
+	case *syntax.DeclClause:
+		sh.runDecl(cmd)
 	case *syntax.BinaryCmd:
 		switch cmd.Op {
 		case syntax.AndStmt, syntax.OrStmt:
@@ -97,7 +112,7 @@ func (sh *shell) runCommand(cmd syntax.Command) {
 			if sh.ctl == ctlNone && (sh.status == 0) == (cmd.Op == syntax.AndStmt) {
 				sh.runStmt(cmd.Y)
 			}
-		case syntax.Pipe:
+		case syntax.Pipe, syntax.PipeAll:
 			sh.runPipeline(pipelineStages(nil, cmd))
 		default:
 			sh.errorf("%s: unsupported operator", cmd.Op)
@@ -195,6 +210,10 @@ func (sh *shell) runWhile(w *syntax.WhileClause) {
 
 // runFor runs a for loop over words, or over "$@" without "in".
 func (sh *shell) runFor(f *syntax.ForClause) {
+	if c, ok := f.Loop.(*syntax.CStyleLoop); ok {
+		sh.runCStyle(f, c)
+		return
+	}
 	wi, ok := f.Loop.(*syntax.WordIter)
 	if !ok {
 		sh.errorf("unsupported for loop")
@@ -265,14 +284,23 @@ func (sh *shell) background(st *syntax.Stmt) {
 	j := sh.start(&fg, sh.fds)
 	if j.pid > 0 {
 		sh.lastBg = j.pid
+		sh.addJob(j.pid, sh.print(&fg))
 	}
 	sh.status = 0
 }
 
 // pipelineStages flattens the left-nested pipes of a pipeline.
 func pipelineStages(out []*syntax.Stmt, cmd *syntax.BinaryCmd) []*syntax.Stmt {
+	if cmd.Op == syntax.PipeAll {
+		// X |& Y is X 2>&1 | Y.
+		x := *cmd.X
+		x.Redirs = append(x.Redirs[:len(x.Redirs):len(x.Redirs)], &syntax.Redirect{
+			Op: syntax.DplOut, N: &syntax.Lit{Value: "2"}, Word: &syntax.Word{Parts: []syntax.WordPart{&syntax.Lit{Value: "1"}}},
+		})
+		cmd = &syntax.BinaryCmd{Op: syntax.Pipe, X: &x, Y: cmd.Y}
+	}
 	for _, st := range []*syntax.Stmt{cmd.X, cmd.Y} {
-		if b, ok := st.Cmd.(*syntax.BinaryCmd); ok && b.Op == syntax.Pipe &&
+		if b, ok := st.Cmd.(*syntax.BinaryCmd); ok && (b.Op == syntax.Pipe || b.Op == syntax.PipeAll) &&
 			!st.Negated && !st.Background && len(st.Redirs) == 0 {
 			out = pipelineStages(out, b)
 			continue
@@ -299,7 +327,7 @@ func (sh *shell) runPipeline(stages []*syntax.Stmt) {
 		if i < len(stages)-1 {
 			r, w, err := sh.s.Pipe()
 			if err != nil {
-				sh.errorf("pipe: %s", errText(err))
+				sh.errorf("pipe: %s", strerror(err))
 				jobs = append(jobs, job{status: 1})
 				break
 			}
@@ -317,11 +345,26 @@ func (sh *shell) runPipeline(stages []*syntax.Stmt) {
 	if in >= 0 {
 		sh.s.Close(in)
 	}
+	statuses := make([]int, len(jobs))
 	status := 0
-	for _, j := range jobs {
-		status = sh.wait(j)
+	for i, j := range jobs {
+		statuses[i] = sh.wait(j)
+		if !sh.pipefail || statuses[i] != 0 {
+			status = statuses[i]
+		}
 	}
+	sh.setPipeStatus(statuses...)
 	sh.status = status
+}
+
+// setPipeStatus sets $PIPESTATUS to the statuses of the last foreground
+// pipeline's stages.
+func (sh *shell) setPipeStatus(statuses ...int) {
+	list := make([]string, len(statuses))
+	for i, st := range statuses {
+		list[i] = strconv.Itoa(st)
+	}
+	sh.setArray("PIPESTATUS", list)
 }
 
 // wait waits for a job and returns its status as $? shows it.
@@ -335,7 +378,7 @@ func (sh *shell) wait(j job) int {
 			return ws.Code()
 		}
 		if !errors.Is(err, ipc.EINTR) {
-			sh.errorf("wait for %d: %s", j.pid, errText(err))
+			sh.errorf("wait for %d: %s", j.pid, strerror(err))
 			return 127
 		}
 	}

@@ -64,12 +64,7 @@ func (e shellEnv) Get(name string) expand.Variable {
 	if v == nil {
 		return expand.Variable{}
 	}
-	if !v.set {
-		return expand.Variable{Exported: v.exported}
-	}
-	vr := strVar(v.value)
-	vr.Exported = v.exported
-	return vr
+	return v.variable()
 }
 
 // Each calls fn for every variable, in name order, until it returns false.
@@ -89,8 +84,11 @@ func (e shellEnv) Set(name string, vr expand.Variable) error {
 	case !vr.IsSet():
 		delete(e.sh.vars, name)
 		return nil
+	case vr.Kind == expand.Indexed:
+		e.sh.setArray(name, vr.List)
+		return nil
 	case vr.Kind != expand.String:
-		return fmt.Errorf("%s: arrays are not supported", name)
+		return fmt.Errorf("%s: cannot assign this kind of value", name)
 	}
 	return e.sh.setVar(name, vr.Str)
 }
@@ -172,7 +170,7 @@ func (sh *shell) cmdSubst(w io.Writer, cs *syntax.CmdSubst) error {
 	}
 	r, wfd, err := sh.s.Pipe()
 	if err != nil {
-		return fmt.Errorf("command substitution: %s", errText(err))
+		return fmt.Errorf("command substitution: %s", strerror(err))
 	}
 	tbl := sh.fds.clone()
 	tbl[1] = wfd
@@ -187,7 +185,7 @@ func (sh *shell) cmdSubst(w io.Writer, cs *syntax.CmdSubst) error {
 			break
 		}
 		if err != nil {
-			rerr = fmt.Errorf("command substitution: %s", errText(err))
+			rerr = fmt.Errorf("command substitution: %s", strerror(err))
 			break
 		}
 	}
