@@ -90,7 +90,7 @@ func killList(operands []string) (out string, err error) {
 	var b strings.Builder
 	if len(operands) == 0 {
 		for i := 1; i < ipc.NSIG; i++ {
-			fmt.Fprintf(&b, "%2d) %-10s", i, ipc.Signal(i))
+			fmt.Fprintf(&b, "%2d) %s", i, ipc.Signal(i))
 			if i%5 == 0 || i == ipc.NSIG-1 {
 				b.WriteString("\n")
 			} else {

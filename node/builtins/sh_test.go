@@ -182,7 +182,7 @@ func TestShell(t *testing.T) {
 		{name: "dup then file", script: "cat /nonexistent 2>&1 >/f | wc -l; wc -l < /f", want: "1\n0\n"},
 		{name: "numbered fd", script: "echo x 3>/f >&3; cat /f", want: "x\n"},
 		{name: "close fd", script: "lsfd 2>&-", want: "0 1\n"},
-		{name: "bad fd", script: "echo x >&7", has: []string{"7: bad file descriptor"}, code: 1},
+		{name: "bad fd", script: "echo x >&7", has: []string{"7: Bad file descriptor"}, code: 1},
 		{name: "missing input", script: "cat < /nope; echo $?", has: []string{"/nope: No such file or directory", "1\n"}},
 		{name: "redirect alone", script: "> /f; cat /f; echo $?", want: "0\n"},
 		{name: "builtin redirect", script: "cd /nonexistent 2>/e; wc -l < /e", want: "1\n"},
@@ -227,9 +227,9 @@ func TestShell(t *testing.T) {
 		{name: "errexit in or", script: "set -e; false || true; echo yes", want: "yes\n"},
 		{name: "errexit in if", script: "set -e; if false; then :; fi; echo ok", want: "ok\n"},
 		{name: "errexit in subshell", script: "set -e; (false; echo no); echo no", code: 1},
-		{name: "nounset", script: "set -u; echo $NOPE; echo no", has: []string{"NOPE"}, hasNot: []string{"no\n"}, code: 1},
+		{name: "nounset", script: "set -u; echo $NOPE; echo no", has: []string{"NOPE"}, hasNot: []string{"no\n"}, code: 127},
 		{name: "xtrace", script: "set -x; echo a", want: "+ echo a\na\n"},
-		{name: "expansion error exits", script: "echo ${X?is unset}; echo no", has: []string{"is unset"}, hasNot: []string{"no"}, code: 1},
+		{name: "expansion error exits", script: "echo ${X?is unset}; echo no", has: []string{"is unset"}, hasNot: []string{"no"}, code: 127},
 
 		// Background jobs.
 		{name: "background", script: "echo bg > /f & wait; cat /f", want: "bg\n"},

@@ -92,7 +92,7 @@ func (sh *shell) count(name string, args []string, def int) (int, bool) {
 		return def, true
 	}
 	n, err := strconv.Atoi(args[0])
-	if err != nil || n < 0 {
+	if err != nil || (n < 0 && name != "exit" && name != "return") {
 		sh.errorf("%s: %s: numeric argument required", name, args[0])
 		return 0, false
 	}
@@ -116,8 +116,8 @@ func (sh *shell) builtinReturn(args []string) int {
 		return 2
 	}
 	if sh.funcs0 == 0 {
-		sh.errorf("return: not in a function or a dot script")
-		return 1
+		sh.errorf("return: can only `return' from a function or sourced script")
+		return 2
 	}
 	sh.ctl = ctlReturn
 	return n & 0xff
@@ -133,6 +133,7 @@ func (sh *shell) builtinLoop(name string, args []string) int {
 		return 1
 	}
 	if sh.loops == 0 {
+		sh.errorf("%s: only meaningful in a `for', `while', or `until' loop", name)
 		return 0
 	}
 	sh.ctl, sh.ctlN = ctlBreak, min(n, sh.loops)
@@ -228,6 +229,16 @@ func (sh *shell) builtinSet(args []string) int {
 		if len(a) < 2 || (a[0] != '-' && a[0] != '+') {
 			break
 		}
+		if strings.HasSuffix(a, "o") && len(a) > 2 {
+			// -eo NAME: the letters, then -o NAME.
+			for _, c := range a[1 : len(a)-1] {
+				if !sh.setOption(c, a[0] == '-') {
+					sh.errorf("set: %c%c: invalid option", a[0], c)
+					return 2
+				}
+			}
+			a = a[:1] + "o"
+		}
 		if a[1:] == "o" {
 			if len(args) < 2 {
 				sh.listOptions(a[0] == '-')
@@ -282,7 +293,6 @@ func (sh *shell) builtinShift(args []string) int {
 		return 2
 	}
 	if n > len(sh.params) {
-		sh.errorf("shift: %d: shift count out of range", n)
 		return 1
 	}
 	sh.params = sh.params[n:]

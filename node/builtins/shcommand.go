@@ -59,6 +59,7 @@ func (sh *shell) runCall(st *syntax.Stmt, call *syntax.CallExpr) {
 		sh.fds = tbl
 		sh.status = sh.builtin(name, fields[1:])
 		sh.fds = saved
+		sh.setPipeStatus(sh.status)
 		return
 	}
 	if fn := sh.funcs[name]; fn != nil {
@@ -66,9 +67,11 @@ func (sh *shell) runCall(st *syntax.Stmt, call *syntax.CallExpr) {
 		sh.fds = tbl
 		sh.callFunc(fn, fields[1:])
 		sh.fds = saved
+		sh.setPipeStatus(sh.status)
 		return
 	}
 	sh.status = sh.wait(sh.spawn(fields, tbl))
+	sh.setPipeStatus(sh.status)
 }
 
 // runAssignments runs a command line that has no command: its assignments

@@ -12,7 +12,7 @@ import (
 func (sh *shell) builtinTest(name string, args []string) int {
 	if name == "[" {
 		if len(args) == 0 || args[len(args)-1] != "]" {
-			sh.errorf("[: missing ]")
+			sh.errorf("[: missing `]'")
 			return 2
 		}
 		args = args[:len(args)-1]

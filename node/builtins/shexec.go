@@ -254,7 +254,8 @@ func (sh *shell) runCase(c *syntax.CaseClause) {
 		sh.expandFailed(err)
 		return
 	}
-	for _, item := range c.Items {
+	for i := 0; i < len(c.Items); i++ {
+		item := c.Items[i]
 		for _, pw := range item.Patterns {
 			pat, err := expand.Pattern(sh.config(), pw)
 			if err != nil {
@@ -271,6 +272,18 @@ func (sh *shell) runCase(c *syntax.CaseClause) {
 			}
 			sh.status = 0
 			sh.runStmts(item.Stmts)
+			// ;& runs the next item's commands too, ;;& tests the
+			// next items' patterns.
+			for item.Op == syntax.Fallthrough && i+1 < len(c.Items) && sh.ctl == ctlNone {
+				i++
+				item = c.Items[i]
+				sh.runStmts(item.Stmts)
+			}
+			if item.Op == syntax.Resume && sh.ctl == ctlNone {
+				status := sh.status
+				sh.runCase(&syntax.CaseClause{Word: c.Word, Items: c.Items[i+1:]})
+				sh.status = max(sh.status, status)
+			}
 			return
 		}
 	}

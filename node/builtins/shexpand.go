@@ -1,6 +1,7 @@
 package builtins
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -47,6 +48,11 @@ func (e shellEnv) Get(name string) expand.Variable {
 		return strVar(sh.arg0)
 	case "PPID":
 		return strVar(strconv.Itoa(sh.ppid))
+	case "BASHPID":
+		if sh.s == nil {
+			return strVar(strconv.Itoa(sh.pid))
+		}
+		return strVar(strconv.Itoa(sh.s.Getpid()))
 	}
 	if name != "" && strings.Trim(name, "0123456789") == "" {
 		n, err := strconv.Atoi(name)
@@ -154,8 +160,13 @@ func (sh *shell) literal(w *syntax.Word) (string, error) {
 // expandFailed handles an expansion error: a non-interactive shell exits.
 func (sh *shell) expandFailed(err error) {
 	sh.errorf("%v", err)
-	sh.status = 1
-	sh.exit(1)
+	code := 1
+	var unset expand.UnsetParameterError
+	if errors.As(err, &unset) {
+		code = 127 // as bash: ${X?} and set -u
+	}
+	sh.status = code
+	sh.exit(code)
 }
 
 // exit makes the shell end with code once control unwinds.

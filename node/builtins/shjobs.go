@@ -389,7 +389,6 @@ func (sh *shell) waitOne(a string) int {
 		}
 		if j = sh.jobByPID(pid); j == nil {
 			if st, ok := sh.reaped[pid]; ok {
-				delete(sh.reaped, pid)
 				return st
 			}
 			j = &shJob{pid: pid}
@@ -398,7 +397,6 @@ func (sh *shell) waitOne(a string) int {
 	status := sh.waitJob(j, false)
 	if j.state == jobDone {
 		sh.removeJob(j)
-		delete(sh.reaped, j.pid)
 	} else if status == 127 {
 		sh.errorf("wait: pid %d is not a child of this shell", j.pid)
 	}
@@ -425,7 +423,6 @@ func (sh *shell) waitNext(args []string) int {
 	for _, j := range sh.jobs {
 		if j.state == jobDone && (len(want) == 0 || want[j.pid]) {
 			sh.removeJob(j)
-			delete(sh.reaped, j.pid)
 			return j.status.Code()
 		}
 	}
@@ -448,7 +445,6 @@ func (sh *shell) waitNext(args []string) int {
 		sh.noteStatus(j, ws)
 		if len(want) == 0 || want[pid] {
 			sh.removeJob(j)
-			delete(sh.reaped, pid)
 			return ws.Code()
 		}
 	}
@@ -457,11 +453,12 @@ func (sh *shell) waitNext(args []string) int {
 // builtinKill is kill with job specs.
 func (sh *shell) builtinKill(args []string) int {
 	c, err := parseKill(args)
+	if err == errKillUsage {
+		sh.write(2, "kill: "+killUsage+"\n")
+		return 2
+	}
 	if err != nil {
 		sh.errorf("kill: %v", err)
-		if err == errKillUsage {
-			return 2
-		}
 		return 1
 	}
 	if c.list {

@@ -43,7 +43,7 @@ func (sh *shell) redirectOne(tbl fdTable, rd *syntax.Redirect, opened *[]int) er
 	if rd.N != nil {
 		v, err := strconv.Atoi(rd.N.Value)
 		if err != nil || v < 0 || v > maxShFd {
-			return fmt.Errorf("%s: bad file descriptor", rd.N.Value)
+			return fmt.Errorf("%s: %s", rd.N.Value, strerror(ipc.EBADF))
 		}
 		n = v
 	}
@@ -72,7 +72,7 @@ func (sh *shell) redirectOne(tbl fdTable, rd *syntax.Redirect, opened *[]int) er
 		}
 		fd, ok := tbl[m]
 		if !ok {
-			return fmt.Errorf("%d: bad file descriptor", m)
+			return fmt.Errorf("%d: %s", m, strerror(ipc.EBADF))
 		}
 		tbl[n] = fd
 		return nil

@@ -480,7 +480,7 @@ func quoteVar(name string, v *shVar) string {
 		for _, i := range v.indices() {
 			fmt.Fprintf(&b, "[%d]=%s ", i, dquote(v.elems[i]))
 		}
-		return out + "=(" + b.String() + ")"
+		return out + "=(" + strings.TrimSuffix(b.String(), " ") + ")"
 	case expand.Associative:
 		var b strings.Builder
 		for _, k := range sortedKeys(v.assoc) {
