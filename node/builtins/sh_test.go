@@ -245,6 +245,21 @@ func TestShell(t *testing.T) {
 		{name: "unset function", script: "f() { echo f; }; unset -f f; f", has: []string{"f: command not found"}, code: 127},
 		{name: "empty command name", script: "E=; X=1 $E; echo $X", want: "1\n"},
 		{name: "xtrace in subshell", script: "set -x; (echo a)", has: []string{"+ echo a\n", "a\n"}},
+
+		// bash's syntax and builtins.
+		{name: "kill -0 sends nothing", script: "sleep 5 & kill -0 $! && echo alive; kill -s 0 $! && echo alive; kill $!; wait $!; echo $?", want: "alive\nalive\n143\n"},
+		{name: "bad signal sends nothing", script: "sleep 5 & kill -NOPE $!; echo $?; kill -0 $! && echo alive; kill -9 $!", has: []string{"1\nalive\n", "NOPE: invalid signal specification"}},
+		{name: "kill -0 of a reaped pid", script: "true & p=$!; wait $p; kill -0 $p; echo $?", has: []string{"No such process", "1\n"}},
+		{name: "trap exit", script: "trap 'echo bye $?' EXIT; echo hi; exit 3", want: "hi\nbye 3\n", code: 3},
+		{name: "trap signal", script: "trap 'echo got' USR1; kill -USR1 $$; echo after", want: "got\nafter\n"},
+		{name: "trap exit on a fatal signal", script: "trap 'echo bye' EXIT; kill $$; echo no", want: "bye\n", code: 143},
+		{name: "pipefail", script: "false | true; echo $?; set -o pipefail; false | true; echo $? ${PIPESTATUS[@]}", want: "0\n1 1 0\n"},
+		{name: "job specs", script: "sleep 5 & sleep 5 & kill %1; wait %1; echo $?; kill %%; wait; jobs; echo end", want: "143\nend\n"},
+		{name: "wait -n", script: "(exit 3) & wait -n; echo $?; wait -n; echo $?", want: "3\n127\n"},
+		{name: "here-string", script: "cat <<< 'a  b'; read x <<< $'c\\d'; echo $x", want: "a  b\ncd\n"},
+		{name: "arrays and local", script: "a=(x y); f() { local a=l; echo $a; }; f; echo ${a[1]} ${#a[@]}", want: "l\ny 2\n"},
+		{name: "double brackets and arithmetic", script: "[[ ab == a* && 3 -gt 2 ]] && (( 2 * 3 == 6 )) && echo ok", want: "ok\n"},
+		{name: "read -n and -t", script: "read -n 2 x <<< abc; echo $x; sleep 5 | { read -t 0.05 y; echo $?; }", want: "ab\n142\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -573,4 +588,41 @@ func runnable(src string) bool {
 		return ok
 	})
 	return ok
+}
+
+// TestShellLargeHeredoc feeds a here-document several times a pipe's
+// capacity, to a reader that reads it all and to one that stops early.
+func TestShellLargeHeredoc(t *testing.T) {
+	k := newShKernel(t)
+	body := strings.Repeat(strings.Repeat("x", 99)+"\n", 4*ipc.DefaultPipeCapacity/100)
+	for _, c := range []struct{ cmd, want string }{
+		{"wc -c <<EOF", strconv.Itoa(len(body)) + "\n"},
+		{"head -n 1 <<EOF | wc -c", "100\n"},
+	} {
+		st, out := runSh(t, k, c.cmd+"\n"+body+"EOF\necho done")
+		if st.ExitStatus() != 0 || out != c.want+"done\n" {
+			t.Errorf("got %v %q, want exit 0 %q for %s (%d bytes)", st, out, c.want+"done\n", c.cmd, len(body))
+		}
+	}
+	if ents, err := k.FS().ReadDir(heredocDir); err == nil && len(ents) > 0 {
+		t.Errorf("%s holds %d files after the here-documents, want none", heredocDir, len(ents))
+	}
+}
+
+// TestShellFgBg stops a background job and continues it with bg, then
+// waits for it with fg.
+func TestShellFgBg(t *testing.T) {
+	k := newShKernel(t)
+	// stopped waits until jobs reports the stop.
+	const stopped = `stopped() { while :; do jobs > /j; read l < /j; case $l in *Stopped*) echo "$l"; return;; esac; done; }; `
+	st, out := runSh(t, k, stopped+`sleep 0.3 & kill -STOP %1; stopped; bg %1; jobs; fg %1; echo $?; jobs; echo end`)
+	want := "[1]+  Stopped (signal)        sleep 0.3 &\n[1]+ sleep 0.3 &\n[1]+  Running                 sleep 0.3 &\nsleep 0.3\n0\nend\n"
+	if st.ExitStatus() != 0 || out != want {
+		t.Errorf("got %v %q, want exit 0 %q", st, out, want)
+	}
+	// fg continues a stopped job itself.
+	st, out = runSh(t, k, `sleep 0.2 & kill -STOP %1; fg; echo $?`)
+	if st.ExitStatus() != 0 || out != "sleep 0.2\n0\n" {
+		t.Errorf("got %v %q, want exit 0 %q", st, out, "sleep 0.2\n0\n")
+	}
 }

@@ -272,14 +272,14 @@ func (sh *shell) builtinFgBg(name string, args []string) int {
 			status = 1
 			continue
 		}
-		if j.state == jobStopped {
-			if err := sh.s.Kill(j.pid, ipc.SIGCONT); err != nil {
-				sh.errorf("%s: %s", name, killErrText(err))
-				status = 1
-				continue
-			}
-			j.state = jobRunning
+		// A stop may not have been reported yet: the job is continued
+		// whatever its state looks like.
+		if err := sh.s.Kill(j.pid, ipc.SIGCONT); err != nil {
+			sh.errorf("%s: %s", name, killErrText(err))
+			status = 1
+			continue
 		}
+		j.state = jobRunning
 		if name == "bg" {
 			sh.output(fmt.Sprintf("[%d]+ %s &\n", j.id, j.cmd))
 			continue

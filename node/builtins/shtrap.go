@@ -215,9 +215,10 @@ func (sh *shell) runTrap(action string) {
 	sh.status, sh.ctl, sh.ctlN = status, ctl, n
 }
 
-// runErrTrap runs the ERR trap after a failed command.
+// runErrTrap runs the ERR trap after a failed command. As in bash without
+// set -E, functions do not inherit it: a failed call runs it once.
 func (sh *shell) runErrTrap() {
-	if action, ok := sh.traps["ERR"]; ok && !sh.inTrap {
+	if action, ok := sh.traps["ERR"]; ok && !sh.inTrap && len(sh.frames) == 0 {
 		sh.runTrap(action)
 	}
 }
