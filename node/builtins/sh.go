@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"time"
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
@@ -132,24 +133,26 @@ type shell struct {
 	ctlN     int
 	exitCode int
 
-	substStatus int // status of the last command substitution, -1 if none
-	hdocSeq     int // numbers the files of large here-documents
+	substStatus int       // status of the last command substitution, -1 if none
+	hdocSeq     int       // numbers the files of large here-documents
+	started     time.Time // when the shell started, for $SECONDS
 }
 
 // newShell makes the shell of the process behind s: its environment becomes
 // exported variables, and commands see the descriptors it has.
 func newShell(s *node.Sys) *shell {
 	sh := &shell{
-		s:      s,
-		name:   s.Command(),
-		parser: syntax.NewParser(syntax.Variant(syntax.LangBash)),
-		vars:   make(map[string]*shVar),
-		funcs:  make(map[string]*syntax.FuncDecl),
-		traps:  make(map[string]string),
-		reaped: make(map[int]int),
-		pid:    s.Getpid(),
-		ppid:   s.Getppid(),
-		fds:    make(fdTable),
+		s:       s,
+		name:    s.Command(),
+		parser:  syntax.NewParser(syntax.Variant(syntax.LangBash)),
+		vars:    make(map[string]*shVar),
+		funcs:   make(map[string]*syntax.FuncDecl),
+		traps:   make(map[string]string),
+		reaped:  make(map[int]int),
+		pid:     s.Getpid(),
+		started: s.Now(),
+		ppid:    s.Getppid(),
+		fds:     make(fdTable),
 	}
 	sh.arg0 = sh.name
 	for _, kv := range s.Environ() {

@@ -530,6 +530,11 @@ func TestShellExpandOffline(t *testing.T) {
 
 var shellFuzzSeeds = []string{
 	"echo a b",
+	"a=(1 2); a+=(x); declare -A m=([k]=v); echo ${a[@]} ${m[k]} ${#a[@]}",
+	"[[ a == a* && -n x || 1 -eq 1 ]]; (( x = 2 ** 3 )); let y=x+1; echo $x $y",
+	"trap 'echo t' EXIT USR1; kill -USR1 $$; set -o pipefail; false | true; echo ${PIPESTATUS[@]}",
+	"sleep 0.01 & jobs; kill -0 %1; wait -n; read -n 1 -t 0.01 x <<< ab; echo $x",
+	"f() { local v=1; echo $v; }; f; printf '%s-%d\\n' a 1; echo -e 'a\\tb'; time true",
 	`X=1; echo "$X" '$X' \$X ${X:-d} ${#X} $((X+1))`,
 	"echo hello | cat | wc -l",
 	"false && echo a || echo b; ! true; exit 3",

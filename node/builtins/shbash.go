@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/pattern"
@@ -49,6 +50,29 @@ func (sh *shell) runLet(c *syntax.LetClause) {
 		}
 	}
 	sh.status = boolStatus(n != 0)
+}
+
+// runTime runs time PIPELINE and reports its real and CPU time on
+// standard error, as bash's time keyword does. The CPU time is the shell's
+// own: the kernel does not sum its children's.
+func (sh *shell) runTime(c *syntax.TimeClause) {
+	start, cpu := sh.s.Now(), sh.s.CPUTime()
+	if c.Stmt != nil {
+		sh.runStmt(c.Stmt)
+	}
+	real, user := sh.s.Now().Sub(start), sh.s.CPUTime()-cpu
+	if c.PosixFormat {
+		sh.write(2, fmt.Sprintf("real %.2f\nuser %.2f\nsys 0.00\n", real.Seconds(), user.Seconds()))
+		return
+	}
+	sh.write(2, fmt.Sprintf("\nreal\t%s\nuser\t%s\nsys\t%s\n", minSec(real), minSec(user), minSec(0)))
+}
+
+// minSec formats a duration as bash's time does: 0m0.003s.
+func minSec(d time.Duration) string {
+	m := int(d / time.Minute)
+	s := (d % time.Minute).Seconds()
+	return fmt.Sprintf("%dm%.3fs", m, s)
 }
 
 // runCStyle runs for (( INIT; COND; POST )).
@@ -127,6 +151,9 @@ func (sh *shell) unary2(x *syntax.UnaryTest) (bool, error) {
 		return !ok, err
 	}
 	w, _ := x.X.(*syntax.Word)
+	if w == nil {
+		return false, fmt.Errorf("%s: unexpected operand", x.Op)
+	}
 	s, err := sh.literal(w)
 	if err != nil {
 		return false, err
@@ -178,6 +205,9 @@ func (sh *shell) binary2(x *syntax.BinaryTest) (bool, error) {
 	}
 	lw, _ := x.X.(*syntax.Word)
 	rw, _ := x.Y.(*syntax.Word)
+	if lw == nil || rw == nil {
+		return false, fmt.Errorf("%s: unexpected operand", x.Op)
+	}
 	l, err := sh.literal(lw)
 	if err != nil {
 		return false, err

@@ -142,10 +142,10 @@ func TestShellAgainstBash(t *testing.T) {
 // TestBashPrefix checks the normalisation the differential test relies on.
 func TestBashPrefix(t *testing.T) {
 	for in, want := range map[string]string{
-		"bash: line 1: x: command not found\n":   "sh: x: command not found\n",
+		"bash: line 1: x: command not found\n":    "sh: x: command not found\n",
 		"bash: line 12: kill: (1) - No such\nb\n": "sh: kill: (1) - No such\nb\n",
 		"ok\nbash: -c: line 1: syntax\n":          "ok\nsh: -c: line 1: syntax\n",
-		"/usr/bin/bash: line 3: x\n":             "sh: x\n",
+		"/usr/bin/bash: line 3: x\n":              "sh: x\n",
 	} {
 		if got := bashPrefix.ReplaceAllString(in, "sh: "); got != want {
 			t.Errorf("got %q, want %q for %q", got, want, in)

@@ -103,6 +103,8 @@ func (sh *shell) runCommand(cmd syntax.Command) {
 		sh.runLet(cmd)
 	case *syntax.DeclClause:
 		sh.runDecl(cmd)
+	case *syntax.TimeClause:
+		sh.runTime(cmd)
 	case *syntax.BinaryCmd:
 		switch cmd.Op {
 		case syntax.AndStmt, syntax.OrStmt:
@@ -210,6 +212,11 @@ func (sh *shell) runWhile(w *syntax.WhileClause) {
 
 // runFor runs a for loop over words, or over "$@" without "in".
 func (sh *shell) runFor(f *syntax.ForClause) {
+	if f.Select {
+		sh.errorf("select: not supported")
+		sh.status = 2
+		return
+	}
 	if c, ok := f.Loop.(*syntax.CStyleLoop); ok {
 		sh.runCStyle(f, c)
 		return

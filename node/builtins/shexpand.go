@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 
@@ -48,6 +49,13 @@ func (e shellEnv) Get(name string) expand.Variable {
 		return strVar(sh.arg0)
 	case "PPID":
 		return strVar(strconv.Itoa(sh.ppid))
+	case "RANDOM":
+		return strVar(strconv.Itoa(rand.IntN(32768)))
+	case "SECONDS":
+		if sh.s == nil {
+			return strVar("0")
+		}
+		return strVar(strconv.Itoa(int(sh.s.Now().Sub(sh.started).Seconds())))
 	case "BASHPID":
 		if sh.s == nil {
 			return strVar(strconv.Itoa(sh.pid))
@@ -102,15 +110,22 @@ func (e shellEnv) Set(name string, vr expand.Variable) error {
 // config is the expansion configuration of the shell as it is now.
 func (sh *shell) config() *expand.Config {
 	cfg := &expand.Config{
-		Env:      shellEnv{sh},
-		CmdSubst: sh.cmdSubst,
-		NoUnset:  sh.nounset,
+		Env:       shellEnv{sh},
+		CmdSubst:  sh.cmdSubst,
+		ProcSubst: procSubst,
+		NoUnset:   sh.nounset,
 	}
 	if sh.s != nil {
 		cfg.ReadDir2 = sh.readDir
 	}
 	return cfg
 }
+
+// errProcSubst is a process substitution, which the shell does not have.
+var errProcSubst = errors.New("process substitution is not supported")
+
+// procSubst refuses <(...) and >(...).
+func procSubst(*syntax.ProcSubst) (string, error) { return "", errProcSubst }
 
 // readDir lists a directory for globbing; "" is the working directory.
 func (sh *shell) readDir(name string) ([]fs.DirEntry, error) {
