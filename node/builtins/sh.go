@@ -16,10 +16,11 @@ import (
 	"github.com/vproc/vproc/node"
 )
 
-// The sh program is a small POSIX shell. mvdan.cc/sh/v3/syntax parses the
-// script and mvdan.cc/sh/v3/expand performs word expansion; everything else
-// is interpreted here on top of Sys, so that every command is a kernel
-// process: pipes, signals, process groups and limits are the kernel's.
+// The sh program is a shell that speaks bash. mvdan.cc/sh/v3/syntax parses
+// the script (bash's grammar) and mvdan.cc/sh/v3/expand performs word
+// expansion; everything else is interpreted here on top of Sys, so that
+// every command is a kernel process: pipes, signals, process groups and
+// limits are the kernel's.
 //
 // Usage:
 //
@@ -27,7 +28,8 @@ import (
 //	sh FILE [ARG...]               run the script FILE of the namespace
 //	sh [-s] [ARG...]               run the script read from standard input
 //
-// The options -e (errexit), -u (nounset) and -x (xtrace) may come first.
+// The options -e (errexit), -u (nounset), -x (xtrace) and -o NAME (those
+// three by name, and pipefail) may come first.
 //
 // A subshell, a command substitution, a background job and a pipeline stage
 // that is not a plain program are run by spawning the shell again with -c
@@ -122,8 +124,9 @@ type shell struct {
 	inTrap  bool              // a trap action runs: traps don't nest
 	exiting bool              // the EXIT trap has run or runs
 
-	jobs   []*shJob    // background jobs, by job number
-	reaped map[int]int // status of children reaped by wait -n or wait, by pid
+	jobs        []*shJob    // background jobs, by job number
+	reaped      map[int]int // status of background children already reaped, by pid
+	reapedOrder []int       // the keys of reaped, oldest first
 
 	cond     int // > 0 while a condition runs: errexit is off
 	loops    int // enclosing loops

@@ -162,7 +162,23 @@ func (sh *shell) noteStatus(j *shJob, ws node.WaitStatus) {
 		j.state = jobRunning
 	default:
 		j.state, j.status = jobDone, ws
-		sh.reaped[j.pid] = ws.Code()
+		sh.remember(j.pid, ws.Code())
+	}
+}
+
+// maxReaped bounds how many statuses of reaped background children the
+// shell keeps for a later wait PID, as bash bounds its list.
+const maxReaped = 1024
+
+// remember keeps the status of a reaped background child.
+func (sh *shell) remember(pid, status int) {
+	if _, ok := sh.reaped[pid]; !ok {
+		sh.reapedOrder = append(sh.reapedOrder, pid)
+	}
+	sh.reaped[pid] = status
+	for len(sh.reapedOrder) > maxReaped {
+		delete(sh.reaped, sh.reapedOrder[0])
+		sh.reapedOrder = sh.reapedOrder[1:]
 	}
 }
 
@@ -439,7 +455,7 @@ func (sh *shell) waitNext(args []string) int {
 		}
 		j := sh.jobByPID(pid)
 		if j == nil {
-			sh.reaped[pid] = ws.Code()
+			sh.remember(pid, ws.Code())
 			continue
 		}
 		sh.noteStatus(j, ws)
