@@ -124,6 +124,10 @@ type shell struct {
 	inTrap  bool              // a trap action runs: traps don't nest
 	exiting bool              // the EXIT trap has run or runs
 
+	optInd, optPos int // getopts: the OPTIND it last set, and its place in that argument
+
+	funcNames []string // the functions being called, innermost last: $FUNCNAME
+
 	jobs        []*shJob    // background jobs, by job number
 	reaped      map[int]int // status of background children already reaped, by pid
 	reapedOrder []int       // the keys of reaped, oldest first

@@ -319,6 +319,8 @@ func (sh *shell) runDecl(d *syntax.DeclClause) {
 	}
 	kind, export, print := expand.String, name == "export", false
 	unexport := false
+	var integer, lower, upper, readonly bool
+	readonly = name == "readonly"
 	status := 0
 	var names []*syntax.Assign
 	for _, a := range d.Args {
@@ -345,8 +347,16 @@ func (sh *shell) runDecl(d *syntax.DeclClause) {
 						local = false
 					case 'p':
 						print = true
-					case 'i', 'r', 'l', 'u', 't':
-						// attributes the shell does not keep
+					case 'i':
+						integer = f[0] == '-'
+					case 'l':
+						lower, upper = f[0] == '-', false
+					case 'u':
+						upper, lower = f[0] == '-', false
+					case 'r':
+						readonly = true
+					case 't':
+						// trace: there is no DEBUG trap to trace
 					case 'f', 'F':
 						if name != "export" {
 							break
@@ -384,6 +394,11 @@ func (sh *shell) runDecl(d *syntax.DeclClause) {
 			continue
 		}
 		if local {
+			if err := sh.writable(n); err != nil {
+				sh.errorf("%s: %v", name, err)
+				status = 1
+				continue
+			}
 			sh.makeLocal(n)
 		}
 		v := sh.vars[n]
@@ -401,12 +416,23 @@ func (sh *shell) runDecl(d *syntax.DeclClause) {
 		if unexport {
 			v.exported = false
 		}
-		if a.Naked {
-			continue
+		v.integer = v.integer || integer
+		if lower || upper {
+			v.lower, v.upper = lower, upper
 		}
-		if err := sh.assignTo(a); err != nil {
-			sh.errorf("%s: %v", name, err)
-			status = 1
+		if !a.Naked {
+			if err := sh.assignTo(a); err != nil {
+				if errors.Is(err, errReadonly) && name != "declare" && name != "typeset" && name != "local" {
+					sh.errorf("%v", err)
+				} else {
+					sh.errorf("%s: %v", name, err)
+				}
+				status = 1
+				continue
+			}
+		}
+		if readonly {
+			sh.vars[n].readonly = true
 		}
 	}
 	sh.status = status
@@ -472,7 +498,7 @@ func (sh *shell) builtinPrintf(args []string) int {
 	}
 	if varName != "" {
 		if err := sh.setVar(varName, b.String()); err != nil {
-			sh.errorf("printf: %v", err)
+			sh.errorf("%v", err)
 			return 1
 		}
 		return status

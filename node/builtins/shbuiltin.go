@@ -28,7 +28,7 @@ func isSpecialBuiltin(name string) bool {
 func isBuiltin(name string) bool {
 	switch name {
 	case "cd", "read", "wait", "test", "[", "echo", "printf", "true", "false",
-		"kill", "jobs", "fg", "bg":
+		"kill", "jobs", "fg", "bg", "getopts":
 		return true
 	}
 	return false
@@ -81,6 +81,8 @@ func (sh *shell) builtin(name string, args []string) int {
 		return sh.builtinJobs(args)
 	case "fg", "bg":
 		return sh.builtinFgBg(name, args)
+	case "getopts":
+		return sh.builtinGetopts(args)
 	}
 	sh.errorf("%s: not a builtin", name)
 	return 2
@@ -172,10 +174,14 @@ func (sh *shell) builtinExport(args []string) int {
 			v = &shVar{}
 			sh.vars[name] = v
 		}
-		v.exported = true
 		if hasValue {
-			sh.setVar(name, value)
+			if err := sh.setVar(name, value); err != nil {
+				sh.errorf("%v", err)
+				status = 1
+				continue
+			}
 		}
+		v.exported = true
 	}
 	return status
 }
@@ -199,14 +205,16 @@ func (sh *shell) builtinUnset(args []string) int {
 	if len(args) > 0 && (args[0] == "-f" || args[0] == "-v") {
 		funcs, args = args[0] == "-f", args[1:]
 	}
+	status := 0
 	for _, name := range args {
 		if funcs {
 			delete(sh.funcs, name)
-		} else {
-			sh.unsetVar(name)
+		} else if err := sh.unsetVar(name); err != nil {
+			sh.errorf("unset: %v", err)
+			status = 1
 		}
 	}
-	return 0
+	return status
 }
 
 // builtinSet is set [-eux|+eux] [--] [ARG...]; alone it lists variables.

@@ -276,7 +276,9 @@ func (sh *shell) callFunc(fn *syntax.FuncDecl, args []string) {
 	sh.depth++
 	sh.funcs0++
 	sh.frames = append(sh.frames, frame{})
+	sh.funcNames = append(sh.funcNames, fn.Name.Value)
 	sh.runStmt(fn.Body)
+	sh.funcNames = sh.funcNames[:len(sh.funcNames)-1]
 	sh.popFrame()
 	sh.funcs0--
 	sh.depth--

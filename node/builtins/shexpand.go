@@ -49,6 +49,15 @@ func (e shellEnv) Get(name string) expand.Variable {
 		return strVar(sh.arg0)
 	case "PPID":
 		return strVar(strconv.Itoa(sh.ppid))
+	case "FUNCNAME":
+		if len(sh.funcNames) == 0 {
+			return expand.Variable{}
+		}
+		list := make([]string, len(sh.funcNames))
+		for i, n := range sh.funcNames {
+			list[len(list)-1-i] = n
+		}
+		return expand.Variable{Set: true, Kind: expand.Indexed, List: list}
 	case "RANDOM":
 		return strVar(strconv.Itoa(rand.IntN(32768)))
 	case "SECONDS":

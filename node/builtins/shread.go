@@ -103,6 +103,10 @@ func (sh *shell) builtinRead(args []string) int {
 		return status
 	}
 	if o.array != "" {
+		if err := sh.writable(o.array); err != nil {
+			sh.errorf("%v", err)
+			return 1
+		}
 		sh.setArray(o.array, expand.ReadFields(sh.config(), line, -1, o.raw))
 		return status
 	}
@@ -111,7 +115,10 @@ func (sh *shell) builtinRead(args []string) int {
 		if !o.raw {
 			line = unescapeRead(line)
 		}
-		sh.setVar("REPLY", line)
+		if err := sh.setVar("REPLY", line); err != nil {
+			sh.errorf("%v", err)
+			return 1
+		}
 		return status
 	}
 	fields := expand.ReadFields(sh.config(), line, len(names), o.raw)
@@ -120,7 +127,10 @@ func (sh *shell) builtinRead(args []string) int {
 		if i < len(fields) {
 			v = fields[i]
 		}
-		sh.setVar(n, v)
+		if err := sh.setVar(n, v); err != nil {
+			sh.errorf("%v", err)
+			return 1
+		}
 	}
 	return status
 }

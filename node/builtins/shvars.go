@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"mvdan.cc/sh/v3/expand"
@@ -22,6 +23,10 @@ type shVar struct {
 	assoc    map[string]string // Associative, by key
 	set      bool              // false: declared (export, local, declare) but never given a value
 	exported bool
+	readonly bool
+	integer  bool // declare -i: values are arithmetic expressions
+	lower    bool // declare -l: values are lowered
+	upper    bool // declare -u: values are raised
 }
 
 // clone returns a deep copy of v.
@@ -102,16 +107,53 @@ func (sh *shell) lookup(name string) (string, bool) {
 // errBadName is an assignment to something that is not a variable name.
 var errBadName = errors.New("not a valid identifier")
 
+// errReadonly is an assignment to a readonly variable.
+var errReadonly = errors.New("readonly variable")
+
+// convert applies a variable's integer, lower and upper attributes to a
+// value given to it.
+func (sh *shell) convert(v *shVar, value string) (string, error) {
+	switch {
+	case v == nil:
+	case v.integer:
+		n, err := sh.arith(value)
+		if err != nil {
+			return "", err
+		}
+		return strconv.Itoa(n), nil
+	case v.lower:
+		return strings.ToLower(value), nil
+	case v.upper:
+		return strings.ToUpper(value), nil
+	}
+	return value, nil
+}
+
+// writable returns errReadonly, naming the variable, if name is readonly.
+func (sh *shell) writable(name string) error {
+	if v := sh.vars[name]; v != nil && v.readonly {
+		return fmt.Errorf("%s: %w", name, errReadonly)
+	}
+	return nil
+}
+
 // setVar assigns a string to a variable, keeping its attributes; an array
 // gets it as element 0.
 func (sh *shell) setVar(name, value string) error {
 	if !syntax.ValidName(name) {
 		return fmt.Errorf("`%s': %w", name, errBadName)
 	}
+	if err := sh.writable(name); err != nil {
+		return err
+	}
 	v := sh.vars[name]
 	if v == nil {
 		v = &shVar{}
 		sh.vars[name] = v
+	}
+	value, err := sh.convert(v, value)
+	if err != nil {
+		return err
 	}
 	switch v.kind {
 	case expand.Indexed:
@@ -139,13 +181,16 @@ func (sh *shell) setArray(name string, list []string) {
 	}
 }
 
-// unsetVar removes a variable; in a function, a local one stays declared
-// local, so that the caller's variable is not seen again.
-func (sh *shell) unsetVar(name string) {
-	if base, sub, ok := strings.Cut(name, "["); ok && strings.HasSuffix(sub, "]") {
+// unsetVar removes a variable or an element of an array.
+func (sh *shell) unsetVar(name string) error {
+	base, sub, isElem := strings.Cut(name, "[")
+	if err := sh.writable(base); err != nil {
+		return fmt.Errorf("%s: cannot unset: %w", base, errReadonly)
+	}
+	if isElem && strings.HasSuffix(sub, "]") {
 		v := sh.vars[base]
 		if v == nil {
-			return
+			return nil
 		}
 		key := strings.TrimSuffix(sub, "]")
 		switch v.kind {
@@ -163,9 +208,10 @@ func (sh *shell) unsetVar(name string) {
 				delete(sh.vars, base)
 			}
 		}
-		return
+		return nil
 	}
 	delete(sh.vars, name)
+	return nil
 }
 
 // maxIndex is the highest index of an indexed array, -1 if it is empty.
@@ -226,6 +272,10 @@ func (sh *shell) tempAssign(assigns []*syntax.Assign) (restore func(), err error
 			return func() {}, err
 		}
 		name := a.Name.Value
+		if err := sh.writable(name); err != nil {
+			sh.errorf("%v", err)
+			continue
+		}
 		var old *shVar
 		if v := sh.vars[name]; v != nil {
 			old = v.clone()
@@ -250,6 +300,9 @@ func (sh *shell) assignTo(a *syntax.Assign) error {
 		return fmt.Errorf("`%s': %w", name, errBadName)
 	}
 	name := a.Name.Value
+	if err := sh.writable(name); err != nil {
+		return err
+	}
 	v := sh.vars[name]
 	switch {
 	case a.Array != nil:
@@ -272,7 +325,11 @@ func (sh *shell) assignTo(a *syntax.Assign) error {
 		}
 	}
 	if a.Append && v != nil && v.set {
-		value = v.str() + value
+		if v.integer {
+			value = "(" + v.str() + ")+(" + value + ")"
+		} else {
+			value = v.str() + value
+		}
 	}
 	return sh.setVar(name, value)
 }
@@ -320,6 +377,10 @@ func (sh *shell) assignElem(name string, index syntax.ArithmExpr, value string, 
 	if app {
 		value = v.elems[n] + value
 	}
+	value, err = sh.convert(v, value)
+	if err != nil {
+		return err
+	}
 	v.elems[n] = value
 	v.set = true
 	return nil
@@ -337,14 +398,16 @@ func (sh *shell) assocKey(index syntax.ArithmExpr) (string, error) {
 // assignArray performs NAME=(...) or NAME+=(...).
 func (sh *shell) assignArray(name string, arr *syntax.ArrayExpr, app bool) error {
 	v := sh.vars[name]
-	if v == nil || !app {
-		kind := expand.Indexed
-		if v != nil && v.kind == expand.Associative {
-			kind = expand.Associative
-		}
-		exported := v != nil && v.exported
-		v = &shVar{kind: kind, exported: exported}
+	switch {
+	case v == nil:
+		v = &shVar{kind: expand.Indexed}
 		sh.vars[name] = v
+	case !app:
+		// The attributes stay; the elements go.
+		if v.kind != expand.Associative {
+			v.kind = expand.Indexed
+		}
+		v.value, v.elems, v.assoc = "", nil, nil
 	}
 	if v.kind == expand.String {
 		old, wasSet := v.value, v.set
@@ -464,8 +527,13 @@ func quoteVar(name string, v *shVar) string {
 	case expand.Associative:
 		flags = "A"
 	}
-	if v.exported {
-		flags += "x"
+	for _, f := range []struct {
+		on bool
+		c  string
+	}{{v.integer, "i"}, {v.lower, "l"}, {v.readonly, "r"}, {v.upper, "u"}, {v.exported, "x"}} {
+		if f.on {
+			flags += f.c
+		}
 	}
 	if flags == "" {
 		flags = "-"
