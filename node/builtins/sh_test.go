@@ -149,7 +149,7 @@ func TestShell(t *testing.T) {
 		{name: "exit in and list", script: "true && exit 4; echo no", code: 4},
 		{name: "command not found", script: "nosuch a b", want: "sh: nosuch: command not found\n", code: 127},
 		{name: "not found status", script: "nosuch 2>/e; echo $?", want: "127\n"},
-		{name: "death by signal", script: `sh -c 'kill -9 $$'; echo $?`, want: "137\n"},
+		{name: "death by signal", script: `sh -c 'kill -9 $$'; echo $?`, has: []string{"Killed", "sh -c 'kill -9 $$'\n137\n"}},
 		{name: "parse error", script: "echo (", has: []string{"sh: "}, code: 2},
 		{name: "parse error unterminated", script: "echo 'a", has: []string{"sh: "}, code: 2},
 

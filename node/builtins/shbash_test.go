@@ -44,9 +44,19 @@ const bashCaseTimeout = 10 * time.Second
 // bashPrefix is the prefix of bash's diagnostics in a -c script.
 var bashPrefix = regexp.MustCompile(`(?m)^(\S*/)?bash: (line \d+: )?`)
 
-// killedPID is the PID in kill's complaint about a process that is gone:
-// PIDs are the host's on one side and virtual on the other.
-var killedPID = regexp.MustCompile(`\(\d+\) - `)
+// killedPID is the PID in kill's complaint about a process that is gone,
+// and reportPID the one in the report of a job killed by a signal: PIDs are
+// the host's on one side and virtual on the other.
+var (
+	killedPID = regexp.MustCompile(`\(\d+\) - `)
+	reportPID = regexp.MustCompile(`(?m)^sh: +\d+ `)
+)
+
+// normalise reads PIDs in diagnostics as PID.
+func normalise(stderr string) string {
+	stderr = killedPID.ReplaceAllString(stderr, "(PID) - ")
+	return reportPID.ReplaceAllString(stderr, "sh: PID ")
+}
 
 // bashResult is what one side printed and its status.
 type bashResult struct {
@@ -82,7 +92,7 @@ func runBash(t *testing.T, bash, dir, script string) bashResult {
 		t.Fatalf("bash: %v", err)
 	}
 	stderr := bashPrefix.ReplaceAllString(errb.String(), "sh: ")
-	return bashResult{out.String(), killedPID.ReplaceAllString(stderr, "(PID) - "), status}
+	return bashResult{out.String(), normalise(stderr), status}
 }
 
 // runVproc runs script through vproc's sh on k, in dir of its namespace.
@@ -102,7 +112,7 @@ func runVproc(t *testing.T, k *node.ProcessManager, dir, script string) bashResu
 		k.Kill(pid, ipc.SIGKILL)
 		t.Fatalf("vproc sh: %v", err)
 	}
-	return bashResult{out.String(), killedPID.ReplaceAllString(errb.String(), "(PID) - "), p.Status.Code()}
+	return bashResult{out.String(), normalise(errb.String()), p.Status.Code()}
 }
 
 func TestShellAgainstBash(t *testing.T) {

@@ -70,7 +70,7 @@ func (sh *shell) runCall(st *syntax.Stmt, call *syntax.CallExpr) {
 		sh.setPipeStatus(sh.status)
 		return
 	}
-	sh.status = sh.wait(sh.spawn(fields, tbl))
+	sh.status = sh.waitFg(sh.spawn(fields, tbl), func() string { return strings.TrimSpace(sh.print(call)) })
 	sh.setPipeStatus(sh.status)
 }
 

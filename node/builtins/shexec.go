@@ -5,12 +5,14 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/pattern"
 	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node"
 )
 
 // Statements: lists, and-or lists, compound commands, background jobs and
@@ -71,6 +73,9 @@ func (sh *shell) runStmt(st *syntax.Stmt) {
 			sh.exit(sh.status)
 		}
 	}
+	if len(sh.jobs) > 0 {
+		sh.pollJobs() // reports the jobs killed by a signal, as bash does between commands
+	}
 	sh.runTraps()
 }
 
@@ -93,7 +98,9 @@ func (sh *shell) runCommand(cmd syntax.Command) {
 	case *syntax.Block:
 		sh.runStmts(cmd.Stmts)
 	case *syntax.Subshell:
-		sh.status = sh.wait(sh.forkSource(sh.printStmts(cmd.Stmts), sh.fds))
+		sh.status = sh.waitFg(sh.forkSource(sh.printStmts(cmd.Stmts), sh.fds), func() string {
+			return "( " + strings.TrimSpace(sh.printStmts(cmd.Stmts)) + " )"
+		})
 		sh.setPipeStatus(sh.status)
 	case *syntax.ArithmCmd:
 		sh.runArithm(cmd)
@@ -389,17 +396,34 @@ func (sh *shell) setPipeStatus(statuses ...int) {
 
 // wait waits for a job and returns its status as $? shows it.
 func (sh *shell) wait(j job) int {
+	st, _ := sh.waitStatus(j)
+	return st
+}
+
+// waitFg waits for a foreground command, reporting its death by a signal
+// as bash does: cmd is the command as the report shows it.
+func (sh *shell) waitFg(j job, cmd func() string) int {
+	st, ws := sh.waitStatus(j)
+	if j.pid > 0 && ws.Signaled() {
+		sh.reportDeath(j.pid, ws, cmd(), false)
+	}
+	return st
+}
+
+// waitStatus waits for a job and returns its status as $? shows it, and
+// the wait status itself when there was a child.
+func (sh *shell) waitStatus(j job) (int, node.WaitStatus) {
 	if j.pid <= 0 {
-		return j.status
+		return j.status, 0
 	}
 	for {
 		_, ws, err := sh.s.Wait4(j.pid, 0)
 		if err == nil {
-			return ws.Code()
+			return ws.Code(), ws
 		}
 		if !errors.Is(err, ipc.EINTR) {
 			sh.errorf("wait for %d: %s", j.pid, strerror(err))
-			return 127
+			return 127, 0
 		}
 	}
 }

@@ -163,6 +163,27 @@ func (sh *shell) noteStatus(j *shJob, ws node.WaitStatus) {
 	default:
 		j.state, j.status = jobDone, ws
 		sh.remember(j.pid, ws.Code())
+		if ws.Signaled() {
+			sh.reportDeath(j.pid, ws, j.cmd, true)
+		}
+	}
+}
+
+// reportDeath tells on standard error that a command died of a signal, as
+// a bash without job control does: not for SIGINT or SIGPIPE, nor for
+// SIGTERM in the background; a foreground SIGTERM is a bare "Terminated".
+func (sh *shell) reportDeath(pid int, ws node.WaitStatus, cmd string, background bool) {
+	switch sig := ws.Signal(); {
+	case sig == ipc.SIGINT || sig == ipc.SIGPIPE:
+	case sig == ipc.SIGTERM && background:
+	case sig == ipc.SIGTERM:
+		sh.write(2, sigName(sig)+"\n")
+	default:
+		name := sigName(sig)
+		if ws.CoreDump() {
+			name += " (core dumped)"
+		}
+		sh.errorf("%5d %-24s%s", pid, name, cmd)
 	}
 }
 
