@@ -25,7 +25,9 @@ func (sh *shell) runArithm(c *syntax.ArithmCmd) {
 		return
 	}
 	if sh.xtrace {
-		sh.write(2, "+ (( "+sh.print(c.X)+" ))\n")
+		src := strings.TrimSpace(sh.print(c))
+		src = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(src, "(("), "))"))
+		sh.write(2, "+ ((  "+src+"  ))\n")
 	}
 	sh.status = boolStatus(n != 0)
 }
@@ -40,6 +42,9 @@ func boolStatus(ok bool) int {
 
 // runLet runs let EXPR...: true when the last EXPR is not zero.
 func (sh *shell) runLet(c *syntax.LetClause) {
+	if sh.xtrace {
+		sh.write(2, "+ "+strings.TrimSpace(sh.print(c))+"\n")
+	}
 	n := 0
 	for _, x := range c.Exprs {
 		var err error
@@ -119,6 +124,9 @@ func (sh *shell) runCStyle(f *syntax.ForClause, c *syntax.CStyleLoop) {
 
 // runTestClause runs [[ EXPR ]].
 func (sh *shell) runTestClause(c *syntax.TestClause) {
+	if sh.xtrace {
+		sh.write(2, "+ [[ "+sh.traceCond(c.X)+" ]]\n")
+	}
 	ok, err := sh.cond2(c.X)
 	if err != nil {
 		sh.errorf("%v", err)
@@ -126,6 +134,30 @@ func (sh *shell) runTestClause(c *syntax.TestClause) {
 		return
 	}
 	sh.status = boolStatus(ok)
+}
+
+// traceCond shows an expression of [[ ]] for xtrace: its words expanded,
+// except for patterns, which are shown as written.
+func (sh *shell) traceCond(x syntax.TestExpr) string {
+	switch x := x.(type) {
+	case *syntax.Word:
+		s, _ := sh.literal(x)
+		return s
+	case *syntax.ParenTest:
+		return "( " + sh.traceCond(x.X) + " )"
+	case *syntax.UnaryTest:
+		return x.Op.String() + " " + sh.traceCond(x.X)
+	case *syntax.BinaryTest:
+		y := sh.traceCond(x.Y)
+		switch x.Op {
+		case syntax.TsMatch, syntax.TsMatchShort, syntax.TsNoMatch, syntax.TsReMatch:
+			if w, ok := x.Y.(*syntax.Word); ok {
+				y = sh.print(w)
+			}
+		}
+		return sh.traceCond(x.X) + " " + x.Op.String() + " " + y
+	}
+	return ""
 }
 
 // cond2 evaluates an expression of [[ ]]: words are not split or globbed,
@@ -323,6 +355,7 @@ func (sh *shell) runDecl(d *syntax.DeclClause) {
 	readonly = name == "readonly"
 	status := 0
 	var names []*syntax.Assign
+	var opts []string // as written, for xtrace
 	for _, a := range d.Args {
 		if a.Name != nil {
 			names = append(names, a)
@@ -335,6 +368,7 @@ func (sh *shell) runDecl(d *syntax.DeclClause) {
 		}
 		for _, f := range fields {
 			if len(f) > 1 && (f[0] == '-' || f[0] == '+') && len(names) == 0 {
+				opts = append(opts, f)
 				for _, c := range f[1:] {
 					switch c {
 					case 'a':
@@ -435,7 +469,26 @@ func (sh *shell) runDecl(d *syntax.DeclClause) {
 			sh.vars[n].readonly = true
 		}
 	}
+	if sh.xtrace {
+		sh.traceDecl(name, opts, names)
+	}
 	sh.status = status
+}
+
+// traceDecl shows a declaration for xtrace, once made: the values are the
+// variables' own, so that nothing is expanded twice.
+func (sh *shell) traceDecl(name string, opts []string, names []*syntax.Assign) {
+	words := append([]string{name}, opts...)
+	for _, a := range names {
+		n := a.Name.Value
+		v := sh.vars[n]
+		if a.Naked || v == nil || v.kind != expand.String {
+			words = append(words, n)
+			continue
+		}
+		words = append(words, n+"="+quoteWord(v.value))
+	}
+	sh.write(2, "+ "+strings.Join(words, " ")+"\n")
 }
 
 // declPrint is declare -p [NAME...].

@@ -258,6 +258,7 @@ EOF`, why: "the reader stops early: nothing is left blocked writing"},
 	{name: "errexit/arith", script: `set -e; ((0)); echo no`},
 	{name: "errexit/test clause", script: `set -e; [[ a == b ]]; echo no`},
 	{name: "xtrace/simple", script: `set -x; echo a; x=1`},
+	{name: "xtrace/bash commands", script: `set -x; x=abc; [[ $x == a* ]]; (( x2 = 1 + 2 )); let q=1+1; for i in 1 'a b'; do :; done; f() { local v=$1; }; f 3; echo "a b" $x`},
 
 	// Traps.
 	{name: "trap/exit", script: `trap 'echo bye' EXIT; echo hi`},

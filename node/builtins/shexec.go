@@ -245,8 +245,19 @@ func (sh *shell) runFor(f *syntax.ForClause) {
 	sh.loops++
 	defer func() { sh.loops-- }()
 	status := 0
+	var trace string
+	if sh.xtrace {
+		words := append([]string{"for", wi.Name.Value, "in"}, items...)
+		for i := 3; i < len(words); i++ {
+			words[i] = quoteWord(words[i])
+		}
+		trace = "+ " + strings.Join(words, " ") + "\n"
+	}
 	for _, it := range items {
 		sh.checkpoint()
+		if sh.xtrace {
+			sh.write(2, trace) // each time round, as bash does
+		}
 		if err := sh.setVar(wi.Name.Value, it); err != nil {
 			sh.errorf("%v", err)
 			sh.status = 1
