@@ -128,6 +128,7 @@ type shell struct {
 
 	funcNames []string // the functions being called, innermost last: $FUNCNAME
 
+	fgWaited    bool        // a foreground child was waited for in this statement
 	jobs        []*shJob    // background jobs, by job number
 	reaped      map[int]int // status of background children already reaped, by pid
 	reapedOrder []int       // the keys of reaped, oldest first

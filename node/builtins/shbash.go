@@ -537,14 +537,13 @@ func (sh *shell) builtinPrintf(args []string) int {
 	var b strings.Builder
 	status := 0
 	for {
-		out, n, err := expand.Format(sh.config(), format, rest)
+		out, n, bad, stop := printfFormat(format, rest)
 		b.WriteString(out)
-		if err != nil {
-			sh.errorf("printf: %v", err)
+		for _, msg := range bad {
+			sh.errorf("printf: %s", msg)
 			status = 1
-			break
 		}
-		if n == 0 || n >= len(rest) {
+		if stop || n == 0 || n >= len(rest) {
 			break
 		}
 		rest = rest[n:]

@@ -73,9 +73,13 @@ func (sh *shell) runStmt(st *syntax.Stmt) {
 			sh.exit(sh.status)
 		}
 	}
-	if len(sh.jobs) > 0 {
-		sh.pollJobs() // reports the jobs killed by a signal, as bash does between commands
+	if sh.fgWaited && len(sh.jobs) > 0 {
+		// As bash after a foreground command: report the jobs killed by
+		// a signal, and forget the jobs that have ended.
+		sh.pollJobs()
+		sh.cleanJobs()
 	}
+	sh.fgWaited = false
 	sh.runTraps()
 }
 
@@ -427,6 +431,7 @@ func (sh *shell) waitStatus(j job) (int, node.WaitStatus) {
 	if j.pid <= 0 {
 		return j.status, 0
 	}
+	sh.fgWaited = true
 	for {
 		_, ws, err := sh.s.Wait4(j.pid, 0)
 		if err == nil {

@@ -183,13 +183,16 @@ func (sh *shell) literal(w *syntax.Word) (string, error) {
 
 // expandFailed handles an expansion error: a non-interactive shell exits.
 func (sh *shell) expandFailed(err error) {
-	sh.errorf("%v", err)
 	code := 1
 	var unset expand.UnsetParameterError
 	if errors.As(err, &unset) {
 		code = 127 // as bash: ${X?} and set -u
 	}
 	sh.status = code
+	if unset.Node != nil && unset.Node.Param != nil && allDigitsStr(unset.Node.Param.Value) {
+		err = fmt.Errorf("$%v", err) // bash names a positional parameter with its $
+	}
+	sh.errorf("%v", err)
 	sh.exit(code)
 }
 

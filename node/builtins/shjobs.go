@@ -153,6 +153,19 @@ func (sh *shell) pollJobs() {
 	}
 }
 
+// cleanJobs forgets the jobs that have ended; their statuses stay for wait
+// PID.
+func (sh *shell) cleanJobs() {
+	live := sh.jobs[:0]
+	for _, j := range sh.jobs {
+		if j.state != jobDone {
+			live = append(live, j)
+		}
+	}
+	clear(sh.jobs[len(live):])
+	sh.jobs = live
+}
+
 // noteStatus records a status a wait returned for job j.
 func (sh *shell) noteStatus(j *shJob, ws node.WaitStatus) {
 	switch {
