@@ -159,7 +159,7 @@ func (sh *shell) forkSource(src string, tbl fdTable) job {
 		v := sh.vars[name]
 		switch {
 		case !syntax.ValidName(name):
-		case v.kind != expand.String && v.set:
+		case v.set && (v.kind != expand.String || v.readonly || v.integer || v.lower || v.upper):
 			b.WriteString(quoteVar(name, v) + "\n")
 		case v.set && !v.exported:
 			b.WriteString(name + "=" + quoteWord(v.value) + "\n")
@@ -175,6 +175,12 @@ func (sh *shell) forkSource(src string, tbl fdTable) job {
 	}
 	if sh.pipefail {
 		b.WriteString("set -o pipefail\n")
+	}
+	// Ignored signals stay ignored in a subshell; other traps are reset.
+	for _, name := range sortedTrapNames(sh.traps) {
+		if sh.traps[name] == "" && name != "EXIT" && name != "ERR" {
+			b.WriteString("trap '' " + name + "\n")
+		}
 	}
 	args := []string{
 		fmt.Sprintf("--subshell=%d,%d,%d", sh.status, sh.pid, sh.lastBg), b.String(),

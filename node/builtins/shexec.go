@@ -103,7 +103,11 @@ func (sh *shell) runCommand(cmd syntax.Command) {
 		sh.runStmts(cmd.Stmts)
 	case *syntax.Subshell:
 		sh.status = sh.waitFg(sh.forkSource(sh.printStmts(cmd.Stmts), sh.fds), func() string {
-			return "( " + strings.TrimSpace(sh.printStmts(cmd.Stmts)) + " )"
+			parts := make([]string, len(cmd.Stmts))
+			for i, st := range cmd.Stmts {
+				parts[i] = strings.TrimSpace(sh.print(st))
+			}
+			return "( " + strings.Join(parts, "; ") + " )"
 		})
 		sh.setPipeStatus(sh.status)
 	case *syntax.ArithmCmd:

@@ -184,12 +184,15 @@ func (sh *shell) noteStatus(j *shJob, ws node.WaitStatus) {
 
 // reportDeath tells on standard error that a command died of a signal, as
 // a bash without job control does: not for SIGINT or SIGPIPE, nor for
-// SIGTERM in the background; a foreground SIGTERM is a bare "Terminated".
+// SIGTERM in the background; in the foreground, SIGTERM or a signal the
+// shell traps is reported by its name alone.
 func (sh *shell) reportDeath(pid int, ws node.WaitStatus, cmd string, background bool) {
-	switch sig := ws.Signal(); {
+	sig := ws.Signal()
+	_, trapped := sh.traps[strings.TrimPrefix(sig.String(), "SIG")]
+	switch {
 	case sig == ipc.SIGINT || sig == ipc.SIGPIPE:
 	case sig == ipc.SIGTERM && background:
-	case sig == ipc.SIGTERM:
+	case !background && (sig == ipc.SIGTERM || trapped):
 		sh.write(2, sigName(sig)+"\n")
 	default:
 		name := sigName(sig)
