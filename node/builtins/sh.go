@@ -39,8 +39,9 @@ import (
 //
 //	--subshell=STATUS,PID,BGPID PROLOGUE
 //
-// PROLOGUE is a script that sets the other variables, the functions and the
-// options; STATUS, PID and BGPID are $?, $$ and $!.
+// PROLOGUE is a script that sets the other variables (with declare where
+// they are arrays or have attributes), the functions, the options and the
+// ignored signals; STATUS, PID and BGPID are $?, $$ and $!.
 
 // registerShell registers the shell as "sh".
 func registerShell(r *node.Registry) { r.Register("sh", progSh) }
@@ -120,7 +121,7 @@ type shell struct {
 	errexit, nounset, xtrace, pipefail bool
 
 	traps   map[string]string // trap actions: EXIT, ERR and signal names without SIG
-	caught  []ipc.Signal      // trapped signals that arrived, not yet handled
+	caught  []ipc.Signal      // trapped signals that arrived, not yet handled (the handler runs on this goroutine, in a system call)
 	inTrap  bool              // a trap action runs: traps don't nest
 	exiting bool              // the EXIT trap has run or runs
 
