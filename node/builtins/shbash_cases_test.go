@@ -324,6 +324,9 @@ EOF`, why: "the reader stops early: nothing is left blocked writing"},
 	{name: "read/timeout", script: `(sleep 1) | { read -t 0.1 a; echo $?; }`},
 	{name: "read/timeout ok", script: `echo fast | { read -t 2 a; echo $? $a; }`},
 	{name: "read/empty line", script: `printf '\nx\n' | { read a; echo "[$a]"; read a; echo "[$a]"; }`},
+	{name: "read/mapfile", script: `printf 'a\nb c\n\nd' | { mapfile -t l; echo ${#l[@]} "${l[1]}" "[${l[2]}]" ${l[3]}; }`},
+	{name: "read/mapfile keeps newlines", script: `mapfile -n 2 <<< $'x\ny\nz'; printf '[%s]' "${MAPFILE[@]}"; echo`},
+	{name: "read/readarray delimiter", script: `readarray -t -d , p <<< "1,2,3"; echo ${#p[@]} ${p[0]} "${p[2]}"`},
 	{name: "read/bad name", script: `read 1x <<< a; echo $?`},
 
 	// Builtins.

@@ -28,7 +28,7 @@ func isSpecialBuiltin(name string) bool {
 func isBuiltin(name string) bool {
 	switch name {
 	case "cd", "read", "wait", "test", "[", "echo", "printf", "true", "false",
-		"kill", "jobs", "fg", "bg", "getopts":
+		"kill", "jobs", "fg", "bg", "getopts", "mapfile", "readarray":
 		return true
 	}
 	return false
@@ -83,6 +83,8 @@ func (sh *shell) builtin(name string, args []string) int {
 		return sh.builtinFgBg(name, args)
 	case "getopts":
 		return sh.builtinGetopts(args)
+	case "mapfile", "readarray":
+		return sh.builtinMapfile(name, args)
 	}
 	sh.errorf("%s: not a builtin", name)
 	return 2

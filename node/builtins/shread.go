@@ -199,3 +199,90 @@ func (sh *shell) readLine(kfd int, o readOpts) (string, int) {
 	}
 	return string(line), 0
 }
+
+// builtinMapfile is mapfile (readarray) [-t] [-n COUNT] [-d DELIM] [ARRAY]:
+// it reads lines of standard input into an indexed array, MAPFILE by
+// default.
+func (sh *shell) builtinMapfile(name string, args []string) int {
+	trim, count, delim := false, 0, byte('\n')
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") && len(args[0]) > 1 {
+		a := args[0]
+		args = args[1:]
+		switch a {
+		case "-t":
+			trim = true
+			continue
+		case "--":
+		case "-n", "-d":
+			if len(args) == 0 {
+				sh.errorf("%s: %s: option requires an argument", name, a)
+				return 2
+			}
+			v := args[0]
+			args = args[1:]
+			if a == "-d" {
+				delim = 0
+				if v != "" {
+					delim = v[0]
+				}
+				continue
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				sh.errorf("%s: %s: invalid line count", name, v)
+				return 1
+			}
+			count = n
+			continue
+		default:
+			sh.errorf("%s: %s: invalid option", name, a)
+			return 2
+		}
+		break
+	}
+	arr := "MAPFILE"
+	if len(args) > 0 {
+		arr = args[0]
+	}
+	if !syntax.ValidName(arr) {
+		sh.errorf("%s: `%s': not a valid identifier", name, arr)
+		return 1
+	}
+	if err := sh.writable(arr); err != nil {
+		sh.errorf("%v", err)
+		return 1
+	}
+	kfd, ok := sh.fds[0]
+	if !ok {
+		sh.errorf("%s: read error: 0: %s", name, strerror(ipc.EBADF))
+		return 1
+	}
+	var lines []string
+	var line []byte
+	var b [1]byte
+	for count == 0 || len(lines) < count {
+		n, err := sh.s.Read(kfd, b[:])
+		if n == 1 {
+			line = append(line, b[0])
+			if b[0] == delim {
+				if trim {
+					line = line[:len(line)-1]
+				}
+				lines = append(lines, string(line))
+				line = line[:0]
+			}
+		}
+		if err == io.EOF {
+			if len(line) > 0 {
+				lines = append(lines, string(line))
+			}
+			break
+		}
+		if err != nil && !errors.Is(err, ipc.EINTR) {
+			sh.errorf("%s: read error: 0: %s", name, strerror(err))
+			return 1
+		}
+	}
+	sh.setArray(arr, lines)
+	return 0
+}
