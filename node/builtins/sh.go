@@ -118,7 +118,7 @@ type shell struct {
 	fds   fdTable // what commands see
 	owned []int   // descriptors exec made permanent, closed when replaced
 
-	errexit, nounset, xtrace, pipefail bool
+	errexit, nounset, xtrace, pipefail, errtrace bool
 
 	traps   map[string]string // trap actions: EXIT, ERR and signal names without SIG
 	caught  []ipc.Signal      // trapped signals that arrived, not yet handled (the handler runs on this goroutine, in a system call)
@@ -320,6 +320,8 @@ func (sh *shell) setOption(c rune, on bool) bool {
 		sh.nounset = on
 	case 'x':
 		sh.xtrace = on
+	case 'E':
+		sh.errtrace = on
 	default:
 		return false
 	}
@@ -327,7 +329,7 @@ func (sh *shell) setOption(c rune, on bool) bool {
 }
 
 // shOptions are the options of set -o, in the order set -o lists them.
-var shOptions = []string{"errexit", "nounset", "pipefail", "xtrace"}
+var shOptions = []string{"errexit", "errtrace", "nounset", "pipefail", "xtrace"}
 
 // setLongOption turns a set -o option on or off; false means there is no
 // such option.
@@ -341,6 +343,8 @@ func (sh *shell) setLongOption(name string, on bool) bool {
 		sh.xtrace = on
 	case "pipefail":
 		sh.pipefail = on
+	case "errtrace":
+		sh.errtrace = on
 	default:
 		return false
 	}
@@ -358,6 +362,8 @@ func (sh *shell) longOption(name string) bool {
 		return sh.xtrace
 	case "pipefail":
 		return sh.pipefail
+	case "errtrace":
+		return sh.errtrace
 	}
 	return false
 }
@@ -373,6 +379,9 @@ func (sh *shell) optionFlags() string {
 	}
 	if sh.xtrace {
 		b.WriteByte('x')
+	}
+	if sh.errtrace {
+		b.WriteByte('E')
 	}
 	return b.String()
 }

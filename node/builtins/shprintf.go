@@ -274,7 +274,7 @@ func printfEscape(b *strings.Builder, s string, inB bool) int {
 }
 
 // printfQuote quotes s for reuse as shell input, as %q does: backslashes
-// before the characters the shell would read otherwise, '' for "".
+// before the characters the shell would read otherwise, ” for "".
 func printfQuote(s string) string {
 	if s == "" {
 		return "''"

@@ -215,10 +215,11 @@ func (sh *shell) runTrap(action string) {
 	sh.status, sh.ctl, sh.ctlN = status, ctl, n
 }
 
-// runErrTrap runs the ERR trap after a failed command. As in bash without
-// set -E, functions do not inherit it: a failed call runs it once.
+// runErrTrap runs the ERR trap after a failed command. As in bash,
+// functions inherit it only with set -E (errtrace); without, a failed call
+// runs it once.
 func (sh *shell) runErrTrap() {
-	if action, ok := sh.traps["ERR"]; ok && !sh.inTrap && len(sh.frames) == 0 {
+	if action, ok := sh.traps["ERR"]; ok && !sh.inTrap && (len(sh.frames) == 0 || sh.errtrace) {
 		sh.runTrap(action)
 	}
 }
