@@ -274,7 +274,8 @@ func printfEscape(b *strings.Builder, s string, inB bool) int {
 }
 
 // printfQuote quotes s for reuse as shell input, as %q does: backslashes
-// before the characters the shell would read otherwise, ” for "".
+// before the characters the shell would read otherwise, and a pair of
+// single quotes for the empty string.
 func printfQuote(s string) string {
 	if s == "" {
 		return "''"
