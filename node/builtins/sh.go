@@ -143,6 +143,7 @@ type shell struct {
 	exitCode int
 
 	substStatus int       // status of the last command substitution, -1 if none
+	builtinName string    // the builtin that runs, for its diagnostics
 	hdocSeq     int       // numbers the files of large here-documents
 	started     time.Time // when the shell started, for $SECONDS
 }

@@ -128,6 +128,7 @@ var bashCases = []bashCase{
 	{name: "redir/bad fd", script: `echo x >&7; echo $?`},
 	{name: "redir/missing input", script: `cat < nope; echo $?`},
 	{name: "redir/dir as output", script: `echo x > .; echo $?`},
+	{name: "redir/closed output", script: `echo x >&-; echo $?; printf y >&-; echo $?`},
 	{name: "redir/block", script: `{ echo a; echo b; } > f; cat f`},
 	{name: "redir/loop", script: `for i in 1 2; do echo $i; done > f; while read l; do echo "<$l>"; done < f`},
 	{name: "redir/empty", script: `> f; cat f; echo $?`},

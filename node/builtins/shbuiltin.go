@@ -36,6 +36,9 @@ func isBuiltin(name string) bool {
 
 // builtin runs a builtin and returns its status.
 func (sh *shell) builtin(name string, args []string) int {
+	saved := sh.builtinName
+	sh.builtinName = name
+	defer func() { sh.builtinName = saved }()
 	switch name {
 	case ":":
 		return 0
@@ -195,7 +198,7 @@ func (sh *shell) output(str string) int {
 		return 0
 	}
 	if err := sh.write(1, str); err != nil {
-		sh.errorf("write error: %s", strerror(err))
+		sh.errorf("%s: write error: %s", sh.builtinName, strerror(err))
 		return 1
 	}
 	return 0
