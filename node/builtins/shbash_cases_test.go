@@ -38,6 +38,7 @@ var bashCases = []bashCase{
 	{name: "param/IFS", script: `IFS=:; x=a:b:c; for a in $x; do echo "<$a>"; done`},
 	{name: "param/IFS empty", script: `IFS=; x='a b'; for a in $x; do echo "<$a>"; done`},
 	{name: "param/dollar dash", script: `set -eu; case $- in *e*u*|*u*e*) echo both;; esac`},
+	{name: "param/lineno", script: "echo $LINENO\n\necho $LINENO; f() {\n echo $LINENO\n}\nf"},
 	{name: "param/tilde", script: `HOME=/h; echo ~ ~/x "~" ~nouser1x/y`},
 
 	// Arithmetic.
