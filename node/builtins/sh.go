@@ -37,11 +37,13 @@ import (
 // its environment, and the rest of the shell's state through the private
 // option that comes before -c:
 //
-//	--subshell=STATUS,PID,BGPID PROLOGUE
+//	--subshell=STATUS,PID,BGPID PROLOGUE [--jobs=JOBS]
 //
 // PROLOGUE is a script that sets the other variables (with declare where
 // they are arrays or have attributes), the functions, the options and the
-// ignored signals; STATUS, PID and BGPID are $?, $$ and $!.
+// ignored signals; STATUS, PID and BGPID are $?, $$ and $!. JOBS is the
+// job table, as jobs, kill and $(jobs -p) see it in a subshell (see
+// encodeJobs); those jobs are not the subshell's children.
 
 // registerShell registers the shell as "sh".
 func registerShell(r *node.Registry) { r.Register("sh", progSh) }
@@ -220,6 +222,11 @@ func (sh *shell) setup(args []string) (src, name string, code int) {
 		if a == "--" || a == "-" {
 			args = args[1:]
 			break
+		}
+		if list, ok := strings.CutPrefix(a, "--jobs="); ok {
+			sh.decodeJobs(list)
+			args = args[1:]
+			continue
 		}
 		if state, ok := strings.CutPrefix(a, "--subshell="); ok && len(args) > 1 {
 			prologue = args[1]

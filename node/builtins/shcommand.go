@@ -154,6 +154,13 @@ func (sh *shell) spawn(fields []string, tbl fdTable) job {
 // of tbl: a subshell. The copy gets the variables, functions, options and
 // positional parameters of this shell.
 func (sh *shell) forkSource(src string, tbl fdTable) job {
+	return sh.fork(src, tbl, false)
+}
+
+// fork is forkSource; withJobs also gives the copy the job table, as bash
+// does for a simple command run in a pipeline stage or a command
+// substitution (so that jobs -p | wc -l and $(jobs -p) see the jobs).
+func (sh *shell) fork(src string, tbl fdTable, withJobs bool) job {
 	var b strings.Builder
 	for _, name := range sortedKeys(sh.vars) {
 		v := sh.vars[name]
@@ -182,10 +189,11 @@ func (sh *shell) forkSource(src string, tbl fdTable) job {
 			b.WriteString("trap '' " + name + "\n")
 		}
 	}
-	args := []string{
-		fmt.Sprintf("--subshell=%d,%d,%d", sh.status, sh.pid, sh.lastBg), b.String(),
-		"-c", src, sh.arg0,
+	args := []string{fmt.Sprintf("--subshell=%d,%d,%d", sh.status, sh.pid, sh.lastBg), b.String()}
+	if withJobs && len(sh.jobs) > 0 {
+		args = append(args, "--jobs="+sh.encodeJobs())
 	}
+	args = append(args, "-c", src, sh.arg0)
 	args = append(args, sh.params...)
 	pid, err := sh.s.Spawn(node.SpawnAttr{Command: sh.name, Args: args, Env: sh.environ(), Files: tbl.files()})
 	if err != nil {
@@ -232,7 +240,8 @@ func (sh *shell) start(st *syntax.Stmt, tbl fdTable) job {
 	if sub, ok := st.Cmd.(*syntax.Subshell); ok && !st.Negated && len(st.Redirs) == 0 {
 		return sh.forkSource(sh.printStmts(sub.Stmts), tbl)
 	}
-	return sh.forkSource(sh.print(st), tbl)
+	_, simple := st.Cmd.(*syntax.CallExpr)
+	return sh.fork(sh.print(st), tbl, simple)
 }
 
 // startExternal spawns the program of an expanded simple command, with its

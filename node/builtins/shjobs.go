@@ -45,6 +45,35 @@ func (sh *shell) addJob(pid int, cmd string) *shJob {
 	return j
 }
 
+// encodeJobs writes the job table for a subshell: a line per job with its
+// number, PID, state and quoted command.
+func (sh *shell) encodeJobs() string {
+	var b strings.Builder
+	for _, j := range sh.jobs {
+		fmt.Fprintf(&b, "%d %d %d %s\n", j.id, j.pid, j.state, strconv.Quote(j.cmd))
+	}
+	return b.String()
+}
+
+// decodeJobs reads the job table encodeJobs wrote; a line it can't read
+// is left out.
+func (sh *shell) decodeJobs(list string) {
+	for _, line := range strings.Split(list, "\n") {
+		f := strings.SplitN(line, " ", 4)
+		if len(f) != 4 {
+			continue
+		}
+		id, err1 := strconv.Atoi(f[0])
+		pid, err2 := strconv.Atoi(f[1])
+		state, err3 := strconv.Atoi(f[2])
+		cmd, err4 := strconv.Unquote(f[3])
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil || state < 0 || state > int(jobDone) {
+			continue
+		}
+		sh.jobs = append(sh.jobs, &shJob{id: id, pid: pid, cmd: cmd, state: jobState(state)})
+	}
+}
+
 // jobByPID returns the job of a child, or nil.
 func (sh *shell) jobByPID(pid int) *shJob {
 	for _, j := range sh.jobs {
