@@ -190,7 +190,13 @@ func (sh *shell) readLine(kfd int, o readOpts) (string, int) {
 			return string(line), 1
 		}
 		if errors.Is(err, ipc.EINTR) && len(sh.caught) > 0 {
-			return string(line), sh.signalStatus()
+			// As in bash, the trap's action runs at once and read
+			// goes on, unless the action ends the shell.
+			sh.runTraps()
+			if sh.ctl == ctlExit {
+				return string(line), sh.exitCode
+			}
+			continue
 		}
 		if err != nil && !errors.Is(err, ipc.EINTR) {
 			sh.errorf("read: read error: 0: %s", strerror(err))
