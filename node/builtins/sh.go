@@ -37,11 +37,12 @@ import (
 // its environment, and the rest of the shell's state through the private
 // option that comes before -c:
 //
-//	--subshell=STATUS,PID,BGPID PROLOGUE [--jobs=JOBS]
+//	--subshell=STATUS,PID,BGPID,COND PROLOGUE [--jobs=JOBS]
 //
 // PROLOGUE is a script that sets the other variables (with declare where
 // they are arrays or have attributes), the functions, the options and the
-// ignored signals; STATUS, PID and BGPID are $?, $$ and $!. JOBS is the
+// ignored signals; STATUS, PID and BGPID are $?, $$ and $!; COND is 1 when
+// the subshell runs in a condition, where errexit is ignored. JOBS is the
 // job table, as jobs, kill and $(jobs -p) see it in a subshell (see
 // encodeJobs); those jobs are not the subshell's children.
 
@@ -302,12 +303,16 @@ func (sh *shell) setup(args []string) (src, name string, code int) {
 	return src, name, -1
 }
 
-// inherit takes a parent shell's $$ and $! from --subshell, and returns its
+// inherit takes a parent shell's $$ and $! from --subshell, and whether it
+// runs the subshell where errexit is ignored (a condition), and returns its
 // $?, which holds once the prologue has run.
 func (sh *shell) inherit(state string) (status int) {
 	f := strings.Split(state, ",")
-	if len(f) != 3 {
+	if len(f) != 4 {
 		return 0
+	}
+	if f[3] == "1" {
+		sh.cond = 1 // for the whole subshell, even if it sets -e again
 	}
 	if v, err := strconv.Atoi(f[1]); err == nil && v > 0 {
 		sh.pid = v

@@ -189,7 +189,11 @@ func (sh *shell) fork(src string, tbl fdTable, withJobs bool) job {
 			b.WriteString("trap '' " + name + "\n")
 		}
 	}
-	args := []string{fmt.Sprintf("--subshell=%d,%d,%d", sh.status, sh.pid, sh.lastBg), b.String()}
+	cond := 0
+	if sh.cond > 0 {
+		cond = 1
+	}
+	args := []string{fmt.Sprintf("--subshell=%d,%d,%d,%d", sh.status, sh.pid, sh.lastBg, cond), b.String()}
 	if withJobs && len(sh.jobs) > 0 {
 		args = append(args, "--jobs="+sh.encodeJobs())
 	}
