@@ -147,6 +147,7 @@ type shell struct {
 
 	substStatus int       // status of the last command substitution, -1 if none
 	builtinName string    // the builtin that runs, for its diagnostics
+	inSubst     bool      // a command substitution starts: its shell does not get errexit
 	hdocSeq     int       // numbers the files of large here-documents
 	started     time.Time // when the shell started, for $SECONDS
 }

@@ -177,7 +177,12 @@ func (sh *shell) fork(src string, tbl fdTable, withJobs bool) job {
 	for _, name := range sortedKeys(sh.funcs) {
 		b.WriteString(sh.print(sh.funcs[name]) + "\n")
 	}
-	if f := sh.optionFlags(); f != "" {
+	f := sh.optionFlags()
+	if sh.inSubst {
+		// bash's command substitutions do not inherit errexit.
+		f = strings.ReplaceAll(f, "e", "")
+	}
+	if f != "" {
 		b.WriteString("set -" + f + "\n")
 	}
 	if sh.pipefail {

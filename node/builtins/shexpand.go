@@ -212,7 +212,10 @@ func (sh *shell) cmdSubst(w io.Writer, cs *syntax.CmdSubst) error {
 	}
 	tbl := sh.fds.clone()
 	tbl[1] = wfd
+	saved := sh.inSubst
+	sh.inSubst = true
 	j := sh.startList(cs.Stmts, tbl)
+	sh.inSubst = saved
 	sh.s.Close(wfd)
 	buf := make([]byte, 32<<10)
 	var rerr error
