@@ -73,9 +73,14 @@ func runBash(t *testing.T, bash, dir, script string) bashResult {
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir}
 	cmd.WaitDelay = time.Second
+	// bash leads a process group of its own, so that a script's kill 0
+	// reaches only the script, and its strays are killed with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	if ctx.Err() != nil {
 		t.Fatalf("bash: timed out after %v", bashCaseTimeout)
 	}
