@@ -144,7 +144,8 @@ func strerror(err error) string {
 	return strings.ToUpper(t[:1]) + t[1:]
 }
 
-// progKill is the kill program: PIDs only, as it has no jobs.
+// progKill is the kill program: PIDs only, as it has no jobs. Like the
+// shell's builtin, it succeeds if any target got the signal.
 func progKill(s *node.Sys) int {
 	c, err := parseKill(s.Args())
 	if err != nil {
@@ -163,18 +164,21 @@ func progKill(s *node.Sys) int {
 		}
 		return 0
 	}
-	status := 0
+	sent := false
 	for _, a := range c.targets {
 		pid, err := strconv.Atoi(a)
 		if err != nil {
 			s.Errorf("%s: arguments must be process or job IDs", a)
-			status = 1
 			continue
 		}
 		if err := s.Kill(pid, c.sig); err != nil {
 			s.Errorf("(%d) - %s", pid, killErrText(err))
-			status = 1
+			continue
 		}
+		sent = true
 	}
-	return status
+	if sent {
+		return 0
+	}
+	return 1
 }

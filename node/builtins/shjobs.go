@@ -552,31 +552,29 @@ func (sh *shell) builtinKill(args []string) int {
 		}
 		return st
 	}
-	status := 0
+	sent := false // as bash's: true if any target got the signal
 	for _, a := range c.targets {
 		var pid int
 		if strings.HasPrefix(a, "%") {
 			j, err := sh.findJob(a)
 			if err != nil {
 				sh.errorf("kill: %v", err)
-				status = 1
 				continue
 			}
 			if j.state == jobDone {
 				sh.errorf("kill: %s: job has terminated", a)
-				status = 1
 				continue
 			}
 			pid = j.pid
 		} else if pid, err = strconv.Atoi(a); err != nil {
 			sh.errorf("kill: %s: arguments must be process or job IDs", a)
-			status = 1
 			continue
 		}
 		if err := sh.s.Kill(pid, c.sig); err != nil {
 			sh.errorf("kill: (%d) - %s", pid, killErrText(err))
-			status = 1
+			continue
 		}
+		sent = true
 	}
-	return status
+	return boolStatus(sent)
 }
