@@ -28,7 +28,7 @@ func isSpecialBuiltin(name string) bool {
 func isBuiltin(name string) bool {
 	switch name {
 	case "cd", "read", "wait", "test", "[", "echo", "printf", "true", "false",
-		"kill", "jobs", "fg", "bg", "getopts", "mapfile", "readarray":
+		"kill", "jobs", "fg", "bg", "getopts", "mapfile", "readarray", "builtin":
 		return true
 	}
 	return false
@@ -86,6 +86,17 @@ func (sh *shell) builtin(name string, args []string) int {
 		return sh.builtinFgBg(name, args)
 	case "getopts":
 		return sh.builtinGetopts(args)
+	case "builtin":
+		// builtin NAME [ARG...] runs the builtin NAME, even where a
+		// function of that name hides it.
+		if len(args) == 0 {
+			return 0
+		}
+		if !isSpecialBuiltin(args[0]) && !isBuiltin(args[0]) {
+			sh.errorf("builtin: %s: not a shell builtin", args[0])
+			return 1
+		}
+		return sh.builtin(args[0], args[1:])
 	case "mapfile", "readarray":
 		return sh.builtinMapfile(name, args)
 	}

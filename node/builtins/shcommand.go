@@ -54,18 +54,19 @@ func (sh *shell) runCall(st *syntax.Stmt, call *syntax.CallExpr) {
 		defer restore()
 	}
 	sh.trace(call.Assigns, fields)
-	if special || isBuiltin(name) {
+	// A function hides a regular builtin, not a special one.
+	if fn := sh.funcs[name]; fn != nil && !special {
 		saved := sh.fds
 		sh.fds = tbl
-		sh.status = sh.builtin(name, fields[1:])
+		sh.callFunc(fn, fields[1:])
 		sh.fds = saved
 		sh.setPipeStatus(sh.status)
 		return
 	}
-	if fn := sh.funcs[name]; fn != nil {
+	if special || isBuiltin(name) {
 		saved := sh.fds
 		sh.fds = tbl
-		sh.callFunc(fn, fields[1:])
+		sh.status = sh.builtin(name, fields[1:])
 		sh.fds = saved
 		sh.setPipeStatus(sh.status)
 		return
