@@ -37,12 +37,13 @@ import (
 // its environment, and the rest of the shell's state through the private
 // option that comes before -c:
 //
-//	--subshell=STATUS,PID,BGPID,COND PROLOGUE [--jobs=JOBS]
+//	--subshell=STATUS,PID,BGPID,COND,LEVEL PROLOGUE [--jobs=JOBS]
 //
 // PROLOGUE is a script that sets the other variables (with declare where
 // they are arrays or have attributes), the functions, the options and the
 // ignored signals; STATUS, PID and BGPID are $?, $$ and $!; COND is 1 when
-// the subshell runs in a condition, where errexit is ignored. JOBS is the
+// the subshell runs in a condition, where errexit is ignored; LEVEL is how
+// many +s set -x writes before a command. JOBS is the
 // job table, as jobs, kill and $(jobs -p) see it in a subshell (see
 // encodeJobs); those jobs are not the subshell's children.
 
@@ -148,6 +149,7 @@ type shell struct {
 	substStatus int       // status of the last command substitution, -1 if none
 	builtinName string    // the builtin that runs, for its diagnostics
 	inSubst     bool      // a command substitution starts: its shell does not get errexit
+	traceLevel  int       // the +s of set -x: 1, and one more in each command substitution
 	hdocSeq     int       // numbers the files of large here-documents
 	started     time.Time // when the shell started, for $SECONDS
 }
@@ -309,8 +311,11 @@ func (sh *shell) setup(args []string) (src, name string, code int) {
 // $?, which holds once the prologue has run.
 func (sh *shell) inherit(state string) (status int) {
 	f := strings.Split(state, ",")
-	if len(f) != 4 {
+	if len(f) != 5 {
 		return 0
+	}
+	if v, err := strconv.Atoi(f[4]); err == nil && v > 0 {
+		sh.traceLevel = v
 	}
 	if f[3] == "1" {
 		sh.cond = 1 // for the whole subshell, even if it sets -e again

@@ -27,7 +27,7 @@ func (sh *shell) runArithm(c *syntax.ArithmCmd) {
 	if sh.xtrace {
 		src := strings.TrimSpace(sh.print(c))
 		src = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(src, "(("), "))"))
-		sh.write(2, "+ ((  "+src+"  ))\n")
+		sh.write(2, sh.ps4()+"((  "+src+"  ))\n")
 	}
 	sh.status = boolStatus(n != 0)
 }
@@ -43,7 +43,7 @@ func boolStatus(ok bool) int {
 // runLet runs let EXPR...: true when the last EXPR is not zero.
 func (sh *shell) runLet(c *syntax.LetClause) {
 	if sh.xtrace {
-		sh.write(2, "+ "+strings.TrimSpace(sh.print(c))+"\n")
+		sh.write(2, sh.ps4()+strings.TrimSpace(sh.print(c))+"\n")
 	}
 	n := 0
 	for _, x := range c.Exprs {
@@ -125,7 +125,7 @@ func (sh *shell) runCStyle(f *syntax.ForClause, c *syntax.CStyleLoop) {
 // runTestClause runs [[ EXPR ]].
 func (sh *shell) runTestClause(c *syntax.TestClause) {
 	if sh.xtrace {
-		sh.write(2, "+ [[ "+sh.traceCond(c.X)+" ]]\n")
+		sh.write(2, sh.ps4()+"[[ "+sh.traceCond(c.X)+" ]]\n")
 	}
 	ok, err := sh.cond2(c.X)
 	if err != nil {
@@ -488,7 +488,7 @@ func (sh *shell) traceDecl(name string, opts []string, names []*syntax.Assign) {
 		}
 		words = append(words, n+"="+quoteWord(v.value))
 	}
-	sh.write(2, "+ "+strings.Join(words, " ")+"\n")
+	sh.write(2, sh.ps4()+strings.Join(words, " ")+"\n")
 }
 
 // declPrint is declare -p [NAME...].

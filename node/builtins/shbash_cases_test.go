@@ -263,6 +263,7 @@ EOF`, why: "the reader stops early: nothing is left blocked writing"},
 	{name: "errexit/arith", script: `set -e; ((0)); echo no`},
 	{name: "errexit/test clause", script: `set -e; [[ a == b ]]; echo no`},
 	{name: "xtrace/simple", script: `set -x; echo a; x=1`},
+	{name: "xtrace/substitution levels", script: `set -x; (echo a); x=$(echo b); y=$(echo $(echo c)); w=$(wc -l <<< q)`},
 	{name: "xtrace/bash commands", script: `set -x; x=abc; [[ $x == a* ]]; (( x2 = 1 + 2 )); let q=1+1; for i in 1 'a b'; do :; done; f() { local v=$1; }; f 3; echo "a b" $x`},
 
 	// Traps.

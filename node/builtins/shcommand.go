@@ -103,6 +103,16 @@ func (sh *shell) assign(a *syntax.Assign) bool {
 	return true
 }
 
+// ps4 is the prefix of a traced command: a + for each level of command
+// substitution the command runs in, and a space.
+func (sh *shell) ps4() string {
+	n := max(sh.traceLevel, 1)
+	if sh.inSubst {
+		n++
+	}
+	return strings.Repeat("+", n) + " "
+}
+
 // trace writes a command to standard error when xtrace is on.
 func (sh *shell) trace(assigns []*syntax.Assign, fields []string) {
 	if !sh.xtrace {
@@ -118,7 +128,7 @@ func (sh *shell) trace(assigns []*syntax.Assign, fields []string) {
 	for _, f := range fields {
 		words = append(words, quoteWord(f))
 	}
-	sh.write(2, "+ "+strings.Join(words, " ")+"\n")
+	sh.write(2, sh.ps4()+strings.Join(words, " ")+"\n")
 }
 
 // spawn starts the program fields[0] with the environment of the current
@@ -199,7 +209,11 @@ func (sh *shell) fork(src string, tbl fdTable, withJobs bool) job {
 	if sh.cond > 0 {
 		cond = 1
 	}
-	args := []string{fmt.Sprintf("--subshell=%d,%d,%d,%d", sh.status, sh.pid, sh.lastBg, cond), b.String()}
+	level := max(sh.traceLevel, 1)
+	if sh.inSubst {
+		level++
+	}
+	args := []string{fmt.Sprintf("--subshell=%d,%d,%d,%d,%d", sh.status, sh.pid, sh.lastBg, cond, level), b.String()}
 	if withJobs && len(sh.jobs) > 0 {
 		args = append(args, "--jobs="+sh.encodeJobs())
 	}

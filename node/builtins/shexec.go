@@ -259,7 +259,7 @@ func (sh *shell) runFor(f *syntax.ForClause) {
 		for i := 3; i < len(words); i++ {
 			words[i] = quoteWord(words[i])
 		}
-		trace = "+ " + strings.Join(words, " ") + "\n"
+		trace = sh.ps4() + strings.Join(words, " ") + "\n"
 	}
 	for _, it := range items {
 		sh.checkpoint()
