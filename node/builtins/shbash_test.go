@@ -42,7 +42,9 @@ type bashCase struct {
 const bashCaseTimeout = 10 * time.Second
 
 // bashPrefix is the prefix of bash's diagnostics in a -c script.
-var bashPrefix = regexp.MustCompile(`(?m)^(\S*/)?bash: (line \d+: )?`)
+// (bash says "environment" instead of its name for some errors in
+// functions).
+var bashPrefix = regexp.MustCompile(`(?m)^((\S*/)?bash|environment): (line \d+: )?`)
 
 // killedPID is the PID in kill's complaint about a process that is gone,
 // and reportPID the one in the report of a job killed by a signal: PIDs are

@@ -189,8 +189,8 @@ func (sh *shell) expandFailed(err error) {
 		code = 127 // as bash: ${X?} and set -u
 	}
 	sh.status = code
-	if unset.Node != nil && unset.Node.Param != nil && allDigitsStr(unset.Node.Param.Value) {
-		err = fmt.Errorf("$%v", err) // bash names a positional parameter with its $
+	if unset.Node != nil && unset.Node.Param != nil && allDigitsStr(unset.Node.Param.Value) && unset.Message == "unbound variable" {
+		err = fmt.Errorf("$%v", err) // set -u names a positional parameter with its $
 	}
 	sh.errorf("%v", err)
 	sh.exit(code)
