@@ -239,6 +239,8 @@ EOF`, why: "the reader stops early: nothing is left blocked writing"},
 	{name: "exit/return truncation", script: `f() { return 257; }; f; echo $?`},
 	{name: "exit/subshell truncation", script: `(exit 511); echo $?`},
 	{name: "exit/not found", script: `nosuchcmd2; echo $?`},
+	{name: "exit/directory", script: `./; echo $?; /; echo $?`},
+	{name: "exit/missing script", script: `./nosuch.sh; echo $?`},
 	{name: "exit/signal status", script: `(kill -9 $BASHPID); echo $?`},
 
 	// set -e corner cases.

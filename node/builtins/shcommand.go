@@ -143,7 +143,7 @@ func (sh *shell) spawn(fields []string, tbl fdTable) job {
 			return job{status: 127}
 		}
 		if fi.IsDir() {
-			sh.errorTo(tbl, "%s: is a directory", name)
+			sh.errorTo(tbl, "%s: Is a directory", name)
 			return job{status: 126}
 		}
 		name, args = sh.name, fields
