@@ -406,11 +406,20 @@ func (sh *shell) runPipeline(stages []*syntax.Stmt) {
 // setPipeStatus sets $PIPESTATUS to the statuses of the last foreground
 // pipeline's stages.
 func (sh *shell) setPipeStatus(statuses ...int) {
-	list := make([]string, len(statuses))
-	for i, st := range statuses {
-		list[i] = strconv.Itoa(st)
+	v := sh.vars["PIPESTATUS"]
+	if v == nil || v.kind != expand.Indexed || v.readonly {
+		v = &shVar{kind: expand.Indexed}
+		sh.vars["PIPESTATUS"] = v
 	}
-	sh.setArray("PIPESTATUS", list)
+	// Every simple command sets it: the map is reused.
+	if v.elems == nil {
+		v.elems = make(map[int]string, len(statuses))
+	}
+	clear(v.elems)
+	for i, st := range statuses {
+		v.elems[i] = strconv.Itoa(st)
+	}
+	v.set = true
 }
 
 // wait waits for a job and returns its status as $? shows it.
