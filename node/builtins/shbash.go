@@ -377,6 +377,13 @@ func (sh *shell) runDecl(d *syntax.DeclClause) {
 						kind = expand.Associative
 					case 'x':
 						export, unexport = f[0] == '-', f[0] == '+'
+					case 'n':
+						if name != "export" {
+							sh.errorf("%s: -n: namerefs are not supported", name)
+							sh.status = 2
+							return
+						}
+						export, unexport = false, f[0] == '-'
 					case 'g':
 						local = false
 					case 'p':

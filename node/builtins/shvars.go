@@ -429,6 +429,9 @@ func (sh *shell) assignArray(name string, arr *syntax.ArrayExpr, app bool) error
 				return err
 			}
 			val, err := sh.literal(e.Value)
+			if err == nil {
+				val, err = sh.convert(v, val)
+			}
 			if err != nil {
 				return err
 			}
@@ -453,6 +456,9 @@ func (sh *shell) assignArray(name string, arr *syntax.ArrayExpr, app bool) error
 					return err
 				}
 			}
+			if val, err = sh.convert(v, val); err != nil {
+				return err
+			}
 			v.elems[n], next = val, n+1
 			continue
 		}
@@ -461,6 +467,10 @@ func (sh *shell) assignArray(name string, arr *syntax.ArrayExpr, app bool) error
 			return err
 		}
 		for _, f := range fields {
+			f, err := sh.convert(v, f)
+			if err != nil {
+				return err
+			}
 			v.elems[next] = f
 			next++
 		}
