@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"maps"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +11,21 @@ import (
 // NameMax is the longest a POSIX IPC name may be after its leading '/'
 // (NAME_MAX). A longer name is ENAMETOOLONG.
 const NameMax = 255
+
+// CleanName resolves a name that is a path, as path_resolution(7) does,
+// before it is looked up or registered: repeated slashes collapse, "."
+// components go, and ".." removes the component before it; a ".." at the
+// top stays at "/", as it does at the root directory. So "/x/../c",
+// "//c" and "/../c" all name "/c". It is the one normalisation of vproc's
+// IPC names: FIFO paths (through the namespace's Clean) and message-queue
+// and shared-memory names (mq_overview(7)) alike. A name that does not
+// start with '/' is returned as it is, for the caller's check to refuse.
+func CleanName(name string) string {
+	if name == "" || name[0] != '/' {
+		return name
+	}
+	return path.Clean(name)
+}
 
 // checkName applies the rules mq_open(3) and shm_open(3) give for a portable
 // name: it starts with '/', has no other '/', names something (neither empty
@@ -62,6 +78,7 @@ type nameTable[T namedObject[I], I any] struct {
 // O_ACCMODE is EINVAL.
 func (t *nameTable[T, I]) open(name string, flags OpenFlag, owner string, create func() (T, error)) (T, error) {
 	var zero T
+	name = CleanName(name)
 	if err := checkName(name); err != nil {
 		return zero, err
 	}
@@ -96,6 +113,7 @@ func (t *nameTable[T, I]) open(name string, flags OpenFlag, owner string, create
 
 // unlink removes name (mq_unlink, shm_unlink). A missing name is ENOENT.
 func (t *nameTable[T, I]) unlink(name string) error {
+	name = CleanName(name)
 	if err := checkName(name); err != nil {
 		return err
 	}
@@ -113,6 +131,7 @@ func (t *nameTable[T, I]) unlink(name string) error {
 // lookup describes the object called name, or returns false if there is
 // none.
 func (t *nameTable[T, I]) lookup(name string) (I, bool) {
+	name = CleanName(name)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o, ok := t.objs[name]
@@ -135,6 +154,7 @@ func (t *nameTable[T, I]) list() []I {
 	return out
 }
 
-// CheckName checks a queue or segment name as mq_open and shm_open do:
-// EINVAL for a malformed name, ENAMETOOLONG for a long one.
-func CheckName(name string) error { return checkName(name) }
+// CheckName checks a queue or segment name, once cleaned (CleanName), as
+// mq_open and shm_open do: EINVAL for a malformed name, ENAMETOOLONG for a
+// long one.
+func CheckName(name string) error { return checkName(CleanName(name)) }

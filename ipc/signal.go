@@ -149,6 +149,16 @@ func ParseSignal(v string) (Signal, error) {
 	return 0, EINVAL
 }
 
+// ParseKillSignal is ParseSignal that also accepts "0", the null signal of
+// kill(2): it names no signal and asks only whether the target exists and
+// may be signalled.
+func ParseKillSignal(v string) (Signal, error) {
+	if strings.TrimSpace(v) == "0" {
+		return 0, nil
+	}
+	return ParseSignal(v)
+}
+
 // SignalSet is a set of signals, one bit per signal (bit n-1 for signal n),
 // like the kernel's sigset_t. The zero value is the empty set.
 type SignalSet uint64

@@ -55,8 +55,8 @@ type Config struct {
 	// cluster records such a signal in its table, which makes it pending
 	// in every member wherever it runs, this node's included.
 	Signals SignalRouter
-	// OnEvent, if set, is told when a process starts, stops, continues and
-	// exits, and when a parent reaps it. It is called from kernel goroutines with no lock held and must
+	// OnEvent, if set, is told when a process starts, stops, continues,
+	// replaces its program (Exec) and exits, and when a parent reaps it. It is called from kernel goroutines with no lock held and must
 	// not block. Each process's events are reported by its own goroutine,
 	// in the order they happened.
 	OnEvent func(Event)
@@ -131,6 +131,10 @@ const (
 	// EventReaped: a parent other than init reaped the process with Wait4
 	// (a local child or a remote child record).
 	EventReaped
+	// EventExec: the process replaced its program with Sys.Exec; Command
+	// and Args name the program it runs now. The PID, and the spec a
+	// restart runs, stay the same.
+	EventExec
 )
 
 // String returns the event's name, such as "started".
@@ -146,6 +150,8 @@ func (e EventKind) String() string {
 		return "exited"
 	case EventReaped:
 		return "reaped"
+	case EventExec:
+		return "exec"
 	}
 	return "event"
 }
@@ -157,6 +163,9 @@ type Event struct {
 	Status WaitStatus // for EventExited: the wait status; EventStopped: the stop report
 	Reason string     // for EventExited: why it died, when not a plain exit
 	CPU    time.Duration
+	// Command and Args, for EventExec: the program the process runs now.
+	Command string
+	Args    []string
 }
 
 // DefaultConfig returns the defaults: GOMAXPROCS slots, 2 ms slices, hogging

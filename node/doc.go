@@ -24,8 +24,11 @@
 // Semantics follow Linux: wait(2) statuses and zombies, reparenting to init
 // (PID 1), SIGCHLD, signal(7) dispositions, masks and merging of pending
 // standard signals, EINTR for a blocked call interrupted by a handled signal,
-// job control with setpgid and setsid, getrlimit-style limits, pipe(7) and
-// fifo(7) through package ipc, POSIX message queues and shared memory.
+// job control with setpgid and setsid and orphaned process groups, kill(2)
+// permissions, execve(2) in place (Sys.Exec) with close-on-exec
+// descriptors, getrlimit-style limits, a /dev of the kernel's devices in
+// every namespace, pipe(7) and fifo(7) through package ipc, POSIX message
+// queues and shared memory.
 //
 // The package knows nothing of Raft or of other nodes. The cluster drives it
 // through Spec.PID, Config.PIDs, Config.Signals and Config.OnEvent, and keeps

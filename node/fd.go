@@ -21,6 +21,19 @@ const (
 	O_TRUNC    = 0x200
 	O_APPEND   = 0x400
 	O_NONBLOCK = 0x800
+	O_CLOEXEC  = 0x80000 // a descriptor flag: the new descriptor gets FD_CLOEXEC
+)
+
+// Fcntl commands and the descriptor flag, with Linux's values.
+const (
+	F_DUPFD         = 0
+	F_GETFD         = 1
+	F_SETFD         = 2
+	F_GETFL         = 3
+	F_SETFL         = 4
+	F_DUPFD_CLOEXEC = 1030
+
+	FD_CLOEXEC = 1 // close the descriptor on Exec
 )
 
 // File is an open file description (Linux's struct file): what a descriptor
@@ -161,13 +174,11 @@ func newHostWriterFile(w io.Writer) *File {
 }
 
 // countsOutput reports whether writes to f count against RLIMIT_FSIZE:
-// regular files and host output do, pipes don't.
+// only regular files of the namespace do, as on Linux; pipes, FIFOs,
+// devices and host output (the log) don't.
 func (f *File) countsOutput() bool {
-	switch f.ops.(type) {
-	case vfsOps, hostWriterOps:
-		return true
-	}
-	return false
+	_, ok := f.ops.(vfsOps)
+	return ok
 }
 
 // memAccount is a process's memory charged for IPC objects: each object
@@ -260,6 +271,7 @@ func (p *Process) closeAllFiles() {
 	files := p.Files
 	p.Files = nil
 	p.mu.Unlock()
+	p.cloexec = nil
 	for _, f := range files {
 		if f != nil {
 			f.release()
@@ -288,6 +300,7 @@ func (p *Process) installFd(f *File, min int) (int, error) {
 	}
 	p.Files[fd] = f
 	p.mu.Unlock()
+	p.setCloexec(fd, false)
 	return fd, nil
 }
 
@@ -306,6 +319,7 @@ func (p *Process) setFd(fd int, f *File) error {
 	old := p.Files[fd]
 	p.Files[fd] = f
 	p.mu.Unlock()
+	p.setCloexec(fd, false)
 	if old != nil {
 		p.uncharge(old)
 		old.release()
@@ -333,6 +347,48 @@ func (p *Process) closeFd(fd int) error {
 	}
 	p.Files = p.Files[:n]
 	p.mu.Unlock()
+	p.setCloexec(fd, false)
 	p.uncharge(f)
 	return f.release()
+}
+
+// setCloexec sets or clears FD_CLOEXEC on descriptor fd. The flags are
+// allocated on the first descriptor that sets one.
+func (p *Process) setCloexec(fd int, on bool) {
+	if p.cloexec == nil {
+		if !on {
+			return
+		}
+		p.cloexec = new([]bool)
+	}
+	flags := *p.cloexec
+	if !on {
+		if fd < len(flags) {
+			flags[fd] = false
+		}
+		return
+	}
+	for fd >= len(flags) {
+		flags = append(flags, false)
+	}
+	flags[fd] = true
+	*p.cloexec = flags
+}
+
+// isCloexec reports whether descriptor fd has FD_CLOEXEC.
+func (p *Process) isCloexec(fd int) bool {
+	return p.cloexec != nil && fd < len(*p.cloexec) && (*p.cloexec)[fd]
+}
+
+// closeOnExec closes every descriptor with FD_CLOEXEC, as execve(2) does.
+func (p *Process) closeOnExec() {
+	if p.cloexec == nil {
+		return
+	}
+	for fd, on := range *p.cloexec {
+		if on {
+			p.closeFd(fd)
+		}
+	}
+	p.cloexec = nil
 }

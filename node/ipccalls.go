@@ -83,7 +83,7 @@ func openOrCreate[T any](flags ipc.OpenFlag, open func(ipc.OpenFlag) (T, error))
 
 // MqOpen opens, and with O_CREAT creates, the message queue called name
 // (mq_open) and returns its descriptor. flags holds the access mode and
-// O_CREAT, O_EXCL and O_NONBLOCK; a new queue gets mode's permission bits,
+// O_CREAT, O_EXCL, O_NONBLOCK and O_CLOEXEC; a new queue gets mode's permission bits,
 // the caller's Owner, and attr's MaxMsg and MsgSize (nil: the defaults). The
 // errors are those of ipc.MQNamespace.Open, plus EMFILE past RLIMIT_NOFILE
 // and ENOMEM when the queue's Cost would take the process past its memory
@@ -92,12 +92,17 @@ func (s *Sys) MqOpen(name string, flags int, mode uint32, attr *ipc.MQAttr) (int
 	s.enter()
 	p := s.p
 	k, call := p.k, p.nameCall
+	cloexec := flags&O_CLOEXEC != 0
+	flags &^= O_CLOEXEC
 	fd, err := openNamed(p,
 		func() (mqHandle, bool, error) {
 			return k.openQueue(call, name, ipc.OpenFlag(flags), mode, p.Owner, attr)
 		},
 		func(d mqHandle) *File { return newFile("mqueue:"+name, flags&(O_ACCMODE|O_NONBLOCK), mqOps{d}) },
 		func() error { return k.unlinkQueue(call, name) })
+	if err == nil {
+		p.setCloexec(fd, cloexec)
+	}
 	return fd, s.leave(err)
 }
 
@@ -245,19 +250,24 @@ func (o shmOps) object() (uint64, int64)                   { return 0, 0 } // ma
 // ShmOpen opens, and with O_CREAT creates, the shared-memory segment called
 // name (shm_open) and returns its descriptor. flags holds the access mode and
 // O_CREAT, O_EXCL and O_TRUNC; a new segment has size 0, mode's permission
-// bits and the caller's Owner. The errors are those of
+// bits and the caller's Owner. As shm_open(3) does, the descriptor gets
+// FD_CLOEXEC (an O_CLOEXEC in flags is allowed). The errors are those of
 // ipc.ShmNamespace.Open, plus EMFILE past RLIMIT_NOFILE, in which case a
 // segment this call created is removed again.
 func (s *Sys) ShmOpen(name string, flags int, mode uint32) (int, error) {
 	s.enter()
 	p := s.p
 	k, call := p.k, p.nameCall
+	flags &^= O_CLOEXEC
 	fd, err := openNamed(p,
 		func() (*ipc.Segment, bool, error) {
 			return k.openSegment(call, name, ipc.OpenFlag(flags), mode, p.Owner)
 		},
 		func(seg *ipc.Segment) *File { return newFile("shm:"+name, flags&O_ACCMODE, shmOps{seg}) },
 		func() error { return k.unlinkSegment(call, name) })
+	if err == nil {
+		p.setCloexec(fd, true)
+	}
 	return fd, s.leave(err)
 }
 

@@ -196,26 +196,61 @@ func TestDescriptorProcessAndMemoryLimits(t *testing.T) {
 	}
 }
 
-func TestOutputLimit(t *testing.T) {
+// RLIMIT_FSIZE counts bytes written to regular files only: output to the
+// log, to pipes and to devices is not limited (as on Linux, yes | head runs
+// under fsize=1K), and a file write past the limit is cut short, then the
+// next one raises SIGXFSZ and fails with EFBIG.
+func TestFileSizeLimit(t *testing.T) {
 	k := newKernel(t, withPrograms(map[string]Program{
-		"big-writer": func(s *Sys) int {
-			s.Sigaction(ipc.SIGXFSZ, &SigAction{Ignore: true})
-			n, err := s.Write(1, []byte("0123456789abcdef"))
+		"file-writer": func(s *Sys) int {
+			if s.Getenv("IGNORE") != "" {
+				s.Sigaction(ipc.SIGXFSZ, &SigAction{Ignore: true})
+			}
+			fd, err := s.Open("/f", O_WRONLY|O_CREAT|O_TRUNC, 0o644)
+			if err != nil {
+				return 3
+			}
+			n, err := s.Write(fd, []byte("0123456789abcdef"))
 			if n != 10 || err != nil {
 				return 1
 			}
-			if _, err := s.Write(1, []byte("x")); !errors.Is(err, ipc.EFBIG) {
+			if _, err := s.Write(fd, []byte("x")); !errors.Is(err, ipc.EFBIG) {
 				return 2
 			}
 			return 0
 		},
+		"pipe-writer": func(s *Sys) int {
+			r, w, err := s.Pipe()
+			if err != nil {
+				return 1
+			}
+			buf := make([]byte, 2048)
+			for range 4 { // 8 KiB through the pipe, 2 KiB at a time
+				if n, err := s.Write(w, buf); n != len(buf) || err != nil {
+					return 2
+				}
+				if n, err := s.Read(r, buf); n != len(buf) || err != nil {
+					return 3
+				}
+			}
+			return 0
+		},
 	}))
-	st, out := run(t, k, Spec{Command: "echo", Args: []string{"0123456789abcdef"}, Limits: limited(t, "fsize=10")})
-	if st.Signal() != ipc.SIGXFSZ || out != "0123456789" {
-		t.Fatalf("echo: %v %q, want death by SIGXFSZ after 10 bytes", st, out)
+	var big [2048]byte
+	for i := range big {
+		big[i] = 'y'
 	}
-	st, out = run(t, k, Spec{Command: "big-writer", Limits: limited(t, "fsize=10")})
-	if st.ExitStatus() != 0 || out != "0123456789" {
-		t.Fatalf("with SIGXFSZ ignored: %v %q, want EFBIG", st, out)
+	st, out := run(t, k, Spec{Command: "echo", Args: []string{string(big[:])}, Limits: limited(t, "fsize=1K")})
+	if st.ExitStatus() != 0 || len(out) != len(big)+1 {
+		t.Fatalf("2 KiB to the log under fsize=1K: %v with %d bytes out, want exit 0 with all %d", st, len(out), len(big)+1)
+	}
+	if st, out := run(t, k, Spec{Command: "pipe-writer", Limits: limited(t, "fsize=1K")}); st.ExitStatus() != 0 {
+		t.Fatalf("8 KiB through a pipe under fsize=1K: %v %s", st, out)
+	}
+	if st, out := run(t, k, Spec{Command: "file-writer", Limits: limited(t, "fsize=10")}); st.Signal() != ipc.SIGXFSZ {
+		t.Fatalf("file writer: %v %q, want death by SIGXFSZ after 10 bytes", st, out)
+	}
+	if st, out := run(t, k, Spec{Command: "file-writer", Env: []string{"IGNORE=1"}, Limits: limited(t, "fsize=10")}); st.ExitStatus() != 0 {
+		t.Fatalf("file writer with SIGXFSZ ignored: %v %q, want EFBIG", st, out)
 	}
 }

@@ -30,6 +30,8 @@ var (
 	ErrUnknownProgram error = &kernelError{"unknown program", ipc.ENOENT}
 	// ErrShutdown: the kernel is shutting down: ECANCELED.
 	ErrShutdown error = &kernelError{"kernel is shut down", ipc.ECANCELED}
+	// ErrPermission: the sender may not signal the target (kill(2)): EPERM.
+	ErrPermission error = &kernelError{"operation not permitted", ipc.EPERM}
 )
 
 // kernelError is a sentinel with its own message and an errno beneath it.
@@ -200,13 +202,14 @@ func (k *ProcessManager) exit(p *Process) {
 	status, reason := p.Status, p.Reason
 	p.mu.Unlock()
 
-	var orphans []*Process
+	var orphans, adopted []*Process
 	k.mu.Lock()
-	parent := k.zombieLocked(p)
+	parent, autoReaped := k.zombieLocked(p)
 	k.nlive--
 	// Reparent the children to init. Zombie children are reaped by init.
 	for c := p.children.head; c != nil; {
 		next := c.sibNext
+		adopted = append(adopted, c)
 		p.children.remove(c)
 		c.parent, c.ParentPID, c.adopted = k.init, InitPID, true
 		k.init.children.push(c)
@@ -223,36 +226,55 @@ func (k *ProcessManager) exit(p *Process) {
 	for _, c := range orphans {
 		k.unlinkLocked(c)
 	}
+	hangUp := k.newlyOrphanedLocked(p, parent, adopted)
 	if k.closing && k.nlive == 0 && k.allDone != nil {
 		close(k.allDone)
 		k.allDone = nil
 	}
 	k.mu.Unlock()
+	k.hangUpOrphans(hangUp)
 	if parent != k.init {
 		k.notifyParent(parent, p)
 	}
 	k.emit(Event{PID: p.PID, Kind: EventExited, Status: status, Reason: reason, CPU: time.Duration(p.cpuNs.Load())})
+	if autoReaped {
+		k.emit(Event{PID: p.PID, Kind: EventReaped})
+	}
 }
 
 // zombieLocked makes p, which has ended, a zombie in its parent's list,
-// or reaps it at once when init adopted it, and wakes Wait. It returns
-// the parent. Callers hold k.mu.
-func (k *ProcessManager) zombieLocked(p *Process) (parent *Process) {
+// or reaps it at once when init adopted it or when its parent ignores
+// SIGCHLD or set SA_NOCLDWAIT (autoReaped), and wakes Wait. It returns the
+// parent. Callers hold k.mu.
+func (k *ProcessManager) zombieLocked(p *Process) (parent *Process, autoReaped bool) {
 	p.exitedAt = time.Now()
 	p.setState(codeZombie)
 	parent = p.parent
 	parent.children.remove(p)
 	parent.nchildren--
-	if parent == k.init && (p.adopted || k.closing) {
+	switch {
+	case parent == k.init && (p.adopted || k.closing):
 		k.unlinkLocked(p)
-	} else {
+	case parent != k.init && parent.noChildWait():
+		k.unlinkLocked(p)
+		autoReaped = true
+	default:
 		parent.zombies.push(p) // init's zombies wait here for retention, oldest first
 		p.inZombies = true
 	}
 	if p.done != nil {
 		close(p.done)
 	}
-	return parent
+	return parent, autoReaped
+}
+
+// noChildWait reports whether p's children are reaped as they end, as
+// wait(2) says of a SIGCHLD set to SIG_IGN or with SA_NOCLDWAIT.
+func (p *Process) noChildWait() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	act := p.actionLocked(ipc.SIGCHLD)
+	return act.Handler == nil && act.Ignore || act.Flags&SA_NOCLDWAIT != 0
 }
 
 // emitStarted is kept out of run's frame, so that the goroutine of a
@@ -300,55 +322,89 @@ func (k *ProcessManager) Kill(pid int, sig ipc.Signal) error {
 	return k.kill(nil, pid, sig)
 }
 
-// kill delivers sig to the targets pid names, from sender (nil: the kernel).
+// kill delivers sig to the targets pid names, from sender (nil: the
+// kernel), as kill(2): it succeeds if it may signal at least one target;
+// otherwise it fails with EPERM if there were targets it may not signal
+// (except for pid -1, which then succeeds, as on Linux), and with ESRCH
+// (ErrNoProcess) if there were none. Signal 0 sends nothing.
 func (k *ProcessManager) kill(sender *Process, pid int, sig ipc.Signal) error {
-	targets := k.targets(sender, pid)
-	if len(targets) == 0 {
+	targets, denied := k.targets(sender, pid, sig)
+	switch {
+	case len(targets) > 0:
+	case denied && pid == -1:
+		return nil // as Linux's kill(-1): success once there was someone to ask
+	case denied:
+		return fmt.Errorf("%w: %d", ErrPermission, pid)
+	default:
 		return fmt.Errorf("%w: %d", ErrNoProcess, pid)
 	}
-	for _, t := range targets {
-		if sig != 0 {
+	if sig != 0 {
+		for _, t := range targets {
 			k.sendSignal(t, sig)
 		}
 	}
 	return nil
 }
 
-func (k *ProcessManager) targets(sender *Process, pid int) []*Process {
+// Privileged reports whether a process of owner may signal processes of
+// any owner: "root", and the empty owner of the system itself.
+func Privileged(owner string) bool { return owner == "" || owner == "root" }
+
+// mayKill applies kill(2)'s permission rule (credentials(7)): the kernel
+// and privileged senders may signal anyone, others only processes of their
+// own owner. As on Linux, SIGCONT may also go to any process of the
+// sender's session. Callers hold the tree lock.
+func mayKillLocked(sender, target *Process, sig ipc.Signal) bool {
+	switch {
+	case sender == nil || Privileged(sender.Owner):
+		return true
+	case sender.Owner == target.Owner:
+		return true
+	}
+	return sig == ipc.SIGCONT && sender.Sid == target.Sid
+}
+
+// targets returns the processes pid names that sender may send sig to, and
+// whether pid named others that it may not signal.
+func (k *ProcessManager) targets(sender *Process, pid int, sig ipc.Signal) (out []*Process, denied bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	add := func(p *Process) {
+		if mayKillLocked(sender, p, sig) {
+			out = append(out, p)
+		} else {
+			denied = true
+		}
+	}
 	switch {
 	case pid > 0:
 		if pid == InitPID {
-			return nil // init ignores every signal and can't be killed
+			return nil, false // init ignores every signal and can't be killed
 		}
 		p, ok := k.procs[pid]
 		if !ok || p.remote {
-			return nil // a remote child record is signalled where it runs
+			return nil, false // a remote child record is signalled where it runs
 		}
-		return []*Process{p}
+		add(p)
 	case pid == -1:
-		var out []*Process
 		for _, p := range k.procs {
 			if p != k.init && p != sender && p.state() != StateZombie && !p.remote {
-				out = append(out, p)
+				add(p)
 			}
 		}
-		return out
 	default:
 		pgid := -pid
 		if pid == 0 && sender != nil {
 			pgid = sender.Pgid
 		}
-		var out []*Process
 		for _, p := range k.procs {
 			if p.Pgid == pgid && p != k.init && p.state() != StateZombie && !p.remote {
-				out = append(out, p)
+				add(p)
 			}
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
-		return out
 	}
+	return out, denied
 }
 
 // Wait blocks until pid has exited (or ctx ends) and returns a copy of it
@@ -437,8 +493,9 @@ func (k *ProcessManager) Count() int {
 func (p *Process) snapshot() *Process {
 	c := &Process{
 		PID: p.PID, ParentPID: p.ParentPID, State: p.state(), CreatedAt: p.CreatedAt,
-		Command: p.Command, Args: p.Args, Env: p.Env, Capabilities: p.Capabilities,
-		UnveilPaths: p.UnveilPaths, Pgid: p.Pgid, Sid: p.Sid,
+		Command: p.Command, Args: p.Args, Env: p.Env, Spawned: p.Spawned,
+		Capabilities: p.Capabilities,
+		UnveilPaths:  p.UnveilPaths, Pgid: p.Pgid, Sid: p.Sid,
 		Priority: p.Priority, Owner: p.Owner, CPUTime: time.Duration(p.cpuNs.Load()),
 		Hogging: p.attention.Load()&attnHog != 0, Remote: p.remote,
 	}
@@ -453,6 +510,9 @@ func (p *Process) snapshot() *Process {
 	p.mu.Unlock()
 	if c.State == StateZombie {
 		c.ExitCode = c.Status.Code()
+	}
+	if c.Spawned == nil {
+		c.Spawned = &Argv{Command: p.Command, Args: p.Args}
 	}
 	return c
 }

@@ -229,6 +229,7 @@ func (l *nameLocks) lock(call nameCall, kind NameKind, name string) (unlock func
 // ipc.MQNamespace.Open does, sharing the name through Config.Names when
 // set. created reports that this call created the queue.
 func (k *ProcessManager) openQueue(call nameCall, name string, flags ipc.OpenFlag, mode uint32, owner string, attr *ipc.MQAttr) (mqHandle, bool, error) {
+	name = ipc.CleanName(name)
 	return openShared(k, call, name, flags, sharedOps[mqHandle]{
 		kind: NameMQ,
 		open: func(f ipc.OpenFlag) (mqHandle, error) {
@@ -361,6 +362,7 @@ func openShared[T interface{ Close() error }](k *ProcessManager, call nameCall, 
 
 // unlinkQueue removes the queue name here and from Config.Names.
 func (k *ProcessManager) unlinkQueue(call nameCall, name string) error {
+	name = ipc.CleanName(name)
 	return k.unlinkShared(call, NameMQ, name, func() bool { _, ok := k.mqs.Lookup(name); return ok }, k.mqs.Unlink)
 }
 
@@ -459,6 +461,7 @@ func (k *ProcessManager) unlinkShared(call nameCall, kind NameKind, name string,
 
 // unlinkSegment removes the segment name here and from Config.Names.
 func (k *ProcessManager) unlinkSegment(call nameCall, name string) error {
+	name = ipc.CleanName(name)
 	return k.unlinkShared(call, NameSHM, name, func() bool { _, ok := k.shms.Lookup(name); return ok }, k.shms.Unlink)
 }
 
@@ -466,6 +469,7 @@ func (k *ProcessManager) unlinkSegment(call nameCall, name string) error {
 // registering a name it creates with Config.Names when set. A segment held
 // by another node is EXDEV: segments stay on their node.
 func (k *ProcessManager) openSegment(call nameCall, name string, flags ipc.OpenFlag, mode uint32, owner string) (*ipc.Segment, bool, error) {
+	name = ipc.CleanName(name)
 	return openShared(k, call, name, flags, sharedOps[*ipc.Segment]{
 		kind:      NameSHM,
 		open:      func(f ipc.OpenFlag) (*ipc.Segment, error) { return k.shms.Open(name, f, mode, owner) },

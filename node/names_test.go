@@ -3,6 +3,8 @@ package node
 import (
 	"errors"
 	"io/fs"
+	"slices"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -416,5 +418,52 @@ func TestNamesOrphanObjects(t *testing.T) {
 				t.Fatalf("after the create: %q %v, want held here", node, err)
 			}
 		})
+	}
+}
+
+// Names are paths: ".", ".." and repeated slashes resolve before a name is
+// looked up or registered (path_resolution(7), mq_overview(7)), for FIFOs,
+// queues and segments alike, and through Config.Names too.
+func TestNamesNormalised(t *testing.T) {
+	a, b, reg := twoNodes(t)
+	wantErr(t, "mq create /x/../c", a.MqCreate("/x/../c", 0o600, "root", nil), nil)
+	wantErr(t, "mq create /c after /x/../c", a.MqCreate("/c", 0o600, "root", nil), ipc.EEXIST)
+	wantErr(t, "mq create //c from b", b.MqCreate("//c", 0o600, "root", nil), ipc.EEXIST)
+	wantErr(t, "fifo create /x/../f", a.Mkfifo("/x/../f", 0o600, "root"), nil)
+	wantErr(t, "fifo create /f after /x/../f", a.Mkfifo("/f", 0o600, "root"), ipc.EEXIST)
+	wantErr(t, "fifo create /./f from b", b.Mkfifo("/./f", 0o600, "root"), ipc.EEXIST)
+	runSys(t, b, Spec{}, func(s *Sys) error {
+		_, err := s.ShmOpen("/a/../../s", O_RDWR|O_CREAT|O_EXCL, 0o600)
+		wantErr(t, "shm create /a/../../s", err, nil)
+		_, err = s.ShmOpen("/s", O_RDWR|O_CREAT|O_EXCL, 0o600)
+		wantErr(t, "shm create /s after /a/../../s", err, ipc.EEXIST)
+		fd, err := s.MqOpen("/y/./../c", O_WRONLY, 0, nil)
+		wantErr(t, "mq open /y/./../c on b reaches a's /c", err, nil)
+		wantErr(t, "send", s.MqSend(fd, []byte("hi"), 0), nil)
+		return nil
+	})
+	reg.mu.Lock()
+	var got []string
+	for name := range reg.names {
+		got = append(got, name)
+	}
+	reg.mu.Unlock()
+	sort.Strings(got)
+	if want := []string{"fifo/f", "mq/c", "shm/s"}; !slices.Equal(got, want) {
+		t.Errorf("registered names %v, want %v", got, want)
+	}
+	var held []string
+	for _, n := range append(a.HeldNames(), b.HeldNames()...) {
+		held = append(held, string(n.Kind)+n.Name)
+	}
+	sort.Strings(held)
+	if want := []string{"fifo/f", "mq/c", "shm/s"}; !slices.Equal(held, want) {
+		t.Errorf("held names %v, want %v", held, want)
+	}
+	wantErr(t, "unlink //c", b.MqUnlink("//c"), nil)
+	wantErr(t, "remove /x/../f", b.RemoveFIFO("/x/../f"), nil)
+	wantErr(t, "shm unlink /s/.", b.ShmUnlink("/s/."), nil)
+	if n := len(a.HeldNames()) + len(b.HeldNames()); n != 0 {
+		t.Errorf("%d names left after the unlinks", n)
 	}
 }

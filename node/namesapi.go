@@ -2,10 +2,12 @@ package node
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"time"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node/vfs"
 )
 
 // The IPC names of the kernel as the agent reaches them outside any process:
@@ -32,19 +34,38 @@ func (k *ProcessManager) MqUnlink(name string) error { return k.unlinkQueue(dire
 // Config.Names, on the node that holds it.
 func (k *ProcessManager) ShmUnlink(name string) error { return k.unlinkSegment(direct, name) }
 
+// The names these calls take are cleaned first with ipc.CleanName (a
+// FIFO's path with vfs.Clean, which uses it): "/x/../c" and "/c" are one
+// name.
+
 // Mkfifo makes a FIFO at the absolute path abs, registered with
 // Config.Names when set.
 func (k *ProcessManager) Mkfifo(abs string, perm fs.FileMode, owner string) error {
-	if len(abs) == 0 || abs[0] != '/' {
-		return &fs.PathError{Op: "mkfifo", Path: abs, Err: ipc.EINVAL}
+	abs, err := cleanPath("mkfifo", abs)
+	if err != nil {
+		return err
 	}
 	return k.mkfifo(direct, abs, perm, owner)
+}
+
+// cleanPath cleans the absolute path abs of a FIFO with vfs.Clean, naming
+// op in its error.
+func cleanPath(op, abs string) (string, error) {
+	clean, err := vfs.Clean(abs)
+	if err != nil {
+		return "", &fs.PathError{Op: op, Path: abs, Err: errors.Unwrap(err)}
+	}
+	return clean, nil
 }
 
 // RemoveFIFO removes the FIFO at the absolute path abs, here or, with
 // Config.Names, on the node that holds it. A path naming something other
 // than a FIFO here is EINVAL.
 func (k *ProcessManager) RemoveFIFO(abs string) error {
+	abs, err := cleanPath("remove", abs)
+	if err != nil {
+		return err
+	}
 	if fi, err := k.fs.Stat(abs); err == nil && fi.Mode()&fs.ModeNamedPipe == 0 {
 		return &fs.PathError{Op: "remove", Path: abs, Err: ipc.EINVAL}
 	}
@@ -56,6 +77,7 @@ func (k *ProcessManager) RemoveFIFO(abs string) error {
 // descriptors other nodes open. flags carries the access mode and
 // O_NONBLOCK; owner is checked against the queue's mode (EACCES).
 func (k *ProcessManager) LocalQueue(name string, flags ipc.OpenFlag, owner string) (*ipc.MQDesc, error) {
+	name = ipc.CleanName(name)
 	return k.mqs.Open(name, flags&(ipc.O_ACCMODE|ipc.O_NONBLOCK), 0, owner, nil)
 }
 
@@ -65,6 +87,7 @@ func (k *ProcessManager) LocalQueue(name string, flags ipc.OpenFlag, owner strin
 // its previous process. A create or unlink of the name in progress here
 // finishes first.
 func (k *ProcessManager) HoldsName(kind NameKind, name string) bool {
+	name = ipc.CleanName(name)
 	defer k.nameLocks.lock(direct, kind, name)()
 	switch kind {
 	case NameMQ:
@@ -107,6 +130,7 @@ func (k *ProcessManager) HeldNames() []NameRef {
 // node when its lease is granted again, as it kills the processes the
 // table no longer assigns to it.
 func (k *ProcessManager) DropName(kind NameKind, name string) {
+	name = ipc.CleanName(name)
 	defer k.nameLocks.lock(direct, kind, name)()
 	k.dropLocal(kind, name)
 }
@@ -115,6 +139,7 @@ func (k *ProcessManager) DropName(kind NameKind, name string) {
 // holds: what a node serves to the ends other nodes open. ENOENT if there
 // is none.
 func (k *ProcessManager) LocalFIFO(abs string) (*ipc.FIFO, error) {
+	abs = ipc.CleanName(abs)
 	f := k.fifoAt(abs)
 	if f == nil {
 		return nil, &fs.PathError{Op: "open", Path: abs, Err: ipc.ENOENT}

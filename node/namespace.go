@@ -34,6 +34,9 @@ func (t *fifoTable) put(abs string, f *ipc.FIFO) {
 // path that names nothing here but a FIFO another node holds removes that
 // one. The caller's slot is kept meanwhile.
 func (k *ProcessManager) removePath(abs string) error {
+	if onDev(abs) {
+		return devPathError("remove", abs)
+	}
 	names := k.cfg.Names
 	if names != nil {
 		defer k.nameLocks.lock(direct, NameFIFO, abs)()
@@ -74,6 +77,9 @@ func (k *ProcessManager) removePath(abs string) error {
 // it names or of those below the directory it names. The objects of names
 // the rename replaces are forgotten.
 func (k *ProcessManager) renamePath(from, to string) error {
+	if onDev(from) || onDev(to) {
+		return devPathError("rename", from)
+	}
 	t := &k.fifos
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -216,6 +222,9 @@ func (s *Sys) Mkfifo(name string, perm fs.FileMode) error {
 
 // mkfifo makes a FIFO at abs, registered with Config.Names when set.
 func (k *ProcessManager) mkfifo(call nameCall, abs string, perm fs.FileMode, owner string) error {
+	if onDev(abs) {
+		return devPathError("mkfifo", abs)
+	}
 	names := k.cfg.Names
 	if names != nil {
 		defer k.nameLocks.lock(call, NameFIFO, abs)()

@@ -21,15 +21,20 @@ import (
 // marked "in copies" are filled in only in the copies Get, List and Wait
 // return.
 type Process struct {
-	PID          int                   // immutable
-	ParentPID    int                   // tree lock: init's PID once reparented
-	State        ProcessState          // in copies
-	ExitCode     int                   // in copies: wait(2)-style, see Status for the full status
-	CreatedAt    time.Time             // immutable
-	StartedAt    time.Time             // mu
-	Command      string                // immutable
-	Args         []string              // immutable
-	Env          []string              // immutable: the environment it started with
+	PID       int          // immutable
+	ParentPID int          // tree lock: init's PID once reparented
+	State     ProcessState // in copies
+	ExitCode  int          // in copies: wait(2)-style, see Status for the full status
+	CreatedAt time.Time    // immutable
+	StartedAt time.Time    // mu
+	Command   string       // tree lock for writes, by the owner (Exec): the program running now
+	Args      []string     // tree lock for writes, by the owner (Exec)
+	Env       []string     // tree lock for writes, by the owner (Exec): the environment of the last spawn or exec
+	// Spawned is the command the process was spawned with, which a restart
+	// runs. In copies it is always set; in the kernel's own Process it is
+	// set by the first Exec (tree lock), and nil while the process runs
+	// what it was spawned with.
+	Spawned      *Argv
 	Cwd          string                // mu
 	Capabilities security.Promise      // immutable
 	UnveilPaths  []security.UnveilPath // immutable
@@ -50,7 +55,7 @@ type Process struct {
 	remote bool // immutable: a remote child record (Allocation.Elsewhere); no program runs here
 
 	k      *ProcessManager // immutable
-	prog   Program         // immutable
+	prog   Program         // the owner: replaced by Exec
 	sys    Sys             // immutable: the system-call surface handed to prog
 	waiter procWaiter      // immutable: the ipc.Waiter of the process's blocking calls
 
@@ -99,6 +104,7 @@ type Process struct {
 	cpuNs      atomic.Int64
 
 	// Fields owned by the process's own goroutine.
+	cloexec    *[]bool     // FD_CLOEXEC of each descriptor, indexed like Files; nil while none has it
 	fsizeUsed  uint64      // bytes written against RLIMIT_FSIZE
 	xcpuNext   uint64      // CPU ns at which the next SIGXCPU is due
 	mem        *memAccount // IPC memory charged against RLIMIT_MEM
@@ -109,10 +115,17 @@ type Process struct {
 	wallTimer  *time.Timer // RLIMIT_WALL's timer; its callback only signals
 }
 
+// Argv is a command and its arguments.
+type Argv struct {
+	Command string
+	Args    []string // arguments after the command
+}
+
 // attention bits.
 const (
 	attnSignal uint32 = 1 << iota // a deliverable signal, or a kill, is pending
 	attnHog                       // flagged as hogging its slot; cleared when it calls in
+	attnGone                      // the program an Exec started has ended: no call completes
 )
 
 func (p *Process) state() ProcessState { return stateCode(p.stateCode.Load()).state() }

@@ -115,10 +115,13 @@ func (k *ProcessManager) ReportRemote(e Event) error {
 		p.mu.Lock()
 		p.Status, p.Reason = e.Status, e.Reason
 		p.mu.Unlock()
-		parent := k.zombieLocked(p)
+		parent, autoReaped := k.zombieLocked(p)
 		k.mu.Unlock()
 		if parent != k.init {
 			k.notifyParent(parent, p)
+		}
+		if autoReaped {
+			k.emit(Event{PID: p.PID, Kind: EventReaped})
 		}
 	default:
 		k.mu.Unlock()

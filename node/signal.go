@@ -13,6 +13,7 @@ type SigFlags uint32
 // The supported flags, with Linux's values.
 const (
 	SA_NOCLDSTOP SigFlags = 0x1        // no SIGCHLD when a child stops or continues
+	SA_NOCLDWAIT SigFlags = 0x2        // children are not turned into zombies: they are reaped as they end
 	SA_NODEFER   SigFlags = 0x40000000 // don't block the signal while its handler runs
 	SA_RESETHAND SigFlags = 0x80000000 // restore the default action once the handler is entered
 )
@@ -226,7 +227,9 @@ func (p *Process) deliverSignals() {
 			case ipc.ActStop:
 				seq := p.contSeq
 				p.mu.Unlock()
-				p.stopRunning(sig, seq)
+				if !p.discardStop(sig) {
+					p.stopRunning(sig, seq)
+				}
 			default:
 				p.mu.Unlock()
 			}
@@ -310,6 +313,13 @@ func (p *Process) checkBlocked() error {
 			p.mu.Unlock()
 			return errKilled
 		case ipc.ActStop:
+			seq := p.contSeq
+			p.mu.Unlock()
+			discard := p.discardStop(sig)
+			p.mu.Lock()
+			if discard || p.contSeq != seq {
+				continue // orphaned, or a SIGCONT came meanwhile
+			}
 			p.stopped = true
 			p.mu.Unlock()
 			p.setState(codeStopped)

@@ -246,8 +246,10 @@ func TestStopContinue(t *testing.T) {
 		}
 	})
 	t.Run("running", func(t *testing.T) {
+		// SIGSTOP: the process leads a group that init's adoption orphans,
+		// where SIGTSTP is discarded (TestOrphanedGroupStops).
 		pid := mustSpawn(t, k, Spec{Command: "spin"})
-		k.Kill(pid, ipc.SIGTSTP)
+		k.Kill(pid, ipc.SIGSTOP)
 		waitState(t, k, pid, StateStopped)
 		p1, _ := k.Get(pid)
 		// A stopped process uses no CPU: its accounting stays put while

@@ -49,7 +49,8 @@ type SpawnAttr struct {
 	Limits   *ResourceLimits
 	// Files maps the child's descriptors: child fd i gets the parent's
 	// descriptor Files[i], or none when Files[i] is -1. Nil inherits 0, 1
-	// and 2 as they are.
+	// and 2 as they are, except those with FD_CLOEXEC, which the child does
+	// not get (as posix_spawn(3) closes them).
 	Files []int
 	// Pgid puts the child in a process group: 0 keeps the parent's, -1
 	// makes the child lead a new group, any other value joins that group.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -57,6 +58,9 @@ func (s *Sys) enter() int64 {
 }
 
 func (p *Process) slowEnter(now int64) {
+	if p.attention.Load()&attnGone != 0 {
+		runtime.Goexit() // a deferred call of a program Exec replaced
+	}
 	if p.attention.Load()&attnHog != 0 {
 		p.attention.And(^attnHog)
 	}
@@ -302,7 +306,11 @@ func (s *Sys) Spawn(attr SpawnAttr) (int, error) {
 	var files []*File
 	if attr.Files == nil {
 		files = make([]*File, min(3, len(p.Files)))
-		copy(files, p.Files)
+		for fd := range files {
+			if !p.isCloexec(fd) {
+				files[fd] = p.Files[fd]
+			}
+		}
 	} else {
 		files = make([]*File, len(attr.Files))
 		for i, fd := range attr.Files {
@@ -421,7 +429,13 @@ func (s *Sys) Waitpid(pid int, options int) (int, WaitStatus, error) {
 }
 
 // Kill sends sig to pid (> 0), to the caller's group (0), to group -pid
-// (< -1), or to every process it may signal (-1). Signal 0 checks existence.
+// (< -1), or to every process it may signal (-1), as kill(2). Signal 0
+// sends nothing: it checks that a target exists and may be signalled. A
+// process may signal those of its own owner; a privileged one (owner
+// "root", see Privileged) any; SIGCONT also goes to any process of the
+// caller's session. ESRCH if no process matches, EPERM if none of those
+// that match may be signalled (kill(-1) then succeeds, as on Linux),
+// EINVAL for a bad signal.
 func (s *Sys) Kill(pid int, sig ipc.Signal) error {
 	s.enter()
 	if sig != 0 && !sig.Valid() {
@@ -433,7 +447,10 @@ func (s *Sys) Kill(pid int, sig ipc.Signal) error {
 	// kill resolves pid 0 to the caller's group under the tree lock: the
 	// parent may move the caller to another group at any time (setpgid).
 	err := s.p.k.kill(s.p, pid, sig)
-	if err != nil {
+	switch {
+	case errors.Is(err, ipc.EPERM):
+		err = ipc.EPERM
+	case err != nil:
 		err = ipc.ESRCH
 	}
 	return s.leave(err)

@@ -108,12 +108,15 @@ func (s *Sys) Dup2(oldfd, newfd int) (int, error) {
 // Pipe creates a pipe and returns its read and write descriptors.
 func (s *Sys) Pipe() (r, w int, err error) { return s.Pipe2(0) }
 
-// Pipe2 is Pipe with flags (O_NONBLOCK) applied to both ends.
+// Pipe2 is Pipe with flags applied to both ends: O_NONBLOCK, and O_CLOEXEC
+// for the descriptors.
 func (s *Sys) Pipe2(flags int) (r, w int, err error) {
 	s.enter()
-	if flags&^O_NONBLOCK != 0 {
+	if flags&^(O_NONBLOCK|O_CLOEXEC) != 0 {
 		return -1, -1, s.leave(ipc.EINVAL)
 	}
+	cloexec := flags&O_CLOEXEC != 0
+	flags &^= O_CLOEXEC
 	pr, pw, err := ipc.NewPipe(s.p.k.cfg.PipeCapacity)
 	if err != nil {
 		return -1, -1, s.leave(err)
@@ -131,6 +134,8 @@ func (s *Sys) Pipe2(flags int) (r, w int, err error) {
 		wf.release()
 		return -1, -1, s.leave(err)
 	}
+	s.p.setCloexec(r, cloexec)
+	s.p.setCloexec(w, cloexec)
 	return r, w, s.leave(nil)
 }
 
@@ -142,17 +147,65 @@ func (s *Sys) SetNonblock(fd int, on bool) error {
 	if err != nil {
 		return s.leave(err)
 	}
+	f.setStatus(O_NONBLOCK, on)
+	return s.leave(nil)
+}
+
+// setStatus sets or clears the status flags bits on f.
+func (f *File) setStatus(bits int32, on bool) {
 	for {
 		old := f.flags.Load()
-		nw := old &^ O_NONBLOCK
+		nw := old &^ bits
 		if on {
-			nw |= O_NONBLOCK
+			nw |= bits
 		}
 		if f.flags.CompareAndSwap(old, nw) {
-			break
+			return
 		}
 	}
-	return s.leave(nil)
+}
+
+// Fcntl manipulates descriptor fd, as fcntl(2) does for these commands:
+// F_DUPFD and F_DUPFD_CLOEXEC return the lowest free descriptor ≥ arg for
+// the same file (with FD_CLOEXEC for the second); F_GETFD and F_SETFD read
+// and set the descriptor flags (FD_CLOEXEC); F_GETFL returns the access
+// mode and status flags, and F_SETFL sets O_APPEND and O_NONBLOCK on the
+// file, which every descriptor sharing it sees. Other commands are EINVAL.
+func (s *Sys) Fcntl(fd, cmd, arg int) (int, error) {
+	s.enter()
+	p := s.p
+	f, err := p.file(fd)
+	if err != nil {
+		return -1, s.leave(err)
+	}
+	switch cmd {
+	case F_DUPFD, F_DUPFD_CLOEXEC:
+		if arg < 0 {
+			return -1, s.leave(ipc.EINVAL)
+		}
+		nfd, err := p.installFd(f.ref(), arg)
+		if err != nil {
+			f.release()
+			return -1, s.leave(err)
+		}
+		p.setCloexec(nfd, cmd == F_DUPFD_CLOEXEC)
+		return nfd, s.leave(nil)
+	case F_GETFD:
+		if p.isCloexec(fd) {
+			return FD_CLOEXEC, s.leave(nil)
+		}
+		return 0, s.leave(nil)
+	case F_SETFD:
+		p.setCloexec(fd, arg&FD_CLOEXEC != 0)
+		return 0, s.leave(nil)
+	case F_GETFL:
+		return f.Flags(), s.leave(nil)
+	case F_SETFL:
+		f.setStatus(O_APPEND, arg&O_APPEND != 0)
+		f.setStatus(O_NONBLOCK, arg&O_NONBLOCK != 0)
+		return 0, s.leave(nil)
+	}
+	return -1, s.leave(ipc.EINVAL)
 }
 
 // Fds lists the open descriptors.
@@ -187,7 +240,12 @@ func (k *ProcessManager) resolveDir(cwd, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	fi, err := k.fs.Stat(clean)
+	var fi fs.FileInfo
+	if onDev(clean) {
+		fi, err = statDev(nil, clean)
+	} else {
+		fi, err = k.fs.Stat(clean)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -205,19 +263,33 @@ func (s *Sys) Open(name string, flags int, perm fs.FileMode) (int, error) {
 	if err != nil {
 		return -1, s.leave(err)
 	}
+	fd, err := s.open(abs, flags&^O_CLOEXEC, perm)
+	if err == nil && flags&O_CLOEXEC != 0 {
+		p.setCloexec(fd, true)
+	}
+	return fd, s.leave(err)
+}
+
+// open opens abs, a clean absolute path: a device (dev.go), a FIFO or a
+// file of the namespace.
+func (s *Sys) open(abs string, flags int, perm fs.FileMode) (int, error) {
+	p := s.p
+	if onDev(abs) {
+		return s.openDev(abs, flags)
+	}
 	if fd, ok, err := s.openSpecial(abs, flags); ok {
-		return fd, s.leave(err)
+		return fd, err
 	}
 	vf, err := p.k.fs.OpenFile(abs, flags&^O_NONBLOCK, perm)
 	if err != nil {
-		return -1, s.leave(err)
+		return -1, err
 	}
 	f := newFile(abs, flags&(O_ACCMODE|O_NONBLOCK|O_APPEND), vfsOps{vf})
 	fd, err := p.installFd(f, 0)
 	if err != nil {
 		f.release()
 	}
-	return fd, s.leave(err)
+	return fd, err
 }
 
 // Chdir changes the working directory.
@@ -244,6 +316,10 @@ func (s *Sys) Stat(name string) (fs.FileInfo, error) {
 	if err != nil {
 		return nil, s.leave(err)
 	}
+	if onDev(abs) {
+		fi, err := statDev(s.p, abs)
+		return fi, s.leave(err)
+	}
 	fi, err := s.p.k.fs.Stat(abs)
 	return fi, s.leave(err)
 }
@@ -255,7 +331,14 @@ func (s *Sys) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, s.leave(err)
 	}
+	if onDev(abs) {
+		ents, err := readDev(s.p, abs)
+		return ents, s.leave(err)
+	}
 	ents, err := s.p.k.fs.ReadDir(abs)
+	if err == nil && abs == "/" {
+		ents = withDevEntry(ents)
+	}
 	return ents, s.leave(err)
 }
 
@@ -265,6 +348,12 @@ func (s *Sys) Mkdir(name string, perm fs.FileMode) error {
 	abs, err := s.p.abs(name)
 	if err != nil {
 		return s.leave(err)
+	}
+	switch {
+	case abs == devDir || abs == devDir+"/fd":
+		return s.leave(&fs.PathError{Op: "mkdir", Path: abs, Err: ipc.EEXIST})
+	case onDev(abs):
+		return s.leave(devPathError("mkdir", abs))
 	}
 	return s.leave(s.p.k.fs.Mkdir(abs, perm))
 }

@@ -22,7 +22,7 @@ func Registry() *node.Registry {
 
 // Install registers the built-in programs in r, replacing programs of the
 // same names: true, false, echo, cat, yes, sleep, wc, head, spin, env, pwd,
-// kill, pause, heartbeat, onnode, sh and the IPC tools (mkfifo, fifo-read,
+// kill, pause, heartbeat, onnode, ls, sh and the IPC tools (mkfifo, fifo-read,
 // fifo-write, mqsend, mqrecv, mqattr, mqrm, shm-counter, shm-read).
 func Install(r *node.Registry) {
 	r.Register("true", func(*node.Sys) int { return 0 })
@@ -40,6 +40,7 @@ func Install(r *node.Registry) {
 	r.Register("pause", func(s *node.Sys) int { s.Pause(); return 0 })
 	r.Register("heartbeat", progHeartbeat)
 	r.Register("onnode", progOnNode)
+	r.Register("ls", progLs)
 	registerShell(r)
 	registerIPCTools(r)
 }

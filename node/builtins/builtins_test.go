@@ -66,6 +66,26 @@ func TestPipelineYesHeadWcSIGPIPE(t *testing.T) {
 	}
 }
 
+// fsize limits regular files only: yes | head -n 1024 | cat runs under
+// fsize=1K, with all 2 KiB going through the pipes and out to the log.
+func TestPipelineUnderFileSizeLimit(t *testing.T) {
+	sts := make(chan []node.WaitStatus, 1)
+	k := newKernel(t, withPrograms(map[string]node.Program{
+		"pipeline": pipelineProgram([][]string{{"yes"}, {"head", "-n", "1024"}, {"cat"}}, sts),
+	}))
+	lim, err := node.ParseLimits(nil, "fsize=1K")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, out := run(t, k, node.Spec{Command: "pipeline", Limits: lim})
+	if st.ExitStatus() != 0 || len(out) != 2048 {
+		t.Fatalf("pipeline under fsize=1K: %v with %d bytes out, want 2048", st, len(out))
+	}
+	if got := <-sts; got[0].Signal() != ipc.SIGPIPE || got[1].ExitStatus() != 0 || got[2].ExitStatus() != 0 {
+		t.Fatalf("statuses %v, want yes killed by SIGPIPE and the rest 0", got)
+	}
+}
+
 func TestTools(t *testing.T) {
 	k := newKernel(t)
 	for _, c := range []struct {
@@ -89,6 +109,10 @@ func TestTools(t *testing.T) {
 		{[]string{"spin", "100"}, "", 0, "100\n"},
 		{[]string{"spin", "-1"}, "", 2, "spin: bad count \"-1\"\n"},
 		{[]string{"pwd"}, "", 0, "/\n"},
+		{[]string{"ls", "/dev"}, "", 0, "fd\nfull\nnull\nrandom\nstderr\nstdin\nstdout\nurandom\nzero\n"},
+		{[]string{"ls", "-l", "/dev/null"}, "", 0, "crw-rw-rw-        0 /dev/null\n"},
+		{[]string{"ls", "/"}, "", 0, "dev\n"},
+		{[]string{"ls", "/nope"}, "", 2, "ls: cannot access '/nope': No such file or directory\n"},
 		{[]string{"kill", "abc"}, "", 1, "kill: abc: arguments must be process or job IDs\n"},
 		{[]string{"kill"}, "", 2, "kill: " + killUsage + "\n"},
 		{[]string{"kill", "-0", "99999"}, "", 1, "kill: (99999) - No such process\n"},

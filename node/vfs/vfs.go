@@ -4,7 +4,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"strings"
 
 	"github.com/vproc/vproc/ipc"
@@ -90,7 +89,8 @@ var (
 )
 
 // Clean checks that name is an absolute path name as Linux would accept it
-// and returns it cleaned with path.Clean. An empty or relative name, or one
+// and returns it cleaned with ipc.CleanName, the one normalisation of
+// vproc's names (".", ".." and repeated slashes resolve lexically). An empty or relative name, or one
 // that holds a NUL byte, fails with EINVAL; a component longer than
 // MaxNameLen bytes, or a name longer than MaxPathLen bytes, fails with
 // ENAMETOOLONG. The error is an *fs.PathError.
@@ -113,7 +113,7 @@ func clean(op, name string) (string, error) {
 			return "", &fs.PathError{Op: op, Path: name, Err: ipc.ENAMETOOLONG}
 		}
 	}
-	return path.Clean(name), nil
+	return ipc.CleanName(name), nil
 }
 
 // cleanOpen cleans the name of an OpenFile, keeps the flags an FS honours
