@@ -195,6 +195,9 @@ func TestShell(t *testing.T) {
 		{name: "dash heredoc", script: "cat <<-EOF\n\t\ta\n\tb\n\tEOF", want: "a\nb\n"},
 		{name: "exec redirect", script: "exec 3>/f; echo x >&3; echo y >&3; cat /f", want: "x\ny\n"},
 		{name: "exec command", script: "exec sh -c 'exit 5'; echo no", code: 5},
+		{name: "exec not found", script: "exec nosuch; echo no", want: "sh: exec: nosuch: not found\n", code: 127},
+		{name: "exec with redirection", script: "echo in > /f; exec cat < /f", want: "in\n"},
+		{name: "exec keeps descriptors", script: "exec 3>/f; (exec sh -c 'echo x >&3'; echo no); cat /f", want: "x\n"},
 
 		// Compound commands.
 		{name: "subshell", script: "(exit 4); echo $?", want: "4\n"},
@@ -629,5 +632,33 @@ func TestShellFgBg(t *testing.T) {
 	st, out = runSh(t, k, `sleep 0.2 & kill -STOP %1; fg; echo $?`)
 	if st.ExitStatus() != 0 || out != "sleep 0.2\n0\n" {
 		t.Errorf("got %v %q, want exit 0 %q", st, out, "sleep 0.2\n0\n")
+	}
+}
+
+// TestShellExecInPlace checks that exec replaces the shell: the command
+// keeps its PID, so that a signal to that PID reaches the command and
+// nothing is left behind.
+func TestShellExecInPlace(t *testing.T) {
+	k := newShKernel(t)
+	st, out := runSh(t, k, `echo $$; exec sh -c 'echo $$'`)
+	lines := strings.Fields(out)
+	if st.ExitStatus() != 0 || len(lines) != 2 || lines[0] != lines[1] {
+		t.Fatalf("got %v %q, want the same PID twice", st, out)
+	}
+	pid := mustSpawn(t, k, node.Spec{Command: "sh", Args: []string{"-c", "exec sleep 30"}})
+	waitFor(t, "the shell to become sleep", 10*time.Second, func() bool {
+		p, err := k.Get(pid)
+		return err == nil && p.Command == "sleep"
+	})
+	if err := k.Kill(pid, ipc.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if ws := mustWait(t, k, pid).Status; !ws.Signaled() || ws.Signal() != ipc.SIGTERM {
+		t.Fatalf("got %v, want killed by SIGTERM", ws)
+	}
+	for _, p := range k.List() {
+		if p.Command == "sleep" && p.State != node.StateZombie {
+			t.Fatalf("sleep %d is left running after its shell's PID was killed", p.PID)
+		}
 	}
 }

@@ -327,9 +327,11 @@ func (sh *shell) callFunc(fn *syntax.FuncDecl, args []string) {
 	}
 }
 
-// exec runs a command in place of the shell (emulated: the shell runs it and
-// exits with its status), or with no command makes its redirections
-// permanent.
+// exec replaces the shell with a command, through the kernel's exec: the
+// process keeps its PID, group and session, and the command gets the
+// descriptors of tbl and the exported variables. With no command, it makes
+// its redirections permanent. A command that can't run ends the shell (127
+// when there is no such program, 126 otherwise), as in bash.
 func (sh *shell) exec(call *syntax.CallExpr, args []string, tbl fdTable, opened []int) {
 	if len(args) == 0 {
 		sh.closeUnused(tbl, opened)
@@ -345,7 +347,33 @@ func (sh *shell) exec(call *syntax.CallExpr, args []string, tbl fdTable, opened 
 	}
 	defer restore()
 	sh.trace(call.Assigns, args)
-	sh.status = sh.wait(sh.spawn(args, tbl))
+	name, argv := args[0], args[1:]
+	if strings.Contains(name, "/") {
+		// A script of the namespace: sh runs it, in place.
+		fi, err := sh.s.Stat(name)
+		switch {
+		case err != nil:
+			sh.errorTo(tbl, "exec: %s: %s", name, strerror(err))
+			sh.status = 127
+		case fi.IsDir():
+			sh.errorTo(tbl, "exec: %s: Is a directory", name)
+			sh.status = 126
+		}
+		if err != nil || fi.IsDir() {
+			sh.exit(sh.status)
+			return
+		}
+		name, argv = sh.name, args
+	}
+	err = sh.s.Exec(node.ExecAttr{Command: name, Args: argv, Env: sh.environ(), Files: tbl.files()})
+	// Exec returns only when the command could not replace the shell.
+	sh.status = 126
+	if errors.Is(err, node.ErrUnknownProgram) {
+		sh.errorTo(tbl, "exec: %s: not found", args[0])
+		sh.status = 127
+	} else {
+		sh.errorTo(tbl, "exec: %s: %s", args[0], strerror(err))
+	}
 	sh.exit(sh.status)
 }
 
