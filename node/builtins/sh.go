@@ -151,6 +151,7 @@ type shell struct {
 	inSubst     bool      // a command substitution starts: its shell does not get errexit
 	traceLevel  int       // the +s of set -x: 1, and one more in each command substitution
 	hdocSeq     int       // numbers the files of large here-documents
+	procSubs    []procSub // the process substitutions of the statements that run
 	started     time.Time // when the shell started, for $SECONDS
 }
 

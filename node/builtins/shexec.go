@@ -34,10 +34,13 @@ func (sh *shell) runStmt(st *syntax.Stmt) {
 	if sh.ctl != ctlNone {
 		return
 	}
+	mark := len(sh.procSubs)
 	if st.Background {
 		sh.background(st)
+		sh.endProcSubsts(mark, false)
 		return
 	}
+	defer sh.endProcSubsts(mark, true)
 	if st.Negated {
 		sh.cond++
 	}

@@ -121,7 +121,7 @@ func (sh *shell) config() *expand.Config {
 	cfg := &expand.Config{
 		Env:       shellEnv{sh},
 		CmdSubst:  sh.cmdSubst,
-		ProcSubst: procSubst,
+		ProcSubst: sh.procSubst,
 		NoUnset:   sh.nounset,
 	}
 	if sh.s != nil {
@@ -130,11 +130,63 @@ func (sh *shell) config() *expand.Config {
 	return cfg
 }
 
-// errProcSubst is a process substitution, which the shell does not have.
-var errProcSubst = errors.New("process substitution is not supported")
+// procSub is a process substitution of the statement that runs: the
+// shell's end of its pipe, and its command.
+type procSub struct {
+	fd  int
+	job job
+}
 
-// procSubst refuses <(...) and >(...).
-func procSubst(*syntax.ProcSubst) (string, error) { return "", errProcSubst }
+// procSubst runs a process substitution, <(LIST) or >(LIST): LIST runs
+// with its output (or input) on a pipe, and the word becomes /dev/fd/N, N
+// being the shell's end of that pipe, which the statement's commands get
+// at the same number. The statement's end closes it and waits for LIST.
+func (sh *shell) procSubst(ps *syntax.ProcSubst) (string, error) {
+	if sh.s == nil {
+		return "", errors.New("process substitution: no kernel")
+	}
+	r, w, err := sh.s.Pipe()
+	if err != nil {
+		return "", fmt.Errorf("process substitution: %s", strerror(err))
+	}
+	tbl := sh.fds.clone()
+	keep, give := r, w
+	if ps.Op == syntax.CmdIn {
+		tbl[1] = w
+	} else {
+		tbl[0] = r
+		keep, give = w, r
+	}
+	j := sh.startList(ps.Stmts, tbl)
+	sh.s.Close(give)
+	if j.pid > 0 {
+		sh.lastBg = j.pid
+	}
+	sh.fds[keep] = keep
+	sh.procSubs = append(sh.procSubs, procSub{fd: keep, job: j})
+	return "/dev/fd/" + strconv.Itoa(keep), nil
+}
+
+// endProcSubsts closes the process substitutions made since the first
+// mark ones, and waits for their commands unless the statement runs in
+// the background (a later wait reaps them).
+func (sh *shell) endProcSubsts(mark int, wait bool) {
+	if len(sh.procSubs) <= mark {
+		return
+	}
+	for _, p := range sh.procSubs[mark:] {
+		if sh.fds[p.fd] == p.fd {
+			delete(sh.fds, p.fd)
+		}
+		sh.s.Close(p.fd)
+	}
+	for _, p := range sh.procSubs[mark:] {
+		if wait {
+			sh.wait(p.job)
+		}
+	}
+	sh.procSubs = sh.procSubs[:mark]
+}
 
 // readDir lists a directory for globbing; "" is the working directory.
 func (sh *shell) readDir(name string) ([]fs.DirEntry, error) {
