@@ -24,9 +24,10 @@
 // options), shvars.go (variables, arrays and locals), shexpand.go,
 // shredirect.go (redirections and here-documents), shexec.go (statements
 // and pipelines), shcommand.go (simple commands, functions and children),
-// shbash.go ([[ ]], (( )), declarations, echo and printf), shtrap.go,
-// shjobs.go (jobs, wait and kill), shread.go, shbuiltin.go and shcond.go
-// (test and [). kill.go is kill(1), shared by the kill program and the
+// shbash.go ([[ ]], (( )), declarations, echo and printf), shprintf.go
+// (printf's format), shtrap.go, shjobs.go (jobs, wait and kill), shread.go
+// (read and mapfile), shgetopts.go, shbuiltin.go and shcond.go (test and
+// [). kill.go is kill(1), shared by the kill program and the
 // shell's builtin. The shell's known differences from bash are listed in
 // the README, under "The shell".
 package builtins
