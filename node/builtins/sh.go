@@ -37,13 +37,15 @@ import (
 // its environment, and the rest of the shell's state through the private
 // option that comes before -c:
 //
-//	--subshell=STATUS,PID,BGPID,COND,LEVEL PROLOGUE [--jobs=JOBS]
+//	--subshell=STATUS,PID,BGPID,COND,LEVEL,ASYNC PROLOGUE [--jobs=JOBS]
 //
 // PROLOGUE is a script that sets the other variables (with declare where
 // they are arrays or have attributes), the functions, the options and the
 // ignored signals; STATUS, PID and BGPID are $?, $$ and $!; COND is 1 when
 // the subshell runs in a condition, where errexit is ignored; LEVEL is how
-// many +s set -x writes before a command. JOBS is the
+// many +s set -x writes before a command; ASYNC is 1 for an asynchronous
+// subshell, which ignores SIGINT and SIGQUIT and has its commands ignore
+// them too. JOBS is the
 // job table, as jobs, kill and $(jobs -p) see it in a subshell (see
 // encodeJobs); those jobs are not the subshell's children.
 
@@ -150,6 +152,7 @@ type shell struct {
 	builtinName string    // the builtin that runs, for its diagnostics
 	inSubst     bool      // a command substitution starts: its shell does not get errexit
 	traceLevel  int       // the +s of set -x: 1, and one more in each command substitution
+	async       bool      // commands start asynchronously: they ignore SIGINT and SIGQUIT
 	hdocSeq     int       // numbers the files of large here-documents
 	procSubs    []procSub // the process substitutions of the statements that run
 	started     time.Time // when the shell started, for $SECONDS
@@ -188,8 +191,35 @@ func newShell(s *node.Sys) *shell {
 	return sh
 }
 
+// asyncExec is the private first argument of an sh that only sets SIGINT
+// and SIGQUIT ignored and execs the rest of its arguments: how the shell
+// starts an asynchronous command, whose signals the kernel's spawn would
+// otherwise reset.
+//
+//	sh --async-exec COMMAND [ARG...]
+const asyncExec = "--async-exec"
+
+// ignoreAsync ignores SIGINT and SIGQUIT, as an asynchronous command does.
+func (sh *shell) ignoreAsync() {
+	for _, sig := range []ipc.Signal{ipc.SIGINT, ipc.SIGQUIT} {
+		sh.s.Sigaction(sig, &node.SigAction{Ignore: true})
+	}
+}
+
 // progSh is the sh program.
 func progSh(s *node.Sys) int {
+	if a := s.Args(); len(a) > 1 && a[0] == asyncExec {
+		sh := newShell(s)
+		sh.ignoreAsync()
+		err := s.Exec(node.ExecAttr{Command: a[1], Args: a[2:]})
+		// Exec returns only when the command could not start.
+		if errors.Is(err, node.ErrUnknownProgram) {
+			sh.errorf("%s: command not found", a[1])
+			return 127
+		}
+		sh.errorf("%s: %s", a[1], strerror(err))
+		return 126
+	}
 	sh := newShell(s)
 	src, name, code := sh.setup(s.Args())
 	if code >= 0 {
@@ -312,8 +342,12 @@ func (sh *shell) setup(args []string) (src, name string, code int) {
 // $?, which holds once the prologue has run.
 func (sh *shell) inherit(state string) (status int) {
 	f := strings.Split(state, ",")
-	if len(f) != 5 {
+	if len(f) != 6 {
 		return 0
+	}
+	if f[5] == "1" {
+		sh.async = true
+		sh.ignoreAsync()
 	}
 	if v, err := strconv.Atoi(f[4]); err == nil && v > 0 {
 		sh.traceLevel = v

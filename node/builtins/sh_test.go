@@ -662,3 +662,42 @@ func TestShellExecInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestShellAsyncIgnoresInt checks that an asynchronous command, and the
+// commands of an asynchronous subshell, ignore SIGINT and SIGQUIT, as POSIX
+// asks of a shell without job control, and still die of SIGTERM.
+func TestShellAsyncIgnoresInt(t *testing.T) {
+	k := newShKernel(t)
+	for _, c := range []struct{ script, want string }{
+		{"sleep 30 & wait $!; echo $?", "143\n"},
+		// The subshell goes on once its sleep is killed, as bash's does.
+		{"(sleep 30; echo after) & wait $!; echo $?", "Terminated\nafter\n0\n"},
+	} {
+		script := c.script
+		var out syncBuffer
+		sh := mustSpawn(t, k, node.Spec{Command: "sh", Args: []string{"-c", script}, Stdout: &out, Stderr: &out})
+		var sleep int
+		waitFor(t, "sleep to run", 10*time.Second, func() bool {
+			for _, p := range k.List() {
+				if p.Command == "sleep" && p.State != node.StateZombie {
+					sleep = p.PID
+					return true
+				}
+			}
+			return false
+		})
+		for _, sig := range []ipc.Signal{ipc.SIGINT, ipc.SIGQUIT} {
+			if err := k.Kill(sleep, sig); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A signal to a process is acted on before the next one: TERM
+		// must be what ends it.
+		if err := k.Kill(sleep, ipc.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if ws := mustWait(t, k, sh).Status; ws.ExitStatus() != 0 || out.String() != c.want {
+			t.Errorf("%s: got %v %q, want exit 0 %q", script, ws, out.String(), c.want)
+		}
+	}
+}

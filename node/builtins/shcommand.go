@@ -148,6 +148,12 @@ func (sh *shell) spawn(fields []string, tbl fdTable) job {
 		}
 		name, args = sh.name, fields
 	}
+	if sh.async {
+		// An asynchronous command ignores SIGINT and SIGQUIT, as POSIX
+		// asks of a shell without job control: sh sets them so and
+		// execs the command, which keeps them ignored.
+		name, args = sh.name, append([]string{asyncExec, name}, args...)
+	}
 	pid, err := sh.s.Spawn(node.SpawnAttr{Command: name, Args: args, Env: sh.environ(), Files: tbl.files()})
 	switch {
 	case err == nil:
@@ -209,11 +215,15 @@ func (sh *shell) fork(src string, tbl fdTable, withJobs bool) job {
 	if sh.cond > 0 {
 		cond = 1
 	}
+	async := 0
+	if sh.async {
+		async = 1
+	}
 	level := max(sh.traceLevel, 1)
 	if sh.inSubst {
 		level++
 	}
-	args := []string{fmt.Sprintf("--subshell=%d,%d,%d,%d,%d", sh.status, sh.pid, sh.lastBg, cond, level), b.String()}
+	args := []string{fmt.Sprintf("--subshell=%d,%d,%d,%d,%d,%d", sh.status, sh.pid, sh.lastBg, cond, level, async), b.String()}
 	if withJobs && len(sh.jobs) > 0 {
 		args = append(args, "--jobs="+sh.encodeJobs())
 	}

@@ -330,7 +330,10 @@ func (sh *shell) runCase(c *syntax.CaseClause) {
 func (sh *shell) background(st *syntax.Stmt) {
 	fg := *st
 	fg.Background, fg.Semicolon = false, syntax.Pos{}
+	saved := sh.async
+	sh.async = true
 	j := sh.start(&fg, sh.fds)
+	sh.async = saved
 	if j.pid > 0 {
 		sh.lastBg = j.pid
 		sh.addJob(j.pid, sh.print(&fg))
