@@ -319,32 +319,3 @@ func progEnv(s *node.Sys) int {
 	}
 	return 0
 }
-
-func progKill(s *node.Sys) int {
-	args := s.Args()
-	sig := ipc.SIGTERM
-	if len(args) > 0 && strings.HasPrefix(args[0], "-") && len(args[0]) > 1 {
-		v := strings.TrimPrefix(args[0][1:], "s ")
-		if args[0] == "-s" && len(args) > 1 {
-			v, args = args[1], args[1:]
-		}
-		parsed, err := ipc.ParseSignal(v)
-		if err == nil {
-			sig, args = parsed, args[1:]
-		}
-	}
-	status := 0
-	for _, a := range args {
-		pid, err := strconv.Atoi(a)
-		if err != nil {
-			s.Errorf("bad pid %q", a)
-			status = 1
-			continue
-		}
-		if err := s.Kill(pid, sig); err != nil {
-			s.Errorf("(%d): %v", pid, err)
-			status = 1
-		}
-	}
-	return status
-}
