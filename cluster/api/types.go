@@ -129,22 +129,24 @@ type Target struct {
 // are null unless they apply; MicroState and CPUMillis come from the node
 // that runs the process when it can be reached.
 type Process struct {
-	PID         uint64    `json:"pid"`
-	PPID        uint64    `json:"ppid"`
-	Pgid        uint64    `json:"pgid"`
-	Sid         uint64    `json:"sid"`
-	State       string    `json:"state"`
-	MicroState  string    `json:"micro_state"`
-	Node        string    `json:"node"`
-	Command     string    `json:"command"`
-	Args        []string  `json:"args"`
-	Priority    int       `json:"priority"`
-	ExitCode    *int      `json:"exit_code"`
-	Signal      *int      `json:"signal"`
-	Core        bool      `json:"core,omitempty"`
-	Reason      string    `json:"reason,omitempty"`
-	CPUMillis   int64     `json:"cpu_ms"`
-	Owner       string    `json:"owner"`
+	PID        uint64   `json:"pid"`
+	PPID       uint64   `json:"ppid"`
+	Pgid       uint64   `json:"pgid"`
+	Sid        uint64   `json:"sid"`
+	State      string   `json:"state"`
+	MicroState string   `json:"micro_state"`
+	Node       string   `json:"node"`
+	Command    string   `json:"command"`
+	Args       []string `json:"args"`
+	Priority   int      `json:"priority"`
+	ExitCode   *int     `json:"exit_code"`
+	Signal     *int     `json:"signal"`
+	Core       bool     `json:"core,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
+	CPUMillis  int64    `json:"cpu_ms"`
+	Owner      string   `json:"owner"`
+	// Env is shown to the owner and to management tokens only.
+	Env         []string  `json:"env,omitempty"`
 	Incarnation uint64    `json:"incarnation"`
 	Restarts    int       `json:"restarts"`
 	Limits      string    `json:"limits,omitempty"`
