@@ -136,7 +136,7 @@ func (s *Server) identify(r *http.Request) (principal, error) {
 	if s.acl.AgentToken != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(s.acl.AgentToken)) == 1 {
 		return principal{kind: agent, user: r.Header.Get(api.HeaderNode)}, nil
 	}
-	t, ok := s.core.LocalView().TokenBySecretHash(hashSecret(secret))
+	t, ok := s.lookupToken(r, hashSecret(secret))
 	if !ok {
 		return principal{}, forbidden("ACL token not found")
 	}
@@ -144,6 +144,23 @@ func (s *Server) identify(r *http.Request) (principal, error) {
 		return principal{kind: management, user: t.User}, nil
 	}
 	return principal{kind: user, user: t.User}, nil
+}
+
+// lookupToken finds the token whose secret hashes to hash: in the local
+// table, and on a follower that does not know it, in the table once it has
+// caught up with the leader, so that a token is good on every node as soon
+// as its creation has been answered.
+func (s *Server) lookupToken(r *http.Request, hash string) (fsm.ACLToken, bool) {
+	if t, ok := s.core.LocalView().TokenBySecretHash(hash); ok || s.core.IsLeader() {
+		return t, ok
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), catchUpTimeout)
+	defer cancel()
+	v, err := s.client.SyncedView(ctx)
+	if err != nil {
+		return fsm.ACLToken{}, false
+	}
+	return v.TokenBySecretHash(hash)
 }
 
 // authorize refuses a request whose caller may not use its route, and
@@ -397,7 +414,7 @@ func (s *Server) handleACLTokenSelf(w http.ResponseWriter, r *http.Request) (any
 	if secret == "" {
 		return nil, badRequest("no token (%s)", api.HeaderToken)
 	}
-	t, ok := s.core.LocalView().TokenBySecretHash(hashSecret(secret))
+	t, ok := s.lookupToken(r, hashSecret(secret))
 	if !ok {
 		return nil, forbidden("ACL token not found")
 	}
