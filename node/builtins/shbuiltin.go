@@ -30,7 +30,7 @@ func isSpecialBuiltin(name string) bool {
 // isBuiltin reports whether name is one of the shell's regular builtins.
 func isBuiltin(name string) bool {
 	switch name {
-	case "cd", "read", "wait", "test", "[":
+	case "cd", "read", "wait", "test", "[", "pledge", "unveil":
 		return true
 	}
 	return false
@@ -67,6 +67,10 @@ func (sh *shell) builtin(name string, args []string) int {
 		return sh.builtinWait(args)
 	case "test", "[":
 		return sh.builtinTest(name, args)
+	case "pledge":
+		return sh.builtinPledge(args)
+	case "unveil":
+		return sh.builtinUnveil(args)
 	}
 	sh.errorf("%s: not a builtin", name)
 	return 2
