@@ -89,6 +89,11 @@ func (k *ProcessManager) allocPID(parent *Process, a SpawnAttr, prio int, env []
 	}
 	req := PIDRequest{Parent: parent.PID, Command: a.Command, Args: a.Args, Priority: prio,
 		Env: env, Cwd: cwd, Node: a.Node, Pgid: a.Pgid, Setsid: a.Setsid}
+	caps, unveil, _, err := childSecurity(parent, a.Capabilities, a.UnveilPaths)
+	if err != nil {
+		return al, err
+	}
+	req.Promises, req.Unveil = caps, unveil
 	alloc := func() { al, err = k.cfg.PIDs.AllocPID(req) }
 	if parent == k.init {
 		alloc()

@@ -46,6 +46,11 @@ type SpawnRequest struct {
 	// Stdin asks for standard input to be attached (POST .../stdin);
 	// without it the process reads EOF.
 	Stdin bool `json:"stdin,omitempty"`
+	// Pledge is the process's pledge(2) promises, such as "stdio rpath"
+	// (empty: all); Unveil its unveil(2) list, each "PATH:PERMS" with
+	// PERMS from rwxc (empty: everything visible).
+	Pledge string   `json:"pledge,omitempty"`
+	Unveil []string `json:"unveil,omitempty"`
 }
 
 // SpawnResponse is the answer to a spawn: the PID once the spawn (and its
@@ -151,6 +156,8 @@ type Process struct {
 	Restarts    int       `json:"restarts"`
 	Limits      string    `json:"limits,omitempty"`
 	Restart     string    `json:"restart,omitempty"`
+	Pledge      string    `json:"pledge,omitempty"`
+	Unveil      []string  `json:"unveil,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	ExitedAt    time.Time `json:"exited_at,omitzero"`
