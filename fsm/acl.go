@@ -366,3 +366,26 @@ func (d *decoder) token(t *ACLToken) {
 	t.CreatedAt = d.int()
 	t.CreateIndex = d.uint()
 }
+
+// mayKill keeps the members a kill from process sender may signal, as
+// kill(2) with credentials(7): those of its own owner, or all of them for
+// root. It applies once the table holds ACL tokens, so that a log written
+// before ACLs replays as it did; a kill from a client (sender 0) was
+// checked by the agent that took it.
+func (a *applier) mayKill(sender uint64, members []uint64) []uint64 {
+	s := a.s
+	if sender <= InitPID || s.tokens.Len() == 0 {
+		return members
+	}
+	sp := s.proc(sender)
+	if sp == nil || sp.Owner == "root" {
+		return members
+	}
+	out := members[:0]
+	for _, pid := range members {
+		if p := s.proc(pid); p != nil && p.Owner == sp.Owner {
+			out = append(out, pid)
+		}
+	}
+	return out
+}

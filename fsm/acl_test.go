@@ -145,3 +145,15 @@ func TestACLCodecRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestACLKillFromProcessChecksOwners(t *testing.T) {
+	h := newHarness(t)
+	h.node("n1")
+	alice := h.run(0, sleepSpec(), "n1") // owned by alice (the harness's owner)
+	bob := h.ok(&Spawn{Parent: 0, Owner: "bob", Spec: sleepSpec(), Now: h.now}).PID
+	// Before ACLs, as before.
+	h.ok(&Signal{ID: 1, Target: int64(bob), Signal: 15, Sender: alice, Now: h.now})
+	h.ok(&ACLBootstrap{Token: token("m", "root"), Now: h.now})
+	wantErr(t, h.apply(&Signal{ID: 2, Target: int64(bob), Signal: 15, Sender: alice, Now: h.now}), ErrPermission)
+	h.ok(&Signal{ID: 3, Target: int64(alice), Signal: 0, Sender: alice, Now: h.now})
+}
