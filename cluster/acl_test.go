@@ -265,3 +265,26 @@ func TestACLOffKeepsOwnerChoice(t *testing.T) {
 		t.Fatalf("bootstrap with ACLs off: got %d, want 400", r.status)
 	}
 }
+
+func TestACLSpawnBatchOwners(t *testing.T) {
+	h, _, alice, _ := aclHarness(t)
+	body := api.SpawnBatchRequest{Items: []api.SpawnBatchItem{
+		{Spawn: api.SpawnRequest{Command: "sleep", Args: []string{"30"}}},
+		{Spawn: api.SpawnRequest{Command: "sleep", Args: []string{"30"}, Owner: "root"}},
+	}}
+	r := do(t, "POST", h.url+"/v1/spawn/batch", body, tok(alice))
+	if r.status != http.StatusOK {
+		t.Fatalf("batch: %d %s", r.status, r.body)
+	}
+	var out api.SpawnBatchResponse
+	r.decode(t, &out)
+	if len(out.Results) != 2 || out.Results[0].PID == 0 || out.Results[1].Status != http.StatusForbidden {
+		t.Fatalf("batch results: %+v", out.Results)
+	}
+	if p, _ := h.proc(out.Results[0].PID); p.Owner != "alice" {
+		t.Fatalf("batch item owner: got %q, want alice", p.Owner)
+	}
+	if r := do(t, "POST", h.url+"/v1/spawn/batch", body, nil); r.status != http.StatusForbidden {
+		t.Fatalf("anonymous batch: got %d, want 403", r.status)
+	}
+}
