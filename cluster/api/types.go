@@ -150,7 +150,8 @@ type Process struct {
 	Reason     string   `json:"reason,omitempty"`
 	CPUMillis  int64    `json:"cpu_ms"`
 	Owner      string   `json:"owner"`
-	// Env is shown to the owner and to management tokens only.
+	// Env is shown, with ACLs on, to the owner and to management tokens
+	// only; with ACLs off never.
 	Env         []string  `json:"env,omitempty"`
 	Incarnation uint64    `json:"incarnation"`
 	Restarts    int       `json:"restarts"`

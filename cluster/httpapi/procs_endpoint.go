@@ -452,8 +452,8 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) (any, error) 
 		return nil, domainError(fmt.Errorf("%w: pid %d", fsm.ErrNoSuchProcess, pid))
 	}
 	out := []api.Process{apiProcess(&p)}
-	if s.mayAccess(r, &p) == nil {
-		out[0].Env = p.Spec.Env
+	if s.acl.Enabled && s.mayAccess(r, &p) == nil {
+		out[0].Env = p.Spec.Env // with ACLs off the API shows no env, as before
 	}
 	s.enrich(r.Context(), out, local)
 	s.readHeaders(w, v.Index(), stale)
