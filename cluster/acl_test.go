@@ -288,3 +288,16 @@ func TestACLSpawnBatchOwners(t *testing.T) {
 		t.Fatalf("anonymous batch: got %d, want 403", r.status)
 	}
 }
+
+// TestACLUnknownTokenWithoutLeader: a follower that cannot ask a leader
+// about a token it does not know answers 503, which clients retry, not a
+// refusal.
+func TestACLUnknownTokenWithoutLeader(t *testing.T) {
+	c := newFakeCore(t, "n1")
+	h := newHarness(t, c, false, withACL())
+	c.setLeader("", "", false)
+	r := do(t, "GET", h.url+"/v1/procs?stale", nil, tok("a-token-made-a-moment-ago"))
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("got %d %s, want 503", r.status, r.body)
+	}
+}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -136,7 +138,10 @@ func (s *Server) identify(r *http.Request) (principal, error) {
 	if s.acl.AgentToken != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(s.acl.AgentToken)) == 1 {
 		return principal{kind: agent, user: r.Header.Get(api.HeaderNode)}, nil
 	}
-	t, ok := s.lookupToken(r, hashSecret(secret))
+	t, ok, err := s.lookupToken(r, hashSecret(secret))
+	if err != nil {
+		return principal{}, err
+	}
 	if !ok {
 		return principal{}, forbidden("ACL token not found")
 	}
@@ -149,18 +154,23 @@ func (s *Server) identify(r *http.Request) (principal, error) {
 // lookupToken finds the token whose secret hashes to hash: in the local
 // table, and on a follower that does not know it, in the table once it has
 // caught up with the leader, so that a token is good on every node as soon
-// as its creation has been answered.
-func (s *Server) lookupToken(r *http.Request, hash string) (fsm.ACLToken, bool) {
+// as its creation has been answered. A follower that cannot catch up
+// answers with that error (503: the client retries), not with a refusal.
+func (s *Server) lookupToken(r *http.Request, hash string) (fsm.ACLToken, bool, error) {
 	if t, ok := s.core.LocalView().TokenBySecretHash(hash); ok || s.core.IsLeader() {
-		return t, ok
+		return t, ok, nil
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), catchUpTimeout)
 	defer cancel()
 	v, err := s.client.SyncedView(ctx)
 	if err != nil {
-		return fsm.ACLToken{}, false
+		if errors.Is(err, commit.ErrUnknownOutcome) {
+			err = fmt.Errorf("%w: %v", context.DeadlineExceeded, err) // a read: nothing to be unsure of
+		}
+		return fsm.ACLToken{}, false, err
 	}
-	return v.TokenBySecretHash(hash)
+	t, ok := v.TokenBySecretHash(hash)
+	return t, ok, nil
 }
 
 // authorize refuses a request whose caller may not use its route, and
@@ -414,7 +424,10 @@ func (s *Server) handleACLTokenSelf(w http.ResponseWriter, r *http.Request) (any
 	if secret == "" {
 		return nil, badRequest("no token (%s)", api.HeaderToken)
 	}
-	t, ok := s.lookupToken(r, hashSecret(secret))
+	t, ok, err := s.lookupToken(r, hashSecret(secret))
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, forbidden("ACL token not found")
 	}
