@@ -70,6 +70,9 @@ func lessOwner(x, y ownerKey) bool {
 // new (either may be nil).
 func (s *state) indexOwner(old, new *Process) {
 	live := func(p *Process) bool { return p != nil && p.PID != InitPID && p.State.Live() }
+	if live(old) && live(new) && old.Owner == new.Owner {
+		return // the key is there already
+	}
 	if live(old) {
 		s.owned.Delete(ownerKey{old.Owner, old.PID})
 	}
