@@ -158,11 +158,13 @@ func (s *Sys) Getppid() int {
 
 // Getpgid returns the process group of pid (0: the caller).
 func (s *Sys) Getpgid(pid int) (int, error) {
+	s.need(security.PromiseStdio, "getpgid")
 	return s.treeID(pid, func(q *Process) int { return q.Pgid })
 }
 
 // Getsid returns the session of pid (0: the caller).
 func (s *Sys) Getsid(pid int) (int, error) {
+	s.need(security.PromiseStdio, "getsid")
 	return s.treeID(pid, func(q *Process) int { return q.Sid })
 }
 
