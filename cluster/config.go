@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"sort"
@@ -135,6 +136,18 @@ type Config struct {
 	// /debug/pprof/ on the HTTP API, as Consul's and Nomad's enable_debug
 	// do. Off by default: profiles reveal memory contents and cost CPU.
 	EnableDebug bool
+
+	// ACLEnabled turns access control on (package api's acl.go): every
+	// request but the health check carries a token, and a process belongs
+	// to the user of the token that spawned it. Off by default.
+	ACLEnabled bool
+	// AgentToken is the secret the agents of the cluster present to each
+	// other on node-to-node routes, as Consul's agent token. With ACLs on
+	// it is needed unless PeerNode identifies nodes by their certificates.
+	AgentToken string
+	// PeerNode, if not nil, returns the node a request's verified TLS
+	// client certificate names (the TLS layer sets it).
+	PeerNode func(r *http.Request) (node string, ok bool)
 
 	// Logger receives the agent's log. Nil discards it. Raft's and
 	// memberlist's own output goes to it at debug level.
@@ -299,6 +312,10 @@ func (c *Config) Validate() error {
 		return bad("cpus %d is negative", c.CPUs)
 	case c.Memory < 0:
 		return bad("memory %d is negative", c.Memory)
+	case c.ACLEnabled && c.AgentToken == "" && c.PeerNode == nil:
+		return bad("ACLs on need an agent token (--agent-token) or TLS client certificates")
+	case !validAgentToken(c.AgentToken):
+		return bad("the agent token must be 16 to 256 printable characters without spaces")
 	case c.Retention <= 0:
 		return bad("retention %v must be positive", c.Retention)
 	case c.MaxVoters < 1:
@@ -432,4 +449,21 @@ func (c *Config) gossipConfig() (membership.Config, error) {
 		SuspicionMult:    c.SuspicionMult,
 		PushPullInterval: c.PushPullInterval,
 	}, nil
+}
+
+// validAgentToken reports whether t can be an agent token: empty, or 16 to
+// 256 printable ASCII characters without spaces (it travels in a header).
+func validAgentToken(t string) bool {
+	if t == "" {
+		return true
+	}
+	if len(t) < 16 || len(t) > 256 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] <= ' ' || t[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

@@ -84,6 +84,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		ctx:    ctx,
 		cancel: cancel,
 	}
+	s.client.SetAgentToken(cfg.AgentToken)
 	rcfg := runner.DefaultConfig()
 	rcfg.Name, rcfg.PreemptGrace = s.name, cfg.PreemptGrace
 	for _, fn := range tune {
@@ -148,6 +149,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		Logger:      logger,
 		IPCStream:   s.ipc.ServeStream,
 		EnableDebug: cfg.EnableDebug,
+		ACL:         httpapi.ACL{Enabled: cfg.ACLEnabled, AgentToken: cfg.AgentToken, PeerNode: cfg.PeerNode},
 	})
 	if err != nil {
 		cancel()

@@ -18,6 +18,7 @@ func (a *applier) put(p *Process) {
 	old, _ := a.s.procs.ReplaceOrInsert(pidItem{pid: p.PID, p: p})
 	a.s.indexOnNode(old.p, p)
 	a.s.indexModified(old.p, p)
+	a.s.indexOwner(old.p, p)
 }
 
 func queueKeyOf(p *Process) queueKey {
@@ -46,6 +47,9 @@ func (a *applier) spawn(c *Spawn) *Result {
 		if src := s.proc(spec.InheritsPipesFrom); src == nil || !src.State.Live() {
 			return failf(ErrInvalid, "inherits pipes from %d, which is not live", spec.InheritsPipesFrom)
 		}
+	}
+	if err := s.checkProcQuota(c.Owner); err != nil {
+		return fail(err)
 	}
 	pid := s.nextPID
 	pgid, sid := parent.Pgid, parent.Sid
@@ -524,6 +528,7 @@ func (a *applier) reap(c *Reap) *Result {
 	s.procs.Delete(pidItem{pid: p.PID})
 	s.indexOnNode(p, nil)
 	s.indexModified(p, nil)
+	s.indexOwner(p, nil)
 	s.noteReap(a.index, p.PID)
 	s.children.Delete(pairKey{p.Parent, p.PID})
 	s.groups.Delete(pairKey{p.Pgid, p.PID})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node/security"
 	"github.com/vproc/vproc/node/vfs"
 )
 
@@ -98,6 +99,11 @@ type PIDRequest struct {
 	// parent's, -1 a new one, > 0 that one) and a new session.
 	Pgid   int
 	Setsid bool
+	// Promises and Unveil are what the child starts with (pledge.go):
+	// the parent's execpromises narrowed by the spawn's, and the unveil
+	// list, for the table's record of a child that runs elsewhere.
+	Promises security.Promise
+	Unveil   []security.UnveilPath
 }
 
 // Allocation is the answer of a PIDAllocator.

@@ -494,12 +494,12 @@ func (p *Process) snapshot() *Process {
 	c := &Process{
 		PID: p.PID, ParentPID: p.ParentPID, State: p.state(), CreatedAt: p.CreatedAt,
 		Command: p.Command, Args: p.Args, Env: p.Env, Spawned: p.Spawned,
-		Capabilities: p.Capabilities,
-		UnveilPaths:  p.UnveilPaths, Pgid: p.Pgid, Sid: p.Sid,
+		Pgid: p.Pgid, Sid: p.Sid,
 		Priority: p.Priority, Owner: p.Owner, CPUTime: time.Duration(p.cpuNs.Load()),
 		Hogging: p.attention.Load()&attnHog != 0, Remote: p.remote,
 	}
 	p.mu.Lock()
+	c.Capabilities, c.UnveilPaths = p.Capabilities, p.UnveilPaths
 	c.StartedAt = p.StartedAt
 	c.Limits = p.Limits
 	c.Cwd = p.Cwd

@@ -234,7 +234,7 @@ func (s *Net) dialIPC(w ipc.Waiter, nodeName string, req openRequest) (*ipcConn,
 		return nil, openReply{}, fmt.Errorf("%w: node %s: %v", ipc.ENOLINK, nodeName, err)
 	}
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	hreq := "GET /v1/internal/ipc/stream HTTP/1.1\r\nHost: " + base.Host + "\r\nConnection: Upgrade\r\nUpgrade: " + ipcUpgrade + "\r\n\r\n"
+	hreq := "GET /v1/internal/ipc/stream HTTP/1.1\r\nHost: " + base.Host + "\r\nConnection: Upgrade\r\nUpgrade: " + ipcUpgrade + "\r\n" + s.authLines() + "\r\n"
 	if _, err := io.WriteString(conn, hreq); err != nil {
 		return fail(err)
 	}

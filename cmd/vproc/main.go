@@ -189,6 +189,7 @@ type globals struct {
 func (g *globals) client(e *env, opts ...func(*client.Config)) (*client.Client, error) {
 	cfg := client.DefaultConfig()
 	cfg.Addr = g.address(e)
+	cfg.Token = e.getenv(client.EnvToken)
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -221,7 +222,8 @@ func newRootCmd(e *env) *cobra.Command {
 
 Run a node with 'vproc agent' (or 'vproc agent --dev' for a single in-memory
 node), then use the other verbs against it. Clients find the agent with --addr
-or VPROC_ADDR (default ` + client.DefaultAddr + `).`,
+or VPROC_ADDR (default ` + client.DefaultAddr + `), and present the ACL
+token in VPROC_TOKEN when the agents run with --acl-enabled.`,
 		Args:          cobra.ArbitraryArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -260,6 +262,7 @@ or VPROC_ADDR (default ` + client.DefaultAddr + `).`,
 		newFIFOCmd(e, g),
 		newShmCmd(e, g),
 		newVersionCmd(e),
+		newACLCmd(e, g),
 	)
 	return root
 }

@@ -28,7 +28,7 @@ func isSpecialBuiltin(name string) bool {
 func isBuiltin(name string) bool {
 	switch name {
 	case "cd", "read", "wait", "test", "[", "echo", "printf", "true", "false",
-		"kill", "jobs", "fg", "bg", "getopts", "mapfile", "readarray", "builtin":
+		"kill", "jobs", "fg", "bg", "getopts", "mapfile", "readarray", "builtin", "pledge", "unveil":
 		return true
 	}
 	return false
@@ -99,6 +99,10 @@ func (sh *shell) builtin(name string, args []string) int {
 		return sh.builtin(args[0], args[1:])
 	case "mapfile", "readarray":
 		return sh.builtinMapfile(name, args)
+	case "pledge":
+		return sh.builtinPledge(args)
+	case "unveil":
+		return sh.builtinUnveil(args)
 	}
 	sh.errorf("%s: not a builtin", name)
 	return 2
