@@ -90,6 +90,7 @@ type Process struct {
 	killSig   ipc.Signal           // a fatal signal that must end the process
 	killWhy   string               // why, for a kill the kernel decided (a limit, a panic)
 	contSeq   uint64               // counts SIGCONTs, so that a stop that races one is dropped
+	doom      *doom                // the context Sys.Context hands out; nil until asked for
 
 	// Fields guarded by the scheduler's lock, FairScheduler.mu. The owner
 	// also reads sliceStart without it while it holds its slot: it is
