@@ -66,7 +66,7 @@ func (m *mapSource) Bytes(_ context.Context, hash string) ([]byte, error) {
 }
 
 // toolNames are the names the multi-call tools module answers to.
-var toolNames = []string{"echoenv", "wcwasm", "catwasm", "writefile", "fifowrite", "readblock", "spin", "grow", "sleeper"}
+var toolNames = []string{"echoenv", "wcwasm", "catwasm", "writefile", "fifowrite", "readblock", "spinwasm", "growwasm", "sleeper"}
 
 // fixture is a kernel whose programs are the builtins, then the modules of
 // src.

@@ -101,13 +101,13 @@ func main() {
 		}
 		fmt.Println("reading")
 		io.ReadAll(in)
-	case "spin":
+	case "spinwasm":
 		// Loop without a host call.
 		fmt.Println("spinning")
 		for i := 0; ; i++ {
 			sink += i
 		}
-	case "grow":
+	case "growwasm":
 		// Allocate MiB by MiB, forever.
 		var keep [][]byte
 		for i := 1; ; i++ {
@@ -139,8 +139,12 @@ func copyAll(w io.Writer, r io.Reader, buf []byte) {
 				os.Exit(1)
 			}
 		}
-		if err != nil {
+		if err == io.EOF {
 			return
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
 		}
 	}
 }
