@@ -839,13 +839,13 @@ func pathUnlinkFile(p *proc, m api.Memory, st []uint64) uint32 {
 
 // WASI event types and subscription flags.
 const (
-	eventClock        = 0
-	eventFdRead       = 1
-	eventFdWrite      = 2
-	subclockAbstime   = 1
-	subscriptionSize  = 48
-	eventSize         = 32
-	maxSubscriptions  = 4096
+	eventClock       = 0
+	eventFdRead      = 1
+	eventFdWrite     = 2
+	subclockAbstime  = 1
+	subscriptionSize = 48
+	eventSize        = 32
+	maxSubscriptions = 4096
 )
 
 // pollOneoff waits for the earliest clock subscription, without a CPU

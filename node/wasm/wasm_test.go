@@ -263,4 +263,3 @@ func TestReadingADirectory(t *testing.T) {
 		t.Fatalf("got %q, want EISDIR reading a directory", out)
 	}
 }
-
