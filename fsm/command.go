@@ -40,6 +40,9 @@ const (
 	TypeSetSchedulerConfig Type = 0x15
 	TypeRaisePIDFloor      Type = 0x16
 	TypeRegistryLost       Type = 0x17
+	TypeProgramAdd         Type = 0x1c
+	TypeProgramRemove      Type = 0x1d
+	TypeProgramHolder      Type = 0x1e
 )
 
 var typeNames = map[Type]string{
@@ -66,6 +69,9 @@ var typeNames = map[Type]string{
 	TypeSetSchedulerConfig: "set-scheduler-config",
 	TypeRaisePIDFloor:      "raise-pid-floor",
 	TypeRegistryLost:       "registry-lost",
+	TypeProgramAdd:         "program-add",
+	TypeProgramRemove:      "program-remove",
+	TypeProgramHolder:      "program-holder",
 }
 
 // String returns the command's name, such as "spawn".
@@ -185,6 +191,9 @@ var decoders = map[Type]func(d *decoder) Command{
 	TypeRegistryCreate:     decodeRegistryCreate,
 	TypeRegistryUnlink:     decodeRegistryUnlink,
 	TypeSetSchedulerConfig: decodeSetSchedulerConfig,
+	TypeProgramAdd:         decodeProgramAdd,
+	TypeProgramRemove:      decodeProgramRemove,
+	TypeProgramHolder:      decodeProgramHolder,
 	TypeRaisePIDFloor:      decodeRaisePIDFloor,
 	TypeRegistryLost:       decodeRegistryLost,
 }

@@ -187,6 +187,12 @@ func (a *applier) apply(c Command) *Result {
 		r = a.registryLost(c)
 	case *SetSchedulerConfig:
 		r = a.setSchedulerConfig(c)
+	case *ProgramAdd:
+		r = a.programAdd(c)
+	case *ProgramRemove:
+		r = a.programRemove(c)
+	case *ProgramHolder:
+		r = a.programHolder(c)
 	case *RaisePIDFloor:
 		if c.Floor > a.s.nextPID {
 			a.s.nextPID = c.Floor

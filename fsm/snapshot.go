@@ -20,7 +20,8 @@ import (
 //	trailer  SHA-256 of the body (32 bytes)
 //
 // The sections come in a fixed order (meta, processes, nodes, objects,
-// signal requests, signal outcomes, sessions, responses) and the records of
+// signal requests, signal outcomes, sessions, responses, then programs when
+// the table has any) and the records of
 // each in key order, so the body is canonical: the state hash is the
 // trailer. Secondary indexes are not written; Restore rebuilds them.
 
@@ -42,6 +43,7 @@ const (
 	secOutcomes
 	secSessions
 	secResponses
+	secPrograms // written only when the table has programs
 )
 
 // ErrBadSnapshot is wrapped by every error of Restore about the stream's
@@ -181,6 +183,13 @@ func writeBody(w io.Writer, s *state) error {
 		})
 		return b.err == nil
 	})
+	if s.programs.Len() > 0 {
+		b.section(secPrograms, s.programs.Len())
+		s.programs.Ascend(func(it progItem) bool {
+			b.record(func(e *encoder) { e.program(it.p) })
+			return b.err == nil
+		})
+	}
 	b.e.byte(secEnd)
 	b.flush()
 	return b.err
@@ -289,7 +298,7 @@ func readSnapshot(in io.Reader) (*state, error) {
 		if tag == secEnd {
 			break
 		}
-		if tag <= last || tag > secResponses {
+		if tag <= last || tag > secPrograms {
 			return nil, badSnapshot("section %d after %d", tag, last)
 		}
 		last = tag
@@ -329,6 +338,16 @@ func (s *state) load(tag byte, rec []byte) error {
 	d := decoder{b: rec}
 	dup := false
 	switch tag {
+	case secPrograms:
+		p := &Program{}
+		d.program(p)
+		if d.err != nil {
+			break
+		}
+		if err := validProgram(p.Name, p.Hash); err != nil {
+			return badSnapshot("program: %v", err)
+		}
+		_, dup = s.programs.ReplaceOrInsert(progItem{name: p.Name, p: p})
 	case secMeta:
 		d.version(metaVersion, "meta")
 		s.clock = d.int()

@@ -159,6 +159,7 @@ type state struct {
 	sessions     *btree.BTreeG[sessItem]
 	sessionTimes *btree.BTreeG[timeKey] // index: (last active, id)
 	responses    *btree.BTreeG[respItem]
+	programs     *btree.BTreeG[progItem] // program records, by name (program.go)
 
 	// reapsFrom: every reap at an index above it is in reaps. Not part of
 	// the snapshot; a restore starts the feed at the snapshot's index.
@@ -187,6 +188,7 @@ func newState() *state {
 		sessions:     btree.NewG(btreeDegree, lessSess),
 		sessionTimes: btree.NewG(btreeDegree, lessTime),
 		responses:    btree.NewG(btreeDegree, lessResp),
+		programs:     newPrograms(),
 	}
 }
 
@@ -223,6 +225,7 @@ func (s *state) clone() *state {
 	c.sessions = s.sessions.Clone()
 	c.sessionTimes = s.sessionTimes.Clone()
 	c.responses = s.responses.Clone()
+	c.programs = s.programs.Clone()
 	return &c
 }
 
