@@ -65,6 +65,9 @@ type Config struct {
 	// embeds the agent installs the builtins and its own programs here;
 	// every node of a cluster should know the same ones.
 	Programs node.Resolver
+	// MaxProgramBytes caps an uploaded program (WebAssembly module); 0
+	// means api.DefaultMaxProgramBytes (64 MiB).
+	MaxProgramBytes int64
 
 	// MaxVoters is the number of raft voters; later servers join as
 	// non-voters.

@@ -131,6 +131,9 @@ type Config struct {
 	IPCStream http.HandlerFunc
 	// EnableDebug serves /debug/pprof.
 	EnableDebug bool
+	// Programs, if set, serves the program routes (api.ProgramsPath and
+	// api.ProgramBlobsPath; package programs).
+	Programs http.Handler
 }
 
 // Server is the HTTP API of one node. Every node serves every route;
@@ -146,6 +149,7 @@ type Server struct {
 	log       *slog.Logger
 	ipcStream http.HandlerFunc
 	debug     bool
+	programs  http.Handler
 	h         http.Handler
 
 	// ctx ends when Drain is called: long polls and log streams end with
@@ -173,6 +177,7 @@ func New(cfg Config) (*Server, error) {
 		log:       logger,
 		ipcStream: cfg.IPCStream,
 		debug:     cfg.EnableDebug,
+		programs:  cfg.Programs,
 		ctx:       ctx,
 		cancel:    cancel,
 	}
