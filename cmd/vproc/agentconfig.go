@@ -79,6 +79,7 @@ var agentFileKeys = []fileKey{
 	{"enable-debug", "enable_debug"},
 	{"gc-percent", "gc_percent"},
 	{"memory-limit", "memory_limit"},
+	{"max-program-size", "max_program_size"},
 }
 
 // cliOnlyFlags are the agent flags that have no key in a config file, and

@@ -264,6 +264,7 @@ or VPROC_ADDR (default ` + client.DefaultAddr + `).`,
 		newMQCmd(e, g),
 		newFIFOCmd(e, g),
 		newShmCmd(e, g),
+		newProgramCmd(e, g),
 		newVersionCmd(e),
 	)
 	return root
