@@ -68,6 +68,10 @@ type Config struct {
 	// MaxProgramBytes caps an uploaded program (WebAssembly module); 0
 	// means api.DefaultMaxProgramBytes (64 MiB).
 	MaxProgramBytes int64
+	// WasmCacheDir is the on-disk cache of compiled programs; empty means
+	// DataDir/wasm-cache (in memory in Dev mode or without a data
+	// directory). Nodes on one machine may share it.
+	WasmCacheDir string
 
 	// MaxVoters is the number of raft voters; later servers join as
 	// non-voters.

@@ -27,6 +27,9 @@ func (s *serving) startPrograms(base node.Resolver) error {
 		}
 		s.programTmp, dir = tmp, tmp
 	}
+	if s.cfg.WasmCacheDir != "" {
+		cacheDir = s.cfg.WasmCacheDir
+	}
 	svc, err := programs.New(programs.Config{
 		Name:     s.name,
 		Dir:      dir,

@@ -171,6 +171,10 @@ func (s *Service) fetch(ctx context.Context, node, hash string) ([]byte, error) 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		var ae api.Error
+		if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&ae) == nil && ae.Message != "" {
+			return nil, fmt.Errorf("status %s: %s", resp.Status, ae.Message)
+		}
 		return nil, fmt.Errorf("status %s", resp.Status)
 	}
 	bin, err := io.ReadAll(io.LimitReader(resp.Body, s.cfg.MaxBytes+1))
