@@ -232,3 +232,37 @@ func BenchmarkCat(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCatBareWazero runs the same cat module under wazero's own WASI,
+// reading from memory and writing to io.Discard: the module's own cost.
+func BenchmarkCatBareWazero(b *testing.B) {
+	const total = 256 << 20
+	ctx := context.Background()
+	tools := wasmtest.Build(b, "testdata/tools")
+	cache, err := wazero.NewCompilationCacheWithDir(wasmtest.CacheDir(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cache.Close(ctx)
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	cm, err := rt.CompileModule(ctx, tools)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(total)
+	for i := 0; i < b.N; i++ {
+		cfg := wazero.NewModuleConfig().WithName("").WithArgs("catwasm").
+			WithStdin(io.LimitReader(zeroReader{}, total)).WithStdout(io.Discard)
+		mod, err := rt.InstantiateModule(ctx, cm, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mod.Close(ctx)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }

@@ -19,6 +19,12 @@ type entry struct {
 	kfd     int    // the kernel descriptor, or -1 for a directory
 	dir     string // a directory's absolute path
 	preopen bool   // the pre-opened root: fd_prestat_get describes it
+	// nonblock is the module's own O_NONBLOCK: Go's wasip1 runtime sets
+	// it on descriptors 0-2 at start. It is kept here, not on the kernel's
+	// file, which other processes share; reads and writes stay blocking
+	// calls that give up the CPU slot, and poll_oneoff reports the
+	// descriptor ready.
+	nonblock bool
 }
 
 // proc is the state of one running module, owned by its process's

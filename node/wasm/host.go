@@ -289,7 +289,7 @@ func fdFdstatGet(p *proc, m api.Memory, st []uint64) uint32 {
 		if fl&node.O_APPEND != 0 {
 			flags |= fdflagAppend
 		}
-		if fl&node.O_NONBLOCK != 0 {
+		if fl&node.O_NONBLOCK != 0 || e.nonblock {
 			flags |= fdflagNonblock
 		}
 	} else {
@@ -307,8 +307,11 @@ func fdFdstatGet(p *proc, m api.Memory, st []uint64) uint32 {
 	return errnoSuccess
 }
 
+// fdFdstatSetFlags sets O_APPEND on the kernel's file and O_NONBLOCK in
+// the module's own descriptor table (see entry.nonblock).
 func fdFdstatSetFlags(p *proc, _ api.Memory, st []uint64) uint32 {
-	kfd, errno := p.kernel(uint32(st[0]))
+	fd := uint32(st[0])
+	kfd, errno := p.kernel(fd)
 	if errno != errnoSuccess {
 		p.s.Getpid()
 		return errno
@@ -322,13 +325,11 @@ func fdFdstatSetFlags(p *proc, _ api.Memory, st []uint64) uint32 {
 	if err != nil {
 		return errnoOf(err)
 	}
-	fl &^= node.O_APPEND | node.O_NONBLOCK
-	if want&fdflagAppend != 0 {
-		fl |= node.O_APPEND
+	p.fds[fd].nonblock = want&fdflagNonblock != 0
+	if (fl&node.O_APPEND != 0) == (want&fdflagAppend != 0) {
+		return errnoSuccess
 	}
-	if want&fdflagNonblock != 0 {
-		fl |= node.O_NONBLOCK
-	}
+	fl ^= node.O_APPEND
 	_, err = p.s.Fcntl(kfd, node.F_SETFL, fl)
 	return errnoOf(err)
 }
@@ -782,14 +783,11 @@ func pathOpen(p *proc, m api.Memory, st []uint64) uint32 {
 	if fdflags&fdflagAppend != 0 {
 		flags |= node.O_APPEND
 	}
-	if fdflags&fdflagNonblock != 0 {
-		flags |= node.O_NONBLOCK
-	}
 	kfd, err := p.s.Open(abs, flags, 0o644)
 	if err != nil {
 		return errnoOf(err)
 	}
-	fd := p.install(&entry{kfd: kfd})
+	fd := p.install(&entry{kfd: kfd, nonblock: fdflags&fdflagNonblock != 0})
 	return fault(putU32(m, resultPtr, fd))
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/vproc/vproc/internal/testwait"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
 	"github.com/vproc/vproc/node/wasm"
@@ -135,6 +137,14 @@ func TestSignalsEndModules(t *testing.T) {
 		t.Run(c.prog+"/"+c.sig.String(), func(t *testing.T) {
 			pid, out := f.start(t, node.Spec{Command: c.prog, Args: []string{"/blk"}})
 			waitOutput(t, out, c.ready)
+			if c.prog == "readblock" {
+				// Blocked in the kernel without a slot, not polling: Go's
+				// runtime asks for O_NONBLOCK, which stays the module's.
+				testwait.For(t, "readblock waiting in a read", time.Minute, func() bool {
+					p, err := f.k.Get(pid)
+					return err == nil && p.State == node.StateWaiting
+				})
+			}
 			if err := f.k.Kill(pid, c.sig); err != nil {
 				t.Fatal(err)
 			}
