@@ -771,7 +771,7 @@ func CheckBoundedFinish(ops []Op, final *FinalRead) Verdict {
 				s.RetPID, s.Command, strings.Join(s.Args, " "), s.ID, fmtTime(s.Return), p.State, p.Node, fmtTime(final.At))
 		}
 	}
-	return v.verdict(name, fmt.Sprintf("%d processes of sleep and true all final", n))
+	return v.verdict(name, fmt.Sprintf("%d processes of sleep, true and the module all final", n))
 }
 
 // ---- signals at most once (Guarantee 5) ----
