@@ -2,6 +2,7 @@ package wasm_test
 
 import (
 	"context"
+	"crypto/rand"
 	"io"
 	"os/exec"
 	"strconv"
@@ -114,7 +115,9 @@ func BenchmarkSpawnExit(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cfg := wazero.NewModuleConfig().WithName("").WithStdout(io.Discard).WithArgs("hello")
+		// Real clocks, sleep and randomness, as the host module has.
+		cfg := wazero.NewModuleConfig().WithName("").WithStdout(io.Discard).WithArgs("hello").
+			WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			mod, err := rt.InstantiateModule(ctx, cm, cfg)
