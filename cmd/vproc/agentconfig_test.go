@@ -90,6 +90,7 @@ var fileSamples = map[string]string{
 	"enable_debug":     `true`,
 	"gc_percent":       `150`,
 	"memory_limit":     `"1G"`,
+	"max_program_size": `"8M"`,
 }
 
 // TestAgentFlagsHaveFileKeys fails for any flag of vproc agent that has no
