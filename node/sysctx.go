@@ -36,6 +36,16 @@ func (s *Sys) Context() context.Context {
 	return p.doom.ctx
 }
 
+// Blocking runs fn with the process's CPU slot given up, as a blocking
+// system call does: fn may wait on the network or work outside the process
+// (fetching and compiling a program's code). Its time is not the process's
+// CPU time. Signals are acted on once fn returns; a process killed
+// meanwhile dies then. fn should watch Context to end early.
+func (s *Sys) Blocking(fn func()) error {
+	s.enter()
+	return s.leave(s.p.blockingCall(fn))
+}
+
 // doomIfFatalLocked cancels the process's context when a signal that will
 // kill it is deliverable. Callers hold p.mu.
 func (p *Process) doomIfFatalLocked() {

@@ -140,12 +140,16 @@ func (e *Engine) Lookup(name string) (node.Program, bool) {
 }
 
 // Program returns the program that runs the module with hash. Its bytes
-// are loaded and compiled when it first runs on this node; a module that
-// cannot be loaded ends the process with ExitCannotExecute and a line on
-// its standard error.
+// are loaded and compiled when it first runs on this node, with the
+// process's CPU slot given up (node.Sys.Blocking); a module that cannot be
+// loaded ends the process with ExitCannotExecute and a line on its
+// standard error.
 func (e *Engine) Program(hash string) node.Program {
 	return func(s *node.Sys) int {
-		cm, err := e.Load(s.Context(), hash)
+		var cm wazero.CompiledModule
+		var err error
+		ctx := s.Context()
+		s.Blocking(func() { cm, err = e.Load(ctx, hash) })
 		if err != nil {
 			s.Errorf("%v", err)
 			return ExitCannotExecute

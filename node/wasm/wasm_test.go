@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/internal/testwait"
+	"github.com/vproc/vproc/internal/wasmtest"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
 	"github.com/vproc/vproc/node/wasm"
@@ -272,4 +273,31 @@ func TestReadingADirectory(t *testing.T) {
 	if !strings.Contains(strings.ToLower(out), "is a directory") {
 		t.Fatalf("got %q, want EISDIR reading a directory", out)
 	}
+}
+
+// TestCompileIsNotTheProcesssCPUTime: compiling a module on its first
+// spawn happens with the slot given up, so a small CPU limit does not kill
+// the process before its code starts.
+func TestCompileIsNotTheProcesssCPUTime(t *testing.T) {
+	src := newMapSource()
+	src.add(wasmtest.Build(t, "testdata/tools"), toolNames...)
+	e, err := wasm.New(wasm.Config{Source: src}) // no disk cache: it compiles
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	cfg := node.DefaultConfig()
+	cfg.Programs = e
+	k, err := node.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Shutdown(context.Background())
+	lim, err := node.ParseLimits(nil, "cpu=200ms:200ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{k: k, e: e, src: src}
+	st, out := f.run(t, node.Spec{Command: "echoenv", Args: []string{"ok"}, Limits: lim})
+	exited(t, st, 0, out)
 }
