@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/lease"
 	"github.com/vproc/vproc/cluster/membership"
 	"github.com/vproc/vproc/fsm"
@@ -66,6 +67,13 @@ type Config struct {
 	// embeds the agent installs the builtins and its own programs here;
 	// every node of a cluster should know the same ones.
 	Programs node.Resolver
+	// MaxProgramBytes caps an uploaded program (WebAssembly module):
+	// api.DefaultMaxProgramBytes (64 MiB) by default, and when 0.
+	MaxProgramBytes int64
+	// WasmCacheDir is the on-disk cache of compiled programs; empty means
+	// DataDir/wasm-cache (in memory in Dev mode or without a data
+	// directory). Nodes on one machine may share it.
+	WasmCacheDir string
 
 	// MaxVoters is the number of raft voters; later servers join as
 	// non-voters.
@@ -246,6 +254,8 @@ func DefaultConfig() Config {
 		RaftAddr:   net.JoinHostPort("0.0.0.0", strconv.Itoa(DefaultRaftPort)),
 		GossipAddr: net.JoinHostPort("0.0.0.0", strconv.Itoa(DefaultGossipPort)),
 		Retention:  time.Hour,
+
+		MaxProgramBytes: api.DefaultMaxProgramBytes,
 
 		MaxVoters:         5,
 		DeadServerTimeout: time.Minute,

@@ -3,6 +3,8 @@ package cluster
 import (
 	"testing"
 
+	"github.com/vproc/vproc/internal/wasmtest"
+
 	"go.uber.org/goleak"
 )
 
@@ -10,5 +12,5 @@ import (
 // test starts is shut down by its cleanup, and Shutdown stops raft,
 // memberlist, the transport and every loop.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { wasmtest.Cleanup() }))
 }

@@ -13,9 +13,11 @@ import (
 	"github.com/vproc/vproc/cluster/ipcnet"
 	"github.com/vproc/vproc/cluster/lease"
 	"github.com/vproc/vproc/cluster/logstore"
+	"github.com/vproc/vproc/cluster/programs"
 	"github.com/vproc/vproc/cluster/runner"
 	"github.com/vproc/vproc/node"
 	"github.com/vproc/vproc/node/builtins"
+	"github.com/vproc/vproc/node/wasm"
 )
 
 // DefaultLogMaxBytes bounds each process's stored output when
@@ -42,6 +44,10 @@ type serving struct {
 	lease *lease.Keeper // the node's lease
 
 	client *httpapi.Client // to the leader and the other nodes
+
+	programs   *programs.Service // the program store (package programs)
+	wasm       *wasm.Engine      // runs the store's modules
+	programTmp string            // the store's directory when it is temporary (Dev)
 
 	// ctx ends when stop begins: the node's own waits end with it.
 	ctx      context.Context
@@ -114,10 +120,16 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 	if cfg.Retention > 0 {
 		kcfg.Retention = cfg.Retention
 	}
-	kcfg.Programs = cfg.Programs
-	if kcfg.Programs == nil {
-		kcfg.Programs = builtins.Programs()
+	base := cfg.Programs
+	if base == nil {
+		base = builtins.Programs()
 	}
+	if err := s.startPrograms(base); err != nil {
+		cancel()
+		logs.Close()
+		return nil, err
+	}
+	kcfg.Programs = node.Resolvers{base, s.wasm}
 	kcfg.PIDs = s.runner
 	kcfg.Signals = s.runner
 	kcfg.OnEvent = s.runner.OnEvent
@@ -127,6 +139,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 	if err != nil {
 		cancel()
 		logs.Close()
+		s.stopPrograms()
 		return nil, fmt.Errorf("local kernel: %w", err)
 	}
 	if lease.Fencing {
@@ -139,6 +152,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		cancel()
 		logs.Close()
 		_ = k.Shutdown(context.Background())
+		s.stopPrograms()
 		return nil, err
 	}
 	s.api, err = httpapi.New(httpapi.Config{
@@ -150,11 +164,13 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		IPCStream:   s.ipc.ServeStream,
 		EnableDebug: cfg.EnableDebug,
 		ACL:         httpapi.ACL{Enabled: cfg.ACLEnabled, AgentToken: cfg.AgentToken, PeerNode: cfg.PeerNode},
+		Programs:    s.programs.Handler(),
 	})
 	if err != nil {
 		cancel()
 		logs.Close()
 		_ = k.Shutdown(context.Background())
+		s.stopPrograms()
 		return nil, err
 	}
 	return s, nil
@@ -185,6 +201,7 @@ func (s *serving) stop(ctx context.Context) error {
 		s.wg.Wait()
 		s.runner.Stop()
 		err := s.kernel.Shutdown(ctx)
+		s.stopPrograms()
 		s.logs.Close()
 		s.client.Close()
 		s.stopErr = err

@@ -79,7 +79,7 @@ func genCommand(t *rapid.T, inner bool) Command {
 	u := func(l string) uint64 { return rapid.Uint64().Draw(t, l) }
 	i := func(l string) int64 { return rapid.Int64().Draw(t, l) }
 	s := func(l string) string { return genStr().Draw(t, l) }
-	n := rapid.IntRange(0, 22).Draw(t, "which")
+	n := rapid.IntRange(0, 25).Draw(t, "which")
 	if inner && (n == 0 || n == 1) {
 		n = 2
 	}
@@ -134,6 +134,16 @@ func genCommand(t *rapid.T, inner bool) Command {
 		return &RaisePIDFloor{Floor: u("floor")}
 	case 21:
 		return &RegistryLost{Kind: Kind(s("kind")), Name: s("name"), Node: s("node")}
+	case 22:
+		var holders []string
+		for range rapid.IntRange(0, 3).Draw(t, "holders") {
+			holders = append(holders, s("holder"))
+		}
+		return &ProgramAdd{Name: s("name"), Hash: s("hash"), Size: u("size"), Owner: s("owner"), Holders: holders, Now: i("now")}
+	case 23:
+		return &ProgramRemove{Name: s("name")}
+	case 24:
+		return &ProgramHolder{Hash: s("hash"), Node: s("node")}
 	default:
 		return &Unknown{T: Type(rapid.IntRange(0xa0, 0xff).Draw(t, "type")), Body: rapid.SliceOf(rapid.Byte()).Draw(t, "body")}
 	}

@@ -43,6 +43,9 @@ const (
 	TypeACLBootstrap       Type = 0x18
 	TypeACLTokenCreate     Type = 0x19
 	TypeACLTokenDelete     Type = 0x1a
+	TypeProgramAdd         Type = 0x1c
+	TypeProgramRemove      Type = 0x1d
+	TypeProgramHolder      Type = 0x1e
 )
 
 var typeNames = map[Type]string{
@@ -72,6 +75,9 @@ var typeNames = map[Type]string{
 	TypeACLBootstrap:       "acl-bootstrap",
 	TypeACLTokenCreate:     "acl-token-create",
 	TypeACLTokenDelete:     "acl-token-delete",
+	TypeProgramAdd:         "program-add",
+	TypeProgramRemove:      "program-remove",
+	TypeProgramHolder:      "program-holder",
 }
 
 // String returns the command's name, such as "spawn".
@@ -191,6 +197,9 @@ var decoders = map[Type]func(d *decoder) Command{
 	TypeRegistryCreate:     decodeRegistryCreate,
 	TypeRegistryUnlink:     decodeRegistryUnlink,
 	TypeSetSchedulerConfig: decodeSetSchedulerConfig,
+	TypeProgramAdd:         decodeProgramAdd,
+	TypeProgramRemove:      decodeProgramRemove,
+	TypeProgramHolder:      decodeProgramHolder,
 	TypeRaisePIDFloor:      decodeRaisePIDFloor,
 	TypeRegistryLost:       decodeRegistryLost,
 	TypeACLBootstrap:       decodeACLBootstrap,

@@ -193,6 +193,12 @@ func (a *applier) apply(c Command) *Result {
 		r = a.aclTokenCreate(c)
 	case *ACLTokenDelete:
 		r = a.aclTokenDelete(c)
+	case *ProgramAdd:
+		r = a.programAdd(c)
+	case *ProgramRemove:
+		r = a.programRemove(c)
+	case *ProgramHolder:
+		r = a.programHolder(c)
 	case *RaisePIDFloor:
 		if c.Floor > a.s.nextPID {
 			a.s.nextPID = c.Floor

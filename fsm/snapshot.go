@@ -20,8 +20,8 @@ import (
 //	trailer  SHA-256 of the body (32 bytes)
 //
 // The sections come in a fixed order (meta, processes, nodes, objects,
-// signal requests, signal outcomes, sessions, responses, and ACL tokens when
-// there are any) and the records of
+// signal requests, signal outcomes, sessions, responses, then ACL tokens
+// and programs when the table has any) and the records of
 // each in key order, so the body is canonical: the state hash is the
 // trailer. Secondary indexes are not written; Restore rebuilds them.
 
@@ -43,8 +43,9 @@ const (
 	secOutcomes
 	secSessions
 	secResponses
-	secTokens // written only when the table holds ACL tokens
-	secLast   = secTokens
+	secTokens   // written only when the table holds ACL tokens
+	secPrograms // written only when the table has programs
+	secLast     = secPrograms
 )
 
 // ErrBadSnapshot is wrapped by every error of Restore about the stream's
@@ -188,6 +189,13 @@ func writeBody(w io.Writer, s *state) error {
 		b.section(secTokens, s.tokens.Len())
 		s.tokens.Ascend(func(it tokenItem) bool {
 			b.record(func(e *encoder) { e.token(it.t) })
+			return b.err == nil
+		})
+	}
+	if s.programs.Len() > 0 {
+		b.section(secPrograms, s.programs.Len())
+		s.programs.Ascend(func(it progItem) bool {
+			b.record(func(e *encoder) { e.program(it.p) })
 			return b.err == nil
 		})
 	}
@@ -339,6 +347,16 @@ func (s *state) load(tag byte, rec []byte) error {
 	d := decoder{b: rec}
 	dup := false
 	switch tag {
+	case secPrograms:
+		p := &Program{}
+		d.program(p)
+		if d.err != nil {
+			break
+		}
+		if err := validProgram(p.Name, p.Hash); err != nil {
+			return badSnapshot("program: %v", err)
+		}
+		_, dup = s.programs.ReplaceOrInsert(progItem{name: p.Name, p: p})
 	case secMeta:
 		d.version(metaVersion, "meta")
 		s.clock = d.int()

@@ -162,6 +162,7 @@ type state struct {
 	tokens       *btree.BTreeG[tokenItem]  // ACL tokens by accessor (acl.go)
 	secrets      *btree.BTreeG[secretItem] // index: secret hash → accessor
 	owned        *btree.BTreeG[ownerKey]   // index: (owner, pid) of every live process but init
+	programs     *btree.BTreeG[progItem]   // program records, by name (program.go)
 
 	// reapsFrom: every reap at an index above it is in reaps. Not part of
 	// the snapshot; a restore starts the feed at the snapshot's index.
@@ -194,6 +195,7 @@ func newState() *state {
 		sessions:     btree.NewG(btreeDegree, lessSess),
 		sessionTimes: btree.NewG(btreeDegree, lessTime),
 		responses:    btree.NewG(btreeDegree, lessResp),
+		programs:     newPrograms(),
 	}
 }
 
@@ -233,6 +235,7 @@ func (s *state) clone() *state {
 	c.tokens = s.tokens.Clone()
 	c.secrets = s.secrets.Clone()
 	c.owned = s.owned.Clone()
+	c.programs = s.programs.Clone()
 	return &c
 }
 

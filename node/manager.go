@@ -193,6 +193,7 @@ func (k *ProcessManager) exit(p *Process) {
 	if p.wallTimer != nil {
 		p.wallTimer.Stop()
 	}
+	p.endDoom()
 	p.closeAllFiles()
 	p.detachAll()
 	k.sched.release(p)
@@ -592,6 +593,7 @@ func (k *ProcessManager) watchdog() {
 			return
 		case <-t.C:
 			k.sched.flagHogs(k.clock.Now(), k.slice*int64(k.cfg.StuckSlices))
+			k.limitSpinners(k.clock.Now())
 			k.reapExpired(time.Now())
 		}
 	}

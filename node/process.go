@@ -95,6 +95,7 @@ type Process struct {
 	unveilLock      bool             // mu for writes, by the owner: unveil(NULL, NULL) was called
 	inheritedUnveil bool             // immutable: the unveil list came from the parent
 	contSeq         uint64           // counts SIGCONTs, so that a stop that races one is dropped
+	doom            *doom            // the context Sys.Context hands out; nil until asked for
 
 	// Fields guarded by the scheduler's lock, FairScheduler.mu. The owner
 	// also reads sliceStart without it while it holds its slot: it is

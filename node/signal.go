@@ -98,6 +98,7 @@ func (k *ProcessManager) sendSignal(p *Process, sig ipc.Signal) {
 	deliverable := p.killSig != 0 || p.pending&^p.mask != 0
 	if deliverable {
 		p.attention.Or(attnSignal)
+		p.doomIfFatalLocked()
 	}
 	p.mu.Unlock()
 	if deliverable || continued {
@@ -118,6 +119,7 @@ func (k *ProcessManager) killFor(p *Process, sig ipc.Signal, why string) {
 	}
 	p.stopped = false
 	p.attention.Or(attnSignal)
+	p.doomIfFatalLocked()
 	p.mu.Unlock()
 	p.wake()
 }

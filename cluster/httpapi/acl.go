@@ -3,10 +3,10 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"path"

@@ -81,6 +81,11 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1/internal/readindex", methods{http.MethodPost: s.wrap(s.handleReadIndex)})
 	s.ipcRoutes(mux)
 	s.aclRoutes(mux)
+	if s.programs != nil {
+		mux.Handle(api.ProgramsPath, s.programs)
+		mux.Handle(api.ProgramsPath+"/", s.programs)
+		mux.Handle(api.ProgramBlobsPath+"/", s.programs)
+	}
 	if s.debug {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

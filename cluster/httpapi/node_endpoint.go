@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
@@ -174,6 +175,17 @@ func nodeMayReport(v *fsm.View, c fsm.Command, from string) error {
 	case *fsm.RegistryLost:
 		if c.Node != from {
 			return deny("only a name held by itself")
+		}
+	case *fsm.ProgramAdd:
+		// The node that took an upload stores it first.
+		if !slices.Contains(c.Holders, from) {
+			return deny("only a program it holds")
+		}
+	case *fsm.ProgramRemove:
+		// Relayed for a client, as the upload is.
+	case *fsm.ProgramHolder:
+		if c.Node != from {
+			return deny("only itself as a holder")
 		}
 	case *fsm.Spawn:
 		// Place is the leader's: a spawn that reached an earlier leader

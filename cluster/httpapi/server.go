@@ -133,6 +133,9 @@ type Config struct {
 	EnableDebug bool
 	// ACL is the access control (acl.go); the zero value is off.
 	ACL ACL
+	// Programs, if set, serves the program routes (api.ProgramsPath and
+	// api.ProgramBlobsPath; package programs).
+	Programs http.Handler
 }
 
 // Server is the HTTP API of one node. Every node serves every route;
@@ -149,6 +152,7 @@ type Server struct {
 	ipcStream http.HandlerFunc
 	debug     bool
 	acl       ACL
+	programs  http.Handler
 	h         http.Handler
 
 	// ctx ends when Drain is called: long polls and log streams end with
@@ -177,6 +181,7 @@ func New(cfg Config) (*Server, error) {
 		ipcStream: cfg.IPCStream,
 		debug:     cfg.EnableDebug,
 		acl:       cfg.ACL,
+		programs:  cfg.Programs,
 		ctx:       ctx,
 		cancel:    cancel,
 	}

@@ -46,8 +46,9 @@ func (b *buffer) String() string {
 }
 
 type demo struct {
-	k   *node.ProcessManager
-	ctx context.Context
+	k       *node.ProcessManager
+	ctx     context.Context
+	wasmErr error // why the module's section is skipped, if it is
 }
 
 func section(title string) { fmt.Printf("\n== %s ==\n", title) }
@@ -98,18 +99,23 @@ func (d *demo) state(pid int) string {
 }
 
 func run() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	progs := builtins.Programs()
 	registerDemoPrograms(progs)
 	cfg := node.DefaultConfig()
 	cfg.Programs = progs
+	engine, wasmErr := newDemoEngine() // builds the module first: not timed
+	if wasmErr == nil {
+		defer engine.Close()
+		cfg.Programs = node.Resolvers{progs, engine}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	k, err := node.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer k.Shutdown(context.Background())
-	d := &demo{k: k, ctx: ctx}
+	d := &demo{k: k, ctx: ctx, wasmErr: wasmErr}
 	start := time.Now()
 	fmt.Printf("vproc local kernel: %d CPU slots, %d programs (%s)\n", cfg.Slots, len(progs.Names()), strings.Join(progs.Names(), " "))
 
@@ -120,7 +126,7 @@ func run() error {
 		}
 	}
 
-	steps := []func() error{d.shares, d.handler, d.limits, d.zombieOrphan, d.group, d.ipcDemo}
+	steps := []func() error{d.shares, d.handler, d.limits, d.zombieOrphan, d.group, d.ipcDemo, d.module}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return err

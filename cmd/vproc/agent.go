@@ -46,6 +46,7 @@ type agentFlags struct {
 	agentToken      string
 	gcPercent       int
 	memoryLimit     string
+	maxProgramSize  string
 }
 
 func (f *agentFlags) register(fs *pflag.FlagSet) {
@@ -61,6 +62,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.cpus, "cpus", 0, "CPU slots of this node (default GOMAXPROCS)")
 	fs.StringVar(&f.memory, "memory", "", "memory offered to placement, such as 512M or 4G (default unlimited)")
 	fs.StringToStringVar(&f.labels, "labels", nil, "node labels, as k=v,k2=v2, matched by spawn --constraint")
+	fs.StringVar(&f.maxProgramSize, "max-program-size", "", "the largest program (WebAssembly module) an upload may carry, such as 64M (default 64M)")
 	fs.DurationVar(&f.retention, "retention", 0, "how long an exited process spawned from the command line is kept before it is reaped (default 1h)")
 	fs.DurationVar(&f.fenceTimeout, "fence-timeout", 0, "how long after its last answered lease renewal a node freezes its processes (default 1.5s; must exceed the worst election)")
 	fs.DurationVar(&f.lostTimeout, "lost-timeout", 0, "how long after a node's last renewal the leader declares it lost and requeues its processes (default 2s; at least fence-timeout×1.1 + election timeout)")
@@ -131,6 +133,13 @@ func (f *agentFlags) config(fs changedFlags, base cluster.Config) (cluster.Confi
 			}
 		}
 		cfg.Labels = f.labels
+	}
+	if set("max-program-size") {
+		m, err := parseSize(f.maxProgramSize)
+		if err != nil || m <= 0 {
+			return cfg, fmt.Errorf("bad --max-program-size %q: want a positive size such as 64M", f.maxProgramSize)
+		}
+		cfg.MaxProgramBytes = m
 	}
 	if set("retention") {
 		if f.retention <= 0 {

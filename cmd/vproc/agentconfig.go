@@ -28,6 +28,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/vproc/vproc/cluster"
+	"github.com/vproc/vproc/cluster/api"
 )
 
 // The agent's config file. `vproc agent --config FILE` reads HCL (FILE.hcl,
@@ -81,6 +82,7 @@ var agentFileKeys = []fileKey{
 	{"agent-token", "agent_token"},
 	{"gc-percent", "gc_percent"},
 	{"memory-limit", "memory_limit"},
+	{"max-program-size", "max_program_size"},
 }
 
 // cliOnlyFlags are the agent flags that have no key in a config file, and
@@ -564,6 +566,12 @@ func (s *agentSettings) values() []keyValue {
 			v = s.gcPercentVal()
 		case "memory_limit":
 			v = s.memoryLimitVal()
+		case "max_program_size":
+			n := c.MaxProgramBytes
+			if n == 0 {
+				n = api.DefaultMaxProgramBytes
+			}
+			v = cty.StringVal(sizeString(n))
 		default:
 			panic("vproc agent: no effective value for config key " + k.key)
 		}

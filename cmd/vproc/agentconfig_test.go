@@ -92,6 +92,7 @@ var fileSamples = map[string]string{
 	"agent_token":      `"agent-token-0123456789"`,
 	"gc_percent":       `150`,
 	"memory_limit":     `"1G"`,
+	"max_program_size": `"8M"`,
 }
 
 // TestAgentFlagsHaveFileKeys fails for any flag of vproc agent that has no

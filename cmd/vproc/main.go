@@ -261,6 +261,7 @@ token in VPROC_TOKEN when the agents run with --acl-enabled.`,
 		newMQCmd(e, g),
 		newFIFOCmd(e, g),
 		newShmCmd(e, g),
+		newProgramCmd(e, g),
 		newVersionCmd(e),
 		newACLCmd(e, g),
 	)

@@ -228,17 +228,29 @@ func newRunCmd(e *env, g *globals) *cobra.Command {
 	var (
 		f           spawnFlags
 		interactive bool
+		wasmFile    string
 	)
 	cmd := &cobra.Command{
-		Use:   "run [-i] [flags] -- CMD [ARGS]",
+		Use:   "run [-i] [flags] -- CMD [ARGS] | run --wasm FILE.wasm [flags] -- [ARGS]",
 		Short: "Start a process, stream its output, wait and exit with its code",
 		Long: `Start a process, stream its output, wait for it and exit with its code:
 its own code (0-255), 128+N for a death by signal N, 127 for an unknown
 program, and 125 when vproc itself failed or the process was lost.
-SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to the process.`,
-		Args:        minArgs("a command"),
+SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to the process.
+With --wasm, the module is first uploaded as the program named after the
+file (without ".wasm"), and the arguments are the program's.`,
+		Args:        cobra.ArbitraryArgs,
 		Annotations: map[string]string{annotFailCode: "125"},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if wasmFile == "" && len(args) == 0 {
+				return usagef(cmd, "%s needs a command", cmd.CommandPath())
+			}
+			if wasmFile != "" {
+				if err := uploadForRun(cmd.Context(), e, g, wasmFile); err != nil {
+					return &exitError{exitInternal, err}
+				}
+				args = append([]string{wasmProgramName(wasmFile)}, args...)
+			}
 			req, err := f.request(args, e)
 			if err != nil {
 				return &exitError{exitInternal, err}
@@ -253,8 +265,26 @@ SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to the process.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach standard input")
+	cmd.Flags().StringVar(&wasmFile, "wasm", "", "upload this WASI module and run it")
 	f.register(cmd.Flags())
 	return cmd
+}
+
+// uploadForRun uploads a module for run --wasm.
+func uploadForRun(ctx context.Context, e *env, g *globals, file string) error {
+	module, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("run --wasm: %w", err)
+	}
+	c, err := g.client(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.AddProgram(ctx, wasmProgramName(file), owner(e), module); err != nil {
+		return fmt.Errorf("run --wasm: %s", describe(err, g.address(e)))
+	}
+	return nil
 }
 
 // logsGrace is how long run waits for the end of the output once the

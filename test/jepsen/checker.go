@@ -745,10 +745,12 @@ func CheckKillFinal(ops []Op, beats []Beat, final *FinalRead, grace time.Duratio
 // ---- bounded programs finish (liveness after healing) ----
 
 // bounded reports whether a spawn runs a program that ends by itself.
-func bounded(op *Op) bool { return op.Command == "sleep" || op.Command == "true" }
+func bounded(op *Op) bool {
+	return op.Command == "sleep" || op.Command == "true" || op.Command == ModuleProgram
+}
 
 // CheckBoundedFinish checks that every acknowledged process of a program
-// that ends by itself (sleep, true) is final in the final read, which is
+// that ends by itself (sleep, true, the module) is final in the final read, which is
 // retried after healing until they are or the longest sleep and the lost
 // timeout have passed: a process left running on a node that died or left
 // was never declared lost.
@@ -769,7 +771,7 @@ func CheckBoundedFinish(ops []Op, final *FinalRead) Verdict {
 				s.RetPID, s.Command, strings.Join(s.Args, " "), s.ID, fmtTime(s.Return), p.State, p.Node, fmtTime(final.At))
 		}
 	}
-	return v.verdict(name, fmt.Sprintf("%d processes of sleep and true all final", n))
+	return v.verdict(name, fmt.Sprintf("%d processes of sleep, true and the module all final", n))
 }
 
 // ---- signals at most once (Guarantee 5) ----

@@ -66,6 +66,11 @@
 //     {"path": N} or /v1/mq with {"name": N} creates a name, DELETE with
 //     ?path=N or ?name=N unlinks it (RegistryRoutes, RegistryKeys). While
 //     the routes answer 404 not_found, the registry workload is skipped.
+//   - a WASI module (WorkloadConfig.Module, the hello world of
+//     node/wasm/testdata built at test time): uploaded once as
+//     ModuleProgram through PUT /v1/programs/{name}, then spawned like
+//     true; it ends by itself, so "bounded programs finish" covers it.
+//     Without a Go toolchain, or while the upload fails, it is skipped.
 //
 // # What is checked
 //

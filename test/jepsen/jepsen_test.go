@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/vproc/vproc/internal/wasmtest"
 )
 
 // The fault suite's flags. Each defaults to its environment variable, read
@@ -75,6 +77,11 @@ func TestJepsen(t *testing.T) {
 	}
 	cfg.OutDir, cfg.Binary, cfg.Network, cfg.Race, cfg.KillGrace = *flagOut, *flagBinary, *flagNetwork, *flagRace, *flagKillGrace
 	cfg.Workload.Clients = *flagClients
+	if wasmtest.GoTool() != "" {
+		cfg.Workload.Module = wasmtest.Build(t, "../../node/wasm/testdata/hello")
+	} else {
+		t.Log("no go toolchain: the workload runs no WASI module")
+	}
 	faults, err := ParseFaults(*flagFaults)
 	if err != nil {
 		t.Fatal(err)

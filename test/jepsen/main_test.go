@@ -6,6 +6,10 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/vproc/vproc/internal/wasmtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { wasmtest.Cleanup() }))
+}

@@ -55,6 +55,11 @@ type WorkloadConfig struct {
 	HeartbeatInterval time.Duration // the heartbeat program's interval
 	HeartbeatLife     time.Duration // about how often one heartbeat is killed with SIGKILL and replaced
 	RegistryNames     int           // names per registry
+
+	// Module is a WASI module that ends by itself (a hello world), which
+	// the workload uploads as ModuleProgram and spawns beside sleep and
+	// true; nil leaves modules out.
+	Module []byte
 }
 
 // DefaultWorkloadConfig returns the workload of a normal run.
@@ -115,6 +120,7 @@ type Workload struct {
 	mu         sync.Mutex
 	useTokens  bool               // guarded by mu; spawns carry an owner tag
 	heartbeat  bool               // guarded by mu; the heartbeat program exists
+	module     bool               // guarded by mu; ModuleProgram was uploaded and runs
 	registries []string           // guarded by mu; the registries whose routes answer
 	skipped    []string           // guarded by mu; features skipped, with the reason
 	pool       []procRef          // guarded by mu; recent PIDs the clients act on
@@ -229,6 +235,9 @@ func (w *Workload) Probe(ctx context.Context) error {
 	} else {
 		w.skip("heartbeats: disabled by configuration")
 	}
+
+	// A user program: a WASI module.
+	w.probeModule(ctx, st, rng)
 
 	// The registries.
 	for _, kind := range sortedKeys(RegistryRoutes) {

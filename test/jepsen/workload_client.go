@@ -25,6 +25,7 @@ const (
 	chRegistry
 	chSignalBeat
 	chGetBeat
+	chSpawnModule
 )
 
 var weights = []struct {
@@ -32,13 +33,13 @@ var weights = []struct {
 	w int
 }{
 	{chSpawnSleep, 18}, {chSpawnTrue, 6}, {chGet, 24}, {chWait, 8}, {chKill, 10}, {chList, 5},
-	{chRegistry, 16}, {chSignalBeat, 3}, {chGetBeat, 5},
+	{chRegistry, 16}, {chSignalBeat, 3}, {chGetBeat, 5}, {chSpawnModule, 4},
 }
 
 // choose draws a client's next operation among the enabled ones.
 func (w *Workload) choose(rng *rand.Rand) choice {
 	w.mu.Lock()
-	regs, beats := len(w.registries) > 0, w.heartbeat
+	regs, beats, module := len(w.registries) > 0, w.heartbeat, w.module
 	w.mu.Unlock()
 	total := 0
 	for _, x := range weights {
@@ -51,7 +52,7 @@ func (w *Workload) choose(rng *rand.Rand) choice {
 				continue
 			}
 			switch {
-			case x.c == chRegistry && !regs, (x.c == chSignalBeat || x.c == chGetBeat) && !beats:
+			case x.c == chRegistry && !regs, (x.c == chSignalBeat || x.c == chGetBeat) && !beats, x.c == chSpawnModule && !module:
 			default:
 				return x.c
 			}
@@ -72,6 +73,8 @@ func (w *Workload) client(ctx context.Context, id int) {
 			w.spawn(ctx, st, rng, "sleep", []string{strconv.Itoa(1 + rng.IntN(w.cfg.SleepMax))}, "", w.tagging())
 		case chSpawnTrue:
 			w.spawn(ctx, st, rng, "true", nil, "", w.tagging())
+		case chSpawnModule:
+			w.spawnModule(ctx, st, rng)
 		case chGet, chWait, chKill:
 			ref, ok := w.pick(rng, pickPlain)
 			if !ok {
