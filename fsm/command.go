@@ -40,6 +40,7 @@ const (
 	TypeSetSchedulerConfig Type = 0x15
 	TypeRaisePIDFloor      Type = 0x16
 	TypeRegistryLost       Type = 0x17
+	// TypeChecked (0x18), the checksummed envelope, is in checksum.go.
 )
 
 var typeNames = map[Type]string{
@@ -66,6 +67,7 @@ var typeNames = map[Type]string{
 	TypeSetSchedulerConfig: "set-scheduler-config",
 	TypeRaisePIDFloor:      "raise-pid-floor",
 	TypeRegistryLost:       "registry-lost",
+	TypeChecked:            "checked",
 }
 
 // String returns the command's name, such as "spawn".
@@ -128,9 +130,18 @@ func EncodeBatch(entries [][]byte) ([]byte, error) {
 }
 
 // Decode decodes a log entry. It returns an *Unknown for an unknown type with
-// the ignore-if-unknown bit, and an error wrapping ErrUnknownType or
-// ErrMalformed when the entry cannot be applied. It never panics.
+// the ignore-if-unknown bit, and an error wrapping ErrUnknownType,
+// ErrMalformed or ErrChecksum when the entry cannot be applied. A sealed
+// entry (TypeChecked) decodes as the command it carries, once its checksum
+// matches. It never panics.
 func Decode(data []byte) (Command, error) {
+	if Sealed(data) {
+		inner, err := unseal(data)
+		if err != nil {
+			return nil, err
+		}
+		data = inner
+	}
 	return decode(data, true)
 }
 
