@@ -58,6 +58,7 @@ var codes = []struct {
 	{"no_such_name", ErrNoSuchName},
 	{"session_expired", ErrSessionExpired},
 	{"request_too_old", ErrRequestTooOld},
+	{"version_not_agreed", ErrVersion},
 }
 
 // CodeUnknown is the code of an error that is not one of the package's

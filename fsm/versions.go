@@ -89,6 +89,19 @@ func (v Versions) Meet(o Versions) Versions {
 	return m
 }
 
+// Covers reports whether v knows everything o knows.
+func (v Versions) Covers(o Versions) bool {
+	if v.Spec < o.Spec {
+		return false
+	}
+	for t, n := range o.Commands {
+		if v.Commands[t] < n {
+			return false
+		}
+	}
+	return true
+}
+
 // Seals reports whether the checksummed envelope may be written.
 func (v Versions) Seals() bool { return v.Commands[TypeChecked] >= checkedVersion }
 

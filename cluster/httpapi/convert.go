@@ -48,6 +48,7 @@ var domainStatus = map[string]int{
 	"no_such_name":         http.StatusNotFound,
 	api.CodeSessionExpired: http.StatusGone,
 	"request_too_old":      http.StatusConflict,
+	"version_not_agreed":   http.StatusConflict,
 }
 
 // domainError turns a domain error of the table (a Result's Err) into an
