@@ -16,8 +16,12 @@ import (
 // run it twice. So before it starts anything the runner reaches the
 // leader's commit index C (a linearizable read, Syncer), and reports lost
 // every incarnation that the table at C assigns to this node, placed,
-// running or stopped. The restart policy alone decides what runs again,
-// as a new incarnation; placements after C start normally.
+// running or stopped, whose placement the agent's previous run could have
+// applied: placed at or below the log's last index when the agent started
+// (Config.GCAfter; raft applies only entries it has stored). The restart
+// policy alone decides what runs again, as a new incarnation; placements
+// after that index, such as those made while the agent waited for a
+// leader, start normally.
 
 // Syncer is the optional ability of a Sender to give a view of the table
 // at least as recent as the leader's commit index when it is called
@@ -69,7 +73,7 @@ func (r *Runner) loseAssigned(v *fsm.View) {
 	var lost []*fsm.Lost
 	r.mu.Lock()
 	v.Walk(fsm.Filter{Node: r.name, OnNodeOnly: true}, func(p *fsm.Process) bool {
-		if r.procs[p.PID] != nil || !p.State.OnNode() {
+		if r.procs[p.PID] != nil || !p.State.OnNode() || p.PlaceIndex > r.gcAfter {
 			return true
 		}
 		r.procs[p.PID] = &localProc{pid: p.PID, inc: p.Incarnation, child: p.Spec.InheritsPipesFrom != 0, failed: true, index: v.Index()}

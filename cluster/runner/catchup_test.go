@@ -106,6 +106,7 @@ func startTestRunner(t *testing.T, table *fsmTable, out Sender) (*Runner, *node.
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Name = "n1"
+	cfg.GCAfter = table.index // the log's end when the agent started
 	r, err := New(cfg, table, discardLogs{}, out, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
