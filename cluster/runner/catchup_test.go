@@ -18,7 +18,9 @@ type syncingSender struct {
 	leader *fsmTable
 }
 
-func (s *syncingSender) SyncedView(context.Context) (*fsm.View, error) { return s.leader.LocalView(), nil }
+func (s *syncingSender) SyncedView(context.Context) (*fsm.View, error) {
+	return s.leader.LocalView(), nil
+}
 
 // TestRunnerCatchUpStartsNothingStale: the node's replica is behind and
 // shows a process as placed here, while at the leader's commit index it
