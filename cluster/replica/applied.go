@@ -83,3 +83,9 @@ func verifyLog(d *raftstore.Stores) error {
 	}
 	return nil
 }
+
+// LogEntry reads the entry at index from the raft log, as stored: sealed
+// or not. Tests and diagnostics use it.
+func (r *Replica) LogEntry(index uint64, l *raft.Log) error {
+	return r.stores.logs.GetLog(index, l)
+}
