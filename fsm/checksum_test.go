@@ -120,3 +120,26 @@ func sealRaw(entry []byte) []byte {
 	binary.BigEndian.PutUint32(out[2:], crc32.Checksum(entry, castagnoli))
 	return append(out, entry...)
 }
+
+// BenchmarkDecodeBatch decodes a batch of 100 spawns, plain and sealed:
+// the checksum's cost on every replica's apply path.
+func BenchmarkDecodeBatch(b *testing.B) {
+	cmds := make([]Command, 100)
+	for i := range cmds {
+		cmds[i] = &Spawn{Parent: 1, Owner: "alice", Spec: sleepSpec(), Now: t0}
+	}
+	plain := Encode(&Batch{Commands: cmds})
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{{"plain", plain}, {"sealed", Seal(plain)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tc.data)))
+			for b.Loop() {
+				if _, err := Decode(tc.data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
