@@ -169,6 +169,9 @@ func TestEntriesSealedAndCorruptionStops(t *testing.T) {
 	if d.FSM().AppliedIndex() != applied {
 		t.Fatalf("the table applied past a corrupt entry: %d, want %d", d.FSM().AppliedIndex(), applied)
 	}
+	if err := d.Raft().Snapshot().Error(); err == nil {
+		t.Fatal("a snapshot was taken past a corrupt entry")
+	}
 	d.close()
 	// The damaged entry is in the log: the next start refuses it.
 	if _, err := openDiskReplica(t, dir, nil); !errors.Is(err, raftstore.ErrDamaged) || !strings.Contains(err.Error(), "index "+itoa(f.Index())) {

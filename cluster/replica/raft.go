@@ -174,6 +174,11 @@ func (a *fsmAdapter) corrupt(err error) error {
 
 // Snapshot captures the table in O(1); Persist streams it.
 func (a *fsmAdapter) Snapshot() (raft.FSMSnapshot, error) {
+	if err := a.failed.Load(); err != nil {
+		// raft counts the entries it handed over as applied: a snapshot
+		// now would cover the one that could not be, and hide it.
+		return nil, *err
+	}
 	return &fsmSnapshot{s: a.f.Snapshot()}, nil
 }
 
