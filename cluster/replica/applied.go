@@ -67,9 +67,19 @@ func verifyLog(d *raftstore.Stores) error {
 	if first == 0 {
 		return nil
 	}
+	// An operator restore leaves a gap in the log at its snapshot's index;
+	// raft starts from the snapshot and never reads below it.
+	var snapIndex uint64
+	if metas, err := d.Snaps.List(); err == nil && len(metas) > 0 {
+		snapIndex = metas[0].Index
+	}
 	var l raft.Log
 	for i := first; i <= last; i++ {
-		if err := d.Bolt.GetLog(i, &l); err != nil {
+		err := d.Bolt.GetLog(i, &l)
+		if errors.Is(err, raft.ErrLogNotFound) && i <= snapIndex {
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("%w: %s: entry at index %d: %v", raftstore.ErrDamaged, d.DBPath, i, err)
 		}
 		if l.Index != i {
