@@ -113,4 +113,3 @@ func (w *Workload) registryOp(ctx context.Context, st *stream, rng *rand.Rand, k
 	w.hist.Add(op)
 	return op
 }
-
