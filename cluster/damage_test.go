@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/raftstore"
+	"github.com/vproc/vproc/cluster/replica"
+	"github.com/vproc/vproc/fsm"
 )
 
 // TestDamagedNodeRefusedThenReplaced: a follower whose raft.db was cut
@@ -50,4 +52,32 @@ func TestDamagedNodeRefusedThenReplaced(t *testing.T) {
 		return nil
 	})
 	c.waitConverged()
+}
+
+// TestCorruptEntryStopsEveryAgent: a committed entry whose checksum does
+// not match stops every agent that applies it (Failed, Err), with the
+// index and each agent's own raft.db named.
+func TestCorruptEntryStopsEveryAgent(t *testing.T) {
+	c := MakeCluster(t, 3)
+	l := c.leader()
+	c.spawn()
+	bad := fsm.Seal(fsm.Encode(&fsm.Tick{Now: time.Now().UnixNano()}))
+	bad[len(bad)-1] ^= 0x01
+	f := l.raft.Apply(bad, 10*time.Second)
+	if err := f.Error(); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range c.up() {
+		select {
+		case <-a.Failed():
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s did not stop on a corrupt entry", a.Name())
+		}
+		err := a.Err()
+		db := filepath.Join(c.cfgs[i].DataDir, raftstore.DBFile)
+		if !errors.Is(err, replica.ErrCorruptLog) || !errors.Is(err, fsm.ErrChecksum) ||
+			!strings.Contains(err.Error(), db) || !strings.Contains(err.Error(), fmt.Sprintf("index %d", f.Index())) {
+			t.Fatalf("%s: Err %v, want ErrCorruptLog naming %s and index %d", a.Name(), err, db, f.Index())
+		}
+	}
 }
