@@ -87,7 +87,7 @@ var Scenarios = []Scenario{
 	},
 	{
 		Name: "WholeClusterCrashRunsNothingTwice",
-		About: "regression (issue probe): heartbeat processes run on every node and every agent is killed with " +
+		About: "regression (an operator's whole-cluster kill -9, which ran restart=never processes again): heartbeat processes run on every node and every agent is killed with " +
 			"SIGKILL within a second, then all are started again from their data dirs. Every process died with " +
 			"its agent, so no incarnation may run again; only the restart policy runs a process again, as a new " +
 			"incarnation.",
