@@ -12,8 +12,9 @@ import (
 // entry itself (any other command, a Batch included). It does not carry
 // the ignore-if-unknown bit: a replica that cannot check an entry must
 // stop rather than skip it. Entries written without the envelope still
-// decode as they always did.
-const TypeChecked Type = 0x18
+// decode as they always did. Its value stands apart from the types that
+// follow one another from 0x01, so that the two lists never meet.
+const TypeChecked Type = 0x30
 
 const checkedVersion = 1
 

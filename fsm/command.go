@@ -40,7 +40,7 @@ const (
 	TypeSetSchedulerConfig Type = 0x15
 	TypeRaisePIDFloor      Type = 0x16
 	TypeRegistryLost       Type = 0x17
-	// TypeChecked (0x18), the checksummed envelope, is in checksum.go.
+	// TypeChecked (0x30), the checksummed envelope, is in checksum.go.
 )
 
 var typeNames = map[Type]string{

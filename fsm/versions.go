@@ -25,12 +25,33 @@ type Versions struct {
 // every voter knows yet. It is a refusal before anything was written.
 var ErrVersion = errors.New("not every server knows this command version yet")
 
-// Known returns the Versions this release reads and writes.
+// Known returns the Versions this release reads and writes: every type
+// it decodes, at version 1 unless bodyVersions says more, the envelope,
+// and the newest spec record.
 func Known() Versions {
-	v := Baseline()
-	v.Commands[TypeChecked] = checkedVersion
-	v.Spec = specVersionStdin
+	v := Versions{
+		Commands: map[Type]uint8{
+			TypeBatch:          batchVersion,
+			TypeSessionRequest: 1,
+			TypeChecked:        checkedVersion,
+		},
+		Spec: specVersionStdin,
+	}
+	for t := range decoders {
+		v.Commands[t] = 1
+	}
+	for t, n := range bodyVersions {
+		v.Commands[t] = n
+	}
 	return v
+}
+
+// bodyVersions are the command bodies past version 1: the newest version
+// of each that this release writes. A body version added is added here.
+var bodyVersions = map[Type]uint8{
+	TypeSpawn:   spawnVersionPlace,
+	TypeExited:  exitedVersionStarted,
+	TypePreempt: preemptVersionSignal,
 }
 
 // Baseline returns what a server is taken to know when it reports

@@ -80,3 +80,23 @@ func TestReadsRefusesUnknownVersions(t *testing.T) {
 		t.Fatalf("baseline tick: %v", err)
 	}
 }
+
+// TestKnownCoversEveryType: every type this release decodes is known, at
+// least at the baseline's version, and the baseline lacks only the
+// envelope among the types it has.
+func TestKnownCoversEveryType(t *testing.T) {
+	k, b := Known(), Baseline()
+	for ty := range decoders {
+		if k.Commands[ty] == 0 {
+			t.Errorf("Known lacks %v", ty)
+		}
+	}
+	if !k.Covers(b) {
+		t.Fatalf("Known %s does not cover Baseline %s", k, b)
+	}
+	for ty := range k.Commands {
+		if _, ok := b.Commands[ty]; !ok && ty != TypeChecked && ty <= TypeRegistryLost {
+			t.Errorf("Baseline lacks %v", ty)
+		}
+	}
+}
