@@ -61,6 +61,10 @@ type Agent struct {
 
 	shutdownOnce sync.Once
 	shutdownErr  error
+
+	failOnce sync.Once
+	failed   chan struct{} // closed by fatal
+	failErr  error         // set by fatal before failed is closed
 }
 
 // New starts an agent: it validates cfg, opens the raft stores, starts the
@@ -84,6 +88,7 @@ func New(cfg Config) (*Agent, error) {
 		ctx:        ctx,
 		cancel:     cancel,
 		shutdownCh: ctx.Done(),
+		failed:     make(chan struct{}),
 	}
 	started := false
 	defer func() {
@@ -158,11 +163,14 @@ func (a *Agent) open() error {
 	}
 	a.httpAddr = advertiseAddr(a.httpLn.Addr(), cfg.AdvertiseHost)
 
+	gate := &versionGate{a: a, self: cfg.claimedVersions()}
 	a.replica, err = replica.New(cfg.replicaConfig(a.raftAddr), a.trans, replica.Env{
 		Logger:     a.logger,
 		Stop:       a.shutdownCh,
 		Leadership: leadership{a},
 		Placer:     spawnPlacer{a},
+		Fatal:      a.fatal,
+		Writable:   gate.writable,
 	})
 	if err != nil {
 		return err
@@ -171,6 +179,7 @@ func (a *Agent) open() error {
 
 	meta := cfg.meta(a.raftAddr, a.httpAddr)
 	meta.InCluster = a.replica.HasState() || cfg.Dev
+	meta.Versions, meta.VersionsOK = gate.self, true
 	gcfg, err := cfg.gossipConfig()
 	if err != nil {
 		return err

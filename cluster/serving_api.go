@@ -79,7 +79,20 @@ func (n nodeAPI) MqCreate(name string, mode uint32, owner string, attr *ipc.MQAt
 func (n nodeAPI) Mkfifo(path string, perm fs.FileMode, owner string) error {
 	return n.s.kernel.Mkfifo(path, perm, owner)
 }
-func (n nodeAPI) MqUnlink(name string) error   { return n.s.kernel.MqUnlink(name) }
+func (n nodeAPI) MqUnlink(name string) error { return n.s.kernel.MqUnlink(name) }
+
+// InSession and Answer give the HTTP API client sessions for IPC names
+// (httpapi.SessionNames, ipcnet/sessions.go).
+func (n nodeAPI) InSession(kind node.NameKind, name string, sess *commit.SessionRef, op func() error) error {
+	return n.s.ipc.InSession(kind, name, sess, op)
+}
+
+func (n nodeAPI) Answer(ctx context.Context, sess *commit.SessionRef, kind node.NameKind) (*fsm.Result, error) {
+	return n.s.ipc.Answer(ctx, sess, kind)
+}
+
+var _ httpapi.SessionNames = nodeAPI{}
+
 func (n nodeAPI) ShmUnlink(name string) error  { return n.s.kernel.ShmUnlink(name) }
 func (n nodeAPI) RemoveFIFO(path string) error { return n.s.kernel.RemoveFIFO(path) }
 func (n nodeAPI) OpenQueue(name string, flags int, mode uint32, owner string, attr *ipc.MQAttr) (*node.Queue, error) {

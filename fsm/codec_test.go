@@ -249,6 +249,7 @@ func FuzzDecode(f *testing.F) {
 		Encode(&Exited{PID: 2, Incarnation: 1, Node: "n1", Status: Status{Exited: true, Code: 1}, Now: t0}),
 		Encode(&Exited{PID: 2, Incarnation: 1, Node: "n1", Status: Status{Exited: true}, Now: t0, Started: true}),
 		Encode(&RegistryCreate{Kind: KindMQ, Name: "/q", Node: "n1", Now: t0}),
+		Seal(Encode(&Tick{Now: t0})),
 		{0xf0, 1, 2},
 		{},
 	}
@@ -258,8 +259,8 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Decode(data)
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnknownType) {
-				t.Fatalf("Decode error %v wraps neither ErrMalformed nor ErrUnknownType", err)
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnknownType) && !errors.Is(err, ErrChecksum) {
+				t.Fatalf("Decode error %v wraps none of ErrMalformed, ErrUnknownType and ErrChecksum", err)
 			}
 			return
 		}

@@ -46,6 +46,7 @@ const (
 	TypeProgramAdd         Type = 0x1c
 	TypeProgramRemove      Type = 0x1d
 	TypeProgramHolder      Type = 0x1e
+	// TypeChecked (0x30), the checksummed envelope, is in checksum.go.
 )
 
 var typeNames = map[Type]string{
@@ -78,6 +79,7 @@ var typeNames = map[Type]string{
 	TypeProgramAdd:         "program-add",
 	TypeProgramRemove:      "program-remove",
 	TypeProgramHolder:      "program-holder",
+	TypeChecked:            "checked",
 }
 
 // String returns the command's name, such as "spawn".
@@ -140,9 +142,18 @@ func EncodeBatch(entries [][]byte) ([]byte, error) {
 }
 
 // Decode decodes a log entry. It returns an *Unknown for an unknown type with
-// the ignore-if-unknown bit, and an error wrapping ErrUnknownType or
-// ErrMalformed when the entry cannot be applied. It never panics.
+// the ignore-if-unknown bit, and an error wrapping ErrUnknownType,
+// ErrMalformed or ErrChecksum when the entry cannot be applied. A sealed
+// entry (TypeChecked) decodes as the command it carries, once its checksum
+// matches. It never panics.
 func Decode(data []byte) (Command, error) {
+	if Sealed(data) {
+		inner, err := unseal(data)
+		if err != nil {
+			return nil, err
+		}
+		data = inner
+	}
 	return decode(data, true)
 }
 

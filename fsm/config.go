@@ -20,6 +20,11 @@ type Config struct {
 	// session holds more, the oldest (lowest request id) is dropped and the
 	// session's floor rises past it.
 	MaxCachedResponses int
+	// Reads limits the command types and body versions this replica
+	// applies; an entry beyond it stops the replica as a corrupt one
+	// would. Unlike the fields above it is local to a server: it stands in
+	// for an older release in upgrade tests. The zero value means Known().
+	Reads Versions
 }
 
 // Defaults of Config.

@@ -62,6 +62,7 @@ var codes = []struct {
 	{"session_expired", ErrSessionExpired},
 	{"request_too_old", ErrRequestTooOld},
 	{"quota_exceeded", ErrQuotaExceeded},
+	{"version_not_agreed", ErrVersion},
 }
 
 // CodeUnknown is the code of an error that is not one of the package's

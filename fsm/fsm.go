@@ -12,6 +12,10 @@ import (
 // from any goroutine at the same time.
 type FSM struct {
 	cfg Config
+	// reads is Config.Reads, or Known when that is unset; readsAll says
+	// it covers Known, so that Apply need not check versions.
+	reads    Versions
+	readsAll bool
 
 	mu sync.Mutex // guards st and view
 	// st is the working state. Apply and Restore change it under mu.
@@ -35,7 +39,11 @@ func New(cfg Config) (*FSM, error) {
 	st.procs.ReplaceOrInsert(pidItem{pid: InitPID, p: initp})
 	st.indexModified(nil, initp)
 	st.groups.ReplaceOrInsert(pairKey{InitPID, InitPID})
-	return &FSM{cfg: cfg, st: st}, nil
+	reads := cfg.Reads
+	if reads.Commands == nil {
+		reads = Known()
+	}
+	return &FSM{cfg: cfg, reads: reads.Clone(), readsAll: reads.Covers(Known()), st: st}, nil
 }
 
 // Apply applies one log entry at index and returns a *Result, or a
@@ -43,9 +51,25 @@ func New(cfg Config) (*FSM, error) {
 // cannot be decoded, or has an unknown type without the ignore-if-unknown
 // bit, means a corrupt log: Apply panics and changes nothing.
 func (f *FSM) Apply(index uint64, data []byte) any {
-	cmd, err := Decode(data)
+	out, err := f.ApplyEntry(index, data)
 	if err != nil {
-		panic(fmt.Sprintf("fsm: corrupt log entry at index %d: %v", index, err))
+		panic(err.Error())
+	}
+	return out
+}
+
+// ApplyEntry is Apply that returns an error instead of panicking when the
+// entry cannot be applied: it does not decode, its checksum does not
+// match (ErrChecksum), its type is unknown, or it needs a type or version
+// beyond Config.Reads (ErrVersion). The error names the index; nothing
+// was changed, and the log must not be applied past it.
+func (f *FSM) ApplyEntry(index uint64, data []byte) (any, error) {
+	cmd, err := Decode(data)
+	if err == nil && !f.readsAll {
+		err = f.reads.admitsEntry(data, cmd)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fsm: corrupt log entry at index %d: %w", index, err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -63,7 +87,7 @@ func (f *FSM) Apply(index uint64, data []byte) any {
 	}
 	f.st.index = index
 	f.applied.Store(index)
-	return out
+	return out, nil
 }
 
 // AppliedIndex returns the index of the last entry applied (or restored).

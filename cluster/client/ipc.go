@@ -21,15 +21,18 @@ func (c *Client) IPCList(ctx context.Context, kind string, opts ReadOpts) (api.I
 	return out, err
 }
 
-// MQCreate creates a queue. It is made once: an answer lost on the way is
-// an error, and a retry may find the name taken (EEXIST).
+// MQCreate creates a queue. It is a write in the client's session: a
+// retry after an unknown outcome returns the first attempt's answer,
+// never EEXIST for that attempt's own queue (Guarantee 9).
 func (c *Client) MQCreate(ctx context.Context, req api.MQCreateRequest) error {
-	return c.call(ctx, &request{method: http.MethodPost, path: "/v1/mq", in: req, out: &struct{}{}}, nil)
+	return c.write(ctx, &request{method: http.MethodPost, path: "/v1/mq", in: req, out: &struct{}{}})
 }
 
-// MQUnlink unlinks a queue, wherever it lives.
+// MQUnlink unlinks a queue, wherever it lives. It is a write in the
+// client's session, as MQCreate is: a retry never answers ENOENT for its
+// own first attempt.
 func (c *Client) MQUnlink(ctx context.Context, name string) error {
-	return c.call(ctx, &request{method: http.MethodDelete, path: "/v1/mq", query: url.Values{"name": {name}}, out: &struct{}{}}, nil)
+	return c.write(ctx, &request{method: http.MethodDelete, path: "/v1/mq", query: url.Values{"name": {name}}, out: &struct{}{}})
 }
 
 // MQSend sends one message. A blocking send lasts until the queue has room,
@@ -45,19 +48,21 @@ func (c *Client) MQRecv(ctx context.Context, req api.MQRecvRequest) (api.MQMessa
 	return out, err
 }
 
-// FIFOCreate makes a FIFO.
+// FIFOCreate makes a FIFO, in the client's session as MQCreate.
 func (c *Client) FIFOCreate(ctx context.Context, req api.FIFOCreateRequest) error {
-	return c.call(ctx, &request{method: http.MethodPost, path: "/v1/fifo", in: req, out: &struct{}{}}, nil)
+	return c.write(ctx, &request{method: http.MethodPost, path: "/v1/fifo", in: req, out: &struct{}{}})
 }
 
-// FIFORemove removes a FIFO, wherever it lives.
+// FIFORemove removes a FIFO, wherever it lives, in the client's session
+// as MQUnlink.
 func (c *Client) FIFORemove(ctx context.Context, path string) error {
-	return c.call(ctx, &request{method: http.MethodDelete, path: "/v1/fifo", query: url.Values{"path": {path}}, out: &struct{}{}}, nil)
+	return c.write(ctx, &request{method: http.MethodDelete, path: "/v1/fifo", query: url.Values{"path": {path}}, out: &struct{}{}})
 }
 
-// ShmUnlink unlinks a shared-memory segment, wherever it lives.
+// ShmUnlink unlinks a shared-memory segment, wherever it lives, in the
+// client's session as MQUnlink.
 func (c *Client) ShmUnlink(ctx context.Context, name string) error {
-	return c.call(ctx, &request{method: http.MethodDelete, path: "/v1/shm", query: url.Values{"name": {name}}, out: &struct{}{}}, nil)
+	return c.write(ctx, &request{method: http.MethodDelete, path: "/v1/shm", query: url.Values{"name": {name}}, out: &struct{}{}})
 }
 
 // ipcTimeout bounds a blocking send or receive: its own timeout plus the

@@ -49,6 +49,7 @@ var domainStatus = map[string]int{
 	api.CodeSessionExpired: http.StatusGone,
 	"request_too_old":      http.StatusConflict,
 	api.CodeQuotaExceeded:  http.StatusTooManyRequests,
+	"version_not_agreed":   http.StatusConflict,
 }
 
 // domainError turns a domain error of the table (a Result's Err) into an

@@ -109,8 +109,11 @@ func (s *Server) handleMQCreate(w http.ResponseWriter, r *http.Request) (any, er
 	if err != nil {
 		return nil, err
 	}
-	if err := s.node.MqCreate(req.Name, modeOr(req.Mode, 0o600), owner, attr); err != nil {
-		return nil, errnoError(err)
+	err = s.inSession(r, node.NameMQ, req.Name, ipc.EEXIST, func() error {
+		return s.node.MqCreate(req.Name, modeOr(req.Mode, 0o600), owner, attr)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return struct{}{}, nil
 }
@@ -127,8 +130,11 @@ func (s *Server) handleFIFOCreate(w http.ResponseWriter, r *http.Request) (any, 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.node.Mkfifo(req.Path, fs.FileMode(modeOr(req.Mode, 0o644)), owner); err != nil {
-		return nil, errnoError(err)
+	err = s.inSession(r, node.NameFIFO, req.Path, ipc.EEXIST, func() error {
+		return s.node.Mkfifo(req.Path, fs.FileMode(modeOr(req.Mode, 0o644)), owner)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return struct{}{}, nil
 }
@@ -150,14 +156,14 @@ func (s *Server) handleIPCRemove(w http.ResponseWriter, r *http.Request) (any, e
 	var err error
 	switch r.URL.Path {
 	case "/v1/mq":
-		err = s.node.MqUnlink(q.Get("name"))
+		err = s.inSession(r, node.NameMQ, q.Get("name"), ipc.ENOENT, func() error { return s.node.MqUnlink(q.Get("name")) })
 	case "/v1/shm":
-		err = s.node.ShmUnlink(q.Get("name"))
+		err = s.inSession(r, node.NameSHM, q.Get("name"), ipc.ENOENT, func() error { return s.node.ShmUnlink(q.Get("name")) })
 	default:
-		err = s.node.RemoveFIFO(q.Get("path"))
+		err = s.inSession(r, node.NameFIFO, q.Get("path"), ipc.ENOENT, func() error { return s.node.RemoveFIFO(q.Get("path")) })
 	}
 	if err != nil {
-		return nil, errnoError(err)
+		return nil, err
 	}
 	return struct{}{}, nil
 }
@@ -245,19 +251,20 @@ func ownerOr(o string) string {
 func (s *Server) handleIPCUnlink(w http.ResponseWriter, r *http.Request) (any, error) {
 	q := r.URL.Query()
 	name := q.Get("name")
-	var err error
-	switch node.NameKind(q.Get("kind")) {
+	kind := node.NameKind(q.Get("kind"))
+	var op func() error
+	switch kind {
 	case node.NameMQ:
-		err = s.node.MqUnlink(name)
+		op = func() error { return s.node.MqUnlink(name) }
 	case node.NameSHM:
-		err = s.node.ShmUnlink(name)
+		op = func() error { return s.node.ShmUnlink(name) }
 	case node.NameFIFO:
-		err = s.node.RemoveFIFO(name)
+		op = func() error { return s.node.RemoveFIFO(name) }
 	default:
-		err = ipc.EINVAL
+		return nil, errnoError(ipc.EINVAL)
 	}
-	if err != nil {
-		return nil, errnoError(err)
+	if err := s.inSession(r, kind, name, ipc.ENOENT, op); err != nil {
+		return nil, err
 	}
 	return struct{}{}, nil
 }

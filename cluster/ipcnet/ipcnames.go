@@ -41,12 +41,21 @@ func (n *clusterNames) Register(kind node.NameKind, name string, info node.NameI
 		Kind: fsm.Kind(kind), Name: name, Node: s.name, Owner: info.Owner, Mode: info.Mode,
 		Attrs: fsm.Attrs{MaxMsg: info.MaxMsg, MsgSize: info.MsgSize},
 	}
-	res, err := s.commit.Submit(ctx, cmd)
+	res, err := s.submit(ctx, kind, name, cmd)
 	if err != nil {
 		return fmt.Errorf("%w: registering %s %s: %v", ipc.EAGAIN, kind, name, err)
 	}
 	if res.Index > 0 {
 		s.core.WaitApplied(ctx, res.Index-1)
+	}
+	if res.Err == nil && s.pendingSession(kind, name) != nil {
+		// A client request's answer may be an earlier attempt's, made
+		// through another node: then the name is that node's.
+		if v, err := n.view(); err == nil {
+			if o, ok := v.Object(fsm.Kind(kind), name); ok && o.Node != s.name {
+				return ErrNotOurs
+			}
+		}
 	}
 	return registryErrno(res.Err)
 }
@@ -98,6 +107,7 @@ func (n *clusterNames) Unregister(kind node.NameKind, name string, local bool) e
 	if err != nil {
 		return fmt.Errorf("%w: %v", ipc.EINVAL, err)
 	}
+	setSessionHeaders(req.Header, s.pendingSession(kind, name))
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w: asking node %s to unlink %s: %v", ipc.ENOLINK, o.Node, name, err)
@@ -110,7 +120,7 @@ func (n *clusterNames) commitUnlink(kind node.NameKind, name string) error {
 	s := n.s
 	ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
 	defer cancel()
-	res, err := s.commit.Submit(ctx, &fsm.RegistryUnlink{Kind: fsm.Kind(kind), Name: name})
+	res, err := s.submit(ctx, kind, name, &fsm.RegistryUnlink{Kind: fsm.Kind(kind), Name: name})
 	if err != nil {
 		return fmt.Errorf("%w: unregistering %s %s: %v", ipc.EAGAIN, kind, name, err)
 	}

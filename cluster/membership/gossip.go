@@ -49,7 +49,18 @@ type Meta struct {
 	// memberlist tells a leave from a failure only internally, so a
 	// departure announced this way is what makes the others see "left".
 	Leaving bool
+	// Versions are the command types and body versions the node can
+	// apply (fsm.Versions). The leader writes a type or version only once
+	// every voter reports it (Writable). A node that reports none is
+	// taken to know fsm.Baseline(); VersionsOK says it reported some.
+	Versions   fsm.Versions
+	VersionsOK bool
 }
+
+// versionsLabel carries Meta.Versions as the last label, so that a node of
+// an earlier release, whose decoder knows only this layout, still decodes
+// the metadata (and sees one label more). Decoding takes it out of Labels.
+const versionsLabel = "vproc.versions"
 
 const (
 	metaVersion   = 1
@@ -78,8 +89,12 @@ func EncodeMeta(m Meta) ([]byte, error) {
 	b = appendWireString(b, m.HTTPAddr)
 	b = binary.AppendUvarint(b, uint64(m.Slots))
 	b = binary.AppendUvarint(b, uint64(m.Memory))
-	b = binary.AppendUvarint(b, uint64(len(m.Labels)))
-	for _, l := range m.Labels {
+	labels := m.Labels
+	if m.VersionsOK {
+		labels = append(labels[:len(labels):len(labels)], fsm.Label{Key: versionsLabel, Value: m.Versions.String()})
+	}
+	b = binary.AppendUvarint(b, uint64(len(labels)))
+	for _, l := range labels {
 		b = appendWireString(b, l.Key)
 		b = appendWireString(b, l.Value)
 	}
@@ -109,7 +124,16 @@ func decodeMeta(b []byte) (Meta, error) {
 		return m, errors.New("node metadata: bad label count")
 	}
 	for i := uint64(0); i < n && d.err == nil; i++ {
-		m.Labels = append(m.Labels, fsm.Label{Key: d.str(), Value: d.str()})
+		l := fsm.Label{Key: d.str(), Value: d.str()}
+		if l.Key == versionsLabel {
+			v, err := fsm.ParseVersions(l.Value)
+			if err != nil && d.err == nil {
+				d.err = err
+			}
+			m.Versions, m.VersionsOK = v, err == nil
+			continue
+		}
+		m.Labels = append(m.Labels, l)
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errors.New("trailing bytes")

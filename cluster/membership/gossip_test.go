@@ -53,3 +53,48 @@ func TestLoadMergeKeepsNewest(t *testing.T) {
 	(&delegate{g: h}).NotifyMsg([]byte{msgLoad, 0xff}) // garbage is ignored
 	(&delegate{g: h}).MergeRemoteState([]byte{9, 9}, false)
 }
+
+// TestMetaVersions: the versions a node reports travel as its last label,
+// which decoding takes out; metadata without them (an earlier release)
+// decodes with VersionsOK unset.
+func TestMetaVersions(t *testing.T) {
+	m := Meta{RaftAddr: "h:1", Labels: []fsm.Label{{Key: "zone", Value: "a"}}, Versions: fsm.Known(), VersionsOK: true}
+	b, err := EncodeMeta(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeMeta(b)
+	if err != nil || !got.VersionsOK || got.Versions.String() != fsm.Known().String() || len(got.Labels) != 1 {
+		t.Fatalf("decodeMeta: got %+v, %v; want the known versions and one label", got, err)
+	}
+	old, err := EncodeMeta(Meta{RaftAddr: "h:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := decodeMeta(old); err != nil || got.VersionsOK {
+		t.Fatalf("decodeMeta without versions: got %+v, %v; want VersionsOK false", got, err)
+	}
+}
+
+// TestWritableMeetsVoters: the leader may write only what every voter
+// reports; a voter that reports nothing, or that gossip does not know, is
+// taken to know the baseline.
+func TestWritableMeetsVoters(t *testing.T) {
+	g := &Gossip{name: "me", loads: map[string]loadEntry{}, members: map[string]*Member{}, logger: slog.New(slog.DiscardHandler)}
+	g.members["new"] = &Member{Name: "new", MetaOK: true, Meta: Meta{Versions: fsm.Known(), VersionsOK: true}}
+	g.members["old"] = &Member{Name: "old", MetaOK: true, Meta: Meta{}}
+	known, base := fsm.Known(), fsm.Baseline()
+	for _, tc := range []struct {
+		voters []string
+		want   fsm.Versions
+	}{
+		{[]string{"me"}, known},
+		{[]string{"me", "new"}, known},
+		{[]string{"me", "new", "old"}, base},
+		{[]string{"me", "unknown"}, base},
+	} {
+		if got := g.Writable(tc.voters, known); got.String() != tc.want.String() {
+			t.Errorf("Writable(%v): got %s, want %s", tc.voters, got, tc.want)
+		}
+	}
+}

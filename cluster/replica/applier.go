@@ -89,6 +89,8 @@ type applier struct {
 	raftDown chan struct{}
 	escapes  bool // whether futures take raftDown; false only on another raft version
 
+	seal func() bool // whether every voter knows the checksummed envelope
+
 	queue    chan *proposal // proposals waiting for the batcher
 	inflight chan *inflight // batches handed to raft, closed by the batcher on exit
 }
@@ -195,6 +197,9 @@ func (ap *applier) run() {
 				// Entries come from Encode: never empty, never a batch.
 				panic(fmt.Sprintf("cluster: group commit: %v", err))
 			}
+		}
+		if ap.seal != nil && ap.seal() {
+			data = fsm.Seal(data)
 		}
 		f := ap.raft.Apply(data, 0)
 		if ap.escapes && !unblockOnShutdown(f, ap.raftDown) {
@@ -305,6 +310,9 @@ func (r *Replica) Submit(ctx context.Context, sess *commit.SessionRef, cmd fsm.C
 	if !r.IsLeader() {
 		return nil, commit.ErrNotLeader
 	}
+	if err := r.admits(cmd); err != nil {
+		return nil, err
+	}
 	e, release := r.entry(sess, cmd, time.Now().UnixNano())
 	defer release()
 	return r.apply(ctx, e)
@@ -372,6 +380,10 @@ func (r *Replica) SubmitBatch(ctx context.Context, sess []*commit.SessionRef, cm
 		var sr *commit.SessionRef
 		if sess != nil {
 			sr = sess[i]
+		}
+		if err := r.admits(c); err != nil {
+			w.set(i, nil, err)
+			continue
 		}
 		e, release := r.entry(sr, c, now)
 		p := &props[i]
@@ -474,4 +486,14 @@ func (r *Replica) RegisterSession(ctx context.Context) (uint64, error) {
 		return 0, res.Err
 	}
 	return res.SessionID, nil
+}
+
+// admits refuses a command whose type or body version not every voter
+// knows yet (Env.Writable), before anything is written.
+func (r *Replica) admits(cmd fsm.Command) error {
+	w := r.writable()
+	if w.Covers(r.known) {
+		return nil
+	}
+	return w.Admits(cmd)
 }

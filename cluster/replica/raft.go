@@ -94,6 +94,16 @@ type fsmAdapter struct {
 	// beforeApply, if set, runs before each batch is applied. Tests use
 	// it to hold the state machine back behind raft's commit index.
 	beforeApply atomic.Pointer[func()]
+
+	// logFile names the raft log in errors; onFatal (Env.Fatal) hears of
+	// the first entry that cannot be applied. Set before raft starts.
+	logFile string
+	onFatal func(error)
+	// failed is that entry's error: once set, nothing more is applied.
+	failed atomic.Pointer[error]
+	// onRestoreErr, if set, turns the error of a snapshot that fails to
+	// restore into one naming the snapshot (raftstore.Stores.RestoreFailed).
+	onRestoreErr func(error) error
 }
 
 var (
@@ -122,17 +132,53 @@ func (a *fsmAdapter) ApplyBatch(logs []*raft.Log) []any {
 	if hook := a.beforeApply.Load(); hook != nil {
 		(*hook)()
 	}
-	for i, l := range logs {
-		if l.Type == raft.LogCommand {
-			out[i] = a.f.Apply(l.Index, l.Data)
+	if err := a.failed.Load(); err != nil {
+		for i := range out {
+			out[i] = *err
 		}
+		return out
+	}
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		res, err := a.f.ApplyEntry(l.Index, l.Data)
+		if err != nil {
+			// A damaged or unreadable entry: apply nothing from here on,
+			// and stop the agent (Env.Fatal). The table stays at the
+			// entry before it.
+			err = a.corrupt(err)
+			for j := i; j < len(out); j++ {
+				out[j] = err
+			}
+			if i > 0 {
+				a.advance(logs[i-1].Index)
+			}
+			return out
+		}
+		out[i] = res
 	}
 	a.advance(logs[len(logs)-1].Index)
 	return out
 }
 
+// corrupt latches err as the adapter's failure, names the log file in it,
+// and tells the agent once. It does not block.
+func (a *fsmAdapter) corrupt(err error) error {
+	err = fmt.Errorf("%w: %s: %w", ErrCorruptLog, a.logFile, err)
+	if a.failed.CompareAndSwap(nil, &err) && a.onFatal != nil {
+		a.onFatal(err)
+	}
+	return *a.failed.Load()
+}
+
 // Snapshot captures the table in O(1); Persist streams it.
 func (a *fsmAdapter) Snapshot() (raft.FSMSnapshot, error) {
+	if err := a.failed.Load(); err != nil {
+		// raft counts the entries it handed over as applied: a snapshot
+		// now would cover the one that could not be, and hide it.
+		return nil, *err
+	}
 	return &fsmSnapshot{s: a.f.Snapshot()}, nil
 }
 
@@ -140,6 +186,9 @@ func (a *fsmAdapter) Snapshot() (raft.FSMSnapshot, error) {
 func (a *fsmAdapter) Restore(rc io.ReadCloser) error {
 	defer func() { _ = rc.Close() }()
 	if err := a.f.Restore(rc); err != nil {
+		if a.onRestoreErr != nil {
+			return a.onRestoreErr(err)
+		}
 		return err
 	}
 	a.restores.Add(1)

@@ -20,6 +20,16 @@ var ErrBadConfig = errors.New("bad replica configuration")
 // ErrShutdown is returned by waits cut short because the agent stops.
 var ErrShutdown = errors.New("agent shutting down")
 
+// ErrCorruptLog means that a committed log entry cannot be applied: its
+// checksum does not match, it does not decode, or it needs a command
+// version this release does not know. The replica applies nothing past it
+// and the agent stops; the error names the file and the index.
+var ErrCorruptLog = errors.New("corrupt raft log")
+
+// appliedRecordInterval is how often the applied index is recorded outside
+// the raft log (raftstore.AppliedFile), besides at Close.
+const appliedRecordInterval = time.Second
+
 // Config configures a node's replica of the table.
 type Config struct {
 	// Name is the node's raft server ID.
@@ -113,6 +123,16 @@ type Env struct {
 	Leadership Leadership
 	// Placer, if set, places spawns as they are submitted.
 	Placer SpawnPlacer
+	// Fatal, if set, is called once, from raft's FSM goroutine, when a
+	// committed entry cannot be applied (ErrCorruptLog). It must not
+	// block; the agent stops.
+	Fatal func(error)
+	// Writable, if set, returns the command versions every voter knows
+	// (fsm.Versions.Meet over their reports): Submit refuses a command
+	// beyond them with fsm.ErrVersion, and entries are sealed in the
+	// checksummed envelope only once every voter knows it. Unset means
+	// fsm.Known(): a cluster of this release only.
+	Writable func() fsm.Versions
 }
 
 // Replica is this node's copy of the process table: raft over the stores
@@ -131,7 +151,14 @@ type Replica struct {
 	app      *applier
 	lead     Leadership
 	placer   SpawnPlacer
+	writable func() fsm.Versions
+	known    fsm.Versions // fsm.Known()
 	hasState bool
+
+	// recorded is the applied index last written to raftstore.AppliedFile;
+	// guarded by recordMu, which also orders the writes.
+	recordMu sync.Mutex
+	recorded uint64
 
 	shutdownCh <-chan struct{} // Env.Stop
 	// raftDown is closed once raft has shut down (ShutdownRaft).
@@ -164,13 +191,29 @@ func New(cfg Config, trans raft.Transport, env Env) (*Replica, error) {
 		adapter:    newFSMAdapter(f),
 		lead:       env.Leadership,
 		placer:     env.Placer,
+		writable:   env.Writable,
 		shutdownCh: env.Stop,
 		raftDown:   make(chan struct{}),
 		verifyCh:   make(chan chan error),
 	}
+	r.known = fsm.Known()
+	if r.writable == nil {
+		r.writable = func() fsm.Versions { return r.known }
+	}
 	hl := logbridge.HCLog(logger, "")
 	if r.stores, err = openRaftStores(&cfg, hl); err != nil {
 		return nil, err
+	}
+	r.adapter.onFatal = env.Fatal
+	r.adapter.logFile = "the in-memory log"
+	if d := r.stores.durable; d != nil {
+		r.adapter.logFile = d.DBPath
+		r.adapter.onRestoreErr = d.RestoreFailed
+		r.recorded = d.Applied
+		if err := verifyLog(d); err != nil {
+			_ = r.stores.close()
+			return nil, err
+		}
 	}
 	hasState, err := raft.HasExistingState(r.stores.logs, r.stores.stable, r.stores.snaps)
 	if err != nil {
@@ -179,9 +222,23 @@ func New(cfg Config, trans raft.Transport, env Env) (*Replica, error) {
 	}
 	r.hasState = hasState
 	r.raft, err = raft.NewRaft(raftConfig(&cfg, hl), r.adapter, r.stores.logs, r.stores.stable, r.stores.snaps, trans)
+	var snapErrs []error
+	if d := r.stores.durable; d != nil {
+		snapErrs = d.SnapshotFailures()
+	}
 	if err != nil {
 		_ = r.stores.close()
+		if len(snapErrs) > 0 {
+			return nil, fmt.Errorf("raft: %w", errors.Join(snapErrs...))
+		}
 		return nil, fmt.Errorf("raft: %w", err)
+	}
+	if len(snapErrs) > 0 {
+		// raft fell back to an older snapshot, or to none: refuse, as the
+		// newer one held acknowledged writes.
+		_ = r.ShutdownRaft()
+		_ = r.stores.close()
+		return nil, fmt.Errorf("raft: %w", errors.Join(snapErrs...))
 	}
 	if cfg.Dev && !hasState {
 		err := r.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
@@ -194,13 +251,18 @@ func New(cfg Config, trans raft.Transport, env Env) (*Replica, error) {
 		}
 	}
 	r.app = newApplier(r.raft, logger, r.shutdownCh, r.raftDown)
+	r.app.seal = func() bool { return r.writable().Seals() }
 	return r, nil
 }
 
 // Start starts the group commit's batcher and completer and the verifier
 // of linearizable reads. They run until Env.Stop is closed.
 func (r *Replica) Start() {
-	for _, fn := range []func(){r.app.run, r.app.complete, r.verifier} {
+	fns := []func(){r.app.run, r.app.complete, r.verifier}
+	if r.stores.durable != nil {
+		fns = append(fns, r.recordApplied)
+	}
+	for _, fn := range fns {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
@@ -225,7 +287,13 @@ func (r *Replica) ShutdownRaft() error {
 // closes the raft stores. Call it after ShutdownRaft.
 func (r *Replica) Close() error {
 	r.wg.Wait()
-	return r.stores.close()
+	var errs []error
+	if r.stores.durable != nil {
+		if err := r.writeApplied(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(append(errs, r.stores.close())...)
 }
 
 // Raft returns the raft server, for membership changes and the leader

@@ -294,6 +294,9 @@ func (r *Runner) watch() {
 
 func (r *Runner) loop() {
 	defer r.wg.Done()
+	if !r.catchUp() { // catchup.go: before anything starts
+		return
+	}
 	t := time.NewTicker(runnerTick)
 	defer t.Stop()
 	for {

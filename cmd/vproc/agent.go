@@ -283,14 +283,20 @@ func runAgent(ctx context.Context, e *env, s *agentSettings, r *reloader) error 
 	if err := sdNotify(e.getenv, "READY=1"); err != nil {
 		cfg.Logger.Warn("telling systemd the agent is ready", "error", err)
 	}
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-a.Failed():
+	}
 	stopHangups()
 	_ = sdNotify(e.getenv, "STOPPING=1")
 	cfg.Logger.Info("agent shutting down", "timeout", s.f.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), s.f.shutdownTimeout)
 	defer cancel()
-	if err := a.Shutdown(sctx); err != nil {
+	if err := a.Shutdown(sctx); err != nil && a.Err() == nil {
 		return fmt.Errorf("agent shutdown: %w", err)
+	}
+	if err := a.Err(); err != nil {
+		return fmt.Errorf("agent: %w", err)
 	}
 	return nil
 }

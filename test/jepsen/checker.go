@@ -677,6 +677,68 @@ func CheckOneRunner(beats []Beat) Verdict {
 	return v.verdict(name, fmt.Sprintf("%d heartbeats of %d runs of %d PIDs, none overlapping", len(beats), nruns, len(runs)))
 }
 
+// isKill reports whether a fault kills its targets.
+func isKill(k FaultKind) bool {
+	switch k {
+	case FaultKillOne, FaultKillMinority, FaultKillLeader, FaultKillAll:
+		return true
+	}
+	return false
+}
+
+// CheckNoRerun checks that no run survives its node's kill: every process
+// dies with its agent, so heartbeats of one incarnation on one node both
+// before a kill of that node and after its restart mean that the node ran
+// that incarnation again (crash recovery must report it lost, and only the
+// restart policy may run it again, as a new incarnation).
+func CheckNoRerun(beats []Beat, faults []Fault) Verdict {
+	const name = "nothing runs twice after a crash"
+	if len(beats) == 0 {
+		return Verdict{Check: name, Status: StatusSkipped, Summary: "no heartbeats recorded"}
+	}
+	type killed struct{ start, end int64 }
+	kills := map[string][]killed{}
+	nkills := 0
+	for _, f := range faults {
+		if !isKill(f.Kind) || f.Error != "" {
+			continue
+		}
+		for _, n := range f.Targets {
+			kills[n] = append(kills[n], killed{f.Start, f.End})
+			nkills++
+		}
+	}
+	type runID struct {
+		pid uint64
+		runKey
+	}
+	runs := map[runID][]int64{}
+	for _, b := range beats {
+		k := runID{b.PID, runKey{b.Incarnation, b.Node}}
+		runs[k] = append(runs[k], b.At)
+	}
+	var v violations
+	for k, ats := range runs {
+		for _, kl := range kills[k.Node] {
+			var before, after int64 = -1, -1
+			for _, at := range ats {
+				if at < kl.start && at > before {
+					before = at
+				}
+				if at > kl.end && (after < 0 || at < after) {
+					after = at
+				}
+			}
+			if before >= 0 && after >= 0 {
+				v.addf("PID %d incarnation %d ran on %s at %s, before the kill of %s..%s, and again at %s",
+					k.pid, k.Inc, k.Node, fmtTime(before), fmtTime(kl.start), fmtTime(kl.end), fmtTime(after))
+				break
+			}
+		}
+	}
+	return v.verdict(name, fmt.Sprintf("%d runs, %d node kills, no run outlived its node", len(runs), nkills))
+}
+
 // ---- kill is final (Guarantee 4) ----
 
 // CheckKillFinal checks every acknowledged SIGKILL: no incarnation above the

@@ -411,3 +411,27 @@ func TestReportFailsOnAnyViolation(t *testing.T) {
 		t.Errorf("report does not say how to replay or what failed:\n%s", s)
 	}
 }
+
+func TestCheckNoRerun(t *testing.T) {
+	kill := Fault{Kind: FaultKillAll, Targets: []string{"n1", "n2", "n3"}, Start: 100, End: 200}
+	for _, tc := range []struct {
+		name   string
+		beats  []Beat
+		faults []Fault
+		want   Status
+	}{
+		{"no heartbeats", nil, []Fault{kill}, StatusSkipped},
+		{"died with its node", []Beat{{PID: 5, Incarnation: 1, Node: "n1", At: 50}, {PID: 5, Incarnation: 1, Node: "n1", At: 90}}, []Fault{kill}, StatusPass},
+		{"restarted as a new incarnation", []Beat{{PID: 5, Incarnation: 1, Node: "n1", At: 50}, {PID: 5, Incarnation: 2, Node: "n1", At: 250}}, []Fault{kill}, StatusPass},
+		{"same incarnation again", []Beat{{PID: 5, Incarnation: 1, Node: "n1", At: 50}, {PID: 5, Incarnation: 1, Node: "n1", At: 250}}, []Fault{kill}, StatusFail},
+		{"another node was killed", []Beat{{PID: 5, Incarnation: 1, Node: "n4", At: 50}, {PID: 5, Incarnation: 1, Node: "n4", At: 250}}, []Fault{kill}, StatusPass},
+		{"a pause is not a kill", []Beat{{PID: 5, Incarnation: 1, Node: "n1", At: 50}, {PID: 5, Incarnation: 1, Node: "n1", At: 250}},
+			[]Fault{{Kind: FaultPauseOne, Targets: []string{"n1"}, Start: 100, End: 200}}, StatusPass},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := CheckNoRerun(tc.beats, tc.faults); got.Status != tc.want {
+				t.Fatalf("CheckNoRerun: got %s (%s), want %s", got.Status, got.Summary, tc.want)
+			}
+		})
+	}
+}

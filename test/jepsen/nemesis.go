@@ -31,13 +31,14 @@ const (
 	FaultMajoritiesRing   FaultKind = "majorities-ring"   // each node sees a majority, no two the same
 	FaultNetem            FaultKind = "netem"             // delay and loss on every node's interface
 	FaultMembership       FaultKind = "member-add-remove" // add a node, inject another fault, remove it
+	FaultKillAll          FaultKind = "kill-all"          // SIGKILL every node within a second, restart them all at heal
 )
 
 // AllFaults lists every fault kind.
 var AllFaults = []FaultKind{
 	FaultKillOne, FaultKillMinority, FaultKillLeader, FaultPauseOne, FaultPauseLeader,
 	FaultIsolateOne, FaultIsolateLeader, FaultMajorityMinority, FaultBridge, FaultMajoritiesRing,
-	FaultNetem, FaultMembership,
+	FaultNetem, FaultMembership, FaultKillAll,
 }
 
 // NeedsNetwork reports whether the fault needs network namespaces.
@@ -369,9 +370,11 @@ func (n *Nemesis) apply(ctx context.Context, kind FaultKind, rng *rand.Rand, f *
 		return l
 	}
 	switch kind {
-	case FaultKillOne, FaultKillLeader, FaultKillMinority:
+	case FaultKillOne, FaultKillLeader, FaultKillMinority, FaultKillAll:
 		var victims []string
 		switch kind {
+		case FaultKillAll:
+			victims = shuffled(members, rng)
 		case FaultKillOne:
 			victims = []string{one()}
 		case FaultKillLeader:

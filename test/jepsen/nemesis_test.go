@@ -78,7 +78,7 @@ func TestParseFaults(t *testing.T) {
 	if got, _ := ParseFaults(""); len(got) != len(AllFaults) {
 		t.Errorf("got %v for \"\", want all", got)
 	}
-	if _, err := ParseFaults("kill-all"); err == nil {
+	if _, err := ParseFaults("kill-everything"); err == nil {
 		t.Error("got no error for an unknown fault")
 	}
 }

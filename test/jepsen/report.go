@@ -52,7 +52,7 @@ func CheckAll(in CheckInput) []Verdict {
 		CheckNoLostSpawn(in.Ops, in.Final, nil),
 	)
 	if in.Heartbeats {
-		vs = append(vs, CheckOneRunner(in.Beats))
+		vs = append(vs, CheckOneRunner(in.Beats), CheckNoRerun(in.Beats, in.Faults))
 	} else {
 		vs = append(vs, Verdict{Check: "one runner per PID", Status: StatusSkipped, Summary: "no heartbeat program"})
 	}

@@ -85,6 +85,60 @@ var Scenarios = []Scenario{
 		Builds: []Build{{Name: "normal"}},
 		Script: registryRotation,
 	},
+	{
+		Name: "WholeClusterCrashRunsNothingTwice",
+		About: "regression (an operator's whole-cluster kill -9, which ran restart=never processes again): heartbeat processes run on every node and every agent is killed with " +
+			"SIGKILL within a second, then all are started again from their data dirs. Every process died with " +
+			"its agent, so no incarnation may run again; only the restart policy runs a process again, as a new " +
+			"incarnation.",
+		Nodes:  3,
+		Builds: []Build{{Name: "normal"}},
+		Script: crashAll,
+	},
+}
+
+// crashAll runs heartbeats, kills every node at once and restarts them.
+func crashAll(ctx context.Context, s *Script) error {
+	members := s.Members()
+	leader, err := s.Leader(ctx, members)
+	if err != nil {
+		return err
+	}
+	c := s.Client(leader)
+	for range 2 * len(members) {
+		if _, err := s.heartbeat(ctx, c, "50ms"); err != nil {
+			c.close()
+			return err
+		}
+	}
+	c.close()
+	ctxutil.Sleep(ctx, time.Second)
+	f, err := s.Inject(FaultKillAll, members, "SIGKILL", func() error {
+		var errs []error
+		for _, m := range members {
+			errs = append(errs, s.r.cl.Kill(m))
+		}
+		return errors.Join(errs...)
+	})
+	if err != nil {
+		return err
+	}
+	ctxutil.Sleep(ctx, time.Second)
+	err = f.Heal(func() error {
+		var errs []error
+		for _, m := range members {
+			errs = append(errs, s.r.cl.Start(m))
+		}
+		return errors.Join(errs...)
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := s.Leader(ctx, members); err != nil {
+		return err
+	}
+	ctxutil.Sleep(ctx, 5*time.Second) // long enough for a rerun to beat
+	return nil
 }
 
 // registryRotations is how many create/unlink pairs registryRotation makes

@@ -203,7 +203,7 @@ func (w *Workload) write(ctx context.Context, st *stream, rng *rand.Rand, op *Op
 		if last.kind == maybe {
 			applied = true
 		}
-		if last.kind == answered || last.kind == maybe && op.Kind.oncePerOutcome() {
+		if last.kind == answered {
 			break
 		}
 	}

@@ -113,11 +113,3 @@ func (w *Workload) registryOp(ctx context.Context, st *stream, rng *rand.Rand, k
 	w.hist.Add(op)
 	return op
 }
-
-// oncePerOutcome reports whether an operation of kind k may not be retried
-// once an attempt may have applied: the FIFO and queue routes do not take
-// client sessions (a retry would apply again, and answer EEXIST or ENOENT
-// for the first attempt's own effect), so the workload, like the Go
-// client, makes one attempt there unless the first was refused before
-// dispatch.
-func (k OpKind) oncePerOutcome() bool { return k == OpCreate || k == OpUnlink }

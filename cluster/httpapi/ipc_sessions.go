@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/node"
+)
+
+// SessionNames is the optional ability of a Node to create and unlink IPC
+// names in a client's session (Guarantee 9), so that a retry after an
+// unknown outcome gets the first attempt's answer rather than EEXIST or
+// ENOENT for that attempt's own effect (ipcnet.Net's InSession and
+// Answer).
+type SessionNames interface {
+	// InSession runs op, which creates or unlinks name, with its registry
+	// change committed as request sess.
+	InSession(kind node.NameKind, name string, sess *commit.SessionRef, op func() error) error
+	// Answer returns the first answer of request sess if an earlier
+	// attempt of it changed the registry, else an answer with an error.
+	Answer(ctx context.Context, sess *commit.SessionRef, kind node.NameKind) (*fsm.Result, error)
+}
+
+// inSession runs op, a create or unlink of name by the local kernel, in the
+// client session of r, when r has one and the node can. When op fails with
+// retryErr (EEXIST for a create, ENOENT for an unlink) and an earlier
+// attempt of the same request changed the registry, the request succeeded
+// then: that first answer is returned. Errors come back marked for fail.
+func (s *Server) inSession(r *http.Request, kind node.NameKind, name string, retryErr error, op func() error) error {
+	sess, err := sessionFrom(r)
+	if err != nil {
+		return err
+	}
+	sn, ok := s.node.(SessionNames)
+	if sess == nil || !ok {
+		if err := op(); err != nil {
+			return errnoError(err)
+		}
+		return nil
+	}
+	err = sn.InSession(kind, name, sess, op)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, retryErr) {
+		return errnoError(err)
+	}
+	res, aerr := sn.Answer(r.Context(), sess, kind)
+	if aerr == nil && res.Err == nil {
+		return nil // the first attempt's answer
+	}
+	return errnoError(err)
+}

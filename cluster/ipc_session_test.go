@@ -1,0 +1,113 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vproc/vproc/cluster/api"
+)
+
+// TestIPCNamesTakeSessions: creating and unlinking FIFO and queue names
+// take client sessions, as spawns do (Guarantee 9). A request sent again
+// with the same session and request id, as after an unknown outcome and
+// through any node, gets the first answer, never EEXIST or ENOENT for its
+// own first attempt; a new request id meets the name as it is.
+func TestIPCNamesTakeSessions(t *testing.T) {
+	c := MakeCluster(t, 3)
+	l := c.leader()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sid, err := l.registerSession(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := make([]string, 0, 3)
+	for _, a := range c.up() {
+		addrs = append(addrs, a.HTTPAddr())
+	}
+	rid := uint64(0)
+	// do sends one request, and sends it again with the same request id
+	// while the answer is 503 (no leader for a moment, as a loaded
+	// machine may see): what the Go client does, and what the session
+	// makes safe.
+	var do func(addr, method, path string, body any, rid uint64) (int, string)
+	once := func(addr, method, path string, body any, rid uint64) (int, string) {
+		t.Helper()
+		var in io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			in = bytes.NewReader(b)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set(api.HeaderSession, strconv.FormatUint(sid, 10))
+		req.Header.Set(api.HeaderRequest, strconv.FormatUint(rid, 10))
+		req.Header.Set(api.HeaderAcked, "1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e api.Error
+		b, _ := io.ReadAll(resp.Body)
+		_ = json.Unmarshal(b, &e)
+		if resp.StatusCode != http.StatusOK {
+			t.Logf("%s %s through %s, request %d: %d %s: %s", method, path, addr, rid, resp.StatusCode, e.Code, e.Message)
+		}
+		return resp.StatusCode, e.Code
+	}
+	do = func(addr, method, path string, body any, rid uint64) (int, string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			st, code := once(addr, method, path, body, rid)
+			if st != http.StatusServiceUnavailable || time.Now().After(deadline) {
+				return st, code
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for _, tc := range []struct {
+		name           string
+		method, path   string
+		body           any
+		create, unlink string // the paths of the create and unlink
+	}{
+		{"queue", http.MethodPost, "/v1/mq", api.MQCreateRequest{Name: "/sq"}, "/v1/mq", "/v1/mq?name=" + url.QueryEscape("/sq")},
+		{"fifo", http.MethodPost, "/v1/fifo", api.FIFOCreateRequest{Path: "/sf"}, "/v1/fifo", "/v1/fifo?path=" + url.QueryEscape("/sf")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rid++
+			create := rid
+			for i, addr := range append(addrs, addrs[0]) {
+				if st, code := do(addr, tc.method, tc.create, tc.body, create); st != http.StatusOK {
+					t.Fatalf("create, attempt %d through %s: got %d %s, want 200", i, addr, st, code)
+				}
+			}
+			rid++
+			if st, code := do(addrs[1], tc.method, tc.create, tc.body, rid); st == http.StatusOK || code != "EEXIST" {
+				t.Fatalf("create in a new request: got %d %s, want EEXIST", st, code)
+			}
+			rid++
+			unlink := rid
+			for i, addr := range append(addrs, addrs[0]) {
+				if st, code := do(addr, http.MethodDelete, tc.unlink, nil, unlink); st != http.StatusOK {
+					t.Fatalf("unlink, attempt %d through %s: got %d %s, want 200", i, addr, st, code)
+				}
+			}
+			rid++
+			if st, code := do(addrs[2], http.MethodDelete, tc.unlink, nil, rid); st == http.StatusOK || code != "ENOENT" {
+				t.Fatalf("unlink in a new request: got %d %s, want ENOENT", st, code)
+			}
+		})
+	}
+}
