@@ -131,6 +131,16 @@ type Config struct {
 	// still running. Its node's value applies.
 	PreemptGrace time.Duration
 
+	// HTTP server limits (httpserver.go): the read-header, read, write and
+	// idle timeouts of client connections, and the most connections one
+	// client address may hold at once (0: no cap). Cluster members are
+	// not capped; long requests lift the timeouts that concern them.
+	HTTPReadHeaderTimeout time.Duration
+	HTTPReadTimeout       time.Duration
+	HTTPWriteTimeout      time.Duration
+	HTTPIdleTimeout       time.Duration
+	HTTPMaxConnsPerClient int
+
 	// EnableDebug serves Go's profiles (net/http/pprof) under
 	// /debug/pprof/ on the HTTP API, as Consul's and Nomad's enable_debug
 	// do. Off by default: profiles reveal memory contents and cost CPU.
@@ -262,6 +272,12 @@ func DefaultConfig() Config {
 		FSM:          fsm.DefaultConfig(),
 		Scheduler:    defaultScheduler(),
 		PreemptGrace: DefaultPreemptGrace,
+
+		HTTPReadHeaderTimeout: DefaultHTTPReadHeaderTimeout,
+		HTTPReadTimeout:       DefaultHTTPReadTimeout,
+		HTTPWriteTimeout:      DefaultHTTPWriteTimeout,
+		HTTPIdleTimeout:       DefaultHTTPIdleTimeout,
+		HTTPMaxConnsPerClient: DefaultHTTPMaxConnsPerClient,
 	}
 }
 
@@ -297,6 +313,13 @@ func (c *Config) Validate() error {
 		return bad("--dev is a single node: bootstrap-expect %d", c.BootstrapExpect)
 	case c.CPUs < 0:
 		return bad("cpus %d is negative", c.CPUs)
+	case c.HTTPReadHeaderTimeout <= 0, c.HTTPReadTimeout <= 0, c.HTTPWriteTimeout <= 0, c.HTTPIdleTimeout <= 0:
+		return bad("HTTP timeouts must be positive: read-header %v, read %v, write %v, idle %v",
+			c.HTTPReadHeaderTimeout, c.HTTPReadTimeout, c.HTTPWriteTimeout, c.HTTPIdleTimeout)
+	case c.HTTPReadHeaderTimeout > c.HTTPReadTimeout:
+		return bad("HTTP read-header timeout %v is above the read timeout %v", c.HTTPReadHeaderTimeout, c.HTTPReadTimeout)
+	case c.HTTPMaxConnsPerClient < 0:
+		return bad("http-max-conns-per-client %d is negative", c.HTTPMaxConnsPerClient)
 	case c.Memory < 0:
 		return bad("memory %d is negative", c.Memory)
 	case c.Retention <= 0:
