@@ -58,6 +58,23 @@ type SpawnResponse struct {
 // MaxSpawnBatch caps the items of one POST /v1/spawn/batch.
 const MaxSpawnBatch = 1024
 
+// Caps on what one spawn or kill may store or cost, each refused with a 4xx
+// naming it (what Linux's execve(2) and NAME_MAX allow, at most).
+const (
+	// MaxArgBytes caps one argument or environment entry (Linux's
+	// MAX_ARG_STRLEN).
+	MaxArgBytes = 128 << 10
+	// MaxArgvEnvBytes caps a spawn's arguments and environment together,
+	// each string counted with its terminating NUL as execve(2) does.
+	MaxArgvEnvBytes = 512 << 10
+	// MaxNameBytes caps a name: the command, owner, node, working
+	// directory, constraint labels and values, and the IPC names a spawn
+	// uses.
+	MaxNameBytes = 255
+	// MaxKillTargets caps the targets of one POST /v1/kill.
+	MaxKillTargets = 1000
+)
+
 // SpawnBatchRequest asks for many processes in one request: POST
 // /v1/spawn/batch. It is how a client merges concurrent spawns. Each item
 // is a spawn of its own: with HeaderSession set, each carries its own

@@ -188,6 +188,9 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) (any, error)
 	if len(req.Targets) == 0 {
 		return nil, badRequest("no targets")
 	}
+	if len(req.Targets) > api.MaxKillTargets {
+		return nil, tooLarge("%d targets; the limit is %d per kill request", len(req.Targets), api.MaxKillTargets)
+	}
 	if req.Signal < 0 || req.Signal >= fsm.NSIG {
 		return nil, badRequest("bad signal %d: want 0..%d", req.Signal, fsm.NSIG-1)
 	}
