@@ -228,7 +228,7 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) (any, error)
 				<-sem
 				wg.Done()
 			}()
-			cmd := &fsm.Signal{ID: signalID(sess, i), Target: t, Signal: req.Signal, Now: time.Now().UnixNano()}
+			cmd := &fsm.Signal{ID: signalID(sess, i), Target: t, Signal: req.Signal, Now: time.Now().UnixNano(), Unstarted: true}
 			outs[i].res, outs[i].err = s.core.Submit(r.Context(), envelope, cmd)
 		}()
 	}
