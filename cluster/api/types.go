@@ -169,6 +169,8 @@ type Process struct {
 	CreatedAt   time.Time `json:"created_at"`
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	ExitedAt    time.Time `json:"exited_at,omitzero"`
+	// PendingReason says why a pending process is not placed yet.
+	PendingReason string `json:"pending_reason,omitempty"`
 }
 
 // Exited reports whether the process has a final status.
@@ -310,6 +312,7 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 const (
 	CodeBadRequest     = "bad_request"     // malformed body, unknown field, bad grammar
 	CodeTooLarge       = "too_large"       // request body over MaxBodyBytes
+	CodeUnplaceable    = "unplaceable"     // no node of the cluster can ever take the spawn
 	CodeNotFound       = "not_found"       // no such route
 	CodeNoSuchProcess  = "no_such_process" // ESRCH
 	CodeUnknownProgram = "unknown_program" // 127

@@ -27,6 +27,9 @@ import (
 const (
 	// maxBlockingWait caps (and is the default of) a blocking list's wait.
 	maxBlockingWait = 5 * time.Minute
+	// maxPlacementWait bounds how long a logs or stdin request waits for
+	// its pending process to be placed.
+	maxPlacementWait = maxBlockingWait
 	// fanoutTimeout bounds asking other nodes for micro-states and CPU times.
 	fanoutTimeout = 500 * time.Millisecond
 	// logChunk is the most a log stream reads at once.

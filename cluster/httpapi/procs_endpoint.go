@@ -43,6 +43,9 @@ func (s *Server) handleSpawnBatch(w http.ResponseWriter, r *http.Request) (any, 
 	for i := range req.Items {
 		cmd, err := spawnCommand(&req.Items[i].Spawn, s.node.Programs())
 		if err == nil {
+			err = s.checkPlaceable(&cmd.Spec)
+		}
+		if err == nil {
 			cmd.Now = now
 			err = checkEncodable(cmd)
 		}
@@ -136,6 +139,9 @@ func (s *Server) handleSpawn(w http.ResponseWriter, r *http.Request) (any, error
 	}
 	cmd, err := spawnCommand(&req, s.node.Programs())
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkPlaceable(&cmd.Spec); err != nil {
 		return nil, err
 	}
 	cmd.Now = time.Now().UnixNano()
@@ -416,8 +422,17 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 		filter.Node = s.name
 	}
 	list := api.ProcessList{Processes: []api.Process{}, Index: v.Index()}
+	now := time.Now()
+	var nodes []fsm.Node
 	v.Walk(filter, func(p *fsm.Process) bool {
-		list.Processes = append(list.Processes, apiProcess(p))
+		ap := apiProcess(p)
+		if p.State == fsm.StatePending {
+			if nodes == nil {
+				nodes = knownNodes(v)
+			}
+			ap.PendingReason = pendingReason(nodes, p, now)
+		}
+		list.Processes = append(list.Processes, ap)
 		return true
 	})
 	s.enrich(ctx, list.Processes, local)
@@ -446,6 +461,9 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) (any, error) 
 		return nil, domainError(fmt.Errorf("%w: pid %d", fsm.ErrNoSuchProcess, pid))
 	}
 	out := []api.Process{apiProcess(&p)}
+	if p.State == fsm.StatePending {
+		out[0].PendingReason = pendingReason(knownNodes(v), &p, time.Now())
+	}
 	s.enrich(r.Context(), out, local)
 	s.readHeaders(w, v.Index(), stale)
 	return out[0], nil

@@ -67,8 +67,13 @@ func psTable(w io.Writer, procs []api.Process) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "PID\tPPID\tSTATE\tMICRO\tNODE\tPRI\tCPU\tCOMMAND")
 	for _, p := range procs {
+		// A pending process has no node yet: the column says why.
+		where := dash(p.Node)
+		if p.Node == "" && p.PendingReason != "" {
+			where = "(" + p.PendingReason + ")"
+		}
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n",
-			p.PID, p.PPID, dash(p.State), dash(p.MicroState), dash(p.Node), p.Priority,
+			p.PID, p.PPID, dash(p.State), dash(p.MicroState), where, p.Priority,
 			cpuTime(p.CPUMillis), commandLine(p.Command, p.Args))
 	}
 	return tw.Flush()
