@@ -114,7 +114,7 @@ func New(cfg Config) (*Agent, error) {
 	if len(cfg.Join) > 0 {
 		if n, err := a.gossip.Join(cfg.Join); err != nil {
 			a.logger.Warn("joining seeds failed; retrying", "seeds", cfg.Join, "error", err,
-				"every", cfg.RejoinInterval)
+				"every", min(membership.AloneRejoinInterval, cfg.RejoinInterval))
 		} else {
 			a.logger.Info("joined", "seeds_contacted", n)
 		}
