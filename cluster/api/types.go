@@ -180,7 +180,13 @@ func (p *Process) Exited() bool { return p.State == "exited" || p.State == "lost
 type ProcessList struct {
 	Processes []Process `json:"processes"`
 	Index     uint64    `json:"index"`
+	// Next, when not 0, is the after= of the next page: the listing was
+	// cut at its limit.
+	Next uint64 `json:"next,omitempty"`
 }
+
+// MaxListPage caps the limit= of GET /v1/procs.
+const MaxListPage = 10000
 
 // Node is a member of the cluster.
 type Node struct {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -385,6 +386,10 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 	if !ok || wait > maxBlockingWait {
 		wait = maxBlockingWait
 	}
+	limit, after, err := pageParams(q)
+	if err != nil {
+		return nil, err
+	}
 	if !stale && !s.core.IsLeader() {
 		s.forwardToLeader(w, r, false)
 		return nil, nil
@@ -417,7 +422,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 			return nil, nil
 		}
 	}
-	filter := fsm.Filter{LiveOnly: !all}
+	filter := fsm.Filter{LiveOnly: !all, After: after}
 	if local {
 		filter.Node = s.name
 	}
@@ -425,6 +430,10 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 	now := time.Now()
 	var nodes []fsm.Node
 	v.Walk(filter, func(p *fsm.Process) bool {
+		if limit > 0 && len(list.Processes) == limit {
+			list.Next = list.Processes[limit-1].PID
+			return false
+		}
 		ap := apiProcess(p)
 		if p.State == fsm.StatePending {
 			if nodes == nil {
@@ -533,4 +542,22 @@ func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) (any, error)
 			return nil, err
 		}
 	}
+}
+
+// pageParams parses the limit= and after= of a listing: limit 0 is no
+// limit, at most api.MaxListPage.
+func pageParams(q url.Values) (limit int, after uint64, err error) {
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > api.MaxListPage {
+			return 0, 0, badRequest("bad limit %q: want 0..%d", v, api.MaxListPage)
+		}
+		limit = n
+	}
+	if v := q.Get("after"); v != "" {
+		if after, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return 0, 0, badRequest("bad after %q: want a PID", v)
+		}
+	}
+	return limit, after, nil
 }
