@@ -49,9 +49,9 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		FSM:                fsm.DefaultConfig(),
-		HeartbeatTimeout:   250 * time.Millisecond,
-		ElectionTimeout:    250 * time.Millisecond,
-		LeaderLeaseTimeout: 125 * time.Millisecond,
+		HeartbeatTimeout:   400 * time.Millisecond,
+		ElectionTimeout:    400 * time.Millisecond,
+		LeaderLeaseTimeout: 400 * time.Millisecond,
 		CommitTimeout:      5 * time.Millisecond,
 		SnapshotThreshold:  8192,
 		SnapshotInterval:   30 * time.Second,
