@@ -257,6 +257,9 @@ type Health struct {
 	Node   string `json:"node"`
 	Leader string `json:"leader"` // the leader's name, "" when there is none
 	OK     bool   `json:"ok"`
+	// Disk, when set, says that the node's disk is full ("ENOSPC on
+	// <dir>: ..."): it cannot write the raft log until space is freed.
+	Disk string `json:"disk,omitempty"`
 }
 
 // StateInfo is the answer to GET /v1/state: what the answering node has
@@ -319,6 +322,7 @@ const (
 	CodeBadRequest     = "bad_request"     // malformed body, unknown field, bad grammar
 	CodeTooLarge       = "too_large"       // request body over MaxBodyBytes
 	CodeUnplaceable    = "unplaceable"     // no node of the cluster can ever take the spawn
+	CodeNoSpace        = "no_space"        // the answering node's disk is full: ENOSPC on its data dir
 	CodeNotFound       = "not_found"       // no such route
 	CodeNoSuchProcess  = "no_such_process" // ESRCH
 	CodeUnknownProgram = "unknown_program" // 127

@@ -35,6 +35,8 @@ type Stores struct {
 	Stable raft.StableStore   // Bolt
 	Snaps  raft.SnapshotStore // files under the directory's snapshots/
 	Bolt   *raftboltdb.BoltStore
+	// Disk tells whether the directory's disk is full (diskwatch.go).
+	Disk *DiskWatch
 }
 
 // Open opens (creating them if needed) the stores under dir. logger
@@ -64,7 +66,9 @@ func Open(dir string, logger hclog.Logger) (*Stores, error) {
 		_ = bolt.Close()
 		return nil, fmt.Errorf("snapshot store: %w", err)
 	}
-	return &Stores{Logs: cache, Stable: bolt, Snaps: snaps, Bolt: bolt}, nil
+	st := &Stores{Logs: cache, Stable: bolt, Snaps: snaps, Bolt: bolt}
+	st.Watch(NewDiskWatch(dir))
+	return st, nil
 }
 
 // Close closes the BoltDB file.

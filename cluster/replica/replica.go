@@ -172,6 +172,7 @@ func New(cfg Config, trans raft.Transport, env Env) (*Replica, error) {
 	if r.stores, err = openRaftStores(&cfg, hl); err != nil {
 		return nil, err
 	}
+	r.watchDisk()
 	hasState, err := raft.HasExistingState(r.stores.logs, r.stores.stable, r.stores.snaps)
 	if err != nil {
 		_ = r.stores.close()
