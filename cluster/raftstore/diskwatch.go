@@ -3,6 +3,7 @@ package raftstore
 import (
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -60,7 +61,8 @@ func (w *DiskWatch) OnChange(fn func(err error)) {
 // observe records the outcome of a write and returns err, as a
 // *DiskFullError when it was for want of space.
 func (w *DiskWatch) observe(err error) error {
-	full := err != nil && errors.Is(err, syscall.ENOSPC)
+	// Some layers pass errors on as text only.
+	full := err != nil && (errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), syscall.ENOSPC.Error()))
 	if err != nil && !full {
 		return err
 	}
@@ -143,11 +145,3 @@ var (
 	_ raft.SnapshotStore = (*watchedSnaps)(nil)
 	_ io.Writer          = (*watchedSink)(nil)
 )
-
-// Watch wraps the stores so that w observes their writes.
-func (s *Stores) Watch(w *DiskWatch) {
-	s.Logs = &watchedLogs{LogStore: s.Logs, w: w}
-	s.Stable = &watchedStable{StableStore: s.Stable, w: w}
-	s.Snaps = &watchedSnaps{SnapshotStore: s.Snaps, w: w}
-	s.Disk = w
-}

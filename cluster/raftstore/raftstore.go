@@ -56,7 +56,10 @@ func Open(dir string, logger hclog.Logger) (*Stores, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft log %s: %w", path, err)
 	}
-	cache, err := raft.NewLogCache(LogCacheSize, bolt)
+	// The disk watch sits under the log cache, which flattens the errors
+	// it passes on.
+	disk := NewDiskWatch(dir)
+	cache, err := raft.NewLogCache(LogCacheSize, &watchedLogs{LogStore: bolt, w: disk})
 	if err != nil {
 		_ = bolt.Close()
 		return nil, err
@@ -66,9 +69,13 @@ func Open(dir string, logger hclog.Logger) (*Stores, error) {
 		_ = bolt.Close()
 		return nil, fmt.Errorf("snapshot store: %w", err)
 	}
-	st := &Stores{Logs: cache, Stable: bolt, Snaps: snaps, Bolt: bolt}
-	st.Watch(NewDiskWatch(dir))
-	return st, nil
+	return &Stores{
+		Logs:   cache,
+		Stable: &watchedStable{StableStore: bolt, w: disk},
+		Snaps:  &watchedSnaps{SnapshotStore: snaps, w: disk},
+		Bolt:   bolt,
+		Disk:   disk,
+	}, nil
 }
 
 // Close closes the BoltDB file.
