@@ -41,4 +41,3 @@ func TestRunSaysItsProcessIsPending(t *testing.T) {
 		t.Fatalf("run's stderr %q: %d times %q, want once", r.stderr, n, want)
 	}
 }
-
