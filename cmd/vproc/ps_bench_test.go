@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime/debug"
 	"strconv"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ import (
 //
 //	go test -run '^$' -bench PsAll -benchtime 3x ./cmd/vproc/
 func BenchmarkPsAll(b *testing.B) {
+	// The agent's own collector target (--gc-percent, gc.go): the table
+	// lives in this process as it does in the agent.
+	defer debug.SetGCPercent(debug.SetGCPercent(defaultGCPercent))
 	f := tableOfExited(b, 1_000_000)
 	core := &benchCore{f: f}
 	srv, err := httpapi.New(httpapi.Config{
