@@ -8,7 +8,15 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: test check fmt staticcheck short deps unit bench bench-ipc bench-cluster vet jepsen jepsen-ci image release deploy-test k8s-test
 
-test: deps vet unit k8s-test deploy-test jepsen-ci
+# Every stage runs even when an earlier one fails (a failed unit test
+# does not skip the fault suite), and `make test` fails if any did.
+test: deps vet
+	@status=0; \
+	$(MAKE) --no-print-directory unit || status=1; \
+	$(MAKE) --no-print-directory k8s-test || status=1; \
+	$(MAKE) --no-print-directory deploy-test || status=1; \
+	$(MAKE) --no-print-directory jepsen-ci || status=1; \
+	exit $$status
 
 deps:
 	@bash test/deps.sh

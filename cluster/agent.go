@@ -108,12 +108,8 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.BootstrapExpect > 0 && !cfg.Dev && a.raft.LastIndex() == 0 {
 		a.goFunc(a.members.RunBootstrap)
 	}
-	a.httpSrv = &http.Server{
-		Handler:           a.serving.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          logbridge.HCLog(logger, "http").StandardLogger(nil),
-	}
-	ln := a.httpLn
+	a.httpSrv = newHTTPServer(&cfg, a.serving.handler(), logbridge.HCLog(logger, "http").StandardLogger(nil))
+	ln := newConnLimiter(a.httpLn, cfg.HTTPMaxConnsPerClient, a.memberIP, logger)
 	a.goFunc(func() {
 		if err := a.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.logger.Error("http server stopped", "error", err)
@@ -123,7 +119,7 @@ func New(cfg Config) (*Agent, error) {
 	if len(cfg.Join) > 0 {
 		if n, err := a.gossip.Join(cfg.Join); err != nil {
 			a.logger.Warn("joining seeds failed; retrying", "seeds", cfg.Join, "error", err,
-				"every", cfg.RejoinInterval)
+				"every", min(membership.AloneRejoinInterval, cfg.RejoinInterval))
 		} else {
 			a.logger.Info("joined", "seeds_contacted", n)
 		}

@@ -199,6 +199,13 @@ func TestHTTPSessionRetry(t *testing.T) {
 
 	// A kill of several targets, retried: each target's signal is made
 	// pending once (the runner is not running, so nothing is delivered).
+	// The targets run: a signal to a process that has not run acts at once.
+	for _, pid := range []uint64{2, 3} {
+		p, _ := h.c.f.Get(pid)
+		if res := h.c.apply(&fsm.Started{PID: pid, Incarnation: 1, Node: p.Node, Now: time.Now().UnixNano()}); res.Err != nil {
+			t.Fatalf("starting pid %d: %v", pid, res.Err)
+		}
+	}
 	kill := api.KillRequest{Targets: []int64{2, 3}, Signal: 10}
 	for range 2 {
 		r := do(t, "POST", h.url+"/v1/kill", kill, hdr(3, 1))

@@ -22,9 +22,9 @@ func TestConfigLeaseRelations(t *testing.T) {
 		fence, lost  time.Duration
 		wantAccepted bool
 	}{
-		{"defaults", 1500 * time.Millisecond, 2 * time.Second, true},
+		{"defaults", 2400 * time.Millisecond, 3100 * time.Millisecond, true},
 		{"fence within an election", time.Second, 3 * time.Second, false},
-		{"lost below fence·(1+ρ)+election", 1500 * time.Millisecond, 1800 * time.Millisecond, false},
+		{"lost below fence·(1+ρ)+election", 2400 * time.Millisecond, 2900 * time.Millisecond, false},
 		{"longer leases", 5 * time.Second, 10 * time.Second, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

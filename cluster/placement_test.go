@@ -192,13 +192,16 @@ func TestPlacementConstraints(t *testing.T) {
 			t.Errorf("--constraint zone=b: placed on %s, want node1 or node2", p.Node)
 		}
 	}
-	res, err := cl.Spawn(ctx, api.SpawnRequest{Command: "sleep", Args: []string{"600"}, Constraints: []string{"zone=c"}})
-	if err != nil {
-		t.Fatal(err)
+	// No node has zone=c: the spawn is refused, never left pending.
+	_, err := cl.Spawn(ctx, api.SpawnRequest{Command: "sleep", Args: []string{"600"}, Constraints: []string{"zone=c"}})
+	if se := (*client.StatusError)(nil); !errors.As(err, &se) || se.StatusCode != 400 || se.Err.Code != api.CodeUnplaceable {
+		t.Fatalf("--constraint zone=c (no such node): got %v, want 400 %s", err, api.CodeUnplaceable)
 	}
+	// In the table, where a spawn is not checked again, it stays pending.
+	pid := c.spawnSpec(fsm.Spec{Command: "sleep", Args: []string{"600"}, Constraints: []fsm.Constraint{{Label: "zone", Value: "c"}}})
 	witness := c.waitPlaced(c.spawnSpec(sleeper(0)))
-	if p := c.proc(res.PID); p.State != fsm.StatePending {
-		t.Fatalf("--constraint zone=c (no such node) is %s on %q, want pending; a later spawn went to %s", p.State, p.Node, witness.Node)
+	if p := c.proc(pid); p.State != fsm.StatePending {
+		t.Fatalf("zone=c (no such node) is %s on %q, want pending; a later spawn went to %s", p.State, p.Node, witness.Node)
 	}
 	// A shared-memory segment pins the processes that use it to its node.
 	c.submit(&fsm.RegistryCreate{Kind: fsm.KindSHM, Name: "/seg", Node: "node2", Owner: "root", Mode: 0o600, Now: time.Now().UnixNano()})

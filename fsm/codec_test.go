@@ -111,7 +111,7 @@ func genCommand(t *rapid.T, inner bool) Command {
 	case 12:
 		return &Preempt{PID: u("pid"), Incarnation: u("inc"), Reason: s("reason"), Now: i("now"), Signal: rapid.IntRange(0, NSIG-1).Draw(t, "sig")}
 	case 13:
-		return &Signal{ID: u("id"), Target: i("target"), Signal: rapid.IntRange(-5, 40).Draw(t, "sig"), Sender: u("sender"), Now: i("now")}
+		return &Signal{ID: u("id"), Target: i("target"), Signal: rapid.IntRange(-5, 40).Draw(t, "sig"), Sender: u("sender"), Now: i("now"), Unstarted: rapid.Bool().Draw(t, "unstarted")}
 	case 14:
 		return &SignalDelivered{ID: u("id"), PID: u("pid"), Incarnation: u("inc")}
 	case 15:

@@ -725,23 +725,47 @@ type Signal struct {
 	Signal int
 	Sender uint64 // PID of the sender, 0 for a client
 	Now    int64
+	// Unstarted applies the signal's default action to a target that has
+	// not run yet (pending or placed), as to a process that has installed
+	// no handler: a fatal signal ends it, exited by that signal; SIGSTOP
+	// and the other stop signals hold a pending one from placement and
+	// SIGCONT releases it; an ignored one is dropped. Without it only
+	// SIGKILL ends such a target and the others wait for it to run. It is
+	// written as body version 2, which only the replicas that know it
+	// decode.
+	Unstarted bool
 }
 
 // Type returns TypeSignal.
 func (c *Signal) Type() Type { return TypeSignal }
 
+// signalVersionUnstarted is the Signal body version that carries
+// Unstarted.
+const signalVersionUnstarted = 2
+
 func (c *Signal) encodeBody(e *encoder) {
-	e.byte(1)
+	v := byte(1)
+	if c.Unstarted {
+		v = signalVersionUnstarted
+	}
+	e.byte(v)
 	e.uint(c.ID)
 	e.int(c.Target)
 	e.int(int64(c.Signal))
 	e.uint(c.Sender)
 	e.int(c.Now)
+	if v >= 2 {
+		e.bool(c.Unstarted)
+	}
 }
 
 func decodeSignal(d *decoder) Command {
-	d.version(1, "signal")
-	return &Signal{ID: d.uint(), Target: d.int(), Signal: d.smallInt(), Sender: d.uint(), Now: d.int()}
+	v := d.version(2, "signal")
+	c := &Signal{ID: d.uint(), Target: d.int(), Signal: d.smallInt(), Sender: d.uint(), Now: d.int()}
+	if v >= 2 {
+		c.Unstarted = d.bool()
+	}
+	return c
 }
 
 // SignalDelivered acknowledges that a node made a signal request pending in

@@ -1,6 +1,10 @@
 package fsm
 
-import "math"
+import (
+	"math"
+
+	"github.com/vproc/vproc/ipc"
+)
 
 // sigIDReserved marks the signal request ids that the state machine picks
 // itself (SIGCHLD, preemption, a Signal without an ID). Client ids must not
@@ -142,6 +146,9 @@ func (a *applier) send(c *Signal) *Result {
 			}
 			a.put(&np)
 		}
+		if c.Unstarted && (p.State == StatePending || p.State == StatePlaced) && a.unstarted(p, c.Signal) {
+			continue
+		}
 		a.addSignal(&SignalRequest{ID: id, PID: pid, Incarnation: p.Incarnation, Signal: c.Signal, Sender: c.Sender})
 	}
 	return r
@@ -170,4 +177,55 @@ func (a *applier) sweepOutcomes() {
 		a.s.outcomeTimes.Delete(k)
 		a.s.outcomes.Delete(outcomeItem{id: k.id})
 	}
+}
+
+// heldUntil is the NotBefore of a pending process held by a stop signal:
+// no leader time reaches it, so placement skips the process until SIGCONT.
+const heldUntil = math.MaxInt64
+
+// Held reports whether a stop signal holds p, pending, from placement
+// until SIGCONT.
+func (p *Process) Held() bool { return p.State == StatePending && p.NotBefore == heldUntil }
+
+// unstarted applies sig's default action to p, which has not run yet
+// (pending or placed), and reports whether that consumed the signal. A
+// fatal signal ends p, exited by that signal and never run, and no
+// incarnation of it starts again (as after SIGKILL). A stop signal holds a
+// pending p from placement; SIGCONT releases it. A signal ignored by
+// default is dropped. A stop or continue signal to a placed p is left to
+// its node, which starts the incarnation and delivers it.
+func (a *applier) unstarted(p *Process, sig int) bool {
+	switch ipc.Signal(sig).DefaultAction() {
+	case ipc.ActTerm, ipc.ActCore:
+		np := *p
+		np.Killed = true
+		np.ModifyIndex = a.index
+		a.terminate(&np, StateExited, Status{Signal: sig, Reason: "signalled before it ran"}, false)
+		return true
+	case ipc.ActIgn:
+		return true
+	case ipc.ActStop:
+		if p.State != StatePending {
+			return false
+		}
+		if p.NotBefore != heldUntil {
+			np := *p
+			np.NotBefore = heldUntil
+			np.ModifyIndex = a.index
+			a.put(&np)
+		}
+		return true
+	case ipc.ActCont:
+		if p.State != StatePending {
+			return false
+		}
+		if p.NotBefore == heldUntil {
+			np := *p
+			np.NotBefore = a.s.clock
+			np.ModifyIndex = a.index
+			a.put(&np)
+		}
+		return true
+	}
+	return false
 }

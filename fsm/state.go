@@ -424,6 +424,8 @@ type Filter struct {
 	Pgid uint64
 	// Parent keeps the children of that PID.
 	Parent uint64
+	// After keeps the PIDs above it: the next page of a listing.
+	After uint64
 }
 
 func (f *Filter) match(p *Process) bool {
@@ -431,7 +433,8 @@ func (f *Filter) match(p *Process) bool {
 		(!f.OnNodeOnly || p.State.OnNode() && p.Node != "") &&
 		(f.Node == "" || p.Node == f.Node) &&
 		(f.Pgid == 0 || p.Pgid == f.Pgid) &&
-		(f.Parent == 0 || p.Parent == f.Parent)
+		(f.Parent == 0 || p.Parent == f.Parent) &&
+		p.PID > f.After
 }
 
 // List returns the processes that f selects, in PID order.
@@ -466,7 +469,7 @@ func (v *View) Walk(f Filter, fn func(p *Process) bool) {
 		s.eachLiveOnNode(f.Node, visit)
 	default:
 		// Zombies by node are not indexed: asking for them walks the table.
-		s.procs.Ascend(func(it pidItem) bool {
+		s.procs.AscendGreaterOrEqual(pidItem{pid: f.After + 1}, func(it pidItem) bool {
 			if !f.match(it.p) {
 				return true
 			}

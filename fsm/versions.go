@@ -49,6 +49,7 @@ func Known() Versions {
 // bodyVersions are the command bodies past version 1: the newest version
 // of each that this release writes. A body version added is added here.
 var bodyVersions = map[Type]uint8{
+	TypeSignal:  signalVersionUnstarted,
 	TypeSpawn:   spawnVersionPlace,
 	TypeExited:  exitedVersionStarted,
 	TypePreempt: preemptVersionSignal,
@@ -125,6 +126,29 @@ func (v Versions) Covers(o Versions) bool {
 
 // Seals reports whether the checksummed envelope may be written.
 func (v Versions) Seals() bool { return v.Commands[TypeChecked] >= checkedVersion }
+
+// Fit drops from c what v does not know and c can do without, so that
+// Admits may then accept it: a Signal's Unstarted (body version 2), whose
+// absence only means that the signal waits until its target runs, as
+// before. It changes c in place and returns it. Nothing of a command that
+// cannot do without its newer fields is dropped: Admits refuses those.
+func (v Versions) Fit(c Command) Command {
+	switch c := c.(type) {
+	case *Signal:
+		if c.Unstarted && v.Commands[TypeSignal] < signalVersionUnstarted {
+			c.Unstarted = false
+		}
+	case *Batch:
+		for _, ic := range c.Commands {
+			v.Fit(ic)
+		}
+	case *SessionRequest:
+		if c.Command != nil {
+			v.Fit(c.Command)
+		}
+	}
+	return c
+}
 
 // Admits reports whether every command in c, nested ones included, has a
 // type and body version that v knows, and returns an error wrapping

@@ -38,6 +38,7 @@ func TestVersionsAdmits(t *testing.T) {
 		{"stdin in a session", &SessionRequest{RequestID: 1, Command: &Spawn{Parent: 1, Spec: stdin}}, false, true},
 		{"stdin in a batch", &Batch{Commands: []Command{&Tick{}, &Spawn{Parent: 1, Spec: stdin}}}, false, true},
 		{"unknown skippable", &Unknown{T: 0xf0}, true, true},
+		{"signal to unstarted work", &Signal{ID: 1, Target: 2, Signal: 15, Unstarted: true}, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := base.Admits(tc.c); (err == nil) != tc.baseOK || (err != nil && !errors.Is(err, ErrVersion)) {
@@ -53,6 +54,31 @@ func TestVersionsAdmits(t *testing.T) {
 	}
 	if m := known.Meet(base); m.String() != base.String() {
 		t.Fatalf("Known().Meet(Baseline()) = %q, want %q", m.String(), base.String())
+	}
+}
+
+// TestFitDropsWhatACommandCanDoWithout: a signal to unstarted work is
+// written without Unstarted (body version 1) while a voter does not know
+// version 2, and kept whole once every voter does; a stdin spawn, which
+// cannot do without its field, stays refused.
+func TestFitDropsWhatACommandCanDoWithout(t *testing.T) {
+	base, known := Baseline(), Known()
+	sig := &Signal{ID: 1, Target: 2, Signal: 15, Unstarted: true}
+	inBatch := &Batch{Commands: []Command{&SessionRequest{RequestID: 1, Command: &Signal{ID: 2, Target: 3, Signal: 15, Unstarted: true}}}}
+	if err := base.Admits(base.Fit(sig)); err != nil || sig.Unstarted {
+		t.Errorf("Baseline: Fit then Admits of a signal: %v, Unstarted %v; want nil, false", err, sig.Unstarted)
+	}
+	if err := base.Admits(base.Fit(inBatch)); err != nil {
+		t.Errorf("Baseline: Fit then Admits of a nested signal: %v", err)
+	}
+	kept := &Signal{ID: 1, Target: 2, Signal: 15, Unstarted: true}
+	if known.Fit(kept); !kept.Unstarted {
+		t.Error("Known: Fit dropped Unstarted")
+	}
+	stdin := sleepSpec()
+	stdin.Stdin = true
+	if err := base.Admits(base.Fit(&Spawn{Parent: 1, Spec: stdin})); !errors.Is(err, ErrVersion) {
+		t.Errorf("Baseline: a stdin spawn after Fit: got %v, want ErrVersion", err)
 	}
 }
 

@@ -63,6 +63,23 @@ type SpawnResponse struct {
 // MaxSpawnBatch caps the items of one POST /v1/spawn/batch.
 const MaxSpawnBatch = 1024
 
+// Caps on what one spawn or kill may store or cost, each refused with a 4xx
+// naming it (what Linux's execve(2) and NAME_MAX allow, at most).
+const (
+	// MaxArgBytes caps one argument or environment entry (Linux's
+	// MAX_ARG_STRLEN).
+	MaxArgBytes = 128 << 10
+	// MaxArgvEnvBytes caps a spawn's arguments and environment together,
+	// each string counted with its terminating NUL as execve(2) does.
+	MaxArgvEnvBytes = 512 << 10
+	// MaxNameBytes caps a name: the command, owner, node, working
+	// directory, constraint labels and values, and the IPC names a spawn
+	// uses.
+	MaxNameBytes = 255
+	// MaxKillTargets caps the targets of one POST /v1/kill.
+	MaxKillTargets = 1000
+)
+
 // SpawnBatchRequest asks for many processes in one request: POST
 // /v1/spawn/batch. It is how a client merges concurrent spawns. Each item
 // is a spawn of its own: with HeaderSession set, each carries its own
@@ -162,6 +179,8 @@ type Process struct {
 	CreatedAt   time.Time `json:"created_at"`
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	ExitedAt    time.Time `json:"exited_at,omitzero"`
+	// PendingReason says why a pending process is not placed yet.
+	PendingReason string `json:"pending_reason,omitempty"`
 }
 
 // Exited reports whether the process has a final status.
@@ -171,7 +190,13 @@ func (p *Process) Exited() bool { return p.State == "exited" || p.State == "lost
 type ProcessList struct {
 	Processes []Process `json:"processes"`
 	Index     uint64    `json:"index"`
+	// Next, when not 0, is the after= of the next page: the listing was
+	// cut at its limit.
+	Next uint64 `json:"next,omitempty"`
 }
+
+// MaxListPage caps the limit= of GET /v1/procs.
+const MaxListPage = 10000
 
 // Node is a member of the cluster.
 type Node struct {
@@ -242,6 +267,9 @@ type Health struct {
 	Node   string `json:"node"`
 	Leader string `json:"leader"` // the leader's name, "" when there is none
 	OK     bool   `json:"ok"`
+	// Disk, when set, says that the node's disk is full ("ENOSPC on
+	// <dir>: ..."): it cannot write the raft log until space is freed.
+	Disk string `json:"disk,omitempty"`
 }
 
 // StateInfo is the answer to GET /v1/state: what the answering node has
@@ -303,6 +331,8 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 const (
 	CodeBadRequest     = "bad_request"     // malformed body, unknown field, bad grammar
 	CodeTooLarge       = "too_large"       // request body over MaxBodyBytes
+	CodeUnplaceable    = "unplaceable"     // no node of the cluster can ever take the spawn
+	CodeNoSpace        = "no_space"        // the answering node's disk is full: ENOSPC on its data dir
 	CodeNotFound       = "not_found"       // no such route
 	CodeNoSuchProcess  = "no_such_process" // ESRCH
 	CodeUnknownProgram = "unknown_program" // 127

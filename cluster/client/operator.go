@@ -36,7 +36,7 @@ func (c *Client) Health(ctx context.Context) (api.Health, error) {
 		return api.Health{}, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable {
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusInsufficientStorage {
 		return api.Health{}, errorAnswer(resp)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))

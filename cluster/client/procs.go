@@ -35,6 +35,11 @@ type ListOpts struct {
 	Index uint64
 	// Wait bounds a blocking query; 0 leaves the bound to the server.
 	Wait time.Duration
+	// Limit, if not 0, asks for one page of at most Limit processes, those
+	// with a PID above After; the answer's Next is the After of the next
+	// page, 0 after the last.
+	Limit int
+	After uint64
 }
 
 // Spawn asks for a new process and returns its PID once its spawn entry,
@@ -92,6 +97,12 @@ func (c *Client) List(ctx context.Context, opts ListOpts) (api.ProcessList, erro
 	}
 	if opts.Stale {
 		q.Set("stale", "true")
+	}
+	if opts.Limit > 0 {
+		q.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	if opts.After > 0 {
+		q.Set("after", strconv.FormatUint(opts.After, 10))
 	}
 	var timeout time.Duration
 	if opts.Index > 0 {

@@ -72,6 +72,9 @@ func spawnCommand(req *api.SpawnRequest, programs node.Resolver) (*fsm.Spawn, er
 	if req.Command == "" {
 		return nil, badRequest("command is empty")
 	}
+	if err := checkName("command", req.Command); err != nil {
+		return nil, err
+	}
 	if programs != nil {
 		if _, ok := programs.Lookup(req.Command); !ok {
 			return nil, &httpError{http.StatusBadRequest, api.CodeUnknownProgram, fmt.Sprintf("unknown program %q", req.Command)}
@@ -105,7 +108,7 @@ func spawnCommand(req *api.SpawnRequest, programs node.Resolver) (*fsm.Spawn, er
 	if owner == "" {
 		owner = "root"
 	}
-	return &fsm.Spawn{
+	sp := &fsm.Spawn{
 		Parent: fsm.InitPID,
 		Owner:  owner,
 		Spec: fsm.Spec{
@@ -123,7 +126,11 @@ func spawnCommand(req *api.SpawnRequest, programs node.Resolver) (*fsm.Spawn, er
 			Promises:    promises.String(),
 			Unveil:      unveil,
 		},
-	}, nil
+	}
+	if err := checkSpawnCaps(sp); err != nil {
+		return nil, err
+	}
+	return sp, nil
 }
 
 // nodeResource maps the grammar's resources to the kernel's.

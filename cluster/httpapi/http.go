@@ -27,6 +27,9 @@ import (
 const (
 	// maxBlockingWait caps (and is the default of) a blocking list's wait.
 	maxBlockingWait = 5 * time.Minute
+	// maxPlacementWait bounds how long a logs or stdin request waits for
+	// its pending process to be placed.
+	maxPlacementWait = maxBlockingWait
 	// fanoutTimeout bounds asking other nodes for micro-states and CPU times.
 	fanoutTimeout = 500 * time.Millisecond
 	// logChunk is the most a log stream reads at once.
@@ -245,8 +248,23 @@ func (s *Server) httpErrorOf(r *http.Request, err error) *httpError {
 	case fsm.Code(err) != fsm.CodeUnknown:
 		he = domainError(err)
 	default:
+		if disk := s.diskError(); disk != nil {
+			return noSpace(disk, err)
+		}
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		he = &httpError{http.StatusInternalServerError, api.CodeInternal, err.Error()}
+	}
+	if he.status == http.StatusServiceUnavailable {
+		// A replication failure while this node's disk is full is the
+		// disk's doing: say so rather than no_leader. An unknown outcome
+		// stays one (a retry with the same request id is still due), and
+		// names the disk.
+		if disk := s.diskError(); disk != nil {
+			if he.code == api.CodeUnknownOutcome {
+				return &httpError{he.status, he.code, he.msg + "; " + disk.Error()}
+			}
+			return noSpace(disk, err)
+		}
 	}
 	return he
 }

@@ -30,13 +30,22 @@ func (s *Server) locate(ctx context.Context, r *http.Request, pid uint64, waitPl
 			}
 		}
 	}
+	// A wait for placement is bounded on the server: a request whose
+	// client went away while it waited (a body not yet read shows no
+	// close) ends by itself.
+	wctx, wcancel := context.WithTimeout(ctx, maxPlacementWait)
+	defer wcancel()
 	for {
 		v := s.core.LocalView()
 		p, ok := v.Get(pid)
 		if !ok || p.Node != "" || !p.State.Live() || !waitPlaced {
 			return p, ok, nil
 		}
-		if err := s.core.WaitApplied(ctx, v.Index()); err != nil {
+		if err := s.core.WaitApplied(wctx, v.Index()); err != nil {
+			if ctx.Err() == nil && wctx.Err() != nil {
+				return p, ok, &httpError{http.StatusConflict, api.CodeConflict,
+					fmt.Sprintf("pid %d is still pending after %v: %s", pid, maxPlacementWait, pendingReason(knownNodes(v), &p, time.Now()))}
+			}
 			return p, ok, err
 		}
 	}

@@ -42,6 +42,11 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) (any, err
 	if err := nodeMayReport(s.core.LocalView(), cmd, from); err != nil {
 		return nil, err
 	}
+	if sp, ok := cmd.(*fsm.Spawn); ok {
+		if err := checkSpawnCaps(sp); err != nil {
+			return nil, err
+		}
+	}
 	sess, err := sessionFrom(r)
 	if err != nil {
 		return nil, err

@@ -30,6 +30,10 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) (any, erro
 	if addr != "" {
 		w.Header().Set(api.HeaderLeader, addr)
 	}
+	if err := s.diskError(); err != nil {
+		h.Disk, h.OK = err.Error(), false
+		return &reply{http.StatusInsufficientStorage, h}, nil
+	}
 	if !h.OK {
 		h.Leader = ""
 		return &reply{http.StatusServiceUnavailable, h}, nil

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,9 @@ func (s *Server) handleSpawnBatch(w http.ResponseWriter, r *http.Request) (any, 
 		cmd, err := spawnCommand(&req.Items[i].Spawn, s.node.Programs())
 		if err == nil {
 			cmd.Owner, err = s.ownerFor(r, req.Items[i].Spawn.Owner)
+			if err == nil {
+				err = s.checkPlaceable(&cmd.Spec)
+			}
 		}
 		if err == nil {
 			cmd.Now = now
@@ -144,6 +148,9 @@ func (s *Server) handleSpawn(w http.ResponseWriter, r *http.Request) (any, error
 	if cmd.Owner, err = s.ownerFor(r, req.Owner); err != nil {
 		return nil, err
 	}
+	if err := s.checkPlaceable(&cmd.Spec); err != nil {
+		return nil, err
+	}
 	cmd.Now = time.Now().UnixNano()
 	if err := checkEncodable(cmd); err != nil {
 		return nil, err
@@ -194,6 +201,9 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) (any, error)
 	if len(req.Targets) == 0 {
 		return nil, badRequest("no targets")
 	}
+	if len(req.Targets) > api.MaxKillTargets {
+		return nil, tooLarge("%d targets; the limit is %d per kill request", len(req.Targets), api.MaxKillTargets)
+	}
 	if req.Signal < 0 || req.Signal >= fsm.NSIG {
 		return nil, badRequest("bad signal %d: want 0..%d", req.Signal, fsm.NSIG-1)
 	}
@@ -234,7 +244,7 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) (any, error)
 				<-sem
 				wg.Done()
 			}()
-			cmd := &fsm.Signal{ID: signalID(sess, i), Target: t, Signal: req.Signal, Now: time.Now().UnixNano()}
+			cmd := &fsm.Signal{ID: signalID(sess, i), Target: t, Signal: req.Signal, Now: time.Now().UnixNano(), Unstarted: true}
 			outs[i].res, outs[i].err = s.core.Submit(r.Context(), envelope, cmd)
 		}()
 	}
@@ -385,6 +395,10 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 	if !ok || wait > maxBlockingWait {
 		wait = maxBlockingWait
 	}
+	limit, after, err := pageParams(q)
+	if err != nil {
+		return nil, err
+	}
 	if !stale && !s.core.IsLeader() {
 		s.forwardToLeader(w, r, false)
 		return nil, nil
@@ -417,13 +431,26 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 			return nil, nil
 		}
 	}
-	filter := fsm.Filter{LiveOnly: !all}
+	filter := fsm.Filter{LiveOnly: !all, After: after}
 	if local {
 		filter.Node = s.name
 	}
 	list := api.ProcessList{Processes: []api.Process{}, Index: v.Index()}
+	now := time.Now()
+	var nodes []fsm.Node
 	v.Walk(filter, func(p *fsm.Process) bool {
-		list.Processes = append(list.Processes, apiProcess(p))
+		if limit > 0 && len(list.Processes) == limit {
+			list.Next = list.Processes[limit-1].PID
+			return false
+		}
+		ap := apiProcess(p)
+		if p.State == fsm.StatePending {
+			if nodes == nil {
+				nodes = knownNodes(v)
+			}
+			ap.PendingReason = pendingReason(nodes, p, now)
+		}
+		list.Processes = append(list.Processes, ap)
 		return true
 	})
 	s.enrich(ctx, list.Processes, local)
@@ -454,6 +481,9 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) (any, error) 
 	out := []api.Process{apiProcess(&p)}
 	if s.acl.Enabled && s.mayAccess(r, &p) == nil {
 		out[0].Env = p.Spec.Env // with ACLs off the API shows no env, as before
+	}
+	if p.State == fsm.StatePending {
+		out[0].PendingReason = pendingReason(knownNodes(v), &p, time.Now())
 	}
 	s.enrich(r.Context(), out, local)
 	s.readHeaders(w, v.Index(), stale)
@@ -527,4 +557,22 @@ func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) (any, error)
 			return nil, err
 		}
 	}
+}
+
+// pageParams parses the limit= and after= of a listing: limit 0 is no
+// limit, at most api.MaxListPage.
+func pageParams(q url.Values) (limit int, after uint64, err error) {
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > api.MaxListPage {
+			return 0, 0, badRequest("bad limit %q: want 0..%d", v, api.MaxListPage)
+		}
+		limit = n
+	}
+	if v := q.Get("after"); v != "" {
+		if after, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return 0, 0, badRequest("bad after %q: want a PID", v)
+		}
+	}
+	return limit, after, nil
 }

@@ -31,8 +31,8 @@ type Config struct {
 // (cluster.DefaultConfig explains it).
 func DefaultConfig() Config {
 	return Config{
-		FenceTimeout: 1500 * time.Millisecond,
-		LostTimeout:  2 * time.Second,
+		FenceTimeout: 2400 * time.Millisecond,
+		LostTimeout:  3100 * time.Millisecond,
 		Retention:    time.Hour,
 		Placement:    defaultPlacement(),
 	}

@@ -406,7 +406,7 @@ func (mg *Manager) leave(ctx context.Context) {
 // rejoinLoop rejoins the seeds every RejoinInterval: memberlist does not
 // heal a partition by itself.
 func (mg *Manager) rejoinLoop() {
-	t := time.NewTicker(mg.cfg.RejoinInterval)
+	t := time.NewTimer(mg.rejoinAfter())
 	defer t.Stop()
 	for {
 		select {
@@ -420,7 +420,21 @@ func (mg *Manager) rejoinLoop() {
 		if _, err := mg.gossip.Join(mg.cfg.Join); err != nil {
 			mg.logger.Debug("rejoin", "error", err)
 		}
+		t.Reset(mg.rejoinAfter())
 	}
+}
+
+// AloneRejoinInterval is how often a node that knows no other member yet
+// (its seeds were not up when it started) tries its seeds again.
+const AloneRejoinInterval = 500 * time.Millisecond
+
+// rejoinAfter is the time to the next rejoin: AloneRejoinInterval while
+// this node is alone in gossip, RejoinInterval once it has company.
+func (mg *Manager) rejoinAfter() time.Duration {
+	if mg.gossip.numAlive() <= 1 {
+		return min(AloneRejoinInterval, mg.cfg.RejoinInterval)
+	}
+	return mg.cfg.RejoinInterval
 }
 
 // gossipLoop refreshes suspicion, gossips the load and announces once this

@@ -43,6 +43,9 @@ type Stores struct {
 	// Dir is the data directory and DBPath the bolt file in it.
 	Dir, DBPath string
 
+	// Disk tells whether the directory's disk is full (diskwatch.go).
+	Disk *DiskWatch
+
 	snaps *namedSnapshots
 }
 
@@ -89,7 +92,10 @@ func Open(dir string, logger hclog.Logger) (*Stores, error) {
 	if err != nil {
 		return nil, err
 	}
-	cache, err := raft.NewLogCache(LogCacheSize, bolt)
+	// The disk watch sits under the log cache, which flattens the errors
+	// it passes on.
+	disk := NewDiskWatch(dir)
+	cache, err := raft.NewLogCache(LogCacheSize, &watchedLogs{LogStore: bolt, w: disk})
 	if err != nil {
 		_ = bolt.Close()
 		return nil, err
@@ -100,7 +106,17 @@ func Open(dir string, logger hclog.Logger) (*Stores, error) {
 		return nil, fmt.Errorf("snapshot store: %w", err)
 	}
 	snaps := &namedSnapshots{SnapshotStore: files, dir: filepath.Join(dir, snapshotDir)}
-	s := &Stores{Logs: cache, Stable: bolt, Snaps: snaps, Bolt: bolt, Applied: applied, Dir: dir, DBPath: path, snaps: snaps}
+	s := &Stores{
+		Logs:    cache,
+		Stable:  &watchedStable{StableStore: bolt, w: disk},
+		Snaps:   &watchedSnaps{SnapshotStore: snaps, w: disk},
+		Bolt:    bolt,
+		Disk:    disk,
+		Applied: applied,
+		Dir:     dir,
+		DBPath:  path,
+		snaps:   snaps,
+	}
 	if err := s.checkReach(); err != nil {
 		_ = bolt.Close()
 		return nil, err

@@ -489,11 +489,12 @@ func (r *Replica) RegisterSession(ctx context.Context) (uint64, error) {
 }
 
 // admits refuses a command whose type or body version not every voter
-// knows yet (Env.Writable), before anything is written.
+// knows yet (Env.Writable), before anything is written, after dropping
+// what the command can do without (fsm.Versions.Fit).
 func (r *Replica) admits(cmd fsm.Command) error {
 	w := r.writable()
 	if w.Covers(r.known) {
 		return nil
 	}
-	return w.Admits(cmd)
+	return w.Admits(w.Fit(cmd))
 }

@@ -255,18 +255,20 @@ func (r *Replica) SnapshotRestore(ctx context.Context, src io.Reader) error {
 	if !r.IsLeader() {
 		return commit.ErrNotLeader
 	}
-	data, err := io.ReadAll(src)
-	if err != nil {
-		return fmt.Errorf("reading snapshot: %w", err)
-	}
 	scratch, err := fsm.New(r.cfg.FSM)
 	if err != nil {
 		return err
 	}
-	if err := scratch.Restore(bytes.NewReader(data)); err != nil {
+	// The upload is checked as it arrives: a body that is not a snapshot
+	// is refused at its first bad byte, not after all of it was read.
+	var buf bytes.Buffer
+	if err := scratch.Restore(io.TeeReader(src, &buf)); err != nil {
 		return err
 	}
-	data, err = reindexSnapshot(data, 0)
+	if _, err := io.Copy(&buf, src); err != nil {
+		return fmt.Errorf("reading snapshot: %w", err)
+	}
+	data, err := reindexSnapshot(buf.Bytes(), 0)
 	if err != nil {
 		return err
 	}

@@ -59,9 +59,9 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		FSM:                fsm.DefaultConfig(),
-		HeartbeatTimeout:   250 * time.Millisecond,
-		ElectionTimeout:    250 * time.Millisecond,
-		LeaderLeaseTimeout: 125 * time.Millisecond,
+		HeartbeatTimeout:   400 * time.Millisecond,
+		ElectionTimeout:    400 * time.Millisecond,
+		LeaderLeaseTimeout: 400 * time.Millisecond,
 		CommitTimeout:      5 * time.Millisecond,
 		SnapshotThreshold:  8192,
 		SnapshotInterval:   30 * time.Second,
@@ -215,6 +215,7 @@ func New(cfg Config, trans raft.Transport, env Env) (*Replica, error) {
 			return nil, err
 		}
 	}
+	r.watchDisk()
 	hasState, err := raft.HasExistingState(r.stores.logs, r.stores.stable, r.stores.snaps)
 	if err != nil {
 		_ = r.stores.close()

@@ -238,7 +238,7 @@ func (r *Runner) Signal(sender, target int, sig ipc.Signal) error {
 	if id == 0 {
 		id = 1
 	}
-	cmd := &fsm.Signal{ID: id, Target: int64(target), Signal: int(sig), Sender: uint64(sender)}
+	cmd := &fsm.Signal{ID: id, Target: int64(target), Signal: int(sig), Sender: uint64(sender), Unstarted: true}
 	ctx, cancel := context.WithTimeout(r.ctx, allocTimeout)
 	defer cancel()
 	for {

@@ -38,6 +38,7 @@ type agentFlags struct {
 	fenceTimeout    time.Duration
 	lostTimeout     time.Duration
 	procsPerSlot    int
+	maxConns        int
 	preemptGrace    time.Duration
 	logLevel        string
 	shutdownTimeout time.Duration
@@ -64,8 +65,9 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringToStringVar(&f.labels, "labels", nil, "node labels, as k=v,k2=v2, matched by spawn --constraint")
 	fs.StringVar(&f.maxProgramSize, "max-program-size", "", "the largest program (WebAssembly module) an upload may carry, such as 64M (default 64M)")
 	fs.DurationVar(&f.retention, "retention", 0, "how long an exited process spawned from the command line is kept before it is reaped (default 1h)")
-	fs.DurationVar(&f.fenceTimeout, "fence-timeout", 0, "how long after its last answered lease renewal a node freezes its processes (default 1.5s; must exceed the worst election)")
-	fs.DurationVar(&f.lostTimeout, "lost-timeout", 0, "how long after a node's last renewal the leader declares it lost and requeues its processes (default 2s; at least fence-timeout×1.1 + election timeout)")
+	fs.DurationVar(&f.fenceTimeout, "fence-timeout", 0, "how long after its last answered lease renewal a node freezes its processes (default 2.4s; must exceed the worst election)")
+	fs.DurationVar(&f.lostTimeout, "lost-timeout", 0, "how long after a node's last renewal the leader declares it lost and requeues its processes (default 3.1s; at least fence-timeout×1.1 + election timeout)")
+	fs.IntVar(&f.maxConns, "http-max-conns-per-client", cluster.DefaultHTTPMaxConnsPerClient, "the most HTTP connections one client address may hold at once; cluster members are exempt (0: no cap)")
 	fs.IntVar(&f.procsPerSlot, "procs-per-slot", 0, "processes placement puts on one CPU slot, when this node leads (default 1024)")
 	fs.DurationVar(&f.preemptGrace, "preempt-grace", 0, "how long a preempted process has between SIGTERM and SIGKILL (default 5s)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -158,6 +160,12 @@ func (f *agentFlags) config(fs changedFlags, base cluster.Config) (cluster.Confi
 			return cfg, fmt.Errorf("bad --procs-per-slot %d: must be at least 1", f.procsPerSlot)
 		}
 		cfg.Scheduler.ProcsPerSlot = f.procsPerSlot
+	}
+	if set("http-max-conns-per-client") {
+		if f.maxConns < 0 {
+			return cfg, fmt.Errorf("bad --http-max-conns-per-client %d: must not be negative", f.maxConns)
+		}
+		cfg.HTTPMaxConnsPerClient = f.maxConns
 	}
 	if set("preempt-grace") {
 		if f.preemptGrace < 0 {

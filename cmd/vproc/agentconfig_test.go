@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,30 +70,31 @@ func valueOf(s *agentSettings, key string) string {
 // fileSamples holds, for each config key, a value that differs from the
 // default. A key added without a sample fails TestAgentFlagsHaveFileKeys.
 var fileSamples = map[string]string{
-	"name":             `"n9"`,
-	"data_dir":         `"/var/lib/vproc9"`,
-	"http_addr":        `"127.0.0.1:9070"`,
-	"raft_addr":        `"127.0.0.1:9071"`,
-	"gossip_addr":      `"127.0.0.1:9072"`,
-	"advertise":        `"10.9.9.9"`,
-	"join":             `["10.0.0.2:7072"]`,
-	"bootstrap_expect": `3`,
-	"cpus":             `3`,
-	"memory":           `"64M"`,
-	"labels":           `{ rack = "a" }`,
-	"retention":        `"2h"`,
-	"fence_timeout":    `"3s"`,
-	"lost_timeout":     `"4s"`,
-	"procs_per_slot":   `7`,
-	"preempt_grace":    `"9s"`,
-	"log_level":        `"debug"`,
-	"shutdown_timeout": `"1m"`,
-	"enable_debug":     `true`,
-	"acl_enabled":      `true`,
-	"agent_token":      `"agent-token-0123456789"`,
-	"gc_percent":       `150`,
-	"memory_limit":     `"1G"`,
-	"max_program_size": `"8M"`,
+	"name":                      `"n9"`,
+	"data_dir":                  `"/var/lib/vproc9"`,
+	"http_addr":                 `"127.0.0.1:9070"`,
+	"raft_addr":                 `"127.0.0.1:9071"`,
+	"gossip_addr":               `"127.0.0.1:9072"`,
+	"advertise":                 `"10.9.9.9"`,
+	"join":                      `["10.0.0.2:7072"]`,
+	"bootstrap_expect":          `3`,
+	"cpus":                      `3`,
+	"memory":                    `"64M"`,
+	"labels":                    `{ rack = "a" }`,
+	"retention":                 `"2h"`,
+	"fence_timeout":             `"3s"`,
+	"lost_timeout":              `"4s"`,
+	"procs_per_slot":            `7`,
+	"preempt_grace":             `"9s"`,
+	"log_level":                 `"debug"`,
+	"shutdown_timeout":          `"1m"`,
+	"enable_debug":              `true`,
+	"acl_enabled":               `true`,
+	"agent_token":               `"agent-token-0123456789"`,
+	"gc_percent":                `150`,
+	"memory_limit":              `"1G"`,
+	"max_program_size":          `"8M"`,
+	"http_max_conns_per_client": `50`,
 }
 
 // TestAgentFlagsHaveFileKeys fails for any flag of vproc agent that has no
@@ -300,12 +302,12 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 func TestPrintConfigCommand(t *testing.T) {
 	p := writeFile(t, t.TempDir(), "agent.hcl", "name = \"n1\"\ndata_dir = \"/d\"\n")
 	r := runCLI(t, "", "", "agent", "--config", p, "--print-config", "--cpus", "3")
-	if r.code != 0 || !strings.Contains(r.stdout, `name             = "n1"`) || !strings.Contains(r.stdout, "cpus             = 3\n") {
+	if r.code != 0 || !hasSetting(r.stdout, "name", `"n1"`) || !hasSetting(r.stdout, "cpus", "3") {
 		t.Errorf("got %+v, want the effective settings", r)
 	}
 	r = runCLI(t, "", "", "agent", "--name", "n1", "--print-config")
 	checkOneLine(t, []string{"agent", "--print-config"}, r.stderr)
-	if r.code != 1 || !strings.Contains(r.stdout, `name             = "n1"`) || !strings.Contains(r.stderr, "data dir") {
+	if r.code != 1 || !hasSetting(r.stdout, "name", `"n1"`) || !strings.Contains(r.stderr, "data dir") {
 		t.Errorf("no data_dir: got %+v, want the settings, then exit 1 and the reason", r)
 	}
 	r = runCLI(t, "", "", "agent", "--config", p+".missing", "--print-config")
@@ -461,4 +463,10 @@ func TestExampleConfigs(t *testing.T) {
 			t.Errorf("%s: got bootstrap_expect %d, data_dir %q; want a three-server cluster with a data directory", p, s.cfg.BootstrapExpect, s.cfg.DataDir)
 		}
 	}
+}
+
+// hasSetting reports whether printed settings hold the line key = val,
+// however the keys are aligned.
+func hasSetting(out, key, val string) bool {
+	return regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + ` +=\s*` + regexp.QuoteMeta(val) + `$`).MatchString(out)
 }

@@ -119,6 +119,8 @@ the leader back.`,
 				call: func(ctx context.Context, c *client.Client) (api.Health, error) { return c.Health(ctx) },
 				print: func(w io.Writer, h api.Health) error {
 					switch {
+					case h.Disk != "" && !agentOnly:
+						return fmt.Errorf("%s (asked %s)", h.Disk, dash(h.Node))
 					case !h.OK && agentOnly:
 						_, err := fmt.Fprintf(w, "ok: the agent answers, no leader (asked %s)\n", dash(h.Node))
 						return err

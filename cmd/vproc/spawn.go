@@ -312,9 +312,15 @@ func runProcess(ctx context.Context, e *env, g *globals, c *client.Client, req a
 	exited := make(chan struct{})
 	logsDone := make(chan error, 1)
 	go func() { logsDone <- followLogs(ctx, c, pid, e.stdout, exited) }()
+	noticeDone := make(chan struct{})
+	go func() {
+		defer close(noticeDone)
+		pendingNotice(ctx, e.stderr, c, pid, exited)
+	}()
 
 	p, err := c.Wait(ctx, pid)
 	close(exited)
+	<-noticeDone
 	if err != nil {
 		cancel()
 		<-logsDone
@@ -333,6 +339,34 @@ func runProcess(ctx context.Context, e *env, g *globals, c *client.Client, req a
 		return &exitError{code, errors.New(reason)}
 	}
 	return &exitError{code: code}
+}
+
+// pendingWait is how long run waits before it says, once, that its
+// process is still pending and why.
+const pendingWait = time.Second
+
+// pendingNotice tells w, once, that process pid is still waiting for a
+// node after pendingWait, with the reason the agent gives. It returns when
+// it has looked, or when exited is closed or ctx ends first.
+func pendingNotice(ctx context.Context, w io.Writer, c *client.Client, pid uint64, exited <-chan struct{}) {
+	t := time.NewTimer(pendingWait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-exited:
+		return
+	case <-ctx.Done():
+		return
+	}
+	p, err := c.Get(ctx, pid, client.ReadOpts{})
+	if err != nil || p.State != "pending" {
+		return
+	}
+	reason := p.PendingReason
+	if reason == "" {
+		reason = "waiting for placement"
+	}
+	fmt.Fprintf(w, "vproc: process %d is pending: %s (Ctrl-C ends it)\n", pid, reason)
 }
 
 // forwardSignals passes the signals vproc gets on to process pid.

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime/debug"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/client"
+	"github.com/vproc/vproc/cluster/httpapi"
+	"github.com/vproc/vproc/fsm"
+)
+
+// BenchmarkPsAll measures `ps -a` over the HTTP API of a leader whose
+// table holds 1M exited processes: how long until the first line is
+// printed and until the last, paged (as ps does) and, as the baseline in
+// the same run, in one unpaged answer.
+//
+//	go test -run '^$' -bench PsAll -benchtime 3x ./cmd/vproc/
+func BenchmarkPsAll(b *testing.B) {
+	// The agent's own collector target (--gc-percent, gc.go): the table
+	// lives in this process as it does in the agent.
+	defer debug.SetGCPercent(debug.SetGCPercent(defaultGCPercent))
+	f := tableOfExited(b, 1_000_000)
+	core := &benchCore{f: f}
+	srv, err := httpapi.New(httpapi.Config{
+		Core: core, Node: benchNode{}, Logs: benchLogs{}, Client: httpapi.NewClient(core),
+		Logger: slog.New(slog.DiscardHandler), IPCStream: func(http.ResponseWriter, *http.Request) {},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	defer srv.Drain()
+	cfg := client.DefaultConfig()
+	cfg.Addr = ts.URL
+	cfg.Timeout = 2 * time.Minute
+	c, err := client.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for _, tc := range []struct {
+		name  string
+		paged bool
+	}{{"paged", true}, {"unpaged-baseline", false}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var first, total time.Duration
+			for range b.N {
+				w := &firstWrite{start: time.Now()}
+				if tc.paged {
+					if err := psPages(context.Background(), c, client.ListOpts{All: true}, w, false); err != nil {
+						b.Fatal(err)
+					}
+				} else {
+					list, err := c.List(context.Background(), client.ListOpts{All: true})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := psTable(w, list.Processes); err != nil {
+						b.Fatal(err)
+					}
+				}
+				total += time.Since(w.start)
+				first += w.first
+				if w.lines < 1_000_000 {
+					b.Fatalf("printed %d lines, want a million", w.lines)
+				}
+			}
+			b.ReportMetric(float64(first.Milliseconds())/float64(b.N), "first-line-ms")
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "last-line-ms")
+		})
+	}
+}
+
+// firstWrite discards what it is given and notes when the first of it came
+// and how many lines.
+type firstWrite struct {
+	start time.Time
+	first time.Duration
+	lines int
+}
+
+func (w *firstWrite) Write(p []byte) (int, error) {
+	if w.first == 0 {
+		w.first = time.Since(w.start)
+	}
+	for _, c := range p {
+		if c == '\n' {
+			w.lines++
+		}
+	}
+	return len(p), nil
+}
+
+func tableOfExited(b *testing.B, n int) *fsm.FSM {
+	f, err := fsm.New(fsm.DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().UnixNano()
+	idx := uint64(0)
+	apply := func(c fsm.Command) *fsm.Result {
+		idx++
+		r, _ := f.Apply(idx, fsm.Encode(c)).(*fsm.Result)
+		if r == nil || r.Err != nil {
+			b.Fatalf("apply %v: %+v", c.Type(), r)
+		}
+		return r
+	}
+	apply(&fsm.NodeUpsert{ID: "n1", Capacity: fsm.Capacity{Slots: 1 << 20}, Now: now})
+	for i := range n {
+		r := apply(&fsm.Spawn{Owner: "root", Place: "n1", Now: now, Spec: fsm.Spec{
+			Command: "sh", Args: []string{"-c", "echo job " + strconv.Itoa(i)}}})
+		apply(&fsm.Exited{PID: r.PID, Incarnation: 1, Node: "n1", Started: true, Status: fsm.Status{Exited: true}, Now: now})
+	}
+	return f
+}
+
+// benchCore is a leader over a table that changes no more.
+type benchCore struct {
+	httpapi.Core
+	f *fsm.FSM
+}
+
+func (c *benchCore) Name() string                                       { return "bench" }
+func (c *benchCore) IsLeader() bool                                     { return true }
+func (c *benchCore) LocalView() *fsm.View                               { return c.f.View() }
+func (c *benchCore) ConsistentView(context.Context) (*fsm.View, error)  { return c.f.View(), nil }
+func (c *benchCore) Leader() (string, string, bool)                     { return "bench", "", true }
+func (c *benchCore) NodeHTTPAddr(string) (string, bool)                 { return "", false }
+func (c *benchCore) StateInfo() api.StateInfo                           { return api.StateInfo{Node: "bench"} }
+func (c *benchCore) RenewLease(context.Context, string) (uint64, error) { return 0, nil }
+
+type benchNode struct{ httpapi.Node }
+
+func (benchNode) LocalInfos(refs []httpapi.ProcRef) []httpapi.ProcInfo {
+	return make([]httpapi.ProcInfo, len(refs))
+}
+
+type benchLogs struct{ httpapi.Logs }
+
+var _ io.Writer = (*firstWrite)(nil)
