@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 
 	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // ErrDamaged is wrapped by every error about a store file that is damaged:
@@ -135,7 +136,7 @@ func checkBoltPages(path string) (err error) {
 	}()
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: openTimeout})
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return fmt.Errorf("raft log %s: %w", path, err)
 		}
 		return fmt.Errorf("%w: raft log %s: %v", ErrDamaged, path, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 const (
@@ -138,7 +139,7 @@ func openBolt(path string) (b *raftboltdb.BoltStore, err error) {
 		BoltOptions: &bbolt.Options{Timeout: openTimeout},
 	})
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("raft log %s: %w", path, err)
 		}
 		return nil, fmt.Errorf("%w: raft log %s: %v", ErrDamaged, path, err)
