@@ -98,6 +98,10 @@ type PIDRequest struct {
 	// parent's, -1 a new one, > 0 that one) and a new session.
 	Pgid   int
 	Setsid bool
+	// Files are the descriptors of a child that may run on another node
+	// (Node set), each exported by this kernel for the child to claim
+	// there (ClaimExport).
+	Files []ExportedFD
 }
 
 // Allocation is the answer of a PIDAllocator.
