@@ -66,7 +66,7 @@ func (f *inheritedFile) Write(w ipc.Waiter, b []byte, nonblock bool) (int, error
 	done := 0
 	for {
 		chunk := b[done:min(len(b), done+writeChunk)]
-		rep, err := f.c.call(w, frWrite, []byte{boolByte(nonblock)}, chunk)
+		rep, err := f.c.callStoppableProgress(w, wrote, frWrite, []byte{boolByte(nonblock)}, chunk)
 		n := 0
 		if len(rep) >= 4 {
 			n = int(binary.BigEndian.Uint32(rep))
@@ -137,6 +137,13 @@ func (p *ipcPeer) handleInherited(sw *srvWaiter, ex *node.ExportedFile, typ byte
 // afterwards); otherwise the process stops in place and, once continued,
 // asks again.
 func (c *ipcConn) callStoppable(w ipc.Waiter, typ byte, parts ...[]byte) ([]byte, error) {
+	return c.callStoppableProgress(w, nil, typ, parts...)
+}
+
+// callStoppableProgress is callStoppable for a request that may end part
+// done when cancelled (a write, a credit request): progress says from a
+// reply whether it did anything, and then that reply is the call's.
+func (c *ipcConn) callStoppableProgress(w ipc.Waiter, progress func(rep []byte) bool, typ byte, parts ...[]byte) ([]byte, error) {
 	sw, ok := w.(node.StopWaiter)
 	if !ok {
 		return c.call(w, typ, parts...)
@@ -161,8 +168,8 @@ func (c *ipcConn) callStoppable(w ipc.Waiter, typ byte, parts ...[]byte) ([]byte
 			c.fw.frame(frCancel, id)
 			<-p.done
 			rep, err := finish(p)
-			if !errors.Is(err, ipc.EINTR) {
-				return rep, err // completed meanwhile, or failed
+			if !errors.Is(err, ipc.EINTR) || (progress != nil && progress(rep)) {
+				return rep, err // completed meanwhile, part done, or failed
 			}
 			if !errors.Is(werr, node.ErrStopping) {
 				return nil, werr
@@ -176,3 +183,9 @@ func (c *ipcConn) callStoppable(w ipc.Waiter, typ byte, parts ...[]byte) ([]byte
 		}
 	}
 }
+
+// wrote says whether a write's reply counts any bytes written.
+func wrote(rep []byte) bool { return len(rep) >= 4 && binary.BigEndian.Uint32(rep) > 0 }
+
+// granted says whether a credit reply grants any slot.
+func granted(rep []byte) bool { return len(rep) >= 8 && binary.BigEndian.Uint64(rep) > 0 }

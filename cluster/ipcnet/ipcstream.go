@@ -548,7 +548,7 @@ func (q *remoteQueue) Send(w ipc.Waiter, msg []byte, prio uint, nonblock bool, d
 func (q *remoteQueue) askCredit(w ipc.Waiter, nonblock bool, deadline time.Time) (int64, error) {
 	body := append([]byte{boolByte(nonblock)}, deadlineBytes(nil, deadline)...)
 	body = binary.BigEndian.AppendUint64(body, uint64(q.batch))
-	rep, err := q.c.callStoppable(w, frCredit, body)
+	rep, err := q.c.callStoppableProgress(w, granted, frCredit, body)
 	if len(rep) >= 8 {
 		return int64(binary.BigEndian.Uint64(rep)), err
 	}
@@ -649,10 +649,13 @@ func (p *remotePipe) Read(w ipc.Waiter, b []byte, nonblock bool) (int, error) {
 
 // Write implements node.RemotePipe.
 func (p *remotePipe) Write(w ipc.Waiter, b []byte, nonblock bool) (int, error) {
-	rep, err := p.c.call(w, frWrite, []byte{boolByte(nonblock)}, b)
+	rep, err := p.c.callStoppableProgress(w, wrote, frWrite, []byte{boolByte(nonblock)}, b)
 	n := 0
 	if len(rep) >= 4 {
 		n = int(binary.BigEndian.Uint32(rep))
+	}
+	if n > 0 && errors.Is(err, ipc.EINTR) {
+		err = nil // a partial write, as write(2) returns it
 	}
 	return n, err
 }
