@@ -2,8 +2,14 @@ package cluster
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/client"
 )
 
 // Pipelines across nodes: a child on another node inherits its parent's
@@ -32,6 +38,68 @@ func TestPipelineAcrossNodes(t *testing.T) {
 			out, code := runOn(t, ctx, clients[0], names[0], "sh", "-c", tc.script)
 			if out != tc.want || code != tc.code {
 				t.Fatalf("got %q, exit %d, want %q, exit %d for sh -c %q", out, code, tc.want, tc.code, tc.script)
+			}
+		})
+	}
+}
+
+// A node that dies ends the streams of the descriptors its processes
+// inherited, as a crash ends a local process's: the reader on the parent's
+// node sees EOF, the writer there EPIPE, never a hang.
+func TestPipelineNodeDies(t *testing.T) {
+	for _, tc := range []struct {
+		name, script string
+		want         func(out string, code int) bool
+	}{
+		// wc -c prints what it counted once the remote writer's end is gone.
+		{"remote writer dies: EOF", "onnode %s yes | wc -c", func(out string, code int) bool {
+			n, err := strconv.Atoi(strings.TrimSpace(out))
+			return err == nil && n > 0 && code == 0
+		}},
+		// yes is killed by SIGPIPE once the remote reader's end is gone.
+		{"remote reader dies: EPIPE", "yes | onnode %s cat > /dev/null; echo status $?", func(out string, code int) bool {
+			return strings.HasPrefix(out, "status ") && code == 0
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := MakeCluster(t, 3, func(i int, cfg *Config) { cfg.Programs = unixPrograms() })
+			clients := ipcClients(t, c)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			// The shell runs on a follower's node; the stage on node 2 dies.
+			script := fmt.Sprintf(tc.script, c.agents[2].Name())
+			res, err := clients[0].Spawn(ctx, api.SpawnRequest{Command: "sh", Args: []string{"-c", script}, Node: c.agents[0].Name()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The remote stage runs and data flows.
+			poll(t, 30*time.Second, func() error {
+				list, err := clients[0].List(ctx, client.ListOpts{})
+				if err != nil {
+					return err
+				}
+				for _, p := range list.Processes {
+					if p.Node == c.agents[2].Name() && p.State == "running" {
+						return nil
+					}
+				}
+				return fmt.Errorf("no stage running on %s yet", c.agents[2].Name())
+			})
+			c.crash(2)
+			p, err := clients[0].Wait(ctx, res.PID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := logOf(ctx, clients[0], res.PID)
+			code := -1
+			if p.ExitCode != nil {
+				code = *p.ExitCode
+			}
+			if !tc.want(out, code) {
+				if len(out) > 200 {
+					out = out[:100] + "..." + out[len(out)-100:]
+				}
+				t.Fatalf("sh -c %q after node 2 died: output %q, exit %d", script, out, code)
 			}
 		})
 	}
