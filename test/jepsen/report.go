@@ -26,7 +26,7 @@ type CheckInput struct {
 	// one-runner and signal checks are skipped.
 	Heartbeats bool
 	// Pipelines are the pipelines with a stage on another node.
-	Pipelines []PipelineRun
+	Pipelines  []PipelineRun
 	KillGrace  time.Duration // see Config.KillGrace
 	LinTimeout time.Duration // bounds porcupine
 	// OutDir receives porcupine's visualisation on a violation; "" keeps
@@ -107,7 +107,7 @@ func (r *Report) check(hist *History, final *FinalRead, rounds [][]StateSample, 
 		Ops: ops, Beats: hist.Beats(), Deliveries: hist.Deliveries(), Faults: r.Faults,
 		Final: final, Rounds: rounds, Crashes: r.Crashes,
 		Heartbeats: wl.HeartbeatsEnabled(), Pipelines: wl.Pipelines(),
-		KillGrace:  cfg.KillGrace, LinTimeout: cfg.LinTimeout, OutDir: cfg.OutDir,
+		KillGrace: cfg.KillGrace, LinTimeout: cfg.LinTimeout, OutDir: cfg.OutDir,
 	})
 	hist.mu.Lock()
 	copy(hist.ops, ops) // keep the resolved spawns for the files
