@@ -32,6 +32,7 @@ func TestPipelineAcrossNodes(t *testing.T) {
 		{"a file of the namespace as stdout", "onnode " + n1 + " echo to-file > /out.txt; cat /out.txt", "to-file\n", 0},
 		{"the last reader closes: EPIPE on the remote writer", "onnode " + n1 + " yes | head -n 2", "y\ny\n", 0},
 		{"the output of a remote child reaches its parent's log", "onnode " + n2 + " echo direct", "direct\n", 0},
+		{"the fault suite's pipeline", "i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo $i; done | onnode " + n1 + " cat", numbers(300), 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,4 +104,13 @@ func TestPipelineNodeDies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// numbers returns "1\n2\n…n\n".
+func numbers(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		b.WriteString(strconv.Itoa(i) + "\n")
+	}
+	return b.String()
 }
