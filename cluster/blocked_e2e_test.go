@@ -23,7 +23,71 @@ func pipelinePrograms() *node.Registry {
 	r := unixPrograms()
 	r.Register("stoprecv", progStopRecv)
 	r.Register("recvloop", progRecvLoop)
+	r.Register("qparent", progQParent)
+	r.Register("qchild", progQChild)
 	return r
+}
+
+// progQParent is "qparent NODE": it creates the queue /iq here, sends
+// "via-fd", spawns qchild on NODE with the queue descriptor as its
+// descriptor 3, waits for it and prints "done CODE", then what is left in
+// the queue ("left N").
+func progQParent(s *Sys) int {
+	q, err := s.MqOpen("/iq", node.O_RDWR|node.O_CREAT, 0o666, &ipc.MQAttr{MaxMsg: 4, MsgSize: 64})
+	if err != nil {
+		s.Errorf("qparent: %v", err)
+		return 1
+	}
+	if err := s.MqSend(q, []byte("via-fd"), 3); err != nil {
+		s.Errorf("qparent: %v", err)
+		return 1
+	}
+	child, err := s.Spawn(node.SpawnAttr{Command: "qchild", Node: s.Args()[0], Files: []int{0, 1, 2, q}})
+	if err != nil {
+		s.Errorf("qparent: %v", err)
+		return 1
+	}
+	for {
+		_, ws, err := s.Wait4(child, 0)
+		if errors.Is(err, ipc.EINTR) {
+			continue
+		}
+		s.Printf("done %d\n", ws.Code())
+		break
+	}
+	buf := make([]byte, 64)
+	n, _, err := s.MqReceive(q, buf)
+	s.Printf("left %q %v\n", buf[:max(n, 0)], err)
+	return 0
+}
+
+// progQChild receives one message from its descriptor 3, a queue, prints
+// it, and sends "reply" back on it.
+func progQChild(s *Sys) int {
+	buf := make([]byte, 64)
+	n, prio, err := s.MqReceive(3, buf)
+	if err != nil {
+		s.Errorf("qchild: %v", err)
+		return 1
+	}
+	s.Printf("got %s prio %d\n", buf[:n], prio)
+	if err := s.MqSend(3, []byte("reply"), 1); err != nil {
+		s.Errorf("qchild: %v", err)
+		return 1
+	}
+	return 0
+}
+
+// A queue descriptor inherited by a child on another node: the child
+// receives and sends on its parent's open queue.
+func TestQueueDescriptorAcrossNodes(t *testing.T) {
+	clients, names := pipelineCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, code := runOn(t, ctx, clients[0], names[0], "qparent", names[2])
+	if want := "got via-fd prio 3\ndone 0\nleft \"reply\" <nil>\n"; out != want || code != 0 {
+		t.Fatalf("got %q, exit %d, want %q, exit 0", out, code, want)
+	}
 }
 
 func pipelineCluster(t *testing.T) ([]*client.Client, []string) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vproc/vproc/ipc"
 )
@@ -47,6 +48,13 @@ type InheritedFile interface {
 	Read(w ipc.Waiter, b []byte, nonblock bool) (int, error)
 	Write(w ipc.Waiter, b []byte, nonblock bool) (int, error)
 	Close() error
+}
+
+// InheritedQueue is an optional ability of an InheritedFile, found by a
+// type assertion: the exported open file is a message-queue descriptor,
+// which the child uses through mq_send and mq_receive.
+type InheritedQueue interface {
+	Queue() RemoteQueue
 }
 
 // InheritedFD is one descriptor a process started with Spawn inherits from
@@ -234,6 +242,22 @@ func (e *ExportedFile) Revoked() <-chan struct{} { return e.revoked }
 
 func (e *ExportedFile) revoke() { e.once.Do(func() { close(e.revoked) }) }
 
+// Queue returns, when the open file is a descriptor of a message queue
+// this kernel holds, a new handle on that same open description (its
+// O_NONBLOCK flag shared, as across fork), for the stream to serve; the
+// caller closes it.
+func (e *ExportedFile) Queue() (*ipc.MQDesc, bool) {
+	o, ok := e.f.ops.(mqOps)
+	if !ok {
+		return nil, false
+	}
+	l, ok := o.d.(localMQ)
+	if !ok {
+		return nil, false
+	}
+	return l.MQDesc.Dup(), true
+}
+
 // Read reads from the open file for the remote child: EOF at end of file
 // or once every writer of a pipe has closed.
 func (e *ExportedFile) Read(w ipc.Waiter, b []byte, nonblock bool) (int, error) {
@@ -329,9 +353,16 @@ func inheritedFiles(files []*File, in []InheritedFD) ([]*File, error) {
 			}
 			return files, fmt.Errorf("%w: inherited descriptor %d", ipc.EINVAL, d.Fd)
 		}
-		if made[d.File] == nil {
-			made[d.File] = newFile(fmt.Sprintf("inherited:[%d]", d.Fd), d.Flags&^O_CLOEXEC, inheritedOps{d.File})
+		if made[d.File] != nil {
+			continue
 		}
+		if iq, ok := d.File.(InheritedQueue); ok {
+			rq := remoteMQ{r: iq.Queue(), nonblock: new(atomic.Bool)}
+			rq.nonblock.Store(d.Flags&O_NONBLOCK != 0)
+			made[d.File] = newFile(fmt.Sprintf("inherited-mq:[%d]", d.Fd), d.Flags&^O_CLOEXEC, mqOps{rq})
+			continue
+		}
+		made[d.File] = newFile(fmt.Sprintf("inherited:[%d]", d.Fd), d.Flags&^O_CLOEXEC, inheritedOps{d.File})
 	}
 	for _, d := range in {
 		for d.Fd >= len(files) {

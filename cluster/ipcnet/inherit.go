@@ -30,12 +30,34 @@ const writeChunk = 256 << 10
 // OpenInherited opens a stream to nodeName for the open file it exported
 // under export, for a child that inherits it here.
 func (s *Net) OpenInherited(nodeName string, export uint64) (node.InheritedFile, error) {
-	c, _, err := s.dialIPC(nil, nodeName, openRequest{Kind: kindInherited, Export: export})
+	c, rep, err := s.dialIPC(nil, nodeName, openRequest{Kind: kindInherited, Export: export})
 	if err != nil {
 		return nil, err
 	}
+	if rep.maxMsg > 0 {
+		return &inheritedQueue{remoteQueue: newRemoteQueue(c, rep, 0)}, nil
+	}
 	return &inheritedFile{c: c}, nil
 }
+
+// inheritedQueue is the child's end of an inherited message-queue
+// descriptor: the queue protocol of the stream, on the parent's open
+// description.
+type inheritedQueue struct{ *remoteQueue }
+
+var (
+	_ node.InheritedFile  = (*inheritedQueue)(nil)
+	_ node.InheritedQueue = (*inheritedQueue)(nil)
+)
+
+// Queue implements node.InheritedQueue.
+func (q *inheritedQueue) Queue() node.RemoteQueue { return q.remoteQueue }
+
+// Read implements node.InheritedFile: a queue is not read(2).
+func (q *inheritedQueue) Read(ipc.Waiter, []byte, bool) (int, error) { return 0, ipc.EBADF }
+
+// Write implements node.InheritedFile: a queue is not written.
+func (q *inheritedQueue) Write(ipc.Waiter, []byte, bool) (int, error) { return 0, ipc.EBADF }
 
 // inheritedFile is the child's end of an inherited descriptor.
 type inheritedFile struct {
@@ -94,8 +116,12 @@ func (p *ipcPeer) openInherited(export uint64) [][]byte {
 	if err != nil {
 		return [][]byte{errnoBytes(fmt.Errorf("%w: %v", ipc.EBADF, err))}
 	}
+	q, isQueue := ex.Queue()
 	p.mu.Lock()
 	p.ex = ex
+	if isQueue {
+		p.q = q // closed with the stream, as a queue opened by name is
+	}
 	p.mu.Unlock()
 	p.reqs.Add(1)
 	go func() {
@@ -106,6 +132,9 @@ func (p *ipcPeer) openInherited(export uint64) [][]byte {
 		case <-p.done:
 		}
 	}()
+	if isQueue {
+		return [][]byte{errnoBytes(nil), u64(int64(q.ID())), u64(q.MaxMsg()), u64(q.MsgSize())}
+	}
 	return [][]byte{errnoBytes(nil), u64(int64(export)), u64(0), u64(0)}
 }
 
