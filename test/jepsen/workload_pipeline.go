@@ -78,11 +78,25 @@ func (w *Workload) keepPipelines(ctx context.Context) {
 			continue
 		}
 		run.PID = op.RetPID
+		w.unremember(run.PID)
 		w.finishPipeline(ctx, hc, &run)
 		run.Finished = w.hist.Clock().Now()
 		w.mu.Lock()
 		w.pipelines = append(w.pipelines, run)
 		w.mu.Unlock()
+	}
+}
+
+// unremember takes pid out of the PIDs the clients signal: a pipeline is
+// cut short by faults, not by the clients' kills.
+func (w *Workload) unremember(pid uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, r := range w.pool {
+		if r.pid == pid {
+			w.pool = append(w.pool[:i], w.pool[i+1:]...)
+			break
+		}
 	}
 }
 
@@ -206,7 +220,7 @@ func CheckPipelines(runs []PipelineRun) Verdict {
 			}
 		}
 	}
-	summary := fmt.Sprintf("%d pipelines whole, %d cut short cleanly by a fault, %d unknown", full, cut, unknown)
+	summary := fmt.Sprintf("%d pipelines whole, %d cut short cleanly (a fault, or a kill of a stage), %d unknown", full, cut, unknown)
 	if len(cuts) > 0 {
 		summary += " (" + strings.Join(cuts, "; ") + ")"
 	}
