@@ -75,7 +75,7 @@ func DefaultWorkloadConfig() WorkloadConfig {
 		HeartbeatLife:     20 * time.Second,
 		RegistryNames:     3,
 		Pipelines:         30,
-		PipelineLines:     2000,
+		PipelineLines:     500,
 	}
 }
 
