@@ -37,3 +37,38 @@ func TestSpecFilesVersion(t *testing.T) {
 		t.Fatalf("got %v, want ErrMalformed for spec version 3 without files: %x", err, bad)
 	}
 }
+
+// A spawn whose inherited descriptors name no node or export, or a
+// negative descriptor, is refused as invalid; a good one is recorded.
+func TestSpawnFilesValidated(t *testing.T) {
+	f, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index uint64
+	apply := func(cmd Command) *Result {
+		index++
+		return f.Apply(index, Encode(cmd)).(*Result)
+	}
+	parent := apply(&Spawn{Spec: Spec{Command: "sh"}, Now: 1}).PID
+	for _, tc := range []struct {
+		name string
+		ref  FileRef
+		ok   bool
+	}{
+		{"good", FileRef{Fd: 1, Node: "n1", Export: 2}, true},
+		{"negative descriptor", FileRef{Fd: -1, Node: "n1", Export: 2}, false},
+		{"no node", FileRef{Fd: 1, Export: 2}, false},
+		{"no export", FileRef{Fd: 1, Node: "n1"}, false},
+	} {
+		res := apply(&Spawn{Parent: parent, Spec: Spec{Command: "cat", Node: "n2", Files: []FileRef{tc.ref}}, Now: 2})
+		if (res.Err == nil) != tc.ok || (!tc.ok && !errors.Is(res.Err, ErrInvalid)) {
+			t.Fatalf("%s: got %v, want ok %v (ErrInvalid otherwise)", tc.name, res.Err, tc.ok)
+		}
+		if tc.ok {
+			if p, found := f.View().Get(res.PID); !found || !reflect.DeepEqual(p.Spec.Files, []FileRef{tc.ref}) {
+				t.Fatalf("%s: recorded %+v, want files %+v", tc.name, p.Spec.Files, tc.ref)
+			}
+		}
+	}
+}
