@@ -23,6 +23,7 @@ func pipelinePrograms() *node.Registry {
 	r := unixPrograms()
 	r.Register("stoprecv", progStopRecv)
 	r.Register("recvloop", progRecvLoop)
+	r.Register("stopsend", progStopSend)
 	r.Register("qparent", progQParent)
 	r.Register("qchild", progQChild)
 	return r
@@ -360,4 +361,102 @@ func TestBlockedReceiversAcrossNodes(t *testing.T) {
 			t.Fatalf("got %q, %v, want %q", out, err, want)
 		}
 	})
+}
+
+// progStopSend is "stopsend NODE": yes on NODE writes into a pipe it
+// inherits until the pipe is full. At SIGUSR1 (the test has stopped yes)
+// it drains the pipe, waits a moment and prints "later N", the bytes that
+// arrived since; at SIGUSR2 (yes continued) it prints "more" once bytes
+// flow again, closes the pipe and prints "done CODE" for yes.
+func progStopSend(s *Sys) int {
+	var usr1, usr2 bool
+	s.Signal(ipc.SIGUSR1, func(*Sys, ipc.Signal) { usr1 = true })
+	s.Signal(ipc.SIGUSR2, func(*Sys, ipc.Signal) { usr2 = true })
+	r, w, err := s.Pipe()
+	if err != nil {
+		return 1
+	}
+	if _, err := s.Fcntl(r, node.F_SETFL, node.O_NONBLOCK); err != nil {
+		return 1
+	}
+	child, err := s.Spawn(node.SpawnAttr{Command: "yes", Node: s.Args()[0], Files: []int{-1, w, 2}})
+	if err != nil {
+		s.Errorf("stopsend: %v", err)
+		return 1
+	}
+	s.Close(w)
+	s.Printf("child %d\n", child)
+	buf := make([]byte, 64<<10)
+	drain := func() int {
+		total := 0
+		for range 1000 {
+			n, err := s.Read(r, buf)
+			total += max(n, 0)
+			if err != nil || n == 0 {
+				break
+			}
+		}
+		return total
+	}
+	for !usr1 {
+		s.Pause()
+	}
+	drain()
+	s.Sleep(300 * time.Millisecond)
+	s.Printf("later %d\n", drain())
+	for !usr2 {
+		s.Pause()
+	}
+	for i := 0; i < 400 && drain() == 0; i++ {
+		s.Sleep(50 * time.Millisecond)
+	}
+	s.Printf("more\n")
+	s.Close(r)
+	for {
+		_, ws, err := s.Wait4(child, 0)
+		if errors.Is(err, ipc.EINTR) {
+			continue
+		}
+		s.Printf("done %d\n", ws.Code())
+		return 0
+	}
+}
+
+// A writer on another node blocked on a full pipe writes nothing while it
+// is stopped, goes on once continued, and gets EPIPE when the last reader
+// closes.
+func TestBlockedSenderAcrossNodes(t *testing.T) {
+	clients, names := pipelineCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kill := func(target uint64, sig ipc.Signal) {
+		t.Helper()
+		if _, err := clients[1].Kill(ctx, api.KillRequest{Targets: []int64{int64(target)}, Signal: int(sig)}); err != nil {
+			t.Fatalf("kill -%d %d: %v", sig, target, err)
+		}
+	}
+	res, err := clients[0].Spawn(ctx, api.SpawnRequest{Command: "stopsend", Args: []string{names[2]}, Node: names[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := waitLog(t, ctx, clients[0], res.PID, "child ")
+	var child uint64
+	if _, err := fmt.Sscanf(out, "child %d\n", &child); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	blockedIn(t, ctx, clients[2], child) // on the full pipe
+	kill(child, ipc.SIGSTOP)
+	inState(t, ctx, clients[1], child, "stopped")
+	kill(res.PID, ipc.SIGUSR1)
+	waitLog(t, ctx, clients[0], res.PID, "later ")
+	kill(child, ipc.SIGCONT)
+	inState(t, ctx, clients[1], child, "running")
+	kill(res.PID, ipc.SIGUSR2)
+	if _, err := clients[0].Wait(ctx, res.PID); err != nil {
+		t.Fatal(err)
+	}
+	out, err = logOf(ctx, clients[0], res.PID)
+	if want := fmt.Sprintf("child %d\nlater 0\nmore\ndone %d\n", child, 128+ipc.SIGPIPE); err != nil || out != want {
+		t.Fatalf("got %q, %v, want %q: a stopped writer writes nothing", out, err, want)
+	}
 }
