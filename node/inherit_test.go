@@ -177,3 +177,73 @@ func readAll(s *Sys, fd int) ([]byte, error) {
 		}
 	}
 }
+
+// TestInheritNonblock: a child on another kernel reads a pipe end it
+// inherited with O_NONBLOCK: EAGAIN on an empty pipe, then the bytes, then
+// EOF once the parent closes the write end.
+func TestInheritNonblock(t *testing.T) {
+	write, closeW := make(chan struct{}), make(chan struct{})
+	probe := func(s *Sys) int {
+		b := make([]byte, 16)
+		if _, err := s.Read(0, b); !errors.Is(err, ipc.EAGAIN) {
+			return 1
+		}
+		write <- struct{}{}
+		var got []byte
+		for range 1000 {
+			n, err := s.Read(0, b)
+			got = append(got, b[:max(n, 0)]...)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if errors.Is(err, ipc.EAGAIN) {
+				s.Sleep(time.Millisecond)
+				continue
+			}
+			if err != nil {
+				return 2
+			}
+			if string(got) == "data" {
+				closeW <- struct{}{}
+			}
+		}
+		if string(got) != "data" {
+			return 3
+		}
+		return 0
+	}
+	far := newKernel(t, withPrograms(map[string]Program{"probe": probe}))
+	k, alloc, _, _ := remoteKernel(t, map[string]Program{
+		"probe": probe,
+		"parent": func(s *Sys) int {
+			r, w, _ := s.Pipe2(O_NONBLOCK)
+			if _, err := s.Spawn(SpawnAttr{Command: "probe", Node: "far", Files: []int{r}}); err != nil {
+				return 1
+			}
+			s.Close(r)
+			<-write
+			s.Write(w, []byte("data"))
+			<-closeW
+			s.Close(w)
+			return 0
+		},
+	})
+	mustSpawn(t, k, Spec{Command: "parent"})
+	var req PIDRequest
+	waitFor(t, "the remote child", 10*time.Second, func() bool {
+		alloc.mu.Lock()
+		defer alloc.mu.Unlock()
+		if len(alloc.reqs) < 2 {
+			return false
+		}
+		req = alloc.reqs[1]
+		return true
+	})
+	if len(req.Files) != 1 || req.Files[0].Flags&O_NONBLOCK == 0 {
+		t.Fatalf("exported %+v: want one descriptor with O_NONBLOCK", req.Files)
+	}
+	cpid := mustSpawn(t, far, Spec{Command: "probe", Inherited: claimAll(t, k, req.Files)})
+	if p := mustWait(t, far, cpid); p.Status.Code() != 0 {
+		t.Fatalf("probe: exit %d", p.Status.Code())
+	}
+}
