@@ -56,6 +56,9 @@ func TestConfigValidate(t *testing.T) {
 		{"advertise host not an IP", func(c *Config) { c.AdvertiseHost = "example.com" }},
 		{"empty label key", func(c *Config) { c.Labels = map[string]string{"": "x"} }},
 		{"bad fsm config", func(c *Config) { c.FSM.SessionTTL = 0 }},
+		{"ACLs without an agent token", func(c *Config) { c.ACLEnabled = true }},
+		{"short agent token", func(c *Config) { c.ACLEnabled, c.AgentToken = true, "short" }},
+		{"agent token with a line break", func(c *Config) { c.AgentToken = "0123456789abcdef\r\nX-Evil: 1" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()

@@ -19,7 +19,7 @@ import (
 // what was sent.
 
 // pipelinePrograms are unixPrograms and the programs below.
-func pipelinePrograms() *node.Registry {
+func pipelinePrograms() *node.ProgramTable {
 	r := unixPrograms()
 	r.Register("stoprecv", progStopRecv)
 	r.Register("recvloop", progRecvLoop)

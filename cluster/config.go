@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"sort"
@@ -61,7 +62,7 @@ type Config struct {
 	// CLI before reaping it.
 	Retention time.Duration
 	// Programs are the programs the local kernel runs. Nil means
-	// builtins.Registry() (package node/builtins). An application that
+	// builtins.Programs() (package node/builtins). An application that
 	// embeds the agent installs the builtins and its own programs here;
 	// every node of a cluster should know the same ones.
 	Programs node.Resolver
@@ -136,12 +137,24 @@ type Config struct {
 	// do. Off by default: profiles reveal memory contents and cost CPU.
 	EnableDebug bool
 
+	// ACLEnabled turns access control on (package api's acl.go): every
+	// request but the health check carries a token, and a process belongs
+	// to the user of the token that spawned it. Off by default.
+	ACLEnabled bool
+	// AgentToken is the secret the agents of the cluster present to each
+	// other on node-to-node routes, as Consul's agent token. With ACLs on
+	// it is needed unless PeerNode identifies nodes by their certificates.
+	AgentToken string
+	// PeerNode, if not nil, returns the node a request's verified TLS
+	// client certificate names (the TLS layer sets it).
+	PeerNode func(r *http.Request) (node string, ok bool)
+
 	// Logger receives the agent's log. Nil discards it. Raft's and
 	// memberlist's own output goes to it at debug level.
 	Logger *slog.Logger
 }
 
-// Default ports (DESIGN.md, "Command line").
+// Default ports (docs/design.md, "Command line").
 const (
 	DefaultHTTPPort   = 7070
 	DefaultRaftPort   = 7071
@@ -299,6 +312,10 @@ func (c *Config) Validate() error {
 		return bad("cpus %d is negative", c.CPUs)
 	case c.Memory < 0:
 		return bad("memory %d is negative", c.Memory)
+	case c.ACLEnabled && c.AgentToken == "" && c.PeerNode == nil:
+		return bad("ACLs on need an agent token (--agent-token) or TLS client certificates")
+	case !validAgentToken(c.AgentToken):
+		return bad("the agent token must be 16 to 256 printable characters without spaces")
 	case c.Retention <= 0:
 		return bad("retention %v must be positive", c.Retention)
 	case c.MaxVoters < 1:
@@ -432,4 +449,21 @@ func (c *Config) gossipConfig() (membership.Config, error) {
 		SuspicionMult:    c.SuspicionMult,
 		PushPullInterval: c.PushPullInterval,
 	}, nil
+}
+
+// validAgentToken reports whether t can be an agent token: empty, or 16 to
+// 256 printable ASCII characters without spaces (it travels in a header).
+func validAgentToken(t string) bool {
+	if t == "" {
+		return true
+	}
+	if len(t) < 16 || len(t) > 256 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] <= ' ' || t[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

@@ -15,7 +15,7 @@ import (
 // BenchmarkSubmitSpawn measures spawns through the leader's group commit
 // on a three-node loopback cluster with BoltDB and DefaultConfig's raft
 // timing, at 1, 16, 64, 128 and 256 concurrent clients. A spawn counts when its
-// spawn entry, placement included, has committed (DESIGN.md, "Benchmarks");
+// spawn entry, placement included, has committed (README.md, "Replicated spawns");
 // the node runners then start and reap the `true` processes as they
 // would in production. It reports spawns/s and the p50 and p99 latency.
 //

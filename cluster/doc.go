@@ -53,4 +53,6 @@
 //     API of package httpapi over them (serving_api.go).
 //
 // The CLI is cmd/vproc.
+//
+// Guarantees are numbered as in docs/guarantees.md.
 package cluster

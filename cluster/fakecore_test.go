@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -302,8 +301,6 @@ func withDataDir(dir string) harnessOpt {
 	return func(o *harnessOpts) { o.cfg.Dev, o.cfg.DataDir = false, dir }
 }
 
-func withLogMax(n int64) harnessOpt { return func(o *harnessOpts) { o.cfg.LogMaxBytes = n } }
-
 func withRunner(fn func(*runner.Config)) harnessOpt {
 	return func(o *harnessOpts) { o.tune = append(o.tune, fn) }
 }
@@ -469,5 +466,3 @@ func stateList(states []fsm.State) string {
 	}
 	return strings.Join(parts, "|")
 }
-
-var errInjected = errors.New("injected failure")

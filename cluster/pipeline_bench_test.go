@@ -25,7 +25,7 @@ import (
 // and placement are not counted.
 
 // benchPrograms are the builtins and the drivers below.
-func benchPrograms() *node.Registry {
+func benchPrograms() *node.ProgramTable {
 	r := unixPrograms()
 	r.Register("pipebench", progPipeBench)
 	r.Register("sink", progSink)

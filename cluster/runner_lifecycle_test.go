@@ -77,7 +77,7 @@ func TestRunnerRestartsWithNewIncarnation(t *testing.T) {
 var usr1Count atomic.Int64
 
 func registerTestPrograms(k *node.ProcessManager) {
-	k.Programs().(*node.Registry).Register("usr1", func(s *node.Sys) int {
+	k.Programs().(*node.ProgramTable).Register("usr1", func(s *node.Sys) int {
 		if err := s.Signal(ipc.SIGUSR1, func(*node.Sys, ipc.Signal) { usr1Count.Add(1) }); err != nil {
 			return 2
 		}
@@ -87,7 +87,7 @@ func registerTestPrograms(k *node.ProcessManager) {
 			}
 		}
 	})
-	k.Programs().(*node.Registry).Register("spawner", func(s *node.Sys) int {
+	k.Programs().(*node.ProgramTable).Register("spawner", func(s *node.Sys) int {
 		pid, err := s.Spawn(node.SpawnAttr{Command: "echo", Args: []string{"child"}})
 		if err != nil {
 			s.Errorf("spawn: %v", err)
@@ -196,7 +196,7 @@ func TestLeaseEndFreezesAndReturnKillsUnassigned(t *testing.T) {
 	// meanwhile dies without completing another system call.
 	h := newHarness(t, nil, true, func(o *harnessOpts) { o.cfg.FenceTimeout = 400 * time.Millisecond })
 	var calls atomic.Int64
-	h.s.kernel.Programs().(*node.Registry).Register("count", func(s *node.Sys) int {
+	h.s.kernel.Programs().(*node.ProgramTable).Register("count", func(s *node.Sys) int {
 		for {
 			s.Getpid()
 			calls.Add(1)

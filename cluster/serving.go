@@ -84,6 +84,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		ctx:    ctx,
 		cancel: cancel,
 	}
+	s.client.SetAgentToken(cfg.AgentToken)
 	rcfg := runner.DefaultConfig()
 	rcfg.Name, rcfg.PreemptGrace = s.name, cfg.PreemptGrace
 	for _, fn := range tune {
@@ -115,7 +116,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 	}
 	kcfg.Programs = cfg.Programs
 	if kcfg.Programs == nil {
-		kcfg.Programs = builtins.Registry()
+		kcfg.Programs = builtins.Programs()
 	}
 	kcfg.PIDs = s.runner
 	kcfg.Signals = s.runner
@@ -149,6 +150,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		Logger:      logger,
 		IPCStream:   s.ipc.ServeStream,
 		EnableDebug: cfg.EnableDebug,
+		ACL:         httpapi.ACL{Enabled: cfg.ACLEnabled, AgentToken: cfg.AgentToken, PeerNode: cfg.PeerNode},
 	})
 	if err != nil {
 		cancel()
@@ -170,14 +172,6 @@ func (s *serving) start() {
 		defer s.wg.Done()
 		s.lease.Run()
 	}()
-}
-
-// drain ends long polls, wait queries and log streams now, so that an
-// http.Server's Shutdown does not wait for them: register it with the
-// server's RegisterOnShutdown. stop drains too.
-func (s *serving) drain() {
-	s.cancel()
-	s.api.Drain()
 }
 
 // stop ends long polls and log streams, stops the runner, kills the local

@@ -21,8 +21,8 @@ import (
 // cluster, through the HTTP API and the Go client as the CLI uses them.
 
 // unixPrograms are the builtins and the test programs below.
-func unixPrograms() *node.Registry {
-	r := builtins.Registry()
+func unixPrograms() *node.ProgramTable {
+	r := builtins.Programs()
 	r.Register("rwait", progRemoteWait)
 	r.Register("grouplead", progGroupLead)
 	r.Register("ids", progIDs)

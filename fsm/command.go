@@ -40,6 +40,9 @@ const (
 	TypeSetSchedulerConfig Type = 0x15
 	TypeRaisePIDFloor      Type = 0x16
 	TypeRegistryLost       Type = 0x17
+	TypeACLBootstrap       Type = 0x18
+	TypeACLTokenCreate     Type = 0x19
+	TypeACLTokenDelete     Type = 0x1a
 )
 
 var typeNames = map[Type]string{
@@ -66,6 +69,9 @@ var typeNames = map[Type]string{
 	TypeSetSchedulerConfig: "set-scheduler-config",
 	TypeRaisePIDFloor:      "raise-pid-floor",
 	TypeRegistryLost:       "registry-lost",
+	TypeACLBootstrap:       "acl-bootstrap",
+	TypeACLTokenCreate:     "acl-token-create",
+	TypeACLTokenDelete:     "acl-token-delete",
 }
 
 // String returns the command's name, such as "spawn".
@@ -187,6 +193,9 @@ var decoders = map[Type]func(d *decoder) Command{
 	TypeSetSchedulerConfig: decodeSetSchedulerConfig,
 	TypeRaisePIDFloor:      decodeRaisePIDFloor,
 	TypeRegistryLost:       decodeRegistryLost,
+	TypeACLBootstrap:       decodeACLBootstrap,
+	TypeACLTokenCreate:     decodeACLTokenCreate,
+	TypeACLTokenDelete:     decodeACLTokenDelete,
 }
 
 // Unknown is an entry of a type this release does not know, carrying the

@@ -37,4 +37,6 @@
 //
 // README.md in this directory walks through the command pipeline, the state
 // vocabulary, sessions, restart and kill semantics and the snapshot format.
+//
+// Guarantees are numbered as in docs/guarantees.md.
 package fsm

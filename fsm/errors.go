@@ -39,6 +39,9 @@ var (
 	// floor: its response was acknowledged or evicted from the cache, so the
 	// FSM can no longer tell the first answer. The command was not applied.
 	ErrRequestTooOld = errors.New("request too old")
+	// ErrQuotaExceeded means that a spawn or an IPC create would take its
+	// owner past the quota of the owner's ACL tokens (EAGAIN).
+	ErrQuotaExceeded = errors.New("quota exceeded")
 )
 
 // codes maps each sentinel to its stable code, and back, for the HTTP layer
@@ -58,6 +61,7 @@ var codes = []struct {
 	{"no_such_name", ErrNoSuchName},
 	{"session_expired", ErrSessionExpired},
 	{"request_too_old", ErrRequestTooOld},
+	{"quota_exceeded", ErrQuotaExceeded},
 }
 
 // CodeUnknown is the code of an error that is not one of the package's

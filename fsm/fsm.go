@@ -187,6 +187,12 @@ func (a *applier) apply(c Command) *Result {
 		r = a.registryLost(c)
 	case *SetSchedulerConfig:
 		r = a.setSchedulerConfig(c)
+	case *ACLBootstrap:
+		r = a.aclBootstrap(c)
+	case *ACLTokenCreate:
+		r = a.aclTokenCreate(c)
+	case *ACLTokenDelete:
+		r = a.aclTokenDelete(c)
 	case *RaisePIDFloor:
 		if c.Floor > a.s.nextPID {
 			a.s.nextPID = c.Floor

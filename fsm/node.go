@@ -132,6 +132,9 @@ func (a *applier) registryCreate(c *RegistryCreate) *Result {
 	if s.object(c.Kind, c.Name) != nil {
 		return failf(ErrNameExists, "%s %s", c.Kind, c.Name)
 	}
+	if err := s.checkIPCQuota(c.Owner); err != nil {
+		return fail(err)
+	}
 	o := &Object{
 		Kind:        c.Kind,
 		Name:        c.Name,

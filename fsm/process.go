@@ -18,6 +18,7 @@ func (a *applier) put(p *Process) {
 	old, _ := a.s.procs.ReplaceOrInsert(pidItem{pid: p.PID, p: p})
 	a.s.indexOnNode(old.p, p)
 	a.s.indexModified(old.p, p)
+	a.s.indexOwner(old.p, p)
 }
 
 func queueKeyOf(p *Process) queueKey {
@@ -51,6 +52,9 @@ func (a *applier) spawn(c *Spawn) *Result {
 		if f.Fd < 0 || f.Fd >= 1<<16 || f.Node == "" || f.Export == 0 {
 			return failf(ErrInvalid, "inherited descriptor %d of node %q, export %d", f.Fd, f.Node, f.Export)
 		}
+	}
+	if err := s.checkProcQuota(c.Owner); err != nil {
+		return fail(err)
 	}
 	pid := s.nextPID
 	pgid, sid := parent.Pgid, parent.Sid
@@ -257,8 +261,8 @@ func (a *applier) placeable(p *Process, node string) (*Node, *Result) {
 	return n, nil
 }
 
-// checkLocality re-checks what ties a process to a node (DESIGN.md,
-// "Locality"): the node of the PID whose pipes it inherits, and the node of
+// checkLocality re-checks what ties a process to a node (docs/design.md,
+// "Unix semantics, limits and capabilities", Locality): the node of the PID whose pipes it inherits, and the node of
 // every shared-memory segment it uses. A mismatch means the plan is stale.
 func (a *applier) checkLocality(p *Process, node string) *Result {
 	if src := a.s.proc(p.Spec.InheritsPipesFrom); src != nil && src.State.OnNode() && src.Node != node {
@@ -529,6 +533,7 @@ func (a *applier) reap(c *Reap) *Result {
 	s.procs.Delete(pidItem{pid: p.PID})
 	s.indexOnNode(p, nil)
 	s.indexModified(p, nil)
+	s.indexOwner(p, nil)
 	s.noteReap(a.index, p.PID)
 	s.children.Delete(pairKey{p.Parent, p.PID})
 	s.groups.Delete(pairKey{p.Pgid, p.PID})

@@ -7,7 +7,7 @@ import (
 	"github.com/vproc/vproc/spec"
 )
 
-// State is the replicated state of a process (DESIGN.md, "State vocabulary").
+// State is the replicated state of a process (docs/design.md, "Words").
 type State string
 
 // The process states. They are the exact strings that the API and `ps` show.
@@ -37,7 +37,7 @@ var stateCodes = []State{"", StatePending, StatePlaced, StateRunning, StateStopp
 // InitPID is the PID of init, which lives in the table and never runs.
 const InitPID uint64 = 1
 
-// Priority bounds (DESIGN.md, "Priority").
+// Priority bounds (docs/design.md, "Words").
 const (
 	MinPriority     = 1
 	MaxPriority     = 100
@@ -88,7 +88,8 @@ type Restart struct {
 // Limit is a soft/hard pair, as in getrlimit(2). 0 means unlimited.
 type Limit = spec.Limit
 
-// Limits are a process's resource limits (DESIGN.md, "Limits"), in the
+// Limits are a process's resource limits (docs/design.md, "Unix semantics,
+// limits and capabilities"), in the
 // grammar's own type.
 type Limits = spec.Limits
 

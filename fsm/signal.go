@@ -113,6 +113,9 @@ func (a *applier) send(c *Signal) *Result {
 	default:
 		return failf(ErrInvalid, "signal target %d", c.Target)
 	}
+	if members = a.mayKill(c.Sender, members); len(members) == 0 {
+		return failf(ErrPermission, "pid %d may not signal %d", c.Sender, c.Target)
+	}
 	id := c.ID
 	r := &Result{}
 	for _, pid := range members {

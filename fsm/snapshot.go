@@ -20,7 +20,8 @@ import (
 //	trailer  SHA-256 of the body (32 bytes)
 //
 // The sections come in a fixed order (meta, processes, nodes, objects,
-// signal requests, signal outcomes, sessions, responses) and the records of
+// signal requests, signal outcomes, sessions, responses, and ACL tokens when
+// there are any) and the records of
 // each in key order, so the body is canonical: the state hash is the
 // trailer. Secondary indexes are not written; Restore rebuilds them.
 
@@ -42,6 +43,8 @@ const (
 	secOutcomes
 	secSessions
 	secResponses
+	secTokens // written only when the table holds ACL tokens
+	secLast   = secTokens
 )
 
 // ErrBadSnapshot is wrapped by every error of Restore about the stream's
@@ -181,6 +184,13 @@ func writeBody(w io.Writer, s *state) error {
 		})
 		return b.err == nil
 	})
+	if s.tokens.Len() > 0 {
+		b.section(secTokens, s.tokens.Len())
+		s.tokens.Ascend(func(it tokenItem) bool {
+			b.record(func(e *encoder) { e.token(it.t) })
+			return b.err == nil
+		})
+	}
 	b.e.byte(secEnd)
 	b.flush()
 	return b.err
@@ -289,7 +299,7 @@ func readSnapshot(in io.Reader) (*state, error) {
 		if tag == secEnd {
 			break
 		}
-		if tag <= last || tag > secResponses {
+		if tag <= last || tag > secLast {
 			return nil, badSnapshot("section %d after %d", tag, last)
 		}
 		last = tag
@@ -352,6 +362,7 @@ func (s *state) load(tag byte, rec []byte) error {
 		s.groups.ReplaceOrInsert(pairKey{p.Pgid, p.PID})
 		s.indexOnNode(nil, p)
 		s.indexModified(nil, p)
+		s.indexOwner(nil, p)
 		if p.State == StatePending {
 			s.queue.ReplaceOrInsert(queueKeyOf(p))
 		}
@@ -386,6 +397,13 @@ func (s *state) load(tag byte, rec []byte) error {
 		it := respItem{sid: d.uint(), rid: d.uint(), r: &Result{}}
 		d.result(it.r)
 		_, dup = s.responses.ReplaceOrInsert(it)
+	case secTokens:
+		t := &ACLToken{}
+		d.token(t)
+		_, dup = s.tokens.ReplaceOrInsert(tokenItem{accessor: t.Accessor, t: t})
+		if !dup {
+			_, dup = s.secrets.ReplaceOrInsert(secretItem{hash: t.SecretHash, accessor: t.Accessor})
+		}
 	}
 	if err := d.end(); err != nil {
 		return badSnapshot("section %d: %v", tag, err)

@@ -159,6 +159,9 @@ type state struct {
 	sessions     *btree.BTreeG[sessItem]
 	sessionTimes *btree.BTreeG[timeKey] // index: (last active, id)
 	responses    *btree.BTreeG[respItem]
+	tokens       *btree.BTreeG[tokenItem]  // ACL tokens by accessor (acl.go)
+	secrets      *btree.BTreeG[secretItem] // index: secret hash → accessor
+	owned        *btree.BTreeG[ownerKey]   // index: (owner, pid) of every live process but init
 
 	// reapsFrom: every reap at an index above it is in reaps. Not part of
 	// the snapshot; a restore starts the feed at the snapshot's index.
@@ -166,7 +169,11 @@ type state struct {
 }
 
 func newState() *state {
+	tokens, secrets, owned := newACLTrees()
 	return &state{
+		tokens:       tokens,
+		secrets:      secrets,
+		owned:        owned,
 		nextPID:      InitPID + 1,
 		nextSigID:    1,
 		sched:        SchedulerConfig{Strategy: StrategySpread},
@@ -223,6 +230,9 @@ func (s *state) clone() *state {
 	c.sessions = s.sessions.Clone()
 	c.sessionTimes = s.sessionTimes.Clone()
 	c.responses = s.responses.Clone()
+	c.tokens = s.tokens.Clone()
+	c.secrets = s.secrets.Clone()
+	c.owned = s.owned.Clone()
 	return &c
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node/security"
 	"github.com/vproc/vproc/node/vfs"
 )
 
@@ -34,9 +35,9 @@ type Config struct {
 	// in-memory namespace.
 	FS vfs.FS
 	// Programs resolves the command of every spawn to the program it runs.
-	// Nil means an empty Registry: every spawn fails with
+	// Nil means an empty ProgramTable: every spawn fails with
 	// ErrUnknownProgram. Package node/builtins installs the shell and the
-	// standard programs into a Registry.
+	// standard programs into a ProgramTable.
 	Programs Resolver
 	// Clock is the scheduler's time source. Nil means the monotonic clock.
 	Clock Clock
@@ -102,6 +103,11 @@ type PIDRequest struct {
 	// (Node set), each exported by this kernel for the child to claim
 	// there (ClaimExport).
 	Files []ExportedFD
+	// Promises and Unveil are what the child starts with (pledge.go):
+	// the parent's execpromises narrowed by the spawn's, and the unveil
+	// list, for the table's record of a child that runs elsewhere.
+	Promises security.Promise
+	Unveil   []security.UnveilPath
 }
 
 // Allocation is the answer of a PIDAllocator.

@@ -1,5 +1,5 @@
-// Package node is the local kernel of one machine: the seed's process
-// management, placed where every process the cluster runs goes through it.
+// Package node is the local kernel of one machine: the process management
+// every process the cluster runs goes through.
 //
 // A ProcessManager runs virtual processes. A process is a Program (a Go
 // function) with a PID, a parent, a process group and a session, an
@@ -12,12 +12,12 @@
 // slot, and the kernel reports it as hogging instead of hanging on it.
 //
 // The kernel holds no programs of its own. It looks up the command of every
-// spawn through a Resolver (Config.Programs): a Registry of Go functions, or
+// spawn through a Resolver (Config.Programs): a ProgramTable of Go functions, or
 // Resolvers, which asks several in turn. The shell and the standard tools
 // are user programs in package node/builtins, built on Sys alone.
 //
 // The kernel hands its K CPU slots to runnable processes with a CFS-style
-// weighted fair scheduler (FairScheduler, the seed's Scheduler): priorities
+// weighted fair scheduler (FairScheduler, the kernel's Scheduler): priorities
 // 1..100 map to Linux nice weights, and a process that blocks, sleeps or is
 // stopped holds no slot.
 //
@@ -35,4 +35,6 @@
 // the remote child records of children that run elsewhere in step with
 // ReportRemote (README.md, "Children on other nodes"). README.md walks
 // through the design.
+//
+// Guarantees are numbered as in docs/guarantees.md.
 package node

@@ -5,6 +5,7 @@ import (
 	"runtime"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node/security"
 )
 
 // ExecAttr describes the program Exec runs.
@@ -42,6 +43,7 @@ type ExecAttr struct {
 // the new command.
 func (s *Sys) Exec(attr ExecAttr) error {
 	s.enter()
+	s.need(security.PromiseExec, "execve")
 	p := s.p
 	prog, ok := p.k.programs.Lookup(attr.Command)
 	if !ok {
@@ -82,6 +84,9 @@ func (s *Sys) Exec(attr ExecAttr) error {
 			a := p.actions[sig]
 			p.actions[sig] = SigAction{Ignore: a.Ignore && a.Handler == nil}
 		}
+	}
+	if p.execPromises != 0 { // the new program runs under the execpromises
+		p.Capabilities = p.execPromises
 	}
 	p.mu.Unlock()
 

@@ -21,7 +21,7 @@ func runSys(t testing.TB, k *ProcessManager, spec Spec, fn func(s *Sys) error) e
 	t.Helper()
 	name := "test-fn-" + strconv.FormatInt(fnSeq.Add(1), 10)
 	res := make(chan error, 1)
-	registry(t, k).Register(name, func(s *Sys) int { res <- fn(s); return 0 })
+	programTable(t, k).Register(name, func(s *Sys) int { res <- fn(s); return 0 })
 	spec.Command = name
 	var out syncBuffer
 	spec.Stdout, spec.Stderr = &out, &out
@@ -249,7 +249,7 @@ func TestMqNotify(t *testing.T) {
 	t.Run("delivers the signal once", func(t *testing.T) {
 		var handled atomic.Int32
 		var stage atomic.Int32 // 1: registered; 2: test sent again
-		registry(t, k).Register("notified", func(s *Sys) int {
+		programTable(t, k).Register("notified", func(s *Sys) int {
 			s.Signal(ipc.SIGUSR1, func(*Sys, ipc.Signal) { handled.Add(1) })
 			fd, err := s.MqOpen("/n1", O_RDWR|O_CREAT, 0o600, nil)
 			if err != nil {
@@ -396,7 +396,7 @@ func registerAndSpawnHolder(t *testing.T, k *ProcessManager, name string) int {
 func runChildCall(s *Sys, name string, call func(s *Sys, fd int) error) error {
 	res := make(chan error, 1)
 	prog := "child-call-" + strconv.FormatInt(fnSeq.Add(1), 10)
-	s.p.k.programs.(*Registry).Register(prog, func(s *Sys) int {
+	s.p.k.programs.(*ProgramTable).Register(prog, func(s *Sys) int {
 		fd, err := s.MqOpen(name, O_RDWR, 0, nil)
 		if err == nil {
 			err = call(s, fd)
@@ -729,7 +729,7 @@ func TestIPCDescriptorsInherited(t *testing.T) {
 			return err
 		}
 		res := make(chan error, 1)
-		s.p.k.programs.(*Registry).Register("inheritor", func(s *Sys) int {
+		s.p.k.programs.(*ProgramTable).Register("inheritor", func(s *Sys) int {
 			// The child's fd 3 and 4 are the parent's queue and segment.
 			if err := s.MqSend(3, []byte("from child"), 2); err != nil {
 				res <- err

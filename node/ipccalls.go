@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node/security"
 )
 
 // System calls for POSIX message queues and shared memory.
@@ -90,6 +91,9 @@ func openOrCreate[T any](flags ipc.OpenFlag, open func(ipc.OpenFlag) (T, error))
 // limit; in both cases a queue this call created is removed again.
 func (s *Sys) MqOpen(name string, flags int, mode uint32, attr *ipc.MQAttr) (int, error) {
 	s.enter()
+	if err := s.checkName("mq_open", name, openPerms(flags)); err != nil {
+		return -1, s.leave(err)
+	}
 	p := s.p
 	k, call := p.k, p.nameCall
 	cloexec := flags&O_CLOEXEC != 0
@@ -135,6 +139,7 @@ func (s *Sys) MqSend(fd int, msg []byte, prio uint) error {
 // (mq_timedsend). A zero deadline means none.
 func (s *Sys) MqTimedSend(fd int, msg []byte, prio uint, deadline time.Time) error {
 	s.enter()
+	s.need(security.PromiseIPC, "mq_send")
 	p := s.p
 	d, err := p.mqDesc(fd)
 	if err != nil {
@@ -156,6 +161,7 @@ func (s *Sys) MqReceive(fd int, buf []byte) (n int, prio uint, err error) {
 // passed (mq_timedreceive). A zero deadline means none.
 func (s *Sys) MqTimedReceive(fd int, buf []byte, deadline time.Time) (n int, prio uint, err error) {
 	s.enter()
+	s.need(security.PromiseIPC, "mq_receive")
 	p := s.p
 	d, err := p.mqDesc(fd)
 	if err != nil {
@@ -170,6 +176,7 @@ func (s *Sys) MqTimedReceive(fd int, buf []byte, deadline time.Time) (n int, pri
 // (mq_getattr).
 func (s *Sys) MqGetattr(fd int) (ipc.MQAttr, error) {
 	s.enter()
+	s.need(security.PromiseIPC, "mq_getattr")
 	d, err := s.p.mqDesc(fd)
 	if err != nil {
 		return ipc.MQAttr{}, s.leave(err)
@@ -184,6 +191,7 @@ func (s *Sys) MqGetattr(fd int) (ipc.MQAttr, error) {
 // inherited through Spawn share.
 func (s *Sys) MqSetattr(fd int, flags int) (old ipc.MQAttr, err error) {
 	s.enter()
+	s.need(security.PromiseIPC, "mq_setattr")
 	p := s.p
 	d, err := p.mqDesc(fd)
 	if err != nil {
@@ -208,6 +216,7 @@ func (s *Sys) MqSetattr(fd int, flags int) (old ipc.MQAttr, err error) {
 // was made through is closed for the last time, and when the process exits.
 func (s *Sys) MqNotify(fd int, sig ipc.Signal) error {
 	s.enter()
+	s.need(security.PromiseIPC, "mq_notify")
 	p := s.p
 	if sig != 0 && !sig.Valid() {
 		return s.leave(ipc.EINVAL)
@@ -233,6 +242,9 @@ func (s *Sys) MqNotify(fd int, sig ipc.Signal) error {
 // last descriptor is closed. ENOENT if there is no such queue.
 func (s *Sys) MqUnlink(name string) error {
 	s.enter()
+	if err := s.checkName("mq_unlink", name, "c"); err != nil {
+		return s.leave(err)
+	}
 	return s.leave(s.p.k.unlinkQueue(s.p.nameCall, name))
 }
 
@@ -256,6 +268,9 @@ func (o shmOps) object() (uint64, int64)                   { return 0, 0 } // ma
 // segment this call created is removed again.
 func (s *Sys) ShmOpen(name string, flags int, mode uint32) (int, error) {
 	s.enter()
+	if err := s.checkName("shm_open", name, openPerms(flags)); err != nil {
+		return -1, s.leave(err)
+	}
 	p := s.p
 	k, call := p.k, p.nameCall
 	flags &^= O_CLOEXEC
@@ -276,6 +291,7 @@ func (s *Sys) ShmOpen(name string, flags int, mode uint32) (int, error) {
 // negative size is EINVAL; a size above ipc.MaxSegmentSize is EFBIG.
 func (s *Sys) Ftruncate(fd int, size int64) error {
 	s.enter()
+	s.need(security.PromiseStdio, "ftruncate")
 	f, err := s.p.file(fd)
 	if err != nil {
 		return s.leave(err)
@@ -292,6 +308,9 @@ func (s *Sys) Ftruncate(fd int, size int64) error {
 // ENOENT if there is no such segment.
 func (s *Sys) ShmUnlink(name string) error {
 	s.enter()
+	if err := s.checkName("shm_unlink", name, "c"); err != nil {
+		return s.leave(err)
+	}
 	return s.leave(s.p.k.unlinkSegment(s.p.nameCall, name))
 }
 
@@ -303,6 +322,7 @@ func (s *Sys) ShmUnlink(name string) error {
 // outlives the descriptor; it ends with Munmap or when the process exits.
 func (s *Sys) Mmap(fd int, readonly bool) (*Mapping, error) {
 	s.enter()
+	s.need(security.PromiseStdio, "mmap")
 	p := s.p
 	f, err := p.file(fd)
 	if err != nil {

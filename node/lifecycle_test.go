@@ -220,7 +220,7 @@ func TestShutdownReportsHogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	release := make(chan struct{})
-	registry(t, k).Register("hog", func(s *Sys) int {
+	programTable(t, k).Register("hog", func(s *Sys) int {
 		<-release // never calls into the system while it holds the slot
 		s.Yield()
 		return 0

@@ -80,8 +80,8 @@ type Spec struct {
 	Inherited []InheritedFD
 }
 
-// ProcessManager is the local kernel of one machine: the seed's
-// ProcessManager. It runs virtual processes cooperatively on K CPU slots.
+// ProcessManager is the local kernel of one machine. It runs virtual
+// processes cooperatively on K CPU slots.
 type ProcessManager struct {
 	cfg      Config         // immutable
 	clock    Clock          // immutable
@@ -143,7 +143,7 @@ func New(cfg Config) (*ProcessManager, error) {
 		k.fs = vfs.NewMem()
 	}
 	if k.programs == nil {
-		k.programs = NewRegistry()
+		k.programs = NewProgramTable()
 	}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
@@ -500,12 +500,12 @@ func (p *Process) snapshot() *Process {
 	c := &Process{
 		PID: p.PID, ParentPID: p.ParentPID, State: p.state(), CreatedAt: p.CreatedAt,
 		Command: p.Command, Args: p.Args, Env: p.Env, Spawned: p.Spawned,
-		Capabilities: p.Capabilities,
-		UnveilPaths:  p.UnveilPaths, Pgid: p.Pgid, Sid: p.Sid,
+		Pgid: p.Pgid, Sid: p.Sid,
 		Priority: p.Priority, Owner: p.Owner, CPUTime: time.Duration(p.cpuNs.Load()),
 		Hogging: p.attention.Load()&attnHog != 0, Remote: p.remote,
 	}
 	p.mu.Lock()
+	c.Capabilities, c.UnveilPaths = p.Capabilities, p.UnveilPaths
 	c.StartedAt = p.StartedAt
 	c.Limits = p.Limits
 	c.Cwd = p.Cwd

@@ -217,6 +217,9 @@ func (s *Sys) Mkfifo(name string, perm fs.FileMode) error {
 	if err != nil {
 		return s.leave(err)
 	}
+	if err := s.checkPath("mkfifo", abs, "c"); err != nil {
+		return s.leave(err)
+	}
 	return s.leave(p.k.mkfifo(p.nameCall, abs, perm, p.Owner))
 }
 

@@ -116,7 +116,7 @@ func TestPipeSemanticsThroughKernel(t *testing.T) {
 		})
 	}
 	t.Run("badfd", func(t *testing.T) {
-		k.programs.(*Registry).Register("badfd-noSIGPIPE", func(s *Sys) int {
+		k.programs.(*ProgramTable).Register("badfd-noSIGPIPE", func(s *Sys) int {
 			s.Sigaction(ipc.SIGPIPE, &SigAction{Ignore: true})
 			p, _ := k.programs.Lookup("badfd")
 			return p(s)

@@ -11,8 +11,9 @@ import (
 )
 
 // Process is a virtual process: a program run by the local kernel. The
-// exported fields are the seed's; a Process handed out by Get or List is a
-// copy, safe to read while the real one runs on.
+// exported fields describe it (PID, parent, state, exit code, command,
+// limits, fd table, ...); a Process handed out by Get or List is a copy,
+// safe to read while the real one runs on.
 //
 // In the kernel's own Process, each field's comment names what guards it:
 // the tree lock (ProcessManager.mu), the signal lock (mu), the scheduler's
@@ -36,8 +37,8 @@ type Process struct {
 	// what it was spawned with.
 	Spawned      *Argv
 	Cwd          string                // mu
-	Capabilities security.Promise      // immutable
-	UnveilPaths  []security.UnveilPath // immutable
+	Capabilities security.Promise      // mu for writes, by the owner (Pledge); pledge.go
+	UnveilPaths  []security.UnveilPath // mu for writes, by the owner (Unveil); never changed in place
 	Limits       *ResourceLimits       // mu for writes, by the owner; the value is never changed in place
 	Files        []*File               // mu for writes, by the owner: the fd table, indexed by descriptor
 	SignalMask   ipc.SignalSet         // in copies
@@ -89,7 +90,11 @@ type Process struct {
 	continued bool                 // a SIGCONT ended a stop the process has yet to report
 	killSig   ipc.Signal           // a fatal signal that must end the process
 	killWhy   string               // why, for a kill the kernel decided (a limit, a panic)
-	contSeq   uint64               // counts SIGCONTs, so that a stop that races one is dropped
+
+	execPromises    security.Promise // mu for writes, by the owner: what the programs it runs start with (0: its promises)
+	unveilLock      bool             // mu for writes, by the owner: unveil(NULL, NULL) was called
+	inheritedUnveil bool             // immutable: the unveil list came from the parent
+	contSeq         uint64           // counts SIGCONTs, so that a stop that races one is dropped
 
 	// Fields guarded by the scheduler's lock, FairScheduler.mu. The owner
 	// also reads sliceStart without it while it holds its slot: it is

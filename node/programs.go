@@ -21,7 +21,7 @@ type Resolver interface {
 
 // Resolvers is a Resolver made of several: Lookup asks each in order, and
 // the first that knows a name wins. It lets programs from several sources
-// (a Registry of Go functions, loaded modules) share one namespace of names.
+// (a ProgramTable of Go functions, loaded modules) share one namespace of names.
 type Resolvers []Resolver
 
 // Lookup returns the program called name from the first resolver that has it.
@@ -34,31 +34,31 @@ func (rs Resolvers) Lookup(name string) (Program, bool) {
 	return nil, false
 }
 
-// Registry is the static Resolver: it maps command names to Go functions.
+// ProgramTable is the static Resolver: it maps command names to Go functions.
 // It is safe for concurrent use, and programs may be registered while the
 // kernel runs.
-type Registry struct {
+type ProgramTable struct {
 	mu    sync.RWMutex
 	progs map[string]Program // guarded by mu
 }
 
 var (
-	_ Resolver = (*Registry)(nil)
+	_ Resolver = (*ProgramTable)(nil)
 	_ Resolver = Resolvers(nil)
 )
 
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{progs: make(map[string]Program)} }
+// NewProgramTable returns an empty program table.
+func NewProgramTable() *ProgramTable { return &ProgramTable{progs: make(map[string]Program)} }
 
 // Register adds or replaces the program called name.
-func (r *Registry) Register(name string, p Program) {
+func (r *ProgramTable) Register(name string, p Program) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.progs[name] = p
 }
 
 // Lookup returns the program called name.
-func (r *Registry) Lookup(name string) (Program, bool) {
+func (r *ProgramTable) Lookup(name string) (Program, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	p, ok := r.progs[name]
@@ -66,7 +66,7 @@ func (r *Registry) Lookup(name string) (Program, bool) {
 }
 
 // Names lists the registered programs in order.
-func (r *Registry) Names() []string {
+func (r *ProgramTable) Names() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	out := make([]string, 0, len(r.progs))

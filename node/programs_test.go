@@ -25,8 +25,8 @@ import (
 //	read-from PATH       opens PATH for reading and copies it to standard output
 //	write-to PATH WORD...  opens PATH for writing and writes the words and a newline
 //	mq-send NAME MSG     opens queue NAME for writing and sends MSG at priority 0
-func testPrograms() *Registry {
-	r := NewRegistry()
+func testPrograms() *ProgramTable {
+	r := NewProgramTable()
 	r.Register("true", func(*Sys) int { return 0 })
 	r.Register("false", func(*Sys) int { return 1 })
 	r.Register("echo", func(s *Sys) int {
@@ -120,18 +120,18 @@ func testPrograms() *Registry {
 	return r
 }
 
-// registry returns the Registry a test kernel resolves its programs in.
-func registry(t testing.TB, k *ProcessManager) *Registry {
+// programTable returns the ProgramTable a test kernel resolves its programs in.
+func programTable(t testing.TB, k *ProcessManager) *ProgramTable {
 	t.Helper()
-	r, ok := k.Programs().(*Registry)
+	r, ok := k.Programs().(*ProgramTable)
 	if !ok {
-		t.Fatalf("programs are a %T, want a *Registry", k.Programs())
+		t.Fatalf("programs are a %T, want a *ProgramTable", k.Programs())
 	}
 	return r
 }
 
 func TestResolvers(t *testing.T) {
-	a, b := NewRegistry(), NewRegistry()
+	a, b := NewProgramTable(), NewProgramTable()
 	a.Register("both", func(*Sys) int { return 1 })
 	a.Register("a", func(*Sys) int { return 2 })
 	b.Register("both", func(*Sys) int { return 3 })
@@ -158,7 +158,7 @@ func TestResolvers(t *testing.T) {
 }
 
 func TestKernelRunsWhatItsResolverFinds(t *testing.T) {
-	extra := NewRegistry()
+	extra := NewProgramTable()
 	extra.Register("extra", func(s *Sys) int { s.Printf("extra\n"); return 7 })
 	k := newKernel(t, func(c *Config) { c.Programs = Resolvers{testPrograms(), extra} })
 	if st, out := run(t, k, Spec{Command: "extra"}); st.ExitStatus() != 7 || out != "extra\n" {

@@ -7,8 +7,9 @@ import (
 	_ "unsafe" // for go:linkname
 )
 
-// Scheduler is the seed's local CPU scheduler: it hands the node's CPU slots
-// to runnable processes. The kernel's implementation is *FairScheduler.
+// Scheduler is the local CPU scheduler (Schedule, Yield, GetNextRunnable):
+// it hands the node's CPU slots to runnable processes. The kernel's
+// implementation is *FairScheduler.
 type Scheduler interface {
 	// Schedule makes p runnable: it gets a free slot at once, or joins the
 	// run queue.

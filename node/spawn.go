@@ -103,6 +103,11 @@ func (k *ProcessManager) allocPID(parent *Process, a SpawnAttr, prio int, env []
 	}
 	req := PIDRequest{Parent: parent.PID, Command: a.Command, Args: a.Args, Priority: prio,
 		Env: env, Cwd: cwd, Node: a.Node, Pgid: a.Pgid, Setsid: a.Setsid, Files: files}
+	caps, unveil, _, err := childSecurity(parent, a.Capabilities, a.UnveilPaths)
+	if err != nil {
+		return al, err
+	}
+	req.Promises, req.Unveil = caps, unveil
 	alloc := func() { al, err = k.cfg.PIDs.AllocPID(req) }
 	if parent == k.init {
 		alloc()
@@ -151,16 +156,9 @@ func (k *ProcessManager) spawnPID(parent *Process, a SpawnAttr, owner string, fi
 			return nil, err
 		}
 	}
-	caps := parent.Capabilities
-	if a.Capabilities != 0 {
-		var ok bool
-		if caps, ok = caps.Narrow(a.Capabilities); !ok {
-			return nil, fmt.Errorf("%w: promises can only be narrowed", ipc.EPERM)
-		}
-	}
-	unveil := parent.UnveilPaths
-	if a.UnveilPaths != nil {
-		unveil = a.UnveilPaths
+	caps, unveil, inherited, err := childSecurity(parent, a.Capabilities, a.UnveilPaths)
+	if err != nil {
+		return nil, err
 	}
 	env := a.Env
 	if env == nil {
@@ -168,7 +166,7 @@ func (k *ProcessManager) spawnPID(parent *Process, a SpawnAttr, owner string, fi
 	}
 	p := &Process{
 		Command: a.Command, Args: a.Args, Env: env, Cwd: cwd, cwd: cwd, env: env,
-		Capabilities: caps, UnveilPaths: unveil, Limits: limits,
+		Capabilities: caps, UnveilPaths: unveil, inheritedUnveil: inherited, Limits: limits,
 		Priority: prio, Owner: owner, CreatedAt: time.Now(),
 		k: k, prog: prog, park: make(chan struct{}, 1),
 		weight: Weight(prio), heapIdx: -1,

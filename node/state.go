@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// ProcessState is the seed's process state. Three of the five (ready, running
+// ProcessState is a process's state in the kernel. Three of the five (ready, running
 // and waiting) are micro-states that change thousands of times a second and
 // are never replicated; stopped and zombie are what the replicated table calls
 // "stopped" and "exited". See TableState.
@@ -71,7 +71,7 @@ func CheckTransition(from, to ProcessState) error {
 	return fmt.Errorf("%w: %s -> %s", ErrIllegalTransition, from, to)
 }
 
-// TableState maps a seed state to the replicated table's vocabulary: the three
+// TableState maps a kernel state to the replicated table's vocabulary: the three
 // micro-states are all "running", stopped is "stopped" and zombie is "exited".
 func (s ProcessState) TableState() string {
 	switch s {

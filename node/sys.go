@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node/security"
 )
 
 // Sys is the system-call surface a program receives. Every method is a
@@ -142,12 +143,13 @@ func (p *Process) checkCPU(cpu int64) {
 // Identity.
 
 // Getpid returns the process's PID.
-func (s *Sys) Getpid() int { s.enter(); return s.p.PID }
+func (s *Sys) Getpid() int { s.enter(); s.need(security.PromiseStdio, "getpid"); return s.p.PID }
 
 // Getppid returns the parent's PID (1 once the parent has died), wherever
 // the parent runs.
 func (s *Sys) Getppid() int {
 	s.enter()
+	s.need(security.PromiseStdio, "getppid")
 	k := s.p.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -156,11 +158,13 @@ func (s *Sys) Getppid() int {
 
 // Getpgid returns the process group of pid (0: the caller).
 func (s *Sys) Getpgid(pid int) (int, error) {
+	s.need(security.PromiseStdio, "getpgid")
 	return s.treeID(pid, func(q *Process) int { return q.Pgid })
 }
 
 // Getsid returns the session of pid (0: the caller).
 func (s *Sys) Getsid(pid int) (int, error) {
+	s.need(security.PromiseStdio, "getsid")
 	return s.treeID(pid, func(q *Process) int { return q.Sid })
 }
 
@@ -189,6 +193,7 @@ func (s *Sys) treeID(pid int, id func(*Process) int) (int, error) {
 // exists in the session or a new one named after pid.
 func (s *Sys) Setpgid(pid, pgid int) error {
 	s.enter()
+	s.need(security.PromiseProc, "setpgid")
 	p := s.p
 	k := p.k
 	if pgid < 0 {
@@ -223,6 +228,7 @@ func (s *Sys) Setpgid(pid, pgid int) error {
 // group leader gets EPERM.
 func (s *Sys) Setsid() (int, error) {
 	s.enter()
+	s.need(security.PromiseProc, "setsid")
 	p := s.p
 	k := p.k
 	k.mu.Lock()
@@ -302,6 +308,7 @@ func (s *Sys) Owner() string { return s.p.Owner }
 // EAGAIN past RLIMIT_NPROC; ENOENT for an unknown program.
 func (s *Sys) Spawn(attr SpawnAttr) (int, error) {
 	s.enter()
+	s.need(security.PromiseProc|security.PromiseExec, "posix_spawn")
 	p := s.p
 	var files []*File
 	if attr.Files == nil {
@@ -338,6 +345,7 @@ func (s *Sys) Spawn(attr SpawnAttr) (int, error) {
 // WCONTINUED also report stops and continues. ECHILD if no child matches.
 func (s *Sys) Wait4(pid int, options int) (int, WaitStatus, error) {
 	s.enter()
+	s.need(security.PromiseProc, "wait4")
 	p := s.p
 	k := p.k
 	if options&^(WNOHANG|WUNTRACED|WCONTINUED|WNOWAIT) != 0 {
@@ -438,6 +446,7 @@ func (s *Sys) Waitpid(pid int, options int) (int, WaitStatus, error) {
 // EINVAL for a bad signal.
 func (s *Sys) Kill(pid int, sig ipc.Signal) error {
 	s.enter()
+	s.need(killPromise(s.p, pid), "kill")
 	if sig != 0 && !sig.Valid() {
 		return s.leave(ipc.EINVAL)
 	}
@@ -471,6 +480,7 @@ func (s *Sys) Exit(code int) {
 // act only reads it. SIGKILL and SIGSTOP can't be changed (EINVAL).
 func (s *Sys) Sigaction(sig ipc.Signal, act *SigAction) (SigAction, error) {
 	s.enter()
+	s.need(security.PromiseSignal, "sigaction")
 	p := s.p
 	if !sig.Valid() || (act != nil && !sig.Catchable()) {
 		return SigAction{}, s.leave(ipc.EINVAL)
@@ -503,6 +513,7 @@ func (s *Sys) Signal(sig ipc.Signal, handler func(s *Sys, sig ipc.Signal)) error
 // unblocked by the call are delivered before it returns.
 func (s *Sys) Sigprocmask(how int, set ipc.SignalSet) (ipc.SignalSet, error) {
 	s.enter()
+	s.need(security.PromiseStdio, "sigprocmask")
 	p := s.p
 	p.mu.Lock()
 	old := p.mask
@@ -528,6 +539,7 @@ func (s *Sys) Sigprocmask(how int, set ipc.SignalSet) (ipc.SignalSet, error) {
 // Sigpending returns the signals pending and blocked.
 func (s *Sys) Sigpending() ipc.SignalSet {
 	s.enter()
+	s.need(security.PromiseStdio, "sigpending")
 	p := s.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -537,6 +549,7 @@ func (s *Sys) Sigpending() ipc.SignalSet {
 // Pause blocks until a signal handler has run, and returns EINTR.
 func (s *Sys) Pause() error {
 	s.enter()
+	s.need(security.PromiseStdio, "pause")
 	for {
 		if err := s.p.waiter.Wait(time.Time{}); err != nil {
 			return s.leave(err)
@@ -549,6 +562,7 @@ func (s *Sys) Pause() error {
 // signal blocked beforehand, there is no window in which it can be lost.
 func (s *Sys) Sigsuspend(mask ipc.SignalSet) error {
 	s.enter()
+	s.need(security.PromiseStdio, "sigsuspend")
 	p := s.p
 	p.mu.Lock()
 	saved := p.mask
@@ -578,6 +592,7 @@ func (s *Sys) Sigsuspend(mask ipc.SignalSet) error {
 // EINTR.
 func (s *Sys) Sleep(d time.Duration) error {
 	s.enter()
+	s.need(security.PromiseStdio, "nanosleep")
 	deadline := time.Now().Add(d)
 	for {
 		err := s.p.waiter.Wait(deadline)
@@ -594,6 +609,7 @@ func (s *Sys) Sleep(d time.Duration) error {
 // sched_yield(2).
 func (s *Sys) Yield() {
 	now := s.enter()
+	s.need(security.PromiseStdio, "sched_yield")
 	p := s.p
 	if p.k.sched.tick(p, now) {
 		p.setState(codeReady)
@@ -605,11 +621,16 @@ func (s *Sys) Yield() {
 }
 
 // Now returns the time.
-func (s *Sys) Now() time.Time { s.enter(); return time.Now() }
+func (s *Sys) Now() time.Time {
+	s.enter()
+	s.need(security.PromiseStdio, "clock_gettime")
+	return time.Now()
+}
 
 // CPUTime returns the CPU time the process has used.
 func (s *Sys) CPUTime() time.Duration {
 	s.enter()
+	s.need(security.PromiseStdio, "clock_gettime")
 	p := s.p
 	return time.Duration(p.cpuNs.Load() + p.k.clock.Now() - p.sliceStart)
 }
@@ -617,6 +638,7 @@ func (s *Sys) CPUTime() time.Duration {
 // Getrlimit returns the limit on r.
 func (s *Sys) Getrlimit(r Resource) (Rlimit, error) {
 	s.enter()
+	s.need(security.PromiseStdio, "getrlimit")
 	if r < 0 || r >= numResources {
 		return Rlimit{}, s.leave(ipc.EINVAL)
 	}
@@ -627,6 +649,7 @@ func (s *Sys) Getrlimit(r Resource) (Rlimit, error) {
 // hard limit only downwards (EPERM otherwise).
 func (s *Sys) Setrlimit(r Resource, lim Rlimit) error {
 	s.enter()
+	s.need(security.PromiseProc, "setrlimit")
 	p := s.p
 	if r < 0 || r >= numResources || lim.Soft > lim.Hard {
 		return s.leave(ipc.EINVAL)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node/security"
 	"github.com/vproc/vproc/node/vfs"
 )
 
@@ -16,6 +17,7 @@ import (
 // unless the file is non-blocking (EAGAIN). It returns io.EOF at end of file.
 func (s *Sys) Read(fd int, b []byte) (int, error) {
 	s.enter()
+	s.need(security.PromiseStdio, "read")
 	f, err := s.p.file(fd)
 	if err != nil {
 		return 0, s.leave(err)
@@ -31,6 +33,7 @@ func (s *Sys) Read(fd int, b []byte) (int, error) {
 // and SIGPIPE. Output past RLIMIT_FSIZE gives SIGXFSZ, then EFBIG.
 func (s *Sys) Write(fd int, b []byte) (int, error) {
 	s.enter()
+	s.need(security.PromiseStdio, "write")
 	p := s.p
 	f, err := p.file(fd)
 	if err != nil {
@@ -68,12 +71,14 @@ func (s *Sys) Write(fd int, b []byte) (int, error) {
 // Close closes descriptor fd.
 func (s *Sys) Close(fd int) error {
 	s.enter()
+	s.need(security.PromiseStdio, "close")
 	return s.leave(s.p.closeFd(fd))
 }
 
 // Dup returns a new descriptor, the lowest free one, for the file fd refers to.
 func (s *Sys) Dup(fd int) (int, error) {
 	s.enter()
+	s.need(security.PromiseStdio, "dup")
 	f, err := s.p.file(fd)
 	if err != nil {
 		return -1, s.leave(err)
@@ -88,6 +93,7 @@ func (s *Sys) Dup(fd int) (int, error) {
 // Dup2 makes newfd refer to the file oldfd refers to, closing newfd first.
 func (s *Sys) Dup2(oldfd, newfd int) (int, error) {
 	s.enter()
+	s.need(security.PromiseStdio, "dup2")
 	f, err := s.p.file(oldfd)
 	if err != nil {
 		return -1, s.leave(err)
@@ -112,6 +118,7 @@ func (s *Sys) Pipe() (r, w int, err error) { return s.Pipe2(0) }
 // for the descriptors.
 func (s *Sys) Pipe2(flags int) (r, w int, err error) {
 	s.enter()
+	s.need(security.PromiseStdio, "pipe2")
 	if flags&^(O_NONBLOCK|O_CLOEXEC) != 0 {
 		return -1, -1, s.leave(ipc.EINVAL)
 	}
@@ -143,6 +150,7 @@ func (s *Sys) Pipe2(flags int) (r, w int, err error) {
 // F_SETFL): every descriptor sharing that file sees the change.
 func (s *Sys) SetNonblock(fd int, on bool) error {
 	s.enter()
+	s.need(security.PromiseStdio, "fcntl")
 	f, err := s.p.file(fd)
 	if err != nil {
 		return s.leave(err)
@@ -173,6 +181,7 @@ func (f *File) setStatus(bits int32, on bool) {
 // file, which every descriptor sharing it sees. Other commands are EINVAL.
 func (s *Sys) Fcntl(fd, cmd, arg int) (int, error) {
 	s.enter()
+	s.need(security.PromiseStdio, "fcntl")
 	p := s.p
 	f, err := p.file(fd)
 	if err != nil {
@@ -263,6 +272,9 @@ func (s *Sys) Open(name string, flags int, perm fs.FileMode) (int, error) {
 	if err != nil {
 		return -1, s.leave(err)
 	}
+	if err := s.checkPath("open", abs, openPerms(flags)); err != nil {
+		return -1, s.leave(err)
+	}
 	fd, err := s.open(abs, flags&^O_CLOEXEC, perm)
 	if err == nil && flags&O_CLOEXEC != 0 {
 		p.setCloexec(fd, true)
@@ -296,6 +308,11 @@ func (s *Sys) open(abs string, flags int, perm fs.FileMode) (int, error) {
 func (s *Sys) Chdir(dir string) error {
 	s.enter()
 	p := s.p
+	if want, err := p.abs(dir); err != nil {
+		return s.leave(err)
+	} else if err := s.checkPath("chdir", want, "r"); err != nil {
+		return s.leave(err)
+	}
 	abs, err := p.k.resolveDir(p.cwd, dir)
 	if err != nil {
 		return s.leave(err)
@@ -307,13 +324,16 @@ func (s *Sys) Chdir(dir string) error {
 }
 
 // Getcwd returns the working directory.
-func (s *Sys) Getcwd() string { s.enter(); return s.p.cwd }
+func (s *Sys) Getcwd() string { s.enter(); s.need(security.PromiseStdio, "getcwd"); return s.p.cwd }
 
 // Stat describes a file of the namespace.
 func (s *Sys) Stat(name string) (fs.FileInfo, error) {
 	s.enter()
 	abs, err := s.p.abs(name)
 	if err != nil {
+		return nil, s.leave(err)
+	}
+	if err := s.checkPath("stat", abs, "r"); err != nil {
 		return nil, s.leave(err)
 	}
 	if onDev(abs) {
@@ -329,6 +349,9 @@ func (s *Sys) ReadDir(name string) ([]fs.DirEntry, error) {
 	s.enter()
 	abs, err := s.p.abs(name)
 	if err != nil {
+		return nil, s.leave(err)
+	}
+	if err := s.checkPath("readdir", abs, "r"); err != nil {
 		return nil, s.leave(err)
 	}
 	if onDev(abs) {
@@ -349,6 +372,9 @@ func (s *Sys) Mkdir(name string, perm fs.FileMode) error {
 	if err != nil {
 		return s.leave(err)
 	}
+	if err := s.checkPath("mkdir", abs, "c"); err != nil {
+		return s.leave(err)
+	}
 	switch {
 	case abs == devDir || abs == devDir+"/fd":
 		return s.leave(&fs.PathError{Op: "mkdir", Path: abs, Err: ipc.EEXIST})
@@ -365,6 +391,9 @@ func (s *Sys) Remove(name string) error {
 	if err != nil {
 		return s.leave(err)
 	}
+	if err := s.checkPath("unlink", abs, "c"); err != nil {
+		return s.leave(err)
+	}
 	return s.leave(s.p.k.removePath(abs))
 }
 
@@ -378,6 +407,11 @@ func (s *Sys) Rename(oldname, newname string) error {
 	to, err := s.p.abs(newname)
 	if err != nil {
 		return s.leave(err)
+	}
+	for _, abs := range []string{from, to} {
+		if err := s.checkPath("rename", abs, "c"); err != nil {
+			return s.leave(err)
+		}
 	}
 	return s.leave(s.p.k.renamePath(from, to))
 }

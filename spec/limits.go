@@ -10,7 +10,8 @@ import (
 // Resource names one limit.
 type Resource int
 
-// The resources a spawn may limit (DESIGN.md, "Limits"). Times are in
+// The resources a spawn may limit (docs/design.md, "Unix semantics, limits and
+// capabilities"). Times are in
 // nanoseconds, sizes in bytes.
 const (
 	CPU    Resource = iota // CPU time: SIGXCPU at soft, SIGKILL at hard

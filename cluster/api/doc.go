@@ -142,4 +142,6 @@
 //	409 conflict, stale, killed, not_exited, name_exists, request_too_old
 //	410 session_expired                         500 internal
 //	503 no_leader, not_leader, unknown_outcome, unavailable
+//
+// Guarantees are numbered as in docs/guarantees.md.
 package api

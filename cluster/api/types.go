@@ -46,6 +46,11 @@ type SpawnRequest struct {
 	// Stdin asks for standard input to be attached (POST .../stdin);
 	// without it the process reads EOF.
 	Stdin bool `json:"stdin,omitempty"`
+	// Pledge is the process's pledge(2) promises, such as "stdio rpath"
+	// (empty: all); Unveil its unveil(2) list, each "PATH:PERMS" with
+	// PERMS from rwxc (empty: everything visible).
+	Pledge string   `json:"pledge,omitempty"`
+	Unveil []string `json:"unveil,omitempty"`
 }
 
 // SpawnResponse is the answer to a spawn: the PID once the spawn (and its
@@ -129,26 +134,31 @@ type Target struct {
 // are null unless they apply; MicroState and CPUMillis come from the node
 // that runs the process when it can be reached.
 type Process struct {
-	PID         uint64    `json:"pid"`
-	PPID        uint64    `json:"ppid"`
-	Pgid        uint64    `json:"pgid"`
-	Sid         uint64    `json:"sid"`
-	State       string    `json:"state"`
-	MicroState  string    `json:"micro_state"`
-	Node        string    `json:"node"`
-	Command     string    `json:"command"`
-	Args        []string  `json:"args"`
-	Priority    int       `json:"priority"`
-	ExitCode    *int      `json:"exit_code"`
-	Signal      *int      `json:"signal"`
-	Core        bool      `json:"core,omitempty"`
-	Reason      string    `json:"reason,omitempty"`
-	CPUMillis   int64     `json:"cpu_ms"`
-	Owner       string    `json:"owner"`
+	PID        uint64   `json:"pid"`
+	PPID       uint64   `json:"ppid"`
+	Pgid       uint64   `json:"pgid"`
+	Sid        uint64   `json:"sid"`
+	State      string   `json:"state"`
+	MicroState string   `json:"micro_state"`
+	Node       string   `json:"node"`
+	Command    string   `json:"command"`
+	Args       []string `json:"args"`
+	Priority   int      `json:"priority"`
+	ExitCode   *int     `json:"exit_code"`
+	Signal     *int     `json:"signal"`
+	Core       bool     `json:"core,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
+	CPUMillis  int64    `json:"cpu_ms"`
+	Owner      string   `json:"owner"`
+	// Env is shown, with ACLs on, to the owner and to management tokens
+	// only; with ACLs off never.
+	Env         []string  `json:"env,omitempty"`
 	Incarnation uint64    `json:"incarnation"`
 	Restarts    int       `json:"restarts"`
 	Limits      string    `json:"limits,omitempty"`
 	Restart     string    `json:"restart,omitempty"`
+	Pledge      string    `json:"pledge,omitempty"`
+	Unveil      []string  `json:"unveil,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	ExitedAt    time.Time `json:"exited_at,omitzero"`

@@ -310,6 +310,9 @@ func (c *Client) send(ctx context.Context, r *request, sess *sessionRef) (*http.
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.cfg.Token != "" {
+		req.Header.Set(api.HeaderToken, c.cfg.Token)
+	}
 	if sess != nil {
 		req.Header.Set(api.HeaderSession, strconv.FormatUint(sess.id, 10))
 		if sess.request != 0 { // 0: a merged request, whose items carry their ids

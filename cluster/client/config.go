@@ -20,8 +20,15 @@ const DefaultAddr = "http://127.0.0.1:7070"
 // address from.
 const EnvAddr = "VPROC_ADDR"
 
+// EnvToken is the environment variable that DefaultConfig reads the ACL
+// token's secret from.
+const EnvToken = "VPROC_TOKEN"
+
 // Config configures a Client.
 type Config struct {
+	// Token is the secret of the ACL token every request presents
+	// (api.HeaderToken); empty presents none.
+	Token string
 	// Addr is the base URL of any agent of the cluster, such as
 	// "http://127.0.0.1:7070". A bare "host:port" means http. The agent
 	// forwards what only the leader can answer.
@@ -69,13 +76,15 @@ const (
 )
 
 // DefaultConfig returns the configuration a Client uses unless told
-// otherwise. Addr comes from VPROC_ADDR, or is DefaultAddr.
+// otherwise. Addr comes from VPROC_ADDR, or is DefaultAddr; Token from
+// VPROC_TOKEN.
 func DefaultConfig() Config {
 	addr := os.Getenv(EnvAddr)
 	if addr == "" {
 		addr = DefaultAddr
 	}
 	return Config{
+		Token:   os.Getenv(EnvToken),
 		Addr:    addr,
 		Timeout: DefaultTimeout,
 		Retry: Retry{
@@ -92,6 +101,8 @@ func (c Config) Validate() error {
 		return err
 	}
 	switch {
+	case strings.ContainsAny(c.Token, "\r\n"):
+		return errors.New("client: the ACL token holds a line break")
 	case c.Timeout <= 0:
 		return fmt.Errorf("client: timeout %v must be positive", c.Timeout)
 	case c.Retry.Max < 0:

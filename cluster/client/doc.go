@@ -62,4 +62,6 @@
 // *api.Error of its body (errors.As) and matches the sentinel its code means
 // (errors.Is): ErrNotFound, ErrNoLeader, ErrUnknownOutcome,
 // ErrSessionExpired, ErrUnknownProgram.
+//
+// Guarantees are numbered as in docs/guarantees.md.
 package client

@@ -6,4 +6,6 @@
 //
 // It is a leaf of the cluster packages: it must not import any of them,
 // only package fsm.
+//
+// Guarantees are numbered as in docs/guarantees.md.
 package commit

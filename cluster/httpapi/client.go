@@ -66,10 +66,11 @@ var discardLog = log.New(io.Discard, "", 0)
 // forwards requests over. Create it with NewClient; Close drops its idle
 // connections.
 type Client struct {
-	name      string
-	core      Core
-	transport *http.Transport
-	client    *http.Client
+	name       string
+	core       Core
+	transport  *http.Transport
+	client     *http.Client
+	agentToken string // set by SetAgentToken before first use
 }
 
 // NewClient returns the client of the node that core serves.
@@ -78,8 +79,28 @@ func NewClient(core Core) *Client {
 	return &Client{name: core.Name(), core: core, transport: tr, client: &http.Client{Transport: tr}}
 }
 
-// Do sends req with the client's connections.
-func (c *Client) Do(req *http.Request) (*http.Response, error) { return c.client.Do(req) }
+// SetAgentToken makes the client present token (api.HeaderToken) on
+// the node traffic it sends, for agents whose ACLs are on. It must be
+// called before the client is used.
+func (c *Client) SetAgentToken(token string) { c.agentToken = token }
+
+// sign marks req as this node's own traffic with the agent token, if
+// there is one. Requests relayed for users are never signed.
+func (c *Client) sign(req *http.Request) {
+	if c.agentToken != "" {
+		req.Header.Set(api.HeaderToken, c.agentToken)
+	}
+}
+
+// Do sends req, this node's own request to another node, with the
+// client's connections.
+func (c *Client) Do(req *http.Request) (*http.Response, error) {
+	c.sign(req)
+	return c.client.Do(req)
+}
+
+// AgentToken returns the token SetAgentToken set.
+func (c *Client) AgentToken() string { return c.agentToken }
 
 // Close drops the client's idle connections.
 func (c *Client) Close() { c.transport.CloseIdleConnections() }
@@ -226,6 +247,7 @@ func (c *Client) CallLeader(ctx context.Context, route string, h http.Header, bo
 	for k, v := range h {
 		req.Header[k] = v
 	}
+	c.sign(req)
 	resp, err := c.client.Do(req)
 	if err != nil {
 		if isDialError(err) {

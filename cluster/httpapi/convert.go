@@ -48,6 +48,7 @@ var domainStatus = map[string]int{
 	"no_such_name":         http.StatusNotFound,
 	api.CodeSessionExpired: http.StatusGone,
 	"request_too_old":      http.StatusConflict,
+	api.CodeQuotaExceeded:  http.StatusTooManyRequests,
 }
 
 // domainError turns a domain error of the table (a Result's Err) into an
@@ -87,6 +88,18 @@ func spawnCommand(req *api.SpawnRequest, programs node.Resolver) (*fsm.Spawn, er
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
+	promises, err := security.ParsePromises(req.Pledge)
+	if err != nil {
+		return nil, badRequest("pledge %q: %v", req.Pledge, err)
+	}
+	var unveil []fsm.Unveil
+	for _, u := range req.Unveil {
+		pu, err := security.ParseUnveil(u)
+		if err != nil {
+			return nil, badRequest("unveil %q: %v: want PATH:PERMS, PERMS from rwxc", u, err)
+		}
+		unveil = append(unveil, fsm.Unveil{Path: pu.Path, Perms: pu.Perms})
+	}
 	owner := req.Owner
 	if owner == "" {
 		owner = "root"
@@ -106,6 +119,8 @@ func spawnCommand(req *api.SpawnRequest, programs node.Resolver) (*fsm.Spawn, er
 			Node:        req.Node,
 			Uses:        parsed.Uses,
 			Stdin:       req.Stdin,
+			Promises:    promises.String(),
+			Unveil:      unveil,
 		},
 	}, nil
 }
@@ -178,12 +193,16 @@ func apiProcess(p *fsm.Process) api.Process {
 		Restarts:    p.Restarts,
 		Limits:      p.Spec.Limits.String(),
 		Restart:     formatRestart(p.Spec.Restart),
+		Pledge:      p.Spec.Promises,
 		CreatedAt:   unixTime(p.CreatedAt),
 		StartedAt:   unixTime(p.StartedAt),
 		ExitedAt:    unixTime(p.ExitedAt),
 	}
 	if out.Args == nil {
 		out.Args = []string{}
+	}
+	for _, u := range p.Spec.Unveil {
+		out.Unveil = append(out.Unveil, u.Path+":"+u.Perms)
 	}
 	if !p.State.Live() {
 		st := p.Status

@@ -19,4 +19,6 @@
 // replication half), Node (the local kernel and runner) and Logs (the
 // process logs). It must not import package cluster or the packages of
 // the replication half (replica, leader, membership).
+//
+// Guarantees are numbered as in docs/guarantees.md.
 package httpapi

@@ -85,6 +85,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, addr, target stri
 			pr.SetURL(base)
 			pr.Out.Host = base.Host
 			pr.Out.Header.Set(api.HeaderFwd, s.name)
+			pr.Out.Header.Set(api.HeaderProxied, "1") // a user's request: never node traffic
 			pr.Out.Header.Del(api.HeaderIndex)
 			pr.Out.Header.Del(api.HeaderTarget)
 			if target != "" {

@@ -80,6 +80,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1/internal/lease", methods{http.MethodPost: s.wrap(s.handleLease)})
 	mux.Handle("/v1/internal/readindex", methods{http.MethodPost: s.wrap(s.handleReadIndex)})
 	s.ipcRoutes(mux)
+	s.aclRoutes(mux)
 	if s.debug {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -90,7 +91,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &httpError{http.StatusNotFound, api.CodeNotFound, "no route " + r.URL.Path})
 	})
-	return s.recoverer(s.common(mux))
+	return s.recoverer(s.common(s.authorize(mux)))
 }
 
 // common sets the headers every answer carries.

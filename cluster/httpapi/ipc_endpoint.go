@@ -105,7 +105,11 @@ func (s *Server) handleMQCreate(w http.ResponseWriter, r *http.Request) (any, er
 			attr.MsgSize = ipc.DefaultMsgSize
 		}
 	}
-	if err := s.node.MqCreate(req.Name, modeOr(req.Mode, 0o600), ownerOr(req.Owner), attr); err != nil {
+	owner, err := s.ownerFor(r, req.Owner)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.node.MqCreate(req.Name, modeOr(req.Mode, 0o600), owner, attr); err != nil {
 		return nil, errnoError(err)
 	}
 	return struct{}{}, nil
@@ -119,7 +123,11 @@ func (s *Server) handleFIFOCreate(w http.ResponseWriter, r *http.Request) (any, 
 	if s.elsewhere(w, r, req.Node) {
 		return nil, nil
 	}
-	if err := s.node.Mkfifo(req.Path, fs.FileMode(modeOr(req.Mode, 0o644)), ownerOr(req.Owner)); err != nil {
+	owner, err := s.ownerFor(r, req.Owner)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.node.Mkfifo(req.Path, fs.FileMode(modeOr(req.Mode, 0o644)), owner); err != nil {
 		return nil, errnoError(err)
 	}
 	return struct{}{}, nil
@@ -129,6 +137,16 @@ func (s *Server) handleFIFOCreate(w http.ResponseWriter, r *http.Request) (any, 
 // (?path), wherever it lives.
 func (s *Server) handleIPCRemove(w http.ResponseWriter, r *http.Request) (any, error) {
 	q := r.URL.Query()
+	kind, name := fsm.KindFIFO, q.Get("path")
+	switch r.URL.Path {
+	case "/v1/mq":
+		kind, name = fsm.KindMQ, q.Get("name")
+	case "/v1/shm":
+		kind, name = fsm.KindSHM, q.Get("name")
+	}
+	if err := s.mayRemove(r, kind, name); err != nil {
+		return nil, err
+	}
 	var err error
 	switch r.URL.Path {
 	case "/v1/mq":
@@ -170,7 +188,7 @@ func (s *Server) handleMQSend(w http.ResponseWriter, r *http.Request) (any, erro
 		return nil, err
 	}
 	defer cancel()
-	q, err := s.node.OpenQueue(req.Name, node.O_WRONLY, 0, "root", nil)
+	q, err := s.node.OpenQueue(req.Name, node.O_WRONLY, 0, s.opener(r), nil)
 	if err != nil {
 		return nil, errnoError(err)
 	}
@@ -191,7 +209,7 @@ func (s *Server) handleMQRecv(w http.ResponseWriter, r *http.Request) (any, erro
 		return nil, err
 	}
 	defer cancel()
-	q, err := s.node.OpenQueue(req.Name, node.O_RDONLY, 0, "root", nil)
+	q, err := s.node.OpenQueue(req.Name, node.O_RDONLY, 0, s.opener(r), nil)
 	if err != nil {
 		return nil, errnoError(err)
 	}

@@ -72,6 +72,10 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if err := s.mayReadLogs(r, pid, &p, ok); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	switch {
 	case !ok && s.logs.Has(pid):
 	case !ok && !toNode && !fromNode && !s.core.IsLeader():
@@ -191,6 +195,10 @@ func (s *Server) handleStdin(w http.ResponseWriter, r *http.Request) {
 		} else {
 			s.stopping(w, r)
 		}
+		return
+	}
+	if err := s.mayReadLogs(r, pid, &p, ok); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	switch {

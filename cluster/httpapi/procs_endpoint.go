@@ -43,6 +43,9 @@ func (s *Server) handleSpawnBatch(w http.ResponseWriter, r *http.Request) (any, 
 	for i := range req.Items {
 		cmd, err := spawnCommand(&req.Items[i].Spawn, s.node.Programs())
 		if err == nil {
+			cmd.Owner, err = s.ownerFor(r, req.Items[i].Spawn.Owner)
+		}
+		if err == nil {
 			cmd.Now = now
 			err = checkEncodable(cmd)
 		}
@@ -138,6 +141,9 @@ func (s *Server) handleSpawn(w http.ResponseWriter, r *http.Request) (any, error
 	if err != nil {
 		return nil, err
 	}
+	if cmd.Owner, err = s.ownerFor(r, req.Owner); err != nil {
+		return nil, err
+	}
 	cmd.Now = time.Now().UnixNano()
 	if err := checkEncodable(cmd); err != nil {
 		return nil, err
@@ -195,6 +201,9 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) (any, error)
 		if t == 0 || t == -1 {
 			return nil, badRequest("bad target %d: want a PID or -PGID", t)
 		}
+	}
+	if err := s.mayKill(r, req.Targets); err != nil {
+		return nil, err
 	}
 	// One target travels in the session envelope. Several cannot share
 	// one request id: each gets a request id derived from it instead, and
@@ -443,6 +452,9 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) (any, error) 
 		return nil, domainError(fmt.Errorf("%w: pid %d", fsm.ErrNoSuchProcess, pid))
 	}
 	out := []api.Process{apiProcess(&p)}
+	if s.acl.Enabled && s.mayAccess(r, &p) == nil {
+		out[0].Env = p.Spec.Env // with ACLs off the API shows no env, as before
+	}
 	s.enrich(r.Context(), out, local)
 	s.readHeaders(w, v.Index(), stale)
 	return out[0], nil
@@ -492,6 +504,9 @@ func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) (any, error)
 		p, ok := v.Get(pid)
 		if !ok {
 			return nil, domainError(fmt.Errorf("%w: pid %d", fsm.ErrNoSuchProcess, pid))
+		}
+		if err := s.mayAccess(r, &p); err != nil {
+			return nil, err
 		}
 		if !p.State.Live() {
 			out := []api.Process{apiProcess(&p)}

@@ -131,6 +131,8 @@ type Config struct {
 	IPCStream http.HandlerFunc
 	// EnableDebug serves /debug/pprof.
 	EnableDebug bool
+	// ACL is the access control (acl.go); the zero value is off.
+	ACL ACL
 }
 
 // Server is the HTTP API of one node. Every node serves every route;
@@ -146,6 +148,7 @@ type Server struct {
 	log       *slog.Logger
 	ipcStream http.HandlerFunc
 	debug     bool
+	acl       ACL
 	h         http.Handler
 
 	// ctx ends when Drain is called: long polls and log streams end with
@@ -173,6 +176,7 @@ func New(cfg Config) (*Server, error) {
 		log:       logger,
 		ipcStream: cfg.IPCStream,
 		debug:     cfg.EnableDebug,
+		acl:       cfg.ACL,
 		ctx:       ctx,
 		cancel:    cancel,
 	}

@@ -1,5 +1,5 @@
-// Package ipcnet is a node's side of IPC between nodes (DESIGN.md,
-// "Locality": FIFOs and message queues can be used from any node). The
+// Package ipcnet is a node's side of IPC between nodes (docs/design.md,
+// "Unix semantics, limits and capabilities": FIFOs and message queues can be used from any node). The
 // local kernel resolves FIFO, queue and segment names through the
 // replicated registry (Names, ipcnames.go: Register, Unregister, Lookup);
 // a process that opens an object another node holds gets a stream to that
@@ -13,6 +13,8 @@
 // It declares what it needs as Core (node addresses, the applied index),
 // Committer (the node session's commits) and Client (linearizable reads,
 // requests to other nodes). It must not import package cluster, the
-// replication half (replica, leader, membership), the runner or the HTTP
-// API; it uses httpapi's BaseURL and ErrnoFromResponse only.
+// replication half (replica, leader, membership) or the runner; of package
+// httpapi it uses only BaseURL, ErrnoFromResponse and BadRequest.
+//
+// Guarantees are numbered as in docs/guarantees.md.
 package ipcnet

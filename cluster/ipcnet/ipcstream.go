@@ -237,7 +237,7 @@ func (s *Net) dialIPC(w ipc.Waiter, nodeName string, req openRequest) (*ipcConn,
 		return nil, openReply{}, fmt.Errorf("%w: node %s: %v", ipc.ENOLINK, nodeName, err)
 	}
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	hreq := "GET /v1/internal/ipc/stream HTTP/1.1\r\nHost: " + base.Host + "\r\nConnection: Upgrade\r\nUpgrade: " + ipcUpgrade + "\r\n\r\n"
+	hreq := "GET /v1/internal/ipc/stream HTTP/1.1\r\nHost: " + base.Host + "\r\nConnection: Upgrade\r\nUpgrade: " + ipcUpgrade + "\r\n" + s.authLines() + "\r\n"
 	if _, err := io.WriteString(conn, hreq); err != nil {
 		return fail(err)
 	}
@@ -562,7 +562,10 @@ func (q *remoteQueue) prefetch() {
 	body = binary.BigEndian.AppendUint64(body, uint64(q.batch))
 	p := &pending{async: func(rep []byte, err error) {
 		if err == nil {
-			rep, err = replyErr(rep)
+			// The holder counts what it granted even when it answers an
+			// errno (EAGAIN with none granted), so the grant is taken
+			// whatever the errno; a failed prefetch is not retried.
+			rep, _ = replyErr(rep)
 		}
 		q.mu.Lock()
 		q.asking = false

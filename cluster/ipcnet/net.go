@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/node"
 )
@@ -86,4 +87,17 @@ func (s *Net) Names() node.Names { return &clusterNames{s: s} }
 func (s *Net) Close() {
 	s.cancel()
 	s.srv.close()
+}
+
+// agentTokener is the optional ability of a Client to name the agent token
+// that node traffic presents when ACLs are on.
+type agentTokener interface{ AgentToken() string }
+
+// authLines returns the header lines that make a raw request to another
+// node node traffic: the agent token, if the client has one.
+func (s *Net) authLines() string {
+	if t, ok := s.client.(agentTokener); ok && t.AgentToken() != "" {
+		return api.HeaderToken + ": " + t.AgentToken() + "\r\n"
+	}
+	return ""
 }

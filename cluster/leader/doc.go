@@ -18,4 +18,6 @@
 // Loads (gossiped load) interfaces. It must not import raft, package
 // cluster, package replica, package membership or the serving half (the
 // runner, the HTTP API).
+//
+// Guarantees are numbered as in docs/guarantees.md.
 package leader

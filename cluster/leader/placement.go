@@ -536,9 +536,7 @@ func schedProc(v *fsm.View, p *fsm.Process) sched.Proc {
 	if p.State != fsm.StatePending {
 		return sp
 	}
-	for _, c := range p.Spec.Constraints {
-		sp.Constraints = append(sp.Constraints, sched.Constraint{Label: c.Label, Value: c.Value})
-	}
+	sp.Constraints = append(sp.Constraints, p.Spec.Constraints...)
 	for _, u := range p.Spec.Uses {
 		sp.Uses = append(sp.Uses, sched.Use{Kind: sched.UseKind(u.Kind), Name: u.Name})
 	}

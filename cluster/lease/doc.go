@@ -9,4 +9,6 @@
 // It declares what it needs as Core, Client and Runner. It must not import
 // package cluster, the replication half (replica, leader, membership), the
 // runner or the HTTP API.
+//
+// Guarantees are numbered as in docs/guarantees.md.
 package lease

@@ -10,7 +10,7 @@ import (
 	"github.com/vproc/vproc/node"
 )
 
-// Node leases and fencing (DESIGN.md, Guarantee 3).
+// Node leases and fencing (docs/guarantees.md, Guarantee 3).
 //
 // Node side (Keeper.Run, on every node, the leader included): every
 // RenewInterval the node asks the leader to renew its lease, noting when it

@@ -1,6 +1,6 @@
 // Package logstore keeps the standard output and error of the processes this
-// node runs (DESIGN.md: "stdout and stderr logs, streamable, with no open
-// file per idle process").
+// node runs (docs/design.md, "What is replicated and what stays local": "stdout
+// and stderr logs, bounded, no open file per idle process").
 //
 // Each PID has one log, shared by its incarnations that run here. A log is a
 // logical byte stream: offset 0 is its first byte ever written, and readers

@@ -22,4 +22,6 @@
 // as the Leadership and SpawnPlacer interfaces; package cluster implements
 // them. It must not import package cluster or the packages of the serving
 // half (the runner, the HTTP API) or the leader's loops.
+//
+// Guarantees are numbered as in docs/guarantees.md.
 package replica

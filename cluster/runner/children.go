@@ -100,7 +100,11 @@ func (r *Runner) AllocPID(req node.PIDRequest) (node.Allocation, error) {
 			Args:     req.Args,
 			Priority: req.Priority,
 			Node:     target,
+			Promises: req.Promises.String(),
 		},
+	}
+	for _, u := range req.Unveil {
+		spawn.Spec.Unveil = append(spawn.Spec.Unveil, fsm.Unveil{Path: u.Path, Perms: u.Perms})
 	}
 	if !req.Setsid && req.Pgid > 0 {
 		spawn.JoinGroup = uint64(req.Pgid)

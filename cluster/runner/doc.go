@@ -11,5 +11,8 @@
 // leader, httpapi.Client). It must not import package cluster or the
 // replication half (replica, leader, membership); of package httpapi it
 // uses only the conversions of a table record to the kernel's spec
-// (KernelSpec, FSMStatus) and the stdin errors the API maps.
+// (KernelSpec, FSMStatus) and the errors the API maps (ErrStopping,
+// ErrStdinAttached, ErrBatchRefused).
+//
+// Guarantees are numbered as in docs/guarantees.md.
 package runner

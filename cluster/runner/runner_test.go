@@ -97,6 +97,14 @@ func newTestRunner(t *testing.T) (*Runner, *fsmTable, *node.ProcessManager) {
 	}
 	kcfg := node.DefaultConfig()
 	kcfg.Slots = 2
+	// The kernel holds no programs of its own: the tests run "sleep", which
+	// waits for a signal.
+	progs := node.NewProgramTable()
+	progs.Register("sleep", func(s *node.Sys) int {
+		_ = s.Pause()
+		return 0
+	})
+	kcfg.Programs = progs
 	kcfg.PIDs, kcfg.Signals, kcfg.OnEvent = r, r, r.OnEvent
 	k, err := node.New(kcfg)
 	if err != nil {

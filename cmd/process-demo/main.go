@@ -100,7 +100,7 @@ func (d *demo) state(pid int) string {
 func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	progs := builtins.Registry()
+	progs := builtins.Programs()
 	registerDemoPrograms(progs)
 	cfg := node.DefaultConfig()
 	cfg.Programs = progs
@@ -136,7 +136,7 @@ func (d *demo) shares() error {
 	section("2. CPU shares of spinners at three priorities (one CPU slot, 400 ms)")
 	cfg := node.DefaultConfig()
 	cfg.Slots = 1
-	cfg.Programs = builtins.Registry()
+	cfg.Programs = builtins.Programs()
 	k, err := node.New(cfg)
 	if err != nil {
 		return err
@@ -320,7 +320,7 @@ func indent(s string) string {
 	return b.String()
 }
 
-func registerDemoPrograms(r *node.Registry) {
+func registerDemoPrograms(r *node.ProgramTable) {
 	r.Register("demo-handler", func(s *node.Sys) int {
 		s.Signal(ipc.SIGUSR1, func(s *node.Sys, sig ipc.Signal) {
 			s.Printf("handler: caught %v at my next system call\n", sig)

@@ -42,6 +42,8 @@ type agentFlags struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	enableDebug     bool
+	aclEnabled      bool
+	agentToken      string
 	gcPercent       int
 	memoryLimit     string
 }
@@ -67,6 +69,8 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	fs.BoolVar(&f.enableDebug, "enable-debug", false, "serve Go's profiles under /debug/pprof/ on the HTTP API")
+	fs.BoolVar(&f.aclEnabled, "acl-enabled", false, "turn ACLs on: every request but the health check needs a token (vproc acl bootstrap)")
+	fs.StringVar(&f.agentToken, "agent-token", "", "the secret the agents present to each other on node traffic when ACLs are on (16 to 256 characters, the same on every agent)")
 	fs.IntVar(&f.gcPercent, "gc-percent", 0, "the agent's garbage collection target (GOGC): the heap may grow this many percent over the live heap before a collection; -1 turns collection off until --memory-limit (default 400, or $GOGC when set)")
 	fs.StringVar(&f.memoryLimit, "memory-limit", "", "the agent's soft memory limit (GOMEMLIMIT), such as 2G, or none: the collector works harder as the agent nears it (default $GOMEMLIMIT, or half of the machine's or cgroup's memory)")
 }
@@ -154,6 +158,12 @@ func (f *agentFlags) config(fs changedFlags, base cluster.Config) (cluster.Confi
 	}
 	if set("enable-debug") {
 		cfg.EnableDebug = f.enableDebug
+	}
+	if set("acl-enabled") {
+		cfg.ACLEnabled = f.aclEnabled
+	}
+	if set("agent-token") {
+		cfg.AgentToken = f.agentToken
 	}
 	if cfg.Name == "" {
 		host, err := os.Hostname()

@@ -77,6 +77,8 @@ var agentFileKeys = []fileKey{
 	{"log-level", "log_level"},
 	{"shutdown-timeout", "shutdown_timeout"},
 	{"enable-debug", "enable_debug"},
+	{"acl-enabled", "acl_enabled"},
+	{"agent-token", "agent_token"},
 	{"gc-percent", "gc_percent"},
 	{"memory-limit", "memory_limit"},
 }
@@ -554,6 +556,10 @@ func (s *agentSettings) values() []keyValue {
 			v = durationVal(s.f.shutdownTimeout)
 		case "enable_debug":
 			v = cty.BoolVal(c.EnableDebug)
+		case "acl_enabled":
+			v = cty.BoolVal(c.ACLEnabled)
+		case "agent_token":
+			v = cty.StringVal(c.AgentToken)
 		case "gc_percent":
 			v = s.gcPercentVal()
 		case "memory_limit":

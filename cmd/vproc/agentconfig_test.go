@@ -88,6 +88,8 @@ var fileSamples = map[string]string{
 	"log_level":        `"debug"`,
 	"shutdown_timeout": `"1m"`,
 	"enable_debug":     `true`,
+	"acl_enabled":      `true`,
+	"agent_token":      `"agent-token-0123456789"`,
 	"gc_percent":       `150`,
 	"memory_limit":     `"1G"`,
 }

@@ -1,5 +1,5 @@
 // Command vproc is vproc's command line: it runs an agent (a node of a
-// cluster) and talks to a cluster as a client. See DESIGN.md, "Command
+// cluster) and talks to a cluster as a client. See docs/design.md, "Command
 // line", for the verbs, flags, output and exit codes.
 package main
 
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, e *env) int {
 }
 
 // Exit codes of the verbs other than run and wait, and of those two when
-// vproc itself fails (DESIGN.md, "Exit codes").
+// vproc itself fails (docs/design.md, "Command line").
 const (
 	exitFailure  = 1
 	exitInternal = 125
@@ -189,6 +189,7 @@ type globals struct {
 func (g *globals) client(e *env, opts ...func(*client.Config)) (*client.Client, error) {
 	cfg := client.DefaultConfig()
 	cfg.Addr = g.address(e)
+	cfg.Token = e.getenv(client.EnvToken)
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -211,11 +212,6 @@ func (g *globals) address(e *env) string {
 	return client.DefaultAddr
 }
 
-// clientErr wraps an error of the client for cmd's exit.
-func (g *globals) clientErr(e *env, err error) error {
-	return errors.New(describe(err, g.address(e)))
-}
-
 // newRootCmd builds the whole command tree.
 func newRootCmd(e *env) *cobra.Command {
 	g := &globals{}
@@ -226,7 +222,8 @@ func newRootCmd(e *env) *cobra.Command {
 
 Run a node with 'vproc agent' (or 'vproc agent --dev' for a single in-memory
 node), then use the other verbs against it. Clients find the agent with --addr
-or VPROC_ADDR (default ` + client.DefaultAddr + `).`,
+or VPROC_ADDR (default ` + client.DefaultAddr + `), and present the ACL
+token in VPROC_TOKEN when the agents run with --acl-enabled.`,
 		Args:          cobra.ArbitraryArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -265,6 +262,7 @@ or VPROC_ADDR (default ` + client.DefaultAddr + `).`,
 		newFIFOCmd(e, g),
 		newShmCmd(e, g),
 		newVersionCmd(e),
+		newACLCmd(e, g),
 	)
 	return root
 }

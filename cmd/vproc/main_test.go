@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/vproc/vproc/internal/testwait"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
@@ -211,10 +209,4 @@ func TestNoStdin(t *testing.T) {
 	if r.code != 0 || f.hitsOf("/v1/procs/3/stdin") != 0 || f.lastSpawn(t).Stdin {
 		t.Errorf("got %+v, stdin posts %d; want exit 0 and no stdin", r, f.hitsOf("/v1/procs/3/stdin"))
 	}
-}
-
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	testwait.For(t, "the condition", 5*time.Second, cond)
 }

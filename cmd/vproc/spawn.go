@@ -16,6 +16,7 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node/security"
 	"github.com/vproc/vproc/spec"
 )
 
@@ -29,6 +30,8 @@ type spawnFlags struct {
 	uses        []string
 	env         []string
 	cwd         string
+	pledge      string
+	unveil      []string
 }
 
 func (f *spawnFlags) register(fs *pflag.FlagSet) {
@@ -40,6 +43,8 @@ func (f *spawnFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.uses, "uses", nil, "IPC objects the process uses, placement follows them: mq:/q,fifo:/run/f,shm:/s (repeatable)")
 	fs.StringArrayVar(&f.env, "env", nil, "an environment variable, as K=V (repeatable)")
 	fs.StringVar(&f.cwd, "cwd", "", "the working directory, in the cluster's namespace")
+	fs.StringVar(&f.pledge, "pledge", "", `the process's pledge promises, such as "stdio rpath" (from stdio rpath wpath cpath proc exec signal ipc unveil; default all)`)
+	fs.StringArrayVar(&f.unveil, "unveil", nil, "make a path visible to the process, as PATH:PERMS with PERMS from rwxc; everything else is hidden (repeatable)")
 	fs.SetInterspersed(false) // flags after CMD belong to CMD
 }
 
@@ -52,6 +57,23 @@ func (f *spawnFlags) request(args []string, e *env) (api.SpawnRequest, error) {
 		Cwd:     f.cwd,
 		Node:    f.node,
 		Owner:   owner(e),
+	}
+	if e.getenv(client.EnvToken) != "" {
+		req.Owner = "" // with ACLs the owner is the token's user
+	}
+	if f.pledge != "" {
+		p, err := security.ParsePromises(f.pledge)
+		if err != nil {
+			return req, fmt.Errorf("bad --pledge %q: %v", f.pledge, err)
+		}
+		req.Pledge = p.String()
+	}
+	for _, u := range f.unveil {
+		pu, err := security.ParseUnveil(u)
+		if err != nil {
+			return req, fmt.Errorf("bad --unveil %q (want PATH:PERMS, PERMS from rwxc)", u)
+		}
+		req.Unveil = append(req.Unveil, pu.Path+":"+pu.Perms)
 	}
 	if f.priority != 0 && (f.priority < 1 || f.priority > 100) {
 		return req, fmt.Errorf("bad priority %d (want 1 to 100)", f.priority)
@@ -331,9 +353,14 @@ func followLogs(ctx context.Context, c *client.Client, pid uint64, w io.Writer, 
 		}
 		rc, err := c.Logs(ctx, pid, true, off)
 		if err == nil {
-			var n int64
-			n, err = io.Copy(w, rc)
+			// A stream that breaks is asked for again from where it
+			// stopped; output that cannot be written ends the follow.
+			ew := &errWriter{w: w}
+			n, _ := io.Copy(ew, rc)
 			rc.Close()
+			if ew.err != nil {
+				return ew.err
+			}
 			off = logStart(rc, off) + n
 			if n > 0 {
 				backoff = 50 * time.Millisecond
@@ -351,6 +378,20 @@ func followLogs(ctx context.Context, c *client.Client, pid uint64, w io.Writer, 
 		t.Stop()
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// errWriter is w that keeps the first error a Write returned.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // logStart returns where a stream of Logs starts: where it says, or off,

@@ -38,6 +38,10 @@ func TestSpawnRequest(t *testing.T) {
 				Env:         []string{"A=1", "B=x=y"}, Cwd: "/tmp",
 			},
 		},
+		{
+			[]string{"spawn", "--pledge", "rpath,stdio", "--unveil", "/data:wr", "--unveil", "/q:c", "--", "worker"},
+			api.SpawnRequest{Command: "worker", Pledge: "stdio rpath", Unveil: []string{"/data:rw", "/q:c"}},
+		},
 	}
 	for _, tc := range cases {
 		f := newFakeAPI(t)
@@ -71,6 +75,9 @@ func TestSpawnBadInput(t *testing.T) {
 		{[]string{"--constraint", "=x"}, "invalid constraint"},
 		{[]string{"--env", "NOVALUE"}, "bad --env"},
 		{[]string{"--env", "=x"}, "bad --env"},
+		{[]string{"--pledge", "stdio fly"}, "bad --pledge"},
+		{[]string{"--unveil", "data:r"}, "bad --unveil"},
+		{[]string{"--unveil", "/data:rq"}, "bad --unveil"},
 	}
 	for _, verb := range []struct {
 		name string

@@ -13,9 +13,9 @@ import (
 	"github.com/vproc/vproc/node"
 )
 
-// Registry returns a new registry holding every built-in program (Install).
-func Registry() *node.Registry {
-	r := node.NewRegistry()
+// Programs returns a new program table holding every built-in program (Install).
+func Programs() *node.ProgramTable {
+	r := node.NewProgramTable()
 	Install(r)
 	return r
 }
@@ -24,7 +24,7 @@ func Registry() *node.Registry {
 // same names: true, false, echo, cat, yes, sleep, wc, head, spin, env, pwd,
 // kill, pause, heartbeat, onnode, ls, sh and the IPC tools (mkfifo, fifo-read,
 // fifo-write, mqsend, mqrecv, mqattr, mqrm, shm-counter, shm-read).
-func Install(r *node.Registry) {
+func Install(r *node.ProgramTable) {
 	r.Register("true", func(*node.Sys) int { return 0 })
 	r.Register("false", func(*node.Sys) int { return 1 })
 	r.Register("echo", progEcho)
@@ -318,33 +318,4 @@ func progEnv(s *node.Sys) int {
 		s.Printf("%s\n", kv)
 	}
 	return 0
-}
-
-func progKill(s *node.Sys) int {
-	args := s.Args()
-	sig := ipc.SIGTERM
-	if len(args) > 0 && strings.HasPrefix(args[0], "-") && len(args[0]) > 1 {
-		v := strings.TrimPrefix(args[0][1:], "s ")
-		if args[0] == "-s" && len(args) > 1 {
-			v, args = args[1], args[1:]
-		}
-		parsed, err := ipc.ParseSignal(v)
-		if err == nil {
-			sig, args = parsed, args[1:]
-		}
-	}
-	status := 0
-	for _, a := range args {
-		pid, err := strconv.Atoi(a)
-		if err != nil {
-			s.Errorf("bad pid %q", a)
-			status = 1
-			continue
-		}
-		if err := s.Kill(pid, sig); err != nil {
-			s.Errorf("(%d): %v", pid, err)
-			status = 1
-		}
-	}
-	return status
 }

@@ -1,6 +1,7 @@
 package builtins
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -112,7 +113,11 @@ func TestTools(t *testing.T) {
 		{[]string{"ls", "-l", "/dev/null"}, "", 0, "crw-rw-rw-        0 /dev/null\n"},
 		{[]string{"ls", "/"}, "", 0, "dev\n"},
 		{[]string{"ls", "/nope"}, "", 2, "ls: cannot access '/nope': No such file or directory\n"},
-		{[]string{"kill", "abc"}, "", 1, "kill: bad pid \"abc\"\n"},
+		{[]string{"kill", "abc"}, "", 1, "kill: abc: arguments must be process or job IDs\n"},
+		{[]string{"kill"}, "", 2, "kill: " + killUsage + "\n"},
+		{[]string{"kill", "-0", "99999"}, "", 1, "kill: (99999) - No such process\n"},
+		{[]string{"kill", "-NOPE", "1"}, "", 1, "kill: NOPE: invalid signal specification\n"},
+		{[]string{"kill", "-l", "15", "137", "KILL"}, "", 0, "TERM\nKILL\n9\n"},
 		{[]string{"heartbeat", "0"}, "", 2, "heartbeat: bad interval \"0\"\n"},
 		{[]string{"onnode", "n1"}, "", 2, "onnode: usage: onnode NODE CMD [ARGS...]\n"},
 	} {
@@ -126,5 +131,39 @@ func TestTools(t *testing.T) {
 				t.Fatalf("got %v %q, want exit %d %q for %q", st, out, c.code, c.out, c.args)
 			}
 		})
+	}
+}
+
+// TestKillSendsNothing runs kill forms that must leave their target alone:
+// the null signal, in both spellings, and signals that do not parse.
+func TestKillSendsNothing(t *testing.T) {
+	k := newKernel(t)
+	target := mustSpawn(t, k, node.Spec{Command: "sleep", Args: []string{"30"}})
+	pid := strconv.Itoa(target)
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"-0", pid}, 0, ""},
+		{[]string{"-s", "0", pid}, 0, ""},
+		{[]string{"-NOPE", pid}, 1, "kill: NOPE: invalid signal specification\n"},
+		{[]string{"-s", "NOPE", pid}, 1, "kill: NOPE: invalid signal specification\n"},
+		{[]string{"-99", pid}, 1, "kill: 99: invalid signal specification\n"},
+	} {
+		st, out := run(t, k, node.Spec{Command: "kill", Args: c.args})
+		if st.ExitStatus() != c.code || out != c.out {
+			t.Fatalf("kill %q: got %v %q, want exit %d %q", c.args, st, out, c.code, c.out)
+		}
+		if p, err := k.Get(target); err != nil || p.State == node.StateZombie {
+			t.Fatalf("kill %q: the target ended: %+v, %v", c.args, p, err)
+		}
+	}
+	st, _ := run(t, k, node.Spec{Command: "kill", Args: []string{"-KILL", pid}})
+	if st.ExitStatus() != 0 {
+		t.Fatalf("kill -KILL: got %v, want exit 0", st)
+	}
+	if ws := mustWait(t, k, target).Status; !ws.Signaled() || ws.Signal() != ipc.SIGKILL {
+		t.Fatalf("target: got %v, want killed by SIGKILL", ws)
 	}
 }

@@ -14,7 +14,7 @@ import (
 // Embedding the kernel: install the builtins, add a Go program of one's
 // own, and run both from the shell.
 func Example() {
-	progs := builtins.Registry() // sh, echo, cat, yes, head, wc, sleep, ...
+	progs := builtins.Programs() // sh, echo, cat, yes, head, wc, sleep, ...
 	progs.Register("greet", func(s *node.Sys) int {
 		s.Printf("hello, %s\n", strings.Join(s.Args(), " "))
 		return 0

@@ -16,7 +16,7 @@ import (
 // 2 for bad usage.
 
 // registerIPCTools adds the IPC tools to r.
-func registerIPCTools(r *node.Registry) {
+func registerIPCTools(r *node.ProgramTable) {
 	r.Register("mkfifo", progMkfifo)
 	r.Register("fifo-write", progFifoWrite)
 	r.Register("fifo-read", progFifoRead)

@@ -39,7 +39,7 @@ func (b *syncBuffer) String() string {
 func newKernel(t testing.TB, mod ...func(*node.Config)) *node.ProcessManager {
 	t.Helper()
 	cfg := node.DefaultConfig()
-	cfg.Programs = Registry()
+	cfg.Programs = Programs()
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -98,7 +98,7 @@ func mustWait(t testing.TB, k *node.ProcessManager, pid int) *node.Process {
 // withPrograms adds progs to the builtins of a test kernel.
 func withPrograms(progs map[string]node.Program) func(*node.Config) {
 	return func(c *node.Config) {
-		r := Registry()
+		r := Programs()
 		for n, p := range progs {
 			r.Register(n, p)
 		}

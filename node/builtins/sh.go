@@ -5,20 +5,22 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
 )
 
-// The sh program is a small POSIX shell. mvdan.cc/sh/v3/syntax parses the
-// script and mvdan.cc/sh/v3/expand performs word expansion; everything else
-// is interpreted here on top of Sys, so that every command is a kernel
-// process: pipes, signals, process groups and limits are the kernel's.
+// The sh program is a shell that speaks bash. mvdan.cc/sh/v3/syntax parses
+// the script (bash's grammar) and mvdan.cc/sh/v3/expand performs word
+// expansion; everything else is interpreted here on top of Sys, so that
+// every command is a kernel process: pipes, signals, process groups and
+// limits are the kernel's.
 //
 // Usage:
 //
@@ -26,7 +28,8 @@ import (
 //	sh FILE [ARG...]               run the script FILE of the namespace
 //	sh [-s] [ARG...]               run the script read from standard input
 //
-// The options -e (errexit), -u (nounset) and -x (xtrace) may come first.
+// The options -e (errexit), -u (nounset), -x (xtrace) and -o NAME (those
+// three by name, and pipefail) may come first.
 //
 // A subshell, a command substitution, a background job and a pipeline stage
 // that is not a plain program are run by spawning the shell again with -c
@@ -34,13 +37,20 @@ import (
 // its environment, and the rest of the shell's state through the private
 // option that comes before -c:
 //
-//	--subshell=STATUS,PID,BGPID PROLOGUE
+//	--subshell=STATUS,PID,BGPID,COND,LEVEL,ASYNC PROLOGUE [--jobs=JOBS]
 //
-// PROLOGUE is a script that sets the other variables, the functions and the
-// options; STATUS, PID and BGPID are $?, $$ and $!.
+// PROLOGUE is a script that sets the other variables (with declare where
+// they are arrays or have attributes), the functions, the options and the
+// ignored signals; STATUS, PID and BGPID are $?, $$ and $!; COND is 1 when
+// the subshell runs in a condition, where errexit is ignored; LEVEL is how
+// many +s set -x writes before a command; ASYNC is 1 for an asynchronous
+// subshell, which ignores SIGINT and SIGQUIT and has its commands ignore
+// them too. JOBS is the
+// job table, as jobs, kill and $(jobs -p) see it in a subshell (see
+// encodeJobs); those jobs are not the subshell's children.
 
 // registerShell registers the shell as "sh".
-func registerShell(r *node.Registry) { r.Register("sh", progSh) }
+func registerShell(r *node.ProgramTable) { r.Register("sh", progSh) }
 
 // Limits of the interpreter.
 const (
@@ -58,13 +68,6 @@ const (
 	ctlReturn           // return from a function or a dot script
 	ctlExit             // end the shell with exitCode
 )
-
-// shVar is a shell variable.
-type shVar struct {
-	value    string
-	set      bool // false: declared by export but never given a value
-	exported bool
-}
 
 // fdTable maps the descriptors commands see (the shell's view, as changed
 // by redirections) to the shell process's own descriptors.
@@ -108,6 +111,7 @@ type shell struct {
 	parser *syntax.Parser
 
 	vars   map[string]*shVar
+	frames []frame // one per function call: the variables its locals hid
 	funcs  map[string]*syntax.FuncDecl
 	arg0   string
 	params []string
@@ -120,7 +124,21 @@ type shell struct {
 	fds   fdTable // what commands see
 	owned []int   // descriptors exec made permanent, closed when replaced
 
-	errexit, nounset, xtrace bool
+	errexit, nounset, xtrace, pipefail, errtrace bool
+
+	traps   map[string]string // trap actions: EXIT, ERR and signal names without SIG
+	caught  []ipc.Signal      // trapped signals that arrived, not yet handled (the handler runs on this goroutine, in a system call)
+	inTrap  bool              // a trap action runs: traps don't nest
+	exiting bool              // the EXIT trap has run or runs
+
+	optInd, optPos int // getopts: the OPTIND it last set, and its place in that argument
+
+	funcNames []string // the functions being called, innermost last: $FUNCNAME
+
+	fgWaited    bool        // a foreground child was waited for in this statement
+	jobs        []*shJob    // background jobs, by job number
+	reaped      map[int]int // status of background children already reaped, by pid
+	reapedOrder []int       // the keys of reaped, oldest first
 
 	cond     int // > 0 while a condition runs: errexit is off
 	loops    int // enclosing loops
@@ -130,32 +148,42 @@ type shell struct {
 	ctlN     int
 	exitCode int
 
-	substStatus int // status of the last command substitution, -1 if none
+	substStatus int       // status of the last command substitution, -1 if none
+	builtinName string    // the builtin that runs, for its diagnostics
+	inSubst     bool      // a command substitution starts: its shell does not get errexit
+	traceLevel  int       // the +s of set -x: 1, and one more in each command substitution
+	async       bool      // commands start asynchronously: they ignore SIGINT and SIGQUIT
+	hdocSeq     int       // numbers the files of large here-documents
+	procSubs    []procSub // the process substitutions of the statements that run
+	started     time.Time // when the shell started, for $SECONDS
 }
 
 // newShell makes the shell of the process behind s: its environment becomes
 // exported variables, and commands see the descriptors it has.
 func newShell(s *node.Sys) *shell {
 	sh := &shell{
-		s:      s,
-		name:   s.Command(),
-		parser: syntax.NewParser(syntax.Variant(syntax.LangPOSIX)),
-		vars:   make(map[string]*shVar),
-		funcs:  make(map[string]*syntax.FuncDecl),
-		pid:    s.Getpid(),
-		ppid:   s.Getppid(),
-		fds:    make(fdTable),
+		s:       s,
+		name:    s.Command(),
+		parser:  syntax.NewParser(syntax.Variant(syntax.LangBash)),
+		vars:    make(map[string]*shVar),
+		funcs:   make(map[string]*syntax.FuncDecl),
+		traps:   make(map[string]string),
+		reaped:  make(map[int]int),
+		pid:     s.Getpid(),
+		started: s.Now(),
+		ppid:    s.Getppid(),
+		fds:     make(fdTable),
 	}
 	sh.arg0 = sh.name
 	for _, kv := range s.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
-			sh.vars[k] = &shVar{value: v, set: true, exported: true}
+			sh.vars[k] = &shVar{kind: expand.String, value: v, set: true, exported: true}
 		}
 	}
 	if v := sh.vars["PWD"]; v != nil {
-		v.value = s.Getcwd()
+		v.kind, v.value = expand.String, s.Getcwd()
 	} else {
-		sh.vars["PWD"] = &shVar{value: s.Getcwd(), set: true}
+		sh.vars["PWD"] = &shVar{kind: expand.String, value: s.Getcwd(), set: true}
 	}
 	for _, fd := range s.Fds() {
 		sh.fds[fd] = fd
@@ -163,8 +191,35 @@ func newShell(s *node.Sys) *shell {
 	return sh
 }
 
+// asyncExec is the private first argument of an sh that only sets SIGINT
+// and SIGQUIT ignored and execs the rest of its arguments: how the shell
+// starts an asynchronous command, whose signals the kernel's spawn would
+// otherwise reset.
+//
+//	sh --async-exec COMMAND [ARG...]
+const asyncExec = "--async-exec"
+
+// ignoreAsync ignores SIGINT and SIGQUIT, as an asynchronous command does.
+func (sh *shell) ignoreAsync() {
+	for _, sig := range []ipc.Signal{ipc.SIGINT, ipc.SIGQUIT} {
+		sh.s.Sigaction(sig, &node.SigAction{Ignore: true})
+	}
+}
+
 // progSh is the sh program.
 func progSh(s *node.Sys) int {
+	if a := s.Args(); len(a) > 1 && a[0] == asyncExec {
+		sh := newShell(s)
+		sh.ignoreAsync()
+		err := s.Exec(node.ExecAttr{Command: a[1], Args: a[2:]})
+		// Exec returns only when the command could not start.
+		if errors.Is(err, node.ErrUnknownProgram) {
+			sh.errorf("%s: command not found", a[1])
+			return 127
+		}
+		sh.errorf("%s: %s", a[1], strerror(err))
+		return 126
+	}
 	sh := newShell(s)
 	src, name, code := sh.setup(s.Args())
 	if code >= 0 {
@@ -176,10 +231,20 @@ func progSh(s *node.Sys) int {
 		return 2
 	}
 	sh.runStmts(f.Stmts)
+	return sh.finish()
+}
+
+// finish runs the EXIT trap and returns the shell's exit code.
+func (sh *shell) finish() int {
+	code := sh.status
 	if sh.ctl == ctlExit {
-		return sh.exitCode
+		code = sh.exitCode
 	}
-	return sh.status
+	sh.runExitTrap(code)
+	if sh.ctl == ctlExit {
+		code = sh.exitCode
+	}
+	return code
 }
 
 // setup reads the command line: options, then the script and its
@@ -193,6 +258,11 @@ func (sh *shell) setup(args []string) (src, name string, code int) {
 			args = args[1:]
 			break
 		}
+		if list, ok := strings.CutPrefix(a, "--jobs="); ok {
+			sh.decodeJobs(list)
+			args = args[1:]
+			continue
+		}
 		if state, ok := strings.CutPrefix(a, "--subshell="); ok && len(args) > 1 {
 			prologue = args[1]
 			status = sh.inherit(state)
@@ -201,6 +271,14 @@ func (sh *shell) setup(args []string) (src, name string, code int) {
 		}
 		if len(a) < 2 || (a[0] != '-' && a[0] != '+') {
 			break
+		}
+		if a[1:] == "o" && len(args) > 1 {
+			if !sh.setLongOption(args[1], a[0] == '-') {
+				sh.errorf("%s: invalid option name", args[1])
+				return "", "", 2
+			}
+			args = args[2:]
+			continue
 		}
 		for _, c := range a[1:] {
 			switch c {
@@ -231,14 +309,14 @@ func (sh *shell) setup(args []string) (src, name string, code int) {
 		name, args = args[0], args[1:]
 		b, err := sh.readFile(name)
 		if err != nil {
-			sh.errorf("%s: %s", name, errText(err))
+			sh.errorf("%s: %s", name, strerror(err))
 			return "", "", 127
 		}
 		src, sh.arg0 = string(b), name
 	default:
 		b, err := sh.readAll(0)
 		if err != nil {
-			sh.errorf("reading the script: %s", errText(err))
+			sh.errorf("reading the script: %s", strerror(err))
 			return "", "", 2
 		}
 		src = string(b)
@@ -259,12 +337,23 @@ func (sh *shell) setup(args []string) (src, name string, code int) {
 	return src, name, -1
 }
 
-// inherit takes a parent shell's $$ and $! from --subshell, and returns its
+// inherit takes a parent shell's $$ and $! from --subshell, and whether it
+// runs the subshell where errexit is ignored (a condition), and returns its
 // $?, which holds once the prologue has run.
 func (sh *shell) inherit(state string) (status int) {
 	f := strings.Split(state, ",")
-	if len(f) != 3 {
+	if len(f) != 6 {
 		return 0
+	}
+	if f[5] == "1" {
+		sh.async = true
+		sh.ignoreAsync()
+	}
+	if v, err := strconv.Atoi(f[4]); err == nil && v > 0 {
+		sh.traceLevel = v
+	}
+	if f[3] == "1" {
+		sh.cond = 1 // for the whole subshell, even if it sets -e again
 	}
 	if v, err := strconv.Atoi(f[1]); err == nil && v > 0 {
 		sh.pid = v
@@ -285,10 +374,52 @@ func (sh *shell) setOption(c rune, on bool) bool {
 		sh.nounset = on
 	case 'x':
 		sh.xtrace = on
+	case 'E':
+		sh.errtrace = on
 	default:
 		return false
 	}
 	return true
+}
+
+// shOptions are the options of set -o, in the order set -o lists them.
+var shOptions = []string{"errexit", "errtrace", "nounset", "pipefail", "xtrace"}
+
+// setLongOption turns a set -o option on or off; false means there is no
+// such option.
+func (sh *shell) setLongOption(name string, on bool) bool {
+	switch name {
+	case "errexit":
+		sh.errexit = on
+	case "nounset":
+		sh.nounset = on
+	case "xtrace":
+		sh.xtrace = on
+	case "pipefail":
+		sh.pipefail = on
+	case "errtrace":
+		sh.errtrace = on
+	default:
+		return false
+	}
+	return true
+}
+
+// longOption reports whether a set -o option is on.
+func (sh *shell) longOption(name string) bool {
+	switch name {
+	case "errexit":
+		return sh.errexit
+	case "nounset":
+		return sh.nounset
+	case "xtrace":
+		return sh.xtrace
+	case "pipefail":
+		return sh.pipefail
+	case "errtrace":
+		return sh.errtrace
+	}
+	return false
 }
 
 // optionFlags is $-: the letters of the options that are on.
@@ -302,6 +433,9 @@ func (sh *shell) optionFlags() string {
 	}
 	if sh.xtrace {
 		b.WriteByte('x')
+	}
+	if sh.errtrace {
+		b.WriteByte('E')
 	}
 	return b.String()
 }
@@ -386,95 +520,4 @@ func (sh *shell) checkpoint() {
 	if sh.s != nil {
 		sh.s.Getpid()
 	}
-}
-
-// Variables.
-
-// lookup returns the value of a variable and whether it is set.
-func (sh *shell) lookup(name string) (string, bool) {
-	v := sh.vars[name]
-	if v == nil || !v.set {
-		return "", false
-	}
-	return v.value, true
-}
-
-// setVar assigns a variable, keeping its export attribute.
-func (sh *shell) setVar(name, value string) error {
-	if !syntax.ValidName(name) {
-		return fmt.Errorf("%s: bad variable name", name)
-	}
-	if v := sh.vars[name]; v != nil {
-		v.value, v.set = value, true
-		return nil
-	}
-	sh.vars[name] = &shVar{value: value, set: true}
-	return nil
-}
-
-// environ is the environment of a child: the exported variables that are set.
-func (sh *shell) environ() []string {
-	env := make([]string, 0, len(sh.vars))
-	for _, name := range sortedKeys(sh.vars) {
-		if v := sh.vars[name]; v.exported && v.set {
-			env = append(env, name+"="+v.value)
-		}
-	}
-	return env
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-// tempAssign performs the assignments of a command's prefix as exported
-// variables; restore undoes them.
-func (sh *shell) tempAssign(assigns []*syntax.Assign) (restore func(), err error) {
-	type saved struct {
-		name string
-		old  *shVar
-	}
-	var undo []saved
-	restore = func() {
-		for i := len(undo) - 1; i >= 0; i-- {
-			if undo[i].old == nil {
-				delete(sh.vars, undo[i].name)
-			} else {
-				sh.vars[undo[i].name] = undo[i].old
-			}
-		}
-	}
-	for _, a := range assigns {
-		value, err := sh.assignValue(a)
-		if err != nil {
-			restore()
-			return func() {}, err
-		}
-		name := a.Name.Value
-		var old *shVar
-		if v := sh.vars[name]; v != nil {
-			c := *v
-			old = &c
-		}
-		undo = append(undo, saved{name, old})
-		sh.vars[name] = &shVar{value: value, set: true, exported: true}
-	}
-	return restore, nil
-}
-
-// assignValue expands the value of an assignment.
-func (sh *shell) assignValue(a *syntax.Assign) (string, error) {
-	if a.Name == nil || a.Append || a.Array != nil || a.Index != nil || a.Naked {
-		return "", errors.New("unsupported assignment")
-	}
-	if !syntax.ValidName(a.Name.Value) {
-		return "", fmt.Errorf("%s: bad variable name", a.Name.Value)
-	}
-	return sh.literal(a.Value)
 }

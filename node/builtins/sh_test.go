@@ -8,16 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
 )
 
-// shPrograms is Registry plus programs that let the shell's tests look at
+// shPrograms is Programs plus programs that let the shell's tests look at
 // what its children received.
-func shPrograms() *node.Registry {
-	r := Registry()
+func shPrograms() *node.ProgramTable {
+	r := Programs()
 	// lsfd prints the descriptors it has.
 	r.Register("lsfd", func(s *node.Sys) int {
 		var out []string
@@ -124,7 +125,7 @@ func TestShell(t *testing.T) {
 		// Environment.
 		{name: "not exported", script: "X=1; env", hasNot: []string{"X=1"}},
 		{name: "export", script: "X=1; export X; export Y=2; env", has: []string{"X=1\n", "Y=2\n"}},
-		{name: "export list", script: "export Y=2; export", has: []string{"export Y=2\n"}},
+		{name: "export list", script: "export Y=2; export", has: []string{"declare -x Y=\"2\"\n"}},
 		{name: "export no split", script: `V='a b'; export X=$V; env`, has: []string{"X=a b\n"}},
 		{name: "prefix env", script: "X=2 env; echo ${X-unset}", has: []string{"X=2\n", "unset\n"}},
 		{name: "prefix overrides", script: "export X=1; X=2 env; env", has: []string{"X=2\n", "X=1\n"}},
@@ -148,7 +149,7 @@ func TestShell(t *testing.T) {
 		{name: "exit in and list", script: "true && exit 4; echo no", code: 4},
 		{name: "command not found", script: "nosuch a b", want: "sh: nosuch: command not found\n", code: 127},
 		{name: "not found status", script: "nosuch 2>/e; echo $?", want: "127\n"},
-		{name: "death by signal", script: `sh -c 'kill -9 $$'; echo $?`, want: "137\n"},
+		{name: "death by signal", script: `sh -c 'kill -9 $$'; echo $?`, has: []string{"Killed", "sh -c 'kill -9 $$'\n137\n"}},
 		{name: "parse error", script: "echo (", has: []string{"sh: "}, code: 2},
 		{name: "parse error unterminated", script: "echo 'a", has: []string{"sh: "}, code: 2},
 
@@ -181,8 +182,8 @@ func TestShell(t *testing.T) {
 		{name: "dup then file", script: "cat /nonexistent 2>&1 >/f | wc -l; wc -l < /f", want: "1\n0\n"},
 		{name: "numbered fd", script: "echo x 3>/f >&3; cat /f", want: "x\n"},
 		{name: "close fd", script: "lsfd 2>&-", want: "0 1\n"},
-		{name: "bad fd", script: "echo x >&7", has: []string{"7: bad file descriptor"}, code: 1},
-		{name: "missing input", script: "cat < /nope; echo $?", has: []string{"/nope: no such file or directory", "1\n"}},
+		{name: "bad fd", script: "echo x >&7", has: []string{"7: Bad file descriptor"}, code: 1},
+		{name: "missing input", script: "cat < /nope; echo $?", has: []string{"/nope: No such file or directory", "1\n"}},
 		{name: "redirect alone", script: "> /f; cat /f; echo $?", want: "0\n"},
 		{name: "builtin redirect", script: "cd /nonexistent 2>/e; wc -l < /e", want: "1\n"},
 		{name: "builtin in pipe", script: "cd /nonexistent 2>&1 | wc -l", want: "1\n"},
@@ -194,6 +195,9 @@ func TestShell(t *testing.T) {
 		{name: "dash heredoc", script: "cat <<-EOF\n\t\ta\n\tb\n\tEOF", want: "a\nb\n"},
 		{name: "exec redirect", script: "exec 3>/f; echo x >&3; echo y >&3; cat /f", want: "x\ny\n"},
 		{name: "exec command", script: "exec sh -c 'exit 5'; echo no", code: 5},
+		{name: "exec not found", script: "exec nosuch; echo no", want: "sh: exec: nosuch: not found\n", code: 127},
+		{name: "exec with redirection", script: "echo in > /f; exec cat < /f", want: "in\n"},
+		{name: "exec keeps descriptors", script: "exec 3>/f; (exec sh -c 'echo x >&3'; echo no); cat /f", want: "x\n"},
 
 		// Compound commands.
 		{name: "subshell", script: "(exit 4); echo $?", want: "4\n"},
@@ -226,9 +230,9 @@ func TestShell(t *testing.T) {
 		{name: "errexit in or", script: "set -e; false || true; echo yes", want: "yes\n"},
 		{name: "errexit in if", script: "set -e; if false; then :; fi; echo ok", want: "ok\n"},
 		{name: "errexit in subshell", script: "set -e; (false; echo no); echo no", code: 1},
-		{name: "nounset", script: "set -u; echo $NOPE; echo no", has: []string{"NOPE"}, hasNot: []string{"no\n"}, code: 1},
+		{name: "nounset", script: "set -u; echo $NOPE; echo no", has: []string{"NOPE"}, hasNot: []string{"no\n"}, code: 127},
 		{name: "xtrace", script: "set -x; echo a", want: "+ echo a\na\n"},
-		{name: "expansion error exits", script: "echo ${X?is unset}; echo no", has: []string{"is unset"}, hasNot: []string{"no"}, code: 1},
+		{name: "expansion error exits", script: "echo ${X?is unset}; echo no", has: []string{"is unset"}, hasNot: []string{"no"}, code: 127},
 
 		// Background jobs.
 		{name: "background", script: "echo bg > /f & wait; cat /f", want: "bg\n"},
@@ -244,6 +248,21 @@ func TestShell(t *testing.T) {
 		{name: "unset function", script: "f() { echo f; }; unset -f f; f", has: []string{"f: command not found"}, code: 127},
 		{name: "empty command name", script: "E=; X=1 $E; echo $X", want: "1\n"},
 		{name: "xtrace in subshell", script: "set -x; (echo a)", has: []string{"+ echo a\n", "a\n"}},
+
+		// bash's syntax and builtins.
+		{name: "kill -0 sends nothing", script: "sleep 5 & kill -0 $! && echo alive; kill -s 0 $! && echo alive; kill $!; wait $!; echo $?", want: "alive\nalive\n143\n"},
+		{name: "bad signal sends nothing", script: "sleep 5 & kill -NOPE $!; echo $?; kill -0 $! && echo alive; kill -9 $!", has: []string{"1\nalive\n", "NOPE: invalid signal specification"}},
+		{name: "kill -0 of a reaped pid", script: "true & p=$!; wait $p; kill -0 $p; echo $?", has: []string{"No such process", "1\n"}},
+		{name: "trap exit", script: "trap 'echo bye $?' EXIT; echo hi; exit 3", want: "hi\nbye 3\n", code: 3},
+		{name: "trap signal", script: "trap 'echo got' USR1; kill -USR1 $$; echo after", want: "got\nafter\n"},
+		{name: "trap exit on a fatal signal", script: "trap 'echo bye' EXIT; kill $$; echo no", want: "bye\n", code: 143},
+		{name: "pipefail", script: "false | true; echo $?; set -o pipefail; false | true; echo $? ${PIPESTATUS[@]}", want: "0\n1 1 0\n"},
+		{name: "job specs", script: "sleep 5 & sleep 5 & kill %1; wait %1; echo $?; kill %%; wait; jobs; echo end", want: "143\nend\n"},
+		{name: "wait -n", script: "(exit 3) & wait -n; echo $?; wait -n; echo $?", want: "3\n127\n"},
+		{name: "here-string", script: "cat <<< 'a  b'; read x <<< $'c\\d'; echo $x", want: "a  b\ncd\n"},
+		{name: "arrays and local", script: "a=(x y); f() { local a=l; echo $a; }; f; echo ${a[1]} ${#a[@]}", want: "l\ny 2\n"},
+		{name: "double brackets and arithmetic", script: "[[ ab == a* && 3 -gt 2 ]] && (( 2 * 3 == 6 )) && echo ok", want: "ok\n"},
+		{name: "read -n and -t", script: "read -n 2 x <<< abc; echo $x; sleep 5 | { read -t 0.05 y; echo $?; }", want: "ab\n142\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -315,7 +334,7 @@ func TestShellCdAndGlob(t *testing.T) {
 		{"cd /d; echo *.none", "*.none\n"},
 		{"cd /d; for f in *.txt; do echo $f; done", "a.txt\nb.txt\n"},
 		{"(cd /d); pwd", "/\n"},
-		{"cd /nope; echo $?", "sh: cd: /nope: no such file or directory\n1\n"},
+		{"cd /nope; echo $?", "sh: cd: /nope: No such file or directory\n1\n"},
 		{"HOME=/d/sub; cd; pwd", "/d/sub\n"},
 		{"echo /d/a.txt/* /d/*/x /nope/*", "/d/a.txt/* /d/*/x /nope/*\n"},
 		{"cd /d; unset PWD; echo *.log", "c.log\n"},
@@ -441,8 +460,8 @@ func TestShellKilled(t *testing.T) {
 func offlineShell() *shell {
 	return &shell{
 		name:   "sh",
-		parser: syntax.NewParser(syntax.Variant(syntax.LangPOSIX)),
-		vars:   map[string]*shVar{"X": {value: "a b", set: true}, "E": {value: "1", set: true, exported: true}},
+		parser: syntax.NewParser(syntax.Variant(syntax.LangBash)),
+		vars:   map[string]*shVar{"X": {kind: expand.String, value: "a b", set: true}, "E": {kind: expand.String, value: "1", set: true, exported: true}},
 		funcs:  map[string]*syntax.FuncDecl{},
 		arg0:   "sh",
 		params: []string{"p1", "p 2"},
@@ -463,7 +482,7 @@ func expandAll(src string) error {
 		case *syntax.CallExpr:
 			sh.commandFields(n.Args)
 			for _, a := range n.Assigns {
-				sh.assignValue(a)
+				sh.assignTo(a)
 			}
 		case *syntax.Redirect:
 			sh.literal(n.Word)
@@ -514,6 +533,11 @@ func TestShellExpandOffline(t *testing.T) {
 
 var shellFuzzSeeds = []string{
 	"echo a b",
+	"a=(1 2); a+=(x); declare -A m=([k]=v); echo ${a[@]} ${m[k]} ${#a[@]}",
+	"[[ a == a* && -n x || 1 -eq 1 ]]; (( x = 2 ** 3 )); let y=x+1; echo $x $y",
+	"trap 'echo t' EXIT USR1; kill -USR1 $$; set -o pipefail; false | true; echo ${PIPESTATUS[@]}",
+	"sleep 0.01 & jobs; kill -0 %1; wait -n; read -n 1 -t 0.01 x <<< ab; echo $x",
+	"f() { local v=1; echo $v; }; f; printf '%s-%d\\n' a 1; echo -e 'a\\tb'; time true",
 	`X=1; echo "$X" '$X' \$X ${X:-d} ${#X} $((X+1))`,
 	"echo hello | cat | wc -l",
 	"false && echo a || echo b; ! true; exit 3",
@@ -541,7 +565,7 @@ func FuzzShell(f *testing.F) {
 		if len(src) > 512 || strings.ContainsAny(src, "\x00") || !runnable(src) {
 			return
 		}
-		r := node.NewRegistry()
+		r := node.NewProgramTable()
 		registerShell(r)
 		r.Register("true", func(*node.Sys) int { return 0 })
 		r.Register("false", func(*node.Sys) int { return 1 })
@@ -559,7 +583,7 @@ func FuzzShell(f *testing.F) {
 // runnable reports whether a fuzzed script is bounded in time: it has no
 // loops and no functions.
 func runnable(src string) bool {
-	f, err := syntax.NewParser(syntax.Variant(syntax.LangPOSIX)).Parse(strings.NewReader(src), "")
+	f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(src), "")
 	if err != nil {
 		return false
 	}
@@ -572,4 +596,108 @@ func runnable(src string) bool {
 		return ok
 	})
 	return ok
+}
+
+// TestShellLargeHeredoc feeds a here-document several times a pipe's
+// capacity, to a reader that reads it all and to one that stops early.
+func TestShellLargeHeredoc(t *testing.T) {
+	k := newShKernel(t)
+	body := strings.Repeat(strings.Repeat("x", 99)+"\n", 4*ipc.DefaultPipeCapacity/100)
+	for _, c := range []struct{ cmd, want string }{
+		{"wc -c <<EOF", strconv.Itoa(len(body)) + "\n"},
+		{"head -n 1 <<EOF | wc -c", "100\n"},
+	} {
+		st, out := runSh(t, k, c.cmd+"\n"+body+"EOF\necho done")
+		if st.ExitStatus() != 0 || out != c.want+"done\n" {
+			t.Errorf("got %v %q, want exit 0 %q for %s (%d bytes)", st, out, c.want+"done\n", c.cmd, len(body))
+		}
+	}
+	if ents, err := k.FS().ReadDir(heredocDir); err == nil && len(ents) > 0 {
+		t.Errorf("%s holds %d files after the here-documents, want none", heredocDir, len(ents))
+	}
+}
+
+// TestShellFgBg stops a background job and continues it with bg, then
+// waits for it with fg.
+func TestShellFgBg(t *testing.T) {
+	k := newShKernel(t)
+	// stopped waits until jobs reports the stop.
+	const stopped = `stopped() { while :; do jobs > /j; read l < /j; case $l in *Stopped*) echo "$l"; return;; esac; done; }; `
+	st, out := runSh(t, k, stopped+`sleep 0.3 & kill -STOP %1; stopped; bg %1; jobs; fg %1; echo $?; jobs; echo end`)
+	want := "[1]+  Stopped (signal)        sleep 0.3 &\n[1]+ sleep 0.3 &\n[1]+  Running                 sleep 0.3 &\nsleep 0.3\n0\nend\n"
+	if st.ExitStatus() != 0 || out != want {
+		t.Errorf("got %v %q, want exit 0 %q", st, out, want)
+	}
+	// fg continues a stopped job itself.
+	st, out = runSh(t, k, `sleep 0.2 & kill -STOP %1; fg; echo $?`)
+	if st.ExitStatus() != 0 || out != "sleep 0.2\n0\n" {
+		t.Errorf("got %v %q, want exit 0 %q", st, out, "sleep 0.2\n0\n")
+	}
+}
+
+// TestShellExecInPlace checks that exec replaces the shell: the command
+// keeps its PID, so that a signal to that PID reaches the command and
+// nothing is left behind.
+func TestShellExecInPlace(t *testing.T) {
+	k := newShKernel(t)
+	st, out := runSh(t, k, `echo $$; exec sh -c 'echo $$'`)
+	lines := strings.Fields(out)
+	if st.ExitStatus() != 0 || len(lines) != 2 || lines[0] != lines[1] {
+		t.Fatalf("got %v %q, want the same PID twice", st, out)
+	}
+	pid := mustSpawn(t, k, node.Spec{Command: "sh", Args: []string{"-c", "exec sleep 30"}})
+	waitFor(t, "the shell to become sleep", 10*time.Second, func() bool {
+		p, err := k.Get(pid)
+		return err == nil && p.Command == "sleep"
+	})
+	if err := k.Kill(pid, ipc.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if ws := mustWait(t, k, pid).Status; !ws.Signaled() || ws.Signal() != ipc.SIGTERM {
+		t.Fatalf("got %v, want killed by SIGTERM", ws)
+	}
+	for _, p := range k.List() {
+		if p.Command == "sleep" && p.State != node.StateZombie {
+			t.Fatalf("sleep %d is left running after its shell's PID was killed", p.PID)
+		}
+	}
+}
+
+// TestShellAsyncIgnoresInt checks that an asynchronous command, and the
+// commands of an asynchronous subshell, ignore SIGINT and SIGQUIT, as POSIX
+// asks of a shell without job control, and still die of SIGTERM.
+func TestShellAsyncIgnoresInt(t *testing.T) {
+	k := newShKernel(t)
+	for _, c := range []struct{ script, want string }{
+		{"sleep 30 & wait $!; echo $?", "143\n"},
+		// The subshell goes on once its sleep is killed, as bash's does.
+		{"(sleep 30; echo after) & wait $!; echo $?", "Terminated\nafter\n0\n"},
+	} {
+		script := c.script
+		var out syncBuffer
+		sh := mustSpawn(t, k, node.Spec{Command: "sh", Args: []string{"-c", script}, Stdout: &out, Stderr: &out})
+		var sleep int
+		waitFor(t, "sleep to run", 10*time.Second, func() bool {
+			for _, p := range k.List() {
+				if p.Command == "sleep" && p.State != node.StateZombie {
+					sleep = p.PID
+					return true
+				}
+			}
+			return false
+		})
+		for _, sig := range []ipc.Signal{ipc.SIGINT, ipc.SIGQUIT} {
+			if err := k.Kill(sleep, sig); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A signal to a process is acted on before the next one: TERM
+		// must be what ends it.
+		if err := k.Kill(sleep, ipc.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if ws := mustWait(t, k, sh).Status; ws.ExitStatus() != 0 || out.String() != c.want {
+			t.Errorf("%s: got %v %q, want exit 0 %q", script, ws, out.String(), c.want)
+		}
+	}
 }

@@ -1,16 +1,13 @@
 package builtins
 
 import (
-	"errors"
-	"io"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
-
-	"github.com/vproc/vproc/ipc"
 )
 
 // The shell's own builtins: the special ones (exit, return, break, continue,
@@ -21,7 +18,7 @@ import (
 // the shell has: their prefix assignments last.
 func isSpecialBuiltin(name string) bool {
 	switch name {
-	case ":", ".", "break", "continue", "eval", "exit", "export", "return", "set", "shift", "unset":
+	case ":", ".", "break", "continue", "eval", "exit", "export", "return", "set", "shift", "trap", "unset":
 		return true
 	}
 	return false
@@ -30,7 +27,8 @@ func isSpecialBuiltin(name string) bool {
 // isBuiltin reports whether name is one of the shell's regular builtins.
 func isBuiltin(name string) bool {
 	switch name {
-	case "cd", "read", "wait", "test", "[":
+	case "cd", "read", "wait", "test", "[", "echo", "printf", "true", "false",
+		"kill", "jobs", "fg", "bg", "getopts", "mapfile", "readarray", "builtin", "pledge", "unveil":
 		return true
 	}
 	return false
@@ -38,6 +36,9 @@ func isBuiltin(name string) bool {
 
 // builtin runs a builtin and returns its status.
 func (sh *shell) builtin(name string, args []string) int {
+	saved := sh.builtinName
+	sh.builtinName = name
+	defer func() { sh.builtinName = saved }()
 	switch name {
 	case ":":
 		return 0
@@ -67,6 +68,41 @@ func (sh *shell) builtin(name string, args []string) int {
 		return sh.builtinWait(args)
 	case "test", "[":
 		return sh.builtinTest(name, args)
+	case "trap":
+		return sh.builtinTrap(args)
+	case "echo":
+		return sh.builtinEcho(args)
+	case "printf":
+		return sh.builtinPrintf(args)
+	case "true":
+		return 0
+	case "false":
+		return 1
+	case "kill":
+		return sh.builtinKill(args)
+	case "jobs":
+		return sh.builtinJobs(args)
+	case "fg", "bg":
+		return sh.builtinFgBg(name, args)
+	case "getopts":
+		return sh.builtinGetopts(args)
+	case "builtin":
+		// builtin NAME [ARG...] runs the builtin NAME, even where a
+		// function of that name hides it.
+		if len(args) == 0 {
+			return 0
+		}
+		if !isSpecialBuiltin(args[0]) && !isBuiltin(args[0]) {
+			sh.errorf("builtin: %s: not a shell builtin", args[0])
+			return 1
+		}
+		return sh.builtin(args[0], args[1:])
+	case "mapfile", "readarray":
+		return sh.builtinMapfile(name, args)
+	case "pledge":
+		return sh.builtinPledge(args)
+	case "unveil":
+		return sh.builtinUnveil(args)
 	}
 	sh.errorf("%s: not a builtin", name)
 	return 2
@@ -78,7 +114,7 @@ func (sh *shell) count(name string, args []string, def int) (int, bool) {
 		return def, true
 	}
 	n, err := strconv.Atoi(args[0])
-	if err != nil || n < 0 {
+	if err != nil || (n < 0 && name != "exit" && name != "return") {
 		sh.errorf("%s: %s: numeric argument required", name, args[0])
 		return 0, false
 	}
@@ -102,8 +138,8 @@ func (sh *shell) builtinReturn(args []string) int {
 		return 2
 	}
 	if sh.funcs0 == 0 {
-		sh.errorf("return: not in a function or a dot script")
-		return 1
+		sh.errorf("return: can only `return' from a function or sourced script")
+		return 2
 	}
 	sh.ctl = ctlReturn
 	return n & 0xff
@@ -119,6 +155,7 @@ func (sh *shell) builtinLoop(name string, args []string) int {
 		return 1
 	}
 	if sh.loops == 0 {
+		sh.errorf("%s: only meaningful in a `for', `while', or `until' loop", name)
 		return 0
 	}
 	sh.ctl, sh.ctlN = ctlBreak, min(n, sh.loops)
@@ -137,9 +174,9 @@ func (sh *shell) builtinExport(args []string) int {
 			switch {
 			case !v.exported || !syntax.ValidName(name):
 			case v.set:
-				b.WriteString("export " + name + "=" + quoteWord(v.value) + "\n")
+				b.WriteString("declare -x " + name + "=" + dquote(v.str()) + "\n")
 			default:
-				b.WriteString("export " + name + "\n")
+				b.WriteString("declare -x " + name + "\n")
 			}
 		}
 		return sh.output(b.String())
@@ -157,10 +194,14 @@ func (sh *shell) builtinExport(args []string) int {
 			v = &shVar{}
 			sh.vars[name] = v
 		}
-		v.exported = true
 		if hasValue {
-			v.value, v.set = value, true
+			if err := sh.setVar(name, value); err != nil {
+				sh.errorf("%v", err)
+				status = 1
+				continue
+			}
 		}
+		v.exported = true
 	}
 	return status
 }
@@ -172,7 +213,7 @@ func (sh *shell) output(str string) int {
 		return 0
 	}
 	if err := sh.write(1, str); err != nil {
-		sh.errorf("write error: %s", errText(err))
+		sh.errorf("%s: write error: %s", sh.builtinName, strerror(err))
 		return 1
 	}
 	return 0
@@ -184,14 +225,16 @@ func (sh *shell) builtinUnset(args []string) int {
 	if len(args) > 0 && (args[0] == "-f" || args[0] == "-v") {
 		funcs, args = args[0] == "-f", args[1:]
 	}
+	status := 0
 	for _, name := range args {
 		if funcs {
 			delete(sh.funcs, name)
-		} else {
-			delete(sh.vars, name)
+		} else if err := sh.unsetVar(name); err != nil {
+			sh.errorf("unset: %v", err)
+			status = 1
 		}
 	}
-	return 0
+	return status
 }
 
 // builtinSet is set [-eux|+eux] [--] [ARG...]; alone it lists variables.
@@ -199,7 +242,7 @@ func (sh *shell) builtinSet(args []string) int {
 	if len(args) == 0 {
 		var b strings.Builder
 		for _, name := range sortedKeys(sh.vars) {
-			if v := sh.vars[name]; v.set && syntax.ValidName(name) {
+			if v := sh.vars[name]; v.set && syntax.ValidName(name) && v.kind == expand.String {
 				b.WriteString(name + "=" + quoteWord(v.value) + "\n")
 			}
 		}
@@ -213,6 +256,29 @@ func (sh *shell) builtinSet(args []string) int {
 		}
 		if len(a) < 2 || (a[0] != '-' && a[0] != '+') {
 			break
+		}
+		if strings.HasSuffix(a, "o") && len(a) > 2 {
+			// -eo NAME: the letters, then -o NAME.
+			for _, c := range a[1 : len(a)-1] {
+				if !sh.setOption(c, a[0] == '-') {
+					sh.errorf("set: %c%c: invalid option", a[0], c)
+					return 2
+				}
+			}
+			a = a[:1] + "o"
+		}
+		if a[1:] == "o" {
+			if len(args) < 2 {
+				sh.listOptions(a[0] == '-')
+				args = args[1:]
+				continue
+			}
+			if !sh.setLongOption(args[1], a[0] == '-') {
+				sh.errorf("set: %s: invalid option name", args[1])
+				return 2
+			}
+			args = args[2:]
+			continue
 		}
 		for _, c := range a[1:] {
 			if !sh.setOption(c, a[0] == '-') {
@@ -228,6 +294,26 @@ func (sh *shell) builtinSet(args []string) int {
 	return 0
 }
 
+// listOptions is set -o (a table) and set +o (commands that restore the
+// options).
+func (sh *shell) listOptions(table bool) {
+	var b strings.Builder
+	for _, name := range shOptions {
+		on := sh.longOption(name)
+		switch {
+		case table && on:
+			fmt.Fprintf(&b, "%-15s\ton\n", name)
+		case table:
+			fmt.Fprintf(&b, "%-15s\toff\n", name)
+		case on:
+			b.WriteString("set -o " + name + "\n")
+		default:
+			b.WriteString("set +o " + name + "\n")
+		}
+	}
+	sh.output(b.String())
+}
+
 // builtinShift is shift [N].
 func (sh *shell) builtinShift(args []string) int {
 	n, ok := sh.count("shift", args, 1)
@@ -235,7 +321,6 @@ func (sh *shell) builtinShift(args []string) int {
 		return 2
 	}
 	if n > len(sh.params) {
-		sh.errorf("shift: %d: shift count out of range", n)
 		return 1
 	}
 	sh.params = sh.params[n:]
@@ -265,7 +350,7 @@ func (sh *shell) builtinCd(args []string) int {
 	}
 	old := sh.s.Getcwd()
 	if err := sh.s.Chdir(dir); err != nil {
-		sh.errorf("cd: %s: %s", dir, errText(err))
+		sh.errorf("cd: %s: %s", dir, strerror(err))
 		return 1
 	}
 	sh.setVar("OLDPWD", old)
@@ -274,101 +359,6 @@ func (sh *shell) builtinCd(args []string) int {
 		return sh.output(sh.s.Getcwd() + "\n")
 	}
 	return 0
-}
-
-// builtinRead reads one line of standard input, a byte at a time so as to
-// leave the rest to the commands that follow, and splits it into variables.
-func (sh *shell) builtinRead(args []string) int {
-	raw := false
-	for len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-" {
-		if args[0] == "--" {
-			args = args[1:]
-			break
-		}
-		if args[0] != "-r" {
-			sh.errorf("read: %s: invalid option", args[0])
-			return 2
-		}
-		raw, args = true, args[1:]
-	}
-	names := args
-	if len(names) == 0 {
-		names = []string{"REPLY"}
-	}
-	for _, n := range names {
-		if !syntax.ValidName(n) {
-			sh.errorf("read: %s: bad variable name", n)
-			return 2
-		}
-	}
-	kfd, ok := sh.fds[0]
-	if !ok {
-		sh.errorf("read: %s", ipc.EBADF)
-		return 1
-	}
-	var line []byte
-	eof := false
-	var b [1]byte
-	for {
-		n, err := sh.s.Read(kfd, b[:])
-		if n == 1 {
-			if b[0] == '\n' {
-				if !raw && len(line) > 0 && line[len(line)-1] == '\\' {
-					line = line[:len(line)-1] // a continued line
-					continue
-				}
-				break
-			}
-			line = append(line, b[0])
-		}
-		if err == io.EOF {
-			eof = true
-			break
-		}
-		if err != nil {
-			sh.errorf("read: %s", errText(err))
-			return 1
-		}
-	}
-	fields := expand.ReadFields(sh.config(), string(line), len(names), raw)
-	for i, n := range names {
-		v := ""
-		if i < len(fields) {
-			v = fields[i]
-		}
-		sh.setVar(n, v)
-	}
-	if eof {
-		return 1
-	}
-	return 0
-}
-
-// builtinWait is wait [PID...]: with no PID it waits for every child.
-func (sh *shell) builtinWait(args []string) int {
-	if len(args) == 0 {
-		for {
-			if _, _, err := sh.s.Wait4(-1, 0); err != nil && !errors.Is(err, ipc.EINTR) {
-				return 0
-			}
-		}
-	}
-	status := 0
-	for _, a := range args {
-		pid, err := strconv.Atoi(a)
-		if err != nil || pid <= 0 {
-			sh.errorf("wait: %s: not a pid", a)
-			status = 2
-			continue
-		}
-		_, ws, err := sh.s.Wait4(pid, 0)
-		if err != nil {
-			status = 127
-			continue
-		}
-		status = ws.Code()
-	}
-	return status
 }
 
 // eval parses src and runs it in the shell.
@@ -400,7 +390,7 @@ func (sh *shell) builtinDot(args []string) int {
 	}
 	b, err := sh.readFile(args[0])
 	if err != nil {
-		sh.errorf(".: %s: %s", args[0], errText(err))
+		sh.errorf(".: %s: %s", args[0], strerror(err))
 		return 1
 	}
 	saved := sh.params

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/vproc/vproc/node"
@@ -53,21 +54,25 @@ func (sh *shell) runCall(st *syntax.Stmt, call *syntax.CallExpr) {
 		defer restore()
 	}
 	sh.trace(call.Assigns, fields)
+	// A function hides a regular builtin, not a special one.
+	if fn := sh.funcs[name]; fn != nil && !special {
+		saved := sh.fds
+		sh.fds = tbl
+		sh.callFunc(fn, fields[1:])
+		sh.fds = saved
+		sh.setPipeStatus(sh.status)
+		return
+	}
 	if special || isBuiltin(name) {
 		saved := sh.fds
 		sh.fds = tbl
 		sh.status = sh.builtin(name, fields[1:])
 		sh.fds = saved
+		sh.setPipeStatus(sh.status)
 		return
 	}
-	if fn := sh.funcs[name]; fn != nil {
-		saved := sh.fds
-		sh.fds = tbl
-		sh.callFunc(fn, fields[1:])
-		sh.fds = saved
-		return
-	}
-	sh.status = sh.wait(sh.spawn(fields, tbl))
+	sh.status = sh.waitFg(sh.spawn(fields, tbl), func() string { return strings.TrimSpace(sh.print(call)) })
+	sh.setPipeStatus(sh.status)
 }
 
 // runAssignments runs a command line that has no command: its assignments
@@ -91,15 +96,21 @@ func (sh *shell) runAssignments(st *syntax.Stmt, call *syntax.CallExpr) {
 
 // assign performs one assignment in the shell; false means it failed.
 func (sh *shell) assign(a *syntax.Assign) bool {
-	v, err := sh.assignValue(a)
-	if err == nil {
-		err = sh.setVar(a.Name.Value, v)
-	}
-	if err != nil {
+	if err := sh.assignTo(a); err != nil {
 		sh.expandFailed(err)
 		return false
 	}
 	return true
+}
+
+// ps4 is the prefix of a traced command: a + for each level of command
+// substitution the command runs in, and a space.
+func (sh *shell) ps4() string {
+	n := max(sh.traceLevel, 1)
+	if sh.inSubst {
+		n++
+	}
+	return strings.Repeat("+", n) + " "
 }
 
 // trace writes a command to standard error when xtrace is on.
@@ -117,7 +128,7 @@ func (sh *shell) trace(assigns []*syntax.Assign, fields []string) {
 	for _, f := range fields {
 		words = append(words, quoteWord(f))
 	}
-	sh.write(2, "+ "+strings.Join(words, " ")+"\n")
+	sh.write(2, sh.ps4()+strings.Join(words, " ")+"\n")
 }
 
 // spawn starts the program fields[0] with the environment of the current
@@ -128,14 +139,20 @@ func (sh *shell) spawn(fields []string, tbl fdTable) job {
 	if strings.Contains(name, "/") {
 		fi, err := sh.s.Stat(name)
 		if err != nil {
-			sh.errorTo(tbl, "%s: %s", name, errText(err))
+			sh.errorTo(tbl, "%s: %s", name, strerror(err))
 			return job{status: 127}
 		}
 		if fi.IsDir() {
-			sh.errorTo(tbl, "%s: is a directory", name)
+			sh.errorTo(tbl, "%s: Is a directory", name)
 			return job{status: 126}
 		}
 		name, args = sh.name, fields
+	}
+	if sh.async {
+		// An asynchronous command ignores SIGINT and SIGQUIT, as POSIX
+		// asks of a shell without job control: sh sets them so and
+		// execs the command, which keeps them ignored.
+		name, args = sh.name, append([]string{asyncExec, name}, args...)
 	}
 	pid, err := sh.s.Spawn(node.SpawnAttr{Command: name, Args: args, Env: sh.environ(), Files: tbl.files()})
 	switch {
@@ -145,7 +162,7 @@ func (sh *shell) spawn(fields []string, tbl fdTable) job {
 		sh.errorTo(tbl, "%s: command not found", fields[0])
 		return job{status: 127}
 	default:
-		sh.errorTo(tbl, "%s: %s", fields[0], errText(err))
+		sh.errorTo(tbl, "%s: %s", fields[0], strerror(err))
 		return job{status: 126}
 	}
 }
@@ -154,11 +171,20 @@ func (sh *shell) spawn(fields []string, tbl fdTable) job {
 // of tbl: a subshell. The copy gets the variables, functions, options and
 // positional parameters of this shell.
 func (sh *shell) forkSource(src string, tbl fdTable) job {
+	return sh.fork(src, tbl, false)
+}
+
+// fork is forkSource; withJobs also gives the copy the job table, as bash
+// does for a simple command run in a pipeline stage or a command
+// substitution (so that jobs -p | wc -l and $(jobs -p) see the jobs).
+func (sh *shell) fork(src string, tbl fdTable, withJobs bool) job {
 	var b strings.Builder
 	for _, name := range sortedKeys(sh.vars) {
 		v := sh.vars[name]
 		switch {
 		case !syntax.ValidName(name):
+		case v.set && (v.kind != expand.String || v.readonly || v.integer || v.lower || v.upper):
+			b.WriteString(quoteVar(name, v) + "\n")
 		case v.set && !v.exported:
 			b.WriteString(name + "=" + quoteWord(v.value) + "\n")
 		case !v.set && v.exported:
@@ -168,17 +194,44 @@ func (sh *shell) forkSource(src string, tbl fdTable) job {
 	for _, name := range sortedKeys(sh.funcs) {
 		b.WriteString(sh.print(sh.funcs[name]) + "\n")
 	}
-	if f := sh.optionFlags(); f != "" {
+	f := sh.optionFlags()
+	if sh.inSubst {
+		// bash's command substitutions do not inherit errexit.
+		f = strings.ReplaceAll(f, "e", "")
+	}
+	if f != "" {
 		b.WriteString("set -" + f + "\n")
 	}
-	args := []string{
-		fmt.Sprintf("--subshell=%d,%d,%d", sh.status, sh.pid, sh.lastBg), b.String(),
-		"-c", src, sh.arg0,
+	if sh.pipefail {
+		b.WriteString("set -o pipefail\n")
 	}
+	// Ignored signals stay ignored in a subshell; other traps are reset.
+	for _, name := range sortedTrapNames(sh.traps) {
+		if sh.traps[name] == "" && name != "EXIT" && name != "ERR" {
+			b.WriteString("trap '' " + name + "\n")
+		}
+	}
+	cond := 0
+	if sh.cond > 0 {
+		cond = 1
+	}
+	async := 0
+	if sh.async {
+		async = 1
+	}
+	level := max(sh.traceLevel, 1)
+	if sh.inSubst {
+		level++
+	}
+	args := []string{fmt.Sprintf("--subshell=%d,%d,%d,%d,%d,%d", sh.status, sh.pid, sh.lastBg, cond, level, async), b.String()}
+	if withJobs && len(sh.jobs) > 0 {
+		args = append(args, "--jobs="+sh.encodeJobs())
+	}
+	args = append(args, "-c", src, sh.arg0)
 	args = append(args, sh.params...)
 	pid, err := sh.s.Spawn(node.SpawnAttr{Command: sh.name, Args: args, Env: sh.environ(), Files: tbl.files()})
 	if err != nil {
-		sh.errorTo(tbl, "cannot start a subshell: %s", errText(err))
+		sh.errorTo(tbl, "cannot start a subshell: %s", strerror(err))
 		return job{status: 126}
 	}
 	return job{pid: pid}
@@ -221,7 +274,8 @@ func (sh *shell) start(st *syntax.Stmt, tbl fdTable) job {
 	if sub, ok := st.Cmd.(*syntax.Subshell); ok && !st.Negated && len(st.Redirs) == 0 {
 		return sh.forkSource(sh.printStmts(sub.Stmts), tbl)
 	}
-	return sh.forkSource(sh.print(st), tbl)
+	_, simple := st.Cmd.(*syntax.CallExpr)
+	return sh.fork(sh.print(st), tbl, simple)
 }
 
 // startExternal spawns the program of an expanded simple command, with its
@@ -270,7 +324,11 @@ func (sh *shell) callFunc(fn *syntax.FuncDecl, args []string) {
 	sh.params = args
 	sh.depth++
 	sh.funcs0++
+	sh.frames = append(sh.frames, frame{})
+	sh.funcNames = append(sh.funcNames, fn.Name.Value)
 	sh.runStmt(fn.Body)
+	sh.funcNames = sh.funcNames[:len(sh.funcNames)-1]
+	sh.popFrame()
 	sh.funcs0--
 	sh.depth--
 	sh.params = saved
@@ -279,9 +337,11 @@ func (sh *shell) callFunc(fn *syntax.FuncDecl, args []string) {
 	}
 }
 
-// exec runs a command in place of the shell (emulated: the shell runs it and
-// exits with its status), or with no command makes its redirections
-// permanent.
+// exec replaces the shell with a command, through the kernel's exec: the
+// process keeps its PID, group and session, and the command gets the
+// descriptors of tbl and the exported variables. With no command, it makes
+// its redirections permanent. A command that can't run ends the shell (127
+// when there is no such program, 126 otherwise), as in bash.
 func (sh *shell) exec(call *syntax.CallExpr, args []string, tbl fdTable, opened []int) {
 	if len(args) == 0 {
 		sh.closeUnused(tbl, opened)
@@ -297,7 +357,33 @@ func (sh *shell) exec(call *syntax.CallExpr, args []string, tbl fdTable, opened 
 	}
 	defer restore()
 	sh.trace(call.Assigns, args)
-	sh.status = sh.wait(sh.spawn(args, tbl))
+	name, argv := args[0], args[1:]
+	if strings.Contains(name, "/") {
+		// A script of the namespace: sh runs it, in place.
+		fi, err := sh.s.Stat(name)
+		switch {
+		case err != nil:
+			sh.errorTo(tbl, "exec: %s: %s", name, strerror(err))
+			sh.status = 127
+		case fi.IsDir():
+			sh.errorTo(tbl, "exec: %s: Is a directory", name)
+			sh.status = 126
+		}
+		if err != nil || fi.IsDir() {
+			sh.exit(sh.status)
+			return
+		}
+		name, argv = sh.name, args
+	}
+	err = sh.s.Exec(node.ExecAttr{Command: name, Args: argv, Env: sh.environ(), Files: tbl.files()})
+	// Exec returns only when the command could not replace the shell.
+	sh.status = 126
+	if errors.Is(err, node.ErrUnknownProgram) {
+		sh.errorTo(tbl, "exec: %s: not found", args[0])
+		sh.status = 127
+	} else {
+		sh.errorTo(tbl, "exec: %s: %s", args[0], strerror(err))
+	}
 	sh.exit(sh.status)
 }
 

@@ -12,7 +12,7 @@ import (
 func (sh *shell) builtinTest(name string, args []string) int {
 	if name == "[" {
 		if len(args) == 0 || args[len(args)-1] != "]" {
-			sh.errorf("[: missing ]")
+			sh.errorf("[: missing `]'")
 			return 2
 		}
 		args = args[:len(args)-1]
@@ -116,7 +116,7 @@ func (t *testExpr) primary() (bool, error) {
 // testBinary reports whether op is a binary operator of test.
 func testBinary(op string) bool {
 	switch op {
-	case "=", "!=", "-eq", "-ne", "-lt", "-le", "-gt", "-ge":
+	case "=", "==", "!=", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge":
 		return true
 	}
 	return false
@@ -124,10 +124,14 @@ func testBinary(op string) bool {
 
 func (t *testExpr) binary(x, op, y string) (bool, error) {
 	switch op {
-	case "=":
+	case "=", "==":
 		return x == y, nil
 	case "!=":
 		return x != y, nil
+	case "<":
+		return x < y, nil
+	case ">":
+		return x > y, nil
 	}
 	a, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
 	if err != nil {

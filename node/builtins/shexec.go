@@ -4,12 +4,15 @@ import (
 	"errors"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/pattern"
 	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node"
 )
 
 // Statements: lists, and-or lists, compound commands, background jobs and
@@ -31,10 +34,13 @@ func (sh *shell) runStmt(st *syntax.Stmt) {
 	if sh.ctl != ctlNone {
 		return
 	}
+	mark := len(sh.procSubs)
 	if st.Background {
 		sh.background(st)
+		sh.endProcSubsts(mark, false)
 		return
 	}
+	defer sh.endProcSubsts(mark, true)
 	if st.Negated {
 		sh.cond++
 	}
@@ -64,16 +70,28 @@ func (sh *shell) runStmt(st *syntax.Stmt) {
 			sh.status = 0
 		}
 	}
-	if sh.errexit && sh.cond == 0 && !st.Negated && sh.status != 0 && sh.ctl == ctlNone && simpleOrPipeline(st.Cmd) {
-		sh.exit(sh.status)
+	if sh.cond == 0 && !st.Negated && sh.status != 0 && sh.ctl == ctlNone && simpleOrPipeline(st.Cmd) {
+		sh.runErrTrap()
+		if sh.errexit && sh.ctl == ctlNone {
+			sh.exit(sh.status)
+		}
 	}
+	if sh.fgWaited && len(sh.jobs) > 0 {
+		// As bash after a foreground command: report the jobs killed by
+		// a signal, and forget the jobs that have ended.
+		sh.pollJobs()
+		sh.cleanJobs()
+	}
+	sh.fgWaited = false
+	sh.runTraps()
 }
 
 // simpleOrPipeline reports whether errexit applies to cmd itself rather than
 // to the commands inside it.
 func simpleOrPipeline(cmd syntax.Command) bool {
 	switch cmd := cmd.(type) {
-	case *syntax.CallExpr, *syntax.Subshell, nil:
+	case *syntax.CallExpr, *syntax.Subshell, *syntax.ArithmCmd, *syntax.TestClause,
+		*syntax.DeclClause, *syntax.LetClause, nil:
 		return true
 	case *syntax.BinaryCmd:
 		return cmd.Op == syntax.Pipe || cmd.Op == syntax.PipeAll
@@ -87,7 +105,24 @@ func (sh *shell) runCommand(cmd syntax.Command) {
 	case *syntax.Block:
 		sh.runStmts(cmd.Stmts)
 	case *syntax.Subshell:
-		sh.status = sh.wait(sh.forkSource(sh.printStmts(cmd.Stmts), sh.fds))
+		sh.status = sh.waitFg(sh.forkSource(sh.printStmts(cmd.Stmts), sh.fds), func() string {
+			parts := make([]string, len(cmd.Stmts))
+			for i, st := range cmd.Stmts {
+				parts[i] = strings.TrimSpace(sh.print(st))
+			}
+			return "( " + strings.Join(parts, "; ") + " )"
+		})
+		sh.setPipeStatus(sh.status)
+	case *syntax.ArithmCmd:
+		sh.runArithm(cmd)
+	case *syntax.TestClause:
+		sh.runTestClause(cmd)
+	case *syntax.LetClause:
+		sh.runLet(cmd)
+	case *syntax.DeclClause:
+		sh.runDecl(cmd)
+	case *syntax.TimeClause:
+		sh.runTime(cmd)
 	case *syntax.BinaryCmd:
 		switch cmd.Op {
 		case syntax.AndStmt, syntax.OrStmt:
@@ -97,7 +132,7 @@ func (sh *shell) runCommand(cmd syntax.Command) {
 			if sh.ctl == ctlNone && (sh.status == 0) == (cmd.Op == syntax.AndStmt) {
 				sh.runStmt(cmd.Y)
 			}
-		case syntax.Pipe:
+		case syntax.Pipe, syntax.PipeAll:
 			sh.runPipeline(pipelineStages(nil, cmd))
 		default:
 			sh.errorf("%s: unsupported operator", cmd.Op)
@@ -195,6 +230,15 @@ func (sh *shell) runWhile(w *syntax.WhileClause) {
 
 // runFor runs a for loop over words, or over "$@" without "in".
 func (sh *shell) runFor(f *syntax.ForClause) {
+	if f.Select {
+		sh.errorf("select: not supported")
+		sh.status = 2
+		return
+	}
+	if c, ok := f.Loop.(*syntax.CStyleLoop); ok {
+		sh.runCStyle(f, c)
+		return
+	}
 	wi, ok := f.Loop.(*syntax.WordIter)
 	if !ok {
 		sh.errorf("unsupported for loop")
@@ -212,8 +256,19 @@ func (sh *shell) runFor(f *syntax.ForClause) {
 	sh.loops++
 	defer func() { sh.loops-- }()
 	status := 0
+	var trace string
+	if sh.xtrace {
+		words := append([]string{"for", wi.Name.Value, "in"}, items...)
+		for i := 3; i < len(words); i++ {
+			words[i] = quoteWord(words[i])
+		}
+		trace = sh.ps4() + strings.Join(words, " ") + "\n"
+	}
 	for _, it := range items {
 		sh.checkpoint()
+		if sh.xtrace {
+			sh.write(2, trace) // each time round, as bash does
+		}
 		if err := sh.setVar(wi.Name.Value, it); err != nil {
 			sh.errorf("%v", err)
 			sh.status = 1
@@ -235,7 +290,8 @@ func (sh *shell) runCase(c *syntax.CaseClause) {
 		sh.expandFailed(err)
 		return
 	}
-	for _, item := range c.Items {
+	for i := 0; i < len(c.Items); i++ {
+		item := c.Items[i]
 		for _, pw := range item.Patterns {
 			pat, err := expand.Pattern(sh.config(), pw)
 			if err != nil {
@@ -252,6 +308,18 @@ func (sh *shell) runCase(c *syntax.CaseClause) {
 			}
 			sh.status = 0
 			sh.runStmts(item.Stmts)
+			// ;& runs the next item's commands too, ;;& tests the
+			// next items' patterns.
+			for item.Op == syntax.Fallthrough && i+1 < len(c.Items) && sh.ctl == ctlNone {
+				i++
+				item = c.Items[i]
+				sh.runStmts(item.Stmts)
+			}
+			if item.Op == syntax.Resume && sh.ctl == ctlNone {
+				status := sh.status
+				sh.runCase(&syntax.CaseClause{Word: c.Word, Items: c.Items[i+1:]})
+				sh.status = max(sh.status, status)
+			}
 			return
 		}
 	}
@@ -262,17 +330,29 @@ func (sh *shell) runCase(c *syntax.CaseClause) {
 func (sh *shell) background(st *syntax.Stmt) {
 	fg := *st
 	fg.Background, fg.Semicolon = false, syntax.Pos{}
+	saved := sh.async
+	sh.async = true
 	j := sh.start(&fg, sh.fds)
+	sh.async = saved
 	if j.pid > 0 {
 		sh.lastBg = j.pid
+		sh.addJob(j.pid, sh.print(&fg))
 	}
 	sh.status = 0
 }
 
 // pipelineStages flattens the left-nested pipes of a pipeline.
 func pipelineStages(out []*syntax.Stmt, cmd *syntax.BinaryCmd) []*syntax.Stmt {
+	if cmd.Op == syntax.PipeAll {
+		// X |& Y is X 2>&1 | Y.
+		x := *cmd.X
+		x.Redirs = append(x.Redirs[:len(x.Redirs):len(x.Redirs)], &syntax.Redirect{
+			Op: syntax.DplOut, N: &syntax.Lit{Value: "2"}, Word: &syntax.Word{Parts: []syntax.WordPart{&syntax.Lit{Value: "1"}}},
+		})
+		cmd = &syntax.BinaryCmd{Op: syntax.Pipe, X: &x, Y: cmd.Y}
+	}
 	for _, st := range []*syntax.Stmt{cmd.X, cmd.Y} {
-		if b, ok := st.Cmd.(*syntax.BinaryCmd); ok && b.Op == syntax.Pipe &&
+		if b, ok := st.Cmd.(*syntax.BinaryCmd); ok && (b.Op == syntax.Pipe || b.Op == syntax.PipeAll) &&
 			!st.Negated && !st.Background && len(st.Redirs) == 0 {
 			out = pipelineStages(out, b)
 			continue
@@ -299,7 +379,7 @@ func (sh *shell) runPipeline(stages []*syntax.Stmt) {
 		if i < len(stages)-1 {
 			r, w, err := sh.s.Pipe()
 			if err != nil {
-				sh.errorf("pipe: %s", errText(err))
+				sh.errorf("pipe: %s", strerror(err))
 				jobs = append(jobs, job{status: 1})
 				break
 			}
@@ -317,26 +397,68 @@ func (sh *shell) runPipeline(stages []*syntax.Stmt) {
 	if in >= 0 {
 		sh.s.Close(in)
 	}
+	statuses := make([]int, len(jobs))
 	status := 0
-	for _, j := range jobs {
-		status = sh.wait(j)
+	for i, j := range jobs {
+		statuses[i] = sh.wait(j)
+		if !sh.pipefail || statuses[i] != 0 {
+			status = statuses[i]
+		}
 	}
+	sh.setPipeStatus(statuses...)
 	sh.status = status
+}
+
+// setPipeStatus sets $PIPESTATUS to the statuses of the last foreground
+// pipeline's stages.
+func (sh *shell) setPipeStatus(statuses ...int) {
+	v := sh.vars["PIPESTATUS"]
+	if v == nil || v.kind != expand.Indexed || v.readonly {
+		v = &shVar{kind: expand.Indexed}
+		sh.vars["PIPESTATUS"] = v
+	}
+	// Every simple command sets it: the map is reused.
+	if v.elems == nil {
+		v.elems = make(map[int]string, len(statuses))
+	}
+	clear(v.elems)
+	for i, st := range statuses {
+		v.elems[i] = strconv.Itoa(st)
+	}
+	v.set = true
 }
 
 // wait waits for a job and returns its status as $? shows it.
 func (sh *shell) wait(j job) int {
-	if j.pid <= 0 {
-		return j.status
+	st, _ := sh.waitStatus(j)
+	return st
+}
+
+// waitFg waits for a foreground command, reporting its death by a signal
+// as bash does: cmd is the command as the report shows it.
+func (sh *shell) waitFg(j job, cmd func() string) int {
+	st, ws := sh.waitStatus(j)
+	if j.pid > 0 && ws.Signaled() {
+		sh.reportDeath(j.pid, ws, cmd(), false)
 	}
+	return st
+}
+
+// waitStatus waits for a job and returns its status as $? shows it, and
+// the wait status itself when there was a child.
+func (sh *shell) waitStatus(j job) (int, node.WaitStatus) {
+	if j.pid <= 0 {
+		return j.status, 0
+	}
+	sh.fgWaited = true
 	for {
 		_, ws, err := sh.s.Wait4(j.pid, 0)
 		if err == nil {
-			return ws.Code()
+			return ws.Code(), ws
 		}
 		if !errors.Is(err, ipc.EINTR) {
-			sh.errorf("wait for %d: %s", j.pid, errText(err))
-			return 127
+			sh.errorf("wait for %d: %s", j.pid, strerror(err))
+			return 127, 0
 		}
 	}
 }

@@ -1,9 +1,11 @@
 package builtins
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 
@@ -47,6 +49,27 @@ func (e shellEnv) Get(name string) expand.Variable {
 		return strVar(sh.arg0)
 	case "PPID":
 		return strVar(strconv.Itoa(sh.ppid))
+	case "FUNCNAME":
+		if len(sh.funcNames) == 0 {
+			return expand.Variable{}
+		}
+		list := make([]string, len(sh.funcNames))
+		for i, n := range sh.funcNames {
+			list[len(list)-1-i] = n
+		}
+		return expand.Variable{Set: true, Kind: expand.Indexed, List: list}
+	case "RANDOM":
+		return strVar(strconv.Itoa(rand.IntN(32768)))
+	case "SECONDS":
+		if sh.s == nil {
+			return strVar("0")
+		}
+		return strVar(strconv.Itoa(int(sh.s.Now().Sub(sh.started).Seconds())))
+	case "BASHPID":
+		if sh.s == nil {
+			return strVar(strconv.Itoa(sh.pid))
+		}
+		return strVar(strconv.Itoa(sh.s.Getpid()))
 	}
 	if name != "" && strings.Trim(name, "0123456789") == "" {
 		n, err := strconv.Atoi(name)
@@ -64,12 +87,7 @@ func (e shellEnv) Get(name string) expand.Variable {
 	if v == nil {
 		return expand.Variable{}
 	}
-	if !v.set {
-		return expand.Variable{Exported: v.exported}
-	}
-	vr := strVar(v.value)
-	vr.Exported = v.exported
-	return vr
+	return v.variable()
 }
 
 // Each calls fn for every variable, in name order, until it returns false.
@@ -89,8 +107,11 @@ func (e shellEnv) Set(name string, vr expand.Variable) error {
 	case !vr.IsSet():
 		delete(e.sh.vars, name)
 		return nil
+	case vr.Kind == expand.Indexed:
+		e.sh.setArray(name, vr.List)
+		return nil
 	case vr.Kind != expand.String:
-		return fmt.Errorf("%s: arrays are not supported", name)
+		return fmt.Errorf("%s: cannot assign this kind of value", name)
 	}
 	return e.sh.setVar(name, vr.Str)
 }
@@ -98,14 +119,73 @@ func (e shellEnv) Set(name string, vr expand.Variable) error {
 // config is the expansion configuration of the shell as it is now.
 func (sh *shell) config() *expand.Config {
 	cfg := &expand.Config{
-		Env:      shellEnv{sh},
-		CmdSubst: sh.cmdSubst,
-		NoUnset:  sh.nounset,
+		Env:       shellEnv{sh},
+		CmdSubst:  sh.cmdSubst,
+		ProcSubst: sh.procSubst,
+		NoUnset:   sh.nounset,
 	}
 	if sh.s != nil {
 		cfg.ReadDir2 = sh.readDir
 	}
 	return cfg
+}
+
+// procSub is a process substitution of the statement that runs: the
+// shell's end of its pipe, and its command.
+type procSub struct {
+	fd  int
+	job job
+}
+
+// procSubst runs a process substitution, <(LIST) or >(LIST): LIST runs
+// with its output (or input) on a pipe, and the word becomes /dev/fd/N, N
+// being the shell's end of that pipe, which the statement's commands get
+// at the same number. The statement's end closes it and waits for LIST.
+func (sh *shell) procSubst(ps *syntax.ProcSubst) (string, error) {
+	if sh.s == nil {
+		return "", errors.New("process substitution: no kernel")
+	}
+	r, w, err := sh.s.Pipe()
+	if err != nil {
+		return "", fmt.Errorf("process substitution: %s", strerror(err))
+	}
+	tbl := sh.fds.clone()
+	keep, give := r, w
+	if ps.Op == syntax.CmdIn {
+		tbl[1] = w
+	} else {
+		tbl[0] = r
+		keep, give = w, r
+	}
+	j := sh.startList(ps.Stmts, tbl)
+	sh.s.Close(give)
+	if j.pid > 0 {
+		sh.lastBg = j.pid
+	}
+	sh.fds[keep] = keep
+	sh.procSubs = append(sh.procSubs, procSub{fd: keep, job: j})
+	return "/dev/fd/" + strconv.Itoa(keep), nil
+}
+
+// endProcSubsts closes the process substitutions made since the first
+// mark ones, and waits for their commands unless the statement runs in
+// the background (a later wait reaps them).
+func (sh *shell) endProcSubsts(mark int, wait bool) {
+	if len(sh.procSubs) <= mark {
+		return
+	}
+	for _, p := range sh.procSubs[mark:] {
+		if sh.fds[p.fd] == p.fd {
+			delete(sh.fds, p.fd)
+		}
+		sh.s.Close(p.fd)
+	}
+	for _, p := range sh.procSubs[mark:] {
+		if wait {
+			sh.wait(p.job)
+		}
+	}
+	sh.procSubs = sh.procSubs[:mark]
 }
 
 // readDir lists a directory for globbing; "" is the working directory.
@@ -155,9 +235,17 @@ func (sh *shell) literal(w *syntax.Word) (string, error) {
 
 // expandFailed handles an expansion error: a non-interactive shell exits.
 func (sh *shell) expandFailed(err error) {
+	code := 1
+	var unset expand.UnsetParameterError
+	if errors.As(err, &unset) {
+		code = 127 // as bash: ${X?} and set -u
+	}
+	sh.status = code
+	if unset.Node != nil && unset.Node.Param != nil && allDigitsStr(unset.Node.Param.Value) && unset.Message == "unbound variable" {
+		err = fmt.Errorf("$%v", err) // set -u names a positional parameter with its $
+	}
 	sh.errorf("%v", err)
-	sh.status = 1
-	sh.exit(1)
+	sh.exit(code)
 }
 
 // exit makes the shell end with code once control unwinds.
@@ -172,11 +260,14 @@ func (sh *shell) cmdSubst(w io.Writer, cs *syntax.CmdSubst) error {
 	}
 	r, wfd, err := sh.s.Pipe()
 	if err != nil {
-		return fmt.Errorf("command substitution: %s", errText(err))
+		return fmt.Errorf("command substitution: %s", strerror(err))
 	}
 	tbl := sh.fds.clone()
 	tbl[1] = wfd
+	saved := sh.inSubst
+	sh.inSubst = true
 	j := sh.startList(cs.Stmts, tbl)
+	sh.inSubst = saved
 	sh.s.Close(wfd)
 	buf := make([]byte, 32<<10)
 	var rerr error
@@ -187,7 +278,7 @@ func (sh *shell) cmdSubst(w io.Writer, cs *syntax.CmdSubst) error {
 			break
 		}
 		if err != nil {
-			rerr = fmt.Errorf("command substitution: %s", errText(err))
+			rerr = fmt.Errorf("command substitution: %s", strerror(err))
 			break
 		}
 	}

@@ -1,6 +1,7 @@
 package builtins
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
 
+	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
 )
 
@@ -35,13 +37,13 @@ func (sh *shell) redirect(base fdTable, redirs []*syntax.Redirect) (tbl fdTable,
 func (sh *shell) redirectOne(tbl fdTable, rd *syntax.Redirect, opened *[]int) error {
 	n := 1
 	switch rd.Op {
-	case syntax.RdrIn, syntax.RdrInOut, syntax.DplIn, syntax.Hdoc, syntax.DashHdoc:
+	case syntax.RdrIn, syntax.RdrInOut, syntax.DplIn, syntax.Hdoc, syntax.DashHdoc, syntax.WordHdoc:
 		n = 0
 	}
 	if rd.N != nil {
 		v, err := strconv.Atoi(rd.N.Value)
 		if err != nil || v < 0 || v > maxShFd {
-			return fmt.Errorf("%s: bad file descriptor", rd.N.Value)
+			return fmt.Errorf("%s: %s", rd.N.Value, strerror(ipc.EBADF))
 		}
 		n = v
 	}
@@ -70,17 +72,38 @@ func (sh *shell) redirectOne(tbl fdTable, rd *syntax.Redirect, opened *[]int) er
 		}
 		fd, ok := tbl[m]
 		if !ok {
-			return fmt.Errorf("%d: bad file descriptor", m)
+			return fmt.Errorf("%d: %s", m, strerror(ipc.EBADF))
 		}
 		tbl[n] = fd
 		return nil
-	case syntax.Hdoc, syntax.DashHdoc:
-		fd, err := sh.heredoc(rd)
+	case syntax.Hdoc, syntax.DashHdoc, syntax.WordHdoc:
+		body, err := sh.heredocBody(rd)
+		if err != nil {
+			return err
+		}
+		fd, err := sh.heredoc(body)
 		if err != nil {
 			return err
 		}
 		*opened = append(*opened, fd)
 		tbl[n] = fd
+		return nil
+	case syntax.RdrAll, syntax.AppAll:
+		// &>FILE and &>>FILE send both outputs to FILE.
+		flags = node.O_WRONLY | node.O_CREAT | node.O_TRUNC
+		if rd.Op == syntax.AppAll {
+			flags = node.O_WRONLY | node.O_CREAT | node.O_APPEND
+		}
+		name, err := sh.literal(rd.Word)
+		if err != nil {
+			return err
+		}
+		fd, err := sh.s.Open(name, flags, 0o644)
+		if err != nil {
+			return fmt.Errorf("%s: %s", name, strerror(err))
+		}
+		*opened = append(*opened, fd)
+		tbl[1], tbl[2] = fd, fd
 		return nil
 	default:
 		return fmt.Errorf("%s: unsupported redirection", rd.Op)
@@ -91,24 +114,22 @@ func (sh *shell) redirectOne(tbl fdTable, rd *syntax.Redirect, opened *[]int) er
 	}
 	fd, err := sh.s.Open(name, flags, 0o644)
 	if err != nil {
-		return fmt.Errorf("%s: %s", name, errText(err))
+		return fmt.Errorf("%s: %s", name, strerror(err))
 	}
 	*opened = append(*opened, fd)
 	tbl[n] = fd
 	return nil
 }
 
-// heredoc returns the read end of a pipe holding the here-document's body.
-// The body is written before the command starts, so it must fit in the
-// pipe's buffer.
-func (sh *shell) heredoc(rd *syntax.Redirect) (int, error) {
-	body, err := sh.heredocBody(rd)
-	if err != nil {
-		return -1, err
-	}
+// heredoc returns a descriptor to read a here-document's body from: the
+// read end of a pipe when the body fits in the pipe's buffer, else a
+// temporary file of the namespace, removed at once and so gone when the
+// last descriptor to it is closed. Either way the body is in place before
+// the command starts, and nothing is left to write while it reads.
+func (sh *shell) heredoc(body string) (int, error) {
 	r, w, err := sh.s.Pipe2(node.O_NONBLOCK)
 	if err != nil {
-		return -1, fmt.Errorf("here-document: %s", errText(err))
+		return -1, fmt.Errorf("here-document: %s", strerror(err))
 	}
 	b := []byte(body)
 	for len(b) > 0 {
@@ -121,11 +142,46 @@ func (sh *shell) heredoc(rd *syntax.Redirect) (int, error) {
 	sh.s.Close(w)
 	if len(b) > 0 {
 		sh.s.Close(r)
-		return -1, fmt.Errorf("here-document of %d bytes does not fit in a pipe", len(body))
+		return sh.heredocFile(body)
 	}
 	if err := sh.s.SetNonblock(r, false); err != nil {
 		sh.s.Close(r)
-		return -1, fmt.Errorf("here-document: %s", errText(err))
+		return -1, fmt.Errorf("here-document: %s", strerror(err))
+	}
+	return r, nil
+}
+
+// heredocDir is where the shell makes the files of large here-documents.
+const heredocDir = "/tmp"
+
+// heredocFile writes body to a new temporary file, removes its name, and
+// returns a descriptor open to read it from the start.
+func (sh *shell) heredocFile(body string) (int, error) {
+	if fi, err := sh.s.Stat(heredocDir); err != nil || !fi.IsDir() {
+		if err := sh.s.Mkdir(heredocDir, 0o1777); err != nil && !errors.Is(err, ipc.EEXIST) {
+			return -1, fmt.Errorf("here-document: %s: %s", heredocDir, strerror(err))
+		}
+	}
+	var name string
+	fd := -1
+	for i := 0; fd < 0; i++ {
+		name = fmt.Sprintf("%s/sh-thd.%d.%d", heredocDir, sh.pid, sh.hdocSeq)
+		sh.hdocSeq++
+		var err error
+		fd, err = sh.s.Open(name, node.O_WRONLY|node.O_CREAT|node.O_EXCL, 0o600)
+		if err != nil && (!errors.Is(err, ipc.EEXIST) || i > 100) {
+			return -1, fmt.Errorf("here-document: %s", strerror(err))
+		}
+	}
+	defer sh.s.Close(fd)
+	r, err := sh.s.Open(name, node.O_RDONLY, 0)
+	sh.s.Remove(name)
+	if err != nil {
+		return -1, fmt.Errorf("here-document: %s", strerror(err))
+	}
+	if _, err := sh.s.File(fd).Write([]byte(body)); err != nil {
+		sh.s.Close(r)
+		return -1, fmt.Errorf("here-document: %s", strerror(err))
 	}
 	return r, nil
 }
@@ -133,6 +189,10 @@ func (sh *shell) heredoc(rd *syntax.Redirect) (int, error) {
 // heredocBody expands a here-document: literally when its delimiter is
 // quoted, as a double-quoted string otherwise; <<- strips leading tabs.
 func (sh *shell) heredocBody(rd *syntax.Redirect) (string, error) {
+	if rd.Op == syntax.WordHdoc {
+		s, err := sh.literal(rd.Word)
+		return s + "\n", err
+	}
 	if rd.Hdoc == nil {
 		return "", nil
 	}

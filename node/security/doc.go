@@ -3,7 +3,7 @@
 // groups a process may still use, and an UnveilPath makes one path of the
 // namespace visible with given permissions.
 //
-// Promises can only be narrowed, and children inherit them. The kernel records
-// them from the first process on; enforcement (killing a process that breaks a
-// promise with SIGABRT) is added by the kernel's security work.
+// Promises can only be narrowed, and children inherit them. The kernel
+// enforces them on every system call (node/pledge.go): a process that breaks
+// a promise dies of SIGABRT, with the reason recorded.
 package security

@@ -17,10 +17,11 @@ const (
 	PromiseRpath                      // open for reading, stat, readdir, chdir
 	PromiseWpath                      // open for writing
 	PromiseCpath                      // mkdir, remove, rename, mkfifo
-	PromiseProc                       // spawn, kill, setpgid, setsid, wait
+	PromiseProc                       // spawn, kill of another process, setpgid, setsid, wait, setrlimit
 	PromiseSignal                     // sigaction, sigprocmask (handlers for its own signals)
 	PromiseIPC                        // message queues and shared memory
 	PromiseUnveil                     // unveil more paths
+	PromiseExec                       // run a program: spawn, exec
 
 	promiseEnd
 )
@@ -34,7 +35,7 @@ var promiseNames = []struct {
 }{
 	{PromiseStdio, "stdio"}, {PromiseRpath, "rpath"}, {PromiseWpath, "wpath"},
 	{PromiseCpath, "cpath"}, {PromiseProc, "proc"}, {PromiseSignal, "signal"},
-	{PromiseIPC, "ipc"}, {PromiseUnveil, "unveil"},
+	{PromiseIPC, "ipc"}, {PromiseUnveil, "unveil"}, {PromiseExec, "exec"},
 }
 
 // ErrBadPromise is returned by ParsePromises for an unknown promise name.

@@ -260,13 +260,13 @@ func (m *Mem) inDir(op, name string, fn func(dir *memNode, base string) ipc.Errn
 	return nil
 }
 
-// add makes a node of the given mode, the entry base of directory dir. The
+// add makes a node of the given mode, the entry base of directory n. The
 // owning Mem's mu must be held for writing.
-func (dir *memNode) add(base string, mode fs.FileMode) *memNode {
-	n := newMemNode(mode)
-	dir.children[base] = n
-	dir.modTime = n.modTime
-	return n
+func (n *memNode) add(base string, mode fs.FileMode) *memNode {
+	c := newMemNode(mode)
+	n.children[base] = c
+	n.modTime = c.modTime
+	return c
 }
 
 // Rename renames oldname to newname as rename(2) does; see [FS].

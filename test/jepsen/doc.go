@@ -85,4 +85,6 @@
 // The smoke tests (-args -jepsen.smoke, as root) run the harness itself,
 // namespaces and iptables included, with the test binary standing in for
 // the agent.
+//
+// Guarantees are numbered as in docs/guarantees.md.
 package jepsen

@@ -1,5 +1,5 @@
 // Command rawraft is the raw raft baseline of vproc's spawn benchmark
-// (DESIGN.md, "Tests → Benchmarks"). It starts an N-node hashicorp/raft
+// (README.md, "Replicated spawns"). It starts an N-node hashicorp/raft
 // cluster in one process, on TCP loopback, with the store the product uses
 // (package raftstore: raft-boltdb behind a log cache, file snapshots) and
 // the product's transport (package raftnet), and a trivial state
