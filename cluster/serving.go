@@ -148,6 +148,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 	s.kernel = k
 	s.runner.SetKernel(k)
 	s.ipc.SetKernel(k)
+	s.runner.SetInheritor(s.ipc)
 	if s.lease, err = lease.New(ctx, lease.Config{Name: s.name, FenceTimeout: cfg.FenceTimeout}, coreAPI{c}, s.client, k, s.runner, logger); err != nil {
 		cancel()
 		logs.Close()

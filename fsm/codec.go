@@ -205,16 +205,21 @@ func (d *decoder) strategy() Strategy     { return decodeEnum(d, strategyCodes) 
 // Records.
 
 // Spec versions: 1 has no Stdin; 2 adds it, and is written only when Stdin
-// is set, so that every other spec encodes as it always did.
+// is set; 3 adds Files, and is written only when there are some, so that
+// every other spec encodes as it always did.
 const (
 	specVersion1     = 1
 	specVersionStdin = 2
+	specVersionFiles = 3
 )
 
 func (e *encoder) spec(s *Spec) {
 	v := byte(specVersion1)
 	if s.Stdin {
 		v = specVersionStdin
+	}
+	if len(s.Files) > 0 {
+		v = specVersionFiles
 	}
 	e.byte(v)
 	e.str(s.Command)
@@ -251,10 +256,19 @@ func (e *encoder) spec(s *Spec) {
 	if v >= specVersionStdin {
 		e.bool(s.Stdin)
 	}
+	if v >= specVersionFiles {
+		e.uint(uint64(len(s.Files)))
+		for _, f := range s.Files {
+			e.int(int64(f.Fd))
+			e.str(f.Node)
+			e.uint(f.Export)
+			e.int(int64(f.Flags))
+		}
+	}
 }
 
 func (d *decoder) spec(s *Spec) {
-	v := d.version(specVersionStdin, "spec")
+	v := d.version(specVersionFiles, "spec")
 	s.Command = d.str()
 	s.Args = d.strs()
 	s.Env = d.strs()
@@ -292,8 +306,20 @@ func (d *decoder) spec(s *Spec) {
 	if v >= specVersionStdin {
 		// Version 2 exists to carry Stdin: false is not what the encoder
 		// writes.
-		if s.Stdin = d.bool(); !s.Stdin && d.err == nil {
+		if s.Stdin = d.bool(); v == specVersionStdin && !s.Stdin && d.err == nil {
 			d.fail("spec: version 2 without stdin")
+		}
+	}
+	if v >= specVersionFiles {
+		n := d.count()
+		if n == 0 && d.err == nil {
+			d.fail("spec: version 3 without files")
+		}
+		if n > 0 {
+			s.Files = make([]FileRef, n)
+			for i := range s.Files {
+				s.Files[i] = FileRef{Fd: d.smallInt(), Node: d.str(), Export: d.uint(), Flags: d.smallInt()}
+			}
 		}
 	}
 }

@@ -48,6 +48,11 @@ func (a *applier) spawn(c *Spawn) *Result {
 			return failf(ErrInvalid, "inherits pipes from %d, which is not live", spec.InheritsPipesFrom)
 		}
 	}
+	for _, f := range spec.Files {
+		if f.Fd < 0 || f.Fd >= 1<<16 || f.Node == "" || f.Export == 0 {
+			return failf(ErrInvalid, "inherited descriptor %d of node %q, export %d", f.Fd, f.Node, f.Export)
+		}
+	}
 	if err := s.checkProcQuota(c.Owner); err != nil {
 		return fail(err)
 	}

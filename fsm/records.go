@@ -163,6 +163,20 @@ type Spec struct {
 	// runs the first incarnation attaches the stream the client sends.
 	// Without it the process reads EOF. Encoded from spec version 2 on.
 	Stdin bool
+	// Files are the descriptors the process inherits from a parent on
+	// another node: each is an open file that node exported. Encoded from
+	// spec version 3 on.
+	Files []FileRef
+}
+
+// FileRef is one inherited descriptor of a spawn: the child's descriptor
+// Fd is the open file that node Node exported under Export, opened with
+// Flags (access mode and status flags).
+type FileRef struct {
+	Fd     int
+	Node   string
+	Export uint64
+	Flags  int
 }
 
 // MemoryDemand is the memory the process may use, in bytes, as placement

@@ -35,7 +35,7 @@ func Known() Versions {
 			TypeSessionRequest: 1,
 			TypeChecked:        checkedVersion,
 		},
-		Spec: specVersionStdin,
+		Spec: specVersionFiles,
 	}
 	for t := range decoders {
 		v.Commands[t] = 1
@@ -185,8 +185,13 @@ func (v Versions) Admits(c Command) error {
 	if err := v.admitsType(c.Type(), ver); err != nil {
 		return err
 	}
-	if sp, ok := c.(*Spawn); ok && sp.Spec.Stdin && v.Spec < specVersionStdin {
-		return fmt.Errorf("%w: spec record version %d (stdin) is known up to version %d", ErrVersion, specVersionStdin, v.Spec)
+	if sp, ok := c.(*Spawn); ok {
+		switch {
+		case len(sp.Spec.Files) > 0 && v.Spec < specVersionFiles:
+			return fmt.Errorf("%w: spec record version %d (inherited descriptors) is known up to version %d", ErrVersion, specVersionFiles, v.Spec)
+		case sp.Spec.Stdin && v.Spec < specVersionStdin:
+			return fmt.Errorf("%w: spec record version %d (stdin) is known up to version %d", ErrVersion, specVersionStdin, v.Spec)
+		}
 	}
 	return nil
 }

@@ -38,6 +38,7 @@ func TestVersionsAdmits(t *testing.T) {
 		{"stdin in a session", &SessionRequest{RequestID: 1, Command: &Spawn{Parent: 1, Spec: stdin}}, false, true},
 		{"stdin in a batch", &Batch{Commands: []Command{&Tick{}, &Spawn{Parent: 1, Spec: stdin}}}, false, true},
 		{"unknown skippable", &Unknown{T: 0xf0}, true, true},
+		{"spawn with inherited files", &Spawn{Parent: 1, Spec: filesSpec()}, false, true},
 		{"signal to unstarted work", &Signal{ID: 1, Target: 2, Signal: 15, Unstarted: true}, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,4 +126,12 @@ func TestKnownCoversEveryType(t *testing.T) {
 			t.Errorf("Baseline lacks %v", ty)
 		}
 	}
+}
+
+// filesSpec is a spawn spec whose child inherits a descriptor exported on
+// another node (spec record version 3).
+func filesSpec() Spec {
+	s := sleepSpec()
+	s.Files = []FileRef{{Fd: 0, Node: "n1", Export: 1}}
+	return s
 }

@@ -99,6 +99,10 @@ type PIDRequest struct {
 	// parent's, -1 a new one, > 0 that one) and a new session.
 	Pgid   int
 	Setsid bool
+	// Files are the descriptors of a child that may run on another node
+	// (Node set), each exported by this kernel for the child to claim
+	// there (ClaimExport).
+	Files []ExportedFD
 	// Promises and Unveil are what the child starts with (pledge.go):
 	// the parent's execpromises narrowed by the spawn's, and the unveil
 	// list, for the table's record of a child that runs elsewhere.

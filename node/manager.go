@@ -73,6 +73,11 @@ type Spec struct {
 	// ParentPID, if not zero, is the PID getppid reports: a parent that
 	// runs on another node (see Orphaned). The kernel's parent is init.
 	ParentPID int
+	// Inherited are descriptors the process inherits from a parent on
+	// another node, each a stream to the node that holds the open file;
+	// they replace Stdin, Stdout and Stderr at their descriptors. The
+	// process takes over every File in it, also when Spawn fails.
+	Inherited []InheritedFD
 }
 
 // ProcessManager is the local kernel of one machine. It runs virtual
@@ -98,6 +103,7 @@ type ProcessManager struct {
 	nameLocks nameLocks         // serializes creates and unlinks of each shared name
 	mqs       *ipc.MQNamespace  // immutable pointer: POSIX message queue names
 	shms      *ipc.ShmNamespace // immutable pointer: shared-memory segment names
+	exports   exportTable       // has its own lock: open files exported to children on other nodes
 
 	mu      sync.Mutex       // the tree lock: the process table, the links between processes, zombies, counters
 	procs   map[int]*Process // guarded by mu: every process not yet reaped, init included

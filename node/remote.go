@@ -44,6 +44,7 @@ func (k *ProcessManager) addRemoteChild(parent, p *Process, a SpawnAttr, pid int
 	}
 	if err != nil {
 		k.mu.Unlock()
+		k.exports.dropPID(pid, true)
 		k.releasePID(pid)
 		return nil, err
 	}
@@ -117,6 +118,7 @@ func (k *ProcessManager) ReportRemote(e Event) error {
 		p.mu.Unlock()
 		parent, autoReaped := k.zombieLocked(p)
 		k.mu.Unlock()
+		k.exports.dropPID(p.PID, false) // what its node never claimed
 		if parent != k.init {
 			k.notifyParent(parent, p)
 		}

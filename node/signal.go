@@ -287,7 +287,11 @@ func (p *Process) parkWhileStopped() {
 // returns errKilled for a fatal signal, EINTR for a handled one (which stays
 // pending, to run when the call returns), and nil otherwise. A stop signal
 // stops the process right here, until it is continued.
-func (p *Process) checkBlocked() error {
+func (p *Process) checkBlocked() error { return p.checkBlockedStop(false) }
+
+// checkBlockedStop is checkBlocked; with stopReturns a stop signal is left
+// pending and ends the wait with ErrStopping instead (remotewait.go).
+func (p *Process) checkBlockedStop(stopReturns bool) error {
 	p.mu.Lock()
 	for {
 		if p.killSig != 0 {
@@ -304,6 +308,10 @@ func (p *Process) checkBlocked() error {
 		if act.Handler != nil {
 			p.mu.Unlock()
 			return ipc.EINTR
+		}
+		if stopReturns && !act.Ignore && sig.DefaultAction() == ipc.ActStop {
+			p.mu.Unlock()
+			return ErrStopping
 		}
 		p.pending = p.pending.Del(sig)
 		if act.Ignore {

@@ -19,6 +19,18 @@ func (k *ProcessManager) Spawn(spec Spec) (int, error) {
 		files[2].release()
 		files[2] = files[1].ref()
 	}
+	all, err := inheritedFiles(files[:], spec.Inherited)
+	if err != nil {
+		for _, f := range all {
+			f.release()
+		}
+		for _, d := range spec.Inherited {
+			if d.File != nil {
+				d.File.Close()
+			}
+		}
+		return 0, err
+	}
 	attr := SpawnAttr{
 		Command: spec.Command, Args: spec.Args, Env: spec.Env, Dir: spec.Cwd,
 		Priority: spec.Priority, Limits: spec.Limits, Setsid: spec.Sid == 0,
@@ -29,9 +41,11 @@ func (k *ProcessManager) Spawn(spec Spec) (int, error) {
 	if owner == "" {
 		owner = k.cfg.Owner
 	}
-	p, err := k.spawnPID(k.init, attr, owner, files[:], spec.PID)
-	for _, f := range files {
-		f.release() // the new process holds its own references
+	p, err := k.spawnPID(k.init, attr, owner, all, spec.PID)
+	for _, f := range all {
+		if f != nil {
+			f.release() // the new process holds its own references
+		}
 	}
 	if err != nil {
 		return 0, err
@@ -63,9 +77,9 @@ type SpawnAttr struct {
 
 	// Node, in a cluster, is the node the child must run on; "" places it
 	// on the parent's node. The kernel only passes it to Config.PIDs. A
-	// child that runs on another node inherits no descriptors (its output
-	// goes to its own node's log); its parent waits for it, and gets
-	// SIGCHLD for it, as for a local child.
+	// child that runs on another node inherits its descriptors as a local
+	// child would, each through a stream to this node (inherit.go); its
+	// parent waits for it, and gets SIGCHLD for it, as for a local child.
 	Node string
 
 	// Set by the library's Spawn from Spec.Pgid, Sid and ParentPID.
@@ -80,7 +94,7 @@ func (k *ProcessManager) spawn(parent *Process, a SpawnAttr, owner string, files
 
 // allocPID returns a PID from the configured allocator, for a spawn by
 // parent (init: the library). A process gives up its slot while it waits.
-func (k *ProcessManager) allocPID(parent *Process, a SpawnAttr, prio int, env []string, cwd string) (al Allocation, err error) {
+func (k *ProcessManager) allocPID(parent *Process, a SpawnAttr, prio int, env []string, cwd string, files []ExportedFD) (al Allocation, err error) {
 	if k.cfg.PIDs == nil {
 		if a.Node != "" {
 			return al, fmt.Errorf("%w: node %q: this kernel runs every process itself", ipc.EINVAL, a.Node)
@@ -88,7 +102,7 @@ func (k *ProcessManager) allocPID(parent *Process, a SpawnAttr, prio int, env []
 		return al, nil
 	}
 	req := PIDRequest{Parent: parent.PID, Command: a.Command, Args: a.Args, Priority: prio,
-		Env: env, Cwd: cwd, Node: a.Node, Pgid: a.Pgid, Setsid: a.Setsid}
+		Env: env, Cwd: cwd, Node: a.Node, Pgid: a.Pgid, Setsid: a.Setsid, Files: files}
 	caps, unveil, _, err := childSecurity(parent, a.Capabilities, a.UnveilPaths)
 	if err != nil {
 		return al, err
@@ -176,14 +190,24 @@ func (k *ProcessManager) spawnPID(parent *Process, a SpawnAttr, owner string, fi
 	}
 	allocated := false
 	if pid == 0 {
-		al, err := k.allocPID(parent, a, prio, env, cwd)
+		var exported []ExportedFD
+		if a.Node != "" && k.cfg.PIDs != nil {
+			exported = k.exports.add(p.Files)
+		}
+		al, err := k.allocPID(parent, a, prio, env, cwd, exported)
+		if err != nil || !al.Elsewhere {
+			k.exports.drop(exported) // the child runs here, with the Files themselves
+		}
 		if err != nil {
 			p.closeAllFiles()
 			return nil, err
 		}
 		pid, allocated = al.PID, al.PID != 0
 		if al.Elsewhere {
-			p.closeAllFiles() // descriptors do not follow a child to another node
+			// The child's node claims the exports; here the record holds
+			// no descriptors.
+			k.exports.bind(exported, pid)
+			p.closeAllFiles()
 			return k.addRemoteChild(parent, p, a, pid)
 		}
 	}

@@ -199,6 +199,11 @@ func nodeMayReport(v *fsm.View, c fsm.Command, from string) error {
 		if c.Place != "" && c.Place != from && c.Place != c.Spec.Node {
 			return deny("only a child placed on itself or on the node it names")
 		}
+		for _, f := range c.Spec.Files {
+			if f.Node != from {
+				return deny("only descriptors it exports itself")
+			}
+		}
 		if c.Parent > fsm.InitPID && c.Spec.Node == from && c.Spec.InheritsPipesFrom == c.Parent {
 			return nil // a child on the parent's node
 		}

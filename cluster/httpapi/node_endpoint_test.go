@@ -43,6 +43,8 @@ func TestNodeMayReportChildrenAndSignals(t *testing.T) {
 		{"a child of another node's process", &fsm.Spawn{Parent: parent, Spec: fsm.Spec{Command: "x", Node: "n1"}}, "n2", false},
 		{"a child bound to no node", &fsm.Spawn{Parent: parent, Spec: fsm.Spec{Command: "x"}}, "n1", false},
 		{"a child of init", &fsm.Spawn{Spec: fsm.Spec{Command: "x", Node: "n2"}}, "n1", false},
+		{"a child on another node with descriptors this node exports", &fsm.Spawn{Parent: parent, Spec: fsm.Spec{Command: "x", Node: "n2", Files: []fsm.FileRef{{Fd: 1, Node: "n1", Export: 3}}}}, "n1", true},
+		{"a child with descriptors another node exports", &fsm.Spawn{Parent: parent, Spec: fsm.Spec{Command: "x", Node: "n2", Files: []fsm.FileRef{{Fd: 1, Node: "n2", Export: 3}}}}, "n1", false},
 		{"a local process's kill", &fsm.Signal{ID: 7, Target: -int64(parent), Signal: 10, Sender: parent}, "n1", true},
 		{"another node's process's kill", &fsm.Signal{ID: 7, Target: -int64(parent), Signal: 10, Sender: parent}, "n2", false},
 		{"a kill without a request id", &fsm.Signal{Target: -int64(parent), Signal: 10, Sender: parent}, "n1", false},

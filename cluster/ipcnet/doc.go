@@ -5,7 +5,10 @@
 // a process that opens an object another node holds gets a stream to that
 // node (ipcstream.go: the protocol and the client end), and the node that
 // holds it serves the stream (ipcserve.go) over an upgraded HTTP
-// connection.
+// connection. The same streams carry the descriptors a child on another
+// node inherits from its parent (inherit.go: OpenInherited, and the
+// holder's side of an exported open file), and withdraw a blocked
+// receive, read or write while its process is stopped (callStoppable).
 //
 // It declares what it needs as Core (node addresses, the applied index),
 // Committer (the node session's commits) and Client (linearizable reads,

@@ -53,7 +53,7 @@ func (s *Net) ServeStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	is := &s.srv
-	p := &ipcPeer{s: s, conn: conn, inflight: make(map[uint32]*srvWaiter)}
+	p := &ipcPeer{s: s, conn: conn, inflight: make(map[uint32]*srvWaiter), done: make(chan struct{})}
 	is.mu.Lock()
 	if is.closed {
 		is.mu.Unlock()
@@ -92,6 +92,8 @@ type ipcPeer struct {
 	q        *ipc.MQDesc           // guarded by mu: the open queue
 	rd       *ipc.PipeReader       // guarded by mu: the open FIFO's read end
 	wr       *ipc.PipeWriter       // guarded by mu: the open FIFO's write end
+	ex       *node.ExportedFile    // guarded by mu: the inherited open file
+	done     chan struct{}         // closed when the stream ends
 	granted  atomic.Int64          // slots reserved for the stream and not yet filled
 	reqs     sync.WaitGroup        // one per request goroutine
 }
@@ -159,6 +161,7 @@ func (p *ipcPeer) sendReserved(body []byte) bool {
 // credits and closes the object.
 func (p *ipcPeer) release() {
 	p.conn.Close()
+	close(p.done)
 	p.mu.Lock()
 	for _, sw := range p.inflight {
 		sw.cancel()
@@ -178,6 +181,9 @@ func (p *ipcPeer) release() {
 	if p.wr != nil {
 		p.wr.Close()
 	}
+	if p.ex != nil {
+		p.ex.Close()
+	}
 }
 
 func u64(v int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(v)) }
@@ -194,8 +200,11 @@ func decodeDeadline(b []byte) time.Time {
 func (p *ipcPeer) handle(sw *srvWaiter, typ byte, body []byte) [][]byte {
 	bad := [][]byte{errnoBytes(ipc.EINVAL)}
 	p.mu.Lock()
-	q, rd, wr := p.q, p.rd, p.wr
+	q, rd, wr, ex := p.q, p.rd, p.wr, p.ex
 	p.mu.Unlock()
+	if ex != nil && (typ == frRead || typ == frWrite) {
+		return p.handleInherited(sw, ex, typ, body)
+	}
 	switch typ {
 	case frOpen:
 		return p.open(sw, body)
@@ -257,13 +266,15 @@ func (p *ipcPeer) open(sw *srvWaiter, body []byte) [][]byte {
 		return [][]byte{errnoBytes(ipc.EINVAL)}
 	}
 	p.mu.Lock()
-	opened := p.q != nil || p.rd != nil || p.wr != nil
+	opened := p.q != nil || p.rd != nil || p.wr != nil || p.ex != nil
 	p.mu.Unlock()
 	if opened {
 		return [][]byte{errnoBytes(ipc.EBUSY)}
 	}
 	k := p.s.kernel
 	switch req.Kind {
+	case kindInherited:
+		return p.openInherited(req.Export)
 	case node.NameMQ:
 		q, err := k.LocalQueue(req.Name, req.Flags&^ipc.O_NONBLOCK, req.Owner)
 		if err != nil {

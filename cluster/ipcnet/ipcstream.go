@@ -73,6 +73,9 @@ type openRequest struct {
 	Name  string        `json:"name"`
 	Flags ipc.OpenFlag  `json:"flags"`
 	Owner string        `json:"owner"`
+	// Export is the exported open file a child on another node claims
+	// (Kind kindInherited).
+	Export uint64 `json:"export,omitempty"`
 }
 
 // openReply is what the holder answers an open with.
@@ -545,7 +548,7 @@ func (q *remoteQueue) Send(w ipc.Waiter, msg []byte, prio uint, nonblock bool, d
 func (q *remoteQueue) askCredit(w ipc.Waiter, nonblock bool, deadline time.Time) (int64, error) {
 	body := append([]byte{boolByte(nonblock)}, deadlineBytes(nil, deadline)...)
 	body = binary.BigEndian.AppendUint64(body, uint64(q.batch))
-	rep, err := q.c.call(w, frCredit, body)
+	rep, err := q.c.callStoppableProgress(w, granted, frCredit, body)
 	if len(rep) >= 8 {
 		return int64(binary.BigEndian.Uint64(rep)), err
 	}
@@ -592,7 +595,7 @@ func (q *remoteQueue) Receive(w ipc.Waiter, buf []byte, nonblock bool, deadline 
 		return 0, 0, ipc.EMSGSIZE
 	}
 	body := append([]byte{boolByte(nonblock)}, deadlineBytes(nil, deadline)...)
-	rep, err := q.c.call(w, frRecv, body)
+	rep, err := q.c.callStoppable(w, frRecv, body)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -637,7 +640,7 @@ func (p *remotePipe) Read(w ipc.Waiter, b []byte, nonblock bool) (int, error) {
 		return 0, nil
 	}
 	n := min(len(b), 64<<10)
-	rep, err := p.c.call(w, frRead, []byte{boolByte(nonblock)}, binary.BigEndian.AppendUint32(nil, uint32(n)))
+	rep, err := p.c.callStoppable(w, frRead, []byte{boolByte(nonblock)}, binary.BigEndian.AppendUint32(nil, uint32(n)))
 	if err != nil {
 		return 0, err
 	}
@@ -649,10 +652,13 @@ func (p *remotePipe) Read(w ipc.Waiter, b []byte, nonblock bool) (int, error) {
 
 // Write implements node.RemotePipe.
 func (p *remotePipe) Write(w ipc.Waiter, b []byte, nonblock bool) (int, error) {
-	rep, err := p.c.call(w, frWrite, []byte{boolByte(nonblock)}, b)
+	rep, err := p.c.callStoppableProgress(w, wrote, frWrite, []byte{boolByte(nonblock)}, b)
 	n := 0
 	if len(rep) >= 4 {
 		n = int(binary.BigEndian.Uint32(rep))
+	}
+	if n > 0 && errors.Is(err, ipc.EINTR) {
+		err = nil // a partial write, as write(2) returns it
 	}
 	return n, err
 }

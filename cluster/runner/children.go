@@ -31,7 +31,8 @@ import (
 //	Spawn{Parent, group flags, Spec{Node: that node, Env, Cwd}}
 //
 // which the leader places there; that node's runner starts it like any
-// process (it inherits no descriptors). AllocPID answers Elsewhere, and
+// process, with the descriptors it inherits (Spec.Files, inherit.go).
+// AllocPID answers Elsewhere, and
 // the kernel here keeps a remote child record under the parent. Each pass
 // of the runner compares the records it tracks (r.remote) with the table
 // and tells the kernel (ProcessManager.ReportRemote) when the child
@@ -112,6 +113,7 @@ func (r *Runner) AllocPID(req node.PIDRequest) (node.Allocation, error) {
 	if elsewhere {
 		spawn.Spec.Env = childEnv(req.Env)
 		spawn.Spec.Cwd = req.Cwd
+		spawn.Spec.Files = r.fileRefs(req.Files)
 	} else {
 		spawn.Spec.InheritsPipesFrom = parent
 	}
@@ -289,6 +291,10 @@ func (r *Runner) syncRemote(v *fsm.View, now time.Time) {
 			e.Kind, e.Status, e.Reason = node.EventExited, node.SignaledStatus(ipc.SIGKILL, false), "reaped"
 		case !p.State.Live():
 			e.Kind, e.Status, e.Reason = node.EventExited, kernelStatus(p.Status), p.Status.Reason
+			if p.State == fsm.StateLost {
+				// Its node is gone: end the streams of what it inherited.
+				r.kernel.RevokeExports(int(pid))
+			}
 		case p.State == fsm.StateStopped && !rc.stopped:
 			e.Kind = node.EventStopped
 		case p.State == fsm.StateRunning && rc.stopped:

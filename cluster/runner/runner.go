@@ -97,6 +97,7 @@ type Runner struct {
 	table  Table
 	name   string
 	kernel *node.ProcessManager // set once by SetKernel, before Start
+	files  Inheritor            // set once by SetInheritor, before Start; nil: no inherited descriptors
 	logs   Logs
 	out    Sender
 	log    *slog.Logger
@@ -653,6 +654,9 @@ func (r *Runner) startProcess(p *fsm.Process) {
 		}
 	}
 	r.mu.Unlock()
+	if err == nil {
+		spec.Inherited, err = r.openInherited(p.Spec.Files)
+	}
 	if err == nil {
 		w := r.logs.Writer(pid)
 		spec.Stdout, spec.Stderr = w, w

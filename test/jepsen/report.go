@@ -25,6 +25,8 @@ type CheckInput struct {
 	// Heartbeats says whether heartbeat processes ran; without them the
 	// one-runner and signal checks are skipped.
 	Heartbeats bool
+	// Pipelines are the pipelines with a stage on another node.
+	Pipelines  []PipelineRun
 	KillGrace  time.Duration // see Config.KillGrace
 	LinTimeout time.Duration // bounds porcupine
 	// OutDir receives porcupine's visualisation on a violation; "" keeps
@@ -62,6 +64,7 @@ func CheckAll(in CheckInput) []Verdict {
 	} else {
 		vs = append(vs, Verdict{Check: "signals at most once", Status: StatusSkipped, Summary: "no heartbeat program"})
 	}
+	vs = append(vs, CheckPipelines(in.Pipelines))
 	vs = append(vs, CheckConvergence(in.Rounds), checkCrashes(in.Crashes))
 	return vs
 }
@@ -103,8 +106,8 @@ func (r *Report) check(hist *History, final *FinalRead, rounds [][]StateSample, 
 	r.Verdicts = CheckAll(CheckInput{
 		Ops: ops, Beats: hist.Beats(), Deliveries: hist.Deliveries(), Faults: r.Faults,
 		Final: final, Rounds: rounds, Crashes: r.Crashes,
-		Heartbeats: wl.HeartbeatsEnabled(),
-		KillGrace:  cfg.KillGrace, LinTimeout: cfg.LinTimeout, OutDir: cfg.OutDir,
+		Heartbeats: wl.HeartbeatsEnabled(), Pipelines: wl.Pipelines(),
+		KillGrace: cfg.KillGrace, LinTimeout: cfg.LinTimeout, OutDir: cfg.OutDir,
 	})
 	hist.mu.Lock()
 	copy(hist.ops, ops) // keep the resolved spawns for the files

@@ -55,6 +55,8 @@ type WorkloadConfig struct {
 	HeartbeatInterval time.Duration // the heartbeat program's interval
 	HeartbeatLife     time.Duration // about how often one heartbeat is killed with SIGKILL and replaced
 	RegistryNames     int           // names per registry
+	Pipelines         int           // pipelines with a stage on another node, run one after another; 0 disables them
+	PipelineLines     int           // lines each pipeline writes
 
 	// Module is a WASI module that ends by itself (a hello world), which
 	// the workload uploads as ModuleProgram and spawns beside sleep and
@@ -77,6 +79,8 @@ func DefaultWorkloadConfig() WorkloadConfig {
 		HeartbeatInterval: 100 * time.Millisecond,
 		HeartbeatLife:     20 * time.Second,
 		RegistryNames:     3,
+		Pipelines:         30,
+		PipelineLines:     500,
 	}
 }
 
@@ -101,6 +105,8 @@ func (c WorkloadConfig) Validate() error {
 		return fmt.Errorf("workload: heartbeat interval %v and life %v must be positive", c.HeartbeatInterval, c.HeartbeatLife)
 	case c.RegistryNames < 1:
 		return fmt.Errorf("workload: registry names %d must be positive", c.RegistryNames)
+	case c.Pipelines < 0 || (c.Pipelines > 0 && (c.PipelineLines < 1 || c.PipelineLines > 100000)):
+		return fmt.Errorf("workload: pipelines %d must not be negative, and their lines %d must be 1..100000", c.Pipelines, c.PipelineLines)
 	}
 	return nil
 }
@@ -130,6 +136,7 @@ type Workload struct {
 	followWG   sync.WaitGroup     // tracks the log followers
 	followStop context.CancelFunc // guarded by mu; stops the followers
 	followCtx  context.Context    // guarded by mu
+	pipelines  []PipelineRun      // guarded by mu; the pipelines run so far
 }
 
 // procRef is a PID the clients may act on.
@@ -291,6 +298,13 @@ func (w *Workload) Run(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			w.keepHeartbeats(ctx)
+		}()
+	}
+	if w.cfg.Pipelines > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.keepPipelines(ctx)
 		}()
 	}
 	wg.Wait()
