@@ -150,7 +150,12 @@ func (r *Replica) verifier() {
 				break more
 			}
 		}
-		err := r.raft.VerifyLeader().Error()
+		// raft queues the round in a buffered channel, and a leader loop
+		// that ends first never answers it: Unblock lets raft's shutdown
+		// answer it instead.
+		f := r.raft.VerifyLeader()
+		r.Unblock(f)
+		err := f.Error()
 		if err != nil {
 			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
 				errors.Is(err, raft.ErrRaftShutdown) {
