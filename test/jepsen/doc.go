@@ -6,7 +6,7 @@
 // The shape follows etcd's tests/robustness and hashicorp/raft's fuzzy/:
 //
 //	traffic (workload*.go) ─┐
-//	                        ├─> history (history.go) ─> checkers (checker.go) ─> report (report.go)
+//	                        ├─> history (history.go) ─> checkers (checker*.go) ─> report (report.go)
 //	faults (nemesis.go) ────┘
 //
 // # Running it
@@ -74,7 +74,7 @@
 //
 // # What is checked
 //
-// Each guarantee has a checker in checker.go, and CheckAll (report.go) runs
+// Each guarantee has a checker in checker_guarantees.go or checker_linearizable.go, and CheckAll (report.go) runs
 // them all after every run: porcupine for linearizability, with the table
 // model partitioned by PID and the registry model by name, under a timeout
 // (on a violation the HTML visualisation is saved in the run's output
