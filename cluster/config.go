@@ -13,6 +13,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/lease"
 	"github.com/vproc/vproc/cluster/membership"
+	"github.com/vproc/vproc/cluster/mtls"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/node"
 	"github.com/vproc/vproc/sched"
@@ -139,6 +140,16 @@ type Config struct {
 	// Logger receives the agent's log. Nil discards it. Raft's and
 	// memberlist's own output goes to it at debug level.
 	Logger *slog.Logger
+
+	// TLS, when its files are set, secures every connection of the agent
+	// with mutual TLS: the HTTP API, raft, IPC streams between nodes and
+	// node reports (security.go). The certificate must be a server
+	// certificate naming Name (vproc tls cert create --server --node).
+	TLS mtls.Config
+	// EncryptKey, if set, is the base64 gossip key (vproc keygen) that
+	// encrypts gossip. A keyring file in DataDir, once written, takes
+	// precedence: it holds the keys installed since.
+	EncryptKey string
 }
 
 // Default ports (DESIGN.md, "Command line").
@@ -341,6 +352,9 @@ func (c *Config) Validate() error {
 		if _, _, err := splitListenAddr(a.addr); err != nil {
 			return bad("%s address %q: %v", a.what, a.addr, err)
 		}
+	}
+	if err := c.validateSecurity(); err != nil {
+		return bad("%v", err)
 	}
 	if c.AdvertiseHost != "" && net.ParseIP(c.AdvertiseHost) == nil {
 		return bad("advertise host %q is not an IP address", c.AdvertiseHost)

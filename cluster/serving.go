@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -73,6 +74,15 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 	if err != nil {
 		return nil, err
 	}
+	tlsc, err := cfg.loadTLS()
+	if err != nil {
+		logs.Close()
+		return nil, err
+	}
+	var clientTLS *tls.Config
+	if tlsc != nil {
+		clientTLS = tlsc.Client()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &serving{
 		c:      c,
@@ -80,7 +90,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		name:   c.name(),
 		log:    logger,
 		logs:   logs,
-		client: httpapi.NewClient(coreAPI{c}),
+		client: httpapi.NewClientTLS(coreAPI{c}, clientTLS),
 		ctx:    ctx,
 		cancel: cancel,
 	}
@@ -100,6 +110,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		Commit: s.runner,
 		Client: s.client,
 		Fail:   func(w http.ResponseWriter, r *http.Request, err error) { s.api.Fail(w, r, err) },
+		TLS:    tlsc,
 	}); err != nil {
 		cancel()
 		logs.Close()
@@ -148,6 +159,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		Logger:      logger,
 		IPCStream:   s.ipc.ServeStream,
 		EnableDebug: cfg.EnableDebug,
+		NodeAuth:    tlsc != nil,
 	})
 	if err != nil {
 		cancel()

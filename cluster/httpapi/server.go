@@ -131,6 +131,9 @@ type Config struct {
 	IPCStream http.HandlerFunc
 	// EnableDebug serves /debug/pprof.
 	EnableDebug bool
+	// NodeAuth says that TLS is on: the node routes take a node's
+	// certificate and know the node by it (identity.go).
+	NodeAuth bool
 }
 
 // Server is the HTTP API of one node. Every node serves every route;
@@ -146,6 +149,7 @@ type Server struct {
 	log       *slog.Logger
 	ipcStream http.HandlerFunc
 	debug     bool
+	nodeAuth  bool
 	h         http.Handler
 
 	// ctx ends when Drain is called: long polls and log streams end with
@@ -173,6 +177,7 @@ func New(cfg Config) (*Server, error) {
 		log:       logger,
 		ipcStream: cfg.IPCStream,
 		debug:     cfg.EnableDebug,
+		nodeAuth:  cfg.NodeAuth,
 		ctx:       ctx,
 		cancel:    cancel,
 	}
