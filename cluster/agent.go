@@ -41,7 +41,7 @@ type Agent struct {
 	replica *replica.Replica
 	fsm     *fsm.FSM   // replica.FSM()
 	raft    *raft.Raft // replica.Raft()
-	tls     *mtls.TLS // nil: TLS off (security.go)
+	tls     *mtls.TLS  // nil: TLS off (security.go)
 	stream  *raftnet.StreamLayer
 	trans   *raft.NetworkTransport
 	gossip  *membership.Gossip

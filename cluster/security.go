@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/vproc/vproc/cluster/httpapi"
 	"github.com/vproc/vproc/cluster/membership"
 	"github.com/vproc/vproc/cluster/mtls"
 )
@@ -165,3 +166,20 @@ func (a *Agent) warnSecurity(tlsOn, gossipKey bool) {
 		}
 	}
 }
+
+// keyringHolder is the optional ability of a core to serve the gossip
+// keyring (the Agent's memberlist).
+type keyringHolder interface {
+	gossipKeyring() httpapi.Keyring
+}
+
+// keyringOf returns c's gossip keyring, nil if it has none.
+func keyringOf(c core) httpapi.Keyring {
+	if k, ok := c.(keyringHolder); ok {
+		return k.gossipKeyring()
+	}
+	return nil
+}
+
+// gossipKeyring implements keyringHolder.
+func (a *Agent) gossipKeyring() httpapi.Keyring { return a.gossip }

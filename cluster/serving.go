@@ -160,6 +160,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		IPCStream:   s.ipc.ServeStream,
 		EnableDebug: cfg.EnableDebug,
 		NodeAuth:    tlsc != nil,
+		Keyring:     keyringOf(c),
 	})
 	if err != nil {
 		cancel()

@@ -80,6 +80,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1/internal/lease", methods{http.MethodPost: s.wrap(s.handleLease)})
 	mux.Handle("/v1/internal/readindex", methods{http.MethodPost: s.wrap(s.handleReadIndex)})
 	s.ipcRoutes(mux)
+	s.keyringRoutes(mux)
 	if s.debug {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -134,6 +134,8 @@ type Config struct {
 	// NodeAuth says that TLS is on: the node routes take a node's
 	// certificate and know the node by it (identity.go).
 	NodeAuth bool
+	// Keyring, if set, serves /v1/operator/keyring (keyring_endpoint.go).
+	Keyring Keyring
 }
 
 // Server is the HTTP API of one node. Every node serves every route;
@@ -150,6 +152,7 @@ type Server struct {
 	ipcStream http.HandlerFunc
 	debug     bool
 	nodeAuth  bool
+	keyring   Keyring
 	h         http.Handler
 
 	// ctx ends when Drain is called: long polls and log streams end with
@@ -178,6 +181,7 @@ func New(cfg Config) (*Server, error) {
 		ipcStream: cfg.IPCStream,
 		debug:     cfg.EnableDebug,
 		nodeAuth:  cfg.NodeAuth,
+		keyring:   cfg.Keyring,
 		ctx:       ctx,
 		cancel:    cancel,
 	}

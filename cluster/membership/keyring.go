@@ -175,16 +175,14 @@ func (g *Gossip) UseKey(key string) error {
 	})
 }
 
-// RemoveKey removes a key other than the primary from the keyring.
+// RemoveKey removes a key other than the primary from the keyring; a key
+// that is not in it is already removed.
 func (g *Gossip) RemoveKey(key string) error {
 	return g.changeKeys(key, func(r *memberlist.Keyring, k []byte) error {
-		switch {
-		case bytes.Equal(r.GetPrimaryKey(), k):
+		if bytes.Equal(r.GetPrimaryKey(), k) {
 			return ErrPrimaryKey
-		case !hasKey(r, k):
-			return ErrUnknownKey
 		}
-		return r.RemoveKey(k)
+		return r.RemoveKey(k) // a key not in the ring: nothing to do
 	})
 }
 

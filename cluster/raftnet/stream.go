@@ -26,7 +26,6 @@ type StreamLayer struct {
 	advertise net.Addr
 	tls       *TLS // nil: plain TCP; set by the constructor
 
-
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{} // guarded by mu
 	closed bool                  // guarded by mu
