@@ -75,6 +75,9 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := cfg.checkBind(); err != nil {
+		return nil, err
+	}
 	cfg.Join = append([]string(nil), cfg.Join...)
 	logger := cfg.Logger
 	if logger == nil {

@@ -34,8 +34,7 @@ import (
 //     the proof. With neither, joins are not authenticated and the agent
 //     warns once at start.
 
-// validateSecurity checks the TLS files, the gossip key and the bind
-// addresses (docs/design.md, "Command line").
+// validateSecurity checks the TLS settings and the gossip key.
 func (c *Config) validateSecurity() error {
 	if err := c.TLS.Validate(); err != nil {
 		return err
@@ -50,12 +49,26 @@ func (c *Config) validateSecurity() error {
 			return fmt.Errorf("with TLS the node name is a DNS label: %w", err)
 		}
 	}
-	if !c.Dev {
-		httpHost, _, _ := net.SplitHostPort(c.HTTPAddr)
-		gossipHost, _, _ := net.SplitHostPort(c.GossipAddr)
-		if isLoopback(httpHost) && !isLoopback(gossipHost) {
-			return fmt.Errorf("the HTTP address %s is loopback but the gossip address %s is not: other nodes could not reach this node's API (bind HTTP to a reachable address, or use --dev)", c.HTTPAddr, c.GossipAddr)
-		}
+	return nil
+}
+
+// ErrLoopbackHTTP: the HTTP API binds the loopback interface while gossip
+// does not, so the other nodes, which reach this one over HTTP (forwarding,
+// reports, IPC streams), could not.
+var ErrLoopbackHTTP = errors.New("the HTTP address is loopback but the gossip address is not")
+
+// checkBind refuses, outside Dev, an HTTP address on the loopback
+// interface with a gossip address that is not: New checks it before
+// starting.
+func (c *Config) checkBind() error {
+	if c.Dev {
+		return nil
+	}
+	httpHost, _, _ := net.SplitHostPort(c.HTTPAddr)
+	gossipHost, _, _ := net.SplitHostPort(c.GossipAddr)
+	if isLoopback(httpHost) && !isLoopback(gossipHost) {
+		return fmt.Errorf("%w: http %s, gossip %s: other nodes could not reach this node's API (bind HTTP to a reachable address, or use --dev)",
+			ErrLoopbackHTTP, c.HTTPAddr, c.GossipAddr)
 	}
 	return nil
 }

@@ -44,6 +44,10 @@ type agentFlags struct {
 	enableDebug     bool
 	gcPercent       int
 	memoryLimit     string
+	caFile          string
+	certFile        string
+	keyFile         string
+	encrypt         string
 }
 
 func (f *agentFlags) register(fs *pflag.FlagSet) {
@@ -68,6 +72,10 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	fs.BoolVar(&f.enableDebug, "enable-debug", false, "serve Go's profiles under /debug/pprof/ on the HTTP API")
 	fs.IntVar(&f.gcPercent, "gc-percent", 0, "the agent's garbage collection target (GOGC): the heap may grow this many percent over the live heap before a collection; -1 turns collection off until --memory-limit (default 400, or $GOGC when set)")
+	fs.StringVar(&f.caFile, "ca-file", "", "the cluster's CA certificate (PEM); with --cert-file and --key-file, every connection uses mutual TLS")
+	fs.StringVar(&f.certFile, "cert-file", "", "this node's server certificate (PEM), naming the node (vproc tls cert create --server --node NAME)")
+	fs.StringVar(&f.keyFile, "key-file", "", "the private key of --cert-file (PEM)")
+	fs.StringVar(&f.encrypt, "encrypt", "", "the base64 gossip encryption key (vproc keygen); a keyring file in the data directory takes precedence")
 	fs.StringVar(&f.memoryLimit, "memory-limit", "", "the agent's soft memory limit (GOMEMLIMIT), such as 2G, or none: the collector works harder as the agent nears it (default $GOMEMLIMIT, or half of the machine's or cgroup's memory)")
 }
 
@@ -154,6 +162,18 @@ func (f *agentFlags) config(fs changedFlags, base cluster.Config) (cluster.Confi
 	}
 	if set("enable-debug") {
 		cfg.EnableDebug = f.enableDebug
+	}
+	if set("ca-file") {
+		cfg.TLS.CAFile = f.caFile
+	}
+	if set("cert-file") {
+		cfg.TLS.CertFile = f.certFile
+	}
+	if set("key-file") {
+		cfg.TLS.KeyFile = f.keyFile
+	}
+	if set("encrypt") {
+		cfg.EncryptKey = f.encrypt
 	}
 	if cfg.Name == "" {
 		host, err := os.Hostname()

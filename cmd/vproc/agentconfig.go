@@ -79,6 +79,10 @@ var agentFileKeys = []fileKey{
 	{"enable-debug", "enable_debug"},
 	{"gc-percent", "gc_percent"},
 	{"memory-limit", "memory_limit"},
+	{"ca-file", "ca_file"},
+	{"cert-file", "cert_file"},
+	{"key-file", "key_file"},
+	{"encrypt", "encrypt"},
 }
 
 // cliOnlyFlags are the agent flags that have no key in a config file, and
@@ -558,6 +562,14 @@ func (s *agentSettings) values() []keyValue {
 			v = s.gcPercentVal()
 		case "memory_limit":
 			v = s.memoryLimitVal()
+		case "ca_file":
+			v = cty.StringVal(c.TLS.CAFile)
+		case "cert_file":
+			v = cty.StringVal(c.TLS.CertFile)
+		case "key_file":
+			v = cty.StringVal(c.TLS.KeyFile)
+		case "encrypt":
+			v = cty.StringVal(c.EncryptKey)
 		default:
 			panic("vproc agent: no effective value for config key " + k.key)
 		}

@@ -90,6 +90,10 @@ var fileSamples = map[string]string{
 	"enable_debug":     `true`,
 	"gc_percent":       `150`,
 	"memory_limit":     `"1G"`,
+	"ca_file":          `"/etc/vproc/vproc-agent-ca.pem"`,
+	"cert_file":        `"/etc/vproc/server-vproc-n9.pem"`,
+	"key_file":         `"/etc/vproc/server-vproc-n9-key.pem"`,
+	"encrypt":          `"pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s="`,
 }
 
 // TestAgentFlagsHaveFileKeys fails for any flag of vproc agent that has no

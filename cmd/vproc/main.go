@@ -183,12 +183,18 @@ func describe(err error, addr string) string {
 // globals are the flags every client verb takes.
 type globals struct {
 	addr string
+	tls  clientTLSFlags
 }
 
 // client returns a client for the agent the flags or the environment name.
 func (g *globals) client(e *env, opts ...func(*client.Config)) (*client.Client, error) {
 	cfg := client.DefaultConfig()
 	cfg.Addr = g.address(e)
+	t, err := g.tlsConfig(e)
+	if err != nil {
+		return nil, err
+	}
+	cfg.TLS = t
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -247,6 +253,7 @@ or VPROC_ADDR (default ` + client.DefaultAddr + `).`,
 		return &usageError{cmd: cmd, err: err}
 	})
 	root.PersistentFlags().StringVar(&g.addr, "addr", "", "the agent's address (default $"+client.EnvAddr+" or "+client.DefaultAddr+")")
+	g.registerTLS(root.PersistentFlags())
 	root.AddCommand(
 		newAgentCmd(e),
 		newSpawnCmd(e, g),
@@ -265,6 +272,8 @@ or VPROC_ADDR (default ` + client.DefaultAddr + `).`,
 		newFIFOCmd(e, g),
 		newShmCmd(e, g),
 		newVersionCmd(e),
+		newTLSCmd(e),
+		newKeygenCmd(e),
 	)
 	return root
 }
