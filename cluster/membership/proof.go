@@ -21,8 +21,9 @@ const proofTTL = 10 * time.Minute
 
 // proofs remembers which members proved themselves at which raft address.
 type proofs struct {
-	mu sync.Mutex // guards ok
-	ok map[string]proof
+	mu     sync.Mutex // guards ok and failed
+	ok     map[string]proof
+	failed map[string]int // member → failed proofs in a row
 }
 
 type proof struct {
@@ -46,17 +47,35 @@ func (mg *Manager) proven(ctx context.Context, name, raftAddr string) bool {
 	pctx, cancel := context.WithTimeout(ctx, proofTimeout)
 	err := mg.cfg.Prove(pctx, name, raftAddr)
 	cancel()
+	mg.proofs.mu.Lock()
+	defer mg.proofs.mu.Unlock()
+	if mg.proofs.ok == nil {
+		mg.proofs.ok, mg.proofs.failed = make(map[string]proof), make(map[string]int)
+	}
 	if err != nil {
-		mg.logger.Warn("member did not prove its identity: not adding it", "member", name, "raft_addr", raftAddr, "error", err)
+		if mg.proofs.failed[name] == 0 {
+			mg.logger.Warn("member did not prove its identity: not adding it", "member", name, "raft_addr", raftAddr, "error", err)
+		}
+		mg.proofs.failed[name]++
+		delete(mg.proofs.ok, name)
 		return false
 	}
-	mg.proofs.mu.Lock()
-	if mg.proofs.ok == nil {
-		mg.proofs.ok = make(map[string]proof)
-	}
+	delete(mg.proofs.failed, name)
 	mg.proofs.ok[name] = proof{addr: raftAddr, at: time.Now()}
-	mg.proofs.mu.Unlock()
 	return true
+}
+
+// Unproven returns the members whose latest proof failed, with the number
+// of proofs in a row they failed: gossip members the leader keeps out of
+// raft and the table.
+func (mg *Manager) Unproven() map[string]int {
+	mg.proofs.mu.Lock()
+	defer mg.proofs.mu.Unlock()
+	out := make(map[string]int, len(mg.proofs.failed))
+	for k, v := range mg.proofs.failed {
+		out[k] = v
+	}
+	return out
 }
 
 // proofTimeout bounds one proof.
