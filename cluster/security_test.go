@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -264,4 +265,65 @@ func raftAnswers(t *testing.T, addr string, tc *tls.Config) bool {
 	var ne net.Error
 	// A timeout means the server took the handshake and waits for an RPC.
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func TestBindDefaults(t *testing.T) {
+	if d := DevConfig(); !strings.HasPrefix(d.HTTPAddr, "127.0.0.1:") || !strings.HasPrefix(d.GossipAddr, "127.0.0.1:") || !strings.HasPrefix(d.RaftAddr, "127.0.0.1:") {
+		t.Errorf("--dev binds %s, %s, %s; want 127.0.0.1", d.HTTPAddr, d.RaftAddr, d.GossipAddr)
+	}
+	for _, tc := range []struct {
+		dev          bool
+		http, gossip string
+		refused      bool
+	}{
+		{false, "127.0.0.1:7070", "0.0.0.0:7072", true},
+		{false, "localhost:7070", "10.0.0.1:7072", true},
+		{false, "127.0.0.1:7070", ":7072", true},
+		{false, "127.0.0.1:7070", "127.0.0.1:7072", false},
+		{false, "0.0.0.0:7070", "0.0.0.0:7072", false},
+		{true, "127.0.0.1:7070", "0.0.0.0:7072", false},
+	} {
+		c := DefaultConfig()
+		c.Dev, c.HTTPAddr, c.GossipAddr = tc.dev, tc.http, tc.gossip
+		err := c.checkBind()
+		if got := errors.Is(err, ErrLoopbackHTTP); got != tc.refused {
+			t.Errorf("dev %v, http %s, gossip %s: got %v, want refused %v", tc.dev, tc.http, tc.gossip, err, tc.refused)
+		}
+	}
+	// New refuses it before opening anything.
+	c := testConfig(t, "n1")
+	c.GossipAddr = "0.0.0.0:0"
+	if _, err := New(c); !errors.Is(err, ErrLoopbackHTTP) {
+		t.Errorf("New: got %v, want ErrLoopbackHTTP", err)
+	}
+}
+
+func TestSecurityWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		dev, tls     bool
+		key          bool
+		http         string
+		want, absent []string
+	}{
+		{"nothing", false, false, false, "0.0.0.0:7070", []string{"neither TLS nor a gossip key", "without TLS"}, nil},
+		{"loopback", false, false, true, "127.0.0.1:7070", nil, []string{"neither", "without TLS"}},
+		{"key only", false, false, true, "0.0.0.0:7070", []string{"without TLS"}, []string{"neither"}},
+		{"tls", false, true, false, "0.0.0.0:7070", nil, []string{"neither", "without TLS"}},
+		{"dev", true, false, false, "127.0.0.1:7070", nil, []string{"neither", "without TLS"}},
+	} {
+		var b bytes.Buffer
+		a := &Agent{cfg: Config{Dev: tc.dev, HTTPAddr: tc.http}, logger: slog.New(slog.NewTextHandler(&b, nil))}
+		a.warnSecurity(tc.tls, tc.key)
+		for _, w := range tc.want {
+			if strings.Count(b.String(), w) != 1 {
+				t.Errorf("%s: log %q, want one warning with %q", tc.name, b.String(), w)
+			}
+		}
+		for _, w := range tc.absent {
+			if strings.Contains(b.String(), w) {
+				t.Errorf("%s: log %q, want no %q", tc.name, b.String(), w)
+			}
+		}
+	}
 }
