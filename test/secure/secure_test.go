@@ -1,7 +1,6 @@
 package secure
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -111,9 +110,20 @@ func TestSecureCluster(t *testing.T) {
 	work := t.TempDir()
 	env := []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + work}
 
-	var stdout, stderr bytes.Buffer
+	// Files, not pipes: the agents the steps start in the background
+	// inherit them and outlive sh, and Wait would wait for a pipe's end.
+	stdoutF, err := os.Create(filepath.Join(work, "steps.stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdoutF.Close()
+	stderrF, err := os.Create(filepath.Join(work, "steps.stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderrF.Close()
 	sh := exec.CommandContext(ctx, "sh", "-ec", steps)
-	sh.Dir, sh.Env, sh.Stdout, sh.Stderr = work, env, &stdout, &stderr
+	sh.Dir, sh.Env, sh.Stdout, sh.Stderr = work, env, stdoutF, stderrF
 	// The agents run in the background of sh, in its process group: the
 	// cleanup ends the group.
 	sh.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -130,8 +140,11 @@ func TestSecureCluster(t *testing.T) {
 		}
 		return b.String()
 	}
-	if err := sh.Wait(); err != nil {
-		t.Fatalf("the README's steps failed: %v\nstdout:\n%s\nstderr:\n%s\n%s", err, stdout.String(), stderr.String(), logs())
+	waitErr := sh.Wait()
+	stdout, _ := os.ReadFile(stdoutF.Name())
+	stderr, _ := os.ReadFile(stderrF.Name())
+	if err := waitErr; err != nil {
+		t.Fatalf("the README's steps failed: %v\nstdout:\n%s\nstderr:\n%s\n%s", err, stdout, stderr, logs())
 	}
 	dir := filepath.Join(work, "secure")
 	vproc := func(withCerts bool, args ...string) (string, error) {
@@ -145,8 +158,8 @@ func TestSecureCluster(t *testing.T) {
 		return string(out), err
 	}
 
-	if !strings.Contains(stdout.String(), "sleep") {
-		t.Errorf("ps after the spawn shows no sleep:\n%s", stdout.String())
+	if !strings.Contains(string(stdout), "sleep") {
+		t.Errorf("ps after the spawn shows no sleep:\n%s", stdout)
 	}
 	// Every member holds one key, the new primary one.
 	out, err := vproc(true, "operator", "keyring", "list", "-o", "json")
