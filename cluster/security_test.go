@@ -205,8 +205,8 @@ func TestTLSCluster(t *testing.T) {
 	})
 	t.Run("forged report", func(t *testing.T) {
 		exited := fsm.Encode(&fsm.Exited{PID: pid, Incarnation: 1, Node: f.Name(), Status: fsm.Status{}, Now: time.Now().UnixNano()})
-		post := func(tc *tls.Config, header string, body []byte) int {
-			req, _ := http.NewRequest(http.MethodPost, l.HTTPAddr()+"/v1/internal/command", bytes.NewReader(body))
+		postTo := func(tc *tls.Config, url, header string, body []byte) int {
+			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/octet-stream")
 			if header != "" {
 				req.Header.Set(api.HeaderNode, header)
@@ -220,6 +220,13 @@ func TestTLSCluster(t *testing.T) {
 			defer resp.Body.Close()
 			_, _ = io.Copy(io.Discard, resp.Body)
 			return resp.StatusCode
+		}
+		post := func(tc *tls.Config, header string, body []byte) int {
+			return postTo(tc, l.HTTPAddr()+"/v1/internal/command", header, body)
+		}
+		// A forged lease renewal for the follower is refused.
+		if code := postTo(good, l.HTTPAddr()+"/v1/internal/lease", f.Name(), nil); code != http.StatusForbidden {
+			t.Errorf("a lease renewal under a client certificate: status %d, want 403", code)
 		}
 		var third string
 		for _, a := range c.up() {
