@@ -52,7 +52,7 @@ func (c *Config) validateSecurity() error {
 	return nil
 }
 
-// ErrLoopbackHTTP: the HTTP API binds the loopback interface while gossip
+// ErrLoopbackHTTP is returned by New when the HTTP API binds the loopback interface while gossip
 // does not, so the other nodes, which reach this one over HTTP (forwarding,
 // reports, IPC streams), could not.
 var ErrLoopbackHTTP = errors.New("the HTTP address is loopback but the gossip address is not")
@@ -83,7 +83,8 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// ErrWrongCertificate: the agent's certificate does not name its node.
+// ErrWrongCertificate is returned by New when the agent's certificate does
+// not name its node.
 var ErrWrongCertificate = errors.New("the certificate does not name this node")
 
 // loadTLS loads the agent's TLS configuration, nil when TLS is off, and

@@ -27,8 +27,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ErrWrongNode: a peer's certificate names another node than the one
-// dialled (or none).
+// ErrWrongNode is returned when a peer's certificate names another node
+// than the one dialled (or none).
 var ErrWrongNode = errors.New("peer certificate names another node")
 
 // TLS is a loaded configuration: the CA pool and this side's certificate.

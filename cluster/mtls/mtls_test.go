@@ -108,9 +108,9 @@ func TestLoadFiles(t *testing.T) {
 }
 
 // handshake runs a TLS handshake between a server with srv and a client
-// with cli, and returns the client's and the server's errors and the node
-// the server saw.
-func handshake(t *testing.T, srv, cli *tls.Config) (cliErr, srvErr error, node string) {
+// with cli, and returns the node the server saw and the client's and the
+// server's errors.
+func handshake(t *testing.T, srv, cli *tls.Config) (node string, cliErr, srvErr error) {
 	t.Helper()
 	a, b := net.Pipe()
 	done := make(chan struct{})
@@ -136,7 +136,7 @@ func handshake(t *testing.T, srv, cli *tls.Config) (cliErr, srvErr error, node s
 	}
 	c.Close()
 	<-done
-	return cliErr, srvErr, node
+	return node, cliErr, srvErr
 }
 
 func TestMutualTLS(t *testing.T) {
@@ -146,19 +146,19 @@ func TestMutualTLS(t *testing.T) {
 	cli, _ := New(ca.Cert, mustCert(t, ca, CertRequest{}))
 	strange, _ := New(other.Cert, mustCert(t, other, CertRequest{Server: true, Node: "n1"}))
 
-	if _, srvErr, node := handshake(t, n1.Server(), n2.ClientFor("n1")); srvErr != nil || node != "n2" {
+	if node, _, srvErr := handshake(t, n1.Server(), n2.ClientFor("n1")); srvErr != nil || node != "n2" {
 		t.Errorf("n2 dialling n1: server error %v, saw node %q, want n2", srvErr, node)
 	}
-	if _, srvErr, node := handshake(t, n1.Server(), cli.Client()); srvErr != nil || node != "" {
+	if node, _, srvErr := handshake(t, n1.Server(), cli.Client()); srvErr != nil || node != "" {
 		t.Errorf("client dialling n1: server error %v, saw node %q, want none", srvErr, node)
 	}
-	if cliErr, _, _ := handshake(t, n1.Server(), n2.ClientFor("n3")); !errors.Is(cliErr, ErrWrongNode) {
+	if _, cliErr, _ := handshake(t, n1.Server(), n2.ClientFor("n3")); !errors.Is(cliErr, ErrWrongNode) {
 		t.Errorf("n2 dialling n3 at n1's address: got %v, want ErrWrongNode", cliErr)
 	}
-	if _, srvErr, _ := handshake(t, n1.Server(), strange.Client()); srvErr == nil {
+	if _, _, srvErr := handshake(t, n1.Server(), strange.Client()); srvErr == nil {
 		t.Error("n1 took a certificate of another CA")
 	}
-	if cliErr, _, _ := handshake(t, strange.Server(), n2.Client()); cliErr == nil {
+	if _, cliErr, _ := handshake(t, strange.Server(), n2.Client()); cliErr == nil {
 		t.Error("n2 took a server certificate of another CA")
 	}
 }

@@ -65,8 +65,9 @@ type TLS struct {
 	NodeAt func(addr raft.ServerAddress) (node string, ok bool)
 }
 
-// ErrUnknownAddress: raft asked to dial an address at which no node is
-// known, so there is no identity to check its certificate against.
+// ErrUnknownAddress is returned when raft asks to dial an address at which
+// no node is known, so there is no identity to check its certificate
+// against.
 var ErrUnknownAddress = errors.New("no node known at the raft address")
 
 // NewTLSStreamLayer returns a StreamLayer over ln, as NewStreamLayer does,
