@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/vproc/vproc/cluster/internal/logbridge"
 	"github.com/vproc/vproc/cluster/leader"
 	"github.com/vproc/vproc/cluster/membership"
+	"github.com/vproc/vproc/cluster/mtls"
 	"github.com/vproc/vproc/cluster/raftnet"
 	"github.com/vproc/vproc/cluster/replica"
 	"github.com/vproc/vproc/cluster/runner"
@@ -39,6 +41,7 @@ type Agent struct {
 	replica *replica.Replica
 	fsm     *fsm.FSM   // replica.FSM()
 	raft    *raft.Raft // replica.Raft()
+	tls     *mtls.TLS  // nil: TLS off (security.go)
 	stream  *raftnet.StreamLayer
 	trans   *raft.NetworkTransport
 	gossip  *membership.Gossip
@@ -74,6 +77,9 @@ type Agent struct {
 // node bootstraps alone.
 func New(cfg Config) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkBind(); err != nil {
 		return nil, err
 	}
 	cfg.Join = append([]string(nil), cfg.Join...)
@@ -125,8 +131,9 @@ func New(cfg Config) (*Agent, error) {
 		}
 	}
 	started = true
+	a.warnSecurity(a.tls != nil, a.gossip.Encrypted())
 	a.logger.Info("agent started", "http", a.httpAddr, "raft", a.raftAddr, "gossip", a.gossipAddr,
-		"dev", cfg.Dev, "bootstrap_expect", cfg.BootstrapExpect)
+		"dev", cfg.Dev, "bootstrap_expect", cfg.BootstrapExpect, "tls", a.tls != nil, "gossip_encrypted", a.gossip.Encrypted())
 	return a, nil
 }
 
@@ -135,6 +142,10 @@ func New(cfg Config) (*Agent, error) {
 func (a *Agent) open() error {
 	cfg := &a.cfg
 	hl := logbridge.HCLog(a.logger, "")
+	var err error
+	if a.tls, err = cfg.loadTLS(); err != nil {
+		return err
+	}
 	raftLn, err := net.Listen("tcp", cfg.RaftAddr)
 	if err != nil {
 		return fmt.Errorf("raft listener: %w", err)
@@ -145,7 +156,15 @@ func (a *Agent) open() error {
 		_ = raftLn.Close()
 		return fmt.Errorf("raft advertise address: %w", err)
 	}
-	a.stream = raftnet.NewStreamLayer(raftLn, adv)
+	if a.tls != nil {
+		a.stream, err = raftnet.NewTLSStreamLayer(raftLn, adv, raftnet.TLS{Config: a.tls, NodeAt: a.nodeAtRaftAddr})
+		if err != nil {
+			_ = raftLn.Close()
+			return err
+		}
+	} else {
+		a.stream = raftnet.NewStreamLayer(raftLn, adv)
+	}
 	a.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  a.stream,
 		MaxPool: transportPool,
@@ -158,6 +177,10 @@ func (a *Agent) open() error {
 		return fmt.Errorf("http listener: %w", err)
 	}
 	a.httpAddr = advertiseAddr(a.httpLn.Addr(), cfg.AdvertiseHost)
+	if a.tls != nil {
+		a.httpLn = tls.NewListener(a.httpLn, a.tls.Server())
+		a.httpAddr = "https://" + a.httpAddr
+	}
 
 	gate := &versionGate{a: a, self: cfg.claimedVersions()}
 	a.replica, err = replica.New(cfg.replicaConfig(a.raftAddr), a.trans, replica.Env{
@@ -180,12 +203,23 @@ func (a *Agent) open() error {
 	if err != nil {
 		return err
 	}
+	var fromFile bool
+	if gcfg.Keys, gcfg.KeyringPath, fromFile, err = cfg.gossipKeys(); err != nil {
+		return err
+	}
+	if fromFile && cfg.EncryptKey != "" {
+		a.logger.Warn("the keyring file in the data directory takes precedence over the gossip key given", "file", gcfg.KeyringPath)
+	}
 	if a.gossip, err = membership.Start(gcfg, meta, a.logger); err != nil {
 		return err
 	}
 	a.gossipAddr = a.gossip.Addr()
 	load := func() api.Load { return a.serving.load() }
-	if a.members, err = membership.NewManager(cfg.serversConfig(), a.gossip, meta, a.raft, a.replica, load, a.shutdownCh, a.logger); err != nil {
+	sc := cfg.serversConfig()
+	if a.tls != nil {
+		sc.Prove = proveTLS(a.tls)
+	}
+	if a.members, err = membership.NewManager(sc, a.gossip, meta, a.raft, a.replica, load, a.shutdownCh, a.logger); err != nil {
 		return err
 	}
 	if a.lead, err = leader.New(a.ctx, cfg.leaderConfig(), a.replica, a.gossip, a.logger, a.members.Reconcile); err != nil {
@@ -330,7 +364,7 @@ func (a *Agent) teardown(ctx context.Context, graceful bool) error {
 func (a *Agent) Name() string { return a.cfg.Name }
 
 // HTTPAddr returns the host:port of the HTTP API as advertised to peers
-// and clients.
+// and clients; with TLS on, the base URL "https://host:port".
 func (a *Agent) HTTPAddr() string { return a.httpAddr }
 
 // RaftAddr returns the advertised host:port of the raft transport.

@@ -82,7 +82,7 @@ func TestGossipConfigMatchesDefaults(t *testing.T) {
 	}
 	want := membership.DefaultConfig()
 	want.Name, want.BindHost, want.BindPort, want.AdvertiseHost = got.Name, got.BindHost, got.BindPort, got.AdvertiseHost
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("gossipConfig() = %+v, want membership's defaults %+v", got, want)
 	}
 }

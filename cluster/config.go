@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/lease"
 	"github.com/vproc/vproc/cluster/membership"
+	"github.com/vproc/vproc/cluster/mtls"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/node"
 	"github.com/vproc/vproc/sched"
@@ -161,15 +161,22 @@ type Config struct {
 	ACLEnabled bool
 	// AgentToken is the secret the agents of the cluster present to each
 	// other on node-to-node routes, as Consul's agent token. With ACLs on
-	// it is needed unless PeerNode identifies nodes by their certificates.
+	// it is needed unless TLS identifies nodes by their certificates.
 	AgentToken string
-	// PeerNode, if not nil, returns the node a request's verified TLS
-	// client certificate names (the TLS layer sets it).
-	PeerNode func(r *http.Request) (node string, ok bool)
 
 	// Logger receives the agent's log. Nil discards it. Raft's and
 	// memberlist's own output goes to it at debug level.
 	Logger *slog.Logger
+
+	// TLS, when its files are set, secures every connection of the agent
+	// with mutual TLS: the HTTP API, raft, IPC streams between nodes and
+	// node reports (security.go). The certificate must be a server
+	// certificate naming Name (vproc tls cert create --server --node).
+	TLS mtls.Config
+	// EncryptKey, if set, is the base64 gossip key (vproc keygen) that
+	// encrypts gossip. A keyring file in DataDir, once written, takes
+	// precedence: it holds the keys installed since.
+	EncryptKey string
 }
 
 // Default ports (docs/design.md, "Command line").
@@ -349,7 +356,7 @@ func (c *Config) Validate() error {
 		return bad("http-max-conns-per-client %d is negative", c.HTTPMaxConnsPerClient)
 	case c.Memory < 0:
 		return bad("memory %d is negative", c.Memory)
-	case c.ACLEnabled && c.AgentToken == "" && c.PeerNode == nil:
+	case c.ACLEnabled && c.AgentToken == "" && !c.TLS.Enabled():
 		return bad("ACLs on need an agent token (--agent-token) or TLS client certificates")
 	case !validAgentToken(c.AgentToken):
 		return bad("the agent token must be 16 to 256 printable characters without spaces")
@@ -395,6 +402,9 @@ func (c *Config) Validate() error {
 		if _, _, err := splitListenAddr(a.addr); err != nil {
 			return bad("%s address %q: %v", a.what, a.addr, err)
 		}
+	}
+	if err := c.validateSecurity(); err != nil {
+		return bad("%v", err)
 	}
 	if c.AdvertiseHost != "" && net.ParseIP(c.AdvertiseHost) == nil {
 		return bad("advertise host %q is not an IP address", c.AdvertiseHost)

@@ -27,7 +27,10 @@
 //	cluster/commit      the vocabulary they share: sessions, outcomes,
 //	                    replication errors
 //	cluster/api         the HTTP API's wire types; cluster/client its Go client
-//	cluster/raftnet     raft's TCP stream layer
+//	cluster/raftnet     raft's TCP stream layer, plain or mutual TLS
+//	cluster/mtls        transport security: the CA and certificates of
+//	                    `vproc tls`, TLS configurations, and the node a
+//	                    peer's certificate names (PeerNode)
 //	cluster/internal/logbridge  raft's and memberlist's logs into slog
 //
 // Imports point downwards only: package cluster imports its parts; none of

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -79,6 +80,15 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 	if err != nil {
 		return nil, err
 	}
+	tlsc, err := cfg.loadTLS()
+	if err != nil {
+		logs.Close()
+		return nil, err
+	}
+	var clientTLS *tls.Config
+	if tlsc != nil {
+		clientTLS = tlsc.Client()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &serving{
 		c:      c,
@@ -86,7 +96,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		name:   c.name(),
 		log:    logger,
 		logs:   logs,
-		client: httpapi.NewClient(coreAPI{c}),
+		client: httpapi.NewClientTLS(coreAPI{c}, clientTLS),
 		ctx:    ctx,
 		cancel: cancel,
 	}
@@ -107,6 +117,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		Commit: s.runner,
 		Client: s.client,
 		Fail:   func(w http.ResponseWriter, r *http.Request, err error) { s.api.Fail(w, r, err) },
+		TLS:    tlsc,
 	}); err != nil {
 		cancel()
 		logs.Close()
@@ -164,8 +175,10 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		Logger:      logger,
 		IPCStream:   s.ipc.ServeStream,
 		EnableDebug: cfg.EnableDebug,
-		ACL:         httpapi.ACL{Enabled: cfg.ACLEnabled, AgentToken: cfg.AgentToken, PeerNode: cfg.PeerNode},
+		ACL:         httpapi.ACL{Enabled: cfg.ACLEnabled, AgentToken: cfg.AgentToken, NodeCerts: tlsc != nil},
 		Programs:    s.programs.Handler(),
+		NodeAuth:    tlsc != nil,
+		Keyring:     keyringOf(c),
 	})
 	if err != nil {
 		cancel()

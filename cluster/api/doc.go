@@ -19,6 +19,10 @@
 //	GET    /v1/operator/raft/peers          → PeerList
 //	GET    /v1/operator/scheduler[?stale]   → SchedulerConfig
 //	PUT    /v1/operator/scheduler           SchedulerConfigRequest → SchedulerConfig, once committed
+//	GET    /v1/operator/keyring             → KeyringResponse: every member's gossip keys
+//	POST   /v1/operator/keyring             KeyringRequest → KeyringResponse: install the key on every member
+//	PUT    /v1/operator/keyring             KeyringRequest → KeyringResponse: make it every member's primary key
+//	DELETE /v1/operator/keyring             KeyringRequest → KeyringResponse: remove it from every member
 //	GET    /v1/snapshot                     → a raft snapshot stream
 //	PUT    /v1/snapshot                     restore the table from a snapshot stream
 //	GET    /v1/state                        → StateInfo: applied index and state hash of the answering node (always local)
@@ -39,6 +43,9 @@
 // reverse proxy, with HeaderFwd set; a forwarded request that reaches a node
 // that is not the leader is answered 503 not_leader, never forwarded again.
 // Every answer carries HeaderNode, and HeaderLeader when a leader is known.
+// The keyring routes act on every alive member: the answering node fans
+// the operation out with ?local=true, which acts on that node only (with
+// TLS on, only under a node's certificate).
 // Logs and stdin go to the node that runs the process, with HeaderTarget
 // (that node's name) and HeaderIndex (the index of the record that named
 // it) set: that node first applies the table up to that index, then
@@ -122,7 +129,11 @@
 // children its processes spawn (spawn and place on itself, in the node's
 // own session; SIGKILL of a child whose spawn failed). The request names
 // its node in HeaderNode, which must be a node of the table, and each
-// command must be about that node (403 permission otherwise). It may carry
+// command must be about that node (403 permission otherwise). With TLS on,
+// the node is the one its client certificate names instead: every
+// /v1/internal/ route takes only a node's certificate, HeaderNode must
+// agree with it if set, and a follower answers these routes not_leader
+// instead of forwarding them. It may carry
 // the session headers. A domain failure is a 200 CommandResult with Code
 // set.
 //

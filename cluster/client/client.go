@@ -56,6 +56,7 @@ func New(cfg Config) (*Client, error) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConns = 1024
 		tr.MaxIdleConnsPerHost = 1024
+		tr.TLSClientConfig = cfg.TLS
 		hc = &http.Client{Transport: tr}
 	}
 	return &Client{cfg: cfg, base: base, hc: hc, reg: make(chan struct{}, 1)}, nil

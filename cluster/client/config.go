@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,6 +39,10 @@ type Config struct {
 	// agent. Its own Timeout, if any, must leave room for blocking queries
 	// and streams.
 	HTTPClient *http.Client
+	// TLS, if set and HTTPClient is nil, is the TLS configuration of the
+	// default client's transport: the cluster's CA and a client
+	// certificate, for an https agent address.
+	TLS *tls.Config
 	// Timeout bounds each attempt of an ordinary request. A blocking query
 	// gets its wait on top of it; streams (logs, stdin, snapshots) are
 	// bounded by their context only. An attempt that times out has an

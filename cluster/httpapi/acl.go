@@ -15,6 +15,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/cluster/mtls"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -32,10 +33,10 @@ type ACL struct {
 	// other (HeaderToken) on node-to-node routes when they have no
 	// certificate that names them. Empty: none is accepted.
 	AgentToken string
-	// PeerNode, if not nil, returns the node that the request's verified
-	// TLS client certificate names. A request it names a node for is node
-	// traffic, whatever its token.
-	PeerNode func(r *http.Request) (node string, ok bool)
+	// NodeCerts says that TLS is on: a request whose verified client
+	// certificate names a node (mtls.PeerNode, recorded by peerIdentity)
+	// comes from that node's agent.
+	NodeCerts bool
 }
 
 // principalKind says what a request may do.
@@ -123,8 +124,8 @@ func hashSecret(secret string) string {
 
 // identify finds who r comes from.
 func (s *Server) identify(r *http.Request) (principal, error) {
-	if s.acl.PeerNode != nil && r.Header.Get(api.HeaderToken) == "" && r.Header.Get(api.HeaderProxied) == "" {
-		if n, ok := s.acl.PeerNode(r); ok {
+	if s.acl.NodeCerts && r.Header.Get(api.HeaderToken) == "" && r.Header.Get(api.HeaderProxied) == "" {
+		if n, ok := mtls.PeerNode(r.Context()); ok {
 			if h := r.Header.Get(api.HeaderNode); h != "" && h != n {
 				return principal{}, forbidden("the certificate names node %s, the request %s", n, h)
 			}

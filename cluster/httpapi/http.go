@@ -79,7 +79,7 @@ func (s *Server) routes() http.Handler {
 		http.MethodPut: s.leaderOnly(s.wrap(s.handleSnapshotRestore), true),
 	})
 	mux.Handle("/v1/state", methods{http.MethodGet: s.wrap(s.handleState)})
-	mux.Handle("/v1/internal/command", methods{http.MethodPost: s.leaderOnly(s.wrap(s.handleCommand), true)})
+	mux.Handle("/v1/internal/command", methods{http.MethodPost: s.nodeLeaderOnly(s.wrap(s.handleCommand))})
 	mux.Handle("/v1/internal/lease", methods{http.MethodPost: s.wrap(s.handleLease)})
 	mux.Handle("/v1/internal/readindex", methods{http.MethodPost: s.wrap(s.handleReadIndex)})
 	s.ipcRoutes(mux)
@@ -89,6 +89,7 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(api.ProgramsPath+"/", s.programs)
 		mux.Handle(api.ProgramBlobsPath+"/", s.programs)
 	}
+	s.keyringRoutes(mux)
 	if s.debug {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -99,7 +100,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &httpError{http.StatusNotFound, api.CodeNotFound, "no route " + r.URL.Path})
 	})
-	return s.recoverer(s.common(s.authorize(mux)))
+	return s.recoverer(s.common(s.peerIdentity(s.authorize(mux))))
 }
 
 // common sets the headers every answer carries.

@@ -20,7 +20,7 @@ import (
 
 // handleCommand takes a command a node reports (POST /v1/internal/command).
 func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) (any, error) {
-	from := r.Header.Get(api.HeaderNode)
+	from := s.requestNode(r)
 	if !isMember(s.core.LocalView(), from) {
 		return nil, &httpError{http.StatusForbidden, "permission", fmt.Sprintf("%q is not a node of the cluster", from)}
 	}
@@ -231,7 +231,7 @@ func nodeMayReport(v *fsm.View, c fsm.Command, from string) error {
 // the leader answers; it is never forwarded.
 func (s *Server) handleLease(w http.ResponseWriter, r *http.Request) (any, error) {
 	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 1024))
-	from := r.Header.Get(api.HeaderNode)
+	from := s.requestNode(r)
 	if from == "" || len(from) > 128 {
 		return nil, badRequest("a lease renewal names its node in %s", api.HeaderNode)
 	}

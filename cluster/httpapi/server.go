@@ -136,6 +136,11 @@ type Config struct {
 	// Programs, if set, serves the program routes (api.ProgramsPath and
 	// api.ProgramBlobsPath; package programs).
 	Programs http.Handler
+	// NodeAuth says that TLS is on: the node routes take a node's
+	// certificate and know the node by it (identity.go).
+	NodeAuth bool
+	// Keyring, if set, serves /v1/operator/keyring (keyring_endpoint.go).
+	Keyring Keyring
 }
 
 // Server is the HTTP API of one node. Every node serves every route;
@@ -153,6 +158,8 @@ type Server struct {
 	debug     bool
 	acl       ACL
 	programs  http.Handler
+	nodeAuth  bool
+	keyring   Keyring
 	h         http.Handler
 
 	// ctx ends when Drain is called: long polls and log streams end with
@@ -182,6 +189,8 @@ func New(cfg Config) (*Server, error) {
 		debug:     cfg.EnableDebug,
 		acl:       cfg.ACL,
 		programs:  cfg.Programs,
+		nodeAuth:  cfg.NodeAuth,
+		keyring:   cfg.Keyring,
 		ctx:       ctx,
 		cancel:    cancel,
 	}

@@ -2,6 +2,8 @@ package ipcnet
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -9,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -228,7 +231,7 @@ func (s *Net) dialIPC(w ipc.Waiter, nodeName string, req openRequest) (*ipcConn,
 	if err != nil {
 		return nil, openReply{}, fmt.Errorf("%w: %v", ipc.ENOLINK, err)
 	}
-	conn, err := net.DialTimeout("tcp", base.Host, 5*time.Second)
+	conn, err := s.dialNode(nodeName, base)
 	if err != nil {
 		return nil, openReply{}, fmt.Errorf("%w: node %s: %v", ipc.ENOLINK, nodeName, err)
 	}
@@ -668,3 +671,20 @@ func (p *remotePipe) ID() uint64 { return 0 }
 
 // Close implements node.RemotePipe.
 func (p *remotePipe) Close() error { return p.c.Close() }
+
+// dialNode connects to the HTTP listener of nodeName at base: over mutual
+// TLS for an https address, checking that the peer's certificate names
+// nodeName, and plain TCP otherwise.
+func (s *Net) dialNode(nodeName string, base *url.URL) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	if base.Scheme != "https" {
+		return d.Dial("tcp", base.Host)
+	}
+	if s.tls == nil {
+		return nil, errors.New("the node serves TLS and this node has no certificate")
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	td := &tls.Dialer{NetDialer: d, Config: s.tls.ClientFor(nodeName)}
+	return td.DialContext(ctx, "tcp", base.Host)
+}

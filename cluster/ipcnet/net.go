@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/mtls"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/node"
 )
@@ -43,6 +44,9 @@ type Config struct {
 	Client Client
 	// Fail answers a stream request's error as the HTTP API does.
 	Fail func(w http.ResponseWriter, r *http.Request, err error)
+	// TLS, when set, secures the streams this node opens to others: the
+	// peer's certificate must name the node that holds the object.
+	TLS *mtls.TLS
 }
 
 // Net is a node's side of IPC between nodes: the node.Names the kernel
@@ -57,6 +61,7 @@ type Net struct {
 	commit Committer
 	client Client
 	fail   func(w http.ResponseWriter, r *http.Request, err error)
+	tls    *mtls.TLS
 	kernel *node.ProcessManager
 
 	// ctx ends when Close begins: registry waits end with it.
@@ -74,7 +79,7 @@ func New(cfg Config) (*Net, error) {
 		return nil, errors.New("ipcnet: a name, core, committer, client and fail are needed")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Net{name: cfg.Name, core: cfg.Core, commit: cfg.Commit, client: cfg.Client, fail: cfg.Fail, ctx: ctx, cancel: cancel}, nil
+	return &Net{name: cfg.Name, core: cfg.Core, commit: cfg.Commit, client: cfg.Client, fail: cfg.Fail, tls: cfg.TLS, ctx: ctx, cancel: cancel}, nil
 }
 
 // SetKernel gives the Net the local kernel, which is created with Names.

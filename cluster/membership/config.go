@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // ErrBadConfig is returned by Config.Validate and Start for a configuration
@@ -28,6 +30,11 @@ type Config struct {
 	ProbeTimeout     time.Duration
 	SuspicionMult    int
 	PushPullInterval time.Duration
+	// Keys, if any, encrypt gossip (keyring.go): the first is the primary
+	// key, each is 16, 24 or 32 bytes. KeyringPath, if set, is the file
+	// every change of the keyring is saved to.
+	Keys        [][]byte
+	KeyringPath string
 }
 
 // DefaultConfig returns the timing for a LAN of 3–5 servers that the agent
@@ -60,6 +67,11 @@ func (c *Config) Validate() error {
 		return bad("probe timeout %v is above the probe interval %v", c.ProbeTimeout, c.ProbeInterval)
 	case c.SuspicionMult < 1:
 		return bad("suspicion multiplier %d must be at least 1", c.SuspicionMult)
+	}
+	for _, k := range c.Keys {
+		if err := memberlist.ValidateKey(k); err != nil {
+			return bad("gossip key of %d bytes: want 16, 24 or 32", len(k))
+		}
 	}
 	return nil
 }

@@ -262,6 +262,7 @@ type Gossip struct {
 	logger *slog.Logger
 	ml     *memberlist.Memberlist // set once by startGossip
 	queue  *memberlist.TransmitLimitedQueue
+	keys   keyring // set by Start
 
 	meta atomic.Pointer[[]byte] // the local metadata, encoded
 
@@ -318,6 +319,21 @@ func Start(cfg Config, meta Meta, logger *slog.Logger) (*Gossip, error) {
 	// A server restarted with another address may take its name back once
 	// it has been dead this long.
 	mc.DeadNodeReclaimTime = 30 * time.Second
+	if len(cfg.Keys) > 0 {
+		ring, err := memberlist.NewKeyring(cfg.Keys[1:], cfg.Keys[0])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
+		}
+		g.keys = keyring{ring: ring, path: cfg.KeyringPath}
+		if cfg.KeyringPath != "" {
+			if err := saveKeyring(cfg.KeyringPath, cfg.Keys); err != nil {
+				return nil, fmt.Errorf("gossip: saving the keyring: %w", err)
+			}
+		}
+		mc.Keyring = ring
+		mc.GossipVerifyIncoming = true
+		mc.GossipVerifyOutgoing = true
+	}
 	mc.Delegate = &delegate{g: g}
 	mc.Events = &eventDelegate{g: g}
 	mc.LogOutput = logbridge.StdlogWriter(logger.With("module", "memberlist"))

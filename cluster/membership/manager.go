@@ -41,6 +41,10 @@ type ServersConfig struct {
 	ProbeInterval  time.Duration
 	GossipInterval time.Duration
 	LoadInterval   time.Duration
+	// Prove, if set, asks a member to prove its identity at its raft
+	// address before the leader adds it to raft or the table, or a
+	// bootstrapping server counts it (proof.go). Nil trusts gossip.
+	Prove func(ctx context.Context, name, raftAddr string) error
 }
 
 // DefaultServersConfig returns the agent's defaults (cluster.DefaultConfig
@@ -104,6 +108,8 @@ type Manager struct {
 	table  Table
 	load   func() api.Load // the local load to gossip
 	stop   <-chan struct{} // closed when the agent stops
+
+	proofs proofs // the members that proved themselves
 
 	metaMu sync.Mutex // guards meta and its gossiping
 	// meta is this node's gossip metadata.

@@ -76,6 +76,9 @@ func (mg *Manager) tryBootstrap(warned map[string]bool) bool {
 		if m.Meta.Expect == 0 {
 			continue
 		}
+		if !mg.proven(context.Background(), m.Name, m.Meta.RaftAddr) {
+			continue
+		}
 		if m.Meta.Expect != expect {
 			if !warned[m.Name] {
 				warned[m.Name] = true
@@ -156,9 +159,15 @@ func (mg *Manager) reconcile(ctx context.Context, missingSince map[string]time.T
 
 	// The table follows gossip.
 	for _, m := range members {
-		if m.MetaOK && ctx.Err() == nil {
-			mg.reconcileNode(ctx, view, m)
+		if !m.MetaOK || ctx.Err() != nil {
+			continue
 		}
+		n, known := view.Node(m.Name)
+		moved := !known || n.RaftAddr != m.Meta.RaftAddr || n.HTTPAddr != m.Meta.HTTPAddr
+		if moved && !mg.proven(ctx, m.Name, m.Meta.RaftAddr) {
+			continue
+		}
+		mg.reconcileNode(ctx, view, m)
 	}
 
 	byName := make(map[string]Member, len(members))
@@ -189,6 +198,9 @@ func (mg *Manager) reconcile(ctx context.Context, missingSince map[string]time.T
 		}
 		s, ok := inRaft[m.Name]
 		addr := raft.ServerAddress(m.Meta.RaftAddr)
+		if (!ok || s.Address != addr) && !mg.proven(ctx, m.Name, m.Meta.RaftAddr) {
+			continue
+		}
 		switch {
 		case !ok && voters < mg.cfg.MaxVoters, ok && s.Suffrage != raft.Voter && voters < mg.cfg.MaxVoters:
 			if mg.changeConfig("add voter", m.Name, mg.raft.AddVoter(raft.ServerID(m.Name), addr, 0, 0)) {

@@ -48,6 +48,10 @@ type agentFlags struct {
 	gcPercent       int
 	memoryLimit     string
 	maxProgramSize  string
+	caFile          string
+	certFile        string
+	keyFile         string
+	encrypt         string
 }
 
 func (f *agentFlags) register(fs *pflag.FlagSet) {
@@ -76,6 +80,10 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.aclEnabled, "acl-enabled", false, "turn ACLs on: every request but the health check needs a token (vproc acl bootstrap)")
 	fs.StringVar(&f.agentToken, "agent-token", "", "the secret the agents present to each other on node traffic when ACLs are on (16 to 256 characters, the same on every agent)")
 	fs.IntVar(&f.gcPercent, "gc-percent", 0, "the agent's garbage collection target (GOGC): the heap may grow this many percent over the live heap before a collection; -1 turns collection off until --memory-limit (default 400, or $GOGC when set)")
+	fs.StringVar(&f.caFile, "ca-file", "", "the cluster's CA certificate (PEM); with --cert-file and --key-file, every connection uses mutual TLS")
+	fs.StringVar(&f.certFile, "cert-file", "", "this node's server certificate (PEM), naming the node (vproc tls cert create --server --node NAME)")
+	fs.StringVar(&f.keyFile, "key-file", "", "the private key of --cert-file (PEM)")
+	fs.StringVar(&f.encrypt, "encrypt", "", "the base64 gossip encryption key (vproc keygen); a keyring file in the data directory takes precedence")
 	fs.StringVar(&f.memoryLimit, "memory-limit", "", "the agent's soft memory limit (GOMEMLIMIT), such as 2G, or none: the collector works harder as the agent nears it (default $GOMEMLIMIT, or half of the machine's or cgroup's memory)")
 }
 
@@ -181,6 +189,18 @@ func (f *agentFlags) config(fs changedFlags, base cluster.Config) (cluster.Confi
 	}
 	if set("agent-token") {
 		cfg.AgentToken = f.agentToken
+	}
+	if set("ca-file") {
+		cfg.TLS.CAFile = f.caFile
+	}
+	if set("cert-file") {
+		cfg.TLS.CertFile = f.certFile
+	}
+	if set("key-file") {
+		cfg.TLS.KeyFile = f.keyFile
+	}
+	if set("encrypt") {
+		cfg.EncryptKey = f.encrypt
 	}
 	if cfg.Name == "" {
 		host, err := os.Hostname()

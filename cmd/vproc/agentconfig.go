@@ -84,6 +84,10 @@ var agentFileKeys = []fileKey{
 	{"gc-percent", "gc_percent"},
 	{"memory-limit", "memory_limit"},
 	{"max-program-size", "max_program_size"},
+	{"ca-file", "ca_file"},
+	{"cert-file", "cert_file"},
+	{"key-file", "key_file"},
+	{"encrypt", "encrypt"},
 }
 
 // cliOnlyFlags are the agent flags that have no key in a config file, and
@@ -575,6 +579,14 @@ func (s *agentSettings) values() []keyValue {
 				n = api.DefaultMaxProgramBytes
 			}
 			v = cty.StringVal(sizeString(n))
+		case "ca_file":
+			v = cty.StringVal(c.TLS.CAFile)
+		case "cert_file":
+			v = cty.StringVal(c.TLS.CertFile)
+		case "key_file":
+			v = cty.StringVal(c.TLS.KeyFile)
+		case "encrypt":
+			v = cty.StringVal(c.EncryptKey)
 		default:
 			panic("vproc agent: no effective value for config key " + k.key)
 		}

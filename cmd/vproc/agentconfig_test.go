@@ -95,6 +95,10 @@ var fileSamples = map[string]string{
 	"memory_limit":              `"1G"`,
 	"max_program_size":          `"8M"`,
 	"http_max_conns_per_client": `50`,
+	"ca_file":                   `"/etc/vproc/vproc-agent-ca.pem"`,
+	"cert_file":                 `"/etc/vproc/server-vproc-n9.pem"`,
+	"key_file":                  `"/etc/vproc/server-vproc-n9-key.pem"`,
+	"encrypt":                   `"pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s="`,
 }
 
 // TestAgentFlagsHaveFileKeys fails for any flag of vproc agent that has no

@@ -183,6 +183,7 @@ func describe(err error, addr string) string {
 // globals are the flags every client verb takes.
 type globals struct {
 	addr string
+	tls  clientTLSFlags
 }
 
 // client returns a client for the agent the flags or the environment name.
@@ -190,6 +191,11 @@ func (g *globals) client(e *env, opts ...func(*client.Config)) (*client.Client, 
 	cfg := client.DefaultConfig()
 	cfg.Addr = g.address(e)
 	cfg.Token = e.getenv(client.EnvToken)
+	t, err := g.tlsConfig(e)
+	if err != nil {
+		return nil, err
+	}
+	cfg.TLS = t
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -244,6 +250,7 @@ token in VPROC_TOKEN when the agents run with --acl-enabled.`,
 		return &usageError{cmd: cmd, err: err}
 	})
 	root.PersistentFlags().StringVar(&g.addr, "addr", "", "the agent's address (default $"+client.EnvAddr+" or "+client.DefaultAddr+")")
+	g.registerTLS(root.PersistentFlags())
 	root.AddCommand(
 		newAgentCmd(e),
 		newSpawnCmd(e, g),
@@ -264,6 +271,8 @@ token in VPROC_TOKEN when the agents run with --acl-enabled.`,
 		newProgramCmd(e, g),
 		newVersionCmd(e),
 		newACLCmd(e, g),
+		newTLSCmd(e),
+		newKeygenCmd(e),
 	)
 	return root
 }

@@ -38,6 +38,7 @@ func newOperatorCmd(e *env, g *globals) *cobra.Command {
 	outputFlag(peers.Flags(), &output)
 	return group("operator", "Operate the cluster",
 		group("raft", "Inspect the raft cluster", peers),
+		newKeyringCmd(e, g),
 		newSchedulerCmd(e, g))
 }
 

@@ -86,6 +86,7 @@ type cluster struct {
 	bin  string
 	hist *History
 	logf func(string, ...any)
+	sec  *secure        // nil without Config.Secure; read-only
 	wg   sync.WaitGroup // tracks the goroutines that wait for agents
 
 	mu       sync.Mutex
@@ -98,12 +99,22 @@ type cluster struct {
 
 var _ Target = (*cluster)(nil)
 
-func newCluster(cfg Config, network Network, bin string, hist *History, logf func(string, ...any)) *cluster {
+func newCluster(cfg Config, network Network, bin string, hist *History, logf func(string, ...any)) (*cluster, error) {
 	c := &cluster{cfg: cfg, net: network, bin: bin, hist: hist, logf: logf, agents: make(map[string]*agent)}
+	if cfg.Secure {
+		var err error
+		if c.sec, err = newSecure(cfg.OutDir); err != nil {
+			return nil, fmt.Errorf("TLS and gossip key: %w", err)
+		}
+	}
 	for i := 1; i <= cfg.Nodes; i++ {
 		name := fmt.Sprintf("n%d", i)
 		c.base = append(c.base, name)
-		c.agents[name] = c.newAgent(name, i, false)
+		a, err := c.newAgent(name, i, false)
+		if err != nil {
+			return nil, err
+		}
+		c.agents[name] = a
 	}
 	// Every base node joins node 1, and node 1 joins node 2.
 	for i, name := range c.base {
@@ -115,21 +126,29 @@ func newCluster(cfg Config, network Network, bin string, hist *History, logf fun
 		a.spec.BootstrapExpect = cfg.Nodes
 		a.spec.Join = peer.spec.GossipAddr
 	}
-	return c
+	return c, nil
 }
 
-func (c *cluster) newAgent(name string, slot int, extra bool) *agent {
+func (c *cluster) newAgent(name string, slot int, extra bool) (*agent, error) {
 	h, r, g := c.net.Addrs(slot)
 	dir := filepath.Join(c.cfg.OutDir, "data", name)
+	args := slices.Clone(c.cfg.AgentArgs)
+	if c.sec != nil {
+		sa, err := c.sec.agentArgs(name)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, sa...)
+	}
 	return &agent{
 		name: name, slot: slot, extra: extra,
 		logPath: filepath.Join(c.cfg.OutDir, name+".log"),
 		spec: AgentSpec{
 			Binary: c.bin, Name: name, DataDir: dir,
 			HTTPAddr: h, RaftAddr: r, GossipAddr: g,
-			Retention: c.cfg.Retention, Extra: c.cfg.AgentArgs,
+			Retention: c.cfg.Retention, Extra: args,
 		},
-	}
+	}, nil
 }
 
 // startAll starts the base nodes and waits until every one answers with
@@ -305,7 +324,7 @@ func (c *cluster) endpoints() []Endpoint {
 		names = append(names, c.extra)
 	}
 	for _, n := range names {
-		out = append(out, Endpoint{Name: n, URL: "http://" + c.agents[n].spec.HTTPAddr})
+		out = append(out, Endpoint{Name: n, URL: c.sec.scheme() + c.agents[n].spec.HTTPAddr, TLS: c.sec.tlsConfig()})
 	}
 	return out
 }
@@ -406,7 +425,11 @@ func (c *cluster) AddNode(ctx context.Context) (string, error) {
 	}
 	c.extraSeq++
 	name := fmt.Sprintf("x%d", c.extraSeq)
-	a := c.newAgent(name, c.cfg.Nodes+1, true)
+	a, err := c.newAgent(name, c.cfg.Nodes+1, true)
+	if err != nil {
+		c.mu.Unlock()
+		return "", err
+	}
 	for _, b := range c.base {
 		if ba := c.agents[b]; ba.running && !ba.paused {
 			a.spec.Join = ba.spec.GossipAddr

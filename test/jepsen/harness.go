@@ -65,6 +65,10 @@ type Config struct {
 	Retention time.Duration
 	// AgentArgs are added to every agent's command line.
 	AgentArgs []string
+	// Secure runs the agents with mutual TLS and a gossip key (a CA and
+	// certificates made for the run under OutDir/tls); the workload and
+	// the checks use a client certificate.
+	Secure bool
 	// KillGrace is how long after an acknowledged SIGKILL the killed
 	// incarnation may still complete a system call: the agents' fence
 	// timeout and a margin (Guarantee 4).
@@ -235,7 +239,9 @@ func openRig(ctx context.Context, cfg Config) (r *rig, err error) {
 		}
 	}
 
-	r.cl = newCluster(cfg, network, r.bin, r.hist, lg.printf)
+	if r.cl, err = newCluster(cfg, network, r.bin, r.hist, lg.printf); err != nil {
+		return r, err
+	}
 	r.closers = append(r.closers, r.cl.shutdown)
 	if err := r.cl.startAll(ctx); err != nil {
 		return r, err

@@ -129,7 +129,10 @@ func TestSmokeNetwork(t *testing.T) {
 	h1, _, _ := network.Addrs(1)
 	cfg.AgentArgs = []string{"--fake-leader", "http://" + h1}
 	hist := NewHistory(NewClock())
-	cl := newCluster(cfg, network, helperBinary(t), hist, t.Logf)
+	cl, err := newCluster(cfg, network, helperBinary(t), hist, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(cl.shutdown)
 	if err := cl.startAll(ctx); err != nil {
 		t.Fatal(err)
@@ -149,7 +152,10 @@ func TestSmokeNetwork(t *testing.T) {
 		t.Fatalf("no node %s", n)
 		return ""
 	}
-	waitFor(t, 10*time.Second, func() bool { _, err := ReadHealth(ctx, Endpoint{name, addrOf(name)}, time.Second); return err == nil })
+	waitFor(t, 10*time.Second, func() bool {
+		_, err := ReadHealth(ctx, Endpoint{Name: name, URL: addrOf(name)}, time.Second)
+		return err == nil
+	})
 
 	// reaches asks node from to fetch node to's /ping.
 	hc := &http.Client{Timeout: 3 * time.Second}
@@ -208,20 +214,20 @@ func TestSmokeNetwork(t *testing.T) {
 	if err := cl.Pause("n2"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadHealth(ctx, Endpoint{"n2", addrOf("n2")}, 500*time.Millisecond); err == nil {
+	if _, err := ReadHealth(ctx, Endpoint{Name: "n2", URL: addrOf("n2")}, 500*time.Millisecond); err == nil {
 		t.Error("a paused node answered")
 	}
 	if err := cl.Resume("n2"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, func() bool { _, err := ReadHealth(ctx, Endpoint{"n2", addrOf("n2")}, time.Second); return err == nil })
+	waitFor(t, 5*time.Second, func() bool { _, err := ReadHealth(ctx, Endpoint{Name: "n2", URL: addrOf("n2")}, time.Second); return err == nil })
 	if err := cl.Kill("n3"); err != nil {
 		t.Fatal(err)
 	}
 	if err := cl.Start("n3"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() bool { _, err := ReadHealth(ctx, Endpoint{"n3", addrOf("n3")}, time.Second); return err == nil })
+	waitFor(t, 10*time.Second, func() bool { _, err := ReadHealth(ctx, Endpoint{Name: "n3", URL: addrOf("n3")}, time.Second); return err == nil })
 	if err := cl.RemoveNode(ctx, name); err != nil {
 		t.Error(err)
 	}

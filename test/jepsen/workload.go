@@ -4,6 +4,7 @@ package jepsen
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -18,6 +19,9 @@ import (
 type Endpoint struct {
 	Name string // the node's name, such as "n1"
 	URL  string // base URL, such as "http://10.99.7.1:7070"
+	// TLS, when the agents serve mutual TLS (Config.Secure), is the
+	// client's configuration: the CA and a client certificate.
+	TLS *tls.Config
 }
 
 // RegistryRoutes are the HTTP routes of the FIFO and message-queue

@@ -5,6 +5,7 @@ package jepsen
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,7 +34,7 @@ type stream struct {
 }
 
 func (w *Workload) newStream(client int) *stream {
-	return &stream{client: client, id: w.hist.NewStream(), hc: &http.Client{Transport: newTransport()}, next: 1}
+	return &stream{client: client, id: w.hist.NewStream(), hc: &http.Client{Transport: newTransport(tlsOf(w.endpoints()))}, next: 1}
 }
 
 func (s *stream) close() { s.hc.CloseIdleConnections() }
@@ -47,9 +48,10 @@ func (w *Workload) renew(s *stream) {
 	s.pin = pin
 }
 
-func newTransport() *http.Transport {
+func newTransport(tc *tls.Config) *http.Transport {
 	d := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 15 * time.Second}
 	return &http.Transport{
+		TLSClientConfig:     tc,
 		DialContext:         d.DialContext,
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     30 * time.Second,

@@ -1,0 +1,11 @@
+// Package secure runs the README's "Secure cluster" section as a user
+// would: it builds vproc, runs the section's shell block (only vproc
+// commands) in a scratch directory, and then checks the cluster it made
+// from outside: plaintext refused, a client without a certificate
+// refused, three voters, the gossip key rotated on every member.
+//
+// The block lies between the README's secure-cluster-steps markers; the
+// test runs it as it is, so the README and the test cannot drift apart.
+// Further steps (ACL tokens, say) go in the same block, and their checks
+// in this package.
+package secure
