@@ -80,6 +80,10 @@ func TestRunExitCodes(t *testing.T) {
 		{"signal", api.Process{PID: 8, State: "exited", Signal: intp(9)}, 137, ""},
 		{"unknown program at exec", api.Process{PID: 8, State: "exited", ExitCode: intp(127)}, 127, ""},
 		{"lost", api.Process{PID: 8, State: "lost", Reason: "node n3 lost"}, 125, "vproc: process 8 was lost: node n3 lost\n"},
+		{"cannot start", api.Process{PID: 8, State: "exited", ExitCode: intp(126), Reason: "cannot start: chdir /nonexistent: no such file or directory"}, 126,
+			"vproc: cannot start: chdir /nonexistent: no such file or directory\n"},
+		{"unknown program at start", api.Process{PID: 8, State: "exited", ExitCode: intp(127), Reason: "unknown program nope"}, 127, "vproc: unknown program nope\n"},
+		{"own 126 with a reason-less exit", api.Process{PID: 8, State: "exited", ExitCode: intp(126)}, 126, ""},
 	}
 	for _, tc := range cases {
 		f := procAPI(t, 8, "hello\nworld\n", tc.final)

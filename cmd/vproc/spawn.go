@@ -277,10 +277,27 @@ func runProcess(ctx context.Context, e *env, g *globals, c *client.Client, req a
 		<-logsDone
 	}
 	code, reason := exitCode(p)
+	if reason == "" {
+		reason = startFailure(p)
+	}
 	if reason != "" {
 		return &exitError{code, errors.New(reason)}
 	}
 	return &exitError{code: code}
+}
+
+// startFailure returns why process p could not start, or "" when it ran.
+// A program that was never found (127) or could not be started (126) is
+// reported exited with the reason its node gave; a program that ran and
+// exited with such a code has no reason, as a plain exit carries none.
+func startFailure(p api.Process) string {
+	if p.ExitCode == nil || p.Signal != nil || p.Reason == "" {
+		return ""
+	}
+	if c := *p.ExitCode; c != 126 && c != 127 {
+		return ""
+	}
+	return p.Reason
 }
 
 // forwardSignals passes the signals vproc gets on to process pid.
