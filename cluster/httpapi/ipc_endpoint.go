@@ -18,7 +18,9 @@ import (
 	"github.com/vproc/vproc/node"
 )
 
-// The HTTP routes of named IPC objects (api/ipc.go lists them).
+// The HTTP routes of named IPC objects (api/ipc.go lists them). Every name
+// and FIFO path is cleaned with ipc.CleanName before the kernel, the
+// registry or a forward sees it: "/x/../c" and "/c" are one name.
 
 // maxIPCWait bounds a blocking send or receive through the API.
 const maxIPCWait = 5 * time.Minute
@@ -105,6 +107,7 @@ func (s *Server) handleMQCreate(w http.ResponseWriter, r *http.Request) (any, er
 			attr.MsgSize = ipc.DefaultMsgSize
 		}
 	}
+	req.Name = ipc.CleanName(req.Name)
 	if err := s.node.MqCreate(req.Name, modeOr(req.Mode, 0o600), ownerOr(req.Owner), attr); err != nil {
 		return nil, errnoError(err)
 	}
@@ -119,6 +122,7 @@ func (s *Server) handleFIFOCreate(w http.ResponseWriter, r *http.Request) (any, 
 	if s.elsewhere(w, r, req.Node) {
 		return nil, nil
 	}
+	req.Path = ipc.CleanName(req.Path)
 	if err := s.node.Mkfifo(req.Path, fs.FileMode(modeOr(req.Mode, 0o644)), ownerOr(req.Owner)); err != nil {
 		return nil, errnoError(err)
 	}
@@ -132,11 +136,11 @@ func (s *Server) handleIPCRemove(w http.ResponseWriter, r *http.Request) (any, e
 	var err error
 	switch r.URL.Path {
 	case "/v1/mq":
-		err = s.node.MqUnlink(q.Get("name"))
+		err = s.node.MqUnlink(ipc.CleanName(q.Get("name")))
 	case "/v1/shm":
-		err = s.node.ShmUnlink(q.Get("name"))
+		err = s.node.ShmUnlink(ipc.CleanName(q.Get("name")))
 	default:
-		err = s.node.RemoveFIFO(q.Get("path"))
+		err = s.node.RemoveFIFO(ipc.CleanName(q.Get("path")))
 	}
 	if err != nil {
 		return nil, errnoError(err)
@@ -170,7 +174,7 @@ func (s *Server) handleMQSend(w http.ResponseWriter, r *http.Request) (any, erro
 		return nil, err
 	}
 	defer cancel()
-	q, err := s.node.OpenQueue(req.Name, node.O_WRONLY, 0, "root", nil)
+	q, err := s.node.OpenQueue(ipc.CleanName(req.Name), node.O_WRONLY, 0, "root", nil)
 	if err != nil {
 		return nil, errnoError(err)
 	}
@@ -191,7 +195,7 @@ func (s *Server) handleMQRecv(w http.ResponseWriter, r *http.Request) (any, erro
 		return nil, err
 	}
 	defer cancel()
-	q, err := s.node.OpenQueue(req.Name, node.O_RDONLY, 0, "root", nil)
+	q, err := s.node.OpenQueue(ipc.CleanName(req.Name), node.O_RDONLY, 0, "root", nil)
 	if err != nil {
 		return nil, errnoError(err)
 	}
@@ -226,7 +230,7 @@ func ownerOr(o string) string {
 // node that was asked to (clusterNames.Unregister).
 func (s *Server) handleIPCUnlink(w http.ResponseWriter, r *http.Request) (any, error) {
 	q := r.URL.Query()
-	name := q.Get("name")
+	name := ipc.CleanName(q.Get("name"))
 	var err error
 	switch node.NameKind(q.Get("kind")) {
 	case node.NameMQ:
