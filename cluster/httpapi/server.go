@@ -109,6 +109,10 @@ type ProcInfo struct {
 	Micro string
 	CPU   time.Duration
 	OK    bool
+	// Command and Args: the program running now (after an exec), or ""
+	// when the kernel does not say.
+	Command string
+	Args    []string
 }
 
 // Errors a Node returns that the API answers with their own status.
