@@ -187,6 +187,8 @@ func (a *applier) apply(c Command) *Result {
 		r = a.registryLost(c)
 	case *SetSchedulerConfig:
 		r = a.setSchedulerConfig(c)
+	case *SetGroup:
+		r = a.setGroup(c)
 	case *RaisePIDFloor:
 		if c.Floor > a.s.nextPID {
 			a.s.nextPID = c.Floor
