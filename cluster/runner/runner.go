@@ -369,6 +369,9 @@ func (r *Runner) handleEvents() {
 			r.rep.add(&fsm.Continued{PID: pid, Incarnation: inc, Node: r.name})
 		case node.EventExited:
 			r.rep.add(&fsm.Exited{PID: pid, Incarnation: inc, Node: r.name, Status: httpapi.FSMStatus(e.Status, e.Reason)})
+		case node.EventSetGroup:
+			// So that a kill of the group from any node reaches it.
+			r.rep.add(&fsm.SetGroup{PID: pid, Incarnation: inc, Node: r.name, Pgid: uint64(e.Pgid), Sid: uint64(e.Sid)})
 		}
 		if reap {
 			r.rep.add(&fsm.Reap{PID: pid})
