@@ -10,6 +10,7 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
 	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/node"
 )
 
 // TestPSShowsTheProgramAfterExec: after "sh -c 'exec sleep 600'", ps and
@@ -64,4 +65,109 @@ func TestPSShowsTheProgramAfterExec(t *testing.T) {
 	if _, err := clients[2].Kill(ctx, api.KillRequest{Targets: []int64{int64(res.PID)}, Signal: int(ipc.SIGKILL)}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// progRegroup spawns two "sleep 600" children, moves the first into a
+// group of its own and the second into the first's (setpgid after the
+// spawn, as a shell's job control does), prints "ready C1 C2" and pauses.
+func progRegroup(s *Sys) int {
+	var kids [2]int
+	for i := range kids {
+		pid, err := s.Spawn(node.SpawnAttr{Command: "sleep", Args: []string{"600"}})
+		if err != nil {
+			s.Errorf("spawn: %v", err)
+			return 1
+		}
+		kids[i] = pid
+	}
+	if err := s.Setpgid(kids[0], 0); err != nil {
+		s.Errorf("setpgid %d 0: %v", kids[0], err)
+		return 1
+	}
+	if err := s.Setpgid(kids[1], kids[0]); err != nil {
+		s.Errorf("setpgid %d %d: %v", kids[1], kids[0], err)
+		return 1
+	}
+	s.Printf("ready %d %d\n", kids[0], kids[1])
+	for {
+		s.Pause()
+	}
+}
+
+// regroupCluster is unixCluster with progRegroup.
+func regroupCluster(t *testing.T) ([]*client.Client, []string) {
+	c := MakeCluster(t, 3, func(i int, cfg *Config) {
+		progs := unixPrograms()
+		progs.Register("regroup", progRegroup)
+		cfg.Programs = progs
+		cfg.Retention = 5 * time.Second
+	})
+	clients := make([]*client.Client, 3)
+	names := make([]string, 3)
+	for i, a := range c.agents {
+		cfg := client.DefaultConfig()
+		cfg.Addr = "http://" + a.HTTPAddr()
+		cl, err := client.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cl.Close() })
+		clients[i] = cl
+		names[i] = a.Name()
+	}
+	return clients, names
+}
+
+// TestKillReachesGroupJoinedAfterSpawn: processes that formed a group
+// with setpgid after their spawn on node 0 are in that group in the table,
+// so that "kill -s TERM -PGID" sent through node 2 reaches both, and not
+// their parent, which stayed in its own group.
+func TestKillReachesGroupJoinedAfterSpawn(t *testing.T) {
+	clients, names := regroupCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := clients[1].Spawn(ctx, api.SpawnRequest{Command: "regroup", Node: names[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := waitLog(t, ctx, clients[1], res.PID, "ready")
+	var c1, c2 uint64
+	if _, err := fmt.Sscanf(out, "ready %d %d", &c1, &c2); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	poll(t, 30*time.Second, func() error {
+		for _, pid := range []uint64{c1, c2} {
+			p, err := clients[2].Get(ctx, pid, client.ReadOpts{})
+			if err != nil {
+				return err
+			}
+			if p.Pgid != c1 || p.Sid != res.PID || p.State != "running" {
+				return fmt.Errorf("%d: %+v, want running in group %d of session %d", pid, p, c1, res.PID)
+			}
+		}
+		return nil
+	})
+	kr, err := clients[2].Kill(ctx, api.KillRequest{Targets: []int64{-int64(c1)}, Signal: int(ipc.SIGTERM)})
+	if err != nil {
+		t.Fatalf("kill -TERM -%d through node 2: %v", c1, err)
+	}
+	if len(kr.Reached) != 2 {
+		t.Fatalf("kill -TERM -%d reached %+v, want %d and %d", c1, kr.Reached, c1, c2)
+	}
+	poll(t, 60*time.Second, func() error {
+		for _, pid := range []uint64{c1, c2} {
+			p, err := clients[1].Get(ctx, pid, client.ReadOpts{})
+			if err != nil {
+				return err
+			}
+			if p.State != "exited" || p.Signal == nil || *p.Signal != int(ipc.SIGTERM) {
+				return fmt.Errorf("%d: %+v, want killed by SIGTERM", pid, p)
+			}
+		}
+		return nil
+	})
+	if p, err := clients[0].Get(ctx, res.PID, client.ReadOpts{}); err != nil || p.State != "running" {
+		t.Fatalf("the parent, outside the group: %+v, %v; want running", p, err)
+	}
+	clients[0].Kill(ctx, api.KillRequest{Targets: []int64{int64(res.PID)}, Signal: int(ipc.SIGKILL)})
 }
