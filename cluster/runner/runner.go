@@ -654,8 +654,7 @@ func (r *Runner) startProcess(p *fsm.Process) {
 	}
 	r.mu.Unlock()
 	if err == nil {
-		w := r.logs.Writer(pid)
-		spec.Stdout, spec.Stderr = w, w
+		spec.Stdout, spec.Stderr = r.logs.Writers(pid)
 		_, err = r.kernel.Spawn(spec)
 	}
 	var st fsm.Status

@@ -75,6 +75,7 @@ func (t *fsmTable) apply(tb testing.TB, cmd fsm.Command) *fsm.Result {
 type discardLogs struct{}
 
 func (discardLogs) Writer(uint64) io.Writer { return io.Discard }
+func (discardLogs) Writers(uint64) (io.Writer, io.Writer) { return io.Discard, io.Discard }
 func (discardLogs) Finish(uint64)           {}
 func (discardLogs) Remove(uint64)           {}
 func (discardLogs) PIDs() []uint64          { return nil }
