@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/ipc"
@@ -99,6 +100,9 @@ type Logs interface {
 	Has(pid uint64) bool
 	Read(pid uint64, off int64, p []byte) (n int, at int64, err error)
 	WaitChan(pid uint64, off int64) (wake <-chan struct{}, finished bool)
+	// ReadChunks reads as Read does and splits what it read by stream
+	// and time; next is where the following read starts.
+	ReadChunks(pid uint64, off int64, p []byte) (chunks []logstore.Chunk, at, next int64, err error)
 }
 
 // ProcRef names an incarnation.
