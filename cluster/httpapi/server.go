@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
-	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"

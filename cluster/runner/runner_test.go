@@ -75,10 +75,11 @@ func (t *fsmTable) apply(tb testing.TB, cmd fsm.Command) *fsm.Result {
 type discardLogs struct{}
 
 func (discardLogs) Writer(uint64) io.Writer { return io.Discard }
-func (discardLogs) Writers(uint64) (io.Writer, io.Writer) { return io.Discard, io.Discard }
 func (discardLogs) Finish(uint64)           {}
 func (discardLogs) Remove(uint64)           {}
 func (discardLogs) PIDs() []uint64          { return nil }
+
+func (discardLogs) Writers(uint64) (io.Writer, io.Writer) { return io.Discard, io.Discard }
 
 // newTestRunner returns a runner of node n1 over a fresh table that has
 // the node, with its kernel, not started. Its cleanup stops both.
