@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"testing"
 	"time"
@@ -170,4 +172,72 @@ func TestKillReachesGroupJoinedAfterSpawn(t *testing.T) {
 		t.Fatalf("the parent, outside the group: %+v, %v; want running", p, err)
 	}
 	clients[0].Kill(ctx, api.KillRequest{Targets: []int64{int64(res.PID)}, Signal: int(ipc.SIGKILL)})
+}
+
+// TestTwoStreamsThroughTheAPI: a process's stdout and stderr are told apart
+// by GET /v1/procs/{pid}/logs?stream=, read through a node that does not
+// run it; both, the default, is the output as written.
+func TestTwoStreamsThroughTheAPI(t *testing.T) {
+	_, clients, names := unixCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := clients[0].Spawn(ctx, api.SpawnRequest{Command: "sh", Args: []string{"-c", "echo out; echo err >&2; echo out2"}, Node: names[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := clients[2].Wait(ctx, res.PID); err != nil || p.ExitCode == nil || *p.ExitCode != 0 {
+		t.Fatalf("sh: %+v, %v", p, err)
+	}
+	read := func(opts client.LogOpts) string {
+		t.Helper()
+		ls, err := clients[2].LogsWith(ctx, res.PID, opts)
+		if err != nil {
+			t.Fatalf("logs %+v: %v", opts, err)
+		}
+		defer ls.Close()
+		b, err := io.ReadAll(ls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, tc := range []struct{ stream, want string }{
+		{"", "out\nerr\nout2\n"},
+		{api.StreamBoth, "out\nerr\nout2\n"},
+		{api.StreamStdout, "out\nout2\n"},
+		{api.StreamStderr, "err\n"},
+	} {
+		if got := read(client.LogOpts{Stream: tc.stream}); got != tc.want {
+			t.Errorf("stream %q: %q, want %q", tc.stream, got, tc.want)
+		}
+	}
+	ls, err := clients[2].LogsWith(ctx, res.PID, client.LogOpts{Chunks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	cr := client.NewChunkReader(ls)
+	var got []string
+	var off int64
+	for {
+		ch, err := cr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch.Off != off || ch.At.IsZero() || time.Since(ch.At) > time.Hour {
+			t.Fatalf("chunk %+v: want offset %d and the time it was written", ch, off)
+		}
+		off += int64(len(ch.Data))
+		got = append(got, ch.Stream+":"+string(ch.Data))
+	}
+	if want := []string{"stdout:out\n", "stderr:err\n", "stdout:out2\n"}; !slices.Equal(got, want) {
+		t.Fatalf("chunks %q, want %q", got, want)
+	}
+	// A bad stream is refused.
+	if _, err := clients[2].LogsWith(ctx, res.PID, client.LogOpts{Stream: "stdin"}); err == nil {
+		t.Fatal("stream=stdin: no error")
+	}
 }
