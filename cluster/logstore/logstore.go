@@ -101,7 +101,12 @@ func (st *Store) load() error {
 		return fmt.Errorf("log store: %w", err)
 	}
 	bases := make(map[uint64][]int64)
+	var recFiles []uint64
 	for _, e := range ents {
+		if pid, ok := parseRecordsName(e.Name()); ok && !e.IsDir() {
+			recFiles = append(recFiles, pid)
+			continue
+		}
 		pid, base, ok := parseSegmentName(e.Name())
 		if !ok || e.IsDir() {
 			continue
@@ -145,6 +150,11 @@ func (st *Store) load() error {
 		pl.trimLocked(start)
 		pl.recStale = true
 		st.logs[pid] = pl
+	}
+	for _, pid := range recFiles {
+		if st.logs[pid] == nil {
+			_ = os.Remove(st.recPath(pid)) // its segments are gone
+		}
 	}
 	return nil
 }

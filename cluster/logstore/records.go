@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -84,6 +85,16 @@ func (pl *procLog) trimLocked(start int64) {
 		pl.recs = append(pl.recs[:0:0], pl.recs[i:]...)
 		pl.recSaved = max(pl.recSaved-i, 0)
 	}
+}
+
+// parseRecordsName reads the PID of a records file's name, "<pid>.rec".
+func parseRecordsName(name string) (uint64, bool) {
+	rest, ok := strings.CutSuffix(name, ".rec")
+	if !ok {
+		return 0, false
+	}
+	pid, err := strconv.ParseUint(rest, 10, 64)
+	return pid, err == nil
 }
 
 func (st *Store) recPath(pid uint64) string {
