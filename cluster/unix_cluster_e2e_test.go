@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,5 +240,34 @@ func TestTwoStreamsThroughTheAPI(t *testing.T) {
 	// A bad stream is refused.
 	if _, err := clients[2].LogsWith(ctx, res.PID, client.LogOpts{Stream: "stdin"}); err == nil {
 		t.Fatal("stream=stdin: no error")
+	}
+}
+
+// TestStartFailureSaysWhy: a process that cannot start (no such working
+// directory, no such program) is reported exited 126 or 127 with a one-line
+// reason naming the cause, which vproc run prints.
+func TestStartFailureSaysWhy(t *testing.T) {
+	_, clients, names := unixCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for _, tc := range []struct {
+		req  api.SpawnRequest
+		code int
+		want string
+	}{
+		{api.SpawnRequest{Command: "pwd", Cwd: "/nonexistent", Node: names[1]}, 126, "/nonexistent"},
+	} {
+		res, err := clients[0].Spawn(ctx, tc.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := clients[2].Wait(ctx, res.PID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.ExitCode == nil || *p.ExitCode != tc.code || !strings.Contains(p.Reason, tc.want) || strings.Contains(p.Reason, "\n") {
+			t.Fatalf("%+v: %+v, want exit %d with a reason naming %s", tc.req, p, tc.code, tc.want)
+		}
+		t.Logf("%s: %s", tc.req.Command, p.Reason)
 	}
 }
