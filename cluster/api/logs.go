@@ -14,6 +14,9 @@ const (
 // newline-separated JSON LogChunk objects instead of its bytes.
 const LogFormatChunks = "chunks"
 
+// ContentTypeChunks is the Content-Type of an answer of LogChunks.
+const ContentTypeChunks = "application/x-ndjson"
+
 // LogChunk is a run of a log's bytes from one stream. Off is the log offset
 // of Data's first byte (offsets count both streams); At is when it was
 // written, absent for output kept from before chunks were recorded.

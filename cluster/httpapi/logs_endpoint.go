@@ -186,7 +186,7 @@ func (s *Server) streamLog(ctx context.Context, w http.ResponseWriter, r *http.R
 		if !started {
 			started = true
 			if f.chunks {
-				w.Header().Set("Content-Type", "application/x-ndjson")
+				w.Header().Set("Content-Type", api.ContentTypeChunks)
 			} else {
 				w.Header().Set("Content-Type", "application/octet-stream")
 			}

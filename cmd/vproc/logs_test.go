@@ -16,6 +16,9 @@ import (
 func writeLog(w http.ResponseWriter, r *http.Request, off int64, chunks ...api.LogChunk) {
 	q := r.URL.Query()
 	w.Header().Set(api.HeaderOffset, fmt.Sprint(off))
+	if q.Get("format") == api.LogFormatChunks {
+		w.Header().Set("Content-Type", api.ContentTypeChunks)
+	}
 	for _, c := range chunks {
 		c.Off = off
 		off += int64(len(c.Data))
@@ -88,5 +91,26 @@ func TestLogsStreamsAndTimes(t *testing.T) {
 		if r := runCLI(t, f.srv.URL, "", append(append([]string{"logs"}, bad...), "5")...); r.code != 2 && r.code != 1 || r.stderr == "" {
 			t.Errorf("logs %v: got %+v, want a usage error", bad, r)
 		}
+	}
+}
+
+// TestRunWithANodeWithoutChunks: a node of an older release answers the
+// log's bytes where chunks were asked for; run prints them as stdout.
+func TestRunWithANodeWithoutChunks(t *testing.T) {
+	f := newFakeAPI(t)
+	f.onSpawn(8)
+	f.onKill()
+	f.mux.HandleFunc("GET /v1/procs/8/wait", func(w http.ResponseWriter, r *http.Request) {
+		writeAnswer(w, 200, api.Process{PID: 8, State: "exited", ExitCode: intp(0)})
+	})
+	f.mux.HandleFunc("GET /v1/procs/8/logs", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("offset") == "" {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write([]byte("out\nerr\n"))
+		}
+	})
+	r := runCLI(t, f.srv.URL, "", "run", "prog")
+	if r.code != 0 || r.stdout != "out\nerr\n" || r.stderr != "" {
+		t.Fatalf("got %+v, want the bytes on stdout", r)
 	}
 }
