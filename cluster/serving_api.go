@@ -66,7 +66,7 @@ func (n nodeAPI) LocalInfos(refs []httpapi.ProcRef) []httpapi.ProcInfo {
 	infos := n.s.runner.LocalInfos(rr)
 	out := make([]httpapi.ProcInfo, len(infos))
 	for i, in := range infos {
-		out[i] = httpapi.ProcInfo{Micro: in.Micro, CPU: in.CPU, OK: in.OK}
+		out[i] = httpapi.ProcInfo{Micro: in.Micro, CPU: in.CPU, OK: in.OK, Command: in.Command, Args: in.Args}
 	}
 	return out
 }

@@ -20,9 +20,9 @@ func TestServingLogsOnDiskAndReaped(t *testing.T) {
 	pid := h.spawn(api.SpawnRequest{Command: "echo", Args: []string{"kept"}})
 	h.waitState(pid, fsm.StateExited)
 	logs := filepath.Join(dir, "logs")
-	waitFor(t, "the log file", 5*time.Second, func() bool {
+	waitFor(t, "the log file and its records", 5*time.Second, func() bool {
 		ents, _ := os.ReadDir(logs)
-		return len(ents) == 1
+		return len(ents) == 2 // <pid>.0.log and <pid>.rec
 	})
 	// The table reaps the process: its log goes.
 	if r := h.c.apply(&fsm.Reap{PID: pid}); r.Err != nil {

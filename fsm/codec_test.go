@@ -79,7 +79,7 @@ func genCommand(t *rapid.T, inner bool) Command {
 	u := func(l string) uint64 { return rapid.Uint64().Draw(t, l) }
 	i := func(l string) int64 { return rapid.Int64().Draw(t, l) }
 	s := func(l string) string { return genStr().Draw(t, l) }
-	n := rapid.IntRange(0, 25).Draw(t, "which")
+	n := rapid.IntRange(0, 26).Draw(t, "which")
 	if inner && (n == 0 || n == 1) {
 		n = 2
 	}
@@ -144,6 +144,8 @@ func genCommand(t *rapid.T, inner bool) Command {
 		return &ProgramRemove{Name: s("name")}
 	case 24:
 		return &ProgramHolder{Hash: s("hash"), Node: s("node")}
+	case 25:
+		return &SetGroup{PID: u("pid"), Incarnation: u("inc"), Node: s("node"), Now: i("now"), Pgid: u("pgid"), Sid: u("sid")}
 	default:
 		return &Unknown{T: Type(rapid.IntRange(0xa0, 0xff).Draw(t, "type")), Body: rapid.SliceOf(rapid.Byte()).Draw(t, "body")}
 	}

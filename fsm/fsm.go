@@ -223,6 +223,8 @@ func (a *applier) apply(c Command) *Result {
 		r = a.programRemove(c)
 	case *ProgramHolder:
 		r = a.programHolder(c)
+	case *SetGroup:
+		r = a.setGroup(c)
 	case *RaisePIDFloor:
 		if c.Floor > a.s.nextPID {
 			a.s.nextPID = c.Floor

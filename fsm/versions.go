@@ -199,6 +199,9 @@ func (v Versions) Admits(c Command) error {
 func (v Versions) admitsType(t Type, ver uint8) error {
 	k, ok := v.Commands[t]
 	switch {
+	case !ok && t&IgnoreIfUnknown != 0:
+		// A replica that does not know it skips it, by design.
+		return nil
 	case !ok:
 		return fmt.Errorf("%w: command %v is unknown to some server", ErrVersion, t)
 	case ver > k:

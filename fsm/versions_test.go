@@ -39,6 +39,7 @@ func TestVersionsAdmits(t *testing.T) {
 		{"stdin in a batch", &Batch{Commands: []Command{&Tick{}, &Spawn{Parent: 1, Spec: stdin}}}, false, true},
 		{"unknown skippable", &Unknown{T: 0xf0}, true, true},
 		{"spawn with inherited files", &Spawn{Parent: 1, Spec: filesSpec()}, false, true},
+		{"a type older replicas skip", &SetGroup{PID: 2, Incarnation: 1, Node: "n1", Pgid: 2, Sid: 2}, true, true},
 		{"signal to unstarted work", &Signal{ID: 1, Target: 2, Signal: 15, Unstarted: true}, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

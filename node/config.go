@@ -57,7 +57,8 @@ type Config struct {
 	// in every member wherever it runs, this node's included.
 	Signals SignalRouter
 	// OnEvent, if set, is told when a process starts, stops, continues,
-	// replaces its program (Exec) and exits, and when a parent reaps it. It is called from kernel goroutines with no lock held and must
+	// replaces its program (Exec), changes its group or session after its
+	// spawn (setpgid, setsid) and exits, and when a parent reaps it. It is called from kernel goroutines with no lock held and must
 	// not block. Each process's events are reported by its own goroutine,
 	// in the order they happened.
 	OnEvent func(Event)
@@ -145,6 +146,10 @@ const (
 	// and Args name the program it runs now. The PID, and the spec a
 	// restart runs, stay the same.
 	EventExec
+	// EventSetGroup: the process changed its process group (setpgid) or
+	// started a session (setsid) after its spawn; Pgid and Sid are the new
+	// ones.
+	EventSetGroup
 )
 
 // String returns the event's name, such as "started".
@@ -162,6 +167,8 @@ func (e EventKind) String() string {
 		return "reaped"
 	case EventExec:
 		return "exec"
+	case EventSetGroup:
+		return "set-group"
 	}
 	return "event"
 }
@@ -176,6 +183,8 @@ type Event struct {
 	// Command and Args, for EventExec: the program the process runs now.
 	Command string
 	Args    []string
+	// Pgid and Sid, for EventSetGroup: the process's group and session now.
+	Pgid, Sid int
 }
 
 // DefaultConfig returns the defaults: GOMAXPROCS slots, 2 ms slices, hogging

@@ -208,6 +208,7 @@ func (s *Sys) Setpgid(pid, pgid int) error {
 	}
 	q, ok := k.procs[pid]
 	var err error
+	var moved *Event
 	switch {
 	case !ok || (q != p && q.parent != p) || q.state() == StateZombie:
 		err = ipc.ESRCH
@@ -217,10 +218,15 @@ func (s *Sys) Setpgid(pid, pgid int) error {
 		err = ipc.EPERM
 	case pgid != pid && !k.groupInSessionLocked(pgid, p.Sid):
 		err = ipc.EPERM
+	case q.Pgid == pgid:
 	default:
 		q.Pgid = pgid
+		moved = &Event{PID: q.PID, Kind: EventSetGroup, Pgid: pgid, Sid: q.Sid}
 	}
 	k.mu.Unlock()
+	if moved != nil {
+		k.emit(*moved)
+	}
 	return s.leave(err)
 }
 
@@ -232,12 +238,14 @@ func (s *Sys) Setsid() (int, error) {
 	p := s.p
 	k := p.k
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	if p.Pgid == p.PID {
+		k.mu.Unlock()
 		return -1, ipc.EPERM
 	}
 	p.Sid, p.Pgid = p.PID, p.PID
-	return p.Sid, nil
+	k.mu.Unlock()
+	k.emit(Event{PID: p.PID, Kind: EventSetGroup, Pgid: p.PID, Sid: p.PID})
+	return p.PID, nil
 }
 
 // Command returns the name the process was spawned with.

@@ -12,7 +12,7 @@
 //	GET    /v1/procs[?all][&stale][&local][&index=N&wait=D]   → ProcessList (blocking query when index is given)
 //	GET    /v1/procs/{pid}[?stale][&local]  → Process
 //	GET    /v1/procs/{pid}/wait[?timeout=D] → Process once it has exited (a blocking query; never reaps)
-//	GET    /v1/procs/{pid}/logs[?follow][&offset=N]   → the process's output, a byte stream
+//	GET    /v1/procs/{pid}/logs[?follow][&offset=N][&stream=S][&format=chunks] → the process's output, a byte stream
 //	POST   /v1/procs/{pid}/stdin            a byte stream fed to the process's standard input (run -i)
 //	GET    /v1/nodes[?stale]                → NodeList
 //	GET    /v1/health                       → Health (200 when the cluster has a leader, 503 otherwise)
@@ -76,7 +76,12 @@
 // the node's bound has been dropped, and HeaderOffset tells where the stream
 // actually starts. With ?follow the stream goes on as output arrives, until
 // the process has exited (or is lost, reaped, or moved to another node) and
-// everything has been sent, or the client goes away.
+// everything has been sent, or the client goes away. stream=stdout or
+// stream=stderr keeps one stream's bytes (both, the default, keeps all);
+// offsets count both streams. format=chunks answers LogChunk objects, one
+// JSON value a line, each a run of one stream with its offset and the time
+// it was written, so that a client can split the streams, stamp lines or
+// skip older output, and resume after the last chunk it read.
 //
 // POST /v1/procs/{pid}/stdin streams its body into the process's standard
 // input, on the node that runs it; the end of the body is EOF. The spawn

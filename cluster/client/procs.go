@@ -158,6 +158,9 @@ type LogStream struct {
 	// offset asked for when the node has dropped older output to stay
 	// within its bound.
 	Start int64
+	// plain: chunks were asked for and the node answered the bytes (a
+	// release that does not know chunks); ChunkReader reads them as stdout.
+	plain bool
 }
 
 // Logs returns the output of process pid (standard output and error,

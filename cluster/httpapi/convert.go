@@ -328,5 +328,7 @@ func stampNow(c fsm.Command, now int64) {
 		c.Now = now
 	case *fsm.RegistryCreate:
 		c.Now = now
+	case *fsm.SetGroup:
+		c.Now = now
 	}
 }

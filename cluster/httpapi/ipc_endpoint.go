@@ -18,7 +18,9 @@ import (
 	"github.com/vproc/vproc/node"
 )
 
-// The HTTP routes of named IPC objects (api/ipc.go lists them).
+// The HTTP routes of named IPC objects (api/ipc.go lists them). Every name
+// and FIFO path is cleaned with ipc.CleanName before the kernel, the
+// registry or a forward sees it: "/x/../c" and "/c" are one name.
 
 // maxIPCWait bounds a blocking send or receive through the API.
 const maxIPCWait = 5 * time.Minute
@@ -105,6 +107,7 @@ func (s *Server) handleMQCreate(w http.ResponseWriter, r *http.Request) (any, er
 			attr.MsgSize = ipc.DefaultMsgSize
 		}
 	}
+	req.Name = ipc.CleanName(req.Name)
 	owner, err := s.ownerFor(r, req.Owner)
 	if err != nil {
 		return nil, err
@@ -126,6 +129,7 @@ func (s *Server) handleFIFOCreate(w http.ResponseWriter, r *http.Request) (any, 
 	if s.elsewhere(w, r, req.Node) {
 		return nil, nil
 	}
+	req.Path = ipc.CleanName(req.Path)
 	owner, err := s.ownerFor(r, req.Owner)
 	if err != nil {
 		return nil, err
@@ -156,11 +160,11 @@ func (s *Server) handleIPCRemove(w http.ResponseWriter, r *http.Request) (any, e
 	var err error
 	switch r.URL.Path {
 	case "/v1/mq":
-		err = s.inSession(r, node.NameMQ, q.Get("name"), ipc.ENOENT, func() error { return s.node.MqUnlink(q.Get("name")) })
+		err = s.inSession(r, node.NameMQ, ipc.CleanName(q.Get("name")), ipc.ENOENT, func() error { return s.node.MqUnlink(ipc.CleanName(q.Get("name"))) })
 	case "/v1/shm":
-		err = s.inSession(r, node.NameSHM, q.Get("name"), ipc.ENOENT, func() error { return s.node.ShmUnlink(q.Get("name")) })
+		err = s.inSession(r, node.NameSHM, ipc.CleanName(q.Get("name")), ipc.ENOENT, func() error { return s.node.ShmUnlink(ipc.CleanName(q.Get("name"))) })
 	default:
-		err = s.inSession(r, node.NameFIFO, q.Get("path"), ipc.ENOENT, func() error { return s.node.RemoveFIFO(q.Get("path")) })
+		err = s.inSession(r, node.NameFIFO, ipc.CleanName(q.Get("path")), ipc.ENOENT, func() error { return s.node.RemoveFIFO(ipc.CleanName(q.Get("path"))) })
 	}
 	if err != nil {
 		return nil, err
@@ -194,7 +198,7 @@ func (s *Server) handleMQSend(w http.ResponseWriter, r *http.Request) (any, erro
 		return nil, err
 	}
 	defer cancel()
-	q, err := s.node.OpenQueue(req.Name, node.O_WRONLY, 0, s.opener(r), nil)
+	q, err := s.node.OpenQueue(ipc.CleanName(req.Name), node.O_WRONLY, 0, s.opener(r), nil)
 	if err != nil {
 		return nil, errnoError(err)
 	}
@@ -215,7 +219,7 @@ func (s *Server) handleMQRecv(w http.ResponseWriter, r *http.Request) (any, erro
 		return nil, err
 	}
 	defer cancel()
-	q, err := s.node.OpenQueue(req.Name, node.O_RDONLY, 0, s.opener(r), nil)
+	q, err := s.node.OpenQueue(ipc.CleanName(req.Name), node.O_RDONLY, 0, s.opener(r), nil)
 	if err != nil {
 		return nil, errnoError(err)
 	}
@@ -250,7 +254,7 @@ func ownerOr(o string) string {
 // node that was asked to (clusterNames.Unregister).
 func (s *Server) handleIPCUnlink(w http.ResponseWriter, r *http.Request) (any, error) {
 	q := r.URL.Query()
-	name := q.Get("name")
+	name := ipc.CleanName(q.Get("name"))
 	kind := node.NameKind(q.Get("kind"))
 	var op func() error
 	switch kind {

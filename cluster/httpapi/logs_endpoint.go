@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -59,6 +62,25 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	follow := boolParam(q, "follow")
+	var lf logFilter
+	switch v := q.Get("stream"); v {
+	case "", api.StreamBoth:
+	case api.StreamStdout:
+		lf.only = logstore.Stdout
+	case api.StreamStderr:
+		lf.only = logstore.Stderr
+	default:
+		s.fail(w, r, badRequest("stream %q: want stdout, stderr or both", v))
+		return
+	}
+	switch v := q.Get("format"); v {
+	case "":
+	case api.LogFormatChunks:
+		lf.chunks = true
+	default:
+		s.fail(w, r, badRequest("format %q: want chunks or none", v))
+		return
+	}
 	var off int64
 	if v := q.Get("offset"); v != "" {
 		if off, err = strconv.ParseInt(v, 10, 64); err != nil || off < 0 {
@@ -98,19 +120,76 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		s.forwardToNode(w, r, p.Node, p.ModifyIndex)
 		return
 	}
-	s.streamLog(ctx, w, r, pid, off, follow)
+	s.streamLog(ctx, w, r, pid, off, follow, lf)
 }
+
+// logFilter says what of a log an answer carries: one stream's bytes or
+// both, and the bytes or LogChunks.
+type logFilter struct {
+	only   logstore.Stream // 0: both
+	chunks bool
+}
+
+// plain reports whether the answer is the log's bytes as they are.
+func (f logFilter) plain() bool { return f.only == 0 && !f.chunks }
+
+// read reads the log from off and writes what f keeps of it to w. It
+// returns where the log was read from and where the next read starts;
+// next == at when there was nothing to read.
+func (s *Server) readLog(w io.Writer, pid uint64, off int64, buf []byte, f logFilter) (at, next int64, err error) {
+	if f.plain() {
+		n, at, err := s.logs.Read(pid, off, buf)
+		if err != nil || n == 0 {
+			return at, at, err
+		}
+		if _, err := w.Write(buf[:n]); err != nil {
+			return at, at, errClientGone
+		}
+		return at, at + int64(n), nil
+	}
+	chunks, at, next, err := s.logs.ReadChunks(pid, off, buf)
+	if err != nil {
+		return at, at, err
+	}
+	enc := json.NewEncoder(w)
+	for _, c := range chunks {
+		if f.only != 0 && c.Stream != f.only {
+			continue
+		}
+		if f.chunks {
+			err = enc.Encode(api.LogChunk{Off: c.Off, Stream: c.Stream.String(), At: c.At, Data: c.Data})
+		} else {
+			_, err = w.Write(c.Data)
+		}
+		if err != nil {
+			return at, at, errClientGone
+		}
+	}
+	return at, next, nil
+}
+
+// errClientGone: writing the answer failed.
+var errClientGone = errors.New("the client went away")
 
 // streamLog sends pid's log from off, and with follow goes on until the
 // process has ended here and everything is sent.
-func (s *Server) streamLog(ctx context.Context, w http.ResponseWriter, r *http.Request, pid uint64, off int64, follow bool) {
+func (s *Server) streamLog(ctx context.Context, w http.ResponseWriter, r *http.Request, pid uint64, off int64, follow bool, f logFilter) {
 	rc := http.NewResponseController(w)
 	buf := make([]byte, logChunk)
 	started := false
 	tick := time.NewTicker(followRecheck)
 	defer tick.Stop()
+	var pending bytes.Buffer // the first read's answer, until the headers are out
 	for {
-		n, at, err := s.logs.Read(pid, off, buf)
+		var out io.Writer = w
+		if !started {
+			pending.Reset()
+			out = &pending
+		}
+		at, next, err := s.readLog(out, pid, off, buf, f)
+		if errors.Is(err, errClientGone) {
+			return
+		}
 		if err != nil {
 			if !started {
 				s.fail(w, r, err)
@@ -119,15 +198,19 @@ func (s *Server) streamLog(ctx context.Context, w http.ResponseWriter, r *http.R
 		}
 		if !started {
 			started = true
-			w.Header().Set("Content-Type", "application/octet-stream")
+			if f.chunks {
+				w.Header().Set("Content-Type", api.ContentTypeChunks)
+			} else {
+				w.Header().Set("Content-Type", "application/octet-stream")
+			}
 			w.Header().Set(api.HeaderOffset, strconv.FormatInt(at, 10))
 			w.WriteHeader(http.StatusOK)
-		}
-		if n > 0 {
-			if _, err := w.Write(buf[:n]); err != nil {
+			if _, err := w.Write(pending.Bytes()); err != nil {
 				return
 			}
-			off = at + int64(n)
+		}
+		if next > at {
+			off = next
 			if follow {
 				_ = rc.Flush()
 			}

@@ -148,6 +148,8 @@ func eventNode(c fsm.Command) (string, bool) {
 		return c.Node, true
 	case *fsm.Lost:
 		return c.Node, true
+	case *fsm.SetGroup:
+		return c.Node, true
 	}
 	return "", false
 }

@@ -276,9 +276,12 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) (any, error)
 	return out, nil
 }
 
-// enrich fills in micro-states and CPU times: from the local kernel for the
-// processes assigned here, and, unless localOnly, from the other nodes
-// (GET /v1/procs?stale&local) within fanoutTimeout.
+// enrich fills in micro-states, CPU times and the program running now
+// (which an exec changes; the table keeps the spec a restart runs): from
+// the local kernel for the processes assigned here, and, unless localOnly,
+// from the other nodes (GET /v1/procs?stale&local) within fanoutTimeout.
+// A process whose node cannot be reached shows the command it was spawned
+// with.
 func (s *Server) enrich(ctx context.Context, procs []api.Process, localOnly bool) {
 	remote := make(map[string][]int)
 	var local []int
@@ -298,6 +301,9 @@ func (s *Server) enrich(ctx context.Context, procs []api.Process, localOnly bool
 		if info.OK {
 			p := &procs[local[j]]
 			p.MicroState, p.CPUMillis = info.Micro, info.CPU.Milliseconds()
+			if info.Command != "" {
+				p.Command, p.Args = info.Command, nonNilArgs(info.Args)
+			}
 		}
 	}
 	if len(remote) == 0 {
@@ -329,11 +335,23 @@ func (s *Server) enrich(ctx context.Context, procs []api.Process, localOnly bool
 				p := &procs[i]
 				if q, ok := info[p.PID]; ok && q.Incarnation == p.Incarnation {
 					p.MicroState, p.CPUMillis = q.MicroState, q.CPUMillis
+					if q.Command != "" {
+						p.Command, p.Args = q.Command, nonNilArgs(q.Args)
+					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
+}
+
+// nonNilArgs returns args, or an empty list for nil, so that the API
+// answers [] rather than null.
+func nonNilArgs(args []string) []string {
+	if args == nil {
+		return []string{}
+	}
+	return args
 }
 
 // fetchLocal asks another node for its local view of its processes.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
@@ -99,6 +100,9 @@ type Logs interface {
 	Has(pid uint64) bool
 	Read(pid uint64, off int64, p []byte) (n int, at int64, err error)
 	WaitChan(pid uint64, off int64) (wake <-chan struct{}, finished bool)
+	// ReadChunks reads as Read does and splits what it read by stream
+	// and time; next is where the following read starts.
+	ReadChunks(pid uint64, off int64, p []byte) (chunks []logstore.Chunk, at, next int64, err error)
 }
 
 // ProcRef names an incarnation.
@@ -109,6 +113,10 @@ type ProcInfo struct {
 	Micro string
 	CPU   time.Duration
 	OK    bool
+	// Command and Args: the program running now (after an exec), or ""
+	// when the kernel does not say.
+	Command string
+	Args    []string
 }
 
 // Errors a Node returns that the API answers with their own status.

@@ -17,7 +17,8 @@ import (
 // clusterNames is the local kernel's node.Names: it shares FIFO, queue and
 // segment names through the replicated registry (fsm RegistryCreate and
 // RegistryUnlink), and reaches the objects other nodes hold through IPC
-// streams (ipcstream.go).
+// streams (ipcstream.go). Names are cleaned with ipc.CleanName before the
+// registry or a stream sees them.
 //
 // Errors: EEXIST when any node holds the name; ENOENT when none does;
 // ENOLINK when the node that holds it is lost, or its stream broke; EAGAIN
@@ -35,6 +36,7 @@ const registryTimeout = 10 * time.Second
 // (a retry never applies twice), and waits until the local view shows it.
 func (n *clusterNames) Register(kind node.NameKind, name string, info node.NameInfo) error {
 	s := n.s
+	name = ipc.CleanName(name)
 	ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
 	defer cancel()
 	cmd := &fsm.RegistryCreate{
@@ -79,6 +81,7 @@ func (n *clusterNames) view() (*fsm.View, error) {
 // to unlink it, which then commits the RegistryUnlink itself.
 func (n *clusterNames) Unregister(kind node.NameKind, name string, local bool) error {
 	s := n.s
+	name = ipc.CleanName(name)
 	v, err := n.view()
 	if err != nil {
 		return err
@@ -132,6 +135,7 @@ func (n *clusterNames) commitUnlink(kind node.NameKind, name string) error {
 
 // Lookup reads the registry, linearizably (view).
 func (n *clusterNames) Lookup(kind node.NameKind, name string) (string, error) {
+	name = ipc.CleanName(name)
 	v, err := n.view()
 	if err != nil {
 		return "", err
@@ -150,7 +154,7 @@ func (n *clusterNames) Lookup(kind node.NameKind, name string) (string, error) {
 
 // OpenQueue opens a stream to the queue's node.
 func (n *clusterNames) OpenQueue(nodeName, name string, flags ipc.OpenFlag, owner string) (node.RemoteQueue, error) {
-	c, rep, err := n.s.dialIPC(nil, nodeName, openRequest{Kind: node.NameMQ, Name: name, Flags: flags, Owner: owner})
+	c, rep, err := n.s.dialIPC(nil, nodeName, openRequest{Kind: node.NameMQ, Name: ipc.CleanName(name), Flags: flags, Owner: owner})
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +171,7 @@ func (n *clusterNames) OpenFIFO(w ipc.Waiter, nodeName, path string, write, nonb
 	if nonblock {
 		flags |= ipc.O_NONBLOCK
 	}
-	c, _, err := n.s.dialIPC(w, nodeName, openRequest{Kind: node.NameFIFO, Name: path, Flags: flags, Owner: owner})
+	c, _, err := n.s.dialIPC(w, nodeName, openRequest{Kind: node.NameFIFO, Name: ipc.CleanName(path), Flags: flags, Owner: owner})
 	if err != nil {
 		return nil, err
 	}

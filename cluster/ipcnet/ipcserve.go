@@ -265,6 +265,8 @@ func (p *ipcPeer) open(sw *srvWaiter, body []byte) [][]byte {
 	if err := json.Unmarshal(body, &req); err != nil {
 		return [][]byte{errnoBytes(ipc.EINVAL)}
 	}
+	// The name is a path: the peer's ".." cannot reach past "/" here.
+	req.Name = ipc.CleanName(req.Name)
 	p.mu.Lock()
 	opened := p.q != nil || p.rd != nil || p.wr != nil || p.ex != nil
 	p.mu.Unlock()

@@ -22,6 +22,15 @@
 // its logs again from the names alone. With an empty directory everything
 // stays in memory (Dev).
 //
+// Each write is recorded with its stream (stdout or stderr) and its time:
+// a record marks the offset where a run of one stream starts, writes to
+// the same stream within 10 ms sharing it. On disk the records are the file
+// "<pid>.rec" (17 bytes each: offset, unix ns, stream), appended by the
+// flusher and rewritten when older output is dropped, so they stay within
+// the log's bound. A log left by a release without records (segment files
+// only) reads as stdout of unknown time. ReadChunks splits what it reads by
+// record.
+//
 // It is a leaf: it must not import any vproc package. The node runner writes
 // to it and the HTTP API reads from it.
 package logstore

@@ -48,6 +48,9 @@ type procLog struct {
 	done     bool          // no incarnation writes to it now: the last one exited
 	gone     bool          // deleted
 	wake     chan struct{} // made by a waiting reader, closed by the next change
+	recs     []record      // where each chunk of a stream starts, in offset order
+	recSaved int           // recs[:recSaved] are in the records file
+	recStale bool          // the records file must be written afresh
 
 	io   sync.Mutex // guards segs, cur and the segment files; taken before Store.mu
 	segs [2]segment // segs[cur] is appended to; segs[1-cur] is older
@@ -98,7 +101,12 @@ func (st *Store) load() error {
 		return fmt.Errorf("log store: %w", err)
 	}
 	bases := make(map[uint64][]int64)
+	var recFiles []uint64
 	for _, e := range ents {
+		if pid, ok := parseRecordsName(e.Name()); ok && !e.IsDir() {
+			recFiles = append(recFiles, pid)
+			continue
+		}
 		pid, base, ok := parseSegmentName(e.Name())
 		if !ok || e.IsDir() {
 			continue
@@ -134,7 +142,19 @@ func (st *Store) load() error {
 			pl.segs[1] = segment{base: segs[0].base}
 		}
 		pl.bufStart = pl.segs[pl.cur].end()
+		start := pl.segs[pl.cur].base
+		if other := pl.segs[1-pl.cur]; other.size > 0 && other.end() == start {
+			start = other.base
+		}
+		pl.recs = st.loadRecords(pid, start)
+		pl.trimLocked(start)
+		pl.recStale = true
 		st.logs[pid] = pl
+	}
+	for _, pid := range recFiles {
+		if st.logs[pid] == nil {
+			_ = os.Remove(st.recPath(pid)) // its segments are gone
+		}
 	}
 	return nil
 }
@@ -178,10 +198,11 @@ func (pl *procLog) wakeLocked() {
 	}
 }
 
-// logWriter is the io.Writer a process's stdout and stderr go to.
+// logWriter is the io.Writer a process's stdout or stderr goes to.
 type logWriter struct {
-	st  *Store
-	pid uint64
+	st     *Store
+	pid    uint64
+	stream Stream
 }
 
 // Write appends to the log's buffer. It never blocks on I/O and never fails:
@@ -194,10 +215,15 @@ func (w logWriter) Write(b []byte) (int, error) {
 		st.mu.Unlock()
 		return len(b), nil
 	}
+	if len(b) > 0 {
+		pl.noteLocked(w.stream, pl.bufStart+int64(len(pl.buf)), time.Now().UnixNano())
+	}
 	pl.buf = append(pl.buf, b...)
 	if over := int64(len(pl.buf)) - 2*st.segMax; over > 0 {
 		pl.buf = append([]byte(nil), pl.buf[over:]...)
 		pl.bufStart += over
+		pl.trimLocked(pl.bufStart)
+		pl.recStale = true
 	}
 	st.dirty[pl] = struct{}{}
 	pl.wakeLocked()
@@ -209,16 +235,24 @@ func (w logWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// Writer returns the writer for pid's output, and marks the log as written
-// to again (not done).
+// Writer returns the writer for pid's standard output, and marks the log as
+// written to again (not done).
 func (st *Store) Writer(pid uint64) io.Writer {
+	w, _ := st.Writers(pid)
+	return w
+}
+
+// Writers returns the writers for pid's standard output and standard error,
+// which share its log, each write recorded with its stream and time; it
+// marks the log as written to again (not done).
+func (st *Store) Writers(pid uint64) (stdout, stderr io.Writer) {
 	st.mu.Lock()
 	if pl := st.getLocked(pid, true); pl != nil {
 		pl.done = false
 		pl.wakeLocked()
 	}
 	st.mu.Unlock()
-	return logWriter{st: st, pid: pid}
+	return logWriter{st: st, pid: pid, stream: Stdout}, logWriter{st: st, pid: pid, stream: Stderr}
 }
 
 // Finish marks pid's log done: the incarnation writing it has exited.
@@ -254,6 +288,11 @@ func (st *Store) Remove(pid uint64) {
 			}
 		}
 		pl.segs[i] = segment{}
+	}
+	if st.dir != "" {
+		if err := os.Remove(st.recPath(pid)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			st.log.Warn("removing a process log's records", "pid", pid, "err", err)
+		}
 	}
 }
 
@@ -408,10 +447,30 @@ func (st *Store) flush(pl *procLog) error {
 	if len(data) == 0 {
 		return nil
 	}
+	dropped := false
+	defer func() {
+		if dropped {
+			start := pl.segs[pl.cur].base
+			if other := pl.segs[1-pl.cur]; other.size > 0 && other.end() == start {
+				start = other.base
+			}
+			st.mu.Lock()
+			pl.trimLocked(start)
+			st.mu.Unlock()
+		}
+		st.mu.Lock()
+		rewrite := dropped || pl.recStale
+		pl.recStale = false
+		st.mu.Unlock()
+		if err := st.saveRecords(pl, rewrite); err != nil {
+			st.log.Warn("writing a process log's records", "pid", pl.pid, "err", err)
+		}
+	}()
 	cur := &pl.segs[pl.cur]
 	if cur.end() != off || (cur.size == 0 && pl.segs[1-pl.cur].size == 0) {
 		// The first output, or a gap where buffered output was dropped:
 		// start afresh at off.
+		dropped = true
 		for i := range pl.segs {
 			if err := st.dropSegment(pl, i); err != nil {
 				return err
@@ -425,6 +484,7 @@ func (st *Store) flush(pl *procLog) error {
 	for len(data) > 0 {
 		if cur.size >= st.segMax {
 			other := 1 - pl.cur
+			dropped = true
 			if err := st.dropSegment(pl, other); err != nil {
 				return err
 			}

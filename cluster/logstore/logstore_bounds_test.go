@@ -114,9 +114,9 @@ func TestLogstoreBounded(t *testing.T) {
 		st.flushAll()
 		check("after flushing a huge write")
 		if dir != "" {
-			ents, _ := os.ReadDir(dir)
-			if len(ents) > 2 {
-				t.Errorf("segment files: got %d, want at most 2", len(ents))
+			segs, recs := countFiles(dir)
+			if segs > 2 || recs != 1 {
+				t.Errorf("segment files: got %d, want at most 2; records files %d, want 1", segs, recs)
 			}
 		}
 	})
@@ -172,10 +172,23 @@ func TestLogstoreNoOpenFiles(t *testing.T) {
 			t.Errorf("an idle log keeps a file open: %s", target)
 		}
 	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 198 {
-		t.Errorf("segment files: got %d, want 198", len(ents))
+	if segs, recs := countFiles(dir); segs != 198 || recs != 198 {
+		t.Errorf("segment files: got %d, want 198; records files %d, want 198", segs, recs)
 	}
+}
+
+// countFiles counts the segment files and the records files in dir.
+func countFiles(dir string) (segs, recs int) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		switch {
+		case strings.HasSuffix(e.Name(), ".log"):
+			segs++
+		case strings.HasSuffix(e.Name(), ".rec"):
+			recs++
+		}
+	}
+	return segs, recs
 }
 
 func TestLogstoreRemoveAndWake(t *testing.T) {

@@ -34,6 +34,8 @@ type Table interface {
 // logstore).
 type Logs interface {
 	Writer(pid uint64) io.Writer
+	// Writers returns the writers of pid's standard output and error.
+	Writers(pid uint64) (stdout, stderr io.Writer)
 	Finish(pid uint64)
 	Remove(pid uint64)
 	PIDs() []uint64

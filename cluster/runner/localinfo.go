@@ -24,6 +24,10 @@ type ProcInfo struct {
 	Micro string        // ready, running or waiting
 	CPU   time.Duration // CPU time used
 	OK    bool          // the kernel knows the incarnation
+	// Command and Args name the program the incarnation runs now, which
+	// an exec may have changed since its spawn; "" once it has ended.
+	Command string
+	Args    []string
 }
 
 // LocalInfos returns LocalInfo for each incarnation, asking the kernel for
@@ -61,7 +65,7 @@ func (r *Runner) LocalInfos(refs []ProcRef) []ProcInfo {
 			kp = p
 		}
 		if kp != nil {
-			out[i] = ProcInfo{Micro: kp.State.MicroState(), CPU: kp.CPUTime, OK: true}
+			out[i] = ProcInfo{Micro: kp.State.MicroState(), CPU: kp.CPUTime, OK: true, Command: kp.Command, Args: kp.Args}
 		}
 	}
 	return out

@@ -82,6 +82,8 @@ func reportPID(c fsm.Command) uint64 {
 		return uint64(c.Target)
 	case *fsm.Reap:
 		return c.PID
+	case *fsm.SetGroup:
+		return c.PID
 	}
 	return 0
 }

@@ -373,6 +373,9 @@ func (r *Runner) handleEvents() {
 			r.rep.add(&fsm.Continued{PID: pid, Incarnation: inc, Node: r.name})
 		case node.EventExited:
 			r.rep.add(&fsm.Exited{PID: pid, Incarnation: inc, Node: r.name, Status: httpapi.FSMStatus(e.Status, e.Reason)})
+		case node.EventSetGroup:
+			// So that a kill of the group from any node reaches it.
+			r.rep.add(&fsm.SetGroup{PID: pid, Incarnation: inc, Node: r.name, Pgid: uint64(e.Pgid), Sid: uint64(e.Sid)})
 		}
 		if reap {
 			r.rep.add(&fsm.Reap{PID: pid})
@@ -658,8 +661,7 @@ func (r *Runner) startProcess(p *fsm.Process) {
 		spec.Inherited, err = r.openInherited(p.Spec.Files)
 	}
 	if err == nil {
-		w := r.logs.Writer(pid)
-		spec.Stdout, spec.Stderr = w, w
+		spec.Stdout, spec.Stderr = r.logs.Writers(pid)
 		_, err = r.kernel.Spawn(spec)
 	}
 	var st fsm.Status

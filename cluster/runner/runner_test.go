@@ -79,6 +79,8 @@ func (discardLogs) Finish(uint64)           {}
 func (discardLogs) Remove(uint64)           {}
 func (discardLogs) PIDs() []uint64          { return nil }
 
+func (discardLogs) Writers(uint64) (io.Writer, io.Writer) { return io.Discard, io.Discard }
+
 // newTestRunner returns a runner of node n1 over a fresh table that has
 // the node, with its kernel, not started. Its cleanup stops both.
 func newTestRunner(t *testing.T) (*Runner, *fsmTable, *node.ProcessManager) {

@@ -50,7 +50,7 @@ func procAPI(t *testing.T, pid uint64, out string, final api.Process) *fakeAPI {
 	p := fmt.Sprintf("/v1/procs/%d", pid)
 	f.mux.HandleFunc("GET "+p+"/logs", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("offset") == "" {
-			io.WriteString(w, out)
+			writeLog(w, r, 0, api.LogChunk{Stream: "stdout", Data: []byte(out)})
 		}
 	})
 	f.mux.HandleFunc("GET "+p+"/wait", func(w http.ResponseWriter, r *http.Request) {
@@ -80,6 +80,10 @@ func TestRunExitCodes(t *testing.T) {
 		{"signal", api.Process{PID: 8, State: "exited", Signal: intp(9)}, 137, ""},
 		{"unknown program at exec", api.Process{PID: 8, State: "exited", ExitCode: intp(127)}, 127, ""},
 		{"lost", api.Process{PID: 8, State: "lost", Reason: "node n3 lost"}, 125, "vproc: process 8 was lost: node n3 lost\n"},
+		{"cannot start", api.Process{PID: 8, State: "exited", ExitCode: intp(126), Reason: "cannot start: chdir /nonexistent: no such file or directory"}, 126,
+			"vproc: cannot start: chdir /nonexistent: no such file or directory\n"},
+		{"unknown program at start", api.Process{PID: 8, State: "exited", ExitCode: intp(127), Reason: "unknown program nope"}, 127, "vproc: unknown program nope\n"},
+		{"own 126 with a reason-less exit", api.Process{PID: 8, State: "exited", ExitCode: intp(126)}, 126, ""},
 	}
 	for _, tc := range cases {
 		f := procAPI(t, 8, "hello\nworld\n", tc.final)
@@ -173,13 +177,13 @@ func TestRunResumesBrokenLogs(t *testing.T) {
 	f.mux.HandleFunc("GET /v1/procs/9/logs", func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Query().Get("offset") {
 		case "":
-			io.WriteString(w, "abc") // then the stream ends early
+			writeLog(w, r, 0, api.LogChunk{Stream: "stdout", Data: []byte("abc")}) // then the stream ends early
 		case "3":
 			if r.URL.Query().Get("follow") == "true" {
 				<-waited
 				return
 			}
-			io.WriteString(w, "def")
+			writeLog(w, r, 3, api.LogChunk{Stream: "stdout", Data: []byte("def")})
 		}
 	})
 	f.mux.HandleFunc("GET /v1/procs/9/wait", func(w http.ResponseWriter, r *http.Request) {
@@ -238,7 +242,7 @@ func TestWait(t *testing.T) {
 func TestLogs(t *testing.T) {
 	f := newFakeAPI(t)
 	f.mux.HandleFunc("GET /v1/procs/5/logs", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "follow="+r.URL.Query().Get("follow")+"\n")
+		writeLog(w, r, 0, api.LogChunk{Stream: "stdout", Data: []byte("follow=" + r.URL.Query().Get("follow") + "\n")})
 	})
 	f.mux.HandleFunc("GET /v1/procs/6/logs", func(w http.ResponseWriter, r *http.Request) {
 		writeAnswer(w, 404, api.Error{Code: api.CodeNoSuchProcess, Message: "no such process"})

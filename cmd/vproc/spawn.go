@@ -311,7 +311,7 @@ func runProcess(ctx context.Context, e *env, g *globals, c *client.Client, req a
 	}
 	exited := make(chan struct{})
 	logsDone := make(chan error, 1)
-	go func() { logsDone <- followLogs(ctx, c, pid, e.stdout, exited) }()
+	go func() { logsDone <- followLogs(ctx, c, pid, &logOutput{out: e.stdout, errOut: e.stderr}, exited) }()
 	noticeDone := make(chan struct{})
 	go func() {
 		defer close(noticeDone)
@@ -335,6 +335,9 @@ func runProcess(ctx context.Context, e *env, g *globals, c *client.Client, req a
 		<-logsDone
 	}
 	code, reason := exitCode(p)
+	if reason == "" {
+		reason = startFailure(p)
+	}
 	if reason != "" {
 		return &exitError{code, errors.New(reason)}
 	}
@@ -369,6 +372,20 @@ func pendingNotice(ctx context.Context, w io.Writer, c *client.Client, pid uint6
 	fmt.Fprintf(w, "vproc: process %d is pending: %s (Ctrl-C ends it)\n", pid, reason)
 }
 
+// startFailure returns why process p could not start, or "" when it ran.
+// A program that was never found (127) or could not be started (126) is
+// reported exited with the reason its node gave; a program that ran and
+// exited with such a code has no reason, as a plain exit carries none.
+func startFailure(p api.Process) string {
+	if p.ExitCode == nil || p.Signal != nil || p.Reason == "" {
+		return ""
+	}
+	if c := *p.ExitCode; c != 126 && c != 127 {
+		return ""
+	}
+	return p.Reason
+}
+
 // forwardSignals passes the signals vproc gets on to process pid.
 func forwardSignals(ctx context.Context, e *env, c *client.Client, pid uint64) (stop func()) {
 	if e.notify == nil {
@@ -396,40 +413,32 @@ func forwardSignals(ctx context.Context, e *env, c *client.Client, pid uint64) (
 	return func() { stopNotify(); cancel(); <-done }
 }
 
-// followLogs copies the output of process pid to w, from the start, and
-// resumes where it stopped whenever the stream breaks. Once exited is closed
-// it reads what is left and returns.
-func followLogs(ctx context.Context, c *client.Client, pid uint64, w io.Writer, exited <-chan struct{}) error {
+// followLogs copies the output of process pid to o (its stdout and its
+// stderr each to its own writer), from the start, and resumes where it
+// stopped whenever the stream breaks. Once exited is closed it reads what
+// is left and returns.
+func followLogs(ctx context.Context, c *client.Client, pid uint64, o *logOutput, exited <-chan struct{}) error {
 	var off int64
 	backoff := 50 * time.Millisecond
 	for {
 		select {
 		case <-exited:
 			// The process has exited: read to the end of its output.
-			rc, err := c.Logs(ctx, pid, false, off)
-			if err != nil {
-				return err
-			}
-			defer rc.Close()
-			_, err = io.Copy(w, rc)
+			_, _, err := copyLogChunks(ctx, c, pid, false, off, "", o)
 			return err
 		default:
 		}
-		rc, err := c.Logs(ctx, pid, true, off)
-		if err == nil {
-			// A stream that breaks is asked for again from where it
-			// stopped; output that cannot be written ends the follow.
-			ew := &errWriter{w: w}
-			n, _ := io.Copy(ew, rc)
-			rc.Close()
-			if ew.err != nil {
-				return ew.err
-			}
-			off = logStart(rc, off) + n
-			if n > 0 {
-				backoff = 50 * time.Millisecond
-			}
+		next, _, err := copyLogChunks(ctx, c, pid, true, off, "", o)
+		// A stream that breaks is asked for again from where it stopped;
+		// output that cannot be written ends the follow.
+		var oe *outputError
+		if errors.As(err, &oe) {
+			return err
 		}
+		if next > off {
+			backoff = 50 * time.Millisecond
+		}
+		off = next
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -442,29 +451,6 @@ func followLogs(ctx context.Context, c *client.Client, pid uint64, w io.Writer, 
 		t.Stop()
 		backoff = min(2*backoff, time.Second)
 	}
-}
-
-// errWriter is w that keeps the first error a Write returned.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	if err != nil && e.err == nil {
-		e.err = err
-	}
-	return n, err
-}
-
-// logStart returns where a stream of Logs starts: where it says, or off,
-// the offset asked for.
-func logStart(rc io.ReadCloser, off int64) int64 {
-	if ls, ok := rc.(*client.LogStream); ok {
-		return ls.Start
-	}
-	return off
 }
 
 // exitCode maps the final status of a process to the exit code of run and

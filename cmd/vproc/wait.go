@@ -3,11 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
 )
 
@@ -68,16 +68,25 @@ func exitWith(code int) error {
 }
 
 func newLogsCmd(e *env, g *globals) *cobra.Command {
-	var follow bool
+	var follow, stamps bool
+	var stream, since string
 	cmd := &cobra.Command{
-		Use:   "logs [-f] PID",
-		Short: "Print the output of a process",
+		Use:   "logs [-f] [--stream stdout|stderr|both] [--since WHEN] [--timestamps] PID",
+		Short: "Print the output of a process (its stderr on stderr)",
 		Args:  exactArgs(1, "one PID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pid, err := parsePID(args[0])
 			if err != nil {
 				return err
 			}
+			if err := checkStream(stream); err != nil {
+				return &usageError{cmd: cmd, err: err}
+			}
+			sinceT, err := parseSince(since, time.Now())
+			if err != nil {
+				return &usageError{cmd: cmd, err: err}
+			}
+			o := &logOutput{out: e.stdout, errOut: e.stderr, since: sinceT, stamps: stamps}
 			c, err := g.client(e)
 			if err != nil {
 				return err
@@ -86,16 +95,17 @@ func newLogsCmd(e *env, g *globals) *cobra.Command {
 			ctx := cmd.Context()
 			var off int64
 			for {
-				rc, err := c.Logs(ctx, pid, follow, off)
-				if err != nil {
-					if errors.Is(err, client.ErrNotFound) {
-						return fmt.Errorf("no such process: %d", pid)
-					}
+				next, opened, err := copyLogChunks(ctx, c, pid, follow, off, stream, o)
+				var oe *outputError
+				switch {
+				case !opened && errors.Is(err, client.ErrNotFound):
+					return fmt.Errorf("no such process: %d", pid)
+				case !opened:
 					return fmt.Errorf("logs %d: %s", pid, describe(err, g.address(e)))
+				case errors.As(err, &oe):
+					return err
 				}
-				n, err := io.Copy(e.stdout, rc)
-				rc.Close()
-				off = logStart(rc, off) + n
+				off = next
 				if err == nil || !follow || ctx.Err() != nil {
 					return err
 				}
@@ -112,5 +122,8 @@ func newLogsCmd(e *env, g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow the output until the process exits")
+	cmd.Flags().StringVar(&stream, "stream", api.StreamBoth, "which output: stdout, stderr or both")
+	cmd.Flags().StringVar(&since, "since", "", "only output written since then: a duration before now (10m) or an RFC 3339 time")
+	cmd.Flags().BoolVarP(&stamps, "timestamps", "t", false, "start each line with the time it was written")
 	return cmd
 }
