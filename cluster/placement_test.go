@@ -259,7 +259,7 @@ func TestPlacementPriorityOrder(t *testing.T) {
 func TestPlacementPreemption(t *testing.T) {
 	c := schedCluster(t, 1, func(i int, c *Config) { c.PreemptGrace = 300 * time.Millisecond })
 	for _, a := range c.agents {
-		a.serving.kernel.Programs().(*node.ProgramTable).Register("stubborn", stubborn)
+		programTable(t, a.serving.kernel).Register("stubborn", stubborn)
 	}
 	low := []uint64{c.spawnSpec(sleeper(10)), c.spawnSpec(sleeper(10))}
 	hold := c.spawnSpec(fsm.Spec{Command: "stubborn", Priority: 5})

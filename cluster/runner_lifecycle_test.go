@@ -76,8 +76,8 @@ func TestRunnerRestartsWithNewIncarnation(t *testing.T) {
 // counter counts the SIGUSR1s that the "usr1" program handles.
 var usr1Count atomic.Int64
 
-func registerTestPrograms(k *node.ProcessManager) {
-	k.Programs().(*node.ProgramTable).Register("usr1", func(s *node.Sys) int {
+func registerTestPrograms(t testing.TB, k *node.ProcessManager) {
+	programTable(t, k).Register("usr1", func(s *node.Sys) int {
 		if err := s.Signal(ipc.SIGUSR1, func(*node.Sys, ipc.Signal) { usr1Count.Add(1) }); err != nil {
 			return 2
 		}
@@ -87,7 +87,7 @@ func registerTestPrograms(k *node.ProcessManager) {
 			}
 		}
 	})
-	k.Programs().(*node.ProgramTable).Register("spawner", func(s *node.Sys) int {
+	programTable(t, k).Register("spawner", func(s *node.Sys) int {
 		pid, err := s.Spawn(node.SpawnAttr{Command: "echo", Args: []string{"child"}})
 		if err != nil {
 			s.Errorf("spawn: %v", err)
@@ -105,7 +105,7 @@ func registerTestPrograms(k *node.ProcessManager) {
 
 func TestRunnerSignalsOnce(t *testing.T) {
 	h := newHarness(t, nil, true)
-	registerTestPrograms(h.s.kernel)
+	registerTestPrograms(t, h.s.kernel)
 	usr1Count.Store(0)
 	pid := h.spawn(api.SpawnRequest{Command: "usr1"})
 	h.waitState(pid, fsm.StateRunning)
@@ -196,7 +196,7 @@ func TestLeaseEndFreezesAndReturnKillsUnassigned(t *testing.T) {
 	// meanwhile dies without completing another system call.
 	h := newHarness(t, nil, true, func(o *harnessOpts) { o.cfg.FenceTimeout = 400 * time.Millisecond })
 	var calls atomic.Int64
-	h.s.kernel.Programs().(*node.ProgramTable).Register("count", func(s *node.Sys) int {
+	programTable(t, h.s.kernel).Register("count", func(s *node.Sys) int {
 		for {
 			s.Getpid()
 			calls.Add(1)
@@ -252,7 +252,7 @@ func TestRunnerChildrenGetTablePIDs(t *testing.T) {
 		t.Run(fmt.Sprintf("autoPlace=%v", auto), func(t *testing.T) {
 			c := newFakeCore(t, "n1")
 			h := newHarness(t, c, true)
-			registerTestPrograms(h.s.kernel)
+			registerTestPrograms(t, h.s.kernel)
 			c.autoPlace.Store(auto) // with it, the placer wins the race to place the child
 			pid := h.spawn(api.SpawnRequest{Command: "spawner"})
 			if !auto {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/node"
 )
 
 // Test clusters: real agents on loopback TCP with :0 ports, BoltDB in
@@ -432,3 +433,21 @@ func (c *testCluster) spawn(args ...string) *fsm.Result {
 }
 
 var _ = io.Discard
+
+// programTable returns the table of Go programs the kernel k looks in
+// first: its resolver, or the first table of its chain of resolvers.
+func programTable(t testing.TB, k *node.ProcessManager) *node.ProgramTable {
+	t.Helper()
+	switch r := k.Programs().(type) {
+	case *node.ProgramTable:
+		return r
+	case node.Resolvers:
+		for _, x := range r {
+			if pt, ok := x.(*node.ProgramTable); ok {
+				return pt
+			}
+		}
+	}
+	t.Fatalf("the kernel's resolver %T holds no program table", k.Programs())
+	return nil
+}

@@ -61,9 +61,9 @@ type Timing struct {
 
 // defaultTiming is cluster.DefaultConfig's raft timing.
 var defaultTiming = Timing{
-	Heartbeat:   250 * time.Millisecond,
-	Election:    250 * time.Millisecond,
-	LeaderLease: 125 * time.Millisecond,
+	Heartbeat:   400 * time.Millisecond,
+	Election:    400 * time.Millisecond,
+	LeaderLease: 400 * time.Millisecond,
 	Commit:      5 * time.Millisecond,
 }
 
