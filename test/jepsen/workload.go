@@ -22,6 +22,9 @@ type Endpoint struct {
 	// TLS, when the agents serve mutual TLS (Config.Secure), is the
 	// client's configuration: the CA and a client certificate.
 	TLS *tls.Config
+	// Token, when the agents run with ACLs (Config.Secure), is the
+	// management token's secret: every request sends it.
+	Token string
 }
 
 // RegistryRoutes are the HTTP routes of the FIFO and message-queue
