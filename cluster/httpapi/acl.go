@@ -90,6 +90,10 @@ func levelOf(r *http.Request) routeLevel {
 		return levelPublic
 	case strings.HasPrefix(p, "/v1/internal/"):
 		return levelNode
+	case p == "/v1/operator/keyring" && r.URL.Query().Get("local") == "true":
+		// One node's own keyring: the fan-out of the node that took a
+		// management request (see keyring_endpoint.go) is node traffic.
+		return levelNode
 	case p == "/v1/snapshot", strings.HasPrefix(p, "/v1/operator/"),
 		p == "/v1/acl/tokens", strings.HasPrefix(p, "/v1/acl/tokens/"),
 		strings.HasPrefix(p, "/debug/"):

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
@@ -15,24 +16,35 @@ import (
 
 // newACLCmd is `vproc acl bootstrap|token`.
 func newACLCmd(e *env, g *globals) *cobra.Command {
-	var output string
+	var (
+		output string
+		quiet  bool
+	)
 	bootstrap := &cobra.Command{
-		Use:   "bootstrap [-o json]",
+		Use:   "bootstrap [-q | -o json]",
 		Short: "Create the cluster's first management token (once)",
 		Long: `Create the cluster's first management token. It works once, on a cluster whose
 agents run with --acl-enabled; the token's secret is shown this once (the
-cluster keeps only its hash). Give it to the CLI as ` + client.EnvToken + `.`,
+cluster keeps only its hash). Give it to the CLI as ` + client.EnvToken + `;
+-q prints only the secret, for scripts:
+
+  vproc acl bootstrap -q > management.token
+  export ` + client.EnvToken + `=$(cat management.token)`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkQuiet(cmd, quiet, output); err != nil {
+				return err
+			}
 			return verb[api.ACLToken]{
 				name:   "acl bootstrap",
 				output: &output,
 				call:   func(ctx context.Context, c *client.Client) (api.ACLToken, error) { return c.ACLBootstrap(ctx) },
-				print:  printToken,
+				print:  tokenPrinter(quiet),
 			}.run(cmd, e, g)
 		},
 	}
 	outputFlag(bootstrap.Flags(), &output)
+	quietFlag(bootstrap.Flags(), &quiet)
 	return group("acl", "Manage ACL tokens", bootstrap, newACLTokenCmd(e, g))
 }
 
@@ -40,15 +52,16 @@ cluster keeps only its hash). Give it to the CLI as ` + client.EnvToken + `.`,
 func newACLTokenCmd(e *env, g *globals) *cobra.Command {
 	var (
 		output string
+		quiet  bool
 		req    api.ACLTokenRequest
 	)
 	create := &cobra.Command{
-		Use:   "create --user NAME [--policy management] [--max-procs N] [--max-ipc N] [-o json]",
+		Use:   "create --user NAME [--policy management] [--max-procs N] [--max-ipc N] [-q | -o json]",
 		Short: "Create a token for a user (management token needed)",
 		Long: `Create a token for a user. What the token's requests create belongs to that
 user. --policy management makes a management token. --max-procs and --max-ipc
 cap the user's live processes and FIFOs, queues and segments (0: no cap). The
-secret is shown this once.`,
+secret is shown this once; -q prints only the secret.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if req.User == "" {
@@ -57,11 +70,14 @@ secret is shown this once.`,
 			if req.MaxProcs < 0 || req.MaxIPC < 0 {
 				return usagef(cmd, "quotas cannot be negative")
 			}
+			if err := checkQuiet(cmd, quiet, output); err != nil {
+				return err
+			}
 			return verb[api.ACLToken]{
 				name:   "acl token create",
 				output: &output,
 				call:   func(ctx context.Context, c *client.Client) (api.ACLToken, error) { return c.ACLTokenCreate(ctx, req) },
-				print:  printToken,
+				print:  tokenPrinter(quiet),
 			}.run(cmd, e, g)
 		},
 	}
@@ -71,6 +87,7 @@ secret is shown this once.`,
 	create.Flags().IntVar(&req.MaxProcs, "max-procs", 0, "the most live processes the user may have (0: no cap)")
 	create.Flags().IntVar(&req.MaxIPC, "max-ipc", 0, "the most FIFOs, queues and segments the user may hold (0: no cap)")
 	outputFlag(create.Flags(), &output)
+	quietFlag(create.Flags(), &quiet)
 
 	var listOut string
 	list := &cobra.Command{
@@ -121,6 +138,34 @@ secret is shown this once.`,
 	}
 	outputFlag(self.Flags(), &selfOut)
 	return group("token", "Create, list and delete ACL tokens", create, list, del, self)
+}
+
+// quietFlag is -q of the verbs that make a token: print only its secret.
+func quietFlag(fs *pflag.FlagSet, p *bool) {
+	fs.BoolVarP(p, "quiet", "q", false, "print only the token's SecretID, for scripts")
+}
+
+// checkQuiet refuses -q with -o json: each says what to print.
+func checkQuiet(cmd *cobra.Command, quiet bool, output string) error {
+	if quiet && cmd.Flags().Changed("output") {
+		return usagef(cmd, "-q and -o %s exclude each other", output)
+	}
+	return nil
+}
+
+// tokenPrinter returns printToken, or with quiet a printer of the secret
+// alone on one line.
+func tokenPrinter(quiet bool) func(io.Writer, api.ACLToken) error {
+	if !quiet {
+		return printToken
+	}
+	return func(w io.Writer, t api.ACLToken) error {
+		if t.SecretID == "" {
+			return fmt.Errorf("the agent's answer holds no secret")
+		}
+		_, err := fmt.Fprintln(w, t.SecretID)
+		return err
+	}
 }
 
 func printToken(w io.Writer, t api.ACLToken) error {

@@ -178,6 +178,12 @@ func (c *cluster) startAll(ctx context.Context) error {
 		}
 		if ok && len(leaders) == 1 {
 			c.logf("cluster up: %d nodes, leader %s", len(c.base), sortedKeys(leaders)[0])
+			if c.sec != nil && c.sec.tokenOf() == "" {
+				if err := c.sec.bootstrap(ctx, c.endpoints()); err != nil {
+					return err
+				}
+				c.logf("ACL management token bootstrapped")
+			}
 			return nil
 		}
 		ctxutil.Sleep(ctx, 250*time.Millisecond)
@@ -324,7 +330,7 @@ func (c *cluster) endpoints() []Endpoint {
 		names = append(names, c.extra)
 	}
 	for _, n := range names {
-		out = append(out, Endpoint{Name: n, URL: c.sec.scheme() + c.agents[n].spec.HTTPAddr, TLS: c.sec.tlsConfig()})
+		out = append(out, Endpoint{Name: n, URL: c.sec.scheme() + c.agents[n].spec.HTTPAddr, TLS: c.sec.tlsConfig(), Token: c.sec.tokenOf()})
 	}
 	return out
 }

@@ -65,9 +65,10 @@ type Config struct {
 	Retention time.Duration
 	// AgentArgs are added to every agent's command line.
 	AgentArgs []string
-	// Secure runs the agents with mutual TLS and a gossip key (a CA and
-	// certificates made for the run under OutDir/tls); the workload and
-	// the checks use a client certificate.
+	// Secure runs the agents with mutual TLS, a gossip key and ACLs (a CA
+	// and certificates made for the run under OutDir/tls); once the
+	// cluster is up the harness bootstraps a management token, and the
+	// workload and the checks use a client certificate and that token.
 	Secure bool
 	// KillGrace is how long after an acknowledged SIGKILL the killed
 	// incarnation may still complete a system call: the agents' fence

@@ -27,7 +27,7 @@ var (
 	flagNetwork   = flag.String("jepsen.network", envString("JEPSEN_NETWORK", NetworkAuto), "auto, netns or loopback (env JEPSEN_NETWORK)")
 	flagFaults    = flag.String("jepsen.faults", envString("FAULTS", "all"), "comma-separated fault kinds, or all (env FAULTS)")
 	flagRace      = flag.Bool("jepsen.race", envBool("JEPSEN_RACE"), "build the agent with -race (env JEPSEN_RACE=1)")
-	flagSecure    = flag.Bool("jepsen.secure", envBool("JEPSEN_SECURE"), "run the agents with mutual TLS and a gossip key (env JEPSEN_SECURE=1)")
+	flagSecure    = flag.Bool("jepsen.secure", envBool("JEPSEN_SECURE"), "run the agents with mutual TLS, a gossip key and ACLs (env JEPSEN_SECURE=1)")
 	flagKillGrace = flag.Duration("jepsen.kill-grace", envDuration("KILL_GRACE", DefaultConfig().KillGrace), "how long a killed incarnation may still run: the agents' fence timeout and a margin (env KILL_GRACE)")
 )
 

@@ -3,23 +3,33 @@
 package jepsen
 
 import (
+	"context"
 	"crypto/tls"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
+	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/membership"
 	"github.com/vproc/vproc/cluster/mtls"
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // secure is what a run with Config.Secure gives its agents and clients:
 // a CA in the output directory, a server certificate per node, a gossip
-// key, and the workload's client certificate.
+// key, the workload's client certificate, ACLs on every agent, and the
+// management token the harness bootstraps once the cluster is up.
 type secure struct {
 	dir    string
 	ca     mtls.PEM
 	key    string      // the gossip key
 	client *tls.Config // the workload's and the checks' TLS
+	// token is the management token's secret, set by bootstrap; every
+	// client request carries it.
+	token atomic.Pointer[string]
 }
 
 // newSecure creates the CA, the gossip key and a client certificate under
@@ -66,7 +76,46 @@ func (s *secure) agentArgs(node string) ([]string, error) {
 	if err := os.WriteFile(key, c.Key, 0o600); err != nil {
 		return nil, err
 	}
-	return []string{"--ca-file", filepath.Join(s.dir, mtls.CAFile), "--cert-file", cert, "--key-file", key, "--encrypt", s.key}, nil
+	// With TLS, a node's certificate identifies it under ACLs: no agent
+	// token.
+	return []string{"--ca-file", filepath.Join(s.dir, mtls.CAFile), "--cert-file", cert, "--key-file", key, "--encrypt", s.key, "--acl-enabled"}, nil
+}
+
+// bootstrap creates the management token through one of eps, retrying
+// refusals (a leader change, a dial error) until ctx ends. An attempt
+// whose outcome is unknown ends it: a second bootstrap would be refused.
+func (s *secure) bootstrap(ctx context.Context, eps []Endpoint) error {
+	hc := &http.Client{Transport: newTransport(s.client, "")}
+	defer hc.CloseIdleConnections()
+	var last attempt
+	for i := 0; ctx.Err() == nil && i < 120; i++ {
+		ep := eps[i%len(eps)]
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		var tok api.ACLToken
+		last = callAPI(actx, hc, ep, http.MethodPost, "/v1/acl/bootstrap", nil, nil, &tok, nil)
+		cancel()
+		switch {
+		case last.kind == answered && last.code == "" && tok.SecretID != "":
+			s.token.Store(&tok.SecretID)
+			return nil
+		case last.kind == maybe:
+			return fmt.Errorf("ACL bootstrap through %s: outcome unknown: %s %s", ep.Name, last.code, last.msg)
+		}
+		ctxutil.Sleep(ctx, 250*time.Millisecond)
+	}
+	return fmt.Errorf("ACL bootstrap: %s %s", last.code, last.msg)
+}
+
+// tokenOf returns the management token's secret, "" without Secure or
+// before bootstrap.
+func (s *secure) tokenOf() string {
+	if s == nil {
+		return ""
+	}
+	if p := s.token.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // scheme is the URL scheme of the agents' HTTP API.
@@ -94,3 +143,31 @@ func tlsOf(eps []Endpoint) *tls.Config {
 	}
 	return nil
 }
+
+// tokenOfEndpoints returns the ACL token of the endpoints (they share
+// one), "" with ACLs off.
+func tokenOfEndpoints(eps []Endpoint) string {
+	for _, ep := range eps {
+		if ep.Token != "" {
+			return ep.Token
+		}
+	}
+	return ""
+}
+
+// tokenTransport sends an ACL token with every request.
+type tokenTransport struct {
+	base  *http.Transport
+	token string
+}
+
+func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// A RoundTripper must not change the request it is given.
+	r := req.Clone(req.Context())
+	r.Header.Set(api.HeaderToken, t.token)
+	return t.base.RoundTrip(r)
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// base transport.
+func (t *tokenTransport) CloseIdleConnections() { t.base.CloseIdleConnections() }

@@ -22,6 +22,9 @@ type Endpoint struct {
 	// TLS, when the agents serve mutual TLS (Config.Secure), is the
 	// client's configuration: the CA and a client certificate.
 	TLS *tls.Config
+	// Token, when the agents run with ACLs (Config.Secure), is the
+	// management token's secret: every request sends it.
+	Token string
 }
 
 // RegistryRoutes are the HTTP routes of the FIFO and message-queue
@@ -205,16 +208,18 @@ func (w *Workload) Probe(ctx context.Context) error {
 	rng := rand.New(rand.NewPCG(w.cfg.Seed, streamWorkload))
 
 	// Owner tags, which resolve unknown spawns and reveal double applies.
+	// With ACLs on, a process belongs to its token's user and a spawn
+	// that names another owner is forbidden: no tags then.
 	var op Op
 	for range 10 {
 		op = w.spawn(ctx, st, rng, "true", nil, "", true)
-		if op.Outcome == OutcomeOK || op.Code == api.CodeBadRequest || ctx.Err() != nil {
+		if op.Outcome == OutcomeOK || op.Code == api.CodeBadRequest || op.Code == api.CodeForbidden || ctx.Err() != nil {
 			break
 		}
 		ctxutil.Sleep(ctx, time.Second)
 	}
 	switch {
-	case op.Code == api.CodeBadRequest:
+	case op.Code == api.CodeBadRequest || op.Code == api.CodeForbidden:
 		w.mu.Lock()
 		w.useTokens = false
 		w.mu.Unlock()

@@ -34,7 +34,7 @@ type stream struct {
 }
 
 func (w *Workload) newStream(client int) *stream {
-	return &stream{client: client, id: w.hist.NewStream(), hc: &http.Client{Transport: newTransport(tlsOf(w.endpoints()))}, next: 1}
+	return &stream{client: client, id: w.hist.NewStream(), hc: &http.Client{Transport: clientTransport(w.endpoints())}, next: 1}
 }
 
 func (s *stream) close() { s.hc.CloseIdleConnections() }
@@ -48,15 +48,26 @@ func (w *Workload) renew(s *stream) {
 	s.pin = pin
 }
 
-func newTransport(tc *tls.Config) *http.Transport {
+// newTransport returns the clients' transport: tc's TLS (nil for
+// plaintext), and token, when not "", in every request's X-Vproc-Token.
+func newTransport(tc *tls.Config, token string) http.RoundTripper {
 	d := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 15 * time.Second}
-	return &http.Transport{
+	t := &http.Transport{
 		TLSClientConfig:     tc,
 		DialContext:         d.DialContext,
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}
+	if token == "" {
+		return t
+	}
+	return &tokenTransport{base: t, token: token}
+}
+
+// clientTransport is newTransport for the endpoints' TLS and token.
+func clientTransport(eps []Endpoint) http.RoundTripper {
+	return newTransport(tlsOf(eps), tokenOfEndpoints(eps))
 }
 
 // answerKind says what an attempt tells about the operation.

@@ -95,7 +95,7 @@ func (w *Workload) follow(pid uint64) {
 // off, from random nodes, until ctx is done or the process is final.
 func (w *Workload) followLoop(ctx context.Context, pid uint64) {
 	rng := rand.New(rand.NewPCG(pid, streamBeats))
-	hc := &http.Client{Transport: newTransport(tlsOf(w.endpoints()))}
+	hc := &http.Client{Transport: clientTransport(w.endpoints())}
 	defer hc.CloseIdleConnections()
 	idle := 0 // reads in a row that brought nothing
 	for i := 0; i < 100000 && ctx.Err() == nil; i++ {
@@ -205,7 +205,7 @@ func (w *Workload) StopFollowers(ctx context.Context) {
 	w.mu.Lock()
 	pids := sortedKeys(w.followers)
 	w.mu.Unlock()
-	hc := &http.Client{Transport: newTransport(tlsOf(w.endpoints()))}
+	hc := &http.Client{Transport: clientTransport(w.endpoints())}
 	defer hc.CloseIdleConnections()
 	for _, pid := range pids {
 		eps := w.endpoints()

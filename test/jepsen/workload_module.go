@@ -22,7 +22,7 @@ const ModuleProgram = "jepsen-module"
 // uploadModule uploads the module, trying each node in turn until one
 // acknowledges it (at least two nodes then hold its bytes).
 func (w *Workload) uploadModule(ctx context.Context) error {
-	hc := &http.Client{Timeout: 2 * time.Minute}
+	hc := &http.Client{Timeout: 2 * time.Minute, Transport: clientTransport(w.endpoints())}
 	var last error
 	for i := 0; i < 10 && ctx.Err() == nil; i++ {
 		eps := w.endpoints()

@@ -56,7 +56,7 @@ func (w *Workload) keepPipelines(ctx context.Context) {
 	rng := rand.New(rand.NewPCG(w.cfg.Seed, streamPipes))
 	st := w.newStream(-3)
 	defer st.close()
-	hc := &http.Client{Transport: newTransport(tlsOf(w.endpoints()))}
+	hc := &http.Client{Transport: clientTransport(w.endpoints())}
 	defer hc.CloseIdleConnections()
 	for i := 0; i < w.cfg.Pipelines && ctx.Err() == nil; i++ {
 		eps := w.endpoints()

@@ -18,7 +18,7 @@ import (
 // ReadAll reads the whole table, exited processes included, with a
 // linearizable read, trying the endpoints in turn until ctx ends.
 func ReadAll(ctx context.Context, eps []Endpoint, timeout time.Duration) ([]api.Process, error) {
-	hc := &http.Client{Transport: newTransport(tlsOf(eps))}
+	hc := &http.Client{Transport: clientTransport(eps)}
 	defer hc.CloseIdleConnections()
 	var last attempt
 	for i := 0; i < 1000 && ctx.Err() == nil && len(eps) > 0; i++ {
@@ -38,7 +38,7 @@ func ReadAll(ctx context.Context, eps []Endpoint, timeout time.Duration) ([]api.
 // ReadState asks every endpoint for its applied index and state hash at
 // once.
 func ReadState(ctx context.Context, eps []Endpoint, timeout time.Duration) []StateSample {
-	hc := &http.Client{Transport: newTransport(tlsOf(eps))}
+	hc := &http.Client{Transport: clientTransport(eps)}
 	defer hc.CloseIdleConnections()
 	out := make([]StateSample, len(eps))
 	var wg sync.WaitGroup
@@ -63,7 +63,7 @@ func ReadState(ctx context.Context, eps []Endpoint, timeout time.Duration) []Sta
 // ReadHealth asks one endpoint for its health. An agent without a leader
 // answers 503, which is an error here.
 func ReadHealth(ctx context.Context, ep Endpoint, timeout time.Duration) (api.Health, error) {
-	hc := &http.Client{Transport: newTransport(ep.TLS)}
+	hc := &http.Client{Transport: clientTransport([]Endpoint{ep})}
 	defer hc.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
