@@ -38,10 +38,12 @@ func (s *serving) startPrograms(base node.Resolver) error {
 			_, ok := base.Lookup(name)
 			return ok
 		},
-		View: func() *fsm.View { return s.c.localView() },
+		View:   func() *fsm.View { return s.c.localView() },
+		Synced: s.client.SyncedView,
 		Send: func(ctx context.Context, cmd fsm.Command) (*fsm.Result, error) {
 			return s.client.Send(ctx, nil, cmd)
 		},
+		HTTP:   s.client,
 		Logger: s.log,
 	})
 	if err != nil {
