@@ -13,6 +13,7 @@ import (
 	"github.com/vproc/vproc/cluster"
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
+	"github.com/vproc/vproc/internal/wasmtest"
 )
 
 // TestProgramVerbsUnderACL runs the program verbs against an agent with
@@ -23,6 +24,8 @@ func TestProgramVerbsUnderACL(t *testing.T) {
 	cfg := cluster.DevConfig()
 	cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.ACLEnabled, cfg.AgentToken = true, "program-agent-token-0123456789"
+	cfg.WasmCacheDir = wasmtest.CacheDir(t)
+	hello := wasmtest.Build(t, "../../node/wasm/testdata/hello")
 	a, err := cluster.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -117,4 +120,14 @@ func TestProgramVerbsUnderACL(t *testing.T) {
 	if r := as("management", "program", "ls", "-o", "json"); r.code != 0 || strings.Contains(r.stdout, "mine") {
 		t.Fatalf("ls after the removals: %+v", r)
 	}
+
+	// run --wasm uploads as the token's user, and runs.
+	hfile := filepath.Join(t.TempDir(), "hellow.wasm")
+	if err := os.WriteFile(hfile, hello, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := as("alice", "run", "--wasm", hfile); r.code != 0 || r.stdout != "hello, world\n" {
+		t.Fatalf("alice's run --wasm: %+v", r)
+	}
+	denied(as("bob", "run", "--wasm", hfile), "bob's run --wasm over alice's program", "belongs to alice")
 }
