@@ -9,6 +9,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
+	"github.com/vproc/vproc/cluster/mtls"
 	"github.com/vproc/vproc/internal/wasmtest"
 )
 
@@ -151,4 +152,52 @@ func TestProgramsUnderACL(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestProgramsUnderTLS runs the program store on a cluster with mutual
+// TLS: the push of an upload and the fetch of a node that runs a program
+// it does not hold go over the nodes' own TLS connections.
+func TestProgramsUnderTLS(t *testing.T) {
+	hello := wasmtest.Build(t, "../node/wasm/testdata/hello")
+	pki := newTestPKI(t)
+	cache := wasmtest.CacheDir(t)
+	c := MakeCluster(t, 3, func(i int, cfg *Config) {
+		cfg.TLS = pki.server(cfg.Name)
+		cfg.WasmCacheDir = cache
+	})
+	names := agentNames(c)
+	tc := pki.client(pki, mtls.CertRequest{})
+	cls := make([]*client.Client, len(c.agents))
+	for i, a := range c.agents {
+		cfg := client.DefaultConfig()
+		cfg.Addr = a.HTTPAddr()
+		cfg.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
+		cl, err := client.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cl.Close(); cfg.HTTPClient.CloseIdleConnections() })
+		cls[i] = cl
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	p, err := cls[0].AddProgram(ctx, "hellow", "", hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Holders) != 2 {
+		t.Fatalf("add: %+v, want two holders", p)
+	}
+	far := nonHolder(t, p, names)
+	res, err := cls[far].Spawn(ctx, api.SpawnRequest{Command: "hellow", Node: names[far]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc, err := cls[far].Wait(ctx, res.PID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if proc.ExitCode == nil || *proc.ExitCode != 0 || proc.Node != names[far] {
+		t.Fatalf("hellow: %+v, want exit 0 on %s", proc, names[far])
+	}
 }
