@@ -2,12 +2,9 @@ package cluster
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
-	"github.com/vproc/vproc/cluster/httpapi"
 	"github.com/vproc/vproc/cluster/programs"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/node"
@@ -41,13 +38,12 @@ func (s *serving) startPrograms(base node.Resolver) error {
 			_, ok := base.Lookup(name)
 			return ok
 		},
-		View: func() *fsm.View { return s.c.localView() },
+		View:   func() *fsm.View { return s.c.localView() },
+		Synced: s.client.SyncedView,
 		Send: func(ctx context.Context, cmd fsm.Command) (*fsm.Result, error) {
 			return s.client.Send(ctx, nil, cmd)
 		},
-		// The node's own client: TLS and its identity (a certificate or
-		// the agent token) on every push and fetch between nodes.
-		HTTP:   &http.Client{Timeout: 2 * time.Minute, Transport: nodeTransport{s.client}},
+		HTTP:   s.client,
 		Logger: s.log,
 	})
 	if err != nil {
@@ -72,13 +68,4 @@ func (s *serving) stopPrograms() {
 		os.RemoveAll(s.programTmp)
 		s.programTmp = ""
 	}
-}
-
-// nodeTransport sends a request as this node's own traffic to another
-// node, through the node's client (its TLS and its agent token).
-type nodeTransport struct{ c *httpapi.Client }
-
-func (t nodeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	// A RoundTripper must not change the request it is given.
-	return t.c.Do(req.Clone(req.Context()))
 }

@@ -8,6 +8,9 @@ import "time"
 // CodeForbidden. A process, FIFO, queue or segment belongs to the user of
 // the token that created it, and only that user or a management token may
 // signal, wait on, read the logs of, feed, or see the env of a process.
+// A program (ProgramsPath) belongs to the user of the token that added it;
+// any token lists, shows and spawns it, and only its owner or a management
+// token replaces or removes it.
 // Snapshots, the operator routes and the ACL routes take a management
 // token; the node-to-node routes (/v1/internal/...) take the agent token
 // or a node's certificate.

@@ -10,8 +10,9 @@ const (
 	StreamBoth   = "both"
 )
 
-// LogFormatChunks, for GET /v1/procs/{pid}/logs?format=, answers the log as
-// newline-separated JSON LogChunk objects instead of its bytes.
+// LogFormatChunks is the value of GET /v1/procs/{pid}/logs?format= that
+// answers the log as newline-separated JSON LogChunk objects instead of its
+// bytes.
 const LogFormatChunks = "chunks"
 
 // ContentTypeChunks is the Content-Type of an answer of LogChunks.

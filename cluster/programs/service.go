@@ -34,13 +34,27 @@ type Config struct {
 	Builtin func(name string) bool
 	// View returns this node's view of the table.
 	View func() *fsm.View
+	// Synced returns this node's view once it has applied everything the
+	// leader had committed when it was called: the owner checks of a
+	// replace or remove read it. Nil means View.
+	Synced func(ctx context.Context) (*fsm.View, error)
 	// Send commits a command through the leader.
 	Send func(ctx context.Context, cmd fsm.Command) (*fsm.Result, error)
-	// HTTP talks to the other nodes; nil means a client with a timeout.
-	HTTP *http.Client
+	// HTTP talks to the other nodes: it must present this node's
+	// credentials (the agent token or the node's certificate) where ACLs
+	// or TLS are on, as httpapi.Client does. Nil means a plain client.
+	HTTP Doer
 	// Logger logs fetches and pushes that failed.
 	Logger *slog.Logger
 }
+
+// Doer sends a request to another node.
+type Doer interface {
+	Do(req *http.Request) (*http.Response, error)
+}
+
+// peerTimeout bounds one fetch from or push to another node.
+const peerTimeout = 2 * time.Minute
 
 // DefaultConfig returns the defaults: 64 MiB uploads, two replicas.
 func DefaultConfig() Config {
@@ -66,7 +80,7 @@ func (c Config) Validate() error {
 type Service struct {
 	cfg   Config // immutable
 	store *Store // immutable
-	hc    *http.Client
+	hc    Doer
 	log   *slog.Logger
 }
 
@@ -87,7 +101,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	hc := cfg.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 2 * time.Minute}
+		hc = &http.Client{}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -161,21 +175,20 @@ func (s *Service) fetch(ctx context.Context, node, hash string) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+api.ProgramBlobsPath+"/"+hash, nil)
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set(api.HeaderNode, s.cfg.Name)
 	resp, err := s.hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		var ae api.Error
-		if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&ae) == nil && ae.Message != "" {
-			return nil, fmt.Errorf("status %s: %s", resp.Status, ae.Message)
-		}
-		return nil, fmt.Errorf("status %s", resp.Status)
+		return nil, answerError(resp)
 	}
 	bin, err := io.ReadAll(io.LimitReader(resp.Body, s.cfg.MaxBytes+1))
 	if err != nil {
@@ -187,12 +200,23 @@ func (s *Service) fetch(ctx context.Context, node, hash string) ([]byte, error) 
 	return bin, nil
 }
 
+// answerError describes another node's refusal.
+func answerError(resp *http.Response) error {
+	var ae api.Error
+	if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&ae) == nil && ae.Message != "" {
+		return fmt.Errorf("status %s: %s", resp.Status, ae.Message)
+	}
+	return fmt.Errorf("status %s", resp.Status)
+}
+
 // push stores bin on node.
 func (s *Service) push(ctx context.Context, node, hash string, bin []byte) error {
 	base, err := s.nodeURL(node)
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, base+api.ProgramBlobsPath+"/"+hash, bytes.NewReader(bin))
 	if err != nil {
 		return err
@@ -204,10 +228,10 @@ func (s *Service) push(ctx context.Context, node, hash string, bin []byte) error
 		return err
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("status %s", resp.Status)
+		return answerError(resp)
 	}
+	io.Copy(io.Discard, resp.Body)
 	return nil
 }
 
@@ -307,6 +331,8 @@ func fail(w http.ResponseWriter, err error) {
 			status = http.StatusServiceUnavailable
 		case api.CodeBadRequest:
 			status = http.StatusBadRequest
+		case api.CodeForbidden:
+			status = http.StatusForbidden
 		}
 		writeJSON(w, status, ae)
 	case errors.As(err, &mbe):
@@ -341,8 +367,40 @@ func (s *Service) handleShow(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toAPI(p))
 }
 
+// mayChange refuses r's change to program name when it exists and r's
+// caller is neither its owner nor privileged (httpapi.MayManage).
+func (s *Service) mayChange(r *http.Request, name string) error {
+	if httpapi.CallerOf(r).Privileged {
+		return nil
+	}
+	v := s.cfg.View()
+	if s.cfg.Synced != nil {
+		var err error
+		if v, err = s.cfg.Synced(r.Context()); err != nil {
+			return err
+		}
+	}
+	p, ok := v.Program(name)
+	if !ok {
+		return nil
+	}
+	return httpapi.MayManage(r, fmt.Sprintf("program %q", name), p.Owner)
+}
+
+// handleAdd stores an upload. Its owner is the user of the request's
+// token with ACLs on (a request cannot name another), and replacing a
+// program takes its owner or a management token.
 func (s *Service) handleAdd(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	owner, err := httpapi.OwnerFor(r, strings.TrimSpace(r.URL.Query().Get("owner")))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if err := s.mayChange(r, name); err != nil {
+		fail(w, err)
+		return
+	}
 	bin, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBytes))
 	if err != nil {
 		fail(w, err)
@@ -356,7 +414,6 @@ func (s *Service) handleAdd(w http.ResponseWriter, r *http.Request) {
 		fail(w, fmt.Errorf("%w: upload is %.12s, not %.12s", ErrCorrupt, Hash(bin), want))
 		return
 	}
-	owner := strings.TrimSpace(r.URL.Query().Get("owner"))
 	p, err := s.Add(r.Context(), name, owner, bin)
 	if err != nil {
 		fail(w, err)
@@ -365,8 +422,15 @@ func (s *Service) handleAdd(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toAPI(p))
 }
 
+// handleRemove removes a program: it takes its owner or a management
+// token.
 func (s *Service) handleRemove(w http.ResponseWriter, r *http.Request) {
-	if err := s.Remove(r.Context(), r.PathValue("name")); err != nil {
+	name := r.PathValue("name")
+	if err := s.mayChange(r, name); err != nil {
+		fail(w, err)
+		return
+	}
+	if err := s.Remove(r.Context(), name); err != nil {
 		fail(w, err)
 		return
 	}

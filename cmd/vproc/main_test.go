@@ -13,10 +13,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/internal/wasmtest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { wasmtest.Cleanup() }))
 }
 
 // fakeAPI is an httptest agent whose routes a test installs. It records the

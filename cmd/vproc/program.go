@@ -29,7 +29,9 @@ func newProgramAddCmd(e *env, g *globals) *cobra.Command {
 		Long: `Upload a WebAssembly module (wasi_snapshot_preview1) as program NAME.
 The answer comes once at least two nodes (all, on a smaller cluster) hold
 its bytes; other nodes fetch them by hash when they first run it. A name
-that a builtin has is refused; adding a name again replaces its program.`,
+that a builtin has is refused; adding a name again replaces its program.
+With ACLs on, the program belongs to the user of VPROC_TOKEN, and replacing
+or removing it takes that user's token or a management token.`,
 		Args: exactArgs(2, "a name and a file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			module, err := os.ReadFile(args[1])
@@ -40,7 +42,7 @@ that a builtin has is refused; adding a name again replaces its program.`,
 				name:   "program add",
 				output: &output,
 				call: func(ctx context.Context, c *client.Client) (api.Program, error) {
-					return c.AddProgram(ctx, args[0], owner(e), module)
+					return c.AddProgram(ctx, args[0], uploadOwner(e), module)
 				},
 				print: programLine,
 			}.run(cmd, e, g)
@@ -48,6 +50,15 @@ that a builtin has is refused; adding a name again replaces its program.`,
 	}
 	outputFlag(cmd.Flags(), &output)
 	return cmd
+}
+
+// uploadOwner names the owner of an upload: the user who runs the CLI, and
+// none with a token, whose user the cluster makes the owner.
+func uploadOwner(e *env) string {
+	if e.getenv(client.EnvToken) != "" {
+		return ""
+	}
+	return owner(e)
 }
 
 func newProgramLsCmd(e *env, g *globals) *cobra.Command {

@@ -281,7 +281,7 @@ func uploadForRun(ctx context.Context, e *env, g *globals, file string) error {
 		return err
 	}
 	defer c.Close()
-	if _, err := c.AddProgram(ctx, wasmProgramName(file), owner(e), module); err != nil {
+	if _, err := c.AddProgram(ctx, wasmProgramName(file), uploadOwner(e), module); err != nil {
 		return fmt.Errorf("run --wasm: %s", describe(err, g.address(e)))
 	}
 	return nil
