@@ -220,14 +220,20 @@ func TestSmokeNetwork(t *testing.T) {
 	if err := cl.Resume("n2"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, func() bool { _, err := ReadHealth(ctx, Endpoint{Name: "n2", URL: addrOf("n2")}, time.Second); return err == nil })
+	waitFor(t, 5*time.Second, func() bool {
+		_, err := ReadHealth(ctx, Endpoint{Name: "n2", URL: addrOf("n2")}, time.Second)
+		return err == nil
+	})
 	if err := cl.Kill("n3"); err != nil {
 		t.Fatal(err)
 	}
 	if err := cl.Start("n3"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() bool { _, err := ReadHealth(ctx, Endpoint{Name: "n3", URL: addrOf("n3")}, time.Second); return err == nil })
+	waitFor(t, 10*time.Second, func() bool {
+		_, err := ReadHealth(ctx, Endpoint{Name: "n3", URL: addrOf("n3")}, time.Second)
+		return err == nil
+	})
 	if err := cl.RemoveNode(ctx, name); err != nil {
 		t.Error(err)
 	}
