@@ -173,11 +173,15 @@ func (a *Agent) warnSecurity(tlsOn, gossipKey bool) {
 	if !tlsOn && !gossipKey {
 		a.logger.Warn("neither TLS nor a gossip key is configured: any host that reaches the gossip port can join the cluster (see the README, \"Secure cluster\")")
 	}
+	host, _, _ := net.SplitHostPort(a.cfg.HTTPAddr)
+	if isLoopback(host) {
+		return
+	}
 	if !tlsOn {
-		host, _, _ := net.SplitHostPort(a.cfg.HTTPAddr)
-		if !isLoopback(host) {
-			a.logger.Warn("serving the HTTP API on a non-loopback address without TLS: anyone who reaches it can use the cluster", "http", a.cfg.HTTPAddr)
-		}
+		a.logger.Warn("serving the HTTP API on a non-loopback address without TLS: anyone who reaches it can use the cluster", "http", a.cfg.HTTPAddr)
+	}
+	if !a.cfg.ACLEnabled {
+		a.logger.Warn("serving the HTTP API on a non-loopback address with ACLs off: anyone who reaches it may spawn, kill and read every process (see --acl-enabled)", "http", a.cfg.HTTPAddr)
 	}
 }
 

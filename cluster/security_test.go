@@ -309,18 +309,19 @@ func TestSecurityWarnings(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		dev, tls     bool
-		key          bool
+		key, acl     bool
 		http         string
 		want, absent []string
 	}{
-		{"nothing", false, false, false, "0.0.0.0:7070", []string{"neither TLS nor a gossip key", "without TLS"}, nil},
-		{"loopback", false, false, true, "127.0.0.1:7070", nil, []string{"neither", "without TLS"}},
-		{"key only", false, false, true, "0.0.0.0:7070", []string{"without TLS"}, []string{"neither"}},
-		{"tls", false, true, false, "0.0.0.0:7070", nil, []string{"neither", "without TLS"}},
-		{"dev", true, false, false, "127.0.0.1:7070", nil, []string{"neither", "without TLS"}},
+		{"nothing", false, false, false, false, "0.0.0.0:7070", []string{"neither TLS nor a gossip key", "without TLS", "ACLs off"}, nil},
+		{"loopback", false, false, true, false, "127.0.0.1:7070", nil, []string{"neither", "without TLS", "ACLs off"}},
+		{"key only", false, false, true, false, "0.0.0.0:7070", []string{"without TLS", "ACLs off"}, []string{"neither"}},
+		{"tls", false, true, false, false, "0.0.0.0:7070", []string{"ACLs off"}, []string{"neither", "without TLS"}},
+		{"tls and acls", false, true, false, true, "0.0.0.0:7070", nil, []string{"neither", "without TLS", "ACLs off"}},
+		{"dev", true, false, false, false, "127.0.0.1:7070", nil, []string{"neither", "without TLS", "ACLs off"}},
 	} {
 		var b bytes.Buffer
-		a := &Agent{cfg: Config{Dev: tc.dev, HTTPAddr: tc.http}, logger: slog.New(slog.NewTextHandler(&b, nil))}
+		a := &Agent{cfg: Config{Dev: tc.dev, HTTPAddr: tc.http, ACLEnabled: tc.acl}, logger: slog.New(slog.NewTextHandler(&b, nil))}
 		a.warnSecurity(tc.tls, tc.key)
 		for _, w := range tc.want {
 			if strings.Count(b.String(), w) != 1 {
