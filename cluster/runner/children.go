@@ -141,7 +141,16 @@ func (r *Runner) AllocPID(req node.PIDRequest) (node.Allocation, error) {
 		// it to this node, so here.
 		return node.Allocation{PID: int(pid)}, nil
 	}
-	if err := r.placeChild(ctx, pid, res.Incarnation); err != nil {
+	placed, err := r.placeChild(ctx, pid, res.Incarnation)
+	if err == nil {
+		// A view that has not applied the Place still shows the child
+		// pending: it cannot judge the child, which the kernel is about
+		// to run here (settleLocked).
+		r.mu.Lock()
+		lp.index = max(lp.index, placed)
+		r.mu.Unlock()
+	}
+	if err != nil {
 		r.mu.Lock()
 		lp.failed = true
 		r.mu.Unlock()
@@ -193,27 +202,28 @@ func childEnv(env []string) []string {
 	return out
 }
 
-// placeChild commits the child's placement on this node.
-func (r *Runner) placeChild(ctx context.Context, pid, inc uint64) error {
+// placeChild commits the child's placement on this node and returns an index
+// at which the table shows it placed.
+func (r *Runner) placeChild(ctx context.Context, pid, inc uint64) (index uint64, err error) {
 	place := &fsm.Place{PID: pid, Incarnation: inc, ExpectState: fsm.StatePending, Node: r.name}
 	for {
 		res, err := r.out.Send(ctx, nil, place)
 		if err == nil {
 			if res.Err == nil {
-				return nil
+				return res.Index, nil
 			}
 			// The leader's placement loop may have placed it first.
 			if err := r.table.WaitApplied(ctx, res.Index-1); err == nil {
 				if v := r.table.LocalView(); v != nil {
 					if p, ok := v.Get(pid); ok && p.Incarnation == inc && p.Node == r.name && p.State.OnNode() {
-						return nil
+						return v.Index(), nil
 					}
 				}
 			}
-			return fmt.Errorf("%w: placing the child: %v", ipc.EAGAIN, res.Err)
+			return 0, fmt.Errorf("%w: placing the child: %v", ipc.EAGAIN, res.Err)
 		}
 		if !ctxutil.Sleep(ctx, 50*time.Millisecond) {
-			return fmt.Errorf("%w: placing the child: %v", ipc.EAGAIN, err)
+			return 0, fmt.Errorf("%w: placing the child: %v", ipc.EAGAIN, err)
 		}
 	}
 }

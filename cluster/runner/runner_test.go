@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
@@ -123,4 +124,56 @@ func newTestRunner(t *testing.T) (*Runner, *fsmTable, *node.ProcessManager) {
 		r.wg.Wait()
 	})
 	return r, table, k
+}
+
+// lagSender is a leader whose spawn entries place nothing, and whose Place
+// commits are not yet applied by this node's replica (the table), as
+// right after a leader change.
+type lagSender struct {
+	recordingSender
+	t     testing.TB
+	table *fsmTable
+}
+
+func (s *lagSender) Send(ctx context.Context, ref *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {
+	switch c := cmd.(type) {
+	case *fsm.Spawn:
+		c.Place = ""
+		c.Now = time.Now().UnixNano()
+		return s.table.apply(s.t, c), nil
+	case *fsm.Place:
+		return &fsm.Result{Index: s.table.index + 5}, nil
+	}
+	return s.recordingSender.Send(ctx, ref, cmd)
+}
+
+// TestRunnerKeepsAChildItPlacedItself: a child whose spawn entry left it
+// pending, which the runner placed itself, is not killed by a pass over a
+// view that has applied the spawn but not yet the Place. After a leader
+// change such a pass killed the writer of a pipeline just started, and the
+// pipeline ended with exit 0 and its output cut.
+func TestRunnerKeepsAChildItPlacedItself(t *testing.T) {
+	r, table, _ := newTestRunner(t)
+	r.out = &lagSender{t: t, table: table}
+	res := table.apply(t, &fsm.Spawn{Parent: fsm.InitPID, Spec: fsm.Spec{Command: "sleep", Args: []string{"60"}}, Place: "n1", Now: time.Now().UnixNano()})
+	table.apply(t, &fsm.Started{PID: res.PID, Incarnation: 1, Node: "n1", Now: time.Now().UnixNano()})
+	alloc, err := r.AllocPID(node.PIDRequest{Parent: int(res.PID), Command: "sleep", Args: []string{"60"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := uint64(alloc.PID)
+	if p, ok := table.LocalView().Get(pid); !ok || p.State != fsm.StatePending {
+		t.Fatalf("the child in the lagging table: %+v, want pending", p)
+	}
+	r.mu.Lock()
+	lp := r.procs[pid]
+	lp.spawned = true // the kernel runs it
+	r.mu.Unlock()
+	r.KillUnassigned()
+	r.mu.Lock()
+	killed, kept := lp.killed, r.procs[pid] == lp
+	r.mu.Unlock()
+	if killed || !kept {
+		t.Fatalf("a view without the child's Place killed (%v) or forgot (%v) it", killed, !kept)
+	}
 }
