@@ -237,35 +237,21 @@ func iovecs(m api.Memory, iovs, n uint32) ([][]byte, bool) {
 
 // readv reads into the buffers in order and stops at the first short read,
 // so that a read never blocks once it has data.
-func readv(p *proc, kfd int, bufs [][]byte) (uint32, uint32) {
-	var total uint32
-	for _, b := range bufs {
-		if len(b) == 0 {
-			continue
-		}
-		n, err := p.s.Read(kfd, b)
-		total += uint32(n)
-		if err != nil {
-			if total > 0 {
-				return total, errnoSuccess
-			}
-			return 0, errnoOf(err)
-		}
-		if n < len(b) {
-			break
-		}
-	}
-	return total, errnoSuccess
-}
+func readv(p *proc, kfd int, bufs [][]byte) (uint32, uint32) { return vectored(kfd, bufs, p.s.Read) }
 
 // writev writes the buffers in order and stops at the first short write.
-func writev(p *proc, kfd int, bufs [][]byte) (uint32, uint32) {
+func writev(p *proc, kfd int, bufs [][]byte) (uint32, uint32) { return vectored(kfd, bufs, p.s.Write) }
+
+// vectored moves the buffers in order with op, stopping at the first short
+// transfer. An error after some bytes moved is left for the next call, as
+// readv(2) and writev(2) report a partial transfer.
+func vectored(kfd int, bufs [][]byte, op func(fd int, b []byte) (int, error)) (uint32, uint32) {
 	var total uint32
 	for _, b := range bufs {
 		if len(b) == 0 {
 			continue
 		}
-		n, err := p.s.Write(kfd, b)
+		n, err := op(kfd, b)
 		total += uint32(n)
 		if err != nil {
 			if total > 0 {
