@@ -78,25 +78,25 @@ func TestModulesAreCompiledOnce(t *testing.T) {
 
 func TestFilesInTheNamespace(t *testing.T) {
 	f := newFixture(t)
-	if err := f.k.FS().Mkdir("/work", 0o755); err != nil {
+	if err := f.k.FS().Mkdir("/home", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	st, out := f.run(t, node.Spec{Command: "writefile", Args: []string{"notes.txt", "from a module"}, Cwd: "/work"})
+	st, out := f.run(t, node.Spec{Command: "writefile", Args: []string{"notes.txt", "from a module"}, Cwd: "/home"})
 	exited(t, st, 0, out)
-	for _, want := range []string{`read "from a module"`, "notes.txt\n", "cwd /work\n"} {
+	for _, want := range []string{`read "from a module"`, "notes.txt\n", "cwd /home\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output %q lacks %q", out, want)
 		}
 	}
 	// A builtin reads what the module wrote, and the module reads what a
 	// builtin wrote.
-	st, out = f.run(t, node.Spec{Command: "sh", Args: []string{"-c", "cat /work/notes.txt; echo; echo from sh > /work/b; catwasm /work/b"}})
+	st, out = f.run(t, node.Spec{Command: "sh", Args: []string{"-c", "cat /home/notes.txt; echo; echo from sh > /home/b; catwasm /home/b"}})
 	exited(t, st, 0, out)
 	if want := "from a module\nfrom sh\n"; out != want {
 		t.Fatalf("got %q, want %q", out, want)
 	}
 	// A missing file is ENOENT inside the module.
-	st, out = f.run(t, node.Spec{Command: "catwasm", Args: []string{"/work/missing"}})
+	st, out = f.run(t, node.Spec{Command: "catwasm", Args: []string{"/home/missing"}})
 	exited(t, st, 1, out)
 	if !strings.Contains(strings.ToLower(out), "no such file") {
 		t.Fatalf("got %q, want an ENOENT message", out)
