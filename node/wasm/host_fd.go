@@ -267,23 +267,25 @@ func vectored(kfd int, bufs [][]byte, op func(fd int, b []byte) (int, error)) (u
 }
 
 func fdRead(p *proc, m api.Memory, st []uint64) uint32 {
-	kfd, errno := p.kernel(uint32(st[0]))
-	if errno != errnoSuccess {
-		p.s.Getpid()
-		return errno
-	}
-	bufs, ok := iovecs(m, uint32(st[1]), uint32(st[2]))
-	if !ok {
-		return errnoFault
-	}
-	n, errno := readv(p, kfd, bufs)
-	if errno != errnoSuccess {
-		return errno
-	}
-	return fault(putU32(m, uint32(st[3]), n))
+	return fdVectored(p, m, st, readv, false)
 }
 
 func fdWrite(p *proc, m api.Memory, st []uint64) uint32 {
+	return fdVectored(p, m, st, writev, false)
+}
+
+func fdPread(p *proc, m api.Memory, st []uint64) uint32 {
+	return fdVectored(p, m, st, readv, true)
+}
+
+func fdPwrite(p *proc, m api.Memory, st []uint64) uint32 {
+	return fdVectored(p, m, st, writev, true)
+}
+
+// fdVectored serves fd_read and fd_write, and with at their positioned
+// forms fd_pread and fd_pwrite: the descriptor is st[0], the iovecs
+// st[1:3], the offset st[3] when at, and the count's address comes last.
+func fdVectored(p *proc, m api.Memory, st []uint64, xfer func(*proc, int, [][]byte) (uint32, uint32), at bool) uint32 {
 	kfd, errno := p.kernel(uint32(st[0]))
 	if errno != errnoSuccess {
 		p.s.Getpid()
@@ -293,11 +295,18 @@ func fdWrite(p *proc, m api.Memory, st []uint64) uint32 {
 	if !ok {
 		return errnoFault
 	}
-	n, errno := writev(p, kfd, bufs)
+	var n uint32
+	countAt := uint32(st[3])
+	if at {
+		n, errno = positioned(p, kfd, int64(st[3]), func() (uint32, uint32) { return xfer(p, kfd, bufs) })
+		countAt = uint32(st[4])
+	} else {
+		n, errno = xfer(p, kfd, bufs)
+	}
 	if errno != errnoSuccess {
 		return errno
 	}
-	return fault(putU32(m, uint32(st[3]), n))
+	return fault(putU32(m, countAt, n))
 }
 
 // positioned runs fn at offset off of kfd and puts the offset back, as
@@ -315,40 +324,6 @@ func positioned(p *proc, kfd int, off int64, fn func() (uint32, uint32)) (uint32
 		errno = errnoOf(err)
 	}
 	return n, errno
-}
-
-func fdPread(p *proc, m api.Memory, st []uint64) uint32 {
-	kfd, errno := p.kernel(uint32(st[0]))
-	if errno != errnoSuccess {
-		p.s.Getpid()
-		return errno
-	}
-	bufs, ok := iovecs(m, uint32(st[1]), uint32(st[2]))
-	if !ok {
-		return errnoFault
-	}
-	n, errno := positioned(p, kfd, int64(st[3]), func() (uint32, uint32) { return readv(p, kfd, bufs) })
-	if errno != errnoSuccess {
-		return errno
-	}
-	return fault(putU32(m, uint32(st[4]), n))
-}
-
-func fdPwrite(p *proc, m api.Memory, st []uint64) uint32 {
-	kfd, errno := p.kernel(uint32(st[0]))
-	if errno != errnoSuccess {
-		p.s.Getpid()
-		return errno
-	}
-	bufs, ok := iovecs(m, uint32(st[1]), uint32(st[2]))
-	if !ok {
-		return errnoFault
-	}
-	n, errno := positioned(p, kfd, int64(st[3]), func() (uint32, uint32) { return writev(p, kfd, bufs) })
-	if errno != errnoSuccess {
-		return errno
-	}
-	return fault(putU32(m, uint32(st[4]), n))
 }
 
 // fdReaddir lists a directory descriptor. The cookie is the index of the
