@@ -15,11 +15,11 @@ var examples = map[string]string{
 # One node on this machine, in memory, on the default ports
 vproc agent --dev
 
-# The first of three servers; the others join it
-vproc agent --name n1 --data-dir /var/lib/vproc --bootstrap-expect 3 --join 10.0.0.2:7072,10.0.0.3:7072
+# A second server on the same machine, joining the first over gossip
+vproc agent --name n2 --data-dir /var/lib/vproc/n2 --http-addr 127.0.0.1:12070 --raft-addr 127.0.0.1:12071 --gossip-addr 127.0.0.1:12072 --join 127.0.0.1:7072
 
-# From a config file, with a flag overriding it
-vproc agent --config /etc/vproc/agent.hcl --log-level debug`,
+# The settings a config file and flags add up to, without starting
+vproc agent --config /etc/vproc/agent.hcl --log-level debug --print-config`,
 	"vproc spawn": `
 # Start a process and keep its PID
 pid=$(vproc spawn -- sleep 60)

@@ -3,6 +3,10 @@
 // line", for the verbs, flags, output and exit codes.
 package main
 
+// The CLI reference in docs/cli is generated from the command tree; a test
+// fails when it is out of date.
+//go:generate go test -count=1 -run ^TestCLIReference$ . -args -update-cli-docs
+
 import (
 	"context"
 	"errors"
