@@ -51,10 +51,10 @@ func (f *benchFlags) check(cmd *cobra.Command) error {
 		}
 	}
 	if f.count < 0 {
-		return usagef(cmd, "bad --count %d", f.count)
+		return usagef(cmd, "bad --count %d: want 0 (run for --duration) or more", f.count)
 	}
 	if f.count == 0 && f.duration <= 0 {
-		return usagef(cmd, "bad --duration %v", f.duration)
+		return usagef(cmd, "bad --duration %v: want a positive duration such as 10s", f.duration)
 	}
 	return nil
 }

@@ -54,6 +54,10 @@ func TestBadValuesSayWhich(t *testing.T) {
 		{[]string{"spawn", "--", ""}, []string{"empty command", "program name"}},
 		{[]string{"wait", "x1"}, []string{`PID "x1"`, "whole number"}},
 		{[]string{"kill", "-s", "NOPE", "3"}, []string{`signal "NOPE"`, "name such as TERM"}},
+		{[]string{"bench", "spawn", "--count", "-1"}, []string{"--count -1", "want 0"}},
+		{[]string{"bench", "spawn", "--duration", "0s"}, []string{"--duration 0s", "positive"}},
+		{[]string{"top", "--limit", "-2"}, []string{"--limit -2", "want 0"}},
+		{[]string{"tls", "cert", "create", "--server", "--additional-ipaddress", "x.y"}, []string{`"x.y"`, "IP address"}},
 	}
 	for _, tc := range cases {
 		f := newFakeAPI(t)

@@ -49,7 +49,7 @@ index, the nodes, the processes shown and how many more there are.`,
 				return usagef(cmd, "bad -n %d: want 0 (until interrupted) or more", iterations)
 			}
 			if limit < 0 {
-				return usagef(cmd, "bad --limit %d", limit)
+				return usagef(cmd, "bad --limit %d: want 0 (all) or more", limit)
 			}
 			if once {
 				iterations = 1
