@@ -164,6 +164,9 @@ func (k completer) programs(cmd *cobra.Command) ([]cobra.Completion, cobra.Shell
 	})
 }
 
+// signalNames are the signals kill -s offers, the common ones first.
+var signalNames = []cobra.Completion{"TERM", "KILL", "INT", "HUP", "QUIT", "USR1", "USR2", "STOP", "CONT"}
+
 // registerCompletions gives the verbs of root what their arguments and
 // flags complete to: PIDs, node names, IPC names and program names from
 // the agent, and the fixed choices of some flags.
@@ -206,6 +209,9 @@ func registerCompletions(root *cobra.Command, e *env, g *globals) {
 		"vproc program rm":   noMore(1, progs),
 		// kill parses its own flags: its arguments are the raw line.
 		"vproc kill": func(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if n := len(args); n > 0 && (args[n-1] == "-s" || args[n-1] == "--signal") {
+				return signalNames, cobra.ShellCompDirectiveNoFileComp
+			}
 			if ka, _ := parseKillArgs(args); ka.addr != "" {
 				g.addr = ka.addr
 			}
@@ -217,7 +223,6 @@ func registerCompletions(root *cobra.Command, e *env, g *globals) {
 		"output":   fixed("table", "json"),
 		"stream":   fixed(api.StreamStdout, api.StreamStderr, api.StreamBoth),
 		"strategy": fixed("spread", "binpack"),
-		"signal":   fixed("TERM", "KILL", "INT", "HUP", "QUIT", "USR1", "USR2", "STOP", "CONT"),
 	}
 	var walk func(cmd *cobra.Command)
 	walk = func(cmd *cobra.Command) {

@@ -84,6 +84,9 @@ func TestCompletionFromAgent(t *testing.T) {
 	if got := candidates(t, addr, "kill", "-s", "KILL", pid, ""); has(got, pid) || !has(got, other) {
 		t.Errorf("kill -s KILL %s: got %q, want only %s", pid, got, other)
 	}
+	if got := candidates(t, addr, "kill", "-s", ""); !has(got, "TERM") || !has(got, "KILL") || has(got, pid) {
+		t.Errorf("kill -s: got %q, want signal names", got)
+	}
 	if got := candidates(t, addr, "wait", pid, ""); has(got, pid) || !has(got, other) {
 		t.Errorf("wait %s: got %q, want %s only", pid, got, other)
 	}

@@ -69,12 +69,11 @@ on standard error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			save := func(w io.Writer) error {
 				cw := &countingWriter{w: w}
-				err := transfer(e, "saving", "saved", &cw.n, func() error {
+				return transfer(e, "saving", "saved", &cw.n, func() error {
 					return action("snapshot save", func(ctx context.Context, c *client.Client) error {
 						return c.SnapshotSave(ctx, cw)
 					}).run(cmd, e, g)
 				})
-				return err
 			}
 			if args[0] == "-" {
 				return save(e.stdout)

@@ -40,9 +40,6 @@ func newProgress(w io.Writer) *progress {
 	return p
 }
 
-// on reports whether the line is drawn at all.
-func (p *progress) on() bool { return p.w != nil }
-
 // show replaces the line with the formatted text.
 func (p *progress) show(format string, a ...any) {
 	if p.w == nil {
