@@ -273,8 +273,8 @@
       const st = el("td", "state-cell");
       st.append(el("span", "state state-" + p.state, exitText(p)));
       tr.append(st);
-      tr.append(el("td", null, p.node || "–"));
-      tr.append(el("td", null, p.owner));
+      tr.append(el("td", "node", p.node || "–"));
+      tr.append(el("td", "owner", p.owner));
       tr.append(el("td", "num", p.priority));
       tr.append(el("td", "num", p.cpu_ms || 0));
       tr.append(el("td", null, timeText(p.created_at)));
