@@ -318,6 +318,27 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("after the kill the API says state %s, signal %v; want exited by 15", p.State, p.Signal)
 	}
 
+	// The shell's child, sleep, outlives it (a Unix shell's children are
+	// not signalled with it); SIGKILL to the shell's process group, from
+	// the child's row, ends it.
+	child := fmt.Sprintf(`#procs tr[data-pid="%d"]`, pid+1)
+	poll("the shell's child running", fmt.Sprintf(`document.querySelector('%s[data-state="running"]') !== null`, child))
+	if cmd := text(child + " td.cmd"); cmd != "sleep 600" {
+		t.Fatalf("pid %d is %q, want the shell's sleep 600", pid+1, cmd)
+	}
+	step("selecting the child", chromedp.Click(chromedp.CSS(child)))
+	poll("the child selected", fmt.Sprintf(`document.getElementById('detail-pid').textContent === '%d'`, pid+1))
+	step("killing the group",
+		chromedp.SetValue(chromedp.CSS("#kill-signal"), "9"),
+		chromedp.Click(chromedp.CSS("#kill-group")),
+		chromedp.Click(chromedp.CSS("#kill-submit")),
+	)
+	poll("the group kill sent", fmt.Sprintf(`document.getElementById('kill-result').textContent === 'SIGKILL sent to process group %d (1 process)'`, pid))
+	poll("the child exited", fmt.Sprintf(`document.querySelector('%s[data-state="exited"]') !== null`, child))
+	if p := process(t, base, "", pid+1); p.Signal == nil || *p.Signal != 9 {
+		t.Errorf("the child's signal is %v, want 9", p.Signal)
+	}
+
 	// The events panel: once the agent serves /v1/events it must show the
 	// spawn; until then it must say that the stream is unavailable.
 	if events == http.StatusNotFound {

@@ -309,7 +309,7 @@
     if (p) {
       st.textContent = exitText(p);
       st.className = "state state-" + p.state;
-      $("detail-cmd").textContent = commandLine(p) + (p.node ? "  on " + p.node : "");
+      $("detail-cmd").textContent = commandLine(p) + (p.node ? "  on " + p.node : "") + "  (process group " + p.pgid + ")";
     } else {
       st.textContent = "reaped";
       st.className = "state";
@@ -402,17 +402,23 @@
     const sig = Number(sel.value);
     const name = sel.options[sel.selectedIndex].text.split(" ")[0];
     const out = $("kill-result");
+    // A process group is the target -pgid, as in kill(1) and kill(2).
+    const p = selectedProc();
+    const group = $("kill-group").checked && p && p.pgid > 1;
+    const target = group ? -p.pgid : pid;
+    const whom = group ? "process group " + p.pgid : String(pid);
     out.className = "result";
     out.textContent = "sending " + name + "…";
     try {
-      const res = await postJSON("/v1/kill", { targets: [pid], signal: sig });
+      const res = await postJSON("/v1/kill", { targets: [target], signal: sig });
       if (res.errors && res.errors.length > 0) {
         throw new Error(res.errors.map((e) => e.message).join("; "));
       }
-      out.textContent = name + " sent to " + pid;
+      const n = (res.reached || []).length;
+      out.textContent = name + " sent to " + whom + (group ? " (" + n + (n === 1 ? " process)" : " processes)") : "");
     } catch (e) {
       out.className = "result error";
-      out.textContent = "kill " + pid + ": " + e.message;
+      out.textContent = "kill " + whom + ": " + e.message;
     }
   }
 
