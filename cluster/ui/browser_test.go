@@ -348,6 +348,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		poll("the exited event", fmt.Sprintf(`document.querySelector('#events li[data-type="exited"][data-pid="%d"]') !== null`, pid))
 	}
 
+	// Back to the shell: its whole output, read after its exit.
+	step("selecting the shell again", chromedp.Click(chromedp.CSS(row)))
+	poll("the shell's output again", `document.getElementById('log-output').textContent === 'hello-console\n' &&
+		document.getElementById('log-status').textContent === 'end of output'`)
 	shot("console.png")
 }
 
