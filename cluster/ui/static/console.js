@@ -558,9 +558,21 @@
           return;
         }
         if (resp.status === 410) {
-          // Our index is older than the agent's buffer: start afresh.
+          // Our index is older than the agent's buffer: the events in
+          // between are gone. Say so, and follow from now on.
+          let oldest = "?";
+          try {
+            oldest = (await resp.json()).oldest_index;
+          } catch (e) {
+            // no body: the gap's start is unknown
+          }
+          addEvent({
+            topic: "stream",
+            type: "gap",
+            index: index,
+            detail: { reason: "events after " + index + " were missed; oldest index " + oldest },
+          });
           index = 0;
-          addEvent({ topic: "stream", type: "gap", index: 0, detail: { reason: "events were missed" } });
           continue;
         }
         if (!resp.ok) {
