@@ -440,6 +440,7 @@ func (a *Agent) nodes(view *fsm.View) []api.Node {
 		}
 	}
 	leader := a.leaderName()
+	now := time.Now()
 	var out []api.Node
 	seen := make(map[string]bool)
 	for _, n := range view.Nodes() {
@@ -455,6 +456,9 @@ func (a *Agent) nodes(view *fsm.View) []api.Node {
 			Labels:   labelMap(n.Labels),
 			Voter:    voters[n.ID],
 			Leader:   n.ID == leader,
+		}
+		if held, leading := a.lead.LeaseHeld(n.ID, now); leading {
+			an.Lease = leaseState(held)
 		}
 		an.Load, _ = a.gossip.Load(n.ID)
 		u := view.NodeUsage(n.ID)
@@ -482,6 +486,14 @@ func (a *Agent) nodes(view *fsm.View) []api.Node {
 		out = append(out, an)
 	}
 	return out
+}
+
+// leaseState names a lease for api.Node.Lease.
+func leaseState(held bool) string {
+	if held {
+		return "held"
+	}
+	return "expired"
 }
 
 func labelMap(labels []fsm.Label) map[string]string {

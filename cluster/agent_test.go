@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -41,6 +42,13 @@ func TestAgentDevBootstrapsAlone(t *testing.T) {
 		p, _ := a.localView().Get(res.PID)
 		if p.Node != "dev" {
 			return errors.New("spawn not placed on dev: " + string(p.State))
+		}
+		return nil
+	})
+	// The leader reports the lease it renews for each node.
+	poll(t, 5*time.Second, func() error {
+		if ns := a.nodes(nil); len(ns) != 1 || ns[0].Lease != "held" {
+			return fmt.Errorf("nodes %+v, want dev with its lease held", ns)
 		}
 		return nil
 	})

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/vproc/vproc/cluster/api"
@@ -16,6 +17,7 @@ import (
 	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/cluster/programs"
 	"github.com/vproc/vproc/cluster/runner"
+	"github.com/vproc/vproc/cluster/ui"
 	"github.com/vproc/vproc/node"
 	"github.com/vproc/vproc/node/builtins"
 	"github.com/vproc/vproc/node/wasm"
@@ -40,6 +42,7 @@ type serving struct {
 	runner *runner.Runner
 	logs   *logstore.Store
 	api    *httpapi.Server
+	ui     *ui.Handler // the web console's files
 
 	ipc   *ipcnet.Net   // IPC between nodes: names and streams
 	lease *lease.Keeper // the node's lease
@@ -68,6 +71,10 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	console, err := ui.New()
+	if err != nil {
+		return nil, err
+	}
 	maxLog := cfg.LogMaxBytes
 	if maxLog <= 0 {
 		maxLog = DefaultLogMaxBytes
@@ -91,6 +98,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &serving{
+		ui:     console,
 		c:      c,
 		cfg:    cfg,
 		name:   c.name(),
@@ -190,8 +198,16 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 	return s, nil
 }
 
-// handler returns the HTTP API.
-func (s *serving) handler() http.Handler { return s.api.Handler() }
+// handler returns the agent's HTTP handler: the web console under
+// ui.Prefix (its files are public; the API calls it makes carry the
+// caller's token), a browser's GET / redirected there, and the HTTP API.
+func (s *serving) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(ui.Prefix, s.ui)
+	mux.Handle(strings.TrimSuffix(ui.Prefix, "/"), s.ui)
+	mux.Handle("/", ui.Redirect(s.api.Handler()))
+	return mux
+}
 
 // start starts the runner's goroutines and the lease renewals.
 func (s *serving) start() {

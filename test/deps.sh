@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: gcc for the
-# kernel baselines, iproute2 and iptables for the multi-host fault suite.
+# kernel baselines, iproute2 and iptables for the multi-host fault suite,
+# chromium for the web console's browser test (cluster/ui).
 # Without root it only reports what is missing.
 set -euo pipefail
 need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -211,6 +211,11 @@ type Node struct {
 	Load     Load              `json:"load"`
 	Voter    bool              `json:"voter"`
 	Leader   bool              `json:"leader"`
+	// Lease is the node's lease as the leader sees it (Guarantee 3):
+	// "held" when the leader renewed it within the fence timeout,
+	// "expired" when it did not (placement skips the node), and empty in
+	// an answer from a node that is not the leader (?stale).
+	Lease string `json:"lease,omitempty"`
 	// Capacity is how many processes placement puts on the node: its
 	// slots times the scheduler's processes per slot.
 	Capacity int `json:"capacity"`

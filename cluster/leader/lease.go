@@ -57,6 +57,18 @@ func (t *leaseTable) fresh(node string, now time.Time, fence time.Duration) bool
 	return now.Sub(t.since(node)) < fence
 }
 
+// LeaseHeld reports, on the leader, whether node's lease holds at now as
+// far as this term knows (it renewed within the fence timeout, or the term
+// is younger than that); leading is false when no term runs here, and then
+// held means nothing.
+func (l *Leader) LeaseHeld(node string, now time.Time) (held, leading bool) {
+	ls := l.leading.Load()
+	if ls == nil {
+		return false, false
+	}
+	return ls.leases.fresh(node, now, ls.fence), true
+}
+
 // RenewLease answers a node's lease renewal on the leader and returns its
 // last log index (Guarantee 3). It answers only once a quorum
 // has confirmed its leadership (VerifyLeader, batched with the reads'):

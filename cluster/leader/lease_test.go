@@ -27,3 +27,23 @@ func TestLeaseTableCountsFromTheLaterOfRenewalAndTerm(t *testing.T) {
 		t.Fatal("freshness is per node")
 	}
 }
+
+func TestLeaseHeldOnlyWhileLeading(t *testing.T) {
+	l := &Leader{}
+	if _, leading := l.LeaseHeld("a", time.Now()); leading {
+		t.Fatal("LeaseHeld without a term says leading")
+	}
+	start := time.Unix(1000, 0)
+	ls := &Term{leases: newLeaseTable(start), fence: time.Second}
+	l.leading.Store(ls)
+	ls.leases.renew("a", start.Add(5*time.Second))
+	if held, leading := l.LeaseHeld("a", start.Add(5500*time.Millisecond)); !held || !leading {
+		t.Errorf("renewed half a fence ago: held %v, leading %v; want both", held, leading)
+	}
+	if held, leading := l.LeaseHeld("a", start.Add(6*time.Second)); held || !leading {
+		t.Errorf("renewed a fence ago: held %v, leading %v; want expired while leading", held, leading)
+	}
+	if held, _ := l.LeaseHeld("b", start.Add(2*time.Second)); held {
+		t.Error("a node never renewed, past the term's first fence: held")
+	}
+}
