@@ -279,3 +279,31 @@ func TestMetricsACL(t *testing.T) {
 		t.Errorf("scrape with an unknown token: status %d", r.status)
 	}
 }
+
+// TestMetricsPerAgent runs three agents in one process: each serves its
+// own metrics under its own node label (no duplicate registration), and
+// exactly one reports itself the raft leader.
+func TestMetricsPerAgent(t *testing.T) {
+	c := MakeCluster(t, 3)
+	c.leader()
+	waitFor(t, "one agent reporting itself the leader", 60*time.Second, func() bool {
+		leaders := 0
+		for _, a := range c.up() {
+			fams := scrapeMetrics(t, "http://"+a.HTTPAddr(), nil)
+			v, ok := metricValue(fams, "vproc_raft_is_leader", map[string]string{"node": a.Name()})
+			if !ok {
+				t.Fatalf("%s: no vproc_raft_is_leader with its node label", a.Name())
+			}
+			for _, m := range fams["vproc_raft_is_leader"].GetMetric() {
+				if !hasLabel(m, "node", a.Name()) {
+					t.Fatalf("%s serves another node's series: %v", a.Name(), m.GetLabel())
+				}
+			}
+			if _, ok := metricValue(fams, "vproc_memberlist_gossip", map[string]string{"node": a.Name()}); !ok {
+				return false // memberlist has not gossiped yet
+			}
+			leaders += int(v)
+		}
+		return leaders == 1
+	})
+}
