@@ -105,7 +105,7 @@ type fsmAdapter struct {
 	// restore into one naming the snapshot (raftstore.Stores.RestoreFailed).
 	onRestoreErr func(error) error
 	// onApplied, if set, hears of each command entry applied (Env.Applied).
-	onApplied func(data []byte, result any)
+	onApplied func(size int, cmd fsm.Command, result any)
 }
 
 var (
@@ -144,7 +144,7 @@ func (a *fsmAdapter) ApplyBatch(logs []*raft.Log) []any {
 		if l.Type != raft.LogCommand {
 			continue
 		}
-		res, err := a.f.ApplyEntry(l.Index, l.Data)
+		cmd, res, err := a.f.ApplyDecoded(l.Index, l.Data)
 		if err != nil {
 			// A damaged or unreadable entry: apply nothing from here on,
 			// and stop the agent (Env.Fatal). The table stays at the
@@ -160,7 +160,7 @@ func (a *fsmAdapter) ApplyBatch(logs []*raft.Log) []any {
 		}
 		out[i] = res
 		if a.onApplied != nil {
-			a.onApplied(l.Data, res)
+			a.onApplied(len(l.Data), cmd, res)
 		}
 	}
 	a.advance(logs[len(logs)-1].Index)

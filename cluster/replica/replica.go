@@ -134,10 +134,11 @@ type Env struct {
 	// fsm.Known(): a cluster of this release only.
 	Writable func() fsm.Versions
 	// Applied, if set, hears of each command entry the table applied: the
-	// entry's bytes and what the table returned (a *fsm.Result, or a
+	// entry's size in bytes, its command as decoded (an *fsm.Batch for
+	// group commit) and what the table returned (a *fsm.Result, or a
 	// []*fsm.Result for a batch). It runs on raft's FSM goroutine and must
 	// not block (the agent's metrics count the table's changes with it).
-	Applied func(data []byte, result any)
+	Applied func(size int, cmd fsm.Command, result any)
 }
 
 // Replica is this node's copy of the process table: raft over the stores

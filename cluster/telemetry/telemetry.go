@@ -155,15 +155,12 @@ func (m *Metrics) SetPending(pending map[string]int) {
 	m.mu.Unlock()
 }
 
-// Applied records a log entry this replica applied: data is the entry as
-// raft stored it and result what the table returned (a *fsm.Result, or a
-// []*fsm.Result for a batch). It runs on raft's apply goroutine.
-func (m *Metrics) Applied(data []byte, result any) {
-	m.entryBytes.Observe(float64(len(data)))
-	cmd, err := fsm.Decode(data)
-	if err != nil {
-		return // the table refused it already, and said so
-	}
+// Applied records a log entry this replica applied: its size in bytes,
+// its command as the table decoded it (an *fsm.Batch for group commit),
+// and what the table returned (a *fsm.Result, or a []*fsm.Result for a
+// batch). It runs on raft's apply goroutine and decodes nothing.
+func (m *Metrics) Applied(size int, cmd fsm.Command, result any) {
+	m.entryBytes.Observe(float64(size))
 	switch r := result.(type) {
 	case []*fsm.Result:
 		b, ok := cmd.(*fsm.Batch)

@@ -50,26 +50,27 @@ func TestApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok := &fsm.Result{}
-	spawn := fsm.Encode(&fsm.Spawn{Spec: fsm.Spec{Command: "true"}})
-	m.Applied(spawn, ok)
-	m.Applied(spawn, &fsm.Result{Err: fsm.ErrStale}) // refused: not counted
-	m.Applied(fsm.Encode(&fsm.Signal{}), ok)
+	spawn := &fsm.Spawn{Spec: fsm.Spec{Command: "true"}}
+	m.Applied(40, spawn, ok)
+	m.Applied(40, spawn, &fsm.Result{Err: fsm.ErrStale}) // refused: not counted
+	m.Applied(40, &fsm.SessionRequest{Command: &fsm.Signal{}}, ok)
 	exit := func(st fsm.Status, state fsm.State) {
-		m.Applied(fsm.Encode(&fsm.Exited{PID: 2, Incarnation: 1, Status: st}), &fsm.Result{State: state})
+		m.Applied(30, &fsm.Exited{PID: 2, Incarnation: 1, Status: st}, &fsm.Result{State: state})
 	}
 	exit(fsm.Status{Exited: true}, fsm.StateExited)
 	exit(fsm.Status{Exited: true, Code: 3}, fsm.StateExited)
 	exit(fsm.Status{Signal: 9}, fsm.StateExited)
 	exit(fsm.Status{Exited: true, Code: 1}, fsm.StatePending) // restarted
-	m.Applied(fsm.Encode(&fsm.NodeLost{Node: "n2"}), &fsm.Result{Targets: []fsm.Target{{PID: 5}, {PID: 6}}})
-	m.Applied([]byte{0xff, 0x00}, ok) // undecodable: only its size
+	batch := &fsm.Batch{Commands: []fsm.Command{&fsm.NodeLost{Node: "n2"}, spawn}}
+	m.Applied(90, batch, []*fsm.Result{{Targets: []fsm.Target{{PID: 5}, {PID: 6}}}, ok})
+	m.Applied(90, batch, []*fsm.Result{ok}) // results that do not match: only its size
 
 	for _, c := range []struct {
 		name string
 		got  float64
 		want float64
 	}{
-		{"spawns", testutil.ToFloat64(m.spawns), 1},
+		{"spawns", testutil.ToFloat64(m.spawns), 2},
 		{"kills", testutil.ToFloat64(m.kills), 1},
 		{"exit_zero", testutil.ToFloat64(m.exits.WithLabelValues("exit_zero")), 1},
 		{"exit_nonzero", testutil.ToFloat64(m.exits.WithLabelValues("exit_nonzero")), 1},
@@ -138,4 +139,23 @@ func scrapeText(t *testing.T, m *Metrics) string {
 		t.Fatalf("scrape: %d %s", rec.Code, rec.Body)
 	}
 	return rec.Body.String()
+}
+
+// BenchmarkAppliedBatch measures what counting a group-committed entry of
+// 64 spawns costs raft's apply goroutine.
+func BenchmarkAppliedBatch(b *testing.B) {
+	m, err := New("bench", Sources{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := &fsm.Batch{}
+	results := make([]*fsm.Result, 64)
+	for i := range results {
+		batch.Commands = append(batch.Commands, &fsm.Spawn{Spec: fsm.Spec{Command: "sleep", Args: []string{"60"}}})
+		results[i] = &fsm.Result{PID: uint64(i + 2)}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Applied(4096, batch, results)
+	}
 }
