@@ -6,7 +6,7 @@ GO ?= go
 # staticcheck, pinned; `go run` fetches and builds it once into Go's caches.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test check fmt staticcheck short deps unit bench bench-ipc bench-cluster vet jepsen jepsen-ci image release deploy-test k8s-test
+.PHONY: test check fmt staticcheck short deps unit bench bench-ipc bench-cluster vet jepsen jepsen-ci image release deploy-test k8s-test cli-docs
 
 # Every stage runs even when an earlier one fails (a failed unit test
 # does not skip the fault suite), and `make test` fails if any did.
@@ -43,6 +43,11 @@ unit:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The CLI reference in docs/cli, rewritten from the command tree (a test in
+# cmd/vproc fails when it is out of date).
+cli-docs:
+	$(GO) generate ./cmd/vproc
 
 bench-ipc:
 	bash test/bench-ipc.sh

@@ -104,26 +104,26 @@ for run in $(seq "$RUNS"); do
 	echo "run $run/$RUNS: vproc bench spawn" >&2
 	"$vproc" --addr "$leader_addr" bench spawn --concurrency "$CONCURRENCY" --duration "$DURATION" |
 		tee -a "$work/vproc.raw" |
-		awk -F'|' '$2 ~ /^ *[0-9]+ *$/ {
-			for (i = 2; i <= 8; i++) { gsub(/ |ms/, "", $i) }
-			print "vproc_" $2 "_rate", $5; print "vproc_" $2 "_p50", $6
-			print "vproc_" $2 "_p99", $7; print "vproc_" $2 "_p999", $8
+		awk '$1 ~ /^[0-9]+$/ && NF == 7 {
+			for (i = 1; i <= 7; i++) { gsub(/ms/, "", $i) }
+			print "vproc_" $1 "_rate", $4; print "vproc_" $1 "_p50", $5
+			print "vproc_" $1 "_p99", $6; print "vproc_" $1 "_p999", $7
 		}' >>"$work/figures.txt"
 	echo "run $run/$RUNS: vproc bench spawn --no-merge" >&2
 	"$vproc" --addr "$leader_addr" bench spawn --no-merge --concurrency "$CONCURRENCY" --duration "$DURATION" |
 		tee -a "$work/vproc-nomerge.raw" |
-		awk -F'|' '$2 ~ /^ *[0-9]+ *$/ {
-			for (i = 2; i <= 8; i++) { gsub(/ |ms/, "", $i) }
-			print "unmerged_" $2 "_rate", $5; print "unmerged_" $2 "_p50", $6
-			print "unmerged_" $2 "_p99", $7
+		awk '$1 ~ /^[0-9]+$/ && NF == 7 {
+			for (i = 1; i <= 7; i++) { gsub(/ms/, "", $i) }
+			print "unmerged_" $1 "_rate", $4; print "unmerged_" $1 "_p50", $5
+			print "unmerged_" $1 "_p99", $6
 		}' >>"$work/figures.txt"
 	if [ "$LIFECYCLE" = 1 ]; then
 		echo "run $run/$RUNS: vproc bench lifecycle" >&2
 		"$vproc" --addr "$leader_addr" bench lifecycle --concurrency "$CONCURRENCY" --duration "$DURATION" |
 			tee -a "$work/lifecycle.raw" |
-			awk -F'|' '$2 ~ /^ *[0-9]+ *$/ {
-				for (i = 2; i <= 8; i++) { gsub(/ |ms/, "", $i) }
-				print "life_" $2 "_rate", $5; print "life_" $2 "_p50", $6; print "life_" $2 "_p99", $7
+			awk '$1 ~ /^[0-9]+$/ && NF == 7 {
+				for (i = 1; i <= 7; i++) { gsub(/ms/, "", $i) }
+				print "life_" $1 "_rate", $4; print "life_" $1 "_p50", $5; print "life_" $1 "_p99", $6
 			}' >>"$work/figures.txt"
 		echo "run $run/$RUNS: fork+exec+wait of /bin/true" >&2
 		(cd "$root" && go test -run '^$' -bench 'ForkExecTrue' -benchtime 2s ./node/) |

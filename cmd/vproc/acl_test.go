@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vproc/vproc/cluster"
 )
@@ -14,21 +13,9 @@ import (
 // aclAgent starts a dev-like agent with ACLs on and returns its address.
 func aclAgent(t *testing.T) string {
 	t.Helper()
-	cfg := cluster.DevConfig()
-	cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.ACLEnabled, cfg.AgentToken = true, "acl-test-agent-token-0123456789"
-	a, err := cluster.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
+	return testAgent(t, func(cfg *cluster.Config) {
+		cfg.ACLEnabled, cfg.AgentToken = true, "acl-test-agent-token-0123456789"
 	})
-	return "http://" + a.HTTPAddr()
 }
 
 // vprocAs runs the CLI against addr with token as VPROC_TOKEN.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,10 +51,10 @@ func (f *benchFlags) check(cmd *cobra.Command) error {
 		}
 	}
 	if f.count < 0 {
-		return usagef(cmd, "bad --count %d", f.count)
+		return usagef(cmd, "bad --count %d: want 0 (run for --duration) or more", f.count)
 	}
 	if f.count == 0 && f.duration <= 0 {
-		return usagef(cmd, "bad --duration %v", f.duration)
+		return usagef(cmd, "bad --duration %v: want a positive duration such as 10s", f.duration)
 	}
 	return nil
 }
@@ -133,6 +134,9 @@ func newBenchVerb(e *env, g *globals, name, unit, short, long string,
 			if len(args) == 0 {
 				args = []string{"true"}
 			}
+			if args[0] == "" {
+				return usagef(cmd, `empty command: want a program name, such as "true"`)
+			}
 			c, err := g.client(e, func(cfg *client.Config) {
 				if f.noMerge {
 					cfg.MaxSpawnBatch = 1
@@ -144,10 +148,20 @@ func newBenchVerb(e *env, g *globals, name, unit, short, long string,
 			defer c.Close()
 			req := api.SpawnRequest{Command: args[0], Args: args[1:], Owner: owner(e)}
 			rep := benchReport{Bench: name, Addr: c.Addr(), Command: args, Merged: !f.noMerge}
-			for _, n := range f.concurrency {
+			prog := newProgress(e.stderr)
+			for i, n := range f.concurrency {
+				var ops atomic.Int64
+				start := time.Now()
+				stop := prog.every(func() {
+					prog.show("vproc bench %s: concurrency %d (%d of %d): %s", name, n, i+1, len(f.concurrency),
+						benchSoFar(ops.Load(), f.count, time.Since(start), f.duration, unit))
+				})
 				res := runBench(cmd.Context(), n, f.duration, f.count, func(ctx context.Context) error {
+					defer ops.Add(1)
 					return op(ctx, c, req)
 				})
+				stop()
+				prog.clear()
 				if res.Ops == 0 && res.Errors > 0 {
 					return fmt.Errorf("bench %s: every operation failed at concurrency %d: %s",
 						name, n, describe(errors.New(res.FirstError), g.address(e)))
@@ -243,22 +257,36 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// benchTable prints a report as a markdown table.
+// benchSoFar describes a run of a bench verb in progress: the operations
+// done, and how far it is through its count or its duration.
+func benchSoFar(ops int64, count int, elapsed, d time.Duration, unit string) string {
+	if count > 0 {
+		return fmt.Sprintf("%d of %d %s", ops, count, unit)
+	}
+	return fmt.Sprintf("%d %s, %s of %s", ops, unit, min(elapsed, d).Truncate(100*time.Millisecond), d)
+}
+
+// benchTable prints a report as a table, as the other verbs print theirs:
+// a line that says what was measured, then one row per concurrency.
 func benchTable(w io.Writer, rep benchReport, unit string) error {
 	mode := "concurrent spawns merged into shared requests"
 	if !rep.Merged {
 		mode = "one request per spawn"
 	}
 	fmt.Fprintf(w, "vproc bench %s: %s, against %s, %s\n\n", rep.Bench, commandLine(rep.Command[0], rep.Command[1:]), rep.Addr, mode)
-	fmt.Fprintf(w, "| concurrency | %s | errors | %s/s | p50 | p99 | p999 |\n", unit, unit)
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|")
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	up := strings.ToUpper(unit)
+	fmt.Fprintf(tw, "CONCURRENCY\t%s\tERRORS\t%s/S\tP50\tP99\tP999\n", up, up)
 	var firstErrs []string
 	for _, r := range rep.Results {
-		fmt.Fprintf(w, "| %d | %d | %d | %.0f | %.2fms | %.2fms | %.2fms |\n",
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.2fms\t%.2fms\t%.2fms\n",
 			r.Concurrency, r.Ops, r.Errors, r.PerSecond, r.P50Ms, r.P99Ms, r.P999Ms)
 		if r.FirstError != "" {
 			firstErrs = append(firstErrs, fmt.Sprintf("concurrency %d: %s", r.Concurrency, oneLine(r.FirstError)))
 		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
 	}
 	if len(firstErrs) > 0 {
 		fmt.Fprintf(w, "\nfirst errors:\n  %s\n", strings.Join(firstErrs, "\n  "))

@@ -7,11 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
+	"github.com/vproc/vproc/ipc"
 )
 
 // The named IPC objects: vproc mq, vproc fifo, vproc shm.
@@ -23,7 +25,7 @@ func newMQCmd(e *env, g *globals) *cobra.Command {
 		maxMsg, msgSize int64
 		prio            uint
 		nonblock        bool
-		timeout         string
+		timeout         time.Duration
 	)
 	create := &cobra.Command{
 		Use:   "create [--node N] [--maxmsg M] [--msgsize S] [--mode 0600] NAME",
@@ -33,6 +35,15 @@ func newMQCmd(e *env, g *globals) *cobra.Command {
 			m, err := parseMode(cmd, mode)
 			if err != nil {
 				return err
+			}
+			if err := checkQueueName(cmd, args[0]); err != nil {
+				return err
+			}
+			if maxMsg < 0 || maxMsg > ipc.MaxMsgLimit {
+				return usagef(cmd, "bad --maxmsg %d: a queue holds 1 to %d messages (0: the default, %d)", maxMsg, ipc.MaxMsgLimit, ipc.DefaultMaxMsg)
+			}
+			if msgSize < 0 || msgSize > ipc.MsgSizeLimit {
+				return usagef(cmd, "bad --msgsize %d: a message is 1 to %d bytes long (0: the default, %d)", msgSize, ipc.MsgSizeLimit, ipc.DefaultMsgSize)
 			}
 			return action("mq create", func(ctx context.Context, c *client.Client) error {
 				return c.MQCreate(ctx, api.MQCreateRequest{Name: args[0], Node: nodeName, Mode: m, MaxMsg: maxMsg, MsgSize: msgSize})
@@ -49,21 +60,38 @@ func newMQCmd(e *env, g *globals) *cobra.Command {
 		Short: "Send one message, blocking while the queue is full",
 		Args:  exactArgs(2, "a queue name and a message"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkQueueName(cmd, args[0]); err != nil {
+				return err
+			}
+			if prio >= ipc.MQPrioMax {
+				return usagef(cmd, "bad --priority %d: message priorities run from 0 to %d", prio, ipc.MQPrioMax-1)
+			}
+			t, err := mqTimeout(cmd, timeout)
+			if err != nil {
+				return err
+			}
 			return action("mq send", func(ctx context.Context, c *client.Client) error {
-				return c.MQSend(ctx, api.MQSendRequest{Name: args[0], Message: []byte(args[1]), Priority: prio, NonBlock: nonblock, Timeout: timeout})
+				return c.MQSend(ctx, api.MQSendRequest{Name: args[0], Message: []byte(args[1]), Priority: prio, NonBlock: nonblock, Timeout: t})
 			}).run(cmd, e, g)
 		},
 	}
-	send.Flags().UintVarP(&prio, "priority", "p", 0, "the message's priority, 0-31")
+	send.Flags().UintVarP(&prio, "priority", "p", 0, fmt.Sprintf("the message's priority, 0 to %d (higher is received first)", ipc.MQPrioMax-1))
 	recv := &cobra.Command{
 		Use:   "recv [--nonblock] [--timeout D] NAME",
 		Short: "Receive the oldest message of the highest priority and print it",
 		Args:  exactArgs(1, "one queue name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkQueueName(cmd, args[0]); err != nil {
+				return err
+			}
+			t, err := mqTimeout(cmd, timeout)
+			if err != nil {
+				return err
+			}
 			return verb[api.MQMessage]{
 				name: "mq recv",
 				call: func(ctx context.Context, c *client.Client) (api.MQMessage, error) {
-					return c.MQRecv(ctx, api.MQRecvRequest{Name: args[0], NonBlock: nonblock, Timeout: timeout})
+					return c.MQRecv(ctx, api.MQRecvRequest{Name: args[0], NonBlock: nonblock, Timeout: t})
 				},
 				print: func(w io.Writer, m api.MQMessage) error {
 					_, err := fmt.Fprintf(w, "%s\n", m.Message)
@@ -74,13 +102,16 @@ func newMQCmd(e *env, g *globals) *cobra.Command {
 	}
 	for _, c := range []*cobra.Command{send, recv} {
 		c.Flags().BoolVar(&nonblock, "nonblock", false, "fail with EAGAIN instead of blocking")
-		c.Flags().StringVar(&timeout, "timeout", "", "give up with ETIMEDOUT after this long")
+		c.Flags().DurationVar(&timeout, "timeout", 0, "give up with ETIMEDOUT after this long, such as 500ms or 2s (default: wait as long as it takes)")
 	}
 	rm := &cobra.Command{
 		Use:   "rm NAME",
 		Short: "Unlink a message queue, wherever it lives",
 		Args:  exactArgs(1, "one queue name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkQueueName(cmd, args[0]); err != nil {
+				return err
+			}
 			return action("mq rm", func(ctx context.Context, c *client.Client) error { return c.MQUnlink(ctx, args[0]) }).run(cmd, e, g)
 		},
 	}
@@ -98,6 +129,9 @@ func newFIFOCmd(e *env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkFIFOPath(cmd, args[0]); err != nil {
+				return err
+			}
 			return action("fifo create", func(ctx context.Context, c *client.Client) error {
 				return c.FIFOCreate(ctx, api.FIFOCreateRequest{Path: args[0], Node: nodeName, Mode: m})
 			}).run(cmd, e, g)
@@ -110,6 +144,9 @@ func newFIFOCmd(e *env, g *globals) *cobra.Command {
 		Short: "Remove a FIFO, wherever it lives",
 		Args:  exactArgs(1, "one path"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFIFOPath(cmd, args[0]); err != nil {
+				return err
+			}
 			return action("fifo rm", func(ctx context.Context, c *client.Client) error { return c.FIFORemove(ctx, args[0]) }).run(cmd, e, g)
 		},
 	}
@@ -122,6 +159,9 @@ func newShmCmd(e *env, g *globals) *cobra.Command {
 		Short: "Unlink a shared-memory segment, wherever it lives",
 		Args:  exactArgs(1, "one segment name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := ipc.CheckName(args[0]); err != nil {
+				return usagef(cmd, "bad segment name %q: %s", args[0], nameRule)
+			}
 			return action("shm rm", func(ctx context.Context, c *client.Client) error { return c.ShmUnlink(ctx, args[0]) }).run(cmd, e, g)
 		},
 	}
@@ -181,4 +221,39 @@ func parseMode(cmd *cobra.Command, s string) (uint32, error) {
 		return 0, usagef(cmd, "--mode %q: want octal permission bits such as 0600", s)
 	}
 	return uint32(m), nil
+}
+
+// nameRule says what a queue or segment name must look like
+// (mq_overview(7)).
+var nameRule = fmt.Sprintf("want a name such as /jobs: one leading slash, no other, at most %d bytes after it", ipc.NameMax)
+
+// checkQueueName refuses a queue name that mq_open(3) would refuse, saying
+// why.
+func checkQueueName(cmd *cobra.Command, name string) error {
+	if ipc.CheckName(name) != nil {
+		return usagef(cmd, "bad queue name %q: %s", name, nameRule)
+	}
+	return nil
+}
+
+// checkFIFOPath refuses a FIFO path that is not absolute in the cluster's
+// namespace.
+func checkFIFOPath(cmd *cobra.Command, path string) error {
+	if !strings.HasPrefix(path, "/") || strings.ContainsRune(path, 0) || ipc.CleanName(path) == "/" {
+		return usagef(cmd, "bad FIFO path %q: want an absolute path such as /run/jobs", path)
+	}
+	return nil
+}
+
+// mqTimeout returns the timeout of mq send or recv as the API takes it:
+// "" for none (the flag left out), a duration otherwise; 0 gives up at
+// once when the call would block.
+func mqTimeout(cmd *cobra.Command, d time.Duration) (string, error) {
+	if !cmd.Flags().Changed("timeout") {
+		return "", nil
+	}
+	if d < 0 {
+		return "", usagef(cmd, "bad --timeout %v: want a duration of 0 or more, such as 2s", d)
+	}
+	return d.String(), nil
 }

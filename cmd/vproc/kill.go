@@ -108,7 +108,7 @@ func parseKillArgs(args []string) (killArgs, error) {
 		}
 		s, err := spec.ParseSignal(v)
 		if err != nil {
-			return fmt.Errorf("bad signal %q", v)
+			return fmt.Errorf("bad signal %q: want a name such as TERM or SIGTERM, or a number from 1 to 31", v)
 		}
 		ka.signal, sigSet = s, true
 		return nil
@@ -182,7 +182,7 @@ func parseKillArgs(args []string) (killArgs, error) {
 func parseTarget(s string) (int64, error) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n == 0 || n == -1 {
-		return 0, fmt.Errorf("bad PID %q", s)
+		return 0, fmt.Errorf("bad PID %q: want a whole number from 1 up", s)
 	}
 	return n, nil
 }
@@ -191,7 +191,7 @@ func parseTarget(s string) (int64, error) {
 func parsePID(s string) (uint64, error) {
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || n == 0 {
-		return 0, fmt.Errorf("bad PID %q", s)
+		return 0, fmt.Errorf("bad PID %q: want a whole number from 1 up", s)
 	}
 	return n, nil
 }

@@ -138,9 +138,9 @@ func TestKillErrors(t *testing.T) {
 	}{
 		{[]string{"kill", "42"}, "vproc: no such process: 42\n"},
 		{[]string{"kill", "--", "-42"}, "vproc: no such process: -42\n"},
-		{[]string{"kill", "-s", "BOGUS", "42"}, "vproc: bad signal \"BOGUS\"\n"},
+		{[]string{"kill", "-s", "BOGUS", "42"}, "vproc: bad signal \"BOGUS\": want a name such as TERM or SIGTERM, or a number from 1 to 31\n"},
 		{[]string{"kill", "-42"}, "vproc: bad signal \"42\" (put '--' before a process group: kill -- -42)\n"},
-		{[]string{"kill", "x"}, "vproc: bad PID \"x\"\n"},
+		{[]string{"kill", "x"}, "vproc: bad PID \"x\": want a whole number from 1 up\n"},
 	}
 	usage := [][]string{{"kill"}, {"kill", "--bogus", "1"}, {"kill", "-s"}}
 	for _, args := range usage {

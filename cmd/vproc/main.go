@@ -3,6 +3,10 @@
 // line", for the verbs, flags, output and exit codes.
 package main
 
+// The CLI reference in docs/cli is generated from the command tree; a test
+// fails when it is out of date.
+//go:generate go test -count=1 -run ^TestCLIReference$ . -args -update-cli-docs
+
 import (
 	"context"
 	"errors"
@@ -11,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -201,7 +206,8 @@ func (g *globals) client(e *env, opts ...func(*client.Config)) (*client.Client, 
 	}
 	c, err := client.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Addr, err)
+		// The client's errors name the address already.
+		return nil, errors.New(trimVerb("client", err.Error()))
 	}
 	return c, nil
 }
@@ -238,10 +244,11 @@ token in VPROC_TOKEN when the agents run with --acl-enabled.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef(cmd, "unknown command %q", args[0])
+				return unknownCommand(cmd, args[0])
 			}
 			return cmd.Help()
 		},
+		SuggestionsMinimumDistance: 2,
 	}
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
@@ -273,7 +280,10 @@ token in VPROC_TOKEN when the agents run with --acl-enabled.`,
 		newACLCmd(e, g),
 		newTLSCmd(e),
 		newKeygenCmd(e),
+		newCompletionCmd(e),
 	)
+	addExamples(root)
+	registerCompletions(root, e, g)
 	return root
 }
 
@@ -285,13 +295,29 @@ func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef(cmd, "unknown command %q for %q", args[0], cmd.CommandPath())
+				return unknownCommand(cmd, args[0])
 			}
 			return usagef(cmd, "%s needs a subcommand", cmd.CommandPath())
 		},
 	}
 	cmd.AddCommand(subs...)
 	return cmd
+}
+
+// unknownCommand is the error for a verb that cmd does not have: it says
+// so and names the nearest verbs, as git and kubectl do.
+func unknownCommand(cmd *cobra.Command, verb string) error {
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", verb, cmd.CommandPath())
+	if near := cmd.SuggestionsFor(verb); len(near) > 0 {
+		for i, n := range near {
+			near[i] = strconv.Quote(n)
+		}
+		msg += "; did you mean " + strings.Join(near, " or ") + "?"
+	}
+	return usagef(cmd, "%s", msg)
 }
 
 // exactArgs checks the number of positional arguments.

@@ -103,36 +103,55 @@ func labels(l map[string]string) string {
 }
 
 func newHealthCmd(e *env, g *globals) *cobra.Command {
-	var agentOnly bool
+	var (
+		agentOnly bool
+		output    string
+	)
 	cmd := &cobra.Command{
-		Use:   "health [--agent-only]",
+		Use:   "health [--agent-only] [-o json]",
 		Short: "Exit 0 when the agent answers and the cluster has a leader, 1 otherwise",
 		Long: `Exit 0 when the agent answers and the cluster has a leader, 1 otherwise.
 
 With --agent-only, exit 0 whenever the agent answers, leader or not: a
 liveness probe that restarted agents for want of a leader would not bring
-the leader back.`,
+the leader back. With -o json the agent's answer is printed as it is, and
+the exit code is the same.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return verb[api.Health]{
-				name: "health",
-				call: func(ctx context.Context, c *client.Client) (api.Health, error) { return c.Health(ctx) },
+				name:   "health",
+				output: &output,
+				call:   func(ctx context.Context, c *client.Client) (api.Health, error) { return c.Health(ctx) },
 				print: func(w io.Writer, h api.Health) error {
-					switch {
-					case h.Disk != "" && !agentOnly:
-						return fmt.Errorf("%s (asked %s)", h.Disk, dash(h.Node))
-					case !h.OK && agentOnly:
-						_, err := fmt.Fprintf(w, "ok: the agent answers, no leader (asked %s)\n", dash(h.Node))
+					line, err := healthVerdict(h, agentOnly)
+					if err != nil {
 						return err
-					case !h.OK:
-						return fmt.Errorf("no leader (asked %s)", dash(h.Node))
 					}
-					_, err := fmt.Fprintf(w, "ok: leader %s (asked %s)\n", dash(h.Leader), dash(h.Node))
+					_, err = fmt.Fprintln(w, line)
+					return err
+				},
+				status: func(h api.Health) error {
+					_, err := healthVerdict(h, agentOnly)
 					return err
 				},
 			}.run(cmd, e, g)
 		},
 	}
 	cmd.Flags().BoolVar(&agentOnly, "agent-only", false, "exit 0 when the agent answers, whether or not the cluster has a leader (for liveness probes)")
+	outputFlag(cmd.Flags(), &output)
 	return cmd
+}
+
+// healthVerdict returns the line health prints for h, or the error it
+// exits 1 with.
+func healthVerdict(h api.Health, agentOnly bool) (string, error) {
+	switch {
+	case h.Disk != "" && !agentOnly:
+		return "", fmt.Errorf("%s (asked %s)", h.Disk, dash(h.Node))
+	case !h.OK && agentOnly:
+		return fmt.Sprintf("ok: the agent answers, no leader (asked %s)", dash(h.Node)), nil
+	case !h.OK:
+		return "", fmt.Errorf("no leader (asked %s)", dash(h.Node))
+	}
+	return fmt.Sprintf("ok: leader %s (asked %s)", dash(h.Leader), dash(h.Node)), nil
 }

@@ -6,7 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -59,24 +61,33 @@ func newSnapshotCmd(e *env, g *globals) *cobra.Command {
 	save := &cobra.Command{
 		Use:   "save FILE|-",
 		Short: "Save a snapshot of the process table to FILE, or to standard output with -",
-		Args:  exactArgs(1, "one FILE or -"),
+		Long: `Save a snapshot of the process table to FILE, or to standard output with -.
+FILE is written beside itself and renamed into place only once the whole
+snapshot has arrived. On a terminal, the bytes so far and the rate are shown
+on standard error.`,
+		Args: exactArgs(1, "one FILE or -"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] == "-" {
-				return action("snapshot save", func(ctx context.Context, c *client.Client) error {
-					return c.SnapshotSave(ctx, e.stdout)
-				}).run(cmd, e, g)
+			save := func(w io.Writer) error {
+				cw := &countingWriter{w: w}
+				return transfer(e, "saving", "saved", &cw.n, func() error {
+					return action("snapshot save", func(ctx context.Context, c *client.Client) error {
+						return c.SnapshotSave(ctx, cw)
+					}).run(cmd, e, g)
+				})
 			}
-			return writeFileAtomic(args[0], func(w io.Writer) error {
-				return action("snapshot save", func(ctx context.Context, c *client.Client) error {
-					return c.SnapshotSave(ctx, w)
-				}).run(cmd, e, g)
-			})
+			if args[0] == "-" {
+				return save(e.stdout)
+			}
+			return writeFileAtomic(args[0], save)
 		},
 	}
 	restore := &cobra.Command{
 		Use:   "restore FILE|-",
 		Short: "Replace the process table with a snapshot from FILE, or from standard input with -",
-		Args:  exactArgs(1, "one FILE or -"),
+		Long: `Replace the process table with a snapshot from FILE, or from standard input
+with -. On a terminal, the bytes sent so far and the rate are shown on
+standard error.`,
+		Args: exactArgs(1, "one FILE or -"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := e.stdin
 			if args[0] != "-" {
@@ -87,12 +98,58 @@ func newSnapshotCmd(e *env, g *globals) *cobra.Command {
 				defer f.Close()
 				r = f
 			}
-			return action("snapshot restore", func(ctx context.Context, c *client.Client) error {
-				return c.SnapshotRestore(ctx, r)
-			}).run(cmd, e, g)
+			cr := &countingReader{r: r}
+			return transfer(e, "restoring", "restored", &cr.n, func() error {
+				return action("snapshot restore", func(ctx context.Context, c *client.Client) error {
+					return c.SnapshotRestore(ctx, cr)
+				}).run(cmd, e, g)
+			})
 		},
 	}
 	return group("snapshot", "Save or restore the process table", save, restore)
+}
+
+// transfer runs move, which streams a snapshot, and on a terminal shows
+// the bytes moved so far (n) and the rate, then the total once it is done.
+func transfer(e *env, doing, done string, n *atomic.Int64, move func() error) error {
+	prog := newProgress(e.stderr)
+	start := time.Now()
+	stop := prog.every(func() {
+		prog.show("snapshot: %s %s (%s)", doing, byteSize(n.Load()), rate(n.Load(), time.Since(start)))
+	})
+	err := move()
+	stop()
+	if err != nil {
+		prog.clear()
+		return err
+	}
+	took := time.Since(start)
+	prog.finish("snapshot %s: %s in %s (%s)", done, byteSize(n.Load()), took.Round(time.Millisecond), rate(n.Load(), took))
+	return nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // writeFileAtomic writes path through fill: into a temporary file beside

@@ -21,23 +21,11 @@ import (
 // to the token's user, whatever $USER says; another user can neither
 // replace nor remove it; its owner and a management token can.
 func TestProgramVerbsUnderACL(t *testing.T) {
-	cfg := cluster.DevConfig()
-	cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.ACLEnabled, cfg.AgentToken = true, "program-agent-token-0123456789"
-	cfg.WasmCacheDir = wasmtest.CacheDir(t)
-	hello := wasmtest.Build(t, "../../node/wasm/testdata/hello")
-	a, err := cluster.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
+	addr := testAgent(t, func(cfg *cluster.Config) {
+		cfg.ACLEnabled, cfg.AgentToken = true, "program-agent-token-0123456789"
+		cfg.WasmCacheDir = wasmtest.CacheDir(t)
 	})
-	addr := "http://" + a.HTTPAddr()
+	hello := wasmtest.Build(t, "../../node/wasm/testdata/hello")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ccfg := client.DefaultConfig()

@@ -225,8 +225,8 @@ func TestWait(t *testing.T) {
 		{[]string{"4"}, 125, "4: lost\n", "vproc: process 4 was lost\n"},
 		{[]string{"99"}, 125, "", "vproc: no such process: 99\n"},
 		{[]string{"99", "2"}, 3, "2: exit status 3\n", "vproc: no such process: 99\n"},
-		{[]string{"x"}, 125, "", "vproc: bad PID \"x\"\n"},
-		{[]string{"0"}, 125, "", "vproc: bad PID \"0\"\n"},
+		{[]string{"x"}, 125, "", "vproc: bad PID \"x\": want a whole number from 1 up\n"},
+		{[]string{"0"}, 125, "", "vproc: bad PID \"0\": want a whole number from 1 up\n"},
 	}
 	for _, tc := range cases {
 		r := runCLI(t, f.srv.URL, "", append([]string{"wait"}, tc.args...)...)

@@ -32,9 +32,13 @@ type spawnFlags struct {
 	cwd         string
 	pledge      string
 	unveil      []string
+	// fs is the flag set the flags are registered in, to tell an
+	// explicit --priority 0 from no --priority.
+	fs *pflag.FlagSet
 }
 
 func (f *spawnFlags) register(fs *pflag.FlagSet) {
+	f.fs = fs
 	fs.IntVar(&f.priority, "priority", 0, "priority from 1 to 100 (default 50)")
 	fs.StringArrayVar(&f.limits, "limit", nil, "resource limits, such as cpu=2s:5s,wall=1m,nofile=64,nproc=16,mem=64M,fsize=1M (repeatable)")
 	fs.StringVar(&f.restart, "restart", "", "restart policy: never, always or on-failure[:max[:backoff]]")
@@ -51,6 +55,9 @@ func (f *spawnFlags) register(fs *pflag.FlagSet) {
 // request checks the flags and builds the spawn request for args (CMD and
 // its arguments).
 func (f *spawnFlags) request(args []string, e *env) (api.SpawnRequest, error) {
+	if args[0] == "" {
+		return api.SpawnRequest{}, errors.New(`empty command: want a program name, such as "sleep"`)
+	}
 	req := api.SpawnRequest{
 		Command: args[0],
 		Args:    args[1:],
@@ -75,8 +82,9 @@ func (f *spawnFlags) request(args []string, e *env) (api.SpawnRequest, error) {
 		}
 		req.Unveil = append(req.Unveil, pu.Path+":"+pu.Perms)
 	}
-	if f.priority != 0 && (f.priority < 1 || f.priority > 100) {
-		return req, fmt.Errorf("bad priority %d (want 1 to 100)", f.priority)
+	set := f.priority != 0 || (f.fs != nil && f.fs.Changed("priority"))
+	if set && (f.priority < 1 || f.priority > 100) {
+		return req, fmt.Errorf("bad priority %d (want 1 to 100; leave --priority out for the default, 50)", f.priority)
 	}
 	req.Priority = f.priority
 	// Each flag is checked with the spawn grammar and sent in its
@@ -219,9 +227,9 @@ func spawnErr(g *globals, e *env, req api.SpawnRequest, err error) error {
 	case errors.Is(err, client.ErrUnknownProgram):
 		return fmt.Errorf("unknown program: %s", req.Command)
 	case errors.Is(err, client.ErrUnknownOutcome):
-		return fmt.Errorf("spawn: the outcome is unknown (the process may have started): %s", describe(err, g.address(e)))
+		return fmt.Errorf("spawn: the outcome is unknown (the process may have started): %s", trimVerb("spawn", describe(err, g.address(e))))
 	}
-	return fmt.Errorf("spawn: %s", describe(err, g.address(e)))
+	return verbError("spawn", err, g.address(e))
 }
 
 func newRunCmd(e *env, g *globals) *cobra.Command {

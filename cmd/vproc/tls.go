@@ -85,7 +85,7 @@ VPROC_CACERT, VPROC_CLIENT_CERT and VPROC_CLIENT_KEY).`,
 				for _, s := range ips {
 					ip := net.ParseIP(s)
 					if ip == nil {
-						return usagef(cmd, "bad --additional-ipaddress %q", s)
+						return usagef(cmd, "bad --additional-ipaddress %q: want an IP address such as 10.0.0.5", s)
 					}
 					req.IPs = append(req.IPs, ip)
 				}

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -25,16 +25,23 @@ func newTopCmd(e *env, g *globals) *cobra.Command {
 		once       bool
 		limit      int
 		stale      bool
+		output     string
 	)
 	cmd := &cobra.Command{
-		Use:   "top [-d INTERVAL] [-n N | --once]",
+		Use:   "top [-d INTERVAL] [-n N | --once] [-o json]",
 		Short: "Show the nodes and the processes, refreshed until interrupted",
 		Long: `Show the cluster's nodes (capacity, what the table assigns them, gossiped
 load, status) and its live processes, busiest first (CPU time, then state),
 refreshed every INTERVAL until Ctrl-C. -n N stops after N refreshes and
---once after one; on a terminal each refresh redraws the screen.`,
+--once after one; on a terminal each refresh redraws the screen, and
+elsewhere (a pipe, a file) the refreshes follow one another. With -o json
+each refresh is one JSON object on a line of its own: the time, the table's
+index, the nodes, the processes shown and how many more there are.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(cmd, output); err != nil {
+				return err
+			}
 			if interval <= 0 {
 				return usagef(cmd, "bad --interval %v: want a positive duration", interval)
 			}
@@ -42,7 +49,7 @@ refreshed every INTERVAL until Ctrl-C. -n N stops after N refreshes and
 				return usagef(cmd, "bad -n %d: want 0 (until interrupted) or more", iterations)
 			}
 			if limit < 0 {
-				return usagef(cmd, "bad --limit %d", limit)
+				return usagef(cmd, "bad --limit %d: want 0 (all) or more", limit)
 			}
 			if once {
 				iterations = 1
@@ -54,18 +61,29 @@ refreshed every INTERVAL until Ctrl-C. -n N stops after N refreshes and
 			defer c.Close()
 			ctx, stop := e.signalContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			clear := isTerminal(e.stdout)
+			asJSON := output == "json"
+			clear := isTerminal(e.stdout) && !asJSON
 			for i := 1; ; i++ {
 				var buf bytes.Buffer
-				if err := topFrame(ctx, c, &buf, stale, limit); err != nil {
+				snap, err := topRead(ctx, c, stale, limit)
+				if err != nil {
 					if ctx.Err() != nil {
 						return nil // interrupted: a clean exit
 					}
-					return fmt.Errorf("top: %s", describe(err, g.address(e)))
+					return verbError("top", err, g.address(e))
+				}
+				if asJSON {
+					b, err := json.Marshal(snap)
+					if err != nil {
+						return err
+					}
+					buf.Write(append(b, '\n'))
+				} else if err := topFrame(&buf, snap); err != nil {
+					return err
 				}
 				if clear {
 					io.WriteString(e.stdout, "\x1b[H\x1b[2J")
-				} else if i > 1 {
+				} else if i > 1 && !asJSON {
 					io.WriteString(e.stdout, "\n")
 				}
 				e.stdout.Write(buf.Bytes())
@@ -87,36 +105,39 @@ refreshed every INTERVAL until Ctrl-C. -n N stops after N refreshes and
 	cmd.Flags().BoolVar(&once, "once", false, "show one refresh and exit (-n 1)")
 	cmd.Flags().IntVar(&limit, "limit", 20, "show at most this many processes (0: all)")
 	cmd.Flags().BoolVar(&stale, "stale", false, "read the answering node's own state, which may lag")
+	outputFlag(cmd.Flags(), &output)
 	return cmd
 }
 
-// topFrame writes one refresh: a summary line, the nodes and the busiest
-// live processes.
-func topFrame(ctx context.Context, c *client.Client, w io.Writer, stale bool, limit int) error {
+// topSnapshot is one refresh of top, and what -o json prints of it.
+type topSnapshot struct {
+	Time      time.Time      `json:"time"`
+	Index     uint64         `json:"index"`
+	States    map[string]int `json:"states"` // live processes by state, init left out
+	Nodes     []api.Node     `json:"nodes"`
+	Processes []api.Process  `json:"processes"` // the busiest, at most --limit
+	More      int            `json:"more"`      // live processes not shown
+}
+
+// topRead reads one refresh: the nodes and the busiest live processes.
+func topRead(ctx context.Context, c *client.Client, stale bool, limit int) (topSnapshot, error) {
 	nodes, err := c.Nodes(ctx, stale)
 	if err != nil {
-		return err
+		return topSnapshot{}, err
 	}
 	list, err := c.List(ctx, client.ListOpts{Stale: stale})
 	if err != nil {
-		return err
+		return topSnapshot{}, err
 	}
 	procs := slices.DeleteFunc(list.Processes, func(p api.Process) bool { return p.PID == 1 })
-	states := map[string]int{}
+	snap := topSnapshot{Time: time.Now(), Index: list.Index, States: map[string]int{}, Nodes: nodes.Nodes}
+	if snap.Nodes == nil {
+		snap.Nodes = []api.Node{}
+	}
 	for _, p := range procs {
-		states[p.State]++
+		snap.States[p.State]++
 	}
-	fmt.Fprintf(w, "vproc top - %s - index %d - %d processes: %d running, %d placed, %d pending, %d stopped\n\n",
-		time.Now().Format(time.TimeOnly), list.Index, len(procs),
-		states["running"], states["placed"], states["pending"], states["stopped"])
-
-	ns := nodes.Nodes
-	slices.SortFunc(ns, func(a, b api.Node) int { return strings.Compare(a.Name, b.Name) })
-	if err := nodesTable(w, ns); err != nil {
-		return err
-	}
-	fmt.Fprintln(w)
-
+	slices.SortFunc(snap.Nodes, func(a, b api.Node) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(procs, func(a, b api.Process) int {
 		return cmp.Or(cmp.Compare(b.CPUMillis, a.CPUMillis), cmp.Compare(stateRank(a.State), stateRank(b.State)),
 			cmp.Compare(b.Priority, a.Priority), cmpUint(a.PID, b.PID))
@@ -125,11 +146,27 @@ func topFrame(ctx context.Context, c *client.Client, w io.Writer, stale bool, li
 	if limit > 0 && len(shown) > limit {
 		shown = shown[:limit]
 	}
-	if err := psTable(w, shown); err != nil {
+	snap.Processes = psJSON(shown)
+	snap.More = len(procs) - len(shown)
+	return snap, nil
+}
+
+// topFrame writes one refresh for people: a summary line, the nodes and
+// the busiest live processes.
+func topFrame(w io.Writer, snap topSnapshot) error {
+	live := len(snap.Processes) + snap.More
+	fmt.Fprintf(w, "vproc top - %s - index %d - %d processes: %d running, %d placed, %d pending, %d stopped\n\n",
+		snap.Time.Format(time.TimeOnly), snap.Index, live,
+		snap.States["running"], snap.States["placed"], snap.States["pending"], snap.States["stopped"])
+	if err := nodesTable(w, snap.Nodes); err != nil {
 		return err
 	}
-	if len(shown) < len(procs) {
-		fmt.Fprintf(w, "... and %d more\n", len(procs)-len(shown))
+	fmt.Fprintln(w)
+	if err := psTable(w, snap.Processes); err != nil {
+		return err
+	}
+	if snap.More > 0 {
+		fmt.Fprintf(w, "... and %d more\n", snap.More)
 	}
 	return nil
 }
@@ -147,14 +184,4 @@ func stateRank(s string) int {
 		return 3
 	}
 	return 4
-}
-
-// isTerminal reports whether w is a terminal, where top redraws in place.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,6 +33,10 @@ type verb[T any] struct {
 	print func(w io.Writer, v T) error
 	// json returns the value that -o json writes; nil writes the answer.
 	json func(v T) any
+	// status, if set, ends the verb after -o json wrote the answer, with
+	// the error print would give for it (health exits 1 with no leader
+	// whatever the format).
+	status func(v T) error
 }
 
 // run is the body of cmd.
@@ -52,14 +58,20 @@ func (v verb[T]) run(cmd *cobra.Command, e *env, g *globals) error {
 				return x
 			}
 		}
-		return fmt.Errorf("%s: %s", v.name, describe(err, g.address(e)))
+		return verbError(v.name, err, g.address(e))
 	}
 	if v.output != nil && *v.output == "json" {
 		var out any = ans
 		if v.json != nil {
 			out = v.json(ans)
 		}
-		return writeJSON(e.stdout, out)
+		if err := writeJSON(e.stdout, out); err != nil {
+			return err
+		}
+		if v.status != nil {
+			return v.status(ans)
+		}
+		return nil
 	}
 	if v.print == nil {
 		return nil
@@ -72,4 +84,29 @@ func action(name string, call func(ctx context.Context, c *client.Client) error)
 	return verb[struct{}]{name: name, call: func(ctx context.Context, c *client.Client) (struct{}, error) {
 		return struct{}{}, call(ctx, c)
 	}}
+}
+
+// verbError is the one line a failed call of the verb name reads as:
+// "name: reason", where the reason loses any leading "word: " that only
+// repeats the verb, so that "spawn" never reads "spawn: spawn: ...".
+func verbError(name string, err error, addr string) error {
+	return fmt.Errorf("%s: %s", name, trimVerb(name, describe(err, addr)))
+}
+
+// trimVerb drops from msg the leading "head: " parts whose words are all
+// words of the verb name.
+func trimVerb(name, msg string) string {
+	words := strings.Fields(name)
+	for {
+		head, rest, ok := strings.Cut(msg, ": ")
+		if !ok || head == "" || rest == "" {
+			return msg
+		}
+		for _, w := range strings.Fields(head) {
+			if !slices.Contains(words, w) {
+				return msg
+			}
+		}
+		msg = rest
+	}
 }
