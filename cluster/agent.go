@@ -20,6 +20,7 @@ import (
 	"github.com/vproc/vproc/cluster/raftnet"
 	"github.com/vproc/vproc/cluster/replica"
 	"github.com/vproc/vproc/cluster/runner"
+	"github.com/vproc/vproc/cluster/telemetry"
 
 	"github.com/hashicorp/go-sockaddr"
 	"github.com/hashicorp/raft"
@@ -48,6 +49,7 @@ type Agent struct {
 	members *membership.Manager
 	lead    *leader.Leader
 	serving *serving
+	metrics *telemetry.Metrics // GET /v1/metrics (metrics.go)
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -182,6 +184,9 @@ func (a *Agent) open() error {
 		a.httpAddr = "https://" + a.httpAddr
 	}
 
+	if err := a.newMetrics(); err != nil {
+		return err
+	}
 	gate := &versionGate{a: a, self: cfg.claimedVersions()}
 	a.replica, err = replica.New(cfg.replicaConfig(a.raftAddr), a.trans, replica.Env{
 		Logger:     a.logger,
@@ -190,6 +195,7 @@ func (a *Agent) open() error {
 		Placer:     spawnPlacer{a},
 		Fatal:      a.fatal,
 		Writable:   gate.writable,
+		Applied:    a.metrics.Applied,
 	})
 	if err != nil {
 		return err
@@ -225,6 +231,7 @@ func (a *Agent) open() error {
 	if a.lead, err = leader.New(a.ctx, cfg.leaderConfig(), a.replica, a.gossip, a.logger, a.members.Reconcile); err != nil {
 		return err
 	}
+	a.lead.SetObserver(a.metrics)
 
 	gcAfter := a.raft.LastIndex()
 	if a.serving, err = newServing(a, *cfg, a.logger, func(rc *runner.Config) { rc.GCAfter = gcAfter }); err != nil {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/cluster/leader"
@@ -84,11 +85,21 @@ func (p spawnPlacer) PlaceSpawn(sp *fsm.Spawn) (release func()) {
 }
 
 func (a *Agent) submit(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {
-	return a.replica.Submit(ctx, sess, cmd)
+	start := time.Now()
+	res, err := a.replica.Submit(ctx, sess, cmd)
+	if err == nil {
+		a.metrics.ObserveApply(time.Since(start))
+	}
+	return res, err
 }
 
 func (a *Agent) submitBatch(ctx context.Context, sess []*commit.SessionRef, cmds []fsm.Command) []commit.Outcome {
-	return a.replica.SubmitBatch(ctx, sess, cmds)
+	start := time.Now()
+	out := a.replica.SubmitBatch(ctx, sess, cmds)
+	if len(out) > 0 && out[0].Err == nil {
+		a.metrics.ObserveApply(time.Since(start))
+	}
+	return out
 }
 
 func (a *Agent) registerSession(ctx context.Context) (uint64, error) {

@@ -175,6 +175,10 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		s.stopPrograms()
 		return nil, err
 	}
+	var metrics httpapi.Metrics
+	if m := metricsOf(c); m != nil {
+		metrics = m
+	}
 	s.api, err = httpapi.New(httpapi.Config{
 		Core:        coreAPI{c},
 		Node:        nodeAPI{s},
@@ -187,6 +191,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		Programs:    s.programs.Handler(),
 		NodeAuth:    tlsc != nil,
 		Keyring:     keyringOf(c),
+		Metrics:     metrics,
 	})
 	if err != nil {
 		cancel()

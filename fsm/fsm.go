@@ -64,12 +64,20 @@ func (f *FSM) Apply(index uint64, data []byte) any {
 // beyond Config.Reads (ErrVersion). The error names the index; nothing
 // was changed, and the log must not be applied past it.
 func (f *FSM) ApplyEntry(index uint64, data []byte) (any, error) {
+	_, out, err := f.ApplyDecoded(index, data)
+	return out, err
+}
+
+// ApplyDecoded is ApplyEntry that also returns the command it decoded
+// (nil on an error), so that a caller can look at what was applied
+// without decoding the entry again.
+func (f *FSM) ApplyDecoded(index uint64, data []byte) (Command, any, error) {
 	cmd, err := Decode(data)
 	if err == nil && !f.readsAll {
 		err = f.reads.admitsEntry(data, cmd)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fsm: corrupt log entry at index %d: %w", index, err)
+		return nil, nil, fmt.Errorf("fsm: corrupt log entry at index %d: %w", index, err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -87,7 +95,7 @@ func (f *FSM) ApplyEntry(index uint64, data []byte) (any, error) {
 	}
 	f.st.index = index
 	f.applied.Store(index)
-	return out, nil
+	return cmd, out, nil
 }
 
 // AppliedIndex returns the index of the last entry applied (or restored).

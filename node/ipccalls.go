@@ -145,7 +145,11 @@ func (s *Sys) MqTimedSend(fd int, msg []byte, prio uint, deadline time.Time) err
 	if err != nil {
 		return s.leave(err)
 	}
-	return s.leave(d.Send(&p.waiter, msg, prio, deadline))
+	err = d.Send(&p.waiter, msg, prio, deadline)
+	if err == nil {
+		p.k.ipcStats.message(len(msg))
+	}
+	return s.leave(err)
 }
 
 // MqReceive removes the oldest message of the highest priority from the

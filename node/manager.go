@@ -104,6 +104,7 @@ type ProcessManager struct {
 	mqs       *ipc.MQNamespace  // immutable pointer: POSIX message queue names
 	shms      *ipc.ShmNamespace // immutable pointer: shared-memory segment names
 	exports   exportTable       // has its own lock: open files exported to children on other nodes
+	ipcStats  ipcCounters       // atomic: what IPC has carried (Stats)
 
 	mu      sync.Mutex       // the tree lock: the process table, the links between processes, zombies, counters
 	procs   map[int]*Process // guarded by mu: every process not yet reaped, init included

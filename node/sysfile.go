@@ -62,6 +62,10 @@ func (s *Sys) Write(fd int, b []byte) (int, error) {
 	if counted && n > 0 {
 		p.fsizeUsed += uint64(n)
 	}
+	switch f.ops.(type) {
+	case pipeWriteOps, remotePipeOps:
+		p.k.ipcStats.pipe(n)
+	}
 	if err == ipc.EPIPE {
 		p.k.sendSignal(p, ipc.SIGPIPE)
 	}

@@ -90,6 +90,9 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(api.ProgramBlobsPath+"/", s.programs)
 	}
 	s.keyringRoutes(mux)
+	if s.metrics != nil {
+		mux.Handle("/v1/metrics", methods{http.MethodGet: s.metrics.ServeHTTP})
+	}
 	if s.debug {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -100,7 +103,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &httpError{http.StatusNotFound, api.CodeNotFound, "no route " + r.URL.Path})
 	})
-	return s.recoverer(s.common(s.peerIdentity(s.authorize(mux))))
+	return s.instrument(mux, s.recoverer(s.common(s.peerIdentity(s.authorize(mux)))))
 }
 
 // common sets the headers every answer carries.

@@ -149,6 +149,9 @@ type Config struct {
 	NodeAuth bool
 	// Keyring, if set, serves /v1/operator/keyring (keyring_endpoint.go).
 	Keyring Keyring
+	// Metrics, if set, serves GET /v1/metrics and hears of every request
+	// (metrics.go).
+	Metrics Metrics
 }
 
 // Server is the HTTP API of one node. Every node serves every route;
@@ -168,6 +171,7 @@ type Server struct {
 	programs  http.Handler
 	nodeAuth  bool
 	keyring   Keyring
+	metrics   Metrics
 	h         http.Handler
 
 	// ctx ends when Drain is called: long polls and log streams end with
@@ -199,6 +203,7 @@ func New(cfg Config) (*Server, error) {
 		programs:  cfg.Programs,
 		nodeAuth:  cfg.NodeAuth,
 		keyring:   cfg.Keyring,
+		metrics:   cfg.Metrics,
 		ctx:       ctx,
 		cancel:    cancel,
 	}

@@ -101,7 +101,40 @@ type Leader struct {
 	// retention is the reaper's Retention in nanoseconds: cfg.Retention
 	// until SetRetention changes it.
 	retention atomic.Int64
+	// obs hears of leadership and placement rounds (SetObserver).
+	obs atomic.Pointer[Observer]
 }
+
+// Observer hears of the leader's work, for the agent's metrics. Its
+// methods must not block.
+type Observer interface {
+	// Leadership: this node gained (true) or lost raft leadership.
+	Leadership(leader bool)
+	// PlacementRound: a round planned, took d and committed placed
+	// placements and preempted preemptions, leaving pending processes by
+	// cause (sched's causes, and "backoff").
+	PlacementRound(d time.Duration, placed, preempted int, pending map[string]int)
+	// SetPending: a round found nothing to plan; pending is by cause, as
+	// above, and empty when nothing is pending.
+	SetPending(pending map[string]int)
+}
+
+// SetObserver sets the observer of leadership and placement rounds.
+func (l *Leader) SetObserver(o Observer) { l.obs.Store(&o) }
+
+// observer returns the observer, or one that ignores everything.
+func (l *Leader) observer() Observer {
+	if o := l.obs.Load(); o != nil {
+		return *o
+	}
+	return noObserver{}
+}
+
+type noObserver struct{}
+
+func (noObserver) Leadership(bool)                                        {}
+func (noObserver) PlacementRound(time.Duration, int, int, map[string]int) {}
+func (noObserver) SetPending(map[string]int)                              {}
 
 // New validates cfg and returns the leader's side of a node. Besides its
 // own loops, each term runs every function of loops on a goroutine, with
@@ -157,6 +190,7 @@ func (l *Leader) Watch(leaderCh <-chan bool) {
 		ls.wg.Wait()
 		ls = nil
 		l.logger.Info("leadership lost")
+		l.observer().Leadership(false)
 	}
 	for {
 		select {
@@ -180,6 +214,7 @@ func (l *Leader) lead() *Term {
 	ls.placer = newPlacer(l, ls)
 	l.leading.Store(ls)
 	l.logger.Info("leadership gained")
+	l.observer().Leadership(true)
 	ls.run(l.establish)
 	return ls
 }

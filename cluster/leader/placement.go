@@ -355,6 +355,7 @@ func (s *placer) round(v *fsm.View) (time.Duration, bool) {
 	wait := placementInterval
 	if v.PendingLen() == 0 {
 		s.setWaiting(0)
+		s.l.observer().SetPending(nil)
 		return wait, false
 	}
 	now := time.Now()
@@ -364,6 +365,7 @@ func (s *placer) round(v *fsm.View) (time.Duration, bool) {
 	}
 	if len(st.pending) == 0 {
 		s.setWaiting(0)
+		s.l.observer().SetPending(pendingCauses(v, st, nil))
 		return wait, false
 	}
 	plan, err := s.planner.Plan(strategyOf(v), st)
@@ -373,12 +375,31 @@ func (s *placer) round(v *fsm.View) (time.Duration, bool) {
 	}
 	s.setWaiting(st.waitingPriority(plan))
 	if plan.Empty() {
+		s.l.observer().PlacementRound(time.Since(now), 0, 0, pendingCauses(v, st, plan))
 		return wait, false
 	}
-	if !s.commit(plan, now) {
+	placed, evicted, ok := s.commit(plan, now)
+	s.l.observer().PlacementRound(time.Since(now), placed, evicted, pendingCauses(v, st, plan))
+	if !ok {
 		return retryBackoff, false
 	}
 	return wait, true
+}
+
+// pendingCauses counts the pending processes of view v that a round left
+// pending, by cause: sched's (plan may be nil) and "backoff" for those
+// waiting out a restart backoff, which st left out of the plan.
+func pendingCauses(v *fsm.View, st *planState, plan *sched.Plan) map[string]int {
+	out := make(map[string]int)
+	if n := v.PendingLen() - len(st.pending); n > 0 {
+		out["backoff"] = n
+	}
+	if plan != nil {
+		for _, u := range plan.Unplaced {
+			out[u.Cause.String()]++
+		}
+	}
+	return out
 }
 
 func (s *placer) setWaiting(prio int) {
@@ -388,8 +409,9 @@ func (s *placer) setWaiting(prio int) {
 }
 
 // commit proposes every entry of plan and waits for their outcomes. It
-// reports false when the entries could not be proposed (leadership lost).
-func (s *placer) commit(plan *sched.Plan, now time.Time) bool {
+// returns how many placements and preemptions were committed, and false
+// when the entries could not be proposed (leadership lost).
+func (s *placer) commit(plan *sched.Plan, now time.Time) (placed, evicted int, ok bool) {
 	n := len(plan.Placements) + len(plan.Preemptions)
 	type outcome struct {
 		what string
@@ -407,7 +429,7 @@ func (s *placer) commit(plan *sched.Plan, now time.Time) bool {
 		sent++
 		return true
 	}
-	ok := true
+	ok = true
 	for _, p := range plan.Placements {
 		if ok = propose("place", p.PID, &fsm.Place{PID: p.PID, Incarnation: p.Incarnation,
 			ExpectState: fsm.State(p.ExpectState), Node: p.Node, Now: now.UnixNano()}); !ok {
@@ -421,13 +443,12 @@ func (s *placer) commit(plan *sched.Plan, now time.Time) bool {
 		ok = propose("preempt", p.PID, &fsm.Preempt{PID: p.PID, Incarnation: p.Incarnation,
 			Reason: fmt.Sprintf("preempted for pid %d", p.For), Signal: sigTERM, Now: now.UnixNano()})
 	}
-	placed, evicted := 0, 0
 	for range sent {
 		var o outcome
 		select {
 		case o = <-done:
 		case <-s.ls.ctx.Done():
-			return false
+			return placed, evicted, false
 		}
 		switch {
 		case o.err != nil:
@@ -445,7 +466,7 @@ func (s *placer) commit(plan *sched.Plan, now time.Time) bool {
 		s.l.logger.Info("preempting lower-priority processes", "victims", evicted)
 	}
 	s.l.logger.Debug("placement plan committed", "placed", placed, "preempted", evicted, "unplaced", len(plan.Unplaced))
-	return ok
+	return placed, evicted, ok
 }
 
 // sigTERM is the signal a preemption sends first.

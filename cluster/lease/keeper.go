@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/vproc/vproc/fsm"
@@ -59,6 +60,23 @@ type Keeper struct {
 	runner Runner
 	log    *slog.Logger
 	ctx    context.Context
+
+	// Counters for Stats.
+	renewals, failures, freezes atomic.Uint64
+}
+
+// Stats are a Keeper's counters since it started.
+type Stats struct {
+	// Renewals the leader answered, and those that failed.
+	Renewals, Failures uint64
+	// Freezes counts the times the lease ended: the node's processes
+	// froze until a renewal.
+	Freezes uint64
+}
+
+// Stats returns the keeper's counters.
+func (s *Keeper) Stats() Stats {
+	return Stats{Renewals: s.renewals.Load(), Failures: s.failures.Load(), Freezes: s.freezes.Load()}
 }
 
 // New returns the keeper of the lease of the node whose kernel is k. ctx

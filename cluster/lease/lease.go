@@ -64,13 +64,16 @@ func (s *Keeper) Run() {
 		index, err := s.renewLease(ctx)
 		cancel()
 		if err != nil {
+			s.failures.Add(1)
 			if !warned && !lastSent.IsZero() && time.Since(lastSent) >= s.fence {
 				warned = true
+				s.freezes.Add(1)
 				s.log.Warn("lease ended: local processes are frozen until the leader renews it", "error", err)
 			}
 			t.Reset(every / 4)
 			continue
 		}
+		s.renewals.Add(1)
 		if s.grantLease(sent, index) {
 			lastSent = sent
 			if warned {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	metrics "github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/memberlist"
 
 	"github.com/vproc/vproc/cluster/api"
@@ -303,6 +304,9 @@ func Start(cfg Config, meta Meta, logger *slog.Logger) (*Gossip, error) {
 
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Name
+	// memberlist's own metrics (go-metrics, package telemetry) carry the
+	// node, so that the agents of one process keep theirs apart.
+	mc.MetricLabels = []metrics.Label{{Name: "node", Value: cfg.Name}}
 	mc.BindAddr = ip
 	mc.BindPort = port
 	mc.AdvertisePort = port

@@ -27,7 +27,7 @@ func (r *Replica) recordApplied() {
 			return
 		case <-t.C:
 			if err := r.writeApplied(); err != nil {
-				r.logger.Error("recording the applied index", "error", err)
+				r.logger.Error("recording the applied index", "index", r.fsm.AppliedIndex(), "error", err)
 			}
 		}
 	}

@@ -104,6 +104,8 @@ type fsmAdapter struct {
 	// onRestoreErr, if set, turns the error of a snapshot that fails to
 	// restore into one naming the snapshot (raftstore.Stores.RestoreFailed).
 	onRestoreErr func(error) error
+	// onApplied, if set, hears of each command entry applied (Env.Applied).
+	onApplied func(size int, cmd fsm.Command, result any)
 }
 
 var (
@@ -142,7 +144,7 @@ func (a *fsmAdapter) ApplyBatch(logs []*raft.Log) []any {
 		if l.Type != raft.LogCommand {
 			continue
 		}
-		res, err := a.f.ApplyEntry(l.Index, l.Data)
+		cmd, res, err := a.f.ApplyDecoded(l.Index, l.Data)
 		if err != nil {
 			// A damaged or unreadable entry: apply nothing from here on,
 			// and stop the agent (Env.Fatal). The table stays at the
@@ -157,6 +159,9 @@ func (a *fsmAdapter) ApplyBatch(logs []*raft.Log) []any {
 			return out
 		}
 		out[i] = res
+		if a.onApplied != nil {
+			a.onApplied(len(l.Data), cmd, res)
+		}
 	}
 	a.advance(logs[len(logs)-1].Index)
 	return out
@@ -293,7 +298,7 @@ func (r *Replica) SnapshotRestore(ctx context.Context, src io.Reader) error {
 	if res.Err != nil {
 		return res.Err
 	}
-	r.logger.Info("restored the table from a snapshot", "bytes", len(data), "next_pid", r.fsm.NextPID())
+	r.logger.Info("restored the table from a snapshot", "bytes", len(data), "next_pid", r.fsm.NextPID(), "index", res.Index)
 	return nil
 }
 

@@ -133,6 +133,12 @@ type Env struct {
 	// checksummed envelope only once every voter knows it. Unset means
 	// fsm.Known(): a cluster of this release only.
 	Writable func() fsm.Versions
+	// Applied, if set, hears of each command entry the table applied: the
+	// entry's size in bytes, its command as decoded (an *fsm.Batch for
+	// group commit) and what the table returned (a *fsm.Result, or a
+	// []*fsm.Result for a batch). It runs on raft's FSM goroutine and must
+	// not block (the agent's metrics count the table's changes with it).
+	Applied func(size int, cmd fsm.Command, result any)
 }
 
 // Replica is this node's copy of the process table: raft over the stores
@@ -205,6 +211,7 @@ func New(cfg Config, trans raft.Transport, env Env) (*Replica, error) {
 		return nil, err
 	}
 	r.adapter.onFatal = env.Fatal
+	r.adapter.onApplied = env.Applied
 	r.adapter.logFile = "the in-memory log"
 	if d := r.stores.durable; d != nil {
 		r.adapter.logFile = d.DBPath

@@ -41,6 +41,7 @@ type agentFlags struct {
 	maxConns        int
 	preemptGrace    time.Duration
 	logLevel        string
+	logFormat       string
 	shutdownTimeout time.Duration
 	enableDebug     bool
 	aclEnabled      bool
@@ -75,6 +76,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.procsPerSlot, "procs-per-slot", 0, "processes placement puts on one CPU slot, when this node leads (default 1024)")
 	fs.DurationVar(&f.preemptGrace, "preempt-grace", 0, "how long a preempted process has between SIGTERM and SIGKILL (default 5s)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", logFormatText, "log format: text (logfmt lines) or json (one JSON object a line); every line names the node")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	fs.BoolVar(&f.enableDebug, "enable-debug", false, "serve Go's profiles under /debug/pprof/ on the HTTP API")
 	fs.BoolVar(&f.aclEnabled, "acl-enabled", false, "turn ACLs on: every request but the health check needs a token (vproc acl bootstrap)")
@@ -265,7 +267,7 @@ One node on this machine, in memory:
 			s, err := loadAgentSettings(file.cli, file.paths, e.getenv)
 			if err != nil {
 				var ce *configError
-				if errors.Is(err, errBadLogLevel) && !errors.As(err, &ce) {
+				if (errors.Is(err, errBadLogLevel) || errors.Is(err, errBadLogFormat)) && !errors.As(err, &ce) {
 					return usagef(cmd, "%v", err)
 				}
 				return err
@@ -276,7 +278,9 @@ One node on this machine, in memory:
 			s.gc.apply()
 			level := new(slog.LevelVar)
 			level.Set(s.level)
-			s.cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+			if s.cfg.Logger, err = newAgentLogger(e.stderr, s.f.logFormat, level, s.cfg.Name); err != nil {
+				return err
+			}
 			return runAgent(cmd.Context(), e, s, &reloader{e: e, cli: file.cli, paths: file.paths, level: level, cur: s})
 		},
 	}

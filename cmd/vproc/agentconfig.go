@@ -77,6 +77,7 @@ var agentFileKeys = []fileKey{
 	{"http-max-conns-per-client", "http_max_conns_per_client"},
 	{"preempt-grace", "preempt_grace"},
 	{"log-level", "log_level"},
+	{"log-format", "log_format"},
 	{"shutdown-timeout", "shutdown_timeout"},
 	{"enable-debug", "enable_debug"},
 	{"acl-enabled", "acl_enabled"},
@@ -248,6 +249,9 @@ func loadAgentSettings(cli *flagRecord, paths []string, getenv func(string) stri
 	if s.level, err = logLevel(s.f.logLevel); err != nil {
 		return nil, err
 	}
+	if err = checkLogFormat(s.f.logFormat); err != nil {
+		return nil, err
+	}
 	base := cluster.DefaultConfig()
 	if s.f.dev {
 		base = cluster.DevConfig()
@@ -275,6 +279,8 @@ func (s *agentSettings) setFromFile(k fileKey, v fileValue) error {
 		switch k.flag {
 		case "log-level":
 			_, err = logLevel(s.f.logLevel)
+		case "log-format":
+			err = checkLogFormat(s.f.logFormat)
 		case "gc-percent": // with a limit, so that only the percent is checked
 			_, err = resolveGC(s.f.gcPercent, true, "1G", true, noEnv, 0)
 		case "memory-limit":
@@ -561,6 +567,8 @@ func (s *agentSettings) values() []keyValue {
 			v = durationVal(c.PreemptGrace)
 		case "log_level":
 			v = cty.StringVal(strings.ToLower(s.level.String()))
+		case "log_format":
+			v = cty.StringVal(s.f.logFormat)
 		case "shutdown_timeout":
 			v = durationVal(s.f.shutdownTimeout)
 		case "enable_debug":

@@ -87,6 +87,7 @@ var fileSamples = map[string]string{
 	"procs_per_slot":            `7`,
 	"preempt_grace":             `"9s"`,
 	"log_level":                 `"debug"`,
+	"log_format":                `"json"`,
 	"shutdown_timeout":          `"1m"`,
 	"enable_debug":              `true`,
 	"acl_enabled":               `true`,

@@ -122,6 +122,17 @@ func TestAgentAsService(t *testing.T) {
 	if got := next(); got != "STOPPING=1" {
 		t.Errorf("after SIGTERM: got %q, want STOPPING=1", got)
 	}
+	waitAgentExit(t, code, &stderr)
+	log := stderr.String()
+	if !strings.Contains(log, `msg="settings reloaded" node=dev retention=2h0m0s`) || !strings.Contains(log, "keys=[cpus]") {
+		t.Errorf("got log\n%s\nwant the new retention applied and cpus waiting for a restart", log)
+	}
+}
+
+// waitAgentExit waits for the agent run on code to exit after SIGTERM,
+// and fails the test unless it exits 0.
+func waitAgentExit(t *testing.T, code <-chan int, stderr *syncBuffer) {
+	t.Helper()
 	select {
 	case c := <-code:
 		if c != 0 {
@@ -129,9 +140,5 @@ func TestAgentAsService(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("the agent did not stop on SIGTERM")
-	}
-	log := stderr.String()
-	if !strings.Contains(log, `msg="settings reloaded" retention=2h0m0s`) || !strings.Contains(log, "keys=[cpus]") {
-		t.Errorf("got log\n%s\nwant the new retention applied and cpus waiting for a restart", log)
 	}
 }
