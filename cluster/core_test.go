@@ -204,8 +204,8 @@ func TestLinearizableReadWaitsForTheFSM(t *testing.T) {
 }
 
 // TestSubmitBatch commits a node's reports as one batch: in order, each
-// with its own result, lazy (they wait for company only briefly when
-// alone), and refused whole on a follower.
+// with its own result, lazy (alone they go at once; they wait for company
+// only while an entry is in flight), and refused whole on a follower.
 func TestSubmitBatch(t *testing.T) {
 	c := MakeCluster(t, 3)
 	l := c.leader()
@@ -236,7 +236,7 @@ func TestSubmitBatch(t *testing.T) {
 		outs[0].Res.Index > outs[2].Res.Index {
 		t.Fatalf("results: %+v %+v %+v", outs[0].Res, outs[1].Res, outs[2].Res)
 	}
-	// Alone, lazy proposals wait lazyDelay for company, then go.
+	// Alone, lazy proposals go at once.
 	if took > 5*time.Second {
 		t.Errorf("a lone batch took %v to commit", took)
 	}

@@ -39,8 +39,11 @@ func (a *applier) spawn(c *Spawn) *Result {
 	if s.nextPID == math.MaxUint64 {
 		return failf(ErrInvalid, "no PIDs left")
 	}
-	spec := c.Spec
-	if err := normalizeSpec(&spec, parent.Spec); err != nil {
+	// The command was decoded from its entry for this apply alone: the
+	// record takes its spec instead of a copy (a spec is about a kilobyte,
+	// and every replica applies every spawn).
+	spec := &c.Spec
+	if err := normalizeSpec(spec, parent.Spec); err != nil {
 		return fail(err)
 	}
 	if spec.InheritsPipesFrom != 0 {
@@ -81,7 +84,7 @@ func (a *applier) spawn(c *Spawn) *Result {
 		Pgid:        pgid,
 		Sid:         sid,
 		Owner:       c.Owner,
-		Spec:        &spec,
+		Spec:        spec,
 		State:       StatePending,
 		CreatedAt:   s.clock,
 		CreateIndex: a.index,

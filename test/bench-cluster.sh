@@ -92,39 +92,60 @@ stop_cluster() {
 	pids=()
 }
 
-# Figures go to "key value" lines: vproc_C_{rate,p50,p99,p999} (the Go
-# client merging concurrent spawns, its default), unmerged_C_{rate,p50,p99}
-# (--no-merge: one request per spawn) and raftR_C_{entries,records,p50,p99}
-# for concurrency C and R records/entry.
+# agent_ticks prints the CPU time the agents have used so far, user and
+# system (utime + stime of /proc/PID/stat), in clock ticks.
+agent_ticks() {
+	local pid total=0 f
+	for pid in "${pids[@]}"; do
+		# The fields after the command name, which ends with the last ')'.
+		f=$(sed 's/.*) //' "/proc/$pid/stat")
+		total=$((total + $(echo "$f" | awk '{ print $12 + $13 }')))
+	done
+	echo "$total"
+}
+hz=$(getconf CLK_TCK)
+
+# bench PREFIX VERB [FLAGS]: runs `vproc bench VERB` against the leader at
+# each concurrency, one invocation per concurrency, and records the rate,
+# the latencies and the agents' CPU per acknowledged operation (µs) over
+# the invocation as PREFIX_C_{rate,p50,p99,p999,cpu}.
+bench() {
+	local prefix=$1 verb=$2 c t0 t1 out
+	shift 2
+	for c in ${CONCURRENCY//,/ }; do
+		t0=$(agent_ticks)
+		out=$("$vproc" --addr "$leader_addr" bench "$verb" "$@" --concurrency "$c" --duration "$DURATION")
+		t1=$(agent_ticks)
+		echo "$out" >>"$work/$prefix.raw"
+		echo "$out" | awk -v p="$prefix" -v ticks=$((t1 - t0)) -v hz="$hz" '$1 ~ /^[0-9]+$/ && NF == 7 {
+			for (i = 1; i <= 7; i++) { gsub(/ms/, "", $i) }
+			print p "_" $1 "_rate", $4; print p "_" $1 "_p50", $5
+			print p "_" $1 "_p99", $6; print p "_" $1 "_p999", $7
+			if ($2 > 0) print p "_" $1 "_cpu", ticks * 1e6 / hz / $2
+		}' >>"$work/figures.txt"
+	done
+}
+
+# Figures go to "key value" lines: vproc_C_{rate,p50,p99,p999,cpu} (the Go
+# client merging concurrent spawns, its default), unmerged_C_{...}
+# (--no-merge: one request per spawn), life_C_{...} (lifecycles) and
+# raftR_C_{entries,records,p50,p99,cpu} for concurrency C and R
+# records/entry. cpu is CPU µs per acknowledged operation: the three
+# agents' (utime + stime from /proc/PID/stat over each `vproc bench`
+# invocation, the client excluded), raw raft's one process over its
+# measured window.
 # Each run has a cluster of its own: the runs are independent samples, and
 # no run measures a table that earlier runs filled (exited processes stay
 # in the table for --retention, an hour by default).
 for run in $(seq "$RUNS"); do
 	start_cluster
 	echo "run $run/$RUNS: vproc bench spawn" >&2
-	"$vproc" --addr "$leader_addr" bench spawn --concurrency "$CONCURRENCY" --duration "$DURATION" |
-		tee -a "$work/vproc.raw" |
-		awk '$1 ~ /^[0-9]+$/ && NF == 7 {
-			for (i = 1; i <= 7; i++) { gsub(/ms/, "", $i) }
-			print "vproc_" $1 "_rate", $4; print "vproc_" $1 "_p50", $5
-			print "vproc_" $1 "_p99", $6; print "vproc_" $1 "_p999", $7
-		}' >>"$work/figures.txt"
+	bench vproc spawn
 	echo "run $run/$RUNS: vproc bench spawn --no-merge" >&2
-	"$vproc" --addr "$leader_addr" bench spawn --no-merge --concurrency "$CONCURRENCY" --duration "$DURATION" |
-		tee -a "$work/vproc-nomerge.raw" |
-		awk '$1 ~ /^[0-9]+$/ && NF == 7 {
-			for (i = 1; i <= 7; i++) { gsub(/ms/, "", $i) }
-			print "unmerged_" $1 "_rate", $4; print "unmerged_" $1 "_p50", $5
-			print "unmerged_" $1 "_p99", $6
-		}' >>"$work/figures.txt"
+	bench unmerged spawn --no-merge
 	if [ "$LIFECYCLE" = 1 ]; then
 		echo "run $run/$RUNS: vproc bench lifecycle" >&2
-		"$vproc" --addr "$leader_addr" bench lifecycle --concurrency "$CONCURRENCY" --duration "$DURATION" |
-			tee -a "$work/lifecycle.raw" |
-			awk '$1 ~ /^[0-9]+$/ && NF == 7 {
-				for (i = 1; i <= 7; i++) { gsub(/ms/, "", $i) }
-				print "life_" $1 "_rate", $4; print "life_" $1 "_p50", $5; print "life_" $1 "_p99", $6
-			}' >>"$work/figures.txt"
+		bench life lifecycle
 		echo "run $run/$RUNS: fork+exec+wait of /bin/true" >&2
 		(cd "$root" && go test -run '^$' -bench 'ForkExecTrue' -benchtime 2s ./node/) |
 			awk '/lifecycles\/s/ { for (i = 1; i <= NF; i++) if ($(i+1) == "lifecycles/s") print "forkexec_rate", $i }' >>"$work/figures.txt"
@@ -134,9 +155,9 @@ for run in $(seq "$RUNS"); do
 	"$work/rawraft" --concurrency "$CONCURRENCY" --duration "$DURATION" --records 1,100 |
 		tee -a "$work/rawraft.raw" |
 		awk -F'|' '$2 ~ /^ *[0-9]+ *$/ {
-			for (i = 2; i <= 8; i++) { gsub(/ |ms/, "", $i) }
+			for (i = 2; i <= 9; i++) { gsub(/ |ms/, "", $i) }
 			k = "raft" $3 "_" $2
-			print k "_entries", $4; print k "_records", $5; print k "_p50", $6; print k "_p99", $7
+			print k "_entries", $4; print k "_records", $5; print k "_p50", $6; print k "_p99", $7; print k "_cpu", $9
 		}' >>"$work/figures.txt"
 done
 
@@ -161,11 +182,14 @@ cat <<INFO
   spawns into shared requests (its default), "unmerged" sends one request per spawn
 - raw raft: the same three-node raft, store and timing in one process (test/rawraft), a
   ~100-byte record per entry, and 100 records per entry (the ceiling)
-- each figure is the median of $RUNS runs; latencies in ms
+- CPU µs per acknowledged operation: the three agents' utime + stime (/proc/PID/stat) over
+  each \`vproc bench\` invocation (one per concurrency; the client excluded), raw raft's one
+  process (servers and load generator) over its measured window
+- each figure is the median of $RUNS runs; latencies in ms; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
 INFO
 echo
-echo "| concurrency | vproc spawns/s | vproc p50 / p99 / p999 | unmerged spawns/s | unmerged p50 / p99 | raft entries/s (1 rec) | raft p50 / p99 | raft records/s (100 rec/entry) | raft p50 / p99 | vproc ÷ raft (1 rec) | unmerged ÷ raft | vproc ÷ 100-rec ceiling |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| concurrency | vproc spawns/s | vproc p50 / p99 / p999 | vproc CPU µs/spawn | unmerged spawns/s | unmerged p50 / p99 | unmerged CPU µs/spawn | raft entries/s (1 rec) | raft p50 / p99 | raft CPU µs/entry | raft records/s (100 rec/entry) | raft p50 / p99 | vproc ÷ raft (1 rec) | unmerged ÷ raft | vproc CPU ÷ raft CPU | vproc ÷ 100-rec ceiling |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for c in ${CONCURRENCY//,/ }; do
 	vr=$(median "vproc_${c}_rate")
 	ur=$(median "unmerged_${c}_rate")
@@ -175,12 +199,15 @@ for c in ${CONCURRENCY//,/ }; do
 		-v v50="$(median "vproc_${c}_p50")" -v v99="$(median "vproc_${c}_p99")" -v v999="$(median "vproc_${c}_p999")" \
 		-v u50="$(median "unmerged_${c}_p50")" -v u99="$(median "unmerged_${c}_p99")" \
 		-v a50="$(median "raft1_${c}_p50")" -v a99="$(median "raft1_${c}_p99")" \
-		-v b50="$(median "raft100_${c}_p50")" -v b99="$(median "raft100_${c}_p99")" '
+		-v b50="$(median "raft100_${c}_p50")" -v b99="$(median "raft100_${c}_p99")" \
+		-v vc="$(median "vproc_${c}_cpu")" -v uc="$(median "unmerged_${c}_cpu")" -v rc="$(median "raft1_${c}_cpu")" '
 	function ratio(a, b) { return (a == "n/a" || b == "n/a" || b == 0) ? "n/a" : sprintf("%.2f", a / b) }
+	function us(a) { return a == "n/a" ? a : sprintf("%.1f", a) }
 	BEGIN {
 		ceil = (vr == "n/a" || r100 == "n/a" || r100 == 0) ? "n/a" : sprintf("%.1f %%", 100 * vr / r100)
-		printf "| %s | %s | %s / %s / %s | %s | %s / %s | %s | %s / %s | %s | %s / %s | %s | %s | %s |\n",
-			c, vr, v50, v99, v999, ur, u50, u99, r1, a50, a99, r100, b50, b99, ratio(vr, r1), ratio(ur, r1), ceil
+		printf "| %s | %s | %s / %s / %s | %s | %s | %s / %s | %s | %s | %s / %s | %s | %s | %s / %s | %s | %s | %s | %s |\n",
+			c, vr, v50, v99, v999, us(vc), ur, u50, u99, us(uc), r1, a50, a99, us(rc), r100, b50, b99,
+			ratio(vr, r1), ratio(ur, r1), ratio(vc, rc), ceil
 	}'
 done
 
@@ -190,15 +217,17 @@ if [ "$LIFECYCLE" = 1 ]; then
 	echo
 	echo "fork+exec+wait of /bin/true on this machine, one after the other: $(median forkexec_rate)/s (median)"
 	echo
-	echo "| concurrency | vproc lifecycles/s | p50 / p99 ms | ÷ fork+exec+wait |"
-	echo "|---:|---:|---:|---:|"
+	echo "| concurrency | vproc lifecycles/s | p50 / p99 ms | agents' CPU µs/lifecycle | ÷ fork+exec+wait |"
+	echo "|---:|---:|---:|---:|---:|"
 	fe=$(median forkexec_rate)
 	for c in ${CONCURRENCY//,/ }; do
 		lr=$(median "life_${c}_rate")
-		awk -v c="$c" -v lr="$lr" -v fe="$fe" -v p50="$(median "life_${c}_p50")" -v p99="$(median "life_${c}_p99")" '
+		awk -v c="$c" -v lr="$lr" -v fe="$fe" -v p50="$(median "life_${c}_p50")" -v p99="$(median "life_${c}_p99")" \
+			-v cpu="$(median "life_${c}_cpu")" '
 		BEGIN {
 			r = (lr == "n/a" || fe == "n/a" || fe == 0) ? "n/a" : sprintf("%.1f", lr / fe)
-			printf "| %s | %s | %s / %s | %s |\n", c, lr, p50, p99, r
+			if (cpu != "n/a") cpu = sprintf("%.1f", cpu)
+			printf "| %s | %s | %s / %s | %s | %s |\n", c, lr, p50, p99, cpu, r
 		}'
 	done
 fi

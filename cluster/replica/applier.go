@@ -36,10 +36,13 @@ import (
 // large batches. A third (maxInFlight 2) made smaller entries, more CPU per
 // command and lower throughput below 256 clients on two cores.
 //
-// Lazy proposals (a node's reports, submitBatch) wait up to lazyDelay for
-// another proposal before they make an entry of their own: under light load
-// a spawn and the reports of the spawns before it then share one entry
-// instead of queueing behind each other.
+// Lazy proposals (a node's reports, submitBatch) go at once when no entry
+// of ours is in raft, with whatever queued meanwhile, as every other
+// proposal does: nothing waits when nothing is in flight. While an entry is
+// in raft they wait for company, until that entry is answered (the
+// pipeline empties), another proposal comes, or lazyDelay passes, so that
+// under load a node's reports ride with the spawns instead of making
+// entries of their own.
 //
 // Outcomes: a command the batcher has not yet taken can be withdrawn (its
 // caller gives up and gets its context's error, or commit.ErrNotLeader when the
@@ -51,8 +54,13 @@ const (
 	maxBatchBytes    = 1 << 20
 	maxInFlight      = 1 // entries handed to raft and not yet answered, besides the one the batcher holds
 	applyQueueLen    = 4096
-	// lazyDelay bounds how long a lazy proposal waits for company.
+	// lazyDelay bounds how long a lazy proposal waits for company while
+	// an entry is in flight.
 	lazyDelay = 2 * time.Millisecond
+	// nudgeAfter is how long the pipeline stays empty, after an entry
+	// another node must act on, before the batcher commits a Tick to tell
+	// the followers of that entry's commit.
+	nudgeAfter = 300 * time.Microsecond
 )
 
 // Proposal states.
@@ -66,7 +74,14 @@ const (
 type proposal struct {
 	entry []byte
 	// lazy proposals may wait a little for others to share their entry.
-	lazy  bool
+	lazy bool
+	// more says that the next proposal of the same SubmitBatch follows:
+	// a lazy one then waits for it (bounded by lazyDelay) before it goes.
+	more bool
+	// nudge says that another node must act on the command once it
+	// commits (a spawn placed there, a client's signal): the followers
+	// must soon learn of its commit.
+	nudge bool
 	state atomic.Int32
 	// done receives the outcome exactly once, unless the proposal was
 	// withdrawn. It runs on the completer goroutine and must not block.
@@ -77,6 +92,7 @@ type proposal struct {
 type inflight struct {
 	props  []*proposal
 	future raft.ApplyFuture
+	nudge  bool // a proposal's nudge
 }
 
 // applier batches proposals into raft entries.
@@ -93,17 +109,31 @@ type applier struct {
 
 	queue    chan *proposal // proposals waiting for the batcher
 	inflight chan *inflight // batches handed to raft, closed by the batcher on exit
+
+	// busy counts the entries handed to raft and not yet answered; idle
+	// is kicked by the completer when it falls to zero.
+	busy atomic.Int64
+	idle chan struct{}
+	// owed is set by the completer once an entry with a nudge has
+	// committed and cleared by the batcher when it hands raft the next
+	// entry, which tells the followers of that commit.
+	owed atomic.Bool
+	// lazyDelay bounds how long a lazy proposal waits for company while
+	// an entry is in flight (lazyDelay, the constant, outside tests).
+	lazyDelay time.Duration
 }
 
 func newApplier(r *raft.Raft, logger *slog.Logger, stop <-chan struct{}, raftDown chan struct{}) *applier {
 	return &applier{
-		raft:     r,
-		logger:   logger,
-		stop:     stop,
-		raftDown: raftDown,
-		escapes:  true,
-		queue:    make(chan *proposal, applyQueueLen),
-		inflight: make(chan *inflight, maxInFlight-1), // one more waits in the completer
+		raft:      r,
+		logger:    logger,
+		stop:      stop,
+		raftDown:  raftDown,
+		escapes:   true,
+		queue:     make(chan *proposal, applyQueueLen),
+		inflight:  make(chan *inflight, maxInFlight-1), // one more waits in the completer
+		idle:      make(chan struct{}, 1),
+		lazyDelay: lazyDelay,
 	}
 }
 
@@ -129,11 +159,12 @@ func (ap *applier) propose(ctx context.Context, p *proposal) error {
 func (p *proposal) withdraw() bool { return p.state.CompareAndSwap(propQueued, propWithdrawn) }
 
 // run is the batcher: it takes everything queued and hands it to raft as
-// one entry. Lazy proposals (a node's reports, submitBatch) do not make an
-// entry of their own at once: they wait, up to lazyDelay, for another
-// proposal to ride with, so that under light load a spawn and the reports
-// of the spawns before it share one entry, and one disk sync, instead of
-// queueing behind each other. Order is kept: a batch takes the held lazy
+// one entry. A lazy proposal (a node's reports, submitBatch) that comes
+// while an entry of ours is in raft does not make an entry of its own at
+// once: it waits for company, until the pipeline empties, a proposal that
+// is not lazy comes, or lazyDelay passes, so that under load a node's
+// reports and the spawns share entries, and disk syncs. When nothing is in
+// flight it goes at once. Order is kept: a batch takes the held lazy
 // proposals first, and everything queued after them. run exits when the
 // agent stops, answering what it has not dispatched, and closes
 // ap.inflight so that the completer answers the rest.
@@ -142,30 +173,64 @@ func (ap *applier) run() {
 	var props, held []*proposal
 	var entries [][]byte
 	heldBytes := 0
-	timer := time.NewTimer(lazyDelay)
+	timer := time.NewTimer(ap.lazyDelay)
 	timer.Stop()
 	defer timer.Stop()
+	nudge := time.NewTimer(nudgeAfter)
+	nudge.Stop()
+	defer nudge.Stop()
 	for {
 		var first *proposal
-		var ripe <-chan time.Time
-		if len(held) > 0 {
+		var ripe, tell <-chan time.Time
+		var idle <-chan struct{}
+		switch {
+		case len(held) > 0:
 			ripe = timer.C
+			if !held[len(held)-1].more {
+				idle = ap.idle
+			}
+		case ap.owed.Load():
+			tell = nudge.C
+			idle = ap.idle
+		default:
+			idle = ap.idle
 		}
 		select {
 		case first = <-ap.queue:
 		case <-ripe:
+		case <-idle:
+			if len(held) == 0 {
+				// The pipeline is empty: tell the followers of the
+				// last commit unless another entry comes soon.
+				if ap.owed.Load() {
+					nudge.Reset(nudgeAfter)
+				}
+				continue
+			}
+		case <-tell:
+			if ap.owed.Load() && ap.busy.Load() == 0 && len(ap.queue) == 0 && !ap.tellCommit() {
+				ap.drain()
+				return
+			}
+			continue
 		case <-ap.stop:
 			ap.drainHeld(held)
 			ap.drain()
 			return
 		}
+		nudge.Stop()
 		if first != nil && first.lazy && len(held)+1 < maxBatchCommands && heldBytes+len(first.entry) < maxBatchBytes {
 			if len(held) == 0 {
-				timer.Reset(lazyDelay)
+				ap.forgetIdle()
 			}
-			held = append(held, first)
-			heldBytes += len(first.entry)
-			continue
+			if first.more || ap.busy.Load() > 0 {
+				if len(held) == 0 {
+					timer.Reset(ap.lazyDelay)
+				}
+				held = append(held, first)
+				heldBytes += len(first.entry)
+				continue
+			}
 		}
 		props, entries = props[:0], entries[:0]
 		size := 0
@@ -198,23 +263,56 @@ func (ap *applier) run() {
 				panic(fmt.Sprintf("cluster: group commit: %v", err))
 			}
 		}
-		if ap.seal != nil && ap.seal() {
-			data = fsm.Seal(data)
+		nudges := false
+		for _, p := range props {
+			nudges = nudges || p.nudge
 		}
-		f := ap.raft.Apply(data, 0)
-		if ap.escapes && !unblockOnShutdown(f, ap.raftDown) {
-			ap.escapes = false
-			ap.logger.Warn("group commit: raft's apply futures have no shutdown escape; a shutdown may wait on an entry raft never answers")
-		}
-		batch := &inflight{props: append([]*proposal(nil), props...), future: f}
-		select {
-		case ap.inflight <- batch:
-		case <-ap.stop:
-			ap.inflight <- batch // room is made by the completer, which drains until close
+		if !ap.dispatch(data, append([]*proposal(nil), props...), nudges) {
 			ap.drain()
 			return
 		}
 	}
+}
+
+// dispatch hands raft one entry and the completer its proposals. It
+// reports false when the agent stops meanwhile.
+func (ap *applier) dispatch(data []byte, props []*proposal, nudge bool) bool {
+	if ap.seal != nil && ap.seal() {
+		data = fsm.Seal(data)
+	}
+	ap.owed.Store(false)
+	ap.busy.Add(1)
+	f := ap.raft.Apply(data, 0)
+	if ap.escapes && !unblockOnShutdown(f, ap.raftDown) {
+		ap.escapes = false
+		ap.logger.Warn("group commit: raft's apply futures have no shutdown escape; a shutdown may wait on an entry raft never answers")
+	}
+	batch := &inflight{props: props, future: f, nudge: nudge}
+	select {
+	case ap.inflight <- batch:
+		return true
+	case <-ap.stop:
+		ap.inflight <- batch // room is made by the completer, which drains until close
+		return false
+	}
+}
+
+// forgetIdle drops an idle kick left from before: the completer kicks
+// again once the entries in flight now are answered.
+func (ap *applier) forgetIdle() {
+	select {
+	case <-ap.idle:
+	default:
+	}
+}
+
+// tellCommit hands raft a Tick, whose append carries the leader's commit
+// index to the followers. Raft tells them of a commit only with the next
+// append, or after CommitTimeout without one: a spawn placed on a follower
+// would otherwise wait that long to start when nothing else is committed
+// after it. It reports false when the agent stops meanwhile.
+func (ap *applier) tellCommit() bool {
+	return ap.dispatch(fsm.Encode(&fsm.Tick{Now: time.Now().UnixNano()}), nil, false)
 }
 
 // drainHeld answers the lazy proposals held back: never dispatched, they
@@ -258,6 +356,15 @@ func (ap *applier) drain() {
 func (ap *applier) complete() {
 	for b := range ap.inflight {
 		ap.finish(b)
+		if b.nudge && b.future.Error() == nil {
+			ap.owed.Store(true)
+		}
+		if ap.busy.Add(-1) == 0 {
+			select {
+			case ap.idle <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
@@ -268,6 +375,9 @@ func (ap *applier) finish(b *inflight) {
 			p.done(nil, out)
 		}
 		return
+	}
+	if len(b.props) == 0 {
+		return // the batcher's own Tick (tellCommit)
 	}
 	switch r := b.future.Response().(type) {
 	case *fsm.Result:
@@ -313,21 +423,23 @@ func (r *Replica) Submit(ctx context.Context, sess *commit.SessionRef, cmd fsm.C
 	if err := r.admits(cmd); err != nil {
 		return nil, err
 	}
-	e, release := r.entry(sess, cmd, time.Now().UnixNano())
+	e, release, nudge := r.entry(sess, cmd, time.Now().UnixNano())
 	defer release()
-	return r.apply(ctx, e)
+	return r.apply(ctx, e, nudge)
 }
 
 // entry places a spawn (SpawnPlacer) and encodes cmd, inside the session
 // envelope stamped with now when sess is set. The caller calls the
-// returned release once its entry has been answered.
-func (r *Replica) entry(sess *commit.SessionRef, cmd fsm.Command, now int64) ([]byte, func()) {
+// returned release once its entry has been answered. nudge says whether
+// another node may have to act on cmd once it commits (mustTell).
+func (r *Replica) entry(sess *commit.SessionRef, cmd fsm.Command, now int64) (_ []byte, release func(), nudge bool) {
 	pick := func() {}
 	if sp, ok := cmd.(*fsm.Spawn); ok && r.placer != nil {
 		pick = r.placer.PlaceSpawn(sp)
 	}
+	nudge = r.mustTell(cmd)
 	if sess == nil {
-		return fsm.Encode(cmd), pick
+		return fsm.Encode(cmd), pick, nudge
 	}
 	return fsm.Encode(&fsm.SessionRequest{
 		SessionID:  sess.ID,
@@ -335,13 +447,13 @@ func (r *Replica) entry(sess *commit.SessionRef, cmd fsm.Command, now int64) ([]
 		AckedBelow: sess.AckedBelow,
 		Now:        now,
 		Command:    cmd,
-	}), pick
+	}), pick, nudge
 }
 
 // apply commits one encoded entry through group commit and waits for it.
-func (r *Replica) apply(ctx context.Context, entry []byte) (*fsm.Result, error) {
+func (r *Replica) apply(ctx context.Context, entry []byte, nudge bool) (*fsm.Result, error) {
 	ch := make(chan commit.Outcome, 1)
-	p := &proposal{entry: entry, done: func(res *fsm.Result, err error) { ch <- commit.Outcome{Res: res, Err: err} }}
+	p := &proposal{entry: entry, nudge: nudge, done: func(res *fsm.Result, err error) { ch <- commit.Outcome{Res: res, Err: err} }}
 	if err := r.app.propose(ctx, p); err != nil {
 		return nil, err
 	}
@@ -385,9 +497,9 @@ func (r *Replica) SubmitBatch(ctx context.Context, sess []*commit.SessionRef, cm
 			w.set(i, nil, err)
 			continue
 		}
-		e, release := r.entry(sr, c, now)
+		e, release, nudge := r.entry(sr, c, now)
 		p := &props[i]
-		p.entry, p.lazy = e, sess == nil
+		p.entry, p.lazy, p.more, p.nudge = e, sess == nil, sess == nil && i < len(cmds)-1, nudge
 		p.done = func(res *fsm.Result, err error) {
 			release()
 			w.set(i, res, err)
@@ -472,7 +584,25 @@ func (r *Replica) ApplyAsync(ctx context.Context, cmd fsm.Command, done func(*fs
 	if !r.IsLeader() {
 		return commit.ErrNotLeader
 	}
-	return r.app.propose(ctx, &proposal{entry: fsm.Encode(cmd), done: done})
+	return r.app.propose(ctx, &proposal{entry: fsm.Encode(cmd), nudge: r.mustTell(cmd), done: done})
+}
+
+// mustTell reports whether a node other than this one may have to act on
+// cmd as soon as it commits, so that the followers must learn of its
+// commit without waiting for raft's CommitTimeout: a spawn or a placement
+// on another node, a signal. A node's news about its own processes
+// (started, stopped, exited...) is for the table and the leader's readers,
+// and a spawn placed here is for this node's runner.
+func (r *Replica) mustTell(cmd fsm.Command) bool {
+	switch c := cmd.(type) {
+	case *fsm.Spawn:
+		return c.Place != r.cfg.Name
+	case *fsm.Place:
+		return c.Node != r.cfg.Name
+	case *fsm.Started, *fsm.Stopped, *fsm.Continued, *fsm.Exited, *fsm.Lost, *fsm.SignalDelivered, *fsm.Tick, *fsm.RegisterSession:
+		return false
+	}
+	return true
 }
 
 // RegisterSession commits a new client session on the leader and returns

@@ -23,6 +23,13 @@ func (noTerm) Term() (ready, done <-chan struct{}, ok bool) { return nil, nil, f
 // in-memory transport and waits until it leads. Its cleanup stops it.
 func newDevReplica(t *testing.T) *Replica {
 	t.Helper()
+	return newDevReplicaWith(t, nil)
+}
+
+// newDevReplicaWith is newDevReplica with edit applied to the replica
+// before its goroutines start.
+func newDevReplicaWith(t *testing.T, edit func(*Replica)) *Replica {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Name, cfg.Dev = "r1", true
 	addr, trans := raft.NewInmemTransport("")
@@ -31,6 +38,9 @@ func newDevReplica(t *testing.T) *Replica {
 	r, err := New(cfg, trans, Env{Logger: slog.New(slog.DiscardHandler), Stop: stop, Leadership: noTerm{}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(r)
 	}
 	r.Start()
 	t.Cleanup(func() {

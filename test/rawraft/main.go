@@ -11,6 +11,9 @@
 // keep them equal, a test checks it. The program stops by itself and
 // removes everything it created.
 //
+// Each result also gives the process's CPU time per acknowledged entry
+// over the measured window (the servers and the load generator together).
+//
 // Usage:
 //
 //	rawraft [--nodes 3] [--concurrency 1,16,64,256] [--duration 10s] [--records 1,100] [-o json]
@@ -109,6 +112,10 @@ type Result struct {
 	RecordsPerSecond float64 `json:"records_per_second"`
 	P50Ms            float64 `json:"p50_ms"`
 	P99Ms            float64 `json:"p99_ms"`
+	// CPUMicrosPerEntry is the process's CPU time (user and system, all
+	// threads: the three servers and the load) over the measured window,
+	// per acknowledged entry.
+	CPUMicrosPerEntry float64 `json:"cpu_us_per_entry"`
 }
 
 // run executes the command line and returns the exit code.
@@ -253,6 +260,7 @@ func applyLoad(ctx context.Context, r *raft.Raft, n, recs int, entry []byte, d t
 		errs atomic.Int64
 		wg   sync.WaitGroup
 	)
+	cpu0 := processCPU()
 	start := time.Now()
 	deadline := start.Add(d)
 	for range n {
@@ -273,18 +281,35 @@ func applyLoad(ctx context.Context, r *raft.Raft, n, recs int, entry []byte, d t
 	}
 	wg.Wait()
 	elapsed := time.Since(start).Seconds()
+	cpu := processCPU() - cpu0
 	slices.Sort(lats)
-	return Result{
-		Concurrency:      n,
-		RecordsPerEntry:  recs,
-		Entries:          len(lats),
-		Errors:           int(errs.Load()),
-		Seconds:          elapsed,
-		EntriesPerSecond: float64(len(lats)) / elapsed,
-		RecordsPerSecond: float64(len(lats)*recs) / elapsed,
-		P50Ms:            ms(percentile(lats, 0.50)),
-		P99Ms:            ms(percentile(lats, 0.99)),
+	var perEntry float64
+	if len(lats) > 0 {
+		perEntry = float64(cpu.Microseconds()) / float64(len(lats))
 	}
+	return Result{
+		Concurrency:       n,
+		RecordsPerEntry:   recs,
+		Entries:           len(lats),
+		Errors:            int(errs.Load()),
+		Seconds:           elapsed,
+		EntriesPerSecond:  float64(len(lats)) / elapsed,
+		RecordsPerSecond:  float64(len(lats)*recs) / elapsed,
+		P50Ms:             ms(percentile(lats, 0.50)),
+		P99Ms:             ms(percentile(lats, 0.99)),
+		CPUMicrosPerEntry: perEntry,
+	}
+}
+
+// processCPU returns the CPU time this process has used, user and system,
+// all threads: the utime and stime of /proc/self/stat, at microsecond
+// resolution.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // percentile returns the q-quantile of sorted latencies (nearest rank).
@@ -303,11 +328,11 @@ func table(w io.Writer, rep Report) error {
 	t := rep.Timing
 	fmt.Fprintf(w, "raw raft baseline: %d nodes on loopback, raft-boltdb, %d-byte records; heartbeat %v, election %v, leader lease %v, commit %v\n\n",
 		rep.Nodes, rep.RecordBytes, t.Heartbeat, t.Election, t.LeaderLease, t.Commit)
-	fmt.Fprintln(w, "| concurrency | records/entry | entries/s | records/s | p50 | p99 | errors |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| concurrency | records/entry | entries/s | records/s | p50 | p99 | errors | CPU µs/entry |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rep.Results {
-		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %.2fms | %.2fms | %d |\n",
-			r.Concurrency, r.RecordsPerEntry, r.EntriesPerSecond, r.RecordsPerSecond, r.P50Ms, r.P99Ms, r.Errors)
+		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %.2fms | %.2fms | %d | %.1f |\n",
+			r.Concurrency, r.RecordsPerEntry, r.EntriesPerSecond, r.RecordsPerSecond, r.P50Ms, r.P99Ms, r.Errors, r.CPUMicrosPerEntry)
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func TestRunReportsPositiveRates(t *testing.T) {
 		t.Fatalf("got %d results, want 2 (records 1 and 100)", len(rep.Results))
 	}
 	for _, r := range rep.Results {
-		if r.EntriesPerSecond <= 0 || r.RecordsPerSecond < r.EntriesPerSecond || r.P50Ms <= 0 {
+		if r.EntriesPerSecond <= 0 || r.RecordsPerSecond < r.EntriesPerSecond || r.P50Ms <= 0 || r.CPUMicrosPerEntry <= 0 {
 			t.Errorf("got %+v, want positive rates and latency", r)
 		}
 		if r.RecordsPerEntry == 100 && math.Abs(r.RecordsPerSecond-100*r.EntriesPerSecond) > 1e-6*r.RecordsPerSecond {
@@ -53,7 +53,7 @@ func TestRunTable(t *testing.T) {
 	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
 		t.Fatalf("run %v: exit %d, stderr %q", args, code, stderr.String())
 	}
-	if !bytes.Contains(stdout.Bytes(), []byte("| concurrency | records/entry | entries/s | records/s | p50 | p99 |")) {
+	if !bytes.Contains(stdout.Bytes(), []byte("| concurrency | records/entry | entries/s | records/s | p50 | p99 | errors | CPU µs/entry |")) {
 		t.Errorf("no table header in:\n%s", stdout.String())
 	}
 }
