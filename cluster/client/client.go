@@ -83,6 +83,8 @@ type request struct {
 	stream io.Reader
 	// out receives the decoded JSON answer; nil discards it.
 	out any
+	// decode, if set instead of out, decodes the answer.
+	decode func(h http.Header, body []byte) error
 	// timeout bounds each attempt; 0 means Config.Timeout, and a negative
 	// value means the context only (streams).
 	timeout time.Duration
@@ -260,13 +262,19 @@ func (c *Client) call(ctx context.Context, r *request, sess *sessionRef) error {
 		return err
 	}
 	defer resp.Body.Close()
-	if r.out == nil {
+	if r.out == nil && r.decode == nil {
 		_, err = io.Copy(io.Discard, resp.Body)
 		return err
 	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err // a reset while reading the answer: outcome unknown
+	}
+	if r.decode != nil {
+		if err := r.decode(resp.Header, body); err != nil {
+			return &decodeError{err}
+		}
+		return nil
 	}
 	if err := json.Unmarshal(body, r.out); err != nil {
 		return &decodeError{err}

@@ -1,13 +1,16 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
@@ -40,6 +43,13 @@ type ListOpts struct {
 	// page, 0 after the last.
 	Limit int
 	After uint64
+	// Node, States and Owner keep the processes assigned to a node (its
+	// ID or name), in one of the states (which includes exited and lost
+	// ones when asked for, without All), or of one owner. An agent older
+	// than these filters ignores them and answers everything.
+	Node   string
+	States []string
+	Owner  string
 }
 
 // Spawn asks for a new process and returns its PID once its spawn entry,
@@ -104,6 +114,15 @@ func (c *Client) List(ctx context.Context, opts ListOpts) (api.ProcessList, erro
 	if opts.After > 0 {
 		q.Set("after", strconv.FormatUint(opts.After, 10))
 	}
+	if opts.Node != "" {
+		q.Set("node", opts.Node)
+	}
+	if len(opts.States) > 0 {
+		q.Set("state", strings.Join(opts.States, ","))
+	}
+	if opts.Owner != "" {
+		q.Set("owner", opts.Owner)
+	}
 	var timeout time.Duration
 	if opts.Index > 0 {
 		q.Set("index", strconv.FormatUint(opts.Index, 10))
@@ -112,8 +131,44 @@ func (c *Client) List(ctx context.Context, opts ListOpts) (api.ProcessList, erro
 		}
 		timeout = c.cfg.Timeout + max(opts.Wait, WaitRound)
 	}
-	err := c.read(ctx, &request{method: http.MethodGet, path: "/v1/procs", query: q, out: &out, timeout: timeout})
+	q.Set("format", api.FormatNDJSON)
+	decode := func(h http.Header, body []byte) error { return decodeList(h, body, &out) }
+	err := c.read(ctx, &request{method: http.MethodGet, path: "/v1/procs", query: q, decode: decode, timeout: timeout})
 	return out, err
+}
+
+// decodeList decodes a listing: in rows (api.FormatNDJSON), which List
+// asks for, or the JSON object, which an agent that does not know rows
+// answers instead.
+func decodeList(h http.Header, body []byte, out *api.ProcessList) error {
+	*out = api.ProcessList{}
+	if ct, _, _ := strings.Cut(h.Get("Content-Type"), ";"); strings.TrimSpace(ct) != "application/x-ndjson" {
+		return json.Unmarshal(body, out)
+	}
+	var err error
+	if v := h.Get(api.HeaderIndex); v != "" {
+		if out.Index, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return fmt.Errorf("bad %s %q", api.HeaderIndex, v)
+		}
+	}
+	if v := h.Get(api.HeaderNext); v != "" {
+		if out.Next, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return fmt.Errorf("bad %s %q", api.HeaderNext, v)
+		}
+	}
+	out.Processes = make([]api.Process, 0, bytes.Count(body, []byte{'\n'}))
+	for len(body) > 0 {
+		line, rest, _ := bytes.Cut(body, []byte{'\n'})
+		body = rest
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		out.Processes = append(out.Processes, api.Process{})
+		if err := api.ParseProcessJSON(line, &out.Processes[len(out.Processes)-1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Wait blocks until process pid has exited (or is lost) and returns it with
