@@ -56,7 +56,7 @@ func BenchmarkPsAll(b *testing.B) {
 			for range b.N {
 				w := &firstWrite{start: time.Now()}
 				if tc.paged {
-					if err := psPages(context.Background(), c, client.ListOpts{All: true}, w, false); err != nil {
+					if err := psPages(context.Background(), c, client.ListOpts{All: true}, w, psOutput{now: time.Now()}); err != nil {
 						b.Fatal(err)
 					}
 				} else {
