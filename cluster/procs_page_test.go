@@ -246,3 +246,45 @@ func TestListFilters(t *testing.T) {
 		t.Fatalf("state=zombie: got %d %s, want 400 naming it", r.status, r.body)
 	}
 }
+
+// TestExitedRecordThroughAPI: an exited record, compacted, still answers
+// wait, get and the listing with its status, its cut command line and its
+// scalar fields; stdin to it is refused because it has exited.
+func TestExitedRecordThroughAPI(t *testing.T) {
+	h := newHarness(t, nil, false)
+	h.c.autoPlace.Store(false)
+	long := strings.Repeat("echo step; ", 40)
+	res := h.c.apply(&fsm.Spawn{Owner: "root", Spec: fsm.Spec{
+		Command: "sh", Args: []string{"-c", long}, Env: []string{"SECRET=" + strings.Repeat("s", 1000)},
+		Cwd: "/tmp", Limits: fsm.Limits{NoFile: fsm.Limit{Soft: 8, Hard: 16}}, Promises: "stdio",
+		Restart: fsm.Restart{Policy: fsm.RestartOnFailure, MaxRestarts: 3}, Stdin: true,
+	}})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	pid := res.PID
+	for _, c := range []fsm.Command{
+		&fsm.Place{PID: pid, Incarnation: 1, ExpectState: fsm.StatePending, Node: "n1"},
+		&fsm.Exited{PID: pid, Incarnation: 1, Node: "n1", Started: true, Status: fsm.Status{Exited: true, Code: 0}},
+	} {
+		if r := h.c.apply(c); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	var waited, got api.Process
+	do(t, "GET", fmt.Sprintf("%s/v1/procs/%d/wait?stale", h.url, pid), nil, nil).decode(t, &waited)
+	do(t, "GET", fmt.Sprintf("%s/v1/procs/%d?stale", h.url, pid), nil, nil).decode(t, &got)
+	for _, p := range []api.Process{waited, got} {
+		cmdline := p.Command + " " + strings.Join(p.Args, " ")
+		if p.State != "exited" || p.ExitCode == nil || *p.ExitCode != 0 || len(p.Args) != 2 || p.Args[0] != "-c" ||
+			!strings.HasSuffix(p.Args[1], fsm.CutMark) || len(cmdline) > fsm.ExitedCmdline || !strings.HasPrefix(long, strings.TrimSuffix(p.Args[1], fsm.CutMark)) {
+			t.Fatalf("exited record: %+v", p)
+		}
+		if p.Limits == "" || p.Pledge != "stdio" || !strings.HasPrefix(p.Restart, "on-failure") || len(p.Env) != 0 {
+			t.Fatalf("exited record's spec fields: limits %q pledge %q restart %q env %d", p.Limits, p.Pledge, p.Restart, len(p.Env))
+		}
+	}
+	if r := do(t, "POST", fmt.Sprintf("%s/v1/procs/%d/stdin", h.url, pid), "x", nil); r.status != http.StatusConflict {
+		t.Fatalf("stdin to the exited process: got %d %s, want 409", r.status, r.body)
+	}
+}
