@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -132,18 +133,18 @@ func (c *Client) List(ctx context.Context, opts ListOpts) (api.ProcessList, erro
 		timeout = c.cfg.Timeout + max(opts.Wait, WaitRound)
 	}
 	q.Set("format", api.FormatNDJSON)
-	decode := func(h http.Header, body []byte) error { return decodeList(h, body, &out) }
+	decode := func(h http.Header, body io.Reader) error { return decodeList(h, body, opts.Limit, &out) }
 	err := c.read(ctx, &request{method: http.MethodGet, path: "/v1/procs", query: q, decode: decode, timeout: timeout})
 	return out, err
 }
 
-// decodeList decodes a listing: in rows (api.FormatNDJSON), which List
-// asks for, or the JSON object, which an agent that does not know rows
-// answers instead.
-func decodeList(h http.Header, body []byte, out *api.ProcessList) error {
+// decodeList decodes a listing as it arrives: in rows
+// (api.FormatNDJSON), which List asks for, or the JSON object, which an
+// agent that does not know rows answers instead. limit sizes the list.
+func decodeList(h http.Header, body io.Reader, limit int, out *api.ProcessList) error {
 	*out = api.ProcessList{}
 	if ct, _, _ := strings.Cut(h.Get("Content-Type"), ";"); strings.TrimSpace(ct) != "application/x-ndjson" {
-		return json.Unmarshal(body, out)
+		return json.NewDecoder(body).Decode(out)
 	}
 	var err error
 	if v := h.Get(api.HeaderIndex); v != "" {
@@ -156,10 +157,11 @@ func decodeList(h http.Header, body []byte, out *api.ProcessList) error {
 			return fmt.Errorf("bad %s %q", api.HeaderNext, v)
 		}
 	}
-	out.Processes = make([]api.Process, 0, bytes.Count(body, []byte{'\n'}))
-	for len(body) > 0 {
-		line, rest, _ := bytes.Cut(body, []byte{'\n'})
-		body = rest
+	out.Processes = make([]api.Process, 0, max(limit, 16))
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 0, 64<<10), maxRowLine)
+	for sc.Scan() {
+		line := sc.Bytes()
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
@@ -168,8 +170,12 @@ func decodeList(h http.Header, body []byte, out *api.ProcessList) error {
 			return err
 		}
 	}
-	return nil
+	return sc.Err()
 }
+
+// maxRowLine bounds one line of a listing in rows: a process with the
+// largest arguments and environment a spawn may carry, escaped.
+const maxRowLine = 8 << 20
 
 // Wait blocks until process pid has exited (or is lost) and returns it with
 // its status. It repeats the blocking /wait query for as long as ctx lets

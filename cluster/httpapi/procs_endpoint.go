@@ -463,7 +463,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 		filter.Node = s.name
 	}
 	pf.resolve(v)
-	list := api.ProcessList{Processes: []api.Process{}, Index: v.Index()}
+	list := api.ProcessList{Processes: make([]api.Process, 0, listCap(limit)), Index: v.Index()}
 	now := time.Now()
 	var nodes []fsm.Node
 	v.Walk(filter, func(p *fsm.Process) bool {
@@ -491,6 +491,15 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 		return nil, nil
 	}
 	return list, nil
+}
+
+// listCap is the capacity to start a listing of at most limit processes
+// with (0: no limit): a page is allocated once.
+func listCap(limit int) int {
+	if limit > 0 {
+		return limit + 1
+	}
+	return 256
 }
 
 // formatParam parses the format= of a listing: json (the default) or

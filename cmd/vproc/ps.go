@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
@@ -204,10 +205,18 @@ func psJSON(procs []api.Process) []api.Process {
 	return out
 }
 
+// psTable writes procs as top shows them: the table's columns, without
+// ps's owner, status and times.
 func psTable(w io.Writer, procs []api.Process) error {
-	bw := bufio.NewWriter(w)
-	psRows(bw, procs, true, psOutput{now: time.Now()})
-	return bw.Flush()
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "PID\tPPID\tSTATE\tMICRO\tNODE\tPRI\tCPU\tCOMMAND")
+	for _, p := range procs {
+		r := psRow(&p, time.Time{})
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n",
+			p.PID, p.PPID, dash(p.State), dash(p.MicroState), r[6], p.Priority,
+			cpuTime(p.CPUMillis), r[len(r)-1])
+	}
+	return tw.Flush()
 }
 
 var psHeader = []string{"PID", "PPID", "USER", "STATE", "STATUS", "MICRO", "NODE", "PRI", "CPU", "START", "AGE", "COMMAND"}
