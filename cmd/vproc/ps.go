@@ -100,7 +100,7 @@ const (
 	psPage      = api.MaxListPage
 )
 
-// psPage is one page of the listing, or the error that ended it.
+// psPageResult is one page of the listing, or the error that ended it.
 type psPageResult struct {
 	procs []api.Process
 	err   error
@@ -113,11 +113,12 @@ type psPageResult struct {
 func psPages(ctx context.Context, c *client.Client, opts client.ListOpts, w io.Writer, out psOutput) error {
 	ctx, cancel := context.WithCancel(ctx)
 	pages := make(chan psPageResult, 1)
+	q := opts // the fetcher's own: it moves After on
 	go func() {
 		defer close(pages)
-		opts.Limit = psFirstPage
+		q.Limit = psFirstPage
 		for {
-			list, err := c.List(ctx, opts)
+			list, err := c.List(ctx, q)
 			select {
 			case pages <- psPageResult{list.Processes, err}:
 			case <-ctx.Done():
@@ -126,7 +127,7 @@ func psPages(ctx context.Context, c *client.Client, opts client.ListOpts, w io.W
 			if err != nil || list.Next == 0 || len(list.Processes) == 0 {
 				return
 			}
-			opts.After, opts.Limit = list.Next, psPage
+			q.After, q.Limit = list.Next, psPage
 		}
 	}()
 	defer func() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -31,26 +33,7 @@ func BenchmarkPsAll(b *testing.B) {
 	// The agent's own collector target (--gc-percent, gc.go): the table
 	// lives in this process as it does in the agent.
 	defer debug.SetGCPercent(debug.SetGCPercent(defaultGCPercent))
-	f := tableOfExited(b, 1_000_000)
-	core := &benchCore{f: f}
-	srv, err := httpapi.New(httpapi.Config{
-		Core: core, Node: benchNode{}, Logs: benchLogs{}, Client: httpapi.NewClient(core),
-		Logger: slog.New(slog.DiscardHandler), IPCStream: func(http.ResponseWriter, *http.Request) {},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
-	defer srv.Drain()
-	cfg := client.DefaultConfig()
-	cfg.Addr = ts.URL
-	cfg.Timeout = 2 * time.Minute
-	c, err := client.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := serveTable(b, tableOfExited(b, 1_000_000))
 	for _, tc := range []struct {
 		name  string
 		paged bool
@@ -98,6 +81,50 @@ func cpuTimeNow() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// serveTable serves the table of f over the HTTP API, as a leader
+// whose table changes no more, and returns a client of it.
+func serveTable(t testing.TB, f *fsm.FSM) *client.Client {
+	core := &benchCore{f: f}
+	srv, err := httpapi.New(httpapi.Config{
+		Core: core, Node: benchNode{}, Logs: benchLogs{}, Client: httpapi.NewClient(core),
+		Logger: slog.New(slog.DiscardHandler), IPCStream: func(http.ResponseWriter, *http.Request) {},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	t.Cleanup(srv.Drain)
+	cfg := client.DefaultConfig()
+	cfg.Addr = ts.URL
+	cfg.Timeout = 2 * time.Minute
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestPsPagesThroughAPI: ps lists a table of several pages through the
+// HTTP API, each process once and in order, the header once.
+func TestPsPagesThroughAPI(t *testing.T) {
+	c := serveTable(t, tableOfExited(t, psFirstPage+700))
+	var out bytes.Buffer
+	if err := psPages(context.Background(), c, client.ListOpts{All: true, States: []string{"exited"}}, &out, psOutput{now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 1+psFirstPage+700 || !strings.HasPrefix(lines[0], "PID ") {
+		t.Fatalf("%d lines, want a header and %d processes; first %q", len(lines), psFirstPage+700, lines[0])
+	}
+	for i, l := range lines[1:] {
+		if f := strings.Fields(l); f[0] != strconv.Itoa(i+2) || f[4] != "exited" || !strings.Contains(l, "echo job") {
+			t.Fatalf("line %d: %q", i+1, l)
+		}
+	}
+}
+
 // firstWrite discards what it is given and notes when the first of it came
 // and how many lines.
 type firstWrite struct {
@@ -118,7 +145,7 @@ func (w *firstWrite) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func tableOfExited(b *testing.B, n int) *fsm.FSM {
+func tableOfExited(b testing.TB, n int) *fsm.FSM {
 	f, err := fsm.New(fsm.DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
