@@ -28,7 +28,7 @@ import (
 // the agent's and ps's together (both run in this process), which a busy
 // machine does not inflate as it does the wall time.
 //
-//	go test -run '^$' -bench PsAll/paged -benchtime 3x ./cmd/vproc/
+//	go test -run '^$' -bench 'PsAll/^paged' -benchtime 3x ./cmd/vproc/
 func BenchmarkPsAll(b *testing.B) {
 	// The agent's own collector target (--gc-percent, gc.go): the table
 	// lives in this process as it does in the agent.
