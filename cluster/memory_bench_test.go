@@ -15,23 +15,27 @@ import (
 // BenchmarkExitedRecordMemory measures what one exited process costs the
 // table: the growth of HeapInuse after a forced collection, per record,
 // with the growth of the agent's resident memory beside it, at 100k and 1M
-// records spawned from the command line (sh -c with a short script) that
-// have exited and wait for init to reap them.
+// records spawned from the command line that have exited and wait for init
+// to reap them. Two shapes: small (sh -c with a short script, no
+// environment) and large (a 2 KiB script, 4 KiB of environment and a
+// working directory, which the exit compacts away).
 //
 //	go test -run '^$' -bench ExitedRecordMemory -benchtime 1x ./cluster/
 func BenchmarkExitedRecordMemory(b *testing.B) {
-	for _, n := range []int{100_000, 1_000_000} {
-		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
-			for range b.N {
-				heap, rss := exitedRecordMemory(b, n)
-				b.ReportMetric(heap, "heap-B/record")
-				b.ReportMetric(rss, "rss-B/record")
-			}
-		})
+	for _, shape := range []string{"small", "large"} {
+		for _, n := range []int{100_000, 1_000_000} {
+			b.Run(fmt.Sprintf("spawn=%s/records=%d", shape, n), func(b *testing.B) {
+				for range b.N {
+					heap, rss := exitedRecordMemory(b, n, shape == "large")
+					b.ReportMetric(heap, "heap-B/record")
+					b.ReportMetric(rss, "rss-B/record")
+				}
+			})
+		}
 	}
 }
 
-func exitedRecordMemory(b *testing.B, n int) (heapPer, rssPer float64) {
+func exitedRecordMemory(b *testing.B, n int, large bool) (heapPer, rssPer float64) {
 	f, err := fsm.New(fsm.DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
@@ -46,12 +50,21 @@ func exitedRecordMemory(b *testing.B, n int) (heapPer, rssPer float64) {
 		}
 		return r
 	}
+	var script, cwd string
+	var env []string
+	if large {
+		cwd = "/home/root"
+		script = strings.Repeat("echo step; ", 2048/len("echo step; "))
+		for i := range 8 {
+			env = append(env, fmt.Sprintf("VAR%d=%s", i, strings.Repeat("v", 512)))
+		}
+	}
 	apply(&fsm.NodeUpsert{ID: "n1", Capacity: fsm.Capacity{Slots: 1 << 20}, Now: now})
 	heap0, rss0 := memNow()
 	for i := range n {
 		r := apply(&fsm.Spawn{Owner: "root", Place: "n1", Now: now, Spec: fsm.Spec{
-			Command: "sh", Args: []string{"-c", "echo job " + strconv.Itoa(i) + "; true"},
-			Restart: fsm.Restart{Policy: fsm.RestartNever},
+			Command: "sh", Args: []string{"-c", "echo job " + strconv.Itoa(i) + "; " + script + "true"},
+			Env: env, Cwd: cwd, Restart: fsm.Restart{Policy: fsm.RestartNever},
 		}})
 		apply(&fsm.Exited{PID: r.PID, Incarnation: 1, Node: "n1", Started: true, Status: fsm.Status{Exited: true}, Now: now})
 	}

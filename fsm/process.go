@@ -479,7 +479,7 @@ func (a *applier) requeue(p *Process, st Status, counted, delay bool) *Process {
 }
 
 // terminate makes p a zombie (exited) or lost, for good: its children go to
-// init and its parent gets SIGCHLD. startNow records the incarnation's
+// init, its parent gets SIGCHLD and its spec is compacted (compact.go). startNow records the incarnation's
 // start at this command's time too.
 func (a *applier) terminate(p *Process, to State, st Status, startNow bool) *Process {
 	s := a.s
@@ -490,6 +490,7 @@ func (a *applier) terminate(p *Process, to State, st Status, startNow bool) *Pro
 	a.dropSignals(p.PID)
 	np.State = to
 	np.Status = st
+	np.Spec = compactSpec(p.Spec)
 	np.ExitedAt = s.clock
 	if startNow {
 		np.StartedAt = s.clock

@@ -229,7 +229,10 @@ type Process struct {
 	Owner       string
 	// Spec is what the process runs. It is never nil, and it is shared by
 	// every copy of the record (the incarnations and states of one
-	// spawn): it must not be modified.
+	// spawn): it must not be modified. Once the process has exited or is
+	// lost it is compacted: the command line cut to ExitedCmdline bytes,
+	// no environment and none of what only placement or a start needs
+	// (compact.go).
 	Spec  *Spec
 	Node  string // assigned node ID; empty while pending
 	State State

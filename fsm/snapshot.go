@@ -373,6 +373,11 @@ func (s *state) load(tag byte, rec []byte) error {
 		if p.PID == 0 {
 			return badSnapshot("process with PID 0")
 		}
+		if !p.State.Live() {
+			// Compacted as the exit compacted it on the replicas that
+			// applied it, should the snapshot be older than compaction.
+			p.Spec = compactSpec(p.Spec)
+		}
 		_, dup = s.procs.ReplaceOrInsert(pidItem{pid: p.PID, p: p})
 		if p.Parent != 0 {
 			s.children.ReplaceOrInsert(pairKey{p.Parent, p.PID})

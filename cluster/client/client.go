@@ -83,6 +83,8 @@ type request struct {
 	stream io.Reader
 	// out receives the decoded JSON answer; nil discards it.
 	out any
+	// decode, if set instead of out, decodes the answer as it arrives.
+	decode func(h http.Header, body io.Reader) error
 	// timeout bounds each attempt; 0 means Config.Timeout, and a negative
 	// value means the context only (streams).
 	timeout time.Duration
@@ -260,6 +262,16 @@ func (c *Client) call(ctx context.Context, r *request, sess *sessionRef) error {
 		return err
 	}
 	defer resp.Body.Close()
+	if r.decode != nil {
+		rd := &readErr{r: resp.Body}
+		if err := r.decode(resp.Header, rd); err != nil {
+			if rd.err != nil {
+				return rd.err // a reset while reading the answer: outcome unknown
+			}
+			return &decodeError{err}
+		}
+		return nil
+	}
 	if r.out == nil {
 		_, err = io.Copy(io.Discard, resp.Body)
 		return err
@@ -272,6 +284,21 @@ func (c *Client) call(ctx context.Context, r *request, sess *sessionRef) error {
 		return &decodeError{err}
 	}
 	return nil
+}
+
+// readErr remembers the error of reading an answer, other than its end,
+// so that a broken answer is told from a bad one.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
 }
 
 // attemptContext bounds one attempt.

@@ -1,13 +1,17 @@
 package client
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
@@ -40,6 +44,13 @@ type ListOpts struct {
 	// page, 0 after the last.
 	Limit int
 	After uint64
+	// Node, States and Owner keep the processes assigned to a node (its
+	// ID or name), in one of the states (which includes exited and lost
+	// ones when asked for, without All), or of one owner. An agent older
+	// than these filters ignores them and answers everything.
+	Node   string
+	States []string
+	Owner  string
 }
 
 // Spawn asks for a new process and returns its PID once its spawn entry,
@@ -104,6 +115,15 @@ func (c *Client) List(ctx context.Context, opts ListOpts) (api.ProcessList, erro
 	if opts.After > 0 {
 		q.Set("after", strconv.FormatUint(opts.After, 10))
 	}
+	if opts.Node != "" {
+		q.Set("node", opts.Node)
+	}
+	if len(opts.States) > 0 {
+		q.Set("state", strings.Join(opts.States, ","))
+	}
+	if opts.Owner != "" {
+		q.Set("owner", opts.Owner)
+	}
 	var timeout time.Duration
 	if opts.Index > 0 {
 		q.Set("index", strconv.FormatUint(opts.Index, 10))
@@ -112,9 +132,50 @@ func (c *Client) List(ctx context.Context, opts ListOpts) (api.ProcessList, erro
 		}
 		timeout = c.cfg.Timeout + max(opts.Wait, WaitRound)
 	}
-	err := c.read(ctx, &request{method: http.MethodGet, path: "/v1/procs", query: q, out: &out, timeout: timeout})
+	q.Set("format", api.FormatNDJSON)
+	decode := func(h http.Header, body io.Reader) error { return decodeList(h, body, opts.Limit, &out) }
+	err := c.read(ctx, &request{method: http.MethodGet, path: "/v1/procs", query: q, decode: decode, timeout: timeout})
 	return out, err
 }
+
+// decodeList decodes a listing as it arrives: in rows
+// (api.FormatNDJSON), which List asks for, or the JSON object, which an
+// agent that does not know rows answers instead. limit sizes the list.
+func decodeList(h http.Header, body io.Reader, limit int, out *api.ProcessList) error {
+	*out = api.ProcessList{}
+	if ct, _, _ := strings.Cut(h.Get("Content-Type"), ";"); strings.TrimSpace(ct) != "application/x-ndjson" {
+		return json.NewDecoder(body).Decode(out)
+	}
+	var err error
+	if v := h.Get(api.HeaderIndex); v != "" {
+		if out.Index, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return fmt.Errorf("bad %s %q", api.HeaderIndex, v)
+		}
+	}
+	if v := h.Get(api.HeaderNext); v != "" {
+		if out.Next, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return fmt.Errorf("bad %s %q", api.HeaderNext, v)
+		}
+	}
+	out.Processes = make([]api.Process, 0, max(limit, 16))
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 0, 64<<10), maxRowLine)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		out.Processes = append(out.Processes, api.Process{})
+		if err := api.ParseProcessJSON(line, &out.Processes[len(out.Processes)-1]); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+// maxRowLine bounds one line of a listing in rows: a process with the
+// largest arguments and environment a spawn may carry, escaped.
+const maxRowLine = 8 << 20
 
 // Wait blocks until process pid has exited (or is lost) and returns it with
 // its status. It repeats the blocking /wait query for as long as ctx lets

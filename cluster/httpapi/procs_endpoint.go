@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -417,6 +418,14 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
+	rows, err := formatParam(q)
+	if err != nil {
+		return nil, err
+	}
+	pf, err := parseProcFilter(q)
+	if err != nil {
+		return nil, err
+	}
 	if !stale && !s.core.IsLeader() {
 		s.forwardToLeader(w, r, false)
 		return nil, nil
@@ -449,14 +458,18 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 			return nil, nil
 		}
 	}
-	filter := fsm.Filter{LiveOnly: !all, After: after}
+	filter := fsm.Filter{LiveOnly: !all && !pf.wantsEnded(), After: after}
 	if local {
 		filter.Node = s.name
 	}
-	list := api.ProcessList{Processes: []api.Process{}, Index: v.Index()}
+	pf.resolve(v)
+	list := api.ProcessList{Processes: make([]api.Process, 0, listCap(limit)), Index: v.Index()}
 	now := time.Now()
 	var nodes []fsm.Node
 	v.Walk(filter, func(p *fsm.Process) bool {
+		if !pf.match(p) {
+			return true
+		}
 		if limit > 0 && len(list.Processes) == limit {
 			list.Next = list.Processes[limit-1].PID
 			return false
@@ -473,7 +486,55 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 	})
 	s.enrich(ctx, list.Processes, local)
 	s.readHeaders(w, v.Index(), stale)
+	if rows {
+		writeRows(w, &list)
+		return nil, nil
+	}
 	return list, nil
+}
+
+// listCap is the capacity to start a listing of at most limit processes
+// with (0: no limit): a page is allocated once.
+func listCap(limit int) int {
+	if limit > 0 {
+		return limit + 1
+	}
+	return 256
+}
+
+// formatParam parses the format= of a listing: json (the default) or
+// ndjson, the listing in rows (api.FormatNDJSON).
+func formatParam(q url.Values) (rows bool, err error) {
+	switch f := q.Get("format"); f {
+	case "", "json":
+		return false, nil
+	case api.FormatNDJSON:
+		return true, nil
+	default:
+		return false, badRequest("bad format %q: want json or %s", f, api.FormatNDJSON)
+	}
+}
+
+// writeRows writes a listing in rows: a process a line, encoded without
+// reflection, the next page's after= in api.HeaderNext.
+func writeRows(w http.ResponseWriter, list *api.ProcessList) {
+	if list.Next != 0 {
+		w.Header().Set(api.HeaderNext, strconv.FormatUint(list.Next, 10))
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	buf := make([]byte, 0, 64<<10)
+	for i := range list.Processes {
+		buf = api.AppendProcessJSON(buf, &list.Processes[i])
+		buf = append(buf, '\n')
+		if len(buf) >= 60<<10 {
+			if _, err := w.Write(buf); err != nil {
+				return // the client went away
+			}
+			buf = buf[:0]
+		}
+	}
+	_, _ = w.Write(buf)
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -593,4 +654,55 @@ func pageParams(q url.Values) (limit int, after uint64, err error) {
 		}
 	}
 	return limit, after, nil
+}
+
+// procFilter is what a listing's node=, state= and owner= keep: the
+// processes assigned to a node (its ID or name), in one of the states
+// (a comma-separated list), or of one owner. Each left empty keeps all.
+type procFilter struct {
+	node   string
+	nodes  []string // node's IDs: itself and the IDs of nodes of that name
+	states []fsm.State
+	owner  string
+}
+
+var allStates = []fsm.State{fsm.StatePending, fsm.StatePlaced, fsm.StateRunning, fsm.StateStopped, fsm.StateExited, fsm.StateLost}
+
+func parseProcFilter(q url.Values) (procFilter, error) {
+	f := procFilter{node: q.Get("node"), owner: q.Get("owner")}
+	if v := q.Get("state"); v != "" {
+		for _, name := range strings.Split(v, ",") {
+			st := fsm.State(strings.TrimSpace(name))
+			if !slices.Contains(allStates, st) {
+				return f, badRequest("bad state %q: want one or more of pending, placed, running, stopped, exited, lost", name)
+			}
+			f.states = append(f.states, st)
+		}
+	}
+	return f, nil
+}
+
+// wantsEnded reports whether the filter asks for exited or lost
+// processes, which a listing then includes without all=.
+func (f *procFilter) wantsEnded() bool {
+	return slices.ContainsFunc(f.states, func(st fsm.State) bool { return !st.Live() })
+}
+
+// resolve finds the IDs of the nodes named by f.node in v.
+func (f *procFilter) resolve(v *fsm.View) {
+	if f.node == "" {
+		return
+	}
+	f.nodes = []string{f.node}
+	for _, n := range v.Nodes() {
+		if n.Name == f.node && n.ID != f.node {
+			f.nodes = append(f.nodes, n.ID)
+		}
+	}
+}
+
+func (f *procFilter) match(p *fsm.Process) bool {
+	return (f.node == "" || slices.Contains(f.nodes, p.Node)) &&
+		(len(f.states) == 0 || slices.Contains(f.states, p.State)) &&
+		(f.owner == "" || p.Owner == f.owner)
 }

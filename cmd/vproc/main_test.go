@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,8 @@ type fakeAPI struct {
 	spawns []api.SpawnRequest // guarded by mu
 	kills  []api.KillRequest  // guarded by mu
 	hits   map[string]int     // guarded by mu; requests per path
+	// queries are the query strings of the listings, guarded by mu.
+	queries []url.Values
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {

@@ -1,44 +1,73 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
+	"github.com/vproc/vproc/ipc"
+	"github.com/vproc/vproc/spec"
 )
 
 func newPsCmd(e *env, g *globals) *cobra.Command {
 	var (
 		all    bool
 		stale  bool
+		wide   bool
 		output string
+		opts   client.ListOpts
 	)
 	cmd := &cobra.Command{
-		Use:   "ps [-a] [-o json]",
+		Use:   "ps [-a] [-w] [--node NODE] [--state STATE,...] [--user USER] [-o json]",
 		Short: "List processes",
 		Long: `List the processes of the table. -a adds exited and lost processes.
-MICRO and CPU come from the nodes that can be reached.`,
+MICRO and CPU come from the nodes that can be reached. STATUS says how a
+process ended: "exited (CODE)", "killed (SIGNAL)" (with ", core" when it
+dumped core), or "lost"; START is when its current incarnation started (the time today,
+else the day, else the year) and AGE how long ago it was spawned.
+
+On a terminal each line is cut to the terminal's width ($COLUMNS, else the
+terminal's own); -w, or output to a pipe or a file, prints whole lines.
+--state exited or lost lists those without -a.`,
+		Example: `  vproc ps
+  vproc ps -a --state exited --user alice
+  vproc ps --node n2 -o json`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(cmd, output); err != nil {
 				return err
+			}
+			for _, st := range opts.States {
+				if !slices.Contains(psStates, st) {
+					return usagef(cmd, "bad --state %q: want one or more of %s", st, strings.Join(psStates, ", "))
+				}
 			}
 			c, err := g.client(e)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			if err := psPages(cmd.Context(), c, client.ListOpts{All: all, Stale: stale}, e.stdout, output == "json"); err != nil {
+			opts.All, opts.Stale = all, stale
+			out := psOutput{json: output == "json", now: time.Now()}
+			if !wide && !out.json {
+				out.width = terminalWidth(e)
+			}
+			if err := psPages(cmd.Context(), c, opts, e.stdout, out); err != nil {
 				return fmt.Errorf("ps: %s", describe(err, g.address(e)))
 			}
 			return nil
@@ -46,31 +75,79 @@ MICRO and CPU come from the nodes that can be reached.`,
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "add exited and lost processes")
 	cmd.Flags().BoolVar(&stale, "stale", false, "read the answering node's own table, which may lag")
+	cmd.Flags().BoolVarP(&wide, "wide", "w", false, "print whole lines on a terminal too")
+	cmd.Flags().StringVar(&opts.Node, "node", "", "only the processes assigned to this node (name or ID)")
+	cmd.Flags().StringSliceVar(&opts.States, "state", nil, "only the processes in these states: "+strings.Join(psStates, ", "))
+	cmd.Flags().StringVar(&opts.Owner, "user", "", "only the processes of this owner")
 	outputFlag(cmd.Flags(), &output)
 	return cmd
 }
 
-// psPage is how many processes ps asks for at once: it prints each page
-// as it arrives, so that a large table starts at once.
-const psPage = 2000
+var psStates = []string{"pending", "placed", "running", "stopped", "exited", "lost"}
+
+// psOutput says how ps prints: JSON, or a table cut to width (0: not
+// cut), with ages counted to now.
+type psOutput struct {
+	json  bool
+	width int
+	now   time.Time
+}
+
+// The pages ps asks for: a small first one, so that the first line comes
+// at once, then the largest the API gives.
+const (
+	psFirstPage = 500
+	psPage      = api.MaxListPage
+)
+
+// psPageResult is one page of the listing, or the error that ended it.
+type psPageResult struct {
+	procs []api.Process
+	err   error
+}
 
 // psPages lists the processes page by page, in PID order, and prints each
 // page as it arrives: a table whose columns are sized per page, or one
-// JSON array written element by element.
-func psPages(ctx context.Context, c *client.Client, opts client.ListOpts, w io.Writer, asJSON bool) error {
-	opts.Limit = psPage
-	first := true
-	for {
-		list, err := c.List(ctx, opts)
-		if err != nil {
-			if !first && asJSON {
-				fmt.Fprintln(w, "\n]")
+// JSON array written element by element. The next page is fetched while
+// one is printed.
+func psPages(ctx context.Context, c *client.Client, opts client.ListOpts, w io.Writer, out psOutput) error {
+	ctx, cancel := context.WithCancel(ctx)
+	pages := make(chan psPageResult, 1)
+	q := opts // the fetcher's own: it moves After on
+	go func() {
+		defer close(pages)
+		q.Limit = psFirstPage
+		for {
+			list, err := c.List(ctx, q)
+			select {
+			case pages <- psPageResult{list.Processes, err}:
+			case <-ctx.Done():
+				return
 			}
-			return err
+			if err != nil || list.Next == 0 || len(list.Processes) == 0 {
+				return
+			}
+			q.After, q.Limit = list.Next, psPage
 		}
-		procs := list.Processes
+	}()
+	defer func() {
+		cancel()
+		for range pages { // the fetcher ends once it sees the cancel
+		}
+	}()
+	first := true
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for pg := range pages {
+		if pg.err != nil {
+			if !first && out.json {
+				fmt.Fprintln(bw, "\n]")
+			}
+			bw.Flush()
+			return pg.err
+		}
+		procs := psKeep(pg.procs, opts)
 		slices.SortFunc(procs, func(a, b api.Process) int { return cmpUint(a.PID, b.PID) })
-		if asJSON {
+		if out.json {
 			for _, p := range psJSON(procs) {
 				b, err := json.MarshalIndent(p, "  ", "  ")
 				if err != nil {
@@ -81,30 +158,39 @@ func psPages(ctx context.Context, c *client.Client, opts client.ListOpts, w io.W
 					sep = "[\n  "
 				}
 				first = false
-				if _, err := fmt.Fprintf(w, "%s%s", sep, b); err != nil {
+				if _, err := fmt.Fprintf(bw, "%s%s", sep, b); err != nil {
 					return err
 				}
 			}
 		} else {
-			if err := psRows(w, procs, first); err != nil {
-				return err
-			}
+			psRows(bw, procs, first, out)
 			first = false
 		}
-		if list.Next == 0 || len(procs) == 0 {
-			break
-		}
-		opts.After = list.Next
-	}
-	if asJSON {
-		if first {
-			_, err := fmt.Fprintln(w, "[]")
+		if err := bw.Flush(); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintln(w, "\n]")
-		return err
 	}
-	return nil
+	if out.json {
+		if first {
+			fmt.Fprintln(bw, "[]")
+		} else {
+			fmt.Fprintln(bw, "\n]")
+		}
+	}
+	return bw.Flush()
+}
+
+// psKeep applies the state and owner filters of opts to a page again: an
+// agent older than the filters answers everything. (A node may be named
+// by its name or its ID, which only the agent resolves.)
+func psKeep(procs []api.Process, opts client.ListOpts) []api.Process {
+	if len(opts.States) == 0 && opts.Owner == "" {
+		return procs
+	}
+	return slices.DeleteFunc(procs, func(p api.Process) bool {
+		return len(opts.States) > 0 && !slices.Contains(opts.States, p.State) ||
+			opts.Owner != "" && p.Owner != opts.Owner
+	})
 }
 
 // psJSON prepares processes for -o json: an array, never null, whose args
@@ -120,25 +206,155 @@ func psJSON(procs []api.Process) []api.Process {
 	return out
 }
 
-func psTable(w io.Writer, procs []api.Process) error { return psRows(w, procs, true) }
-
-// psRows writes procs as table rows, after the header when header is set.
-func psRows(w io.Writer, procs []api.Process, header bool) error {
+// psTable writes procs as top shows them: the table's columns, without
+// ps's owner, status and times.
+func psTable(w io.Writer, procs []api.Process) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	if header {
-		fmt.Fprintln(tw, "PID\tPPID\tSTATE\tMICRO\tNODE\tPRI\tCPU\tCOMMAND")
-	}
+	fmt.Fprintln(tw, "PID\tPPID\tSTATE\tMICRO\tNODE\tPRI\tCPU\tCOMMAND")
 	for _, p := range procs {
-		// A pending process has no node yet: the column says why.
-		where := dash(p.Node)
-		if p.Node == "" && p.PendingReason != "" {
-			where = "(" + p.PendingReason + ")"
-		}
+		r := psRow(&p, time.Time{})
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n",
-			p.PID, p.PPID, dash(p.State), dash(p.MicroState), where, p.Priority,
-			cpuTime(p.CPUMillis), commandLine(p.Command, p.Args))
+			p.PID, p.PPID, dash(p.State), dash(p.MicroState), r[6], p.Priority,
+			cpuTime(p.CPUMillis), r[len(r)-1])
 	}
 	return tw.Flush()
+}
+
+var psHeader = []string{"PID", "PPID", "USER", "STATE", "STATUS", "MICRO", "NODE", "PRI", "CPU", "START", "AGE", "COMMAND"}
+
+// psRows writes procs as table rows, after the header when header is
+// set: columns two spaces apart, sized to this page, each line cut to
+// out.width characters when it is not 0.
+func psRows(w *bufio.Writer, procs []api.Process, header bool, out psOutput) {
+	rows := make([][]string, 0, len(procs)+1)
+	if header {
+		rows = append(rows, psHeader)
+	}
+	for i := range procs {
+		rows = append(rows, psRow(&procs[i], out.now))
+	}
+	widths := make([]int, len(psHeader))
+	for _, r := range rows {
+		for i, c := range r[:len(r)-1] {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	var line []byte
+	for _, r := range rows {
+		line = line[:0]
+		for i, c := range r {
+			line = append(line, c...)
+			if i < len(r)-1 {
+				for range widths[i] - utf8.RuneCountInString(c) + 2 {
+					line = append(line, ' ')
+				}
+			}
+		}
+		if out.width > 0 {
+			line = bytes.TrimRight(cutRunes(line, out.width), " ")
+		}
+		line = append(line, '\n')
+		w.Write(line)
+	}
+}
+
+// cutRunes cuts b to at most n characters.
+func cutRunes(b []byte, n int) []byte {
+	for i := range string(b) {
+		if n == 0 {
+			return b[:i]
+		}
+		n--
+	}
+	return b
+}
+
+func psRow(p *api.Process, now time.Time) []string {
+	// A pending process has no node yet: the column says why.
+	where := dash(p.Node)
+	if p.Node == "" && p.PendingReason != "" {
+		where = "(" + p.PendingReason + ")"
+	}
+	return []string{
+		strconv.FormatUint(p.PID, 10), strconv.FormatUint(p.PPID, 10), dash(p.Owner),
+		dash(p.State), exitStatus(p), dash(p.MicroState), where, strconv.Itoa(p.Priority),
+		cpuTime(p.CPUMillis), startTime(p.StartedAt, now), age(p.CreatedAt, now),
+		commandLine(p.Command, p.Args),
+	}
+}
+
+// exitStatus is how a process ended, in the manner of docker ps:
+// "exited (CODE)", "killed (SIGNAL)" with ", core" when it dumped core,
+// "lost"; "-" while it is live.
+func exitStatus(p *api.Process) string {
+	switch {
+	case p.State == "lost":
+		return "lost"
+	case p.State != "exited":
+		return "-"
+	case p.ExitCode != nil:
+		return "exited (" + strconv.Itoa(*p.ExitCode) + ")"
+	case p.Signal != nil:
+		core := ""
+		if p.Core {
+			core = ", core"
+		}
+		return "killed (" + spec.FormatSignal(ipc.Signal(*p.Signal)) + core + ")"
+	}
+	return "exited"
+}
+
+// startTime is when a process started, as ps's START: the time of day
+// when it is today, else the month and day when it is this year, else the
+// year; "-" before it starts.
+func startTime(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	t, now = t.Local(), now.Local()
+	switch {
+	case t.YearDay() == now.YearDay() && t.Year() == now.Year():
+		return t.Format("15:04")
+	case t.Year() == now.Year():
+		return t.Format("Jan02")
+	}
+	return t.Format("2006")
+}
+
+// age is how long ago t was, in the largest unit that fits, as
+// kubectl's AGE: seconds below two minutes, minutes below two hours,
+// hours below two days, then days.
+func age(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := max(now.Sub(t), 0)
+	switch {
+	case d < 2*time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < 2*time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	}
+	return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+}
+
+// terminalWidth is the width to cut ps's lines to: 0 unless stdout is a
+// terminal; then $COLUMNS when it is a number, else the terminal's.
+func terminalWidth(e *env) int {
+	f, ok := e.stdout.(*os.File)
+	if !ok || !isTerminal(f) {
+		return 0
+	}
+	if n, err := strconv.Atoi(e.getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil || ws.Col == 0 {
+		return 0
+	}
+	return int(ws.Col)
 }
 
 // cpuTime formats CPU milliseconds.
