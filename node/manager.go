@@ -650,8 +650,12 @@ func (k *ProcessManager) Freeze() { k.setLease(math.MinInt64) }
 // that never had one.
 func (k *ProcessManager) Thaw() { k.setLease(math.MaxInt64) }
 
-// Frozen reports whether the lease has ended.
-func (k *ProcessManager) Frozen() bool { return k.frozenAt(k.clock.Now()) }
+// Frozen reports whether the lease has ended. Without a lease it reads no
+// clock: the check is on every switch.
+func (k *ProcessManager) Frozen() bool {
+	end := k.leaseEnd.Load()
+	return end != math.MaxInt64 && k.clock.Now() >= end
+}
 
 func (k *ProcessManager) frozenAt(now int64) bool { return now >= k.leaseEnd.Load() }
 
