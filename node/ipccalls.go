@@ -145,7 +145,7 @@ func (s *Sys) MqTimedSend(fd int, msg []byte, prio uint, deadline time.Time) err
 	if err != nil {
 		return s.leave(err)
 	}
-	return s.leave(d.Send(&p.waiter, msg, prio, deadline))
+	return s.leave(d.Send(p.waiter(), msg, prio, deadline))
 }
 
 // MqReceive removes the oldest message of the highest priority from the
@@ -167,7 +167,7 @@ func (s *Sys) MqTimedReceive(fd int, buf []byte, deadline time.Time) (n int, pri
 	if err != nil {
 		return 0, 0, s.leave(err)
 	}
-	n, prio, err = d.Receive(&p.waiter, buf, deadline)
+	n, prio, err = d.Receive(p.waiter(), buf, deadline)
 	return n, prio, s.leave(err)
 }
 

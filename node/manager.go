@@ -104,6 +104,7 @@ type ProcessManager struct {
 	mqs       *ipc.MQNamespace  // immutable pointer: POSIX message queue names
 	shms      *ipc.ShmNamespace // immutable pointer: shared-memory segment names
 	exports   exportTable       // has its own lock: open files exported to children on other nodes
+	timers    timerHeap         // has its own lock: the deadlines of blocked processes
 
 	mu      sync.Mutex       // the tree lock: the process table, the links between processes, zombies, counters
 	procs   map[int]*Process // guarded by mu: every process not yet reaped, init included
@@ -151,7 +152,7 @@ func New(cfg Config) (*ProcessManager, error) {
 	k.sched = newFairScheduler(cfg.Slots, cfg.Slice, k.clock)
 	k.init = &Process{
 		PID: InitPID, Pgid: InitPID, Sid: InitPID, Command: "init", Priority: 50,
-		Owner: cfg.Owner, CreatedAt: time.Now(), Cwd: "/", k: k, cwd: "/",
+		Owner: cfg.Owner, CreatedAt: time.Now(), Cwd: "/", k: k,
 	}
 	k.init.stateCode.Store(uint32(codeWaiting))
 	k.procs[InitPID] = k.init
@@ -254,7 +255,7 @@ func (k *ProcessManager) exit(p *Process) {
 // SIGCHLD or set SA_NOCLDWAIT (autoReaped), and wakes Wait. It returns the
 // parent. Callers hold k.mu.
 func (k *ProcessManager) zombieLocked(p *Process) (parent *Process, autoReaped bool) {
-	p.exitedAt = time.Now()
+	p.exitedAt = runtimeNano()
 	p.setState(codeZombie)
 	parent = p.parent
 	parent.children.remove(p)
@@ -600,15 +601,15 @@ func (k *ProcessManager) watchdog() {
 		case <-t.C:
 			k.sched.flagHogs(k.clock.Now(), k.slice*int64(k.cfg.StuckSlices))
 			k.limitSpinners(k.clock.Now())
-			k.reapExpired(time.Now())
+			k.reapExpired(runtimeNano())
 		}
 	}
 }
 
-func (k *ProcessManager) reapExpired(now time.Time) {
+func (k *ProcessManager) reapExpired(now int64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for z := k.init.zombies.head; z != nil && now.Sub(z.exitedAt) >= k.cfg.Retention; z = k.init.zombies.head {
+	for z := k.init.zombies.head; z != nil && time.Duration(now-z.exitedAt) >= k.cfg.Retention; z = k.init.zombies.head {
 		k.unlinkLocked(z)
 	}
 }

@@ -78,7 +78,7 @@ func (k *ProcessManager) sendSignal(p *Process, sig ipc.Signal) {
 	switch {
 	case sig == ipc.SIGKILL:
 		if p.killSig == 0 {
-			p.killSig = ipc.SIGKILL
+			p.killSig = uint8(ipc.SIGKILL)
 		}
 		p.stopped = false
 	case sig == ipc.SIGCONT:
@@ -115,7 +115,7 @@ func (k *ProcessManager) killFor(p *Process, sig ipc.Signal, why string) {
 		return
 	}
 	if p.killSig == 0 {
-		p.killSig, p.killWhy = sig, why
+		p.killSig, p.killWhy = uint8(sig), why
 	}
 	p.stopped = false
 	p.attention.Or(attnSignal)
@@ -137,7 +137,7 @@ func (k *ProcessManager) childEvent(child *Process, ev uint8, sig ipc.Signal) {
 	parent := child.parent
 	if ev == evStopped {
 		child.waitEvents = (child.waitEvents &^ evContinued) | evStopped
-		child.stopSig = sig
+		child.stopSig = uint8(sig)
 	} else {
 		child.waitEvents = (child.waitEvents &^ evStopped) | evContinued
 	}
@@ -164,7 +164,7 @@ func (k *ProcessManager) childEvent(child *Process, ev uint8, sig ipc.Signal) {
 // die ends the process because of p.killSig. It does not return.
 func (p *Process) die() {
 	p.mu.Lock()
-	sig := p.killSig
+	sig := ipc.Signal(p.killSig)
 	p.Status = SignaledStatus(sig, sig.DefaultAction() == ipc.ActCore)
 	p.Reason = p.killWhy
 	p.mu.Unlock()
@@ -175,7 +175,7 @@ func (p *Process) die() {
 // (a panic in the program).
 func (p *Process) setDeath(sig ipc.Signal, why string) {
 	p.mu.Lock()
-	p.killSig, p.killWhy = sig, why
+	p.killSig, p.killWhy = uint8(sig), why
 	p.Status = SignaledStatus(sig, sig.DefaultAction() == ipc.ActCore)
 	p.Reason = why
 	p.mu.Unlock()
@@ -223,7 +223,7 @@ func (p *Process) deliverSignals() {
 		default:
 			switch sig.DefaultAction() {
 			case ipc.ActTerm, ipc.ActCore:
-				p.killSig = sig
+				p.killSig = uint8(sig)
 				p.mu.Unlock()
 				p.die()
 			case ipc.ActStop:
@@ -240,7 +240,7 @@ func (p *Process) deliverSignals() {
 }
 
 // stopRunning stops a process that holds a slot, until SIGCONT or SIGKILL.
-func (p *Process) stopRunning(sig ipc.Signal, seq uint64) {
+func (p *Process) stopRunning(sig ipc.Signal, seq uint32) {
 	p.mu.Lock()
 	if p.contSeq != seq || p.killSig != 0 {
 		p.mu.Unlock()
@@ -319,7 +319,7 @@ func (p *Process) checkBlockedStop(stopReturns bool) error {
 		}
 		switch sig.DefaultAction() {
 		case ipc.ActTerm, ipc.ActCore:
-			p.killSig = sig
+			p.killSig = uint8(sig)
 			p.mu.Unlock()
 			return errKilled
 		case ipc.ActStop:
@@ -384,7 +384,7 @@ func (p *Process) fatalPending() bool {
 		act := p.actionLocked(sig)
 		if act.Handler == nil && !act.Ignore {
 			if a := sig.DefaultAction(); a == ipc.ActTerm || a == ipc.ActCore {
-				p.killSig = sig
+				p.killSig = uint8(sig)
 				return true
 			}
 		}
@@ -395,14 +395,17 @@ func (p *Process) fatalPending() bool {
 // procWaiter is the ipc.Waiter of a process: while it waits the process holds
 // no slot, a handled signal interrupts it with EINTR, a fatal one ends the
 // wait with errKilled, and a stop signal stops it in place.
-type procWaiter struct{ p *Process } // p is immutable
+type procWaiter Process
+
+// waiter returns p as its ipc.Waiter.
+func (p *Process) waiter() *procWaiter { return (*procWaiter)(p) }
 
 // Wake implements ipc.Waiter.
-func (w *procWaiter) Wake() { w.p.wake() }
+func (w *procWaiter) Wake() { (*Process)(w).wake() }
 
 // Wait implements ipc.Waiter.
 func (w *procWaiter) Wait(deadline time.Time) error {
-	p := w.p
+	p := (*Process)(w)
 	p.k.sched.release(p)
 	p.setState(codeWaiting)
 	err := p.blockedWait(deadline)
@@ -421,25 +424,29 @@ func (w *procWaiter) Wait(deadline time.Time) error {
 // deadline passes, or a signal needs it. It keeps its frame small and parks
 // on a plain channel receive, so that a sleeping process's goroutine stack
 // stays at its minimum size.
-func (p *Process) blockedWait(deadline time.Time) error {
-	var t *time.Timer
-	if !deadline.IsZero() {
+func (p *Process) blockedWait(deadline time.Time) error { return p.blockedWaitFor(deadline, false) }
+
+// blockedWaitFor is blockedWait; with stopReturns a stop signal ends the
+// wait (checkBlockedStop). The deadline is served by the kernel's timer heap.
+func (p *Process) blockedWaitFor(deadline time.Time, stopReturns bool) error {
+	timed := !deadline.IsZero()
+	if timed {
 		d := time.Until(deadline)
 		if d <= 0 {
 			return ipc.ETIMEDOUT
 		}
-		t = time.AfterFunc(d, p.wake)
+		p.k.timers.add(p, runtimeNano()+int64(d))
 	}
-	err := p.checkBlocked()
+	err := p.checkBlockedStop(stopReturns)
 	if err == nil {
 		<-p.park
-		err = p.checkBlocked()
-		if err == nil && t != nil && !time.Now().Before(deadline) {
+		err = p.checkBlockedStop(stopReturns)
+		if err == nil && timed && !time.Now().Before(deadline) {
 			err = ipc.ETIMEDOUT
 		}
 	}
-	if t != nil {
-		t.Stop()
+	if timed {
+		p.k.timers.del(p)
 	}
 	return err
 }
