@@ -154,6 +154,7 @@ func New(cfg Config) (*ProcessManager, error) {
 		PID: InitPID, Pgid: InitPID, Sid: InitPID, Command: "init", Priority: 50,
 		Owner: cfg.Owner, CreatedAt: time.Now(), Cwd: "/", k: k,
 	}
+	k.init.initPark()
 	k.init.stateCode.Store(uint32(codeWaiting))
 	k.procs[InitPID] = k.init
 	k.wg.Add(1)
@@ -686,7 +687,7 @@ func (k *ProcessManager) parkFrozen(p *Process) {
 	k.frozenSet[p] = struct{}{}
 	k.frozenMu.Unlock()
 	for k.Frozen() && !p.fatalPending() {
-		<-p.park
+		p.park()
 	}
 	k.frozenMu.Lock()
 	delete(k.frozenSet, p)

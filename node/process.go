@@ -71,6 +71,7 @@ type Process struct {
 	onSlot          atomic.Bool // written under the scheduler's lock; read without it by the owner
 	nchildren       int32       // tree lock: live children, for RLIMIT_NPROC
 	contSeq         uint32      // mu: counts SIGCONTs, so that a stop that races one is dropped
+	woken           atomic.Bool // a wake-up is pending: see park
 
 	// Atomic fields.
 	stateCode atomic.Uint32 // a stateCode; written by the owner (under the tree lock at exit)
@@ -80,10 +81,13 @@ type Process struct {
 	prog Program         // the owner: replaced by Exec
 	sys  Sys             // immutable: the system-call surface handed to prog
 
-	// park is the process's single wake-up channel (capacity 1). Anything
-	// that may let the process proceed sends to it without blocking; the
-	// process rechecks its condition after every wake-up.
-	park chan struct{}
+	// parkMu is the process's single wake-up, a binary semaphore that
+	// costs no allocation: it is locked while no wake-up is pending (woken
+	// false). Anything that may let the process proceed calls wake, which
+	// never blocks: the first wake-up unlocks it, later ones until the
+	// process parks again are merged. The process parks by locking it, and
+	// rechecks its condition after every wake-up.
+	parkMu sync.Mutex
 
 	// Fields guarded by the tree lock, ProcessManager.mu.
 	parent            *Process
@@ -156,11 +160,21 @@ func (p *Process) setState(to stateCode) {
 
 // wake makes the process recheck whatever it waits for. It never blocks.
 func (p *Process) wake() {
-	select {
-	case p.park <- struct{}{}:
-	default:
+	if p.woken.CompareAndSwap(false, true) {
+		p.parkMu.Unlock() // a sync.Mutex may be unlocked by another goroutine
 	}
 }
+
+// park blocks until a wake-up is pending and takes it. A wake that comes
+// between the two steps finds one still pending and is merged into it: the
+// caller rechecks its condition after park returns.
+func (p *Process) park() {
+	p.parkMu.Lock()
+	p.woken.Store(false)
+}
+
+// initPark sets up the wake-up of a new process: none pending.
+func (p *Process) initPark() { p.parkMu.Lock() }
 
 // childList is an intrusive doubly linked list of processes, oldest first.
 // It is guarded by the tree lock, ProcessManager.mu.

@@ -53,5 +53,5 @@ func (w *procWaiter) WaitUnlessStopping(deadline time.Time) error {
 	return err
 }
 
-// blockedWaitStop is blockedWait with a stop signal ending the wait.
+// blockedWaitStop is blockedWaitFor with a stop signal ending the wait.
 func (p *Process) blockedWaitStop(deadline time.Time) error { return p.blockedWaitFor(deadline, true) }

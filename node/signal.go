@@ -279,7 +279,7 @@ func (p *Process) parkWhileStopped() {
 			}
 			return
 		}
-		<-p.park
+		p.park()
 	}
 }
 
@@ -364,7 +364,7 @@ func (p *Process) acquire() error {
 			p.setState(codeRunning)
 			return nil
 		}
-		<-p.park
+		p.park()
 	}
 }
 
@@ -408,7 +408,7 @@ func (w *procWaiter) Wait(deadline time.Time) error {
 	p := (*Process)(w)
 	p.k.sched.release(p)
 	p.setState(codeWaiting)
-	err := p.blockedWait(deadline)
+	err := p.blockedWaitFor(deadline, false)
 	if err == errKilled {
 		return err
 	}
@@ -420,14 +420,11 @@ func (w *procWaiter) Wait(deadline time.Time) error {
 	return err
 }
 
-// blockedWait parks a process that gave up its slot until it is woken, the
-// deadline passes, or a signal needs it. It keeps its frame small and parks
-// on a plain channel receive, so that a sleeping process's goroutine stack
-// stays at its minimum size.
-func (p *Process) blockedWait(deadline time.Time) error { return p.blockedWaitFor(deadline, false) }
-
-// blockedWaitFor is blockedWait; with stopReturns a stop signal ends the
-// wait (checkBlockedStop). The deadline is served by the kernel's timer heap.
+// blockedWaitFor parks a process that gave up its slot until it is woken,
+// the deadline passes, or a signal needs it; with stopReturns a stop signal
+// ends the wait (checkBlockedStop). The deadline is served by the kernel's
+// timer heap. It keeps its frame small, so that a sleeping process's
+// goroutine stack stays small.
 func (p *Process) blockedWaitFor(deadline time.Time, stopReturns bool) error {
 	timed := !deadline.IsZero()
 	if timed {
@@ -439,7 +436,7 @@ func (p *Process) blockedWaitFor(deadline time.Time, stopReturns bool) error {
 	}
 	err := p.checkBlockedStop(stopReturns)
 	if err == nil {
-		<-p.park
+		p.park()
 		err = p.checkBlockedStop(stopReturns)
 		if err == nil && timed && !time.Now().Before(deadline) {
 			err = ipc.ETIMEDOUT

@@ -168,9 +168,10 @@ func (k *ProcessManager) spawnPID(parent *Process, a SpawnAttr, owner string, fi
 		Command: a.Command, Args: a.Args, Env: env, Cwd: cwd,
 		Capabilities: caps, UnveilPaths: unveil, inheritedUnveil: inherited, Limits: limits,
 		Priority: prio, Owner: owner, CreatedAt: time.Now(),
-		k: k, prog: prog, park: make(chan struct{}, 1),
+		k: k, prog: prog,
 		weight: Weight(prio), heapIdx: -1,
 	}
+	p.initPark()
 	p.sys.p = p
 	if len(files) > 0 {
 		p.Files = make([]*File, len(files))
