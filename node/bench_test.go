@@ -229,13 +229,33 @@ func BenchmarkForkExecTrue(b *testing.B) {
 }
 
 // BenchmarkMemoryPerSleepingProcess reports Δ(HeapInuse+StackInuse)/N after
-// a GC with N processes sleeping in `sleep`. It runs once per size whatever
-// b.N is.
+// a GC with N processes sleeping in `sleep` (bytes/proc), beside its
+// baseline measured the same way in the same run: N goroutines parked on a
+// channel receive (goroutine-bytes), which stay parked while the processes
+// are measured, so that neither reuses the other's goroutines. It reports
+// the difference (over-goroutine) and the split of the processes' cost
+// between heap and stacks. It runs once per size whatever b.N is.
 func BenchmarkMemoryPerSleepingProcess(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(itoaBig(n), func(b *testing.B) {
+			release := make(chan struct{})
+			var parked sync.WaitGroup
+			h0, s0 := inuseSplit()
+			for range n {
+				parked.Add(1)
+				go func() {
+					defer parked.Done()
+					<-release
+				}()
+			}
+			h1, s1 := inuseSplit()
+			defer func() {
+				close(release)
+				parked.Wait()
+			}()
+			goroutine := float64(h1+s1-h0-s0) / float64(n)
+
 			k := newKernel(b)
-			before := inuse()
 			for range n {
 				if _, err := k.Spawn(Spec{Command: "sleep", Args: []string{"3600"}}); err != nil {
 					b.Fatal(err)
@@ -245,8 +265,13 @@ func BenchmarkMemoryPerSleepingProcess(b *testing.B) {
 				_, busy, queued := k.Scheduler().Stats()
 				return busy == 0 && queued == 0
 			})
-			after := inuse()
-			b.ReportMetric(float64(after-before)/float64(n), "bytes/proc")
+			h2, s2 := inuseSplit()
+			proc := float64(h2+s2-h1-s1) / float64(n)
+			b.ReportMetric(proc, "bytes/proc")
+			b.ReportMetric(goroutine, "goroutine-bytes")
+			b.ReportMetric(proc-goroutine, "over-goroutine")
+			b.ReportMetric(float64(h2-h1)/float64(n), "heap-bytes/proc")
+			b.ReportMetric(float64(s2-s1)/float64(n), "stack-bytes/proc")
 			b.ReportMetric(0, "ns/op")
 			k.Kill(-1, ipc.SIGKILL)
 			waitFor(b, "all dead", 5*time.Minute, func() bool { return k.Count() == 0 })
@@ -254,12 +279,13 @@ func BenchmarkMemoryPerSleepingProcess(b *testing.B) {
 	}
 }
 
-func inuse() int64 {
+// inuseSplit returns HeapInuse and StackInuse after two GCs.
+func inuseSplit() (heap, stack int64) {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapInuse + ms.StackInuse)
+	return int64(ms.HeapInuse), int64(ms.StackInuse)
 }
 
 func itoaBig(n int) string {

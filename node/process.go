@@ -56,6 +56,9 @@ type Process struct {
 	// The kernel's own fields follow, ordered so that the struct has no
 	// padding (a sleeping process costs little more than its goroutine).
 	// Fields narrower than a word come first, each naming what guards it.
+	// Process is 632 bytes: with the 8-byte header the runtime puts before
+	// objects of more than 512 bytes it fills the 640-byte size class, and
+	// one more word would move it to the 704-byte one (TestProcessSize).
 
 	remote          bool        // immutable: a remote child record (Allocation.Elsewhere); no program runs here
 	inheritedUnveil bool        // immutable: the unveil list came from the parent
@@ -101,7 +104,7 @@ type Process struct {
 	pending ipc.SignalSet
 	mask    ipc.SignalSet
 	actions *[ipc.NSIG]SigAction // nil: every signal has its default action
-	killWhy string               // why, for a kill the kernel decided (a limit, a panic)
+	killWhy *string              // why, for a kill the kernel decided (a limit, a panic); nil for a plain signal
 
 	execPromises security.Promise // mu for writes, by the owner: what the programs it runs start with (0: its promises)
 	doom         *doom            // the context Sys.Context hands out; nil until asked for

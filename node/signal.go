@@ -115,7 +115,7 @@ func (k *ProcessManager) killFor(p *Process, sig ipc.Signal, why string) {
 		return
 	}
 	if p.killSig == 0 {
-		p.killSig, p.killWhy = uint8(sig), why
+		p.killSig, p.killWhy = uint8(sig), &why
 	}
 	p.stopped = false
 	p.attention.Or(attnSignal)
@@ -166,7 +166,10 @@ func (p *Process) die() {
 	p.mu.Lock()
 	sig := ipc.Signal(p.killSig)
 	p.Status = SignaledStatus(sig, sig.DefaultAction() == ipc.ActCore)
-	p.Reason = p.killWhy
+	p.Reason = ""
+	if p.killWhy != nil {
+		p.Reason = *p.killWhy
+	}
 	p.mu.Unlock()
 	runtime.Goexit()
 }
@@ -175,7 +178,7 @@ func (p *Process) die() {
 // (a panic in the program).
 func (p *Process) setDeath(sig ipc.Signal, why string) {
 	p.mu.Lock()
-	p.killSig, p.killWhy = uint8(sig), why
+	p.killSig, p.killWhy = uint8(sig), &why
 	p.Status = SignaledStatus(sig, sig.DefaultAction() == ipc.ActCore)
 	p.Reason = why
 	p.mu.Unlock()
