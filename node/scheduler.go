@@ -72,7 +72,7 @@ func Weight(priority int) uint32 { return niceWeights[Nice(priority)+20] }
 //
 // Slots are handed over directly: a process that gives up its slot passes it
 // to the head of the run queue and wakes that process's goroutine, so a switch
-// costs one channel handoff.
+// costs one goroutine handoff.
 type FairScheduler struct {
 	clock Clock // immutable
 	slice int64 // immutable: the slice in nanoseconds

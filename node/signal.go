@@ -286,14 +286,11 @@ func (p *Process) parkWhileStopped() {
 	}
 }
 
-// checkBlocked acts on signals for a process blocked without a slot. It
+// checkBlockedStop acts on signals for a process blocked without a slot. It
 // returns errKilled for a fatal signal, EINTR for a handled one (which stays
 // pending, to run when the call returns), and nil otherwise. A stop signal
-// stops the process right here, until it is continued.
-func (p *Process) checkBlocked() error { return p.checkBlockedStop(false) }
-
-// checkBlockedStop is checkBlocked; with stopReturns a stop signal is left
-// pending and ends the wait with ErrStopping instead (remotewait.go).
+// stops the process right here, until it is continued; with stopReturns it
+// is left pending and ends the wait with ErrStopping instead (remotewait.go).
 func (p *Process) checkBlockedStop(stopReturns bool) error {
 	p.mu.Lock()
 	for {
