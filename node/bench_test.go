@@ -24,56 +24,135 @@ func percentile(xs []int64, q float64) float64 {
 }
 
 // BenchmarkYieldHandoff measures a switch between two processes on one CPU
-// slot: the time from one process entering Yield to the other returning from
-// its own Yield. ns/op is the mean per switch; p50 and p99 are reported.
+// slot. ns/switch is the mean over the run (b.N yields by each process);
+// p50-ns and p99-ns are the latency from one process entering Yield to the
+// other returning from its own Yield, sampled on one switch in
+// yieldSampleEvery, so that the benchmark's own clock readings (which cost
+// about as much as a switch on a virtual machine) stay out of the mean.
 func BenchmarkYieldHandoff(b *testing.B) {
-	var last atomic.Int64
-	var mu sync.Mutex
-	var samples []int64
-	n := b.N
-	prog := func(s *Sys) int {
-		local := make([]int64, 0, n)
-		for range n {
-			last.Store(nanotime())
-			s.Yield()
-			local = append(local, nanotime()-last.Load())
-		}
-		mu.Lock()
-		samples = append(samples, local...)
-		mu.Unlock()
-		return 0
-	}
-	k := newKernel(b, func(c *Config) { c.Slots = 1; c.Slice = time.Second }, withPrograms(map[string]Program{"yielder": prog}))
+	k := newKernel(b, func(c *Config) { c.Slots = 1; c.Slice = time.Second },
+		withPrograms(map[string]Program{"yielder": yielder(b.N)}))
 	b.ResetTimer()
-	a := mustSpawn(b, k, Spec{Command: "yielder"})
-	c := mustSpawn(b, k, Spec{Command: "yielder"})
-	mustWait(b, k, a)
-	mustWait(b, k, c)
+	samples := yieldRound(b, k)
 	b.StopTimer()
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*n), "ns/switch")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*b.N), "ns/switch")
 	b.ReportMetric(percentile(samples, 0.50), "p50-ns")
 	b.ReportMetric(percentile(samples, 0.99), "p99-ns")
 }
 
+const yieldSampleEvery = 16
+
+// yieldStamp is the clock reading of the process that last entered a
+// sampled Yield; the process that returns from Yield next takes it.
+var yieldStamp atomic.Int64
+
+// yielder returns a program that yields n times and reports the sampled
+// handoff latencies it saw in its exit path (yieldSamples).
+func yielder(n int) Program {
+	return func(s *Sys) int {
+		local := make([]int64, 0, n/yieldSampleEvery+2)
+		for i := range n {
+			if i%yieldSampleEvery == 0 {
+				yieldStamp.Store(nanotime())
+			}
+			s.Yield()
+			if yieldStamp.Load() != 0 {
+				if t := yieldStamp.Swap(0); t != 0 {
+					local = append(local, nanotime()-t)
+				}
+			}
+		}
+		yieldSamples.Lock()
+		yieldSamples.xs = append(yieldSamples.xs, local...)
+		yieldSamples.Unlock()
+		return 0
+	}
+}
+
+var yieldSamples struct {
+	sync.Mutex
+	xs []int64
+}
+
+// yieldRound runs two yielders to the end and returns the samples they took.
+func yieldRound(b *testing.B, k *ProcessManager) []int64 {
+	yieldSamples.Lock()
+	yieldSamples.xs = nil
+	yieldSamples.Unlock()
+	a := mustSpawn(b, k, Spec{Command: "yielder"})
+	c := mustSpawn(b, k, Spec{Command: "yielder"})
+	mustWait(b, k, a)
+	mustWait(b, k, c)
+	yieldSamples.Lock()
+	defer yieldSamples.Unlock()
+	return yieldSamples.xs
+}
+
 // BenchmarkChannelHandoff is the Go baseline: two goroutines passing a token
-// over unbuffered channels. ns/op is per handoff.
+// over unbuffered channels. ns/switch is per handoff.
 func BenchmarkChannelHandoff(b *testing.B) {
+	channelHandoffs(b.N)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*b.N), "ns/switch")
+}
+
+// channelHandoffs passes a token back and forth n times (2n handoffs).
+func channelHandoffs(n int) {
 	ping, pong := make(chan struct{}), make(chan struct{})
 	done := make(chan struct{})
 	go func() {
-		for range b.N {
+		for range n {
 			<-ping
 			pong <- struct{}{}
 		}
 		close(done)
 	}()
-	b.ResetTimer()
-	for range b.N {
+	for range n {
 		ping <- struct{}{}
 		<-pong
 	}
 	<-done
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*b.N), "ns/switch")
+}
+
+// BenchmarkYieldHandoffPaired measures the yield handoff and its baseline,
+// the channel handoff, in alternating rounds, so that both see the same load
+// on a shared machine. It reports the median over the rounds of each
+// (yield-ns, chan-ns, per switch) and the median of the per-round ratio.
+func BenchmarkYieldHandoffPaired(b *testing.B) {
+	const rounds = 10
+	per := max(b.N/rounds, 1000)
+	k := newKernel(b, func(c *Config) { c.Slots = 1; c.Slice = time.Second },
+		withPrograms(map[string]Program{"yielder": yielder(per)}))
+	var ys, cs, ratios []float64
+	b.ResetTimer()
+	for r := range rounds {
+		var y, c time.Duration
+		measure := func(f func()) time.Duration { t := time.Now(); f(); return time.Since(t) }
+		yr := func() { y = measure(func() { yieldRound(b, k) }) }
+		cr := func() { c = measure(func() { channelHandoffs(per) }) }
+		if r%2 == 0 {
+			yr()
+			cr()
+		} else {
+			cr()
+			yr()
+		}
+		yn := float64(y.Nanoseconds()) / float64(2*per)
+		cn := float64(c.Nanoseconds()) / float64(2*per)
+		ys, cs, ratios = append(ys, yn), append(cs, cn), append(ratios, yn/cn)
+	}
+	b.StopTimer()
+	b.ReportMetric(median(ys), "yield-ns")
+	b.ReportMetric(median(cs), "chan-ns")
+	b.ReportMetric(median(ratios), "ratio")
+}
+
+func median(xs []float64) float64 {
+	sort.Float64s(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // BenchmarkSpawnExitReap spawns `true` through the library, in batches, and
@@ -150,13 +229,33 @@ func BenchmarkForkExecTrue(b *testing.B) {
 }
 
 // BenchmarkMemoryPerSleepingProcess reports Δ(HeapInuse+StackInuse)/N after
-// a GC with N processes sleeping in `sleep`. It runs once per size whatever
-// b.N is.
+// a GC with N processes sleeping in `sleep` (bytes/proc), beside its
+// baseline measured the same way in the same run: N goroutines parked on a
+// channel receive (goroutine-bytes), which stay parked while the processes
+// are measured, so that neither reuses the other's goroutines. It reports
+// the difference (over-goroutine) and the split of the processes' cost
+// between heap and stacks. It runs once per size whatever b.N is.
 func BenchmarkMemoryPerSleepingProcess(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(itoaBig(n), func(b *testing.B) {
+			release := make(chan struct{})
+			var parked sync.WaitGroup
+			h0, s0 := inuseSplit()
+			for range n {
+				parked.Add(1)
+				go func() {
+					defer parked.Done()
+					<-release
+				}()
+			}
+			h1, s1 := inuseSplit()
+			defer func() {
+				close(release)
+				parked.Wait()
+			}()
+			goroutine := float64(h1+s1-h0-s0) / float64(n)
+
 			k := newKernel(b)
-			before := inuse()
 			for range n {
 				if _, err := k.Spawn(Spec{Command: "sleep", Args: []string{"3600"}}); err != nil {
 					b.Fatal(err)
@@ -166,8 +265,13 @@ func BenchmarkMemoryPerSleepingProcess(b *testing.B) {
 				_, busy, queued := k.Scheduler().Stats()
 				return busy == 0 && queued == 0
 			})
-			after := inuse()
-			b.ReportMetric(float64(after-before)/float64(n), "bytes/proc")
+			h2, s2 := inuseSplit()
+			proc := float64(h2+s2-h1-s1) / float64(n)
+			b.ReportMetric(proc, "bytes/proc")
+			b.ReportMetric(goroutine, "goroutine-bytes")
+			b.ReportMetric(proc-goroutine, "over-goroutine")
+			b.ReportMetric(float64(h2-h1)/float64(n), "heap-bytes/proc")
+			b.ReportMetric(float64(s2-s1)/float64(n), "stack-bytes/proc")
 			b.ReportMetric(0, "ns/op")
 			k.Kill(-1, ipc.SIGKILL)
 			waitFor(b, "all dead", 5*time.Minute, func() bool { return k.Count() == 0 })
@@ -175,12 +279,13 @@ func BenchmarkMemoryPerSleepingProcess(b *testing.B) {
 	}
 }
 
-func inuse() int64 {
+// inuseSplit returns HeapInuse and StackInuse after two GCs.
+func inuseSplit() (heap, stack int64) {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapInuse + ms.StackInuse)
+	return int64(ms.HeapInuse), int64(ms.StackInuse)
 }
 
 func itoaBig(n int) string {

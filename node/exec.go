@@ -96,11 +96,10 @@ func (s *Sys) Exec(attr ExecAttr) error {
 		p.Spawned = &Argv{Command: p.Command, Args: p.Args}
 	}
 	p.Command, p.Args = command, args
-	if env != nil {
-		p.Env, p.env = env, env
-	} else {
-		p.Env = p.env
+	if env == nil {
+		env = p.envList()
 	}
+	p.Env, p.envSet = env, nil
 	k.mu.Unlock()
 	p.prog = prog
 	k.emit(Event{PID: p.PID, Kind: EventExec, Command: command, Args: args})

@@ -89,7 +89,7 @@ func (f *File) writable() bool { return f.Flags()&O_ACCMODE != O_RDONLY }
 type pipeReadOps struct{ r *ipc.PipeReader }
 
 func (o pipeReadOps) read(p *Process, b []byte, nb bool) (int, error) {
-	return o.r.Read(&p.waiter, b, nb)
+	return o.r.Read(p.waiter(), b, nb)
 }
 func (o pipeReadOps) write(*Process, []byte, bool) (int, error) { return 0, ipc.EBADF }
 func (o pipeReadOps) close() error                              { return o.r.Close() }
@@ -99,7 +99,7 @@ type pipeWriteOps struct{ w *ipc.PipeWriter }
 
 func (o pipeWriteOps) read(*Process, []byte, bool) (int, error) { return 0, ipc.EBADF }
 func (o pipeWriteOps) write(p *Process, b []byte, nb bool) (int, error) {
-	return o.w.Write(&p.waiter, b, nb)
+	return o.w.Write(p.waiter(), b, nb)
 }
 func (o pipeWriteOps) close() error            { return o.w.Close() }
 func (o pipeWriteOps) object() (uint64, int64) { return o.w.ID(), int64(o.w.Capacity()) }

@@ -322,7 +322,7 @@ func (e *ExportedFile) Close() error {
 type inheritedOps struct{ r InheritedFile }
 
 func (o inheritedOps) read(p *Process, b []byte, nb bool) (int, error) {
-	n, err := o.r.Read(&p.waiter, b, nb)
+	n, err := o.r.Read(p.waiter(), b, nb)
 	if errors.Is(err, ipc.ENOLINK) {
 		return n, io.EOF
 	}
@@ -330,7 +330,7 @@ func (o inheritedOps) read(p *Process, b []byte, nb bool) (int, error) {
 }
 
 func (o inheritedOps) write(p *Process, b []byte, nb bool) (int, error) {
-	n, err := o.r.Write(&p.waiter, b, nb)
+	n, err := o.r.Write(p.waiter(), b, nb)
 	if errors.Is(err, ipc.ENOLINK) {
 		return n, ipc.EPIPE
 	}

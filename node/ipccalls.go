@@ -145,7 +145,7 @@ func (s *Sys) MqTimedSend(fd int, msg []byte, prio uint, deadline time.Time) err
 	if err != nil {
 		return s.leave(err)
 	}
-	err = d.Send(&p.waiter, msg, prio, deadline)
+	err = d.Send(p.waiter(), msg, prio, deadline)
 	if err == nil {
 		p.k.ipcStats.message(len(msg))
 	}
@@ -171,7 +171,7 @@ func (s *Sys) MqTimedReceive(fd int, buf []byte, deadline time.Time) (n int, pri
 	if err != nil {
 		return 0, 0, s.leave(err)
 	}
-	n, prio, err = d.Receive(&p.waiter, buf, deadline)
+	n, prio, err = d.Receive(p.waiter(), buf, deadline)
 	return n, prio, s.leave(err)
 }
 

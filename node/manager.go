@@ -105,6 +105,7 @@ type ProcessManager struct {
 	shms      *ipc.ShmNamespace // immutable pointer: shared-memory segment names
 	exports   exportTable       // has its own lock: open files exported to children on other nodes
 	ipcStats  ipcCounters       // atomic: what IPC has carried (Stats)
+	timers    timerHeap         // has its own lock: the deadlines of blocked processes
 
 	mu      sync.Mutex       // the tree lock: the process table, the links between processes, zombies, counters
 	procs   map[int]*Process // guarded by mu: every process not yet reaped, init included
@@ -152,8 +153,9 @@ func New(cfg Config) (*ProcessManager, error) {
 	k.sched = newFairScheduler(cfg.Slots, cfg.Slice, k.clock)
 	k.init = &Process{
 		PID: InitPID, Pgid: InitPID, Sid: InitPID, Command: "init", Priority: 50,
-		Owner: cfg.Owner, CreatedAt: time.Now(), Cwd: "/", k: k, cwd: "/",
+		Owner: cfg.Owner, CreatedAt: time.Now(), Cwd: "/", k: k,
 	}
+	k.init.initPark()
 	k.init.stateCode.Store(uint32(codeWaiting))
 	k.procs[InitPID] = k.init
 	k.wg.Add(1)
@@ -255,7 +257,7 @@ func (k *ProcessManager) exit(p *Process) {
 // SIGCHLD or set SA_NOCLDWAIT (autoReaped), and wakes Wait. It returns the
 // parent. Callers hold k.mu.
 func (k *ProcessManager) zombieLocked(p *Process) (parent *Process, autoReaped bool) {
-	p.exitedAt = time.Now()
+	p.exitedAt = runtimeNano()
 	p.setState(codeZombie)
 	parent = p.parent
 	parent.children.remove(p)
@@ -601,15 +603,15 @@ func (k *ProcessManager) watchdog() {
 		case <-t.C:
 			k.sched.flagHogs(k.clock.Now(), k.slice*int64(k.cfg.StuckSlices))
 			k.limitSpinners(k.clock.Now())
-			k.reapExpired(time.Now())
+			k.reapExpired(runtimeNano())
 		}
 	}
 }
 
-func (k *ProcessManager) reapExpired(now time.Time) {
+func (k *ProcessManager) reapExpired(now int64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for z := k.init.zombies.head; z != nil && now.Sub(z.exitedAt) >= k.cfg.Retention; z = k.init.zombies.head {
+	for z := k.init.zombies.head; z != nil && time.Duration(now-z.exitedAt) >= k.cfg.Retention; z = k.init.zombies.head {
 		k.unlinkLocked(z)
 	}
 }
@@ -651,8 +653,12 @@ func (k *ProcessManager) Freeze() { k.setLease(math.MinInt64) }
 // that never had one.
 func (k *ProcessManager) Thaw() { k.setLease(math.MaxInt64) }
 
-// Frozen reports whether the lease has ended.
-func (k *ProcessManager) Frozen() bool { return k.frozenAt(k.clock.Now()) }
+// Frozen reports whether the lease has ended. Without a lease it reads no
+// clock: the check is on every switch.
+func (k *ProcessManager) Frozen() bool {
+	end := k.leaseEnd.Load()
+	return end != math.MaxInt64 && k.clock.Now() >= end
+}
 
 func (k *ProcessManager) frozenAt(now int64) bool { return now >= k.leaseEnd.Load() }
 
@@ -682,7 +688,7 @@ func (k *ProcessManager) parkFrozen(p *Process) {
 	k.frozenSet[p] = struct{}{}
 	k.frozenMu.Unlock()
 	for k.Frozen() && !p.fatalPending() {
-		<-p.park
+		p.park()
 	}
 	k.frozenMu.Lock()
 	delete(k.frozenSet, p)

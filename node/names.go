@@ -170,10 +170,10 @@ func (q remoteMQ) Cost() int64 {
 type remotePipeOps struct{ r RemotePipe }
 
 func (o remotePipeOps) read(p *Process, b []byte, nb bool) (int, error) {
-	return o.r.Read(&p.waiter, b, nb)
+	return o.r.Read(p.waiter(), b, nb)
 }
 func (o remotePipeOps) write(p *Process, b []byte, nb bool) (int, error) {
-	return o.r.Write(&p.waiter, b, nb)
+	return o.r.Write(p.waiter(), b, nb)
 }
 func (o remotePipeOps) close() error            { return o.r.Close() }
 func (o remotePipeOps) object() (uint64, int64) { return 0, 0 } // the buffer is on its node

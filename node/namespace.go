@@ -151,13 +151,13 @@ func (s *Sys) openSpecial(abs string, flags int) (fd int, ok bool, err error) {
 	var ops fileOps
 	switch flags & O_ACCMODE {
 	case O_RDONLY:
-		r, err := fifo.OpenRead(&p.waiter, nb)
+		r, err := fifo.OpenRead(p.waiter(), nb)
 		if err != nil {
 			return -1, true, err
 		}
 		ops = pipeReadOps{r}
 	case O_WRONLY:
-		w, err := fifo.OpenWrite(&p.waiter, nb)
+		w, err := fifo.OpenWrite(p.waiter(), nb)
 		if err != nil {
 			return -1, true, err
 		}
@@ -196,7 +196,7 @@ func (s *Sys) openRemoteFIFO(abs string, flags int) (fd int, ok bool, err error)
 		// only the FIFO's own node can be.
 		return -1, true, &fs.PathError{Op: "open", Path: abs, Err: ipc.EINVAL}
 	}
-	r, err := names.OpenFIFO(&p.waiter, node, abs, write, flags&O_NONBLOCK != 0, p.Owner)
+	r, err := names.OpenFIFO(p.waiter(), node, abs, write, flags&O_NONBLOCK != 0, p.Owner)
 	if err != nil {
 		return -1, true, err
 	}

@@ -36,7 +36,7 @@ type Process struct {
 	// set by the first Exec (tree lock), and nil while the process runs
 	// what it was spawned with.
 	Spawned      *Argv
-	Cwd          string                // mu
+	Cwd          string                // mu for writes, by the owner (Chdir)
 	Capabilities security.Promise      // mu for writes, by the owner (Pledge); pledge.go
 	UnveilPaths  []security.UnveilPath // mu for writes, by the owner (Unveil); never changed in place
 	Limits       *ResourceLimits       // mu for writes, by the owner; the value is never changed in place
@@ -53,71 +53,83 @@ type Process struct {
 	Hogging  bool          // in copies: holds its CPU slot past the stuck threshold without calling in
 	Remote   bool          // in copies: a remote child record; the process runs on another node
 
-	remote bool // immutable: a remote child record (Allocation.Elsewhere); no program runs here
+	// The kernel's own fields follow, ordered so that the struct has no
+	// padding (a sleeping process costs little more than its goroutine).
+	// Fields narrower than a word come first, each naming what guards it.
+	// Process is 632 bytes: with the 8-byte header the runtime puts before
+	// objects of more than 512 bytes it fills the 640-byte size class, and
+	// one more word would move it to the 704-byte one (TestProcessSize).
 
-	k      *ProcessManager // immutable
-	prog   Program         // the owner: replaced by Exec
-	sys    Sys             // immutable: the system-call surface handed to prog
-	waiter procWaiter      // immutable: the ipc.Waiter of the process's blocking calls
-
-	// park is the process's single wake-up channel (capacity 1). Anything
-	// that may let the process proceed sends to it without blocking; the
-	// process rechecks its condition after every wake-up.
-	park chan struct{}
-
-	// Fields guarded by the tree lock, ProcessManager.mu.
-	parent            *Process
-	children, zombies childList     // live (and stopped) children; children that are zombies
-	sibPrev, sibNext  *Process      // links in the parent's children or zombies list
-	inZombies         bool          // in the parent's zombies list
-	adopted           bool          // reparented to init: init reaps it at once
-	done              chan struct{} // closed at exit; made on demand by Wait
-	waitEvents        uint8         // stop/continue events not yet reported to wait
-	stopSig           ipc.Signal    // the signal of the last stop, for WUNTRACED
-	nchildren         int           // live children, for RLIMIT_NPROC
-	exitedAt          time.Time
+	remote          bool        // immutable: a remote child record (Allocation.Elsewhere); no program runs here
+	inheritedUnveil bool        // immutable: the unveil list came from the parent
+	inZombies       bool        // tree lock: in the parent's zombies list
+	adopted         bool        // tree lock: reparented to init: init reaps it at once
+	waitEvents      uint8       // tree lock: stop/continue events not yet reported to wait
+	stopSig         uint8       // tree lock: the signal of the last stop, for WUNTRACED
+	stopped         bool        // mu: a stop signal has been acted on; cleared by SIGCONT
+	continued       bool        // mu: a SIGCONT ended a stop the process has yet to report
+	killSig         uint8       // mu: a fatal signal (an ipc.Signal) that must end the process
+	unveilLock      bool        // mu for writes, by the owner: unveil(NULL, NULL) was called
+	queued          bool        // scheduler's lock: in the run queue
+	onSlot          atomic.Bool // written under the scheduler's lock; read without it by the owner
+	nchildren       int32       // tree lock: live children, for RLIMIT_NPROC
+	contSeq         uint32      // mu: counts SIGCONTs, so that a stop that races one is dropped
+	woken           atomic.Bool // a wake-up is pending: see park
 
 	// Atomic fields.
 	stateCode atomic.Uint32 // a stateCode; written by the owner (under the tree lock at exit)
 	attention atomic.Uint32 // attn bits: set by signal senders and the watchdog, cleared by the owner
 
-	// Fields guarded by mu, the signal lock.
-	mu        sync.Mutex
-	pending   ipc.SignalSet
-	mask      ipc.SignalSet
-	actions   *[ipc.NSIG]SigAction // nil: every signal has its default action
-	stopped   bool                 // a stop signal has been acted on; cleared by SIGCONT
-	continued bool                 // a SIGCONT ended a stop the process has yet to report
-	killSig   ipc.Signal           // a fatal signal that must end the process
-	killWhy   string               // why, for a kill the kernel decided (a limit, a panic)
+	k    *ProcessManager // immutable
+	prog Program         // the owner: replaced by Exec
+	sys  Sys             // immutable: the system-call surface handed to prog
 
-	execPromises    security.Promise // mu for writes, by the owner: what the programs it runs start with (0: its promises)
-	unveilLock      bool             // mu for writes, by the owner: unveil(NULL, NULL) was called
-	inheritedUnveil bool             // immutable: the unveil list came from the parent
-	contSeq         uint64           // counts SIGCONTs, so that a stop that races one is dropped
-	doom            *doom            // the context Sys.Context hands out; nil until asked for
+	// parkMu is the process's single wake-up, a binary semaphore that
+	// costs no allocation: it is locked while no wake-up is pending (woken
+	// false). Anything that may let the process proceed calls wake, which
+	// never blocks: the first wake-up unlocks it, later ones until the
+	// process parks again are merged. The process parks by locking it, and
+	// rechecks its condition after every wake-up.
+	parkMu sync.Mutex
+
+	// Fields guarded by the tree lock, ProcessManager.mu.
+	parent            *Process
+	children, zombies childList     // live (and stopped) children; children that are zombies
+	sibPrev, sibNext  *Process      // links in the parent's children or zombies list
+	done              chan struct{} // closed at exit; made on demand by Wait
+	exitedAt          int64         // runtime nanoseconds at exit, for Retention
+
+	// Fields guarded by mu, the signal lock.
+	mu      sync.Mutex
+	pending ipc.SignalSet
+	mask    ipc.SignalSet
+	actions *[ipc.NSIG]SigAction // nil: every signal has its default action
+	killWhy *string              // why, for a kill the kernel decided (a limit, a panic); nil for a plain signal
+
+	execPromises security.Promise // mu for writes, by the owner: what the programs it runs start with (0: its promises)
+	doom         *doom            // the context Sys.Context hands out; nil until asked for
 
 	// Fields guarded by the scheduler's lock, FairScheduler.mu. The owner
 	// also reads sliceStart without it while it holds its slot: it is
 	// written then only by the owner's own calls into the scheduler.
 	vruntime   uint64
-	weight     uint32      // immutable: the CPU weight of Priority
-	heapIdx    int32       // index in the run queue, or -1
-	slotIdx    int32       // index in the slot holders, or -1
-	onSlot     atomic.Bool // written under the scheduler's lock; read without it by the owner
-	queued     bool        // in the run queue
-	sliceStart int64       // clock reading when the slot was handed over or last charged
+	weight     uint32 // immutable: the CPU weight of Priority
+	heapIdx    int32  // index in the run queue, or -1
+	slotIdx    int32  // index in the slot holders, or -1
+	timerIdx   int32  // the timer heap's lock: index in the timer heap plus one; 0 when not in it
+	sliceStart int64  // clock reading when the slot was handed over or last charged
 	cpuNs      atomic.Int64
+	timerWhen  int64 // the timer heap's lock (ProcessManager.timers): runtime nanoseconds at which a timed wait ends
 
-	// Fields owned by the process's own goroutine.
+	// Fields owned by the process's own goroutine. The owner reads Cwd
+	// without the lock: it is the only writer.
 	cloexec    *[]bool     // FD_CLOEXEC of each descriptor, indexed like Files; nil while none has it
 	fsizeUsed  uint64      // bytes written against RLIMIT_FSIZE
 	xcpuNext   uint64      // CPU ns at which the next SIGXCPU is due
 	mem        *memAccount // IPC memory charged against RLIMIT_MEM
 	ipcs       *procIPC    // mappings and mq_notify registrations
-	cwd        string      // also written under mu, with Cwd
 	cpuLimitAt int64       // CPU ns at which the limits must be checked again
-	env        []string    // copy-on-write: shares Env until Setenv
+	envSet     *[]string   // the environment once Setenv or Unsetenv changed it; nil while it is Env
 	wallTimer  *time.Timer // RLIMIT_WALL's timer; its callback only signals
 }
 
@@ -151,17 +163,26 @@ func (p *Process) setState(to stateCode) {
 
 // wake makes the process recheck whatever it waits for. It never blocks.
 func (p *Process) wake() {
-	select {
-	case p.park <- struct{}{}:
-	default:
+	if p.woken.CompareAndSwap(false, true) {
+		p.parkMu.Unlock() // a sync.Mutex may be unlocked by another goroutine
 	}
 }
+
+// park blocks until a wake-up is pending and takes it. A wake that comes
+// between the two steps finds one still pending and is merged into it: the
+// caller rechecks its condition after park returns.
+func (p *Process) park() {
+	p.parkMu.Lock()
+	p.woken.Store(false)
+}
+
+// initPark sets up the wake-up of a new process: none pending.
+func (p *Process) initPark() { p.parkMu.Lock() }
 
 // childList is an intrusive doubly linked list of processes, oldest first.
 // It is guarded by the tree lock, ProcessManager.mu.
 type childList struct {
 	head, tail *Process
-	n          int
 }
 
 func (l *childList) push(c *Process) {
@@ -173,7 +194,6 @@ func (l *childList) push(c *Process) {
 		l.head = c
 	}
 	l.tail = c
-	l.n++
 }
 
 func (l *childList) remove(c *Process) {
@@ -188,7 +208,6 @@ func (l *childList) remove(c *Process) {
 		l.tail = c.sibPrev
 	}
 	c.sibPrev, c.sibNext = nil, nil
-	l.n--
 }
 
 // WaitStatus is a wait(2) status, encoded as Linux encodes it.

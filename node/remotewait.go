@@ -38,7 +38,7 @@ var _ StopWaiter = (*procWaiter)(nil)
 
 // WaitUnlessStopping implements StopWaiter.
 func (w *procWaiter) WaitUnlessStopping(deadline time.Time) error {
-	p := w.p
+	p := (*Process)(w)
 	p.k.sched.release(p)
 	p.setState(codeWaiting)
 	err := p.blockedWaitStop(deadline)
@@ -53,26 +53,5 @@ func (w *procWaiter) WaitUnlessStopping(deadline time.Time) error {
 	return err
 }
 
-// blockedWaitStop is blockedWait with a stop signal ending the wait.
-func (p *Process) blockedWaitStop(deadline time.Time) error {
-	var t *time.Timer
-	if !deadline.IsZero() {
-		d := time.Until(deadline)
-		if d <= 0 {
-			return ipc.ETIMEDOUT
-		}
-		t = time.AfterFunc(d, p.wake)
-	}
-	err := p.checkBlockedStop(true)
-	if err == nil {
-		<-p.park
-		err = p.checkBlockedStop(true)
-		if err == nil && t != nil && !time.Now().Before(deadline) {
-			err = ipc.ETIMEDOUT
-		}
-	}
-	if t != nil {
-		t.Stop()
-	}
-	return err
-}
+// blockedWaitStop is blockedWaitFor with a stop signal ending the wait.
+func (p *Process) blockedWaitStop(deadline time.Time) error { return p.blockedWaitFor(deadline, true) }

@@ -72,7 +72,7 @@ func Weight(priority int) uint32 { return niceWeights[Nice(priority)+20] }
 //
 // Slots are handed over directly: a process that gives up its slot passes it
 // to the head of the run queue and wakes that process's goroutine, so a switch
-// costs one channel handoff.
+// costs one goroutine handoff.
 type FairScheduler struct {
 	clock Clock // immutable
 	slice int64 // immutable: the slice in nanoseconds
@@ -113,7 +113,7 @@ func (s *FairScheduler) schedule(p *Process) bool {
 		return false
 	}
 	s.placeLocked(p)
-	return s.enqueueLocked(p) != nil
+	return s.enqueueLocked(p, s.clock.Now()) != nil
 }
 
 // placeLocked sets the virtual runtime of a process that becomes runnable
@@ -131,12 +131,13 @@ func (s *FairScheduler) placeLocked(p *Process) {
 }
 
 // enqueueLocked gives p a free slot, or queues it. It returns the process to
-// wake (p itself when it got a slot).
-func (s *FairScheduler) enqueueLocked(p *Process) *Process {
+// wake (p itself when it got a slot). now is a clock reading made under the
+// lock.
+func (s *FairScheduler) enqueueLocked(p *Process, now int64) *Process {
 	if s.free > 0 {
 		s.free--
 		s.busy++
-		s.grantLocked(p)
+		s.grantLocked(p, now)
 		return p
 	}
 	s.seq++
@@ -145,8 +146,12 @@ func (s *FairScheduler) enqueueLocked(p *Process) *Process {
 	return nil
 }
 
-func (s *FairScheduler) grantLocked(p *Process) {
-	p.sliceStart = s.clock.Now()
+// grantLocked hands p a slot. now, the start of its slice, is the clock
+// reading of the caller, made under the lock: a switch reads the clock once.
+// The process also reads it (acquire) to see whether the lease had ended
+// when it was handed the slot.
+func (s *FairScheduler) grantLocked(p *Process, now int64) {
+	p.sliceStart = now
 	p.onSlot.Store(true)
 	p.slotIdx = int32(len(s.holders))
 	s.holders = append(s.holders, p)
@@ -195,9 +200,10 @@ func (s *FairScheduler) release(p *Process) {
 		s.mu.Unlock()
 		return
 	}
-	s.chargeLocked(p, s.clock.Now())
+	now := s.clock.Now()
+	s.chargeLocked(p, now)
 	s.ungrantLocked(p)
-	next := s.passLocked()
+	next := s.passLocked(now)
 	s.mu.Unlock()
 	if next != nil {
 		next.wake()
@@ -205,7 +211,7 @@ func (s *FairScheduler) release(p *Process) {
 }
 
 // passLocked hands a slot that just became free to the head of the queue.
-func (s *FairScheduler) passLocked() *Process {
+func (s *FairScheduler) passLocked(now int64) *Process {
 	if len(s.rq) == 0 {
 		s.free++
 		s.busy--
@@ -213,7 +219,7 @@ func (s *FairScheduler) passLocked() *Process {
 	}
 	next := s.rq.pop().p
 	next.queued = false
-	s.grantLocked(next)
+	s.grantLocked(next, now)
 	return next
 }
 
@@ -230,14 +236,14 @@ func (s *FairScheduler) yield(p *Process) bool {
 }
 
 // switchLocked queues p (which holds a slot) and hands the slot to the head.
-func (s *FairScheduler) switchLocked(p *Process) *Process {
+func (s *FairScheduler) switchLocked(p *Process, now int64) *Process {
 	next := s.rq.pop().p
 	next.queued = false
 	s.ungrantLocked(p)
 	s.seq++
 	p.queued = true
 	s.rq.push(rqItem{p: p, seq: s.seq})
-	s.grantLocked(next)
+	s.grantLocked(next, now)
 	return next
 }
 
@@ -255,7 +261,7 @@ func (s *FairScheduler) tick(p *Process, now int64) bool {
 		s.mu.Unlock()
 		return false
 	}
-	next := s.switchLocked(p)
+	next := s.switchLocked(p, now)
 	s.mu.Unlock()
 	next.wake()
 	return true

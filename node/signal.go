@@ -78,7 +78,7 @@ func (k *ProcessManager) sendSignal(p *Process, sig ipc.Signal) {
 	switch {
 	case sig == ipc.SIGKILL:
 		if p.killSig == 0 {
-			p.killSig = ipc.SIGKILL
+			p.killSig = uint8(ipc.SIGKILL)
 		}
 		p.stopped = false
 	case sig == ipc.SIGCONT:
@@ -115,7 +115,7 @@ func (k *ProcessManager) killFor(p *Process, sig ipc.Signal, why string) {
 		return
 	}
 	if p.killSig == 0 {
-		p.killSig, p.killWhy = sig, why
+		p.killSig, p.killWhy = uint8(sig), &why
 	}
 	p.stopped = false
 	p.attention.Or(attnSignal)
@@ -137,7 +137,7 @@ func (k *ProcessManager) childEvent(child *Process, ev uint8, sig ipc.Signal) {
 	parent := child.parent
 	if ev == evStopped {
 		child.waitEvents = (child.waitEvents &^ evContinued) | evStopped
-		child.stopSig = sig
+		child.stopSig = uint8(sig)
 	} else {
 		child.waitEvents = (child.waitEvents &^ evStopped) | evContinued
 	}
@@ -164,9 +164,12 @@ func (k *ProcessManager) childEvent(child *Process, ev uint8, sig ipc.Signal) {
 // die ends the process because of p.killSig. It does not return.
 func (p *Process) die() {
 	p.mu.Lock()
-	sig := p.killSig
+	sig := ipc.Signal(p.killSig)
 	p.Status = SignaledStatus(sig, sig.DefaultAction() == ipc.ActCore)
-	p.Reason = p.killWhy
+	p.Reason = ""
+	if p.killWhy != nil {
+		p.Reason = *p.killWhy
+	}
 	p.mu.Unlock()
 	runtime.Goexit()
 }
@@ -175,7 +178,7 @@ func (p *Process) die() {
 // (a panic in the program).
 func (p *Process) setDeath(sig ipc.Signal, why string) {
 	p.mu.Lock()
-	p.killSig, p.killWhy = sig, why
+	p.killSig, p.killWhy = uint8(sig), &why
 	p.Status = SignaledStatus(sig, sig.DefaultAction() == ipc.ActCore)
 	p.Reason = why
 	p.mu.Unlock()
@@ -223,7 +226,7 @@ func (p *Process) deliverSignals() {
 		default:
 			switch sig.DefaultAction() {
 			case ipc.ActTerm, ipc.ActCore:
-				p.killSig = sig
+				p.killSig = uint8(sig)
 				p.mu.Unlock()
 				p.die()
 			case ipc.ActStop:
@@ -240,7 +243,7 @@ func (p *Process) deliverSignals() {
 }
 
 // stopRunning stops a process that holds a slot, until SIGCONT or SIGKILL.
-func (p *Process) stopRunning(sig ipc.Signal, seq uint64) {
+func (p *Process) stopRunning(sig ipc.Signal, seq uint32) {
 	p.mu.Lock()
 	if p.contSeq != seq || p.killSig != 0 {
 		p.mu.Unlock()
@@ -279,18 +282,15 @@ func (p *Process) parkWhileStopped() {
 			}
 			return
 		}
-		<-p.park
+		p.park()
 	}
 }
 
-// checkBlocked acts on signals for a process blocked without a slot. It
+// checkBlockedStop acts on signals for a process blocked without a slot. It
 // returns errKilled for a fatal signal, EINTR for a handled one (which stays
 // pending, to run when the call returns), and nil otherwise. A stop signal
-// stops the process right here, until it is continued.
-func (p *Process) checkBlocked() error { return p.checkBlockedStop(false) }
-
-// checkBlockedStop is checkBlocked; with stopReturns a stop signal is left
-// pending and ends the wait with ErrStopping instead (remotewait.go).
+// stops the process right here, until it is continued; with stopReturns it
+// is left pending and ends the wait with ErrStopping instead (remotewait.go).
 func (p *Process) checkBlockedStop(stopReturns bool) error {
 	p.mu.Lock()
 	for {
@@ -319,7 +319,7 @@ func (p *Process) checkBlockedStop(stopReturns bool) error {
 		}
 		switch sig.DefaultAction() {
 		case ipc.ActTerm, ipc.ActCore:
-			p.killSig = sig
+			p.killSig = uint8(sig)
 			p.mu.Unlock()
 			return errKilled
 		case ipc.ActStop:
@@ -364,7 +364,7 @@ func (p *Process) acquire() error {
 			p.setState(codeRunning)
 			return nil
 		}
-		<-p.park
+		p.park()
 	}
 }
 
@@ -384,7 +384,7 @@ func (p *Process) fatalPending() bool {
 		act := p.actionLocked(sig)
 		if act.Handler == nil && !act.Ignore {
 			if a := sig.DefaultAction(); a == ipc.ActTerm || a == ipc.ActCore {
-				p.killSig = sig
+				p.killSig = uint8(sig)
 				return true
 			}
 		}
@@ -395,17 +395,20 @@ func (p *Process) fatalPending() bool {
 // procWaiter is the ipc.Waiter of a process: while it waits the process holds
 // no slot, a handled signal interrupts it with EINTR, a fatal one ends the
 // wait with errKilled, and a stop signal stops it in place.
-type procWaiter struct{ p *Process } // p is immutable
+type procWaiter Process
+
+// waiter returns p as its ipc.Waiter.
+func (p *Process) waiter() *procWaiter { return (*procWaiter)(p) }
 
 // Wake implements ipc.Waiter.
-func (w *procWaiter) Wake() { w.p.wake() }
+func (w *procWaiter) Wake() { (*Process)(w).wake() }
 
 // Wait implements ipc.Waiter.
 func (w *procWaiter) Wait(deadline time.Time) error {
-	p := w.p
+	p := (*Process)(w)
 	p.k.sched.release(p)
 	p.setState(codeWaiting)
-	err := p.blockedWait(deadline)
+	err := p.blockedWaitFor(deadline, false)
 	if err == errKilled {
 		return err
 	}
@@ -417,29 +420,30 @@ func (w *procWaiter) Wait(deadline time.Time) error {
 	return err
 }
 
-// blockedWait parks a process that gave up its slot until it is woken, the
-// deadline passes, or a signal needs it. It keeps its frame small and parks
-// on a plain channel receive, so that a sleeping process's goroutine stack
-// stays at its minimum size.
-func (p *Process) blockedWait(deadline time.Time) error {
-	var t *time.Timer
-	if !deadline.IsZero() {
+// blockedWaitFor parks a process that gave up its slot until it is woken,
+// the deadline passes, or a signal needs it; with stopReturns a stop signal
+// ends the wait (checkBlockedStop). The deadline is served by the kernel's
+// timer heap. It keeps its frame small, so that a sleeping process's
+// goroutine stack stays small.
+func (p *Process) blockedWaitFor(deadline time.Time, stopReturns bool) error {
+	timed := !deadline.IsZero()
+	if timed {
 		d := time.Until(deadline)
 		if d <= 0 {
 			return ipc.ETIMEDOUT
 		}
-		t = time.AfterFunc(d, p.wake)
+		p.k.timers.add(p, runtimeNano()+int64(d))
 	}
-	err := p.checkBlocked()
+	err := p.checkBlockedStop(stopReturns)
 	if err == nil {
-		<-p.park
-		err = p.checkBlocked()
-		if err == nil && t != nil && !time.Now().Before(deadline) {
+		p.park()
+		err = p.checkBlockedStop(stopReturns)
+		if err == nil && timed && !time.Now().Before(deadline) {
 			err = ipc.ETIMEDOUT
 		}
 	}
-	if t != nil {
-		t.Stop()
+	if timed {
+		p.k.timers.del(p)
 	}
 	return err
 }

@@ -150,9 +150,9 @@ func (k *ProcessManager) spawnPID(parent *Process, a SpawnAttr, owner string, fi
 	if err != nil {
 		return nil, err
 	}
-	cwd := parent.cwd
+	cwd := parent.Cwd
 	if a.Dir != "" {
-		if cwd, err = k.resolveDir(parent.cwd, a.Dir); err != nil {
+		if cwd, err = k.resolveDir(parent.Cwd, a.Dir); err != nil {
 			return nil, err
 		}
 	}
@@ -165,14 +165,14 @@ func (k *ProcessManager) spawnPID(parent *Process, a SpawnAttr, owner string, fi
 		env = parent.environ()
 	}
 	p := &Process{
-		Command: a.Command, Args: a.Args, Env: env, Cwd: cwd, cwd: cwd, env: env,
+		Command: a.Command, Args: a.Args, Env: env, Cwd: cwd,
 		Capabilities: caps, UnveilPaths: unveil, inheritedUnveil: inherited, Limits: limits,
 		Priority: prio, Owner: owner, CreatedAt: time.Now(),
-		k: k, prog: prog, park: make(chan struct{}, 1),
+		k: k, prog: prog,
 		weight: Weight(prio), heapIdx: -1,
 	}
+	p.initPark()
 	p.sys.p = p
-	p.waiter.p = p
 	if len(files) > 0 {
 		p.Files = make([]*File, len(files))
 		for i, f := range files {

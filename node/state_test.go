@@ -2,7 +2,9 @@ package node
 
 import (
 	"errors"
+	"strconv"
 	"testing"
+	"unsafe"
 )
 
 func TestTransitionTableEveryPair(t *testing.T) {
@@ -83,5 +85,17 @@ func TestPriorityWeights(t *testing.T) {
 	}
 	if Weight(50) != 1024 || Weight(100) != 88761 || Weight(1) != 15 {
 		t.Fatalf("weights: 50→%d 100→%d 1→%d", Weight(50), Weight(100), Weight(1))
+	}
+}
+
+// TestProcessSize keeps Process in the 640-byte allocation size class (632
+// bytes and the runtime's 8-byte header): a sleeping process costs its size,
+// and one more word costs 64 bytes per process (BenchmarkMemoryPerSleepingProcess).
+func TestProcessSize(t *testing.T) {
+	if strconv.IntSize != 64 {
+		t.Skip("sizes are for 64-bit platforms")
+	}
+	if got := unsafe.Sizeof(Process{}); got > 632 {
+		t.Fatalf("Process is %d bytes, want at most 632", got)
 	}
 }

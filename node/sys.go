@@ -261,7 +261,16 @@ func (p *Process) environ() []string {
 	if p.k != nil && p == p.k.init {
 		return nil
 	}
-	return p.env
+	return p.envList()
+}
+
+// envList is the process's current environment. The owner reads Env without
+// the tree lock: it is the only writer.
+func (p *Process) envList() []string {
+	if p.envSet != nil {
+		return *p.envSet
+	}
+	return p.Env
 }
 
 // Getenv returns the value of key, or "".
@@ -272,8 +281,9 @@ func (s *Sys) Getenv(key string) string {
 
 // LookupEnv returns the value of key and whether it is set.
 func (s *Sys) LookupEnv(key string) (string, bool) {
-	for i := len(s.p.env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(s.p.env[i], "="); ok && k == key {
+	env := s.p.envList()
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
 			return v, true
 		}
 	}
@@ -287,7 +297,7 @@ func (s *Sys) Setenv(key, value string) error {
 		return ipc.EINVAL
 	}
 	s.unsetenv(key)
-	s.p.env = append(s.p.env, key+"="+value)
+	*s.p.envSet = append(*s.p.envSet, key+"="+value)
 	return nil
 }
 
@@ -296,13 +306,14 @@ func (s *Sys) Unsetenv(key string) { s.unsetenv(key) }
 
 func (s *Sys) unsetenv(key string) {
 	p := s.p
-	out := make([]string, 0, len(p.env)+1) // copy on write: the slice may be shared
-	for _, kv := range p.env {
+	env := p.envList()
+	out := make([]string, 0, len(env)+1) // copy on write: the slice may be shared
+	for _, kv := range env {
 		if k, _, _ := strings.Cut(kv, "="); k != key {
 			out = append(out, kv)
 		}
 	}
-	p.env = out
+	p.envSet = &out
 }
 
 // Owner returns the user the process runs as.
@@ -399,7 +410,7 @@ func (s *Sys) Wait4(pid int, options int) (int, WaitStatus, error) {
 			}
 			return found.PID, st, s.leave(nil)
 		}
-		any := pid == -1 && p.children.n > 0
+		any := pid == -1 && p.children.head != nil
 		if !any || events {
 			for c := p.children.head; c != nil; c = c.sibNext {
 				if !match(c) {
@@ -410,7 +421,7 @@ func (s *Sys) Wait4(pid int, options int) (int, WaitStatus, error) {
 					if options&WNOWAIT == 0 {
 						c.waitEvents &^= evStopped
 					}
-					st := stoppedStatus(c.stopSig)
+					st := stoppedStatus(ipc.Signal(c.stopSig))
 					k.mu.Unlock()
 					return c.PID, st, s.leave(nil)
 				}
@@ -433,7 +444,7 @@ func (s *Sys) Wait4(pid int, options int) (int, WaitStatus, error) {
 		if options&WNOHANG != 0 {
 			return 0, 0, s.leave(nil)
 		}
-		if err := p.waiter.Wait(time.Time{}); err != nil {
+		if err := p.waiter().Wait(time.Time{}); err != nil {
 			return -1, 0, s.leave(err)
 		}
 	}
@@ -559,7 +570,7 @@ func (s *Sys) Pause() error {
 	s.enter()
 	s.need(security.PromiseStdio, "pause")
 	for {
-		if err := s.p.waiter.Wait(time.Time{}); err != nil {
+		if err := s.p.waiter().Wait(time.Time{}); err != nil {
 			return s.leave(err)
 		}
 	}
@@ -581,7 +592,7 @@ func (s *Sys) Sigsuspend(mask ipc.SignalSet) error {
 	p.mu.Unlock()
 	var err error
 	for err == nil {
-		err = p.waiter.Wait(time.Time{})
+		err = p.waiter().Wait(time.Time{})
 	}
 	if err == errKilled {
 		return s.leave(err)
@@ -603,7 +614,7 @@ func (s *Sys) Sleep(d time.Duration) error {
 	s.need(security.PromiseStdio, "nanosleep")
 	deadline := time.Now().Add(d)
 	for {
-		err := s.p.waiter.Wait(deadline)
+		err := s.p.waiter().Wait(deadline)
 		if err == ipc.ETIMEDOUT {
 			return s.leave(nil)
 		}

@@ -240,7 +240,7 @@ func (p *Process) abs(name string) (string, error) {
 		return "", ipc.ENOENT
 	}
 	if !strings.HasPrefix(name, "/") {
-		name = path.Join(p.cwd, name)
+		name = path.Join(p.Cwd, name)
 	}
 	return vfs.Clean(name)
 }
@@ -317,18 +317,18 @@ func (s *Sys) Chdir(dir string) error {
 	} else if err := s.checkPath("chdir", want, "r"); err != nil {
 		return s.leave(err)
 	}
-	abs, err := p.k.resolveDir(p.cwd, dir)
+	abs, err := p.k.resolveDir(p.Cwd, dir)
 	if err != nil {
 		return s.leave(err)
 	}
 	p.mu.Lock()
-	p.cwd, p.Cwd = abs, abs
+	p.Cwd = abs
 	p.mu.Unlock()
 	return s.leave(nil)
 }
 
 // Getcwd returns the working directory.
-func (s *Sys) Getcwd() string { s.enter(); s.need(security.PromiseStdio, "getcwd"); return s.p.cwd }
+func (s *Sys) Getcwd() string { s.enter(); s.need(security.PromiseStdio, "getcwd"); return s.p.Cwd }
 
 // Stat describes a file of the namespace.
 func (s *Sys) Stat(name string) (fs.FileInfo, error) {
