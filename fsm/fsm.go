@@ -64,6 +64,12 @@ func (f *FSM) Apply(index uint64, data []byte) any {
 // beyond Config.Reads (ErrVersion). The error names the index; nothing
 // was changed, and the log must not be applied past it.
 func (f *FSM) ApplyEntry(index uint64, data []byte) (any, error) {
+	return f.applyEntry(index, data, nil)
+}
+
+// applyEntry is ApplyEntry, recording the entry's changes in changes when
+// it is not nil (ApplyEntryChanges).
+func (f *FSM) applyEntry(index uint64, data []byte, changes *[]Change) (any, error) {
 	cmd, err := Decode(data)
 	if err == nil && !f.readsAll {
 		err = f.reads.admitsEntry(data, cmd)
@@ -74,7 +80,7 @@ func (f *FSM) ApplyEntry(index uint64, data []byte) (any, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.view = nil
-	a := applier{cfg: &f.cfg, s: f.st, index: index}
+	a := applier{cfg: &f.cfg, s: f.st, index: index, changes: changes}
 	var out any
 	if b, ok := cmd.(*Batch); ok {
 		rs := make([]*Result, len(b.Commands))
@@ -151,6 +157,8 @@ type applier struct {
 	s          *state
 	index      uint64
 	sessionSeq uint64 // sessions registered so far in this entry
+	// changes, if not nil, collects what the entry changes (changes.go).
+	changes *[]Change
 }
 
 // advance moves the clock to the leader time of a command. The clock never
