@@ -104,6 +104,10 @@ type fsmAdapter struct {
 	// onRestoreErr, if set, turns the error of a snapshot that fails to
 	// restore into one naming the snapshot (raftstore.Stores.RestoreFailed).
 	onRestoreErr func(error) error
+	// onChanges and onRestored are Env.Changes and Env.Restored; set
+	// before raft starts.
+	onChanges  func(index uint64, changes []fsm.Change)
+	onRestored func(index uint64)
 }
 
 var (
@@ -142,7 +146,7 @@ func (a *fsmAdapter) ApplyBatch(logs []*raft.Log) []any {
 		if l.Type != raft.LogCommand {
 			continue
 		}
-		res, err := a.f.ApplyEntry(l.Index, l.Data)
+		res, err := a.applyEntry(l)
 		if err != nil {
 			// A damaged or unreadable entry: apply nothing from here on,
 			// and stop the agent (Env.Fatal). The table stays at the
@@ -160,6 +164,19 @@ func (a *fsmAdapter) ApplyBatch(logs []*raft.Log) []any {
 	}
 	a.advance(logs[len(logs)-1].Index)
 	return out
+}
+
+// applyEntry applies one command entry, and tells onChanges what it
+// changed when it is set.
+func (a *fsmAdapter) applyEntry(l *raft.Log) (any, error) {
+	if a.onChanges == nil {
+		return a.f.ApplyEntry(l.Index, l.Data)
+	}
+	res, changes, err := a.f.ApplyEntryChanges(l.Index, l.Data)
+	if err == nil {
+		a.onChanges(l.Index, changes)
+	}
+	return res, err
 }
 
 // corrupt latches err as the adapter's failure, names the log file in it,
@@ -192,6 +209,9 @@ func (a *fsmAdapter) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	a.restores.Add(1)
+	if a.onRestored != nil {
+		a.onRestored(a.f.AppliedIndex())
+	}
 	a.advance(a.f.AppliedIndex())
 	return nil
 }

@@ -133,6 +133,12 @@ type Env struct {
 	// checksummed envelope only once every voter knows it. Unset means
 	// fsm.Known(): a cluster of this release only.
 	Writable func() fsm.Versions
+	// Changes, if set, hears what each applied command entry changed
+	// (fsm.FSM.ApplyEntryChanges), in log order, from raft's FSM
+	// goroutine; Restored, the table's applied index after a snapshot
+	// restore replaced it. Neither may block: they run on the apply path.
+	Changes  func(index uint64, changes []fsm.Change)
+	Restored func(index uint64)
 }
 
 // Replica is this node's copy of the process table: raft over the stores
@@ -205,6 +211,8 @@ func New(cfg Config, trans raft.Transport, env Env) (*Replica, error) {
 		return nil, err
 	}
 	r.adapter.onFatal = env.Fatal
+	r.adapter.onChanges = env.Changes
+	r.adapter.onRestored = env.Restored
 	r.adapter.logFile = "the in-memory log"
 	if d := r.stores.durable; d != nil {
 		r.adapter.logFile = d.DBPath

@@ -21,14 +21,18 @@ func (noTerm) Term() (ready, done <-chan struct{}, ok bool) { return nil, nil, f
 
 // newDevReplica starts a single-node, in-memory replica on raft's
 // in-memory transport and waits until it leads. Its cleanup stops it.
-func newDevReplica(t *testing.T) *Replica {
+func newDevReplica(t *testing.T) *Replica { t.Helper(); return newDevReplicaEnv(t, Env{}) }
+
+// newDevReplicaEnv is newDevReplica with env's hooks.
+func newDevReplicaEnv(t *testing.T, env Env) *Replica {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Name, cfg.Dev = "r1", true
 	addr, trans := raft.NewInmemTransport("")
 	cfg.Addr = string(addr)
 	stop := make(chan struct{})
-	r, err := New(cfg, trans, Env{Logger: slog.New(slog.DiscardHandler), Stop: stop, Leadership: noTerm{}})
+	env.Logger, env.Stop, env.Leadership = slog.New(slog.DiscardHandler), stop, noTerm{}
+	r, err := New(cfg, trans, env)
 	if err != nil {
 		t.Fatal(err)
 	}
