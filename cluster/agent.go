@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vproc/vproc/cluster/events"
 	"github.com/vproc/vproc/cluster/internal/logbridge"
 	"github.com/vproc/vproc/cluster/leader"
 	"github.com/vproc/vproc/cluster/membership"
@@ -48,6 +49,7 @@ type Agent struct {
 	members *membership.Manager
 	lead    *leader.Leader
 	serving *serving
+	events  *events.Buffer // the recent events of GET /v1/events
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -183,6 +185,9 @@ func (a *Agent) open() error {
 	}
 
 	gate := &versionGate{a: a, self: cfg.claimedVersions()}
+	if a.events, err = events.New(events.Config{Size: cfg.EventBuffer}, 0); err != nil {
+		return err
+	}
 	a.replica, err = replica.New(cfg.replicaConfig(a.raftAddr), a.trans, replica.Env{
 		Logger:     a.logger,
 		Stop:       a.shutdownCh,
@@ -190,6 +195,8 @@ func (a *Agent) open() error {
 		Placer:     spawnPlacer{a},
 		Fatal:      a.fatal,
 		Writable:   gate.writable,
+		Changes:    a.events.Publish,
+		Restored:   a.events.Reset,
 	})
 	if err != nil {
 		return err
@@ -376,6 +383,8 @@ func (a *Agent) GossipAddr() string { return a.gossipAddr }
 
 // name implements core.name.
 func (a *Agent) name() string { return a.cfg.Name }
+
+func (a *Agent) eventBuffer() *events.Buffer { return a.events }
 
 // isLeader implements core.isLeader.
 func (a *Agent) isLeader() bool { return a.replica.IsLeader() }

@@ -179,6 +179,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		Programs:    s.programs.Handler(),
 		NodeAuth:    tlsc != nil,
 		Keyring:     keyringOf(c),
+		Events:      c.eventBuffer(),
 	})
 	if err != nil {
 		cancel()

@@ -121,6 +121,11 @@ func appendProcEvents(out []api.Event, c *fsm.Change, ev eventFunc) []api.Event 
 			return append(out, ev(api.EventTopicProc, api.EventStarted, n.PID, n.Node, incDetail(n)))
 		}
 	case fsm.StateExited, fsm.StateLost:
+		if o.State == fsm.StatePlaced && n.StartedAt != 0 {
+			// A short process: its node reported the start with the
+			// exit (fsm.Exited.Started).
+			out = append(out, ev(api.EventTopicProc, api.EventStarted, n.PID, n.Node, incDetail(n)))
+		}
 		typ, d := ending(n.Status)
 		if n.State == fsm.StateLost {
 			typ = api.EventLost

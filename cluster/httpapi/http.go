@@ -90,6 +90,9 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(api.ProgramBlobsPath+"/", s.programs)
 	}
 	s.keyringRoutes(mux)
+	if s.events != nil {
+		mux.Handle(api.EventsPath, methods{http.MethodGet: s.handleEvents})
+	}
 	if s.debug {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

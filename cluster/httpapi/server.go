@@ -11,6 +11,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/cluster/events"
 	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/ipc"
@@ -149,6 +150,9 @@ type Config struct {
 	NodeAuth bool
 	// Keyring, if set, serves /v1/operator/keyring (keyring_endpoint.go).
 	Keyring Keyring
+	// Events, if set, serves GET /v1/events from this node's recent
+	// events (events_endpoint.go).
+	Events *events.Buffer
 }
 
 // Server is the HTTP API of one node. Every node serves every route;
@@ -168,6 +172,7 @@ type Server struct {
 	programs  http.Handler
 	nodeAuth  bool
 	keyring   Keyring
+	events    *events.Buffer
 	h         http.Handler
 
 	// ctx ends when Drain is called: long polls and log streams end with
@@ -199,6 +204,7 @@ func New(cfg Config) (*Server, error) {
 		programs:  cfg.Programs,
 		nodeAuth:  cfg.NodeAuth,
 		keyring:   cfg.Keyring,
+		events:    cfg.Events,
 		ctx:       ctx,
 		cancel:    cancel,
 	}
