@@ -44,6 +44,9 @@ type EventStream struct {
 	dec  *json.Decoder
 	// Node is the name of the agent that serves the stream.
 	Node string
+	// Start is the index the agent had applied when the stream opened:
+	// a stream without Resume shows the events after it.
+	Start uint64
 }
 
 // Events opens the event stream of the agent the client talks to (any
@@ -81,7 +84,9 @@ func (c *Client) Events(ctx context.Context, opts EventOpts) (*EventStream, erro
 		defer resp.Body.Close()
 		return nil, errorAnswer(resp)
 	}
-	return &EventStream{body: resp.Body, dec: json.NewDecoder(resp.Body), Node: resp.Header.Get(api.HeaderNode)}, nil
+	es := &EventStream{body: resp.Body, dec: json.NewDecoder(resp.Body), Node: resp.Header.Get(api.HeaderNode)}
+	es.Start, _ = strconv.ParseUint(resp.Header.Get(api.HeaderIndex), 10, 64)
+	return es, nil
 }
 
 // Next returns the next line of the stream: an event, a heartbeat or the

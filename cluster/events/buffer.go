@@ -141,7 +141,14 @@ type Subscription struct {
 	filter Filter
 	next   uint64 // the sequence number of the next event to read
 	epoch  uint64
+	// upTo is the applied index when Read last caught up with the buffer.
+	upTo uint64
 }
+
+// UpTo returns the index up to which the reader has read every event: the
+// index applied when a Read last returned a channel to wait on (a
+// heartbeat's index), or the index it subscribed after.
+func (s *Subscription) UpTo() uint64 { return s.upTo }
 
 // Subscribe returns a reader of the events that f selects: those after
 // index from when resume is set (a *GoneError when the buffer no longer
@@ -149,10 +156,11 @@ type Subscription struct {
 func (b *Buffer) Subscribe(f Filter, from uint64, resume bool) (*Subscription, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := &Subscription{b: b, filter: f, next: b.head, epoch: b.epoch}
+	s := &Subscription{b: b, filter: f, next: b.head, epoch: b.epoch, upTo: b.applied.Load()}
 	if !resume {
 		return s, nil
 	}
+	s.upTo = from
 	if from < b.floor {
 		return nil, &GoneError{Index: from, Oldest: b.floor}
 	}
@@ -170,15 +178,15 @@ func (b *Buffer) Subscribe(f Filter, from uint64, resume bool) (*Subscription, e
 // that a filter that selects few events does not hold Publish back.
 const maxScan = 1024
 
-// Read returns up to max events the subscription has not read yet (at
-// least one when max < 1); or none and the channel that is closed when
+// Read returns up to limit events the subscription has not read yet (at
+// least one when limit < 1); or none and the channel that is closed when
 // there may be more; or none and no channel when the filter passed over
 // many events: read again. dropped, when not "", says why the reader is
 // dropped: it fell behind the buffer, or the buffer was reset; it reads
 // nothing more.
-func (s *Subscription) Read(max int) (evs []api.Event, wait <-chan struct{}, dropped string) {
-	if max < 1 {
-		max = 1
+func (s *Subscription) Read(limit int) (evs []api.Event, wait <-chan struct{}, dropped string) {
+	if limit < 1 {
+		limit = 1
 	}
 	b := s.b
 	b.mu.Lock()
@@ -189,7 +197,7 @@ func (s *Subscription) Read(max int) (evs []api.Event, wait <-chan struct{}, dro
 	case b.head-s.next > uint64(len(b.ring)):
 		return nil, nil, fmt.Sprintf("the reader fell more than %d events behind", b.size)
 	}
-	for scanned := 0; s.next < b.head && len(evs) < max && scanned < maxScan; scanned++ {
+	for scanned := 0; s.next < b.head && len(evs) < limit && scanned < maxScan; scanned++ {
 		e := &b.ring[s.next%b.size]
 		s.next++
 		if s.filter.Match(e) {
@@ -197,6 +205,10 @@ func (s *Subscription) Read(max int) (evs []api.Event, wait <-chan struct{}, dro
 		}
 	}
 	if len(evs) == 0 && s.next == b.head {
+		// Events are added, and their index made applied, under mu; an
+		// entry without events only moves applied. So every event up to
+		// applied has been read.
+		s.upTo = max(s.upTo, b.applied.Load())
 		return nil, b.wake, ""
 	}
 	return evs, nil, ""

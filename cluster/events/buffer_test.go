@@ -76,6 +76,9 @@ func TestResumeAndGone(t *testing.T) {
 	if got := indexes(readAll(t, live)); len(got) != 4 || got[0] != 11 || got[3] != 14 {
 		t.Fatalf("live reader got %v, want 11..14", got)
 	}
+	if live.UpTo() != 15 {
+		t.Fatalf("a reader caught up has read up to %d, want the applied 15", live.UpTo())
+	}
 	s, err := b.Subscribe(Filter{}, 12, true)
 	if err != nil {
 		t.Fatal(err)

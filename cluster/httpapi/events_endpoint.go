@@ -76,7 +76,6 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	last := s.events.Applied()
 	sub, err := s.events.Subscribe(f, from, resume)
 	var gone *events.GoneError
 	if errors.As(err, &gone) {
@@ -88,14 +87,14 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if resume {
-		last = from
-	}
+	last := sub.UpTo()
 	ctx, cancel := s.reqCtx(r)
 	defer cancel()
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", api.ContentTypeEvents)
-	w.Header().Set(api.HeaderIndex, strconv.FormatUint(s.events.Applied(), 10))
+	// A stream from now shows the events after the index it subscribed
+	// at; a resumed one, those after from.
+	w.Header().Set(api.HeaderIndex, strconv.FormatUint(last, 10))
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
 	// send writes lines and flushes them; false: the client is gone.
@@ -132,7 +131,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-wait:
 		case <-idle.C:
-			if !send(api.Event{Index: s.events.Applied(), Type: api.EventHeartbeat}) {
+			if !send(api.Event{Index: sub.UpTo(), Type: api.EventHeartbeat}) {
 				return
 			}
 			idle.Reset(eventHeartbeat)
