@@ -2,11 +2,13 @@ package cluster
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -386,5 +388,87 @@ func TestEventsSlowReaderDropped(t *testing.T) {
 	}
 	if last.Type != api.EventDropped || last.Topic != api.EventTopicStream || !strings.Contains(fmt.Sprint(last.Detail["reason"]), "fell more than 16 events behind") {
 		t.Fatalf("the stalled stream's last line is %+v, want the dropped notice", last)
+	}
+}
+
+// TestEventsClientGoneEndsHandler checks that a stream's handler ends when
+// its client goes away, idle or not.
+func TestEventsClientGoneEndsHandler(t *testing.T) {
+	c := MakeCluster(t, 1)
+	a := c.leader()
+	cl := agentClient(t, a)
+	inHandler := func() bool {
+		buf := make([]byte, 1<<20)
+		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "(*Server).handleEvents")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var streams []*client.EventStream
+	for i := 0; i < 3; i++ {
+		es, err := cl.Events(ctx, client.EventOpts{Resume: i > 0, Topics: []string{api.EventTopicProc}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams = append(streams, es)
+	}
+	poll(t, 10*time.Second, func() error {
+		if !inHandler() {
+			return errors.New("no stream handler runs")
+		}
+		return nil
+	})
+	cancel()
+	for _, es := range streams {
+		_ = es.Close()
+	}
+	poll(t, 30*time.Second, func() error {
+		if inHandler() {
+			return errors.New("a stream handler still runs after its client went away")
+		}
+		return nil
+	})
+}
+
+// TestEventsSnapshotRestoreDropsReaders checks that restoring a snapshot
+// drops the readers (the events between are unknown) and that a resume
+// from before the snapshot is gone.
+func TestEventsSnapshotRestoreDropsReaders(t *testing.T) {
+	c := MakeCluster(t, 1)
+	a := c.leader()
+	cl := agentClient(t, a)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if r, err := cl.Spawn(ctx, api.SpawnRequest{Command: "true"}); err != nil {
+		t.Fatal(err)
+	} else if _, err := cl.Wait(ctx, r.PID); err != nil {
+		t.Fatal(err)
+	}
+	var snap bytes.Buffer
+	if err := cl.SnapshotSave(ctx, &snap); err != nil {
+		t.Fatal(err)
+	}
+	s := openEvents(t, cl, client.EventOpts{})
+	if err := cl.SnapshotRestore(ctx, &snap); err != nil {
+		t.Fatal(err)
+	}
+	var last api.Event
+	deadline := time.After(30 * time.Second)
+	for last.Type != api.EventDropped {
+		select {
+		case e, ok := <-s.ch:
+			if !ok {
+				t.Fatalf("the stream ended without the dropped notice; last %+v", last)
+			}
+			last = e
+		case <-deadline:
+			t.Fatal("no dropped notice after the restore")
+		}
+	}
+	if !strings.Contains(fmt.Sprint(last.Detail["reason"]), "restored from a snapshot") {
+		t.Fatalf("dropped: %+v", last)
+	}
+	_, err := cl.Events(ctx, client.EventOpts{Resume: true, Index: 0})
+	var gone *client.EventsGoneError
+	if !errors.As(err, &gone) || gone.Oldest == 0 {
+		t.Fatalf("resume from before the snapshot: %v", err)
 	}
 }

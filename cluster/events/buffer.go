@@ -86,9 +86,12 @@ func (b *Buffer) Publish(index uint64, changes []fsm.Change) {
 }
 
 // Reset empties the buffer after the table was replaced by a snapshot of
-// index: the events before it are unknown. Every reader is dropped.
+// index: the events before it are unknown. Every reader is dropped. An
+// operator's restore carries index 0 and lands above the entries applied
+// so far, so a resume may start no lower than those either.
 func (b *Buffer) Reset(index uint64) {
 	b.mu.Lock()
+	index = max(index, b.applied.Load())
 	b.ring = b.ring[:0]
 	b.head = 0
 	b.floor = index

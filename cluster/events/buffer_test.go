@@ -167,6 +167,12 @@ func TestResetDropsReaders(t *testing.T) {
 	if b.Applied() != 50 {
 		t.Fatalf("applied %d after reset, want 50", b.Applied())
 	}
+	// An operator's restore reports index 0: the floor stays at what
+	// was applied.
+	b.Reset(0)
+	if _, err := b.Subscribe(Filter{}, 49, true); !errors.As(err, &gone) || gone.Oldest != 50 {
+		t.Fatalf("resume from before an operator's restore: %v", err)
+	}
 }
 
 // TestReadScansBounded checks that a filter passing over many events
