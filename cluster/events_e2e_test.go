@@ -116,25 +116,13 @@ next:
 	return -1
 }
 
-func agentClient(t *testing.T, a *Agent) *client.Client {
-	t.Helper()
-	cfg := client.DefaultConfig()
-	cfg.Addr = "http://" + a.HTTPAddr()
-	cl, err := client.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	return cl
-}
-
 // TestEventsThroughTheAPI follows a real agent's stream while processes
 // are spawned, exit and are killed and IPC objects come and go; then it
 // resumes, filters, and asks for an index the buffer no longer holds.
 func TestEventsThroughTheAPI(t *testing.T) {
 	c := MakeCluster(t, 1, func(_ int, cfg *Config) { cfg.EventBuffer = 256 })
 	a := c.leader()
-	cl := agentClient(t, a)
+	cl := clientOf(t, a)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	all := openEvents(t, cl, client.EventOpts{})
@@ -291,7 +279,7 @@ func TestEventsFollowersServeTheSame(t *testing.T) {
 	l := c.leader()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	lc := agentClient(t, l)
+	lc := clientOf(t, l)
 	r, err := lc.Spawn(ctx, api.SpawnRequest{Command: "true"})
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +289,7 @@ func TestEventsFollowersServeTheSame(t *testing.T) {
 	}
 	var want []api.Event
 	for _, a := range c.up() {
-		s := openEvents(t, agentClient(t, a), client.EventOpts{Resume: true, Index: 0, Topics: []string{api.EventTopicProc}, PID: r.PID})
+		s := openEvents(t, clientOf(t, a), client.EventOpts{Resume: true, Index: 0, Topics: []string{api.EventTopicProc}, PID: r.PID})
 		got := s.until(30*time.Second, func(s []api.Event) bool { return has(s, api.EventTopicProc, api.EventExited, r.PID, nil) })
 		if want == nil {
 			want = got
@@ -326,7 +314,7 @@ func TestEventsFollowersServeTheSame(t *testing.T) {
 func TestEventsSlowReaderDropped(t *testing.T) {
 	c := MakeCluster(t, 1, func(_ int, cfg *Config) { cfg.EventBuffer = 16 })
 	a := c.leader()
-	cl := agentClient(t, a)
+	cl := clientOf(t, a)
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048) })
@@ -396,7 +384,7 @@ func TestEventsSlowReaderDropped(t *testing.T) {
 func TestEventsClientGoneEndsHandler(t *testing.T) {
 	c := MakeCluster(t, 1)
 	a := c.leader()
-	cl := agentClient(t, a)
+	cl := clientOf(t, a)
 	inHandler := func() bool {
 		buf := make([]byte, 1<<20)
 		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "(*Server).handleEvents")
@@ -434,7 +422,7 @@ func TestEventsClientGoneEndsHandler(t *testing.T) {
 func TestEventsSnapshotRestoreDropsReaders(t *testing.T) {
 	c := MakeCluster(t, 1)
 	a := c.leader()
-	cl := agentClient(t, a)
+	cl := clientOf(t, a)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if r, err := cl.Spawn(ctx, api.SpawnRequest{Command: "true"}); err != nil {

@@ -14,9 +14,19 @@ import (
 // aclAgent starts a dev-like agent with ACLs on and returns its address.
 func aclAgent(t *testing.T) string {
 	t.Helper()
+	return devAgent(t, func(cfg *cluster.Config) {
+		cfg.ACLEnabled, cfg.AgentToken = true, "acl-test-agent-token-0123456789"
+	})
+}
+
+// devAgent starts a dev agent on free loopback ports, its configuration
+// adjusted by adjust, stops it at the end of the test and returns its
+// address.
+func devAgent(t *testing.T, adjust func(*cluster.Config)) string {
+	t.Helper()
 	cfg := cluster.DevConfig()
 	cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.ACLEnabled, cfg.AgentToken = true, "acl-test-agent-token-0123456789"
+	adjust(&cfg)
 	a, err := cluster.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -49,28 +49,16 @@ func followCLI(t *testing.T, addr, token string, done func(stdout string) bool, 
 	return r
 }
 
-// eventsAgent starts an agent on free loopback ports with an event
-// buffer of size events, ACLs on when acl is set.
+// eventsAgent starts an agent with an event buffer of size events, ACLs
+// on when acl is set, and waits for its leader.
 func eventsAgent(t *testing.T, size int, acl bool) string {
 	t.Helper()
-	cfg := cluster.DevConfig()
-	cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.EventBuffer = size
-	if acl {
-		cfg.ACLEnabled, cfg.AgentToken = true, "events-test-agent-token-0123456789"
-	}
-	a, err := cluster.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
+	addr := devAgent(t, func(cfg *cluster.Config) {
+		cfg.EventBuffer = size
+		if acl {
+			cfg.ACLEnabled, cfg.AgentToken = true, "events-test-agent-token-0123456789"
 		}
 	})
-	addr := "http://" + a.HTTPAddr()
 	testwait.For(t, "a leader", 30*time.Second, func() bool { return vprocAs(addr, "", "health").code == 0 })
 	return addr
 }
