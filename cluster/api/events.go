@@ -20,6 +20,8 @@ package api
 // (EventHeartbeat) at least every EventHeartbeatInterval. A reader that
 // falls behind by more than the agent's buffer is dropped: its last line
 // is an EventDropped event of topic EventTopicStream.
+
+// EventsPath is the route of the event stream.
 const EventsPath = "/v1/events"
 
 // ContentTypeEvents is the Content-Type of the event stream.

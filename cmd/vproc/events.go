@@ -115,9 +115,7 @@ func followEvents(ctx context.Context, c *client.Client, opts client.EventOpts, 
 			if ctx.Err() != nil {
 				return nil
 			}
-			if err != nil {
-				fmt.Fprintf(stderr, "vproc: events: %s; resuming after index %d\n", err, opts.Index)
-			}
+			fmt.Fprintf(stderr, "vproc: events: %s; resuming after index %d\n", err, opts.Index)
 		}
 		t := time.NewTimer(eventsReconnectPause)
 		select {
@@ -130,7 +128,7 @@ func followEvents(ctx context.Context, c *client.Client, opts client.EventOpts, 
 }
 
 // readEvents prints what es sends until it ends, keeping in opts.Index
-// the index to resume after. It returns why the stream ended.
+// the index to resume after. It returns why the stream ended, never nil.
 func readEvents(es *client.EventStream, opts *client.EventOpts, print func(api.Event) error) error {
 	for {
 		ev, err := es.Next()
