@@ -14,14 +14,28 @@ import (
 // parent) gives none.
 func Derive(index uint64, changes []fsm.Change) []api.Event {
 	var out []api.Event
+	var t timeCache
 	for i := range changes {
-		out = appendEvents(out, index, &changes[i])
+		out = appendEvents(out, index, &changes[i], t.format(changes[i].Time))
 	}
 	return out
 }
 
-func appendEvents(out []api.Event, index uint64, c *fsm.Change) []api.Event {
-	at := formatTime(c.Time)
+// timeCache formats the times of an entry's changes, which mostly share
+// one, once.
+type timeCache struct {
+	ns int64
+	s  string
+}
+
+func (c *timeCache) format(ns int64) string {
+	if ns != c.ns || c.s == "" {
+		c.ns, c.s = ns, formatTime(ns)
+	}
+	return c.s
+}
+
+func appendEvents(out []api.Event, index uint64, c *fsm.Change, at string) []api.Event {
 	ev := func(topic, typ string, pid uint64, node string, detail map[string]any) api.Event {
 		return api.Event{Index: index, Topic: topic, Type: typ, PID: pid, Node: node, Time: at, Detail: detail}
 	}
