@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -157,4 +158,50 @@ func TestEventsCLIGone(t *testing.T) {
 		t.Fatalf("events --index 0: %+v", r)
 	}
 	checkOneLine(t, []string{"events", "--index", "0"}, r.stderr)
+}
+
+// TestEventsCLIReconnects: a stream that ends, or drops the reader, is
+// reopened after the last index seen (a heartbeat's included), and the
+// events are printed once each.
+func TestEventsCLIReconnects(t *testing.T) {
+	f := newFakeAPI(t)
+	var mu sync.Mutex
+	var asked []string
+	f.mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n := len(asked)
+		asked = append(asked, r.URL.Query().Get("index"))
+		mu.Unlock()
+		w.Header().Set(api.HeaderIndex, "10")
+		w.Header().Set("Content-Type", api.ContentTypeEvents)
+		enc := json.NewEncoder(w)
+		switch n {
+		case 0: // an event, then the connection ends
+			enc.Encode(api.Event{Index: 11, Topic: "proc", Type: "spawned", PID: 5, Time: "2026-12-07T04:31:02Z"})
+		case 1: // a heartbeat, an event, then this reader is dropped
+			enc.Encode(api.Event{Index: 12, Type: api.EventHeartbeat})
+			enc.Encode(api.Event{Index: 14, Topic: "proc", Type: "exited", PID: 5, Time: "2026-12-07T04:31:03Z", Detail: map[string]any{"exit_code": 0}})
+			enc.Encode(api.Event{Index: 14, Topic: api.EventTopicStream, Type: api.EventDropped, Detail: map[string]any{"reason": "fell behind"}})
+		default: // idle until the client goes
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		}
+	})
+	r := followCLI(t, f.srv.URL, "", func(string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(asked) >= 3
+	}, "events", "-o", "json")
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(asked, ",") != ",11,14" {
+		t.Fatalf("the stream was asked from %q, want from now, then after 11, then after 14", asked)
+	}
+	if n := strings.Count(r.stdout, "\n"); n != 2 || !strings.Contains(r.stdout, `"type":"spawned"`) || !strings.Contains(r.stdout, `"type":"exited"`) {
+		t.Fatalf("stdout %q, want the two events once each", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "dropped this reader: fell behind; resuming after index 14") {
+		t.Fatalf("stderr %q", r.stderr)
+	}
 }
