@@ -304,6 +304,25 @@ func TestEventsFollowersServeTheSame(t *testing.T) {
 			}
 		}
 	}
+	// A node that crashes with a process on it goes down, is declared
+	// lost, and so is its process: the leader's stream says so.
+	gone := c.followers()[0]
+	name := gone.Name()
+	nodes := openEvents(t, lc, client.EventOpts{Node: name})
+	sp, err := lc.Spawn(ctx, api.SpawnRequest{Command: "sleep", Args: []string{"60"}, Node: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes.until(30*time.Second, func(s []api.Event) bool { return has(s, api.EventTopicProc, api.EventStarted, sp.PID, nil) })
+	c.crash(c.index(gone))
+	lost := nodes.until(60*time.Second, func(s []api.Event) bool {
+		return has(s, api.EventTopicNode, api.EventLost, 0, nil) && has(s, api.EventTopicProc, api.EventLost, sp.PID, nil)
+	})
+	for _, e := range lost {
+		if e.Node != name {
+			t.Fatalf("events of node %s:%s", name, describeEvents(lost))
+		}
+	}
 }
 
 // TestEventsSlowReaderDropped opens a stream that reads nothing, through
