@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vproc/vproc/cluster/events"
 	"github.com/vproc/vproc/cluster/internal/logbridge"
 	"github.com/vproc/vproc/cluster/leader"
 	"github.com/vproc/vproc/cluster/membership"
@@ -50,6 +51,7 @@ type Agent struct {
 	lead    *leader.Leader
 	serving *serving
 	metrics *telemetry.Metrics // GET /v1/metrics (metrics.go)
+	events  *events.Buffer     // the recent events of GET /v1/events
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -188,6 +190,9 @@ func (a *Agent) open() error {
 		return err
 	}
 	gate := &versionGate{a: a, self: cfg.claimedVersions()}
+	if a.events, err = events.New(events.Config{Size: cfg.EventBuffer}, 0); err != nil {
+		return err
+	}
 	a.replica, err = replica.New(cfg.replicaConfig(a.raftAddr), a.trans, replica.Env{
 		Logger:     a.logger,
 		Stop:       a.shutdownCh,
@@ -196,6 +201,8 @@ func (a *Agent) open() error {
 		Fatal:      a.fatal,
 		Writable:   gate.writable,
 		Applied:    a.metrics.Applied,
+		Changes:    a.events.Publish,
+		Restored:   a.events.Reset,
 	})
 	if err != nil {
 		return err
@@ -383,6 +390,8 @@ func (a *Agent) GossipAddr() string { return a.gossipAddr }
 
 // name implements core.name.
 func (a *Agent) name() string { return a.cfg.Name }
+
+func (a *Agent) eventBuffer() *events.Buffer { return a.events }
 
 // isLeader implements core.isLeader.
 func (a *Agent) isLeader() bool { return a.replica.IsLeader() }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/cluster/events"
 	"github.com/vproc/vproc/cluster/lease"
 	"github.com/vproc/vproc/cluster/membership"
 	"github.com/vproc/vproc/cluster/mtls"
@@ -62,6 +63,10 @@ type Config struct {
 	// Retention is how long init keeps an exited process spawned from the
 	// CLI before reaping it.
 	Retention time.Duration
+	// EventBuffer is how many recent events of GET /v1/events the agent
+	// keeps for streams that resume or fall behind (package
+	// cluster/events).
+	EventBuffer int
 	// Programs are the programs the local kernel runs. Nil means
 	// builtins.Programs() (package node/builtins). An application that
 	// embeds the agent installs the builtins and its own programs here;
@@ -276,6 +281,8 @@ func DefaultConfig() Config {
 		GossipAddr: net.JoinHostPort("0.0.0.0", strconv.Itoa(DefaultGossipPort)),
 		Retention:  time.Hour,
 
+		EventBuffer: events.DefaultConfig().Size,
+
 		MaxProgramBytes: api.DefaultMaxProgramBytes,
 
 		MaxVoters:         5,
@@ -416,6 +423,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.FSM.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	if ec := (events.Config{Size: c.EventBuffer}); ec.Validate() != nil {
+		return bad("event buffer %d must be in 1..%d", c.EventBuffer, events.MaxSize)
 	}
 	if err := c.Scheduler.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/cluster/events"
 	"github.com/vproc/vproc/fsm"
 )
 
@@ -16,6 +17,9 @@ import (
 type core interface {
 	// name returns this node's name (its raft server ID).
 	name() string
+	// eventBuffer returns the recent events derived from the entries this
+	// node applied, or nil when it keeps none.
+	eventBuffer() *events.Buffer
 
 	// submit commits cmd through raft on the leader, group-committed with
 	// other commands, and returns its result. sess, if not nil, wraps it in

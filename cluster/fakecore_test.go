@@ -20,6 +20,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/cluster/events"
 	"github.com/vproc/vproc/cluster/runner"
 	"github.com/vproc/vproc/fsm"
 )
@@ -193,6 +194,8 @@ func (c *fakeCore) consistentView(ctx context.Context) (*fsm.View, error) {
 }
 
 func (c *fakeCore) localView() *fsm.View { return c.f.View() }
+
+func (c *fakeCore) eventBuffer() *events.Buffer { return nil }
 
 func (c *fakeCore) waitApplied(ctx context.Context, index uint64) error {
 	for {

@@ -24,8 +24,8 @@ import (
 //     never be refused.
 //
 // Requests that are long by design (blocking queries, waits, followed logs,
-// standard input, snapshots, IPC streams and message-queue calls that wait)
-// lift the deadlines that concern them (longRequest): they end when their
+// the event stream, standard input, snapshots, IPC streams and
+// message-queue calls that wait) lift the deadlines that concern them (longRequest): they end when their
 // own server-side bound passes or when the client goes away, and an
 // accepted connection carries TCP keep-alives, so a vanished client is
 // noticed. An upgraded IPC stream clears its deadlines after Hijack.
@@ -86,7 +86,7 @@ func longRequest(r *http.Request) (read, write bool) {
 		return false, true
 	case strings.HasSuffix(p, "/logs") && strings.HasPrefix(p, "/v1/procs/"):
 		return false, true
-	case p == "/v1/mq/recv" || p == "/v1/mq/send":
+	case p == "/v1/mq/recv" || p == "/v1/mq/send", p == "/v1/events":
 		return false, true
 	case q.Has("index") || q.Has("wait"):
 		return false, true

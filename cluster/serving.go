@@ -192,6 +192,7 @@ func newServing(c core, cfg Config, logger *slog.Logger, tune ...func(*runner.Co
 		NodeAuth:    tlsc != nil,
 		Keyring:     keyringOf(c),
 		Metrics:     metrics,
+		Events:      c.eventBuffer(),
 	})
 	if err != nil {
 		cancel()

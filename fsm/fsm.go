@@ -64,14 +64,15 @@ func (f *FSM) Apply(index uint64, data []byte) any {
 // beyond Config.Reads (ErrVersion). The error names the index; nothing
 // was changed, and the log must not be applied past it.
 func (f *FSM) ApplyEntry(index uint64, data []byte) (any, error) {
-	_, out, err := f.ApplyDecoded(index, data)
+	_, out, err := f.ApplyDecoded(index, data, nil)
 	return out, err
 }
 
 // ApplyDecoded is ApplyEntry that also returns the command it decoded
 // (nil on an error), so that a caller can look at what was applied
-// without decoding the entry again.
-func (f *FSM) ApplyDecoded(index uint64, data []byte) (Command, any, error) {
+// without decoding the entry again, and, when changes is not nil, appends
+// to it what the entry changed (see ApplyEntryChanges).
+func (f *FSM) ApplyDecoded(index uint64, data []byte, changes *[]Change) (Command, any, error) {
 	cmd, err := Decode(data)
 	if err == nil && !f.readsAll {
 		err = f.reads.admitsEntry(data, cmd)
@@ -82,7 +83,7 @@ func (f *FSM) ApplyDecoded(index uint64, data []byte) (Command, any, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.view = nil
-	a := applier{cfg: &f.cfg, s: f.st, index: index}
+	a := applier{cfg: &f.cfg, s: f.st, index: index, changes: changes}
 	var out any
 	if b, ok := cmd.(*Batch); ok {
 		rs := make([]*Result, len(b.Commands))
@@ -159,6 +160,8 @@ type applier struct {
 	s          *state
 	index      uint64
 	sessionSeq uint64 // sessions registered so far in this entry
+	// changes, if not nil, collects what the entry changes (changes.go).
+	changes *[]Change
 }
 
 // advance moves the clock to the leader time of a command. The clock never

@@ -70,7 +70,8 @@ func (a *applier) nodeUpsert(c *NodeUpsert) *Result {
 	if n.Status == "" {
 		n.Status = NodeAlive
 	}
-	s.nodes.ReplaceOrInsert(nodeItem{id: n.ID, n: n})
+	old, _ := s.nodes.ReplaceOrInsert(nodeItem{id: n.ID, n: n})
+	a.note(Change{Kind: ChangeNode, OldNode: old.n, NewNode: n})
 	return &Result{}
 }
 
@@ -88,6 +89,7 @@ func (a *applier) setNodeStatus(c *SetNodeStatus) *Result {
 	nn.UpdatedAt = a.s.clock
 	nn.ModifyIndex = a.index
 	a.s.nodes.ReplaceOrInsert(nodeItem{id: nn.ID, n: &nn})
+	a.note(Change{Kind: ChangeNode, OldNode: n, NewNode: &nn})
 	return &Result{}
 }
 
@@ -147,6 +149,7 @@ func (a *applier) registryCreate(c *RegistryCreate) *Result {
 		ModifyIndex: a.index,
 	}
 	s.objects.ReplaceOrInsert(objItem{kind: o.Kind, name: o.Name, o: o})
+	a.note(Change{Kind: ChangeObject, NewObject: o})
 	return &Result{}
 }
 
@@ -154,10 +157,12 @@ func (a *applier) registryUnlink(c *RegistryUnlink) *Result {
 	if err := validName(c.Kind, c.Name); err != nil {
 		return fail(err)
 	}
-	if a.s.object(c.Kind, c.Name) == nil {
+	o := a.s.object(c.Kind, c.Name)
+	if o == nil {
 		return failf(ErrNoSuchName, "%s %s", c.Kind, c.Name)
 	}
 	a.s.objects.Delete(objItem{kind: c.Kind, name: c.Name})
+	a.note(Change{Kind: ChangeObject, OldObject: o})
 	return &Result{}
 }
 
@@ -184,6 +189,7 @@ func (a *applier) markLost(o *Object) {
 	no.Lost = true
 	no.ModifyIndex = a.index
 	a.s.objects.ReplaceOrInsert(objItem{kind: no.Kind, name: no.Name, o: &no})
+	a.note(Change{Kind: ChangeObject, OldObject: o, NewObject: &no})
 }
 
 // markObjectsLost marks the objects held by a lost node. Their names stay

@@ -19,6 +19,7 @@ func (a *applier) put(p *Process) {
 	a.s.indexOnNode(old.p, p)
 	a.s.indexModified(old.p, p)
 	a.s.indexOwner(old.p, p)
+	a.note(Change{Kind: ChangeProcess, OldProc: old.p, NewProc: p})
 }
 
 func queueKeyOf(p *Process) queueKey {
@@ -542,6 +543,7 @@ func (a *applier) reap(c *Reap) *Result {
 	s.children.Delete(pairKey{p.Parent, p.PID})
 	s.groups.Delete(pairKey{p.Pgid, p.PID})
 	a.dropSignals(p.PID)
+	a.note(Change{Kind: ChangeProcess, OldProc: p})
 	return current(p)
 }
 
@@ -570,7 +572,13 @@ func (a *applier) nodeLost(c *NodeLost) *Result {
 		nn.UpdatedAt = s.clock
 		nn.ModifyIndex = a.index
 		s.nodes.ReplaceOrInsert(nodeItem{id: nn.ID, n: &nn})
+		n = &nn
 	}
+	reason := c.Reason
+	if reason == "" {
+		reason = "node lost"
+	}
+	a.note(Change{Kind: ChangeNodeLost, NewNode: n, Reason: reason})
 	a.markObjectsLost(n.ID)
 	return r
 }
@@ -607,5 +615,6 @@ func (a *applier) preempt(c *Preempt) *Result {
 		sig = SIGKILL
 	}
 	a.addSignal(&SignalRequest{ID: a.nextSigID(), PID: np.PID, Incarnation: np.Incarnation, Signal: sig})
+	a.note(Change{Kind: ChangeSignal, Signal: &SignalSent{PID: np.PID, Incarnation: np.Incarnation, Node: np.Node, Signal: sig}, Reason: "preempted"})
 	return current(&np)
 }

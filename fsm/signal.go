@@ -136,6 +136,7 @@ func (a *applier) send(c *Signal) *Result {
 		if id == 0 {
 			id = a.nextSigID()
 		}
+		a.note(Change{Kind: ChangeSignal, Signal: &SignalSent{PID: pid, Incarnation: p.Incarnation, Node: p.Node, Signal: c.Signal, Sender: c.Sender}})
 		if c.Signal == SIGKILL {
 			np := *p
 			np.Killed = true

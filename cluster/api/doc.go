@@ -26,6 +26,7 @@
 //	GET    /v1/snapshot                     → a raft snapshot stream
 //	PUT    /v1/snapshot                     restore the table from a snapshot stream
 //	GET    /v1/state                        → StateInfo: applied index and state hash of the answering node (always local)
+//	GET    /v1/events[?topic=T,..][&pid=N][&node=ID][&index=N] → the table's changes, one Event a line (events.go; any node, never forwarded)
 //	POST   /v1/internal/command             node → leader: one encoded table command → CommandResult, or a batch → CommandResults (see below)
 //	POST   /v1/internal/readindex           node → leader: a read index (the read recipe without the read) → ReadIndex; never forwarded
 //	POST   /v1/internal/lease               node → leader: renew the node's lease (X-Vproc-Node names it) → LeaseGrant; never forwarded

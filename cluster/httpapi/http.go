@@ -93,6 +93,9 @@ func (s *Server) routes() http.Handler {
 	if s.metrics != nil {
 		mux.Handle("/v1/metrics", methods{http.MethodGet: s.metrics.ServeHTTP})
 	}
+	if s.events != nil {
+		mux.Handle(api.EventsPath, methods{http.MethodGet: s.handleEvents})
+	}
 	if s.debug {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/commit"
+	"github.com/vproc/vproc/cluster/events"
 	"github.com/vproc/vproc/cluster/logstore"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/ipc"
@@ -152,6 +153,9 @@ type Config struct {
 	// Metrics, if set, serves GET /v1/metrics and hears of every request
 	// (metrics.go).
 	Metrics Metrics
+	// Events, if set, serves GET /v1/events from this node's recent
+	// events (events_endpoint.go).
+	Events *events.Buffer
 }
 
 // Server is the HTTP API of one node. Every node serves every route;
@@ -172,6 +176,7 @@ type Server struct {
 	nodeAuth  bool
 	keyring   Keyring
 	metrics   Metrics
+	events    *events.Buffer
 	h         http.Handler
 
 	// ctx ends when Drain is called: long polls and log streams end with
@@ -204,6 +209,7 @@ func New(cfg Config) (*Server, error) {
 		nodeAuth:  cfg.NodeAuth,
 		keyring:   cfg.Keyring,
 		metrics:   cfg.Metrics,
+		events:    cfg.Events,
 		ctx:       ctx,
 		cancel:    cancel,
 	}

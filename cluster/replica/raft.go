@@ -106,6 +106,10 @@ type fsmAdapter struct {
 	onRestoreErr func(error) error
 	// onApplied, if set, hears of each command entry applied (Env.Applied).
 	onApplied func(size int, cmd fsm.Command, result any)
+	// onChanges and onRestored are Env.Changes and Env.Restored; set
+	// before raft starts.
+	onChanges  func(index uint64, changes []fsm.Change)
+	onRestored func(index uint64)
 }
 
 var (
@@ -144,7 +148,7 @@ func (a *fsmAdapter) ApplyBatch(logs []*raft.Log) []any {
 		if l.Type != raft.LogCommand {
 			continue
 		}
-		cmd, res, err := a.f.ApplyDecoded(l.Index, l.Data)
+		cmd, res, err := a.applyEntry(l)
 		if err != nil {
 			// A damaged or unreadable entry: apply nothing from here on,
 			// and stop the agent (Env.Fatal). The table stays at the
@@ -165,6 +169,20 @@ func (a *fsmAdapter) ApplyBatch(logs []*raft.Log) []any {
 	}
 	a.advance(logs[len(logs)-1].Index)
 	return out
+}
+
+// applyEntry applies one command entry, and tells onChanges what it
+// changed when it is set.
+func (a *fsmAdapter) applyEntry(l *raft.Log) (fsm.Command, any, error) {
+	if a.onChanges == nil {
+		return a.f.ApplyDecoded(l.Index, l.Data, nil)
+	}
+	var changes []fsm.Change
+	cmd, res, err := a.f.ApplyDecoded(l.Index, l.Data, &changes)
+	if err == nil {
+		a.onChanges(l.Index, changes)
+	}
+	return cmd, res, err
 }
 
 // corrupt latches err as the adapter's failure, names the log file in it,
@@ -197,6 +215,9 @@ func (a *fsmAdapter) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	a.restores.Add(1)
+	if a.onRestored != nil {
+		a.onRestored(a.f.AppliedIndex())
+	}
 	a.advance(a.f.AppliedIndex())
 	return nil
 }

@@ -139,6 +139,12 @@ type Env struct {
 	// []*fsm.Result for a batch). It runs on raft's FSM goroutine and must
 	// not block (the agent's metrics count the table's changes with it).
 	Applied func(size int, cmd fsm.Command, result any)
+	// Changes, if set, hears what each applied command entry changed
+	// (fsm.FSM.ApplyEntryChanges), in log order, from raft's FSM
+	// goroutine; Restored, the table's applied index after a snapshot
+	// restore replaced it. Neither may block: they run on the apply path.
+	Changes  func(index uint64, changes []fsm.Change)
+	Restored func(index uint64)
 }
 
 // Replica is this node's copy of the process table: raft over the stores
@@ -212,6 +218,8 @@ func New(cfg Config, trans raft.Transport, env Env) (*Replica, error) {
 	}
 	r.adapter.onFatal = env.Fatal
 	r.adapter.onApplied = env.Applied
+	r.adapter.onChanges = env.Changes
+	r.adapter.onRestored = env.Restored
 	r.adapter.logFile = "the in-memory log"
 	if d := r.stores.durable; d != nil {
 		r.adapter.logFile = d.DBPath

@@ -21,21 +21,32 @@ func (noTerm) Term() (ready, done <-chan struct{}, ok bool) { return nil, nil, f
 
 // newDevReplica starts a single-node, in-memory replica on raft's
 // in-memory transport and waits until it leads. Its cleanup stops it.
-func newDevReplica(t *testing.T) *Replica {
+func newDevReplica(t *testing.T) *Replica { t.Helper(); return newDevReplicaEnv(t, Env{}) }
+
+// newDevReplicaEnv is newDevReplica with env's hooks.
+func newDevReplicaEnv(t *testing.T, env Env) *Replica {
 	t.Helper()
-	return newDevReplicaWith(t, nil)
+	return newDevReplicaFull(t, env, nil)
 }
 
 // newDevReplicaWith is newDevReplica with edit applied to the replica
 // before its goroutines start.
 func newDevReplicaWith(t *testing.T, edit func(*Replica)) *Replica {
 	t.Helper()
+	return newDevReplicaFull(t, Env{}, edit)
+}
+
+// newDevReplicaFull is newDevReplica with env's hooks and edit applied to
+// the replica before its goroutines start.
+func newDevReplicaFull(t *testing.T, env Env, edit func(*Replica)) *Replica {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Name, cfg.Dev = "r1", true
 	addr, trans := raft.NewInmemTransport("")
 	cfg.Addr = string(addr)
 	stop := make(chan struct{})
-	r, err := New(cfg, trans, Env{Logger: slog.New(slog.DiscardHandler), Stop: stop, Leadership: noTerm{}})
+	env.Logger, env.Stop, env.Leadership = slog.New(slog.DiscardHandler), stop, noTerm{}
+	r, err := New(cfg, trans, env)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vproc/vproc/cluster"
+	"github.com/vproc/vproc/cluster/events"
 	"github.com/vproc/vproc/spec"
 )
 
@@ -38,6 +39,7 @@ type agentFlags struct {
 	fenceTimeout    time.Duration
 	lostTimeout     time.Duration
 	procsPerSlot    int
+	eventBuffer     int
 	maxConns        int
 	preemptGrace    time.Duration
 	logLevel        string
@@ -74,6 +76,7 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.lostTimeout, "lost-timeout", 0, "how long after a node's last renewal the leader declares it lost and requeues its processes (default 3.1s; at least fence-timeout×1.1 + election timeout)")
 	fs.IntVar(&f.maxConns, "http-max-conns-per-client", cluster.DefaultHTTPMaxConnsPerClient, "the most HTTP connections one client address may hold at once; cluster members are exempt (0: no cap)")
 	fs.IntVar(&f.procsPerSlot, "procs-per-slot", 0, "processes placement puts on one CPU slot, when this node leads (default 1024)")
+	fs.IntVar(&f.eventBuffer, "event-buffer", 0, "how many recent events this agent keeps for GET /v1/events streams that resume or fall behind (default 4096)")
 	fs.DurationVar(&f.preemptGrace, "preempt-grace", 0, "how long a preempted process has between SIGTERM and SIGKILL (default 5s)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", logFormatText, "log format: text (logfmt lines) or json (one JSON object a line); every line names the node")
@@ -164,6 +167,12 @@ func (f *agentFlags) config(fs changedFlags, base cluster.Config) (cluster.Confi
 	}
 	if set("lost-timeout") {
 		cfg.LostTimeout = f.lostTimeout
+	}
+	if set("event-buffer") {
+		if f.eventBuffer < 1 || f.eventBuffer > events.MaxSize {
+			return cfg, fmt.Errorf("bad --event-buffer %d: must be in 1..%d", f.eventBuffer, events.MaxSize)
+		}
+		cfg.EventBuffer = f.eventBuffer
 	}
 	if set("procs-per-slot") {
 		if f.procsPerSlot < 1 {

@@ -74,6 +74,7 @@ var agentFileKeys = []fileKey{
 	{"fence-timeout", "fence_timeout"},
 	{"lost-timeout", "lost_timeout"},
 	{"procs-per-slot", "procs_per_slot"},
+	{"event-buffer", "event_buffer"},
 	{"http-max-conns-per-client", "http_max_conns_per_client"},
 	{"preempt-grace", "preempt_grace"},
 	{"log-level", "log_level"},
@@ -561,6 +562,8 @@ func (s *agentSettings) values() []keyValue {
 			v = durationVal(c.LostTimeout)
 		case "procs_per_slot":
 			v = cty.NumberIntVal(int64(c.Scheduler.ProcsPerSlot))
+		case "event_buffer":
+			v = cty.NumberIntVal(int64(c.EventBuffer))
 		case "http_max_conns_per_client":
 			v = cty.NumberIntVal(int64(c.HTTPMaxConnsPerClient))
 		case "preempt_grace":

@@ -85,6 +85,7 @@ var fileSamples = map[string]string{
 	"fence_timeout":             `"3s"`,
 	"lost_timeout":              `"4s"`,
 	"procs_per_slot":            `7`,
+	"event_buffer":              `100`,
 	"preempt_grace":             `"9s"`,
 	"log_level":                 `"debug"`,
 	"log_format":                `"json"`,

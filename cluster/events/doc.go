@@ -1,0 +1,21 @@
+// Package events turns the table's changes into the event stream that
+// GET /v1/events serves (package api's events.go is the wire contract).
+//
+// Every replica derives the same events from the entries it applies:
+// cluster/replica hands each applied entry's changes (fsm.Change, returned
+// as data by fsm.FSM.ApplyEntryChanges) to Buffer.Publish, which maps them
+// to api.Event values (Derive) and keeps the most recent ones in a bounded
+// ring. Any agent, leader or follower, serves them with the same indexes
+// and times (the table's leader time, not the local clock).
+//
+// Publishing never waits for a reader: it appends to the ring under a
+// short lock and wakes the readers by closing a channel. Readers are
+// passive cursors into the ring (Subscription) with no goroutine and no
+// registration; one that falls behind by more than the ring's size finds,
+// at its next read, that the events it missed are gone, and is dropped.
+// A snapshot restore (Reset) empties the ring and drops every reader: the
+// events between the old and the restored index are unknown.
+//
+// The package does no I/O; the HTTP handler (cluster/httpapi) owns the
+// goroutine of each stream.
+package events
