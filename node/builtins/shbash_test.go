@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
+	"os/signal"
 	"regexp"
 	"strconv"
 	"syscall"
@@ -130,6 +132,7 @@ func TestShellAgainstBash(t *testing.T) {
 	if len(bashCases) < 150 {
 		t.Errorf("%d cases, want at least 150", len(bashCases))
 	}
+	defaultSignalsForChildren(t)
 	k := newShKernel(t)
 	seen := map[string]bool{}
 	for i, c := range bashCases {
@@ -168,4 +171,27 @@ func TestBashPrefix(t *testing.T) {
 			t.Errorf("got %q, want %q for %q", got, want, in)
 		}
 	}
+}
+
+// defaultSignalsForChildren gives bash the default action for the signals
+// the cases send, even when the test runs with some of them ignored (under
+// nohup, or as a background job of a non-interactive shell): an ignored
+// signal is inherited through exec and bash cannot trap or reset it, while
+// a caught one is reset to its default. The process catches those for the
+// length of the test, and drops what it catches.
+func defaultSignalsForChildren(t *testing.T) {
+	var ignored []os.Signal
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGALRM} {
+		if signal.Ignored(sig) {
+			ignored = append(ignored, sig)
+		}
+	}
+	if len(ignored) == 0 {
+		return
+	}
+	t.Logf("ignored in this process, caught for bash's sake: %v", ignored)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, ignored...)
+	t.Cleanup(func() { signal.Stop(ch); signal.Ignore(ignored...) })
 }
