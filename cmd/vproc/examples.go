@@ -79,7 +79,10 @@ vproc logs 42
 vproc logs -f -t 42
 
 # Only its standard error of the last ten minutes
-vproc logs --stream stderr --since 10m 42`,
+vproc logs --stream stderr --since 10m 42
+
+# The last 20 lines, then follow
+vproc logs --tail 20 -f 42`,
 	"vproc nodes": `
 vproc nodes
 vproc nodes -o json`,

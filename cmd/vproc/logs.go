@@ -21,11 +21,18 @@ type logOutput struct {
 	since       time.Time
 	stamps      bool
 	midLine     [2]bool // out, errOut: the last byte written was not '\n'
+	// held, when not nil, keeps the chunks instead of writing them
+	// (logs --tail reads the whole log first).
+	held *[]api.LogChunk
 }
 
 // write writes chunk c.
 func (o *logOutput) write(c api.LogChunk) error {
 	if !o.since.IsZero() && (c.At.IsZero() || c.At.Before(o.since)) {
+		return nil
+	}
+	if o.held != nil {
+		*o.held = append(*o.held, c)
 		return nil
 	}
 	w, i := o.out, 0
@@ -82,6 +89,34 @@ func copyLogChunks(ctx context.Context, c *client.Client, pid uint64, follow boo
 		}
 		off = ch.Off + int64(len(ch.Data))
 	}
+}
+
+// tailChunks returns the part of cs that holds its last n lines (a last
+// line without its newline counts as one), as tail -n and docker logs
+// --tail count them: over both streams, in the order they were written.
+func tailChunks(cs []api.LogChunk, n int) []api.LogChunk {
+	if n <= 0 {
+		return nil
+	}
+	lines := 0
+	for i := len(cs) - 1; i >= 0; i-- {
+		d := cs[i].Data
+		for j := len(d) - 1; j >= 0; j-- {
+			if d[j] != '\n' || i == len(cs)-1 && j == len(d)-1 {
+				continue // the log's last newline ends its last line
+			}
+			// A newline here: what follows it is the start of a line.
+			if lines++; lines == n {
+				if j == len(d)-1 {
+					return cs[i+1:]
+				}
+				c := cs[i]
+				c.Data, c.Off = d[j+1:], c.Off+int64(j+1)
+				return append([]api.LogChunk{c}, cs[i+1:]...)
+			}
+		}
+	}
+	return cs
 }
 
 // outputError is a failure to write what was read.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +113,67 @@ func TestRunWithANodeWithoutChunks(t *testing.T) {
 	r := runCLI(t, f.srv.URL, "", "run", "prog")
 	if r.code != 0 || r.stdout != "out\nerr\n" || r.stderr != "" {
 		t.Fatalf("got %+v, want the bytes on stdout", r)
+	}
+}
+
+// TestTailChunks: the last n lines over both streams, a last line
+// without its newline counting as one, the first chunk cut at its line.
+func TestTailChunks(t *testing.T) {
+	cs := []api.LogChunk{
+		{Stream: "stdout", Off: 0, Data: []byte("a\nb")},
+		{Stream: "stderr", Off: 3, Data: []byte("e\n")},
+		{Stream: "stdout", Off: 5, Data: []byte("c\nd\n")},
+	}
+	join := func(cs []api.LogChunk) string {
+		var s string
+		for _, c := range cs {
+			s += fmt.Sprintf("%s@%d:%q ", c.Stream, c.Off, c.Data)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{
+		{0, ""},
+		{1, `stdout@7:"d\n" `},
+		{2, `stdout@5:"c\nd\n" `},
+		{3, `stdout@2:"b" stderr@3:"e\n" stdout@5:"c\nd\n" `},
+		{4, `stdout@0:"a\nb" stderr@3:"e\n" stdout@5:"c\nd\n" `},
+		{9, `stdout@0:"a\nb" stderr@3:"e\n" stdout@5:"c\nd\n" `},
+	} {
+		if got := join(tailChunks(cs, tc.n)); got != tc.want {
+			t.Errorf("tail %d: got %s, want %s", tc.n, got, tc.want)
+		}
+	}
+	partial := []api.LogChunk{{Stream: "stdout", Data: []byte("x\ny")}}
+	if got := join(tailChunks(partial, 1)); got != `stdout@2:"y" ` {
+		t.Errorf("a last line without its newline: got %s", got)
+	}
+}
+
+// TestLogsTail: --tail N prints the last N lines of the log; with -f it
+// then follows from where the log ended.
+func TestLogsTail(t *testing.T) {
+	f := newFakeAPI(t)
+	f.mux.HandleFunc("GET /v1/procs/5/logs", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		switch {
+		case q.Get("follow") == "" && q.Get("offset") == "":
+			writeLog(w, r, 0, api.LogChunk{Stream: "stdout", Data: []byte("1\n2\n3\n")}, api.LogChunk{Stream: "stderr", Data: []byte("4\n")})
+		case q.Get("follow") != "" && q.Get("offset") == "8":
+			writeLog(w, r, 8, api.LogChunk{Stream: "stdout", Data: []byte("5\n")})
+		default:
+			t.Errorf("unexpected request %s", r.URL.RawQuery)
+		}
+	})
+	if r := runCLI(t, f.srv.URL, "", "logs", "--tail", "2", "5"); r.code != 0 || r.stdout != "3\n" || r.stderr != "4\n" {
+		t.Fatalf("--tail 2: got %+v, want 3 on stdout and 4 on stderr", r)
+	}
+	if r := runCLI(t, f.srv.URL, "", "logs", "--tail", "1", "-f", "5"); r.code != 0 || r.stdout != "5\n" || r.stderr != "4\n" {
+		t.Fatalf("--tail 1 -f: got %+v, want 4 then 5", r)
+	}
+	if r := runCLI(t, f.srv.URL, "", "logs", "--tail", "-2", "5"); r.code == 0 || !strings.Contains(r.stderr, "--tail -2") {
+		t.Fatalf("--tail -2: got %+v, want a usage error naming it", r)
 	}
 }

@@ -160,8 +160,9 @@ func exitWith(code int) error {
 func newLogsCmd(e *env, g *globals) *cobra.Command {
 	var follow, stamps bool
 	var stream, since string
+	var tail int
 	cmd := &cobra.Command{
-		Use:   "logs [-f] [--stream stdout|stderr|both] [--since WHEN] [--timestamps] PID",
+		Use:   "logs [-f] [--tail N] [--stream stdout|stderr|both] [--since WHEN] [--timestamps] PID",
 		Short: "Print the output of a process (its stderr on stderr)",
 		Args:  exactArgs(1, "one PID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -171,6 +172,9 @@ func newLogsCmd(e *env, g *globals) *cobra.Command {
 			}
 			if err := checkStream(stream); err != nil {
 				return &usageError{cmd: cmd, err: err}
+			}
+			if tail < -1 {
+				return &usageError{cmd: cmd, err: fmt.Errorf("--tail %d: want a number of lines, or -1 for all", tail)}
 			}
 			sinceT, err := parseSince(since, time.Now())
 			if err != nil {
@@ -184,8 +188,23 @@ func newLogsCmd(e *env, g *globals) *cobra.Command {
 			defer c.Close()
 			ctx := cmd.Context()
 			var off int64
+			// With --tail, the log so far is read first and its last
+			// lines written; -f then follows from where it ended.
+			tailing := tail >= 0
 			for {
-				next, opened, err := copyLogChunks(ctx, c, pid, follow, off, stream, o)
+				var held []api.LogChunk
+				if tailing {
+					o.held = &held
+				}
+				next, opened, err := copyLogChunks(ctx, c, pid, follow && !tailing, off, stream, o)
+				if tailing {
+					o.held = nil
+					for _, ch := range tailChunks(held, tail) {
+						if werr := o.write(ch); werr != nil && err == nil {
+							err = &outputError{werr}
+						}
+					}
+				}
 				var oe *outputError
 				switch {
 				case !opened && errors.Is(err, client.ErrNotFound):
@@ -196,6 +215,10 @@ func newLogsCmd(e *env, g *globals) *cobra.Command {
 					return err
 				}
 				off = next
+				if tailing && err == nil && follow {
+					tailing = false
+					continue
+				}
 				if err == nil || !follow || ctx.Err() != nil {
 					return err
 				}
@@ -215,5 +238,6 @@ func newLogsCmd(e *env, g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&stream, "stream", api.StreamBoth, "which output: stdout, stderr or both")
 	cmd.Flags().StringVar(&since, "since", "", "only output written since then: a duration before now (10m) or an RFC 3339 time")
 	cmd.Flags().BoolVarP(&stamps, "timestamps", "t", false, "start each line with the time it was written")
+	cmd.Flags().IntVarP(&tail, "tail", "n", -1, "only the last N lines of what was written so far (over both streams; -1: all), then follow with -f")
 	return cmd
 }
