@@ -48,7 +48,9 @@ type NameInfo struct {
 // ipc.Waiter they are given, following its protocol.
 type Names interface {
 	// Register records that this node holds the object called name. EEXIST
-	// if any node holds one under that name; EINVAL for a bad name.
+	// if any node holds one under that name; EINVAL for a bad name. A
+	// retry of a client's create whose earlier attempt registered the name
+	// to this node answers that attempt's success instead.
 	Register(kind NameKind, name string, info NameInfo) error
 	// Unregister removes name. local says this kernel held the object and
 	// has already removed its own name; otherwise Names asks the node that
@@ -329,22 +331,30 @@ func openShared[T interface{ Close() error }](k *ProcessManager, call nameCall, 
 			return h, false, nil
 		case err != nil && !errors.Is(err, ipc.ENOENT):
 			return zero, false, err
-		case err == nil:
+		case err == nil && flags&ipc.O_CREAT == 0:
 			// Registered to this node, yet not here: its object is gone.
 			return zero, false, ipc.ENOLINK
-		case flags&ipc.O_CREAT == 0:
+		case err != nil && flags&ipc.O_CREAT == 0:
 			return zero, false, ipc.ENOENT
 		}
+		mine := err == nil
 		info, err := ops.info()
 		if err != nil {
 			return zero, false, err
 		}
-		// Nobody holds it: claim it.
+		// Nobody holds it: claim it. Or it is registered to this node
+		// and not here: its object is gone, unless the registration is
+		// an earlier attempt of this same create whose answer was lost
+		// before the object was made; Register then answers that
+		// attempt's success (Names' client sessions) and the object is
+		// made now.
 		call(func() { err = names.Register(ops.kind, name, info) })
-		if errors.Is(err, ipc.EEXIST) {
+		switch {
+		case mine && errors.Is(err, ipc.EEXIST):
+			return zero, false, ipc.ENOLINK
+		case errors.Is(err, ipc.EEXIST):
 			continue // someone was quicker: open theirs
-		}
-		if err != nil {
+		case err != nil:
 			return zero, false, err
 		}
 		h, err = ops.open(flags | ipc.O_EXCL)

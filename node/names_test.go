@@ -28,13 +28,20 @@ type fakeRegistry struct {
 	afterRegister func()
 	// failUnregister, if set, is returned by the next Unregister.
 	failUnregister error
+	// replays holds the names (kind+name) whose Register answers success
+	// when the name is already registered to the caller: a retried
+	// client request whose earlier attempt registered it. Guarded by mu.
+	replays map[string]bool
 }
 
 func (f fakeNames) Register(kind NameKind, name string, _ NameInfo) error {
 	r := f.reg
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.names[string(kind)+name]; ok {
+	if node, ok := r.names[string(kind)+name]; ok {
+		if node == f.self && r.replays[string(kind)+name] {
+			return nil
+		}
 		return ipc.EEXIST
 	}
 	r.names[string(kind)+name] = f.self
@@ -416,6 +423,44 @@ func TestNamesOrphanObjects(t *testing.T) {
 			}
 			if node, err := a.cfg.Names.Lookup(kind, "/x"); err != nil || node != "" {
 				t.Fatalf("after the create: %q %v, want held here", node, err)
+			}
+		})
+	}
+}
+
+// TestNamesCreateRetriedAfterLostAnswer: a create whose registration
+// committed but whose answer was lost (the leader changed) left the name
+// registered to this node with no object here. Its retry in the same
+// client request, which Register answers with the first attempt's success,
+// makes the object; any other create or open still meets ENOLINK.
+func TestNamesCreateRetriedAfterLostAnswer(t *testing.T) {
+	for _, kind := range []NameKind{NameFIFO, NameMQ} {
+		t.Run(string(kind), func(t *testing.T) {
+			a, _, reg := twoNodes(t)
+			create := func() error { return a.MqCreate("/x", 0o600, "root", nil) }
+			if kind == NameFIFO {
+				create = func() error { return a.Mkfifo("/x", 0o600, "root") }
+			}
+			reg.mu.Lock()
+			reg.names[string(kind)+"/x"] = "a" // the first attempt's registration
+			reg.mu.Unlock()
+			if kind == NameMQ {
+				wantErr(t, "a create in another request", create(), ipc.ENOLINK)
+				err := runSys(t, a, Spec{}, func(s *Sys) error {
+					_, err := s.MqOpen("/x", O_RDWR|O_CREAT, 0o600, nil)
+					return err
+				})
+				wantErr(t, "a process's open with O_CREAT", err, ipc.ENOLINK)
+			}
+			reg.mu.Lock()
+			reg.replays = map[string]bool{string(kind) + "/x": true}
+			reg.mu.Unlock()
+			wantErr(t, "the retry", create(), nil)
+			if !a.HoldsName(kind, "/x") {
+				t.Fatal("the retry made no object")
+			}
+			if node, err := a.cfg.Names.Lookup(kind, "/x"); err != nil || node != "" {
+				t.Fatalf("after the retry: %q %v, want held here", node, err)
 			}
 		})
 	}

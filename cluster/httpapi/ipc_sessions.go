@@ -3,8 +3,10 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
+	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
 	"github.com/vproc/vproc/node"
@@ -49,8 +51,18 @@ func (s *Server) inSession(r *http.Request, kind node.NameKind, name string, ret
 		return errnoError(err)
 	}
 	res, aerr := sn.Answer(r.Context(), sess, kind)
-	if aerr == nil && res.Err == nil {
+	switch {
+	case aerr != nil:
+		// Whether an earlier attempt made the name so is not known: the
+		// errno may be that attempt's own effect. The client retries
+		// with the same request id, as after any unknown outcome.
+		return &httpError{http.StatusServiceUnavailable, api.CodeUnknownOutcome,
+			fmt.Sprintf("%v; whether an earlier attempt of this request caused it is unknown (%v): retry with the same request id", err, aerr)}
+	case res.Err == nil:
 		return nil // the first attempt's answer
+	case errors.Is(res.Err, fsm.ErrSessionExpired), errors.Is(res.Err, fsm.ErrRequestTooOld):
+		// The session no longer tells: answered as a spawn in it is.
+		return res.Err
 	}
 	return errnoError(err)
 }
