@@ -81,7 +81,15 @@ type spawnPlacer struct{ a *Agent }
 var _ replica.SpawnPlacer = spawnPlacer{}
 
 func (p spawnPlacer) PlaceSpawn(sp *fsm.Spawn) (release func()) {
-	return p.a.lead.PlaceSpawn(sp)
+	if sp.Place != "" {
+		return p.a.lead.PlaceSpawn(sp)
+	}
+	start := time.Now()
+	release = p.a.lead.PlaceSpawn(sp)
+	if sp.Place != "" {
+		p.a.metrics.SpawnPick(time.Since(start))
+	}
+	return release
 }
 
 func (a *Agent) submit(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {

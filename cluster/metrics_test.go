@@ -128,6 +128,7 @@ func TestMetricsScrape(t *testing.T) {
 		{"vproc_table_entry_commands", dto.MetricType_HISTOGRAM, node, 3},
 		{"vproc_table_entry_bytes", dto.MetricType_HISTOGRAM, node, 3},
 		{"vproc_raft_apply_duration_seconds", dto.MetricType_HISTOGRAM, node, 3},
+		{"vproc_placement_spawn_pick_seconds", dto.MetricType_HISTOGRAM, node, 3},
 		{"vproc_http_requests_total", dto.MetricType_COUNTER, with("route", "/v1/spawn", "method", "POST", "code", "200"), 3},
 		{"vproc_http_requests_total", dto.MetricType_COUNTER, with("route", "/v1/kill", "method", "POST", "code", "200"), 1},
 		{"vproc_http_requests_total", dto.MetricType_COUNTER, with("route", "/v1/metrics", "method", "GET", "code", "200"), 1},

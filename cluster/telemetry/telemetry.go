@@ -58,6 +58,7 @@ type Metrics struct {
 	entryCommands, entryBytes     prometheus.Histogram
 
 	placeDuration prometheus.Histogram
+	spawnPick     prometheus.Histogram
 	placements    prometheus.Counter
 	preemptions   prometheus.Counter
 
@@ -94,6 +95,7 @@ func New(nodeName string, src Sources) (*Metrics, error) {
 	m.entryBytes = f.histogram("table_entry_bytes", "Bytes per applied log entry.", prometheus.ExponentialBuckets(64, 4, 10))
 
 	m.placeDuration = f.histogram("placement_round_duration_seconds", "Time of a placement round on the leader: planning and committing the plan.", prometheus.ExponentialBuckets(0.0001, 2, 16))
+	m.spawnPick = f.histogram("placement_spawn_pick_seconds", "Time the leader took to pick a node for a spawn it received, placed in the spawn's own entry.", prometheus.ExponentialBuckets(0.000001, 2, 20))
 	m.placements = f.counter("placement_placements_total", "Placements the leader committed.")
 	m.preemptions = f.counter("placement_preemptions_total", "Preemptions the leader committed.")
 	if f.err != nil {
@@ -147,6 +149,10 @@ func (m *Metrics) PlacementRound(d time.Duration, placed, preempted int, pending
 	m.preemptions.Add(float64(preempted))
 	m.SetPending(pending)
 }
+
+// SpawnPick records how long the leader took to pick a node for a spawn
+// it placed in the spawn's own entry.
+func (m *Metrics) SpawnPick(d time.Duration) { m.spawnPick.Observe(d.Seconds()) }
 
 // SetPending replaces the leader's pending counts by cause.
 func (m *Metrics) SetPending(pending map[string]int) {

@@ -102,6 +102,7 @@ func TestScrapeGauges(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.PlacementRound(time.Millisecond, 2, 1, map[string]int{"full": 3, "backoff": 1})
+	m.SpawnPick(20 * time.Microsecond)
 	body := scrapeText(t, m)
 	for _, want := range []string{
 		`vproc_raft_commit_index{node="n1"} 12`,
@@ -120,6 +121,7 @@ func TestScrapeGauges(t *testing.T) {
 		`vproc_placement_pending{cause="full",node="n1"} 3`,
 		`vproc_placement_preemptions_total{node="n1"} 1`,
 		`# TYPE vproc_placement_round_duration_seconds histogram`,
+		`vproc_placement_spawn_pick_seconds_count{node="n1"} 1`,
 	} {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("missing %q", want)
