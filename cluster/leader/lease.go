@@ -125,7 +125,7 @@ func (l *Leader) declareLost(ls *Term, now time.Time) {
 		case res.Err != nil:
 			l.logger.Warn("declaring a node lost refused", "member", n.ID, "error", res.Err)
 		default:
-			l.logger.Warn("node lost: lease expired", "member", n.ID, "processes", len(res.Targets),
+			l.logger.Warn("node lost: lease expired", "member", n.ID, "processes", len(res.Targets), "index", res.Index,
 				"last_renewal_ago", now.Sub(since).Round(time.Millisecond))
 		}
 	}

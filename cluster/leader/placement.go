@@ -454,7 +454,7 @@ func (s *placer) commit(plan *sched.Plan, now time.Time) (placed, evicted int, o
 		case o.err != nil:
 			s.l.logger.Debug("placement entry not committed", "op", o.what, "pid", o.pid, "error", o.err)
 		case o.res.Err != nil && !errors.Is(o.res.Err, fsm.ErrStale):
-			s.l.logger.Warn("placement entry refused", "op", o.what, "pid", o.pid, "error", o.res.Err)
+			s.l.logger.Warn("placement entry refused", "op", o.what, "pid", o.pid, "index", o.res.Index, "error", o.res.Err)
 		case o.res.Err != nil:
 		case o.what == "place":
 			placed++
