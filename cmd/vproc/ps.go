@@ -113,12 +113,21 @@ type psPageResult struct {
 func psPages(ctx context.Context, c *client.Client, opts client.ListOpts, w io.Writer, out psOutput) error {
 	ctx, cancel := context.WithCancel(ctx)
 	pages := make(chan psPageResult, 1)
+	// A page's array goes back to the fetcher once printed: three
+	// arrays (one printed, one waiting, one being read) serve the
+	// whole listing.
+	free := make(chan []api.Process, 3)
 	q := opts // the fetcher's own: it moves After on
 	go func() {
 		defer close(pages)
 		q.Limit = psFirstPage
 		for {
-			list, err := c.List(ctx, q)
+			var list api.ProcessList
+			select {
+			case list.Processes = <-free:
+			default:
+			}
+			err := c.ListInto(ctx, q, &list)
 			select {
 			case pages <- psPageResult{list.Processes, err}:
 			case <-ctx.Done():
@@ -168,6 +177,10 @@ func psPages(ctx context.Context, c *client.Client, opts client.ListOpts, w io.W
 		}
 		if err := bw.Flush(); err != nil {
 			return err
+		}
+		select {
+		case free <- pg.procs:
+		default:
 		}
 	}
 	if out.json {
