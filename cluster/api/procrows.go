@@ -189,27 +189,11 @@ var errSlowPath = errors.New("not on the fast path")
 // (escapes it does not expect, numbers with a fraction, invalid UTF-8) to
 // encoding/json, so it accepts exactly what encoding/json accepts.
 func ParseProcessJSON(line []byte, p *Process) error {
-	in := ""
-	if len(line) <= maxSharedLine {
-		in = string(line)
-	}
-	return parseProcessJSON(line, in, p)
-}
-
-// ParseProcessJSONIn is ParseProcessJSON of a line whose bytes in holds
-// too: the strings of p are cut from in rather than copied, so that the
-// lines of a listing may share one allocation. When in is not line's
-// length, it copies them as ParseProcessJSON does.
-func ParseProcessJSONIn(line []byte, in string, p *Process) error {
-	if len(in) != len(line) {
-		return ParseProcessJSON(line, p)
-	}
-	return parseProcessJSON(line, in, p)
-}
-
-func parseProcessJSON(line []byte, in string, p *Process) error {
 	*p = Process{}
-	s := scanner{b: line, str: in}
+	s := scanner{b: line}
+	if len(line) <= maxSharedLine {
+		s.str = string(line)
+	}
 	if err := s.object(p); err == nil && s.end() {
 		return nil
 	}
@@ -227,8 +211,7 @@ type scanner struct {
 	str string
 }
 
-// maxSharedLine bounds the lines whose strings share one allocation (in
-// ParseProcessJSON a line's, in a listing's reader several lines'): a
+// maxSharedLine bounds the lines whose strings share one allocation: a
 // process kept from a larger line (large arguments or environment) would
 // keep all of it alive for a single field.
 const maxSharedLine = 4 << 10

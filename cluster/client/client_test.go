@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -714,29 +713,5 @@ func TestDecodeListReusesArray(t *testing.T) {
 	}
 	if &l.Processes[0] != first {
 		t.Fatal("the second page has a new array")
-	}
-}
-
-// TestDecodeListMixedLines: short lines, parsed in chunks, and lines
-// longer than a chunk keep their order and their values.
-func TestDecodeListMixedLines(t *testing.T) {
-	h := http.Header{"Content-Type": {"application/x-ndjson"}}
-	var body strings.Builder
-	var want []api.Process
-	for i := range 3000 {
-		p := api.Process{PID: uint64(i + 1), State: "exited", Command: "sh", Args: []string{"-c", "echo " + strconv.Itoa(i)}}
-		if i%1000 == 7 {
-			p.Args = append(p.Args, strings.Repeat("x", rowChunk+i))
-		}
-		want = append(want, p)
-		body.Write(api.AppendProcessJSON(nil, &p))
-		body.WriteString("\n\n")
-	}
-	var l api.ProcessList
-	if err := decodeList(h, strings.NewReader(body.String()), 0, &l); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(l.Processes, want) {
-		t.Fatalf("decoded %d processes, not the %d written", len(l.Processes), len(want))
 	}
 }

@@ -170,27 +170,6 @@ func decodeList(h http.Header, body io.Reader, limit int, out *api.ProcessList) 
 		procs = make([]api.Process, 0, max(limit, 16))
 	}
 	out.Processes = procs
-	// Short lines wait in chunk, each after a newline, and are parsed
-	// from one string of it: the strings of their processes share that
-	// allocation.
-	chunk := make([]byte, 0, rowChunk)
-	parseChunk := func() error {
-		in := string(chunk)
-		for rest := chunk; len(rest) > 0; {
-			rest, in = rest[1:], in[1:]
-			n := bytes.IndexByte(rest, '\n')
-			if n < 0 {
-				n = len(rest)
-			}
-			out.Processes = append(out.Processes, api.Process{})
-			if err := api.ParseProcessJSONIn(rest[:n], in[:n], &out.Processes[len(out.Processes)-1]); err != nil {
-				return err
-			}
-			rest, in = rest[n:], in[n:]
-		}
-		chunk = chunk[:0]
-		return nil
-	}
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 0, 64<<10), maxRowLine)
 	for sc.Scan() {
@@ -198,29 +177,13 @@ func decodeList(h http.Header, body io.Reader, limit int, out *api.ProcessList) 
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		if len(chunk)+1+len(line) > rowChunk {
-			if err := parseChunk(); err != nil {
-				return err
-			}
-		}
-		if 1+len(line) <= rowChunk {
-			chunk = append(append(chunk, '\n'), line...)
-			continue
-		}
 		out.Processes = append(out.Processes, api.Process{})
 		if err := api.ParseProcessJSON(line, &out.Processes[len(out.Processes)-1]); err != nil {
 			return err
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	return parseChunk()
+	return sc.Err()
 }
-
-// rowChunk is the size of the chunks of short lines that decodeList
-// parses together.
-const rowChunk = 32 << 10
 
 // maxRowLine bounds one line of a listing in rows: a process with the
 // largest arguments and environment a spawn may carry, escaped.
