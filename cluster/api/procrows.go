@@ -191,6 +191,9 @@ var errSlowPath = errors.New("not on the fast path")
 func ParseProcessJSON(line []byte, p *Process) error {
 	*p = Process{}
 	s := scanner{b: line}
+	if len(line) <= maxSharedLine {
+		s.str = string(line)
+	}
 	if err := s.object(p); err == nil && s.end() {
 		return nil
 	}
@@ -203,7 +206,15 @@ func ParseProcessJSON(line []byte, p *Process) error {
 type scanner struct {
 	b []byte
 	i int
+	// str is b as a string, when set: the strings read are cut from it,
+	// one allocation a line rather than one a string.
+	str string
 }
+
+// maxSharedLine bounds the lines whose strings share one allocation: a
+// process kept from a larger line (large arguments or environment) would
+// keep all of it alive for a single field.
+const maxSharedLine = 4 << 10
 
 func (s *scanner) ws() {
 	for s.i < len(s.b) {
@@ -242,31 +253,46 @@ func (s *scanner) lit(word string) bool {
 
 // rawString returns the bytes of a string without escapes.
 func (s *scanner) rawString() ([]byte, error) {
-	if !s.eat('"') {
-		return nil, errSlowPath
+	start, end, err := s.rawSpan()
+	if err != nil {
+		return nil, err
 	}
-	start := s.i
+	return s.b[start:end], nil
+}
+
+// rawSpan returns where in b the bytes of a string without escapes are.
+func (s *scanner) rawSpan() (start, end int, err error) {
+	if !s.eat('"') {
+		return 0, 0, errSlowPath
+	}
+	start = s.i
 	for s.i < len(s.b) {
 		c := s.b[s.i]
 		switch {
 		case c == '"':
-			out := s.b[start:s.i]
+			end = s.i
 			s.i++
-			if !utf8.Valid(out) {
-				return nil, errSlowPath
+			if !utf8.Valid(s.b[start:end]) {
+				return 0, 0, errSlowPath
 			}
-			return out, nil
+			return start, end, nil
 		case c == '\\' || c < 0x20:
-			return nil, errSlowPath
+			return 0, 0, errSlowPath
 		}
 		s.i++
 	}
-	return nil, errSlowPath
+	return 0, 0, errSlowPath
 }
 
-func (s *scanner) str() (string, error) {
-	b, err := s.rawString()
-	return string(b), err
+func (s *scanner) string() (string, error) {
+	start, end, err := s.rawSpan()
+	switch {
+	case err != nil:
+		return "", err
+	case s.str != "":
+		return s.str[start:end], nil
+	}
+	return string(s.b[start:end]), nil
 }
 
 func (s *scanner) strs() ([]string, error) {
@@ -281,7 +307,7 @@ func (s *scanner) strs() ([]string, error) {
 		return out, nil
 	}
 	for {
-		v, err := s.str()
+		v, err := s.string()
 		if err != nil {
 			return nil, err
 		}
@@ -344,11 +370,11 @@ func (s *scanner) time() (time.Time, error) {
 	if s.lit("null") {
 		return time.Time{}, nil
 	}
-	b, err := s.rawString()
+	v, err := s.string()
 	if err != nil {
 		return time.Time{}, err
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(b))
+	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		return time.Time{}, errSlowPath
 	}
@@ -442,13 +468,13 @@ func (s *scanner) field(p *Process, key []byte) error {
 	case "incarnation":
 		p.Incarnation, err = s.uint(64)
 	case "state":
-		p.State, err = s.str()
+		p.State, err = s.string()
 	case "micro_state":
-		p.MicroState, err = s.str()
+		p.MicroState, err = s.string()
 	case "node":
-		p.Node, err = s.str()
+		p.Node, err = s.string()
 	case "command":
-		p.Command, err = s.str()
+		p.Command, err = s.string()
 	case "args":
 		p.Args, err = s.strs()
 	case "env":
@@ -477,17 +503,17 @@ func (s *scanner) field(p *Process, key []byte) error {
 			err = errSlowPath
 		}
 	case "reason":
-		p.Reason, err = s.str()
+		p.Reason, err = s.string()
 	case "owner":
-		p.Owner, err = s.str()
+		p.Owner, err = s.string()
 	case "limits":
-		p.Limits, err = s.str()
+		p.Limits, err = s.string()
 	case "restart":
-		p.Restart, err = s.str()
+		p.Restart, err = s.string()
 	case "pledge":
-		p.Pledge, err = s.str()
+		p.Pledge, err = s.string()
 	case "pending_reason":
-		p.PendingReason, err = s.str()
+		p.PendingReason, err = s.string()
 	case "created_at":
 		p.CreatedAt, err = s.time()
 	case "started_at":

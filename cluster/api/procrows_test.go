@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,4 +179,25 @@ func BenchmarkProcessJSON(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestParseProcessJSONOwnsStrings: the strings of a parsed process are
+// its own, whether the line shares one allocation among them or is too
+// long to: the caller reuses the line's buffer.
+func TestParseProcessJSONOwnsStrings(t *testing.T) {
+	for _, n := range []int{8, maxSharedLine} {
+		p := Process{PID: 3, State: "exited", Node: "n1", Command: "sh", Args: []string{"-c", strings.Repeat("x", n)},
+			Owner: "root", Restart: "never", CreatedAt: time.Unix(1, 5).UTC()}
+		line := AppendProcessJSON(nil, &p)
+		var got Process
+		if err := ParseProcessJSON(line, &got); err != nil {
+			t.Fatal(err)
+		}
+		for i := range line {
+			line[i] = 'z'
+		}
+		if !reflect.DeepEqual(got, p) {
+			t.Fatalf("line of %d bytes, after its buffer was overwritten:\n got %+v\nwant %+v", len(line), got, p)
+		}
+	}
 }

@@ -694,3 +694,24 @@ func TestSpawnBadGrammarNotSent(t *testing.T) {
 		t.Errorf("got %v, want a PID for a request in any case", err)
 	}
 }
+
+// TestDecodeListReusesArray: a page read into a list that held a longer
+// one reuses its array and keeps nothing of the earlier page.
+func TestDecodeListReusesArray(t *testing.T) {
+	h := http.Header{"Content-Type": {"application/x-ndjson"}, api.HeaderNext: {"3"}}
+	var l api.ProcessList
+	if err := decodeList(h, strings.NewReader("{\"pid\":1,\"state\":\"exited\"}\n{\"pid\":2}\n{\"pid\":3}\n"), 3, &l); err != nil {
+		t.Fatal(err)
+	}
+	first := &l.Processes[0]
+	h.Del(api.HeaderNext)
+	if err := decodeList(h, strings.NewReader("{\"pid\":4}\n"), 3, &l); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Processes) != 1 || l.Processes[0].PID != 4 || l.Processes[0].State != "" || l.Next != 0 {
+		t.Fatalf("second page: %+v", l)
+	}
+	if &l.Processes[0] != first {
+		t.Fatal("the second page has a new array")
+	}
+}

@@ -102,6 +102,14 @@ func (c *Client) Get(ctx context.Context, pid uint64, opts ReadOpts) (api.Proces
 // opts.All. With opts.Index it is a blocking query.
 func (c *Client) List(ctx context.Context, opts ListOpts) (api.ProcessList, error) {
 	var out api.ProcessList
+	err := c.ListInto(ctx, opts, &out)
+	return out, err
+}
+
+// ListInto is List into out, whose Processes array it reuses (the caller
+// no longer holds those processes): a caller that reads a large table
+// page by page then allocates a page's array once rather than per page.
+func (c *Client) ListInto(ctx context.Context, opts ListOpts, out *api.ProcessList) error {
 	q := url.Values{}
 	if opts.All {
 		q.Set("all", "true")
@@ -133,15 +141,16 @@ func (c *Client) List(ctx context.Context, opts ListOpts) (api.ProcessList, erro
 		timeout = c.cfg.Timeout + max(opts.Wait, WaitRound)
 	}
 	q.Set("format", api.FormatNDJSON)
-	decode := func(h http.Header, body io.Reader) error { return decodeList(h, body, opts.Limit, &out) }
-	err := c.read(ctx, &request{method: http.MethodGet, path: "/v1/procs", query: q, decode: decode, timeout: timeout})
-	return out, err
+	decode := func(h http.Header, body io.Reader) error { return decodeList(h, body, opts.Limit, out) }
+	return c.read(ctx, &request{method: http.MethodGet, path: "/v1/procs", query: q, decode: decode, timeout: timeout})
 }
 
 // decodeList decodes a listing as it arrives: in rows
 // (api.FormatNDJSON), which List asks for, or the JSON object, which an
-// agent that does not know rows answers instead. limit sizes the list.
+// agent that does not know rows answers instead. limit sizes the list;
+// out's Processes array is reused when it is large enough.
 func decodeList(h http.Header, body io.Reader, limit int, out *api.ProcessList) error {
+	procs := out.Processes[:0]
 	*out = api.ProcessList{}
 	if ct, _, _ := strings.Cut(h.Get("Content-Type"), ";"); strings.TrimSpace(ct) != "application/x-ndjson" {
 		return json.NewDecoder(body).Decode(out)
@@ -157,7 +166,10 @@ func decodeList(h http.Header, body io.Reader, limit int, out *api.ProcessList) 
 			return fmt.Errorf("bad %s %q", api.HeaderNext, v)
 		}
 	}
-	out.Processes = make([]api.Process, 0, max(limit, 16))
+	if cap(procs) < max(limit, 16) {
+		procs = make([]api.Process, 0, max(limit, 16))
+	}
+	out.Processes = procs
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 0, 64<<10), maxRowLine)
 	for sc.Scan() {

@@ -463,7 +463,21 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 		filter.Node = s.name
 	}
 	pf.resolve(v)
-	list := api.ProcessList{Processes: make([]api.Process, 0, listCap(limit)), Index: v.Index()}
+	list := api.ProcessList{Index: v.Index()}
+	if rows {
+		// The page is written before this returns: its array is
+		// reused by the next page, of this listing or another.
+		page := rowPages.Get().(*[]api.Process)
+		defer func() {
+			clear(list.Processes)
+			*page = list.Processes[:0]
+			rowPages.Put(page)
+		}()
+		list.Processes = (*page)[:0]
+	}
+	if cap(list.Processes) < listCap(limit) {
+		list.Processes = make([]api.Process, 0, listCap(limit))
+	}
 	now := time.Now()
 	var nodes []fsm.Node
 	v.Walk(filter, func(p *fsm.Process) bool {
@@ -492,6 +506,17 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 	}
 	return list, nil
 }
+
+// rowPages holds the arrays of pages answered in rows, for reuse: a
+// listing of a large table asks for page after page, and a fresh array
+// each time costs more than the page's encoding.
+var rowPages = sync.Pool{New: func() any { return new([]api.Process) }}
+
+// rowBufs holds the write buffers of pages answered in rows.
+var rowBufs = sync.Pool{New: func() any { b := make([]byte, 0, rowBuf); return &b }}
+
+// rowBuf is the size of the writes of a page in rows.
+const rowBuf = 256 << 10
 
 // listCap is the capacity to start a listing of at most limit processes
 // with (0: no limit): a page is allocated once.
@@ -523,11 +548,18 @@ func writeRows(w http.ResponseWriter, list *api.ProcessList) {
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
-	buf := make([]byte, 0, 64<<10)
+	bp := rowBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= 4*rowBuf { // not one grown by a huge process
+			*bp = buf[:0]
+			rowBufs.Put(bp)
+		}
+	}()
 	for i := range list.Processes {
 		buf = api.AppendProcessJSON(buf, &list.Processes[i])
 		buf = append(buf, '\n')
-		if len(buf) >= 60<<10 {
+		if len(buf) >= rowBuf-4<<10 {
 			if _, err := w.Write(buf); err != nil {
 				return // the client went away
 			}

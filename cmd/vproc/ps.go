@@ -113,12 +113,21 @@ type psPageResult struct {
 func psPages(ctx context.Context, c *client.Client, opts client.ListOpts, w io.Writer, out psOutput) error {
 	ctx, cancel := context.WithCancel(ctx)
 	pages := make(chan psPageResult, 1)
+	// A page's array goes back to the fetcher once printed: three
+	// arrays (one printed, one waiting, one being read) serve the
+	// whole listing.
+	free := make(chan []api.Process, 3)
 	q := opts // the fetcher's own: it moves After on
 	go func() {
 		defer close(pages)
 		q.Limit = psFirstPage
 		for {
-			list, err := c.List(ctx, q)
+			var list api.ProcessList
+			select {
+			case list.Processes = <-free:
+			default:
+			}
+			err := c.ListInto(ctx, q, &list)
 			select {
 			case pages <- psPageResult{list.Processes, err}:
 			case <-ctx.Done():
@@ -168,6 +177,10 @@ func psPages(ctx context.Context, c *client.Client, opts client.ListOpts, w io.W
 		}
 		if err := bw.Flush(); err != nil {
 			return err
+		}
+		select {
+		case free <- pg.procs:
+		default:
 		}
 	}
 	if out.json {
@@ -230,8 +243,11 @@ func psRows(w *bufio.Writer, procs []api.Process, header bool, out psOutput) {
 	if header {
 		rows = append(rows, psHeader)
 	}
+	// The cells of all rows in one array, not one a row.
+	cells := make([]string, 0, len(procs)*len(psHeader))
 	for i := range procs {
-		rows = append(rows, psRow(&procs[i], out.now))
+		cells = appendPsRow(cells, &procs[i], out.now)
+		rows = append(rows, cells[len(cells)-len(psHeader):])
 	}
 	widths := make([]int, len(psHeader))
 	for _, r := range rows {
@@ -270,17 +286,23 @@ func cutRunes(b []byte, n int) []byte {
 }
 
 func psRow(p *api.Process, now time.Time) []string {
+	return appendPsRow(make([]string, 0, len(psHeader)), p, now)
+}
+
+// appendPsRow appends the cells of p's row, as psHeader names them, to
+// cells.
+func appendPsRow(cells []string, p *api.Process, now time.Time) []string {
 	// A pending process has no node yet: the column says why.
 	where := dash(p.Node)
 	if p.Node == "" && p.PendingReason != "" {
 		where = "(" + p.PendingReason + ")"
 	}
-	return []string{
+	return append(cells,
 		strconv.FormatUint(p.PID, 10), strconv.FormatUint(p.PPID, 10), dash(p.Owner),
 		dash(p.State), exitStatus(p), dash(p.MicroState), where, strconv.Itoa(p.Priority),
 		cpuTime(p.CPUMillis), startTime(p.StartedAt, now), age(p.CreatedAt, now),
 		commandLine(p.Command, p.Args),
-	}
+	)
 }
 
 // exitStatus is how a process ended, in the manner of docker ps:
@@ -359,20 +381,38 @@ func terminalWidth(e *env) int {
 
 // cpuTime formats CPU milliseconds.
 func cpuTime(ms int64) string {
+	if ms == 0 {
+		return "0s" // most of a large table: exited processes
+	}
 	return (time.Duration(ms) * time.Millisecond).String()
 }
 
 // commandLine joins a command and its arguments, quoting those that need
 // it.
 func commandLine(cmd string, args []string) string {
-	parts := make([]string, 0, 1+len(args))
-	for _, a := range append([]string{cmd}, args...) {
-		if a == "" || strings.ContainsAny(a, " \t\n\"'\\$") {
-			a = strconv.Quote(a)
-		}
-		parts = append(parts, a)
+	n := len(cmd) + 2
+	for _, a := range args {
+		n += 3 + len(a)
 	}
-	return strings.Join(parts, " ")
+	b := make([]byte, 0, n)
+	for i := -1; i < len(args); i++ {
+		a := cmd
+		if i >= 0 {
+			a = args[i]
+			b = append(b, ' ')
+		}
+		if needsQuote(a) {
+			b = strconv.AppendQuote(b, a)
+		} else {
+			b = append(b, a...)
+		}
+	}
+	return string(b)
+}
+
+// needsQuote reports whether commandLine quotes a.
+func needsQuote(a string) bool {
+	return a == "" || strings.ContainsAny(a, " \t\n\"'\\$")
 }
 
 func dash(s string) string {

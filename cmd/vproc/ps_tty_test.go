@@ -83,3 +83,23 @@ func TestPsCutsToTerminalWidth(t *testing.T) {
 		})
 	}
 }
+
+// TestCommandLineQuotes: a command line joins its words with spaces and
+// quotes, as Go does, only the words a shell would split or expand.
+func TestCommandLineQuotes(t *testing.T) {
+	for _, tc := range []struct {
+		cmd  string
+		args []string
+		want string
+	}{
+		{"sleep", []string{"5"}, "sleep 5"},
+		{"true", nil, "true"},
+		{"sh", []string{"-c", "echo job 7"}, `sh -c "echo job 7"`},
+		{"", []string{"", "a$b", `q"uote`, "é"}, `"" "" "a$b" "q\"uote" é`},
+		{"printf", []string{"a\tb\n", `back\slash`, "it's"}, `printf "a\tb\n" "back\\slash" "it's"`},
+	} {
+		if got := commandLine(tc.cmd, tc.args); got != tc.want {
+			t.Errorf("commandLine(%q, %q) = %s, want %s", tc.cmd, tc.args, got, tc.want)
+		}
+	}
+}
