@@ -52,6 +52,9 @@ type Build struct {
 	Tags     []string // build tags
 	Env      []string // the agents' environment, NAME=value
 	MustFail []string // the checks that must report a violation
+	// MayFail are checks the build's bug may also break: a stale read
+	// can miss an acknowledged spawn, which "no lost spawn" reports.
+	MayFail []string
 }
 
 // Build tags of the deliberately broken builds, which exist only in test
@@ -86,7 +89,7 @@ func (b Build) Judge(rep *Report) error {
 		}
 	}
 	for _, v := range rep.Verdicts {
-		if v.Status == StatusFail && !slices.Contains(b.MustFail, v.Check) {
+		if v.Status == StatusFail && !slices.Contains(b.MustFail, v.Check) && !slices.Contains(b.MayFail, v.Check) {
 			problems = append(problems, fmt.Sprintf("check %q failed: %s", v.Check, v.Summary))
 		}
 	}
