@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -713,5 +714,43 @@ func TestDecodeListReusesArray(t *testing.T) {
 	}
 	if &l.Processes[0] != first {
 		t.Fatal("the second page has a new array")
+	}
+}
+
+// A program upload refused for want of a leader is sent again, whole.
+func TestAddProgramRetriesWholeUpload(t *testing.T) {
+	module := bytes.Repeat([]byte("\x00asm"), 4096)
+	f := newFakeAPI(t)
+	var n atomic.Int32
+	f.mux.HandleFunc("PUT /v1/programs/{name}", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil || !bytes.Equal(body, module) {
+			t.Errorf("attempt %d: body of %d bytes (%v), want the whole module", n.Load()+1, len(body), err)
+		}
+		switch n.Add(1) {
+		case 1:
+			writeErr(w, 503, api.CodeNoLeader)
+		case 2:
+			writeErr(w, 503, api.CodeUnknownOutcome)
+		default:
+			writeJSON(w, 200, api.Program{Name: r.PathValue("name"), Size: uint64(len(body))})
+		}
+	})
+	c := f.client(t)
+	p, err := c.AddProgram(context.Background(), "hellow", "", module)
+	if err != nil {
+		t.Fatalf("AddProgram: %v", err)
+	}
+	if p.Name != "hellow" || p.Size != uint64(len(module)) || n.Load() != 3 {
+		t.Fatalf("got %+v after %d attempts, want hellow of %d bytes after 3", p, n.Load(), len(module))
+	}
+	// A refusal that is final is not retried.
+	f.mux.HandleFunc("PUT /v1/programs/bad", func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		writeErr(w, 400, api.CodeBadRequest)
+	})
+	n.Store(0)
+	if _, err := c.AddProgram(context.Background(), "bad", "", module); err == nil || n.Load() != 1 {
+		t.Fatalf("a final refusal: %v after %d attempts, want an error after 1", err, n.Load())
 	}
 }
