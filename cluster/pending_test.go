@@ -9,6 +9,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
+	"github.com/vproc/vproc/internal/testwait"
 )
 
 // TestPendingWork: a spawn no node can ever take is refused; one that
@@ -36,12 +37,18 @@ func TestPendingWork(t *testing.T) {
 			t.Fatalf("spawn %+v: got %v, want 400 %s", req, err, api.CodeUnplaceable)
 		}
 	}
-	if _, err := cl.Spawn(ctx, api.SpawnRequest{Command: "true", Constraints: []string{"zone=a"}}); err != nil {
+	ok, err := cl.Spawn(ctx, api.SpawnRequest{Command: "true", Constraints: []string{"zone=a"}})
+	if err != nil {
 		t.Fatalf("spawn with a constraint the node meets: %v", err)
 	}
+	// It must end before the place is filled: a process that frees the
+	// place later would let the waiting one run.
+	if _, err := cl.Wait(ctx, ok.PID); err != nil {
+		t.Fatal(err)
+	}
 
-	// The node has one place: sleeps fill it, and the next one waits for
-	// capacity.
+	// The node has one place: a sleep fills it, and the next one waits
+	// for capacity as long as the first runs.
 	var pid uint64
 	reason := func() (string, string) {
 		p, err := cl.Get(ctx, pid, client.ReadOpts{})
@@ -50,18 +57,19 @@ func TestPendingWork(t *testing.T) {
 		}
 		return p.State, p.PendingReason
 	}
-	for i := 0; i < 4 && pid == 0; i++ {
-		res, err := cl.Spawn(ctx, api.SpawnRequest{Command: "sleep", Args: []string{"600"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p, err := cl.Get(ctx, res.PID, client.ReadOpts{}); err == nil && p.State == "pending" {
-			pid = res.PID
-		}
+	first, err := cl.Spawn(ctx, api.SpawnRequest{Command: "sleep", Args: []string{"600"}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if pid == 0 {
-		t.Fatal("four sleeps on a node of one place: none pending")
+	testwait.For(t, "the first sleep running", 30*time.Second, func() bool {
+		p, err := cl.Get(ctx, first.PID, client.ReadOpts{})
+		return err == nil && p.State == "running"
+	})
+	second, err := cl.Spawn(ctx, api.SpawnRequest{Command: "sleep", Args: []string{"600"}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	pid = second.PID
 	if st, r := reason(); st != "pending" || !strings.Contains(r, "waiting for capacity on") {
 		t.Fatalf("sleep beyond capacity: state %s reason %q, want pending, waiting for capacity", st, r)
 	}
