@@ -3,7 +3,10 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -23,64 +26,194 @@ const FormatNDJSON = "ndjson"
 // absent after the last.
 const HeaderNext = "X-Vproc-Next"
 
+// Fields is a set of a Process's JSON fields, for a listing that asks
+// for some of them only (GET /v1/procs?format=ndjson&fields=pid,state):
+// a listing of a million processes for a table that shows a dozen
+// columns writes and reads a third less. The PID is always written.
+type Fields uint32
+
+// The fields of a Process, by JSON name.
+const (
+	FieldPPID Fields = 1 << iota
+	FieldPgid
+	FieldSid
+	FieldState
+	FieldMicroState
+	FieldNode
+	FieldCommand
+	FieldArgs
+	FieldPriority
+	FieldExitCode
+	FieldSignal
+	FieldCore
+	FieldReason
+	FieldCPUMillis
+	FieldOwner
+	FieldEnv
+	FieldIncarnation
+	FieldRestarts
+	FieldLimits
+	FieldRestart
+	FieldPledge
+	FieldUnveil
+	FieldCreatedAt
+	FieldStartedAt
+	FieldExitedAt
+	FieldPendingReason
+
+	// AllFields is every field: the whole Process.
+	AllFields = FieldPendingReason<<1 - 1
+)
+
+type fieldName struct {
+	name string
+	f    Fields
+}
+
+// fieldNames names the fields as the JSON object does, pid first.
+var fieldNames = [...]fieldName{
+	{"pid", 0}, {"ppid", FieldPPID}, {"pgid", FieldPgid}, {"sid", FieldSid},
+	{"state", FieldState}, {"micro_state", FieldMicroState}, {"node", FieldNode},
+	{"command", FieldCommand}, {"args", FieldArgs}, {"priority", FieldPriority},
+	{"exit_code", FieldExitCode}, {"signal", FieldSignal}, {"core", FieldCore},
+	{"reason", FieldReason}, {"cpu_ms", FieldCPUMillis}, {"owner", FieldOwner},
+	{"env", FieldEnv}, {"incarnation", FieldIncarnation}, {"restarts", FieldRestarts},
+	{"limits", FieldLimits}, {"restart", FieldRestart}, {"pledge", FieldPledge},
+	{"unveil", FieldUnveil}, {"created_at", FieldCreatedAt}, {"started_at", FieldStartedAt},
+	{"exited_at", FieldExitedAt}, {"pending_reason", FieldPendingReason},
+}
+
+// ErrUnknownField is the error of ParseFields for a name that is not a
+// field of a Process.
+var ErrUnknownField = errors.New("unknown process field")
+
+// ParseFields parses the fields= of a listing: JSON field names,
+// comma-separated. The empty string is every field.
+func ParseFields(s string) (Fields, error) {
+	if s == "" {
+		return AllFields, nil
+	}
+	var out Fields
+	for name := range strings.SplitSeq(s, ",") {
+		i := slices.IndexFunc(fieldNames[:], func(n fieldName) bool { return n.name == name })
+		if i < 0 {
+			return 0, fmt.Errorf("%w %q", ErrUnknownField, name)
+		}
+		out |= fieldNames[i].f
+	}
+	return out, nil
+}
+
+// String is f as ParseFields reads it.
+func (f Fields) String() string {
+	names := make([]string, 0, len(fieldNames))
+	for _, n := range fieldNames {
+		if n.f == 0 || f&n.f != 0 {
+			names = append(names, n.name)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
 // AppendProcessJSON appends p as encoding/json (with HTML escaping off)
 // writes it, without the newline.
 func AppendProcessJSON(b []byte, p *Process) []byte {
+	return AppendProcessFields(b, p, AllFields)
+}
+
+// AppendProcessFields appends the fields f of p (and its PID) as one JSON
+// object, in the order and the form of AppendProcessJSON.
+func AppendProcessFields(b []byte, p *Process, f Fields) []byte {
 	b = append(b, `{"pid":`...)
 	b = strconv.AppendUint(b, p.PID, 10)
-	b = append(b, `,"ppid":`...)
-	b = strconv.AppendUint(b, p.PPID, 10)
-	b = append(b, `,"pgid":`...)
-	b = strconv.AppendUint(b, p.Pgid, 10)
-	b = append(b, `,"sid":`...)
-	b = strconv.AppendUint(b, p.Sid, 10)
-	b = appendStrField(b, "state", p.State)
-	b = appendStrField(b, "micro_state", p.MicroState)
-	b = appendStrField(b, "node", p.Node)
-	b = appendStrField(b, "command", p.Command)
-	b = append(b, `,"args":`...)
-	b = appendStrs(b, p.Args)
-	b = append(b, `,"priority":`...)
-	b = strconv.AppendInt(b, int64(p.Priority), 10)
-	b = appendIntPtr(b, "exit_code", p.ExitCode)
-	b = appendIntPtr(b, "signal", p.Signal)
-	if p.Core {
+	if f&FieldPPID != 0 {
+		b = append(b, `,"ppid":`...)
+		b = strconv.AppendUint(b, p.PPID, 10)
+	}
+	if f&FieldPgid != 0 {
+		b = append(b, `,"pgid":`...)
+		b = strconv.AppendUint(b, p.Pgid, 10)
+	}
+	if f&FieldSid != 0 {
+		b = append(b, `,"sid":`...)
+		b = strconv.AppendUint(b, p.Sid, 10)
+	}
+	if f&FieldState != 0 {
+		b = appendStrField(b, "state", p.State)
+	}
+	if f&FieldMicroState != 0 {
+		b = appendStrField(b, "micro_state", p.MicroState)
+	}
+	if f&FieldNode != 0 {
+		b = appendStrField(b, "node", p.Node)
+	}
+	if f&FieldCommand != 0 {
+		b = appendStrField(b, "command", p.Command)
+	}
+	if f&FieldArgs != 0 {
+		b = append(b, `,"args":`...)
+		b = appendStrs(b, p.Args)
+	}
+	if f&FieldPriority != 0 {
+		b = append(b, `,"priority":`...)
+		b = strconv.AppendInt(b, int64(p.Priority), 10)
+	}
+	if f&FieldExitCode != 0 {
+		b = appendIntPtr(b, "exit_code", p.ExitCode)
+	}
+	if f&FieldSignal != 0 {
+		b = appendIntPtr(b, "signal", p.Signal)
+	}
+	if f&FieldCore != 0 && p.Core {
 		b = append(b, `,"core":true`...)
 	}
-	if p.Reason != "" {
+	if f&FieldReason != 0 && p.Reason != "" {
 		b = appendStrField(b, "reason", p.Reason)
 	}
-	b = append(b, `,"cpu_ms":`...)
-	b = strconv.AppendInt(b, p.CPUMillis, 10)
-	b = appendStrField(b, "owner", p.Owner)
-	if len(p.Env) > 0 {
+	if f&FieldCPUMillis != 0 {
+		b = append(b, `,"cpu_ms":`...)
+		b = strconv.AppendInt(b, p.CPUMillis, 10)
+	}
+	if f&FieldOwner != 0 {
+		b = appendStrField(b, "owner", p.Owner)
+	}
+	if f&FieldEnv != 0 && len(p.Env) > 0 {
 		b = append(b, `,"env":`...)
 		b = appendStrs(b, p.Env)
 	}
-	b = append(b, `,"incarnation":`...)
-	b = strconv.AppendUint(b, p.Incarnation, 10)
-	b = append(b, `,"restarts":`...)
-	b = strconv.AppendInt(b, int64(p.Restarts), 10)
-	for _, f := range [...]struct{ k, v string }{{"limits", p.Limits}, {"restart", p.Restart}, {"pledge", p.Pledge}} {
-		if f.v != "" {
-			b = appendStrField(b, f.k, f.v)
+	if f&FieldIncarnation != 0 {
+		b = append(b, `,"incarnation":`...)
+		b = strconv.AppendUint(b, p.Incarnation, 10)
+	}
+	if f&FieldRestarts != 0 {
+		b = append(b, `,"restarts":`...)
+		b = strconv.AppendInt(b, int64(p.Restarts), 10)
+	}
+	for _, o := range [...]struct {
+		f    Fields
+		k, v string
+	}{{FieldLimits, "limits", p.Limits}, {FieldRestart, "restart", p.Restart}, {FieldPledge, "pledge", p.Pledge}} {
+		if f&o.f != 0 && o.v != "" {
+			b = appendStrField(b, o.k, o.v)
 		}
 	}
-	if len(p.Unveil) > 0 {
+	if f&FieldUnveil != 0 && len(p.Unveil) > 0 {
 		b = append(b, `,"unveil":`...)
 		b = appendStrs(b, p.Unveil)
 	}
-	b = append(b, `,"created_at":`...)
-	b = appendTime(b, p.CreatedAt)
-	if !p.StartedAt.IsZero() {
+	if f&FieldCreatedAt != 0 {
+		b = append(b, `,"created_at":`...)
+		b = appendTime(b, p.CreatedAt)
+	}
+	if f&FieldStartedAt != 0 && !p.StartedAt.IsZero() {
 		b = append(b, `,"started_at":`...)
 		b = appendTime(b, p.StartedAt)
 	}
-	if !p.ExitedAt.IsZero() {
+	if f&FieldExitedAt != 0 && !p.ExitedAt.IsZero() {
 		b = append(b, `,"exited_at":`...)
 		b = appendTime(b, p.ExitedAt)
 	}
-	if p.PendingReason != "" {
+	if f&FieldPendingReason != 0 && p.PendingReason != "" {
 		b = appendStrField(b, "pending_reason", p.PendingReason)
 	}
 	return append(b, '}')
@@ -266,23 +399,39 @@ func (s *scanner) rawSpan() (start, end int, err error) {
 		return 0, 0, errSlowPath
 	}
 	start = s.i
+	ascii := true
 	for s.i < len(s.b) {
 		c := s.b[s.i]
+		if !strSpecial[c] {
+			s.i++
+			continue
+		}
 		switch {
 		case c == '"':
 			end = s.i
 			s.i++
-			if !utf8.Valid(s.b[start:end]) {
+			if !ascii && !utf8.Valid(s.b[start:end]) {
 				return 0, 0, errSlowPath
 			}
 			return start, end, nil
-		case c == '\\' || c < 0x20:
+		case c >= utf8.RuneSelf:
+			ascii = false
+			s.i++
+		default: // an escape or a control character
 			return 0, 0, errSlowPath
 		}
-		s.i++
 	}
 	return 0, 0, errSlowPath
 }
+
+// strSpecial marks the bytes that end a run of plain ASCII in a string:
+// the quote, the backslash, control characters and non-ASCII bytes.
+var strSpecial = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf
+	}
+	return t
+}()
 
 func (s *scanner) string() (string, error) {
 	start, end, err := s.rawSpan()
@@ -370,15 +519,71 @@ func (s *scanner) time() (time.Time, error) {
 	if s.lit("null") {
 		return time.Time{}, nil
 	}
-	v, err := s.string()
+	start, end, err := s.rawSpan()
 	if err != nil {
 		return time.Time{}, err
 	}
-	t, err := time.Parse(time.RFC3339Nano, v)
+	if t, ok := parseUTC(s.b[start:end]); ok {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(s.b[start:end]))
 	if err != nil {
 		return time.Time{}, errSlowPath
 	}
 	return t, nil
+}
+
+// parseUTC reads the form AppendProcessJSON writes a time in UTC:
+// 2006-01-02T15:04:05Z with up to nine digits of fraction, as time.Parse
+// would with time.RFC3339Nano; false for any other form or a date or
+// time out of range, which time.Parse then judges.
+func parseUTC(b []byte) (time.Time, bool) {
+	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(0, 4), num(5, 2), num(8, 2)
+	hour, minute, sec := num(11, 2), num(14, 2), num(17, 2)
+	if year < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	switch frac := b[19 : len(b)-1]; {
+	case len(frac) == 0:
+	case len(frac) < 2 || len(frac) > 10 || frac[0] != '.':
+		return time.Time{}, false
+	default:
+		if nsec = num(20, len(frac)-1); nsec < 0 {
+			return time.Time{}, false
+		}
+		for range 10 - len(frac) {
+			nsec *= 10
+		}
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // skip consumes one value of any kind.

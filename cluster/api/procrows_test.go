@@ -3,7 +3,9 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +130,20 @@ func TestParseProcessJSONLikeUnmarshal(t *testing.T) {
 		`{"core":"yes"}`,
 		"{\"node\":\"\xff\"}",
 		`{"pid":007}`,
+		`{"created_at":"2024-02-29T00:00:00Z","started_at":"2026-12-07T23:59:59.5Z"}`,
+		`{"created_at":"2023-02-29T00:00:00Z"}`,
+		`{"created_at":"2026-04-31T00:00:00Z"}`,
+		`{"created_at":"2026-12-07T23:59:60Z"}`,
+		`{"created_at":"2026-12-07T24:00:00Z"}`,
+		`{"created_at":"2026-13-07T04:05:06Z"}`,
+		`{"created_at":"2026-12-07T04:05:06.Z"}`,
+		`{"created_at":"2026-12-07T04:05:06.1234567890Z"}`,
+		`{"created_at":"2026-12-07T04:05:06.000000001Z"}`,
+		`{"created_at":"0000-01-01T00:00:00Z"}`,
+		`{"created_at":"2026-12-07t04:05:06z"}`,
+		`{"created_at":"2026-12-07T04:05:06+00:00"}`,
+		`{"created_at":"2026-12-07T4:05:06Z"}`,
+		`{"created_at":"-026-12-07T04:05:06Z"}`,
 	} {
 		var want, got Process
 		werr := json.Unmarshal([]byte(line), &want)
@@ -140,6 +156,64 @@ func TestParseProcessJSONLikeUnmarshal(t *testing.T) {
 			t.Errorf("%s:\n got %+v\nwant %+v", line, got, want)
 		}
 	}
+}
+
+// TestProcessFields: a listing asking for some fields writes the PID and
+// those, as encoding/json writes them, and nothing else; ParseFields
+// reads every field's name and String writes them back.
+func TestProcessFields(t *testing.T) {
+	typ := reflect.TypeFor[Process]()
+	var names []string
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	if all, err := ParseFields(strings.Join(names, ",")); err != nil || all != AllFields || all.String() != strings.Join(names, ",") {
+		t.Fatalf("ParseFields(every field) = %v (%s), %v; want AllFields", all, all, err)
+	}
+	if _, err := ParseFields("pid,nosuch"); !errors.Is(err, ErrUnknownField) || !strings.Contains(err.Error(), `"nosuch"`) {
+		t.Fatalf("ParseFields(nosuch): %v, want ErrUnknownField naming it", err)
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		p := anyProcess(t)
+		chosen := rapid.SliceOfDistinct(rapid.SampledFrom(names), rapid.ID).Draw(t, "fields")
+		f, err := ParseFields(strings.Join(chosen, ","))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(chosen) == 0 {
+			f = 0 // the empty list is every field; here it stands for the PID alone
+		}
+		// What it must write: encoding/json's line for p with the other
+		// fields zero, read back.
+		kept := p
+		v := reflect.ValueOf(&kept).Elem()
+		for i, name := range names {
+			if name != "pid" && !slices.Contains(chosen, name) {
+				v.Field(i).SetZero()
+			}
+		}
+		var want, got Process
+		if err := json.Unmarshal(stdJSON(t, &kept), &want); err != nil {
+			t.Fatal(err)
+		}
+		line := AppendProcessFields(nil, &p, f)
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(line, &keys); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		for k := range keys {
+			if k != "pid" && !slices.Contains(chosen, k) {
+				t.Fatalf("fields %v: %s carries %q", chosen, line, k)
+			}
+		}
+		if err := ParseProcessJSON(line, &got); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("fields %v: %s\n got %+v\nwant %+v", chosen, line, got, want)
+		}
+	})
 }
 
 func BenchmarkProcessJSON(b *testing.B) {

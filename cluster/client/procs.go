@@ -51,6 +51,10 @@ type ListOpts struct {
 	Node   string
 	States []string
 	Owner  string
+	// Fields, if not empty, asks for these fields of each process only
+	// (JSON names, api.ParseFields; the PID always comes): the others
+	// are left zero. An agent older than it answers every field.
+	Fields []string
 }
 
 // Spawn asks for a new process and returns its PID once its spawn entry,
@@ -131,6 +135,9 @@ func (c *Client) ListInto(ctx context.Context, opts ListOpts, out *api.ProcessLi
 	}
 	if opts.Owner != "" {
 		q.Set("owner", opts.Owner)
+	}
+	if len(opts.Fields) > 0 {
+		q.Set("fields", strings.Join(opts.Fields, ","))
 	}
 	var timeout time.Duration
 	if opts.Index > 0 {

@@ -422,6 +422,13 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
+	fields, err := api.ParseFields(q.Get("fields"))
+	switch {
+	case err != nil:
+		return nil, badRequest("bad fields: %v", err)
+	case fields != api.AllFields && !rows:
+		return nil, badRequest("fields= needs format=%s", api.FormatNDJSON)
+	}
 	pf, err := parseProcFilter(q)
 	if err != nil {
 		return nil, err
@@ -501,7 +508,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) (any, error)
 	s.enrich(ctx, list.Processes, local)
 	s.readHeaders(w, v.Index(), stale)
 	if rows {
-		writeRows(w, &list)
+		writeRows(w, &list, fields)
 		return nil, nil
 	}
 	return list, nil
@@ -540,9 +547,9 @@ func formatParam(q url.Values) (rows bool, err error) {
 	}
 }
 
-// writeRows writes a listing in rows: a process a line, encoded without
-// reflection, the next page's after= in api.HeaderNext.
-func writeRows(w http.ResponseWriter, list *api.ProcessList) {
+// writeRows writes a listing in rows: a process a line, its fields f,
+// encoded without reflection, the next page's after= in api.HeaderNext.
+func writeRows(w http.ResponseWriter, list *api.ProcessList, f api.Fields) {
 	if list.Next != 0 {
 		w.Header().Set(api.HeaderNext, strconv.FormatUint(list.Next, 10))
 	}
@@ -557,7 +564,7 @@ func writeRows(w http.ResponseWriter, list *api.ProcessList) {
 		}
 	}()
 	for i := range list.Processes {
-		buf = api.AppendProcessJSON(buf, &list.Processes[i])
+		buf = api.AppendProcessFields(buf, &list.Processes[i], f)
 		buf = append(buf, '\n')
 		if len(buf) >= rowBuf-4<<10 {
 			if _, err := w.Write(buf); err != nil {

@@ -91,6 +91,8 @@ type psOutput struct {
 	json  bool
 	width int
 	now   time.Time
+	// cells, if set, is the table's scratch, reused from page to page.
+	cells *psCells
 }
 
 // The pages ps asks for: a small first one, so that the first line comes
@@ -99,6 +101,12 @@ const (
 	psFirstPage = 500
 	psPage      = api.MaxListPage
 )
+
+// psFields are the fields of a process the table shows (and psKeep
+// reads): a listing in rows carries only these.
+var psFields = []string{"pid", "ppid", "owner", "state", "exit_code", "signal", "core",
+	"micro_state", "node", "pending_reason", "priority", "cpu_ms", "started_at",
+	"created_at", "command", "args"}
 
 // psPageResult is one page of the listing, or the error that ended it.
 type psPageResult struct {
@@ -118,6 +126,9 @@ func psPages(ctx context.Context, c *client.Client, opts client.ListOpts, w io.W
 	// whole listing.
 	free := make(chan []api.Process, 3)
 	q := opts // the fetcher's own: it moves After on
+	if !out.json {
+		q.Fields = psFields
+	}
 	go func() {
 		defer close(pages)
 		q.Limit = psFirstPage
@@ -146,6 +157,7 @@ func psPages(ctx context.Context, c *client.Client, opts client.ListOpts, w io.W
 	}()
 	first := true
 	bw := bufio.NewWriterSize(w, 64<<10)
+	out.cells = new(psCells)
 	for pg := range pages {
 		if pg.err != nil {
 			if !first && out.json {
@@ -239,29 +251,35 @@ var psHeader = []string{"PID", "PPID", "USER", "STATE", "STATUS", "MICRO", "NODE
 // set: columns two spaces apart, sized to this page, each line cut to
 // out.width characters when it is not 0.
 func psRows(w *bufio.Writer, procs []api.Process, header bool, out psOutput) {
-	rows := make([][]string, 0, len(procs)+1)
+	c := out.cells
+	if c == nil {
+		c = new(psCells)
+	}
+	c.reset()
 	if header {
-		rows = append(rows, psHeader)
-	}
-	// The cells of all rows in one array, not one a row.
-	cells := make([]string, 0, len(procs)*len(psHeader))
-	for i := range procs {
-		cells = appendPsRow(cells, &procs[i], out.now)
-		rows = append(rows, cells[len(cells)-len(psHeader):])
-	}
-	widths := make([]int, len(psHeader))
-	for _, r := range rows {
-		for i, c := range r[:len(r)-1] {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		for _, h := range psHeader {
+			c.buf = append(c.buf, h...)
+			c.end()
 		}
 	}
-	var line []byte
-	for _, r := range rows {
+	for i := range procs {
+		c.appendRow(&procs[i], out.now)
+	}
+	cols := len(psHeader)
+	rows := len(c.ends) / cols
+	widths := make([]int, cols)
+	for r := range rows {
+		for i := range cols - 1 {
+			widths[i] = max(widths[i], c.width(r*cols+i))
+		}
+	}
+	line := c.line[:0]
+	for r := range rows {
 		line = line[:0]
-		for i, c := range r {
-			line = append(line, c...)
-			if i < len(r)-1 {
-				for range widths[i] - utf8.RuneCountInString(c) + 2 {
+		for i := range cols {
+			line = append(line, c.cell(r*cols+i)...)
+			if i < cols-1 {
+				for range widths[i] - c.width(r*cols+i) + 2 {
 					line = append(line, ' ')
 				}
 			}
@@ -272,6 +290,74 @@ func psRows(w *bufio.Writer, procs []api.Process, header bool, out psOutput) {
 		line = append(line, '\n')
 		w.Write(line)
 	}
+	c.line = line
+}
+
+// psCells holds a page's table cells in one array, a cell the bytes
+// between two ends, rather than a string each: a listing of a million
+// processes prints twelve million cells. psPages reuses one for every
+// page.
+type psCells struct {
+	buf  []byte
+	ends []int
+	line []byte
+}
+
+func (c *psCells) reset() {
+	c.buf, c.ends = c.buf[:0], c.ends[:0]
+}
+
+// end ends the cell being appended to buf.
+func (c *psCells) end() { c.ends = append(c.ends, len(c.buf)) }
+
+func (c *psCells) cell(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = c.ends[i-1]
+	}
+	return c.buf[start:c.ends[i]]
+}
+
+// width is cell i's width in characters.
+func (c *psCells) width(i int) int { return utf8.RuneCount(c.cell(i)) }
+
+// str appends s as a cell, "-" when it is empty.
+func (c *psCells) str(s string) {
+	if s == "" {
+		s = "-"
+	}
+	c.buf = append(c.buf, s...)
+	c.end()
+}
+
+// appendRow appends the cells of p's row, as psHeader names them.
+func (c *psCells) appendRow(p *api.Process, now time.Time) {
+	c.buf = strconv.AppendUint(c.buf, p.PID, 10)
+	c.end()
+	c.buf = strconv.AppendUint(c.buf, p.PPID, 10)
+	c.end()
+	c.str(p.Owner)
+	c.str(p.State)
+	c.buf = appendExitStatus(c.buf, p)
+	c.end()
+	c.str(p.MicroState)
+	// A pending process has no node yet: the column says why.
+	if p.Node == "" && p.PendingReason != "" {
+		c.buf = append(append(append(c.buf, '('), p.PendingReason...), ')')
+		c.end()
+	} else {
+		c.str(p.Node)
+	}
+	c.buf = strconv.AppendInt(c.buf, int64(p.Priority), 10)
+	c.end()
+	c.buf = appendCPUTime(c.buf, p.CPUMillis)
+	c.end()
+	c.buf = appendStartTime(c.buf, p.StartedAt, now)
+	c.end()
+	c.buf = appendAge(c.buf, p.CreatedAt, now)
+	c.end()
+	c.buf = appendCommandLine(c.buf, p.Command, p.Args)
+	c.end()
 }
 
 // cutRunes cuts b to at most n characters.
@@ -285,81 +371,81 @@ func cutRunes(b []byte, n int) []byte {
 	return b
 }
 
+// psRow is p's row, as psHeader names its cells.
 func psRow(p *api.Process, now time.Time) []string {
-	return appendPsRow(make([]string, 0, len(psHeader)), p, now)
-}
-
-// appendPsRow appends the cells of p's row, as psHeader names them, to
-// cells.
-func appendPsRow(cells []string, p *api.Process, now time.Time) []string {
-	// A pending process has no node yet: the column says why.
-	where := dash(p.Node)
-	if p.Node == "" && p.PendingReason != "" {
-		where = "(" + p.PendingReason + ")"
+	var c psCells
+	c.appendRow(p, now)
+	row := make([]string, len(c.ends))
+	for i := range row {
+		row[i] = string(c.cell(i))
 	}
-	return append(cells,
-		strconv.FormatUint(p.PID, 10), strconv.FormatUint(p.PPID, 10), dash(p.Owner),
-		dash(p.State), exitStatus(p), dash(p.MicroState), where, strconv.Itoa(p.Priority),
-		cpuTime(p.CPUMillis), startTime(p.StartedAt, now), age(p.CreatedAt, now),
-		commandLine(p.Command, p.Args),
-	)
+	return row
 }
 
 // exitStatus is how a process ended, in the manner of docker ps:
 // "exited (CODE)", "killed (SIGNAL)" with ", core" when it dumped core,
 // "lost"; "-" while it is live.
-func exitStatus(p *api.Process) string {
+func exitStatus(p *api.Process) string { return string(appendExitStatus(nil, p)) }
+
+func appendExitStatus(b []byte, p *api.Process) []byte {
 	switch {
 	case p.State == "lost":
-		return "lost"
+		return append(b, "lost"...)
 	case p.State != "exited":
-		return "-"
+		return append(b, '-')
 	case p.ExitCode != nil:
-		return "exited (" + strconv.Itoa(*p.ExitCode) + ")"
+		b = append(b, "exited ("...)
+		b = strconv.AppendInt(b, int64(*p.ExitCode), 10)
+		return append(b, ')')
 	case p.Signal != nil:
-		core := ""
+		b = append(b, "killed ("...)
+		b = append(b, spec.FormatSignal(ipc.Signal(*p.Signal))...)
 		if p.Core {
-			core = ", core"
+			b = append(b, ", core"...)
 		}
-		return "killed (" + spec.FormatSignal(ipc.Signal(*p.Signal)) + core + ")"
+		return append(b, ')')
 	}
-	return "exited"
+	return append(b, "exited"...)
 }
 
 // startTime is when a process started, as ps's START: the time of day
 // when it is today, else the month and day when it is this year, else the
 // year; "-" before it starts.
-func startTime(t, now time.Time) string {
+func startTime(t, now time.Time) string { return string(appendStartTime(nil, t, now)) }
+
+func appendStartTime(b []byte, t, now time.Time) []byte {
 	if t.IsZero() {
-		return "-"
+		return append(b, '-')
 	}
 	t, now = t.Local(), now.Local()
 	switch {
 	case t.YearDay() == now.YearDay() && t.Year() == now.Year():
-		return t.Format("15:04")
+		return t.AppendFormat(b, "15:04")
 	case t.Year() == now.Year():
-		return t.Format("Jan02")
+		return t.AppendFormat(b, "Jan02")
 	}
-	return t.Format("2006")
+	return t.AppendFormat(b, "2006")
 }
 
 // age is how long ago t was, in the largest unit that fits, as
 // kubectl's AGE: seconds below two minutes, minutes below two hours,
 // hours below two days, then days.
-func age(t, now time.Time) string {
+func age(t, now time.Time) string { return string(appendAge(nil, t, now)) }
+
+func appendAge(b []byte, t, now time.Time) []byte {
 	if t.IsZero() {
-		return "-"
+		return append(b, '-')
 	}
 	d := max(now.Sub(t), 0)
 	switch {
 	case d < 2*time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s"
+		return append(strconv.AppendInt(b, int64(d/time.Second), 10), 's')
 	case d < 2*time.Hour:
-		return strconv.Itoa(int(d/time.Minute)) + "m"
+		return append(strconv.AppendInt(b, int64(d/time.Minute), 10), 'm')
 	case d < 48*time.Hour:
-		return strconv.Itoa(int(d/time.Hour)) + "h"
+		return append(strconv.AppendInt(b, int64(d/time.Hour), 10), 'h')
 	}
-	return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	return append(strconv.AppendInt(b, int64(d/(24*time.Hour)), 10), 'd')
 }
 
 // terminalWidth is the width to cut ps's lines to: 0 unless stdout is a
@@ -380,21 +466,22 @@ func terminalWidth(e *env) int {
 }
 
 // cpuTime formats CPU milliseconds.
-func cpuTime(ms int64) string {
+func cpuTime(ms int64) string { return string(appendCPUTime(nil, ms)) }
+
+func appendCPUTime(b []byte, ms int64) []byte {
 	if ms == 0 {
-		return "0s" // most of a large table: exited processes
+		return append(b, "0s"...) // most of a large table: exited processes
 	}
-	return (time.Duration(ms) * time.Millisecond).String()
+	return append(b, (time.Duration(ms) * time.Millisecond).String()...)
 }
 
 // commandLine joins a command and its arguments, quoting those that need
 // it.
 func commandLine(cmd string, args []string) string {
-	n := len(cmd) + 2
-	for _, a := range args {
-		n += 3 + len(a)
-	}
-	b := make([]byte, 0, n)
+	return string(appendCommandLine(nil, cmd, args))
+}
+
+func appendCommandLine(b []byte, cmd string, args []string) []byte {
 	for i := -1; i < len(args); i++ {
 		a := cmd
 		if i >= 0 {
@@ -407,7 +494,7 @@ func commandLine(cmd string, args []string) string {
 			b = append(b, a...)
 		}
 	}
-	return string(b)
+	return b
 }
 
 // needsQuote reports whether commandLine quotes a.
