@@ -134,6 +134,29 @@ func TestListRows(t *testing.T) {
 		t.Fatalf("format=xml: got %d, want 400", r.status)
 	}
 
+	// fields= keeps the PID and the fields asked for, in rows only.
+	r := do(t, "GET", h.url+"/v1/procs?stale&all&format=ndjson&fields=state,args", nil, nil)
+	lines := strings.Split(strings.TrimSuffix(string(r.body), "\n"), "\n")
+	if r.status != http.StatusOK || len(lines) != len(all) {
+		t.Fatalf("fields=state,args: %d, %d lines, want 200 and %d", r.status, len(lines), len(all))
+	}
+	for i, line := range lines {
+		var keys map[string]json.RawMessage
+		var p api.Process
+		if err := json.Unmarshal([]byte(line), &keys); err != nil || json.Unmarshal([]byte(line), &p) != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		want := api.Process{PID: all[i].PID, State: all[i].State, Args: all[i].Args}
+		if len(keys) != 3 || !reflect.DeepEqual(p, want) {
+			t.Fatalf("fields=state,args: %s, want %+v alone", line, want)
+		}
+	}
+	for _, q := range []string{"format=ndjson&fields=state,nosuch", "fields=state"} {
+		if r := do(t, "GET", h.url+"/v1/procs?stale&"+q, nil, nil); r.status != http.StatusBadRequest {
+			t.Fatalf("%s: got %d %s, want 400", q, r.status, r.body)
+		}
+	}
+
 	// The client, against this agent and against one that answers JSON
 	// whatever the format asked.
 	jsonOnly := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
