@@ -16,7 +16,7 @@ import (
 func BenchmarkIPCQueueAcrossNodes(b *testing.B) {
 	c := MakeCluster(b, 3)
 	holder, sender := c.agents[0].serving.kernel, c.agents[1].serving.kernel
-	if err := holder.MqCreate("/bench", 0o600, "root", &ipc.MQAttr{MaxMsg: 256, MsgSize: 64}); err != nil {
+	if err := holder.MqCreate(context.Background(), "/bench", 0o600, "root", &ipc.MQAttr{MaxMsg: 256, MsgSize: 64}); err != nil {
 		b.Fatal(err)
 	}
 	poll(b, 10*time.Second, func() error {

@@ -39,30 +39,7 @@ func TestIPCNamesTakeSessions(t *testing.T) {
 	var do func(addr, method, path string, body any, rid uint64) (int, string)
 	once := func(addr, method, path string, body any, rid uint64) (int, string) {
 		t.Helper()
-		var in io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			in = bytes.NewReader(b)
-		}
-		req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set(api.HeaderSession, strconv.FormatUint(sid, 10))
-		req.Header.Set(api.HeaderRequest, strconv.FormatUint(rid, 10))
-		req.Header.Set(api.HeaderAcked, "1")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var e api.Error
-		b, _ := io.ReadAll(resp.Body)
-		_ = json.Unmarshal(b, &e)
-		if resp.StatusCode != http.StatusOK {
-			t.Logf("%s %s through %s, request %d: %d %s: %s", method, path, addr, rid, resp.StatusCode, e.Code, e.Message)
-		}
-		return resp.StatusCode, e.Code
+		return sessionCall(t, ctx, addr, method, path, body, sid, rid)
 	}
 	do = func(addr, method, path string, body any, rid uint64) (int, string) {
 		t.Helper()
@@ -108,5 +85,108 @@ func TestIPCNamesTakeSessions(t *testing.T) {
 				t.Fatalf("unlink in a new request: got %d %s, want ENOENT", st, code)
 			}
 		})
+	}
+}
+
+// sessionCall sends one IPC request in request rid of session sid and
+// returns the status and error code of the answer.
+func sessionCall(t *testing.T, ctx context.Context, addr, method, path string, body any, sid, rid uint64) (int, string) {
+	t.Helper()
+	var in io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		in = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(api.HeaderSession, strconv.FormatUint(sid, 10))
+	req.Header.Set(api.HeaderRequest, strconv.FormatUint(rid, 10))
+	req.Header.Set(api.HeaderAcked, "1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e api.Error
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &e)
+	if resp.StatusCode != http.StatusOK {
+		t.Logf("%s %s through %s, request %d: %d %s: %s", method, path, addr, rid, resp.StatusCode, e.Code, e.Message)
+	}
+	return resp.StatusCode, e.Code
+}
+
+// TestIPCSessionsOfConcurrentCalls: a create and an unlink of one name,
+// in two requests sent at once through one node, each commit in their own
+// request: sent again, each gets its own first answer; the unlink never
+// takes the create's answer for its own; and what they answer is what the
+// registry then holds.
+func TestIPCSessionsOfConcurrentCalls(t *testing.T) {
+	c := MakeCluster(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sid := c.session()
+	addr := c.agents[0].HTTPAddr()
+	rid := uint64(0)
+	next := func() uint64 { rid++; return rid }
+	// call retries a 503 (no leader for a moment) in the same request.
+	call := func(method, path string, body any, rid uint64) (int, string) {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			st, code := sessionCall(t, ctx, addr, method, path, body, sid, rid)
+			if st != http.StatusServiceUnavailable || time.Now().After(deadline) {
+				return st, code
+			}
+		}
+	}
+	for _, k := range []struct {
+		name   string
+		create string
+		body   any
+		unlink string
+	}{
+		{"queue", "/v1/mq", api.MQCreateRequest{Name: "/cq"}, "/v1/mq?name=" + url.QueryEscape("/cq")},
+		{"fifo", "/v1/fifo", api.FIFOCreateRequest{Path: "/cf"}, "/v1/fifo?path=" + url.QueryEscape("/cf")},
+	} {
+		for round := range 20 {
+			created, unlinked := next(), next()
+			var cst, ust int
+			var ccode, ucode string
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				ust, ucode = call(http.MethodDelete, k.unlink, nil, unlinked)
+			}()
+			cst, ccode = call(http.MethodPost, k.create, k.body, created)
+			<-done
+			if cst != http.StatusOK {
+				t.Fatalf("%s round %d: create got %d %s, want 200", k.name, round, cst, ccode)
+			}
+			// A request sent again, as after an unknown outcome, gets its
+			// first answer: each of the two ran in its own request.
+			if st, code := call(http.MethodPost, k.create, k.body, created); st != http.StatusOK {
+				t.Fatalf("%s round %d: the create again got %d %s, want its first answer, 200", k.name, round, st, code)
+			}
+			if ust == http.StatusOK {
+				if st, code := call(http.MethodDelete, k.unlink, nil, unlinked); st != http.StatusOK {
+					t.Fatalf("%s round %d: the unlink again got %d %s, want its first answer, 200", k.name, round, st, code)
+				}
+			}
+			// The unlink came after the create (200: the name is gone) or
+			// before it (ENOENT: the name is there).
+			switch {
+			case ust == http.StatusOK:
+				if st, code := call(http.MethodPost, k.create, k.body, next()); st != http.StatusOK {
+					t.Fatalf("%s round %d: the unlink answered 200, yet a create then got %d %s", k.name, round, st, code)
+				}
+			case ucode == "ENOENT":
+			default:
+				t.Fatalf("%s round %d: unlink got %d %s, want 200 or ENOENT", k.name, round, ust, ucode)
+			}
+			if st, code := call(http.MethodDelete, k.unlink, nil, next()); st != http.StatusOK {
+				t.Fatalf("%s round %d: the name should be there; an unlink got %d %s", k.name, round, st, code)
+			}
+		}
 	}
 }

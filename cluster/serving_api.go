@@ -73,18 +73,20 @@ func (n nodeAPI) LocalInfos(refs []httpapi.ProcRef) []httpapi.ProcInfo {
 
 func (n nodeAPI) AttachStdin(pid uint64) (*io.PipeWriter, error) { return n.s.runner.AttachStdin(pid) }
 
-func (n nodeAPI) MqCreate(name string, mode uint32, owner string, attr *ipc.MQAttr) error {
-	return n.s.kernel.MqCreate(name, mode, owner, attr)
+func (n nodeAPI) MqCreate(ctx context.Context, name string, mode uint32, owner string, attr *ipc.MQAttr) error {
+	return n.s.kernel.MqCreate(ctx, name, mode, owner, attr)
 }
-func (n nodeAPI) Mkfifo(path string, perm fs.FileMode, owner string) error {
-	return n.s.kernel.Mkfifo(path, perm, owner)
+func (n nodeAPI) Mkfifo(ctx context.Context, path string, perm fs.FileMode, owner string) error {
+	return n.s.kernel.Mkfifo(ctx, path, perm, owner)
 }
-func (n nodeAPI) MqUnlink(name string) error { return n.s.kernel.MqUnlink(name) }
+func (n nodeAPI) MqUnlink(ctx context.Context, name string) error {
+	return n.s.kernel.MqUnlink(ctx, name)
+}
 
 // InSession and Answer give the HTTP API client sessions for IPC names
 // (httpapi.SessionNames, ipcnet/sessions.go).
-func (n nodeAPI) InSession(kind node.NameKind, name string, sess *commit.SessionRef, op func() error) error {
-	return n.s.ipc.InSession(kind, name, sess, op)
+func (n nodeAPI) InSession(ctx context.Context, sess *commit.SessionRef) context.Context {
+	return n.s.ipc.InSession(ctx, sess)
 }
 
 func (n nodeAPI) Answer(ctx context.Context, sess *commit.SessionRef, kind node.NameKind) (*fsm.Result, error) {
@@ -93,8 +95,12 @@ func (n nodeAPI) Answer(ctx context.Context, sess *commit.SessionRef, kind node.
 
 var _ httpapi.SessionNames = nodeAPI{}
 
-func (n nodeAPI) ShmUnlink(name string) error  { return n.s.kernel.ShmUnlink(name) }
-func (n nodeAPI) RemoveFIFO(path string) error { return n.s.kernel.RemoveFIFO(path) }
+func (n nodeAPI) ShmUnlink(ctx context.Context, name string) error {
+	return n.s.kernel.ShmUnlink(ctx, name)
+}
+func (n nodeAPI) RemoveFIFO(ctx context.Context, path string) error {
+	return n.s.kernel.RemoveFIFO(ctx, path)
+}
 func (n nodeAPI) OpenQueue(name string, flags int, mode uint32, owner string, attr *ipc.MQAttr) (*node.Queue, error) {
 	return n.s.kernel.OpenQueue(name, flags, mode, owner, attr)
 }

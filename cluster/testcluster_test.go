@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -167,7 +168,18 @@ func makeCluster(t testing.TB, n int, mode clusterMode, opts ...func(i int, c *C
 // its addresses and data dir.
 func (c *testCluster) start(i int) *Agent {
 	c.t.Helper()
-	a, err := New(c.cfgs[i])
+	// A node starts again on its earlier ports, one of which another
+	// connection on the machine may hold for a moment (the ports were
+	// picked from the range the kernel also hands out to connections).
+	var a *Agent
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		a, err = New(c.cfgs[i])
+		inUse := err != nil && (errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use"))
+		if !inUse || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		c.t.Fatalf("starting %s: %v", c.cfgs[i].Name, err)
 	}

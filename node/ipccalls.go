@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"io"
 	"time"
 
@@ -95,7 +96,7 @@ func (s *Sys) MqOpen(name string, flags int, mode uint32, attr *ipc.MQAttr) (int
 		return -1, s.leave(err)
 	}
 	p := s.p
-	k, call := p.k, p.nameCall
+	k, call := p.k, p.nameCall()
 	cloexec := flags&O_CLOEXEC != 0
 	flags &^= O_CLOEXEC
 	fd, err := openNamed(p,
@@ -249,7 +250,7 @@ func (s *Sys) MqUnlink(name string) error {
 	if err := s.checkName("mq_unlink", name, "c"); err != nil {
 		return s.leave(err)
 	}
-	return s.leave(s.p.k.unlinkQueue(s.p.nameCall, name))
+	return s.leave(s.p.k.unlinkQueue(s.p.nameCall(), name))
 }
 
 // Shared memory.
@@ -276,7 +277,7 @@ func (s *Sys) ShmOpen(name string, flags int, mode uint32) (int, error) {
 		return -1, s.leave(err)
 	}
 	p := s.p
-	k, call := p.k, p.nameCall
+	k, call := p.k, p.nameCall()
 	flags &^= O_CLOEXEC
 	fd, err := openNamed(p,
 		func() (*ipc.Segment, bool, error) {
@@ -315,7 +316,7 @@ func (s *Sys) ShmUnlink(name string) error {
 	if err := s.checkName("shm_unlink", name, "c"); err != nil {
 		return s.leave(err)
 	}
-	return s.leave(s.p.k.unlinkSegment(s.p.nameCall, name))
+	return s.leave(s.p.k.unlinkSegment(s.p.nameCall(), name))
 }
 
 // Mmap maps the shared-memory segment fd refers to (mmap with MAP_SHARED). A
@@ -434,12 +435,15 @@ func (p *Process) trackMapping(m *Mapping) { p.ipcState().maps[m] = struct{}{} }
 
 func (p *Process) trackNotify(d mqHandle) { p.ipcState().notify[d] = struct{}{} }
 
-// nameCall runs fn, a call into Config.Names that may block, with the
-// process's slot given up. A process killed meanwhile dies once fn returns.
-func (p *Process) nameCall(fn func()) {
-	if p.blockingCall(fn) != nil {
-		p.die()
-	}
+// nameCall is how the process's calls reach Config.Names: for no client
+// request, with the process's slot given up while one blocks. A process
+// killed meanwhile dies once the call returns.
+func (p *Process) nameCall() nameCall {
+	return nameCall{ctx: context.Background(), run: func(fn func()) {
+		if p.blockingCall(fn) != nil {
+			p.die()
+		}
+	}}
 }
 
 // unmap detaches m and drops its charge, unless it is unmapped already.

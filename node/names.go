@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -51,11 +52,19 @@ type Names interface {
 	// if any node holds one under that name; EINVAL for a bad name. A
 	// retry of a client's create whose earlier attempt registered the name
 	// to this node answers that attempt's success instead.
-	Register(kind NameKind, name string, info NameInfo) error
+	//
+	// ctx is the context of the kernel call the change is made for: the
+	// context given to MqCreate, MqUnlink, ShmUnlink, Mkfifo or
+	// RemoveFIFO, and context.Background() for a process's own calls and
+	// for a change that undoes one a failed call made. The kernel passes
+	// it on and reads nothing in it; Names may (the request a client
+	// makes the change in).
+	Register(ctx context.Context, kind NameKind, name string, info NameInfo) error
 	// Unregister removes name. local says this kernel held the object and
 	// has already removed its own name; otherwise Names asks the node that
-	// holds it to unlink it. ENOENT if no node holds it.
-	Unregister(kind NameKind, name string, local bool) error
+	// holds it to unlink it. ENOENT if no node holds it. ctx is as for
+	// Register.
+	Unregister(ctx context.Context, kind NameKind, name string, local bool) error
 	// Lookup returns the node that holds name, or "" when it is this one.
 	// ENOENT if none does; ENOLINK if the node that held it is lost.
 	Lookup(kind NameKind, name string) (node string, err error)
@@ -180,10 +189,20 @@ func (o remotePipeOps) write(p *Process, b []byte, nb bool) (int, error) {
 func (o remotePipeOps) close() error            { return o.r.Close() }
 func (o remotePipeOps) object() (uint64, int64) { return 0, 0 } // the buffer is on its node
 
-// nameCall runs a Names call that may block.
-type nameCall func(fn func())
+// nameCall is how one kernel call reaches Names: ctx goes with the
+// changes it makes (Names.Register), and run runs a Names call that may
+// block.
+type nameCall struct {
+	ctx context.Context
+	run func(fn func())
+}
 
-func direct(fn func()) { fn() }
+// direct is the nameCall of a call outside any process, for no request
+// in particular.
+var direct = nameCall{ctx: context.Background(), run: func(fn func()) { fn() }}
+
+// outside is the nameCall of a call outside any process, made for ctx.
+func outside(ctx context.Context) nameCall { return nameCall{ctx: ctx, run: direct.run} }
 
 // nameLocks serializes, per name, the calls that change a shared name both
 // here and in Config.Names: a create registers the name, then makes the
@@ -202,8 +221,9 @@ type nameLock struct {
 }
 
 // lock locks the name key of kind, through call, so that a process waiting
-// for it holds no CPU slot, and returns the unlock.
-func (l *nameLocks) lock(call nameCall, kind NameKind, name string) (unlock func()) {
+// for it holds no CPU slot, and returns the unlock. A process killed while
+// it waits lets the lock go as it dies.
+func (l *nameLocks) lock(call nameCall, kind NameKind, name string) func() {
 	key := string(kind) + ":" + name
 	l.mu.Lock()
 	if l.m == nil {
@@ -216,8 +236,7 @@ func (l *nameLocks) lock(call nameCall, kind NameKind, name string) (unlock func
 	}
 	nl.refs++
 	l.mu.Unlock()
-	call(nl.Lock)
-	return func() {
+	unlock := func() {
 		nl.Unlock()
 		l.mu.Lock()
 		if nl.refs--; nl.refs == 0 {
@@ -225,6 +244,15 @@ func (l *nameLocks) lock(call nameCall, kind NameKind, name string) (unlock func
 		}
 		l.mu.Unlock()
 	}
+	locked := false
+	defer func() {
+		if !locked { // the process was killed waiting, and dies now
+			unlock()
+		}
+	}()
+	call.run(nl.Lock)
+	locked = true
+	return unlock
 }
 
 // openQueue opens, and with O_CREAT creates, the queue called name, as
@@ -244,7 +272,7 @@ func (k *ProcessManager) openQueue(call nameCall, name string, flags ipc.OpenFla
 		elsewhere: func(node string) (mqHandle, error) {
 			var r RemoteQueue
 			var err error
-			call(func() { r, err = k.cfg.Names.OpenQueue(node, name, flags&(ipc.O_ACCMODE|ipc.O_NONBLOCK), owner) })
+			call.run(func() { r, err = k.cfg.Names.OpenQueue(node, name, flags&(ipc.O_ACCMODE|ipc.O_NONBLOCK), owner) })
 			if err != nil {
 				return nil, err
 			}
@@ -318,7 +346,7 @@ func openShared[T interface{ Close() error }](k *ProcessManager, call nameCall, 
 			return zero, false, err
 		}
 		var node string
-		call(func() { node, err = names.Lookup(ops.kind, name) })
+		call.run(func() { node, err = names.Lookup(ops.kind, name) })
 		switch {
 		case err == nil && node != "":
 			if excl {
@@ -348,7 +376,7 @@ func openShared[T interface{ Close() error }](k *ProcessManager, call nameCall, 
 		// before the object was made; Register then answers that
 		// attempt's success (Names' client sessions) and the object is
 		// made now.
-		call(func() { err = names.Register(ops.kind, name, info) })
+		call.run(func() { err = names.Register(call.ctx, ops.kind, name, info) })
 		switch {
 		case mine && errors.Is(err, ipc.EEXIST):
 			return zero, false, ipc.ENOLINK
@@ -362,7 +390,7 @@ func openShared[T interface{ Close() error }](k *ProcessManager, call nameCall, 
 			continue // a process here created it meanwhile
 		}
 		if err != nil {
-			call(func() { names.Unregister(ops.kind, name, true) })
+			call.run(func() { names.Unregister(context.Background(), ops.kind, name, true) })
 			return zero, false, err
 		}
 		return h, true, nil
@@ -383,7 +411,7 @@ func (k *ProcessManager) unlinkQueue(call nameCall, name string) error {
 func (k *ProcessManager) ownedHere(call nameCall, kind NameKind, name string) (bool, error) {
 	var node string
 	var err error
-	call(func() { node, err = k.cfg.Names.Lookup(kind, name) })
+	call.run(func() { node, err = k.cfg.Names.Lookup(kind, name) })
 	switch {
 	case err == nil:
 		return node == "", nil
@@ -456,7 +484,7 @@ func (k *ProcessManager) unlinkShared(call nameCall, kind NameKind, name string,
 		}
 	}
 	var err error
-	call(func() { err = names.Unregister(kind, name, local) })
+	call.run(func() { err = names.Unregister(call.ctx, kind, name, local) })
 	switch {
 	case !local:
 		return err

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vproc/vproc/internal/testwait"
 	"github.com/vproc/vproc/ipc"
 )
 
@@ -28,13 +30,17 @@ type fakeRegistry struct {
 	afterRegister func()
 	// failUnregister, if set, is returned by the next Unregister.
 	failUnregister error
+	// tags holds the ctxTag of each Register and Unregister's context,
+	// in order ("" for none). Guarded by mu.
+	tags []string
 	// replays holds the names (kind+name) whose Register answers success
 	// when the name is already registered to the caller: a retried
 	// client request whose earlier attempt registered it. Guarded by mu.
 	replays map[string]bool
 }
 
-func (f fakeNames) Register(kind NameKind, name string, _ NameInfo) error {
+func (f fakeNames) Register(ctx context.Context, kind NameKind, name string, _ NameInfo) error {
+	f.reg.saw(ctx)
 	r := f.reg
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -53,7 +59,8 @@ func (f fakeNames) Register(kind NameKind, name string, _ NameInfo) error {
 	return nil
 }
 
-func (f fakeNames) Unregister(kind NameKind, name string, local bool) error {
+func (f fakeNames) Unregister(ctx context.Context, kind NameKind, name string, local bool) error {
+	f.reg.saw(ctx)
 	r := f.reg
 	r.mu.Lock()
 	if err := r.failUnregister; err != nil {
@@ -71,11 +78,11 @@ func (f fakeNames) Unregister(kind NameKind, name string, local bool) error {
 		k := r.kernels[node]
 		switch kind {
 		case NameFIFO:
-			return k.RemoveFIFO(name)
+			return k.RemoveFIFO(ctx, name)
 		case NameSHM:
-			return k.ShmUnlink(name)
+			return k.ShmUnlink(ctx, name)
 		}
-		return k.MqUnlink(name)
+		return k.MqUnlink(ctx, name)
 	}
 	r.mu.Lock()
 	delete(r.names, string(kind)+name)
@@ -166,6 +173,95 @@ type fakeRemotePipe struct {
 }
 
 // twoNodes returns kernels "a" and "b" sharing a fake registry.
+// ctxTag is the key of a test's value in the context of a kernel call.
+type ctxTag struct{}
+
+// saw records the tag of the context a Names change was made for.
+func (r *fakeRegistry) saw(ctx context.Context) {
+	tag, _ := ctx.Value(ctxTag{}).(string)
+	r.mu.Lock()
+	r.tags = append(r.tags, tag)
+	r.mu.Unlock()
+}
+
+// takeTags returns the tags seen since the last call.
+func (r *fakeRegistry) takeTags() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.tags
+	r.tags = nil
+	return out
+}
+
+// TestNamesCarryTheCallersContext: the context of a create or unlink made
+// for a client reaches every Names change that call makes, a process's
+// own calls carry none, and the undo of a failed create is not the
+// client's: a client request's change must be only its own (the cluster
+// answers a retry of the request from it).
+func TestNamesCarryTheCallersContext(t *testing.T) {
+	a, b, reg := twoNodes(t)
+	ctx := func(tag string) context.Context { return context.WithValue(context.Background(), ctxTag{}, tag) }
+	wantTags := func(what string, want ...string) {
+		t.Helper()
+		if got := reg.takeTags(); !slices.Equal(got, want) {
+			t.Fatalf("%s: Names changes for %q, want %q", what, got, want)
+		}
+	}
+	wantErr(t, "create", a.MqCreate(ctx("c1"), "/q", 0o600, "root", nil), nil)
+	wantTags("queue create", "c1")
+	wantErr(t, "unlink through b", b.MqUnlink(ctx("c2"), "/q"), nil)
+	wantTags("unlink of a's queue through b", "c2", "c2") // b's, then a's for it
+	wantErr(t, "mkfifo", b.Mkfifo(ctx("c3"), "/f", 0o600, "root"), nil)
+	wantErr(t, "remove", b.RemoveFIFO(ctx("c4"), "/f"), nil)
+	wantTags("fifo", "c3", "c4")
+	runSys(t, a, Spec{}, func(s *Sys) error {
+		wantErr(t, "process mkfifo", s.Mkfifo("/p", 0o600), nil)
+		wantErr(t, "process remove", s.Remove("/p"), nil)
+		return nil
+	})
+	wantTags("a process's calls", "", "")
+
+	// A create whose object cannot be made after its name was registered
+	// (no such directory) undoes the registration, in no client's
+	// request.
+	if err := b.Mkfifo(ctx("c5"), "/nodir/f", 0o600, "root"); err == nil {
+		t.Fatal("mkfifo in a missing directory: no error")
+	}
+	wantTags("failed mkfifo", "c5", "")
+}
+
+// TestNameLockFreedByAKilledWaiter: a process killed while it waits for
+// a name's lock lets the lock go as it dies; the name is not locked for
+// ever.
+func TestNameLockFreedByAKilledWaiter(t *testing.T) {
+	a, _, _ := twoNodes(t)
+	unlock := a.nameLocks.lock(direct, NameMQ, "/x")
+	programTable(t, a).Register("opener", func(s *Sys) int {
+		s.MqOpen("/x", O_RDWR|O_CREAT, 0o600, nil)
+		return 0
+	})
+	pid := mustSpawn(t, a, Spec{Command: "opener"})
+	refs := func() int {
+		a.nameLocks.mu.Lock()
+		defer a.nameLocks.mu.Unlock()
+		if nl := a.nameLocks.m[string(NameMQ)+":/x"]; nl != nil {
+			return nl.refs
+		}
+		return 0
+	}
+	testwait.For(t, "the process waiting for the lock", 20*time.Second, func() bool { return refs() == 2 })
+	if err := a.Kill(pid, ipc.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if p := mustWait(t, a, pid); p.Status.ExitStatus() == 0 {
+		t.Fatalf("the killed process exited %v", p.Status)
+	}
+	if n := refs(); n != 0 {
+		t.Fatalf("the lock of /x has %d holders after its waiter died, want 0", n)
+	}
+}
+
 func twoNodes(t *testing.T) (a, b *ProcessManager, reg *fakeRegistry) {
 	reg = &fakeRegistry{names: map[string]string{}, lost: map[string]bool{}, kernels: map[string]*ProcessManager{}}
 	a = newKernel(t, func(c *Config) { c.Names = fakeNames{self: "a", reg: reg} })
@@ -176,7 +272,7 @@ func twoNodes(t *testing.T) (a, b *ProcessManager, reg *fakeRegistry) {
 
 func TestNamesQueueAcrossKernels(t *testing.T) {
 	a, b, reg := twoNodes(t)
-	if err := a.MqCreate("/q", 0o600, "root", &ipc.MQAttr{MaxMsg: 2, MsgSize: 32}); err != nil {
+	if err := a.MqCreate(context.Background(), "/q", 0o600, "root", &ipc.MQAttr{MaxMsg: 2, MsgSize: 32}); err != nil {
 		t.Fatal(err)
 	}
 	runSys(t, b, Spec{}, func(s *Sys) error {
@@ -212,21 +308,21 @@ func TestNamesQueueAcrossKernels(t *testing.T) {
 		return nil
 	})
 	// Unlink from b removes a's name.
-	wantErr(t, "unlink from b", b.MqUnlink("/q"), nil)
+	wantErr(t, "unlink from b", b.MqUnlink(context.Background(), "/q"), nil)
 	if _, ok := a.mqs.Lookup("/q"); ok {
 		t.Fatal("a still names /q after b unlinked it")
 	}
-	wantErr(t, "second unlink", b.MqUnlink("/q"), ipc.ENOENT)
+	wantErr(t, "second unlink", b.MqUnlink(context.Background(), "/q"), ipc.ENOENT)
 
 	// A lost holder: its names give ENOLINK, never an empty queue.
-	wantErr(t, "create on a", a.MqCreate("/gone", 0o600, "root", nil), nil)
+	wantErr(t, "create on a", a.MqCreate(context.Background(), "/gone", 0o600, "root", nil), nil)
 	reg.mu.Lock()
 	reg.lost["a"] = true
 	reg.mu.Unlock()
 	_, err := b.OpenQueue("/gone", O_RDONLY|O_CREAT, 0o600, "root", nil)
 	wantErr(t, "open of a lost node's queue", err, ipc.ENOLINK)
-	wantErr(t, "unlink of a lost node's queue", b.MqUnlink("/gone"), nil)
-	wantErr(t, "create after the lost name is unlinked", b.MqCreate("/gone", 0o600, "root", nil), nil)
+	wantErr(t, "unlink of a lost node's queue", b.MqUnlink(context.Background(), "/gone"), nil)
+	wantErr(t, "create after the lost name is unlinked", b.MqCreate(context.Background(), "/gone", 0o600, "root", nil), nil)
 }
 
 func TestNamesSegmentsStayHome(t *testing.T) {
@@ -250,10 +346,10 @@ func TestNamesSegmentsStayHome(t *testing.T) {
 
 func TestNamesFIFOAcrossKernels(t *testing.T) {
 	a, b, _ := twoNodes(t)
-	if err := a.Mkfifo("/f", 0o600, "root"); err != nil {
+	if err := a.Mkfifo(context.Background(), "/f", 0o600, "root"); err != nil {
 		t.Fatal(err)
 	}
-	err := b.Mkfifo("/f", 0o600, "root")
+	err := b.Mkfifo(context.Background(), "/f", 0o600, "root")
 	if !errors.Is(err, ipc.EEXIST) {
 		t.Fatalf("mkfifo on b of a's FIFO: got %v, want EEXIST", err)
 	}
@@ -275,7 +371,7 @@ func TestNamesFIFOAcrossKernels(t *testing.T) {
 		return nil
 	})
 	wantErr(t, "rename of a registered FIFO", runSys(t, a, Spec{}, func(s *Sys) error { return s.Rename("/f", "/g") }), ipc.EXDEV)
-	wantErr(t, "remove from b", b.RemoveFIFO("/f"), nil)
+	wantErr(t, "remove from b", b.RemoveFIFO(context.Background(), "/f"), nil)
 	if _, err := a.FS().Stat("/f"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a still has /f after b removed it: %v", err)
 	}
@@ -294,15 +390,15 @@ func TestNamesUnlinkWaitsForACreateInFlight(t *testing.T) {
 			reg.afterRegister = func() { once.Do(func() { close(entered); <-release }) }
 			create := func() error {
 				if kind == NameFIFO {
-					return a.Mkfifo("/x", 0o600, "root")
+					return a.Mkfifo(context.Background(), "/x", 0o600, "root")
 				}
-				return a.MqCreate("/x", 0o600, "root", nil)
+				return a.MqCreate(context.Background(), "/x", 0o600, "root", nil)
 			}
 			unlink := func() error {
 				if kind == NameFIFO {
-					return a.RemoveFIFO("/x")
+					return a.RemoveFIFO(context.Background(), "/x")
 				}
-				return a.MqUnlink("/x")
+				return a.MqUnlink(context.Background(), "/x")
 			}
 			created, unlinked := make(chan error, 1), make(chan error, 1)
 			go func() { created <- create() }()
@@ -348,17 +444,17 @@ func TestNamesFailedUnlinkChangesNothing(t *testing.T) {
 			var create, unlink func() error
 			switch kind {
 			case NameFIFO:
-				create = func() error { return a.Mkfifo("/x", 0o600, "root") }
-				unlink = func() error { return a.RemoveFIFO("/x") }
+				create = func() error { return a.Mkfifo(context.Background(), "/x", 0o600, "root") }
+				unlink = func() error { return a.RemoveFIFO(context.Background(), "/x") }
 			case NameMQ:
-				create = func() error { return a.MqCreate("/x", 0o600, "root", nil) }
-				unlink = func() error { return a.MqUnlink("/x") }
+				create = func() error { return a.MqCreate(context.Background(), "/x", 0o600, "root", nil) }
+				unlink = func() error { return a.MqUnlink(context.Background(), "/x") }
 			case NameSHM:
 				create = func() error {
 					_, _, err := a.openSegment(direct, "/x", ipc.O_CREAT|ipc.O_EXCL|ipc.O_RDWR, 0o600, "root")
 					return err
 				}
-				unlink = func() error { return a.ShmUnlink("/x") }
+				unlink = func() error { return a.ShmUnlink(context.Background(), "/x") }
 			}
 			if err := create(); err != nil {
 				t.Fatal(err)
@@ -393,11 +489,11 @@ func TestNamesOrphanObjects(t *testing.T) {
 	for _, kind := range []NameKind{NameFIFO, NameMQ} {
 		t.Run(string(kind), func(t *testing.T) {
 			a, _, reg := twoNodes(t)
-			create := func() error { return a.MqCreate("/x", 0o600, "root", nil) }
-			unlink := func() error { return a.MqUnlink("/x") }
+			create := func() error { return a.MqCreate(context.Background(), "/x", 0o600, "root", nil) }
+			unlink := func() error { return a.MqUnlink(context.Background(), "/x") }
 			if kind == NameFIFO {
-				create = func() error { return a.Mkfifo("/x", 0o600, "root") }
-				unlink = func() error { return a.RemoveFIFO("/x") }
+				create = func() error { return a.Mkfifo(context.Background(), "/x", 0o600, "root") }
+				unlink = func() error { return a.RemoveFIFO(context.Background(), "/x") }
 			}
 			forget := func() {
 				reg.mu.Lock()
@@ -437,9 +533,9 @@ func TestNamesCreateRetriedAfterLostAnswer(t *testing.T) {
 	for _, kind := range []NameKind{NameFIFO, NameMQ} {
 		t.Run(string(kind), func(t *testing.T) {
 			a, _, reg := twoNodes(t)
-			create := func() error { return a.MqCreate("/x", 0o600, "root", nil) }
+			create := func() error { return a.MqCreate(context.Background(), "/x", 0o600, "root", nil) }
 			if kind == NameFIFO {
-				create = func() error { return a.Mkfifo("/x", 0o600, "root") }
+				create = func() error { return a.Mkfifo(context.Background(), "/x", 0o600, "root") }
 			}
 			reg.mu.Lock()
 			reg.names[string(kind)+"/x"] = "a" // the first attempt's registration
@@ -471,12 +567,12 @@ func TestNamesCreateRetriedAfterLostAnswer(t *testing.T) {
 // queues and segments alike, and through Config.Names too.
 func TestNamesNormalised(t *testing.T) {
 	a, b, reg := twoNodes(t)
-	wantErr(t, "mq create /x/../c", a.MqCreate("/x/../c", 0o600, "root", nil), nil)
-	wantErr(t, "mq create /c after /x/../c", a.MqCreate("/c", 0o600, "root", nil), ipc.EEXIST)
-	wantErr(t, "mq create //c from b", b.MqCreate("//c", 0o600, "root", nil), ipc.EEXIST)
-	wantErr(t, "fifo create /x/../f", a.Mkfifo("/x/../f", 0o600, "root"), nil)
-	wantErr(t, "fifo create /f after /x/../f", a.Mkfifo("/f", 0o600, "root"), ipc.EEXIST)
-	wantErr(t, "fifo create /./f from b", b.Mkfifo("/./f", 0o600, "root"), ipc.EEXIST)
+	wantErr(t, "mq create /x/../c", a.MqCreate(context.Background(), "/x/../c", 0o600, "root", nil), nil)
+	wantErr(t, "mq create /c after /x/../c", a.MqCreate(context.Background(), "/c", 0o600, "root", nil), ipc.EEXIST)
+	wantErr(t, "mq create //c from b", b.MqCreate(context.Background(), "//c", 0o600, "root", nil), ipc.EEXIST)
+	wantErr(t, "fifo create /x/../f", a.Mkfifo(context.Background(), "/x/../f", 0o600, "root"), nil)
+	wantErr(t, "fifo create /f after /x/../f", a.Mkfifo(context.Background(), "/f", 0o600, "root"), ipc.EEXIST)
+	wantErr(t, "fifo create /./f from b", b.Mkfifo(context.Background(), "/./f", 0o600, "root"), ipc.EEXIST)
 	runSys(t, b, Spec{}, func(s *Sys) error {
 		_, err := s.ShmOpen("/a/../../s", O_RDWR|O_CREAT|O_EXCL, 0o600)
 		wantErr(t, "shm create /a/../../s", err, nil)
@@ -505,9 +601,9 @@ func TestNamesNormalised(t *testing.T) {
 	if want := []string{"fifo/f", "mq/c", "shm/s"}; !slices.Equal(held, want) {
 		t.Errorf("held names %v, want %v", held, want)
 	}
-	wantErr(t, "unlink //c", b.MqUnlink("//c"), nil)
-	wantErr(t, "remove /x/../f", b.RemoveFIFO("/x/../f"), nil)
-	wantErr(t, "shm unlink /s/.", b.ShmUnlink("/s/."), nil)
+	wantErr(t, "unlink //c", b.MqUnlink(context.Background(), "//c"), nil)
+	wantErr(t, "remove /x/../f", b.RemoveFIFO(context.Background(), "/x/../f"), nil)
+	wantErr(t, "shm unlink /s/.", b.ShmUnlink(context.Background(), "/s/."), nil)
 	if n := len(a.HeldNames()) + len(b.HeldNames()); n != 0 {
 		t.Errorf("%d names left after the unlinks", n)
 	}

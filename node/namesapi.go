@@ -17,9 +17,10 @@ import (
 // MqCreate creates the queue called name with O_CREAT|O_EXCL, mode's
 // permission bits, owner and attr (nil: the defaults), and closes it: the
 // queue stays until it is unlinked. With Config.Names it is registered
-// first (EEXIST when any node holds the name).
-func (k *ProcessManager) MqCreate(name string, mode uint32, owner string, attr *ipc.MQAttr) error {
-	h, _, err := k.openQueue(direct, name, ipc.O_RDONLY|ipc.O_CREAT|ipc.O_EXCL, mode, owner, attr)
+// first (EEXIST when any node holds the name), for ctx (Names.Register).
+// So are the other calls here that change a name.
+func (k *ProcessManager) MqCreate(ctx context.Context, name string, mode uint32, owner string, attr *ipc.MQAttr) error {
+	h, _, err := k.openQueue(outside(ctx), name, ipc.O_RDONLY|ipc.O_CREAT|ipc.O_EXCL, mode, owner, attr)
 	if err != nil {
 		return err
 	}
@@ -28,11 +29,15 @@ func (k *ProcessManager) MqCreate(name string, mode uint32, owner string, attr *
 
 // MqUnlink removes the queue name (mq_unlink), here or, with Config.Names,
 // on the node that holds it.
-func (k *ProcessManager) MqUnlink(name string) error { return k.unlinkQueue(direct, name) }
+func (k *ProcessManager) MqUnlink(ctx context.Context, name string) error {
+	return k.unlinkQueue(outside(ctx), name)
+}
 
 // ShmUnlink removes the segment name (shm_unlink), here or, with
 // Config.Names, on the node that holds it.
-func (k *ProcessManager) ShmUnlink(name string) error { return k.unlinkSegment(direct, name) }
+func (k *ProcessManager) ShmUnlink(ctx context.Context, name string) error {
+	return k.unlinkSegment(outside(ctx), name)
+}
 
 // The names these calls take are cleaned first with ipc.CleanName (a
 // FIFO's path with vfs.Clean, which uses it): "/x/../c" and "/c" are one
@@ -40,12 +45,12 @@ func (k *ProcessManager) ShmUnlink(name string) error { return k.unlinkSegment(d
 
 // Mkfifo makes a FIFO at the absolute path abs, registered with
 // Config.Names when set.
-func (k *ProcessManager) Mkfifo(abs string, perm fs.FileMode, owner string) error {
+func (k *ProcessManager) Mkfifo(ctx context.Context, abs string, perm fs.FileMode, owner string) error {
 	abs, err := cleanPath("mkfifo", abs)
 	if err != nil {
 		return err
 	}
-	return k.mkfifo(direct, abs, perm, owner)
+	return k.mkfifo(outside(ctx), abs, perm, owner)
 }
 
 // cleanPath cleans the absolute path abs of a FIFO with vfs.Clean, naming
@@ -61,7 +66,7 @@ func cleanPath(op, abs string) (string, error) {
 // RemoveFIFO removes the FIFO at the absolute path abs, here or, with
 // Config.Names, on the node that holds it. A path naming something other
 // than a FIFO here is EINVAL.
-func (k *ProcessManager) RemoveFIFO(abs string) error {
+func (k *ProcessManager) RemoveFIFO(ctx context.Context, abs string) error {
 	abs, err := cleanPath("remove", abs)
 	if err != nil {
 		return err
@@ -69,7 +74,7 @@ func (k *ProcessManager) RemoveFIFO(abs string) error {
 	if fi, err := k.fs.Stat(abs); err == nil && fi.Mode()&fs.ModeNamedPipe == 0 {
 		return &fs.PathError{Op: "remove", Path: abs, Err: ipc.EINVAL}
 	}
-	return k.removePath(abs)
+	return k.removePath(ctx, abs)
 }
 
 // LocalQueue opens the queue called name that this kernel holds, without

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"strings"
@@ -33,7 +34,7 @@ func (t *fifoTable) put(abs string, f *ipc.FIFO) {
 // With Config.Names, removing a FIFO also removes its registered name, and a
 // path that names nothing here but a FIFO another node holds removes that
 // one. The caller's slot is kept meanwhile.
-func (k *ProcessManager) removePath(abs string) error {
+func (k *ProcessManager) removePath(ctx context.Context, abs string) error {
 	if onDev(abs) {
 		return devPathError("remove", abs)
 	}
@@ -51,7 +52,7 @@ func (k *ProcessManager) removePath(abs string) error {
 			}
 			if !own {
 				k.dropLocal(NameFIFO, abs)
-			} else if err := names.Unregister(NameFIFO, abs, true); err != nil && !errors.Is(err, ipc.ENOENT) {
+			} else if err := names.Unregister(ctx, NameFIFO, abs, true); err != nil && !errors.Is(err, ipc.ENOENT) {
 				return &fs.PathError{Op: "remove", Path: abs, Err: err}
 			}
 		}
@@ -66,7 +67,7 @@ func (k *ProcessManager) removePath(abs string) error {
 	if err != nil && names != nil && errors.Is(err, fs.ErrNotExist) {
 		// Not here: another node's FIFO, or a lost one, whose name goes
 		// all the same.
-		if uerr := names.Unregister(NameFIFO, abs, false); !errors.Is(uerr, ipc.ENOENT) {
+		if uerr := names.Unregister(ctx, NameFIFO, abs, false); !errors.Is(uerr, ipc.ENOENT) {
 			return uerr
 		}
 	}
@@ -220,7 +221,7 @@ func (s *Sys) Mkfifo(name string, perm fs.FileMode) error {
 	if err := s.checkPath("mkfifo", abs, "c"); err != nil {
 		return s.leave(err)
 	}
-	return s.leave(p.k.mkfifo(p.nameCall, abs, perm, p.Owner))
+	return s.leave(p.k.mkfifo(p.nameCall(), abs, perm, p.Owner))
 }
 
 // mkfifo makes a FIFO at abs, registered with Config.Names when set.
@@ -244,7 +245,9 @@ func (k *ProcessManager) mkfifo(call nameCall, abs string, perm fs.FileMode, own
 			k.dropLocal(NameFIFO, abs) // an orphan: the name is free, or held elsewhere
 		}
 		var err error
-		call(func() { err = names.Register(NameFIFO, abs, NameInfo{Owner: owner, Mode: uint32(perm.Perm())}) })
+		call.run(func() {
+			err = names.Register(call.ctx, NameFIFO, abs, NameInfo{Owner: owner, Mode: uint32(perm.Perm())})
+		})
 		if err != nil {
 			return &fs.PathError{Op: "mkfifo", Path: abs, Err: err}
 		}
@@ -257,7 +260,7 @@ func (k *ProcessManager) mkfifo(call nameCall, abs string, perm fs.FileMode, own
 	}
 	t.mu.Unlock()
 	if err != nil && names != nil {
-		call(func() { names.Unregister(NameFIFO, abs, true) })
+		call.run(func() { names.Unregister(context.Background(), NameFIFO, abs, true) })
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"path"
@@ -398,7 +399,7 @@ func (s *Sys) Remove(name string) error {
 	if err := s.checkPath("unlink", abs, "c"); err != nil {
 		return s.leave(err)
 	}
-	return s.leave(s.p.k.removePath(abs))
+	return s.leave(s.p.k.removePath(context.Background(), abs))
 }
 
 // Rename renames a file or directory.

@@ -112,8 +112,8 @@ func (s *Server) handleMQCreate(w http.ResponseWriter, r *http.Request) (any, er
 	if err != nil {
 		return nil, err
 	}
-	err = s.inSession(r, node.NameMQ, req.Name, ipc.EEXIST, func() error {
-		return s.node.MqCreate(req.Name, modeOr(req.Mode, 0o600), owner, attr)
+	err = s.inSession(r, node.NameMQ, ipc.EEXIST, func(ctx context.Context) error {
+		return s.node.MqCreate(ctx, req.Name, modeOr(req.Mode, 0o600), owner, attr)
 	})
 	if err != nil {
 		return nil, err
@@ -134,8 +134,8 @@ func (s *Server) handleFIFOCreate(w http.ResponseWriter, r *http.Request) (any, 
 	if err != nil {
 		return nil, err
 	}
-	err = s.inSession(r, node.NameFIFO, req.Path, ipc.EEXIST, func() error {
-		return s.node.Mkfifo(req.Path, fs.FileMode(modeOr(req.Mode, 0o644)), owner)
+	err = s.inSession(r, node.NameFIFO, ipc.EEXIST, func(ctx context.Context) error {
+		return s.node.Mkfifo(ctx, req.Path, fs.FileMode(modeOr(req.Mode, 0o644)), owner)
 	})
 	if err != nil {
 		return nil, err
@@ -160,11 +160,11 @@ func (s *Server) handleIPCRemove(w http.ResponseWriter, r *http.Request) (any, e
 	var err error
 	switch r.URL.Path {
 	case "/v1/mq":
-		err = s.inSession(r, node.NameMQ, ipc.CleanName(q.Get("name")), ipc.ENOENT, func() error { return s.node.MqUnlink(ipc.CleanName(q.Get("name"))) })
+		err = s.inSession(r, node.NameMQ, ipc.ENOENT, func(ctx context.Context) error { return s.node.MqUnlink(ctx, ipc.CleanName(q.Get("name"))) })
 	case "/v1/shm":
-		err = s.inSession(r, node.NameSHM, ipc.CleanName(q.Get("name")), ipc.ENOENT, func() error { return s.node.ShmUnlink(ipc.CleanName(q.Get("name"))) })
+		err = s.inSession(r, node.NameSHM, ipc.ENOENT, func(ctx context.Context) error { return s.node.ShmUnlink(ctx, ipc.CleanName(q.Get("name"))) })
 	default:
-		err = s.inSession(r, node.NameFIFO, ipc.CleanName(q.Get("path")), ipc.ENOENT, func() error { return s.node.RemoveFIFO(ipc.CleanName(q.Get("path"))) })
+		err = s.inSession(r, node.NameFIFO, ipc.ENOENT, func(ctx context.Context) error { return s.node.RemoveFIFO(ctx, ipc.CleanName(q.Get("path"))) })
 	}
 	if err != nil {
 		return nil, err
@@ -256,18 +256,18 @@ func (s *Server) handleIPCUnlink(w http.ResponseWriter, r *http.Request) (any, e
 	q := r.URL.Query()
 	name := ipc.CleanName(q.Get("name"))
 	kind := node.NameKind(q.Get("kind"))
-	var op func() error
+	var op func(context.Context) error
 	switch kind {
 	case node.NameMQ:
-		op = func() error { return s.node.MqUnlink(name) }
+		op = func(ctx context.Context) error { return s.node.MqUnlink(ctx, name) }
 	case node.NameSHM:
-		op = func() error { return s.node.ShmUnlink(name) }
+		op = func(ctx context.Context) error { return s.node.ShmUnlink(ctx, name) }
 	case node.NameFIFO:
-		op = func() error { return s.node.RemoveFIFO(name) }
+		op = func(ctx context.Context) error { return s.node.RemoveFIFO(ctx, name) }
 	default:
 		return nil, errnoError(ipc.EINVAL)
 	}
-	if err := s.inSession(r, kind, name, ipc.ENOENT, op); err != nil {
+	if err := s.inSession(r, kind, ipc.ENOENT, op); err != nil {
 		return nil, err
 	}
 	return struct{}{}, nil

@@ -18,32 +18,35 @@ import (
 // ENOENT for that attempt's own effect (ipcnet.Net's InSession and
 // Answer).
 type SessionNames interface {
-	// InSession runs op, which creates or unlinks name, with its registry
-	// change committed as request sess.
-	InSession(kind node.NameKind, name string, sess *commit.SessionRef, op func() error) error
+	// InSession returns ctx carrying request sess: a create or unlink
+	// by the local kernel given it commits its registry change as that
+	// request (node.Names.Register).
+	InSession(ctx context.Context, sess *commit.SessionRef) context.Context
 	// Answer returns the first answer of request sess if an earlier
 	// attempt of it changed the registry, else an answer with an error.
 	Answer(ctx context.Context, sess *commit.SessionRef, kind node.NameKind) (*fsm.Result, error)
 }
 
-// inSession runs op, a create or unlink of name by the local kernel, in the
-// client session of r, when r has one and the node can. When op fails with
+// inSession runs op, a create or unlink by the local kernel, in the client
+// session of r, when r has one and the node can: the context op is given
+// carries the session to the registry change the kernel's call makes, and
+// to that call's alone. When op fails with
 // retryErr (EEXIST for a create, ENOENT for an unlink) and an earlier
 // attempt of the same request changed the registry, the request succeeded
 // then: that first answer is returned. Errors come back marked for fail.
-func (s *Server) inSession(r *http.Request, kind node.NameKind, name string, retryErr error, op func() error) error {
+func (s *Server) inSession(r *http.Request, kind node.NameKind, retryErr error, op func(context.Context) error) error {
 	sess, err := sessionFrom(r)
 	if err != nil {
 		return err
 	}
 	sn, ok := s.node.(SessionNames)
 	if sess == nil || !ok {
-		if err := op(); err != nil {
+		if err := op(r.Context()); err != nil {
 			return errnoError(err)
 		}
 		return nil
 	}
-	err = sn.InSession(kind, name, sess, op)
+	err = op(sn.InSession(r.Context(), sess))
 	if err == nil {
 		return nil
 	}

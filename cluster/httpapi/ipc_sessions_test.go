@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -25,13 +26,31 @@ type namesNode struct {
 	opErr     error
 	answer    error
 	answerErr error
-	sess      *commit.SessionRef // the request InSession ran in
+	sess      *commit.SessionRef // the request the kernel call's context carried
 }
 
-func (n *namesNode) InSession(kind node.NameKind, name string, sess *commit.SessionRef, op func() error) error {
-	n.sess = sess
+type namesCtxKey struct{}
+
+func (n *namesNode) InSession(ctx context.Context, sess *commit.SessionRef) context.Context {
+	return context.WithValue(ctx, namesCtxKey{}, sess)
+}
+
+// call is the kernel's create or unlink: it notes the request its context
+// carries.
+func (n *namesNode) call(ctx context.Context) error {
+	n.sess, _ = ctx.Value(namesCtxKey{}).(*commit.SessionRef)
 	return n.opErr
 }
+
+func (n *namesNode) MqCreate(ctx context.Context, _ string, _ uint32, _ string, _ *ipc.MQAttr) error {
+	return n.call(ctx)
+}
+func (n *namesNode) Mkfifo(ctx context.Context, _ string, _ fs.FileMode, _ string) error {
+	return n.call(ctx)
+}
+func (n *namesNode) MqUnlink(ctx context.Context, _ string) error   { return n.call(ctx) }
+func (n *namesNode) ShmUnlink(ctx context.Context, _ string) error  { return n.call(ctx) }
+func (n *namesNode) RemoveFIFO(ctx context.Context, _ string) error { return n.call(ctx) }
 
 func (n *namesNode) Answer(ctx context.Context, sess *commit.SessionRef, kind node.NameKind) (*fsm.Result, error) {
 	if n.answerErr != nil {

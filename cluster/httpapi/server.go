@@ -87,11 +87,11 @@ type Node interface {
 	// once the node stops.
 	AttachStdin(pid uint64) (*io.PipeWriter, error)
 
-	MqCreate(name string, mode uint32, owner string, attr *ipc.MQAttr) error
-	Mkfifo(path string, perm fs.FileMode, owner string) error
-	MqUnlink(name string) error
-	ShmUnlink(name string) error
-	RemoveFIFO(path string) error
+	MqCreate(ctx context.Context, name string, mode uint32, owner string, attr *ipc.MQAttr) error
+	Mkfifo(ctx context.Context, path string, perm fs.FileMode, owner string) error
+	MqUnlink(ctx context.Context, name string) error
+	ShmUnlink(ctx context.Context, name string) error
+	RemoveFIFO(ctx context.Context, path string) error
 	OpenQueue(name string, flags int, mode uint32, owner string, attr *ipc.MQAttr) (*node.Queue, error)
 }
 

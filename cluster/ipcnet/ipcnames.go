@@ -34,7 +34,7 @@ const registryTimeout = 10 * time.Second
 
 // Register commits a RegistryCreate naming this node, in the node's session
 // (a retry never applies twice), and waits until the local view shows it.
-func (n *clusterNames) Register(kind node.NameKind, name string, info node.NameInfo) error {
+func (n *clusterNames) Register(call context.Context, kind node.NameKind, name string, info node.NameInfo) error {
 	s := n.s
 	name = ipc.CleanName(name)
 	ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
@@ -43,14 +43,14 @@ func (n *clusterNames) Register(kind node.NameKind, name string, info node.NameI
 		Kind: fsm.Kind(kind), Name: name, Node: s.name, Owner: info.Owner, Mode: info.Mode,
 		Attrs: fsm.Attrs{MaxMsg: info.MaxMsg, MsgSize: info.MsgSize},
 	}
-	res, err := s.submit(ctx, kind, name, cmd)
+	res, err := s.submit(ctx, call, cmd)
 	if err != nil {
 		return fmt.Errorf("%w: registering %s %s: %v", ipc.EAGAIN, kind, name, err)
 	}
 	if res.Index > 0 {
 		s.core.WaitApplied(ctx, res.Index-1)
 	}
-	if res.Err == nil && s.pendingSession(kind, name) != nil {
+	if res.Err == nil && sessionOf(call) != nil {
 		// A client request's answer may be an earlier attempt's, made
 		// through another node: then the name is that node's.
 		if v, err := n.view(); err == nil {
@@ -79,7 +79,7 @@ func (n *clusterNames) view() (*fsm.View, error) {
 // Unregister removes name from the registry: at once when this node held
 // it (local) or its node is lost; otherwise it asks the node that holds it
 // to unlink it, which then commits the RegistryUnlink itself.
-func (n *clusterNames) Unregister(kind node.NameKind, name string, local bool) error {
+func (n *clusterNames) Unregister(call context.Context, kind node.NameKind, name string, local bool) error {
 	s := n.s
 	name = ipc.CleanName(name)
 	v, err := n.view()
@@ -93,7 +93,7 @@ func (n *clusterNames) Unregister(kind node.NameKind, name string, local bool) e
 	case local && o.Node != s.name:
 		return nil // the registry names another node's object: not ours to remove
 	case o.Node == s.name || o.Lost:
-		return n.commitUnlink(kind, name)
+		return n.commitUnlink(call, kind, name)
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
 	defer cancel()
@@ -110,7 +110,7 @@ func (n *clusterNames) Unregister(kind node.NameKind, name string, local bool) e
 	if err != nil {
 		return fmt.Errorf("%w: %v", ipc.EINVAL, err)
 	}
-	setSessionHeaders(req.Header, s.pendingSession(kind, name))
+	setSessionHeaders(req.Header, sessionOf(call))
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w: asking node %s to unlink %s: %v", ipc.ENOLINK, o.Node, name, err)
@@ -119,11 +119,11 @@ func (n *clusterNames) Unregister(kind node.NameKind, name string, local bool) e
 	return httpapi.ErrnoFromResponse(resp)
 }
 
-func (n *clusterNames) commitUnlink(kind node.NameKind, name string) error {
+func (n *clusterNames) commitUnlink(call context.Context, kind node.NameKind, name string) error {
 	s := n.s
 	ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
 	defer cancel()
-	res, err := s.submit(ctx, kind, name, &fsm.RegistryUnlink{Kind: fsm.Kind(kind), Name: name})
+	res, err := s.submit(ctx, call, &fsm.RegistryUnlink{Kind: fsm.Kind(kind), Name: name})
 	if err != nil {
 		return fmt.Errorf("%w: unregistering %s %s: %v", ipc.EAGAIN, kind, name, err)
 	}

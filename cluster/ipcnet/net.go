@@ -69,8 +69,6 @@ type Net struct {
 	cancel context.CancelFunc
 
 	srv ipcServer // the IPC streams this node serves
-
-	sess sessions // client requests of registry changes (sessions.go)
 }
 
 // New returns the IPC side of the node cfg names.

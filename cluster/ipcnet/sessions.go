@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/commit"
@@ -17,13 +16,17 @@ import (
 
 // Client sessions for IPC names (Guarantee 9). A client that creates or
 // unlinks a FIFO, queue or segment name sends its session and request id,
-// as with a spawn. The node runs the kernel's call under that request
-// (InSession): the registry change the call commits travels in the
-// client's session rather than the node's own, so the table caches its
-// answer under the client's request id. A retry after an unknown outcome
-// then meets the first attempt's effect (the name exists, or is gone); the
-// HTTP handler asks the table for the request's answer (Answer), which
-// is the first attempt's, and returns that instead of EEXIST or ENOENT.
+// as with a spawn. The HTTP handler gives the kernel's call a context
+// carrying that request (InSession), which the kernel passes on to the
+// registry change it makes (node.Names.Register and Unregister): the
+// change travels in the client's session rather than the node's own, so
+// the table caches its answer under the client's request id. A retry after
+// an unknown outcome then meets the first attempt's effect (the name
+// exists, or is gone); the HTTP handler asks the table for the request's
+// answer (Answer), which is the first attempt's, and returns that instead
+// of EEXIST or ENOENT. The request goes with that one call's change and no
+// other: a concurrent call on the same name, a process's own call, or the
+// undo of a failed create commits in the node's session.
 
 // SessionSender is the optional ability of a Client to commit a command in
 // a client session through the leader (httpapi.Client.Send).
@@ -31,48 +34,26 @@ type SessionSender interface {
 	Send(ctx context.Context, sess *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error)
 }
 
-func cleanName(_ node.NameKind, name string) string { return ipc.CleanName(name) }
+type sessionKey struct{}
 
-type nameKey struct {
-	kind node.NameKind
-	name string
-}
-
-// sessions holds the client request each name's registry change is made
-// for, while the kernel's call runs (InSession).
-type sessions struct {
-	mu      sync.Mutex // guards pending
-	pending map[nameKey]*commit.SessionRef
-}
-
-// InSession runs op, a kernel call that creates or unlinks name, so that
-// the registry change it commits is request sess of the client's session.
-// Without a session, or while another call on the same name runs in one,
-// op runs as it would otherwise.
-func (s *Net) InSession(kind node.NameKind, name string, sess *commit.SessionRef, op func() error) error {
+// InSession returns ctx carrying the client request sess, for a kernel
+// call that creates or unlinks a name to commit its registry change in.
+// Without a session, or a client that can send in one, it returns ctx.
+func (s *Net) InSession(ctx context.Context, sess *commit.SessionRef) context.Context {
 	if sess == nil {
-		return op()
+		return ctx
 	}
 	if _, ok := s.client.(SessionSender); !ok {
-		return op()
+		return ctx
 	}
-	k := nameKey{kind, cleanName(kind, name)}
-	s.sess.mu.Lock()
-	if s.sess.pending == nil {
-		s.sess.pending = make(map[nameKey]*commit.SessionRef)
-	}
-	if _, busy := s.sess.pending[k]; busy {
-		s.sess.mu.Unlock()
-		return op()
-	}
-	s.sess.pending[k] = sess
-	s.sess.mu.Unlock()
-	defer func() {
-		s.sess.mu.Lock()
-		delete(s.sess.pending, k)
-		s.sess.mu.Unlock()
-	}()
-	return op()
+	return context.WithValue(ctx, sessionKey{}, sess)
+}
+
+// sessionOf returns the client request a kernel call's context carries,
+// or nil.
+func sessionOf(ctx context.Context) *commit.SessionRef {
+	sess, _ := ctx.Value(sessionKey{}).(*commit.SessionRef)
+	return sess
 }
 
 // Answer returns the first answer of request sess when an earlier attempt
@@ -89,21 +70,14 @@ func (s *Net) Answer(ctx context.Context, sess *commit.SessionRef, kind node.Nam
 	return ss.Send(ctx, sess, &fsm.RegistryUnlink{Kind: fsm.Kind(kind), Name: ""})
 }
 
-// submit commits a registry change for name: in the client request
-// InSession runs it for, or else in the node's own session.
-func (s *Net) submit(ctx context.Context, kind node.NameKind, name string, cmd fsm.Command) (*fsm.Result, error) {
-	sess := s.pendingSession(kind, name)
+// submit commits a registry change: in the client request the kernel
+// call's context call carries, or else in the node's own session.
+func (s *Net) submit(ctx, call context.Context, cmd fsm.Command) (*fsm.Result, error) {
+	sess := sessionOf(call)
 	if sess == nil {
 		return s.commit.Submit(ctx, cmd)
 	}
 	return s.client.(SessionSender).Send(ctx, sess, cmd)
-}
-
-// pendingSession returns the client request a change of name runs for.
-func (s *Net) pendingSession(kind node.NameKind, name string) *commit.SessionRef {
-	s.sess.mu.Lock()
-	defer s.sess.mu.Unlock()
-	return s.sess.pending[nameKey{kind, cleanName(kind, name)}]
 }
 
 // setSessionHeaders passes the client request on to the node asked to
