@@ -382,11 +382,9 @@ func psRow(p *api.Process, now time.Time) []string {
 	return row
 }
 
-// exitStatus is how a process ended, in the manner of docker ps:
+// A process's exit status is how it ended, in the manner of docker ps:
 // "exited (CODE)", "killed (SIGNAL)" with ", core" when it dumped core,
-// "lost"; "-" while it is live.
-func exitStatus(p *api.Process) string { return string(appendExitStatus(nil, p)) }
-
+// "lost"; "-" while it is live. appendExitStatus appends it to b.
 func appendExitStatus(b []byte, p *api.Process) []byte {
 	switch {
 	case p.State == "lost":
