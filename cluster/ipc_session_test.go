@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"testing"
 	"time"
 
@@ -101,9 +100,7 @@ func sessionCall(t *testing.T, ctx context.Context, addr, method, path string, b
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set(api.HeaderSession, strconv.FormatUint(sid, 10))
-	req.Header.Set(api.HeaderRequest, strconv.FormatUint(rid, 10))
-	req.Header.Set(api.HeaderAcked, "1")
+	api.SetSession(req.Header, sid, rid, 1)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

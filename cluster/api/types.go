@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
 
 // MaxBodyBytes caps every request body except snapshot restores and stdin.
 const MaxBodyBytes = 1 << 20
@@ -18,6 +22,17 @@ const (
 	HeaderOffset  = "X-Vproc-Offset"    // on a log stream: the log offset of its first byte
 	HeaderTarget  = "X-Vproc-Target"    // on logs or stdin forwarded to the node that runs the process: that node's name
 )
+
+// SetSession sets the headers of a write made in a client session: the
+// session, the request id (none when 0: a merged request's items carry
+// theirs) and the id below which every request has been answered.
+func SetSession(h http.Header, session, request, acked uint64) {
+	h.Set(HeaderSession, strconv.FormatUint(session, 10))
+	if request != 0 {
+		h.Set(HeaderRequest, strconv.FormatUint(request, 10))
+	}
+	h.Set(HeaderAcked, strconv.FormatUint(acked, 10))
+}
 
 // MaxSnapshotBytes caps the body of PUT /v1/snapshot.
 const MaxSnapshotBytes = 1 << 30

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -342,11 +341,7 @@ func (c *Client) send(ctx context.Context, r *request, sess *sessionRef) (*http.
 		req.Header.Set(api.HeaderToken, c.cfg.Token)
 	}
 	if sess != nil {
-		req.Header.Set(api.HeaderSession, strconv.FormatUint(sess.id, 10))
-		if sess.request != 0 { // 0: a merged request, whose items carry their ids
-			req.Header.Set(api.HeaderRequest, strconv.FormatUint(sess.request, 10))
-		}
-		req.Header.Set(api.HeaderAcked, strconv.FormatUint(sess.acked, 10))
+		api.SetSession(req.Header, sess.id, sess.request, sess.acked) // request 0: a merged request, whose items carry their ids
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

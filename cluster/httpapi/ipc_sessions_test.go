@@ -106,9 +106,7 @@ func TestIPCRetryAnswers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req.Header.Set(api.HeaderSession, "7")
-			req.Header.Set(api.HeaderRequest, "3")
-			req.Header.Set(api.HeaderAcked, "1")
+			api.SetSession(req.Header, 7, 3, 1)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)

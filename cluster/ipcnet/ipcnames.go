@@ -32,8 +32,9 @@ var _ node.Names = (*clusterNames)(nil)
 // registryTimeout bounds one registry change.
 const registryTimeout = 10 * time.Second
 
-// Register commits a RegistryCreate naming this node, in the node's session
-// (a retry never applies twice), and waits until the local view shows it.
+// Register commits a RegistryCreate naming this node, in the client request
+// call carries or else in the node's session (a retry never applies
+// twice), and waits until the local view shows it.
 func (n *clusterNames) Register(call context.Context, kind node.NameKind, name string, info node.NameInfo) error {
 	s := n.s
 	name = ipc.CleanName(name)

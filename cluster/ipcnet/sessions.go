@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/commit"
@@ -86,9 +85,7 @@ func setSessionHeaders(h http.Header, sess *commit.SessionRef) {
 	if sess == nil {
 		return
 	}
-	h.Set(api.HeaderSession, strconv.FormatUint(sess.ID, 10))
-	h.Set(api.HeaderRequest, strconv.FormatUint(sess.Request, 10))
-	h.Set(api.HeaderAcked, strconv.FormatUint(sess.AckedBelow, 10))
+	api.SetSession(h, sess.ID, sess.Request, sess.AckedBelow)
 }
 
 // ErrNotOurs is wrapped by the EEXIST of a create whose client request an

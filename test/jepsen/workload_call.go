@@ -112,9 +112,7 @@ func callAPI(ctx context.Context, hc *http.Client, ep Endpoint, method, path str
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if sess != nil {
-		req.Header.Set(api.HeaderSession, strconv.FormatUint(sess.session, 10))
-		req.Header.Set(api.HeaderRequest, strconv.FormatUint(sess.request, 10))
-		req.Header.Set(api.HeaderAcked, strconv.FormatUint(sess.acked, 10))
+		api.SetSession(req.Header, sess.session, sess.request, sess.acked)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
