@@ -97,7 +97,12 @@ func TestSubconfigsMatchDefaults(t *testing.T) {
 	if !reflect.DeepEqual(rc, rwant) {
 		t.Errorf("replicaConfig() = %+v, want replica's defaults %+v", rc, rwant)
 	}
-	if lc, lwant := cfg.leaderConfig(), leader.DefaultConfig(); !reflect.DeepEqual(lc, lwant) {
+	lc, lwant := cfg.leaderConfig(), leader.DefaultConfig()
+	if lc.Self != cfg.Name {
+		t.Errorf("leaderConfig().Self = %q, want the node's name %q", lc.Self, cfg.Name)
+	}
+	lwant.Self = lc.Self
+	if !reflect.DeepEqual(lc, lwant) {
 		t.Errorf("leaderConfig() = %+v, want leader's defaults %+v", lc, lwant)
 	}
 }

@@ -40,6 +40,7 @@ func (c *Config) leaderConfig() leader.Config {
 		LostTimeout:  c.LostTimeout,
 		Retention:    c.Retention,
 		Placement:    c.Scheduler,
+		Self:         c.Name,
 	}
 }
 

@@ -48,14 +48,30 @@ func TestPlacementSpreadsLeastLoaded(t *testing.T) {
 	}
 }
 
-func TestPlacementShortLivedSpread(t *testing.T) {
+// TestPlacementShortLivedOnTheLeader spawns short-lived processes one after
+// another, each gone before the next: the nodes tie, and the spawn path
+// prefers the leader's own node, where a process starts as soon as its
+// entry commits and its reports need no request. (Rotating among equals,
+// as before, put two in three on followers.) A gossiped sample that caught
+// a process running can break a tie the other way, so most, not all, must
+// land there.
+func TestPlacementShortLivedOnTheLeader(t *testing.T) {
 	c := MakeCluster(t, 3)
+	leader := c.leader().Name()
 	per := make(map[string]int)
-	for i := 0; i < 30; i++ {
-		per[c.waitPlaced(c.spawnSpec(fsm.Spec{Command: "true"})).Node]++
+	const n = 30
+	for i := 0; i < n; i++ {
+		pid := c.spawnSpec(fsm.Spec{Command: "true"})
+		per[c.waitPlaced(pid).Node]++
+		poll(t, 10*time.Second, func() error {
+			if p, ok := c.leader().localView().Get(pid); ok && p.State.Live() {
+				return fmt.Errorf("pid %d still %s", pid, p.State)
+			}
+			return nil
+		})
 	}
-	if len(per) != 3 {
-		t.Errorf("30 short-lived processes placed on %v, want all three nodes used", per)
+	if per[leader] < 2*n/3 {
+		t.Errorf("%d short-lived processes, one after another, placed on %v; want at least %d on the leader %s", n, per, 2*n/3, leader)
 	}
 }
 

@@ -25,6 +25,12 @@ type Config struct {
 	Retention time.Duration
 	// Placement tunes the placement planner (package sched).
 	Placement sched.Config
+	// Self is this node's ID in the table. Among the nodes that tie for a
+	// spawn, the spawn path prefers it: a process placed on the leader
+	// starts as soon as its entry commits here, and its reports commit
+	// without a request to the leader, where on a follower it waits for
+	// the news of the commit (a Tick) and its reports take a request.
+	Self string
 }
 
 // DefaultConfig returns the timing the agent uses by default

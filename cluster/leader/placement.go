@@ -189,10 +189,12 @@ func (s *placer) pickForSpawn(v *fsm.View, spec *fsm.Spec) (string, spawnPick) {
 	var bestScore, bestPressure int64
 	start := 0
 	if strategy == sched.StrategySpread && len(s.nodes) > 0 {
-		// Spread rotates among equals, so that short-lived processes,
-		// gone before the next spawn, spread too.
+		// Spread rotates among equals other than this node, so that
+		// short-lived processes, gone before the next spawn, spread
+		// too when the leader's node is taken or ranks lower.
 		start = int(s.pickID % uint64(len(s.nodes)))
 	}
+	self := s.l.cfg.Self
 	for j := range s.nodes {
 		i := (start + j) % len(s.nodes)
 		n := &s.nodes[i]
@@ -215,8 +217,9 @@ func (s *placer) pickForSpawn(v *fsm.View, spec *fsm.Spec) (string, spawnPick) {
 		if strategy != sched.StrategyBinpack {
 			pressure = sched.Pressure(n)
 		}
-		// On a tie the first one scanned stays.
-		if best < 0 || score > bestScore || score == bestScore && pressure < bestPressure {
+		// On a tie this node wins (Config.Self); otherwise the first one
+		// scanned stays.
+		if best < 0 || score > bestScore || score == bestScore && (pressure < bestPressure || pressure == bestPressure && n.ID == self) {
 			best, bestScore, bestPressure = i, score, pressure
 		}
 	}

@@ -36,8 +36,10 @@ const (
 	reportTimeout = 10 * time.Second
 	// reportLinger is how long the reporter waits for more reports after
 	// the first one when few are queued: a short process's started and
-	// exited reports then share one request and one raft entry.
-	reportLinger = time.Millisecond
+	// exited reports then share one request and one raft entry. A process
+	// that ends at once (true) exits within microseconds of its start;
+	// every microsecond more is added to a lone lifecycle.
+	reportLinger = 200 * time.Microsecond
 	// lingerBelow is the queue length from which the reporter sends at
 	// once.
 	lingerBelow = 64
