@@ -85,8 +85,8 @@ func (s *Sys) Exec(attr ExecAttr) error {
 			p.actions[sig] = SigAction{Ignore: a.Ignore && a.Handler == nil}
 		}
 	}
-	if p.execPromises != 0 { // the new program runs under the execpromises
-		p.Capabilities = p.execPromises
+	if ep := p.execPromises(); ep != 0 { // the new program runs under the execpromises
+		p.Capabilities = ep
 	}
 	p.mu.Unlock()
 
@@ -99,7 +99,10 @@ func (s *Sys) Exec(attr ExecAttr) error {
 	if env == nil {
 		env = p.envList()
 	}
-	p.Env, p.envSet = env, nil
+	p.Env = env
+	if r := p.rare.Load(); r != nil {
+		r.envSet = nil
+	}
 	k.mu.Unlock()
 	p.prog = prog
 	k.emit(Event{PID: p.PID, Kind: EventExec, Command: command, Args: args})

@@ -205,18 +205,29 @@ func (p *Process) charge(f *File) error {
 }
 
 func (p *Process) chargeObject(id uint64, cost int64) error {
-	if p.mem == nil {
-		p.mem = &memAccount{objs: make(map[uint64]*memObj)}
+	r := p.more()
+	if r.mem == nil {
+		r.mem = &memAccount{objs: make(map[uint64]*memObj)}
 	}
-	if o, ok := p.mem.objs[id]; ok {
+	m := r.mem
+	if o, ok := m.objs[id]; ok {
 		o.refs++
 		return nil
 	}
-	if lim := p.Limits.Get(RMem).Soft; lim != Infinity && uint64(p.mem.total+cost) > lim {
+	if lim := p.Limits.Get(RMem).Soft; lim != Infinity && uint64(m.total+cost) > lim {
 		return ipc.ENOMEM
 	}
-	p.mem.objs[id] = &memObj{cost: cost, refs: 1}
-	p.mem.total += cost
+	m.objs[id] = &memObj{cost: cost, refs: 1}
+	m.total += cost
+	return nil
+}
+
+// memAccount returns p's IPC memory account, or nil when nothing was ever
+// charged.
+func (p *Process) memAccount() *memAccount {
+	if r := p.rare.Load(); r != nil {
+		return r.mem
+	}
 	return nil
 }
 
@@ -228,23 +239,24 @@ func (p *Process) uncharge(f *File) {
 }
 
 func (p *Process) unchargeObject(id uint64) {
-	if p.mem == nil {
+	m := p.memAccount()
+	if m == nil {
 		return
 	}
-	if o, ok := p.mem.objs[id]; ok {
+	if o, ok := m.objs[id]; ok {
 		if o.refs--; o.refs == 0 {
-			p.mem.total -= o.cost
-			delete(p.mem.objs, id)
+			m.total -= o.cost
+			delete(m.objs, id)
 		}
 	}
 }
 
 // memUsed returns the bytes of IPC memory charged to the process.
 func (p *Process) memUsed() int64 {
-	if p.mem == nil {
-		return 0
+	if m := p.memAccount(); m != nil {
+		return m.total
 	}
-	return p.mem.total
+	return 0
 }
 
 // chargeAll charges the descriptors a new process starts with.
@@ -271,13 +283,18 @@ func (p *Process) closeAllFiles() {
 	files := p.Files
 	p.Files = nil
 	p.mu.Unlock()
-	p.cloexec = nil
+	r := p.rare.Load()
+	if r != nil {
+		r.cloexec = nil
+	}
 	for _, f := range files {
 		if f != nil {
 			f.release()
 		}
 	}
-	p.mem = nil
+	if r != nil {
+		r.mem = nil
+	}
 }
 
 // installFd puts f at the lowest free descriptor ≥ min. It takes over the
@@ -355,13 +372,15 @@ func (p *Process) closeFd(fd int) error {
 // setCloexec sets or clears FD_CLOEXEC on descriptor fd. The flags are
 // allocated on the first descriptor that sets one.
 func (p *Process) setCloexec(fd int, on bool) {
-	if p.cloexec == nil {
+	r := p.rare.Load()
+	if r == nil || r.cloexec == nil {
 		if !on {
 			return
 		}
-		p.cloexec = new([]bool)
+		r = p.more()
+		r.cloexec = new([]bool)
 	}
-	flags := *p.cloexec
+	flags := *r.cloexec
 	if !on {
 		if fd < len(flags) {
 			flags[fd] = false
@@ -372,23 +391,25 @@ func (p *Process) setCloexec(fd int, on bool) {
 		flags = append(flags, false)
 	}
 	flags[fd] = true
-	*p.cloexec = flags
+	*r.cloexec = flags
 }
 
 // isCloexec reports whether descriptor fd has FD_CLOEXEC.
 func (p *Process) isCloexec(fd int) bool {
-	return p.cloexec != nil && fd < len(*p.cloexec) && (*p.cloexec)[fd]
+	r := p.rare.Load()
+	return r != nil && r.cloexec != nil && fd < len(*r.cloexec) && (*r.cloexec)[fd]
 }
 
 // closeOnExec closes every descriptor with FD_CLOEXEC, as execve(2) does.
 func (p *Process) closeOnExec() {
-	if p.cloexec == nil {
+	r := p.rare.Load()
+	if r == nil || r.cloexec == nil {
 		return
 	}
-	for fd, on := range *p.cloexec {
+	for fd, on := range *r.cloexec {
 		if on {
 			p.closeFd(fd)
 		}
 	}
-	p.cloexec = nil
+	r.cloexec = nil
 }

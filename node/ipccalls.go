@@ -425,10 +425,11 @@ type procIPC struct {
 
 // ipcState returns p's procIPC, making it. Only p's goroutine calls it.
 func (p *Process) ipcState() *procIPC {
-	if p.ipcs == nil {
-		p.ipcs = &procIPC{maps: make(map[*Mapping]struct{}), notify: make(map[mqHandle]struct{})}
+	r := p.more()
+	if r.ipcs == nil {
+		r.ipcs = &procIPC{maps: make(map[*Mapping]struct{}), notify: make(map[mqHandle]struct{})}
 	}
-	return p.ipcs
+	return r.ipcs
 }
 
 func (p *Process) trackMapping(m *Mapping) { p.ipcState().maps[m] = struct{}{} }
@@ -448,13 +449,14 @@ func (p *Process) nameCall() nameCall {
 
 // unmap detaches m and drops its charge, unless it is unmapped already.
 func (p *Process) unmap(m *Mapping) {
-	if p.ipcs == nil {
+	r := p.rare.Load()
+	if r == nil || r.ipcs == nil {
 		return
 	}
-	if _, live := p.ipcs.maps[m]; !live {
+	if _, live := r.ipcs.maps[m]; !live {
 		return
 	}
-	delete(p.ipcs.maps, m)
+	delete(r.ipcs.maps, m)
 	m.m.Detach()
 	p.unchargeObject(m.chargeID)
 }
@@ -464,11 +466,12 @@ func (p *Process) unmap(m *Mapping) {
 // registrations the process still has, so that none fires for a dead
 // process. It runs in the process's goroutine, and is idempotent.
 func (p *Process) detachAll() {
-	st := p.ipcs
-	p.ipcs = nil
-	if st == nil {
+	r := p.rare.Load()
+	if r == nil || r.ipcs == nil {
 		return
 	}
+	st := r.ipcs
+	r.ipcs = nil
 	for m := range st.maps {
 		m.m.Detach()
 		p.unchargeObject(m.chargeID)

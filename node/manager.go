@@ -199,8 +199,8 @@ func (k *ProcessManager) exit(p *Process) {
 	if r := recover(); r != nil {
 		p.setDeath(ipc.SIGABRT, fmt.Sprintf("program panicked: %v", r))
 	}
-	if p.wallTimer != nil {
-		p.wallTimer.Stop()
+	if r := p.rare.Load(); r != nil && r.wallTimer != nil {
+		r.wallTimer.Stop()
 	}
 	p.endDoom()
 	p.closeAllFiles()

@@ -179,7 +179,7 @@ func (s *Sys) Pledge(promises, execpromises string) error {
 	if err != nil {
 		return s.leave(err)
 	}
-	execBase := p.execPromises
+	execBase := p.execPromises()
 	if execBase == 0 {
 		execBase = p.Capabilities
 	}
@@ -188,10 +188,13 @@ func (s *Sys) Pledge(promises, execpromises string) error {
 		return s.leave(err)
 	}
 	if execpromises == "" {
-		exec = p.execPromises
+		exec = p.execPromises()
 	}
 	p.mu.Lock()
-	p.Capabilities, p.execPromises = caps, exec
+	p.Capabilities = caps
+	if exec != 0 || p.rare.Load() != nil {
+		p.more().execPromises = exec
+	}
 	p.mu.Unlock()
 	return s.leave(nil)
 }
@@ -246,7 +249,7 @@ func (s *Sys) Unveil(path, perms string) error {
 // last result says whether the list came from a parent that had one.
 func childSecurity(parent *Process, caps security.Promise, unveil []security.UnveilPath) (security.Promise, []security.UnveilPath, bool, error) {
 	parent.mu.Lock()
-	base, pu := parent.execPromises, parent.UnveilPaths
+	base, pu := parent.execPromises(), parent.UnveilPaths
 	if base == 0 {
 		base = parent.Capabilities
 	}

@@ -56,9 +56,10 @@ type Process struct {
 	// The kernel's own fields follow, ordered so that the struct has no
 	// padding (a sleeping process costs little more than its goroutine).
 	// Fields narrower than a word come first, each naming what guards it.
-	// Process is 632 bytes: with the 8-byte header the runtime puts before
-	// objects of more than 512 bytes it fills the 640-byte size class, and
-	// one more word would move it to the 704-byte one (TestProcessSize).
+	// Process is 568 bytes: with the 8-byte header the runtime puts before
+	// objects of more than 512 bytes it fills the 576-byte size class, and
+	// one more word would move it to the 640-byte one (TestProcessSize).
+	// What few processes need lives in procRare.
 
 	remote          bool        // immutable: a remote child record (Allocation.Elsewhere); no program runs here
 	inheritedUnveil bool        // immutable: the unveil list came from the parent
@@ -104,10 +105,6 @@ type Process struct {
 	pending ipc.SignalSet
 	mask    ipc.SignalSet
 	actions *[ipc.NSIG]SigAction // nil: every signal has its default action
-	killWhy *string              // why, for a kill the kernel decided (a limit, a panic); nil for a plain signal
-
-	execPromises security.Promise // mu for writes, by the owner: what the programs it runs start with (0: its promises)
-	doom         *doom            // the context Sys.Context hands out; nil until asked for
 
 	// Fields guarded by the scheduler's lock, FairScheduler.mu. The owner
 	// also reads sliceStart without it while it holds its slot: it is
@@ -123,14 +120,52 @@ type Process struct {
 
 	// Fields owned by the process's own goroutine. The owner reads Cwd
 	// without the lock: it is the only writer.
-	cloexec    *[]bool     // FD_CLOEXEC of each descriptor, indexed like Files; nil while none has it
-	fsizeUsed  uint64      // bytes written against RLIMIT_FSIZE
-	xcpuNext   uint64      // CPU ns at which the next SIGXCPU is due
-	mem        *memAccount // IPC memory charged against RLIMIT_MEM
-	ipcs       *procIPC    // mappings and mq_notify registrations
-	cpuLimitAt int64       // CPU ns at which the limits must be checked again
-	envSet     *[]string   // the environment once Setenv or Unsetenv changed it; nil while it is Env
-	wallTimer  *time.Timer // RLIMIT_WALL's timer; its callback only signals
+	fsizeUsed  uint64 // bytes written against RLIMIT_FSIZE
+	cpuLimitAt int64  // CPU ns at which the limits must be checked again
+
+	// rare holds what few processes need, made on first use (more).
+	rare atomic.Pointer[procRare]
+}
+
+// procRare is the part of a Process that most processes never need: a
+// sleeping process without descriptor flags, limits, IPC mappings, a
+// changed environment or a kernel-decided kill keeps Process within its
+// allocation size class (TestProcessSize). Each field keeps the guard it
+// would have in Process; the pointer itself is set once, atomically.
+type procRare struct {
+	// Owned by the process's own goroutine.
+	cloexec   *[]bool     // FD_CLOEXEC of each descriptor, indexed like Files; nil while none has it
+	xcpuNext  uint64      // CPU ns at which the next SIGXCPU is due
+	mem       *memAccount // IPC memory charged against RLIMIT_MEM
+	ipcs      *procIPC    // mappings and mq_notify registrations
+	envSet    *[]string   // the environment once Setenv or Unsetenv changed it; nil while it is Env
+	wallTimer *time.Timer // RLIMIT_WALL's timer; its callback only signals
+
+	execPromises security.Promise // mu for writes, by the owner: what the programs it runs start with (0: its promises)
+	doom         *doom            // mu: the context Sys.Context hands out; nil until asked for
+	killWhy      *string          // mu: why, for a kill the kernel decided (a limit, a panic); nil for a plain signal
+}
+
+// more returns p's procRare, making it on first use. Any goroutine may
+// call it; the fields it then touches keep their own guards.
+func (p *Process) more() *procRare {
+	if r := p.rare.Load(); r != nil {
+		return r
+	}
+	r := new(procRare)
+	if p.rare.CompareAndSwap(nil, r) {
+		return r
+	}
+	return p.rare.Load()
+}
+
+// execPromises returns what the programs p runs start with (0: its
+// promises). Callers hold p.mu, or are p's goroutine.
+func (p *Process) execPromises() security.Promise {
+	if r := p.rare.Load(); r != nil {
+		return r.execPromises
+	}
+	return 0
 }
 
 // Argv is a command and its arguments.

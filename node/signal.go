@@ -115,7 +115,8 @@ func (k *ProcessManager) killFor(p *Process, sig ipc.Signal, why string) {
 		return
 	}
 	if p.killSig == 0 {
-		p.killSig, p.killWhy = uint8(sig), &why
+		p.killSig = uint8(sig)
+		p.more().killWhy = &why
 	}
 	p.stopped = false
 	p.attention.Or(attnSignal)
@@ -167,8 +168,8 @@ func (p *Process) die() {
 	sig := ipc.Signal(p.killSig)
 	p.Status = SignaledStatus(sig, sig.DefaultAction() == ipc.ActCore)
 	p.Reason = ""
-	if p.killWhy != nil {
-		p.Reason = *p.killWhy
+	if r := p.rare.Load(); r != nil && r.killWhy != nil {
+		p.Reason = *r.killWhy
 	}
 	p.mu.Unlock()
 	runtime.Goexit()
@@ -178,7 +179,8 @@ func (p *Process) die() {
 // (a panic in the program).
 func (p *Process) setDeath(sig ipc.Signal, why string) {
 	p.mu.Lock()
-	p.killSig, p.killWhy = uint8(sig), &why
+	p.killSig = uint8(sig)
+	p.more().killWhy = &why
 	p.Status = SignaledStatus(sig, sig.DefaultAction() == ipc.ActCore)
 	p.Reason = why
 	p.mu.Unlock()

@@ -102,13 +102,13 @@ func (p *Process) armLimits() {
 	p.cpuLimitAt = math.MaxInt64
 	if cpu := p.Limits.Get(RCPU); cpu.Soft != Infinity {
 		p.cpuLimitAt = int64(min(cpu.Soft, math.MaxInt64))
-		p.xcpuNext = cpu.Soft
+		p.more().xcpuNext = cpu.Soft
 	} else if cpu.Hard != Infinity {
 		p.cpuLimitAt = int64(min(cpu.Hard, math.MaxInt64))
 	}
 	if wall := p.Limits.Get(RWall).Soft; wall != Infinity && wall < math.MaxInt64 {
 		k := p.k
-		p.wallTimer = time.AfterFunc(time.Duration(wall), func() {
+		p.more().wallTimer = time.AfterFunc(time.Duration(wall), func() {
 			k.killFor(p, ipc.SIGKILL, "wall-clock time limit exceeded")
 		})
 	}
@@ -118,18 +118,19 @@ func (p *Process) armLimits() {
 // at the soft limit and every second after it, SIGKILL at the hard limit.
 func (p *Process) checkCPU(cpu int64) {
 	lim := p.Limits.Get(RCPU)
+	r := p.more()
 	if lim.Hard != Infinity && uint64(cpu) >= lim.Hard {
 		p.k.killFor(p, ipc.SIGKILL, "CPU time hard limit exceeded")
 		p.deliverSignals()
 		return
 	}
-	if lim.Soft != Infinity && uint64(cpu) >= p.xcpuNext {
-		p.xcpuNext = uint64(cpu) + uint64(time.Second)
+	if lim.Soft != Infinity && uint64(cpu) >= r.xcpuNext {
+		r.xcpuNext = uint64(cpu) + uint64(time.Second)
 		p.k.sendSignal(p, ipc.SIGXCPU)
 	}
 	next := uint64(math.MaxInt64)
 	if lim.Soft != Infinity {
-		next = p.xcpuNext
+		next = r.xcpuNext
 	}
 	if lim.Hard != Infinity {
 		next = min(next, lim.Hard)
@@ -267,8 +268,8 @@ func (p *Process) environ() []string {
 // envList is the process's current environment. The owner reads Env without
 // the tree lock: it is the only writer.
 func (p *Process) envList() []string {
-	if p.envSet != nil {
-		return *p.envSet
+	if r := p.rare.Load(); r != nil && r.envSet != nil {
+		return *r.envSet
 	}
 	return p.Env
 }
@@ -297,7 +298,8 @@ func (s *Sys) Setenv(key, value string) error {
 		return ipc.EINVAL
 	}
 	s.unsetenv(key)
-	*s.p.envSet = append(*s.p.envSet, key+"="+value)
+	r := s.p.more()
+	*r.envSet = append(*r.envSet, key+"="+value)
 	return nil
 }
 
@@ -313,7 +315,7 @@ func (s *Sys) unsetenv(key string) {
 			out = append(out, kv)
 		}
 	}
-	p.envSet = &out
+	p.more().envSet = &out
 }
 
 // Owner returns the user the process runs as.
@@ -685,7 +687,7 @@ func (s *Sys) Setrlimit(r Resource, lim Rlimit) error {
 	p.Limits = nl
 	p.mu.Unlock()
 	if r == RCPU {
-		p.xcpuNext = lim.Soft
+		p.more().xcpuNext = lim.Soft
 		p.cpuLimitAt = int64(min(lim.Soft, lim.Hard, math.MaxInt64))
 	}
 	return s.leave(nil)

@@ -28,12 +28,13 @@ func (s *Sys) Context() context.Context {
 	p := s.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.doom == nil {
+	r := p.more()
+	if r.doom == nil {
 		ctx, cancel := context.WithCancel(context.Background())
-		p.doom = &doom{ctx: ctx, cancel: cancel}
+		r.doom = &doom{ctx: ctx, cancel: cancel}
 		p.doomIfFatalLocked()
 	}
-	return p.doom.ctx
+	return r.doom.ctx
 }
 
 // Blocking runs fn with the process's CPU slot given up, as a blocking
@@ -49,11 +50,12 @@ func (s *Sys) Blocking(fn func()) error {
 // doomIfFatalLocked cancels the process's context when a signal that will
 // kill it is deliverable. Callers hold p.mu.
 func (p *Process) doomIfFatalLocked() {
-	if p.doom == nil {
+	r := p.rare.Load()
+	if r == nil || r.doom == nil {
 		return
 	}
 	if p.killSig != 0 {
-		p.doom.cancel()
+		r.doom.cancel()
 		return
 	}
 	for d := p.pending &^ p.mask; d != 0; {
@@ -64,7 +66,7 @@ func (p *Process) doomIfFatalLocked() {
 			continue
 		}
 		if a := sig.DefaultAction(); a == ipc.ActTerm || a == ipc.ActCore {
-			p.doom.cancel()
+			r.doom.cancel()
 			return
 		}
 	}
@@ -72,8 +74,11 @@ func (p *Process) doomIfFatalLocked() {
 
 // endDoom releases the context of a process that has ended.
 func (p *Process) endDoom() {
+	var d *doom
 	p.mu.Lock()
-	d := p.doom
+	if r := p.rare.Load(); r != nil {
+		d = r.doom
+	}
 	p.mu.Unlock()
 	if d != nil {
 		d.cancel()
