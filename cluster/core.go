@@ -55,6 +55,10 @@ type core interface {
 	// than index, or ctx ends. It is how blocking queries and the runner
 	// wait for the table to change.
 	waitApplied(ctx context.Context, index uint64) error
+	// await records, until release, that a client waits on this node, the
+	// leader, for pid's exit, so that the report of it commits at once
+	// instead of waiting to share an entry.
+	await(pid uint64) (release func())
 
 	// leader returns the leader's name and HTTP address, if one is known.
 	leader() (name, httpAddr string, ok bool)

@@ -127,6 +127,8 @@ func (a *Agent) waitApplied(ctx context.Context, index uint64) error {
 	return a.replica.WaitApplied(ctx, index)
 }
 
+func (a *Agent) await(pid uint64) (release func()) { return a.replica.Await(pid) }
+
 func (a *Agent) snapshotSave(ctx context.Context, w io.Writer) error {
 	return a.replica.SnapshotSave(ctx, w)
 }

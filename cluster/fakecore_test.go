@@ -197,6 +197,8 @@ func (c *fakeCore) localView() *fsm.View { return c.f.View() }
 
 func (c *fakeCore) eventBuffer() *events.Buffer { return nil }
 
+func (c *fakeCore) await(uint64) (release func()) { return func() {} }
+
 func (c *fakeCore) waitApplied(ctx context.Context, index uint64) error {
 	for {
 		c.mu.Lock()

@@ -35,6 +35,7 @@ func (a coreAPI) ConsistentView(ctx context.Context) (*fsm.View, error) {
 func (a coreAPI) LocalView() *fsm.View                            { return a.c.localView() }
 func (a coreAPI) ReadIndex(ctx context.Context) (uint64, error)   { return a.c.readIndex(ctx) }
 func (a coreAPI) WaitApplied(ctx context.Context, i uint64) error { return a.c.waitApplied(ctx, i) }
+func (a coreAPI) Await(pid uint64) (release func())               { return a.c.await(pid) }
 func (a coreAPI) Leader() (name, httpAddr string, ok bool)        { return a.c.leader() }
 func (a coreAPI) IsLeader() bool                                  { return a.c.isLeader() }
 func (a coreAPI) NodeHTTPAddr(name string) (string, bool)         { return a.c.nodeHTTPAddr(name) }

@@ -637,6 +637,9 @@ func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) (any, error)
 	// linearizable. A node that stops leading hands the wait back to the
 	// client, which retries on the new leader.
 	consistent := !stale
+	if !stale {
+		defer s.core.Await(pid)()
+	}
 	for {
 		if !consistent && !stale && !s.core.IsLeader() {
 			return nil, commit.ErrNotLeader

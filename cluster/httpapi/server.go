@@ -51,6 +51,10 @@ type Core interface {
 	// WaitApplied blocks until this node's table has applied an index
 	// greater than index, or ctx ends.
 	WaitApplied(ctx context.Context, index uint64) error
+	// Await records, until release, that a client waits on this node, the
+	// leader, for pid's exit: the report of that exit then commits as soon
+	// as it comes instead of waiting to share an entry with others.
+	Await(pid uint64) (release func())
 
 	// Leader returns the leader's name and HTTP address, if one is known.
 	Leader() (name, httpAddr string, ok bool)

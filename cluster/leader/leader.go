@@ -73,6 +73,9 @@ type Replica interface {
 	VerifyLeader(ctx context.Context) error
 	// Barrier waits until every entry before it is applied.
 	Barrier() error
+	// ExitsReported returns how many exits of node's processes have been
+	// reported and not yet committed.
+	ExitsReported(node string) int
 	// LastIndex returns the index of raft's last log entry.
 	LastIndex() uint64
 	// IsLeader reports whether raft calls this node the leader.

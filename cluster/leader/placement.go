@@ -209,7 +209,10 @@ func (s *placer) pickForSpawn(v *fsm.View, spec *fsm.Spec) (string, spawnPick) {
 		}
 		u := v.NodeUsage(n.ID)
 		h := s.held[n.ID]
-		score, fits := s.planner.Rank(strategy, n, sched.Usage{Procs: u.Procs + h.Procs, Memory: u.Memory + h.Memory}, demand)
+		// A process whose exit has been reported is gone, though its
+		// report may still wait to share an entry.
+		procs := max(u.Procs+h.Procs-s.l.r.ExitsReported(n.ID), 0)
+		score, fits := s.planner.Rank(strategy, n, sched.Usage{Procs: procs, Memory: u.Memory + h.Memory}, demand)
 		if !fits {
 			continue
 		}

@@ -36,13 +36,17 @@ import (
 // large batches. A third (maxInFlight 2) made smaller entries, more CPU per
 // command and lower throughput below 256 clients on two cores.
 //
-// Lazy proposals (a node's reports, submitBatch) go at once when no entry
-// of ours is in raft, with whatever queued meanwhile, as every other
-// proposal does: nothing waits when nothing is in flight. While an entry is
-// in raft they wait for company, until that entry is answered (the
-// pipeline empties), another proposal comes, or lazyDelay passes, so that
-// under load a node's reports ride with the spawns instead of making
-// entries of their own.
+// Lazy proposals (a node's reports, submitBatch) wait for company: they go
+// with the next proposal that is not lazy, or once the pipeline has been
+// empty for lazyDelay (the answer to an entry in flight is what brings a
+// client's next request), so
+// that a node's reports ride with the spawns instead of making entries of
+// their own, under load and at one client alike (a report then costs no
+// disk sync of its own). Nobody waits on them for long: a report that a
+// client waits for (an exit awaited through the leader, await) goes at
+// once, and so do held reports when the pipeline empties after an entry
+// the followers must hear of (they carry the commit to them, instead of a
+// Tick).
 //
 // Outcomes: a command the batcher has not yet taken can be withdrawn (its
 // caller gives up and gets its context's error, or commit.ErrNotLeader when the
@@ -75,9 +79,9 @@ type proposal struct {
 	entry []byte
 	// lazy proposals may wait a little for others to share their entry.
 	lazy bool
-	// more says that the next proposal of the same SubmitBatch follows:
-	// a lazy one then waits for it (bounded by lazyDelay) before it goes.
-	more bool
+	// pid is the process whose exit a lazy proposal reports (0: none): it
+	// goes at once when a client awaits that exit.
+	pid uint64
 	// nudge says that another node must act on the command once it
 	// commits (a spawn placed there, a client's signal): the followers
 	// must soon learn of its commit.
@@ -118,9 +122,19 @@ type applier struct {
 	// committed and cleared by the batcher when it hands raft the next
 	// entry, which tells the followers of that commit.
 	owed atomic.Bool
-	// lazyDelay bounds how long a lazy proposal waits for company while
-	// an entry is in flight (lazyDelay, the constant, outside tests).
+	// lazyDelay bounds how long a lazy proposal waits for company
+	// (lazyDelay, the constant, outside tests).
 	lazyDelay time.Duration
+
+	// awaited counts the clients waiting for each process's exit (await);
+	// hurry tells the batcher that one more began to wait. exits counts,
+	// by node, the exits reported and not yet answered (reportExit).
+	awaitMu sync.Mutex
+	awaited map[uint64]int
+	hurry   chan struct{}
+	exits   map[string]int
+	// holding is how many lazy proposals the batcher holds for company.
+	holding atomic.Int64
 }
 
 func newApplier(r *raft.Raft, logger *slog.Logger, stop <-chan struct{}, raftDown chan struct{}) *applier {
@@ -134,6 +148,78 @@ func newApplier(r *raft.Raft, logger *slog.Logger, stop <-chan struct{}, raftDow
 		inflight:  make(chan *inflight, maxInFlight-1), // one more waits in the completer
 		idle:      make(chan struct{}, 1),
 		lazyDelay: lazyDelay,
+		awaited:   make(map[uint64]int),
+		exits:     make(map[string]int),
+		hurry:     make(chan struct{}, 1),
+	}
+}
+
+// await records that a client waits for pid's exit, until the returned
+// release: a report of that exit then goes at once instead of waiting for
+// company, whether it is queued, held or yet to come.
+func (ap *applier) await(pid uint64) (release func()) {
+	ap.awaitMu.Lock()
+	ap.awaited[pid]++
+	ap.awaitMu.Unlock()
+	kick(ap.hurry)
+	return func() {
+		ap.awaitMu.Lock()
+		if ap.awaited[pid]--; ap.awaited[pid] <= 0 {
+			delete(ap.awaited, pid)
+		}
+		ap.awaitMu.Unlock()
+	}
+}
+
+// reportExit counts an exit of a process on node as reported until the
+// returned function, which also calls release, marks its report answered.
+func (ap *applier) reportExit(node string, release func()) func() {
+	ap.awaitMu.Lock()
+	ap.exits[node]++
+	ap.awaitMu.Unlock()
+	return func() {
+		ap.awaitMu.Lock()
+		if ap.exits[node]--; ap.exits[node] <= 0 {
+			delete(ap.exits, node)
+		}
+		ap.awaitMu.Unlock()
+		release()
+	}
+}
+
+// exitsReported returns how many exits of node's processes were reported
+// and not yet answered.
+func (ap *applier) exitsReported(node string) int {
+	ap.awaitMu.Lock()
+	defer ap.awaitMu.Unlock()
+	return ap.exits[node]
+}
+
+// urgent reports whether a client awaits the exit p reports.
+func (ap *applier) urgent(p *proposal) bool {
+	if p.pid == 0 {
+		return false
+	}
+	ap.awaitMu.Lock()
+	defer ap.awaitMu.Unlock()
+	return ap.awaited[p.pid] > 0
+}
+
+// anyUrgent reports whether one of held is urgent.
+func (ap *applier) anyUrgent(held []*proposal) bool {
+	for _, p := range held {
+		if ap.urgent(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// kick sends on a channel of one without blocking.
+func kick(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 
@@ -159,15 +245,16 @@ func (ap *applier) propose(ctx context.Context, p *proposal) error {
 func (p *proposal) withdraw() bool { return p.state.CompareAndSwap(propQueued, propWithdrawn) }
 
 // run is the batcher: it takes everything queued and hands it to raft as
-// one entry. A lazy proposal (a node's reports, submitBatch) that comes
-// while an entry of ours is in raft does not make an entry of its own at
-// once: it waits for company, until the pipeline empties, a proposal that
-// is not lazy comes, or lazyDelay passes, so that under load a node's
-// reports and the spawns share entries, and disk syncs. When nothing is in
-// flight it goes at once. Order is kept: a batch takes the held lazy
-// proposals first, and everything queued after them. run exits when the
-// agent stops, answering what it has not dispatched, and closes
-// ap.inflight so that the completer answers the rest.
+// one entry. A lazy proposal (a node's reports, submitBatch) does not make
+// an entry of its own at once: it waits for company, until a proposal that
+// is not lazy comes or lazyDelay passes, so that a node's reports and the
+// spawns share entries, and disk syncs. A held proposal goes at once when
+// a client awaits the exit it reports (await), and when the pipeline
+// empties after an entry the followers must hear of. Order is kept: a
+// batch takes the held lazy proposals first, and everything queued after
+// them. run exits when the agent stops, answering what it has not
+// dispatched, and closes ap.inflight so that the completer answers the
+// rest.
 func (ap *applier) run() {
 	defer close(ap.inflight)
 	var props, held []*proposal
@@ -182,32 +269,44 @@ func (ap *applier) run() {
 	for {
 		var first *proposal
 		var ripe, tell <-chan time.Time
-		var idle <-chan struct{}
-		switch {
-		case len(held) > 0:
-			ripe = timer.C
-			if !held[len(held)-1].more {
-				idle = ap.idle
-			}
-		case ap.owed.Load():
+		var hurry <-chan struct{}
+		if len(held) > 0 {
+			ripe, hurry = timer.C, ap.hurry
+		}
+		if ap.owed.Load() {
 			tell = nudge.C
-			idle = ap.idle
-		default:
-			idle = ap.idle
 		}
 		select {
 		case first = <-ap.queue:
 		case <-ripe:
-		case <-idle:
-			if len(held) == 0 {
-				// The pipeline is empty: tell the followers of the
-				// last commit unless another entry comes soon.
-				if ap.owed.Load() {
-					nudge.Reset(nudgeAfter)
+			if ap.busy.Load() > 0 {
+				// lazyDelay counts from when the pipeline empties: the
+				// answer to the entry in flight brings the next request.
+				timer.Reset(ap.lazyDelay)
+				continue
+			}
+		case <-hurry:
+			if !ap.anyUrgent(held) {
+				continue
+			}
+		case <-ap.idle:
+			if !ap.owed.Load() {
+				if len(held) > 0 {
+					timer.Reset(ap.lazyDelay)
 				}
 				continue
 			}
+			if len(held) == 0 {
+				// The pipeline is empty: tell the followers of the
+				// last commit unless another entry comes soon.
+				nudge.Reset(nudgeAfter)
+				continue
+			}
+			// The held proposals tell them.
 		case <-tell:
+			if len(held) > 0 {
+				break // the held proposals tell them
+			}
 			if ap.owed.Load() && ap.busy.Load() == 0 && len(ap.queue) == 0 && !ap.tellCommit() {
 				ap.drain()
 				return
@@ -218,20 +317,16 @@ func (ap *applier) run() {
 			ap.drain()
 			return
 		}
-		nudge.Stop()
-		if first != nil && first.lazy && len(held)+1 < maxBatchCommands && heldBytes+len(first.entry) < maxBatchBytes {
+		if first != nil && first.lazy && !ap.urgent(first) && len(held)+1 < maxBatchCommands && heldBytes+len(first.entry) < maxBatchBytes {
 			if len(held) == 0 {
-				ap.forgetIdle()
+				timer.Reset(ap.lazyDelay)
 			}
-			if first.more || ap.busy.Load() > 0 {
-				if len(held) == 0 {
-					timer.Reset(ap.lazyDelay)
-				}
-				held = append(held, first)
-				heldBytes += len(first.entry)
-				continue
-			}
+			held = append(held, first)
+			heldBytes += len(first.entry)
+			ap.holding.Store(int64(len(held)))
+			continue
 		}
+		nudge.Stop()
 		props, entries = props[:0], entries[:0]
 		size := 0
 		for _, p := range held {
@@ -239,6 +334,7 @@ func (ap *applier) run() {
 		}
 		clear(held)
 		held, heldBytes = held[:0], 0
+		ap.holding.Store(0)
 		timer.Stop()
 		if first != nil {
 			props, entries, size = ap.take(first, props, entries, size)
@@ -297,15 +393,6 @@ func (ap *applier) dispatch(data []byte, props []*proposal, nudge bool) bool {
 	}
 }
 
-// forgetIdle drops an idle kick left from before: the completer kicks
-// again once the entries in flight now are answered.
-func (ap *applier) forgetIdle() {
-	select {
-	case <-ap.idle:
-	default:
-	}
-}
-
 // tellCommit hands raft a Tick, whose append carries the leader's commit
 // index to the followers. Raft tells them of a commit only with the next
 // append, or after CommitTimeout without one: a spawn placed on a follower
@@ -360,10 +447,7 @@ func (ap *applier) complete() {
 			ap.owed.Store(true)
 		}
 		if ap.busy.Add(-1) == 0 {
-			select {
-			case ap.idle <- struct{}{}:
-			default:
-			}
+			kick(ap.idle)
 		}
 	}
 }
@@ -478,8 +562,9 @@ func (r *Replica) apply(ctx context.Context, entry []byte, nudge bool) (*fsm.Res
 // queued in order by this goroutine alone (so that commands about one
 // process keep their order in the log), answered by the completer, and
 // waited for together. Without sessions (a node's reports) the proposals
-// are lazy and wait a little for company; with them (a client's merged
-// writes) they go at once, and being queued together they share entries.
+// are lazy and wait a little for company, unless a client awaits the exit
+// one reports (Await); with them (a client's merged writes) they go at
+// once, and being queued together they share entries.
 func (r *Replica) SubmitBatch(ctx context.Context, sess []*commit.SessionRef, cmds []fsm.Command) []commit.Outcome {
 	w := newBatchWait(len(cmds))
 	if !r.IsLeader() {
@@ -488,6 +573,7 @@ func (r *Replica) SubmitBatch(ctx context.Context, sess []*commit.SessionRef, cm
 	}
 	now := time.Now().UnixNano()
 	props := make([]proposal, len(cmds))
+	releases := make([]func(), len(cmds))
 	for i, c := range cmds {
 		var sr *commit.SessionRef
 		if sess != nil {
@@ -499,7 +585,12 @@ func (r *Replica) SubmitBatch(ctx context.Context, sess []*commit.SessionRef, cm
 		}
 		e, release, nudge := r.entry(sr, c, now)
 		p := &props[i]
-		p.entry, p.lazy, p.more, p.nudge = e, sess == nil, sess == nil && i < len(cmds)-1, nudge
+		p.entry, p.lazy, p.nudge = e, sess == nil, nudge
+		if ex, ok := c.(*fsm.Exited); ok && p.lazy {
+			p.pid = ex.PID
+			release = r.app.reportExit(ex.Node, release)
+		}
+		releases[i] = release
 		p.done = func(res *fsm.Result, err error) {
 			release()
 			w.set(i, res, err)
@@ -510,14 +601,22 @@ func (r *Replica) SubmitBatch(ctx context.Context, sess []*commit.SessionRef, cm
 			break
 		}
 	}
+	var out []commit.Outcome
 	select {
 	case <-w.done:
 		return w.out
 	case <-ctx.Done():
-		return w.abandon(props, ctx.Err(), ctx.Err())
+		out = w.abandon(props, ctx.Err(), ctx.Err())
 	case <-r.shutdownCh:
-		return w.abandon(props, commit.ErrNotLeader, commit.ErrNotLeader)
+		out = w.abandon(props, commit.ErrNotLeader, commit.ErrNotLeader)
 	}
+	// A withdrawn proposal is never answered: release it here.
+	for i := range props {
+		if releases[i] != nil && props[i].state.Load() == propWithdrawn {
+			releases[i]()
+		}
+	}
+	return out
 }
 
 // batchWait collects the outcomes of a batch of proposals.
@@ -577,6 +676,16 @@ func (w *batchWait) abandon(props []proposal, withdrawn, why error) []commit.Out
 	}
 	return w.out
 }
+
+// Await records, until release, that a client waits on this leader for
+// pid's exit: the report of that exit then commits as soon as it comes
+// instead of waiting for company (see "Lazy proposals" above).
+func (r *Replica) Await(pid uint64) (release func()) { return r.app.await(pid) }
+
+// ExitsReported returns how many exits of node's processes have been
+// reported to this leader and not yet committed: placement counts those
+// processes as gone, since a report may wait a little for company.
+func (r *Replica) ExitsReported(node string) int { return r.app.exitsReported(node) }
 
 // ApplyAsync commits cmd through group commit without waiting; done gets
 // the outcome on the completer goroutine and must not block.

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -22,57 +23,77 @@ func reports(n int) []fsm.Command {
 	return cmds
 }
 
-// A node's reports go at once when nothing is in flight, and the reports
-// of one batch share one entry.
-func TestLazyBatchGoesAtOnceWhenIdle(t *testing.T) {
+// A node's reports wait for company: held while nothing else comes, they
+// ride with the next proposal that is not lazy, in one entry.
+func TestLazyBatchRidesWithTheNextProposal(t *testing.T) {
 	r := newDevReplicaWith(t, lazyForever)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for round := range 3 {
-		outs := r.SubmitBatch(ctx, nil, reports(5))
+		later := make(chan []commit.Outcome, 1)
+		go func() { later <- r.SubmitBatch(ctx, nil, reports(5)) }()
+		testwait.For(t, "the reports held", 10*time.Second, func() bool { return r.app.holding.Load() == 5 })
+		res, err := r.Submit(ctx, nil, &fsm.Tick{Now: time.Now().UnixNano()})
+		if err != nil {
+			t.Fatalf("round %d: the proposal after the reports: %v", round, err)
+		}
+		outs := <-later
 		for i, o := range outs {
 			if o.Err != nil || o.Res == nil {
-				t.Fatalf("round %d, report %d: %+v; want a result before the deadline", round, i, o)
+				t.Fatalf("round %d, report %d: %+v; want a result", round, i, o)
 			}
-			if o.Res.Index != outs[0].Res.Index {
-				t.Errorf("round %d: report %d in entry %d, report 0 in %d; want one entry", round, i, o.Res.Index, outs[0].Res.Index)
+			if o.Res.Index != res.Index {
+				t.Errorf("round %d: report %d in entry %d, the next proposal in %d; want one entry", round, i, o.Res.Index, res.Index)
 			}
 		}
 	}
 }
 
-// Reports that come while an entry is in flight wait for it, and go once
-// the pipeline empties.
-func TestLazyBatchWaitsForTheEntryInFlight(t *testing.T) {
+// Reports with no company go once lazyDelay has passed, not before.
+func TestLazyBatchGoesAfterLazyDelay(t *testing.T) {
+	const delay = 50 * time.Millisecond
+	r := newDevReplicaWith(t, func(r *Replica) { r.app.lazyDelay = delay })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	for i, o := range r.SubmitBatch(ctx, nil, reports(3)) {
+		if o.Err != nil || o.Res == nil {
+			t.Fatalf("report %d: %+v; want a result", i, o)
+		}
+	}
+	if took := time.Since(start); took < delay {
+		t.Errorf("reports alone committed after %v, before lazyDelay %v", took, delay)
+	}
+}
+
+// The report of an exit a client awaits goes at once, whether the client
+// began to wait before the report came or while it was held.
+func TestAwaitedExitGoesAtOnce(t *testing.T) {
 	r := newDevReplicaWith(t, lazyForever)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	hold := make(chan struct{})
-	r.HoldApply(func() { <-hold })
-	first := make(chan commit.Outcome, 1)
-	go func() {
-		res, err := r.Submit(ctx, nil, &fsm.Tick{Now: time.Now().UnixNano()})
-		first <- commit.Outcome{Res: res, Err: err}
-	}()
-	testwait.For(t, "an entry in flight", 10*time.Second, func() bool { return r.app.busy.Load() == 1 })
+	exited := func(pid uint64) []fsm.Command {
+		return []fsm.Command{&fsm.Tick{Now: time.Now().UnixNano()}, &fsm.Exited{PID: pid, Incarnation: 1, Node: "r1"}}
+	}
+	check := func(what string, outs []commit.Outcome) {
+		t.Helper()
+		for i, o := range outs {
+			if o.Err != nil || o.Res == nil {
+				t.Fatalf("%s, report %d: %+v; want a result before the deadline", what, i, o)
+			}
+		}
+	}
+
+	release := r.Await(7)
+	check("awaited before", r.SubmitBatch(ctx, nil, exited(7)))
+	release()
+
 	later := make(chan []commit.Outcome, 1)
-	go func() { later <- r.SubmitBatch(ctx, nil, reports(3)) }()
-	testwait.For(t, "the reports queued", 10*time.Second, func() bool { return len(r.app.queue) == 0 })
-	r.HoldApply(nil)
-	close(hold)
-	o := <-first
-	if o.Err != nil {
-		t.Fatalf("the entry in flight: %v", o.Err)
-	}
-	outs := <-later
-	for i, lo := range outs {
-		if lo.Err != nil || lo.Res == nil {
-			t.Fatalf("report %d: %+v; want a result once the entry in flight committed", i, lo)
-		}
-		if lo.Res.Index <= o.Res.Index {
-			t.Errorf("report %d in entry %d, not after the entry in flight (%d)", i, lo.Res.Index, o.Res.Index)
-		}
-	}
+	go func() { later <- r.SubmitBatch(ctx, nil, exited(8)) }()
+	testwait.For(t, "the reports held", 10*time.Second, func() bool { return r.app.holding.Load() == 2 })
+	release = r.Await(8)
+	defer release()
+	check("awaited while held", <-later)
 }
 
 // After an entry another node must act on, with nothing after it, the
@@ -112,6 +133,72 @@ func TestMustTell(t *testing.T) {
 	} {
 		if got := r.mustTell(tc.cmd); got != tc.want {
 			t.Errorf("mustTell(%T %+v) = %v, want %v", tc.cmd, tc.cmd, got, tc.want)
+		}
+	}
+}
+
+// An exit counts as reported for its node from the moment it is proposed
+// until it is answered, and no longer when its caller gives up on a report
+// never dispatched.
+func TestExitsReported(t *testing.T) {
+	r := newDevReplicaWith(t, lazyForever)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	exits := []fsm.Command{&fsm.Exited{PID: 5, Incarnation: 1, Node: "n1"}, &fsm.Exited{PID: 6, Incarnation: 1, Node: "n1"}}
+	later := make(chan []commit.Outcome, 1)
+	go func() { later <- r.SubmitBatch(ctx, nil, exits) }()
+	testwait.For(t, "the reports held", 10*time.Second, func() bool { return r.app.holding.Load() == 2 })
+	if got := r.ExitsReported("n1"); got != 2 {
+		t.Errorf("held: ExitsReported(n1) = %d, want 2", got)
+	}
+	if got := r.ExitsReported("n2"); got != 0 {
+		t.Errorf("ExitsReported(n2) = %d, want 0", got)
+	}
+	if _, err := r.Submit(ctx, nil, &fsm.Tick{Now: time.Now().UnixNano()}); err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range <-later {
+		if o.Err != nil {
+			t.Fatalf("report %d: %v", i, o.Err)
+		}
+	}
+	if got := r.ExitsReported("n1"); got != 0 {
+		t.Errorf("answered: ExitsReported(n1) = %d, want 0", got)
+	}
+
+	// A batch whose caller gives up before the batcher takes it.
+	hold := make(chan struct{})
+	r.HoldApply(func() { <-hold })
+	first := make(chan error, 1)
+	go func() {
+		_, err := r.Submit(ctx, nil, &fsm.Tick{Now: time.Now().UnixNano()})
+		first <- err
+	}()
+	testwait.For(t, "an entry in flight", 10*time.Second, func() bool { return r.app.busy.Load() == 1 })
+	// The batcher waits for the completer, which waits for the held
+	// apply: what is queued now stays queued until the caller gives up.
+	second := make(chan error, 1)
+	go func() {
+		_, err := r.Submit(ctx, nil, &fsm.Tick{Now: time.Now().UnixNano()})
+		second <- err
+	}()
+	testwait.For(t, "a second entry handed over", 10*time.Second, func() bool { return r.app.busy.Load() == 2 })
+	gaveUp, stop := context.WithCancel(ctx)
+	done := make(chan []commit.Outcome, 1)
+	go func() { done <- r.SubmitBatch(gaveUp, nil, exits[:1]) }()
+	testwait.For(t, "the report counted", 10*time.Second, func() bool { return r.ExitsReported("n1") == 1 })
+	stop()
+	if o := <-done; !errors.Is(o[0].Err, context.Canceled) {
+		t.Errorf("abandoned report: %v, want context.Canceled", o[0].Err)
+	}
+	if got := r.ExitsReported("n1"); got != 0 {
+		t.Errorf("abandoned: ExitsReported(n1) = %d, want 0", got)
+	}
+	r.HoldApply(nil)
+	close(hold)
+	for _, ch := range []chan error{first, second} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
 		}
 	}
 }
