@@ -39,14 +39,13 @@ import (
 // Lazy proposals (a node's reports, submitBatch) wait for company: they go
 // with the next proposal that is not lazy, or once the pipeline has been
 // empty for lazyDelay (the answer to an entry in flight is what brings a
-// client's next request), so
-// that a node's reports ride with the spawns instead of making entries of
-// their own, under load and at one client alike (a report then costs no
-// disk sync of its own). Nobody waits on them for long: a report that a
-// client waits for (an exit awaited through the leader, await) goes at
-// once, and so do held reports when the pipeline empties after an entry
-// the followers must hear of (they carry the commit to them, instead of a
-// Tick).
+// client's next request), so that a node's reports ride with the spawns
+// instead of making entries of their own, under load and at one client
+// alike (a report then costs no disk sync of its own). Nobody waits on
+// them for long: a report that a client waits for (an exit awaited through
+// the leader, await) goes at once, and so do held reports when the
+// pipeline empties after an entry the followers must hear of (they carry
+// the commit to them, instead of a Tick).
 //
 // Outcomes: a command the batcher has not yet taken can be withdrawn (its
 // caller gives up and gets its context's error, or commit.ErrNotLeader when the
