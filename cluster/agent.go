@@ -45,7 +45,7 @@ type Agent struct {
 	raft    *raft.Raft // replica.Raft()
 	tls     *mtls.TLS  // nil: TLS off (security.go)
 	stream  *raftnet.StreamLayer
-	trans   *raft.NetworkTransport
+	trans   *raftnet.Transport
 	gossip  *membership.Gossip
 	members *membership.Manager
 	lead    *leader.Leader
@@ -169,7 +169,7 @@ func (a *Agent) open() error {
 	} else {
 		a.stream = raftnet.NewStreamLayer(raftLn, adv)
 	}
-	a.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	a.trans = raftnet.NewTransport(&raft.NetworkTransportConfig{
 		Stream:  a.stream,
 		MaxPool: transportPool,
 		Timeout: transportTimeout,

@@ -14,6 +14,7 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
 	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/internal/testwait"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
 )
@@ -204,6 +205,12 @@ func TestPlacementConstraints(t *testing.T) {
 		t.Fatalf("zone=c (no such node) is %s on %q, want pending; a later spawn went to %s", p.State, p.Node, witness.Node)
 	}
 	// A shared-memory segment pins the processes that use it to its node.
+	// The registry entry below has no segment behind it in node2's kernel:
+	// node2's first lease grant, which reports such names lost, must come
+	// first. A second renewal starts only after the first grant is done.
+	testwait.For(t, "node2's first lease grant", 10*time.Second, func() bool {
+		return c.agents[2].serving.lease.Stats().Renewals >= 2
+	})
 	c.submit(&fsm.RegistryCreate{Kind: fsm.KindSHM, Name: "/seg", Node: "node2", Owner: "root", Mode: 0o600, Now: time.Now().UnixNano()})
 	for range 3 {
 		if p := spawn(api.SpawnRequest{Uses: []string{"shm:/seg"}}); p.Node != "node2" {

@@ -345,7 +345,7 @@ type raftCluster struct {
 // server is one raft server and what it owns.
 type server struct {
 	raft   *raft.Raft
-	trans  *raft.NetworkTransport
+	trans  *raftnet.Transport
 	stores *raftstore.Stores
 }
 
@@ -358,7 +358,7 @@ func startCluster(dir string, n int, t Timing) (_ *raftCluster, err error) {
 		}
 	}()
 	var conf raft.Configuration
-	var trans []*raft.NetworkTransport
+	var trans []*raftnet.Transport
 	for i := range n {
 		tr, err := newTransport()
 		if err != nil {
@@ -387,7 +387,7 @@ func startCluster(dir string, n int, t Timing) (_ *raftCluster, err error) {
 	return c, nil
 }
 
-func startServer(dir string, id raft.ServerID, tr *raft.NetworkTransport, conf raft.Configuration, t Timing) (*server, error) {
+func startServer(dir string, id raft.ServerID, tr *raftnet.Transport, conf raft.Configuration, t Timing) (*server, error) {
 	st, err := raftstore.Open(dir, nil)
 	if err != nil {
 		return nil, err
@@ -420,12 +420,12 @@ func startServer(dir string, id raft.ServerID, tr *raft.NetworkTransport, conf r
 // newTransport returns a TCP transport on a free loopback port, set up as
 // the product's: its stream layer closes every connection when the
 // transport closes, so that no connection handler outlives it.
-func newTransport() (*raft.NetworkTransport, error) {
+func newTransport() (*raftnet.Transport, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	return raftnet.NewTransport(&raft.NetworkTransportConfig{
 		Stream:  raftnet.NewStreamLayer(ln, nil),
 		MaxPool: transportPool,
 		Timeout: transportTimeout,
