@@ -35,7 +35,7 @@ type Buffer struct {
 	mu sync.Mutex
 	// ring holds the events of sequence numbers [head-len, head), event
 	// seq at ring[seq%size]; ring grows up to size, then wraps.
-	ring []api.Event
+	ring []record
 	head uint64
 	// floor is the smallest index a stream may resume from: every event
 	// of a later index is held (or still to come).
@@ -45,6 +45,10 @@ type Buffer struct {
 	// wake is closed and replaced when events are added or the buffer
 	// is reset.
 	wake chan struct{}
+
+	// scratch holds the records of the entry being published; only
+	// Publish's goroutine uses it.
+	scratch []record
 }
 
 // New returns an empty buffer of cfg.Size events, which holds every event
@@ -61,21 +65,21 @@ func New(cfg Config, floor uint64) (*Buffer, error) {
 // Publish adds the events of the entry at index, derived from its
 // changes. It never waits for a reader.
 func (b *Buffer) Publish(index uint64, changes []fsm.Change) {
-	evs := Derive(index, changes)
-	if len(evs) == 0 {
+	recs := derive(b.scratch[:0], index, changes)
+	if len(recs) == 0 {
 		b.applied.Store(index)
 		return
 	}
 	b.mu.Lock()
-	for _, e := range evs {
+	for i := range recs {
 		if uint64(len(b.ring)) < b.size {
-			b.ring = append(b.ring, e)
+			b.ring = append(b.ring, recs[i])
 		} else {
 			slot := &b.ring[b.head%b.size]
 			// The evicted event's index may still have events held:
 			// a resume from below it would miss this one.
-			b.floor = max(b.floor, slot.Index)
-			*slot = e
+			b.floor = max(b.floor, slot.index)
+			*slot = recs[i]
 		}
 		b.head++
 	}
@@ -83,6 +87,8 @@ func (b *Buffer) Publish(index uint64, changes []fsm.Change) {
 	close(b.wake)
 	b.wake = make(chan struct{})
 	b.mu.Unlock()
+	clear(recs) // drop the change's pointers until the next entry
+	b.scratch = recs[:0]
 }
 
 // Reset empties the buffer after the table was replaced by a snapshot of
@@ -125,16 +131,20 @@ type Filter struct {
 
 // Match reports whether f selects e.
 func (f *Filter) Match(e *api.Event) bool {
+	return f.match(e.Topic, e.PID, e.Node)
+}
+
+func (f *Filter) match(topic string, pid uint64, node string) bool {
 	if len(f.Topics) > 0 {
 		ok := false
 		for _, t := range f.Topics {
-			ok = ok || t == e.Topic
+			ok = ok || t == topic
 		}
 		if !ok {
 			return false
 		}
 	}
-	return (f.PID == 0 || e.PID == f.PID) && (f.Node == "" || e.Node == f.Node)
+	return (f.PID == 0 || pid == f.PID) && (f.Node == "" || node == f.Node)
 }
 
 // Subscription is a reader's cursor into a Buffer. It holds no goroutine
@@ -171,7 +181,7 @@ func (b *Buffer) Subscribe(f Filter, from uint64, resume bool) (*Subscription, e
 	// down along the ring.
 	tail := b.head - uint64(len(b.ring))
 	n := sort.Search(len(b.ring), func(i int) bool {
-		return b.ring[(tail+uint64(i))%b.size].Index > from
+		return b.ring[(tail+uint64(i))%b.size].index > from
 	})
 	s.next = tail + uint64(n)
 	return s, nil
@@ -188,6 +198,19 @@ const maxScan = 1024
 // dropped: it fell behind the buffer, or the buffer was reset; it reads
 // nothing more.
 func (s *Subscription) Read(limit int) (evs []api.Event, wait <-chan struct{}, dropped string) {
+	recs, wait, dropped := s.take(limit)
+	if len(recs) > 0 {
+		// Formatted outside the lock: Publish does not wait for it.
+		evs = make([]api.Event, len(recs))
+		for i := range recs {
+			evs[i] = recs[i].event()
+		}
+	}
+	return evs, wait, dropped
+}
+
+// take is Read's part under the lock: the records the filter selects.
+func (s *Subscription) take(limit int) (recs []record, wait <-chan struct{}, dropped string) {
 	if limit < 1 {
 		limit = 1
 	}
@@ -200,19 +223,19 @@ func (s *Subscription) Read(limit int) (evs []api.Event, wait <-chan struct{}, d
 	case b.head-s.next > uint64(len(b.ring)):
 		return nil, nil, fmt.Sprintf("the reader fell more than %d events behind", b.size)
 	}
-	for scanned := 0; s.next < b.head && len(evs) < limit && scanned < maxScan; scanned++ {
-		e := &b.ring[s.next%b.size]
+	for scanned := 0; s.next < b.head && len(recs) < limit && scanned < maxScan; scanned++ {
+		r := &b.ring[s.next%b.size]
 		s.next++
-		if s.filter.Match(e) {
-			evs = append(evs, *e)
+		if s.filter.match(r.topic, r.pid, r.node) {
+			recs = append(recs, *r)
 		}
 	}
-	if len(evs) == 0 && s.next == b.head {
+	if len(recs) == 0 && s.next == b.head {
 		// Events are added, and their index made applied, under mu; an
 		// entry without events only moves applied. So every event up to
 		// applied has been read.
 		s.upTo = max(s.upTo, b.applied.Load())
 		return nil, b.wake, ""
 	}
-	return evs, nil, ""
+	return recs, nil, ""
 }

@@ -3,9 +3,12 @@
 //
 // Every replica derives the same events from the entries it applies:
 // cluster/replica hands each applied entry's changes (fsm.Change, returned
-// as data by fsm.FSM.ApplyEntryChanges) to Buffer.Publish, which maps them
-// to api.Event values (Derive) and keeps the most recent ones in a bounded
-// ring. Any agent, leader or follower, serves them with the same indexes
+// as data by fsm.FSM.ApplyEntryChanges) to Buffer.Publish, which decides
+// which events they make (Derive) and keeps the most recent ones in a
+// bounded ring. The ring holds each event's header (index, topic, type,
+// PID, node) and the change it comes from; its time and detail are
+// formatted only when a reader takes it, so that the apply path pays
+// almost nothing for a stream nobody reads. Any agent, leader or follower, serves them with the same indexes
 // and times (the table's leader time, not the local clock).
 //
 // Publishing never waits for a reader: it appends to the ring under a
