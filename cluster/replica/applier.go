@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -731,8 +732,22 @@ func (r *Replica) RegisterSession(ctx context.Context) (uint64, error) {
 // what the command can do without (fsm.Versions.Fit).
 func (r *Replica) admits(cmd fsm.Command) error {
 	w := r.writable()
-	if w.Covers(r.known) {
+	if r.coversKnown(w) {
 		return nil
 	}
 	return w.Admits(w.Fit(cmd))
+}
+
+// coversKnown reports whether w covers everything this release knows. It
+// remembers the answer for the last w seen: Env.Writable hands out the
+// same versions between its recomputations, and walking them for every
+// command costs more than the rest of admitting it.
+func (r *Replica) coversKnown(w fsm.Versions) bool {
+	id := reflect.ValueOf(w.Commands).Pointer()
+	r.coversMu.Lock()
+	defer r.coversMu.Unlock()
+	if id == 0 || id != r.coversID || w.Spec != r.coversSpec {
+		r.coversID, r.coversSpec, r.covers = id, w.Spec, w.Covers(r.known)
+	}
+	return r.covers
 }

@@ -22,7 +22,7 @@ func TestChangesHook(t *testing.T) {
 			t.Errorf("changes of index %d after %d", index, last)
 		}
 		last = index
-		got[index] = changes
+		got[index] = append([]fsm.Change(nil), changes...) // the slice is reused
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -110,6 +110,9 @@ type fsmAdapter struct {
 	// before raft starts.
 	onChanges  func(index uint64, changes []fsm.Change)
 	onRestored func(index uint64)
+	// changes is the slice an entry's changes are recorded in, reused
+	// from entry to entry (only raft's FSM goroutine applies).
+	changes []fsm.Change
 }
 
 var (
@@ -177,11 +180,13 @@ func (a *fsmAdapter) applyEntry(l *raft.Log) (fsm.Command, any, error) {
 	if a.onChanges == nil {
 		return a.f.ApplyDecoded(l.Index, l.Data, nil)
 	}
-	var changes []fsm.Change
+	changes := a.changes[:0]
 	cmd, res, err := a.f.ApplyDecoded(l.Index, l.Data, &changes)
 	if err == nil {
 		a.onChanges(l.Index, changes)
 	}
+	clear(changes) // keep no records alive until the next entry
+	a.changes = changes[:0]
 	return cmd, res, err
 }
 

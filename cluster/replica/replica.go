@@ -131,7 +131,9 @@ type Env struct {
 	// (fsm.Versions.Meet over their reports): Submit refuses a command
 	// beyond them with fsm.ErrVersion, and entries are sealed in the
 	// checksummed envelope only once every voter knows it. Unset means
-	// fsm.Known(): a cluster of this release only.
+	// fsm.Known(): a cluster of this release only. A changed answer
+	// must be a new Versions value, not the old map changed in place:
+	// the replica remembers what it concluded from each map.
 	Writable func() fsm.Versions
 	// Applied, if set, hears of each command entry the table applied: the
 	// entry's size in bytes, its command as decoded (an *fsm.Batch for
@@ -143,6 +145,8 @@ type Env struct {
 	// (fsm.FSM.ApplyEntryChanges), in log order, from raft's FSM
 	// goroutine; Restored, the table's applied index after a snapshot
 	// restore replaced it. Neither may block: they run on the apply path.
+	// The changes slice is reused once Changes returns: keep the Change
+	// values (their records are immutable), not the slice.
 	Changes  func(index uint64, changes []fsm.Change)
 	Restored func(index uint64)
 }
@@ -165,7 +169,14 @@ type Replica struct {
 	placer   SpawnPlacer
 	writable func() fsm.Versions
 	known    fsm.Versions // fsm.Known()
-	hasState bool
+
+	// coversMu guards the answer of coversKnown for the versions whose
+	// command map is coversID.
+	coversMu   sync.Mutex
+	coversID   uintptr
+	coversSpec uint8
+	covers     bool
+	hasState   bool
 
 	// recorded is the applied index last written to raftstore.AppliedFile;
 	// guarded by recordMu, which also orders the writes.
