@@ -203,8 +203,8 @@ func TestMetricsScrape(t *testing.T) {
 			t.Errorf("%s: missing", lib.name)
 			continue
 		}
-		if f.GetType() != dto.MetricType_SUMMARY {
-			t.Errorf("%s: type %v, want summary", lib.name, f.GetType())
+		if f.GetType() != dto.MetricType_HISTOGRAM {
+			t.Errorf("%s: type %v, want histogram", lib.name, f.GetType())
 		}
 		if n, ok := metricValue(after, lib.name, lib.labels); !ok || n < 1 {
 			t.Errorf("%s%v: %v samples", lib.name, lib.labels, n)

@@ -5,9 +5,7 @@ import (
 	"sync"
 
 	armon "github.com/armon/go-metrics"
-	armonprom "github.com/armon/go-metrics/prometheus"
 	gometrics "github.com/hashicorp/go-metrics"
-	gmprom "github.com/hashicorp/go-metrics/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -22,10 +20,10 @@ var (
 	globalErr  error
 )
 
-// InstallGlobalSinks installs, once per process, a Prometheus sink as the
-// global sink of hashicorp/go-metrics (raft, memberlist) and of
-// armon/go-metrics (raft-boltdb), registered with Go's runtime and process
-// collectors in the process-wide registry it returns. Later calls return
+// InstallGlobalSinks installs, once per process, a Prometheus sink
+// (librarySink) as the global sink of hashicorp/go-metrics (raft,
+// memberlist) and of armon/go-metrics (raft-boltdb), registered with Go's
+// runtime and process collectors in the process-wide registry it returns. Later calls return
 // the same registry (or the first error): several agents in one process
 // share it. The sinks start no goroutine and never expire a metric; the
 // runtime metrics of go-metrics, which poll on a goroutine, are off
@@ -41,27 +39,27 @@ func InstallGlobalSinks() (*prometheus.Registry, error) {
 			globalErr = fmt.Errorf("telemetry: process collector: %w", err)
 			return
 		}
-		hsink, err := gmprom.NewPrometheusSinkFrom(gmprom.PrometheusOpts{Registerer: reg, Name: "vproc_go_metrics_sink"})
-		if err != nil {
+		hsink := newLibrarySink("vproc_go_metrics_sink")
+		if err := reg.Register(hsink); err != nil {
 			globalErr = fmt.Errorf("telemetry: go-metrics sink: %w", err)
 			return
 		}
 		hcfg := gometrics.DefaultConfig(Namespace)
 		hcfg.EnableHostname = false
 		hcfg.EnableRuntimeMetrics = false
-		if _, err := gometrics.NewGlobal(hcfg, hsink); err != nil {
+		if _, err := gometrics.NewGlobal(hcfg, hashicorpSink{hsink}); err != nil {
 			globalErr = fmt.Errorf("telemetry: go-metrics global: %w", err)
 			return
 		}
-		asink, err := armonprom.NewPrometheusSinkFrom(armonprom.PrometheusOpts{Registerer: reg, Name: "vproc_armon_metrics_sink"})
-		if err != nil {
+		asink := newLibrarySink("vproc_armon_metrics_sink")
+		if err := reg.Register(asink); err != nil {
 			globalErr = fmt.Errorf("telemetry: armon go-metrics sink: %w", err)
 			return
 		}
 		acfg := armon.DefaultConfig(Namespace)
 		acfg.EnableHostname = false
 		acfg.EnableRuntimeMetrics = false
-		if _, err := armon.NewGlobal(acfg, asink); err != nil {
+		if _, err := armon.NewGlobal(acfg, armonSink{asink}); err != nil {
 			globalErr = fmt.Errorf("telemetry: armon go-metrics global: %w", err)
 			return
 		}
