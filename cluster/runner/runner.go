@@ -136,6 +136,9 @@ type Runner struct {
 	gcEvery    time.Duration // Config.GCEvery
 	reconciled uint64        // the index of the view of the last pass
 	lastFull   time.Time     // when the last full pass ran
+	// passPIDs is the map of the PIDs an incremental pass looks at,
+	// emptied and kept from pass to pass while it stays small.
+	passPIDs map[uint64]*fsm.Process
 
 	gcAfter uint64 // Config.GCAfter
 
@@ -453,7 +456,11 @@ func (r *Runner) reconcile(v *fsm.View) {
 	} else {
 		// What changed in the table since the last pass, what local events
 		// touched, and the children waiting for their claim.
-		pids := make(map[uint64]*fsm.Process, len(dirty))
+		pids := r.passPIDs
+		if pids == nil {
+			pids = make(map[uint64]*fsm.Process, len(dirty))
+		}
+		defer r.keepPassPIDs(pids)
 		v.WalkModified(r.reconciled, func(p *fsm.Process) bool {
 			if p.Node == r.name || r.procs[p.PID] != nil {
 				pids[p.PID] = p // records never change once in the table
@@ -518,6 +525,20 @@ func (r *Runner) reconcile(v *fsm.View) {
 	}
 	r.passes.Add(1)
 }
+
+// keepPassPIDs empties pids for the next incremental pass, or drops it if
+// a burst made it large: emptying a map costs its size, not its length.
+func (r *Runner) keepPassPIDs(pids map[uint64]*fsm.Process) {
+	if len(pids) > maxPassPIDs {
+		r.passPIDs = nil
+		return
+	}
+	clear(pids)
+	r.passPIDs = pids
+}
+
+// maxPassPIDs is the largest pass whose map the next pass reuses.
+const maxPassPIDs = 4096
 
 // markDirtyLocked makes the next pass look at pid, whose local state changed.
 // Callers hold r.mu.
