@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/httpapi"
+	"github.com/vproc/vproc/internal/ctxutil"
 	"github.com/vproc/vproc/ipc"
 	"github.com/vproc/vproc/node"
 )
@@ -150,10 +151,7 @@ func (fw *frameWriter) frame(typ byte, id uint32, parts ...[]byte) error {
 		fw.buf = append(fw.buf, p...)
 	}
 	fw.mu.Unlock()
-	select {
-	case fw.kick <- struct{}{}:
-	default:
-	}
+	ctxutil.Kick(fw.kick)
 	return nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // logFlushDelay is how long the flusher waits after the first write before it
@@ -228,10 +230,7 @@ func (w logWriter) Write(b []byte) (int, error) {
 	st.dirty[pl] = struct{}{}
 	pl.wakeLocked()
 	st.mu.Unlock()
-	select {
-	case st.kick <- struct{}{}:
-	default:
-	}
+	ctxutil.Kick(st.kick)
 	return len(b), nil
 }
 

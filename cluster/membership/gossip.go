@@ -18,6 +18,7 @@ import (
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/internal/logbridge"
 	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // Gossip: memberlist finds the servers and carries two things besides
@@ -431,12 +432,8 @@ func (g *Gossip) Join(seeds []string) (int, error) {
 
 // signal wakes bootstrap and reconcile without blocking.
 func (g *Gossip) signal() {
-	for _, ch := range []chan struct{}{g.bootstrapSig, g.reconcileSig} {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
+	ctxutil.Kick(g.bootstrapSig)
+	ctxutil.Kick(g.reconcileSig)
 }
 
 // observe records a member's state from an event. meta is copied.

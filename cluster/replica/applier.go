@@ -14,6 +14,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // Group commit. Raft costs one disk sync and one round trip per append, so
@@ -161,7 +162,7 @@ func (ap *applier) await(pid uint64) (release func()) {
 	ap.awaitMu.Lock()
 	ap.awaited[pid]++
 	ap.awaitMu.Unlock()
-	kick(ap.hurry)
+	ctxutil.Kick(ap.hurry)
 	return func() {
 		ap.awaitMu.Lock()
 		if ap.awaited[pid]--; ap.awaited[pid] <= 0 {
@@ -213,14 +214,6 @@ func (ap *applier) anyUrgent(held []*proposal) bool {
 		}
 	}
 	return false
-}
-
-// kick sends on a channel of one without blocking.
-func kick(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
 }
 
 // propose queues p. It fails with commit.ErrNotLeader once the agent is stopping.
@@ -447,7 +440,7 @@ func (ap *applier) complete() {
 			ap.owed.Store(true)
 		}
 		if ap.busy.Add(-1) == 0 {
-			kick(ap.idle)
+			ctxutil.Kick(ap.idle)
 		}
 	}
 }

@@ -63,7 +63,7 @@ func (rp *reporter) add(c fsm.Command) {
 	rp.mu.Lock()
 	rp.q = append(rp.q, c)
 	rp.mu.Unlock()
-	kick(rp.wake)
+	ctxutil.Kick(rp.wake)
 }
 
 func reportPID(c fsm.Command) uint64 {

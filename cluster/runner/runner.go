@@ -226,7 +226,7 @@ func New(cfg Config, table Table, logs Logs, out Sender, logger *slog.Logger) (*
 func (r *Runner) SetKernel(k *node.ProcessManager) { r.kernel = k }
 
 // Kick makes the loop look at the table now.
-func (r *Runner) Kick() { kick(r.tableKick) }
+func (r *Runner) Kick() { ctxutil.Kick(r.tableKick) }
 
 // Passes returns how many reconcile passes the loop has made.
 func (r *Runner) Passes() uint64 { return r.passes.Load() }
@@ -238,19 +238,12 @@ func (r *Runner) Submit(ctx context.Context, cmd fsm.Command) (*fsm.Result, erro
 	return r.sess.submit(ctx, r.out, cmd)
 }
 
-func kick(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
-
 // OnEvent is the kernel's OnEvent callback: it queues and never blocks.
 func (r *Runner) OnEvent(e node.Event) {
 	r.evMu.Lock()
 	r.evq = append(r.evq, e)
 	r.evMu.Unlock()
-	kick(r.evKick)
+	ctxutil.Kick(r.evKick)
 }
 
 // Start starts the loop, the table watcher and the reporter.
@@ -292,7 +285,7 @@ func (r *Runner) watch() {
 		if v := r.table.LocalView(); v != nil {
 			idx = v.Index()
 		}
-		kick(r.tableKick)
+		ctxutil.Kick(r.tableKick)
 	}
 }
 
