@@ -6,7 +6,7 @@ GO ?= go
 # staticcheck, pinned; `go run` fetches and builds it once into Go's caches.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test check fmt staticcheck short deps unit bench bench-ipc bench-cluster vet jepsen jepsen-ci image release deploy-test k8s-test cli-docs
+.PHONY: test check fmt staticcheck short deps unit bench bench-ipc bench-cluster bench-profile vet jepsen jepsen-ci image release deploy-test k8s-test cli-docs
 
 # Every stage runs even when an earlier one fails (a failed unit test
 # does not skip the fault suite), and `make test` fails if any did.
@@ -63,6 +63,10 @@ bench-ipc:
 
 bench-cluster:
 	bash test/bench-cluster.sh
+
+# Where a replicated spawn's CPU goes, from profiles of three agents.
+bench-profile:
+	bash test/bench-profile.sh
 
 # The fault suite against real agents: make jepsen DURATION=10m NODES=5 [SEED=N].
 # As root it uses network namespaces and iptables; otherwise loopback with

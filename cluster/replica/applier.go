@@ -736,11 +736,14 @@ func (r *Replica) admits(cmd fsm.Command) error {
 // same versions between its recomputations, and walking them for every
 // command costs more than the rest of admitting it.
 func (r *Replica) coversKnown(w fsm.Versions) bool {
-	id := reflect.ValueOf(w.Commands).Pointer()
 	r.coversMu.Lock()
 	defer r.coversMu.Unlock()
-	if id == 0 || id != r.coversID || w.Spec != r.coversSpec {
-		r.coversID, r.coversSpec, r.covers = id, w.Spec, w.Covers(r.known)
+	// The map remembered is kept referenced, so that its address cannot
+	// be another map's.
+	same := w.Commands != nil && r.covered.Commands != nil &&
+		reflect.ValueOf(w.Commands).Pointer() == reflect.ValueOf(r.covered.Commands).Pointer()
+	if !same || w.Spec != r.covered.Spec {
+		r.covered, r.covers = w, w.Covers(r.known)
 	}
 	return r.covers
 }

@@ -202,3 +202,25 @@ func TestExitsReported(t *testing.T) {
 		}
 	}
 }
+
+// TestCoversKnownFollowsNewVersions: the remembered answer holds only for
+// the versions it was given; a new Versions value is looked at again.
+func TestCoversKnownFollowsNewVersions(t *testing.T) {
+	r := &Replica{known: fsm.Known()}
+	older := func() fsm.Versions {
+		v := fsm.Known().Clone()
+		for typ := range v.Commands {
+			v.Commands[typ] = 0 // this voter knows the type at no version
+			break
+		}
+		return v
+	}
+	for i, c := range []struct {
+		w    fsm.Versions
+		want bool
+	}{{fsm.Known(), true}, {older(), false}, {older(), false}, {fsm.Known(), true}, {older(), false}} {
+		if got := r.coversKnown(c.w); got != c.want {
+			t.Errorf("step %d: covers %v, want %v", i, got, c.want)
+		}
+	}
+}

@@ -170,13 +170,12 @@ type Replica struct {
 	writable func() fsm.Versions
 	known    fsm.Versions // fsm.Known()
 
-	// coversMu guards the answer of coversKnown for the versions whose
-	// command map is coversID.
-	coversMu   sync.Mutex
-	coversID   uintptr
-	coversSpec uint8
-	covers     bool
-	hasState   bool
+	// coversMu guards coversKnown's answer (covers) for the versions it
+	// was last asked about (covered).
+	coversMu sync.Mutex
+	covered  fsm.Versions
+	covers   bool
+	hasState bool
 
 	// recorded is the applied index last written to raftstore.AppliedFile;
 	// guarded by recordMu, which also orders the writes.
