@@ -98,6 +98,7 @@ func (b *Buffer) Publish(index uint64, changes []fsm.Change) {
 func (b *Buffer) Reset(index uint64) {
 	b.mu.Lock()
 	index = max(index, b.applied.Load())
+	clear(b.ring) // let the old table's records go
 	b.ring = b.ring[:0]
 	b.head = 0
 	b.floor = index
