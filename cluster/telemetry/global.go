@@ -39,24 +39,24 @@ func InstallGlobalSinks() (*prometheus.Registry, error) {
 			globalErr = fmt.Errorf("telemetry: process collector: %w", err)
 			return
 		}
-		hsink := newLibrarySink("vproc_go_metrics_sink")
+		hsink := newLibrarySink("vproc_go_metrics_sink", Namespace)
 		if err := reg.Register(hsink); err != nil {
 			globalErr = fmt.Errorf("telemetry: go-metrics sink: %w", err)
 			return
 		}
-		hcfg := gometrics.DefaultConfig(Namespace)
+		hcfg := gometrics.DefaultConfig("") // the sink adds the prefix
 		hcfg.EnableHostname = false
 		hcfg.EnableRuntimeMetrics = false
 		if _, err := gometrics.NewGlobal(hcfg, hashicorpSink{hsink}); err != nil {
 			globalErr = fmt.Errorf("telemetry: go-metrics global: %w", err)
 			return
 		}
-		asink := newLibrarySink("vproc_armon_metrics_sink")
+		asink := newLibrarySink("vproc_armon_metrics_sink", Namespace)
 		if err := reg.Register(asink); err != nil {
 			globalErr = fmt.Errorf("telemetry: armon go-metrics sink: %w", err)
 			return
 		}
-		acfg := armon.DefaultConfig(Namespace)
+		acfg := armon.DefaultConfig("")
 		acfg.EnableHostname = false
 		acfg.EnableRuntimeMetrics = false
 		if _, err := armon.NewGlobal(acfg, armonSink{asink}); err != nil {

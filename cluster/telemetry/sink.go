@@ -24,12 +24,16 @@ import (
 // raft reports several samples for every entry on every server, so a
 // report must cost little: a metric is found by a hash of its kind, parts
 // and labels, without building its name, and updated in place. Only the
-// first report of a metric allocates. Metrics never expire.
+// first report of a metric allocates. The sink puts the prefix (the
+// libraries' service name) in front of the name itself, once, so that
+// go-metrics, configured without a service name, does not copy every
+// key to insert it. Metrics never expire.
 type librarySink struct {
 	// desc is the one descriptor the collector describes; the metrics it
 	// collects are made as reports arrive.
-	desc *prometheus.Desc
-	seed maphash.Seed
+	desc   *prometheus.Desc
+	prefix string // the first part of every name
+	seed   maphash.Seed
 
 	metrics sync.Map // uint64 (find's hash) → *libMetric
 
@@ -66,9 +70,10 @@ type libMetric struct {
 	histogram prometheus.Histogram
 }
 
-func newLibrarySink(name string) *librarySink {
+func newLibrarySink(name, prefix string) *librarySink {
 	return &librarySink{
 		desc:     prometheus.NewDesc(name, name, nil, nil),
+		prefix:   prefix,
 		seed:     maphash.MakeSeed(),
 		collided: map[string]*libMetric{},
 	}
@@ -142,7 +147,7 @@ func (s *librarySink) create(sum uint64, k metricKind, parts []string, labels []
 			return m
 		}
 	}
-	name := metricName(parts)
+	name := metricName(s.prefix, parts)
 	full := name
 	for _, l := range labels {
 		full += "\x00" + l.Name + "\x00" + l.Value
@@ -179,9 +184,14 @@ func (s *librarySink) create(sum uint64, k metricKind, parts []string, labels []
 	return m
 }
 
-// metricName joins a key's parts as the libraries' Prometheus sinks do.
-func metricName(parts []string) string {
-	return nameReplacer.Replace(strings.Join(parts, "_"))
+// metricName joins prefix and a key's parts as the libraries' Prometheus
+// sinks do.
+func metricName(prefix string, parts []string) string {
+	name := strings.Join(parts, "_")
+	if prefix != "" {
+		name = prefix + "_" + name
+	}
+	return nameReplacer.Replace(name)
 }
 
 var nameReplacer = strings.NewReplacer(" ", "_", ".", "_", "=", "_", "-", "_", "/", "_")

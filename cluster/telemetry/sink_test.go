@@ -72,7 +72,7 @@ func TestLibraryMetrics(t *testing.T) {
 
 // TestLibrarySinkCollision: two metrics whose hashes collide stay apart.
 func TestLibrarySinkCollision(t *testing.T) {
-	s := newLibrarySink("sinktest_collision")
+	s := newLibrarySink("sinktest_collision", "")
 	a := s.create(42, kindGauge, []string{"a"}, nil)
 	b := s.create(42, kindGauge, []string{"b"}, nil)
 	if a == b {
@@ -98,7 +98,7 @@ func TestLibrarySinkCollision(t *testing.T) {
 // the libraries' own sinks; a gather reports the clash instead of mixing
 // them.
 func TestLibrarySinkKinds(t *testing.T) {
-	s := newLibrarySink("sinktest_kinds")
+	s := newLibrarySink("sinktest_kinds", "")
 	s.setGauge([]string{"x"}, 1, nil)
 	s.addSample([]string{"x"}, 1, nil)
 	reg := prometheus.NewRegistry()
@@ -110,15 +110,16 @@ func TestLibrarySinkKinds(t *testing.T) {
 	}
 }
 
-// BenchmarkLibrarySample measures one timing sample as raft reports it
-// (go-metrics' MeasureSince, the service name prepended), through this
-// sink and, as the baseline, through hashicorp/go-metrics' own Prometheus
-// sink.
+// BenchmarkLibrarySample measures two timing samples as raft reports them
+// (go-metrics' MeasureSince), through this sink as the agent installs it
+// (go-metrics without a service name, the sink adding the prefix) and, as
+// the baseline, through hashicorp/go-metrics' own Prometheus sink with the
+// service name.
 func BenchmarkLibrarySample(b *testing.B) {
-	cfg := gometrics.DefaultConfig("bench")
-	cfg.EnableHostname = false
-	cfg.EnableRuntimeMetrics = false
-	run := func(b *testing.B, sink gometrics.MetricSink) {
+	run := func(b *testing.B, service string, sink gometrics.MetricSink) {
+		cfg := gometrics.DefaultConfig(service)
+		cfg.EnableHostname = false
+		cfg.EnableRuntimeMetrics = false
 		m, err := gometrics.New(cfg, sink)
 		if err != nil {
 			b.Fatal(err)
@@ -132,13 +133,13 @@ func BenchmarkLibrarySample(b *testing.B) {
 		}
 	}
 	b.Run("vproc", func(b *testing.B) {
-		run(b, hashicorpSink{newLibrarySink("bench_sink")})
+		run(b, "", hashicorpSink{newLibrarySink("bench_sink", "bench")})
 	})
 	b.Run("go-metrics-prometheus", func(b *testing.B) {
 		sink, err := gmprom.NewPrometheusSinkFrom(gmprom.PrometheusOpts{Registerer: prometheus.NewRegistry(), Name: "bench_sink"})
 		if err != nil {
 			b.Fatal(err)
 		}
-		run(b, sink)
+		run(b, "bench", sink)
 	})
 }
