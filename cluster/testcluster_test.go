@@ -15,6 +15,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/commit"
 	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/internal/testwait"
 	"github.com/vproc/vproc/node"
 )
 
@@ -344,20 +345,10 @@ func (c *testCluster) waitConverged() {
 	})
 }
 
-// poll polls cond until it returns nil or timeout passes.
+// poll polls cond every 10 ms until it returns nil or timeout passes.
 func poll(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v: %v", timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(t, "the condition", timeout, 10*time.Millisecond, cond)
 }
 
 // spawn commits a spawn of cmd through a (the leader) and returns its

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/internal/testwait"
 )
 
 func topAPI(t *testing.T) *fakeAPI {
@@ -80,13 +82,12 @@ func TestTopInterrupt(t *testing.T) {
 	}
 	done := make(chan int, 1)
 	go func() { done <- run(context.Background(), []string{"top", "-d", "10ms"}, e) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(stdout.String(), "vproc top - ") < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("top drew no second frame:\n%s", stdout.String())
+	testwait.Until(t, "top's second frame", 10*time.Second, 5*time.Millisecond, func() error {
+		if out := stdout.String(); strings.Count(out, "vproc top - ") < 2 {
+			return fmt.Errorf("what top drew so far:\n%s", out)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	mu.Lock()
 	relay <- syscall.SIGINT
 	mu.Unlock()

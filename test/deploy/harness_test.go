@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/cluster/api"
+	"github.com/vproc/vproc/internal/testwait"
 )
 
 var (
@@ -319,15 +320,5 @@ func (d *deployment) health(service string) string {
 // test with cond's last error once timeout has passed.
 func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	testwait.Until(t, what, timeout, 250*time.Millisecond, cond)
 }
