@@ -22,75 +22,14 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-10s}
 CONCURRENCY=${CONCURRENCY:-1,16,64,256}
 BASE_PORT=${BASE_PORT:-27100}
-AGENT_FLAGS=${AGENT_FLAGS:-}
 LIFECYCLE=${LIFECYCLE:-1}
-NODES=3
-root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-pids=()
-
-cleanup() {
-	stop_cluster
-	if [ "${KEEP:-}" = 1 ]; then
-		echo "bench-cluster.sh: kept $work" >&2
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+NAME=bench-cluster.sh
+# shellcheck source=test/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 
 echo "building vproc and rawraft" >&2
-(cd "$root" && go build -o "$work/vproc" ./cmd/vproc && go build -o "$work/rawraft" ./test/rawraft)
-vproc="$work/vproc"
-
-http_port() { echo $((BASE_PORT + 10 * ($1 - 1))); }
-join=""
-for i in $(seq "$NODES"); do
-	join="${join:+$join,}127.0.0.1:$(($(http_port "$i") + 2))"
-done
-
-# start_cluster starts three agents with fresh data directories, waits until
-# every one answers and the cluster has a leader, and sets leader_addr.
-start_cluster() {
-	local i p deadline
-	rm -rf "$work"/n[0-9]*
-	pids=()
-	for i in $(seq "$NODES"); do
-		p=$(http_port "$i")
-		# shellcheck disable=SC2086 # AGENT_FLAGS is a list of flags
-		"$vproc" agent --name "n$i" --data-dir "$work/n$i" \
-			--http-addr "127.0.0.1:$p" --raft-addr "127.0.0.1:$((p + 1))" --gossip-addr "127.0.0.1:$((p + 2))" \
-			--bootstrap-expect "$NODES" --join "$join" $AGENT_FLAGS >>"$work/n$i.log" 2>&1 &
-		pids+=($!)
-	done
-	deadline=$((SECONDS + 60))
-	for i in $(seq "$NODES"); do
-		until "$vproc" --addr "http://127.0.0.1:$(http_port "$i")" health >/dev/null 2>&1; do
-			if [ "$SECONDS" -ge "$deadline" ]; then
-				echo "bench-cluster.sh: the cluster did not become healthy within 60s; agent logs:" >&2
-				tail -n 20 "$work"/n*.log >&2
-				exit 1
-			fi
-			sleep 0.2
-		done
-	done
-	leader=$("$vproc" --addr "http://127.0.0.1:$(http_port 1)" operator raft list-peers | awk '$3 == "leader" { print $1 }')
-	leader_addr="http://127.0.0.1:$(http_port "${leader#n}")"
-	echo "cluster healthy; leader $leader at $leader_addr" >&2
-}
-
-# stop_cluster stops the agents and waits for them to exit.
-stop_cluster() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	pids=()
-}
+build_vproc
+(cd "$root" && go build -o "$work/rawraft" ./test/rawraft)
 
 # agent_ticks prints the CPU time the agents have used so far, user and
 # system (utime + stime of /proc/PID/stat), in clock ticks.

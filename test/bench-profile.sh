@@ -25,74 +25,20 @@
 #        CONCURRENCY=1,256 SECONDS_PROFILED=8 test/bench-profile.sh
 # Environment: CONCURRENCY (1,64,256), SECONDS_PROFILED (8; the load runs
 # 4 s longer), BASE_PORT (27300: node i listens on BASE_PORT+10(i-1) for
-# HTTP, +1 for raft, +2 for gossip), KEEP=1 keeps the temporary directory
-# (profiles, agent logs).
+# HTTP, +1 for raft, +2 for gossip), AGENT_FLAGS (extra flags for every
+# agent), KEEP=1 keeps the temporary directory (profiles, agent logs).
 set -euo pipefail
 
 CONCURRENCY=${CONCURRENCY:-1,64,256}
 SECONDS_PROFILED=${SECONDS_PROFILED:-8}
 BASE_PORT=${BASE_PORT:-27300}
-NODES=3
-root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-pids=()
-
-stop_cluster() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	pids=()
-}
-cleanup() {
-	stop_cluster
-	if [ "${KEEP:-}" = 1 ]; then
-		echo "bench-profile.sh: kept $work" >&2
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+AGENT_FLAGS="${AGENT_FLAGS:-} --enable-debug"
+NAME=bench-profile.sh
+# shellcheck source=test/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 
 echo "building vproc" >&2
-(cd "$root" && go build -o "$work/vproc" ./cmd/vproc)
-vproc="$work/vproc"
-http_port() { echo $((BASE_PORT + 10 * ($1 - 1))); }
-join=""
-for i in $(seq "$NODES"); do
-	join="${join:+$join,}127.0.0.1:$(($(http_port "$i") + 2))"
-done
-
-# start_cluster starts three agents with fresh data directories and sets
-# leader_addr once every one answers.
-start_cluster() {
-	local i p deadline
-	rm -rf "$work"/n[0-9]*
-	for i in $(seq "$NODES"); do
-		p=$(http_port "$i")
-		"$vproc" agent --name "n$i" --data-dir "$work/n$i" --enable-debug \
-			--http-addr "127.0.0.1:$p" --raft-addr "127.0.0.1:$((p + 1))" --gossip-addr "127.0.0.1:$((p + 2))" \
-			--bootstrap-expect "$NODES" --join "$join" >>"$work/n$i.log" 2>&1 &
-		pids+=($!)
-	done
-	deadline=$((SECONDS + 60))
-	for i in $(seq "$NODES"); do
-		until "$vproc" --addr "http://127.0.0.1:$(http_port "$i")" health >/dev/null 2>&1; do
-			if [ "$SECONDS" -ge "$deadline" ]; then
-				echo "bench-profile.sh: the cluster did not become healthy within 60s" >&2
-				exit 1
-			fi
-			sleep 0.2
-		done
-	done
-	local leader
-	leader=$("$vproc" --addr "http://127.0.0.1:$(http_port 1)" operator raft list-peers | awk '$3 == "leader" { print $1 }')
-	leader_addr="http://127.0.0.1:$(http_port "${leader#n}")"
-}
+build_vproc
 
 # seconds PROFILE FOCUS prints the CPU seconds of the stacks through FOCUS
 # (a regular expression of function names), minus those through IGNORE.
