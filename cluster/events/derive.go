@@ -8,18 +8,6 @@ import (
 	"github.com/vproc/vproc/ipc"
 )
 
-// Derive returns the events of the entry at index from what it changed, in
-// the entry's order. A change that shows nothing an operator follows (a
-// reparenting, a reap, a lost object's mark, a SIGCHLD the table sends a
-// parent) gives none.
-func Derive(index uint64, changes []fsm.Change) []api.Event {
-	var out []api.Event
-	for _, r := range derive(nil, index, changes) {
-		out = append(out, r.event())
-	}
-	return out
-}
-
 // record is an event as the ring holds it: what a reader filters on, and
 // the change it comes from. Its time and detail are formatted only when a
 // reader takes it (record.event), so that applying an entry pays for no
@@ -34,7 +22,10 @@ type record struct {
 	c     fsm.Change
 }
 
-// derive appends the records of the entry at index to out.
+// derive appends the records of the events of the entry at index to out,
+// from what it changed, in the entry's order. A change that shows nothing
+// an operator follows (a reparenting, a reap, a lost object's mark, a
+// SIGCHLD the table sends a parent) gives none.
 func derive(out []record, index uint64, changes []fsm.Change) []record {
 	for i := range changes {
 		out = appendRecords(out, index, &changes[i])

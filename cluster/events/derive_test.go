@@ -4,9 +4,20 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/fsm"
 )
 
+// events returns the events of the entry at index as a reader gets them.
+func events(index uint64, changes []fsm.Change) []api.Event {
+	var out []api.Event
+	for _, r := range derive(nil, index, changes) {
+		out = append(out, r.event())
+	}
+	return out
+}
+
+// TestDerive checks each change's events as the stream serves them.
 func TestDerive(t *testing.T) {
 	spec := &fsm.Spec{Command: "sleep"}
 	pending := &fsm.Process{PID: 5, Incarnation: 1, Spec: spec, Owner: "alice", Parent: 1, State: fsm.StatePending}
@@ -65,7 +76,7 @@ func TestDerive(t *testing.T) {
 	}
 	for _, c := range cases {
 		c.c.Time = at
-		b, err := json.Marshal(Derive(9, []fsm.Change{c.c}))
+		b, err := json.Marshal(events(9, []fsm.Change{c.c}))
 		if err != nil {
 			t.Fatal(err)
 		}

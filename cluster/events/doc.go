@@ -4,7 +4,7 @@
 // Every replica derives the same events from the entries it applies:
 // cluster/replica hands each applied entry's changes (fsm.Change, returned
 // as data by fsm.FSM.ApplyEntryChanges) to Buffer.Publish, which decides
-// which events they make (Derive) and keeps the most recent ones in a
+// which events they make (derive) and keeps the most recent ones in a
 // bounded ring. The ring holds each event's header (index, topic, type,
 // PID, node) and the change it comes from; its time and detail are
 // formatted only when a reader takes it, so that the apply path pays
