@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -129,6 +130,12 @@ func (w *Workload) finishPipeline(ctx context.Context, hc *http.Client, run *Pip
 			case p.State == "lost":
 				run.Unknown = "the shell's node was lost"
 				return
+			case p.State == "pending" && !slices.ContainsFunc(eps, func(e Endpoint) bool { return e.Name == run.Node }):
+				// Pinned to a member that left (member-add-remove) before
+				// the shell started: it stays pending, as a spawn for a
+				// node that is not in the cluster does.
+				run.Unknown = "the shell's node left the cluster before it started"
+				return
 			case p.State == "exited" && p.ExitCode != nil:
 				run.Exited, run.Code = true, *p.ExitCode
 				run.Output, run.Unknown = w.pipelineOutput(ctx, hc, run)
@@ -184,8 +191,8 @@ func (w *Workload) Pipelines() []PipelineRun {
 // line, in order, with k the lines written and exit 0, or k smaller and a
 // failed exit (the stage's node died or was cut off, and the pipeline saw
 // EOF or EPIPE). A pipeline that did not end within pipelineWait hung. A
-// pipeline whose shell's node was lost, or whose output could not be read,
-// is counted as unknown.
+// pipeline whose shell's node was lost or left the cluster before the
+// shell started, or whose output could not be read, is counted as unknown.
 func CheckPipelines(runs []PipelineRun) Verdict {
 	const check = "pipelines across nodes"
 	if len(runs) == 0 {
