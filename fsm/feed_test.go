@@ -111,3 +111,71 @@ func TestChangeFeedGivesTheCurrentRecord(t *testing.T) {
 		t.Fatalf("WalkModified(%d) = %v, want pid %d's current record %+v", mark, got, pid, cur)
 	}
 }
+
+// The modified feed remembers the latest changes, at least maxModFeed of
+// them, says when it no longer knows, and a view keeps what it saw while
+// the table goes on appending and dropping its oldest chunks.
+func TestModifiedFeedForgetsAndViewsKeep(t *testing.T) {
+	defer func(n int) { maxModFeed = n }(maxModFeed)
+	maxModFeed = 3
+	h := newHarness(t)
+	h.node("n1")
+	walk := func(v *View, since uint64) ([]uint64, bool) {
+		var got []uint64
+		ok := v.WalkModified(since, func(p *Process) bool {
+			got = append(got, p.PID)
+			return true
+		})
+		return got, ok
+	}
+	start := h.idx
+	a := h.spawn(0, sleepSpec())
+	b := h.spawn(0, sleepSpec())
+	old := h.f.View()
+	if got, ok := walk(old, start); !ok || len(got) != 2 || got[0] != a || got[1] != b {
+		t.Fatalf("WalkModified(%d) = %v, %v; want [%d %d], true", start, got, ok, a, b)
+	}
+	var pids []uint64
+	for range 2*feedChunkLen + 10 {
+		pids = append(pids, h.spawn(0, sleepSpec()))
+	}
+	last := pids[len(pids)-2:]
+	v := h.f.View()
+	if got, ok := walk(v, start); ok || got != nil {
+		t.Fatalf("WalkModified(%d) after the oldest changes were dropped = %v, %v; want nothing, false", start, got, ok)
+	}
+	mark := h.idx - 2
+	if got, ok := walk(v, mark); !ok || len(got) != 2 || got[0] != last[0] || got[1] != last[1] {
+		t.Fatalf("WalkModified(%d) = %v, %v; want %v, true", mark, got, ok, last)
+	}
+	if held := v.s.modified.n - v.s.modified.first; held < maxModFeed || held > maxModFeed+2*feedChunkLen {
+		t.Fatalf("the feed holds %d pairs, want between %d and %d", held, maxModFeed, maxModFeed+2*feedChunkLen)
+	}
+	// The view taken before is unchanged by the appends and the drops.
+	if got, ok := walk(old, start); !ok || len(got) != 2 || got[0] != a || got[1] != b {
+		t.Fatalf("an older view's WalkModified(%d) = %v, %v; want [%d %d], true", start, got, ok, a, b)
+	}
+	// A record changed again is visited once, at its latest index.
+	h.ok(&Signal{Target: int64(last[1]), Signal: SIGKILL, Now: h.now})
+	if got, ok := walk(h.f.View(), mark); !ok || len(got) != 2 || got[0] != last[0] || got[1] != last[1] {
+		t.Fatalf("WalkModified(%d) after a change = %v, %v; want %v, true", mark, got, ok, last)
+	}
+
+	// A restored table knows no change before its snapshot.
+	var buf bytes.Buffer
+	s := h.f.Snapshot()
+	if err := s.Persist(&buf); err != nil {
+		t.Fatal(err)
+	}
+	s.Release()
+	r := newHarness(t)
+	if err := r.f.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := walk(r.f.View(), h.idx-1); ok {
+		t.Fatal("a restored table claims to know the changes before its snapshot")
+	}
+	if got, ok := walk(r.f.View(), h.idx); !ok || got != nil {
+		t.Fatalf("a restored table's WalkModified(%d) = %v, %v; want nothing, true", h.idx, got, ok)
+	}
+}

@@ -620,21 +620,35 @@ func (pt *propTest) check(t *rapid.T) {
 	pt.checkChangeFeed(t, v)
 }
 
-// checkChangeFeed checks the change indexes: one entry per process and per
-// signal request, and since the last check, WalkModified visits exactly the
-// processes whose ModifyIndex moved past it, among them every process whose
-// state, node, incarnation or kill flag changed; WalkSignalsSince visits
-// exactly the requests made pending since.
+// checkChangeFeed checks the change indexes: the modified feed in index
+// order, holding every record changed after the index it starts from; one
+// entry per signal request; and since the last check, WalkModified visits
+// exactly the processes whose ModifyIndex moved past it (when it knows
+// them all), and every process whose state, node, incarnation or kill flag
+// changed has a new ModifyIndex; WalkSignalsSince visits exactly the
+// requests made pending since.
 func (pt *propTest) checkChangeFeed(t *rapid.T, v *View) {
-	if got, want := v.s.modified.Len(), v.s.procs.Len(); got != want {
-		t.Fatalf("the modified index holds %d entries for %d processes", got, want)
+	fed := map[pairKey]bool{}
+	f := &v.s.modified
+	for i := f.first; i < f.n; i++ {
+		k := f.at(i)
+		if i > f.first && k.a < f.at(i-1).a || k.a < f.from || fed[k] {
+			t.Fatalf("modified feed pair %d %+v out of order or repeated (from %d)", i, k, f.from)
+		}
+		fed[k] = true
 	}
+	v.Walk(Filter{}, func(p *Process) bool {
+		if p.ModifyIndex > f.from && !fed[pairKey{p.ModifyIndex, p.PID}] {
+			t.Fatalf("pid %d modified at %d is not in the modified feed", p.PID, p.ModifyIndex)
+		}
+		return true
+	})
 	if got, want := v.s.sigIndexes.Len(), v.s.signals.Len(); got != want {
 		t.Fatalf("the signal index holds %d entries for %d requests", got, want)
 	}
 	changed := map[uint64]bool{}
 	last := uint64(0)
-	v.WalkModified(pt.seenIndex, func(p *Process) bool {
+	known := v.WalkModified(pt.seenIndex, func(p *Process) bool {
 		if p.ModifyIndex <= pt.seenIndex || p.ModifyIndex < last || changed[p.PID] {
 			t.Fatalf("WalkModified(%d) visited pid %d at index %d after index %d", pt.seenIndex, p.PID, p.ModifyIndex, last)
 		}
@@ -645,10 +659,10 @@ func (pt *propTest) checkChangeFeed(t *rapid.T, v *View) {
 	now := map[uint64]Process{}
 	v.Walk(Filter{}, func(p *Process) bool {
 		now[p.PID] = *p
-		if (p.ModifyIndex > pt.seenIndex) != changed[p.PID] {
+		if known && (p.ModifyIndex > pt.seenIndex) != changed[p.PID] {
 			t.Fatalf("pid %d modified at %d: visited %v by WalkModified(%d)", p.PID, p.ModifyIndex, changed[p.PID], pt.seenIndex)
 		}
-		if old, ok := pt.seen[p.PID]; ok && !changed[p.PID] &&
+		if old, ok := pt.seen[p.PID]; ok && p.ModifyIndex <= pt.seenIndex &&
 			(old.State != p.State || old.Node != p.Node || old.Incarnation != p.Incarnation || old.Killed != p.Killed) {
 			t.Fatalf("pid %d changed from %+v to %+v without a new ModifyIndex", p.PID, old, *p)
 		}

@@ -297,7 +297,8 @@ func readSnapshot(in io.Reader) (*state, error) {
 	r := &snapReader{r: br, h: sha256.New()}
 	st := newState()
 	st.index = index
-	st.reapsFrom = index // no reap at or before the snapshot is known
+	st.reapsFrom = index     // no reap at or before the snapshot is known
+	st.modified.from = index // nor any change
 	last := secEnd
 	for {
 		tag, err := r.ReadByte()

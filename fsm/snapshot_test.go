@@ -211,18 +211,24 @@ func TestHashIgnoresInsertionOrder(t *testing.T) {
 func TestViewIsImmutable(t *testing.T) {
 	h := newHarness(t)
 	h.node("n1")
+	h.spawn(0, sleepSpec())
 	v := h.f.View()
 	hash := v.Hash()
+	modified := func(v *View) (n int) {
+		v.WalkModified(0, func(*Process) bool { n++; return true })
+		return n
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for range 200 {
-			if v.Hash() != hash || v.Len() != 1 {
+			if v.Hash() != hash || v.Len() != 2 || modified(v) != 1 {
 				t.Error("view changed under Apply")
 				return
 			}
 			h.f.List(Filter{LiveOnly: true})
 			h.f.Pending()
+			modified(h.f.View()) // a newer view, read while Apply appends to the feed
 		}
 	}()
 	for range 500 {

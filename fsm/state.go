@@ -147,7 +147,6 @@ type state struct {
 	groups       *btree.BTreeG[pairKey]   // index: (pgid, pid)
 	onNode       *btree.BTreeG[nodeKey]   // index: (node, pid) for the processes placed, running or stopped there
 	usage        *btree.BTreeG[usageItem] // index: what the processes of onNode hold, per node
-	modified     *btree.BTreeG[pairKey]   // index: (ModifyIndex, pid) of every process
 	reaps        *btree.BTreeG[pairKey]   // index: (reap index, pid) of the latest maxReapFeed reaps
 	queue        *btree.BTreeG[queueKey]
 	signals      *btree.BTreeG[sigItem]
@@ -167,6 +166,13 @@ type state struct {
 	// reapsFrom: every reap at an index above it is in reaps. Not part of
 	// the snapshot; a restore starts the feed at the snapshot's index.
 	reapsFrom uint64
+
+	// modified is the feed of WalkModified: (ModifyIndex, pid) of the
+	// latest record changes, in the order they were made. A change appends
+	// a pair, and a walk skips the pairs of records changed again later.
+	// Not part of the snapshot; a restore starts the feed at the
+	// snapshot's index.
+	modified feed
 }
 
 func newState() *state {
@@ -183,7 +189,6 @@ func newState() *state {
 		groups:       btree.NewG(btreeDegree, lessPair),
 		onNode:       btree.NewG(btreeDegree, lessNodeKey),
 		usage:        btree.NewG(btreeDegree, lessUsage),
-		modified:     btree.NewG(btreeDegree, lessPair),
 		reaps:        btree.NewG(btreeDegree, lessPair),
 		sigIndexes:   btree.NewG(btreeDegree, lessSigIndex),
 		queue:        btree.NewG(btreeDegree, lessQueue),
@@ -220,7 +225,6 @@ func (s *state) clone() *state {
 	c.groups = s.groups.Clone()
 	c.onNode = s.onNode.Clone()
 	c.usage = s.usage.Clone()
-	c.modified = s.modified.Clone()
 	c.reaps = s.reaps.Clone()
 	c.sigIndexes = s.sigIndexes.Clone()
 	c.queue = s.queue.Clone()
@@ -297,19 +301,20 @@ func eachNodeKey(t *btree.BTreeG[nodeKey], node string, fn func(pid uint64) bool
 	})
 }
 
-// indexModified keeps modified in step when a process record old is
-// replaced by new; either may be nil.
+// indexModified keeps the modified feed in step when a process record old
+// is replaced by new; either may be nil. A record changed again in the
+// same entry is in the feed at that index already; a reap adds nothing (a
+// PID is never used again, and WalkReaped tells reaps).
 func (s *state) indexModified(old, new *Process) {
-	if old != nil && new != nil && old.ModifyIndex == new.ModifyIndex {
-		return // the key is there already
+	if new == nil || new.ModifyIndex <= s.modified.from || old != nil && old.ModifyIndex == new.ModifyIndex {
+		return
 	}
-	if old != nil {
-		s.modified.Delete(pairKey{old.ModifyIndex, old.PID})
-	}
-	if new != nil {
-		s.modified.ReplaceOrInsert(pairKey{new.ModifyIndex, new.PID})
-	}
+	s.modified.add(new.ModifyIndex, new.PID, maxModFeed)
 }
+
+// maxModFeed is how many record changes the modified feed keeps at least.
+// A variable so that tests can lower it.
+var maxModFeed = 1 << 16
 
 // maxReapFeed bounds the reaps the table remembers for WalkReaped. A
 // variable so that tests can lower it.
@@ -556,17 +561,31 @@ func (v *View) SchedulerConfig() SchedulerConfig { return v.s.sched }
 // process has no record any more and is not visited. The record is shared,
 // as in Walk: a record never changes once in the table (a change inserts a
 // new one), so it may be kept, but never modified.
-func (v *View) WalkModified(since uint64, fn func(p *Process) bool) {
+//
+// It reports whether the view knows every such change: the table remembers
+// only the latest ones (at least maxModFeed, and none from before the
+// snapshot it was restored from). When it does not, it calls fn for
+// nothing, and the caller compares what it holds with the whole table.
+func (v *View) WalkModified(since uint64, fn func(p *Process) bool) bool {
 	if since == math.MaxUint64 {
-		return
+		return true
 	}
-	v.s.modified.AscendGreaterOrEqual(pairKey{a: since + 1}, func(k pairKey) bool {
+	f := &v.s.modified
+	i, ok := f.since(since)
+	if !ok {
+		return false
+	}
+	for ; i < f.n; i++ {
+		k := f.at(i)
 		p := v.s.proc(k.b)
-		if p == nil {
-			return true
+		if p == nil || p.ModifyIndex != k.a {
+			continue // reaped, or changed again later in the feed
 		}
-		return fn(p)
-	})
+		if !fn(p) {
+			break
+		}
+	}
+	return true
 }
 
 // WalkReaped calls fn with the PID of every process reaped at an index

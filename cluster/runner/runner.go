@@ -400,10 +400,11 @@ func (r *Runner) reconcile(v *fsm.View) {
 	now := time.Now()
 	// The change feeds tell what changed since the last pass, unless
 	// there was none, the table went back (an operator's restore), or it
-	// no longer knows every reap since (it was restored from a snapshot,
-	// or many reaps passed): then the pass compares everything.
+	// no longer knows every reap or change since (it was restored from a
+	// snapshot, or many passed): then the pass compares everything.
 	feedOK := r.reconciled != 0 && v.Index() >= r.reconciled &&
-		v.WalkReaped(r.reconciled, func(uint64) bool { return false })
+		v.WalkReaped(r.reconciled, func(uint64) bool { return false }) &&
+		v.WalkModified(r.reconciled, func(*fsm.Process) bool { return false })
 	if !feedOK {
 		r.lastGC = time.Time{} // compare logs and the rest with the whole table too
 	}
