@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"bytes"
 	"testing"
 )
 
@@ -63,17 +62,7 @@ func TestChangeFeeds(t *testing.T) {
 	}
 
 	// A restored table knows no reap before its snapshot.
-	var buf bytes.Buffer
-	s := h.f.Snapshot()
-	if err := s.Persist(&buf); err != nil {
-		t.Fatal(err)
-	}
-	s.Release()
-	r := newHarness(t)
-	if err := r.f.Restore(&buf); err != nil {
-		t.Fatal(err)
-	}
-	rv := r.f.View()
+	rv := restoredCopy(t, h).f.View()
 	if ok := rv.WalkReaped(h.idx-1, func(uint64) bool { return true }); ok {
 		t.Fatal("a restored table claims to know the reaps before its snapshot")
 	}
@@ -162,16 +151,7 @@ func TestModifiedFeedForgetsAndViewsKeep(t *testing.T) {
 	}
 
 	// A restored table knows no change before its snapshot.
-	var buf bytes.Buffer
-	s := h.f.Snapshot()
-	if err := s.Persist(&buf); err != nil {
-		t.Fatal(err)
-	}
-	s.Release()
-	r := newHarness(t)
-	if err := r.f.Restore(&buf); err != nil {
-		t.Fatal(err)
-	}
+	r := restoredCopy(t, h)
 	if _, ok := walk(r.f.View(), h.idx-1); ok {
 		t.Fatal("a restored table claims to know the changes before its snapshot")
 	}

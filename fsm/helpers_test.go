@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -109,3 +110,16 @@ func wantErr(t tb, r *Result, want error) {
 }
 
 func sleepSpec() Spec { return Spec{Command: "sleep", Args: []string{"10"}} }
+
+// restoredCopy persists h's table and restores it into a new harness.
+func restoredCopy(t *testing.T, h *harness) *harness {
+	t.Helper()
+	s := h.f.Snapshot()
+	data := persist(t, s)
+	s.Release()
+	r := newHarness(t)
+	if err := r.f.Restore(bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"bytes"
 	"slices"
 	"testing"
 )
@@ -69,16 +68,7 @@ func TestSetGroup(t *testing.T) {
 
 	// The change is in a snapshot, and a restored table's group index
 	// follows it.
-	var buf bytes.Buffer
-	snap := h.f.Snapshot()
-	if err := snap.Persist(&buf); err != nil {
-		t.Fatal(err)
-	}
-	snap.Release()
-	h2 := newHarness(t)
-	if err := h2.f.Restore(&buf); err != nil {
-		t.Fatal(err)
-	}
+	h2 := restoredCopy(t, h)
 	if p, _ := h2.f.Get(member); p.Pgid != member || p.Sid != member {
 		t.Fatalf("restored member: pgid %d sid %d", p.Pgid, p.Sid)
 	}

@@ -175,16 +175,7 @@ func TestSpawnPlaceReplay(t *testing.T) {
 		t.Fatal("replaying the log gave another hash")
 	}
 	// A snapshot restores the placed process and its indexes.
-	var buf bytes.Buffer
-	s := one.f.Snapshot()
-	if err := s.Persist(&buf); err != nil {
-		t.Fatal(err)
-	}
-	s.Release()
-	restored := newHarness(t)
-	if err := restored.f.Restore(&buf); err != nil {
-		t.Fatal(err)
-	}
+	restored := restoredCopy(t, one)
 	if restored.f.Hash() != one.f.Hash() {
 		t.Fatal("restore gave another hash")
 	}
