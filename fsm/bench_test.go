@@ -177,3 +177,13 @@ func BenchmarkApplyLifecycleBatch100(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/spawn")
 }
+
+// BenchmarkEncodeSessionSpawn measures what the leader does for each spawn
+// of a client's session: encode the spawn in its session request.
+func BenchmarkEncodeSessionSpawn(b *testing.B) {
+	sp := &Spawn{Owner: "bench", Spec: Spec{Command: "true", Priority: DefaultPriority}, Now: t0, Place: "n1"}
+	b.ReportAllocs()
+	for i := range b.N {
+		Encode(&SessionRequest{SessionID: 1, RequestID: uint64(i + 1), AckedBelow: uint64(i + 1), Now: t0, Command: sp})
+	}
+}

@@ -21,11 +21,32 @@ type encoder struct {
 	b []byte
 }
 
-func (e *encoder) byte(v byte)         { e.b = append(e.b, v) }
-func (e *encoder) uint(v uint64)       { e.b = binary.AppendUvarint(e.b, v) }
-func (e *encoder) int(v int64)         { e.b = binary.AppendVarint(e.b, v) }
-func (e *encoder) str(v string)        { e.uint(uint64(len(v))); e.b = append(e.b, v...) }
-func (e *encoder) raw(v []byte)        { e.uint(uint64(len(v))); e.b = append(e.b, v...) }
+func (e *encoder) byte(v byte)   { e.b = append(e.b, v) }
+func (e *encoder) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) int(v int64)   { e.b = binary.AppendVarint(e.b, v) }
+func (e *encoder) str(v string)  { e.uint(uint64(len(v))); e.b = append(e.b, v...) }
+func (e *encoder) raw(v []byte)  { e.uint(uint64(len(v))); e.b = append(e.b, v...) }
+
+// begin and end write what is encoded between them as raw would write it
+// (its length, then its bytes) without a buffer of its own: begin leaves
+// one byte for the length, and end moves the bytes if it needs more.
+func (e *encoder) begin() int {
+	e.b = append(e.b, 0)
+	return len(e.b) - 1
+}
+
+func (e *encoder) end(at int) {
+	n := len(e.b) - at - 1
+	if n < 0x80 {
+		e.b[at] = byte(n)
+		return
+	}
+	var l [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(l[:], uint64(n))
+	e.b = append(e.b, l[1:k]...) // room for the longer length
+	copy(e.b[at+k:], e.b[at+1:at+1+n])
+	copy(e.b[at:], l[:k])
+}
 func (e *encoder) bool(v bool)         { e.b = append(e.b, b2u(v)) }
 func (e *encoder) dur(v time.Duration) { e.int(int64(v)) }
 

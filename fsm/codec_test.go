@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -362,5 +363,32 @@ func TestSpecStdinVersion(t *testing.T) {
 	bad[len(bad)-2] = 0 // Stdin false, before Now
 	if _, err := Decode(bad); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("got %v, want ErrMalformed for spec version 2 without stdin: %x", err, bad)
+	}
+}
+
+// A session request encodes its command in place, behind a length of one
+// to three bytes: the bytes are those of the command encoded on its own
+// behind its length, whatever the length.
+func TestSessionRequestNestsInPlace(t *testing.T) {
+	for _, n := range []int{0, 1, 90, 120, 127, 128, 129, 300, 16000, 16383, 16384, 20000} {
+		sp := &Spawn{Owner: "o", Spec: Spec{Command: "true", Args: []string{strings.Repeat("a", n)}}, Now: 1}
+		sr := &SessionRequest{SessionID: 7, RequestID: 9, AckedBelow: 3, Now: 5, Command: sp}
+		inner := Encode(sp)
+		want := encoder{b: []byte{byte(TypeSessionRequest), 1}}
+		want.uint(7)
+		want.uint(9)
+		want.uint(3)
+		want.int(5)
+		want.raw(inner)
+		if got := Encode(sr); !bytes.Equal(got, want.b) {
+			t.Fatalf("argument of %d bytes: session request encodes as %x, want %x", n, got, want.b)
+		}
+		c, err := Decode(Encode(sr))
+		if err != nil {
+			t.Fatalf("argument of %d bytes: %v", n, err)
+		}
+		if got := c.(*SessionRequest).Command.(*Spawn); got.Spec.Args[0] != sp.Spec.Args[0] {
+			t.Fatalf("argument of %d bytes: decoded %d bytes", n, len(got.Spec.Args[0]))
+		}
 	}
 }

@@ -107,8 +107,12 @@ type Command interface {
 
 // Encode returns the log entry of c: its type byte and its encoded body.
 func Encode(c Command) []byte {
-	return AppendEncode(make([]byte, 0, 64), c)
+	return AppendEncode(make([]byte, 0, encodeCap), c)
 }
+
+// encodeCap is the first capacity of an encoding: room for a spawn of a
+// short command line in its session request, without growing.
+const encodeCap = 256
 
 // AppendEncode appends the log entry of c to dst and returns the result.
 func AppendEncode(dst []byte, c Command) []byte {
@@ -309,7 +313,10 @@ func (c *SessionRequest) encodeBody(e *encoder) {
 		e.raw(nil)
 		return
 	}
-	e.raw(AppendEncode(nil, c.Command))
+	at := e.begin()
+	e.byte(byte(c.Command.Type()))
+	c.Command.encodeBody(e)
+	e.end(at)
 }
 
 func decodeSessionRequest(d *decoder, top bool) Command {
