@@ -16,7 +16,7 @@
 //
 // Usage:
 //
-//	rawraft [--nodes 3] [--concurrency 1,16,64,256] [--duration 10s] [--records 1,100] [-o json]
+//	rawraft [--nodes 3] [--concurrency 1,16,64,256] [--duration 10s] [--records 1,100] [--stages] [-o json]
 package main
 
 import (
@@ -90,6 +90,7 @@ type options struct {
 	timing      Timing
 	dir         string
 	output      string
+	stages      bool
 }
 
 // Report is the output of a run.
@@ -116,6 +117,8 @@ type Result struct {
 	// threads: the three servers and the load) over the measured window,
 	// per acknowledged entry.
 	CPUMicrosPerEntry float64 `json:"cpu_us_per_entry"`
+	// Stages are raft's timings of the commit path (-stages only).
+	Stages *Stages `json:"stages,omitempty"`
 }
 
 // run executes the command line and returns the exit code.
@@ -164,6 +167,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timing.Commit, "commit-timeout", defaultTiming.Commit, "raft CommitTimeout (keep equal to cluster.DefaultConfig)")
 	fs.StringVar(&o.dir, "dir", "", "where the stores go (default a new temporary directory, removed at the end)")
 	fs.StringVar(&o.output, "o", "table", "output format: table (markdown) or json")
+	fs.BoolVar(&o.stages, "stages", false, "also report raft's timings of the commit path (costs CPU: leave off when comparing CPU)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -243,7 +247,15 @@ func measure(ctx context.Context, o options) (rep Report, err error) {
 			if err != nil {
 				return rep, err
 			}
-			rep.Results = append(rep.Results, applyLoad(ctx, leader, n, recs, entry, o.duration))
+			var stages func() *Stages
+			if o.stages {
+				stages = recordStages()
+			}
+			res := applyLoad(ctx, leader, n, recs, entry, o.duration)
+			if stages != nil {
+				res.Stages = stages()
+			}
+			rep.Results = append(rep.Results, res)
 			if err := ctx.Err(); err != nil {
 				return rep, err
 			}
@@ -333,6 +345,17 @@ func table(w io.Writer, rep Report) error {
 	for _, r := range rep.Results {
 		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %.2fms | %.2fms | %d | %.1f |\n",
 			r.Concurrency, r.RecordsPerEntry, r.EntriesPerSecond, r.RecordsPerSecond, r.P50Ms, r.P99Ms, r.Errors, r.CPUMicrosPerEntry)
+	}
+	if len(rep.Results) == 0 || rep.Results[0].Stages == nil {
+		return nil
+	}
+	fmt.Fprint(w, "\nraft's timings of the commit path (means):\n\n")
+	fmt.Fprintln(w, "| concurrency | records/entry | leader's write | follower's write | append to a follower | commit |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rep.Results {
+		st := r.Stages
+		fmt.Fprintf(w, "| %d | %d | %.3fms | %.3fms | %.3fms | %.3fms |\n",
+			r.Concurrency, r.RecordsPerEntry, st.LeaderWriteMs, st.FollowerWriteMs, st.AppendMs, st.CommitMs)
 	}
 	return nil
 }

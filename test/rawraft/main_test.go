@@ -91,3 +91,29 @@ func TestTimingMatchesProduct(t *testing.T) {
 			snapshotThreshold, snapshotInterval, trailingLogs, c.SnapshotThreshold, c.SnapshotInterval, c.TrailingLogs)
 	}
 }
+
+// -stages reports raft's timings of the commit path; without it there are
+// none (they cost CPU).
+func TestRunStages(t *testing.T) {
+	for _, stages := range []bool{true, false} {
+		var stdout, stderr bytes.Buffer
+		args := []string{"-duration", "300ms", "-concurrency", "2", "-records", "1", "-o", "json", "-dir", t.TempDir()}
+		if stages {
+			args = append(args, "-stages")
+		}
+		if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+			t.Fatalf("run %v: exit %d, stderr %q", args, code, stderr.String())
+		}
+		var rep Report
+		if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+			t.Fatalf("output is not a report: %v\n%s", err, stdout.String())
+		}
+		st := rep.Results[0].Stages
+		switch {
+		case !stages && st != nil:
+			t.Errorf("stages without -stages: %+v", st)
+		case stages && (st == nil || st.LeaderWriteMs <= 0 || st.FollowerWriteMs <= 0 || st.AppendMs <= 0 || st.CommitMs < st.LeaderWriteMs):
+			t.Errorf("stages: %+v, want positive timings, the commit no shorter than the leader's write", st)
+		}
+	}
+}
