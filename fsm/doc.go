@@ -28,12 +28,13 @@
 // cannot be decoded is a corrupt log, and Apply panics.
 //
 // Readers use a View: an immutable, consistent picture of the table taken
-// in O(1) from copy-on-write trees, valid while Apply goes on. The
-// scheduler plans from one; Snapshot persists one; a node's runner follows
-// the table through its change feeds (WalkModified, WalkReaped,
-// WalkSignalsSince), looking only at what changed. AppliedIndex is the
-// FSM's own applied index, for linearizable reads (Guarantee 6), and Hash is
-// the state hash for convergence checks (Guarantee 8).
+// in O(1) from copy-on-write trees and an append-only change feed, valid
+// while Apply goes on. The scheduler plans from one; Snapshot persists
+// one; a node's runner follows the table through its change feeds
+// (WalkModified, WalkReaped, WalkSignalsSince), looking only at what
+// changed. AppliedIndex is the FSM's own applied index, for linearizable
+// reads (Guarantee 6), and Hash is the state hash for convergence checks
+// (Guarantee 8).
 //
 // README.md in this directory walks through the command pipeline, the state
 // vocabulary, sessions, restart and kill semantics and the snapshot format.

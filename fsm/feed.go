@@ -20,8 +20,8 @@ const feedChunkLen = 1024
 
 type feedChunk [feedChunkLen]pairKey
 
-// add appends (index, pid), then drops the oldest chunks while the feed
-// holds keep more pairs than keep. index is at least that of the last pair.
+// add appends (index, pid), then drops whole chunks from the front for as
+// long as keep pairs remain. index is at least that of the last pair.
 func (f *feed) add(index, pid uint64, keep int) {
 	if f.n-f.first == len(f.chunks)*feedChunkLen {
 		f.chunks = append(f.chunks, new(feedChunk))
