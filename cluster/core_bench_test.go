@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vproc/vproc/fsm"
+	"github.com/vproc/vproc/internal/ctxutil"
 )
 
 // BenchmarkSubmitSpawn measures spawns through the leader's group commit
@@ -122,7 +123,9 @@ func (c *testCluster) spawnPlaced(ctx context.Context, spec fsm.Spec) error {
 	var res *fsm.Result
 	for {
 		if l = c.leaderNow(); l == nil {
-			time.Sleep(time.Millisecond)
+			if !ctxutil.Sleep(ctx, time.Millisecond) {
+				return ctx.Err()
+			}
 			continue
 		}
 		var err error

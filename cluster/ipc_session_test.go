@@ -42,14 +42,7 @@ func TestIPCNamesTakeSessions(t *testing.T) {
 	}
 	do = func(addr, method, path string, body any, rid uint64) (int, string) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			st, code := once(addr, method, path, body, rid)
-			if st != http.StatusServiceUnavailable || time.Now().After(deadline) {
-				return st, code
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		return retryUnavailable(func() (int, string) { return once(addr, method, path, body, rid) })
 	}
 	for _, tc := range []struct {
 		name           string
@@ -130,12 +123,7 @@ func TestIPCSessionsOfConcurrentCalls(t *testing.T) {
 	next := func() uint64 { rid++; return rid }
 	// call retries a 503 (no leader for a moment) in the same request.
 	call := func(method, path string, body any, rid uint64) (int, string) {
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			st, code := sessionCall(t, ctx, addr, method, path, body, sid, rid)
-			if st != http.StatusServiceUnavailable || time.Now().After(deadline) {
-				return st, code
-			}
-		}
+		return retryUnavailable(func() (int, string) { return sessionCall(t, ctx, addr, method, path, body, sid, rid) })
 	}
 	for _, k := range []struct {
 		name   string

@@ -210,14 +210,8 @@ func TestTLSCluster(t *testing.T) {
 		// see), so that the check answers and not the election.
 		var postOnce func(tc *tls.Config, url, header string, body []byte) int
 		postTo := func(tc *tls.Config, url, header string, body []byte) int {
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				code := postOnce(tc, url, header, body)
-				if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
-					return code
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			code, _ := retryUnavailable(func() (int, struct{}) { return postOnce(tc, url, header, body), struct{}{} })
+			return code
 		}
 		postOnce = func(tc *tls.Config, url, header string, body []byte) int {
 			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))

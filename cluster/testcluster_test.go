@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -174,13 +175,10 @@ func (c *testCluster) start(i int) *Agent {
 	// picked from the range the kernel also hands out to connections).
 	var a *Agent
 	var err error
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	testwait.Poll(30*time.Second, 100*time.Millisecond, func() bool {
 		a, err = New(c.cfgs[i])
-		inUse := err != nil && (errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use"))
-		if !inUse || time.Now().After(deadline) {
-			break
-		}
-	}
+		return err == nil || !errors.Is(err, syscall.EADDRINUSE) && !strings.Contains(err.Error(), "address already in use")
+	})
 	if err != nil {
 		c.t.Fatalf("starting %s: %v", c.cfgs[i].Name, err)
 	}
@@ -405,28 +403,39 @@ func (c *testCluster) session() uint64 {
 // unknown outcomes. It may be called from any goroutine; it returns a
 // domain error as an error.
 func (c *testCluster) submitIn(ref *commit.SessionRef, cmd fsm.Command) (*fsm.Result, error) {
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var err error
-		if l := c.leaderNow(); l == nil {
+	var res *fsm.Result
+	var err error
+	testwait.Poll(15*time.Second, 10*time.Millisecond, func() bool {
+		l := c.leaderNow()
+		if l == nil {
 			err = commit.ErrNoLeader
-		} else {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			var res *fsm.Result
-			res, err = l.submit(ctx, ref, cmd)
-			cancel()
-			if err == nil {
-				if res.Err != nil {
-					return res, fmt.Errorf("%v: %w", cmd.Type(), res.Err)
-				}
-				return res, nil
-			}
+			return false
 		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%v: %w", cmd.Type(), err)
-		}
-		time.Sleep(10 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		res, err = l.submit(ctx, ref, cmd)
+		return err == nil
+	})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%v: %w", cmd.Type(), err)
+	case res.Err != nil:
+		return res, fmt.Errorf("%v: %w", cmd.Type(), res.Err)
 	}
+	return res, nil
+}
+
+// retryUnavailable makes call until its status is not 503 (no leader for
+// a moment, as a loaded machine may see), for up to 30 s, and returns its
+// last answer.
+func retryUnavailable[T any](call func() (int, T)) (int, T) {
+	var st int
+	var v T
+	testwait.Poll(30*time.Second, 20*time.Millisecond, func() bool {
+		st, v = call()
+		return st != http.StatusServiceUnavailable
+	})
+	return st, v
 }
 
 // spawn commits a spawn through whichever agent leads.
