@@ -15,7 +15,11 @@
 // after: on disk it opens the segment file, appends and closes it, so no file
 // stays open between flushes. Readers see buffered output at once. If the
 // flusher falls behind by more than maxBytes, the oldest buffered bytes are
-// dropped, as the bound says.
+// dropped, as the bound says. Finish, which the runner calls when an
+// incarnation exits and before it reports the exit, writes the log's buffer
+// at once: an agent killed after a process's exit is in the table still has
+// all of its output (the files are not synced, so a crash of the machine
+// may lose the last of it).
 //
 // On disk a segment is the file "<pid>.<base>.log" in the store's directory,
 // where base is the logical offset of its first byte; a restarted agent finds

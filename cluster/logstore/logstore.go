@@ -35,9 +35,10 @@ type Store struct {
 	dirty  map[*procLog]struct{}
 	closed bool
 
-	kick chan struct{} // capacity 1: wakes the flusher
-	quit chan struct{}
-	wg   sync.WaitGroup
+	delay time.Duration // how long the flusher waits after a write (logFlushDelay)
+	kick  chan struct{} // capacity 1: wakes the flusher
+	quit  chan struct{}
+	wg    sync.WaitGroup
 }
 
 // procLog is one PID's log.
@@ -70,6 +71,11 @@ func (s *segment) end() int64 { return s.base + s.size }
 // New opens the store in dir (created if needed), or in memory when
 // dir is "". maxBytes bounds each log.
 func New(dir string, maxBytes int64, logger *slog.Logger) (*Store, error) {
+	return newStore(dir, maxBytes, logger, logFlushDelay)
+}
+
+// newStore is New with the flusher's delay.
+func newStore(dir string, maxBytes int64, logger *slog.Logger, delay time.Duration) (*Store, error) {
 	if maxBytes < 2 {
 		return nil, fmt.Errorf("log size bound %d is too small", maxBytes)
 	}
@@ -79,6 +85,7 @@ func New(dir string, maxBytes int64, logger *slog.Logger) (*Store, error) {
 		log:    logger,
 		logs:   make(map[uint64]*procLog),
 		dirty:  make(map[*procLog]struct{}),
+		delay:  delay,
 		kick:   make(chan struct{}, 1),
 		quit:   make(chan struct{}),
 	}
@@ -254,14 +261,26 @@ func (st *Store) Writers(pid uint64) (stdout, stderr io.Writer) {
 	return logWriter{st: st, pid: pid, stream: Stdout}, logWriter{st: st, pid: pid, stream: Stderr}
 }
 
-// Finish marks pid's log done: the incarnation writing it has exited.
+// Finish marks pid's log done: the incarnation writing it has exited. It
+// writes what is buffered to the log's files before it returns, so that
+// the output of a process whose exit the node then reports survives a
+// crash of the agent (the files are not synced: a crash of the machine
+// may still lose the last of it).
 func (st *Store) Finish(pid uint64) {
 	st.mu.Lock()
-	if pl := st.logs[pid]; pl != nil {
+	pl := st.logs[pid]
+	if pl != nil {
 		pl.done = true
 		pl.wakeLocked()
+		delete(st.dirty, pl)
 	}
 	st.mu.Unlock()
+	if pl == nil {
+		return
+	}
+	if err := st.flush(pl); err != nil {
+		st.log.Warn("writing a process log", "pid", pid, "err", err)
+	}
 }
 
 // Remove deletes pid's log (the table reaped the process).
@@ -403,7 +422,7 @@ func (st *Store) flusher() {
 			return
 		case <-st.kick:
 		}
-		t := time.NewTimer(logFlushDelay)
+		t := time.NewTimer(st.delay)
 		select {
 		case <-st.quit:
 			t.Stop()

@@ -233,3 +233,36 @@ func TestLogstoreRemoveAndWake(t *testing.T) {
 		}
 	})
 }
+
+// TestLogstoreFinishWritesTheBuffer checks that Finish puts what a process
+// wrote into its log's files before it returns: the runner reports the
+// exit after Finish, and an agent killed then (no Close, no flusher run)
+// must not lose the output of a process whose exit the table holds. The
+// flusher waits an hour here, so only Finish can write the files.
+func TestLogstoreFinishWritesTheBuffer(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "logs")
+	st, err := newStore(dir, 1<<20, slog.New(slog.DiscardHandler), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	out, errw := st.Writers(7)
+	fmt.Fprint(out, "1\n2\n")
+	fmt.Fprint(errw, "oops\n")
+	fmt.Fprint(st.Writer(8), "not finished\n")
+	st.Finish(7)
+
+	// A second store on the same directory is the agent after a crash.
+	st2 := newTestLogStore(t, dir, 1<<20)
+	if got, _ := readAll(t, st2, 7, 0); got != "1\n2\noops\n" {
+		t.Errorf("after a crash following Finish: got %q, want %q", got, "1\n2\noops\n")
+	}
+	chunks, _, _, err := st2.ReadChunks(7, 0, make([]byte, 64))
+	if err != nil || len(chunks) != 2 || chunks[1].Stream != Stderr {
+		t.Errorf("after a crash following Finish: chunks %+v, %v; want stdout then stderr", chunks, err)
+	}
+	// Output of a process still running waits for the flusher.
+	if st2.Has(8) {
+		t.Errorf("the unfinished log of pid 8 was written before its flush")
+	}
+}
