@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/vproc/vproc/internal/atomicfile"
 )
 
 // Errors of the store.
@@ -61,23 +63,8 @@ func (s *Store) Put(bin []byte) (string, error) {
 	if _, err := os.Stat(final); err == nil {
 		return h, nil
 	}
-	tmp, err := os.CreateTemp(s.dir, ".upload-*")
-	if err != nil {
+	if err := atomicfile.WriteBytes(final, bin); err != nil {
 		return "", fmt.Errorf("program store: %w", err)
-	}
-	_, werr := tmp.Write(bin)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), final)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("program store: %w", werr)
 	}
 	return h, nil
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/vproc/vproc/internal/atomicfile"
 )
 
 // AppliedFile records, outside the raft log, the highest log index this
@@ -49,39 +51,8 @@ func WriteApplied(dir string, index uint64) error {
 	path := filepath.Join(dir, AppliedFile)
 	idx := strconv.FormatUint(index, 10)
 	body := fmt.Sprintf("%s %08x\n", idx, crc32.Checksum([]byte(idx), castagnoli))
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("applied index %s: %w", path, err)
-	}
-	_, err = f.WriteString(body)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	if err := atomicfile.WriteBytes(path, []byte(body)); err != nil {
 		return fmt.Errorf("applied index %s: %w", path, err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

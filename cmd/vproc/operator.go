@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/vproc/vproc/cluster/api"
 	"github.com/vproc/vproc/cluster/client"
+	"github.com/vproc/vproc/internal/atomicfile"
 )
 
 func newOperatorCmd(e *env, g *globals) *cobra.Command {
@@ -78,7 +78,7 @@ on standard error.`,
 			if args[0] == "-" {
 				return save(e.stdout)
 			}
-			return writeFileAtomic(args[0], save)
+			return atomicfile.Write(args[0], save)
 		},
 	}
 	restore := &cobra.Command{
@@ -150,29 +150,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
 	return n, err
-}
-
-// writeFileAtomic writes path through fill: into a temporary file beside
-// it, synced and renamed over path only when fill succeeds.
-func writeFileAtomic(path string, fill func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = fill(f); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
