@@ -112,6 +112,12 @@ func (st *Store) load() error {
 	bases := make(map[uint64][]int64)
 	var recFiles []uint64
 	for _, e := range ents {
+		if rec, ok := strings.CutSuffix(e.Name(), recTmpSuffix); ok && !e.IsDir() {
+			if _, ok := parseRecordsName(rec); ok {
+				_ = os.Remove(filepath.Join(st.dir, e.Name())) // a rewrite a crash cut short
+			}
+			continue
+		}
 		if pid, ok := parseRecordsName(e.Name()); ok && !e.IsDir() {
 			recFiles = append(recFiles, pid)
 			continue

@@ -87,6 +87,10 @@ func (pl *procLog) trimLocked(start int64) {
 	}
 }
 
+// recTmpSuffix ends the name of a records file being rewritten: one that a
+// crash left behind is removed at the next start.
+const recTmpSuffix = ".tmp"
+
 // parseRecordsName reads the PID of a records file's name, "<pid>.rec".
 func parseRecordsName(name string) (uint64, bool) {
 	rest, ok := strings.CutSuffix(name, ".rec")
@@ -119,7 +123,7 @@ func (st *Store) saveRecords(pl *procLog, rewrite bool) error {
 	pl.recSaved = len(pl.recs)
 	st.mu.Unlock()
 	if rewrite {
-		tmp := st.recPath(pl.pid) + ".tmp"
+		tmp := st.recPath(pl.pid) + recTmpSuffix
 		if err := os.WriteFile(tmp, b, 0o644); err != nil {
 			return err
 		}

@@ -138,17 +138,27 @@ func TestLogstoreRecordsStayBounded(t *testing.T) {
 	})
 }
 
-// TestLogstoreDropsOrphanRecords: a records file whose segments are gone
-// is removed when the store opens.
+// TestLogstoreDropsOrphanRecords: a records file whose segments are gone,
+// and a records rewrite a crash cut short, are removed when the store
+// opens.
 func TestLogstoreDropsOrphanRecords(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "logs")
 	os.MkdirAll(dir, 0o755)
 	os.WriteFile(filepath.Join(dir, "12.rec"), make([]byte, recordSize), 0o644)
 	os.WriteFile(filepath.Join(dir, "13.0.log"), []byte("x"), 0o644)
 	os.WriteFile(filepath.Join(dir, "13.rec"), record{off: 0, at: 1, stream: Stderr}.append(nil), 0o644)
+	// A rewrite that a crash cut short, and a file that is not the store's.
+	os.WriteFile(filepath.Join(dir, "13.rec.tmp"), make([]byte, recordSize), 0o644)
+	os.WriteFile(filepath.Join(dir, "notes.tmp"), []byte("x"), 0o644)
 	st := newTestLogStore(t, dir, 1<<20)
 	if _, err := os.Stat(filepath.Join(dir, "12.rec")); !os.IsNotExist(err) {
 		t.Fatalf("orphan records file: %v, want it removed", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "13.rec.tmp")); !os.IsNotExist(err) {
+		t.Fatalf("records rewrite left by a crash: %v, want it removed", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "notes.tmp")); err != nil {
+		t.Fatalf("a file that is not the store's: %v, want it kept", err)
 	}
 	if _, errOut, _ := chunksOf(t, st, 13); errOut != "x" {
 		t.Fatalf("log 13's stderr: %q, want x", errOut)
